@@ -1,0 +1,1 @@
+"""Thin I/O adapters at the edges: storage, git, Kubernetes, HTTP receivers."""

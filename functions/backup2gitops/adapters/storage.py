@@ -1,0 +1,368 @@
+"""Object storage: one small interface, three backends chosen by URL.
+
+- ``s3://bucket[/prefix]`` through boto3 (MinIO and AWS S3: endpoint, region, TLS configurable)
+- ``file:///path`` a directory as the bucket (the embedded default)
+- ``MemoryStore`` for functional tests
+
+Reads and writes stream: ``open_read`` returns a file object, ``writer`` spools to a temporary
+file and publishes on a clean close only, so a half-written object is never visible.
+Keys are always relative to the store's prefix; a key can never escape it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
+from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from backup2gitops.config import StorageConfig
+
+CHUNK = 1024 * 1024
+
+
+class StorageError(Exception):
+    """A storage operation failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class NotFound(StorageError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no object at {key}", retryable=False)
+        self.key = key
+
+
+class PreconditionFailed(StorageError):
+    """A conditional put lost the race: someone else wrote the object first."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key} changed since it was read", retryable=False)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+def safe_key(key: str) -> str:
+    """Reject keys that are empty, absolute or climb out of the bucket with ``..``."""
+    parts = PurePosixPath(key).parts
+    if not key or key.startswith("/") or "\x00" in key or any(p in ("..", ".") for p in parts):
+        raise StorageError(f"unsafe object key {key!r}", retryable=False)
+    return key
+
+
+class ObjectStore(Protocol):
+    """What the functions need from a bucket."""
+
+    bucket: str
+    url: str
+
+    def stat(self, key: str) -> ObjectInfo | None: ...
+    def open_read(self, key: str) -> BinaryIO: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo: ...
+    def writer(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def delete(self, key: str) -> None: ...
+
+
+class FileStore:
+    """A directory as a bucket: ``file:///srv/backups`` is bucket ``backups``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.bucket = self.root.name
+        self.url = self.root.as_uri()
+        self._lock = threading.Lock()
+
+    def _path(self, key: str) -> Path:
+        return self.root / safe_key(key)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        if not path.is_file():
+            return None
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}",
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+        )
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise NotFound(key) from exc
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as stream:
+            return stream.read()
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.root / ".locks"
+        lock_path.mkdir(exist_ok=True)
+        lockfile = lock_path / hashlib.sha256(key.encode()).hexdigest()
+        with self._lock, lockfile.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # across processes, too
+            current = self.stat(key)
+            if if_none_match and current is not None:
+                raise PreconditionFailed(key)
+            if if_match is not None and (current is None or current.etag != if_match):
+                raise PreconditionFailed(key)
+            self._publish(path, io.BytesIO(data))
+        info = self.stat(key)
+        assert info is not None
+        return info
+
+    def _publish(self, path: Path, stream: IO[bytes]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    out.write(chunk)
+            Path(tmp).replace(path)  # atomic: readers see the old object or the whole new one
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[IO[bytes]]:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+            Path(tmp).replace(path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith(".tmp-"):
+                    continue
+                key = Path(dirpath, name).relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    info = self.stat(key)
+                    if info is not None:
+                        yield info
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class MemoryStore:
+    """An in-memory bucket for tests (same semantics as the others, etags included)."""
+
+    def __init__(self, bucket: str = "memory") -> None:
+        self.bucket = bucket
+        self.url = f"memory://{bucket}"
+        self.objects: dict[str, tuple[bytes, ObjectInfo]] = {}
+        self._lock = threading.Lock()
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        entry = self.objects.get(safe_key(key))
+        return entry[1] if entry else None
+
+    def open_read(self, key: str) -> BinaryIO:
+        return io.BytesIO(self.read_bytes(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        entry = self.objects.get(safe_key(key))
+        if entry is None:
+            raise NotFound(key)
+        return entry[0]
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo:
+        with self._lock:
+            current = self.stat(key)
+            if (if_none_match and current is not None) or (
+                if_match is not None and (current is None or current.etag != if_match)
+            ):
+                raise PreconditionFailed(key)
+            info = ObjectInfo(key, len(data), hashlib.md5(data).hexdigest(), datetime.now(UTC))  # noqa: S324 - S3's etag
+            self.objects[key] = (bytes(data), info)
+            return info
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[IO[bytes]]:
+        buffer = io.BytesIO()
+        yield buffer
+        self.put_bytes(key, buffer.getvalue())
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for key in sorted(self.objects):
+            if key.startswith(prefix):
+                yield self.objects[key][1]
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+class S3Store:
+    """A bucket (and optional key prefix) in MinIO or AWS S3, through boto3."""
+
+    def __init__(self, *, bucket: str, prefix: str = "", client: Any, display_url: str) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client
+        self.url = display_url
+
+    def _key(self, key: str) -> str:
+        return self.prefix + safe_key(key)
+
+    def _errors(self, key: str) -> contextlib.AbstractContextManager[None]:
+        return _s3_errors(key)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            with self._errors(key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFound:
+            return None
+        return ObjectInfo(
+            key=key,
+            size=int(head["ContentLength"]),
+            etag=str(head["ETag"]).strip('"'),
+            last_modified=head["LastModified"],
+        )
+
+    def open_read(self, key: str) -> BinaryIO:
+        with self._errors(key):
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        body: BinaryIO = response["Body"]
+        return body
+
+    def read_bytes(self, key: str) -> bytes:
+        stream = self.open_read(key)
+        try:
+            return stream.read()
+        finally:
+            stream.close()
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo:
+        extra: dict[str, str] = {}
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match}"'
+        if if_none_match:
+            extra["IfNoneMatch"] = "*"
+        with self._errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+        info = self.stat(key)
+        if info is None:
+            raise StorageError(f"{key} vanished right after it was written")
+        return info
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[IO[bytes]]:
+        # Spool to disk, then upload (multipart for large objects): memory stays bounded, and
+        # the object appears only when the upload completes.
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            with self._errors(key):
+                self.client.upload_fileobj(spool, self.bucket, self._key(key))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        with self._errors(prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=item["Key"][len(self.prefix) :],
+                        size=int(item["Size"]),
+                        etag=str(item["ETag"]).strip('"'),
+                        last_modified=item["LastModified"],
+                    )
+
+    def delete(self, key: str) -> None:
+        with self._errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
+@contextlib.contextmanager
+def _s3_errors(key: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        if code in ("NoSuchKey", "404", "NotFound"):
+            raise NotFound(key) from exc
+        if code == "PreconditionFailed" or status == 412:
+            raise PreconditionFailed(key) from exc
+        retryable = status >= 500 or status in (408, 429) or code in ("SlowDown", "RequestTimeout")
+        raise StorageError(f"S3 {code or status} on {key}", retryable=retryable) from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"S3 unreachable for {key}: {type(exc).__name__}") from exc
+
+
+def open_store(config: StorageConfig) -> ObjectStore:
+    """The store a configuration names (credentials are read here, never logged)."""
+    parsed = urlparse(config.url)
+    if parsed.scheme == "file":
+        root = (
+            unquote(parsed.netloc + parsed.path) if parsed.netloc == "." else unquote(parsed.path)
+        )
+        return FileStore(root)
+    if parsed.scheme == "s3":
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=config.endpoint_url,
+            region_name=config.region or "us-east-1",
+            verify=config.verify_tls,
+            aws_access_key_id=config.access_key.reveal(),
+            aws_secret_access_key=config.secret_key.reveal(),
+            config=BotoConfig(
+                s3={"addressing_style": config.addressing_style},
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+        return S3Store(
+            bucket=parsed.netloc, prefix=parsed.path, client=client, display_url=config.url
+        )
+    raise StorageError(f"unsupported storage URL scheme {parsed.scheme!r}", retryable=False)

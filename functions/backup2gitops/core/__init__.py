@@ -1,0 +1,1 @@
+"""Pure core: no I/O, no SDK imports (checked by import-linter)."""

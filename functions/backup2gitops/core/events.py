@@ -1,0 +1,206 @@
+"""The event catalog: the CloudEvent envelope and the data model of every event type.
+
+Pure: no I/O and no CloudEvents SDK (the runtime converts to and from the SDK's objects).
+These models are the contract other systems rely on; their JSON Schemas are generated
+by ``backup2gitops schemas`` into ``schemas/`` and a test fails when those files are stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backup2gitops.core.errors import InvalidInput
+
+TYPE_PREFIX = "io.backup2gitops."
+BACKUP_REQUESTED = "io.backup2gitops.backup.requested"
+BACKUP_COMPLETED = "io.backup2gitops.backup.completed"
+BACKUP_FAILED = "io.backup2gitops.backup.failed"
+BACKUP_STALE = "io.backup2gitops.backup.stale"
+GITOPS_GENERATED = "io.backup2gitops.gitops.generated"
+GITOPS_FAILED = "io.backup2gitops.gitops.failed"
+HEALTH_REPORTED = "io.backup2gitops.health.reported"
+HEALTH_CHANGED = "io.backup2gitops.health.changed"
+PING = "dev.knative.sources.ping"
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """A CloudEvent 1.0 with the extensions this project uses (``cluster``, ``traceparent``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    subject: str | None = None
+    time: datetime | None = None
+    datacontenttype: str | None = "application/json"
+    dataschema: str | None = None
+    data: Any = None
+    cluster: str | None = None
+    traceparent: str | None = None
+    extensions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("traceparent")
+    @classmethod
+    def _valid_traceparent(cls, value: str | None) -> str | None:
+        # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
+        return value if value is None or _TRACEPARENT.match(value) else None
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.traceparent.split("-")[1] if self.traceparent else None
+
+    def reply(
+        self,
+        *,
+        type: str,
+        source: str,
+        data: BaseModel,
+        subject: str | None = None,
+        cluster: str | None = None,
+        id: str | None = None,
+    ) -> Event:
+        """A follow-up event that carries this one's trace context (and cluster, unless given)."""
+        return Event(
+            id=id or str(uuid.uuid4()),
+            source=source,
+            type=type,
+            subject=subject,
+            time=now(),
+            data=data.model_dump(mode="json"),
+            cluster=cluster if cluster is not None else self.cluster,
+            traceparent=self.traceparent,
+        )
+
+
+def stable_event_id(*parts: str) -> str:
+    """An event id derived from what the event is about, so a redelivery yields the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return str(uuid.UUID(digest[:32]))
+
+
+def function_source(function: str) -> str:
+    return f"/backup2gitops/{function}"
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackupRequested(EventData):
+    cluster: str | None = None
+    reason: str = "requested"
+
+
+class BackupCompleted(EventData):
+    backup_id: str
+    cluster: str
+    format: Literal["native", "velero"]
+    bucket: str
+    keys: list[str] = Field(
+        description="object keys of the backup: the marker first, then the archive"
+    )
+    size: int = Field(ge=0, description="archive size in bytes")
+    sha256: str | None = Field(
+        default=None, description="archive checksum; Velero backups have none"
+    )
+    resource_count: int = Field(ge=0)
+    created_at: datetime
+    kubernetes_version: str | None = None
+
+
+class BackupFailed(EventData):
+    cluster: str | None = None
+    backup_id: str | None = None
+    key: str | None = None
+    code: str
+    message: str
+
+
+class GitopsGenerated(EventData):
+    backup_id: str
+    cluster: str
+    repository: str = Field(description="the remote, with any credentials removed")
+    branch: str
+    commit: str
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    excluded: int = 0
+    objects: int = 0
+    duration_s: float = 0.0
+    noop: bool = False
+
+
+class GitopsFailed(EventData):
+    backup_id: str | None = None
+    cluster: str | None = None
+    code: str
+    message: str
+    retryable: bool
+
+
+HealthStatus = Literal["healthy", "degraded", "unhealthy"]
+
+
+class ComponentHealth(EventData):
+    status: HealthStatus
+    latency_ms: float = 0.0
+    message: str = ""
+
+
+class HealthReported(EventData):
+    status: HealthStatus
+    checked_at: datetime
+    components: dict[str, ComponentHealth]
+
+
+class HealthChanged(EventData):
+    previous: HealthStatus | Literal["unknown"]
+    current: HealthStatus
+    report: HealthReported
+    changed_components: list[str] = Field(default_factory=list)
+
+
+class BackupStale(EventData):
+    cluster: str
+    last_backup_at: datetime | None
+    max_age: str = Field(description="ISO-8601 duration, e.g. PT26H")
+    age_s: float | None = None
+
+
+DataT = TypeVar("DataT", bound=EventData)
+
+CATALOG: dict[str, type[EventData]] = {
+    BACKUP_REQUESTED: BackupRequested,
+    BACKUP_COMPLETED: BackupCompleted,
+    BACKUP_FAILED: BackupFailed,
+    GITOPS_GENERATED: GitopsGenerated,
+    GITOPS_FAILED: GitopsFailed,
+    HEALTH_REPORTED: HealthReported,
+    HEALTH_CHANGED: HealthChanged,
+    BACKUP_STALE: BackupStale,
+}
+
+
+def parse_data(event: Event, model: type[DataT]) -> DataT:
+    """Validate an event's data against its catalog model; InvalidInput names the bad field."""
+    try:
+        return model.model_validate(event.data if event.data is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "data"
+        raise InvalidInput("invalid_data", f"{event.type}: data.{where}: {first['msg']}") from exc

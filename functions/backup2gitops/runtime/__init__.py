@@ -1,0 +1,1 @@
+"""How handlers are served: functions-framework HTTP, AWS Lambda, the local broker."""

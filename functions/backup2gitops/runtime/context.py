@@ -1,0 +1,65 @@
+"""FunctionContext: the configuration and the adapters one function invocation may use.
+
+Built once per process from the configuration (adapters are created lazily, on first use),
+or handed in whole by a test or the local runner. It holds no per-event state.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cached_property
+
+from backup2gitops.adapters.storage import ObjectStore, open_store
+from backup2gitops.config import Config, load_config
+from backup2gitops.core.events import Event, now
+
+Publisher = Callable[[Event], None]
+
+
+class FunctionContext:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: ObjectStore | None = None,
+        publish: Publisher | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
+        self.config = config
+        self.environ: Mapping[str, str] = environ if environ is not None else os.environ
+        self.clock = clock
+        self._store = store
+        self._publish = publish
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return self._store if self._store is not None else open_store(self.config.storage)
+
+    @property
+    def publish(self) -> Publisher | None:
+        """Where replies go instead of the HTTP response: the local broker, or ``$K_SINK``."""
+        if self._publish is not None:
+            return self._publish
+        sink = self.environ.get("K_SINK")
+        if sink:
+            from backup2gitops.runtime.sink import HttpSink
+
+            self._publish = HttpSink(sink)
+        return self._publish
+
+
+_default: FunctionContext | None = None
+_default_lock = threading.Lock()
+
+
+def default_context() -> FunctionContext:
+    """The process-wide context from ``$BACKUP2GITOPS_CONFIG`` (built on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = FunctionContext(load_config())
+        return _default

@@ -1,0 +1,41 @@
+"""Structured JSON logs (aws-lambda-powertools Logger), one logger per function.
+
+Each line carries the function name and, while an event is handled, its id, type, cluster and
+trace id (thread-safe keys: functions-framework serves with several threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from aws_lambda_powertools import Logger
+
+from backup2gitops.core.events import Event
+
+_loggers: dict[str, Logger] = {}
+
+
+def logger_for(function: str) -> Logger:
+    if function not in _loggers:
+        _loggers[function] = Logger(
+            service=f"backup2gitops.{function}",
+            level=os.environ.get("BACKUP2GITOPS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "INFO")),
+        )
+    return _loggers[function]
+
+
+@contextlib.contextmanager
+def event_context(logger: Logger, event: Event) -> Iterator[None]:
+    keys = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "cluster": event.cluster,
+        "trace_id": event.trace_id,
+    }
+    logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v})
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from backup2gitops.config import ConfigError, SecretRef, load_config, parse_config
+
+
+def test_embedded_defaults_are_valid() -> None:
+    config = parse_config("{}", {})
+    assert config.storage.url.startswith("file://")
+    assert config.alerts.receivers[0].type == "console"
+
+
+def test_variables_expand_with_defaults_and_fail_when_unset() -> None:
+    text = "git:\n  url: ${REMOTE}\n  branch: ${BRANCH:-main}\n"
+    assert parse_config(text, {"REMOTE": "/srv/r.git"}).git.url == "/srv/r.git"
+    with pytest.raises(ConfigError, match="REMOTE"):
+        parse_config(text, {})
+
+
+def test_environment_overrides_nested_fields_as_yaml() -> None:
+    env = {"BACKUP2GITOPS__GIT__PUSH_ATTEMPTS": "7", "BACKUP2GITOPS__HEALTH__KUBERNETES": "true"}
+    config = parse_config("{}", env)
+    assert config.git.push_attempts == 7
+    assert config.health.kubernetes is True
+
+
+def test_validation_errors_name_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"git\.push_attempts"):
+        parse_config("git: {push_attempts: 0}", {})
+    with pytest.raises(ConfigError, match=r"storage\.url"):
+        parse_config("storage: {url: ftp://x}", {})
+    with pytest.raises(ConfigError, match=r"gti"):
+        parse_config("gti: {}", {})
+
+
+def test_secrets_are_references_resolved_from_env_or_file(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t\n")
+    assert SecretRef(file=secret).reveal() == "s3cr3t"
+    assert SecretRef(env="TOKEN").reveal({"TOKEN": "abc"}) == "abc"
+    assert "abc" not in repr(SecretRef(env="TOKEN"))
+    with pytest.raises(ConfigError, match="exactly one"):
+        parse_config("git: {token: {env: A, file: /b}}", {})
+
+
+def test_load_config_reads_the_file_named_by_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("git: {branch: prod}\n")
+    assert load_config(environ={"BACKUP2GITOPS_CONFIG": str(path)}).git.branch == "prod"
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml", environ={})
