@@ -7,10 +7,12 @@ or handed in whole by a test or the local runner. It holds no per-event state.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 
 from backup2gitops.adapters.storage import ObjectStore, open_store
 from backup2gitops.config import Config, load_config
@@ -38,6 +40,12 @@ class FunctionContext:
     @cached_property
     def store(self) -> ObjectStore:
         return self._store if self._store is not None else open_store(self.config.storage)
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        """Scratch space that may survive between invocations of a warm instance (clones)."""
+        configured = self.environ.get("BACKUP2GITOPS_CACHE_DIR")
+        return Path(configured) if configured else Path(tempfile.gettempdir()) / "backup2gitops"
 
     @property
     def publish(self) -> Publisher | None:

@@ -1,0 +1,259 @@
+"""The git adapter: a working clone of the GitOps remote, one commit per backup, safe pushes.
+
+- Credentials never enter a URL, a config file or a log line: an HTTPS token is passed to git
+  as an ``http.extraHeader`` through ``GIT_CONFIG_*`` environment variables of the child
+  process; SSH uses the agent/keys of the environment. ``display_url`` strips userinfo.
+- One commit per backup, with ``Backup-Id:`` and ``Cluster:`` trailers. A backup whose
+  ``Backup-Id`` is already on the branch is a no-op.
+- Pushes are never forced. When the remote moved, the adapter fetches, resets onto the new tip,
+  re-applies the same tree change (for another cluster's files this is exactly a rebase) and
+  tries again, a bounded number of times. A push is atomic: a failure leaves the remote as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+
+
+class GitError(Exception):
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: str
+    added: int
+    changed: int
+    removed: int
+    noop: bool
+
+
+def display_url(url: str) -> str:
+    """The remote without credentials, safe to log and to put in events."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https", "ssh", "git") and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        netloc = f"{user}@{host}" if parts.scheme == "ssh" else host
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
+    text = f"{exc.stderr or ''} {exc.stdout or ''}".lower()
+    safe = display_url(url)
+    if "authentication failed" in text or "403" in text or "permission denied" in text:
+        return GitError("auth_failed", f"the remote {safe} refused our credentials", retryable=False)
+    if "hook declined" in text or "pre-receive hook" in text or "protected branch" in text:
+        return GitError("push_rejected", f"{safe} rejected the push (hook or protection)", retryable=False)
+    if "not found" in text or "does not appear to be a git repository" in text:
+        return GitError("remote_not_found", f"no repository at {safe}", retryable=False)
+    return GitError("git_unavailable", f"git failed talking to {safe}", retryable=True)
+
+
+class GitRemote:
+    """A remote branch and the local clone used to write to it."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        branch: str,
+        cache_dir: Path,
+        author_name: str,
+        author_email: str,
+        token: str | None = None,
+        token_user: str = "x-access-token",
+        push_attempts: int = 5,
+    ) -> None:
+        self.url = url
+        self.branch = branch
+        self.display_url = display_url(url)
+        key = hashlib.sha256(f"{self.display_url}#{branch}".encode()).hexdigest()[:16]
+        self.workdir = cache_dir / key
+        self.author = git.Actor(author_name, author_email)
+        self.push_attempts = push_attempts
+        self._env = self._credential_env(token, token_user)
+
+    @staticmethod
+    def _credential_env(token: str | None, user: str) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0"}
+        if token:
+            basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+            env.update(
+                GIT_CONFIG_COUNT="1",
+                GIT_CONFIG_KEY_0="http.extraHeader",
+                GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+            )
+        return env
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[git.Repo]:
+        """The working clone, up to date with the remote, held exclusively."""
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        with (self.workdir.parent / f"{self.workdir.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield self._sync()
+
+    def _git(self, repo: git.Repo, *args: str) -> str:
+        try:
+            with repo.git.custom_environment(**self._env):
+                return str(repo.git.execute(["git", *args]))
+        except git.GitCommandError as exc:
+            raise _classify(exc, url=self.url) from exc
+
+    def _sync(self) -> git.Repo:
+        if not (self.workdir / ".git").is_dir():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            repo = git.Repo.init(self.workdir, initial_branch=self.branch)
+            repo.create_remote("origin", self.url)
+        else:
+            repo = git.Repo(self.workdir)
+            repo.remote("origin").set_url(self.url)
+        self._git(repo, "fetch", "--prune", "origin")
+        remote_ref = f"origin/{self.branch}"
+        if remote_ref in [ref.name for ref in repo.remote("origin").refs]:
+            self._git(repo, "checkout", "-B", self.branch, remote_ref)
+            self._git(repo, "reset", "--hard", remote_ref)
+        else:  # an empty remote: start the branch
+            self._git(repo, "checkout", "--orphan", self.branch)
+            with contextlib.suppress(GitError):
+                self._git(repo, "rm", "-rf", "--quiet", ".")
+        self._git(repo, "clean", "-fdx")
+        return repo
+
+    def commit_for(self, repo: git.Repo, *, backup_id: str, cluster: str) -> str | None:
+        """The commit on the branch that already carries this backup, if any."""
+        if not repo.head.is_valid():
+            return None
+        out = self._git(
+            repo, "log", "--format=%H%x00%(trailers:key=Backup-Id,key=Cluster,valueonly,separator=%x00)",
+            "--grep", f"Backup-Id: {backup_id}", "--fixed-strings", self.branch,
+        )
+        for line in out.splitlines():
+            sha, *values = line.split("\x00")
+            if backup_id in values and cluster in values:
+                return sha
+        return None
+
+    def latest_backup_ids(self, repo: git.Repo, *, limit: int = 200) -> dict[str, tuple[str, int]]:
+        """Newest ``Backup-Id`` per cluster on the branch: {cluster: (backup_id, commit time)}."""
+        if not repo.head.is_valid():
+            return {}
+        out = self._git(
+            repo, "log", f"-{limit}",
+            "--format=%ct%x00%(trailers:key=Cluster,valueonly)%x00%(trailers:key=Backup-Id,valueonly)",
+            self.branch,
+        )
+        latest: dict[str, tuple[str, int]] = {}
+        for line in out.splitlines():
+            parts = [p.strip() for p in line.split("\x00")]
+            if len(parts) == 3 and parts[1] and parts[2] and parts[1] not in latest:
+                latest[parts[1]] = (parts[2], int(parts[0]))
+        return latest
+
+    def publish(
+        self,
+        *,
+        root: PurePosixPath,
+        files: Callable[[], Mapping[PurePosixPath, bytes]],
+        message: Callable[[CommitResult], str],
+        backup_id: str,
+        cluster: str,
+        allow_empty: bool = True,
+    ) -> CommitResult:
+        """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced."""
+        for attempt in range(1, self.push_attempts + 1):
+            with self.locked() as repo:
+                existing = self.commit_for(repo, backup_id=backup_id, cluster=cluster)
+                if existing:
+                    return CommitResult(existing, 0, 0, 0, noop=True)
+                counts = self._write_tree(repo, root=root, files=files())
+                staged = bool(self._git(repo, "status", "--porcelain", "--", str(root)))
+                if not staged and not allow_empty:
+                    head = repo.head.commit.hexsha if repo.head.is_valid() else ""
+                    return CommitResult(head, 0, 0, 0, noop=True)
+                result = CommitResult("", *counts, noop=False)
+                self._commit(repo, message(result), trailers={"Backup-Id": backup_id, "Cluster": cluster})
+                sha = repo.head.commit.hexsha
+                try:
+                    self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}")
+                    return CommitResult(sha, *counts, noop=False)
+                except GitError as exc:
+                    if exc.code != "git_unavailable" or attempt == self.push_attempts:
+                        raise
+                    # Most likely the remote moved (another generator pushed): loop re-syncs.
+        raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    def _write_tree(
+        self, repo: git.Repo, *, root: PurePosixPath, files: Mapping[PurePosixPath, bytes]
+    ) -> tuple[int, int, int]:
+        base = Path(repo.working_tree_dir or self.workdir)
+        target = base / root
+        before = {p.relative_to(base).as_posix() for p in target.rglob("*") if p.is_file()}
+        after = {str(path) for path in files}
+        for path in sorted(before - after):
+            (base / path).unlink()
+        changed = 0
+        for path, content in files.items():
+            dest = base / path
+            if not dest.resolve().is_relative_to(target.resolve()):
+                raise GitError("unsafe_path", f"{path} is outside {root}", retryable=False)
+            if dest.is_file():
+                if dest.read_bytes() == content:
+                    continue
+                changed += 1
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(content)
+        for directory in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only empty ones go
+        if target.exists() or before:
+            self._git(repo, "add", "--all", "--", str(root))
+        return len(after - before), changed, len(before - after)
+
+    def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
+        body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
+        with tempfile.NamedTemporaryFile("w", delete=False, suffix=".msg") as handle:
+            handle.write(body)
+        env = {
+            "GIT_AUTHOR_NAME": self.author.name or "",
+            "GIT_AUTHOR_EMAIL": self.author.email or "",
+            "GIT_COMMITTER_NAME": self.author.name or "",
+            "GIT_COMMITTER_EMAIL": self.author.email or "",
+        }
+        try:
+            with repo.git.custom_environment(**env):
+                repo.git.execute(["git", "commit", "--quiet", "--allow-empty", "--file", handle.name])
+        finally:
+            os.unlink(handle.name)  # noqa: PTH108
+
+
+def ls_remote(url: str, *, branch: str, token: str | None = None, timeout_s: float = 10) -> str | None:
+    """The branch's tip on the remote (None when the branch does not exist yet)."""
+    env = {**os.environ, **GitRemote._credential_env(token, "x-access-token")}
+    try:
+        out = subprocess.run(
+            ["git", "ls-remote", "--heads", url, branch],
+            capture_output=True, text=True, timeout=timeout_s, env=env, check=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise GitError("git_unavailable", f"git ls-remote {display_url(url)} failed", retryable=True) from exc
+    return out.split()[0] if out.strip() else None

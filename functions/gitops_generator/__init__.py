@@ -1,0 +1,1 @@
+"""gitops-generator: a completed backup becomes one reviewed-ready commit in the GitOps repository."""
