@@ -24,7 +24,10 @@ def test_native_round_trip(prefix: str, role: str) -> None:
     compose = layout.native_archive_key if role == "archive" else layout.native_manifest_key
     key = compose(prefix=prefix, cluster="prod.eu-1", backup_id="20261123t044501z")
     assert parse_key(key) == BackupKey(
-        format="native", role=role, cluster="prod.eu-1", backup_id="20261123t044501z",
+        format="native",
+        role=role,
+        cluster="prod.eu-1",
+        backup_id="20261123t044501z",
         prefix=prefix,
     )
 
@@ -37,7 +40,10 @@ def test_velero_round_trip(prefix: str) -> None:
     parsed_json = parse_key(json_key, velero_prefixes=[prefix])
     parsed_tar = parse_key(tar_key, velero_prefixes=[prefix])
     assert parsed_json == BackupKey(
-        format="velero", role="velero_json", cluster=None, backup_id="daily-20261123",
+        format="velero",
+        role="velero_json",
+        cluster=None,
+        backup_id="daily-20261123",
         prefix=prefix,
     )
     assert parsed_tar is not None and parsed_tar.role == "archive"
@@ -50,8 +56,9 @@ def test_velero_round_trip(prefix: str) -> None:
 def test_velero_needs_configured_prefix() -> None:
     assert parse_key("velero/backups/b1/velero-backup.json") is None
     assert parse_key("velero/backups/b1/velero-backup.json", velero_prefixes=["velero/"]) == (
-        BackupKey(format="velero", role="velero_json", cluster=None, backup_id="b1",
-                  prefix="velero")
+        BackupKey(
+            format="velero", role="velero_json", cluster=None, backup_id="b1", prefix="velero"
+        )
     )
 
 

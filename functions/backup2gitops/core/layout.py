@@ -83,9 +83,7 @@ class BackupKey(BaseModel):
 
 def _is_valid_name(value: str) -> bool:
     return (
-        0 < len(value) <= _MAX_NAME
-        and ".." not in value
-        and _NAME_RE.fullmatch(value) is not None
+        0 < len(value) <= _MAX_NAME and ".." not in value and _NAME_RE.fullmatch(value) is not None
     )
 
 
