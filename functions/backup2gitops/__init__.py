@@ -1,0 +1,1 @@
+"""backup2gitops: Kubernetes backups in object storage to a clean GitOps repository."""
