@@ -1,0 +1,73 @@
+"""``backup2gitops neat``: clean Kubernetes manifests from a file or stdin, like kubectl-neat.
+
+Reads YAML or JSON (one object, a ``kind: List`` or several documents), prints the cleaned
+objects as multi-document YAML or JSON, and one line per excluded object on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+from backup2gitops.core import cleaning, manifest_yaml
+from backup2gitops.core.cleaning.objectref import ObjectRef
+
+SECRET_MODES: tuple[str, ...] = get_args(cleaning.CleaningPolicy.model_fields["secrets"].annotation)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "neat",
+        help="clean Kubernetes manifests (status, server fields, defaults)",
+        description=__doc__,
+    )
+    parser.add_argument("-f", "--filename", default="-", help="input file; '-' or omitted: stdin")
+    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    parser.add_argument(
+        "--secrets",
+        choices=SECRET_MODES,
+        default="exclude",
+        help="what to do with Secrets (default: exclude)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    text = (
+        sys.stdin.read()
+        if args.filename == "-"
+        else Path(args.filename).read_text(encoding="utf-8")
+    )
+    try:
+        objects = manifest_yaml.load_all(text)
+    except ValueError as err:
+        print(f"neat: {err}", file=sys.stderr)
+        return 2
+    policy = cleaning.CleaningPolicy(secrets=args.secrets)
+    kept: list[dict[str, Any]] = []
+    for obj in objects:
+        prepared = cleaning.prepare(obj, policy=policy)
+        if prepared.excluded is not None:
+            print(f"excluded {ObjectRef.of(obj).describe()}: {prepared.excluded}", file=sys.stderr)
+        elif prepared.encrypt:
+            # neat has no key material: never print a Secret that must be encrypted in clear.
+            print(
+                f"excluded {ObjectRef.of(obj).describe()}: sops encryption is not done by neat",
+                file=sys.stderr,
+            )
+        elif prepared.object is not None:
+            kept.append(prepared.object)
+    sys.stdout.write(_render(kept, output=args.output))
+    return 0
+
+
+def _render(objects: list[dict[str, Any]], *, output: str) -> str:
+    if output == "json":
+        if len(objects) == 1:
+            return json.dumps(objects[0], indent=2, sort_keys=True) + "\n"
+        listing = {"apiVersion": "v1", "kind": "List", "items": objects}
+        return json.dumps(listing, indent=2, sort_keys=True) + "\n"
+    return "---\n".join(manifest_yaml.dump(obj) for obj in objects)

@@ -1,0 +1,90 @@
+"""Cleaning ("neat"): decide which objects go to git and strip what the cluster added.
+
+Pure: no I/O; only the standard library, pydantic and PyYAML.
+
+- ``exclusion_reason``: why an object is never written (built-in exclusions, then the policy).
+- ``neat``: a cleaned deep copy: status, server metadata, allocated values and API defaults go;
+  what a person wrote stays. One rule module per kind, registered in ``ruleset.RULES``; defaults
+  as data in ``defaults.py``.
+- ``apply_secret_policy`` / ``needs_encryption``: what happens to Secret values.
+- ``prepare``: all of the above plus user transforms, for one object.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.exclusions import builtin_reason, policy_reason
+from backup2gitops.core.cleaning.objectref import ObjectRef
+from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.ruleset import apply_rules
+from backup2gitops.core.cleaning.secret import apply_secret_policy, needs_encryption
+
+__all__ = [
+    "CleaningPolicy",
+    "Prepared",
+    "Transform",
+    "apply_secret_policy",
+    "exclusion_reason",
+    "neat",
+    "needs_encryption",
+    "prepare",
+]
+
+Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""A user transform: returns the (possibly edited) object, or None to exclude it."""
+
+_DEFAULT_POLICY = CleaningPolicy()
+
+
+def exclusion_reason(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> str | None:
+    """Why ``obj`` is never written to git, or None. Built-in exclusions come first."""
+    ref = ObjectRef.of(obj)
+    return builtin_reason(obj, ref) or policy_reason(ref, policy=policy)
+
+
+def neat(obj: Mapping[str, Any], *, policy: CleaningPolicy = _DEFAULT_POLICY) -> dict[str, Any]:
+    """A cleaned deep copy of ``obj``; ``obj`` itself is never modified."""
+    cleaned = copy.deepcopy(dict(obj))
+    apply_rules(cleaned, RuleContext.for_object(obj, policy=policy))
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The outcome for one object: ``excluded`` (a reason) or ``object`` (ready to write).
+
+    ``encrypt`` is True when the caller must encrypt ``object`` (sops) before writing it.
+    """
+
+    object: dict[str, Any] | None = None
+    excluded: str | None = None
+    encrypt: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.object is None) == (self.excluded is None):
+            raise ValueError("Prepared needs exactly one of object or excluded")
+
+
+def prepare(
+    obj: Mapping[str, Any],
+    *,
+    policy: CleaningPolicy = _DEFAULT_POLICY,
+    transforms: Sequence[Transform] = (),
+) -> Prepared:
+    """Exclusions, then ``neat``, then the secret policy, then each transform in order."""
+    reason = exclusion_reason(obj, policy=policy)
+    if reason is not None:
+        return Prepared(excluded=reason)
+    result = apply_secret_policy(neat(obj, policy=policy), policy=policy)
+    for transform in transforms:
+        transformed = transform(result)
+        if transformed is None:
+            name = getattr(transform, "__name__", type(transform).__name__)
+            return Prepared(excluded=f"transform:{name}")
+        result = transformed
+    return Prepared(object=result, encrypt=needs_encryption(result, policy))

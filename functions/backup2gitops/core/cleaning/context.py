@@ -1,0 +1,52 @@
+"""What every cleaning rule receives besides the object: the policy and what a person wrote.
+
+Pure: no I/O; only the standard library and pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from backup2gitops.core.cleaning import defaults
+from backup2gitops.core.cleaning.policy import CleaningPolicy
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """The policy, and the object as last applied by ``kubectl apply`` (None when unknown).
+
+    ``last_applied`` is how a rule tells a value a person wrote (``nodePort: 30080`` in the
+    manifest) from one the server chose (an auto-assigned ``nodePort``).
+    """
+
+    policy: CleaningPolicy
+    last_applied: Mapping[str, Any] | None = None
+
+    @classmethod
+    def for_object(cls, obj: Mapping[str, Any], *, policy: CleaningPolicy) -> RuleContext:
+        return cls(policy=policy, last_applied=last_applied(obj))
+
+
+def last_applied(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The parsed last-applied-configuration annotation, or None if absent or not a JSON object."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return None
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return None
+    raw = annotations.get(defaults.LAST_APPLIED)
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+Rule = Callable[[dict[str, Any], RuleContext], None]
+"""A cleaning rule edits its own deep copy of the object in place."""

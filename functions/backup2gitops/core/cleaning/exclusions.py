@@ -1,0 +1,95 @@
+"""Why an object is never written to git: built-in exclusions, then the policy's filters.
+
+Pure: no I/O; only the standard library and pydantic.
+
+Built-in exclusions are objects that are runtime state, owned by a controller that recreates
+them, or requests rather than resources (the review kinds); restoring any of them from git is at
+best noise and at worst harmful (a stale Lease, a Pod bound to a dead node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from backup2gitops.core.cleaning.objectref import ObjectRef
+from backup2gitops.core.cleaning.policy import CleaningPolicy
+
+# (group, kind) -> why. Group "" is the core group.
+EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
+    ("", "Event"): "events are runtime state",
+    ("events.k8s.io", "Event"): "events are runtime state",
+    ("", "Endpoints"): "endpoints are maintained by the endpoints controller",
+    ("discovery.k8s.io", "EndpointSlice"): "endpoint slices are maintained by a controller",
+    ("coordination.k8s.io", "Lease"): "leases are runtime state",
+    ("", "Node"): "nodes register themselves",
+    ("storage.k8s.io", "CSINode"): "CSI nodes are registered by the kubelet",
+    ("storage.k8s.io", "VolumeAttachment"): "volume attachments are runtime state",
+    ("apps", "ControllerRevision"): "controller revisions are written by workload controllers",
+    ("authentication.k8s.io", "TokenReview"): "reviews are requests, not resources",
+    ("authentication.k8s.io", "SelfSubjectReview"): "reviews are requests, not resources",
+    ("authorization.k8s.io", "SubjectAccessReview"): "reviews are requests, not resources",
+    ("authorization.k8s.io", "SelfSubjectAccessReview"): "reviews are requests, not resources",
+    ("authorization.k8s.io", "LocalSubjectAccessReview"): "reviews are requests, not resources",
+    ("authorization.k8s.io", "SelfSubjectRulesReview"): "reviews are requests, not resources",
+    ("certificates.k8s.io", "CertificateSigningRequest"): "CSRs are one-shot requests",
+}
+# Kinds whose controller-owned instances are recreated by their owner.
+CONTROLLED_KINDS: Final[frozenset[tuple[str, str]]] = frozenset(
+    {("", "Pod"), ("apps", "ReplicaSet"), ("batch", "Job")}
+)
+VELERO_GROUP: Final[str] = "velero.io"
+VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
+MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
+SERVICE_ACCOUNT_TOKEN_TYPE: Final[str] = "kubernetes.io/service-account-token"  # noqa: S105
+ROOT_CA_CONFIGMAP: Final[str] = "kube-root-ca.crt"
+
+
+def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
+    """The built-in exclusion that applies to ``obj``, or None."""
+    key = (ref.group, ref.kind)
+    if key in EXCLUDED_KINDS:
+        return f"builtin: {EXCLUDED_KINDS[key]}"
+    if ref.group == VELERO_GROUP:
+        return "builtin: Velero's own resources"
+    if ref.labels.get(VELERO_EXCLUDE_LABEL) == "true":
+        return f"builtin: labelled {VELERO_EXCLUDE_LABEL}=true"
+    if key in CONTROLLED_KINDS and _controller(obj) is not None:
+        return f"builtin: owned by controller {_controller(obj)}"
+    if key == ("", "Pod") and MIRROR_POD_ANNOTATION in ref.annotations:
+        return "builtin: mirror pod of a static pod"
+    if key == ("", "Secret") and obj.get("type") == SERVICE_ACCOUNT_TOKEN_TYPE:
+        return "builtin: service-account token secret"
+    if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
+        return "builtin: kube-root-ca.crt is published into every namespace"
+    return None
+
+
+def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
+    """The policy filter that rejects ``ref``, or None."""
+    namespace = ref.namespace
+    if namespace is None and (ref.group, ref.kind) == ("", "Namespace"):
+        namespace = ref.name
+    if namespace is not None and not policy.namespace_allowed(namespace):
+        return f"policy: namespace {namespace} not included"
+    if not policy.kind_allowed(kind=ref.kind, group=ref.group):
+        return f"policy: kind {ref.kind}{'.' + ref.group if ref.group else ''} not included"
+    selector = policy.selector()
+    if selector is not None and not selector.matches(ref.labels):
+        return "policy: labels do not match the label selector"
+    if policy.name_excluded(ref.qualified_name):
+        return f"policy: name {ref.qualified_name} excluded"
+    if (ref.group, ref.kind) == ("", "Secret") and policy.secrets == "exclude":
+        return "policy: secrets are excluded"
+    return None
+
+
+def _controller(obj: Mapping[str, Any]) -> str | None:
+    metadata = obj.get("metadata")
+    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    if not isinstance(owners, list):
+        return None
+    for owner in owners:
+        if isinstance(owner, Mapping) and owner.get("controller") is True:
+            return f"{owner.get('kind')}/{owner.get('name')}"
+    return None

@@ -1,0 +1,79 @@
+"""Defaults in a PodSpec and its containers, shared by Pods and every pod template.
+
+Pure: no I/O; only the standard library. Values come from ``defaults.py`` (SetDefaults_PodSpec,
+SetDefaults_Container, SetDefaults_Probe, volume sources in pkg/apis/core/v1/defaults.go).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backup2gitops.core.cleaning import defaults
+from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
+
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
+def clean_pod_spec(spec: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
+    """Drop defaulted fields of ``spec``; ``restartPolicy: Always`` only where it is a default."""
+    drop_defaults(spec, defaults.POD_SPEC)
+    if restart_policy_defaulted and spec.get("restartPolicy") == defaults.POD_RESTART_POLICY:
+        del spec["restartPolicy"]
+    # serviceAccount is the deprecated alias the server mirrors from serviceAccountName.
+    if "serviceAccount" in spec:
+        alias = spec.pop("serviceAccount")
+        spec.setdefault("serviceAccountName", alias)
+    for key in CONTAINER_LISTS:
+        for container in dicts(spec.get(key)):
+            clean_container(container)
+    for volume in dicts(spec.get("volumes")):
+        clean_volume(volume)
+
+
+def clean_container(container: dict[str, Any]) -> None:
+    drop_defaults(container, defaults.CONTAINER)
+    image = container.get("image")
+    if isinstance(image, str) and container.get("imagePullPolicy") == default_pull_policy(image):
+        del container["imagePullPolicy"]
+    for port in dicts(container.get("ports")):
+        drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+    for key in PROBES:
+        probe = as_dict(container.get(key))
+        if probe is None:
+            continue
+        drop_defaults(probe, defaults.PROBE)
+        http_get = as_dict(probe.get("httpGet"))
+        if http_get is not None:
+            drop_defaults(http_get, defaults.HTTP_GET)
+    for env in dicts(container.get("env")):
+        value_from = as_dict(env.get("valueFrom"))
+        field_ref = as_dict(value_from.get("fieldRef")) if value_from else None
+        if field_ref is not None:
+            drop_defaults(field_ref, defaults.FIELD_REF)
+
+
+def clean_volume(volume: dict[str, Any]) -> None:
+    for source in defaults.VOLUME_SOURCES_WITH_DEFAULT_MODE:
+        body = as_dict(volume.get(source))
+        if body is not None:
+            drop_defaults(body, {"defaultMode": defaults.VOLUME_DEFAULT_MODE})
+    host_path = as_dict(volume.get("hostPath"))
+    if host_path is not None:
+        drop_defaults(host_path, defaults.HOST_PATH)
+
+
+def default_pull_policy(image: str) -> str:
+    """The imagePullPolicy the server picks for ``image`` (SetDefaults_Container).
+
+    The tag is ``latest`` when there is neither tag nor digest; ``latest`` -> Always, anything
+    else (another tag, or a digest without tag) -> IfNotPresent.
+    """
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    _, colon, tag = last.partition(":")
+    if not colon and not digest:
+        tag = "latest"
+    if tag == "latest":
+        return defaults.IMAGE_PULL_POLICY_LATEST
+    return defaults.IMAGE_PULL_POLICY_TAGGED

@@ -1,0 +1,81 @@
+"""The cleaning policy: which objects go to git and how Secrets and allocated values are treated.
+
+Pure: no I/O; only the standard library and pydantic.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from backup2gitops.core.cleaning.selector import LabelSelector, parse_selector
+
+
+class CleaningPolicy(BaseModel):
+    """How objects are filtered and cleaned.
+
+    - ``secrets``: ``exclude`` (default: Secrets never reach git), ``redact`` (keys kept, values
+      replaced by a placeholder), ``sops`` (kept, the caller must encrypt before writing),
+      ``plaintext`` (kept as is; only when the configuration says so explicitly).
+    - ``include_namespaces`` / ``exclude_namespaces``: globs over the namespace of namespaced
+      objects and over the name of Namespace objects; other cluster-scoped objects pass.
+    - ``include_kinds`` / ``exclude_kinds``: ``Kind`` (any group) or ``Kind.group``
+      (``Deployment.apps``, ``Certificate.cert-manager.io``); ``Kind.`` names the core group only;
+      case-insensitive. An empty include list includes every kind.
+    - ``label_selector``: kubectl syntax, e.g. ``app=web,tier!=cache,env in (prod,stage),!legacy``.
+    - ``exclude_names``: globs over ``namespace/name`` (namespaced) or ``name`` (cluster-scoped).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secrets: Literal["exclude", "redact", "sops", "plaintext"] = "exclude"
+    keep_node_ports: bool = False
+    keep_cluster_ip: bool = False
+    include_namespaces: list[str] = ["*"]
+    exclude_namespaces: list[str] = []
+    include_kinds: list[str] = []
+    exclude_kinds: list[str] = []
+    label_selector: str | None = None
+    exclude_names: list[str] = []
+
+    @field_validator("label_selector")
+    @classmethod
+    def _selector_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_selector(value)
+        return value
+
+    @field_validator("include_kinds", "exclude_kinds")
+    @classmethod
+    def _kinds_not_empty(cls, value: list[str]) -> list[str]:
+        if any(not entry.strip() for entry in value):
+            raise ValueError("kind entries must not be empty")
+        return value
+
+    def selector(self) -> LabelSelector | None:
+        return None if self.label_selector is None else parse_selector(self.label_selector)
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        included = any(fnmatchcase(namespace, glob) for glob in self.include_namespaces)
+        return included and not any(
+            fnmatchcase(namespace, glob) for glob in self.exclude_namespaces
+        )
+
+    def kind_allowed(self, *, kind: str, group: str) -> bool:
+        if self.include_kinds and not any(
+            _kind_matches(e, kind, group) for e in self.include_kinds
+        ):
+            return False
+        return not any(_kind_matches(entry, kind, group) for entry in self.exclude_kinds)
+
+    def name_excluded(self, qualified_name: str) -> bool:
+        return any(fnmatchcase(qualified_name, glob) for glob in self.exclude_names)
+
+
+def _kind_matches(entry: str, kind: str, group: str) -> bool:
+    entry_kind, dot, entry_group = entry.strip().partition(".")
+    if entry_kind.lower() != kind.lower():
+        return False
+    return not dot or entry_group.lower() == group.lower()

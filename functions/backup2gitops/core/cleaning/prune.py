@@ -1,0 +1,42 @@
+"""Small in-place operations the cleaning rules share: drop a field when it equals a default.
+
+Pure: no I/O; only the standard library. Every function here works on the rule's own deep copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+
+
+def drop_defaults(target: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Remove every key of ``target`` whose value equals the one in ``defaults``."""
+    for key, value in defaults.items():
+        if key in target and _same(target[key], value):
+            del target[key]
+
+
+def drop_if_empty(target: MutableMapping[str, Any], keys: Iterable[str]) -> None:
+    """Remove each of ``keys`` whose value is an empty dict or list (or null)."""
+    for key in keys:
+        if key in target and target[key] in ({}, [], None):
+            del target[key]
+
+
+def as_dict(value: Any) -> dict[str, Any] | None:
+    """``value`` if it is a dict, else None (a rule never trusts the shape of its input)."""
+    return value if isinstance(value, dict) else None
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The dict items of ``value`` if it is a list, else []."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _same(actual: Any, default: Any) -> bool:
+    # bool is an int in Python: `1 == True`; a default of True must not match 1.
+    if isinstance(actual, bool) != isinstance(default, bool):
+        return False
+    return bool(actual == default)

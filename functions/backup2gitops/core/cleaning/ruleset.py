@@ -1,0 +1,48 @@
+"""The rule table: (group, kind) -> the rules that clean that kind, as Velero registers actions.
+
+Pure: no I/O; only the standard library.
+
+Kind rules run first (some read annotations the common rule removes, e.g. the PVC binder
+annotation), then ``metadata.clean_common`` runs for every object, known kind or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from backup2gitops.core.cleaning import (
+    customresourcedefinition,
+    job,
+    metadata,
+    namespace,
+    persistentvolume,
+    pod,
+    service,
+    workloads,
+)
+from backup2gitops.core.cleaning.context import Rule, RuleContext
+from backup2gitops.core.cleaning.objectref import split_api_version
+
+RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
+    ("", "Pod"): (pod.clean_pod,),
+    ("", "Service"): (service.clean_service,),
+    ("", "PersistentVolume"): (persistentvolume.clean_persistent_volume,),
+    ("", "PersistentVolumeClaim"): (persistentvolume.clean_persistent_volume_claim,),
+    ("", "Namespace"): (namespace.clean_namespace,),
+    ("apps", "Deployment"): (workloads.clean_deployment,),
+    ("apps", "StatefulSet"): (workloads.clean_statefulset,),
+    ("apps", "DaemonSet"): (workloads.clean_daemonset,),
+    ("apps", "ReplicaSet"): (workloads.clean_replicaset,),
+    ("batch", "Job"): (job.clean_job,),
+    ("batch", "CronJob"): (job.clean_cronjob,),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): (customresourcedefinition.clean_crd,),
+}
+
+
+def apply_rules(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """Clean ``obj`` (the caller's own deep copy) in place."""
+    group, _ = split_api_version(str(obj.get("apiVersion") or ""))
+    for rule in RULES.get((group, str(obj.get("kind") or "")), ()):
+        rule(obj, ctx)
+    metadata.clean_common(obj, ctx)

@@ -1,0 +1,54 @@
+"""What happens to a Secret's values: excluded, redacted, kept for sops, or kept in plaintext.
+
+Pure: no I/O; only the standard library and pydantic.
+
+``redact`` keeps every key (so a reviewer sees which keys exist and the object stays valid for
+the API server) and replaces every value: ``data`` values become ``UkVEQUNURUQ=``
+(base64 of ``REDACTED``, valid base64 as ``data`` requires), ``stringData`` values become
+``REDACTED``, and the annotation ``backup2gitops.io/redacted: "true"`` marks the object so that
+nobody applies it by mistake over the real Secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping
+from typing import Any, Final
+
+from backup2gitops.core.cleaning.policy import CleaningPolicy
+
+PLACEHOLDER: Final[str] = "REDACTED"
+PLACEHOLDER_BASE64: Final[str] = base64.b64encode(PLACEHOLDER.encode()).decode()
+REDACTED_ANNOTATION: Final[str] = "backup2gitops.io/redacted"
+
+
+def is_secret(obj: Mapping[str, Any]) -> bool:
+    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
+
+
+def needs_encryption(obj: Mapping[str, Any], policy: CleaningPolicy) -> bool:
+    """True when ``obj`` is a Secret the caller must encrypt (sops) before writing it anywhere."""
+    return is_secret(obj) and policy.secrets == "sops"
+
+
+def apply_secret_policy(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> dict[str, Any]:
+    """A deep copy of ``obj`` with the secret policy applied; non-Secrets are returned unchanged.
+
+    ``exclude`` is enforced by ``exclusion_reason``; here it redacts, as a second line of defence.
+    """
+    result = copy.deepcopy(dict(obj))
+    if not is_secret(result) or policy.secrets in ("plaintext", "sops"):
+        return result
+    for key, placeholder in (("data", PLACEHOLDER_BASE64), ("stringData", PLACEHOLDER)):
+        values = result.get(key)
+        if isinstance(values, dict):
+            result[key] = {name: placeholder for name in values}
+    metadata = result.setdefault("metadata", {})
+    if isinstance(metadata, dict):
+        annotations = metadata.get("annotations")
+        metadata["annotations"] = {
+            **(annotations if isinstance(annotations, dict) else {}),
+            REDACTED_ANNOTATION: "true",
+        }
+    return result

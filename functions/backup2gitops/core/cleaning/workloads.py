@@ -1,0 +1,59 @@
+"""Rules for apps/v1 workloads and the pod templates of every workload kind.
+
+Pure: no I/O; only the standard library. Defaults from pkg/apis/apps/v1/defaults.go
+(see ``defaults.py``); pod-template defaults from pkg/apis/core/v1/defaults.go via ``podspec``.
+A pod template gets SetDefaults_PodSpec but not SetDefaults_Pod, so ``enableServiceLinks`` and
+the admission-plugin additions never appear there and are not touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backup2gitops.core.cleaning import defaults
+from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.metadata import clean_template_metadata
+from backup2gitops.core.cleaning.podspec import clean_pod_spec
+from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
+
+
+def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
+    clean_template_metadata(template)
+    spec = as_dict(template.get("spec"))
+    if spec is not None:
+        clean_pod_spec(spec, restart_policy_defaulted=restart_policy_defaulted)
+
+
+def clean_deployment(obj: dict[str, Any], ctx: RuleContext) -> None:
+    _clean_apps(obj, defaults.DEPLOYMENT_SPEC)
+
+
+def clean_daemonset(obj: dict[str, Any], ctx: RuleContext) -> None:
+    _clean_apps(obj, defaults.DAEMONSET_SPEC)
+
+
+def clean_replicaset(obj: dict[str, Any], ctx: RuleContext) -> None:
+    _clean_apps(obj, {})
+
+
+def clean_statefulset(obj: dict[str, Any], ctx: RuleContext) -> None:
+    spec = _clean_apps(obj, defaults.STATEFULSET_SPEC)
+    for claim in dicts(spec.get("volumeClaimTemplates") if spec else None):
+        # The server serialises embedded claims with TypeMeta, an empty status and a null timestamp.
+        drop_defaults(claim, {"apiVersion": "v1", "kind": "PersistentVolumeClaim"})
+        claim.pop("status", None)
+        clean_template_metadata(claim)
+        claim_spec = as_dict(claim.get("spec"))
+        if claim_spec is not None:
+            drop_defaults(claim_spec, defaults.PVC_SPEC)
+
+
+def _clean_apps(obj: dict[str, Any], spec_defaults: dict[str, Any]) -> dict[str, Any] | None:
+    spec = as_dict(obj.get("spec"))
+    if spec is None:
+        return None
+    drop_defaults(spec, spec_defaults)
+    template = as_dict(spec.get("template"))
+    if template is not None:
+        clean_pod_template(template, restart_policy_defaulted=True)
+    return spec

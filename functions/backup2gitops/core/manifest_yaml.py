@@ -1,0 +1,136 @@
+"""Stable YAML for Kubernetes manifests: the same object always gives the same bytes.
+
+Pure: no I/O; only the standard library and PyYAML.
+
+``dump``: block style; top-level keys apiVersion, kind, metadata, spec, data, stringData, type,
+then the rest sorted; ``metadata`` keys name, generateName, namespace, labels, annotations, then
+the rest sorted; every other mapping sorted; multi-line strings as literal block scalars (``|``);
+no line folding; unicode kept. ``load_all``: YAML or JSON; a single object, a ``kind: List``
+(flattened into its items) or several YAML documents. Timestamps stay strings: an unquoted
+``2024-01-01T00:00:00Z`` is not turned into a datetime, so a round trip never changes a value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import yaml
+
+TOP_LEVEL_ORDER: Final[tuple[str, ...]] = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "data",
+    "stringData",
+    "type",
+)
+METADATA_ORDER: Final[tuple[str, ...]] = (
+    "name",
+    "generateName",
+    "namespace",
+    "labels",
+    "annotations",
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that keeps insertion order (we order keys ourselves) and never uses aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, value: dict[Any, Any]) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value.items())
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(dict, _represent_dict)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the timestamp resolver: Kubernetes timestamps are strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def dump(obj: Mapping[str, Any]) -> str:
+    """One manifest as stable block-style YAML (no leading ``---``)."""
+    ordered = _order(obj, TOP_LEVEL_ORDER)
+    text: str = yaml.dump(
+        ordered,
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+        indent=2,
+    )
+    return text
+
+
+def load_all(text: str) -> list[dict[str, Any]]:
+    """Every object in ``text`` (YAML or JSON): Lists flattened, empty documents skipped.
+
+    Raises ValueError when a document is not a mapping or the text does not parse.
+    """
+    stripped = text.lstrip()
+    documents: list[Any]
+    try:
+        if stripped.startswith(("{", "[")):
+            documents = [json.loads(text)]
+        else:
+            documents = list(yaml.load_all(text, Loader=_Loader))
+    except (yaml.YAMLError, ValueError) as err:
+        raise ValueError(f"not valid YAML or JSON: {err}") from err
+    objects: list[dict[str, Any]] = []
+    for document in documents:
+        objects.extend(_flatten(document))
+    return objects
+
+
+def _flatten(document: Any) -> list[dict[str, Any]]:
+    if document is None:
+        return []
+    if isinstance(document, list):
+        return [obj for item in document for obj in _flatten(item)]
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a Kubernetes object, got {type(document).__name__}")
+    if _is_list(document):
+        return [obj for item in document.get("items") or [] for obj in _flatten(item)]
+    return [document]
+
+
+def _is_list(document: Mapping[str, Any]) -> bool:
+    kind = str(document.get("kind") or "")
+    if kind == "List":
+        return True
+    # Typed lists as the API returns them (PodList, ...): items, and no name of their own.
+    metadata = document.get("metadata")
+    named = isinstance(metadata, Mapping) and "name" in metadata
+    return kind.endswith("List") and isinstance(document.get("items"), list) and not named
+
+
+def _order(value: Any, first: tuple[str, ...]) -> Any:
+    if isinstance(value, Mapping):
+        keys = [k for k in first if k in value]
+        keys += sorted((k for k in value if k not in first), key=str)
+        return {
+            key: _order(value[key], METADATA_ORDER if key == "metadata" else ()) for key in keys
+        }
+    if isinstance(value, list | tuple):
+        return [_order(item, ()) for item in value]
+    return value

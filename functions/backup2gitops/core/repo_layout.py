@@ -1,0 +1,157 @@
+"""Where an object goes in the generated repository.
+
+Pure: no I/O; only the standard library.
+
+::
+
+    clusters/<cluster>/namespaces/<ns>/<resource.group>/<name>.yaml
+    clusters/<cluster>/cluster-scoped/<resource.group>/<name>.yaml
+
+``<resource.group>`` is Velero's group-resource form: ``configmaps`` (core), ``deployments.apps``.
+Names come from backups, i.e. from whoever could create objects in the cluster: every path
+segment is checked so that no name can leave the cluster folder or hide as a dotfile.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Final
+
+MAX_NAME_LENGTH: Final[int] = 253
+KUSTOMIZATION: Final[str] = "kustomization.yaml"
+# An object named "kustomization" would overwrite the folder's kustomization.yaml; it is written
+# as "_kustomization.yaml" instead ("_" is not valid in DNS-1123 names, so no other object clashes).
+ESCAPED_KUSTOMIZATION: Final[str] = "_kustomization.yaml"
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class UnsafeName(ValueError):  # noqa: N818 - the name the callers know
+    """A name that cannot be used as a path segment."""
+
+
+# (group, kind) -> resource, for kinds whose plural is not the plain fallback or that are common.
+WELL_KNOWN: Final[dict[tuple[str, str], str]] = {
+    ("", "ConfigMap"): "configmaps",
+    ("", "Endpoints"): "endpoints",
+    ("", "Event"): "events",
+    ("", "LimitRange"): "limitranges",
+    ("", "Namespace"): "namespaces",
+    ("", "Node"): "nodes",
+    ("", "PersistentVolume"): "persistentvolumes",
+    ("", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("", "Pod"): "pods",
+    ("", "PodTemplate"): "podtemplates",
+    ("", "ReplicationController"): "replicationcontrollers",
+    ("", "ResourceQuota"): "resourcequotas",
+    ("", "Secret"): "secrets",
+    ("", "Service"): "services",
+    ("", "ServiceAccount"): "serviceaccounts",
+    ("apps", "ControllerRevision"): "controllerrevisions",
+    ("apps", "DaemonSet"): "daemonsets",
+    ("apps", "Deployment"): "deployments",
+    ("apps", "ReplicaSet"): "replicasets",
+    ("apps", "StatefulSet"): "statefulsets",
+    ("batch", "CronJob"): "cronjobs",
+    ("batch", "Job"): "jobs",
+    ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("rbac.authorization.k8s.io", "ClusterRole"): "clusterroles",
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "clusterrolebindings",
+    ("rbac.authorization.k8s.io", "Role"): "roles",
+    ("rbac.authorization.k8s.io", "RoleBinding"): "rolebindings",
+    ("networking.k8s.io", "Ingress"): "ingresses",
+    ("networking.k8s.io", "IngressClass"): "ingressclasses",
+    ("networking.k8s.io", "NetworkPolicy"): "networkpolicies",
+    ("policy", "PodDisruptionBudget"): "poddisruptionbudgets",
+    ("storage.k8s.io", "CSIDriver"): "csidrivers",
+    ("storage.k8s.io", "CSINode"): "csinodes",
+    ("storage.k8s.io", "StorageClass"): "storageclasses",
+    ("storage.k8s.io", "VolumeAttachment"): "volumeattachments",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "customresourcedefinitions",
+    ("apiregistration.k8s.io", "APIService"): "apiservices",
+    ("scheduling.k8s.io", "PriorityClass"): "priorityclasses",
+    ("node.k8s.io", "RuntimeClass"): "runtimeclasses",
+    ("coordination.k8s.io", "Lease"): "leases",
+    ("discovery.k8s.io", "EndpointSlice"): "endpointslices",
+    ("certificates.k8s.io", "CertificateSigningRequest"): "certificatesigningrequests",
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): (
+        "mutatingwebhookconfigurations"
+    ),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): (
+        "validatingwebhookconfigurations"
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): "validatingadmissionpolicies",
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): (
+        "validatingadmissionpolicybindings"
+    ),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): "flowschemas",
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): "prioritylevelconfigurations",
+    ("snapshot.storage.k8s.io", "VolumeSnapshot"): "volumesnapshots",
+    ("snapshot.storage.k8s.io", "VolumeSnapshotClass"): "volumesnapshotclasses",
+    ("snapshot.storage.k8s.io", "VolumeSnapshotContent"): "volumesnapshotcontents",
+}
+
+
+def group_resource_for(api_version: str, kind: str) -> str:
+    """Velero's ``resource.group`` for an object (``deployments.apps``; ``configmaps`` for core).
+
+    Well-known kinds come from a table. Any other kind falls back to the API server's own
+    guess for unregistered kinds (``meta.UnsafeGuessKindToResource``): lowercased kind, then
+    ``-y`` -> ``-ies`` (after a consonant), ``-s``/``-x``/``-z``/``-ch``/``-sh`` -> ``+es``,
+    else ``+s``. The guess is only a folder name: it never has to match discovery exactly.
+    """
+    group, slash, _ = api_version.rpartition("/")
+    group = group if slash else ""
+    resource = WELL_KNOWN.get((group, kind)) or _guess_plural(kind)
+    return f"{resource}.{group}" if group else resource
+
+
+def _guess_plural(kind: str) -> str:
+    lower = kind.lower()
+    if not lower:
+        return lower
+    if lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return lower + "es"
+    return lower + "s"
+
+
+def check_segment(value: str, *, what: str) -> str:
+    """``value`` if it is safe as one path segment, else raise UnsafeName."""
+    if not value:
+        raise UnsafeName(f"{what} is empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise UnsafeName(f"{what} is longer than {MAX_NAME_LENGTH} characters")
+    if any(char in value for char in ("/", "\\", "\0")):
+        raise UnsafeName(f"{what} {value!r} contains '/', '\\' or NUL")
+    if ".." in value or value.startswith("."):
+        raise UnsafeName(f"{what} {value!r} contains '..' or starts with '.'")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise UnsafeName(f"{what} {value!r} contains a control character")
+    return value
+
+
+def check_cluster(cluster: str) -> str:
+    """``cluster`` if it is a DNS-1123 label, else raise UnsafeName."""
+    if not _DNS1123_LABEL.match(cluster):
+        raise UnsafeName(f"cluster name {cluster!r} is not a DNS-1123 label")
+    return cluster
+
+
+def cluster_root(cluster: str) -> PurePosixPath:
+    return PurePosixPath("clusters", check_cluster(cluster))
+
+
+def object_path(
+    *, cluster: str, group_resource: str, namespace: str | None, name: str
+) -> PurePosixPath:
+    """The repository path of one object; raise UnsafeName for any unsafe segment."""
+    root = cluster_root(cluster)
+    resource = check_segment(group_resource, what="group-resource")
+    file_name = f"{check_segment(name, what='name')}.yaml"
+    if file_name == KUSTOMIZATION:
+        file_name = ESCAPED_KUSTOMIZATION
+    if namespace is None:
+        return root / "cluster-scoped" / resource / file_name
+    return root / "namespaces" / check_segment(namespace, what="namespace") / resource / file_name

@@ -1,0 +1,67 @@
+"""The full file tree of one cluster's folder in the generated repository.
+
+Pure: no I/O; only the standard library and PyYAML.
+
+Every folder under ``clusters/<cluster>/`` gets a ``kustomization.yaml`` listing its YAML files
+and its subfolders, sorted, so that ``kustomize build clusters/<cluster>`` renders every object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from backup2gitops.core import manifest_yaml
+from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
+
+
+class PathCollision(ValueError):  # noqa: N818 - reads as what happened
+    """Two objects (or an object and a kustomization) map to the same path."""
+
+
+def plan_tree(
+    *, cluster: str, objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]]
+) -> dict[PurePosixPath, bytes]:
+    """Path -> file content for ``clusters/<cluster>/``: the objects plus the kustomizations.
+
+    Raise PathCollision when two objects share a path, and ValueError when a path is not a
+    ``.yaml`` file strictly inside the cluster folder.
+    """
+    root = cluster_root(cluster)
+    tree: dict[PurePosixPath, bytes] = {}
+    for path, obj in objects:
+        _check_inside(path, root)
+        if path in tree:
+            raise PathCollision(f"two objects map to {path}")
+        tree[path] = manifest_yaml.dump(obj).encode()
+    entries: dict[PurePosixPath, set[str]] = {root: set()}
+    for path in tree:
+        entries.setdefault(path.parent, set()).add(path.name)
+        folder = path.parent
+        while folder != root:
+            entries.setdefault(folder.parent, set()).add(folder.name)
+            folder = folder.parent
+    for folder, names in entries.items():
+        kustomization = folder / KUSTOMIZATION
+        if kustomization in tree:
+            raise PathCollision(f"an object maps to {kustomization}")
+        tree[kustomization] = _kustomization(sorted(names)).encode()
+    return dict(sorted(tree.items()))
+
+
+def _kustomization(resources: list[str]) -> str:
+    return manifest_yaml.dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": resources,
+        }
+    )
+
+
+def _check_inside(path: PurePosixPath, root: PurePosixPath) -> None:
+    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
+        raise ValueError(f"{path} is not a relative .yaml path")
+    if path.parent == root or root not in path.parents:
+        raise ValueError(f"{path} is not inside a subfolder of {root}")
