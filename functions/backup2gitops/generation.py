@@ -62,7 +62,7 @@ def plan_backup(
             excluded[prepared.excluded or "excluded"] += 1
             continue
         obj = prepared.object
-        if encrypt is not None and prepared.needs_encryption:
+        if encrypt is not None and prepared.encrypt:
             obj = encrypt(obj)
         path = object_path(
             cluster=cluster,
@@ -85,8 +85,7 @@ def plan_backup(
 def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
     """A message a reviewer can read: what changed, by kind and namespace."""
     title = (
-        f"{plan.cluster}: backup {backup_id} "
-        f"(+{result.added} ~{result.changed} -{result.removed})"
+        f"{plan.cluster}: backup {backup_id} (+{result.added} ~{result.changed} -{result.removed})"
     )
     lines = [title, "", f"{plan.objects} objects in the repository, {plan.excluded} excluded."]
     if plan.kinds:

@@ -14,7 +14,7 @@ from backup2gitops.core.cleaning import Transform
 GROUP = "backup2gitops.transforms"
 
 
-class UnknownTransform(LookupError):  # noqa: N818 - reads as what happened
+class UnknownTransform(LookupError):
     """A configured transform name has no installed entry point."""
 
 

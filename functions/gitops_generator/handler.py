@@ -49,7 +49,9 @@ def remote_for(ctx: FunctionContext) -> GitRemote:
 
 def handle(event: Event, ctx: FunctionContext) -> Event | None:
     if event.type != BACKUP_COMPLETED:
-        raise InvalidInput("unexpected_type", f"{NAME} handles {BACKUP_COMPLETED}, not {event.type}")
+        raise InvalidInput(
+            "unexpected_type", f"{NAME} handles {BACKUP_COMPLETED}, not {event.type}"
+        )
     backup = parse_data(event, BackupCompleted)
     archive_key = backup.keys[-1]
     remote = remote_for(ctx)
@@ -58,10 +60,15 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
 
     def failed(code: str, message: str, *, retryable: bool) -> Event:
         data = GitopsFailed(
-            backup_id=backup.backup_id, cluster=backup.cluster, code=code, message=message,
+            backup_id=backup.backup_id,
+            cluster=backup.cluster,
+            code=code,
+            message=message,
             retryable=retryable,
         )
-        return event.reply(type=GITOPS_FAILED, source=SOURCE, data=data, subject=subject, id=reply_id)
+        return event.reply(
+            type=GITOPS_FAILED, source=SOURCE, data=data, subject=subject, id=reply_id
+        )
 
     try:
         outcome = generation.generate(
@@ -96,7 +103,9 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         duration_s=round(outcome.duration_s, 3),
         noop=outcome.commit.noop,
     )
-    return event.reply(type=GITOPS_GENERATED, source=SOURCE, data=generated, subject=subject, id=reply_id)
+    return event.reply(
+        type=GITOPS_GENERATED, source=SOURCE, data=generated, subject=subject, id=reply_id
+    )
 
 
 SPEC = FunctionSpec(name=NAME, handle=handle)

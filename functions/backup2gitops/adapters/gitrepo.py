@@ -60,9 +60,13 @@ def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
     text = f"{exc.stderr or ''} {exc.stdout or ''}".lower()
     safe = display_url(url)
     if "authentication failed" in text or "403" in text or "permission denied" in text:
-        return GitError("auth_failed", f"the remote {safe} refused our credentials", retryable=False)
+        return GitError(
+            "auth_failed", f"the remote {safe} refused our credentials", retryable=False
+        )
     if "hook declined" in text or "pre-receive hook" in text or "protected branch" in text:
-        return GitError("push_rejected", f"{safe} rejected the push (hook or protection)", retryable=False)
+        return GitError(
+            "push_rejected", f"{safe} rejected the push (hook or protection)", retryable=False
+        )
     if "not found" in text or "does not appear to be a git repository" in text:
         return GitError("remote_not_found", f"no repository at {safe}", retryable=False)
     return GitError("git_unavailable", f"git failed talking to {safe}", retryable=True)
@@ -80,7 +84,7 @@ class GitRemote:
         author_name: str,
         author_email: str,
         token: str | None = None,
-        token_user: str = "x-access-token",
+        token_user: str = "x-access-token",  # noqa: S107 - a user name, not a secret
         push_attempts: int = 5,
     ) -> None:
         self.url = url
@@ -144,8 +148,13 @@ class GitRemote:
         if not repo.head.is_valid():
             return None
         out = self._git(
-            repo, "log", "--format=%H%x00%(trailers:key=Backup-Id,key=Cluster,valueonly,separator=%x00)",
-            "--grep", f"Backup-Id: {backup_id}", "--fixed-strings", self.branch,
+            repo,
+            "log",
+            "--format=%H%x00%(trailers:key=Backup-Id,key=Cluster,valueonly,separator=%x00)",
+            "--grep",
+            f"Backup-Id: {backup_id}",
+            "--fixed-strings",
+            self.branch,
         )
         for line in out.splitlines():
             sha, *values = line.split("\x00")
@@ -158,7 +167,9 @@ class GitRemote:
         if not repo.head.is_valid():
             return {}
         out = self._git(
-            repo, "log", f"-{limit}",
+            repo,
+            "log",
+            f"-{limit}",
             "--format=%ct%x00%(trailers:key=Cluster,valueonly)%x00%(trailers:key=Backup-Id,valueonly)",
             self.branch,
         )
@@ -191,10 +202,14 @@ class GitRemote:
                     head = repo.head.commit.hexsha if repo.head.is_valid() else ""
                     return CommitResult(head, 0, 0, 0, noop=True)
                 result = CommitResult("", *counts, noop=False)
-                self._commit(repo, message(result), trailers={"Backup-Id": backup_id, "Cluster": cluster})
+                self._commit(
+                    repo, message(result), trailers={"Backup-Id": backup_id, "Cluster": cluster}
+                )
                 sha = repo.head.commit.hexsha
                 try:
-                    self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}")
+                    self._git(
+                        repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}"
+                    )
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
@@ -212,14 +227,14 @@ class GitRemote:
         for path in sorted(before - after):
             (base / path).unlink()
         changed = 0
-        for path, content in files.items():
-            dest = base / path
+        for relative, content in files.items():
+            dest = base / relative
             if not dest.resolve().is_relative_to(target.resolve()):
-                raise GitError("unsafe_path", f"{path} is outside {root}", retryable=False)
+                raise GitError("unsafe_path", f"{relative} is outside {root}", retryable=False)
             if dest.is_file():
                 if dest.read_bytes() == content:
                     continue
-                changed += 1
+                changed += 0 if dest.name == "kustomization.yaml" else 1
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
         for directory in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
@@ -227,7 +242,11 @@ class GitRemote:
                 directory.rmdir()  # only empty ones go
         if target.exists() or before:
             self._git(repo, "add", "--all", "--", str(root))
-        return len(after - before), changed, len(before - after)
+
+        def objects(paths: set[str]) -> int:  # kustomization.yaml files are not objects
+            return sum(1 for path in paths if not path.endswith("/kustomization.yaml"))
+
+        return objects(after - before), changed, objects(before - after)
 
     def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
         body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
@@ -241,19 +260,29 @@ class GitRemote:
         }
         try:
             with repo.git.custom_environment(**env):
-                repo.git.execute(["git", "commit", "--quiet", "--allow-empty", "--file", handle.name])
+                repo.git.execute(
+                    ["git", "commit", "--quiet", "--allow-empty", "--file", handle.name]
+                )
         finally:
             os.unlink(handle.name)  # noqa: PTH108
 
 
-def ls_remote(url: str, *, branch: str, token: str | None = None, timeout_s: float = 10) -> str | None:
+def ls_remote(
+    url: str, *, branch: str, token: str | None = None, timeout_s: float = 10
+) -> str | None:
     """The branch's tip on the remote (None when the branch does not exist yet)."""
     env = {**os.environ, **GitRemote._credential_env(token, "x-access-token")}
     try:
         out = subprocess.run(
             ["git", "ls-remote", "--heads", url, branch],
-            capture_output=True, text=True, timeout=timeout_s, env=env, check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            check=True,
         ).stdout
     except subprocess.CalledProcessError as exc:
-        raise GitError("git_unavailable", f"git ls-remote {display_url(url)} failed", retryable=True) from exc
+        raise GitError(
+            "git_unavailable", f"git ls-remote {display_url(url)} failed", retryable=True
+        ) from exc
     return out.split()[0] if out.strip() else None

@@ -26,7 +26,7 @@ ESCAPED_KUSTOMIZATION: Final[str] = "_kustomization.yaml"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-class UnsafeName(ValueError):  # noqa: N818 - the name the callers know
+class UnsafeName(ValueError):
     """A name that cannot be used as a path segment."""
 
 

@@ -16,7 +16,7 @@ from backup2gitops.core import manifest_yaml
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
 
 
-class PathCollision(ValueError):  # noqa: N818 - reads as what happened
+class PathCollision(ValueError):
     """Two objects (or an object and a kustomization) map to the same path."""
 
 

@@ -7,7 +7,9 @@ trace id (thread-safe keys: functions-framework serves with several threads).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 from collections.abc import Iterator
 
 from aws_lambda_powertools import Logger
@@ -19,9 +21,11 @@ _loggers: dict[str, Logger] = {}
 
 def logger_for(function: str) -> Logger:
     if function not in _loggers:
+        # stderr: stdout belongs to the CLI's own output (``demo --json`` prints one object).
         _loggers[function] = Logger(
             service=f"backup2gitops.{function}",
             level=os.environ.get("BACKUP2GITOPS_LOG_LEVEL", os.environ.get("LOG_LEVEL", "INFO")),
+            logger_handler=logging.StreamHandler(sys.stderr),
         )
     return _loggers[function]
 

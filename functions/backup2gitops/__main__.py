@@ -1,0 +1,7 @@
+"""``python -m backup2gitops``."""
+
+import sys
+
+from backup2gitops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""Writing a native-format backup: the archive first, ``manifest.json`` LAST.
+
+The manifest is the completion marker, so a backup that fails half-way leaves no manifest and is
+never announced; the unfinished archive is never published either (the store's writer publishes
+only on a clean close) and a stale archive from an earlier failed attempt is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, cast
+
+from backup2gitops.adapters.storage import ObjectInfo, ObjectStore
+from backup2gitops.core import layout
+from backup2gitops.core.archive import ArchiveWriter, BackupItem
+from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+
+
+@dataclass(frozen=True)
+class WrittenBackup:
+    manifest: BackupManifest
+    manifest_key: str
+    archive_key: str
+    manifest_info: ObjectInfo
+
+
+def write_native_backup(
+    store: ObjectStore,
+    items: Iterable[BackupItem],
+    *,
+    cluster: str,
+    backup_id: str,
+    started_at: datetime,
+    finished_at: datetime | None = None,
+    kubernetes_version: str | None = None,
+    warnings: Iterable[str] = (),
+    prefix: str = "",
+) -> WrittenBackup:
+    archive_key = layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
+    manifest_key = layout.native_manifest_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
+    try:
+        with store.writer(archive_key) as out, ArchiveWriter(cast(BinaryIO, out)) as archive:
+            for item in items:
+                archive.add(
+                    group_resource=item.group_resource,
+                    namespace=item.namespace,
+                    name=item.name,
+                    obj=item.obj,
+                )
+    except BaseException:
+        store.delete(archive_key)  # an archive without a manifest is of no use to anyone
+        raise
+    manifest = BackupManifest(
+        backup_id=backup_id,
+        cluster=cluster,
+        kubernetes_version=kubernetes_version,
+        started_at=started_at,
+        finished_at=finished_at or started_at,
+        resource_counts=archive.counts,
+        archive=ArchiveRef(key=layout.ARCHIVE_NAME, size=archive.size, sha256=archive.sha256),
+        warnings=list(warnings),
+    )
+    info = store.put_bytes(manifest_key, dump_manifest(manifest))
+    return WrittenBackup(
+        manifest=manifest, manifest_key=manifest_key, archive_key=archive_key, manifest_info=info
+    )

@@ -1,0 +1,139 @@
+"""``backup2gitops generate SOURCE --repo DEST``: one backup into the GitOps repository, now.
+
+SOURCE is a native backup folder (``manifest.json`` + ``resources.tar.gz``), a Velero backup
+folder (``velero-backup.json`` + ``<name>.tar.gz``), a tarball, or an ``s3://bucket/key`` of a
+tarball (credentials and endpoint as in the configuration). DEST is a git URL or a local bare
+repository (created when the path does not exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from backup2gitops import generation
+from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.storage import open_store
+from backup2gitops.config import ConfigError, load_config
+from backup2gitops.core.archive import ArchiveError
+from backup2gitops.core.cleaning import CleaningPolicy
+from backup2gitops.core.manifest import parse_manifest
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.transforms import load_transforms
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("generate", help="write one backup into a GitOps repository")
+    parser.add_argument("source", help="backup folder, tarball, or s3://bucket/key.tar.gz")
+    parser.add_argument("--repo", required=True, help="git URL or local bare repository")
+    parser.add_argument("--cluster", help="cluster name (default: from the native manifest)")
+    parser.add_argument("--backup-id", help="default: from the manifest or the file name")
+    parser.add_argument("--branch", help="default: the configuration's (main)")
+    parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def resolve_source(
+    source: str, *, args: argparse.Namespace
+) -> tuple[Callable[[], BinaryIO], str | None, str]:
+    """(open the tarball, cluster if known, backup id)."""
+    if source.startswith("s3://"):
+        bucket_and_key = source[5:]
+        bucket, _, key = bucket_and_key.partition("/")
+        config = load_config(args.config)
+        store = open_store(config.storage.model_copy(update={"url": f"s3://{bucket}"}))
+        name = Path(key).name.removesuffix(".tar.gz")
+        return (lambda: store.open_read(key)), None, args.backup_id or name
+    path = Path(source)
+    if path.is_dir():
+        manifest_path = path / "manifest.json"
+        if manifest_path.is_file():
+            manifest = parse_manifest(manifest_path.read_bytes())
+            archive = path / manifest.archive.key
+            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id
+        tarballs = sorted(path.glob("*.tar.gz"))
+        if not tarballs:
+            raise FileNotFoundError(f"{path} holds neither manifest.json nor a .tar.gz")
+        archive = tarballs[0]
+        return (lambda: archive.open("rb")), None, archive.name.removesuffix(".tar.gz")
+    if not path.is_file():
+        raise FileNotFoundError(f"no backup at {source}")
+    return (lambda: path.open("rb")), None, path.name.removesuffix(".tar.gz").removesuffix(".tgz")
+
+
+def remote_url(dest: str) -> str:
+    if "://" in dest or dest.startswith("git@"):
+        return dest
+    path = Path(dest)
+    if not path.exists():
+        subprocess.run(
+            ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)], check=True
+        )
+    return str(path.resolve())
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        archive, cluster, backup_id = resolve_source(args.source, args=args)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        return 2
+    cluster = args.cluster or cluster
+    if not cluster:
+        print("generate: --cluster is required for this source", file=sys.stderr)
+        return 2
+    ctx = FunctionContext(config)
+    remote = GitRemote(
+        url=remote_url(args.repo),
+        branch=args.branch or config.git.branch,
+        cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
+        author_name=config.git.author_name,
+        author_email=config.git.author_email,
+        token=config.git.token.reveal(),
+        push_attempts=config.git.push_attempts,
+    )
+    try:
+        outcome = generation.generate(
+            archive=archive,
+            remote=remote,
+            cluster=cluster,
+            backup_id=args.backup_id or backup_id,
+            policy=CleaningPolicy.model_validate(config.generator.cleaning),
+            transforms=load_transforms(config.generator.transforms),
+            plan_noop=True,
+        )
+    except (ArchiveError, GitError) as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        return 1
+    report = {
+        "commit": outcome.commit.commit,
+        "repository": remote.display_url,
+        "branch": remote.branch,
+        "cluster": cluster,
+        "backup_id": args.backup_id or backup_id,
+        "added": outcome.commit.added,
+        "changed": outcome.commit.changed,
+        "removed": outcome.commit.removed,
+        "objects": outcome.plan.objects,
+        "excluded": outcome.plan.excluded,
+        "excluded_by_reason": outcome.plan.excluded_by_reason,
+        "noop": outcome.commit.noop,
+        "duration_s": round(outcome.duration_s, 3),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        state = "no-op (already committed)" if outcome.commit.noop else "committed"
+        print(
+            f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
+            f"{report['objects']} objects, +{report['added']} ~{report['changed']} "
+            f"-{report['removed']}, {report['excluded']} excluded"
+        )
+    return 0

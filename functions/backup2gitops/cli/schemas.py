@@ -1,0 +1,40 @@
+"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from backup2gitops.core.events import CATALOG, Event
+
+
+def schema_documents() -> dict[str, str]:
+    """File name -> JSON text, for every event type and the envelope."""
+    documents = {"cloudevent.json": Event.model_json_schema()}
+    for event_type, model in CATALOG.items():
+        schema = model.model_json_schema()
+        schema["$id"] = f"https://backup2gitops.io/schemas/{event_type}.json"
+        schema["description"] = f"data of CloudEvents of type {event_type}"
+        documents[f"{event_type}.json"] = schema
+    return {
+        name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in documents.items()
+    }
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("schemas", help="write the event catalog's JSON Schemas")
+    parser.add_argument("--out", type=Path, help="directory to write into (default: print)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    documents = schema_documents()
+    if args.out is None:
+        print(json.dumps({name: json.loads(text) for name, text in documents.items()}, indent=2))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in documents.items():
+        (args.out / name).write_text(text)
+    print(f"wrote {len(documents)} schemas to {args.out}")
+    return 0

@@ -1,0 +1,173 @@
+"""generation + the git adapter against a real bare remote (no mocks)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup2gitops import generation
+from backup2gitops.adapters.gitrepo import GitError, GitRemote, display_url
+from backup2gitops.core.archive import ArchiveWriter, BackupItem
+from backup2gitops.core.cleaning import CleaningPolicy
+
+
+def configmap(ns: str, name: str, value: str) -> BackupItem:
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "uid": f"uid-{name}",
+            "resourceVersion": "7",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "data": {"key": value},
+    }
+    return BackupItem(group_resource="configmaps", namespace=ns, name=name, obj=obj)
+
+
+def event(ns: str) -> BackupItem:
+    obj = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": ns}}
+    return BackupItem(group_resource="events", namespace=ns, name="e1", obj=obj)
+
+
+def tarball(items: list[BackupItem]) -> bytes:
+    out = io.BytesIO()
+    with ArchiveWriter(out) as writer:
+        for item in items:
+            writer.add(
+                group_resource=item.group_resource,
+                namespace=item.namespace,
+                name=item.name,
+                obj=item.obj,
+            )
+    return out.getvalue()
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
+    return path
+
+
+def remote_for(bare: Path, cache: Path, **kw: Any) -> GitRemote:
+    return GitRemote(
+        url=str(bare),
+        branch="main",
+        cache_dir=cache,
+        author_name="t",
+        author_email="t@example.com",
+        **kw,
+    )
+
+
+def run(
+    bare: Path, cache: Path, items: list[BackupItem], *, backup_id: str, cluster: str = "prod"
+) -> generation.Outcome:
+    data = tarball(items)
+    return generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=remote_for(bare, cache),
+        cluster=cluster,
+        backup_id=backup_id,
+        policy=CleaningPolicy(),
+    )
+
+
+def git(bare: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(bare), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_one_commit_per_backup_with_trailers_and_noop_on_redelivery(
+    bare: Path, tmp_path: Path
+) -> None:
+    items = [configmap("shop", "a", "1"), configmap("shop", "b", "2"), event("shop")]
+    first = run(bare, tmp_path / "c1", items, backup_id="b1")
+    assert not first.commit.noop and first.commit.added == 2
+    assert first.plan.objects == 2 and first.plan.excluded == 1
+    message = git(bare, "log", "-1", "--format=%B")
+    assert "Backup-Id: b1" in message and "Cluster: prod" in message
+    assert "ConfigMap in shop: 2" in message
+    tree = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/prod/namespaces/shop/configmaps/a.yaml" in tree
+    assert not any("events" in p for p in tree)
+    again = run(bare, tmp_path / "c2", items, backup_id="b1")  # another instance, same backup
+    assert again.commit.noop and again.commit.commit == first.commit.commit
+    assert git(bare, "rev-list", "--count", "main").strip() == "1"
+
+
+def test_changes_and_removals_are_counted_and_deleted(bare: Path, tmp_path: Path) -> None:
+    run(
+        bare,
+        tmp_path / "c",
+        [configmap("shop", "a", "1"), configmap("shop", "b", "2")],
+        backup_id="b1",
+    )
+    second = run(bare, tmp_path / "c", [configmap("shop", "a", "changed")], backup_id="b2")
+    assert (second.commit.added, second.commit.changed, second.commit.removed) == (0, 1, 1)
+    tree = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/prod/namespaces/shop/configmaps/b.yaml" not in tree
+
+
+def test_other_clusters_files_are_untouched(bare: Path, tmp_path: Path) -> None:
+    run(bare, tmp_path / "c", [configmap("shop", "a", "1")], backup_id="b1", cluster="prod")
+    run(bare, tmp_path / "c", [configmap("ops", "x", "1")], backup_id="s1", cluster="stage")
+    tree = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/prod/namespaces/shop/configmaps/a.yaml" in tree
+    assert "clusters/stage/namespaces/ops/configmaps/x.yaml" in tree
+
+
+def test_racing_generators_for_different_clusters_both_land_without_force(
+    bare: Path, tmp_path: Path
+) -> None:
+    errors: list[BaseException] = []
+
+    def worker(cluster: str) -> None:
+        try:
+            for n in range(3):
+                run(
+                    bare,
+                    tmp_path / f"cache-{cluster}",
+                    [configmap("ns", f"o{n}", cluster)],
+                    backup_id=f"{cluster}-{n}",
+                    cluster=cluster,
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in ("east", "west")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    log = git(bare, "log", "--format=%(trailers:key=Backup-Id,valueonly)", "main").split()
+    assert sorted(log) == sorted([f"{c}-{n}" for c in ("east", "west") for n in range(3)])
+
+
+def test_a_remote_that_rejects_the_push_is_left_as_it_was(bare: Path, tmp_path: Path) -> None:
+    run(bare, tmp_path / "c", [configmap("shop", "a", "1")], backup_id="b1")
+    before = git(bare, "rev-parse", "main")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitError) as caught:
+        run(bare, tmp_path / "c", [configmap("shop", "a", "2")], backup_id="b2")
+    assert caught.value.code == "push_rejected" and caught.value.retryable is False
+    assert git(bare, "rev-parse", "main") == before
+
+
+def test_credentials_never_appear_in_display_urls() -> None:
+    assert display_url("https://user:tok3n@git.example.com/org/repo.git") == (
+        "https://git.example.com/org/repo.git"
+    )
+    assert "tok3n" not in display_url("https://tok3n@git.example.com/r.git")
