@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine: the package with its dev extras,
+# and the real servers and tools the tests start (built from source or from Debian's packages).
+# Idempotent: what is already there is kept (Go binaries are cached in $(go env GOPATH)/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Pinned versions. MinIO's community edition ships as source; the Go module proxy serves this
+# pseudo-version of github.com/minio/minio (its RELEASE.* tags are not semver).
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+KUSTOMIZE_VERSION="v5.7.1"   # v5.8.x needs Go >= 1.27
+SOPS_VERSION="v3.13.3"
+AGE_VERSION="v1.2.1"
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+GOBIN_DIR="$(go env GOPATH)/bin"
+export PATH="$GOBIN_DIR:$PATH"
+go_tool() {  # go_tool BINARY MODULE@VERSION
+  if [ ! -x "$GOBIN_DIR/$1" ]; then
+    echo "installing $1 ($2)" >&2
+    (cd /tmp && GOTOOLCHAIN=local GOFLAGS=-mod=mod go install "$2")
+  fi
+}
+go_tool minio "github.com/minio/minio@${MINIO_VERSION}"
+go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+go_tool sops "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
+go_tool age-keygen "filippo.io/age/cmd/age-keygen@${AGE_VERSION}"
+
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "installing prometheus-alertmanager (Debian)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+  # The package starts a system service on :9093; the tests start their own on free ports.
+  (systemctl stop prometheus-alertmanager || service prometheus-alertmanager stop) >/dev/null 2>&1 || true
+fi
