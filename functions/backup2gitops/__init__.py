@@ -1,0 +1,1 @@
+"""backup2gitops: Kubernetes backups in object storage, turned into a GitOps repository."""

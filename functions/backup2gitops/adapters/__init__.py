@@ -1,0 +1,1 @@
+"""Thin I/O adapters at the edges: the only modules that import SDKs."""
