@@ -184,22 +184,43 @@ def default_surface() -> tuple[GroupSpec, ...]:
             "authentication.k8s.io",
             ("v1",),
             (
-                ResourceSpec("selfsubjectreviews", "SelfSubjectReview", False, CREATE_ONLY,
-                             storage_version=None),
-                ResourceSpec("tokenreviews", "TokenReview", False, CREATE_ONLY,
-                             storage_version=None),
+                ResourceSpec(
+                    "selfsubjectreviews",
+                    "SelfSubjectReview",
+                    False,
+                    CREATE_ONLY,
+                    storage_version=None,
+                ),
+                ResourceSpec(
+                    "tokenreviews", "TokenReview", False, CREATE_ONLY, storage_version=None
+                ),
             ),
         ),
         GroupSpec(
             "authorization.k8s.io",
             ("v1",),
             (
-                ResourceSpec("localsubjectaccessreviews", "LocalSubjectAccessReview", True,
-                             CREATE_ONLY, storage_version=None),
-                ResourceSpec("selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
-                             CREATE_ONLY, storage_version=None),
-                ResourceSpec("subjectaccessreviews", "SubjectAccessReview", False, CREATE_ONLY,
-                             storage_version=None),
+                ResourceSpec(
+                    "localsubjectaccessreviews",
+                    "LocalSubjectAccessReview",
+                    True,
+                    CREATE_ONLY,
+                    storage_version=None,
+                ),
+                ResourceSpec(
+                    "selfsubjectaccessreviews",
+                    "SelfSubjectAccessReview",
+                    False,
+                    CREATE_ONLY,
+                    storage_version=None,
+                ),
+                ResourceSpec(
+                    "subjectaccessreviews",
+                    "SubjectAccessReview",
+                    False,
+                    CREATE_ONLY,
+                    storage_version=None,
+                ),
             ),
         ),
         GroupSpec(
@@ -221,8 +242,14 @@ def default_surface() -> tuple[GroupSpec, ...]:
             "batch",
             ("v1",),
             (
-                ResourceSpec("cronjobs", "CronJob", True, short_names=("cj",),
-                             categories=("all",), subresources=(_STATUS,)),
+                ResourceSpec(
+                    "cronjobs",
+                    "CronJob",
+                    True,
+                    short_names=("cj",),
+                    categories=("all",),
+                    subresources=(_STATUS,),
+                ),
                 ResourceSpec("jobs", "Job", True, categories=("all",), subresources=(_STATUS,)),
             ),
         ),

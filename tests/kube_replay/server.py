@@ -30,9 +30,7 @@ def wants_aggregated(accept: str) -> bool:
     """
     for media_range in accept.split(","):
         parts = [p.strip() for p in media_range.split(";")]
-        mime, params = parts[0].lower(), dict(
-            p.split("=", 1) for p in parts[1:] if "=" in p
-        )
+        mime, params = parts[0].lower(), dict(p.split("=", 1) for p in parts[1:] if "=" in p)
         if mime not in ("application/json", "*/*", "application/*"):
             continue
         if "g" not in params and "as" not in params:
@@ -219,7 +217,9 @@ class _ReplayHTTPServer(ThreadingHTTPServer):
 def replay_server(cluster: ReplayCluster) -> Iterator[str]:
     """Serve `cluster` on a free 127.0.0.1 port; yield its base URL; stop on exit."""
     httpd = _ReplayHTTPServer(cluster)
-    thread = threading.Thread(target=httpd.serve_forever, name="kube-replay", daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, args=(0.05,), name="kube-replay", daemon=True
+    )
     thread.start()
     try:
         host, port = httpd.server_address[:2]
