@@ -21,14 +21,16 @@ JSON = dict[str, Any]
 
 @dataclass(frozen=True)
 class ExpireToken:
-    """Answer `410 Gone` once, to the continue token that resumes `resource` after `after` items.
+    """Answer `410 Gone` to the continue token that resumes `resource` after `after` items.
 
     `resource` is the plural in the URL (`configmaps`); `after` counts items from the start of
-    the list being paged (the whole cluster, or one namespace).
+    the list being paged (the whole cluster, or one namespace). The token expires `times` times
+    (once by default: a retry gets through).
     """
 
     resource: str
     after: int
+    times: int = 1
 
 
 @dataclass
@@ -79,9 +81,13 @@ class ReplayCluster:
         self.token = token
         self.ready = ready
         self.resource_version = 1000
-        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path?query, headers)
+        self.requests: list[
+            tuple[str, str, dict[str, str]]
+        ] = []  # (method, path?query, lower-cased headers)
         self.expired_sent: list[ExpireToken] = []
-        self._pending_expiry = set(expire_tokens)
+        self._pending_expiry: dict[tuple[str, int], list[Any]] = {
+            (r.resource, r.after): [r, r.times] for r in expire_tokens
+        }
         self._lock = threading.Lock()
         self._stored: dict[tuple[str, str], _Stored] = {}
         self._add(objects)
@@ -151,11 +157,11 @@ class ReplayCluster:
         if continue_token:
             _rv, start_key = _decode_continue(continue_token)
             start = max(lo, bisect.bisect_left(stored.keys, start_key, lo, hi))
-            rule = ExpireToken(spec.resource, start - lo)
             with self._lock:
-                if rule in self._pending_expiry:
-                    self._pending_expiry.discard(rule)
-                    self.expired_sent.append(rule)
+                pending = self._pending_expiry.get((spec.resource, start - lo))
+                if pending is not None and pending[1] > 0:
+                    pending[1] -= 1
+                    self.expired_sent.append(pending[0])
                     raise ContinueExpiredError(_encode_continue(-1, start_key))
         end = hi if not limit else min(hi, start + limit)
         token = None

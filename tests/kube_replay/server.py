@@ -47,6 +47,7 @@ def wants_aggregated(accept: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     server: _ReplayHTTPServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -78,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         cluster = self.server.cluster
-        cluster.log("GET", self.path, {k: v for k, v in self.headers.items()})
+        cluster.log("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}

@@ -134,7 +134,8 @@ def api_client_from(
             )
         else:
             k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig,
+                # $KUBECONFIG read now: the client reads it once, at import
+                config_file=kubeconfig or os.environ.get("KUBECONFIG") or None,
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
