@@ -1,0 +1,1 @@
+"""A replay Kubernetes API server for tests: real HTTP, real response shapes."""
