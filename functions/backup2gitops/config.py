@@ -122,6 +122,11 @@ class GeneratorConfig(Strict):
         default_factory=list, description="entry points of group backup2gitops.transforms to run"
     )
     sops_age_recipients: list[str] = Field(default_factory=list)
+    record_unchanged: bool = Field(
+        default=True,
+        description="commit a backup that changes nothing as an empty commit with its trailers, "
+        "so the branch says which backup it reflects (GitOps lag stays measurable)",
+    )
 
 
 class BackupCompleteConfig(Strict):

@@ -109,6 +109,7 @@ def generate(
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
     plan_noop: bool = False,
+    record_unchanged: bool = True,
 ) -> Outcome:
     """Plan the backup (reading the archive at most once) and publish it as one commit.
 
@@ -138,6 +139,7 @@ def generate(
         message=lambda counts: commit_message(plan=plans[0], backup_id=backup_id, result=counts),
         backup_id=backup_id,
         cluster=cluster,
+        allow_empty=record_unchanged,
     )
     if not plans:
         if plan_noop:

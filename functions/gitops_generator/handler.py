@@ -78,6 +78,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             backup_id=backup.backup_id,
             policy=CleaningPolicy.model_validate(ctx.config.generator.cleaning),
             transforms=load_transforms(ctx.config.generator.transforms),
+            record_unchanged=ctx.config.generator.record_unchanged,
         )
     except NotFound:
         return failed("archive_missing", f"{archive_key} is gone from the bucket", retryable=False)

@@ -1,0 +1,42 @@
+"""A real git remote for tests: ``git daemon`` on 127.0.0.1 and a free port, push enabled."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def git_daemon(base: Path, *, repos: tuple[str, ...] = ("gitops.git",)) -> Iterator[str]:
+    """Serve bare repositories under ``base``; yields the base URL (``git://127.0.0.1:P/``)."""
+    for name in repos:
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)],
+                       check=True)
+    port = _free_port()
+    process = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
+         "--enable=receive-pack", "--listen=127.0.0.1", f"--port={port}", str(base)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("git daemon did not start")
+            time.sleep(0.05)
+        yield f"git://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
