@@ -12,4 +12,10 @@ from cluster_backup.handler import cluster_backup
 from gitops_generator.handler import gitops_generator
 from health_aggregator.handler import health_aggregator
 
-__all__ = ["alert_router", "backup_complete", "cluster_backup", "gitops_generator", "health_aggregator"]
+__all__ = [
+    "alert_router",
+    "backup_complete",
+    "cluster_backup",
+    "gitops_generator",
+    "health_aggregator",
+]

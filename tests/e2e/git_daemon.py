@@ -20,13 +20,24 @@ def _free_port() -> int:
 def git_daemon(base: Path, *, repos: tuple[str, ...] = ("gitops.git",)) -> Iterator[str]:
     """Serve bare repositories under ``base``; yields the base URL (``git://127.0.0.1:P/``)."""
     for name in repos:
-        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)],
-                       check=True)
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)], check=True
+        )
     port = _free_port()
     process = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
-         "--enable=receive-pack", "--listen=127.0.0.1", f"--port={port}", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            f"--base-path={base}",
+            "--export-all",
+            "--enable=receive-pack",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 10

@@ -21,36 +21,74 @@ def write_backup(path: Path, *, cluster: str, names: list[str]) -> Path:
     with path.open("wb") as out, ArchiveWriter(out) as archive:
         for name in names:
             obj: dict[str, Any] = {
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": "apps", "uid": f"{cluster}-{name}",
-                             "resourceVersion": "1"},
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "namespace": "apps",
+                    "uid": f"{cluster}-{name}",
+                    "resourceVersion": "1",
+                },
                 "data": {"cluster": cluster},
             }
             archive.add(group_resource="configmaps", namespace="apps", name=name, obj=obj)
     return path
 
 
-def generate(tarball: Path, *, url: str, cluster: str, backup_id: str, cache: Path,
-             check: bool = True) -> subprocess.CompletedProcess[str]:
+def generate(
+    tarball: Path, *, url: str, cluster: str, backup_id: str, cache: Path, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BACKUP2GITOPS__GIT__CACHE_DIR": str(cache)}
     return subprocess.run(
-        [sys.executable, "-m", "backup2gitops", "generate", str(tarball), "--repo", url,
-         "--cluster", cluster, "--backup-id", backup_id, "--json"],
-        capture_output=True, text=True, env=env, check=check, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "backup2gitops",
+            "generate",
+            str(tarball),
+            "--repo",
+            url,
+            "--cluster",
+            cluster,
+            "--backup-id",
+            backup_id,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=120,
     )
 
 
 def test_two_generator_processes_race_on_a_git_daemon_and_both_land(tmp_path: Path) -> None:
     with git_daemon(tmp_path / "srv") as base:
         url = base + "gitops.git"
-        tarballs = {c: write_backup(tmp_path / f"{c}.tar.gz", cluster=c, names=["a", "b", "c"])
-                    for c in ("east", "west")}
+        tarballs = {
+            c: write_backup(tmp_path / f"{c}.tar.gz", cluster=c, names=["a", "b", "c"])
+            for c in ("east", "west")
+        }
         env = {**os.environ}
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "backup2gitops", "generate", str(tarballs[c]), "--repo",
-                 url, "--cluster", c, "--backup-id", f"{c}-1", "--json"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "backup2gitops",
+                    "generate",
+                    str(tarballs[c]),
+                    "--repo",
+                    url,
+                    "--cluster",
+                    c,
+                    "--backup-id",
+                    f"{c}-1",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
                 env={**env, "BACKUP2GITOPS__GIT__CACHE_DIR": str(tmp_path / f"cache-{c}")},
             )
             for c in ("east", "west")
@@ -63,19 +101,36 @@ def test_two_generator_processes_race_on_a_git_daemon_and_both_land(tmp_path: Pa
         assert all(not r["noop"] and r["objects"] == 3 for r in reports)
         clone = tmp_path / "clone"
         subprocess.run(["git", "clone", "-q", url, str(clone)], check=True)
-        log = subprocess.run(["git", "-C", str(clone), "log", "--format=%s"], capture_output=True,
-                             text=True, check=True).stdout.splitlines()
+        log = subprocess.run(
+            ["git", "-C", str(clone), "log", "--format=%s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
         assert len(log) == 2  # one commit per backup, no merge commits, nothing forced
         assert (clone / "clusters/east/namespaces/apps/configmaps/a.yaml").is_file()
         assert (clone / "clusters/west/namespaces/apps/configmaps/a.yaml").is_file()
-        again = json.loads(generate(tarballs["east"], url=url, cluster="east", backup_id="east-1",
-                                    cache=tmp_path / "cache-3").stdout)
+        again = json.loads(
+            generate(
+                tarballs["east"],
+                url=url,
+                cluster="east",
+                backup_id="east-1",
+                cache=tmp_path / "cache-3",
+            ).stdout
+        )
         assert again["noop"] is True
 
 
 def test_an_unreachable_remote_fails_with_a_clear_message(tmp_path: Path) -> None:
     tarball = write_backup(tmp_path / "b.tar.gz", cluster="east", names=["a"])
-    result = generate(tarball, url="git://127.0.0.1:9/none.git", cluster="east", backup_id="x",
-                      cache=tmp_path / "c", check=False)
+    result = generate(
+        tarball,
+        url="git://127.0.0.1:9/none.git",
+        cluster="east",
+        backup_id="x",
+        cache=tmp_path / "c",
+        check=False,
+    )
     assert result.returncode == 1
     assert "git failed talking to git://127.0.0.1:9/none.git" in result.stderr

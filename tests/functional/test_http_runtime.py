@@ -34,24 +34,38 @@ def echo(event: Event, ctx: FunctionContext) -> Event | None:
 def client(spec: FunctionSpec, ctx: FunctionContext | None = None) -> Any:
     context = ctx or FunctionContext(Config(), environ={})
     app = flask.Flask("t")
-    app.add_url_rule("/", "f", lambda: handle_request(spec, flask.request, context),
-                     methods=["GET", "POST"])
-    app.add_url_rule("/<path:p>", "g", lambda p: handle_request(spec, flask.request, context),
-                     methods=["GET", "POST"])
+    app.add_url_rule(
+        "/", "f", lambda: handle_request(spec, flask.request, context), methods=["GET", "POST"]
+    )
+    app.add_url_rule(
+        "/<path:p>",
+        "g",
+        lambda p: handle_request(spec, flask.request, context),
+        methods=["GET", "POST"],
+    )
     return app.test_client()
 
 
 def binary_headers(event_type: str, **extra: str) -> dict[str, str]:
-    return {"ce-specversion": "1.0", "ce-id": "e1", "ce-source": "/src", "ce-type": event_type,
-            "Content-Type": "application/json", **extra}
+    return {
+        "ce-specversion": "1.0",
+        "ce-id": "e1",
+        "ce-source": "/src",
+        "ce-type": event_type,
+        "Content-Type": "application/json",
+        **extra,
+    }
 
 
 SPEC = FunctionSpec(name="echo", handle=echo)
 
 
 def test_binary_mode_reply_is_binary_with_content_type_and_trace() -> None:
-    response = client(SPEC).post("/", headers=binary_headers(
-        "hello", **{"ce-traceparent": TRACE, "ce-cluster": "prod"}), data=b"{}")
+    response = client(SPEC).post(
+        "/",
+        headers=binary_headers("hello", **{"ce-traceparent": TRACE, "ce-cluster": "prod"}),
+        data=b"{}",
+    )
     assert response.status_code == 200
     assert response.headers["ce-type"] == "echoed"
     assert response.headers["ce-traceparent"] == TRACE
@@ -72,14 +86,18 @@ def test_no_reply_is_202_without_body() -> None:
     assert response.status_code == 202 and response.data == b""
 
 
-@pytest.mark.parametrize(("event_type", "status", "code"), [
-    ("fail.input", 400, "bad_thing"),
-    ("fail.transient", 503, "try_later"),
-    ("fail.crash", 500, "internal"),
-])
+@pytest.mark.parametrize(
+    ("event_type", "status", "code"),
+    [
+        ("fail.input", 400, "bad_thing"),
+        ("fail.transient", 503, "try_later"),
+        ("fail.crash", 500, "internal"),
+    ],
+)
 def test_errors_have_one_shape(event_type: str, status: int, code: str) -> None:
-    response = client(SPEC).post("/", headers=binary_headers(
-        event_type, **{"ce-traceparent": TRACE}), data=b"{}")
+    response = client(SPEC).post(
+        "/", headers=binary_headers(event_type, **{"ce-traceparent": TRACE}), data=b"{}"
+    )
     assert response.status_code == status
     error = response.get_json()["error"]
     assert set(error) == {"code", "message", "function", "trace_id", "timestamp"}
@@ -88,11 +106,14 @@ def test_errors_have_one_shape(event_type: str, status: int, code: str) -> None:
     assert "boom" not in error["message"]  # internals stay in the logs
 
 
-@pytest.mark.parametrize(("headers", "body"), [
-    ({"Content-Type": "application/cloudevents-batch+json"}, b'[{"specversion":"1.0"}]'),
-    ({"Content-Type": "application/json"}, b"[1, 2]"),
-    ({"Content-Type": "application/json", "ce-specversion": "1.0"}, b"[]"),
-])
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "application/cloudevents-batch+json"}, b'[{"specversion":"1.0"}]'),
+        ({"Content-Type": "application/json"}, b"[1, 2]"),
+        ({"Content-Type": "application/json", "ce-specversion": "1.0"}, b"[]"),
+    ],
+)
 def test_batches_and_lists_are_400_never_500(headers: dict[str, str], body: bytes) -> None:
     response = client(SPEC).post("/", headers=headers, data=body)
     assert response.status_code == 400
@@ -106,8 +127,11 @@ def test_plain_json_is_refused_unless_the_function_accepts_it() -> None:
 
 
 def test_missing_required_attributes_are_400() -> None:
-    response = client(SPEC).post("/", headers={"ce-specversion": "1.0", "ce-type": "x",
-                                               "Content-Type": "application/json"}, data=b"{}")
+    response = client(SPEC).post(
+        "/",
+        headers={"ce-specversion": "1.0", "ce-type": "x", "Content-Type": "application/json"},
+        data=b"{}",
+    )
     assert response.status_code == 400
 
 
@@ -117,8 +141,9 @@ def test_token_is_checked_before_anything_else() -> None:
     def record(event: Event, ctx: FunctionContext) -> None:
         seen.append(event)
 
-    spec = FunctionSpec(name="guarded", handle=record,
-                        token=lambda ctx: SecretRef(env="HOOK_TOKEN"))
+    spec = FunctionSpec(
+        name="guarded", handle=record, token=lambda ctx: SecretRef(env="HOOK_TOKEN")
+    )
     ctx = FunctionContext(Config(), environ={"HOOK_TOKEN": "s3cret"})
     c = client(spec, ctx)
     assert c.post("/", headers=binary_headers("x"), data=b"{}").status_code == 401

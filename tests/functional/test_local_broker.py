@@ -12,7 +12,9 @@ TRIGGERS = Path(__file__).resolve().parents[2] / "triggers"
 
 
 def event(event_type: str, **extensions: str) -> events.Event:
-    return events.Event(id="e1", source="/backup2gitops/test", type=event_type, extensions=extensions)
+    return events.Event(
+        id="e1", source="/backup2gitops/test", type=event_type, extensions=extensions
+    )
 
 
 def subscribers_of(event_type: str, source: str = "/backup2gitops/test") -> set[str]:
@@ -39,21 +41,36 @@ def test_the_flow_of_design_md_is_what_triggers_route() -> None:
     assert subscribers_of(events.HEALTH_REPORTED) == set()
     ping = "/apis/v1/namespaces/backup2gitops/pingsources/"
     assert subscribers_of(events.PING, ping + "backup2gitops-backup-schedule") == {"cluster-backup"}
-    assert subscribers_of(events.PING, ping + "backup2gitops-health-schedule") == {"health-aggregator"}
+    assert subscribers_of(events.PING, ping + "backup2gitops-health-schedule") == {
+        "health-aggregator"
+    }
 
 
 def trigger(retry: int) -> dict:
-    return {"kind": "Trigger", "metadata": {"name": "t"}, "spec": {
-        "broker": "b", "filters": [{"exact": {"type": "a"}}],
-        "subscriber": {"ref": {"name": "fn"}},
-        "delivery": {"retry": retry, "backoffPolicy": "exponential", "backoffDelay": "PT0.1S",
-                     "deadLetterSink": {"ref": {"name": "dls"}}}}}
+    return {
+        "kind": "Trigger",
+        "metadata": {"name": "t"},
+        "spec": {
+            "broker": "b",
+            "filters": [{"exact": {"type": "a"}}],
+            "subscriber": {"ref": {"name": "fn"}},
+            "delivery": {
+                "retry": retry,
+                "backoffPolicy": "exponential",
+                "backoffDelay": "PT0.1S",
+                "deadLetterSink": {"ref": {"name": "dls"}},
+            },
+        },
+    }
 
 
 def test_retries_5xx_with_backoff_then_dead_letters_with_knative_attributes() -> None:
     sleeps: list[float] = []
-    broker = LocalBroker([parse_trigger(trigger(3))], lambda s, e: DeliveryResult(503, body="down"),
-                         sleep=sleeps.append)
+    broker = LocalBroker(
+        [parse_trigger(trigger(3))],
+        lambda s, e: DeliveryResult(503, body="down"),
+        sleep=sleeps.append,
+    )
     broker.publish(event("a"))
     log = broker.run_until_idle()
     assert log.deliveries[0].attempts == 4
@@ -78,8 +95,11 @@ def test_4xx_is_not_retried() -> None:
 
 def test_409_and_429_are_retried_until_success() -> None:
     answers = [409, 429, 200]
-    broker = LocalBroker([parse_trigger(trigger(5))],
-                         lambda s, e: DeliveryResult(answers.pop(0)), sleep=lambda s: None)
+    broker = LocalBroker(
+        [parse_trigger(trigger(5))],
+        lambda s, e: DeliveryResult(answers.pop(0)),
+        sleep=lambda s: None,
+    )
     broker.publish(event("a"))
     log = broker.run_until_idle()
     assert log.deliveries[0].attempts == 3 and not log.dead_letters
@@ -107,8 +127,9 @@ def test_replies_are_reenqueued_and_matched_again() -> None:
 
 def test_a_reply_loop_is_cut_and_dead_lettered() -> None:
     loop = parse_trigger(trigger(0))
-    broker = LocalBroker([loop], lambda s, e: DeliveryResult(200, event("a")), sleep=lambda s: None,
-                         max_hops=5)
+    broker = LocalBroker(
+        [loop], lambda s, e: DeliveryResult(200, event("a")), sleep=lambda s: None, max_hops=5
+    )
     broker.publish(event("a"))
     log = broker.run_until_idle()
     assert len(log.deliveries) == 6 and log.dead_letters

@@ -20,17 +20,30 @@ def test_published_schemas_are_current() -> None:
 
 def test_every_catalog_type_has_a_schema() -> None:
     assert set(events.CATALOG) == {
-        events.BACKUP_REQUESTED, events.BACKUP_COMPLETED, events.BACKUP_FAILED,
-        events.GITOPS_GENERATED, events.GITOPS_FAILED, events.HEALTH_REPORTED,
-        events.HEALTH_CHANGED, events.BACKUP_STALE,
+        events.BACKUP_REQUESTED,
+        events.BACKUP_COMPLETED,
+        events.BACKUP_FAILED,
+        events.GITOPS_GENERATED,
+        events.GITOPS_FAILED,
+        events.HEALTH_REPORTED,
+        events.HEALTH_CHANGED,
+        events.BACKUP_STALE,
     }
 
 
 def test_reply_carries_trace_context_and_cluster() -> None:
-    parent = events.Event(id="1", source="/s", type=events.BACKUP_COMPLETED, cluster="prod",
-                          traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
-    reply = parent.reply(type=events.GITOPS_FAILED, source="/x",
-                         data=events.GitopsFailed(code="c", message="m", retryable=True))
+    parent = events.Event(
+        id="1",
+        source="/s",
+        type=events.BACKUP_COMPLETED,
+        cluster="prod",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    )
+    reply = parent.reply(
+        type=events.GITOPS_FAILED,
+        source="/x",
+        data=events.GitopsFailed(code="c", message="m", retryable=True),
+    )
     assert reply.traceparent == parent.traceparent and reply.cluster == "prod"
     assert reply.data["retryable"] is True
 
