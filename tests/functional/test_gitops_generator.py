@@ -104,7 +104,7 @@ def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:
 def test_corrupt_archive_is_reported_not_committed(setup: Any) -> None:
     client, store, remote = setup
     store.put_bytes("backups/prod/b1/bad.tar.gz", b"\x1f\x8b\x08\x00garbage")
-    status, reply = post(client, completed(key="backups/prod/b1/bad.tar.gz"))
+    _, reply = post(client, completed(key="backups/prod/b1/bad.tar.gz"))
     assert reply is not None and reply.type == events.GITOPS_FAILED
     assert events.GitopsFailed.model_validate(reply.data).code.startswith("archive_")
     heads = subprocess.run(

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from tests.fixtures.velero import velero_tarball, write_velero_backup
 
 from backup2gitops.core.archive import (
     ArchiveError,
@@ -16,6 +15,7 @@ from backup2gitops.core.archive import (
     check_format_version,
     iter_items,
 )
+from tests.fixtures.velero import velero_tarball, write_velero_backup
 
 
 def _obj(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
