@@ -91,7 +91,7 @@ OPTIONAL_CRD_GROUPS = ("monitoring.coreos.com/", "sources.knative.dev/v1beta1")
 
 
 def kustomize_command() -> list[str]:
-    """The kustomize to run: $KUSTOMIZE, ~/go/bin/kustomize, kustomize on PATH, or kubectl kustomize."""
+    """kustomize to run: $KUSTOMIZE, ~/go/bin/kustomize, kustomize on PATH, kubectl kustomize."""
     import os
 
     env = os.environ.get("KUSTOMIZE")
@@ -154,7 +154,7 @@ def load_schema(filename: str) -> dict[str, Any]:
 
 
 def _strip_k8s_extensions(schema: Any) -> Any:
-    """JSON Schema view of an OpenAPI v3 CRD schema (x-kubernetes-int-or-string handled by anyOf)."""
+    """JSON Schema view of an OpenAPI v3 CRD schema (int-or-string is already an anyOf)."""
     if isinstance(schema, dict):
         return {k: _strip_k8s_extensions(v) for k, v in schema.items() if not k.startswith("x-")}
     if isinstance(schema, list):
@@ -362,12 +362,14 @@ def check_delivery(delivery: Any, path: str) -> Iterator[str]:
 
 
 _CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _CRON_NAMES = [
     {},
     {},
     {},
-    {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)},
-    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+    {m: i for i, m in enumerate(_MONTHS, 1)},
+    {d: i for i, d in enumerate(_DAYS)},
 ]
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
@@ -480,9 +482,7 @@ def check_service(obj: dict[str, Any]) -> Iterator[str]:
     tspec = template.get("spec", {})
     # The PodSpec part, which the CRD leaves open: field names and types via the client's models.
     # Knative-only fields are taken out, and probes get the port Knative fills in.
-    pod = copy.deepcopy(
-        {k: v for k, v in tspec.items() if k not in KNATIVE_POD_FIELDS}
-    )
+    pod = copy.deepcopy({k: v for k, v in tspec.items() if k not in KNATIVE_POD_FIELDS})
     for c in pod.get("containers", []):
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             hg = (c.get(probe) or {}).get("httpGet")
@@ -564,11 +564,7 @@ def check_references(objs: list[dict[str, Any]]) -> Iterator[str]:
 def check_build(objs: list[dict[str, Any]], namespace: str | None = "backup2gitops") -> list[str]:
     """Every check above, on one kustomize build; returns the problems (empty = fine)."""
     errors: list[str] = []
-    services = {
-        name_of(o)
-        for o in objs
-        if key(o) == ("serving.knative.dev/v1", "Service")
-    }
+    services = {name_of(o) for o in objs if key(o) == ("serving.knative.dev/v1", "Service")}
     brokers = {name_of(o) for o in objs if key(o) == ("eventing.knative.dev/v1", "Broker")}
     seen: set[tuple[str, str, str]] = set()
     for o in objs:
@@ -598,9 +594,12 @@ def check_build(objs: list[dict[str, Any]], namespace: str | None = "backup2gito
             dls = o.get("spec", {}).get("delivery", {}).get("deadLetterSink")
             if dls:
                 errors += check_destination(dls, f"{where(o)}: deadLetterSink", services)
-        elif key(o) not in CORE_MODELS and key(o) not in KNATIVE_SCHEMAS:
-            if not o.get("apiVersion", "").startswith(OPTIONAL_CRD_GROUPS):
-                errors.append(f"{where(o)}: kind {key(o)} is not checked by anything")
+        elif (
+            key(o) not in CORE_MODELS
+            and key(o) not in KNATIVE_SCHEMAS
+            and not o.get("apiVersion", "").startswith(OPTIONAL_CRD_GROUPS)
+        ):
+            errors.append(f"{where(o)}: kind {key(o)} is not checked by anything")
     errors += check_references(objs)
     return errors
 
@@ -654,9 +653,7 @@ def trigger_matches(trigger: dict[str, Any], event: dict[str, str]) -> bool:
 
 def route(triggers: Iterable[dict[str, Any]], event: dict[str, str]) -> set[str]:
     """Names of the subscriber Services an event is delivered to."""
-    return {
-        t["spec"]["subscriber"]["ref"]["name"] for t in triggers if trigger_matches(t, event)
-    }
+    return {t["spec"]["subscriber"]["ref"]["name"] for t in triggers if trigger_matches(t, event)}
 
 
 def ping_event(name: str, namespace: str = "backup2gitops") -> dict[str, str]:
