@@ -183,6 +183,7 @@ SERVER_ANNOTATIONS: Final[tuple[str, ...]] = (
     LAST_APPLIED,
     "deployment.kubernetes.io/revision",
     "deprecated.daemonset.template.generation",
+    "batch.kubernetes.io/job-tracking",  # set by the Job controller, 1.23-1.28
 )
 SERVER_ANNOTATION_PREFIXES: Final[tuple[str, ...]] = ("pv.kubernetes.io/",)
 # PVC annotations written by the PV controller / scheduler, not by a person.
