@@ -25,8 +25,18 @@ def obj(
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **extra}
 
 
-CONTROLLER = {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
-                                   "uid": "u", "controller": True, "blockOwnerDeletion": True}]}
+CONTROLLER = {
+    "ownerReferences": [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "rs",
+            "uid": "u",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+}
 
 
 @pytest.mark.parametrize(
@@ -101,8 +111,12 @@ def test_namespace_globs() -> None:
     assert exclusion_reason(obj("v1", "ConfigMap", namespace="shop-dev"), policy=policy)
     assert exclusion_reason(obj("v1", "ConfigMap", namespace="kube-system"), policy=policy)
     # Namespace objects are filtered by their own name; other cluster-scoped objects pass.
-    assert exclusion_reason(obj("v1", "Namespace", name="kube-system", namespace=None), policy=policy)
-    assert exclusion_reason(obj("v1", "Namespace", name="shop", namespace=None), policy=policy) is None
+    assert exclusion_reason(
+        obj("v1", "Namespace", name="kube-system", namespace=None), policy=policy
+    )
+    assert (
+        exclusion_reason(obj("v1", "Namespace", name="shop", namespace=None), policy=policy) is None
+    )
     cluster_role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", namespace=None)
     assert exclusion_reason(cluster_role, policy=policy) is None
 
@@ -173,7 +187,10 @@ def test_exclude_names() -> None:
     policy = CleaningPolicy(exclude_names=["kube-system/*", "shop/tmp-*", "system:*"])
     assert exclusion_reason(obj("v1", "ConfigMap", namespace="kube-system"), policy=policy)
     assert exclusion_reason(obj("v1", "ConfigMap", name="tmp-1", namespace="shop"), policy=policy)
-    assert exclusion_reason(obj("v1", "ConfigMap", name="keep", namespace="shop"), policy=policy) is None
+    assert (
+        exclusion_reason(obj("v1", "ConfigMap", name="keep", namespace="shop"), policy=policy)
+        is None
+    )
     role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", name="system:auth", namespace=None)
     assert exclusion_reason(role, policy=policy)
     # A cluster-scoped glob does not match namespaced objects of the same name.

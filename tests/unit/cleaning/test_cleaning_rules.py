@@ -55,7 +55,9 @@ def test_pod_only_defaults_are_not_dropped_from_templates() -> None:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "d", "namespace": "ns"},
-        "spec": {"template": {"spec": {"enableServiceLinks": True, "priority": 0, "containers": []}}},
+        "spec": {
+            "template": {"spec": {"enableServiceLinks": True, "priority": 0, "containers": []}}
+        },
     }
     spec = neat(deployment)["spec"]["template"]["spec"]
     assert spec["enableServiceLinks"] is True
@@ -64,12 +66,20 @@ def test_pod_only_defaults_are_not_dropped_from_templates() -> None:
 
 
 def test_pod_non_default_service_account_and_tolerations_stay() -> None:
-    toleration = {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready",
-                  "operator": "Exists", "tolerationSeconds": 60}
-    cleaned = neat(pod({"serviceAccountName": "web", "tolerations": [toleration],
-                        "preemptionPolicy": "Never"}))
-    assert cleaned["spec"] == {"serviceAccountName": "web", "tolerations": [toleration],
-                               "preemptionPolicy": "Never"}
+    toleration = {
+        "effect": "NoExecute",
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "tolerationSeconds": 60,
+    }
+    cleaned = neat(
+        pod({"serviceAccountName": "web", "tolerations": [toleration], "preemptionPolicy": "Never"})
+    )
+    assert cleaned["spec"] == {
+        "serviceAccountName": "web",
+        "tolerations": [toleration],
+        "preemptionPolicy": "Never",
+    }
 
 
 def test_pod_user_volume_named_like_kube_api_access_stays() -> None:
@@ -83,8 +93,12 @@ def test_zero_false_and_empty_string_are_never_taken_for_defaults() -> None:
 
 
 def test_bool_default_does_not_match_int() -> None:
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-           "spec": {"suspend": 0, "manualSelector": True}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {"suspend": 0, "manualSelector": True},
+    }
     assert neat(job)["spec"]["suspend"] == 0
 
 
@@ -145,13 +159,25 @@ def test_broken_last_applied_is_ignored() -> None:
 
 
 def test_unknown_kinds_only_lose_metadata_and_status() -> None:
-    spec = {"template": {"spec": {"dnsPolicy": "ClusterFirst", "securityContext": {}}},
-            "strategy": {"type": "RollingUpdate"}, "sessionAffinity": "None", "clusterIP": "1.2.3.4"}
-    custom = {"apiVersion": "example.com/v1", "kind": "Deployment",
-              "metadata": {"name": "x", "uid": "u", "resourceVersion": "1"},
-              "spec": copy.deepcopy(spec), "status": {"ok": True}}
-    assert neat(custom) == {"apiVersion": "example.com/v1", "kind": "Deployment",
-                            "metadata": {"name": "x"}, "spec": spec}
+    spec = {
+        "template": {"spec": {"dnsPolicy": "ClusterFirst", "securityContext": {}}},
+        "strategy": {"type": "RollingUpdate"},
+        "sessionAffinity": "None",
+        "clusterIP": "1.2.3.4",
+    }
+    custom = {
+        "apiVersion": "example.com/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x", "uid": "u", "resourceVersion": "1"},
+        "spec": copy.deepcopy(spec),
+        "status": {"ok": True},
+    }
+    assert neat(custom) == {
+        "apiVersion": "example.com/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
 
 
 def test_every_registered_rule_has_a_golden_case() -> None:
@@ -169,15 +195,27 @@ def test_every_registered_rule_has_a_golden_case() -> None:
 
 
 def test_standalone_replicaset_template_is_cleaned() -> None:
-    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "r"},
-          "spec": {"replicas": 1, "template": {"metadata": {"creationTimestamp": None},
-                                               "spec": {"restartPolicy": "Always"}}}}
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "r"},
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "metadata": {"creationTimestamp": None},
+                "spec": {"restartPolicy": "Always"},
+            },
+        },
+    }
     assert neat(rs)["spec"] == {"replicas": 1, "template": {"spec": {}}}
 
 
 def test_neat_never_mutates_input() -> None:
-    obj = pod({"nodeName": "n", "containers": [{"name": "c", "image": "x", "resources": {}}]},
-              uid="u", annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    obj = pod(
+        {"nodeName": "n", "containers": [{"name": "c", "image": "x", "resources": {}}]},
+        uid="u",
+        annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+    )
     before = copy.deepcopy(obj)
     neat(obj)
     prepare(obj, policy=CleaningPolicy(), transforms=[lambda o: o.clear() or o])
@@ -185,8 +223,13 @@ def test_neat_never_mutates_input() -> None:
 
 
 def secret(**extra: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"},
-            "type": "Opaque", **extra}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "type": "Opaque",
+        **extra,
+    }
 
 
 def test_secret_modes() -> None:
@@ -199,14 +242,18 @@ def test_secret_modes() -> None:
         assert cleaning.apply_secret_policy(item, policy=CleaningPolicy(secrets=mode)) == item
     assert item["data"] == {"a": "c2VjcmV0"}
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}
-    assert cleaning.apply_secret_policy(config_map, policy=CleaningPolicy(secrets="redact")) == config_map
+    assert (
+        cleaning.apply_secret_policy(config_map, policy=CleaningPolicy(secrets="redact"))
+        == config_map
+    )
 
 
 def test_needs_encryption() -> None:
     assert cleaning.needs_encryption(secret(), CleaningPolicy(secrets="sops"))
     assert not cleaning.needs_encryption(secret(), CleaningPolicy(secrets="plaintext"))
-    assert not cleaning.needs_encryption({"apiVersion": "v1", "kind": "ConfigMap"},
-                                         CleaningPolicy(secrets="sops"))
+    assert not cleaning.needs_encryption(
+        {"apiVersion": "v1", "kind": "ConfigMap"}, CleaningPolicy(secrets="sops")
+    )
 
 
 def test_prepare_outcomes() -> None:
@@ -223,8 +270,11 @@ def test_prepare_outcomes() -> None:
 
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "uid": "u"}}
     done = prepare(cm, transforms=[add_team])
-    assert done.object == {"apiVersion": "v1", "kind": "ConfigMap",
-                           "metadata": {"name": "c", "labels": {"team": "shop"}}}
+    assert done.object == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "labels": {"team": "shop"}},
+    }
     assert not done.encrypt
     assert prepare(cm, transforms=[add_team, drop_all]).excluded == "transform:drop_all"
 
@@ -239,6 +289,14 @@ def test_prepared_needs_exactly_one_outcome() -> None:
 def test_public_api_is_complete() -> None:
     public = {name for name in dir(cleaning) if not name.startswith("_")}
     assert set(cleaning.__all__) <= public
-    for name in ("CleaningPolicy", "exclusion_reason", "neat", "prepare", "apply_secret_policy",
-                 "needs_encryption", "Prepared", "Transform"):
+    for name in (
+        "CleaningPolicy",
+        "exclusion_reason",
+        "neat",
+        "prepare",
+        "apply_secret_policy",
+        "needs_encryption",
+        "Prepared",
+        "Transform",
+    ):
         assert name in cleaning.__all__
