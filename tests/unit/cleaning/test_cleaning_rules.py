@@ -300,3 +300,52 @@ def test_public_api_is_complete() -> None:
         "Transform",
     ):
         assert name in cleaning.__all__
+
+
+def test_server_metadata_and_emptied_maps_go() -> None:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "c",
+            "namespace": "n",
+            "selfLink": "/api/v1/namespaces/n/configmaps/c",
+            "deletionTimestamp": "2024-01-01T00:00:00Z",
+            "deletionGracePeriodSeconds": 0,
+            "generation": 2,
+            "labels": {},
+            "annotations": {"pv.kubernetes.io/anything": "x"},
+            "finalizers": ["kubernetes.io/pvc-protection"],
+        },
+        "data": {},
+    }
+    assert neat(obj) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n"},
+        "data": {},
+    }
+
+
+@pytest.mark.parametrize("source", ["secret", "configMap", "projected", "downwardAPI"])
+def test_volume_default_mode(source: str) -> None:
+    spec = {
+        "volumes": [
+            {"name": "v", source: {"defaultMode": 420}},
+            {"name": "w", source: {"defaultMode": 384}},
+        ]
+    }
+    assert neat(pod(spec))["spec"]["volumes"] == [
+        {"name": "v", source: {}},
+        {"name": "w", source: {"defaultMode": 384}},
+    ]
+
+
+def test_namespace_label_for_another_name_stays() -> None:
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "a", "labels": {"kubernetes.io/metadata.name": "b"}},
+        "spec": {"finalizers": ["kubernetes", "example.com/x"]},
+    }
+    assert neat(ns) == ns
