@@ -349,3 +349,18 @@ def test_namespace_label_for_another_name_stays() -> None:
         "spec": {"finalizers": ["kubernetes", "example.com/x"]},
     }
     assert neat(ns) == ns
+
+
+def test_cronjob_history_defaults() -> None:
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "c"},
+        "spec": {
+            "schedule": "* * * * *",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {"spec": {}},
+        },
+    }
+    assert neat(cron)["spec"] == {"schedule": "* * * * *", "jobTemplate": {"spec": {}}}
