@@ -80,3 +80,8 @@ def test_bad_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
 def test_rejects_unknown_secret_mode() -> None:
     with pytest.raises(SystemExit):
         run(["neat", "--secrets", "base64"])
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(["neat", "-f", str(tmp_path / "absent.yaml")]) == 2
+    assert "absent.yaml" in capsys.readouterr().err
