@@ -36,14 +36,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    text = (
-        sys.stdin.read()
-        if args.filename == "-"
-        else Path(args.filename).read_text(encoding="utf-8")
-    )
     try:
+        text = (
+            sys.stdin.read()
+            if args.filename == "-"
+            else Path(args.filename).read_text(encoding="utf-8")
+        )
         objects = manifest_yaml.load_all(text)
-    except ValueError as err:
+    except (OSError, ValueError) as err:
         print(f"neat: {err}", file=sys.stderr)
         return 2
     policy = cleaning.CleaningPolicy(secrets=args.secrets)

@@ -3,8 +3,9 @@
 Pure: no I/O; only the standard library and PyYAML.
 
 ``dump``: block style; top-level keys apiVersion, kind, metadata, spec, data, stringData, type,
-then the rest sorted; ``metadata`` keys name, generateName, namespace, labels, annotations, then
-the rest sorted; every other mapping sorted; multi-line strings as literal block scalars (``|``);
+then the rest sorted; ``metadata`` keys (at any depth, so in templates too) name, generateName,
+namespace, labels, annotations, then the rest sorted; every other mapping sorted; multi-line
+strings as literal block scalars (``|``);
 no line folding; unicode kept. ``load_all``: YAML or JSON; a single object, a ``kind: List``
 (flattened into its items) or several YAML documents. Timestamps stay strings: an unquoted
 ``2024-01-01T00:00:00Z`` is not turned into a datetime, so a round trip never changes a value.

@@ -82,7 +82,6 @@ HOST_PATH: Final[dict[str, Any]] = {"type": ""}
 
 # --- admission plugins (Pods only) ---
 SERVICE_ACCOUNT_VOLUME_PREFIX: Final[str] = "kube-api-access-"
-SERVICE_ACCOUNT_MOUNT_PATH: Final[str] = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_TOLERATIONS: Final[tuple[dict[str, Any], ...]] = (
     {
         "effect": "NoExecute",
@@ -183,6 +182,7 @@ SERVER_ANNOTATIONS: Final[tuple[str, ...]] = (
     LAST_APPLIED,
     "deployment.kubernetes.io/revision",
     "deprecated.daemonset.template.generation",
+    "batch.kubernetes.io/job-tracking",  # set by the Job controller, 1.23-1.28
 )
 SERVER_ANNOTATION_PREFIXES: Final[tuple[str, ...]] = ("pv.kubernetes.io/",)
 # PVC annotations written by the PV controller / scheduler, not by a person.

@@ -1,0 +1,204 @@
+"""exclusion_reason: every built-in exclusion, every policy filter, and what is NOT excluded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from backup2gitops.core.cleaning import CleaningPolicy, exclusion_reason
+
+DEFAULT = CleaningPolicy()
+
+
+def obj(
+    api_version: str,
+    kind: str,
+    name: str = "x",
+    namespace: str | None = "default",
+    **extra: Any,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, **extra.pop("metadata", {})}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **extra}
+
+
+CONTROLLER = {
+    "ownerReferences": [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "rs",
+            "uid": "u",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        obj("v1", "Event"),
+        obj("events.k8s.io/v1", "Event"),
+        obj("v1", "Endpoints"),
+        obj("discovery.k8s.io/v1", "EndpointSlice"),
+        obj("coordination.k8s.io/v1", "Lease"),
+        obj("v1", "Node", namespace=None),
+        obj("storage.k8s.io/v1", "CSINode", namespace=None),
+        obj("storage.k8s.io/v1", "VolumeAttachment", namespace=None),
+        obj("apps/v1", "ControllerRevision"),
+        obj("authentication.k8s.io/v1", "TokenReview", namespace=None),
+        obj("authentication.k8s.io/v1", "SelfSubjectReview", namespace=None),
+        obj("authorization.k8s.io/v1", "SubjectAccessReview", namespace=None),
+        obj("authorization.k8s.io/v1", "SelfSubjectAccessReview", namespace=None),
+        obj("authorization.k8s.io/v1", "LocalSubjectAccessReview"),
+        obj("authorization.k8s.io/v1", "SelfSubjectRulesReview", namespace=None),
+        obj("certificates.k8s.io/v1", "CertificateSigningRequest", namespace=None),
+        obj("v1", "Pod", metadata=CONTROLLER),
+        obj("apps/v1", "ReplicaSet", metadata=CONTROLLER),
+        obj("batch/v1", "Job", metadata=CONTROLLER),
+        obj("v1", "Pod", metadata={"annotations": {"kubernetes.io/config.mirror": "abc"}}),
+        obj("v1", "Secret", type="kubernetes.io/service-account-token"),
+        obj("v1", "ConfigMap", name="kube-root-ca.crt"),
+        obj("velero.io/v1", "Backup", namespace="velero"),
+        obj("velero.io/v1", "BackupStorageLocation", namespace="velero"),
+        obj("v1", "ConfigMap", metadata={"labels": {"velero.io/exclude-from-backup": "true"}}),
+    ],
+    ids=lambda o: f"{o['apiVersion']}-{o['kind']}-{o['metadata'].get('name')}",
+)
+def test_builtin_exclusions(item: dict[str, Any]) -> None:
+    # Even the most permissive policy keeps them out.
+    reason = exclusion_reason(item, policy=CleaningPolicy(secrets="plaintext"))
+    assert reason is not None and reason.startswith("builtin:")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        obj("v1", "Pod"),  # standalone pod
+        obj("v1", "Pod", metadata={"ownerReferences": [{"kind": "X", "name": "y", "uid": "u"}]}),
+        obj("apps/v1", "Deployment", metadata=CONTROLLER),  # only Pods/ReplicaSets/Jobs
+        obj("apps/v1", "ReplicaSet"),
+        obj("batch/v1", "Job"),
+        obj("v1", "ConfigMap", name="kube-root-ca.crt2"),
+        obj("v1", "Secret", type="Opaque"),
+        obj("example.com/v1", "Event"),  # a CRD that happens to be called Event
+        obj("v1", "ConfigMap", metadata={"labels": {"velero.io/exclude-from-backup": "false"}}),
+        obj("v1", "Namespace", name="velero", namespace=None),
+    ],
+    ids=lambda o: f"{o['apiVersion']}-{o['kind']}",
+)
+def test_not_excluded(item: dict[str, Any]) -> None:
+    assert exclusion_reason(item, policy=CleaningPolicy(secrets="plaintext")) is None
+
+
+def test_secrets_excluded_by_default_only() -> None:
+    secret = obj("v1", "Secret", type="Opaque")
+    assert exclusion_reason(secret, policy=DEFAULT) == "policy: secrets are excluded"
+    for mode in ("redact", "sops", "plaintext"):
+        assert exclusion_reason(secret, policy=CleaningPolicy(secrets=mode)) is None
+
+
+def test_namespace_globs() -> None:
+    policy = CleaningPolicy(include_namespaces=["shop*", "data"], exclude_namespaces=["shop-dev"])
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="shop"), policy=policy) is None
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="shop-prod"), policy=policy) is None
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="data"), policy=policy) is None
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="shop-dev"), policy=policy)
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="kube-system"), policy=policy)
+    # Namespace objects are filtered by their own name; other cluster-scoped objects pass.
+    assert exclusion_reason(
+        obj("v1", "Namespace", name="kube-system", namespace=None), policy=policy
+    )
+    assert (
+        exclusion_reason(obj("v1", "Namespace", name="shop", namespace=None), policy=policy) is None
+    )
+    cluster_role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", namespace=None)
+    assert exclusion_reason(cluster_role, policy=policy) is None
+
+
+def test_default_includes_every_namespace() -> None:
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="anything"), policy=DEFAULT) is None
+
+
+def test_kind_and_group_filters() -> None:
+    deployment = obj("apps/v1", "Deployment")
+    certificate = obj("cert-manager.io/v1", "Certificate")
+    other_deployment = obj("example.com/v1", "Deployment")
+    config_map = obj("v1", "ConfigMap")
+
+    only_apps = CleaningPolicy(include_kinds=["Deployment.apps", "Certificate.cert-manager.io"])
+    assert exclusion_reason(deployment, policy=only_apps) is None
+    assert exclusion_reason(certificate, policy=only_apps) is None
+    assert exclusion_reason(other_deployment, policy=only_apps)
+    assert exclusion_reason(config_map, policy=only_apps)
+
+    any_group = CleaningPolicy(include_kinds=["deployment"])
+    assert exclusion_reason(other_deployment, policy=any_group) is None
+
+    no_certs = CleaningPolicy(exclude_kinds=["Certificate.cert-manager.io", "ConfigMap."])
+    assert exclusion_reason(certificate, policy=no_certs)
+    assert exclusion_reason(config_map, policy=no_certs)
+    assert exclusion_reason(obj("example.com/v1", "ConfigMap"), policy=no_certs) is None
+    assert exclusion_reason(deployment, policy=no_certs) is None
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "kept"),
+    [
+        ("app=web", {"app": "web"}, True),
+        ("app==web", {"app": "web"}, True),
+        ("app=web", {"app": "api"}, False),
+        ("app!=web", {"app": "api"}, True),
+        ("app!=web", {}, True),
+        ("app!=web", {"app": "web"}, False),
+        ("tier", {"tier": "x"}, True),
+        ("tier", {}, False),
+        ("!legacy", {}, True),
+        ("!legacy", {"legacy": "true"}, False),
+        ("env in (prod, stage)", {"env": "stage"}, True),
+        ("env in (prod,stage)", {"env": "dev"}, False),
+        ("env in (prod,stage)", {}, False),
+        ("env notin (dev)", {}, True),
+        ("env notin (dev)", {"env": "dev"}, False),
+        ("app=web,env in (prod,stage),!legacy", {"app": "web", "env": "prod"}, True),
+        ("app=web,env in (prod,stage),!legacy", {"app": "web", "env": "prod", "legacy": ""}, False),
+        ("app.kubernetes.io/name=web", {"app.kubernetes.io/name": "web"}, True),
+        ("", {}, True),
+    ],
+)
+def test_label_selector(selector: str, labels: dict[str, str], kept: bool) -> None:
+    policy = CleaningPolicy(label_selector=selector)
+    item = obj("v1", "ConfigMap", metadata={"labels": labels})
+    assert (exclusion_reason(item, policy=policy) is None) is kept
+
+
+@pytest.mark.parametrize("selector", ["app in (a", "app)", "a=b,", "=b", "a in ()x", "a=b c"])
+def test_invalid_label_selector_is_rejected_early(selector: str) -> None:
+    with pytest.raises(ValidationError):
+        CleaningPolicy(label_selector=selector)
+
+
+def test_exclude_names() -> None:
+    policy = CleaningPolicy(exclude_names=["kube-system/*", "shop/tmp-*", "system:*"])
+    assert exclusion_reason(obj("v1", "ConfigMap", namespace="kube-system"), policy=policy)
+    assert exclusion_reason(obj("v1", "ConfigMap", name="tmp-1", namespace="shop"), policy=policy)
+    assert (
+        exclusion_reason(obj("v1", "ConfigMap", name="keep", namespace="shop"), policy=policy)
+        is None
+    )
+    role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", name="system:auth", namespace=None)
+    assert exclusion_reason(role, policy=policy)
+    # A cluster-scoped glob does not match namespaced objects of the same name.
+    assert exclusion_reason(obj("v1", "ConfigMap", name="system:x"), policy=policy) is None
+
+
+def test_policy_forbids_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        CleaningPolicy.model_validate({"secret": "redact"})
+    with pytest.raises(ValidationError):
+        CleaningPolicy.model_validate({"secrets": "base64"})
