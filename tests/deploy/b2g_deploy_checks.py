@@ -60,6 +60,7 @@ KNATIVE_SCHEMAS = {
     ("eventing.knative.dev/v1", "Trigger"): "knative-eventing-trigger-v1.yaml",
     ("eventing.knative.dev/v1", "Broker"): "knative-eventing-broker-v1.yaml",
     ("sources.knative.dev/v1", "PingSource"): "knative-eventing-pingsource-v1.yaml",
+    ("sources.knative.dev/v1", "SinkBinding"): "knative-eventing-sinkbinding-v1.yaml",
 }
 
 # Core kinds -> kubernetes client model class name.
