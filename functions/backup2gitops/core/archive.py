@@ -1,0 +1,497 @@
+"""Streaming reader and writer of a backup tarball in Velero's inner layout.
+
+PURE: no I/O of its own. It reads from and writes to a binary file-like object the caller passes
+in; where the bytes come from (object store, file, memory) is the caller's business.
+
+Inner layout (vmware-tanzu/velero: pkg/archive/filesystem.go ``GetVersionedItemFilePath``,
+pkg/backup/item_backupper.go, pkg/backup/backup.go ``writeBackupVersion``)::
+
+    metadata/version                                              "1.1.0\\n" (old Velero: "1\\n")
+    resources/<resource>[.<group>]/cluster/<name>.json
+    resources/<resource>[.<group>]/namespaces/<ns>/<name>.json
+    resources/<resource>[.<group>]/<version>-preferredversion/{cluster,namespaces/<ns>}/<name>.json
+    resources/<resource>[.<group>]/<version>/{cluster,namespaces/<ns>}/<name>.json
+
+Order of entries in a real Velero tarball, and what the reader makes of it:
+
+* ``metadata/version`` is the first entry (written before any item). The reader requires it before
+  the first ``resources/`` entry, so it can refuse an unknown format before emitting anything.
+* Velero writes the files of one object back to back: first the unversioned copy, then the same
+  bytes under ``<v>-preferredversion/`` (only when the object was read in the group's preferred
+  version). Items a plugin adds for an object (a Pod's PVC, ...) come just before that object.
+* With the EnableAPIGroupVersions feature, each non-preferred version of a group is listed
+  separately, so its ``<v>/`` copies land wherever that list was walked: before or after the
+  preferred copies. The finalize step may rewrite the tarball and append updated items at the end.
+
+So the reader cannot rely on order beyond ``metadata/version`` first. It keeps one set of the
+object keys (group-resource, namespace, name) it has emitted -- never the objects -- and:
+
+* emits the unversioned copy or the ``<v>-preferredversion`` copy, whichever comes first (they hold
+  the same bytes), and skips the other as a duplicate. An object present ONLY under
+  ``<v>-preferredversion/`` is therefore still emitted;
+* never emits a non-preferred ``<v>/`` copy: every object Velero backs up is also written in its
+  preferred version. A key seen only under non-preferred versions is reported in
+  ``ReadReport.warnings`` at the end (its bytes are gone by then: streaming keeps no objects).
+
+Safety: member names must be relative and free of ``..``, empty segments, backslashes and NUL;
+links (symbolic or hard) and devices are refused; directory entries are skipped (Velero writes
+none, but its own extractor accepts them and GNU tar writes them); a member larger than
+``max_member_bytes`` is refused before it is read. The gzip layer is ours (not tarfile's), so its
+CRC and length are checked, and a stream that ends early -- even at a member boundary -- or that
+carries data after a corrupt header is an ``ArchiveError("truncated")``.
+
+The writer is deterministic: the same objects added in the same order give the same bytes
+(mtime 0 in the tar headers and in the gzip header, uid/gid 0, no user names, sorted JSON keys,
+no file name in the gzip header). That is why it layers ``tarfile`` mode ``"w|"`` over its own
+``gzip.GzipFile`` rather than using ``"w|gz"``, which stamps the current time into the gzip header.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, BinaryIO, Literal, cast
+
+__all__ = [
+    "DEFAULT_MAX_MEMBER_BYTES",
+    "FORMAT_VERSION",
+    "PREFERRED_VERSION_SUFFIX",
+    "SUPPORTED_MAJOR_VERSIONS",
+    "ArchiveError",
+    "ArchiveWriter",
+    "BackupItem",
+    "ReadReport",
+    "check_format_version",
+    "item_path",
+    "iter_items",
+]
+
+FORMAT_VERSION = "1.1.0"
+SUPPORTED_MAJOR_VERSIONS = frozenset({"1"})
+PREFERRED_VERSION_SUFFIX = "-preferredversion"
+DEFAULT_MAX_MEMBER_BYTES = 8 * 1024 * 1024
+"""Far above what the API server stores for one object (etcd's default request limit is 1.5 MiB)."""
+
+VERSION_MEMBER = "metadata/version"
+RESOURCES_DIR = "resources"
+CLUSTER_DIR = "cluster"
+NAMESPACES_DIR = "namespaces"
+
+_CHUNK = 64 * 1024
+
+ArchiveErrorCode = Literal[
+    "truncated",
+    "unsafe_path",
+    "link",
+    "not_regular",
+    "too_large",
+    "invalid_json",
+    "unsupported_version",
+    "invalid_item",
+]
+
+
+class ArchiveError(Exception):
+    """A tarball that cannot be read safely; ``code`` says why (one of ``ArchiveErrorCode``)."""
+
+    def __init__(self, code: ArchiveErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code: ArchiveErrorCode = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BackupItem:
+    """One object of a backup, as the API server returned it."""
+
+    group_resource: str
+    """``<resource>[.<group>]``, e.g. ``deployments.apps``, ``configmaps``."""
+    namespace: str | None
+    """None for cluster-scoped objects."""
+    name: str
+    """From the file name, without ``.json``."""
+    obj: dict[str, Any]
+
+
+@dataclass
+class ReadReport:
+    """What ``iter_items`` saw besides the items; filled in as the stream is read."""
+
+    format_version: str | None = None
+    items: int = 0
+    duplicates_skipped: int = 0
+    other_versions_skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_format_version(raw: bytes) -> str:
+    """Validate the content of ``metadata/version``; return the version, e.g. ``"1.1.0"``."""
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ArchiveError("unsupported_version", "metadata/version is not ASCII") from None
+    parts = text.split(".")
+    if not text or len(parts) > 3 or not all(part.isdigit() for part in parts):
+        raise ArchiveError("unsupported_version", f"metadata/version {text[:40]!r} is malformed")
+    if str(int(parts[0])) not in SUPPORTED_MAJOR_VERSIONS:
+        raise ArchiveError(
+            "unsupported_version",
+            f"backup format {text} is not supported (major versions: "
+            f"{', '.join(sorted(SUPPORTED_MAJOR_VERSIONS))})",
+        )
+    return text
+
+
+def _check_segment(value: str, *, what: str) -> str:
+    if not value or value in {".", ".."} or any(char in value for char in "/\\\x00"):
+        raise ArchiveError("unsafe_path", f"invalid {what} {value!r} for a member name")
+    return value
+
+
+def item_path(
+    *,
+    group_resource: str,
+    namespace: str | None,
+    name: str,
+    version_dir: str | None = None,
+) -> str:
+    """The member name of one object; ``version_dir`` e.g. ``v1`` or ``v1-preferredversion``."""
+    parts = [RESOURCES_DIR, _check_segment(group_resource, what="group_resource")]
+    if version_dir is not None:
+        parts.append(_check_segment(version_dir, what="version directory"))
+    if namespace is None:
+        parts.append(CLUSTER_DIR)
+    else:
+        parts += [NAMESPACES_DIR, _check_segment(namespace, what="namespace")]
+    parts.append(_check_segment(name, what="name") + ".json")
+    return "/".join(parts)
+
+
+# --------------------------------------------------------------------------------------- reader
+
+Copy = Literal["unversioned", "preferred", "other"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    group_resource: str
+    namespace: str | None
+    name: str
+    copy: Copy
+
+
+def _safe_name(raw: str) -> str:
+    if raw in {".", "./"}:  # the root directory entry GNU tar writes for "tar -C dir ."
+        return "."
+    name = raw[2:] if raw.startswith("./") else raw
+    segments = name.rstrip("/").split("/")
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or any(segment in {"", ".", ".."} for segment in segments)
+    ):
+        raise ArchiveError("unsafe_path", f"unsafe member name {raw[:200]!r}")
+    return name
+
+
+def _classify(name: str) -> _Entry | None:
+    """Map a ``resources/...`` member name to an entry; None when it is not an item file."""
+    parts = name.split("/")
+    if len(parts) < 4 or parts[0] != RESOURCES_DIR or not parts[-1].endswith(".json"):
+        return None
+    group_resource, rest = parts[1], parts[2:]
+    copy: Copy = "unversioned"
+    if rest[0] not in {CLUSTER_DIR, NAMESPACES_DIR}:
+        copy = "preferred" if rest[0].endswith(PREFERRED_VERSION_SUFFIX) else "other"
+        rest = rest[1:]
+    item_name = rest[-1].removesuffix(".json")
+    if not item_name:
+        return None
+    if len(rest) == 2 and rest[0] == CLUSTER_DIR:
+        return _Entry(group_resource, None, item_name, copy)
+    if len(rest) == 3 and rest[0] == NAMESPACES_DIR:
+        return _Entry(group_resource, rest[1], item_name, copy)
+    return None
+
+
+def _forget_members(tar: tarfile.TarFile) -> None:
+    """Drop tarfile's list of every TarInfo seen so far (it keeps one even in stream mode).
+
+    ``TarFile.members`` is undocumented but stable since Python 2; only ``getmembers`` and
+    random access use it, and stream mode supports neither. Memory then stays flat.
+    """
+    cast("Any", tar).members.clear()
+
+
+def _check_member(member: tarfile.TarInfo, name: str, max_member_bytes: int) -> bool:
+    """Raise for members that must not be in a backup; False for ones to skip (directories)."""
+    if member.issym() or member.islnk():
+        raise ArchiveError("link", f"link member {name[:200]!r} -> {member.linkname[:200]!r}")
+    if member.isdir():
+        return False
+    if not member.isreg() or member.issparse():
+        raise ArchiveError("not_regular", f"member {name[:200]!r} is not a regular file")
+    if member.size > max_member_bytes:
+        raise ArchiveError(
+            "too_large",
+            f"member {name[:200]!r} has {member.size} bytes, limit {max_member_bytes}",
+        )
+    return True
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    extracted = tar.extractfile(member)
+    if extracted is None:  # pragma: no cover - regular files always extract
+        raise ArchiveError("not_regular", f"member {member.name[:200]!r} has no data")
+    with extracted:
+        data = extracted.read(member.size)
+    if len(data) != member.size:
+        raise ArchiveError("truncated", f"member {member.name[:200]!r} ends early")
+    return data
+
+
+def _decode(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ArchiveError("invalid_json", f"{name[:200]}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ArchiveError("invalid_json", f"{name[:200]}: not a JSON object")
+    return cast("dict[str, Any]", obj)
+
+
+def _drain_trailer(tar: tarfile.TarFile) -> None:
+    """After the last member: only zero padding may follow, and the gzip stream must end cleanly."""
+    stream = cast("Any", tar.fileobj)  # tarfile's internal _Stream in "r|" mode: forward seeks
+    if stream.tell() < tar.offset:
+        stream.seek(tar.offset)
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip(b"\x00"):
+            raise ArchiveError("truncated", "unreadable data after the last readable member")
+
+
+def iter_items(
+    stream: BinaryIO,
+    *,
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+    report: ReadReport | None = None,
+) -> Iterator[BackupItem]:
+    """Yield each object of a gzip-compressed backup tarball once, in one streaming pass.
+
+    Memory stays bounded by one member plus the set of emitted keys. Raises ``ArchiveError``;
+    items already yielded before an error stay yielded, so a caller that must be all-or-nothing
+    collects first or writes to a staging area. Pass a ``ReadReport`` to learn the format version,
+    counts and warnings.
+    """
+    report = report if report is not None else ReadReport()
+    emitted: set[tuple[str, str, str]] = set()
+    other_only: set[tuple[str, str, str]] = set()
+    try:
+        with (
+            gzip.GzipFile(fileobj=stream, mode="rb") as unzipped,
+            tarfile.open(fileobj=cast("BinaryIO", unzipped), mode="r|") as tar,
+        ):
+            while (member := tar.next()) is not None:
+                _forget_members(tar)
+                name = _safe_name(member.name)
+                if not _check_member(member, name, max_member_bytes):
+                    continue
+                if name == VERSION_MEMBER:
+                    report.format_version = check_format_version(_read_member(tar, member))
+                    continue
+                if name.split("/", 1)[0] != RESOURCES_DIR:
+                    report.warnings.append(f"ignored member {name[:200]!r} outside resources/")
+                    continue
+                if report.format_version is None:
+                    raise ArchiveError(
+                        "unsupported_version", "metadata/version missing before resources/"
+                    )
+                entry = _classify(name)
+                if entry is None:
+                    report.warnings.append(f"ignored member {name[:200]!r}: not an item path")
+                    continue
+                key = (entry.group_resource, entry.namespace or "", entry.name)
+                if entry.copy == "other":
+                    report.other_versions_skipped += 1
+                    if key not in emitted:
+                        other_only.add(key)
+                    continue
+                if key in emitted:
+                    report.duplicates_skipped += 1
+                    continue
+                obj = _decode(_read_member(tar, member), name)
+                emitted.add(key)
+                other_only.discard(key)
+                report.items += 1
+                yield BackupItem(entry.group_resource, entry.namespace, entry.name, obj)
+            _drain_trailer(tar)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None
+    if report.format_version is None:
+        raise ArchiveError("unsupported_version", "metadata/version missing")
+    for group_resource, namespace, name in sorted(other_only - emitted):
+        where = f"{namespace}/{name}" if namespace else name
+        report.warnings.append(
+            f"{group_resource} {where} is only in non-preferred API versions; skipped"
+        )
+
+
+# --------------------------------------------------------------------------------------- writer
+
+
+class _HashingWriter:
+    """Counts and hashes the compressed bytes on their way to the caller's stream."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target: BinaryIO | None = target
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        if self._target is not None:
+            self._digest.update(data)
+            self.size += len(data)
+            self._target.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if self._target is not None:
+            self._target.flush()
+
+    def detach(self) -> None:
+        """Send whatever comes next nowhere: the caller's stream keeps only what it already has."""
+        self._target = None
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def _compact_json(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class ArchiveWriter:
+    """Write a deterministic backup tarball (gzip) to a binary stream; the stream stays open.
+
+    ``metadata/version`` is written on construction. Leaving a ``with`` block by an exception
+    does NOT finish the gzip stream, so a half-written backup never reads as a complete one.
+    After ``close()``: ``size`` and ``sha256`` describe the compressed bytes written.
+    """
+
+    def __init__(self, stream: BinaryIO, *, compresslevel: int = 6) -> None:
+        self._out = _HashingWriter(stream)
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", compresslevel=compresslevel, fileobj=self._out, mtime=0
+        )
+        self._tar = tarfile.open(  # noqa: SIM115 - lives as long as the writer; closed in close()
+            fileobj=cast("BinaryIO", self._gzip), mode="w|", format=tarfile.PAX_FORMAT
+        )
+        self._counts: dict[str, int] = {}
+        self._closed = False
+        self._write_member(VERSION_MEMBER, f"{FORMAT_VERSION}\n".encode())
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Objects added per group_resource (duplicates under version folders not counted)."""
+        return dict(sorted(self._counts.items()))
+
+    @property
+    def size(self) -> int:
+        return self._out.size
+
+    @property
+    def sha256(self) -> str:
+        return self._out.hexdigest()
+
+    def _write_member(self, name: str, data: bytes) -> None:
+        if self._closed:
+            raise ValueError("ArchiveWriter is closed")
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mtime = 0
+        info.mode = 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        info.type = tarfile.REGTYPE
+        self._tar.addfile(info, io.BytesIO(data))
+        _forget_members(self._tar)
+
+    def add(
+        self,
+        *,
+        group_resource: str,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any],
+        also_preferred_version: str | None = None,
+    ) -> None:
+        """Add one object; with ``also_preferred_version="v1"`` also write Velero's duplicate."""
+        data = _compact_json(obj)
+        self._write_member(
+            item_path(group_resource=group_resource, namespace=namespace, name=name), data
+        )
+        if also_preferred_version is not None:
+            self._write_member(
+                item_path(
+                    group_resource=group_resource,
+                    namespace=namespace,
+                    name=name,
+                    version_dir=also_preferred_version + PREFERRED_VERSION_SUFFIX,
+                ),
+                data,
+            )
+        self._counts[group_resource] = self._counts.get(group_resource, 0) + 1
+
+    def add_item(self, item: BackupItem, *, also_preferred_version: str | None = None) -> None:
+        """``add`` for a ``BackupItem``."""
+        self.add(
+            group_resource=item.group_resource,
+            namespace=item.namespace,
+            name=item.name,
+            obj=item.obj,
+            also_preferred_version=also_preferred_version,
+        )
+
+    def close(self) -> None:
+        """Finish the tar and gzip streams (idempotent); the caller's stream is left open."""
+        if self._closed:
+            return
+        self._closed = True
+        self._tar.close()
+        self._gzip.close()
+        self._out.flush()
+
+    def abandon(self) -> None:
+        """Stop without finishing: the caller's stream never gets the tar and gzip trailers.
+
+        The streams are closed into the void, so no finaliser can complete them later.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._out.detach()
+        self._tar.close()
+        self._gzip.close()

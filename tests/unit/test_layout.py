@@ -1,0 +1,141 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from backup2gitops.core import layout
+from backup2gitops.core.layout import BackupKey, LayoutError, parse_key
+
+
+def test_native_keys_compose() -> None:
+    assert (
+        layout.native_archive_key(prefix="", cluster="prod-eu", backup_id="20261123t044501z")
+        == "backups/prod-eu/20261123t044501z/resources.tar.gz"
+    )
+    assert (
+        layout.native_manifest_key(prefix="/team-a/dr/", cluster="c1", backup_id="b1")
+        == "team-a/dr/backups/c1/b1/manifest.json"
+    )
+    assert layout.native_backup_dir(prefix="x", cluster="c", backup_id="b") == "x/backups/c/b/"
+
+
+@pytest.mark.parametrize("prefix", ["", "team-a", "a/b/c"])
+@pytest.mark.parametrize("role", ["archive", "manifest"])
+def test_native_round_trip(prefix: str, role: str) -> None:
+    compose = layout.native_archive_key if role == "archive" else layout.native_manifest_key
+    key = compose(prefix=prefix, cluster="prod.eu-1", backup_id="20261123t044501z")
+    assert parse_key(key) == BackupKey(
+        format="native",
+        role=role,
+        cluster="prod.eu-1",
+        backup_id="20261123t044501z",
+        prefix=prefix,
+    )
+
+
+@pytest.mark.parametrize("prefix", ["", "velero", "a/b"])
+def test_velero_round_trip(prefix: str) -> None:
+    json_key = layout.velero_backup_json_key(prefix=prefix, name="daily-20261123")
+    tar_key = layout.velero_archive_key(prefix=prefix, name="daily-20261123")
+    assert tar_key.endswith("backups/daily-20261123/daily-20261123.tar.gz")
+    parsed_json = parse_key(json_key, velero_prefixes=[prefix])
+    parsed_tar = parse_key(tar_key, velero_prefixes=[prefix])
+    assert parsed_json == BackupKey(
+        format="velero",
+        role="velero_json",
+        cluster=None,
+        backup_id="daily-20261123",
+        prefix=prefix,
+    )
+    assert parsed_tar is not None and parsed_tar.role == "archive"
+    logs = parse_key(
+        json_key.replace("velero-backup.json", "daily-20261123-logs.gz"), velero_prefixes=[prefix]
+    )
+    assert logs is not None and logs.role == "other" and logs.format == "velero"
+
+
+def test_velero_needs_configured_prefix() -> None:
+    assert parse_key("velero/backups/b1/velero-backup.json") is None
+    assert parse_key("velero/backups/b1/velero-backup.json", velero_prefixes=["velero/"]) == (
+        BackupKey(
+            format="velero", role="velero_json", cluster=None, backup_id="b1", prefix="velero"
+        )
+    )
+
+
+def test_native_other_file_and_unrelated_keys() -> None:
+    other = parse_key("backups/c1/b1/notes.txt")
+    assert other is not None and other.role == "other" and other.format == "native"
+    assert parse_key("README.md") is None
+    velero_other = parse_key("backups/c1/manifest.json")  # Velero's shape at the root
+    assert velero_other is not None and velero_other.format == "velero"
+    assert velero_other.role == "other"
+    assert parse_key("backups/c1/manifest.json", velero_prefixes=[]) is None
+    assert parse_key("restores/r1/restore-r1-logs.gz") is None
+    assert parse_key("other/c1/b1/manifest.json") is None
+
+
+def test_ambiguous_key_goes_to_configured_velero_prefix() -> None:
+    key = "backups/backups/b1/velero-backup.json"
+    native = parse_key(key)
+    assert native is not None and native.format == "native" and native.cluster == "backups"
+    velero = parse_key(key, velero_prefixes=["backups"])
+    assert velero is not None and velero.format == "velero" and velero.prefix == "backups"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "/backups/c1/b1/manifest.json",
+        "backups/../b1/x/manifest.json",
+        "backups/c1/../manifest.json",
+        "backups/c1//manifest.json",
+        "backups//b1/manifest.json",
+        "backups/./c1/b1/manifest.json",
+        "backups\\c1\\b1\\manifest.json",
+        "backups/c1/b1\x00/manifest.json",
+        "backups/C1/b1/manifest.json",
+        "backups/c1/-b1/manifest.json",
+        "backups/c1/b1./manifest.json",
+        "backups/c1/a..b/manifest.json",
+        "backups/" + "a" * 254 + "/b1/manifest.json",
+        "bad prefix/backups/c1/b1/manifest.json",
+        "backups/../velero-backup.json",
+    ],
+)
+def test_hostile_keys_are_not_backups(key: str) -> None:
+    assert parse_key(key) is None
+    assert parse_key(key, velero_prefixes=["", "backups"]) is None
+
+
+@pytest.mark.parametrize(
+    ("cluster", "backup_id", "prefix"),
+    [
+        ("..", "b", ""),
+        ("a/b", "b", ""),
+        ("c", "", ""),
+        ("UPPER", "b", ""),
+        ("c", "b", "../x"),
+        ("c", "b", "a//b"),
+        ("a" * 254, "b", ""),
+    ],
+)
+def test_compose_rejects_bad_names(cluster: str, backup_id: str, prefix: str) -> None:
+    with pytest.raises(LayoutError):
+        layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
+
+
+def test_max_length_name_accepted() -> None:
+    name = "a" * 253
+    assert parse_key(layout.native_manifest_key(prefix="", cluster=name, backup_id="b")) is not None
+
+
+def test_new_backup_id() -> None:
+    when = datetime(2026, 11, 23, 5, 45, 1, tzinfo=timezone(timedelta(hours=1)))
+    backup_id = layout.new_backup_id(when)
+    assert backup_id == "20261123t044501z"
+    assert layout.validate_name(backup_id) == backup_id
+    later = layout.new_backup_id(datetime(2026, 11, 23, 4, 45, 2, tzinfo=UTC))
+    assert later > backup_id
+    with pytest.raises(LayoutError):
+        layout.new_backup_id(datetime(2026, 11, 23))  # naive
