@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
+from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
 
 from backup2gitops.core.errors import InvalidInput
 from backup2gitops.core.notifications import (
@@ -21,55 +19,12 @@ from backup2gitops.core.notifications import (
     storage_event,
 )
 
-EVENTS = Path(__file__).parents[1] / "events"
-
 KEYS = [
     "backups/prod/x/manifest.json",
     "backups/daily 2026+01/ü/velero-backup.json",
     "velero/backups/daily-2026-01/daily-2026-01.tar.gz",
     "a%2Fb/with%percent and ~tilde/日本.json",
 ]
-
-
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return data
-
-
-def go_query_escape(key: str) -> str:
-    """What Go's url.QueryEscape makes of a key (space -> '+', '/' -> '%2F', UTF-8 %-escaped)."""
-    return quote_plus(key, safe="-_.~")
-
-
-def minio_body(*, bucket: str, key: str, event: str = "s3:ObjectCreated:Put") -> dict[str, Any]:
-    body = copy.deepcopy(load("minio-webhook-put.json"))
-    body["EventName"] = event
-    body["Key"] = f"{bucket}/{key}"
-    record = body["Records"][0]
-    record["eventName"] = event
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["object"]["key"] = go_query_escape(key)
-    return body
-
-
-def s3_body(*, bucket: str, key: str, event: str = "ObjectCreated:Put") -> dict[str, Any]:
-    body = copy.deepcopy(load("aws-s3-put.json"))
-    record = body["Records"][0]
-    record["eventName"] = event
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["object"]["key"] = quote_plus(key, safe="/")  # S3 leaves '/' as is
-    return body
-
-
-def eventbridge_body(
-    *, bucket: str, key: str, detail_type: str = "Object Created", reason: str = "PutObject"
-) -> dict[str, Any]:
-    body = copy.deepcopy(load("aws-eventbridge-s3-object-created.json"))
-    body["detail-type"] = detail_type
-    body["detail"]["bucket"]["name"] = bucket
-    body["detail"]["object"]["key"] = key
-    body["detail"]["reason"] = reason
-    return body
 
 
 @pytest.mark.parametrize("key", KEYS)
