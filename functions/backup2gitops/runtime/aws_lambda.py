@@ -1,0 +1,236 @@
+"""AWS Lambda: the same handlers, fed by S3, EventBridge and schedules, replying to EventBridge.
+
+``lambda_adapter(spec)`` is a function's ``lambda_handler``. It turns the Lambda event into an
+``Event``, calls ``spec.handle`` and puts the reply on the EventBridge bus named by
+``$BACKUP2GITOPS_EVENT_BUS`` with ``events:PutEvents``.
+
+Lambda event -> ``Event``:
+
+==================================================  ============================================
+S3 notification ``{"Records": [{"eventSource":      type ``io.backup2gitops.storage.object``, data =
+"aws:s3", ...}]}``                                  the payload, id derived from it, source
+                                                    ``aws:s3``
+EventBridge, ``source: aws.s3`` (Object Created,    the same type, data = the whole EventBridge
+Object Deleted, ...)                                event, id = its id, source ``aws.s3``
+EventBridge from our bus: ``detail-type`` is one    ``detail`` read as a structured-mode
+of our types (``io.backup2gitops.*``)               CloudEvent (the mapping below, reversed)
+EventBridge ``detail-type: Scheduled Event``        ``dev.knative.sources.ping`` (as a PingSource
+                                                    would send), data = ``detail``
+EventBridge Scheduler (universal target) input:     a JSON object with ``specversion`` is read as
+                                                    a structured CloudEvent; ``{}`` (no input) is
+                                                    a ping
+==================================================  ============================================
+
+Reply ``Event`` -> PutEvents entry (and back, above): ``Source`` = the event's ``source``,
+``DetailType`` = its ``type``, ``Time`` = its ``time``, ``Detail`` = the whole CloudEvent in
+structured mode (every attribute, extensions such as ``cluster`` and ``traceparent`` included,
+and ``data``). A rule filters on ``detail-type`` for the type and ``detail.cluster`` for the
+cluster; a consumer reads ``detail.data``. Nothing is lost on the way, so a reply re-read from
+the bus is the same ``Event``.
+
+Errors: ``InvalidInput`` is logged and the invocation succeeds (an async retry would fail the
+same way; the result says ``rejected``). ``Transient``, ``Conflict`` and anything unexpected are
+raised, so Lambda retries and then sends the event to the on-failure destination.
+
+The EventBridge client is injectable (``events_client=``); by default a boto3 client is made on
+first use. (boto3 is imported lazily, here in the runtime and not in an adapter, because this
+module IS the edge to Lambda's own bus.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from cloudevents.http import CloudEvent
+
+from backup2gitops.adapters.storage import ObjectStore
+from backup2gitops.core.errors import FunctionError, InvalidInput, Transient
+from backup2gitops.core.events import PING, TYPE_PREFIX, Event
+from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
+from backup2gitops.runtime import codec
+from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
+from backup2gitops.runtime.http import FunctionSpec
+from backup2gitops.runtime.logs import event_context, logger_for
+
+EVENT_BUS_ENV = "BACKUP2GITOPS_EVENT_BUS"
+SCHEDULED_EVENT = "Scheduled Event"
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_adapter(
+    spec: FunctionSpec,
+    *,
+    context: Callable[[], FunctionContext] = default_context,
+    events_client: Any = None,
+) -> LambdaHandler:
+    """A ``lambda_handler(event, lambda_context)`` for ``spec``."""
+    bus = EventBus(events_client)
+
+    def lambda_handler(raw: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+        logger = logger_for(spec.name)
+        base = context()
+        publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
+        ctx = base if base.publish is not None or publish is None else _Replying(base, publish)
+        request_id = getattr(lambda_context, "aws_request_id", None)
+        try:
+            event = event_from_lambda(raw)
+        except InvalidInput as exc:
+            logger.warning("rejected", extra={"code": exc.code, "error": exc.message})
+            return {"status": "rejected", "error": {"code": exc.code, "message": exc.message}}
+        with event_context(logger, event):
+            try:
+                reply = spec.handle(event, ctx)
+            except InvalidInput as exc:
+                logger.warning("rejected", extra={"code": exc.code, "error": exc.message})
+                return {"status": "rejected", "error": {"code": exc.code, "message": exc.message}}
+            except FunctionError as exc:
+                logger.error(
+                    "failed, Lambda retries", extra={"code": exc.code, "error": exc.message}
+                )
+                raise
+            result: dict[str, Any] = {"status": "no_reply", "event_id": event.id}
+            if request_id:
+                result["request_id"] = request_id
+            if reply is None:
+                logger.debug("handled, no reply")
+                return result
+            logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
+            if ctx.publish is not None:
+                ctx.publish(reply)
+                return {**result, "status": "published", "reply_id": reply.id}
+            logger.warning(f"${EVENT_BUS_ENV} is not set: the reply is only in the result")
+            return {**result, "status": "replied", "reply": structured(reply)}
+
+    return lambda_handler
+
+
+def event_from_lambda(raw: Any) -> Event:
+    """The ``Event`` a Lambda event stands for (the table in the module docstring)."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "unknown_lambda_event", f"expected a JSON object, got {type(raw).__name__}"
+        )
+    if "Records" in raw:
+        return storage_event(raw, source="aws:s3")
+    if "detail-type" in raw:
+        return _from_eventbridge(EventBridgeEvent(raw))
+    if "specversion" in raw:
+        return from_structured(raw)
+    if not raw:
+        return Event(id=_fresh_id(), source="aws.scheduler", type=PING, data={})
+    raise InvalidInput(
+        "unknown_lambda_event",
+        "expected an S3 notification, an EventBridge event, or a structured CloudEvent",
+    )
+
+
+def _from_eventbridge(bridge: EventBridgeEvent) -> Event:
+    if bridge.source == "aws.s3":
+        wrapped = storage_event(bridge.raw_event, source="aws.s3")
+        return wrapped.model_copy(update={"id": bridge.get_id, "time": bridge.time})
+    if bridge.detail_type.startswith(TYPE_PREFIX):
+        return from_structured(bridge.detail)
+    if bridge.detail_type == SCHEDULED_EVENT:
+        source = bridge.resources[0] if bridge.resources else bridge.source
+        return Event(
+            id=bridge.get_id, source=source, type=PING, time=bridge.time, data=bridge.detail
+        )
+    raise InvalidInput(
+        "unknown_lambda_event",
+        f"EventBridge event {bridge.detail_type!r} from {bridge.source!r} is not one this reads",
+    )
+
+
+def structured(event: Event) -> dict[str, Any]:
+    """The CloudEvent in structured mode, as a JSON object: attributes and ``data``."""
+    ce = codec.to_sdk(event)
+    return {**ce.get_attributes(), "data": ce.get_data()}
+
+
+def from_structured(document: Any) -> Event:
+    if not isinstance(document, dict) or "specversion" not in document:
+        raise InvalidInput("invalid_cloudevent", "expected a structured CloudEvent (specversion)")
+    attributes = {k: v for k, v in document.items() if k not in ("data", "data_base64")}
+    try:
+        ce = CloudEvent(attributes, document.get("data"))
+    except Exception as exc:
+        raise InvalidInput("invalid_cloudevent", str(exc).splitlines()[0][:300]) from exc
+    return codec.from_sdk(ce)
+
+
+class EventBus:
+    """PutEvents to one bus, with a client made on first use unless one is given."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        if self._client is not None:
+            return self._client
+        import boto3
+
+        return boto3.client("events")
+
+    def publisher(self, bus_name: str | None) -> Publisher | None:
+        if not bus_name:
+            return None
+
+        def publish(event: Event) -> None:
+            self.put(event, bus_name=bus_name)
+
+        return publish
+
+    def put(self, event: Event, *, bus_name: str) -> None:
+        entry: dict[str, Any] = {
+            "EventBusName": bus_name,
+            "Source": event.source,
+            "DetailType": event.type,
+            "Detail": json.dumps(structured(event)),
+        }
+        if event.time is not None:
+            entry["Time"] = event.time
+        try:
+            response = self.client.put_events(Entries=[entry])
+        except Exception as exc:
+            raise Transient("publish_failed", f"PutEvents: {type(exc).__name__}") from exc
+        if response.get("FailedEntryCount"):
+            failed = response.get("Entries", [{}])[0]
+            raise Transient(
+                "publish_failed",
+                f"PutEvents: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}",
+            )
+
+
+class _Replying(FunctionContext):
+    """The process-wide context, with replies going to the bus; adapters stay shared."""
+
+    def __init__(self, base: FunctionContext, publish: Publisher) -> None:
+        super().__init__(base.config, publish=publish, environ=base.environ, clock=base.clock)
+        self._base = base
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return self._base.store
+
+
+def _fresh_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+__all__ = [
+    "EVENT_BUS_ENV",
+    "STORAGE_OBJECT",
+    "EventBus",
+    "event_from_lambda",
+    "from_structured",
+    "lambda_adapter",
+    "structured",
+]

@@ -1,0 +1,149 @@
+"""What backup-complete reads from the bucket, and the verdict it reaches.
+
+``Bucket`` reads objects by their BUCKET key (the key a notification names), maps storage errors
+to the error taxonomy (a storage failure that may pass is ``Transient``: 503, retried) and streams
+archives through one pass that counts, hashes and fully reads them, so a truncated or corrupt
+tarball is caught even when its checksum was computed over the damaged bytes.
+
+``Verdict`` is what a check concludes: the catalog data of ``backup.completed`` or
+``backup.failed``, with the marker object whose version the verdict is about (its etag goes into
+the event id, see ``handler``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
+from backup2gitops.core.archive import ArchiveError, iter_items
+from backup2gitops.core.errors import Transient
+from backup2gitops.core.events import BackupCompleted, BackupFailed
+
+MAX_MARKER_BYTES = 1024 * 1024
+"""A manifest.json or velero-backup.json larger than this is refused unread (1 MiB)."""
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Verdict:
+    marker_key: str
+    marker_etag: str
+    data: BackupCompleted | BackupFailed
+
+    @property
+    def outcome(self) -> str:
+        return "completed" if isinstance(self.data, BackupCompleted) else f"failed:{self.data.code}"
+
+
+@dataclass(frozen=True)
+class ArchiveReading:
+    """What one streaming pass over an archive found."""
+
+    size: int
+    sha256: str
+    items: int
+    error: ArchiveError | None
+
+
+class _ReadFailed(Exception):
+    """The store failed mid-stream; kept apart from the archive's own errors on purpose."""
+
+
+class _Tap:
+    """A read-through stream that counts and hashes what passes."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            data = self._stream.read(size)
+        except Exception as exc:
+            raise _ReadFailed(f"{type(exc).__name__} while reading") from exc
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+class Bucket:
+    """The store seen through bucket keys; only keys under the store's own prefix are readable."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.name = store.bucket
+        # S3Store keeps keys relative to its URL's prefix; the other stores have none.
+        self.prefix: str = getattr(store, "prefix", "")
+
+    def holds(self, key: str) -> bool:
+        return key.startswith(self.prefix)
+
+    def _relative(self, key: str) -> str:
+        return key[len(self.prefix) :]
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            return self.store.stat(self._relative(key))
+        except StorageError as exc:
+            raise _transient(exc) from exc
+
+    def read_marker(self, key: str) -> bytes | None:
+        """The object's bytes, at most ``MAX_MARKER_BYTES`` + 1 of them; None if it is gone."""
+        try:
+            stream = self.store.open_read(self._relative(key))
+            try:
+                return stream.read(MAX_MARKER_BYTES + 1)
+            finally:
+                stream.close()
+        except NotFound:
+            return None
+        except StorageError as exc:
+            raise _transient(exc) from exc
+        except Exception as exc:
+            raise Transient("storage_unavailable", f"reading {key}: {type(exc).__name__}") from exc
+
+    def read_archive(self, key: str) -> ArchiveReading | None:
+        """Stream the whole archive once: size, sha256, item count, the first archive error."""
+        try:
+            stream = self.store.open_read(self._relative(key))
+        except NotFound:
+            return None
+        except StorageError as exc:
+            raise _transient(exc) from exc
+        tap = _Tap(stream)
+        items = 0
+        error: ArchiveError | None = None
+        try:
+            for _ in iter_items(cast("BinaryIO", tap)):
+                items += 1
+        except ArchiveError as exc:
+            error = exc
+        except _ReadFailed as exc:
+            raise Transient("storage_unavailable", f"reading {key}: {exc}") from exc
+        try:
+            tap.drain()  # what the tar reader left (padding, or all of it after an error)
+        except _ReadFailed as exc:
+            raise Transient("storage_unavailable", f"reading {key}: {exc}") from exc
+        finally:
+            stream.close()
+        return ArchiveReading(
+            size=tap.size, sha256=tap.digest.hexdigest(), items=items, error=error
+        )
+
+
+def archive_failure(error: ArchiveError) -> tuple[str, str]:
+    """The ``backup.failed`` code and message for an archive that cannot be read."""
+    code = "archive_truncated" if error.code == "truncated" else "archive_invalid"
+    return code, f"the archive cannot be read: {error}"
+
+
+def _transient(exc: StorageError) -> Transient:
+    code = "storage_unavailable" if exc.retryable else "storage_error"
+    return Transient(code, str(exc))

@@ -1,0 +1,122 @@
+"""Checking a native backup: ``backups/<cluster>/<backup-id>/manifest.json`` and its archive.
+
+The manifest is written LAST, so it is the completion marker. The checks, in order, each with
+the ``backup.failed`` code it yields:
+
+1. the manifest is at most 1 MiB and valid (``invalid_manifest``), names the cluster and backup
+   id of its folder (``invalid_manifest``), and has a format version this code reads
+   (``unsupported_format_version``);
+2. the archive it names exists (``archive_missing``) with the size it states (``size_mismatch``);
+3. one streaming pass over the archive: its sha256 (``checksum_mismatch``), and it reads to the
+   end as a gzip tarball (``archive_truncated`` / ``archive_invalid``).
+
+A manifest that is gone by the time it is read (deleted since the notification) gives no verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from backup2gitops.core import layout
+from backup2gitops.core.events import BackupCompleted, BackupFailed
+from backup2gitops.core.manifest import BackupManifest, ManifestError, parse_manifest
+from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
+
+_MANIFEST_CODES = {
+    "invalid_json": "invalid_manifest",
+    "invalid_manifest": "invalid_manifest",
+    "unsupported_version": "unsupported_format_version",
+}
+
+
+def check(
+    bucket: Bucket, backup: layout.BackupKey, *, supported_versions: Collection[str]
+) -> Verdict | None:
+    """The verdict on the native backup ``backup`` names, or None when its manifest is absent."""
+    assert backup.cluster is not None
+    folder = layout.native_backup_dir(
+        prefix=backup.prefix, cluster=backup.cluster, backup_id=backup.backup_id
+    )
+    marker = folder + layout.MANIFEST_NAME
+    info = bucket.stat(marker)
+    raw = bucket.read_marker(marker) if info is not None else None
+    if info is None or raw is None:
+        return None
+
+    def failed(code: str, message: str, *, archive: str | None = None) -> Verdict:
+        data = BackupFailed(
+            cluster=backup.cluster,
+            backup_id=backup.backup_id,
+            key=archive or marker,
+            code=code,
+            message=message,
+        )
+        return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
+
+    if len(raw) > MAX_MARKER_BYTES:
+        return failed("invalid_manifest", f"{marker} is larger than {MAX_MARKER_BYTES} bytes")
+    try:
+        manifest = parse_manifest(raw)
+    except ManifestError as exc:
+        return failed(_MANIFEST_CODES[exc.code], f"{marker}: {exc.message}")
+    if (manifest.cluster, manifest.backup_id) != (backup.cluster, backup.backup_id):
+        return failed(
+            "invalid_manifest",
+            f"{marker} names {manifest.cluster}/{manifest.backup_id}, not the folder it is in",
+        )
+    if manifest.format_version not in supported_versions:
+        return failed(
+            "unsupported_format_version",
+            f"format_version {manifest.format_version!r} is not one of "
+            f"{sorted(supported_versions)} (backup_complete.supported_format_versions)",
+        )
+
+    archive = folder + manifest.archive.key
+    expected = manifest.archive
+    stored = bucket.stat(archive)
+    if stored is None:
+        return failed("archive_missing", f"{archive} does not exist", archive=archive)
+    if stored.size != expected.size:
+        return failed(
+            "size_mismatch",
+            f"{archive} has {stored.size} bytes, the manifest says {expected.size}",
+            archive=archive,
+        )
+    reading = bucket.read_archive(archive)
+    if reading is None:
+        return failed("archive_missing", f"{archive} disappeared while read", archive=archive)
+    if reading.size != expected.size:
+        return failed(
+            "size_mismatch",
+            f"{archive} read {reading.size} bytes, the manifest says {expected.size}",
+            archive=archive,
+        )
+    if reading.sha256 != expected.sha256:
+        return failed(
+            "checksum_mismatch",
+            f"{archive} has sha256 {reading.sha256}, the manifest says {expected.sha256}",
+            archive=archive,
+        )
+    if reading.error is not None:
+        code, message = archive_failure(reading.error)
+        return failed(code, f"{archive}: {message}", archive=archive)
+    return Verdict(
+        marker_key=marker,
+        marker_etag=info.etag,
+        data=_completed(bucket=bucket.name, manifest=manifest, keys=[marker, archive]),
+    )
+
+
+def _completed(*, bucket: str, manifest: BackupManifest, keys: list[str]) -> BackupCompleted:
+    return BackupCompleted(
+        backup_id=manifest.backup_id,
+        cluster=manifest.cluster,
+        format="native",
+        bucket=bucket,
+        keys=keys,
+        size=manifest.archive.size,
+        sha256=manifest.archive.sha256,
+        resource_count=manifest.resource_count,
+        created_at=manifest.finished_at,
+        kubernetes_version=manifest.kubernetes_version,
+    )

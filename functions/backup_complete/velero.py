@@ -1,0 +1,118 @@
+"""Checking a Velero backup: ``[prefix/]backups/<name>/velero-backup.json`` and ``<name>.tar.gz``.
+
+Velero writes ``velero-backup.json`` first with phase ``Finalizing`` or
+``WaitingForPluginOperations`` (before the tarball exists), then the tarball, then rewrites the
+JSON with the final phase -- and may rewrite the tarball after that. A put of either object
+triggers this check, which reads the JSON as it is NOW:
+
+- ``Completed`` / ``PartiallyFailed`` and the tarball exists and reads to the end -> completed;
+  the tarball not there yet (Velero before 1.11 wrote the final JSON first) -> no verdict: its own
+  put will come; a truncated or corrupt tarball -> failed (``archive_truncated``,
+  ``archive_invalid``);
+- ``Failed`` / ``FailedValidation`` -> failed (``velero_backup_failed``);
+- any other phase -> no verdict.
+
+Velero's keys do not name the cluster: it comes from ``clusters[].velero_prefix`` in the
+configuration; a final backup under a prefix no cluster claims -> failed (``unknown_cluster``).
+The Kubernetes version comes from the annotation ``velero.io/source-cluster-k8s-gitversion`` and
+the resource count from ``status.progress.itemsBackedUp``. Velero tarballs carry no checksum, so
+``sha256`` stays None (the contract says so); the archive is still read in full.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from backup2gitops.core import layout
+from backup2gitops.core.events import BackupCompleted, BackupFailed
+from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
+
+COMPLETED_PHASES = frozenset({"Completed", "PartiallyFailed"})
+FAILED_PHASES = frozenset({"Failed", "FailedValidation"})
+K8S_VERSION_ANNOTATION = "velero.io/source-cluster-k8s-gitversion"
+
+
+def check(
+    bucket: Bucket,
+    backup: layout.BackupKey,
+    *,
+    clusters: Mapping[str, str],
+    now: datetime,
+) -> Verdict | None:
+    """The verdict on the Velero backup ``backup`` names; ``clusters`` maps prefix -> cluster."""
+    name = backup.backup_id
+    marker = layout.velero_backup_json_key(prefix=backup.prefix, name=name)
+    tarball = layout.velero_archive_key(prefix=backup.prefix, name=name)
+    cluster = clusters.get(backup.prefix)
+    info = bucket.stat(marker)
+    raw = bucket.read_marker(marker) if info is not None else None
+    if info is None or raw is None:
+        return None
+
+    def failed(code: str, message: str) -> Verdict:
+        data = BackupFailed(cluster=cluster, backup_id=name, key=marker, code=code, message=message)
+        return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
+
+    if len(raw) > MAX_MARKER_BYTES:
+        return failed("invalid_velero_backup", f"{marker} is larger than {MAX_MARKER_BYTES} bytes")
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return failed("invalid_velero_backup", f"{marker} is not JSON")
+    if not isinstance(document, dict):
+        return failed("invalid_velero_backup", f"{marker} is not a JSON object")
+    status = _section(document, "status")
+    phase = str(status.get("phase", ""))
+    if phase not in COMPLETED_PHASES | FAILED_PHASES:
+        return None
+    if cluster is None:
+        where = f"prefix {backup.prefix!r}" if backup.prefix else "the bucket root"
+        return failed(
+            "unknown_cluster",
+            f"no clusters[].velero_prefix maps {where} to a cluster; Velero backup {name} ignored",
+        )
+    if phase in FAILED_PHASES:
+        reason = status.get("failureReason") or "; ".join(
+            str(e) for e in status.get("validationErrors") or []
+        )
+        return failed("velero_backup_failed", f"Velero backup {name}: {phase}: {reason}".rstrip())
+
+    if bucket.stat(tarball) is None:
+        return None
+    reading = bucket.read_archive(tarball)
+    if reading is None:
+        return None
+    if reading.error is not None:
+        code, message = archive_failure(reading.error)
+        return failed(code, f"{tarball}: {message}")
+    annotations = _section(_section(document, "metadata"), "annotations")
+    progress = _section(status, "progress")
+    finished = status.get("completionTimestamp") or status.get("startTimestamp")
+    items = progress.get("itemsBackedUp")
+    version = annotations.get(K8S_VERSION_ANNOTATION)
+    try:
+        data = BackupCompleted(
+            backup_id=name,
+            cluster=cluster,
+            format="velero",
+            bucket=bucket.name,
+            keys=[marker, tarball],
+            size=reading.size,
+            sha256=None,
+            resource_count=items if isinstance(items, int) and items >= 0 else reading.items,
+            created_at=finished or now,
+            kubernetes_version=version if isinstance(version, str) else None,
+        )
+    except ValidationError as exc:
+        return failed("invalid_velero_backup", f"{marker}: {exc.errors()[0]['msg']}")
+    return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
+
+
+def _section(document: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,196 @@
+"""The Lambda adapter: S3 and EventBridge in, PutEvents out.
+
+No AWS is reachable here: the EventBridge client is an in-memory fake at the boundary
+(``RecordingEventBridge``) that records the PutEvents entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.fixtures.eventbridge import RecordingEventBridge
+from tests.fixtures.native import native_backup, store_native_backup
+from tests.fixtures.notifications import eventbridge_body, load, s3_body
+
+from backup2gitops.adapters.storage import MemoryStore, StorageError
+from backup2gitops.config import parse_config
+from backup2gitops.core.errors import Transient
+from backup2gitops.core.events import (
+    BACKUP_COMPLETED,
+    BACKUP_REQUESTED,
+    PING,
+    BackupRequested,
+    Event,
+)
+from backup2gitops.core.notifications import STORAGE_OBJECT
+from backup2gitops.runtime.aws_lambda import (
+    event_from_lambda,
+    from_structured,
+    lambda_adapter,
+    structured,
+)
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import FunctionSpec
+from backup_complete.handler import SPEC
+
+BUCKET = "prod-backups"
+KEY = "backups/prod/20261123t020000z/manifest.json"
+
+
+class LambdaContext:
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    function_name = "backup-complete"
+
+
+def context_for(store: MemoryStore, *, bus: str | None = "b2g") -> FunctionContext:
+    environ = {"BACKUP2GITOPS_EVENT_BUS": bus} if bus else {}
+    return FunctionContext(parse_config("{}", {}), store=store, environ=environ)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    memory = MemoryStore(bucket=BUCKET)
+    store_native_backup(memory, native_backup())
+    return memory
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [s3_body(bucket=BUCKET, key=KEY), eventbridge_body(bucket=BUCKET, key=KEY)],
+    ids=["s3-notification", "eventbridge-object-created"],
+)
+def test_s3_and_eventbridge_put_the_reply_on_the_bus(
+    store: MemoryStore, payload: dict[str, Any]
+) -> None:
+    bridge = RecordingEventBridge()
+    handler = lambda_adapter(SPEC, context=lambda: context_for(store), events_client=bridge)
+    result = handler(payload, LambdaContext())
+    assert result["status"] == "published"
+    assert result["request_id"] == LambdaContext.aws_request_id
+    (entry,) = bridge.entries
+    assert entry["EventBusName"] == "b2g"
+    assert entry["Source"] == "/backup2gitops/backup-complete"
+    assert entry["DetailType"] == BACKUP_COMPLETED
+    detail = json.loads(entry["Detail"])
+    assert detail["id"] == result["reply_id"]
+    assert detail["cluster"] == "prod"
+    assert detail["subject"] == "prod/20261123t020000z"
+    assert detail["data"]["keys"][0] == KEY
+
+
+def test_the_unmodified_published_payloads_are_understood() -> None:
+    s3 = event_from_lambda(load("aws-s3-put.json"))
+    bridge = event_from_lambda(load("aws-eventbridge-s3-object-created.json"))
+    assert (s3.type, s3.source) == (STORAGE_OBJECT, "aws:s3")
+    assert (bridge.type, bridge.source) == (STORAGE_OBJECT, "aws.s3")
+    assert bridge.id == "f5f1e65c-dc3a-93ca-6c1e-b1647eac7963"
+
+
+def test_a_non_marker_publishes_nothing(store: MemoryStore) -> None:
+    bridge = RecordingEventBridge()
+    handler = lambda_adapter(SPEC, context=lambda: context_for(store), events_client=bridge)
+    result = handler(s3_body(bucket=BUCKET, key="backups/prod/x/notes.txt"), LambdaContext())
+    assert result["status"] == "no_reply"
+    assert bridge.entries == []
+
+
+def test_our_own_bus_events_round_trip() -> None:
+    event = Event(
+        id="e1",
+        source="/backup2gitops/cluster-backup",
+        type=BACKUP_REQUESTED,
+        subject="prod",
+        cluster="prod",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        data=BackupRequested(cluster="prod").model_dump(mode="json"),
+        extensions={"knativearrivaltime": "2026-11-23T02:00:00Z"},
+    )
+    bridge = RecordingEventBridge()
+    seen: list[Event] = []
+
+    def echo(received: Event, ctx: FunctionContext) -> Event | None:
+        seen.append(received)
+        return None
+
+    spec = FunctionSpec(name="echo", handle=echo)
+    handler = lambda_adapter(spec, context=lambda: context_for(MemoryStore()), events_client=bridge)
+    from_bus = {
+        "version": "0",
+        "id": "eb-1",
+        "detail-type": event.type,
+        "source": event.source,
+        "account": "123456789012",
+        "time": "2026-11-23T02:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": structured(event),
+    }
+    assert handler(from_bus, LambdaContext())["status"] == "no_reply"
+    assert seen == [event.model_copy(update={"time": seen[0].time})]
+    assert from_structured(json.loads(json.dumps(structured(event)))).cluster == "prod"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {
+            "version": "0",
+            "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2015-10-08T16:53:06Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/my-scheduled-rule"],
+            "detail": {},
+        },
+        {},
+    ],
+    ids=["eventbridge-schedule", "scheduler-without-input"],
+)
+def test_schedules_are_pings(raw: dict[str, Any]) -> None:
+    assert event_from_lambda(raw).type == PING
+
+
+def test_invalid_input_is_logged_and_not_retried(store: MemoryStore) -> None:
+    bridge = RecordingEventBridge()
+    handler = lambda_adapter(SPEC, context=lambda: context_for(store), events_client=bridge)
+    result = handler({"hello": "world"}, LambdaContext())
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "unknown_lambda_event"
+    body = {"Records": [{"eventSource": "aws:s3"}]}
+    assert handler(body, LambdaContext())["error"]["code"] == "invalid_notification"
+    assert bridge.entries == []
+
+
+class FlakyStore(MemoryStore):
+    def stat(self, key: str) -> Any:
+        raise StorageError("S3 503 on " + key)
+
+
+def test_transient_errors_raise_so_lambda_retries() -> None:
+    handler = lambda_adapter(
+        SPEC,
+        context=lambda: context_for(FlakyStore(bucket=BUCKET)),
+        events_client=RecordingEventBridge(),
+    )
+    with pytest.raises(Transient):
+        handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
+
+
+def test_a_failed_put_events_raises(store: MemoryStore) -> None:
+    bridge = RecordingEventBridge(fail_with="ThrottlingException")
+    handler = lambda_adapter(SPEC, context=lambda: context_for(store), events_client=bridge)
+    with pytest.raises(Transient, match="ThrottlingException"):
+        handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
+
+
+def test_without_a_bus_the_reply_is_in_the_result(store: MemoryStore) -> None:
+    handler = lambda_adapter(
+        SPEC, context=lambda: context_for(store, bus=None), events_client=RecordingEventBridge()
+    )
+    result = handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
+    assert result["status"] == "replied"
+    assert result["reply"]["type"] == BACKUP_COMPLETED
