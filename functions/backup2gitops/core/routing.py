@@ -119,7 +119,7 @@ class Alert:
             generator_url=self.generator_url,
             event_type=event.type if event else self.event_type,
             event_id=event.id if event else self.event_id,
-            attributes=_attributes(event) if event else dict(self.attributes),
+            attributes=dict(self.attributes),  # routed like the alert it resolves
         )
 
     def to_dict(self) -> dict[str, Any]:
