@@ -149,24 +149,91 @@ class ClusterBackupConfig(Strict):
 
 class HealthConfig(Strict):
     max_backup_age: timedelta = timedelta(hours=26)
+    max_gitops_lag: timedelta = Field(
+        default=timedelta(hours=1),
+        description="how long the newest backup may wait for its commit before lag is degraded",
+    )
     check_timeout_s: float = Field(default=5.0, gt=0)
     state_key: str = "state/health.json"
     kubernetes: bool = Field(
         default=False, description="check the Kubernetes API and Knative Services"
     )
+    kubernetes_url: str = Field(
+        default="https://kubernetes.default.svc",
+        description="the API server (in-cluster default); its CA and token come from the pod",
+    )
+    kubernetes_token: SecretRef = SecretRef(
+        file=Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    )
+    kubernetes_ca: Path | None = Field(
+        default=Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"),
+        description="CA bundle for the API server; None to use the system's",
+    )
+    namespace: str = Field(default="backup2gitops", description="where the Knative Services run")
+    knative_services: list[str] = Field(
+        default_factory=lambda: [
+            "backup-complete",
+            "gitops-generator",
+            "cluster-backup",
+            "health-aggregator",
+            "alert-router",
+        ]
+    )
+    git_log_depth: int = Field(
+        default=200, ge=1, le=5000, description="commits read to find each cluster's Backup-Id"
+    )
 
 
 class ReceiverConfig(BaseModel):
-    """One notification target; ``type`` selects the receiver class, the rest is its settings."""
+    """One notification target; ``type`` selects the receiver class, the rest is its settings.
+
+    Settings every receiver understands are fields here; anything else (``url``,
+    ``routing_key``, ``secret``, ...) is validated by the receiver class itself.
+    """
 
     model_config = ConfigDict(extra="allow")
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
     type: str
+    timeout_s: float = Field(default=10.0, gt=0)
+    send_resolved: bool = True
+    health_url: str | None = Field(
+        default=None, description="checked by the health-aggregator (Alertmanager: .../-/ready)"
+    )
 
 
 class RouteConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A node of the routing tree (Alertmanager's semantics, see ``core.routing``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     receivers: list[str] = Field(default_factory=list)
+    match: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="label -> value: exact, glob (* ? [..]), '=~regex', '!=value', '!~regex'",
+    )
+    matchers: list[str] = Field(
+        default_factory=list, description="Alertmanager style: 'severity=~critical|warning'"
+    )
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid_matchers(self) -> RouteConfig:
+        from backup2gitops.core import routing
+
+        try:
+            routing.parse_route(self.model_dump(by_alias=True, exclude={"routes"}))
+        except routing.RoutingError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+
+class IdempotencyConfig(Strict):
+    """Where per-event, per-receiver delivery records live."""
+
+    backend: Literal["store", "dynamodb"] = "store"
+    prefix: str = Field(default="state/idempotency/", description="keys in the bucket (store)")
+    table: str | None = Field(default=None, description="DynamoDB table (backend: dynamodb)")
+    expires_after: timedelta = timedelta(days=1)
 
 
 class AlertsConfig(Strict):
@@ -175,6 +242,26 @@ class AlertsConfig(Strict):
     )
     routes: list[RouteConfig] = Field(default_factory=lambda: [RouteConfig(receivers=["console"])])
     types: list[str] = Field(default_factory=list, description="extra event types to consume")
+    open_prefix: str = Field(
+        default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
+    )
+    idempotency: IdempotencyConfig = IdempotencyConfig()
+
+    @model_validator(mode="after")
+    def _routes_name_receivers(self) -> AlertsConfig:
+        known = {receiver.name for receiver in self.receivers}
+        if len(known) != len(self.receivers):
+            raise ValueError("receivers: names must be unique")
+
+        def check(routes: list[RouteConfig], where: str) -> None:
+            for index, route in enumerate(routes):
+                unknown = sorted(set(route.receivers) - known)
+                if unknown:
+                    raise ValueError(f"{where}[{index}]: unknown receiver(s) {', '.join(unknown)}")
+                check(route.routes, f"{where}[{index}].routes")
+
+        check(self.routes, "routes")
+        return self
 
 
 class Config(Strict):

@@ -1,0 +1,1 @@
+"""alert-router: failures and health changes -> the receivers a routing tree names, once each."""

@@ -1,0 +1,206 @@
+"""alert-router: turn an event into alerts, route them, deliver each to each receiver once.
+
+Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
+``gitops.generated`` (only to resolve) and any type in ``alerts.types``; not
+``backup.completed`` (see ``core.routing``). Returns no reply.
+
+Delivery, per (event id, receiver, alert fingerprint, status), is recorded with Powertools
+idempotency in the bucket (``state/idempotency/``; DynamoDB on AWS), so a redelivered event
+skips the receivers that already have it:
+
+- a receiver answering 5xx, 429 or timing out: the others are still tried, then ``Transient``
+  (503) so the broker retries; only the failed deliveries happen again;
+- a receiver answering another 4xx: logged and recorded as rejected, never retried;
+- the same delivery in progress elsewhere (a concurrent duplicate): ``Conflict`` (409, retried).
+
+A firing alert that is already open (raised by an earlier event) is only re-sent to receivers
+that want repeats (Alertmanager keeps the alert alive); chat and paging receivers hear of it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+
+from alert_router.open_alerts import OpenAlerts
+from backup2gitops.adapters.idempotency_store import persistence_layer
+from backup2gitops.adapters.receivers import Receiver, ReceiverError
+from backup2gitops.adapters.receivers.registry import build_receiver
+from backup2gitops.core import routing
+from backup2gitops.core.errors import Conflict, Transient
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import FunctionSpec, http_target
+from backup2gitops.runtime.logs import logger_for
+
+NAME = "alert-router"
+IN_PROGRESS_BUDGET_MS = 120_000
+logger = logger_for(NAME)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receiver: str
+    alert: routing.Alert
+    result: str  # delivered | rejected | replayed | failed | in_progress | skipped
+    message: str = ""
+
+
+class _Budget:
+    """Stands in for a Lambda context: how long an in-progress delivery may hold its record."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return IN_PROGRESS_BUDGET_MS
+
+
+def consumed_types(ctx: FunctionContext) -> set[str]:
+    return set(routing.CONSUMED_TYPES) | set(ctx.config.alerts.types)
+
+
+def handle(event: Event, ctx: FunctionContext) -> Event | None:
+    if event.type not in consumed_types(ctx):
+        logger.info("not an alerting event type; ignored")
+        return None
+    alerts_config = ctx.config.alerts
+    tree = routing.parse_tree(r.model_dump(by_alias=True) for r in alerts_config.routes)
+    opened = OpenAlerts(ctx.store, prefix=alerts_config.open_prefix)
+    effects = routing.effects_of(event)
+    plan: list[tuple[routing.Alert, str, bool]] = []  # alert, receiver, repeat of an open alert
+    for alert in effects.firing:
+        previous = opened.get(alert.fingerprint)
+        repeat = previous is not None and previous.event_id != event.id
+        if not repeat:
+            opened.put(alert)
+        plan += [(alert, name, repeat) for name in routing.route(tree, alert)]
+    resolved: list[str] = []
+    for resolution in effects.resolves:
+        open_alert = opened.get(resolution.fingerprint)
+        if open_alert is None:
+            continue
+        alert = open_alert.resolved(at=event.time or ctx.clock(), event=event)
+        resolved.append(resolution.fingerprint)
+        plan += [(alert, name, False) for name in routing.route(tree, alert)]
+    outcomes = deliver_all(plan, event=event, ctx=ctx)
+    conclude(outcomes, resolved=resolved, opened=opened)
+    return None
+
+
+def deliver_all(
+    plan: list[tuple[routing.Alert, str, bool]], *, event: Event, ctx: FunctionContext
+) -> list[Outcome]:
+    config = ctx.config.alerts
+    by_name = {r.name: r for r in config.receivers}
+    receivers: dict[str, Receiver | ReceiverError] = {}
+    persistence = persistence_layer(config.idempotency, store=ctx.store)
+    outcomes: list[Outcome] = []
+    for alert, name, repeat in plan:
+        if name not in receivers:
+            try:
+                receivers[name] = build_receiver(by_name[name], environ=ctx.environ)
+            except (ReceiverError, ValueError) as exc:
+                receivers[name] = ReceiverError(str(exc), retryable=False)
+        receiver = receivers[name]
+        if isinstance(receiver, ReceiverError):
+            outcomes.append(Outcome(name, alert, "rejected", receiver.message))
+            continue
+        if alert.status == "resolved" and not by_name[name].send_resolved:
+            outcomes.append(Outcome(name, alert, "skipped", "send_resolved is off"))
+            continue
+        if repeat and not receiver.repeat_firing:
+            outcomes.append(Outcome(name, alert, "skipped", "already notified"))
+            continue
+        outcomes.append(
+            deliver_once(
+                receiver,
+                alert,
+                event=event,
+                persistence=persistence,
+                expires_after_s=int(config.idempotency.expires_after.total_seconds()),
+            )
+        )
+    return outcomes
+
+
+def deliver_once(
+    receiver: Receiver,
+    alert: routing.Alert,
+    *,
+    event: Event,
+    persistence: Any,
+    expires_after_s: int,
+) -> Outcome:
+    """Send ``alert`` to ``receiver`` unless this event already did (Powertools idempotency)."""
+    idem_config = IdempotencyConfig(
+        expires_after_seconds=expires_after_s,
+        lambda_context=cast(Any, _Budget()),
+        response_hook=lambda response, _record: {**(response or {}), "replayed": True},
+    )
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="delivery",
+        persistence_store=persistence,
+        config=idem_config,
+        key_prefix=NAME,
+    )
+    def deliver(delivery: dict[str, str]) -> dict[str, Any]:
+        try:
+            receiver.send(alert)
+        except ReceiverError as exc:
+            if exc.retryable:
+                raise
+            return {"result": "rejected", "message": exc.message}
+        return {"result": "delivered"}
+
+    delivery = {
+        "event_id": event.id,
+        "receiver": receiver.name,
+        "fingerprint": alert.fingerprint,
+        "status": alert.status,
+    }
+    try:
+        response: dict[str, Any] = deliver(delivery=delivery)
+    except ReceiverError as exc:
+        return Outcome(receiver.name, alert, "failed", exc.message)
+    except IdempotencyAlreadyInProgressError:
+        return Outcome(receiver.name, alert, "in_progress", "another delivery is in progress")
+    except IdempotencyPersistenceLayerError as exc:
+        return Outcome(receiver.name, alert, "failed", f"delivery record: {exc}")
+    if response.get("replayed"):
+        return Outcome(receiver.name, alert, "replayed", str(response.get("result")))
+    return Outcome(receiver.name, alert, str(response["result"]), str(response.get("message", "")))
+
+
+def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts) -> None:
+    for o in outcomes:
+        fields = {
+            "receiver": o.receiver,
+            "alertname": o.alert.alertname,
+            "alert_status": o.alert.status,
+            "fingerprint": o.alert.fingerprint,
+            "result": o.result,
+        }
+        if o.result == "rejected":
+            logger.error("receiver rejected the alert", extra={**fields, "error": o.message})
+        elif o.result in ("failed", "in_progress"):
+            logger.warning("delivery not done", extra={**fields, "error": o.message})
+        else:
+            logger.info("delivery", extra=fields)
+    failed = sorted({o.receiver for o in outcomes if o.result == "failed"})
+    busy = sorted({o.receiver for o in outcomes if o.result == "in_progress"})
+    if not failed and not busy:
+        for fingerprint in resolved:
+            opened.close(fingerprint)
+    if failed:
+        raise Transient("receiver_failed", f"delivery to {', '.join(failed)} failed; retry")
+    if busy:
+        raise Conflict("delivery_in_progress", f"delivery to {', '.join(busy)} in progress")
+
+
+SPEC = FunctionSpec(name=NAME, handle=handle)
+alert_router = http_target(SPEC)

@@ -1,0 +1,14 @@
+"""Alert receivers: one small class per service behind the ``Receiver`` protocol.
+
+Built-ins: ``alertmanager``, ``slack``, ``teams``, ``pagerduty``, ``webhook``, ``console``.
+Third-party receivers register a class (or factory) under the entry point group
+``backup2gitops.receivers``; it is called as ``factory(config, environ=...)`` with the
+``ReceiverConfig`` and must return an object with ``name``, ``health_url`` and ``send(alert)``.
+"""
+
+from __future__ import annotations
+
+from backup2gitops.adapters.receivers.base import Receiver, ReceiverError
+from backup2gitops.adapters.receivers.registry import ENTRY_POINT_GROUP, build_receivers
+
+__all__ = ["ENTRY_POINT_GROUP", "Receiver", "ReceiverError", "build_receivers"]

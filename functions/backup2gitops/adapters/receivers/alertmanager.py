@@ -1,0 +1,113 @@
+"""Alertmanager: ``POST /api/v2/alerts`` with the alert's labels, so Alertmanager's grouping,
+inhibition and silences apply. Identity is the label set: a resolution re-posts the same labels
+with ``endsAt`` = now. A firing alert gets ``endsAt`` = now + ``firing_ttl_s`` (events are not
+re-sent every few minutes like Prometheus rule evaluations, and without ``endsAt`` Alertmanager
+would resolve it by itself after its ``resolve_timeout``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from pydantic import Field
+
+from backup2gitops.adapters.receivers.base import Settings, post_json, reveal, settings
+from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.core.routing import Alert
+
+
+class AlertmanagerSettings(Settings):
+    url: str | SecretRef = Field(description="base URL, e.g. http://alertmanager:9093")
+    bearer_token: SecretRef | None = None
+    firing_ttl_s: float = Field(default=86_400.0, gt=0)
+    generator_url: str | None = Field(default=None, description="link shown in Alertmanager")
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_postable(
+    alert: Alert, *, now: datetime, firing_ttl_s: float, generator_url: str | None = None
+) -> dict[str, Any]:
+    """One element of the ``/api/v2/alerts`` body (``PostableAlert``)."""
+    ends_at = alert.ends_at or now if alert.status == "resolved" else None
+    if ends_at is None:
+        ends_at = now + timedelta(seconds=firing_ttl_s)
+    labels = {k: v for k, v in alert.labels.items() if v}  # empty means absent in Prometheus
+    annotations = {k: v for k, v in alert.annotations.items() if v}
+    annotations["event_type"] = alert.event_type
+    return {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": _rfc3339(alert.starts_at),
+        "endsAt": _rfc3339(ends_at),
+        "generatorURL": generator_url or _absolute(alert.generator_url),
+    }
+
+
+def _absolute(url: str) -> str:
+    return url if "://" in url else f"urn:backup2gitops:{url.strip('/').replace('/', ':')}"
+
+
+class AlertmanagerReceiver:
+    repeat_firing = True
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        url: str,
+        bearer_token: str | None = None,
+        firing_ttl_s: float = 86_400.0,
+        generator_url: str | None = None,
+        timeout_s: float = 10.0,
+        health_url: str | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url.rstrip("/")
+        self.health_url = health_url
+        self.bearer_token = bearer_token
+        self.firing_ttl_s = firing_ttl_s
+        self.generator_url = generator_url
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    @classmethod
+    def from_config(
+        cls, config: ReceiverConfig, *, environ: Mapping[str, str]
+    ) -> AlertmanagerReceiver:
+        s = settings(config, AlertmanagerSettings)
+        url = s.url if isinstance(s.url, str) else reveal(s.url, environ, what="alertmanager url")
+        return cls(
+            name=config.name,
+            url=url,
+            bearer_token=reveal(s.bearer_token, environ, what="bearer token")
+            if s.bearer_token
+            else None,
+            firing_ttl_s=s.firing_ttl_s,
+            generator_url=s.generator_url,
+            timeout_s=config.timeout_s,
+            health_url=config.health_url,
+        )
+
+    def send(self, alert: Alert) -> None:
+        body = [
+            to_postable(
+                alert,
+                now=datetime.now(UTC),
+                firing_ttl_s=self.firing_ttl_s,
+                generator_url=self.generator_url,
+            )
+        ]
+        headers = {"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {}
+        post_json(
+            self.session,
+            f"{self.url}/api/v2/alerts",
+            payload=body,
+            headers=headers,
+            timeout_s=self.timeout_s,
+            service=f"alertmanager {self.name}",
+        )

@@ -1,0 +1,186 @@
+"""Health of the flow: check results, their aggregate, what changed, freshness and GitOps lag.
+
+Pure: no I/O, no SDK. The health-aggregator runs the checks and hands the results here.
+
+- Overall status: ``unhealthy`` when a critical component is unhealthy; ``degraded`` when any
+  component is degraded or a non-critical one is unhealthy; ``healthy`` otherwise.
+- Freshness: the newest completed backup of a cluster older than its maximum age is stale
+  (the component is ``degraded``; no backup at all is stale too).
+- GitOps lag: zero when the newest ``Backup-Id`` trailer on the branch names the cluster's
+  newest completed backup; otherwise the time that backup has been waiting for its commit.
+  Longer than the allowed lag is ``degraded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from backup2gitops.core.events import ComponentHealth, HealthReported, HealthStatus
+
+OVERALL = "overall"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: HealthStatus
+    latency_ms: float = 0.0
+    message: str = ""
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class BackupMark:
+    """The newest completed backup of a cluster."""
+
+    cluster: str
+    backup_id: str
+    completed_at: datetime
+
+
+@dataclass(frozen=True)
+class CommitMark:
+    """The newest commit on the branch carrying a cluster's ``Backup-Id`` trailer."""
+
+    cluster: str
+    backup_id: str
+    commit: str
+    committed_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    cluster: str
+    last_backup: BackupMark | None
+    last_commit: CommitMark | None
+    lag_s: float | None
+    stale: bool
+    max_age: timedelta
+
+
+def aggregate(results: Iterable[CheckResult]) -> HealthStatus:
+    status: HealthStatus = "healthy"
+    for result in results:
+        if result.status == "unhealthy" and result.critical:
+            return "unhealthy"
+        if result.status != "healthy":
+            status = "degraded"
+    return status
+
+
+def build_report(results: Iterable[CheckResult], *, checked_at: datetime) -> HealthReported:
+    listed = sorted(results, key=lambda r: r.name)
+    return HealthReported(
+        status=aggregate(listed),
+        checked_at=checked_at,
+        components={
+            r.name: ComponentHealth(
+                status=r.status, latency_ms=round(r.latency_ms, 1), message=r.message
+            )
+            for r in listed
+        },
+    )
+
+
+def changed_components(previous: HealthReported | None, current: HealthReported) -> list[str]:
+    """Components whose status differs (appeared and vanished ones included), sorted."""
+    before = previous.components if previous else {}
+    names = set(before) | set(current.components)
+    changed = []
+    for name in sorted(names):
+        old, new = before.get(name), current.components.get(name)
+        if old is None or new is None or old.status != new.status:
+            changed.append(name)
+    return changed
+
+
+def has_changed(previous: HealthReported | None, current: HealthReported) -> bool:
+    if previous is None or previous.status != current.status:
+        return True
+    return bool(changed_components(previous, current))
+
+
+def duration_iso(value: timedelta) -> str:
+    """An ISO-8601 duration (``PT26H``, ``P2D``, ``PT1H30M``) for ``backup.stale``'s ``max_age``."""
+    seconds = int(value.total_seconds())
+    if seconds and seconds % 86_400 == 0:
+        return f"P{seconds // 86_400}D"
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    return f"PT{time or '0S'}"
+
+
+def freshness(
+    *, cluster: str, newest: BackupMark | None, max_age: timedelta, now: datetime
+) -> CheckResult:
+    name = f"freshness/{cluster}"
+    if newest is None:
+        return CheckResult(name, "degraded", message="no completed backup found")
+    age = now - newest.completed_at
+    hours = age.total_seconds() / 3600
+    if age > max_age:
+        return CheckResult(
+            name,
+            "degraded",
+            message=f"stale: newest backup {newest.backup_id} is {hours:.1f}h old "
+            f"(max {duration_iso(max_age)})",
+        )
+    return CheckResult(
+        name, "healthy", message=f"newest backup {newest.backup_id}, {hours:.1f}h old"
+    )
+
+
+def lag_seconds(
+    *, newest: BackupMark | None, commit: CommitMark | None, now: datetime
+) -> float | None:
+    if newest is None:
+        return None
+    if commit is not None and (
+        commit.backup_id == newest.backup_id or commit.committed_at >= newest.completed_at
+    ):
+        return 0.0
+    return max(0.0, (now - newest.completed_at).total_seconds())
+
+
+def gitops_lag(
+    *,
+    cluster: str,
+    newest: BackupMark | None,
+    commit: CommitMark | None,
+    max_lag: timedelta,
+    now: datetime,
+) -> tuple[CheckResult, float | None]:
+    name = f"gitops-lag/{cluster}"
+    lag = lag_seconds(newest=newest, commit=commit, now=now)
+    if lag is None:
+        return CheckResult(name, "healthy", message="no backup to commit yet"), None
+    if lag > max_lag.total_seconds():
+        waiting = newest.backup_id if newest else "?"
+        return (
+            CheckResult(name, "degraded", message=f"backup {waiting} not committed for {lag:.0f}s"),
+            lag,
+        )
+    where = f"at {commit.commit[:12]}" if commit else "pending"
+    return CheckResult(name, "healthy", message=f"lag {lag:.0f}s, {where}"), lag
+
+
+def cluster_facts(
+    *,
+    cluster: str,
+    newest: BackupMark | None,
+    commit: CommitMark | None,
+    max_age: timedelta,
+    now: datetime,
+) -> ClusterFacts:
+    stale = newest is None or now - newest.completed_at > max_age
+    return ClusterFacts(
+        cluster=cluster,
+        last_backup=newest,
+        last_commit=commit,
+        lag_s=lag_seconds(newest=newest, commit=commit, now=now),
+        stale=stale,
+        max_age=max_age,
+    )

@@ -1,0 +1,446 @@
+"""Alerts and the alert routing tree.
+
+Pure: no I/O, no SDK. Turns a catalog event into the alerts it raises or resolves, and picks
+the receivers for each with a routing tree that behaves like Alertmanager's:
+
+- a route matches when all its matchers match the alert's attributes (its labels, plus the
+  event's ``type``, ``source``, ``subject``, ``status`` and extensions);
+- a matcher is ``exact``, a glob (``*``, ``?``, ``[...]``), ``=~regex`` (anchored), or the
+  negations ``!=value`` / ``!=glob`` and ``!~regex``; a list of values means any of them;
+  Alertmanager's string form ``name=~value`` is accepted in ``matchers``;
+- the children of a matching route are tried first; when none matches, the route itself
+  handles the alert; among siblings the first match wins unless it says ``continue: true``.
+
+Alert identity (``fingerprint``, PagerDuty's ``dedup_key``) is alertname + cluster + component,
+so the firing alert and its resolution share it. Severity is fixed per alertname (as with
+Prometheus rules, a warning and a critical are two alerts), so Alertmanager's identity - the
+whole label set - is stable too.
+
+What resolves what (``backup.completed`` is deliberately not consumed: every completed backup
+is followed by ``gitops.generated`` or ``gitops.failed``, and the router would otherwise see
+every backup twice):
+
+- ``gitops.generated`` for a cluster resolves its ``GitopsFailed``, ``BackupFailed`` and
+  ``BackupStale``;
+- ``health.changed`` resolves ``ComponentUnhealthy`` / ``ComponentDegraded`` of every component
+  that is healthy again (``overall`` included), and a ``freshness/<cluster>`` component back to
+  healthy resolves that cluster's ``BackupStale``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from backup2gitops.core import events
+from backup2gitops.core.events import Event
+
+AlertStatus = Literal["firing", "resolved"]
+Severity = Literal["critical", "warning", "info"]
+
+CONSUMED_TYPES = (
+    events.BACKUP_FAILED,
+    events.GITOPS_FAILED,
+    events.BACKUP_STALE,
+    events.HEALTH_CHANGED,
+    events.GITOPS_GENERATED,
+)
+
+SEVERITY: dict[str, Severity] = {
+    "BackupFailed": "critical",
+    "GitopsFailed": "critical",
+    "BackupStale": "warning",
+    "ComponentUnhealthy": "critical",
+    "ComponentDegraded": "warning",
+}
+
+
+class RoutingError(ValueError):
+    """A route or matcher cannot be understood."""
+
+
+def fingerprint(*, alertname: str, cluster: str, component: str) -> str:
+    """The stable identity of an alert: the same for its firing and its resolution."""
+    digest = hashlib.sha256(f"{alertname}\x1f{cluster}\x1f{component}".encode()).hexdigest()
+    return digest[:32]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert, firing or resolved, in the shape every receiver maps from."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    status: AlertStatus
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str = ""
+    event_type: str = ""
+    event_id: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def alertname(self) -> str:
+        return self.labels["alertname"]
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "warning")
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(
+            alertname=self.alertname,
+            cluster=self.labels.get("cluster", ""),
+            component=self.labels.get("component", ""),
+        )
+
+    @property
+    def summary(self) -> str:
+        return self.annotations.get("summary", self.alertname)
+
+    def match_attributes(self) -> dict[str, str]:
+        """What routes match on: event attributes, then labels (labels win)."""
+        return {**self.attributes, "status": self.status, **self.labels}
+
+    def resolved(self, *, at: datetime, event: Event | None = None) -> Alert:
+        """This alert's resolution: the same labels, ``ends_at`` set."""
+        return Alert(
+            labels=dict(self.labels),
+            annotations={**self.annotations, "resolved_by": event.type if event else ""},
+            status="resolved",
+            starts_at=self.starts_at,
+            ends_at=at,
+            generator_url=self.generator_url,
+            event_type=event.type if event else self.event_type,
+            event_id=event.id if event else self.event_id,
+            attributes=dict(self.attributes),  # routed like the alert it resolves
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "status": self.status,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "generator_url": self.generator_url,
+            "event_type": self.event_type,
+            "event_id": self.event_id,
+            "attributes": dict(self.attributes),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Alert:
+        ends = raw.get("ends_at")
+        return cls(
+            labels=dict(raw["labels"]),
+            annotations=dict(raw.get("annotations", {})),
+            status=raw.get("status", "firing"),
+            starts_at=datetime.fromisoformat(raw["starts_at"]),
+            ends_at=datetime.fromisoformat(ends) if ends else None,
+            generator_url=raw.get("generator_url", ""),
+            event_type=raw.get("event_type", ""),
+            event_id=raw.get("event_id", ""),
+            attributes=dict(raw.get("attributes", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An alert identity a recovery event resolves, if it is firing."""
+
+    fingerprint: str
+    alertname: str
+    cluster: str
+    component: str
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What one event does: alerts it fires, identities it resolves."""
+
+    firing: tuple[Alert, ...] = ()
+    resolves: tuple[Resolution, ...] = ()
+
+
+def _attributes(event: Event) -> dict[str, str]:
+    attrs = {"type": event.type, "source": event.source, "id": event.id}
+    if event.subject:
+        attrs["subject"] = event.subject
+    if event.cluster:
+        attrs["cluster"] = event.cluster
+    attrs.update(event.extensions)
+    return attrs
+
+
+def _family(event_type: str) -> str:
+    """``io.backup2gitops.backup.failed`` -> ``BackupFailed``."""
+    tail = event_type.removeprefix(events.TYPE_PREFIX)
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[._-]", tail) if part)
+
+
+def _resolution(alertname: str, cluster: str, component: str) -> Resolution:
+    fp = fingerprint(alertname=alertname, cluster=cluster, component=component)
+    return Resolution(fingerprint=fp, alertname=alertname, cluster=cluster, component=component)
+
+
+def _alert(
+    event: Event,
+    *,
+    alertname: str,
+    cluster: str,
+    component: str,
+    summary: str,
+    description: str,
+) -> Alert:
+    severity = event.extensions.get("severity") or SEVERITY.get(alertname, "warning")
+    return Alert(
+        labels={
+            "alertname": alertname,
+            "cluster": cluster,
+            "component": component,
+            "severity": severity,
+        },
+        annotations={"summary": summary, "description": description},
+        status="firing",
+        starts_at=event.time or events.now(),
+        generator_url=event.source,
+        event_type=event.type,
+        event_id=event.id,
+        attributes=_attributes(event),
+    )
+
+
+def effects_of(event: Event) -> Effects:
+    """The alerts an event fires and the identities it resolves (unknown types fire one alert)."""
+    data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+    cluster = str(data.get("cluster") or event.cluster or "")
+    if event.type == events.BACKUP_FAILED:
+        failed = events.parse_data(event, events.BackupFailed)
+        what = failed.backup_id or failed.key or "a backup"
+        return Effects(
+            firing=(
+                _alert(
+                    event,
+                    alertname="BackupFailed",
+                    cluster=cluster,
+                    component="backup",
+                    summary=f"backup {what} of {cluster or 'unknown cluster'} failed",
+                    description=f"{failed.code}: {failed.message}",
+                ),
+            )
+        )
+    if event.type == events.GITOPS_FAILED:
+        gfailed = events.parse_data(event, events.GitopsFailed)
+        return Effects(
+            firing=(
+                _alert(
+                    event,
+                    alertname="GitopsFailed",
+                    cluster=cluster,
+                    component="gitops",
+                    summary=f"GitOps commit of backup {gfailed.backup_id or '?'} failed "
+                    f"for {cluster or 'unknown cluster'}",
+                    description=f"{gfailed.code}: {gfailed.message}"
+                    + (" (retried)" if gfailed.retryable else ""),
+                ),
+            )
+        )
+    if event.type == events.BACKUP_STALE:
+        stale = events.parse_data(event, events.BackupStale)
+        last = stale.last_backup_at.isoformat() if stale.last_backup_at else "never"
+        return Effects(
+            firing=(
+                _alert(
+                    event,
+                    alertname="BackupStale",
+                    cluster=stale.cluster,
+                    component="backup",
+                    summary=f"no fresh backup of {stale.cluster} (max age {stale.max_age})",
+                    description=f"last completed backup: {last}",
+                ),
+            )
+        )
+    if event.type == events.GITOPS_GENERATED:
+        generated = events.parse_data(event, events.GitopsGenerated)
+        c = generated.cluster
+        return Effects(
+            resolves=(
+                _resolution("GitopsFailed", c, "gitops"),
+                _resolution("BackupFailed", c, "backup"),
+                _resolution("BackupStale", c, "backup"),
+            )
+        )
+    if event.type == events.HEALTH_CHANGED:
+        return _health_effects(event, events.parse_data(event, events.HealthChanged))
+    return Effects(
+        firing=(
+            _alert(
+                event,
+                alertname=_family(event.type),
+                cluster=cluster,
+                component=str(data.get("component") or "event"),
+                summary=str(data.get("message") or data.get("summary") or event.type),
+                description=event.subject or "",
+            ),
+        )
+    )
+
+
+_HEALTH_ALERTS = (("ComponentUnhealthy", "unhealthy"), ("ComponentDegraded", "degraded"))
+
+
+def _health_effects(event: Event, changed: events.HealthChanged) -> Effects:
+    firing: list[Alert] = []
+    resolves: list[Resolution] = []
+    report = changed.report
+    statuses = {"overall": (report.status, f"flow is {report.status}")}
+    for name in changed.changed_components:
+        if name in report.components:
+            component = report.components[name]
+            statuses[name] = (component.status, component.message)
+        else:  # the component is gone: whatever it raised is over
+            statuses[name] = ("healthy", "no longer checked")
+    for name, (status, message) in statuses.items():
+        for alertname, when in _HEALTH_ALERTS:
+            if status == when:
+                firing.append(
+                    _alert(
+                        event,
+                        alertname=alertname,
+                        cluster=event.cluster or "",
+                        component=name,
+                        summary=f"{name} is {status}",
+                        description=message,
+                    )
+                )
+            else:
+                resolves.append(_resolution(alertname, event.cluster or "", name))
+        if name.startswith("freshness/") and status == "healthy":
+            resolves.append(_resolution("BackupStale", name.split("/", 1)[1], "backup"))
+    return Effects(firing=tuple(firing), resolves=tuple(resolves))
+
+
+# --- matchers and the routing tree -------------------------------------------------------
+
+MatchOp = Literal["=", "!=", "=~", "!~"]
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: MatchOp
+    values: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+
+    def matches(self, attributes: Mapping[str, str]) -> bool:
+        value = attributes.get(self.name, "")
+        hit = any(pattern.fullmatch(value) for pattern in self.patterns)
+        return not hit if self.op in ("!=", "!~") else hit
+
+
+def matcher(name: str, spec: str | Sequence[str]) -> Matcher:
+    """``name`` against ``value``/glob, ``=~re``, ``!=value``/glob or ``!~re``; a list = any."""
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    if not specs:
+        raise RoutingError(f"match.{name}: empty list")
+    ops = {_op_of(s) for s in specs}
+    if len(ops) != 1:
+        raise RoutingError(f"match.{name}: mixes operators in one list")
+    op = ops.pop()
+    values = tuple(s[len(op) :] if s.startswith(op) and op != "=" else s for s in specs)
+    return _compiled(name, op, values)
+
+
+def _op_of(spec: str) -> MatchOp:
+    for op in ("=~", "!~", "!="):
+        if spec.startswith(op):
+            return op
+    return "="
+
+
+def _compiled(name: str, op: MatchOp, values: tuple[str, ...]) -> Matcher:
+    patterns = []
+    for value in values:
+        try:
+            if op in ("=~", "!~"):
+                patterns.append(re.compile(value))
+            elif _GLOB.search(value):
+                patterns.append(re.compile(fnmatch.translate(value)))
+            else:
+                patterns.append(re.compile(re.escape(value)))
+        except re.error as exc:
+            raise RoutingError(f"match.{name}: invalid regex {value!r}: {exc}") from exc
+    return Matcher(name=name, op=op, values=values, patterns=tuple(patterns))
+
+
+def parse_matcher(text: str) -> Matcher:
+    """Alertmanager's string form: ``severity=~"critical|warning"``."""
+    found = _MATCHER.match(text)
+    if not found:
+        raise RoutingError(f"matchers: cannot parse {text!r} (want name=value, !=, =~ or !~)")
+    name, op, value = found.groups()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return _compiled(name, op, (value,))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Route:
+    matchers: tuple[Matcher, ...] = ()
+    receivers: tuple[str, ...] = ()
+    continue_: bool = False
+    routes: tuple[Route, ...] = ()
+
+    def matches(self, attributes: Mapping[str, str]) -> bool:
+        return all(m.matches(attributes) for m in self.matchers)
+
+
+def parse_route(raw: Mapping[str, Any]) -> Route:
+    """A route from its configuration mapping (``match``, ``matchers``, ``receivers``, ...)."""
+    found = [matcher(str(name), spec) for name, spec in (raw.get("match") or {}).items()]
+    found += [parse_matcher(text) for text in raw.get("matchers") or ()]
+    return Route(
+        matchers=tuple(found),
+        receivers=tuple(raw.get("receivers") or ()),
+        continue_=bool(raw.get("continue", raw.get("continue_", False))),
+        routes=tuple(parse_route(child) for child in raw.get("routes") or ()),
+    )
+
+
+def parse_tree(routes: Iterable[Mapping[str, Any]]) -> Route:
+    """The configured top-level routes under an implicit root that matches everything."""
+    return Route(routes=tuple(parse_route(raw) for raw in routes))
+
+
+def route(tree: Route, alert: Alert) -> list[str]:
+    """The receivers for ``alert``, each once, in the order the tree names them."""
+    chosen: list[str] = []
+    for name in _walk(tree, alert.match_attributes()) or []:
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
+
+
+def _walk(node: Route, attributes: Mapping[str, str]) -> list[str] | None:
+    if not node.matches(attributes):
+        return None
+    found: list[str] = []
+    matched_child = False
+    for child in node.routes:
+        receivers = _walk(child, attributes)
+        if receivers is None:
+            continue
+        matched_child = True
+        found.extend(receivers)
+        if not child.continue_:
+            break
+    return found if matched_child else list(node.receivers)

@@ -1,0 +1,191 @@
+"""alert-router with an in-memory bucket and receivers served by a local HTTP server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from http_client import client, post_event
+
+from alert_router import handler
+from backup2gitops.adapters.receivers.webhook import WebhookReceiver
+from backup2gitops.adapters.storage import MemoryStore
+from backup2gitops.config import parse_config
+from backup2gitops.core import events
+from backup2gitops.core.errors import Conflict, Transient
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.context import FunctionContext
+from recording import Recorder
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+CONFIG = """
+alerts:
+  receivers:
+    - {name: slack, type: slack, url: {env: SLACK_URL}}
+    - {name: pd, type: pagerduty, routing_key: {env: PD_KEY}, url: "%(url)s/v2/enqueue"}
+    - {name: am, type: alertmanager, url: "%(url)s"}
+    - {name: hook, type: webhook, url: "%(url)s/hook", secret: {env: HOOK_SECRET}}
+  routes:
+    - match: {severity: critical}
+      receivers: [pd]
+      continue: true
+    - receivers: [slack, am, hook]
+"""
+
+
+@pytest.fixture
+def ctx(recorder: Recorder) -> FunctionContext:
+    config = parse_config(CONFIG % {"url": recorder.url})
+    env = {"SLACK_URL": recorder.url + "/slack", "PD_KEY": "k" * 32, "HOOK_SECRET": "s"}
+    recorder.reply("/v2/enqueue", *[(202, "{}")] * 20)
+    return FunctionContext(config, store=MemoryStore(), environ=env, clock=lambda: T0)
+
+
+def gitops_failed(event_id: str = "f1", cluster: str = "prod") -> Event:
+    return Event(
+        id=event_id,
+        source="/backup2gitops/gitops-generator",
+        type=events.GITOPS_FAILED,
+        time=T0,
+        cluster=cluster,
+        data={
+            "cluster": cluster,
+            "backup_id": "b1",
+            "code": "push",
+            "message": "rejected",
+            "retryable": False,
+        },
+    )
+
+
+def gitops_generated(event_id: str = "g1", cluster: str = "prod") -> Event:
+    return Event(
+        id=event_id,
+        source="/backup2gitops/gitops-generator",
+        type=events.GITOPS_GENERATED,
+        time=T0,
+        cluster=cluster,
+        data={
+            "cluster": cluster,
+            "backup_id": "b2",
+            "repository": "r",
+            "branch": "main",
+            "commit": "c" * 40,
+        },
+    )
+
+
+def counts(recorder: Recorder) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for r in recorder.requests:
+        found[r.path] = found.get(r.path, 0) + 1
+    return found
+
+
+ALL = {"/slack": 1, "/v2/enqueue": 1, "/api/v2/alerts": 1, "/hook": 1}
+
+
+def test_redelivery_notifies_each_receiver_once(ctx: FunctionContext, recorder: Recorder) -> None:
+    assert handler.handle(gitops_failed(), ctx) is None
+    assert counts(recorder) == ALL
+    assert handler.handle(gitops_failed(), ctx) is None  # the broker delivers it again
+    assert counts(recorder) == ALL
+    records = list(ctx.store.list("state/idempotency/alert-router/"))
+    assert len(records) == 4
+
+
+def test_one_receiver_503_fails_the_function_and_the_retry_sends_only_to_it(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    recorder.reply("/slack", (503, "busy"))
+    http = client(handler.SPEC, ctx)
+    response = post_event(http, gitops_failed())
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "receiver_failed" and "slack" in error["message"]
+    assert recorder.url not in error["message"]
+    assert counts(recorder) == ALL  # the others were tried (and succeeded)
+    response = post_event(http, gitops_failed())
+    assert response.status_code == 202
+    assert counts(recorder) == {**ALL, "/slack": 2}
+    post_event(http, gitops_failed())
+    assert counts(recorder) == {**ALL, "/slack": 2}
+
+
+def test_4xx_is_reported_not_retried(ctx: FunctionContext, recorder: Recorder) -> None:
+    recorder.reply("/hook", (400, "bad signature"))
+    assert handler.handle(gitops_failed(), ctx) is None
+    assert handler.handle(gitops_failed(), ctx) is None
+    assert counts(recorder)["/hook"] == 1
+
+
+def test_recovery_resolves_what_fired_and_only_that(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    handler.handle(gitops_generated("g0"), ctx)
+    assert recorder.requests == []  # nothing was firing: no "resolved" noise
+    handler.handle(gitops_failed(), ctx)
+    handler.handle(gitops_generated(), ctx)
+    assert counts(recorder) == {k: 2 * v for k, v in ALL.items()}
+    pd_trigger, pd_resolve = (r.json() for r in recorder.to("/v2/enqueue"))
+    assert (pd_trigger["event_action"], pd_resolve["event_action"]) == ("trigger", "resolve")
+    assert pd_trigger["dedup_key"] == pd_resolve["dedup_key"]
+    am_fire, am_resolve = (r.json()[0] for r in recorder.to("/api/v2/alerts"))
+    assert am_fire["labels"] == am_resolve["labels"]
+    assert am_resolve["endsAt"] == "2026-11-01T12:00:00Z"
+    assert recorder.to("/hook")[1].json()["status"] == "resolved"
+    assert list(ctx.store.list("state/alerts/")) == []
+    handler.handle(gitops_generated("g2"), ctx)
+    assert len(recorder.requests) == 8
+
+
+def test_a_repeated_firing_reaches_only_alertmanager(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    for run in ("s1", "s2"):
+        stale = Event(
+            id=run,
+            source="/backup2gitops/health-aggregator",
+            type=events.BACKUP_STALE,
+            time=T0,
+            cluster="prod",
+            data={"cluster": "prod", "last_backup_at": None, "max_age": "PT26H"},
+        )
+        handler.handle(stale, ctx)
+    assert counts(recorder) == {"/slack": 1, "/api/v2/alerts": 2, "/hook": 1}
+
+
+def test_concurrent_duplicate_is_a_conflict(
+    ctx: FunctionContext, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = threading.Event()
+    original = WebhookReceiver.send
+
+    def slow(self: WebhookReceiver, alert: object) -> None:
+        started.set()
+        time.sleep(0.5)
+        original(self, alert)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(WebhookReceiver, "send", slow)
+    first = threading.Thread(target=handler.handle, args=(gitops_failed(), ctx))
+    first.start()
+    assert started.wait(5)
+    with pytest.raises(Conflict):
+        handler.handle(gitops_failed(), ctx)
+    first.join()
+    assert counts(recorder) == ALL
+
+
+def test_unreachable_receiver_is_transient(ctx: FunctionContext, recorder: Recorder) -> None:
+    recorder.reply("/api/v2/alerts", (500, "down"))
+    with pytest.raises(Transient, match="am"):
+        handler.handle(gitops_failed(), ctx)
+
+
+def test_other_types_are_ignored(ctx: FunctionContext, recorder: Recorder) -> None:
+    completed = gitops_failed().model_copy(update={"type": events.BACKUP_COMPLETED})
+    assert handler.handle(completed, ctx) is None
+    assert recorder.requests == []
