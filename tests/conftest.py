@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from recording import Recorder, recording_server
+from tests.recording import Recorder, recording_server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from backup2gitops.adapters.receivers.webhook import WebhookReceiver, verify_sig
 from backup2gitops.config import parse_config
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
-from recording import Recorder
+from tests.recording import Recorder
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
