@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from tests.functional.http_client import client, post_event
 
 from alert_router import handler
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
@@ -17,6 +16,7 @@ from backup2gitops.core import events
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
+from tests.functional.http_client import client, post_event
 from tests.recording import Recorder
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

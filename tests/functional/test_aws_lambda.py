@@ -10,9 +10,6 @@ import json
 from typing import Any
 
 import pytest
-from tests.fixtures.eventbridge import RecordingEventBridge
-from tests.fixtures.native import native_backup, store_native_backup
-from tests.fixtures.notifications import eventbridge_body, load, s3_body
 
 from backup2gitops.adapters.storage import MemoryStore, StorageError
 from backup2gitops.config import parse_config
@@ -34,6 +31,9 @@ from backup2gitops.runtime.aws_lambda import (
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec
 from backup_complete.handler import SPEC
+from tests.fixtures.eventbridge import RecordingEventBridge
+from tests.fixtures.native import native_backup, store_native_backup
+from tests.fixtures.notifications import eventbridge_body, load, s3_body
 
 BUCKET = "prod-backups"
 KEY = "backups/prod/20261123t020000z/manifest.json"

@@ -16,10 +16,6 @@ import flask
 import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
-from tests.fixtures.eventbridge import RecordingEventBridge
-from tests.fixtures.native import NativeBackup, native_backup, store_native_backup
-from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
-from tests.fixtures.velero import velero_backup_object, velero_tarball
 
 from backup2gitops.adapters.storage import FileStore, MemoryStore, ObjectStore, StorageError
 from backup2gitops.config import parse_config
@@ -31,6 +27,10 @@ from backup2gitops.runtime.aws_lambda import from_structured, lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import http_target
 from backup_complete.handler import SPEC
+from tests.fixtures.eventbridge import RecordingEventBridge
+from tests.fixtures.native import NativeBackup, native_backup, store_native_backup
+from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
+from tests.fixtures.velero import velero_backup_object, velero_tarball
 
 TOKEN = "s3cret-token"
 BUCKET = "backups"
@@ -529,4 +529,3 @@ def test_several_records_reply_with_the_first_and_publish_the_rest(memory: Memor
 def _no_k_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("K_SINK", raising=False)
     yield
-

@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
 
 from backup2gitops.core.errors import InvalidInput
 from backup2gitops.core.notifications import (
@@ -18,6 +17,7 @@ from backup2gitops.core.notifications import (
     notifications_from,
     storage_event,
 )
+from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
 
 KEYS = [
     "backups/prod/x/manifest.json",

@@ -202,3 +202,61 @@ def test_policy_forbids_unknown_fields() -> None:
         CleaningPolicy.model_validate({"secret": "redact"})
     with pytest.raises(ValidationError):
         CleaningPolicy.model_validate({"secrets": "base64"})
+
+
+# --- objects the cluster creates by itself ---------------------------------------------------
+
+from backup2gitops.core.cleaning import CleaningPolicy as _Policy  # noqa: E402
+from backup2gitops.core.cleaning import exclusion_reason as _reason  # noqa: E402
+
+
+def _obj(kind: str, name: str, namespace: str | None = None, **extra: object) -> dict:
+    metadata: dict = {"name": name, "uid": "u", "resourceVersion": "1"}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata.update(extra.pop("metadata", {}))  # type: ignore[arg-type]
+    return {"apiVersion": "v1", "kind": kind, "metadata": metadata, **extra}
+
+
+def test_default_service_account_is_excluded_until_someone_changes_it() -> None:
+    assert _reason(_obj("ServiceAccount", "default", "shop"), policy=_Policy())
+    touched = _obj("ServiceAccount", "default", "shop", imagePullSecrets=[{"name": "regcred"}])
+    assert _reason(touched, policy=_Policy()) is None
+    labelled = _obj("ServiceAccount", "default", "shop", metadata={"labels": {"team": "a"}})
+    assert _reason(labelled, policy=_Policy()) is None
+    assert _reason(_obj("ServiceAccount", "web", "shop"), policy=_Policy()) is None
+
+
+def test_api_server_objects_are_excluded() -> None:
+    assert _reason(_obj("Service", "kubernetes", "default"), policy=_Policy())
+    assert _reason(_obj("Service", "kubernetes", "shop"), policy=_Policy()) is None
+    system = _obj(
+        "Namespace",
+        "kube-system",
+        metadata={"labels": {"kubernetes.io/metadata.name": "kube-system"}},
+        spec={"finalizers": ["kubernetes"]},
+    )
+    assert _reason(system, policy=_Policy())
+    policy_labelled = _obj(
+        "Namespace",
+        "kube-system",
+        metadata={
+            "labels": {
+                "kubernetes.io/metadata.name": "kube-system",
+                "pod-security.kubernetes.io/enforce": "privileged",
+            }
+        },
+    )
+    assert _reason(policy_labelled, policy=_Policy()) is None
+    assert _reason(_obj("Namespace", "shop"), policy=_Policy()) is None
+
+
+def test_dynamically_provisioned_volumes_are_excluded_unless_kept() -> None:
+    pv = _obj(
+        "PersistentVolume",
+        "pvc-1",
+        metadata={"annotations": {"pv.kubernetes.io/provisioned-by": "rancher.io/local-path"}},
+    )
+    assert _reason(pv, policy=_Policy())
+    assert _reason(pv, policy=_Policy(keep_provisioned_volumes=True)) is None
+    assert _reason(_obj("PersistentVolume", "nfs-share"), policy=_Policy()) is None

@@ -1,8 +1,9 @@
 """Golden pairs: cases/<case>.input.yaml -> cases/<case>.expected.yaml.
 
 Every input is what ``kubectl get -o yaml`` prints on a real cluster. Each object of the input
-goes through ``prepare`` with ``secrets=redact`` (the only policy difference from the default,
-so the Secret case is visible); excluded objects are absent from the expected file.
+goes through ``prepare`` with ``secrets=redact`` and ``keep_provisioned_volumes`` (the only
+policy differences from the default, so the Secret and the provisioned PV cases are visible);
+excluded objects are absent from the expected file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from backup2gitops.core import cleaning, manifest_yaml
 
 CASES = Path(__file__).parent / "cases"
 NAMES = sorted(p.name.removesuffix(".input.yaml") for p in CASES.glob("*.input.yaml"))
-POLICY = cleaning.CleaningPolicy(secrets="redact")
+POLICY = cleaning.CleaningPolicy(secrets="redact", keep_provisioned_volumes=True)
 
 
 def _render(objects: list[dict]) -> str:

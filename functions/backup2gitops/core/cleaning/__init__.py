@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from backup2gitops.core.cleaning.context import RuleContext
-from backup2gitops.core.cleaning.exclusions import builtin_reason, policy_reason
+from backup2gitops.core.cleaning.exclusions import (
+    builtin_reason,
+    policy_reason,
+    provisioned_volume_reason,
+)
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.ruleset import apply_rules
@@ -44,7 +48,11 @@ _DEFAULT_POLICY = CleaningPolicy()
 def exclusion_reason(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> str | None:
     """Why ``obj`` is never written to git, or None. Built-in exclusions come first."""
     ref = ObjectRef.of(obj)
-    return builtin_reason(obj, ref) or policy_reason(ref, policy=policy)
+    return (
+        builtin_reason(obj, ref)
+        or provisioned_volume_reason(ref, policy=policy)
+        or policy_reason(ref, policy=policy)
+    )
 
 
 def neat(obj: Mapping[str, Any], *, policy: CleaningPolicy = _DEFAULT_POLICY) -> dict[str, Any]:

@@ -43,6 +43,13 @@ VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
 SERVICE_ACCOUNT_TOKEN_TYPE: Final[str] = "kubernetes.io/service-account-token"  # noqa: S105
 ROOT_CA_CONFIGMAP: Final[str] = "kube-root-ca.crt"
+# Created by the API server itself (pkg/controlplane: system namespaces, default/kubernetes).
+SYSTEM_NAMESPACES: Final[frozenset[str]] = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease"}
+)
+NAMESPACE_NAME_LABEL: Final[str] = "kubernetes.io/metadata.name"
+LAST_APPLIED: Final[str] = "kubectl.kubernetes.io/last-applied-configuration"
+PROVISIONED_BY: Final[str] = "pv.kubernetes.io/provisioned-by"
 
 
 def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
@@ -62,6 +69,30 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: service-account token secret"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
+    if key == ("", "Service") and (ref.namespace, ref.name) == ("default", "kubernetes"):
+        return "builtin: the API server publishes default/kubernetes"
+    if key == ("", "ServiceAccount") and ref.name == "default" and _untouched(obj, ref, "secrets"):
+        return "builtin: the service-account controller creates 'default' in every namespace"
+    if key == ("", "Namespace") and ref.name in SYSTEM_NAMESPACES and _untouched(obj, ref, "spec"):
+        return "builtin: the API server creates the system namespaces"
+    return None
+
+
+def _untouched(obj: Mapping[str, Any], ref: ObjectRef, *server_fields: str) -> bool:
+    """No field, label or annotation a person could have added (a system object left as is)."""
+    known = {"apiVersion", "kind", "metadata", "status", *server_fields}
+    labels = set(ref.labels) - {NAMESPACE_NAME_LABEL}
+    annotations = set(ref.annotations) - {LAST_APPLIED}
+    return set(obj) <= known and not labels and not annotations
+
+
+def provisioned_volume_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
+    """Dynamically provisioned PersistentVolumes: the claim in git provisions a new one."""
+    provisioned = (ref.group, ref.kind) == ("", "PersistentVolume") and (
+        PROVISIONED_BY in ref.annotations
+    )
+    if provisioned and not policy.keep_provisioned_volumes:
+        return "builtin: dynamically provisioned volume (its claim provisions it again)"
     return None
 
 

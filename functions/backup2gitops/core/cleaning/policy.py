@@ -26,6 +26,8 @@ class CleaningPolicy(BaseModel):
       case-insensitive. An empty include list includes every kind.
     - ``label_selector``: kubectl syntax, e.g. ``app=web,tier!=cache,env in (prod,stage),!legacy``.
     - ``exclude_names``: globs over ``namespace/name`` (namespaced) or ``name`` (cluster-scoped).
+    - ``keep_provisioned_volumes``: keep PersistentVolumes a provisioner created (default: their
+      claims are in git, and applying the claim provisions a new volume).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,6 +35,7 @@ class CleaningPolicy(BaseModel):
     secrets: Literal["exclude", "redact", "sops", "plaintext"] = "exclude"
     keep_node_ports: bool = False
     keep_cluster_ip: bool = False
+    keep_provisioned_volumes: bool = False
     include_namespaces: list[str] = ["*"]
     exclude_namespaces: list[str] = []
     include_kinds: list[str] = []
