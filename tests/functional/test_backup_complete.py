@@ -529,4 +529,3 @@ def test_several_records_reply_with_the_first_and_publish_the_rest(memory: Memor
 def _no_k_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("K_SINK", raising=False)
     yield
-
