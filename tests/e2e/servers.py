@@ -1,0 +1,243 @@
+"""Real servers for end-to-end tests: MinIO, a function under functions-framework, a recorder.
+
+Each is a context manager that starts the server on 127.0.0.1, waits until it answers (bounded
+polls, no fixed sleeps) and stops it on exit -- only the process it started.
+
+- ``minio_server(tmp_path, env=...)``: ``minio server DIR`` from ``$(go env GOPATH)/bin/minio``
+  (``minio_binary()`` is None when absent: skip the test with ``MINIO_MISSING``);
+- ``serve_function(source_file, target, env=...)``: ``functions-framework --signature-type http``;
+- ``http_recorder()``: a tiny HTTP server that records every request and answers 202 (a K_SINK,
+  a webhook receiver, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TypeVar
+
+import requests
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+MINIO_MISSING = (
+    "no minio binary at $(go env GOPATH)/bin/minio: "
+    "go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c (CI does)"
+)
+MINIO_USER = "b2gadmin"
+MINIO_PASSWORD = "b2g-secret-key"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(
+    probe: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.1
+) -> T:
+    """Poll ``probe`` until it returns something other than None (or False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bool:
+    try:
+        return ok(requests.get(url, timeout=1).status_code)
+    except requests.RequestException:
+        return False
+
+
+@contextlib.contextmanager
+def _process(
+    argv: list[str], *, env: Mapping[str, str], log: Path, ready: Callable[[], bool], what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        try:
+
+            def up() -> bool:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{what} exited with {process.returncode}: {_tail(log)}")
+                return ready()
+
+            wait_for(up, timeout=30, what=what)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------------------- MinIO
+
+
+def minio_binary() -> Path | None:
+    gopath = None
+    if shutil.which("go"):
+        gopath = subprocess.run(
+            ["go", "env", "GOPATH"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    candidate = Path(gopath or Path.home() / "go") / "bin" / "minio"
+    return candidate if candidate.is_file() else None
+
+
+@dataclass(frozen=True)
+class Minio:
+    url: str
+    user: str
+    password: str
+    data_dir: Path
+    log: Path
+
+
+@contextlib.contextmanager
+def minio_server(
+    tmp_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    user: str = MINIO_USER,
+    password: str = MINIO_PASSWORD,
+    port: int | None = None,
+) -> Iterator[Minio]:
+    binary = minio_binary()
+    if binary is None:
+        raise FileNotFoundError(MINIO_MISSING)
+    port, console = port or free_port(), free_port()
+    data_dir = tmp_path / "minio-data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}"
+    argv = [str(binary), "server", str(data_dir), "--address", f"127.0.0.1:{port}"]
+    argv += ["--console-address", f"127.0.0.1:{console}", "--quiet"]
+    full_env = {
+        **os.environ,
+        "MINIO_ROOT_USER": user,
+        "MINIO_ROOT_PASSWORD": password,
+        "MINIO_BROWSER": "off",
+        **(env or {}),
+    }
+    log = tmp_path / "minio.log"
+    ready = lambda: _answers(f"{url}/minio/health/live", ok=lambda s: s == 200)  # noqa: E731
+    with _process(argv, env=full_env, log=log, ready=ready, what="minio"):
+        yield Minio(url=url, user=user, password=password, data_dir=data_dir, log=log)
+
+
+# ------------------------------------------------------------------------ functions-framework
+
+
+@contextlib.contextmanager
+def serve_function(
+    source: str | Path, target: str, *, env: Mapping[str, str], log: Path | None = None
+) -> Iterator[str]:
+    """Serve ``target`` from ``source`` (a .py file) over HTTP; yield its base URL."""
+    port = free_port()
+    executable = shutil.which("functions-framework") or str(
+        Path(sys.executable).with_name("functions-framework")
+    )
+    argv = [executable, "--source", str(source), "--target", target]
+    argv += ["--signature-type", "http", "--host", "127.0.0.1", "--port", str(port)]
+    pythonpath = os.pathsep.join(p for p in (str(FUNCTIONS_DIR), os.environ.get("PYTHONPATH")) if p)
+    full_env = {**os.environ, "PYTHONPATH": pythonpath, **env}
+    url = f"http://127.0.0.1:{port}"
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix=f"ff-{target}-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
+    ready = lambda: _answers(url + "/healthz")  # noqa: E731
+    with _process(argv, env=full_env, log=log, ready=ready, what=target):
+        yield url
+
+
+# ------------------------------------------------------------------------------- recorder
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Recorder:
+    url: str
+    requests: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def snapshot(self, path: str | None = None) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if path is None or r.path == path]
+
+
+@contextlib.contextmanager
+def http_recorder(*, status: int = 202) -> Iterator[Recorder]:
+    """Record every request (any path) and answer ``status`` with no body."""
+    recorder: Recorder
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with recorder.lock:
+                recorder.requests.append(
+                    Recorded(self.command, self.path, dict(self.headers.items()), body)
+                )
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_PUT = do_GET = do_HEAD = _record  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    recorder = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+__all__ = [
+    "MINIO_MISSING",
+    "Minio",
+    "Recorded",
+    "Recorder",
+    "free_port",
+    "http_recorder",
+    "minio_binary",
+    "minio_server",
+    "serve_function",
+    "wait_for",
+]
