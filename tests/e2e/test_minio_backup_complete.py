@@ -28,6 +28,10 @@ import pytest
 import requests
 from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
+
+from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
+from backup2gitops.core.manifest import dump_manifest
+from backup2gitops.core.notifications import notifications_from
 from tests.e2e.servers import (
     MINIO_MISSING,
     MINIO_PASSWORD,
@@ -42,10 +46,6 @@ from tests.e2e.servers import (
 )
 from tests.fixtures.native import native_backup
 from tests.fixtures.velero import velero_backup_object, velero_tarball
-
-from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
-from backup2gitops.core.manifest import dump_manifest
-from backup2gitops.core.notifications import notifications_from
 
 pytestmark = [
     pytest.mark.e2e,
