@@ -172,3 +172,36 @@ alerts:
     bad = parse_config("alerts: {receivers: [{name: x, type: carrier-pigeon}], routes: []}")
     with pytest.raises(ValueError, match="unknown receiver type"):
         build_receivers(bad.alerts, environ={})
+
+
+def test_third_party_receivers_load_from_the_entry_point_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    from backup2gitops.adapters.receivers import registry
+
+    class Pigeon:
+        repeat_firing = False
+        health_url = None
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @classmethod
+        def from_config(cls, config: object, *, environ: object) -> Pigeon:
+            return cls(getattr(config, "name", "?"))
+
+        def send(self, alert: routing.Alert) -> None:
+            pass
+
+    entry = metadata.EntryPoint(name="pigeon", value="x:Pigeon", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(metadata.EntryPoint, "load", lambda self: Pigeon)
+    monkeypatch.setattr(
+        registry.metadata,
+        "entry_points",
+        lambda group: [entry] if group == registry.ENTRY_POINT_GROUP else [],
+    )
+    config = parse_config("alerts: {receivers: [{name: coo, type: pigeon}], routes: []}")
+    (built,) = build_receivers(config.alerts, environ={}).values()
+    assert isinstance(built, Pigeon) and built.name == "coo"

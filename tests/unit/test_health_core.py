@@ -77,3 +77,12 @@ def test_duration_iso() -> None:
     assert health.duration_iso(timedelta(days=2, minutes=30)) == "PT48H30M"
     assert health.duration_iso(timedelta(days=1)) == "P1D"
     assert health.duration_iso(timedelta(0)) == "PT0S"
+
+
+def test_best_commit_prefers_the_one_naming_the_newest_backup() -> None:
+    newest = BackupMark("prod", "b2", NOW - timedelta(hours=2))
+    trailer = CommitMark("prod", "b1", "a", NOW - timedelta(hours=1))
+    generated = CommitMark("prod", "b2", "a", NOW - timedelta(hours=3))
+    assert health.best_commit(newest, trailer, generated) is generated
+    assert health.best_commit(newest, trailer, None) is trailer
+    assert health.best_commit(None, None, None) is None

@@ -6,8 +6,9 @@ Pure: no I/O, no SDK. The health-aggregator runs the checks and hands the result
   component is degraded or a non-critical one is unhealthy; ``healthy`` otherwise.
 - Freshness: the newest completed backup of a cluster older than its maximum age is stale
   (the component is ``degraded``; no backup at all is stale too).
-- GitOps lag: zero when the newest ``Backup-Id`` trailer on the branch names the cluster's
-  newest completed backup; otherwise the time that backup has been waiting for its commit.
+- GitOps lag: zero when the newest ``Backup-Id`` trailer on the branch (or the last
+  ``gitops.generated``, which covers no-op generations) names the cluster's newest completed
+  backup; otherwise the time that backup has been waiting for its commit.
   Longer than the allowed lag is ``degraded``.
 """
 
@@ -138,11 +139,22 @@ def lag_seconds(
 ) -> float | None:
     if newest is None:
         return None
-    if commit is not None and (
-        commit.backup_id == newest.backup_id or commit.committed_at >= newest.completed_at
-    ):
+    if commit is not None and commit.backup_id == newest.backup_id:
         return 0.0
     return max(0.0, (now - newest.completed_at).total_seconds())
+
+
+def best_commit(newest: BackupMark | None, *candidates: CommitMark | None) -> CommitMark | None:
+    """The mark that shows the cluster's progress: one naming the newest backup, else the latest.
+
+    Candidates are the newest ``Backup-Id`` trailer on the branch and the last ``gitops.generated``
+    seen (a no-op generation commits nothing, so the trailer alone would show a growing lag).
+    """
+    found = [c for c in candidates if c is not None]
+    for mark in found:
+        if newest is not None and mark.backup_id == newest.backup_id:
+            return mark
+    return max(found, key=lambda c: c.committed_at, default=None)
 
 
 def gitops_lag(

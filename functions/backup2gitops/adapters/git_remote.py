@@ -1,0 +1,144 @@
+"""Reading a git remote without a working tree: ``ls-remote``, and the newest ``Backup-Id``
+trailer per cluster from a bounded shallow fetch into a bare cache repository.
+
+Credentials (``git.token``) go into the URL git is given and nowhere else: every message this
+module produces is passed through ``redact`` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from backup2gitops.config import GitConfig
+from backup2gitops.core.health import CommitMark
+
+_USERINFO = re.compile(r"(://)[^/@\s]+@")
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+class GitRemoteError(Exception):
+    """The remote could not be read; the message holds no credentials."""
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    text = _USERINFO.sub(r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+            text = text.replace(quote(secret, safe=""), "***")
+    return text
+
+
+def authenticated_url(config: GitConfig, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """The URL to hand to git (token inserted for https) and the token, for redaction."""
+    token = config.token.reveal(environ)
+    parts = urlsplit(config.url)
+    if token and parts.scheme in ("http", "https") and "@" not in parts.netloc:
+        netloc = f"{quote(config.token_user, safe='')}:{quote(token, safe='')}@{parts.netloc}"
+        return urlunsplit(parts._replace(netloc=netloc)), token
+    return config.url, token
+
+
+def _git(args: list[str], *, timeout_s: float, secret: str | None, cwd: Path | None = None) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GitRemoteError(f"git {args[0]} timed out after {timeout_s}s") from exc
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise GitRemoteError(redact(f"git {args[0]}: {last}", secret))
+    return done.stdout
+
+
+def ls_remote(url: str, *, branch: str, timeout_s: float, secret: str | None = None) -> str:
+    """The branch's head commit; ``GitRemoteError`` when unreachable or the branch is missing."""
+    out = _git(
+        ["ls-remote", "--heads", url, f"refs/heads/{branch}"], timeout_s=timeout_s, secret=secret
+    )
+    if not out.strip():
+        raise GitRemoteError(f"branch {branch} not found on the remote")
+    return out.split()[0]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / ".health.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # threads and processes sharing the cache
+        yield
+
+
+def cache_dir_for(url: str, base: Path | None) -> Path:
+    digest = hashlib.sha256(redact(url).encode()).hexdigest()[:16]
+    return (base or Path(tempfile.gettempdir()) / "backup2gitops") / f"health-{digest}.git"
+
+
+def newest_backup_commits(
+    url: str,
+    *,
+    branch: str,
+    depth: int,
+    timeout_s: float,
+    cache_dir: Path,
+    secret: str | None = None,
+) -> dict[str, CommitMark]:
+    """Per cluster (``Cluster:`` trailer), the newest commit with a ``Backup-Id:`` trailer,
+    among the last ``depth`` commits of ``branch``."""
+    ref = f"refs/remotes/origin/{branch}"
+    with _locked(cache_dir):
+        if not (cache_dir / "HEAD").exists():
+            _git(["init", "--bare", "-q", str(cache_dir)], timeout_s=timeout_s, secret=secret)
+        _git(
+            ["fetch", "-q", "--no-tags", f"--depth={depth}", url, f"+refs/heads/{branch}:{ref}"],
+            cwd=cache_dir,
+            timeout_s=timeout_s,
+            secret=secret,
+        )
+        fmt = _FIELD.join(
+            (
+                "%H",
+                "%ct",
+                "%(trailers:key=Backup-Id,valueonly,separator=%x2C)",
+                "%(trailers:key=Cluster,valueonly,separator=%x2C)",
+            )
+        )
+        out = _git(
+            ["log", f"-n{depth}", f"--format={fmt}{_RECORD}", ref],
+            cwd=cache_dir,
+            timeout_s=timeout_s,
+            secret=secret,
+        )
+    marks: dict[str, CommitMark] = {}
+    for record in out.split(_RECORD):
+        fields = record.strip("\n").split(_FIELD)
+        if len(fields) != 4:
+            continue
+        commit, when, backup_id, cluster = (f.strip() for f in fields)
+        if not backup_id or not cluster or cluster in marks:
+            continue
+        marks[cluster] = CommitMark(
+            cluster=cluster,
+            backup_id=backup_id.split(",")[0],
+            commit=commit,
+            committed_at=datetime.fromtimestamp(int(when), UTC),
+        )
+    return marks

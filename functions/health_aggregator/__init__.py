@@ -1,0 +1,1 @@
+"""health-aggregator: measure the flow; answer /health, /status, /metrics; announce changes."""

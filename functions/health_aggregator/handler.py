@@ -1,0 +1,372 @@
+"""health-aggregator: measure every part of the flow at once and say what changed.
+
+Triggers: the PingSource (``dev.knative.sources.ping``) and ``gitops.generated`` (to re-check the
+lag right after a commit); over HTTP ``GET /health``, ``/status`` and ``/metrics`` (measure and
+answer, no announcement).
+
+Events:
+- each run replies ``health.reported``, unless the overall or a component's status changed
+  since the previous report: then the reply is ``health.changed`` (the alert-router needs it and
+  the reply is the path the Broker guarantees) and ``health.reported`` goes to ``ctx.publish``
+  (``$K_SINK`` on Knative, the local broker) when there is one. ``health.changed`` carries the
+  full report, so nothing is lost for a subscriber without a sink;
+- on ``gitops.generated`` it first remembers the cluster's generated backup
+  (``state/generated/<cluster>.json``): a no-op generation commits nothing, yet is not lag;
+- ``backup.stale`` for each stale cluster, on every run, through ``ctx.publish`` (without a
+  publisher it is logged; the alert-router sends a repeat only to receivers that want repeats).
+
+The previous report is one object (``health.state_key``). It is read with its etag and, on a
+change, written with a conditional put (``If-Match`` the etag read, ``If-None-Match: *`` when there
+was none). Of two runs at once, the one whose put fails did not win and does not announce.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import flask
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
+
+from backup2gitops.adapters import git_remote, probes
+from backup2gitops.adapters.storage import StorageError
+from backup2gitops.core import events, health
+from backup2gitops.core.events import Event, HealthReported
+from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import FunctionSpec, http_target
+from backup2gitops.runtime.logs import logger_for
+from health_aggregator import backups, metrics
+from health_aggregator.checks import Check, Task, run_all
+
+NAME = "health-aggregator"
+SOURCE = events.function_source(NAME)
+TRIGGERS = (events.PING, events.GITOPS_GENERATED)
+logger = logger_for(NAME)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    report: HealthReported
+    clusters: list[ClusterFacts]
+
+
+def _checks(ctx: FunctionContext) -> list[Check]:
+    config = ctx.config
+    timeout = config.health.check_timeout_s
+    url, token = git_remote.authenticated_url(config.git, ctx.environ)
+
+    def storage() -> str:
+        first = next(iter(ctx.store.list("backups/")), None)
+        return f"bucket {ctx.store.bucket} reachable" + ("" if first else " (no backups yet)")
+
+    def git() -> str:
+        head = git_remote.ls_remote(url, branch=config.git.branch, timeout_s=timeout, secret=token)
+        return f"{config.git.branch} at {head[:12]}"
+
+    checks = [Check("storage", storage, critical=True), Check("git", git, critical=True)]
+    if config.storage.health_url:
+        minio = config.storage.health_url.rstrip("/") + "/minio/health/cluster"
+        checks.append(
+            Check("storage/cluster", lambda: probes.probe_url(minio, timeout_s=timeout), True)
+        )
+    if config.health.kubernetes:
+        checks += _kubernetes_checks(ctx)
+    for receiver in config.alerts.receivers:
+        if receiver.health_url:
+            target = receiver.health_url
+            checks.append(
+                Check(
+                    f"receiver/{receiver.name}",
+                    functools.partial(probes.probe_url, target, timeout_s=timeout),
+                )
+            )
+    return checks
+
+
+def _kubernetes_checks(ctx: FunctionContext) -> list[Check]:
+    cfg = ctx.config.health
+    timeout = cfg.check_timeout_s
+    token = cfg.kubernetes_token.reveal(ctx.environ)
+    verify = probes.verify_for(cfg.kubernetes_ca)
+
+    def api() -> str:
+        return probes.kube_readyz(cfg.kubernetes_url, timeout_s=timeout, token=token, verify=verify)
+
+    def service(name: str) -> str:
+        ready, message = probes.knative_service_ready(
+            cfg.kubernetes_url,
+            namespace=cfg.namespace,
+            name=name,
+            timeout_s=timeout,
+            token=token,
+            verify=verify,
+        )
+        if not ready:
+            raise probes.ProbeError(message)
+        return message
+
+    checks = [Check("kubernetes", api, critical=True)]
+    checks += [
+        Check(f"knative/{name}", functools.partial(service, name)) for name in cfg.knative_services
+    ]
+    return checks
+
+
+def _tasks(ctx: FunctionContext) -> list[Task]:
+    config = ctx.config
+    url, token = git_remote.authenticated_url(config.git, ctx.environ)
+    cache = git_remote.cache_dir_for(
+        config.git.url, Path(config.git.cache_dir) if config.git.cache_dir else None
+    )
+
+    def commits() -> dict[str, CommitMark]:
+        return git_remote.newest_backup_commits(
+            url,
+            branch=config.git.branch,
+            depth=config.health.git_log_depth,
+            timeout_s=config.health.check_timeout_s,
+            cache_dir=cache,
+            secret=token,
+        )
+
+    return [
+        Task("backups", lambda: backups.newest_backups(ctx.store, config.clusters)),
+        Task("commits", commits),
+    ]
+
+
+def measure(ctx: FunctionContext) -> Measurement:
+    config = ctx.config
+    results, values = run_all(_checks(ctx), _tasks(ctx), timeout_s=config.health.check_timeout_s)
+    now = ctx.clock()
+    found_backups, found_commits = values["backups"], values["commits"]
+    marks: dict[str, BackupMark] = found_backups if isinstance(found_backups, dict) else {}
+    heads: dict[str, CommitMark] = found_commits if isinstance(found_commits, dict) else {}
+    sources = {c.name: c for c in config.clusters}
+    facts: list[ClusterFacts] = []
+    for cluster in sorted(set(sources) | set(marks)):
+        source = sources.get(cluster)
+        max_age = (source.max_backup_age if source else None) or config.health.max_backup_age
+        newest = marks.get(cluster)
+        commit = health.best_commit(newest, heads.get(cluster), _generated(ctx, cluster))
+        if isinstance(found_backups, BaseException):
+            results.append(
+                CheckResult(
+                    f"freshness/{cluster}", "unhealthy", message=f"cannot list: {found_backups}"
+                )
+            )
+        else:
+            results.append(
+                health.freshness(cluster=cluster, newest=newest, max_age=max_age, now=now)
+            )
+        if isinstance(found_commits, BaseException):
+            results.append(
+                CheckResult(
+                    f"gitops-lag/{cluster}",
+                    "degraded",
+                    message=f"cannot read the branch: {found_commits}",
+                )
+            )
+        else:
+            lag, _ = health.gitops_lag(
+                cluster=cluster,
+                newest=newest,
+                commit=commit,
+                max_lag=config.health.max_gitops_lag,
+                now=now,
+            )
+            results.append(lag)
+        facts.append(
+            health.cluster_facts(
+                cluster=cluster, newest=newest, commit=commit, max_age=max_age, now=now
+            )
+        )
+    return Measurement(report=health.build_report(results, checked_at=now), clusters=facts)
+
+
+def _generated_key(ctx: FunctionContext, cluster: str) -> str:
+    return f"{ctx.config.health.state_key.rsplit('/', 1)[0]}/generated/{cluster}.json"
+
+
+def _generated(ctx: FunctionContext, cluster: str) -> CommitMark | None:
+    """The last ``gitops.generated`` seen for ``cluster`` (no-ops included)."""
+    try:
+        raw = json.loads(ctx.store.read_bytes(_generated_key(ctx, cluster)))
+        return CommitMark(
+            cluster=cluster,
+            backup_id=raw["backup_id"],
+            commit=raw["commit"],
+            committed_at=datetime.fromisoformat(raw["at"]),
+        )
+    except (StorageError, ValueError, KeyError):
+        return None
+
+
+def remember_generated(ctx: FunctionContext, event: Event) -> None:
+    generated = events.parse_data(event, events.GitopsGenerated)
+    body = {
+        "backup_id": generated.backup_id,
+        "commit": generated.commit,
+        "at": (event.time or ctx.clock()).isoformat(),
+        "noop": generated.noop,
+    }
+    ctx.store.put_bytes(_generated_key(ctx, generated.cluster), json.dumps(body).encode())
+
+
+def record_transition(
+    ctx: FunctionContext, report: HealthReported
+) -> tuple[HealthReported | None, list[str]] | None:
+    """Write ``report`` as the new state if it differs; ``None`` when unchanged or the race lost."""
+    key = ctx.config.health.state_key
+    info = ctx.store.stat(key)
+    previous: HealthReported | None = None
+    if info is not None:
+        try:
+            previous = HealthReported.model_validate_json(ctx.store.read_bytes(key))
+        except (ValidationError, StorageError):
+            logger.warning("previous health state unreadable; treating as unknown")
+    if not health.has_changed(previous, report):
+        return None
+    body = report.model_dump_json().encode()
+    try:
+        if info is None:
+            ctx.store.put_bytes(key, body, if_none_match=True)
+        else:
+            ctx.store.put_bytes(key, body, if_match=info.etag)
+    except StorageError as exc:  # PreconditionFailed included: another run announced it
+        logger.info("health state not written; not announcing", extra={"reason": str(exc)})
+        return None
+    return previous, health.changed_components(previous, report)
+
+
+def _event(
+    trigger: Event, *, type: str, data: events.EventData, cluster: str | None = None
+) -> Event:
+    return Event(
+        id=events.stable_event_id(type, trigger.id, cluster or ""),
+        source=SOURCE,
+        type=type,
+        subject=cluster,
+        time=events.now(),
+        data=data.model_dump(mode="json"),
+        cluster=cluster,
+        traceparent=trigger.traceparent,
+    )
+
+
+def _publish(ctx: FunctionContext, event: Event) -> None:
+    if ctx.publish is None:
+        logger.warning("no publisher (set K_SINK); event not sent", extra={"type": event.type})
+        return
+    try:
+        ctx.publish(event)
+    except Exception as exc:  # noqa: BLE001 - a side event must not cost the reply
+        logger.error("publish failed", extra={"type": event.type, "error": str(exc)})
+
+
+def handle(event: Event, ctx: FunctionContext) -> Event | None:
+    if event.type not in TRIGGERS:
+        logger.info("not a health trigger; ignored")
+        return None
+    if event.type == events.GITOPS_GENERATED:
+        remember_generated(ctx, event)
+    measured = measure(ctx)
+    report = measured.report
+    logger.info("measured", extra={"status": report.status})
+    for facts in measured.clusters:
+        if facts.stale:
+            stale = events.BackupStale(
+                cluster=facts.cluster,
+                last_backup_at=facts.last_backup.completed_at if facts.last_backup else None,
+                max_age=health.duration_iso(facts.max_age),
+                age_s=(report.checked_at - facts.last_backup.completed_at).total_seconds()
+                if facts.last_backup
+                else None,
+            )
+            _publish(
+                ctx, _event(event, type=events.BACKUP_STALE, data=stale, cluster=facts.cluster)
+            )
+    reported = _event(event, type=events.HEALTH_REPORTED, data=report)
+    try:
+        transition = record_transition(ctx, report)
+    except StorageError as exc:
+        logger.error("health state unavailable", extra={"error": str(exc)})
+        transition = None
+    if transition is None:
+        return reported
+    previous, changed = transition
+    if ctx.publish is not None:
+        _publish(ctx, reported)
+    return _event(
+        event,
+        type=events.HEALTH_CHANGED,
+        data=events.HealthChanged(
+            previous=previous.status if previous else "unknown",
+            current=report.status,
+            report=report,
+            changed_components=changed,
+        ),
+    )
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def _health_body(report: HealthReported) -> dict[str, Any]:
+    return report.model_dump(mode="json")
+
+
+def _json(body: dict[str, Any], *, status: int) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def get_health(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    report = measure(ctx).report
+    return _json(_health_body(report), status=503 if report.status == "unhealthy" else 200)
+
+
+def get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    measured = measure(ctx)
+    body = _health_body(measured.report)
+    body["clusters"] = {f.cluster: _cluster_body(f) for f in measured.clusters}
+    return _json(body, status=503 if measured.report.status == "unhealthy" else 200)
+
+
+def _cluster_body(facts: ClusterFacts) -> dict[str, Any]:
+    backup, commit = facts.last_backup, facts.last_commit
+    return {
+        "last_backup": {"id": backup.backup_id, "completed_at": backup.completed_at.isoformat()}
+        if backup
+        else None,
+        "last_commit": {
+            "commit": commit.commit,
+            "backup_id": commit.backup_id,
+            "committed_at": commit.committed_at.isoformat(),
+        }
+        if commit
+        else None,
+        "lag_s": facts.lag_s,
+        "stale": facts.stale,
+        "max_backup_age": health.duration_iso(facts.max_age),
+    }
+
+
+def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    measured = measure(ctx)
+    return flask.Response(
+        metrics.render(measured.report, measured.clusters), content_type=CONTENT_TYPE_LATEST
+    )
+
+
+SPEC = FunctionSpec(
+    name=NAME,
+    handle=handle,
+    get_routes={"/health": get_health, "/status": get_status, "/metrics": get_metrics},
+)
+health_aggregator = http_target(SPEC)

@@ -1,0 +1,181 @@
+"""A real Alertmanager (Debian's prometheus-alertmanager) between the alert-router and a webhook.
+
+The test starts Alertmanager on free 127.0.0.1 ports with clustering off, routing every alert to
+a webhook receiver served by the test; it posts failures through the alert-router's
+Alertmanager receiver, sees them grouped and delivered (webhook payload version "4", status
+firing), then posts the recovery and sees the group resolved.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from alert_router import handler
+from backup2gitops.adapters.storage import MemoryStore
+from backup2gitops.config import parse_config
+from backup2gitops.core import events
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.context import FunctionContext
+from recording import Recorder, free_port
+
+pytestmark = pytest.mark.e2e
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+if ALERTMANAGER is None and Path("/usr/bin/prometheus-alertmanager").exists():
+    ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+
+CONFIG = """
+global:
+  resolve_timeout: 5m
+route:
+  receiver: hook
+  group_by: [cluster]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {hook}
+        send_resolved: true
+"""
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, recorder: Recorder) -> Iterator[str]:
+    if ALERTMANAGER is None:
+        pytest.skip(
+            "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        )
+    port = free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.format(hook=recorder.url + "/am"))
+    log = (tmp_path / "alertmanager.log").open("w")
+    process = subprocess.Popen(
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            f"--storage.path={tmp_path / 'data'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    "alertmanager did not start:\n" + (tmp_path / "alertmanager.log").read_text()
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def event(type_: str, event_id: str, data: dict) -> Event:
+    return Event(
+        id=event_id,
+        source="/backup2gitops/test",
+        type=type_,
+        time=datetime.now(UTC),
+        cluster="prod",
+        data=data,
+    )
+
+
+def notifications(recorder: Recorder, status: str, count: int, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for request in recorder.to("/am"):
+            body = request.json()
+            if body["status"] == status and len(body["alerts"]) >= count:
+                return body
+        time.sleep(0.1)
+    raise AssertionError(f"no {status} notification with {count} alerts: {recorder.requests}")
+
+
+def test_failure_grouped_delivered_then_resolved(alertmanager: str, recorder: Recorder) -> None:
+    config = parse_config(
+        f"""
+alerts:
+  receivers: [{{name: am, type: alertmanager, url: "{alertmanager}",
+               health_url: "{alertmanager}/-/ready"}}]
+  routes: [{{receivers: [am]}}]
+"""
+    )
+    ctx = FunctionContext(config, store=MemoryStore(), environ={})
+    handler.handle(
+        event(
+            events.BACKUP_FAILED,
+            "e1",
+            {"cluster": "prod", "backup_id": "b1", "code": "corrupt", "message": "bad tar"},
+        ),
+        ctx,
+    )
+    handler.handle(
+        event(
+            events.GITOPS_FAILED,
+            "e2",
+            {
+                "cluster": "prod",
+                "backup_id": "b1",
+                "code": "push",
+                "message": "rejected",
+                "retryable": True,
+            },
+        ),
+        ctx,
+    )
+    firing = notifications(recorder, "firing", 2)
+    assert firing["version"] == "4"
+    assert firing["groupLabels"] == {"cluster": "prod"}
+    assert firing["receiver"] == "hook"
+    names = sorted(a["labels"]["alertname"] for a in firing["alerts"])
+    assert names == ["BackupFailed", "GitopsFailed"]
+    assert all(a["status"] == "firing" for a in firing["alerts"])
+    assert {a["labels"]["severity"] for a in firing["alerts"]} == {"critical"}
+
+    api = requests.get(alertmanager + "/api/v2/alerts", timeout=5).json()
+    assert len(api) == 2
+
+    handler.handle(
+        event(
+            events.GITOPS_GENERATED,
+            "e3",
+            {
+                "cluster": "prod",
+                "backup_id": "b2",
+                "repository": "r",
+                "branch": "main",
+                "commit": "c" * 40,
+            },
+        ),
+        ctx,
+    )
+    resolved = notifications(recorder, "resolved", 2)
+    assert all(a["status"] == "resolved" for a in resolved["alerts"])
+    assert sorted(a["labels"]["alertname"] for a in resolved["alerts"]) == names
+    active = requests.get(alertmanager + "/api/v2/alerts?active=true&silenced=false", timeout=5)
+    assert [a for a in active.json() if a["status"]["state"] == "active"] == []

@@ -1,0 +1,154 @@
+"""Two health runs at once against a real MinIO holding the health state: one announces.
+
+MinIO (``$(go env GOPATH)/bin/minio``) is started by the test on a free 127.0.0.1 port;
+without it the test is skipped. The conditional puts are MinIO's own ``If-Match`` /
+``If-None-Match`` on PutObject.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed, S3Store
+from backup2gitops.config import parse_config
+from backup2gitops.core import events
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.context import FunctionContext
+from health_aggregator import handler
+from recording import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def minio_binary() -> str | None:
+    found = shutil.which("minio")
+    if found:
+        return found
+    gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
+    candidate = Path(gopath) / "bin" / "minio"
+    return str(candidate) if candidate.exists() else None
+
+
+@pytest.fixture
+def minio(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    binary = minio_binary()
+    if binary is None:
+        pytest.skip("minio is not installed (go install github.com/minio/minio@RELEASE...)")
+    port = free_port()
+    env = {**os.environ, "MINIO_ROOT_USER": "b2gadmin", "MINIO_ROOT_PASSWORD": "b2gsecret123"}
+    log = (tmp_path / "minio.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            "server",
+            str(tmp_path / "data"),
+            "--address",
+            f"127.0.0.1:{port}",
+            "--console-address",
+            f"127.0.0.1:{free_port()}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(url + "/minio/health/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("minio did not start:\n" + (tmp_path / "minio.log").read_text())
+            time.sleep(0.2)
+        yield {"url": url, "user": "b2gadmin", "password": "b2gsecret123"}
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+class RacingS3Store(S3Store):
+    """Both runs have read the state before either writes it."""
+
+    barrier = threading.Barrier(2, timeout=20)
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo:
+        if key.startswith("state/health"):
+            self.barrier.wait()
+        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
+
+
+def test_two_concurrent_runs_announce_one_change(minio: dict[str, Any], tmp_path: Path) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=minio["url"],
+        region_name="us-east-1",
+        aws_access_key_id=minio["user"],
+        aws_secret_access_key=minio["password"],
+    )
+    client.create_bucket(Bucket="backups")
+    plain = S3Store(bucket="backups", client=client, display_url="s3://backups")
+    plain.put_bytes("backups/prod/b1/manifest.json", b"{}")
+    plain.put_bytes("state/probe.json", b"1", if_none_match=True)
+    with pytest.raises(PreconditionFailed):  # the server really enforces conditions
+        plain.put_bytes("state/probe.json", b"2", if_none_match=True)
+
+    git_dir = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(git_dir)], check=True)
+    config = parse_config(
+        f"""
+storage: {{url: "s3://backups", endpoint_url: "{minio["url"]}", health_url: "{minio["url"]}"}}
+git: {{url: "{git_dir}", cache_dir: "{tmp_path / "cache"}"}}
+clusters: [{{name: prod}}]
+health: {{check_timeout_s: 10}}
+"""
+    )
+    replies: list[Event | None] = []
+
+    def run(event_id: str) -> None:
+        store = RacingS3Store(bucket="backups", client=client, display_url="s3://backups")
+        ctx = FunctionContext(config, store=store, environ={}, publish=lambda e: None)
+        ping = Event(
+            id=event_id,
+            source="/apis/v1/namespaces/ns/pingsources/p",
+            type=events.PING,
+            time=datetime.now(UTC),
+        )
+        replies.append(handler.handle(ping, ctx))
+
+    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = sorted(r.type for r in replies if r is not None)
+    assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
+    changed = next(r for r in replies if r is not None and r.type == events.HEALTH_CHANGED)
+    assert changed.data["report"]["components"]["storage/cluster"]["status"] == "healthy"
+    assert plain.stat("state/health.json") is not None
+    assert (
+        timedelta(0)
+        <= datetime.now(UTC) - datetime.fromisoformat(changed.data["report"]["checked_at"])
+        < timedelta(minutes=1)
+    )

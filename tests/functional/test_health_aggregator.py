@@ -1,0 +1,281 @@
+"""health-aggregator against a directory bucket, a local git remote and a recorded kube API."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from http_client import client
+from prometheus_client.parser import text_string_to_metric_families
+
+from backup2gitops.adapters.storage import FileStore, ObjectInfo
+from backup2gitops.config import parse_config
+from backup2gitops.core import events
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.context import FunctionContext
+from health_aggregator import handler
+from recording import Recorder
+
+NOW = datetime.now(UTC)
+
+
+def git(*args: str, cwd: Path) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def make_remote(tmp: Path, commits: list[tuple[str, str]]) -> Path:
+    work = tmp / "work"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    for index, (backup_id, cluster) in enumerate(commits):
+        (work / f"f{index}").write_text(backup_id)
+        git("add", "-A", cwd=work)
+        git(
+            "commit",
+            "-q",
+            "-m",
+            f"backup {backup_id}\n\nBackup-Id: {backup_id}\nCluster: {cluster}",
+            cwd=work,
+        )
+    bare = tmp / "remote.git"
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp)
+    return bare
+
+
+def put_backup(store: FileStore, cluster: str, backup_id: str, age: timedelta) -> None:
+    key = f"backups/{cluster}/{backup_id}/manifest.json"
+    store.put_bytes(key, b"{}")
+    stamp = (NOW - age).timestamp()
+    os.utime(store.root / key, (stamp, stamp))
+
+
+def make_ctx(
+    tmp: Path,
+    extra: str = "",
+    *,
+    store: FileStore | None = None,
+    published: list[Event] | None = None,
+) -> FunctionContext:
+    remote = tmp / "remote.git"
+    config = parse_config(
+        f"""
+storage: {{url: "file://{tmp / "bucket"}"}}
+git: {{url: "{remote}", cache_dir: "{tmp / "cache"}"}}
+clusters: [{{name: prod}}]
+health: {{max_backup_age: PT26H, check_timeout_s: 5}}
+{extra}
+"""
+    )
+    sink = published if published is not None else []
+    return FunctionContext(
+        config, store=store or FileStore(tmp / "bucket"), publish=sink.append, environ={}
+    )
+
+
+def ping(event_id: str = "p1") -> Event:
+    return Event(
+        id=event_id, source="/apis/v1/namespaces/ns/pingsources/health", type=events.PING, time=NOW
+    )
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    make_remote(tmp_path, [("b0", "prod"), ("s1", "stage")])
+    return tmp_path
+
+
+def test_stale_backup_shows_in_health_and_emits_backup_stale(tmp: Path) -> None:
+    published: list[Event] = []
+    ctx = make_ctx(tmp, published=published)
+    put_backup(ctx.store, "prod", "b1", timedelta(hours=30))  # type: ignore[arg-type]
+    response = client(handler.SPEC, ctx).get("/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"status", "checked_at", "components"}
+    assert body["status"] == "degraded"
+    fresh = body["components"]["freshness/prod"]
+    assert fresh["status"] == "degraded" and "stale" in fresh["message"]
+    assert set(fresh) == {"status", "latency_ms", "message"}
+    assert body["components"]["git"]["status"] == "healthy"
+    assert body["components"]["storage"]["status"] == "healthy"
+
+    reply = handler.handle(ping(), ctx)
+    assert reply is not None and reply.type == events.HEALTH_CHANGED
+    assert reply.data["previous"] == "unknown" and reply.data["current"] == "degraded"
+    stale = [e for e in published if e.type == events.BACKUP_STALE]
+    assert [e.cluster for e in stale] == ["prod"]
+    assert stale[0].data["max_age"] == "PT26H" and stale[0].data["age_s"] > 29 * 3600
+    assert events.HEALTH_REPORTED in {e.type for e in published}
+    again = handler.handle(ping("p2"), ctx)
+    assert again is not None and again.type == events.HEALTH_REPORTED  # nothing changed
+
+
+def test_status_reports_cluster_facts_and_lag(tmp: Path) -> None:
+    ctx = make_ctx(tmp, "health: {max_gitops_lag: PT1H}")
+    put_backup(ctx.store, "prod", "b0", timedelta(hours=3))  # type: ignore[arg-type]
+    put_backup(ctx.store, "prod", "b1", timedelta(hours=2))  # type: ignore[arg-type]
+    body = client(handler.SPEC, ctx).get("/status").get_json()
+    prod = body["clusters"]["prod"]
+    assert prod["last_backup"]["id"] == "b1"
+    assert prod["last_commit"]["backup_id"] == "b0"
+    assert 7100 < prod["lag_s"] < 7300
+    assert body["components"]["gitops-lag/prod"]["status"] == "degraded"
+    assert body["clusters"]["prod"]["stale"] is False
+
+
+def test_metrics_parse(tmp: Path) -> None:
+    ctx = make_ctx(tmp)
+    put_backup(ctx.store, "prod", "b0", timedelta(hours=1))  # type: ignore[arg-type]
+    response = client(handler.SPEC, ctx).get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for s in family.samples
+    }
+    backup_ts = samples[("backup2gitops_last_backup_timestamp_seconds", (("cluster", "prod"),))]
+    assert abs(backup_ts - (NOW - timedelta(hours=1)).timestamp()) < 5
+    assert ("backup2gitops_last_commit_timestamp_seconds", (("cluster", "prod"),)) in samples
+    assert samples[("backup2gitops_gitops_lag_seconds", (("cluster", "prod"),))] == 0
+    assert samples[("backup2gitops_component_up", (("component", "git"),))] == 1
+    assert ("backup2gitops_check_latency_seconds", (("component", "storage"),)) in samples
+
+
+class RacingStore(FileStore):
+    """Both runs read the state before either writes it."""
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> ObjectInfo:
+        if key.startswith("state/health"):
+            self.barrier.wait()
+        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
+
+
+@pytest.mark.parametrize("existing_state", [False, True])
+def test_two_concurrent_runs_announce_one_change(tmp: Path, existing_state: bool) -> None:
+    if existing_state:
+        handler.handle(ping("p0"), make_ctx(tmp))  # a healthy-ish state to change from
+        put_backup(FileStore(tmp / "bucket"), "prod", "b9", timedelta(hours=40))
+    RacingStore.barrier.reset()
+    replies: list[Event | None] = []
+
+    def run(event_id: str) -> None:
+        ctx = make_ctx(tmp, store=RacingStore(tmp / "bucket"))
+        replies.append(handler.handle(ping(event_id), ctx))
+
+    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = sorted(r.type for r in replies if r is not None)
+    assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
+
+
+def test_unreachable_git_remote_is_unhealthy_503_without_credentials(tmp: Path) -> None:
+    ctx = make_ctx(tmp)
+    ctx.config.git.url = "https://127.0.0.1:1/repo.git"
+    ctx = FunctionContext(
+        ctx.config, store=ctx.store, environ={"BACKUP2GITOPS_GIT_TOKEN": "tok-SECRET"}
+    )
+    response = client(handler.SPEC, ctx).get("/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unhealthy"
+    assert body["components"]["git"]["status"] == "unhealthy"
+    assert "tok-SECRET" not in response.get_data(as_text=True)
+
+
+def test_kubernetes_and_knative_from_recorded_responses(tmp: Path, recorder: Recorder) -> None:
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    failing = {
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "RevisionMissing"}]
+        }
+    }
+    base = "/apis/serving.knative.dev/v1/namespaces/b2g/services/"
+    recorder.reply("/readyz", (200, "ok"))
+    recorder.reply(base + "alert-router", (200, json.dumps(ready)))
+    recorder.reply(base + "gitops-generator", (200, json.dumps(failing)))
+    health = (
+        f"health: {{kubernetes: true, kubernetes_url: '{recorder.url}', kubernetes_ca: null,"
+        " namespace: b2g, knative_services: [alert-router, gitops-generator]}"
+    )
+    ctx = make_ctx(tmp, health)
+    put_backup(ctx.store, "prod", "b0", timedelta(hours=1))  # type: ignore[arg-type]
+    body = client(handler.SPEC, ctx).get("/health").get_json()
+    comps = body["components"]
+    assert comps["kubernetes"]["status"] == "healthy"
+    assert comps["knative/alert-router"]["status"] == "healthy"
+    assert comps["knative/gitops-generator"]["status"] == "unhealthy"
+    assert "RevisionMissing" in comps["knative/gitops-generator"]["message"]
+    assert body["status"] == "degraded"
+
+
+def test_kubernetes_skipped_when_not_configured(tmp: Path) -> None:
+    body = client(handler.SPEC, make_ctx(tmp)).get("/health").get_json()
+    assert not any(name.startswith(("kubernetes", "knative/")) for name in body["components"])
+
+
+def test_a_hanging_check_times_out(tmp: Path) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        ctx = make_ctx(
+            tmp,
+            f"""alerts:
+  receivers: [{{name: am, type: alertmanager, url: "http://127.0.0.1:{port}",
+               health_url: "http://127.0.0.1:{port}/-/ready"}}]
+  routes: [{{receivers: [am]}}]
+""",
+        )
+        ctx.config.health.check_timeout_s = 0.5
+        started = time.monotonic()
+        body = client(handler.SPEC, ctx).get("/health").get_json()
+        assert time.monotonic() - started < 3
+    am = body["components"]["receiver/am"]
+    assert am["status"] == "unhealthy" and "timed out" in am["message"]
+    assert body["status"] == "degraded"  # a receiver is not critical
+
+
+def test_a_noop_generation_is_not_lag(tmp: Path) -> None:
+    ctx = make_ctx(tmp, "health: {max_gitops_lag: PT1H}")
+    put_backup(ctx.store, "prod", "b1", timedelta(hours=2))  # type: ignore[arg-type]
+    generated = Event(
+        id="g1",
+        source="/backup2gitops/gitops-generator",
+        type=events.GITOPS_GENERATED,
+        time=NOW - timedelta(hours=1),
+        cluster="prod",
+        data={
+            "cluster": "prod",
+            "backup_id": "b1",
+            "repository": "r",
+            "branch": "main",
+            "commit": "c" * 40,
+            "noop": True,
+        },
+    )
+    handler.handle(generated, ctx)
+    body = client(handler.SPEC, ctx).get("/status").get_json()
+    assert body["clusters"]["prod"]["lag_s"] == 0
+    assert body["components"]["gitops-lag/prod"]["status"] == "healthy"
