@@ -24,7 +24,7 @@ from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
-from recording import Recorder, free_port
+from tests.recording import Recorder, free_port
 
 pytestmark = pytest.mark.e2e
 

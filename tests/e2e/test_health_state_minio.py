@@ -26,7 +26,7 @@ from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from recording import free_port
+from tests.recording import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from http_client import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from backup2gitops.adapters.storage import FileStore, ObjectInfo
@@ -21,7 +20,8 @@ from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from recording import Recorder
+from tests.functional.http_client import client
+from tests.recording import Recorder
 
 NOW = datetime.now(UTC)
 
