@@ -28,3 +28,4 @@ schemas:
 bench:
 	python3 benchmarks/bench_archive.py
 	python3 benchmarks/bench_generate.py
+	python3 benchmarks/bench_cluster_backup.py

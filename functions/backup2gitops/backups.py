@@ -7,7 +7,7 @@ only on a clean close) and a stale archive from an earlier failed attempt is rem
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, cast
@@ -34,10 +34,17 @@ def write_native_backup(
     backup_id: str,
     started_at: datetime,
     finished_at: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
     kubernetes_version: str | None = None,
     warnings: Iterable[str] = (),
     prefix: str = "",
 ) -> WrittenBackup:
+    """Write the archive from ``items`` (streamed), then the manifest.
+
+    ``finished_at``: given, or read from ``clock`` once the archive is written, else
+    ``started_at``. ``warnings`` is read after the items are exhausted, so a list the item
+    source appends to ends up whole in the manifest.
+    """
     archive_key = layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
     manifest_key = layout.native_manifest_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
     try:
@@ -57,7 +64,7 @@ def write_native_backup(
         cluster=cluster,
         kubernetes_version=kubernetes_version,
         started_at=started_at,
-        finished_at=finished_at or started_at,
+        finished_at=finished_at or (clock() if clock is not None else started_at),
         resource_counts=archive.counts,
         archive=ArchiveRef(key=layout.ARCHIVE_NAME, size=archive.size, sha256=archive.sha256),
         warnings=list(warnings),

@@ -33,6 +33,28 @@ class ExpireToken:
     times: int = 1
 
 
+@dataclass(frozen=True)
+class FailList:
+    """Answer `code` to the list page of `resource` that starts after `after` items.
+
+    `after=0` fails the first page; a larger value fails a continue request, mid-list. Fails
+    every time (`times=None`) or `times` times.
+    """
+
+    resource: str
+    after: int = 0
+    code: int = 500
+    times: int | None = None
+
+
+class ListFailedError(Exception):
+    """An injected list failure (FailList)."""
+
+    def __init__(self, rule: FailList) -> None:
+        super().__init__(f"injected {rule.code} for {rule.resource}")
+        self.rule = rule
+
+
 @dataclass
 class _Stored:
     """The objects of one storage key, sorted by etcd key (`<ns>/<name>` or `<name>`)."""
@@ -69,6 +91,7 @@ class ReplayCluster:
         surface: Sequence[GroupSpec] | None = None,
         broken_groups: Iterable[str] = (),
         expire_tokens: Iterable[ExpireToken] = (),
+        fail_lists: Iterable[FailList] = (),
         aggregated_discovery: bool = True,
         git_version: str = "v1.31.4",
         token: str | None = None,
@@ -88,6 +111,10 @@ class ReplayCluster:
         self._pending_expiry: dict[tuple[str, int], list[Any]] = {
             (r.resource, r.after): [r, r.times] for r in expire_tokens
         }
+        self._failing: dict[tuple[str, int], list[Any]] = {
+            (r.resource, r.after): [r, r.times] for r in fail_lists
+        }
+        self.failures_sent: list[FailList] = []
         self._lock = threading.Lock()
         self._stored: dict[tuple[str, str], _Stored] = {}
         self._add(objects)
@@ -157,6 +184,14 @@ class ReplayCluster:
         if continue_token:
             _rv, start_key = _decode_continue(continue_token)
             start = max(lo, bisect.bisect_left(stored.keys, start_key, lo, hi))
+        with self._lock:
+            failing = self._failing.get((spec.resource, start - lo))
+            if failing is not None and (failing[1] is None or failing[1] > 0):
+                if failing[1] is not None:
+                    failing[1] -= 1
+                self.failures_sent.append(failing[0])
+                raise ListFailedError(failing[0])
+        if continue_token:
             with self._lock:
                 pending = self._pending_expiry.get((spec.resource, start - lo))
                 if pending is not None and pending[1] > 0:

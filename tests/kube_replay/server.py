@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.kube_replay import shapes
-from tests.kube_replay.cluster import ContinueExpiredError, ReplayCluster
+from tests.kube_replay.cluster import ContinueExpiredError, ListFailedError, ReplayCluster
 
 
 def wants_aggregated(accept: str) -> bool:
@@ -187,6 +187,17 @@ class _Handler(BaseHTTPRequestHandler):
                 continue_token=exc.inconsistent_token,
             )
             self._json(410, body)
+            return
+        except ListFailedError as exc:
+            # errors.NewInternalError: reason InternalError, "Internal error occurred: <cause>"
+            cause = "etcdserver: request timed out"
+            body = shapes.status(
+                exc.rule.code,
+                "InternalError",
+                f"Internal error occurred: {cause}",
+                details={"causes": [{"message": cause}]},
+            )
+            self._json(exc.rule.code, body)
             return
         metadata: dict[str, Any] = {"resourceVersion": page.resource_version}
         if page.continue_token is not None:

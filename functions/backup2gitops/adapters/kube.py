@@ -43,6 +43,7 @@ from kubernetes.config.config_exception import ConfigException
 
 __all__ = [
     "MAX_LIST_RESTARTS",
+    "ApiClient",
     "ApiResource",
     "Discovery",
     "KubeError",

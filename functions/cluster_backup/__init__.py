@@ -1,0 +1,1 @@
+"""cluster-backup: a scheduled or requested backup of every object in a cluster, manifest last."""

@@ -1,0 +1,168 @@
+"""cluster-backup: a PingSource tick or ``backup.requested`` in, one native backup out.
+
+The kube client is built per invocation (``api_client_from``: the pod's service account, or a
+kubeconfig and context from ``cluster_backup``). Objects stream from the API server into
+``backups/<cluster>/<backup-id>/resources.tar.gz``; ``manifest.json`` is written LAST.
+
+Which cluster: ``data.cluster``, else the ``cluster`` extension attribute, else
+``cluster_backup.cluster``; InvalidInput when none names one. The function reads only the
+cluster its credentials reach, so when the configuration names a cluster and the request names
+another one, the request is for another cluster's cluster-backup (they share the broker): it
+is ignored (202), never backed up under the wrong name.
+
+Replies:
+- Success: none (202). backup-complete announces ``backup.completed`` when the manifest lands.
+- Failure (the API server unreachable or refusing, storage failing): ``backup.failed`` with a
+  ``code`` (``kube_unreachable``, ``kube_unauthorized``, ``kube_forbidden``,
+  ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
+  ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
+  is never announced as complete.
+- Why a reply and not a 503, even for a retryable failure: a whole-cluster read is the most
+  expensive call in the flow, and the broker's redeliveries (3, seconds apart) rarely outlast
+  the API-server or MinIO outage that caused them; the adapter already restarts the one
+  transient failure that is routine (an expired continue token, 410). A 503 that exhausts its
+  retries ends in the dead-letter sink with no event the alert-router sees; ``backup.failed``
+  reaches it at once. The next PingSource tick, or a ``backup.requested``, tries again; a
+  missed day also raises ``backup.stale`` (health-aggregator).
+- Anything unexpected is a 500 (retried by the broker; each attempt has its own backup id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from backup2gitops.adapters import kube
+from backup2gitops.adapters.kube import ApiClient, KubeError
+from backup2gitops.adapters.storage import StorageError
+from backup2gitops.cluster_snapshot import write_cluster_backup
+from backup2gitops.config import ClusterBackupConfig
+from backup2gitops.core.archive import ArchiveError
+from backup2gitops.core.errors import InvalidInput
+from backup2gitops.core.events import (
+    BACKUP_FAILED,
+    BACKUP_REQUESTED,
+    PING,
+    BackupFailed,
+    BackupRequested,
+    Event,
+    function_source,
+    parse_data,
+    stable_event_id,
+)
+from backup2gitops.core.layout import LayoutError, new_backup_id, validate_name
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
+from backup2gitops.runtime.logs import logger_for
+
+NAME = "cluster-backup"
+SOURCE = function_source(NAME)
+
+ClientFactory = Callable[[ClusterBackupConfig], ApiClient]
+"""Builds the kube client for one invocation; tests pass one pointed at a replay server."""
+
+
+def client_from_config(config: ClusterBackupConfig) -> ApiClient:
+    kubeconfig = str(config.kubeconfig) if config.kubeconfig is not None else None
+    return kube.api_client_from(kubeconfig=kubeconfig, context=config.context)
+
+
+def requested_cluster(event: Event) -> str | None:
+    """The cluster the event names: its data, else its ``cluster`` extension attribute."""
+    if event.type == BACKUP_REQUESTED:
+        named = parse_data(event, BackupRequested).cluster
+    elif event.type == PING:
+        # A PingSource's data is whatever its spec says: only a "cluster" string is read.
+        data: Any = event.data
+        named = data.get("cluster") if isinstance(data, dict) else None
+        if named is not None and not isinstance(named, str):
+            raise InvalidInput("invalid_data", f"{PING}: data.cluster must be a string")
+    else:
+        raise InvalidInput(
+            "unexpected_type", f"{NAME} handles {BACKUP_REQUESTED} and {PING}, not {event.type}"
+        )
+    return named or event.cluster
+
+
+def kube_failure_code(error: KubeError) -> str:
+    if error.code == 0:
+        return "kube_unreachable" if error.retryable else "kube_config_invalid"
+    return {
+        401: "kube_unauthorized",
+        403: "kube_forbidden",
+        410: "kube_list_expired",
+    }.get(error.code, "kube_error")
+
+
+def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler:
+    """The handler, with the way it builds its kube client."""
+
+    def handle(event: Event, ctx: FunctionContext) -> Event | None:
+        settings = ctx.config.cluster_backup
+        named = requested_cluster(event)
+        if named and settings.cluster and named != settings.cluster:
+            logger_for(NAME).info(
+                "not this function's cluster; ignored",
+                extra={"requested": named, "configured": settings.cluster},
+            )
+            return None
+        cluster = named or settings.cluster
+        if not cluster:
+            raise InvalidInput(
+                "no_cluster", "name the cluster in data.cluster or in cluster_backup.cluster"
+            )
+        try:
+            validate_name(cluster, what="cluster")
+        except LayoutError as exc:
+            raise InvalidInput("invalid_cluster", str(exc)) from exc
+        started_at = ctx.clock()
+        backup_id = new_backup_id(started_at)
+
+        def failed(code: str, message: str) -> Event:
+            data = BackupFailed(cluster=cluster, backup_id=backup_id, code=code, message=message)
+            return event.reply(
+                type=BACKUP_FAILED,
+                source=SOURCE,
+                data=data,
+                subject=f"{cluster}/{backup_id}",
+                cluster=cluster,
+                id=stable_event_id(NAME, event.id),
+            )
+
+        try:
+            with client_factory(settings) as api:
+                backup = write_cluster_backup(
+                    api,
+                    ctx.store,
+                    config=settings,
+                    cluster=cluster,
+                    backup_id=backup_id,
+                    started_at=started_at,
+                    clock=ctx.clock,
+                )
+        except KubeError as exc:
+            return failed(kube_failure_code(exc), str(exc))
+        except StorageError as exc:
+            return failed("storage_error", str(exc))
+        except ArchiveError as exc:  # an object whose name cannot be a member name
+            return failed("invalid_object", str(exc))
+        manifest = backup.written.manifest
+        logger_for(NAME).info(
+            "backup written",
+            extra={
+                "backup_id": backup_id,
+                "manifest_key": backup.written.manifest_key,
+                "objects": sum(manifest.resource_counts.values()),
+                "excluded": sum(backup.excluded.values()),
+                "archive_bytes": manifest.archive.size,
+                "warnings": manifest.warnings,
+            },
+        )
+        return None  # backup-complete announces it when the manifest lands
+
+    return handle
+
+
+handle = make_handler()
+SPEC = FunctionSpec(name=NAME, handle=handle)
+cluster_backup = http_target(SPEC)
