@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
 from kubernetes import client  # noqa: E402
-from tests.kube_replay.cluster import ReplayCluster, synthetic_configmaps  # noqa: E402
-from tests.kube_replay.server import replay_server  # noqa: E402
 
 from backup2gitops.adapters import kube  # noqa: E402
+from tests.kube_replay.cluster import ReplayCluster, synthetic_configmaps  # noqa: E402
+from tests.kube_replay.server import replay_server  # noqa: E402
 
 NAMESPACES = tuple(f"team-{i:02d}" for i in range(20))
 

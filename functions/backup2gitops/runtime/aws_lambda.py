@@ -32,9 +32,8 @@ Errors: ``InvalidInput`` is logged and the invocation succeeds (an async retry w
 same way; the result says ``rejected``). ``Transient``, ``Conflict`` and anything unexpected are
 raised, so Lambda retries and then sends the event to the on-failure destination.
 
-The EventBridge client is injectable (``events_client=``); by default a boto3 client is made on
-first use. (boto3 is imported lazily, here in the runtime and not in an adapter, because this
-module IS the edge to Lambda's own bus.)
+The EventBridge client is injectable (``events_client=``); by default
+``adapters.eventbus.EventBridge`` makes a boto3 client on first use.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from cloudevents.http import CloudEvent
 
+from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
 from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.core.errors import FunctionError, InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
@@ -164,18 +164,10 @@ def from_structured(document: Any) -> Event:
 
 
 class EventBus:
-    """PutEvents to one bus, with a client made on first use unless one is given."""
+    """Replies to one EventBridge bus: the CloudEvent, structured, as the entry's detail."""
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    @cached_property
-    def client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        import boto3
-
-        return boto3.client("events")
+        self.bridge = EventBridge(client)
 
     def publisher(self, bus_name: str | None) -> Publisher | None:
         if not bus_name:
@@ -187,24 +179,16 @@ class EventBus:
         return publish
 
     def put(self, event: Event, *, bus_name: str) -> None:
-        entry: dict[str, Any] = {
-            "EventBusName": bus_name,
-            "Source": event.source,
-            "DetailType": event.type,
-            "Detail": json.dumps(structured(event)),
-        }
-        if event.time is not None:
-            entry["Time"] = event.time
         try:
-            response = self.client.put_events(Entries=[entry])
-        except Exception as exc:
-            raise Transient("publish_failed", f"PutEvents: {type(exc).__name__}") from exc
-        if response.get("FailedEntryCount"):
-            failed = response.get("Entries", [{}])[0]
-            raise Transient(
-                "publish_failed",
-                f"PutEvents: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}",
+            self.bridge.put(
+                bus_name=bus_name,
+                source=event.source,
+                detail_type=event.type,
+                detail=json.dumps(structured(event)),
+                time=event.time,
             )
+        except EventBridgeError as exc:
+            raise Transient("publish_failed", str(exc)) from exc
 
 
 class _Replying(FunctionContext):
