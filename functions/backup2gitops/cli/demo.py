@@ -133,7 +133,7 @@ def summarize(*, workdir: Path, clone: Path, accepted: int, log: Any) -> dict[st
         "noop": generated["noop"] if generated else None,
         "repository": str(clone),
         "remote": str(workdir / "gitops.git"),
-        "objects": generated["objects"] if generated else 0,
+        "objects": len(files) - sum(f.endswith("kustomization.yaml") for f in files),
         "excluded": generated["excluded"] if generated else 0,
         "files": [f for f in files if not f.endswith("kustomization.yaml")],
         "gitops": generated or last(catalog.GITOPS_FAILED),

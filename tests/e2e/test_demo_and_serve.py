@@ -1,0 +1,195 @@
+"""The two ways a newcomer meets the product: ``demo`` and ``serve`` + one webhook POST.
+
+Both run as real processes; ``serve`` starts five functions-framework servers and the broker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from backup2gitops.adapters.storage import FileStore
+from backup2gitops.backups import write_native_backup
+from backup2gitops.cli.flow import minio_webhook_body
+from backup2gitops.core import events
+from backup2gitops.sample import (
+    SAMPLE_BACKUP_ID,
+    SAMPLE_CLUSTER,
+    SAMPLE_KUBERNETES_VERSION,
+    iter_sample_items,
+)
+
+pytestmark = pytest.mark.e2e
+NOISE = (
+    "/events",
+    "/endpoints",
+    "/endpointslices",
+    "/pods/",
+    "/replicasets.apps/",
+    "/leases",
+    "/nodes/",
+    "/controllerrevisions",
+    "/jobs.batch/",
+    "/secrets/",
+    "kube-root-ca.crt",
+)
+SERVER_SET = ("status", "uid", "resourceVersion", "managedFields", "creationTimestamp")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "backup2gitops", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env or dict(os.environ),
+        check=False,
+    )
+
+
+def tree(remote: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def commits(remote: Path) -> int:
+    result = subprocess.run(
+        ["git", "--git-dir", str(remote), "rev-list", "--count", "main"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return int(result.stdout.strip()) if result.returncode == 0 else 0
+
+
+def test_demo_commits_the_clean_sample_once(tmp_path: Path) -> None:
+    first = cli("demo", "--workdir", str(tmp_path), "--json")
+    assert first.returncode == 0, first.stderr[-2000:]
+    report = json.loads(first.stdout)
+    assert report["commit"] and report["noop"] is False and not report["dead_letters"]
+    assert report["health"]["status"] in ("healthy", "degraded")
+    assert report["objects"] >= 20
+    files = tree(tmp_path / "gitops.git")
+    for expected in (
+        "clusters/demo/namespaces/shop/deployments.apps/web.yaml",
+        "clusters/demo/namespaces/payments/statefulsets.apps/postgres.yaml",
+        "clusters/demo/cluster-scoped/customresourcedefinitions.apiextensions.k8s.io/widgets.example.com.yaml",
+        "clusters/demo/namespaces/shop/widgets.example.com/blue.yaml",
+        "clusters/demo/namespaces/shop/roles.rbac.authorization.k8s.io/web-config-reader.yaml",
+        "clusters/demo/kustomization.yaml",
+    ):
+        assert expected in files
+    assert not [f for f in files if any(n in f for n in NOISE)]
+    clone = Path(report["repository"])
+    for path in clone.joinpath("clusters").rglob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if doc.get("kind") == "Kustomization":
+            continue
+        assert "status" not in doc
+        assert not set(SERVER_SET) & set(doc["metadata"]), path
+    second = cli("demo", "--workdir", str(tmp_path), "--json")
+    again = json.loads(second.stdout)
+    assert again["noop"] is True and again["commit"] == report["commit"]
+    assert commits(tmp_path / "gitops.git") == 1
+
+
+def free_port_block(size: int) -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size > 65000:
+            continue
+        sockets = []
+        try:
+            for offset in range(size):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", base + offset))
+                sockets.append(sock)
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
+def test_serve_runs_the_whole_flow_from_one_minio_webhook_post(tmp_path: Path) -> None:
+    port = free_port_block(6)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backup2gitops",
+            "serve",
+            "--workdir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                assert server.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.2)
+        store = FileStore(tmp_path / "bucket")
+        written = write_native_backup(
+            store,
+            iter_sample_items(),
+            cluster=SAMPLE_CLUSTER,
+            backup_id=SAMPLE_BACKUP_ID,
+            started_at=events.now(),
+            kubernetes_version=SAMPLE_KUBERNETES_VERSION,
+        )
+        body = minio_webhook_body(
+            bucket=store.bucket,
+            key=written.manifest_key,
+            etag=written.manifest_info.etag,
+            size=written.manifest_info.size,
+        )
+        # what `curl -H 'Content-Type: application/json' -d @body http://127.0.0.1:P+1/` does
+        answer = requests.post(
+            f"http://127.0.0.1:{port + 1}/",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 90
+        while commits(tmp_path / "gitops.git") == 0:
+            assert time.monotonic() < deadline, "no commit reached the remote"
+            time.sleep(0.3)
+        assert "clusters/demo/namespaces/shop/deployments.apps/web.yaml" in tree(
+            tmp_path / "gitops.git"
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
