@@ -62,7 +62,9 @@ def plan_backup(
             excluded[prepared.excluded or "excluded"] += 1
             continue
         obj = prepared.object
-        if encrypt is not None and prepared.encrypt:
+        if prepared.encrypt:
+            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
+                raise ValueError("the secret policy asks for encryption but no encrypter is set")
             obj = encrypt(obj)
         path = object_path(
             cluster=cluster,

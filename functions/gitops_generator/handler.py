@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core.archive import ArchiveError
 from backup2gitops.core.cleaning import CleaningPolicy
@@ -70,14 +71,21 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             type=GITOPS_FAILED, source=SOURCE, data=data, subject=subject, id=reply_id
         )
 
+    policy = CleaningPolicy.model_validate(ctx.config.generator.cleaning)
     try:
+        encrypt = (
+            SopsEncrypter(recipients=ctx.config.generator.sops_age_recipients)
+            if policy.secrets == "sops"
+            else None
+        )
         outcome = generation.generate(
             archive=lambda: ctx.store.open_read(archive_key),
             remote=remote,
             cluster=backup.cluster,
             backup_id=backup.backup_id,
-            policy=CleaningPolicy.model_validate(ctx.config.generator.cleaning),
+            policy=policy,
             transforms=load_transforms(ctx.config.generator.transforms),
+            encrypt=encrypt,
             record_unchanged=ctx.config.generator.record_unchanged,
         )
     except NotFound:
@@ -90,6 +98,8 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         return failed(f"archive_{exc.code}", str(exc), retryable=False)
     except GitError as exc:
         return failed(exc.code, exc.message, retryable=exc.retryable)
+    except SopsError as exc:
+        return failed("sops_failed", str(exc), retryable=False)
     generated = GitopsGenerated(
         backup_id=backup.backup_id,
         cluster=backup.cluster,

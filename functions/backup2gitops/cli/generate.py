@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import ConfigError, load_config
 from backup2gitops.core.archive import ArchiveError
@@ -99,17 +100,24 @@ def run(args: argparse.Namespace) -> int:
         token=config.git.token.reveal(),
         push_attempts=config.git.push_attempts,
     )
+    policy = CleaningPolicy.model_validate(config.generator.cleaning)
     try:
+        encrypt = (
+            SopsEncrypter(recipients=config.generator.sops_age_recipients)
+            if policy.secrets == "sops"
+            else None
+        )
         outcome = generation.generate(
             archive=archive,
             remote=remote,
             cluster=cluster,
             backup_id=args.backup_id or backup_id,
-            policy=CleaningPolicy.model_validate(config.generator.cleaning),
+            policy=policy,
             transforms=load_transforms(config.generator.transforms),
+            encrypt=encrypt,
             plan_noop=True,
         )
-    except (ArchiveError, GitError) as exc:
+    except (ArchiveError, GitError, SopsError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 1
     report = {
