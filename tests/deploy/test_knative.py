@@ -209,18 +209,18 @@ def test_credentials_come_from_secrets_only_where_needed(base: list[dict[str, An
 def test_config_map_is_valid_yaml_without_credentials(base: list[dict[str, Any]]) -> None:
     cm = of_kind(base, "ConfigMap")["backup2gitops-config"]
     config = yaml.safe_load(cm["data"]["config.yaml"])
-    assert config["storage"]["url"] == "s3://backups/"
-    assert config["storage"]["endpoint"] == "http://minio.minio.svc:9000"
-    assert config["secrets"]["policy"] == "exclude"
-    assert config["alerts"]["receivers"]["alertmanager"]["type"] == "alertmanager"
+    assert config["storage"]["url"] == "s3://backups"
+    assert config["storage"]["endpoint_url"] == "http://minio.minio.svc:9000"
+    assert config["generator"]["cleaning"]["secrets"] == "exclude"
+    assert config["alerts"]["receivers"][0]["type"] == "alertmanager"
 
-    # a credential-looking key may only hold a ${VAR} reference (or a flag), never a value
+    # a credential-looking key may only hold a reference ({env: NAME} / {file: PATH}), never a value
     def walk(node: Any, path: str = "") -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 sensitive = any(w in str(k).lower() for w in ("password", "secret", "token", "key"))
-                if sensitive and isinstance(v, str):
-                    assert v.startswith("${") and v.endswith("}"), f"{path}.{k}"
+                if sensitive and not isinstance(v, bool):
+                    assert isinstance(v, dict) and set(v) <= {"env", "file"}, f"{path}.{k}"
                 walk(v, f"{path}.{k}")
         elif isinstance(node, list):
             for item in node:

@@ -246,7 +246,7 @@ def test_backup_writes_the_archive_then_the_manifest() -> None:
     assert manifest.resource_counts == {
         "configmaps": 3,
         "deployments.apps": 1,
-        "namespaces": 3,
+        "namespaces": 1,  # default and kube-system are the API server's, left as it made them
         "pods": 1,
         "serviceaccounts": 1,
         "widgets.example.com": 1,
@@ -254,9 +254,7 @@ def test_backup_writes_the_archive_then_the_manifest() -> None:
     assert manifest.archive.size == len(store.read_bytes(ARCHIVE))
     items = archive_items(store)
     assert keys_of(items) == {
-        "namespaces/-/default",
         "namespaces/-/team-a",
-        "namespaces/-/kube-system",
         "configmaps/default/settings",
         "configmaps/team-a/team",
         "configmaps/kube-system/coredns",
@@ -268,7 +266,7 @@ def test_backup_writes_the_archive_then_the_manifest() -> None:
     deployment = next(i.obj for i in items if i.name == "web")
     assert (deployment["apiVersion"], deployment["kind"]) == ("apps/v1", "Deployment")
     assert deployment["status"] == {"replicas": 2}  # a backup keeps what the server sent
-    assert backup.excluded == {"configmaps": 1, "pods": 1}  # kube-root-ca.crt, the owned pod
+    assert backup.excluded == {"configmaps": 1, "namespaces": 2, "pods": 1}  # + system namespaces
 
 
 def test_default_exclusions_are_not_even_listed() -> None:
@@ -417,7 +415,7 @@ def test_snapshot_items_streams_and_reports_discovery_warnings() -> None:
         lists_so_far = len(listed_paths(cluster))
         rest = list(items)
     assert first.group_resource == "configmaps" and lists_so_far == 1
-    assert len(rest) == 9 and len(warnings) == 1
+    assert len(rest) == 7 and len(warnings) == 1
 
 
 # -- round trip: the replayed cluster's backup and a hand-written one make the same repo -------
@@ -458,7 +456,8 @@ def test_round_trip_plans_the_same_repository() -> None:
         policy=policy,
     )
     assert ours.files == hand.files
-    assert ours.objects == hand.objects == 10  # not kube-root-ca.crt, the owned pod, secrets
+    assert ours.objects == hand.objects == 8  # not kube-root-ca.crt, the owned pod, secrets,
+    # nor the untouched system namespaces
     assert any("deployments.apps" in str(path) or "deployment" in str(path) for path in ours.files)
 
 
@@ -553,8 +552,8 @@ def test_cli_backup_prints_id_keys_counts_and_warnings(
             f"backups/prod/{report['backup_id']}/manifest.json",
             f"backups/prod/{report['backup_id']}/resources.tar.gz",
         ]
-        assert report["counts"]["configmaps"] == 3 and report["objects"] == 10
-        assert report["excluded"] == {"configmaps": 1, "pods": 1}
+        assert report["counts"]["configmaps"] == 3 and report["objects"] == 8
+        assert report["excluded"] == {"configmaps": 1, "namespaces": 2, "pods": 1}
         assert len(report["warnings"]) == 1
         assert FileStore(tmp_path / "b").stat(report["keys"][0]) is not None
         assert (
