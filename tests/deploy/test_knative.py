@@ -218,7 +218,9 @@ def test_config_map_is_valid_yaml_without_credentials(base: list[dict[str, Any]]
     def walk(node: Any, path: str = "") -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                sensitive = any(w in str(k).lower() for w in ("password", "secret", "token", "key"))
+                sensitive = str(k) != "secrets" and any(  # "secrets" is the policy (exclude, ...)
+                    w in str(k).lower() for w in ("password", "secret", "token", "key")
+                )
                 if sensitive and not isinstance(v, bool):
                     assert isinstance(v, dict) and set(v) <= {"env", "file"}, f"{path}.{k}"
                 walk(v, f"{path}.{k}")
