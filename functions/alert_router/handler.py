@@ -35,6 +35,7 @@ from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.core import routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
+from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
@@ -204,3 +205,4 @@ def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts
 
 SPEC = FunctionSpec(name=NAME, handle=handle)
 alert_router = http_target(SPEC)
+lambda_handler = lambda_adapter(SPEC)

@@ -51,6 +51,7 @@ from backup2gitops.core.events import (
     stable_event_id,
 )
 from backup2gitops.core.layout import LayoutError, new_backup_id, validate_name
+from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
 from backup2gitops.runtime.logs import logger_for
@@ -166,3 +167,4 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
 handle = make_handler()
 SPEC = FunctionSpec(name=NAME, handle=handle)
 cluster_backup = http_target(SPEC)
+lambda_handler = lambda_adapter(SPEC)

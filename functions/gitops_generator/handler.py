@@ -26,6 +26,7 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
+from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.transforms import load_transforms
@@ -121,3 +122,4 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
 
 SPEC = FunctionSpec(name=NAME, handle=handle)
 gitops_generator = http_target(SPEC)
+lambda_handler = lambda_adapter(SPEC)

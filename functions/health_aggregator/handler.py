@@ -38,6 +38,7 @@ from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health
 from backup2gitops.core.events import Event, HealthReported
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
+from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
@@ -370,3 +371,4 @@ SPEC = FunctionSpec(
     get_routes={"/health": get_health, "/status": get_status, "/metrics": get_metrics},
 )
 health_aggregator = http_target(SPEC)
+lambda_handler = lambda_adapter(SPEC)

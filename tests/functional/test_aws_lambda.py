@@ -194,3 +194,32 @@ def test_without_a_bus_the_reply_is_in_the_result(store: MemoryStore) -> None:
     result = handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
     assert result["status"] == "replied"
     assert result["reply"]["type"] == BACKUP_COMPLETED
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["backup_complete", "gitops_generator", "cluster_backup", "health_aggregator", "alert_router"],
+)
+def test_every_function_has_the_lambda_handler_template_yaml_names(module: str) -> None:
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    handler = importlib.import_module(f"{module}.handler")
+    assert callable(handler.lambda_handler)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load(
+        (Path(__file__).resolve().parents[2] / "template.yaml").read_text(),
+        Loader=Loader,  # noqa: S506 - a SafeLoader subclass that ignores CloudFormation tags
+    )
+    handlers = {
+        r["Properties"].get("Handler")
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert f"{module}.handler.lambda_handler" in handlers

@@ -98,7 +98,8 @@ def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
     transport = flow.InProcessTransport(specs, contexts)
     broker = LocalBroker(load_triggers(flow.triggers_dir(triggers)), transport)
     for name in specs:
-        publish = broker.publish if name == "backup-complete" else None  # its SinkBinding
+        # as knative/base/sinkbinding.yaml binds them to the Broker
+        publish = broker.publish if name in ("backup-complete", "health-aggregator") else None
         contexts[name] = FunctionContext(config, store=store, publish=publish, environ=environ)
 
     body = flow.minio_webhook_body(

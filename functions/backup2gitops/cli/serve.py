@@ -126,8 +126,8 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
         for i, name in enumerate(flow.SERVICES, 1):
             child_env = dict(env)
             child_env.pop("K_SINK", None)
-            if name == "backup-complete":
-                child_env["K_SINK"] = ingress  # the SinkBinding of the Knative deployment
+            if name in ("backup-complete", "health-aggregator"):
+                child_env["K_SINK"] = ingress  # the SinkBindings of the Knative deployment
             command = functions_framework_command(name, host=args.host, port=args.port + i)
             processes.append(subprocess.Popen(command, env=child_env))
         for url in urls.values():
