@@ -94,7 +94,6 @@ ArchiveErrorCode = Literal[
     "too_large",
     "invalid_json",
     "unsupported_version",
-    "invalid_item",
 ]
 
 
