@@ -250,11 +250,16 @@ def test_truncated_at_member_boundary_is_detected() -> None:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     whole = raw.getvalue()
-    # tar stream cut right after the first member, then gzip'd completely: looks like a clean end
-    assert _read(gzip.compress(whole[:1024])) == []
-    # but a gzip stream that is itself cut there is caught by the gzip trailer check
-    compressor = gzip.compress(whole)
-    assert _error(compressor[:-8]).code == "truncated"
+    assert len(_read(gzip.compress(whole))) == 1
+    # a tar stream cut right after a member, then gzip'd completely: no end-of-archive marker
+    assert _error(gzip.compress(whole[:2048])).code == "truncated"
+    assert _error(gzip.compress(whole[:2048] + b"\0" * 512)).code == "truncated"
+    # a garbage block where the next header should be, even if zeros follow
+    assert _error(gzip.compress(whole[:2048] + b"x" * 512 + b"\0" * 1024)).code == "truncated"
+    # data after the end-of-archive marker
+    assert _error(gzip.compress(whole + b"surprise")).code == "truncated"
+    # a gzip stream cut anywhere is caught by the gzip trailer check
+    assert _error(gzip.compress(whole)[:-8]).code == "truncated"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a gzip stream at all", b"\x1f\x8b\x08broken"])

@@ -37,8 +37,9 @@ Safety: member names must be relative and free of ``..``, empty segments, backsl
 links (symbolic or hard) and devices are refused; directory entries are skipped (Velero writes
 none, but its own extractor accepts them and GNU tar writes them); a member larger than
 ``max_member_bytes`` is refused before it is read. The gzip layer is ours (not tarfile's), so its
-CRC and length are checked, and a stream that ends early -- even at a member boundary -- or that
-carries data after a corrupt header is an ``ArchiveError("truncated")``.
+CRC and length are checked, the tar's end-of-archive marker (two zero blocks) is required, and
+a stream that ends early -- even at a member boundary -- or that carries data after a corrupt
+header is an ``ArchiveError("truncated")``.
 
 The writer is deterministic: the same objects added in the same order give the same bytes
 (mtime 0 in the tar headers and in the gzip header, uid/gid 0, no user names, sorted JSON keys,
@@ -94,7 +95,6 @@ ArchiveErrorCode = Literal[
     "too_large",
     "invalid_json",
     "unsupported_version",
-    "invalid_item",
 ]
 
 
@@ -269,14 +269,39 @@ def _decode(data: bytes, name: str) -> dict[str, Any]:
     return cast("dict[str, Any]", obj)
 
 
+class _StrictTarInfo(tarfile.TarInfo):
+    """A TarInfo whose header parsing refuses what tarfile would take for a quiet end of archive.
+
+    In the middle of a stream, tarfile treats a missing, short or corrupt header block as the end
+    of the archive. Only a block of zeros (the end-of-archive marker) may end it here.
+    """
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> _StrictTarInfo:
+        try:
+            return super().frombuf(buf, encoding, errors)
+        except tarfile.HeaderError as exc:
+            if len(buf) == tarfile.BLOCKSIZE and not buf.strip(b"\x00"):
+                raise  # a zero block: the end-of-archive marker
+            raise ArchiveError("truncated", f"bad tar header: {exc}") from None
+
+
 def _drain_trailer(tar: tarfile.TarFile) -> None:
-    """After the last member: only zero padding may follow, and the gzip stream must end cleanly."""
+    """After the end-of-archive block: only zeros may follow, and the gzip stream must end cleanly.
+
+    tarfile has consumed the first zero block at ``tar.offset``; Go's, GNU's and Python's tar all
+    write two, so at least 1024 zero bytes must follow the last member.
+    """
     stream = cast("Any", tar.fileobj)  # tarfile's internal _Stream in "r|" mode: forward seeks
     if stream.tell() < tar.offset:
         stream.seek(tar.offset)
+    trailer = stream.tell() - tar.offset
     while chunk := stream.read(_CHUNK):
         if chunk.strip(b"\x00"):
-            raise ArchiveError("truncated", "unreadable data after the last readable member")
+            raise ArchiveError("truncated", "data after the end-of-archive marker")
+        trailer += len(chunk)
+    if trailer < 2 * tarfile.BLOCKSIZE:
+        raise ArchiveError("truncated", "the tar stream ends without its end-of-archive marker")
 
 
 def iter_items(
@@ -298,7 +323,9 @@ def iter_items(
     try:
         with (
             gzip.GzipFile(fileobj=stream, mode="rb") as unzipped,
-            tarfile.open(fileobj=cast("BinaryIO", unzipped), mode="r|") as tar,
+            tarfile.open(
+                fileobj=cast("BinaryIO", unzipped), mode="r|", tarinfo=_StrictTarInfo
+            ) as tar,
         ):
             while (member := tar.next()) is not None:
                 _forget_members(tar)
