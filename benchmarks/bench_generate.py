@@ -1,0 +1,168 @@
+"""Benchmark: one backup of N realistic objects -> one commit in a bare remote.
+
+Prints objects/second for planning (read + clean + lay out, pure) and for the whole generation
+(plus writing the tree, git add/commit/push), and peak memory (tracemalloc peak of the Python
+heap, ru_maxrss of the process). Not a test: it asserts nothing.
+
+    python benchmarks/bench_generate.py [--objects 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import resource
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backup2gitops import generation
+from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.core.archive import ArchiveWriter, iter_items
+from backup2gitops.core.cleaning import CleaningPolicy
+
+
+def deployment(i: int) -> dict[str, Any]:
+    name = f"app-{i}"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": f"team-{i % 50}",
+            "uid": f"uid-{i}",
+            "resourceVersion": str(1000 + i),
+            "generation": 3,
+            "creationTimestamp": "2026-10-01T10:00:00Z",
+            "labels": {"app.kubernetes.io/name": name},
+            "annotations": {"deployment.kubernetes.io/revision": "3"},
+            "managedFields": [
+                {"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}
+            ],
+        },
+        "spec": {
+            "replicas": 2,
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
+            "template": {
+                "metadata": {"creationTimestamp": None, "labels": {"app.kubernetes.io/name": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": f"registry.example.com/app:{i % 7}.0",
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+                            "terminationMessagePath": "/dev/termination-log",
+                            "terminationMessagePolicy": "File",
+                        }
+                    ],
+                    "dnsPolicy": "ClusterFirst",
+                    "restartPolicy": "Always",
+                    "schedulerName": "default-scheduler",
+                    "securityContext": {},
+                    "terminationGracePeriodSeconds": 30,
+                },
+            },
+        },
+        "status": {"replicas": 2, "readyReplicas": 2, "observedGeneration": 3},
+    }
+
+
+def timed(label: str, count: int, work: Callable[[], object]) -> object:
+    """Run ``work`` once timed (no tracing), once under tracemalloc for its heap peak."""
+    started = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - started
+    tracemalloc.start()
+    work()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"{label}: {seconds:.2f} s, {count / seconds:,.0f} objects/s, heap peak {peak / 1e6:.1f} MB"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--objects", type=int, default=10_000)
+    args = parser.parse_args()
+    n = args.objects
+    out = io.BytesIO()
+    with ArchiveWriter(out) as writer:
+        for i in range(n):
+            obj = deployment(i)
+            writer.add(
+                group_resource="deployments.apps",
+                namespace=obj["metadata"]["namespace"],
+                name=obj["metadata"]["name"],
+                obj=obj,
+            )
+    data = out.getvalue()
+    print(
+        f"backup: {n} Deployments (with status, managedFields, defaults), "
+        f"archive {len(data) / 1e6:.2f} MB"
+    )
+    policy = CleaningPolicy()
+    timed("read (stream the tarball)", n, lambda: sum(1 for _ in iter_items(io.BytesIO(data))))
+    timed(
+        "plan (read + clean + lay out + YAML)",
+        n,
+        lambda: generation.plan_backup(
+            iter_items(io.BytesIO(data)), cluster="bench", policy=policy
+        ),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        remote = Path(tmp, "r.git")
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
+        )
+        git = GitRemote(
+            url=str(remote),
+            branch="main",
+            cache_dir=Path(tmp, "cache"),
+            author_name="bench",
+            author_email="bench@example.com",
+        )
+        ids = iter(range(100))
+
+        def generate() -> object:
+            return generation.generate(
+                archive=lambda: io.BytesIO(data),
+                remote=git,
+                cluster="bench",
+                backup_id=f"b{next(ids)}",
+                policy=policy,
+            )
+
+        started = time.perf_counter()
+        first = generate()
+        print(
+            f"generate, first commit (plan + write {n} files, git add/commit/push): "
+            f"{time.perf_counter() - started:.2f} s, {n / (time.perf_counter() - started):,.0f} "
+            f"objects/s"
+        )
+        started = time.perf_counter()
+        generate()
+        print(
+            f"generate, unchanged cluster (new backup id, empty commit): "
+            f"{time.perf_counter() - started:.2f} s"
+        )
+        del first
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS (ru_maxrss): {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
