@@ -39,6 +39,7 @@ The EventBridge client is injectable (``events_client=``); by default
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -46,6 +47,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from cloudevents.http import CloudEvent
 
+from backup2gitops.adapters.aws_secrets import resolve_secret_arns
 from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
 from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.core.errors import FunctionError, InvalidInput, Transient
@@ -70,9 +72,13 @@ def lambda_adapter(
 ) -> LambdaHandler:
     """A ``lambda_handler(event, lambda_context)`` for ``spec``."""
     bus = EventBus(events_client)
+    secrets_resolved: list[bool] = []
 
     def lambda_handler(raw: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
         logger = logger_for(spec.name)
+        if not secrets_resolved:  # once per cold start, before the context reads the config
+            resolve_secret_arns(os.environ)
+            secrets_resolved.append(True)
         base = context()
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
         ctx = base if base.publish is not None or publish is None else _Replying(base, publish)

@@ -157,9 +157,23 @@ def test_libyaml_and_pure_python_emitters_write_the_same_bytes() -> None:
     cases = Path(__file__).parent / "cases"
     objects = [obj for p in sorted(cases.glob("*.yaml")) for obj in my.load_all(p.read_text())]
     objects += [item.obj for item in iter_sample_items()]
-    objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ü-x"},
-                    "data": {"multi": "a\nb\n", "trailing": "x ", "quote": "'\"", "empty": "",
-                             "num": "0123", "bool": "yes", "long": "z" * 500, "uni": "日本語 ✓"}})
+    objects.append(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "ü-x"},
+            "data": {
+                "multi": "a\nb\n",
+                "trailing": "x ",
+                "quote": "'\"",
+                "empty": "",
+                "num": "0123",
+                "bool": "yes",
+                "long": "z" * 500,
+                "uni": "日本語 ✓",
+            },
+        }
+    )
     assert len(objects) > 100
     for obj in objects:
         assert my.dump(obj) == my.dump(obj, pure=True)
