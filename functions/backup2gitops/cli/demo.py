@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backup2gitops.adapters.storage import FileStore
+from backup2gitops.adapters.storage import FileStore, ObjectInfo
 from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import flow
 from backup2gitops.config import ClusterSource, Config, GitConfig, StorageConfig
@@ -72,25 +72,30 @@ def working_copy(remote: Path, clone: Path) -> Path:
     return clone
 
 
-def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
-    workdir = workdir.resolve()
-    config = demo_config(workdir)
-    ensure_remote(workdir / "gitops.git")
-    store = FileStore(workdir / "bucket")
+def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
+    """The sample backup in the bucket (written once: archive first, manifest last)."""
     manifest_key = layout.native_manifest_key(
         prefix="", cluster=SAMPLE_CLUSTER, backup_id=SAMPLE_BACKUP_ID
     )
     info = store.stat(manifest_key)
     if info is None:
-        written = write_native_backup(
+        info = write_native_backup(
             store,
             iter_sample_items(),
             cluster=SAMPLE_CLUSTER,
             backup_id=SAMPLE_BACKUP_ID,
             started_at=catalog.now(),
             kubernetes_version=SAMPLE_KUBERNETES_VERSION,
-        )
-        info = written.manifest_info
+        ).manifest_info
+    return manifest_key, info
+
+
+def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
+    workdir = workdir.resolve()
+    config = demo_config(workdir)
+    ensure_remote(workdir / "gitops.git")
+    store = FileStore(workdir / "bucket")
+    manifest_key, info = seed_sample(store)
 
     specs = flow.function_specs()
     environ = {k: v for k, v in os.environ.items() if k != "K_SINK"}

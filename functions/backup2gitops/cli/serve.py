@@ -22,6 +22,7 @@ import requests
 import yaml
 from werkzeug.serving import make_server
 
+from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV
 from backup2gitops.core.errors import FunctionError
@@ -98,6 +99,7 @@ def ingress_app(broker: LocalBroker) -> flask.Flask:
 
 
 def prepare_workdir(workdir: Path) -> dict[str, str]:
+    """The demo's bucket (seeded with the sample backup), remote and config, and a webhook body."""
     from backup2gitops.cli import demo
 
     workdir = workdir.resolve()
@@ -105,6 +107,10 @@ def prepare_workdir(workdir: Path) -> dict[str, str]:
     demo.ensure_remote(workdir / "gitops.git")
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(demo.demo_config(workdir).model_dump(mode="json")))
+    store = FileStore(workdir / "bucket")
+    key, info = demo.seed_sample(store)
+    body = flow.minio_webhook_body(bucket=store.bucket, key=key, etag=info.etag, size=info.size)
+    (workdir / "minio-webhook.json").write_bytes(body)
     return {CONFIG_ENV: str(config_path), "BACKUP2GITOPS_CACHE_DIR": str(workdir / ".cache")}
 
 
@@ -141,6 +147,13 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
         print(f"broker ingress  {ingress}", flush=True)
         for name, url in urls.items():
             print(f"{name:<16}{url}", flush=True)
+        if args.workdir:
+            body = Path(args.workdir).resolve() / "minio-webhook.json"
+            print(
+                f"\nrun the flow:    curl -H 'Content-Type: application/json' "
+                f"--data-binary @{body} {urls['backup-complete']}",
+                flush=True,
+            )
         try:
             server.serve_forever()
         except KeyboardInterrupt:
