@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -115,3 +115,47 @@ def headline(alert: Alert) -> str:
     state = "RESOLVED" if alert.status == "resolved" else f"FIRING:{alert.severity}"
     where = "/".join(v for v in (alert.labels.get("cluster"), alert.labels.get("component")) if v)
     return f"[{state}] {alert.alertname} {where}: {alert.summary}"
+
+
+class UrlSettings(Settings):
+    """Settings of a receiver whose only setting is its (secret) webhook URL."""
+
+    url: SecretRef
+
+
+class MessageWebhookReceiver:
+    """Posts one JSON message per alert to a webhook URL that is itself a credential.
+
+    Subclasses name the ``service`` and build the message (``to_message``); Slack and Teams.
+    """
+
+    repeat_firing = False
+    service: ClassVar[str]
+
+    def __init__(self, *, name: str, url: str, timeout_s: float = 10.0) -> None:
+        self.name = name
+        self.url = url
+        self.health_url: str | None = None
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    @staticmethod
+    def to_message(alert: Alert) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(
+        cls, config: ReceiverConfig, *, environ: Mapping[str, str]
+    ) -> MessageWebhookReceiver:
+        s = settings(config, UrlSettings)
+        url = reveal(s.url, environ, what=f"{cls.service} webhook url")
+        return cls(name=config.name, url=url, timeout_s=config.timeout_s)
+
+    def send(self, alert: Alert) -> None:
+        post_json(
+            self.session,
+            self.url,
+            payload=self.to_message(alert),
+            timeout_s=self.timeout_s,
+            service=f"{self.service} {self.name}",
+        )

@@ -4,25 +4,14 @@ The webhook URL is a credential: it comes from a ``SecretRef`` and is never logg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 from backup2gitops.adapters.receivers.base import (
-    Settings,
+    MessageWebhookReceiver,
     headline,
-    post_json,
-    reveal,
-    settings,
     status_emoji,
 )
-from backup2gitops.config import ReceiverConfig, SecretRef
 from backup2gitops.core.routing import Alert
-
-
-class SlackSettings(Settings):
-    url: SecretRef
 
 
 def to_message(alert: Alert) -> dict[str, Any]:
@@ -53,27 +42,6 @@ def to_message(alert: Alert) -> dict[str, Any]:
     }
 
 
-class SlackReceiver:
-    repeat_firing = False
-
-    def __init__(self, *, name: str, url: str, timeout_s: float = 10.0) -> None:
-        self.name = name
-        self.url = url
-        self.health_url: str | None = None
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
-
-    @classmethod
-    def from_config(cls, config: ReceiverConfig, *, environ: Mapping[str, str]) -> SlackReceiver:
-        s = settings(config, SlackSettings)
-        url = reveal(s.url, environ, what="slack webhook url")
-        return cls(name=config.name, url=url, timeout_s=config.timeout_s)
-
-    def send(self, alert: Alert) -> None:
-        post_json(
-            self.session,
-            self.url,
-            payload=to_message(alert),
-            timeout_s=self.timeout_s,
-            service=f"slack {self.name}",
-        )
+class SlackReceiver(MessageWebhookReceiver):
+    service = "slack"
+    to_message = staticmethod(to_message)

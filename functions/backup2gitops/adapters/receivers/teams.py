@@ -4,27 +4,16 @@ The workflow URL carries a signature: it comes from a ``SecretRef`` and is never
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 from backup2gitops.adapters.receivers.base import (
-    Settings,
+    MessageWebhookReceiver,
     headline,
-    post_json,
-    reveal,
-    settings,
     status_emoji,
 )
-from backup2gitops.config import ReceiverConfig, SecretRef
 from backup2gitops.core.routing import Alert
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-
-
-class TeamsSettings(Settings):
-    url: SecretRef
 
 
 def to_message(alert: Alert) -> dict[str, Any]:
@@ -61,30 +50,6 @@ def to_message(alert: Alert) -> dict[str, Any]:
     }
 
 
-class TeamsReceiver:
-    repeat_firing = False
-
-    def __init__(self, *, name: str, url: str, timeout_s: float = 10.0) -> None:
-        self.name = name
-        self.url = url
-        self.health_url: str | None = None
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
-
-    @classmethod
-    def from_config(cls, config: ReceiverConfig, *, environ: Mapping[str, str]) -> TeamsReceiver:
-        s = settings(config, TeamsSettings)
-        return cls(
-            name=config.name,
-            url=reveal(s.url, environ, what="teams workflow url"),
-            timeout_s=config.timeout_s,
-        )
-
-    def send(self, alert: Alert) -> None:
-        post_json(
-            self.session,
-            self.url,
-            payload=to_message(alert),
-            timeout_s=self.timeout_s,
-            service=f"teams {self.name}",
-        )
+class TeamsReceiver(MessageWebhookReceiver):
+    service = "teams"
+    to_message = staticmethod(to_message)
