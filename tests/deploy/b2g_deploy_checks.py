@@ -43,6 +43,9 @@ import kubernetes.client as k8s
 import pydantic
 import yaml
 
+from backup2gitops.core.triggers import parse_trigger
+from backup2gitops.core.triggers import routes as trigger_routes
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SCHEMAS = HERE / "schemas"
@@ -621,40 +624,11 @@ CATALOG_EMITTERS: dict[str, set[str]] = {
 PING_TYPE = "dev.knative.sources.ping"
 
 
-def match_filter(item: dict[str, Any], event: dict[str, str]) -> bool:
-    """Tiny evaluator of Knative's new filter dialects (exact/prefix/suffix/all/any/not).
-
-    Stand-in until backup2gitops.core.triggers lands; cesql is not supported here.
-    """
-    ((dialect, body),) = item.items()
-    if dialect in ("exact", "prefix", "suffix"):
-        for attr, want in body.items():
-            got = event.get(attr)
-            if got is None:
-                return False
-            if dialect == "exact" and got != want:
-                return False
-            if dialect == "prefix" and not got.startswith(want):
-                return False
-            if dialect == "suffix" and not got.endswith(want):
-                return False
-        return True
-    if dialect == "all":
-        return all(match_filter(f, event) for f in body)
-    if dialect == "any":
-        return any(match_filter(f, event) for f in body)
-    if dialect == "not":
-        return not match_filter(body, event)
-    raise NotImplementedError(dialect)
-
-
-def trigger_matches(trigger: dict[str, Any], event: dict[str, str]) -> bool:
-    return all(match_filter(f, event) for f in trigger["spec"].get("filters", []))
-
-
 def route(triggers: Iterable[dict[str, Any]], event: dict[str, str]) -> set[str]:
-    """Names of the subscriber Services an event is delivered to."""
-    return {t["spec"]["subscriber"]["ref"]["name"] for t in triggers if trigger_matches(t, event)}
+    """Names of the subscriber Services an event is delivered to, by the same evaluator the
+    local broker uses (backup2gitops.core.triggers, Knative's filter semantics)."""
+    parsed = [parse_trigger(t) for t in triggers]
+    return {t.subscriber for t in trigger_routes(parsed, event)}
 
 
 def ping_event(name: str, namespace: str = "backup2gitops") -> dict[str, str]:
