@@ -279,3 +279,28 @@ def test_a_noop_generation_is_not_lag(tmp: Path) -> None:
     body = client(handler.SPEC, ctx).get("/status").get_json()
     assert body["clusters"]["prod"]["lag_s"] == 0
     assert body["components"]["gitops-lag/prod"]["status"] == "healthy"
+
+
+def test_health_through_a_lambda_function_url(tmp: Path) -> None:
+    """template.yaml exposes health-aggregator with a Function URL (payload format 2.0)."""
+    from backup2gitops.runtime.aws_lambda import lambda_adapter
+
+    ctx = make_ctx(tmp)
+    put_backup(ctx.store, "prod", "b1", timedelta(hours=1))  # type: ignore[arg-type]
+    lambda_handler = lambda_adapter(handler.SPEC, context=lambda: ctx)
+    request = {
+        "version": "2.0",
+        "rawPath": "/health",
+        "rawQueryString": "",
+        "isBase64Encoded": False,
+        "headers": {"accept": "application/json"},
+        "requestContext": {"http": {"method": "GET", "path": "/health"}},
+    }
+    response = lambda_handler(request, None)
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["status"] == "degraded"  # b1 is newer than the last commit (b0): GitOps lag
+    assert body["components"]["freshness/prod"]["status"] == "healthy"
+    metrics = lambda_handler({**request, "rawPath": "/metrics"}, None)
+    assert metrics["statusCode"] == 200
+    assert "backup2gitops_component_up" in metrics["body"]

@@ -38,12 +38,14 @@ The EventBridge client is injectable (``events_client=``); by default
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+import flask
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from cloudevents.http import CloudEvent
 
@@ -55,7 +57,7 @@ from backup2gitops.core.events import PING, TYPE_PREFIX, Event
 from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
-from backup2gitops.runtime.http import FunctionSpec
+from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
 
 EVENT_BUS_ENV = "BACKUP2GITOPS_EVENT_BUS"
@@ -80,6 +82,8 @@ def lambda_adapter(
             resolve_secret_arns(os.environ)
             secrets_resolved.append(True)
         base = context()
+        if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
+            return http_response(spec, raw, base)
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
         ctx = base if base.publish is not None or publish is None else _Replying(base, publish)
         request_id = getattr(lambda_context, "aws_request_id", None)
@@ -113,6 +117,36 @@ def lambda_adapter(
             return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
+
+
+def is_function_url(raw: Any) -> bool:
+    """A Lambda Function URL (or API Gateway HTTP API) request, payload format 2.0."""
+    return (
+        isinstance(raw, dict)
+        and raw.get("version") == "2.0"
+        and "http" in raw.get("requestContext", {})
+    )
+
+
+def http_response(spec: FunctionSpec, raw: dict[str, Any], ctx: FunctionContext) -> dict[str, Any]:
+    """Serve a Function URL request with the same HTTP handling as functions-framework."""
+    body: str | bytes = raw.get("body") or ""
+    if raw.get("isBase64Encoded"):
+        body = base64.b64decode(body)
+    app = flask.Flask(spec.name)
+    with app.test_request_context(
+        raw.get("rawPath") or "/",
+        method=raw["requestContext"]["http"].get("method", "GET"),
+        headers=raw.get("headers") or {},
+        query_string=raw.get("rawQueryString") or "",
+        data=body,
+    ):
+        response = handle_request(spec, flask.request, ctx)
+    return {
+        "statusCode": response.status_code,
+        "headers": {k: v for k, v in response.headers.items() if k.lower() != "content-length"},
+        "body": response.get_data(as_text=True),
+    }
 
 
 def event_from_lambda(raw: Any) -> Event:
