@@ -112,6 +112,7 @@ def generate(
     encrypt: Encrypt | None = None,
     plan_noop: bool = False,
     record_unchanged: bool = True,
+    push_branch: str | None = None,
 ) -> Outcome:
     """Plan the backup (reading the archive at most once) and publish it as one commit.
 
@@ -142,6 +143,7 @@ def generate(
         backup_id=backup_id,
         cluster=cluster,
         allow_empty=record_unchanged,
+        push_branch=push_branch,
     )
     if not plans:
         if plan_noop:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.review import ReviewError, review_branch, review_host
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core.archive import ArchiveError
@@ -73,7 +74,12 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         )
 
     policy = CleaningPolicy.model_validate(ctx.config.generator.cleaning)
+    review_url = None
     try:
+        reviews = review_host(ctx.config.git.review, environ=ctx.environ)
+        push_branch = (
+            review_branch(cluster=backup.cluster, backup_id=backup.backup_id) if reviews else None
+        )
         encrypt = (
             SopsEncrypter(recipients=ctx.config.generator.sops_age_recipients)
             if policy.secrets == "sops"
@@ -88,7 +94,17 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             transforms=load_transforms(ctx.config.generator.transforms),
             encrypt=encrypt,
             record_unchanged=ctx.config.generator.record_unchanged,
+            push_branch=push_branch,
         )
+        if reviews is not None and push_branch is not None:
+            review_url = reviews.open(
+                branch=push_branch,
+                base=remote.branch,
+                title=f"{backup.cluster}: backup {backup.backup_id}",
+                body=generation.commit_message(
+                    plan=outcome.plan, backup_id=backup.backup_id, result=outcome.commit
+                ),
+            ).url
     except NotFound:
         return failed("archive_missing", f"{archive_key} is gone from the bucket", retryable=False)
     except StorageError as exc:
@@ -101,11 +117,13 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         return failed(exc.code, exc.message, retryable=exc.retryable)
     except SopsError as exc:
         return failed("sops_failed", str(exc), retryable=False)
+    except ReviewError as exc:
+        return failed("review_failed", str(exc), retryable=exc.retryable)
     generated = GitopsGenerated(
         backup_id=backup.backup_id,
         cluster=backup.cluster,
         repository=remote.display_url,
-        branch=remote.branch,
+        branch=push_branch or remote.branch,
         commit=outcome.commit.commit,
         added=outcome.commit.added,
         changed=outcome.commit.changed,
@@ -114,6 +132,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         objects=outcome.plan.objects,
         duration_s=round(outcome.duration_s, 3),
         noop=outcome.commit.noop,
+        review_url=review_url,
     )
     return event.reply(
         type=GITOPS_GENERATED, source=SOURCE, data=generated, subject=subject, id=reply_id

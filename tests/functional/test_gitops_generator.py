@@ -22,13 +22,8 @@ from gitops_generator.handler import SPEC
 KEY = "backups/prod/b1/resources.tar.gz"
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
-    remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
-    store = MemoryStore("backups")
+def one_configmap_archive() -> bytes:
+    """A backup tarball holding one ConfigMap, shop/cfg, as the API server returned it."""
     out = io.BytesIO()
     with ArchiveWriter(out) as writer:
         writer.add(
@@ -42,7 +37,17 @@ def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
                 "data": {"a": "b"},
             },
         )
-    store.put_bytes(KEY, out.getvalue())
+    return out.getvalue()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
+    remote = tmp_path / "remote.git"
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
+    )
+    store = MemoryStore("backups")
+    store.put_bytes(KEY, one_configmap_archive())
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     ctx = FunctionContext(config, store=store, environ={})
     app = flask.Flask("g")

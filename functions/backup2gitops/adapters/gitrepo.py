@@ -143,9 +143,11 @@ class GitRemote:
         self._git(repo, "clean", "-fdx")
         return repo
 
-    def commit_for(self, repo: git.Repo, *, backup_id: str, cluster: str) -> str | None:
-        """The commit on the branch that already carries this backup, if any."""
-        if not repo.head.is_valid():
+    def commit_for(
+        self, repo: git.Repo, *, backup_id: str, cluster: str, ref: str | None = None
+    ) -> str | None:
+        """The commit on the branch (or ``ref``) that already carries this backup, if any."""
+        if not repo.head.is_valid() and ref is None:
             return None
         out = self._git(
             repo,
@@ -154,7 +156,7 @@ class GitRemote:
             "--grep",
             f"Backup-Id: {backup_id}",
             "--fixed-strings",
-            self.branch,
+            ref or self.branch,
         )
         for line in out.splitlines():
             sha, *values = line.split("\x00")
@@ -189,11 +191,19 @@ class GitRemote:
         backup_id: str,
         cluster: str,
         allow_empty: bool = True,
+        push_branch: str | None = None,
     ) -> CommitResult:
-        """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced."""
+        """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced.
+
+        ``push_branch`` (review mode) pushes the commit, made on top of the branch, to a branch
+        of its own instead; a review branch that already carries this backup is a no-op.
+        """
+        target = push_branch or self.branch
         for attempt in range(1, self.push_attempts + 1):
             with self.locked() as repo:
                 existing = self.commit_for(repo, backup_id=backup_id, cluster=cluster)
+                if existing is None and push_branch is not None:
+                    existing = self._review_commit(repo, push_branch, backup_id, cluster)
                 if existing:
                     return CommitResult(existing, 0, 0, 0, noop=True)
                 counts = self._write_tree(repo, root=root, files=files())
@@ -207,15 +217,21 @@ class GitRemote:
                 )
                 sha = repo.head.commit.hexsha
                 try:
-                    self._git(
-                        repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}"
-                    )
+                    self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
                         raise
                     # Most likely the remote moved (another generator pushed): loop re-syncs.
         raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    def _review_commit(
+        self, repo: git.Repo, branch: str, backup_id: str, cluster: str
+    ) -> str | None:
+        if not self._git(repo, "ls-remote", "--heads", "origin", branch).strip():
+            return None
+        self._git(repo, "fetch", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        return self.commit_for(repo, backup_id=backup_id, cluster=cluster, ref=f"origin/{branch}")
 
     def _write_tree(
         self, repo: git.Repo, *, root: PurePosixPath, files: Mapping[PurePosixPath, bytes]

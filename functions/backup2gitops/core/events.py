@@ -143,6 +143,9 @@ class GitopsGenerated(EventData):
     objects: int = 0
     duration_s: float = 0.0
     noop: bool = False
+    review_url: str | None = Field(
+        default=None, description="review mode: the pull/merge request for this backup's branch"
+    )
 
 
 class GitopsFailed(EventData):
