@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -91,6 +92,17 @@ def test_demo_commits_the_clean_sample_once(tmp_path: Path) -> None:
             continue
         assert "status" not in doc
         assert not set(SERVER_SET) & set(doc["metadata"]), path
+    kustomize = shutil.which("kustomize") or str(Path.home() / "go/bin/kustomize")
+    if Path(kustomize).exists():  # scripts/install-test-deps.sh installs it
+        built = subprocess.run(
+            [kustomize, "build", "clusters/demo"],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        kinds = [doc["kind"] for doc in yaml.safe_load_all(built) if doc]
+        assert len(kinds) == report["objects"] and "Deployment" in kinds
     second = cli("demo", "--workdir", str(tmp_path), "--json")
     again = json.loads(second.stdout)
     assert again["noop"] is True and again["commit"] == report["commit"]
