@@ -65,6 +65,7 @@ def newest_backups(store: ObjectStore, clusters: list[ClusterSource]) -> dict[st
     for source in clusters:
         if source.velero_prefix is not None:
             mark = newest_velero(store, cluster=source.name, prefix=source.velero_prefix)
-            if mark is not None:
+            current = marks.get(source.name)
+            if mark is not None and (current is None or mark.completed_at > current.completed_at):
                 marks[source.name] = mark
     return marks
