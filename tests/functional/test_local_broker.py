@@ -66,13 +66,16 @@ def trigger(retry: int) -> dict:
 
 def test_retries_5xx_with_backoff_then_dead_letters_with_knative_attributes() -> None:
     sleeps: list[float] = []
+    reported: list[events.Event] = []
     broker = LocalBroker(
         [parse_trigger(trigger(3))],
         lambda s, e: DeliveryResult(503, body="down"),
         sleep=sleeps.append,
+        on_dead_letter=lambda e: reported.append(e),
     )
     broker.publish(event("a"))
     log = broker.run_until_idle()
+    assert reported == log.dead_letters
     assert log.deliveries[0].attempts == 4
     assert sleeps == [0.2, 0.4, 0.8]
     dead = log.dead_letters[0]

@@ -26,6 +26,7 @@ from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV
 from backup2gitops.core.errors import FunctionError
+from backup2gitops.core.events import Event
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.broker import LocalBroker, load_triggers
 from backup2gitops.runtime.http import error_response
@@ -124,6 +125,17 @@ def run(args: argparse.Namespace) -> int:
     return serve_all(args, env)
 
 
+def report_dead_letter(event: Event) -> None:
+    """What Knative's dead-letter sink would receive, on the console."""
+    ext = event.extensions
+    print(
+        f"dead letter: {event.type} {event.id} -> {ext.get('knativeerrordest')} answered "
+        f"{ext.get('knativeerrorcode')}: {ext.get('knativeerrordata', '')[:200]}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
     ingress = f"http://{args.host}:{args.port}/"
     urls = {name: f"http://{args.host}:{args.port + i}/" for i, name in enumerate(flow.SERVICES, 1)}
@@ -139,7 +151,9 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
         for url in urls.values():
             wait_until_up(url)
         broker = LocalBroker(
-            load_triggers(flow.triggers_dir(args.triggers)), flow.HttpTransport(urls)
+            load_triggers(flow.triggers_dir(args.triggers)),
+            flow.HttpTransport(urls),
+            on_dead_letter=report_dead_letter,
         )
         stop = threading.Event()
         threading.Thread(target=broker.run_forever, args=(stop,), daemon=True).start()

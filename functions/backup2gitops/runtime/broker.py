@@ -89,11 +89,13 @@ class LocalBroker:
         *,
         sleep: Callable[[float], None] = time.sleep,
         max_hops: int = 32,
+        on_dead_letter: Callable[[Event], None] | None = None,
     ) -> None:
         self.triggers = list(triggers)
         self.transport = transport
         self.sleep = sleep
         self.max_hops = max_hops
+        self.on_dead_letter = on_dead_letter
         self.log = BrokerLog()
         self._queue: collections.deque[tuple[Event, int]] = collections.deque()
         self._lock = threading.Lock()
@@ -177,3 +179,5 @@ class LocalBroker:
         dead = event.model_copy(update={"extensions": extensions})
         with self._lock:
             self.log.dead_letters.append(dead)
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(dead)
