@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
@@ -61,9 +61,10 @@ class ObjectInfo:
 
 
 def safe_key(key: str) -> str:
-    """Reject keys that are empty, absolute or climb out of the bucket with ``..``."""
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or "\x00" in key or any(p in ("..", ".") for p in parts):
+    """Reject keys that are empty, absolute, climb out with ``..`` or hide ``.``/empty segments
+    (which a directory would collapse and S3 would not: every backend must agree on a key)."""
+    parts = key.split("/")  # raw segments: PurePosixPath would silently drop "." and ""
+    if not key or "\x00" in key or any(p in ("..", ".", "") for p in parts):
         raise StorageError(f"unsafe object key {key!r}", retryable=False)
     return key
 
