@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backup2gitops.core.cleaning.selector import parse_selector
+from backup2gitops.core.cleaning.policy import Entries, SelectorText
 
 ENV_PREFIX = "BACKUP2GITOPS__"
 CONFIG_ENV = "BACKUP2GITOPS_CONFIG"
@@ -146,12 +146,12 @@ class ClusterBackupConfig(Strict):
         default_factory=lambda: ["*"], description="globs over namespaces (and Namespace names)"
     )
     exclude_namespaces: list[str] = Field(default_factory=list)
-    include_resources: list[str] = Field(
+    include_resources: Entries = Field(
         default_factory=list,
         description="resource or resource.group (deployments, deployments.apps); empty: all",
     )
-    exclude_resources: list[str] = Field(default_factory=list)
-    label_selector: str | None = Field(
+    exclude_resources: Entries = Field(default_factory=list)
+    label_selector: SelectorText | None = Field(
         default=None, description="kubectl syntax, e.g. app=web,tier!=cache"
     )
     include_secrets: bool = False
@@ -161,20 +161,6 @@ class ClusterBackupConfig(Strict):
         "(the cleaning package's built-in exclusions)",
     )
     page_size: int = Field(default=500, ge=1, le=10_000)
-
-    @field_validator("label_selector")
-    @classmethod
-    def _selector_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_selector(value)
-        return value
-
-    @field_validator("include_resources", "exclude_resources")
-    @classmethod
-    def _resources_not_empty(cls, value: list[str]) -> list[str]:
-        if any(not entry.strip() for entry in value):
-            raise ValueError("resource entries must not be empty")
-        return value
 
 
 class HealthConfig(Strict):

@@ -6,11 +6,28 @@ Pure: no I/O; only the standard library and pydantic.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from backup2gitops.core.cleaning.selector import LabelSelector, parse_selector
+
+
+def _selector_parses(value: str) -> str:
+    parse_selector(value)  # raises ValueError naming what is wrong
+    return value
+
+
+def _no_blank_entries(value: list[str]) -> list[str]:
+    if any(not entry.strip() for entry in value):
+        raise ValueError("entries must not be empty")
+    return value
+
+
+SelectorText = Annotated[str, AfterValidator(_selector_parses)]
+"""A label selector in kubectl syntax, checked when the model is built."""
+Entries = Annotated[list[str], AfterValidator(_no_blank_entries)]
+"""A list of names or globs, none of them blank."""
 
 
 class CleaningPolicy(BaseModel):
@@ -38,24 +55,10 @@ class CleaningPolicy(BaseModel):
     keep_provisioned_volumes: bool = False
     include_namespaces: list[str] = ["*"]
     exclude_namespaces: list[str] = []
-    include_kinds: list[str] = []
-    exclude_kinds: list[str] = []
-    label_selector: str | None = None
+    include_kinds: Entries = []
+    exclude_kinds: Entries = []
+    label_selector: SelectorText | None = None
     exclude_names: list[str] = []
-
-    @field_validator("label_selector")
-    @classmethod
-    def _selector_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_selector(value)
-        return value
-
-    @field_validator("include_kinds", "exclude_kinds")
-    @classmethod
-    def _kinds_not_empty(cls, value: list[str]) -> list[str]:
-        if any(not entry.strip() for entry in value):
-            raise ValueError("kind entries must not be empty")
-        return value
 
     def selector(self) -> LabelSelector | None:
         return None if self.label_selector is None else parse_selector(self.label_selector)
