@@ -81,7 +81,6 @@ def test_builtin_exclusions(item: dict[str, Any]) -> None:
     [
         obj("v1", "Pod"),  # standalone pod
         obj("v1", "Pod", metadata={"ownerReferences": [{"kind": "X", "name": "y", "uid": "u"}]}),
-        obj("apps/v1", "Deployment", metadata=CONTROLLER),  # only Pods/ReplicaSets/Jobs
         obj("apps/v1", "ReplicaSet"),
         obj("batch/v1", "Job"),
         obj("v1", "ConfigMap", name="kube-root-ca.crt2"),
@@ -260,3 +259,21 @@ def test_dynamically_provisioned_volumes_are_excluded_unless_kept() -> None:
     assert _reason(pv, policy=_Policy())
     assert _reason(pv, policy=_Policy(keep_provisioned_volumes=True)) is None
     assert _reason(_obj("PersistentVolume", "nfs-share"), policy=_Policy()) is None
+
+
+def test_any_kind_owned_by_a_controller_is_left_to_it() -> None:
+    """An operator's output (a StatefulSet of a Prometheus CR, a claim of a StatefulSet): the
+    owner is what goes in git; declaring its output too would fight the operator."""
+    deployment = obj("apps/v1", "Deployment", metadata=CONTROLLER)
+    reason = exclusion_reason(deployment, policy=CleaningPolicy())
+    assert reason is not None and "owned by controller" in reason
+
+
+def test_owner_references_never_reach_git() -> None:
+    """Their uids are this cluster's: elsewhere the garbage collector would delete the object."""
+    from backup2gitops.core.cleaning import neat
+
+    item = obj("v1", "ConfigMap", metadata={"ownerReferences": [
+        {"apiVersion": "example.com/v1", "kind": "App", "name": "a", "uid": "u-1"}]})
+    assert exclusion_reason(item, policy=CleaningPolicy()) is None  # not a controller: kept
+    assert "ownerReferences" not in neat(item)["metadata"]

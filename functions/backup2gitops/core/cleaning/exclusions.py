@@ -34,10 +34,6 @@ EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     ("authorization.k8s.io", "SelfSubjectRulesReview"): "reviews are requests, not resources",
     ("certificates.k8s.io", "CertificateSigningRequest"): "CSRs are one-shot requests",
 }
-# Kinds whose controller-owned instances are recreated by their owner.
-CONTROLLED_KINDS: Final[frozenset[tuple[str, str]]] = frozenset(
-    {("", "Pod"), ("apps", "ReplicaSet"), ("batch", "Job")}
-)
 VELERO_GROUP: Final[str] = "velero.io"
 VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
@@ -61,8 +57,9 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: Velero's own resources"
     if ref.labels.get(VELERO_EXCLUDE_LABEL) == "true":
         return f"builtin: labelled {VELERO_EXCLUDE_LABEL}=true"
-    if key in CONTROLLED_KINDS and _controller(obj) is not None:
-        return f"builtin: owned by controller {_controller(obj)}"
+    controller = _controller(obj)
+    if controller is not None:  # Pods, ReplicaSets, Jobs, claims of a StatefulSet, operator output
+        return f"builtin: owned by controller {controller} (it recreates it)"
     if key == ("", "Pod") and MIRROR_POD_ANNOTATION in ref.annotations:
         return "builtin: mirror pod of a static pod"
     if key == ("", "Secret") and obj.get("type") == SERVICE_ACCOUNT_TOKEN_TYPE:

@@ -22,6 +22,11 @@ def clean_common(obj: dict[str, Any], ctx: RuleContext) -> None:
         return
     for key in defaults.SERVER_METADATA:
         metadata.pop(key, None)
+    # Owner references name their owner by uid, which is this cluster's: applied anywhere else
+    # (a rebuilt cluster, a restore) the owner "does not exist" and the garbage collector deletes
+    # the object. Objects owned by a controller are excluded before cleaning (their controller
+    # recreates them); the references left are dropped with the rest of the server's bookkeeping.
+    metadata.pop("ownerReferences", None)
     annotations = as_dict(metadata.get("annotations"))
     if annotations is not None:
         for key in list(annotations):
