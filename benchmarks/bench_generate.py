@@ -159,6 +159,11 @@ def main() -> None:
             f"generate, unchanged cluster (new backup id, empty commit): "
             f"{time.perf_counter() - started:.2f} s"
         )
+        tracemalloc.start()
+        generate()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"generate heap peak (streams archive -> working tree): {peak / 1e6:.1f} MB")
         del first
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak RSS (ru_maxrss): {rss:.0f} MB")

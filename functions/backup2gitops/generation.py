@@ -1,16 +1,19 @@
 """Turning one backup into one commit: the service that combines the pure core and the adapters.
 
     archive stream --(core.archive)--> items --(core.cleaning)--> clean objects or exclusions
-      --(core.repo_layout / core.repo_plan)--> file tree --(adapters.gitrepo)--> commit + push
+      --(core.repo_layout / core.repo_plan)--> files --(adapters.gitrepo)--> commit + push
 
-The gitops-generator function and ``backup2gitops generate`` both call ``generate``.
+The files stream from the archive into the working tree: memory holds one object at a time and
+the set of paths, whatever the backup's size. The gitops-generator function and
+``backup2gitops generate`` both call ``generate``; ``plan_backup`` is the same pipeline kept in
+memory, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -19,7 +22,7 @@ from backup2gitops.adapters.gitrepo import CommitResult, GitRemote
 from backup2gitops.core.archive import BackupItem, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.core.repo_layout import object_path
-from backup2gitops.core.repo_plan import plan_tree
+from backup2gitops.core.repo_plan import iter_tree, plan_tree
 
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
 Encrypt = Callable[[dict[str, Any]], dict[str, Any]]
@@ -27,12 +30,12 @@ Encrypt = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass
 class Plan:
-    """What a backup becomes in the repository, before anything is written."""
+    """What a backup becomes in the repository: its figures, and (``plan_backup``) its files."""
 
     cluster: str
-    files: dict[PurePosixPath, bytes]
-    objects: int
-    excluded: int
+    files: dict[PurePosixPath, bytes] = field(default_factory=dict)
+    objects: int = 0
+    excluded: int = 0
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
     kinds: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
 
@@ -44,6 +47,38 @@ class Outcome:
     duration_s: float
 
 
+def placed_objects(
+    items: Iterable[BackupItem],
+    *,
+    plan: Plan,
+    policy: CleaningPolicy,
+    transforms: Sequence[Transform] = (),
+    encrypt: Encrypt | None = None,
+) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
+    """Clean each item and place it, counting what is kept and why the rest is excluded."""
+    for item in items:
+        prepared = prepare(item.obj, policy=policy, transforms=transforms)
+        if prepared.object is None:
+            reason = prepared.excluded or "excluded"
+            plan.excluded += 1
+            plan.excluded_by_reason[reason] = plan.excluded_by_reason.get(reason, 0) + 1
+            continue
+        obj = prepared.object
+        if prepared.encrypt:
+            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
+                raise ValueError("the secret policy asks for encryption but no encrypter is set")
+            obj = encrypt(obj)
+        plan.objects += 1
+        plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
+        path = object_path(
+            cluster=plan.cluster,
+            group_resource=item.group_resource,
+            namespace=item.namespace,
+            name=item.name,
+        )
+        yield path, obj
+
+
 def plan_backup(
     items: Iterable[BackupItem],
     *,
@@ -52,36 +87,11 @@ def plan_backup(
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
 ) -> Plan:
-    """Clean every item and lay the survivors out as the repository tree for ``cluster``."""
-    placed: list[tuple[PurePosixPath, Mapping[str, Any]]] = []
-    excluded: collections.Counter[str] = collections.Counter()
-    kinds: collections.Counter[tuple[str, str]] = collections.Counter()
-    for item in items:
-        prepared = prepare(item.obj, policy=policy, transforms=transforms)
-        if prepared.object is None:
-            excluded[prepared.excluded or "excluded"] += 1
-            continue
-        obj = prepared.object
-        if prepared.encrypt:
-            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
-                raise ValueError("the secret policy asks for encryption but no encrypter is set")
-            obj = encrypt(obj)
-        path = object_path(
-            cluster=cluster,
-            group_resource=item.group_resource,
-            namespace=item.namespace,
-            name=item.name,
-        )
-        placed.append((path, obj))
-        kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
-    return Plan(
-        cluster=cluster,
-        files=plan_tree(cluster=cluster, objects=placed),
-        objects=len(placed),
-        excluded=sum(excluded.values()),
-        excluded_by_reason=dict(excluded),
-        kinds=kinds,
-    )
+    """The whole repository tree for ``cluster``, in memory."""
+    plan = Plan(cluster=cluster)
+    placed = placed_objects(items, plan=plan, policy=policy, transforms=transforms, encrypt=encrypt)
+    plan.files = plan_tree(cluster=cluster, objects=placed)
+    return plan
 
 
 def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
@@ -114,40 +124,39 @@ def generate(
     record_unchanged: bool = True,
     push_branch: str | None = None,
 ) -> Outcome:
-    """Plan the backup (reading the archive at most once) and publish it as one commit.
+    """Stream the backup into the repository and publish it as one commit.
 
+    Each push attempt reads the archive again (a lost race re-applies the change on the new tip).
     A backup already on the branch is a no-op that does not read the archive, unless
     ``plan_noop`` asks for the plan's figures anyway (the CLI reports them).
     """
     started = time.monotonic()
     plans: list[Plan] = []
 
-    def files() -> Mapping[PurePosixPath, bytes]:
-        if not plans:
-            with archive() as stream:
-                plans.append(
-                    plan_backup(
-                        iter_items(stream),
-                        cluster=cluster,
-                        policy=policy,
-                        transforms=transforms,
-                        encrypt=encrypt,
-                    )
-                )
-        return plans[0].files
+    def files() -> Iterator[tuple[PurePosixPath, bytes]]:
+        plan = Plan(cluster=cluster)
+        plans.append(plan)
+        with archive() as stream:
+            placed = placed_objects(
+                iter_items(stream),
+                plan=plan,
+                policy=policy,
+                transforms=transforms,
+                encrypt=encrypt,
+            )
+            yield from iter_tree(cluster=cluster, objects=placed)
 
     result = remote.publish(
         root=PurePosixPath("clusters") / cluster,
         files=files,
-        message=lambda counts: commit_message(plan=plans[0], backup_id=backup_id, result=counts),
+        message=lambda counts: commit_message(plan=plans[-1], backup_id=backup_id, result=counts),
         backup_id=backup_id,
         cluster=cluster,
         allow_empty=record_unchanged,
         push_branch=push_branch,
     )
-    if not plans:
-        if plan_noop:
-            files()
-        else:
-            plans.append(Plan(cluster=cluster, files={}, objects=0, excluded=0))
-    return Outcome(plan=plans[0], commit=result, duration_s=time.monotonic() - started)
+    if not plans and plan_noop:
+        for _ in files():
+            pass
+    plan = plans[-1] if plans else Plan(cluster=cluster)
+    return Outcome(plan=plan, commit=result, duration_s=time.monotonic() - started)

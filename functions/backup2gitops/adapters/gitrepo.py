@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
@@ -186,7 +186,7 @@ class GitRemote:
         self,
         *,
         root: PurePosixPath,
-        files: Callable[[], Mapping[PurePosixPath, bytes]],
+        files: Callable[[], Iterable[tuple[PurePosixPath, bytes]]],
         message: Callable[[CommitResult], str],
         backup_id: str,
         cluster: str,
@@ -234,25 +234,32 @@ class GitRemote:
         return self.commit_for(repo, backup_id=backup_id, cluster=cluster, ref=f"origin/{branch}")
 
     def _write_tree(
-        self, repo: git.Repo, *, root: PurePosixPath, files: Mapping[PurePosixPath, bytes]
+        self,
+        repo: git.Repo,
+        *,
+        root: PurePosixPath,
+        files: Iterable[tuple[PurePosixPath, bytes]],
     ) -> tuple[int, int, int]:
+        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time)."""
         base = Path(repo.working_tree_dir or self.workdir)
         target = base / root
+        inside = target.resolve()
         before = {p.relative_to(base).as_posix() for p in target.rglob("*") if p.is_file()}
-        after = {str(path) for path in files}
-        for path in sorted(before - after):
-            (base / path).unlink()
+        after: set[str] = set()
         changed = 0
-        for relative, content in files.items():
+        for relative, content in files:
             dest = base / relative
-            if not dest.resolve().is_relative_to(target.resolve()):
+            if not dest.resolve().is_relative_to(inside):
                 raise GitError("unsafe_path", f"{relative} is outside {root}", retryable=False)
+            after.add(str(relative))
             if dest.is_file():
                 if dest.read_bytes() == content:
                     continue
                 changed += 0 if dest.name == "kustomization.yaml" else 1
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
+        for path in sorted(before - after):
+            (base / path).unlink()
         for directory in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
             with contextlib.suppress(OSError):
                 directory.rmdir()  # only empty ones go

@@ -8,7 +8,7 @@ and its subfolders, sorted, so that ``kustomize build clusters/<cluster>`` rende
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -28,26 +28,33 @@ def plan_tree(
     Raise PathCollision when two objects share a path, and ValueError when a path is not a
     ``.yaml`` file strictly inside the cluster folder.
     """
+    return dict(sorted(iter_tree(cluster=cluster, objects=objects)))
+
+
+def iter_tree(
+    *, cluster: str, objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]]
+) -> Iterator[tuple[PurePosixPath, bytes]]:
+    """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
+    kustomizations. Only the paths are remembered, so memory does not grow with object size."""
     root = cluster_root(cluster)
-    tree: dict[PurePosixPath, bytes] = {}
+    seen: set[PurePosixPath] = set()
+    entries: dict[PurePosixPath, set[str]] = {root: set()}
     for path, obj in objects:
         _check_inside(path, root)
-        if path in tree:
+        if path in seen:
             raise PathCollision(f"two objects map to {path}")
-        tree[path] = manifest_yaml.dump(obj).encode()
-    entries: dict[PurePosixPath, set[str]] = {root: set()}
-    for path in tree:
+        seen.add(path)
         entries.setdefault(path.parent, set()).add(path.name)
         folder = path.parent
         while folder != root:
             entries.setdefault(folder.parent, set()).add(folder.name)
             folder = folder.parent
-    for folder, names in entries.items():
+        yield path, manifest_yaml.dump(obj).encode()
+    for folder, names in sorted(entries.items()):
         kustomization = folder / KUSTOMIZATION
-        if kustomization in tree:
+        if kustomization in seen:
             raise PathCollision(f"an object maps to {kustomization}")
-        tree[kustomization] = _kustomization(sorted(names)).encode()
-    return dict(sorted(tree.items()))
+        yield kustomization, _kustomization(sorted(names)).encode()
 
 
 def _kustomization(resources: list[str]) -> str:
