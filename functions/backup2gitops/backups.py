@@ -7,12 +7,14 @@ only on a clean close) and a stale archive from an earlier failed attempt is rem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
-from backup2gitops.adapters.storage import ObjectInfo, ObjectStore
+from backup2gitops.adapters.storage import ObjectInfo, ObjectStore, PreconditionFailed
 from backup2gitops.core import layout
 from backup2gitops.core.archive import ArchiveWriter, BackupItem
 from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
@@ -73,3 +75,42 @@ def write_native_backup(
     return WrittenBackup(
         manifest=manifest, manifest_key=manifest_key, archive_key=archive_key, manifest_info=info
     )
+
+
+class BackupInProgress(Exception):
+    """Another run holds the claim on this backup id."""
+
+
+CLAIM_NAME = ".claim"
+
+
+@contextlib.contextmanager
+def claimed(
+    store: ObjectStore,
+    *,
+    cluster: str,
+    backup_id: str,
+    owner: str,
+    now: datetime,
+    ttl: timedelta = timedelta(hours=1),
+    prefix: str = "",
+) -> Iterator[None]:
+    """Hold ``backups/<cluster>/<id>/.claim`` while a backup is written (a conditional put, so
+    two runs of the same backup cannot write at once). A claim older than ``ttl`` is a crashed
+    run's and is taken over. The claim is removed when the block ends, however it ends."""
+    folder = layout.native_backup_dir(prefix=prefix, cluster=cluster, backup_id=backup_id)
+    key = f"{folder.rstrip('/')}/{CLAIM_NAME}"
+    body = json.dumps({"owner": owner, "claimed_at": now.isoformat()}).encode()
+    try:
+        store.put_bytes(key, body, if_none_match=True)
+    except PreconditionFailed:
+        current = store.stat(key)
+        held = json.loads(store.read_bytes(key)) if current else {}
+        claimed_at = datetime.fromisoformat(held.get("claimed_at", now.isoformat()))
+        if current is None or now - claimed_at < ttl:
+            raise BackupInProgress(f"{key} is held by {held.get('owner', '?')}") from None
+        store.put_bytes(key, body, if_match=current.etag)  # a stale claim: take it over
+    try:
+        yield
+    finally:
+        store.delete(key)

@@ -35,10 +35,11 @@ from typing import Any
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import ApiClient, KubeError
 from backup2gitops.adapters.storage import StorageError
+from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.errors import InvalidInput
+from backup2gitops.core.errors import Conflict, InvalidInput
 from backup2gitops.core.events import (
     BACKUP_FAILED,
     BACKUP_REQUESTED,
@@ -50,7 +51,7 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
-from backup2gitops.core.layout import LayoutError, new_backup_id, validate_name
+from backup2gitops.core.layout import LayoutError, native_manifest_key, new_backup_id, validate_name
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
@@ -117,7 +118,14 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
         except LayoutError as exc:
             raise InvalidInput("invalid_cluster", str(exc)) from exc
         started_at = ctx.clock()
-        backup_id = new_backup_id(started_at)
+        # A PingSource tick keeps its time across redeliveries: the same tick, the same backup.
+        # (Only a ping's time means that: the CloudEvents SDK stamps "now" on events without one.)
+        tick = event.time if event.type == PING and event.time is not None else None
+        backup_id = new_backup_id(tick or started_at)
+        manifest_key = native_manifest_key(prefix="", cluster=cluster, backup_id=backup_id)
+        if ctx.store.stat(manifest_key) is not None:
+            logger_for(NAME).info("already backed up", extra={"backup_id": backup_id})
+            return None
 
         def failed(code: str, message: str) -> Event:
             data = BackupFailed(cluster=cluster, backup_id=backup_id, code=code, message=message)
@@ -131,7 +139,12 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
             )
 
         try:
-            with client_factory(settings) as api:
+            with (
+                claimed(
+                    ctx.store, cluster=cluster, backup_id=backup_id, owner=event.id, now=started_at
+                ),
+                client_factory(settings) as api,
+            ):
                 backup = write_cluster_backup(
                     api,
                     ctx.store,
@@ -141,6 +154,8 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
                     started_at=started_at,
                     clock=ctx.clock,
                 )
+        except BackupInProgress as exc:  # a duplicate delivery while the first still runs
+            raise Conflict("backup_in_progress", str(exc)) from exc
         except KubeError as exc:
             return failed(kube_failure_code(exc), str(exc))
         except StorageError as exc:

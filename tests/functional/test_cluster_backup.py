@@ -176,7 +176,8 @@ class RecordingStore(MemoryStore):
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
     ) -> ObjectInfo:
         info = super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
-        self.published.append(key)
+        if not key.endswith("/.claim"):  # the run's claim is not part of the backup
+            self.published.append(key)
         return info
 
 
@@ -631,6 +632,7 @@ def ping_headers(**extra: str) -> dict[str, str]:
         "ce-id": "ping-1",
         "ce-source": PING_SOURCE,
         "ce-type": PING,
+        "ce-time": NOW.isoformat().replace("+00:00", "Z"),  # a PingSource stamps its tick
         "Content-Type": "application/json",
         **extra,
     }
@@ -779,3 +781,54 @@ def test_invalid_input(event_type: str, data: Any, code: str) -> None:
 def test_module_exposes_spec_and_target() -> None:
     assert cluster_backup.SPEC.name == "cluster-backup"
     assert callable(cluster_backup.cluster_backup)
+
+
+# -- redeliveries and duplicates -----------------------------------------------------------------
+
+
+def test_a_redelivered_tick_is_the_same_backup_and_is_not_written_twice() -> None:
+    store = RecordingStore()
+    with replay_server(ReplayCluster(objects=cluster_objects())) as url:
+        spec = FunctionSpec(
+            name="cluster-backup",
+            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+        )
+        client_ = http_client(spec, context_for(store, cluster="prod"))
+        first = client_.post("/", headers=ping_headers(), data=b"{}")
+        again = client_.post("/", headers=ping_headers(**{"ce-id": "ping-1-retry"}), data=b"{}")
+    assert first.status_code == again.status_code == 202
+    assert store.published == [ARCHIVE, MANIFEST]  # the redelivery wrote nothing
+    assert not [k for k in store.objects if k.endswith("/.claim")]  # and left no claim
+
+
+def test_a_duplicate_while_the_first_still_runs_is_409_so_knative_retries_later() -> None:
+    from backup2gitops.backups import claimed
+
+    store = RecordingStore()
+    with replay_server(ReplayCluster(objects=cluster_objects())) as url:
+        spec = FunctionSpec(
+            name="cluster-backup",
+            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+        )
+        client_ = http_client(spec, context_for(store, cluster="prod"))
+        with claimed(store, cluster="prod", backup_id=BACKUP_ID, owner="ping-1", now=NOW):
+            busy = client_.post("/", headers=ping_headers(), data=b"{}")
+        assert busy.status_code == 409
+        assert busy.get_json()["error"]["code"] == "backup_in_progress"
+        assert store.stat(MANIFEST) is None
+        later = client_.post("/", headers=ping_headers(), data=b"{}")  # the broker's retry
+    assert later.status_code == 202 and store.stat(MANIFEST) is not None
+
+
+def test_a_crashed_runs_claim_expires() -> None:
+    from datetime import timedelta
+
+    from backup2gitops.backups import claimed
+
+    store = RecordingStore()
+    crashed = claimed(
+        store, cluster="prod", backup_id=BACKUP_ID, owner="old", now=NOW - timedelta(hours=2)
+    )
+    crashed.__enter__()  # never exited: the process died holding it
+    with claimed(store, cluster="prod", backup_id=BACKUP_ID, owner="new", now=NOW):
+        pass

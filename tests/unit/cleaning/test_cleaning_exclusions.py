@@ -273,7 +273,14 @@ def test_owner_references_never_reach_git() -> None:
     """Their uids are this cluster's: elsewhere the garbage collector would delete the object."""
     from backup2gitops.core.cleaning import neat
 
-    item = obj("v1", "ConfigMap", metadata={"ownerReferences": [
-        {"apiVersion": "example.com/v1", "kind": "App", "name": "a", "uid": "u-1"}]})
+    item = obj(
+        "v1",
+        "ConfigMap",
+        metadata={
+            "ownerReferences": [
+                {"apiVersion": "example.com/v1", "kind": "App", "name": "a", "uid": "u-1"}
+            ]
+        },
+    )
     assert exclusion_reason(item, policy=CleaningPolicy()) is None  # not a controller: kept
     assert "ownerReferences" not in neat(item)["metadata"]
