@@ -134,8 +134,12 @@ def snapshot_items(
     policy = filter_policy(config)
     namespaces = _listed_namespaces(config)
     for resource in select_resources(discovery.resources, config=config):
-        for obj in kube.iter_objects(
-            api, resource, page_size=config.page_size, namespaces=namespaces
+        for obj in kube.iter_objects(  # the server filters by label; the policy checks again
+            api,
+            resource,
+            page_size=config.page_size,
+            namespaces=namespaces,
+            label_selector=config.label_selector,
         ):
             reason = _excluded(obj, config=config, policy=policy)
             if reason is not None:

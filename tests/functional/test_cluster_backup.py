@@ -832,3 +832,21 @@ def test_a_crashed_runs_claim_expires() -> None:
     crashed.__enter__()  # never exited: the process died holding it
     with claimed(store, cluster="prod", backup_id=BACKUP_ID, owner="new", now=NOW):
         pass
+
+
+def test_the_label_selector_is_sent_to_the_server_which_filters_before_paging() -> None:
+    objects = [
+        make_object("v1", "ConfigMap", f"cm-{i:03d}", namespace="default") for i in range(30)
+    ]
+    for i, obj in enumerate(objects):
+        obj["metadata"]["labels"] = {"tier": "gold" if i % 3 == 0 else "bronze"}
+    cluster = ReplayCluster(objects=objects)
+    config = ClusterBackupConfig(
+        include_resources=["configmaps"], label_selector="tier=gold", page_size=4
+    )
+    with serving(cluster) as api:
+        items = list(snapshot_items(api, config=config, warnings=[]))
+    assert sorted(i.name for i in items) == [f"cm-{i:03d}" for i in range(0, 30, 3)]
+    lists = [target for method, target, _ in cluster.requests if "/configmaps" in target]
+    assert lists and all("labelSelector=tier%3Dgold" in target for target in lists)
+    assert len(lists) == 3  # 10 matches in pages of 4: the server counted matches, not objects

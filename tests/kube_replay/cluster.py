@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from backup2gitops.core.cleaning.selector import parse_selector
 from tests.kube_replay.catalogue import GroupSpec, ResourceSpec, default_surface
 
 JSON = dict[str, Any]
@@ -173,8 +174,12 @@ class ReplayCluster:
         namespace: str | None,
         limit: int | None,
         continue_token: str | None,
+        label_selector: str | None = None,
     ) -> Page:
-        """A page of a list, as etcd3 storage pages: by key, `limit` items, a continue token."""
+        """A page of a list, as etcd3 storage pages: by key, `limit` items, a continue token.
+
+        With a label selector the server filters before counting `limit` (as the apiserver's
+        storage does) and reports no remainingItemCount."""
         stored = self._stored.get(spec.shares_storage_with or (group, spec.resource), _Stored())
         lo, hi = 0, len(stored.keys)
         if namespace is not None and spec.namespaced:
@@ -198,6 +203,22 @@ class ReplayCluster:
                     pending[1] -= 1
                     self.expired_sent.append(pending[0])
                     raise ContinueExpiredError(_encode_continue(-1, start_key))
+        if label_selector:
+            selector = parse_selector(label_selector)
+            picked: list[bytes] = []
+            index = start
+            while index < hi and (not limit or len(picked) < limit):
+                labels = (json.loads(stored.items[index]).get("metadata") or {}).get("labels")
+                if selector.matches(labels or {}):
+                    picked.append(stored.items[index])
+                index += 1
+            more = index < hi
+            token = (
+                _encode_continue(self.resource_version, stored.keys[index - 1] + "\x00")
+                if more
+                else None
+            )
+            return Page(picked, str(self.resource_version), token, None)
         end = hi if not limit else min(hi, start + limit)
         token = None
         remaining = None

@@ -178,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
                 namespace=namespace,
                 limit=limit,
                 continue_token=query.get("continue"),
+                label_selector=query.get("labelSelector"),
             )
         except ContinueExpiredError as exc:
             body = shapes.status(

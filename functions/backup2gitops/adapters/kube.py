@@ -412,7 +412,12 @@ def _collection_paths(resource: ApiResource, namespaces: Sequence[str] | None) -
 
 
 def _iter_collection(
-    api: ApiClient, resource: ApiResource, *, path: str, page_size: int
+    api: ApiClient,
+    resource: ApiResource,
+    *,
+    path: str,
+    page_size: int,
+    label_selector: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One collection, page by page; a 410 on a continue token restarts it."""
     yielded: set[str] = set()
@@ -420,6 +425,8 @@ def _iter_collection(
     token: str | None = None
     while True:
         query: list[tuple[str, str | int]] = [("limit", page_size)]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
         if token:
             query.append(("continue", token))
         response = _get(api, path, query=query)
@@ -452,8 +459,11 @@ def iter_objects(
     *,
     page_size: int = 500,
     namespaces: Sequence[str] | None = None,
+    label_selector: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every object of `resource` (in `namespaces`, or all), one page in memory at a time.
+
+    ``label_selector`` (kubectl syntax) is sent to the API server, which filters before paging.
 
     Items come back as the server sent them, plus `apiVersion` and `kind` (list items omit
     them). Raises KubeError on any failure but an expired continue token.
@@ -461,7 +471,9 @@ def iter_objects(
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
     for path in _collection_paths(resource, namespaces):
-        yield from _iter_collection(api, resource, path=path, page_size=page_size)
+        yield from _iter_collection(
+            api, resource, path=path, page_size=page_size, label_selector=label_selector
+        )
 
 
 # -- health ----------------------------------------------------------------------------------
