@@ -529,3 +529,26 @@ def test_several_records_reply_with_the_first_and_publish_the_rest(memory: Memor
 def _no_k_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("K_SINK", raising=False)
     yield
+
+
+def test_cloudevents_from_the_broker_need_no_webhook_token(harness: Harness) -> None:
+    """The KafkaSource path: the Broker delivers a CloudEvent and sends no Authorization."""
+    from cloudevents.conversion import to_binary as as_binary
+    from cloudevents.http import CloudEvent as SdkEvent
+
+    store_native_backup(harness.store, native_backup())
+    body = minio_body(bucket=BUCKET, key=native_backup().manifest_key)
+    headers, data = as_binary(
+        SdkEvent(
+            {
+                "type": "dev.knative.kafka.event",
+                "source": "/apis/v1/namespaces/ns/kafkasources/minio",
+                "datacontenttype": "application/json",
+            },
+            body,
+        )
+    )
+    response = harness.post(data, headers=dict(headers), token=None)
+    assert response.status_code in (200, 202), response.get_data(as_text=True)
+    plain = json.dumps(body)
+    assert harness.post(plain, token=None).status_code == 401  # MinIO's webhook still needs it

@@ -42,6 +42,9 @@ class FunctionSpec:
     """Turns a non-CloudEvent JSON body into an event (backup-complete: MinIO's webhook)."""
     token: Callable[[FunctionContext], SecretRef | None] | None = None
     """The bearer token callers must present, when one is configured."""
+    token_for_cloudevents: bool = True
+    """False: the token guards only plain webhook bodies (``plain_json``); CloudEvents come from
+    the Broker inside the cluster, which sends no token."""
     get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
 
 
@@ -106,7 +109,8 @@ def handle_request(
         )
     event: Event | None = None
     try:
-        if spec.token is not None:
+        guarded = spec.token_for_cloudevents or not codec.is_cloudevent(dict(request.headers))
+        if spec.token is not None and guarded:
             check_token(spec.token(ctx), request.headers.get("Authorization"), ctx)
         event = parse_request(spec, request)
         with event_context(logger, event):
