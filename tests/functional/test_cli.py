@@ -1,0 +1,63 @@
+"""The CLI shell: `config validate`, `schemas`, and the verbs it assembles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backup2gitops.cli import VERBS, build_parser, main
+
+
+def test_every_verb_is_registered() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "verb")
+    assert set(subparsers.choices) == {  # type: ignore[attr-defined]
+        "demo",
+        "serve",
+        "generate",
+        "backup",
+        "neat",
+        "config",
+        "schemas",
+    }
+    assert len(VERBS) == 7
+
+
+def test_config_validate_accepts_a_good_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("storage: {url: 's3://backups'}\nclusters: [{name: prod}]\n")
+    assert main(["config", "validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "valid" in out and "s3://backups" in out and "prod" in out
+
+
+def test_config_validate_names_the_field_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("git: {push_attempts: 0}\nalerts: {receivers: [{name: 'bad name', type: x}]}\n")
+    assert main(["config", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "git.push_attempts" in err and "alerts.receivers.0.name" in err
+
+
+def test_config_validate_never_echoes_a_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TOKEN", "sup3r-s3cret")
+    path = tmp_path / "c.yaml"
+    path.write_text("git: {token: {env: MY_TOKEN}, url: 'https://git.example.com/r.git'}\n")
+    assert main(["config", "validate", str(path)]) == 0
+    assert "sup3r-s3cret" not in capsys.readouterr().out
+
+
+def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
+    assert main(["schemas", "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 9
+    schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())
+    assert {"backup_id", "cluster", "commit", "noop"} <= set(schema["properties"])
