@@ -7,7 +7,7 @@ returned, so a redelivered backup does not open a second one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -43,6 +43,28 @@ def _check(response: requests.Response, what: str) -> Any:
     return response.json()
 
 
+def _open_or_find(
+    *,
+    create: Callable[[], requests.Response],
+    exists_status: int,
+    find: Callable[[], requests.Response],
+    host: str,
+    url_key: str,
+    number_key: str,
+) -> ReviewRequest:
+    """Create the request; when the host says one already exists for the branch, find it."""
+    try:
+        response = create()
+        if response.status_code == exists_status:
+            found = _check(find(), f"{host}: list open requests")
+            if found:
+                return ReviewRequest(found[0][url_key], found[0][number_key], created=False)
+        made = _check(response, f"{host}: create request")
+    except requests.RequestException as exc:
+        raise ReviewError(f"{host} unreachable: {type(exc).__name__}", retryable=True) from exc
+    return ReviewRequest(made[url_key], made[number_key], created=True)
+
+
 class GitHubReviews:
     """POST /repos/{owner}/{repo}/pulls (422 when one exists for the branch: look it up)."""
 
@@ -62,27 +84,23 @@ class GitHubReviews:
         self.timeout_s = timeout_s
 
     def open(self, *, branch: str, base: str, title: str, body: str) -> ReviewRequest:
-        try:
-            response = self.session.post(
-                f"{self.base}/pulls",
+        pulls = f"{self.base}/pulls"
+        return _open_or_find(
+            create=lambda: self.session.post(
+                pulls,
                 json={"title": title, "head": branch, "base": base, "body": body},
                 timeout=self.timeout_s,
-            )
-            if response.status_code == 422:  # "A pull request already exists for ..."
-                found = _check(
-                    self.session.get(
-                        f"{self.base}/pulls",
-                        params={"head": f"{self.owner}:{branch}", "state": "open"},
-                        timeout=self.timeout_s,
-                    ),
-                    "GitHub list pulls",
-                )
-                if found:
-                    return ReviewRequest(found[0]["html_url"], found[0]["number"], created=False)
-            pull = _check(response, "GitHub create pull request")
-        except requests.RequestException as exc:
-            raise ReviewError(f"GitHub unreachable: {type(exc).__name__}", retryable=True) from exc
-        return ReviewRequest(pull["html_url"], pull["number"], created=True)
+            ),
+            exists_status=422,  # "A pull request already exists for ..."
+            find=lambda: self.session.get(
+                pulls,
+                params={"head": f"{self.owner}:{branch}", "state": "open"},
+                timeout=self.timeout_s,
+            ),
+            host="GitHub",
+            url_key="html_url",
+            number_key="number",
+        )
 
 
 class GitLabReviews:
@@ -98,9 +116,10 @@ class GitLabReviews:
         self.timeout_s = timeout_s
 
     def open(self, *, branch: str, base: str, title: str, body: str) -> ReviewRequest:
-        try:
-            response = self.session.post(
-                f"{self.base}/merge_requests",
+        merges = f"{self.base}/merge_requests"
+        return _open_or_find(
+            create=lambda: self.session.post(
+                merges,
                 json={
                     "source_branch": branch,
                     "target_branch": base,
@@ -109,22 +128,15 @@ class GitLabReviews:
                     "remove_source_branch": True,
                 },
                 timeout=self.timeout_s,
-            )
-            if response.status_code == 409:  # "Another open merge request already exists"
-                found = _check(
-                    self.session.get(
-                        f"{self.base}/merge_requests",
-                        params={"source_branch": branch, "state": "opened"},
-                        timeout=self.timeout_s,
-                    ),
-                    "GitLab list merge requests",
-                )
-                if found:
-                    return ReviewRequest(found[0]["web_url"], found[0]["iid"], created=False)
-            merge = _check(response, "GitLab create merge request")
-        except requests.RequestException as exc:
-            raise ReviewError(f"GitLab unreachable: {type(exc).__name__}", retryable=True) from exc
-        return ReviewRequest(merge["web_url"], merge["iid"], created=True)
+            ),
+            exists_status=409,  # "Another open merge request already exists for this source branch"
+            find=lambda: self.session.get(
+                merges, params={"source_branch": branch, "state": "opened"}, timeout=self.timeout_s
+            ),
+            host="GitLab",
+            url_key="web_url",
+            number_key="iid",
+        )
 
 
 def review_host(config: ReviewConfig, *, environ: Mapping[str, str]) -> ReviewHost | None:
