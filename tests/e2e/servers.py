@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -241,3 +242,55 @@ __all__ = [
     "serve_function",
     "wait_for",
 ]
+
+
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports (``serve`` takes P and P+1..P+5)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size > 65000:
+            continue
+        held = []
+        try:
+            for offset in range(size):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
+@contextlib.contextmanager
+def backup2gitops_serve(
+    *args: str, env: Mapping[str, str], log: Path, port: int | None = None
+) -> Iterator[int]:
+    """``backup2gitops serve`` (five functions-framework servers and the broker) as a process
+    group; yields the broker's port once it answers; stops the whole group."""
+    port = port or free_port_block(6)
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "backup2gitops", "serve", "--port", str(port), *args],
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def up() -> bool:
+            if server.poll() is not None:
+                raise RuntimeError(f"backup2gitops serve exited: {_tail(log)}")
+            return _answers(f"http://127.0.0.1:{port}/healthz", ok=lambda status: status == 200)
+
+        try:
+            wait_for(up, timeout=60, what=f"backup2gitops serve on port {port}")
+            yield port
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

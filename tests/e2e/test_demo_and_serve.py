@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
+from tests.e2e.servers import backup2gitops_serve
 
 pytestmark = pytest.mark.e2e
 NOISE = (
@@ -109,58 +109,11 @@ def test_demo_commits_the_clean_sample_once(tmp_path: Path) -> None:
     assert commits(tmp_path / "gitops.git") == 1
 
 
-def free_port_block(size: int) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size > 65000:
-            continue
-        sockets = []
-        try:
-            for offset in range(size):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", base + offset))
-                sockets.append(sock)
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no block of free ports")
-
-
 def test_serve_runs_the_whole_flow_from_one_minio_webhook_post(tmp_path: Path) -> None:
-    port = free_port_block(6)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backup2gitops",
-            "serve",
-            "--workdir",
-            str(tmp_path),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                assert server.poll() is None, "serve exited"
-                assert time.monotonic() < deadline, "serve did not come up"
-                time.sleep(0.2)
+    with backup2gitops_serve(
+        "--workdir", str(tmp_path), env=env, log=tmp_path / "serve.log"
+    ) as port:
         body = (tmp_path / "minio-webhook.json").read_bytes()  # written by serve --workdir
         assert json.loads(body)["Records"][0]["eventSource"] == "minio:s3"
         # what `curl -H 'Content-Type: application/json' -d @body http://127.0.0.1:P+1/` does
@@ -178,6 +131,3 @@ def test_serve_runs_the_whole_flow_from_one_minio_webhook_post(tmp_path: Path) -
         assert "clusters/demo/namespaces/shop/deployments.apps/web.yaml" in tree(
             tmp_path / "gitops.git"
         )
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)

@@ -5,16 +5,13 @@ functions under functions-framework, and the broker routing by triggers/) -> a c
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters.storage import open_store
@@ -23,8 +20,14 @@ from backup2gitops.config import StorageConfig
 from backup2gitops.core import events
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
 from tests.e2e.git_daemon import git_daemon
-from tests.e2e.servers import MINIO_PASSWORD, MINIO_USER, minio_binary, minio_server
-from tests.e2e.test_demo_and_serve import free_port_block
+from tests.e2e.servers import (
+    MINIO_PASSWORD,
+    MINIO_USER,
+    backup2gitops_serve,
+    free_port_block,
+    minio_binary,
+    minio_server,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -46,7 +49,6 @@ backup_complete:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
-    port = free_port_block(6)
     minio_port = free_port_block(1)
     with git_daemon(tmp_path / "git") as git_base:
         config = tmp_path / "config.yaml"
@@ -67,23 +69,7 @@ def serve(tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
                 "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
             }
         )
-        server = subprocess.Popen(
-            [sys.executable, "-m", "backup2gitops", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "serve.log").open("w"),
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                    break
-                except requests.RequestException:
-                    assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-                    assert time.monotonic() < deadline, "serve did not come up"
-                    time.sleep(0.2)
+        with backup2gitops_serve(env=env, log=tmp_path / "serve.log") as port:
             minio_env = {
                 "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
                 "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": f"http://127.0.0.1:{port + 1}/",
@@ -92,9 +78,6 @@ def serve(tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
             }
             with minio_server(tmp_path, env=minio_env, port=minio_port):
                 yield minio_port, git_base + "gitops.git", tmp_path
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
 
 
 def test_minio_webhook_to_commit_through_all_five_functions(
