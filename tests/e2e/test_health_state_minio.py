@@ -7,18 +7,14 @@ without it the test is skipped. The conditional puts are MinIO's own ``If-Match`
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed, S3Store
 from backup2gitops.config import parse_config
@@ -26,62 +22,17 @@ from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from tests.recording import free_port
+from tests.e2e.servers import minio_binary, minio_server
 
 pytestmark = pytest.mark.e2e
 
 
-def minio_binary() -> str | None:
-    found = shutil.which("minio")
-    if found:
-        return found
-    gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
-    candidate = Path(gopath) / "bin" / "minio"
-    return str(candidate) if candidate.exists() else None
-
-
 @pytest.fixture
 def minio(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    binary = minio_binary()
-    if binary is None:
-        pytest.skip("minio is not installed (go install github.com/minio/minio@RELEASE...)")
-    port = free_port()
-    env = {**os.environ, "MINIO_ROOT_USER": "b2gadmin", "MINIO_ROOT_PASSWORD": "b2gsecret123"}
-    log = (tmp_path / "minio.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            "server",
-            str(tmp_path / "data"),
-            "--address",
-            f"127.0.0.1:{port}",
-            "--console-address",
-            f"127.0.0.1:{free_port()}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "/minio/health/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("minio did not start:\n" + (tmp_path / "minio.log").read_text())
-            time.sleep(0.2)
-        yield {"url": url, "user": "b2gadmin", "password": "b2gsecret123"}
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    if minio_binary() is None:
+        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
+    with minio_server(tmp_path) as server:
+        yield {"url": server.url, "user": server.user, "password": server.password}
 
 
 class RacingS3Store(S3Store):
