@@ -60,7 +60,7 @@ class Measurement:
 def _checks(ctx: FunctionContext) -> list[Check]:
     config = ctx.config
     timeout = config.health.check_timeout_s
-    url, token = git_remote.authenticated_url(config.git, ctx.environ)
+    url, token = git_remote.remote_access(config.git, ctx.environ)
 
     def storage() -> str:
         first = next(iter(ctx.store.list("backups/")), None)
@@ -121,7 +121,7 @@ def _kubernetes_checks(ctx: FunctionContext) -> list[Check]:
 
 def _tasks(ctx: FunctionContext) -> list[Task]:
     config = ctx.config
-    url, token = git_remote.authenticated_url(config.git, ctx.environ)
+    url, token = git_remote.remote_access(config.git, ctx.environ)
     cache = git_remote.cache_dir_for(
         config.git.url, Path(config.git.cache_dir) if config.git.cache_dir else None
     )

@@ -1,12 +1,14 @@
 """Reading a git remote without a working tree: ``ls-remote``, and the newest ``Backup-Id``
 trailer per cluster from a bounded shallow fetch into a bare cache repository.
 
-Credentials (``git.token``) go into the URL git is given and nowhere else: every message this
-module produces is passed through ``redact`` first.
+Credentials (``git.token``) reach git as an ``http.extraHeader`` in the child's environment
+(``credential_env``, shared with ``adapters.gitrepo``): never in a URL, a command line or a config
+file. Every message this module produces still goes through ``redact``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -17,7 +19,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from backup2gitops.config import GitConfig
 from backup2gitops.core.health import CommitMark
@@ -39,18 +41,27 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
-def authenticated_url(config: GitConfig, environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """The URL to hand to git (token inserted for https) and the token, for redaction."""
-    token = config.token.reveal(environ)
-    parts = urlsplit(config.url)
-    if token and parts.scheme in ("http", "https") and "@" not in parts.netloc:
-        netloc = f"{quote(config.token_user, safe='')}:{quote(token, safe='')}@{parts.netloc}"
-        return urlunsplit(parts._replace(netloc=netloc)), token
-    return config.url, token
+def credential_env(token: str | None, user: str = "x-access-token") -> dict[str, str]:
+    """Environment for a git child process: no prompts, and the token (if any) as an HTTP
+    Authorization header, so it never appears in a URL, a command line or ``.git/config``."""
+    env = {"GIT_TERMINAL_PROMPT": "0"}
+    if token:
+        basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+        )
+    return env
+
+
+def remote_access(config: GitConfig, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """The remote's URL and its token (for ``secret=``: sent as a header, redacted from text)."""
+    return config.url, config.token.reveal(environ)
 
 
 def _git(args: list[str], *, timeout_s: float, secret: str | None, cwd: Path | None = None) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+    env = {**os.environ, "GIT_ASKPASS": "true", "LC_ALL": "C", **credential_env(secret)}
     try:
         done = subprocess.run(
             ["git", *args],

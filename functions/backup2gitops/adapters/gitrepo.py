@@ -2,7 +2,8 @@
 
 - Credentials never enter a URL, a config file or a log line: an HTTPS token is passed to git
   as an ``http.extraHeader`` through ``GIT_CONFIG_*`` environment variables of the child
-  process; SSH uses the agent/keys of the environment. ``display_url`` strips userinfo.
+  process (``git_remote.credential_env``); SSH uses the agent/keys of the environment.
+  ``display_url`` strips userinfo.
 - One commit per backup, with ``Backup-Id:`` and ``Cluster:`` trailers. A backup whose
   ``Backup-Id`` is already on the branch is a no-op.
 - Pushes are never forced. When the remote moved, the adapter fetches, resets onto the new tip,
@@ -12,13 +13,11 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 import git
+
+from backup2gitops.adapters.git_remote import credential_env
 
 
 class GitError(Exception):
@@ -59,7 +60,8 @@ def display_url(url: str) -> str:
 def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
     text = f"{exc.stderr or ''} {exc.stdout or ''}".lower()
     safe = display_url(url)
-    if "authentication failed" in text or "403" in text or "permission denied" in text:
+    refused = ("authentication failed", "403", "permission denied", "could not read username")
+    if any(sign in text for sign in refused):  # git asks for a user when a token is refused
         return GitError(
             "auth_failed", f"the remote {safe} refused our credentials", retryable=False
         )
@@ -94,19 +96,7 @@ class GitRemote:
         self.workdir = cache_dir / key
         self.author = git.Actor(author_name, author_email)
         self.push_attempts = push_attempts
-        self._env = self._credential_env(token, token_user)
-
-    @staticmethod
-    def _credential_env(token: str | None, user: str) -> dict[str, str]:
-        env = {"GIT_TERMINAL_PROMPT": "0"}
-        if token:
-            basic = base64.b64encode(f"{user}:{token}".encode()).decode()
-            env.update(
-                GIT_CONFIG_COUNT="1",
-                GIT_CONFIG_KEY_0="http.extraHeader",
-                GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-            )
-        return env
+        self._env = credential_env(token, token_user)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[git.Repo]:
@@ -163,24 +153,6 @@ class GitRemote:
             if backup_id in values and cluster in values:
                 return sha
         return None
-
-    def latest_backup_ids(self, repo: git.Repo, *, limit: int = 200) -> dict[str, tuple[str, int]]:
-        """Newest ``Backup-Id`` per cluster on the branch: {cluster: (backup_id, commit time)}."""
-        if not repo.head.is_valid():
-            return {}
-        out = self._git(
-            repo,
-            "log",
-            f"-{limit}",
-            "--format=%ct%x00%(trailers:key=Cluster,valueonly)%x00%(trailers:key=Backup-Id,valueonly)",
-            self.branch,
-        )
-        latest: dict[str, tuple[str, int]] = {}
-        for line in out.splitlines():
-            parts = [p.strip() for p in line.split("\x00")]
-            if len(parts) == 3 and parts[1] and parts[2] and parts[1] not in latest:
-                latest[parts[1]] = (parts[2], int(parts[0]))
-        return latest
 
     def publish(
         self,
@@ -288,24 +260,3 @@ class GitRemote:
                 )
         finally:
             os.unlink(handle.name)  # noqa: PTH108
-
-
-def ls_remote(
-    url: str, *, branch: str, token: str | None = None, timeout_s: float = 10
-) -> str | None:
-    """The branch's tip on the remote (None when the branch does not exist yet)."""
-    env = {**os.environ, **GitRemote._credential_env(token, "x-access-token")}
-    try:
-        out = subprocess.run(
-            ["git", "ls-remote", "--heads", url, branch],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            check=True,
-        ).stdout
-    except subprocess.CalledProcessError as exc:
-        raise GitError(
-            "git_unavailable", f"git ls-remote {display_url(url)} failed", retryable=True
-        ) from exc
-    return out.split()[0] if out.strip() else None
