@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,17 +31,8 @@ from backup2gitops.adapters.storage import FileStore  # noqa: E402
 from backup2gitops.cluster_snapshot import ClusterBackup, write_cluster_backup  # noqa: E402
 from backup2gitops.config import ClusterBackupConfig  # noqa: E402
 from backup2gitops.core.layout import new_backup_id  # noqa: E402
-from tests.kube_replay.cluster import ReplayCluster, synthetic_configmaps  # noqa: E402
-from tests.kube_replay.server import replay_server  # noqa: E402
-
-NAMESPACES = tuple(f"team-{i:02d}" for i in range(20))
-
-
-def _serve(count: int, conn: Connection) -> None:
-    cluster = ReplayCluster(objects=synthetic_configmaps(count, namespaces=NAMESPACES))
-    with replay_server(cluster) as url:
-        conn.send(url)
-        conn.recv()  # until the parent is done
+from tests.kube_replay.cluster import synthetic_configmaps  # noqa: E402
+from tests.kube_replay.server import SYNTHETIC_NAMESPACES, synthetic_server_in_child  # noqa: E402
 
 
 def _run(url: str, bucket: Path, *, page_size: int, run: int) -> ClusterBackup:
@@ -69,43 +58,40 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    parent, child = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_serve, args=(args.objects, child), daemon=True)
-    server.start()
-    url = parent.recv()
+    with synthetic_server_in_child(args.objects) as url:
+        report(url, args)
+
+
+def report(url: str, args: argparse.Namespace) -> None:
     item_bytes = len(json.dumps(next(iter(synthetic_configmaps(1)))))
     print(
-        f"replay server {url} (child process), {args.objects} ConfigMaps in {len(NAMESPACES)} "
+        f"replay server {url} (child process), {args.objects} ConfigMaps in {len(SYNTHETIC_NAMESPACES)} "
         f"namespaces, ~{item_bytes} B of JSON each ({args.objects * item_bytes / 1e6:.1f} MB in all)"
     )
     print(
         f"python {sys.version.split()[0]}, kubernetes {client.__version__}, page_size {args.page_size}"
     )
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-cluster-backup-") as tmp:
-            bucket = Path(tmp)
-            best = float("inf")
-            backup: ClusterBackup | None = None
-            for run in range(args.repeat):
-                start = time.perf_counter()
-                backup = _run(url, bucket, page_size=args.page_size, run=run)
-                best = min(best, time.perf_counter() - start)
-            assert backup is not None
-            objects = sum(backup.written.manifest.resource_counts.values())
-            tracemalloc.start()
-            _run(url, bucket, page_size=args.page_size, run=args.repeat)
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        print(
-            f"{objects} objects backed up in {best:.3f} s (best of {args.repeat}) = "
-            f"{objects / best:,.0f} objects/s; archive {backup.written.manifest.archive.size / 1e6:.2f} MB"
-        )
-        print(f"peak traced Python heap {peak / 1e6:.1f} MB (tracemalloc, one traced run)")
-        print(f"max RSS {rss:.0f} MB (interpreter + kubernetes client included)")
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-backup-") as tmp:
+        bucket = Path(tmp)
+        best = float("inf")
+        backup: ClusterBackup | None = None
+        for run in range(args.repeat):
+            start = time.perf_counter()
+            backup = _run(url, bucket, page_size=args.page_size, run=run)
+            best = min(best, time.perf_counter() - start)
+        assert backup is not None
+        objects = sum(backup.written.manifest.resource_counts.values())
+        tracemalloc.start()
+        _run(url, bucket, page_size=args.page_size, run=args.repeat)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(
+        f"{objects} objects backed up in {best:.3f} s (best of {args.repeat}) = "
+        f"{objects / best:,.0f} objects/s; archive {backup.written.manifest.archive.size / 1e6:.2f} MB"
+    )
+    print(f"peak traced Python heap {peak / 1e6:.1f} MB (tracemalloc, one traced run)")
+    print(f"max RSS {rss:.0f} MB (interpreter + kubernetes client included)")
 
 
 if __name__ == "__main__":

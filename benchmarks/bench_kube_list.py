@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import sys
 import time
 import tracemalloc
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,17 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 from kubernetes import client  # noqa: E402
 
 from backup2gitops.adapters import kube  # noqa: E402
-from tests.kube_replay.cluster import ReplayCluster, synthetic_configmaps  # noqa: E402
-from tests.kube_replay.server import replay_server  # noqa: E402
-
-NAMESPACES = tuple(f"team-{i:02d}" for i in range(20))
-
-
-def _serve(count: int, conn: Connection) -> None:
-    cluster = ReplayCluster(objects=synthetic_configmaps(count, namespaces=NAMESPACES))
-    with replay_server(cluster) as url:
-        conn.send(url)
-        conn.recv()  # until the parent is done
+from tests.kube_replay.cluster import synthetic_configmaps  # noqa: E402
+from tests.kube_replay.server import SYNTHETIC_NAMESPACES, synthetic_server_in_child  # noqa: E402
 
 
 def _run(url: str, page_size: int) -> int:
@@ -58,39 +47,36 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    parent, child = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_serve, args=(args.objects, child), daemon=True)
-    server.start()
-    url = parent.recv()
+    with synthetic_server_in_child(args.objects) as url:
+        report(url, args)
+
+
+def report(url: str, args: argparse.Namespace) -> None:
     sample = next(iter(synthetic_configmaps(1)))
     item_bytes = len(json.dumps(sample))
     print(
-        f"replay server {url}, {args.objects} ConfigMaps in {len(NAMESPACES)} namespaces, "
+        f"replay server {url}, {args.objects} ConfigMaps in {len(SYNTHETIC_NAMESPACES)} namespaces, "
         f"~{item_bytes} B of JSON each ({args.objects * item_bytes / 1e6:.1f} MB in all)"
     )
     print(f"python {sys.version.split()[0]}, kubernetes {client.__version__}")
-    try:
-        for page_size in args.page_size:
-            best = float("inf")
-            count = 0
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                count = _run(url, page_size)
-                best = min(best, time.perf_counter() - start)
-            tracemalloc.start()
-            _run(url, page_size)
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            print(
-                f"page_size={page_size:5d}: {count} objects in {best:.3f} s (best of "
-                f"{args.repeat}) = {count / best:,.0f} objects/s; "
-                f"peak traced heap {peak / 1e6:.1f} MB"
-            )
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"client process max RSS {rss:.0f} MB (interpreter + kubernetes client included)")
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
+    for page_size in args.page_size:
+        best = float("inf")
+        count = 0
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            count = _run(url, page_size)
+            best = min(best, time.perf_counter() - start)
+        tracemalloc.start()
+        _run(url, page_size)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(
+            f"page_size={page_size:5d}: {count} objects in {best:.3f} s (best of "
+            f"{args.repeat}) = {count / best:,.0f} objects/s; "
+            f"peak traced heap {peak / 1e6:.1f} MB"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"client process max RSS {rss:.0f} MB (interpreter + kubernetes client included)")
 
 
 if __name__ == "__main__":

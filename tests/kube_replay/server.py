@@ -11,15 +11,22 @@ aggregated by Accept), and lists (/api/v1/[namespaces/<ns>/]<resource>,
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.kube_replay import shapes
-from tests.kube_replay.cluster import ContinueExpiredError, ListFailedError, ReplayCluster
+from tests.kube_replay.cluster import (
+    ContinueExpiredError,
+    ListFailedError,
+    ReplayCluster,
+    synthetic_configmaps,
+)
 
 
 def wants_aggregated(accept: str) -> bool:
@@ -241,3 +248,27 @@ def replay_server(cluster: ReplayCluster) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+SYNTHETIC_NAMESPACES = tuple(f"team-{i:02d}" for i in range(20))
+
+
+def _serve_synthetic(count: int, conn: Connection) -> None:
+    cluster = ReplayCluster(objects=synthetic_configmaps(count, namespaces=SYNTHETIC_NAMESPACES))
+    with replay_server(cluster) as url:
+        conn.send(url)
+        conn.recv()  # until the parent is done
+
+
+@contextmanager
+def synthetic_server_in_child(count: int) -> Iterator[str]:
+    """``count`` ConfigMaps in 20 namespaces, served from a child process, so that a benchmark
+    measures the client alone. Yields the base URL."""
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=_serve_synthetic, args=(count, child), daemon=True)
+    server.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        server.join(timeout=10)
