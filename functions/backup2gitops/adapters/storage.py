@@ -246,12 +246,9 @@ class S3Store:
     def _key(self, key: str) -> str:
         return self.prefix + safe_key(key)
 
-    def _errors(self, key: str) -> contextlib.AbstractContextManager[None]:
-        return _s3_errors(key)
-
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            with self._errors(key):
+            with _s3_errors(key):
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except NotFound:
             return None
@@ -263,7 +260,7 @@ class S3Store:
         )
 
     def open_read(self, key: str) -> BinaryIO:
-        with self._errors(key):
+        with _s3_errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         body: BinaryIO = response["Body"]
         return body
@@ -283,7 +280,7 @@ class S3Store:
             extra["IfMatch"] = f'"{if_match}"'
         if if_none_match:
             extra["IfNoneMatch"] = "*"
-        with self._errors(key):
+        with _s3_errors(key):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         info = self.stat(key)
         if info is None:
@@ -297,12 +294,12 @@ class S3Store:
         with tempfile.TemporaryFile() as spool:
             yield spool
             spool.seek(0)
-            with self._errors(key):
+            with _s3_errors(key):
                 self.client.upload_fileobj(spool, self.bucket, self._key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        with self._errors(prefix):
+        with _s3_errors(prefix):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
@@ -313,7 +310,7 @@ class S3Store:
                     )
 
     def delete(self, key: str) -> None:
-        with self._errors(key):
+        with _s3_errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 

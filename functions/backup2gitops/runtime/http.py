@@ -82,9 +82,9 @@ def check_token(expected: SecretRef | None, header: str | None, ctx: FunctionCon
 def parse_request(spec: FunctionSpec, request: flask.Request) -> Event:
     body = request.get_data(cache=True)
     headers = dict(request.headers)
-    codec.reject_batches(headers, body)
     if codec.is_cloudevent(headers):
-        return codec.parse_http(headers, body)
+        return codec.parse_http(headers, body)  # refuses batches and JSON lists itself
+    codec.reject_batches(headers, body)
     if spec.plain_json is None:
         raise InvalidInput("not_a_cloudevent", "expected a CloudEvent (binary or structured mode)")
     try:
