@@ -260,3 +260,10 @@ class GitRemote:
                 )
         finally:
             os.unlink(handle.name)  # noqa: PTH108
+
+
+def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:
+    """A local bare repository at ``path`` to push to (created when absent); its resolved path."""
+    if not (path / "HEAD").is_file():
+        git.Repo.init(path, bare=True, mkdir=True, initial_branch=branch)
+    return path.resolve()

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from backup2gitops.adapters.gitrepo import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore, ObjectInfo
 from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import flow
@@ -56,13 +57,6 @@ def demo_config(workdir: Path) -> Config:
     )
 
 
-def ensure_remote(path: Path) -> None:
-    if not (path / "HEAD").is_file():
-        subprocess.run(
-            ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)], check=True
-        )
-
-
 def working_copy(remote: Path, clone: Path) -> Path:
     """A plain clone of the remote for the user to look at (refreshed on every run)."""
     if (clone / ".git").is_dir():
@@ -93,7 +87,7 @@ def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
 def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
     workdir = workdir.resolve()
     config = demo_config(workdir)
-    ensure_remote(workdir / "gitops.git")
+    ensure_bare_remote(workdir / "gitops.git")
     store = FileStore(workdir / "bucket")
     manifest_key, info = seed_sample(store)
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.gitrepo import GitError, GitRemote, ensure_bare_remote
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import ConfigError, load_config
@@ -72,11 +71,7 @@ def remote_url(dest: str) -> str:
     if "://" in dest or dest.startswith("git@"):
         return dest
     path = Path(dest)
-    if not path.exists():
-        subprocess.run(
-            ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)], check=True
-        )
-    return str(path.resolve())
+    return str(path.resolve() if path.exists() else ensure_bare_remote(path))
 
 
 def run(args: argparse.Namespace) -> int:

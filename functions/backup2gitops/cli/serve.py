@@ -22,6 +22,7 @@ import requests
 import yaml
 from werkzeug.serving import make_server
 
+from backup2gitops.adapters.gitrepo import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV
@@ -105,7 +106,7 @@ def prepare_workdir(workdir: Path) -> dict[str, str]:
 
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    demo.ensure_remote(workdir / "gitops.git")
+    ensure_bare_remote(workdir / "gitops.git")
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(demo.demo_config(workdir).model_dump(mode="json")))
     store = FileStore(workdir / "bucket")
