@@ -30,6 +30,8 @@ from typing import TypeVar
 
 import requests
 
+from tests.recording import free_port
+
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 MINIO_MISSING = (
     "no minio binary at $(go env GOPATH)/bin/minio: "
@@ -38,13 +40,6 @@ MINIO_MISSING = (
 MINIO_USER = "b2gadmin"
 MINIO_PASSWORD = "b2g-secret-key"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(
