@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.system_objects import system_reason
 
 # (group, kind) -> why. Group "" is the core group.
 EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
@@ -33,6 +34,11 @@ EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     ("authorization.k8s.io", "LocalSubjectAccessReview"): "reviews are requests, not resources",
     ("authorization.k8s.io", "SelfSubjectRulesReview"): "reviews are requests, not resources",
     ("certificates.k8s.io", "CertificateSigningRequest"): "CSRs are one-shot requests",
+    # the IP allocator's record of each Service's ClusterIP (pkg/registry/core/service/ipallocator):
+    # restored ones are deleted by the API server at once, and the Service gets a new IP anyway
+    ("networking.k8s.io", "IPAddress"): "IP addresses are allocated to Services by the API server",
+    # not stored: computed per request (pkg/registry/core/componentstatus); a create is a 405
+    ("", "ComponentStatus"): "component statuses are computed on each read, not stored",
 }
 VELERO_GROUP: Final[str] = "velero.io"
 VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
@@ -72,7 +78,7 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: the service-account controller creates 'default' in every namespace"
     if key == ("", "Namespace") and ref.name in SYSTEM_NAMESPACES and _untouched(obj, ref, "spec"):
         return "builtin: the API server creates the system namespaces"
-    return None
+    return system_reason(obj, ref)
 
 
 def _untouched(obj: Mapping[str, Any], ref: ObjectRef, *server_fields: str) -> bool:
