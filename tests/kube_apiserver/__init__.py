@@ -17,7 +17,7 @@ Options: ``controller_manager=True`` runs kube-controller-manager (ReplicaSets, 
 ServiceAccounts, the CA ConfigMaps, aggregated ClusterRoles: the objects a real cluster makes by
 itself); ``feature_gates`` is passed through (``ListFromCacheSnapshot=false`` makes an expired
 continue token a real 410, as the watch-cache snapshot of 1.34 otherwise serves it);
-``etcd_compaction`` sets ``--etcd-compaction-interval``.
+``service_cidr`` gives two clusters of one test disjoint ClusterIPs.
 """
 
 from __future__ import annotations
@@ -196,6 +196,7 @@ def kube_apiserver(
     *,
     controller_manager: bool = False,
     feature_gates: Mapping[str, bool] | None = None,
+    service_cidr: str = SERVICE_CIDR,
     extra_args: Sequence[str] = (),
 ) -> Iterator[KubeCluster]:
     """Start etcd and kube-apiserver (and kube-controller-manager) on loopback; yield the cluster."""
@@ -243,7 +244,7 @@ def kube_apiserver(
         "--service-account-issuer=https://kubernetes.default.svc",
         f"--service-account-key-file={pki.sa_public}",
         f"--service-account-signing-key-file={pki.sa_private}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
         "--allow-privileged=true",
         "--profiling=false",
         "--v=0",
@@ -281,7 +282,7 @@ def kube_apiserver(
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={pki.sa_private}",
                 f"--root-ca-file={pki.ca_cert}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-cluster-ip-range={service_cidr}",
                 "--v=0",
             ]
             kcm = stack.enter_context(_process(kcm_argv, log=logs["kube-controller-manager"]))

@@ -47,8 +47,10 @@ APISERVER_CONFIGMAPS: Final = frozenset(
         ("kube-system", "kube-apiserver-legacy-service-account-token-tracking"),
     }
 )
-#: the ServiceAccounts kube-controller-manager creates for its controllers in kube-system (the
-#: subjects of the bootstrap policy's ``system:controller:*`` bindings, controller_policy.go v1.34)
+#: the ServiceAccounts kube-controller-manager creates for its controllers in kube-system: the
+#: subjects of the bootstrap policy's ``system:controller:*`` bindings (controller_policy.go,
+#: read off a v1.34.4 server). Not the ones an installer creates (kube-dns, kube-scheduler,
+#: cloud-provider: kubeadm and add-ons make those, and a person may well manage them).
 CONTROLLER_SERVICE_ACCOUNTS: Final = frozenset(
     {
         "attachdetach-controller",
@@ -67,6 +69,7 @@ CONTROLLER_SERVICE_ACCOUNTS: Final = frozenset(
         "generic-garbage-collector",
         "horizontal-pod-autoscaler",
         "job-controller",
+        "leader-election-controller",
         "legacy-service-account-token-cleaner",
         "namespace-controller",
         "node-controller",
@@ -76,6 +79,7 @@ CONTROLLER_SERVICE_ACCOUNTS: Final = frozenset(
         "pvc-protection-controller",
         "replicaset-controller",
         "replication-controller",
+        "resource-claim-controller",
         "resourcequota-controller",
         "root-ca-cert-publisher",
         "route-controller",
