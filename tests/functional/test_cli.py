@@ -42,7 +42,7 @@ def test_config_validate_names_the_field_and_fails(
     path.write_text("git: {push_attempts: 0}\nalerts: {receivers: [{name: 'bad name', type: x}]}\n")
     assert main(["config", "validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "git.push_attempts" in err and "alerts.receivers.0.name" in err
+    assert "git.push_attempts" in err and "alerts.receivers[0].name" in err
 
 
 def test_config_validate_never_echoes_a_secret(

@@ -15,7 +15,7 @@ from backup2gitops.adapters.receivers.pagerduty import PagerDutyReceiver
 from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import ADAPTIVE_CARD, TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver, verify_signature
-from backup2gitops.config import parse_config
+from backup2gitops.config import ConfigError, parse_config
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
 from tests.recording import Recorder
@@ -169,9 +169,8 @@ alerts:
     assert "hooks.slack.com" not in repr(config) + repr(receivers["slack"].__dict__.keys())
     with pytest.raises(ReceiverError, match="not set"):
         build_receivers(config.alerts, environ={})
-    bad = parse_config("alerts: {receivers: [{name: x, type: carrier-pigeon}], routes: []}")
-    with pytest.raises(ValueError, match="unknown receiver type"):
-        build_receivers(bad.alerts, environ={})
+    with pytest.raises(ConfigError, match=r"alerts\.receivers\[0\]\.type: unknown receiver type"):
+        parse_config("alerts: {receivers: [{name: x, type: carrier-pigeon}], routes: []}")
 
 
 def test_third_party_receivers_load_from_the_entry_point_group(
