@@ -352,10 +352,15 @@ def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") 
         missing.append(name)
         return ""
 
+    prefix = f"{where}: " if where else ""
+    if text.count("${") != len(_VAR.findall(text)):
+        raise ConfigError(
+            f"{prefix}a malformed ${{...}} reference (in a plain YAML value ' #' starts a "
+            "comment and cuts it: quote the value)"
+        )
     expanded = _VAR.sub(substitute, text)
     if missing:
         names = ", ".join(f"${{{name}}}" for name in missing)
-        prefix = f"{where}: " if where else ""
         raise ConfigError(f"{prefix}{names} is not set and has no default (${{NAME:-default}})")
     return expanded
 

@@ -1,11 +1,15 @@
-"""``backup2gitops config validate FILE``: check a configuration, print where it is wrong."""
+"""``backup2gitops config validate FILE``: check a configuration, print where it is wrong.
+
+The same check every function makes at its cold start (``runtime.startup``): the whole file,
+unknown keys included, with installed transforms and receiver types.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from backup2gitops.config import ConfigError, load_config
+from backup2gitops.config import Config, ConfigError, load_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,12 +20,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate.set_defaults(func=run_validate)
 
 
+def warnings(config: Config) -> list[str]:
+    """What is valid but probably not meant."""
+    found = []
+    if not any(not r.match and not r.matchers and r.receivers for r in config.alerts.routes):
+        found.append(
+            "alerts.routes: no catch-all route (a last route with receivers and no match): "
+            "an alert no route matches is only logged, never delivered"
+        )
+    return found
+
+
 def run_validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         print(f"{args.file}: invalid: {exc}", file=sys.stderr)
         return 2
+    for warning in warnings(config):
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
     clusters = ", ".join(c.name for c in config.clusters) or "none mapped"
     print(
         f"{args.file}: valid (storage {config.storage.url}, branch {config.git.branch}, "
