@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from backup2gitops.cli.config_reference import reference_markdown
 from backup2gitops.config import Config, ConfigError, load_config
 
 
@@ -18,6 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate = verbs.add_parser("validate", help="validate a configuration file")
     validate.add_argument("file", help="the YAML configuration")
     validate.set_defaults(func=run_validate)
+    reference = verbs.add_parser(
+        "reference", help="print the table of every field (docs/configuration.md)"
+    )
+    reference.set_defaults(func=run_reference)
 
 
 def warnings(config: Config) -> list[str]:
@@ -44,4 +49,9 @@ def run_validate(args: argparse.Namespace) -> int:
         f"{args.file}: valid (storage {config.storage.url}, branch {config.git.branch}, "
         f"clusters: {clusters}, receivers: {len(config.alerts.receivers)})"
     )
+    return 0
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    sys.stdout.write(reference_markdown())
     return 0
