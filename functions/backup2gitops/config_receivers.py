@@ -144,7 +144,10 @@ class PluginReceiverConfig(ReceiverBase):
             self._settings = model.model_validate(extra)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise FieldProblem(*first["loc"], message=first["msg"]) from exc
+            words = {"missing": "required", "extra_forbidden": "unknown field"}
+            raise FieldProblem(
+                *first["loc"], message=words.get(first["type"], first["msg"])
+            ) from exc
         return self
 
 

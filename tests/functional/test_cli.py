@@ -63,3 +63,13 @@ def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
     assert config_schema["additionalProperties"] is False  # typos are errors, as in the loader
     schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())
     assert {"backup_id", "cluster", "commit", "noop"} <= set(schema["properties"])
+
+
+def test_serve_refuses_an_invalid_configuration_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("generator: {cleaning: {secrets: encrypt}}\n")
+    monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(path))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "generator.cleaning.secrets: must be one of" in capsys.readouterr().err
