@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -76,6 +76,10 @@ class SecretRef(Strict):
         return f"SecretRef(env={self.env!r})" if self.env else f"SecretRef(file={self.file!r})"
 
 
+_CREDENTIAL_PARAMETERS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "password", "sig", "signature"}
+)
+"""Query parameters that carry a credential (Teams workflow URLs sign with ``sig=``)."""
 _USERINFO_ALLOWED = ("ssh", "git+ssh", "ssh+git")
 """Schemes where a user name alone is an account, not a credential (``ssh://git@host/...``)."""
 
@@ -98,6 +102,15 @@ def refuse_credentials(url: str) -> str:
         raise ValueError(
             "must not contain credentials (user:password@ in the URL); "
             "give them as a secret reference ({env: NAME} or {file: PATH}) in their own field"
+        )
+    secret_params = sorted(
+        {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        & _CREDENTIAL_PARAMETERS
+    )
+    if secret_params:
+        raise ValueError(
+            f"must not carry credentials in its query ({', '.join(secret_params)}=...); "
+            "when the URL itself is the secret, give the whole URL as {env: NAME} or {file: PATH}"
         )
     return url
 

@@ -128,3 +128,17 @@ def test_a_configuration_without_a_catch_all_route_is_valid_with_a_warning(
     path.write_text("alerts: {routes: [{match: {severity: critical}}, {receivers: [console]}]}\n")
     assert main(["config", "validate", str(path)]) == 0
     assert "catch-all" not in capsys.readouterr().err
+
+
+def test_a_credential_in_a_url_query_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "alerts: {receivers: [{name: hook, type: webhook, "
+        "url: 'https://hooks.example.com/in?token=t0psecret&x=1'}], routes: [{receivers: [hook]}]}\n"
+    )
+    assert main(["config", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "alerts.receivers[0].url: must not carry credentials in its query (token=...)" in err
+    assert "t0psecret" not in err
