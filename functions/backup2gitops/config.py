@@ -376,6 +376,15 @@ def _expand_tree(node: Any, environ: Mapping[str, str], path: tuple[str | int, .
     return node
 
 
+def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Field path -> the ``BACKUP2GITOPS__...`` variable that sets it."""
+    found = {}
+    for key in environ:
+        if key.startswith(ENV_PREFIX):
+            found[tuple(p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p)] = key
+    return found
+
+
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     for key, value in sorted(environ.items()):
         if not key.startswith(ENV_PREFIX):
@@ -447,12 +456,20 @@ def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
     return loc, err["msg"]
 
 
-def describe_error(exc: ValidationError) -> str:
-    """One line: ``field: problem; field: problem``."""
+def describe_error(
+    exc: ValidationError, overrides: Mapping[tuple[str, ...], str] | None = None
+) -> str:
+    """One line: ``field: problem; field: problem`` (``(from $VAR)`` when an override set it)."""
     lines: list[str] = []
     for err in exc.errors():
         loc, text = _message(err)
         line = f"{_where(loc)}: {text}"
+        fields = tuple(str(part) for part in loc)
+        origin = next(
+            (var for path, var in (overrides or {}).items() if fields[: len(path)] == path), None
+        )
+        if origin:
+            line += f" (from ${origin})"
         if line not in lines:
             lines.append(line)
     return "; ".join(lines)
@@ -473,7 +490,7 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
     try:
         return Config.model_validate(_apply_overrides(expanded, env))
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc)) from exc
+        raise ConfigError(describe_error(exc, _overrides(env))) from exc
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -64,6 +64,20 @@ def test_environment_overrides_nested_fields_as_yaml() -> None:
     assert config.health.kubernetes is True
 
 
+def test_an_error_from_an_override_names_the_variable() -> None:
+    env = {"BACKUP2GITOPS__GENERATOR__CLEANING__SECRETS": "encrypt"}
+    with pytest.raises(ConfigError) as raised:
+        parse_config("{}", env)
+    assert str(raised.value) == (
+        "generator.cleaning.secrets: must be one of exclude, redact, sops, plaintext "
+        "(got 'encrypt') (from $BACKUP2GITOPS__GENERATOR__CLEANING__SECRETS)"
+    )
+    with pytest.raises(
+        ConfigError, match=r"git\.branchh: unknown field .*BACKUP2GITOPS__GIT__BRANCHH"
+    ):
+        parse_config("{}", {"BACKUP2GITOPS__GIT__BRANCHH": "prod"})
+
+
 def test_validation_errors_name_the_field() -> None:
     with pytest.raises(ConfigError, match=r"git\.push_attempts"):
         parse_config("git: {push_attempts: 0}", {})
