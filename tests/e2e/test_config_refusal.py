@@ -20,12 +20,41 @@ pytestmark = pytest.mark.e2e
 BROKEN = "generator:\n  cleaning:\n    secrets: encrypt   # a typo of a mode\n"
 
 
-def functions_framework(source: Path, target: str, *, config: Path) -> list[str]:
+def functions_framework(source: Path, target: str) -> tuple[list[str], int]:
     executable = shutil.which("functions-framework") or str(
         Path(sys.executable).with_name("functions-framework")
     )
+    port = free_port()
     argv = [executable, "--source", str(source), "--target", target, "--signature-type", "http"]
-    return [*argv, "--host", "127.0.0.1", "--port", str(free_port())]
+    return [*argv, "--host", "127.0.0.1", "--port", str(port)], port
+
+
+def run_until_exit_or_serving(
+    command: tuple[list[str], int], *, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run until the process exits; if it answers HTTP instead, stop it and fail (the old code
+    served a broken configuration and answered 500 to every delivery)."""
+    argv, port = command
+    process = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for _ in range(1200):  # bounded polling, not a timing assertion
+            try:
+                return_code = process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                try:
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                except requests.ConnectionError:
+                    continue
+                pytest.fail("functions-framework served with an invalid configuration")
+            stdout, stderr = process.communicate()
+            return subprocess.CompletedProcess(argv, return_code, stdout, stderr)
+        pytest.fail("functions-framework neither exited nor served")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 @pytest.mark.parametrize(
@@ -46,16 +75,8 @@ def test_functions_framework_exits_with_one_line_naming_the_field(
         "BACKUP2GITOPS_CONFIG": str(config),
         "FUNCTION_TARGET": target,
     }
-    # The old code served (and answered 500 to every delivery): the timeout is the failure.
-    result = subprocess.run(
-        functions_framework(source, target, config=config),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 2
+    result = run_until_exit_or_serving(functions_framework(source, target), env=env)
+    assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     record = json.loads(lines[0])
