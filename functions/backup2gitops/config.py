@@ -140,7 +140,9 @@ class GitConfig(Strict):
     review: ReviewConfig = ReviewConfig()
 
 
-_AGE_RECIPIENT = r"^age1[02-9ac-hj-np-z]{58}$"  # bech32, as age-keygen prints it
+_AGE_RECIPIENT = r"^age1[0-9a-z]{20,}$"
+"""An age recipient: X25519 (``age1`` + 58 bech32 characters), post-quantum (``age1pq1...``) or
+a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joins them with one)."""
 
 
 class GeneratorConfig(Strict):
@@ -185,7 +187,7 @@ class GeneratorConfig(Strict):
     def _age_keys(cls, recipients: list[str]) -> list[str]:
         for index, recipient in enumerate(recipients):
             if not re.match(_AGE_RECIPIENT, recipient):
-                raise FieldProblem(index, message="not an age public key (age1 + 58 characters)")
+                raise FieldProblem(index, message="not an age public key (age1...)")
         return recipients
 
     @model_validator(mode="after")
