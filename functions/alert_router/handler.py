@@ -78,7 +78,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         repeat = previous is not None and previous.event_id != event.id
         if not repeat:
             opened.put(alert)
-        plan += [(alert, name, repeat) for name in routing.route(tree, alert)]
+        plan += [(alert, name, repeat) for name in routed(tree, alert)]
     resolved: list[str] = []
     for resolution in effects.resolves:
         open_alert = opened.get(resolution.fingerprint)
@@ -86,10 +86,25 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             continue
         alert = open_alert.resolved(at=event.time or ctx.clock(), event=event)
         resolved.append(resolution.fingerprint)
-        plan += [(alert, name, False) for name in routing.route(tree, alert)]
+        plan += [(alert, name, False) for name in routed(tree, alert)]
     outcomes = deliver_all(plan, event=event, ctx=ctx)
     conclude(outcomes, resolved=resolved, opened=opened)
     return None
+
+
+def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
+    """The receivers ``alert`` goes to; an alert no route matches is logged, not dropped silently."""
+    names = routing.route(tree, alert)
+    if not names:
+        logger.warning(
+            "alert matched no route; not delivered",
+            extra={
+                "alertname": alert.alertname,
+                "alert_status": alert.status,
+                "labels": alert.labels,
+            },
+        )
+    return names
 
 
 def deliver_all(

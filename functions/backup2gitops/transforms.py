@@ -18,13 +18,18 @@ class UnknownTransform(LookupError):
     """A configured transform name has no installed entry point."""
 
 
+def installed() -> dict[str, EntryPoint]:
+    """The installed transforms by name (the configuration is checked against these)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
 def load_transforms(names: Sequence[str] | None = None) -> list[Transform]:
     """The transforms named in ``names``, in that order; all installed ones (sorted) when None.
 
     Raise UnknownTransform for a name with no entry point, and TypeError when an entry point
     does not load a callable.
     """
-    available: dict[str, EntryPoint] = {ep.name: ep for ep in entry_points(group=GROUP)}
+    available = installed()
     selected = sorted(available) if names is None else list(names)
     missing = [name for name in selected if name not in available]
     if missing:

@@ -13,7 +13,6 @@ from backup2gitops.adapters.review import ReviewError, review_branch, review_hos
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.errors import InvalidInput, Transient
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -73,7 +72,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             type=GITOPS_FAILED, source=SOURCE, data=data, subject=subject, id=reply_id
         )
 
-    policy = CleaningPolicy.model_validate(ctx.config.generator.cleaning)
+    policy = ctx.config.generator.cleaning
     review_url = None
     try:
         reviews = review_host(ctx.config.git.review, environ=ctx.environ)

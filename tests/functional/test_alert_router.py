@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -189,3 +190,23 @@ def test_other_types_are_ignored(ctx: FunctionContext, recorder: Recorder) -> No
     completed = gitops_failed().model_copy(update={"type": events.BACKUP_COMPLETED})
     assert handler.handle(completed, ctx) is None
     assert recorder.requests == []
+
+
+def test_an_alert_no_route_matches_is_logged_with_its_labels(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = parse_config(
+        f"""
+alerts:
+  receivers: [{{name: am, type: alertmanager, url: "{recorder.url}"}}]
+  routes: [{{match: {{cluster: staging}}, receivers: [am]}}]
+"""
+    )
+    ctx = FunctionContext(config, store=MemoryStore(), environ={}, clock=lambda: T0)
+    with caplog.at_level(logging.INFO, logger=handler.logger.name):
+        assert handler.handle(gitops_failed(cluster="prod"), ctx) is None
+    assert sum(counts(recorder).values()) == 0
+    (unrouted,) = [r for r in caplog.records if "matched no route" in r.getMessage()]
+    assert unrouted.levelno == logging.WARNING
+    labels = unrouted.__dict__["labels"]
+    assert labels["alertname"] == "GitopsFailed" and labels["cluster"] == "prod"

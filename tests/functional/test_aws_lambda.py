@@ -7,12 +7,13 @@ No AWS is reachable here: the EventBridge client is an in-memory fake at the bou
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore, StorageError
-from backup2gitops.config import parse_config
+from backup2gitops.config import ConfigError, load_config, parse_config
 from backup2gitops.core.errors import Transient
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -223,3 +224,16 @@ def test_every_function_has_the_lambda_handler_template_yaml_names(module: str) 
         if r["Type"] == "AWS::Serverless::Function"
     }
     assert f"{module}.handler.lambda_handler" in handlers
+
+
+def test_an_invalid_configuration_fails_every_invocation_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda: the invocation fails (retried, then the on-failure destination keeps the event)."""
+    config = tmp_path / "config.yaml"
+    config.write_text("generator: {transforms: [does-not-exist]}\n")
+    monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(config))
+    handler = lambda_adapter(SPEC, context=lambda: FunctionContext(load_config()))
+    for _ in range(2):  # not only the first: the broken configuration is never cached as good
+        with pytest.raises(ConfigError, match=r"generator\.transforms\[0\]: unknown transform"):
+            handler(s3_body(bucket="b", key="backups/prod/b1/manifest.json"), None)

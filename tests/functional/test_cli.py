@@ -42,7 +42,7 @@ def test_config_validate_names_the_field_and_fails(
     path.write_text("git: {push_attempts: 0}\nalerts: {receivers: [{name: 'bad name', type: x}]}\n")
     assert main(["config", "validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "git.push_attempts" in err and "alerts.receivers.0.name" in err
+    assert "git.push_attempts" in err and "alerts.receivers[0].name" in err
 
 
 def test_config_validate_never_echoes_a_secret(
@@ -58,6 +58,18 @@ def test_config_validate_never_echoes_a_secret(
 def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
     assert main(["schemas", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 9
+    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 10
+    config_schema = json.loads((tmp_path / "config.schema.json").read_text())
+    assert config_schema["additionalProperties"] is False  # typos are errors, as in the loader
     schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())
     assert {"backup_id", "cluster", "commit", "noop"} <= set(schema["properties"])
+
+
+def test_serve_refuses_an_invalid_configuration_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("generator: {cleaning: {secrets: encrypt}}\n")
+    monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(path))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "generator.cleaning.secrets: must be one of" in capsys.readouterr().err

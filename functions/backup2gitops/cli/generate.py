@@ -21,7 +21,6 @@ from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import ConfigError, load_config
 from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.transforms import load_transforms
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         token=config.git.token.reveal(),
         push_attempts=config.git.push_attempts,
     )
-    policy = CleaningPolicy.model_validate(config.generator.cleaning)
+    policy = config.generator.cleaning
     try:
         encrypt = (
             SopsEncrypter(recipients=config.generator.sops_age_recipients)

@@ -1,4 +1,5 @@
-"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog."""
+"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog and of the
+configuration file (``config.schema.json``, for editors and CI checks of a config)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import argparse
 import json
 from pathlib import Path
 
+from backup2gitops.cli.config_reference import config_schema
 from backup2gitops.core.events import CATALOG, Event
 
 
 def schema_documents() -> dict[str, str]:
-    """File name -> JSON text, for every event type and the envelope."""
-    documents = {"cloudevent.json": Event.model_json_schema()}
+    """File name -> JSON text, for every event type, the envelope and the configuration."""
+    documents = {
+        "cloudevent.json": Event.model_json_schema(),
+        "config.schema.json": config_schema(),
+    }
     for event_type, model in CATALOG.items():
         schema = model.model_json_schema()
         schema["$id"] = f"https://backup2gitops.io/schemas/{event_type}.json"
@@ -23,7 +28,9 @@ def schema_documents() -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("schemas", help="write the event catalog's JSON Schemas")
+    parser = subparsers.add_parser(
+        "schemas", help="write the JSON Schemas (event catalog, configuration)"
+    )
     parser.add_argument("--out", type=Path, help="directory to write into (default: print)")
     parser.set_defaults(func=run)
 

@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from backup2gitops.adapters.gitrepo import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
-from backup2gitops.config import CONFIG_ENV
+from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
 from backup2gitops.core.errors import FunctionError
 from backup2gitops.core.events import Event
 from backup2gitops.runtime import codec
@@ -120,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.workdir and CONFIG_ENV not in env:
         env.update(prepare_workdir(args.workdir))
+    try:  # each function would refuse it at start-up; say so once, before starting any
+        load_config(environ=env)
+    except ConfigError as exc:
+        print(f"{env.get(CONFIG_ENV) or 'embedded defaults'}: invalid: {exc}", file=sys.stderr)
+        return 2
     if args.function:
         command = functions_framework_command(args.function, host=args.host, port=args.port)
         os.execvpe(command[0], command, env)  # noqa: S606 - become functions-framework

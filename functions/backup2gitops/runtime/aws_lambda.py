@@ -55,7 +55,7 @@ from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.core.errors import FunctionError, InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
 from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
-from backup2gitops.runtime import codec
+from backup2gitops.runtime import codec, startup
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
@@ -81,7 +81,7 @@ def lambda_adapter(
         if not secrets_resolved:  # once per cold start, before the context reads the config
             resolve_secret_arns(os.environ)
             secrets_resolved.append(True)
-        base = context()
+        base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
         if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
             return http_response(spec, raw, base)
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))

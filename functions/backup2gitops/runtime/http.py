@@ -23,7 +23,7 @@ import flask
 from backup2gitops.config import SecretRef
 from backup2gitops.core.errors import FunctionError, InvalidInput, Unauthorized
 from backup2gitops.core.events import Event, now
-from backup2gitops.runtime import codec
+from backup2gitops.runtime import codec, startup
 from backup2gitops.runtime.context import FunctionContext, default_context
 from backup2gitops.runtime.logs import event_context, logger_for
 
@@ -140,7 +140,13 @@ def handle_request(
 def http_target(
     spec: FunctionSpec, context: Callable[[], FunctionContext] = default_context
 ) -> Callable[[flask.Request], flask.Response]:
-    """A functions-framework ``http`` target for ``spec``."""
+    """A functions-framework ``http`` target for ``spec``.
+
+    Loaded as functions-framework's source (inside its app context), a broken configuration
+    ends the process here, before it serves (``runtime.startup``).
+    """
+    if flask.has_app_context():
+        startup.require_config(spec.name, context)
 
     def target(request: flask.Request) -> flask.Response:
         return handle_request(spec, request, context())

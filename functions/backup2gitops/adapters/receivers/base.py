@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import requests
-from pydantic import BaseModel, ConfigDict, ValidationError
 
-from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.config_receivers import WebhookUrlReceiverConfig
+from backup2gitops.config_types import SecretRef
 from backup2gitops.core.routing import Alert
 
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
@@ -33,20 +32,6 @@ class Receiver(Protocol):
     """True when the service wants a firing alert re-sent while it lasts (Alertmanager)."""
 
     def send(self, alert: Alert) -> None: ...
-
-
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def settings(config: ReceiverConfig, model: type[SettingsT]) -> SettingsT:
-    """The receiver-specific settings (the config's extra fields), validated."""
-    try:
-        return model.model_validate(config.model_extra or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"alerts.receivers[{config.name}].{where}: {first['msg']}") from exc
 
 
 def reveal(ref: SecretRef, environ: Mapping[str, str], *, what: str) -> str:
@@ -117,12 +102,6 @@ def headline(alert: Alert) -> str:
     return f"[{state}] {alert.alertname} {where}: {alert.summary}"
 
 
-class UrlSettings(Settings):
-    """Settings of a receiver whose only setting is its (secret) webhook URL."""
-
-    url: SecretRef
-
-
 class MessageWebhookReceiver:
     """Posts one JSON message per alert to a webhook URL that is itself a credential.
 
@@ -145,10 +124,9 @@ class MessageWebhookReceiver:
 
     @classmethod
     def from_config(
-        cls, config: ReceiverConfig, *, environ: Mapping[str, str]
+        cls, config: WebhookUrlReceiverConfig, *, environ: Mapping[str, str]
     ) -> MessageWebhookReceiver:
-        s = settings(config, UrlSettings)
-        url = reveal(s.url, environ, what=f"{cls.service} webhook url")
+        url = reveal(config.url, environ, what=f"{cls.service} webhook url")
         return cls(name=config.name, url=url, timeout_s=config.timeout_s)
 
     def send(self, alert: Alert) -> None:
