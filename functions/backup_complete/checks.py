@@ -140,7 +140,7 @@ class Bucket:
 
 def archive_failure(error: ArchiveError) -> tuple[str, str]:
     """The ``backup.failed`` code and message for an archive that cannot be read."""
-    code = "archive_truncated" if error.code == "truncated" else "archive_invalid"
+    code = "archive_truncated" if error.reason == "truncated" else "archive_invalid"
     return code, f"the archive cannot be read: {error}"
 
 

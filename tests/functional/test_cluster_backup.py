@@ -380,7 +380,7 @@ def test_failure_mid_list_leaves_no_manifest_and_no_archive() -> None:
     store = RecordingStore()
     with pytest.raises(kube.KubeError) as caught:
         backup_of(cluster, store, page_size=2)
-    assert caught.value.code == 500
+    assert caught.value.status == 500
     assert "Internal error occurred" in caught.value.message
     assert cluster.failures_sent  # it did fail mid-list: after the first page
     assert any("continue=" in t for _, t, _ in cluster.requests if "/configmaps" in t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 from pathlib import Path
@@ -47,7 +48,7 @@ def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
         ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
     )
     store = MemoryStore("backups")
-    store.put_bytes(KEY, one_configmap_archive())
+    store.put_bytes(KEY, ARCHIVE)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     ctx = FunctionContext(config, store=store, environ={})
     app = flask.Flask("g")
@@ -55,17 +56,29 @@ def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
     return app.test_client(), store, remote
 
 
-def completed(key: str = KEY) -> events.Event:
-    data = events.BackupCompleted(
-        backup_id="b1",
-        cluster="prod",
+ARCHIVE = one_configmap_archive()
+
+
+def completed(
+    key: str = KEY,
+    *,
+    archive: bytes = ARCHIVE,
+    cluster: str = "prod",
+    backup_id: str = "b1",
+    sha256: str | None = None,
+    size: int | None = None,
+) -> events.Event:
+    data = events.BackupCompleted.model_construct(  # unvalidated: tests send invalid ones too
+        backup_id=backup_id,
+        cluster=cluster,
         format="native",
         bucket="backups",
-        keys=["backups/prod/b1/manifest.json", key],
-        size=1,
-        sha256=None,
+        keys=[key.replace("resources.tar.gz", "manifest.json"), key],
+        size=len(archive) if size is None else size,
+        sha256=sha256 or hashlib.sha256(archive).hexdigest(),
         resource_count=1,
         created_at=events.now(),
+        kubernetes_version=None,
     )
     return events.Event(
         id="in-1",
@@ -99,8 +112,9 @@ def test_generated_reply_then_noop_with_the_same_reply_id(setup: Any) -> None:
 
 
 def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:
-    client, _, _ = setup
-    status, reply = post(client, completed(key="backups/prod/b1/gone.tar.gz"))
+    client, store, _ = setup
+    store.delete(KEY)
+    status, reply = post(client, completed())
     assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "archive_missing" and failed.retryable is False
@@ -108,8 +122,9 @@ def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:
 
 def test_corrupt_archive_is_reported_not_committed(setup: Any) -> None:
     client, store, remote = setup
-    store.put_bytes("backups/prod/b1/bad.tar.gz", b"\x1f\x8b\x08\x00garbage")
-    _, reply = post(client, completed(key="backups/prod/b1/bad.tar.gz"))
+    bad = b"\x1f\x8b\x08\x00garbage"
+    store.put_bytes(KEY, bad)
+    _, reply = post(client, completed(archive=bad))
     assert reply is not None and reply.type == events.GITOPS_FAILED
     assert events.GitopsFailed.model_validate(reply.data).code.startswith("archive_")
     heads = subprocess.run(

@@ -10,19 +10,18 @@ import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.core import errors
 from backup2gitops.core.routing import Alert
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
-class ReceiverError(Exception):
+class ReceiverError(errors.Backup2GitopsError):
     """A delivery failed; ``retryable`` says whether the broker should try the event again."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
+        super().__init__(message, code="receiver_failed", permanent=not retryable)
         self.status = status
 
 
