@@ -108,11 +108,11 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure) -> Event | None:
+def failure_event(event: Event, failure: failures.Failure, ctx: FunctionContext) -> Event | None:
     """What the runtime announces for a failure that escaped the handler (``runtime.failures``):
-    ``backup.failed`` naming the requested cluster, when the request names one."""
+    ``backup.failed`` naming the requested (or configured) cluster."""
     try:
-        cluster = requested_cluster(event)
+        cluster = requested_cluster(event) or ctx.config.cluster_backup.cluster
     except InvalidInput:
         return None
     return failed_event(

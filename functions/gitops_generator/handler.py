@@ -83,7 +83,7 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure) -> Event | None:
+def failure_event(event: Event, failure: failures.Failure, _ctx: FunctionContext) -> Event | None:
     """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``):
     any event whose data is a valid ``backup.completed``."""
     if event.type != BACKUP_COMPLETED:

@@ -17,7 +17,7 @@ from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from tests.functional.http_client import client, post_event
-from tests.recording import Recorder
+from tests.recording import Recorder, free_port
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -189,3 +189,17 @@ def test_other_types_are_ignored(ctx: FunctionContext, recorder: Recorder) -> No
     completed = gitops_failed().model_copy(update={"type": events.BACKUP_COMPLETED})
     assert handler.handle(completed, ctx) is None
     assert recorder.requests == []
+
+
+def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
+    """A real S3 client at a port nothing listens on: the broker is told to retry (503)."""
+    port = free_port()
+    config = parse_config(
+        f"storage: {{url: 's3://alerts', endpoint_url: 'http://127.0.0.1:{port}'}}\n"
+        + CONFIG % {"url": recorder.url}
+    )
+    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "SLACK_URL": recorder.url}
+    ctx = FunctionContext(config, environ=env, clock=lambda: T0)
+    response = post_event(client(handler.SPEC, ctx), gitops_failed())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"

@@ -61,7 +61,7 @@ class Failure:
     """False for an exception that is not a ``Backup2GitopsError``: a bug until shown otherwise."""
 
 
-FailureEvent = Callable[[Event, Failure], Event | None]
+FailureEvent = Callable[[Event, Failure, FunctionContext], Event | None]
 """Builds the event that reports ``failure`` of ``event``; None when ``event`` names no backup."""
 
 
@@ -107,7 +107,7 @@ def report(
     if failure_event is None or event is None or failure.status in _ANSWERED_BY_STATUS:
         return None
     try:
-        announcement = failure_event(event, failure)
+        announcement = failure_event(event, failure, ctx)
     except Exception:  # the report of a failure must not turn into another failure
         logger.exception("cannot build the failure event")
         return None
