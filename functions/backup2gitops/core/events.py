@@ -60,6 +60,12 @@ class Event(BaseModel):
         # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
         return value if value is None or _TRACEPARENT.match(value) else None
 
+    @field_validator("cluster")
+    @classmethod
+    def _valid_cluster(cls, value: str | None) -> str | None:
+        # It is copied into replies (a header in binary mode) and read as a cluster name.
+        return value if value is None else layout.validate_cluster(value)
+
     @property
     def trace_id(self) -> str | None:
         return self.traceparent.split("-")[1] if self.traceparent else None
