@@ -39,11 +39,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_lambda_powertools import Logger
-
 from backup2gitops.core.errors import Backup2GitopsError, FunctionError
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.logs import FunctionLogger as Logger
 
 INTERNAL = "internal"
 _ANSWERED_BY_STATUS = frozenset({400, 401, 409, 413})
