@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -162,20 +161,24 @@ def test_concurrent_duplicate_is_a_conflict(
     ctx: FunctionContext, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = threading.Event()
+    release = threading.Event()
     original = WebhookReceiver.send
 
-    def slow(self: WebhookReceiver, alert: object) -> None:
+    def held(self: WebhookReceiver, alert: object) -> None:
         started.set()
-        time.sleep(0.5)
+        assert release.wait(30)  # the first delivery stays in progress until the test says
         original(self, alert)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(WebhookReceiver, "send", slow)
+    monkeypatch.setattr(WebhookReceiver, "send", held)
     first = threading.Thread(target=handler.handle, args=(gitops_failed(), ctx))
     first.start()
-    assert started.wait(5)
-    with pytest.raises(Conflict):
-        handler.handle(gitops_failed(), ctx)
-    first.join()
+    assert started.wait(30)
+    try:
+        with pytest.raises(Conflict):
+            handler.handle(gitops_failed(), ctx)
+    finally:
+        release.set()
+        first.join()
     assert counts(recorder) == ALL
 
 
