@@ -223,3 +223,29 @@ def test_every_function_has_the_lambda_handler_template_yaml_names(module: str) 
         if r["Type"] == "AWS::Serverless::Function"
     }
     assert f"{module}.handler.lambda_handler" in handlers
+
+
+def test_a_failure_the_function_reports_is_published_not_raised() -> None:
+    """On Lambda too: an unexpected error becomes the function's failure event on the bus."""
+
+    def broken(received: Event, ctx: FunctionContext) -> Event | None:
+        raise KeyError("a bug")
+
+    def report(received: Event, failure: Any, ctx: FunctionContext) -> Event:
+        data = BackupRequested(cluster="prod", reason=failure.code)
+        return received.reply(type="io.example.failed", source="/test", data=data)
+
+    bridge = RecordingEventBridge()
+    spec = FunctionSpec(name="broken", handle=broken, failure_event=report)
+    handler = lambda_adapter(spec, context=lambda: context_for(MemoryStore()), events_client=bridge)
+    result = handler({}, LambdaContext())  # a schedule: a ping
+    assert result["status"] == "published"
+    assert [entry["DetailType"] for entry in bridge.entries] == ["io.example.failed"]
+    assert json.loads(bridge.entries[0]["Detail"])["data"]["reason"] == "internal"
+    plain = lambda_adapter(
+        FunctionSpec(name="broken", handle=broken),
+        context=lambda: context_for(MemoryStore()),
+        events_client=bridge,
+    )
+    with pytest.raises(KeyError):  # no failure event: Lambda retries, then on-failure
+        plain({}, LambdaContext())
