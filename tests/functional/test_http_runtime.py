@@ -12,11 +12,12 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
 from backup2gitops.config import Config, ConfigError, SecretRef
-from backup2gitops.core.errors import InvalidInput, Transient
+from backup2gitops.core.errors import InvalidInput, Transient, Unauthorized
 from backup2gitops.core.events import BackupRequested, Event
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import (
     FunctionSpec,
+    check_token,
     handle_request,
     refuse_unless_ready,
     serves_unauthenticated,
@@ -305,3 +306,11 @@ def test_a_sink_answering_202_is_a_publish() -> None:
         ctx = FunctionContext(Config(), environ={"K_SINK": sink.url})
         response = client(SPEC, ctx).post("/", headers=binary_headers("hello"), data=b"{}")
     assert response.status_code == 202
+
+
+def test_a_token_that_vanishes_after_the_startup_check_still_fails_closed() -> None:
+    with pytest.raises(Unauthorized):
+        check_token(
+            SecretRef(env="HOOK_TOKEN"), "Bearer anything", FunctionContext(Config(), environ={})
+        )
+    check_token(None, None, FunctionContext(Config(), environ={}), allow_missing=True)

@@ -113,12 +113,21 @@ def refuse_unless_ready(spec: FunctionSpec, ctx: FunctionContext) -> None:
         raise ConfigError(problem)
 
 
-def check_token(expected: SecretRef | None, header: str | None, ctx: FunctionContext) -> None:
-    """The bearer token must match, compared in constant time. No token configured here means
-    ``allow_unauthenticated`` was given (``startup_problem`` refused otherwise)."""
+def check_token(
+    expected: SecretRef | None,
+    header: str | None,
+    ctx: FunctionContext,
+    *,
+    allow_missing: bool = False,
+) -> None:
+    """The bearer token must match, compared in constant time. With no token configured, only
+    ``allow_missing`` (the configuration's ``allow_unauthenticated``) lets the request through:
+    a token file that vanished since ``startup_problem`` looked still fails closed."""
     token = expected.reveal(ctx.environ) if expected is not None else None
     if token is None:
-        return
+        if allow_missing:
+            return
+        raise Unauthorized("unauthorized", "no webhook token is configured")
     presented = (header or "").strip()
     if presented.lower().startswith("bearer "):
         presented = presented[7:].strip()
@@ -181,7 +190,12 @@ def handle_request(
         body = read_body(request, limit=ctx.config.http.max_body_bytes)
         guarded = spec.token_for_cloudevents or not codec.is_cloudevent(dict(request.headers))
         if spec.token is not None and guarded:
-            check_token(spec.token(ctx), request.headers.get("Authorization"), ctx)
+            check_token(
+                spec.token(ctx),
+                request.headers.get("Authorization"),
+                ctx,
+                allow_missing=spec.allow_unauthenticated(ctx),
+            )
         event = parse_request(spec, request, body)
         with event_context(logger, event):
             try:
