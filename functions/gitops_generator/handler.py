@@ -79,7 +79,8 @@ def failed_event(
         source=SOURCE,
         data=data,
         subject=f"{backup.cluster}/{backup.backup_id}",
-        id=stable_event_id(NAME, event.id),
+        # a redelivery failing the same way repeats the id; a later success has its own
+        id=stable_event_id(NAME, event.id, f"failed:{code}"),
     )
 
 

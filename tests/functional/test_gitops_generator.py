@@ -153,8 +153,12 @@ def failed_reply(client: Any, event: events.Event) -> events.GitopsFailed:
     """The delivery is answered with gitops.failed (200: the Broker routes it, no retry)."""
     status, reply = post(client, event)
     assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
-    assert reply.id == gitops_handler.stable_event_id(gitops_handler.NAME, event.id)
-    return events.GitopsFailed.model_validate(reply.data)
+    failed = events.GitopsFailed.model_validate(reply.data)
+    expected_id = gitops_handler.stable_event_id(
+        gitops_handler.NAME, event.id, f"failed:{failed.code}"
+    )
+    assert reply.id == expected_id  # the same failure redelivered: the same id
+    return failed
 
 
 def test_an_event_cluster_the_keys_do_not_name_is_refused(setup: Any) -> None:
