@@ -380,7 +380,7 @@ def test_failure_mid_list_leaves_no_manifest_and_no_archive() -> None:
     store = RecordingStore()
     with pytest.raises(kube.KubeError) as caught:
         backup_of(cluster, store, page_size=2)
-    assert caught.value.code == 500
+    assert caught.value.status == 500
     assert "Internal error occurred" in caught.value.message
     assert cluster.failures_sent  # it did fail mid-list: after the first page
     assert any("continue=" in t for _, t, _ in cluster.requests if "/configmaps" in t)
@@ -850,3 +850,29 @@ def test_the_label_selector_is_sent_to_the_server_which_filters_before_paging() 
     lists = [target for method, target, _ in cluster.requests if "/configmaps" in target]
     assert lists and all("labelSelector=tier%3Dgold" in target for target in lists)
     assert len(lists) == 3  # 10 matches in pages of 4: the server counted matches, not objects
+
+
+def test_anything_unexpected_is_backup_failed_not_a_500() -> None:
+    """An error nobody mapped is announced (alert-router hears of it), never retried unseen."""
+
+    def broken(config: ClusterBackupConfig) -> client.ApiClient:
+        raise ZeroDivisionError("a bug")
+
+    spec = FunctionSpec(
+        name="cluster-backup",
+        handle=cluster_backup.make_handler(client_factory=broken),
+        failure_event=cluster_backup.failure_event,
+    )
+    store = RecordingStore()
+    response = http_client(spec, context_for(store, cluster="prod")).post(
+        "/", headers=ping_headers(), data=b"{}"
+    )
+    assert response.status_code == 200 and response.headers["ce-type"] == BACKUP_FAILED
+    assert response.headers["ce-cluster"] == "prod"
+    data = json.loads(response.data)
+    assert data["code"] == "internal" and "a bug" not in data["message"]
+    assert store.published == []
+
+
+def test_the_served_spec_announces_unexpected_failures() -> None:
+    assert cluster_backup.SPEC.failure_event is cluster_backup.failure_event

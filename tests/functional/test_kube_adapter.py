@@ -129,7 +129,7 @@ def test_discovery_root_failure_raises() -> None:
         pytest.raises(kube.KubeError) as caught,
     ):
         kube.discover(api)
-    assert (caught.value.code, caught.value.retryable) == (401, False)
+    assert (caught.value.status, caught.value.retryable) == (401, False)
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_expiring_again_and_again_gives_up() -> None:
     with replay_server(cluster) as url, _api(url) as api, pytest.raises(kube.KubeError) as caught:
         for item in kube.iter_objects(api, configmaps, page_size=10):
             yielded.append(item["metadata"]["uid"])
-    assert (caught.value.code, caught.value.retryable) == (410, True)
+    assert (caught.value.status, caught.value.retryable) == (410, True)
     assert "too old" in caught.value.message
     assert len(yielded) == len(set(yielded)) == 10  # the first page, never twice
     assert len(cluster.expired_sent) == kube.MAX_LIST_RESTARTS + 1
@@ -202,12 +202,12 @@ def test_list_errors_raise_kube_error(api: client.ApiClient) -> None:
     metrics = kube.ApiResource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True)
     with pytest.raises(kube.KubeError) as caught:
         list(kube.iter_objects(api, metrics))
-    assert (caught.value.code, caught.value.retryable) == (503, True)
+    assert (caught.value.status, caught.value.retryable) == (503, True)
     assert "service unavailable" in caught.value.message
     missing = kube.ApiResource("nope.example", "v1", "things", "Thing", False)
     with pytest.raises(kube.KubeError) as caught:
         list(kube.iter_objects(api, missing))
-    assert (caught.value.code, caught.value.retryable) == (404, False)
+    assert (caught.value.status, caught.value.retryable) == (404, False)
     assert "could not find the requested resource" in caught.value.message
 
 
@@ -221,7 +221,7 @@ def test_unreachable_server_is_retryable() -> None:
     with client.ApiClient(configuration) as api:
         with pytest.raises(kube.KubeError) as caught:
             kube.discover(api)
-        assert (caught.value.code, caught.value.retryable) == (0, True)
+        assert (caught.value.status, caught.value.retryable) == (0, True)
         ready, message = kube.readyz(api)
     assert not ready
     assert message

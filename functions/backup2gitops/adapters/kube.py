@@ -41,6 +41,8 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from backup2gitops.core import errors
+
 __all__ = [
     "MAX_LIST_RESTARTS",
     "ApiClient",
@@ -70,14 +72,22 @@ _COHABITATING: dict[str, frozenset[str]] = {
 _RETRYABLE = frozenset({0, 408, 410, 429, 500, 502, 503, 504})
 
 
-class KubeError(Exception):
-    """A Kubernetes API call failed. `code` is the HTTP status, 0 when no response came."""
+class KubeError(errors.Backup2GitopsError):
+    """A Kubernetes API call failed. ``status`` is the HTTP status, 0 when no response came;
+    ``code`` the catalog code (``kube_unreachable``, ``kube_forbidden``, ...)."""
 
-    def __init__(self, code: int, message: str, *, retryable: bool) -> None:
-        super().__init__(f"{code}: {message}" if code else message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+    def __init__(self, status: int, message: str, *, retryable: bool) -> None:
+        super().__init__(message, code=_kube_code(status, retryable), permanent=not retryable)
+        self.args = (f"{status}: {message}" if status else message,)
+        self.status = status
+
+
+def _kube_code(status: int, retryable: bool) -> str:
+    if status == 0:
+        return "kube_unreachable" if retryable else "kube_config_invalid"
+    return {401: "kube_unauthorized", 403: "kube_forbidden", 410: "kube_list_expired"}.get(
+        status, "kube_error"
+    )
 
 
 @dataclass(frozen=True)

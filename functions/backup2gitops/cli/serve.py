@@ -26,11 +26,12 @@ from backup2gitops.adapters.gitrepo import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
-from backup2gitops.core.errors import FunctionError
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
-from backup2gitops.runtime import codec
+from backup2gitops.runtime import codec, failures
 from backup2gitops.runtime.broker import LocalBroker, load_triggers
-from backup2gitops.runtime.http import error_response
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import error_response, serves_unauthenticated, startup_problem
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,8 +89,8 @@ def ingress_app(broker: LocalBroker) -> flask.Flask:
     def ingress() -> flask.Response:
         try:
             event = codec.parse_http(dict(flask.request.headers), flask.request.get_data())
-        except FunctionError as exc:
-            return error_response(function="broker", error=exc)
+        except Backup2GitopsError as exc:
+            return error_response(function="broker", failure=failures.classify(exc))
         broker.publish(event)
         return flask.Response(status=202)
 
@@ -116,14 +117,35 @@ def prepare_workdir(workdir: Path) -> dict[str, str]:
     return {CONFIG_ENV: str(config_path), "BACKUP2GITOPS_CACHE_DIR": str(workdir / ".cache")}
 
 
+def refuses_to_start(names: list[str], env: dict[str, str]) -> str | None:
+    """Why a function must not be served with this configuration (printed), or None. Says so
+    on the console when backup-complete will accept unauthenticated webhooks."""
+    ctx = FunctionContext(load_config(environ=env), environ=env)
+    specs = flow.function_specs()
+    for name in names:
+        problem = startup_problem(specs[name], ctx)
+        if problem is not None:
+            return problem
+        if serves_unauthenticated(specs[name], ctx):
+            print(
+                f"{name}: accepting webhooks without a token "
+                "(backup_complete.allow_unauthenticated: true)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.workdir and CONFIG_ENV not in env:
         env.update(prepare_workdir(args.workdir))
     try:  # each function would refuse it at start-up; say so once, before starting any
-        load_config(environ=env)
+        problem = refuses_to_start([args.function] if args.function else list(flow.SERVICES), env)
     except ConfigError as exc:
-        print(f"{env.get(CONFIG_ENV) or 'embedded defaults'}: invalid: {exc}", file=sys.stderr)
+        problem = f"{env.get(CONFIG_ENV) or 'embedded defaults'}: invalid: {exc}"
+    if problem is not None:
+        print(f"backup2gitops serve: {problem}", file=sys.stderr)
         return 2
     if args.function:
         command = functions_framework_command(args.function, host=args.host, port=args.port)

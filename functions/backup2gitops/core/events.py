@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from backup2gitops.core import layout
 from backup2gitops.core.errors import InvalidInput
 
 TYPE_PREFIX = "io.backup2gitops."
@@ -58,6 +59,12 @@ class Event(BaseModel):
     def _valid_traceparent(cls, value: str | None) -> str | None:
         # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
         return value if value is None or _TRACEPARENT.match(value) else None
+
+    @field_validator("cluster")
+    @classmethod
+    def _valid_cluster(cls, value: str | None) -> str | None:
+        # It is copied into replies (a header in binary mode) and read as a cluster name.
+        return value if value is None else layout.validate_cluster(value)
 
     @property
     def trace_id(self) -> str | None:
@@ -106,8 +113,10 @@ class BackupRequested(EventData):
 
 
 class BackupCompleted(EventData):
-    backup_id: str
-    cluster: str
+    backup_id: str = Field(
+        pattern=layout.NAME_PATTERN, max_length=253, description="a DNS-1123 subdomain, no '..'"
+    )
+    cluster: str = Field(pattern=layout.CLUSTER_PATTERN, description="a DNS-1123 label")
     format: Literal["native", "velero"]
     bucket: str
     keys: list[str] = Field(
@@ -120,6 +129,11 @@ class BackupCompleted(EventData):
     resource_count: int = Field(ge=0)
     created_at: datetime
     kubernetes_version: str | None = None
+
+    @field_validator("backup_id")
+    @classmethod
+    def _no_double_dot(cls, value: str) -> str:
+        return layout.validate_name(value, what="backup id")
 
 
 class BackupFailed(EventData):

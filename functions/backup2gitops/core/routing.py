@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from backup2gitops.core import events
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
 
 AlertStatus = Literal["firing", "resolved"]
@@ -60,8 +61,10 @@ SEVERITY: dict[str, Severity] = {
 }
 
 
-class RoutingError(ValueError):
+class RoutingError(Backup2GitopsError, ValueError):
     """A route or matcher cannot be understood."""
+
+    code = "invalid_route"
 
 
 def fingerprint(*, alertname: str, cluster: str, component: str) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 _DURATION = re.compile(
@@ -24,8 +26,10 @@ _DURATION = re.compile(
 RETRIED_STATUSES = frozenset({404, 408, 409, 429})
 
 
-class TriggerError(ValueError):
+class TriggerError(Backup2GitopsError, ValueError):
     """A Trigger that Knative's webhook would reject."""
+
+    code = "invalid_trigger"
 
 
 def parse_duration(text: str) -> timedelta:
