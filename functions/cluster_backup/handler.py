@@ -13,7 +13,8 @@ is ignored (202), never backed up under the wrong name.
 Replies:
 - Success: none (202). backup-complete announces ``backup.completed`` when the manifest lands.
 - Failure (the API server unreachable or refusing, storage failing): ``backup.failed`` with a
-  ``code`` (``kube_unreachable``, ``kube_unauthorized``, ``kube_forbidden``,
+  ``code`` (``kube_unreachable``, ``kube_unauthorized``: no credential or a rejected one,
+  ``kube_forbidden``: RBAC refuses a verb on a resource, named in the message,
   ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
   ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
   is never announced as complete.
@@ -86,9 +87,24 @@ def requested_cluster(event: Event) -> str | None:
     return named or event.cluster
 
 
+#: how kube-apiserver names the user of a request that carried no credentials
+#: (staging/src/k8s.io/apiserver/pkg/authentication/user/user.go ``Anonymous``), in the message
+#: of its 403 (``forbidden: User "system:anonymous" cannot get path "/api"``)
+ANONYMOUS_USER = '"system:anonymous"'
+
+
 def kube_failure_code(error: KubeError) -> str:
+    """The ``backup.failed`` code for a Kubernetes failure: what to fix, not only the status.
+
+    A real API server answers a request with a credential it rejects 401, and one with no
+    credential at all 403: it authenticates it as ``system:anonymous`` and RBAC refuses. Both
+    are a credentials problem (``kube_unauthorized``); ``kube_forbidden`` is a known identity
+    missing a permission, and the message names the verb and resource.
+    """
     if error.code == 0:
         return "kube_unreachable" if error.retryable else "kube_config_invalid"
+    if error.code == 403 and ANONYMOUS_USER in error.message:
+        return "kube_unauthorized"
     return {
         401: "kube_unauthorized",
         403: "kube_forbidden",

@@ -122,16 +122,6 @@ def test_group_resource_and_api_version() -> None:
     assert (configmap.group_resource, configmap.api_version) == ("configmaps", "v1")
 
 
-def test_discovery_root_failure_raises() -> None:
-    with (
-        replay_server(ReplayCluster(token="t")) as url,
-        _api(url) as api,
-        pytest.raises(kube.KubeError) as caught,
-    ):
-        kube.discover(api)
-    assert (caught.value.code, caught.value.retryable) == (401, False)
-
-
 # -- listing ---------------------------------------------------------------------------------
 
 
