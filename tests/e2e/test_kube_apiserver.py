@@ -233,6 +233,17 @@ def test_a_broken_aggregated_api_is_a_warning_and_a_partial_backup(
     assert "service unavailable" in warning
     assert aggregated.resources == legacy.resources
     assert not any(r.group == "metrics.k8s.io" for r in aggregated.resources)
+    metrics = kube.ApiResource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True)
+    with pytest.raises(kube.KubeError) as caught:
+        list(kube.iter_objects(api, metrics))
+    assert (caught.value.code, caught.value.retryable) == (503, True)
+    assert "service unavailable" in caught.value.message
+    missing = kube.ApiResource("absent.b2g.test", "v1", "things", "Thing", False)
+    with pytest.raises(kube.KubeError) as caught:
+        list(kube.iter_objects(api, missing))
+    # a group nobody serves: the server's mux answers text/plain "404 page not found"
+    assert (caught.value.code, caught.value.retryable) == (404, False)
+    assert "page not found" in caught.value.message
 
     namespace = create_namespace(cluster, "partial")
     cluster.apply(configmaps(namespace, 3))
