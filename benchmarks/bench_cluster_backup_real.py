@@ -58,7 +58,7 @@ def _backup(
 ) -> tuple[float, int, dict[str, object]]:
     """(seconds, peak RSS in kB of the backup process alone, its JSON report)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "BACKUP2GITOPS_CONFIG": str(config)}
-    argv = [sys.executable, "-m", "backup2gitops.cli", "backup", "--to", f"file://{bucket}"]
+    argv = [sys.executable, "-m", "backup2gitops", "backup", "--to", f"file://{bucket}"]
     argv += ["--cluster", "bench", "--kubeconfig", str(cluster.kubeconfig), "--json"]
     out = bucket.with_suffix(".json")
     bucket.mkdir(parents=True)

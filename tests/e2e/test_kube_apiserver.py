@@ -13,7 +13,6 @@ import base64
 import collections
 import json
 import math
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from cluster_backup import handler as cluster_backup
 from tests import kube_apiserver
+from tests.e2e.servers import wait_for
 from tests.kube_apiserver import KubeCluster
 
 pytestmark = [
@@ -119,18 +119,9 @@ def surface(kube_cluster: KubeCluster) -> KubeCluster:
         f"crd/widgets.{CRD_GROUP}", f"crd/gadgets.{CRD_GROUP}",
     )  # fmt: skip
     api = client_for(kube_cluster.kubeconfig)
-    _poll(
-        lambda: {f"gadgets.{CRD_GROUP}"} <= {r.group_resource for r in kube.discover(api).resources}
-    )
+    served = lambda: {r.group_resource for r in kube.discover(api).resources}  # noqa: E731
+    wait_for(lambda: f"gadgets.{CRD_GROUP}" in served(), timeout=60, what="the CRDs in discovery")
     return kube_cluster
-
-
-def _poll(probe: Any, *, what: str = "the API server") -> None:
-    deadline = time.monotonic() + 60
-    while not probe():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_aggregated_and_legacy_discovery_agree(surface: KubeCluster) -> None:
@@ -208,13 +199,13 @@ def broken_metrics_api(kube_cluster: KubeCluster) -> Iterator[KubeCluster]:
     }
     kube_cluster.apply([service, api_service])
     api = client_for(kube_cluster.kubeconfig)
-    _poll(lambda: kube.discover(api).warnings, what="metrics.k8s.io to be stale")
+    wait_for(lambda: kube.discover(api).warnings, timeout=60, what="metrics.k8s.io to be stale")
     try:
         yield kube_cluster
     finally:
         kube_cluster.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io")
         kube_cluster.kubectl("delete", "service", "-n", "kube-system", "metrics-server")
-        _poll(lambda: not kube.discover(api).warnings, what="metrics.k8s.io to go")
+        wait_for(lambda: not kube.discover(api).warnings, timeout=60, what="metrics.k8s.io to go")
 
 
 def test_a_broken_aggregated_api_is_a_warning_and_a_partial_backup(
