@@ -13,7 +13,8 @@ is ignored (202), never backed up under the wrong name.
 Replies:
 - Success: none (202). backup-complete announces ``backup.completed`` when the manifest lands.
 - Failure (the API server unreachable or refusing, storage failing): ``backup.failed`` with a
-  ``code`` (``kube_unreachable``, ``kube_unauthorized``, ``kube_forbidden``,
+  ``code`` (``kube_unreachable``, ``kube_unauthorized``: no credential or a rejected one,
+  ``kube_forbidden``: RBAC refuses a verb on a resource, named in the message,
   ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
   ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
   is never announced as complete.
