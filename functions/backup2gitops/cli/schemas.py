@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from backup2gitops.core.events import CATALOG, Event
+from backup2gitops.core.events import CATALOG, envelope_schema
 
 
 def schema_documents() -> dict[str, str]:
     """File name -> JSON text, for every event type and the envelope."""
-    documents = {"cloudevent.json": Event.model_json_schema()}
+    documents = {"cloudevent.json": envelope_schema()}
     for event_type, model in CATALOG.items():
         schema = model.model_json_schema()
         schema["$id"] = f"https://backup2gitops.io/schemas/{event_type}.json"
