@@ -250,10 +250,11 @@ def envelope_schema() -> dict[str, Any]:
                 "description": "extension: W3C trace context (distributed-tracing extension)",
             },
         },
-        "patternProperties": {
-            "^[a-z0-9]+$": {"type": ["string", "boolean", "integer"]},
+        "propertyNames": {"pattern": "^([a-z0-9]+|data_base64)$"},
+        "additionalProperties": {
+            "type": ["string", "boolean", "integer"],
+            "description": "an extension attribute (spec.md, Type System: String, Boolean, Integer)",
         },
-        "additionalProperties": False,
         "not": {"required": ["data", "data_base64"]},
     }
 
