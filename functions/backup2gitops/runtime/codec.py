@@ -85,7 +85,11 @@ def decode_header_value(name: str, raw: str) -> str:
     value = raw.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
-    octets = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), value.encode("utf-8"))
+    try:  # WSGI servers and HTTP clients hand header values over as Latin-1 text
+        raw_octets = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw_octets = value.encode("utf-8")
+    octets = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), raw_octets)
     try:
         return octets.decode("utf-8")
     except UnicodeDecodeError as exc:
