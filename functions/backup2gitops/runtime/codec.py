@@ -15,7 +15,8 @@ has one test per rule, naming its section):
 - a missing or invalid required attribute (``specversion``, ``id``, ``source``, ``type``) is a
   400 that names it.
 
-The SDK conversions (``to_sdk``/``from_sdk``) serve the Lambda runtime.
+``from_json_format`` also reads the structured events the Lambda runtime receives; ``to_sdk``
+serves its replies.
 """
 
 from __future__ import annotations
@@ -236,16 +237,6 @@ def to_http(event: Event) -> tuple[dict[str, str], bytes]:
         if name != "datacontenttype":
             headers[f"ce-{name}"] = encode_header_value(value)
     return headers, _body(event)
-
-
-def from_sdk(ce: CloudEvent) -> Event:
-    attributes = {k: v for k, v in ce.get_attributes().items() if v is not None}
-    data = ce.get_data()
-    if isinstance(data, bytes | bytearray):
-        data = _binary_data(attributes.get("datacontenttype"), bytes(data))
-    if "time" in attributes and not isinstance(attributes["time"], str | datetime):
-        attributes["time"] = str(attributes["time"])
-    return _event(attributes, data, via="structured")
 
 
 def to_sdk(event: Event) -> CloudEvent:
