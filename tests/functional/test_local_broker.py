@@ -272,3 +272,19 @@ def test_a_reply_loop_is_cut_and_dead_lettered() -> None:
 def test_no_backoff_unless_policy_and_delay_are_both_set() -> None:
     assert Delivery(retry=3).delay_before(0).total_seconds() == 0
     assert parse_delivery({"retry": 2, "backoffDelay": "PT1S"}).delay_before(1).total_seconds() == 0
+
+
+def test_a_subscribers_answer_is_judged_as_knatives_broker_filter_does() -> None:
+    """filter_handler.go writeResponse: an empty 2xx is delivered, a 2xx CloudEvent is a reply,
+    a 2xx with another body or an invalid event is a 502 (retried, then dead-lettered)."""
+    from backup2gitops.cli.flow import delivery_result
+    from backup2gitops.runtime import codec
+
+    headers, body = codec.to_http(event("b"))
+    assert delivery_result(202, {}, b"") == DeliveryResult(202)
+    reply = delivery_result(200, headers, body)
+    assert reply.status == 200 and reply.reply is not None and reply.reply.type == "b"
+    assert delivery_result(200, {"Content-Type": "text/plain"}, b"ok").status == 502
+    broken = {k: v for k, v in headers.items() if k != "ce-id"}
+    assert delivery_result(200, broken, body).status == 502
+    assert delivery_result(503, {}, b"down") == DeliveryResult(503, body="down")

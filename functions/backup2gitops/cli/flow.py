@@ -19,6 +19,7 @@ import flask
 import requests
 import yaml
 
+from backup2gitops.core.errors import FunctionError
 from backup2gitops.core.events import Event
 from backup2gitops.core.triggers import Delivery, Destination, parse_delivery
 from backup2gitops.runtime import codec
@@ -83,12 +84,27 @@ def new_broker(triggers: str | None, transport: Transport, **options: Any) -> Lo
     )
 
 
-def _reply_of(status: int, headers: Mapping[str, str], body: bytes) -> Event | None:
-    """A 2xx response that is a CloudEvent is a reply; any other body is discarded, as
-    Knative's dispatcher does (pkg/kncloudevents/event_dispatcher.go ``executeRequest``)."""
-    if 200 <= status < 300 and codec.is_cloudevent(headers):
-        return codec.parse_http(headers, body)
-    return None
+NOT_AN_EVENT = (
+    "received a non-empty response not recognized as CloudEvent. "
+    "The response MUST be either empty or a valid CloudEvent"
+)
+
+
+def delivery_result(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
+    """A subscriber's answer as Knative's broker filter judges it
+    (pkg/broker/filter/filter_handler.go ``writeResponse``): a 2xx with a CloudEvent is a reply;
+    a 2xx with any other non-empty body, or an invalid event, is a 502 (so retried)."""
+    text = body.decode(errors="replace")[:2048]
+    if not 200 <= status < 300:
+        return DeliveryResult(status, body=text)
+    if codec.is_cloudevent(headers):
+        try:
+            return DeliveryResult(status, codec.parse_http(headers, body), text)
+        except FunctionError as exc:
+            return DeliveryResult(502, body=f"invalid reply event: {exc.message}")
+    if body.strip():
+        return DeliveryResult(502, body=NOT_AN_EVENT)
+    return DeliveryResult(status)
 
 
 def _post(
@@ -96,8 +112,7 @@ def _post(
 ) -> DeliveryResult:
     headers, body = codec.to_http(event)
     response = session.post(url, headers=headers, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S)
-    reply = _reply_of(response.status_code, dict(response.headers), response.content)
-    return DeliveryResult(response.status_code, reply, response.text[:2048])
+    return delivery_result(response.status_code, dict(response.headers), response.content)
 
 
 def resolve_uri(destination: Destination, base: str | None) -> str | None:
@@ -138,8 +153,7 @@ class InProcessTransport:
         if app is None:
             return DeliveryResult(404, body=f"no service {service}")
         response = app.test_client().post("/", headers=dict(headers), data=body)
-        reply = _reply_of(response.status_code, dict(response.headers), response.data)
-        return DeliveryResult(response.status_code, reply, response.get_data(as_text=True))
+        return delivery_result(response.status_code, dict(response.headers), response.data)
 
     def resolve(self, destination: Destination) -> str | None:
         known = destination.ref in self.apps
