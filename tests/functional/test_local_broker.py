@@ -288,3 +288,14 @@ def test_a_subscribers_answer_is_judged_as_knatives_broker_filter_does() -> None
     broken = {k: v for k, v in headers.items() if k != "ce-id"}
     assert delivery_result(200, broken, body).status == 502
     assert delivery_result(503, {}, b"down") == DeliveryResult(503, body="down")
+
+
+def test_destinations_resolve_as_knatives_uri_resolver_does() -> None:
+    """A ref's address, a uri alone, or a relative uri against the ref's address."""
+    from backup2gitops.cli.flow import HttpTransport
+
+    transport = HttpTransport({"fn": "http://127.0.0.1:8081/"})
+    assert transport.resolve(Destination(ref="fn")) == "http://127.0.0.1:8081/"
+    assert transport.resolve(Destination(ref="fn", uri="/hook")) == "http://127.0.0.1:8081/hook"
+    assert transport.resolve(Destination(uri="http://x.example/e")) == "http://x.example/e"
+    assert transport.resolve(Destination(ref="nobody")) is None
