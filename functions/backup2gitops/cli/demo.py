@@ -32,7 +32,6 @@ from backup2gitops.config import (
 )
 from backup2gitops.core import events as catalog
 from backup2gitops.core import layout
-from backup2gitops.runtime.broker import LocalBroker, load_triggers
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.sample import (
     SAMPLE_BACKUP_ID,
@@ -109,7 +108,7 @@ def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
     environ = {k: v for k, v in os.environ.items() if k != "K_SINK"}
     contexts: dict[str, FunctionContext] = {}
     transport = flow.InProcessTransport(specs, contexts)
-    broker = LocalBroker(load_triggers(flow.triggers_dir(triggers)), transport)
+    broker = flow.new_broker(triggers, transport)
     for name in specs:
         # as knative/base/sinkbinding.yaml binds them to the Broker
         publish = broker.publish if name in ("backup-complete", "health-aggregator") else None

@@ -178,7 +178,7 @@ def _attributes(event: Event) -> dict[str, str]:
         attrs["subject"] = event.subject
     if event.cluster:
         attrs["cluster"] = event.cluster
-    attrs.update(event.extensions)
+    attrs.update({k: events.canonical_string(v) for k, v in event.extensions.items()})
     return attrs
 
 
@@ -202,7 +202,7 @@ def _alert(
     summary: str,
     description: str,
 ) -> Alert:
-    severity = event.extensions.get("severity") or SEVERITY.get(alertname, "warning")
+    severity = _attributes(event).get("severity") or SEVERITY.get(alertname, "warning")
     return Alert(
         labels={
             "alertname": alertname,

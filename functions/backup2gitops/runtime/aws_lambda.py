@@ -49,7 +49,6 @@ from typing import Any
 
 import flask
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-from cloudevents.http import CloudEvent
 
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
 from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
@@ -200,12 +199,7 @@ def structured(event: Event) -> dict[str, Any]:
 def from_structured(document: Any) -> Event:
     if not isinstance(document, dict) or "specversion" not in document:
         raise InvalidInput("invalid_cloudevent", "expected a structured CloudEvent (specversion)")
-    attributes = {k: v for k, v in document.items() if k not in ("data", "data_base64")}
-    try:
-        ce = CloudEvent(attributes, document.get("data"))
-    except Exception as exc:
-        raise InvalidInput("invalid_cloudevent", str(exc).splitlines()[0][:300]) from exc
-    return codec.from_sdk(ce)
+    return codec.from_json_format(document)  # the CloudEvents JSON format, as over HTTP
 
 
 class EventBus:

@@ -156,7 +156,7 @@ def read_body(request: flask.Request, *, limit: int) -> bytes:
 def parse_request(spec: FunctionSpec, request: flask.Request, body: bytes) -> Event:
     headers = dict(request.headers)
     if codec.is_cloudevent(headers):
-        return codec.parse_http(headers, body)  # refuses batches and JSON lists itself
+        return codec.parse_http(headers, body)  # refuses batched mode itself
     codec.reject_batches(headers, body)
     if spec.plain_json is None:
         raise InvalidInput("not_a_cloudevent", "expected a CloudEvent (binary or structured mode)")
