@@ -165,6 +165,7 @@ def test_serve_stops_its_functions_on_sigterm(tmp_path: Path) -> None:
     function's port is free again once serve has exited."""
     port = free_port_block(6)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
+    env["BACKUP2GITOPS_WEBHOOK_TOKEN"] = "t"  # backup-complete refuses to start without one
     log = tmp_path / "serve.log"
     with log.open("w") as sink:
         serve = subprocess.Popen(
@@ -195,6 +196,7 @@ def test_serve_refuses_a_busy_port_in_one_line(tmp_path: Path) -> None:
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, "BACKUP2GITOPS_WEBHOOK_TOKEN": "t"},
         )
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
