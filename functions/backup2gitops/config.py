@@ -129,6 +129,13 @@ class GeneratorConfig(Strict):
         description="commit a backup that changes nothing as an empty commit with its trailers, "
         "so the branch says which backup it reflects (GitOps lag stays measurable)",
     )
+    max_deletion_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a commit removing more than this share of a cluster's objects fails "
+        "(gitops.failed mass_deletion) unless the backup is confirmed complete by both counts",
+    )
 
 
 class BackupCompleteConfig(Strict):

@@ -30,6 +30,7 @@ from backup2gitops.core.events import (
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
+from backup2gitops.runtime.logs import logger_for
 from backup2gitops.transforms import load_transforms
 
 NAME = "gitops-generator"
@@ -95,6 +96,12 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             encrypt=encrypt,
             record_unchanged=ctx.config.generator.record_unchanged,
             push_branch=push_branch,
+            claims=generation.Claims(
+                created_at=backup.created_at,
+                items=backup.resource_count,
+                complete=backup.complete,
+                max_deletion_share=ctx.config.generator.max_deletion_share,
+            ),
         )
         if reviews is not None and push_branch is not None:
             review_url = reviews.open(
@@ -113,12 +120,17 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         return failed("storage_error", str(exc), retryable=False)
     except ArchiveError as exc:
         return failed(f"archive_{exc.code}", str(exc), retryable=False)
+    except generation.BackupRefused as exc:
+        return failed(exc.code, exc.message, retryable=False)
     except GitError as exc:
         return failed(exc.code, exc.message, retryable=exc.retryable)
     except SopsError as exc:
         return failed("sops_failed", str(exc), retryable=False)
     except ReviewError as exc:
         return failed("review_failed", str(exc), retryable=exc.retryable)
+    finally:
+        for repair in remote.recoveries:  # a crashed run's leftovers, repaired
+            logger_for(NAME).warning("work clone repaired", extra={"repair": repair})
     generated = GitopsGenerated(
         backup_id=backup.backup_id,
         cluster=backup.cluster,
@@ -132,6 +144,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         objects=outcome.plan.objects,
         duration_s=round(outcome.duration_s, 3),
         noop=outcome.commit.noop,
+        reason=outcome.commit.reason,
         review_url=review_url,
     )
     return event.reply(

@@ -161,6 +161,7 @@ def test_native_backup_completes_in_every_shape(harness: Harness, shape: str) ->
         "resource_count": 3,
         "created_at": "2026-11-23T02:00:42Z",
         "kubernetes_version": "v1.31.4",
+        "complete": True,
     }
 
 
