@@ -124,3 +124,31 @@ def test_wrong_event_type_and_bad_data_are_400(setup: Any) -> None:
     assert post(client, wrong)[0] == 400
     bad = completed().model_copy(update={"data": {"cluster": "prod"}})
     assert post(client, bad)[0] == 400
+
+
+def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) -> None:
+    client, _, remote = setup
+    event = completed()
+    claims_more = event.model_copy(update={"data": {**event.data, "resource_count": 400}})
+    status, reply = post(client, claims_more)
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "archive_incomplete" and failed.retryable is False
+    assert "400" in failed.message
+
+
+def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
+    client, store, _ = setup
+    newer = completed()
+    assert post(client, newer)[1] is not None
+    store.put_bytes("backups/prod/b0/resources.tar.gz", one_configmap_archive())
+    older_data = {
+        **newer.data,
+        "backup_id": "b0",
+        "keys": ["backups/prod/b0/manifest.json", "backups/prod/b0/resources.tar.gz"],
+        "created_at": "2020-01-01T00:00:00Z",
+    }
+    _, reply = post(client, newer.model_copy(update={"id": "in-0", "data": older_data}))
+    assert reply is not None and reply.type == events.GITOPS_GENERATED
+    data = events.GitopsGenerated.model_validate(reply.data)
+    assert data.noop and data.reason is not None and "older" in data.reason

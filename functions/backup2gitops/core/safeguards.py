@@ -80,7 +80,8 @@ class DeletionGuard:
 def count_refusal(*, read: int, claimed: int | None) -> str | None:
     """Why an archive that holds ``read`` items cannot stand for a backup claiming ``claimed``."""
     if read == 0:
-        return "the archive holds no items"
+        claim = f" (the backup claims {claimed})" if claimed is not None else ""
+        return f"the archive holds no items{claim}"
     if claimed is not None and read < claimed:
         return f"the archive holds {read} items, the backup claims {claimed}"
     return None
