@@ -135,6 +135,10 @@ def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) 
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "archive_incomplete" and failed.retryable is False
     assert "400" in failed.message
+    heads = subprocess.run(
+        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
+    ).stdout
+    assert heads == ""  # nothing was pushed
 
 
 def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
