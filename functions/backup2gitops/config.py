@@ -129,6 +129,13 @@ class GeneratorConfig(Strict):
         description="commit a backup that changes nothing as an empty commit with its trailers, "
         "so the branch says which backup it reflects (GitOps lag stays measurable)",
     )
+    retry_window_s: float = Field(
+        default=120,
+        ge=0,
+        description="a storage or git outage within this many seconds of the event's time is a "
+        "503 (the Broker retries: 6 times over ~63 s); later it becomes gitops.failed "
+        "(retryable: true), so the alert-router hears of it before the event is dead-lettered",
+    )
     max_deletion_share: float = Field(
         default=0.5,
         ge=0,

@@ -1,8 +1,9 @@
 """gitops-generator: ``backup.completed`` in, one commit out, ``gitops.generated`` or ``gitops.failed``.
 
 Retries of a lost push race happen inside (fetch, re-apply, push; bounded). What is left is
-reported truthfully: ``gitops.failed`` with ``retryable`` says whether trying again may help.
-A storage outage while reading the archive is a 503, so the broker redelivers the event.
+reported truthfully: an outage (storage, even mid-read, or the git remote) is a 503 while the
+event is younger than ``generator.retry_window_s``, so the Broker redelivers it; after that, and
+for what no retry can fix, ``gitops.failed`` with ``retryable`` saying whether trying again may help.
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ def remote_for(ctx: FunctionContext) -> GitRemote:
         token_user=git.token_user,
         push_attempts=git.push_attempts,
     )
+
+
+def within_retry_window(event: Event, ctx: FunctionContext) -> bool:
+    """Whether an outage should be a 503 (the Broker redelivers) rather than ``gitops.failed``.
+
+    Knative tells a subscriber nothing about the attempt; the event's ``time`` (kept on every
+    redelivery) does. Past ``generator.retry_window_s`` the Broker is about to give up and
+    dead-letter the event, so the failure is reported as an event the alert-router hears.
+    """
+    if event.time is None:
+        return False
+    age = (ctx.clock() - event.time).total_seconds()
+    return age <= ctx.config.generator.retry_window_s
 
 
 def handle(event: Event, ctx: FunctionContext) -> Event | None:
@@ -115,14 +129,17 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     except NotFound:
         return failed("archive_missing", f"{archive_key} is gone from the bucket", retryable=False)
     except StorageError as exc:
-        if exc.retryable:
+        if exc.retryable and within_retry_window(event, ctx):
             raise Transient("storage_unavailable", str(exc)) from exc
-        return failed("storage_error", str(exc), retryable=False)
+        code = "storage_unavailable" if exc.retryable else "storage_error"
+        return failed(code, str(exc), retryable=exc.retryable)
     except ArchiveError as exc:
         return failed(f"archive_{exc.code}", str(exc), retryable=False)
     except generation.BackupRefused as exc:
         return failed(exc.code, exc.message, retryable=False)
     except GitError as exc:
+        if exc.retryable and within_retry_window(event, ctx):
+            raise Transient(exc.code, exc.message) from exc
         return failed(exc.code, exc.message, retryable=exc.retryable)
     except SopsError as exc:
         return failed("sops_failed", str(exc), retryable=False)
