@@ -276,6 +276,11 @@ class AlertsConfig(Strict):
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    deliver_without_state: bool = Field(
+        default=False,
+        description="when the bucket is down, send firing alerts anyway without recording "
+        "them (the 503 that follows may make a receiver hear twice: at-least-once)",
+    )
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> AlertsConfig:
