@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import git
 
-from backup2gitops.adapters.git_remote import credential_env
+from backup2gitops.adapters.git_remote import credential_env, split_credentials
 from backup2gitops.core.safeguards import (
     CREATED_AT_TRAILER,
     BackupMark,
@@ -111,6 +111,9 @@ class GitRemote:
         token_user: str = "x-access-token",  # noqa: S107 - a user name, not a secret
         push_attempts: int = 5,
     ) -> None:
+        url, embedded_user, embedded_token = split_credentials(url)
+        if embedded_token and not token:  # a token in git.url: a header, never .git/config
+            token, token_user = embedded_token, embedded_user or token_user
         self.url = url
         self.branch = branch
         self.display_url = display_url(url)
