@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import Entries, SelectorText
 
 ENV_PREFIX = "BACKUP2GITOPS__"
@@ -299,8 +300,31 @@ class AlertsConfig(Strict):
         return self
 
 
+class ArchiveLimitsConfig(Strict):
+    """What reading one backup archive may cost (backup-complete and gitops-generator);
+    enforced while streaming, a breach fails the backup (``archive_invalid``, not retried)."""
+
+    max_entries: int = Field(default=500_000, ge=1, description="tar members (Velero: 2/object)")
+    max_member_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="one member")
+    max_total_bytes: int = Field(
+        default=4 * 1024**3, ge=1, description="the whole tar stream, decompressed"
+    )
+    max_ratio: float = Field(
+        default=200.0, gt=1, description="decompressed / compressed bytes (past 16 MiB out)"
+    )
+
+    def limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_entries=self.max_entries,
+            max_member_bytes=self.max_member_bytes,
+            max_total_bytes=self.max_total_bytes,
+            max_ratio=self.max_ratio,
+        )
+
+
 class Config(Strict):
     storage: StorageConfig = StorageConfig()
+    archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
     git: GitConfig = GitConfig()
     generator: GeneratorConfig = GeneratorConfig()

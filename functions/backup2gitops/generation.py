@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
-from backup2gitops.core.archive import BackupItem, ReadReport, iter_items
+from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import iter_tree, plan_tree
@@ -163,6 +163,7 @@ def generate(
     record_unchanged: bool = True,
     push_branch: str | None = None,
     claims: Claims | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
@@ -187,7 +188,7 @@ def generate(
         report = ReadReport()
         with archive() as stream:
             placed = placed_objects(
-                iter_items(stream, report=report),
+                iter_items(stream, report=report, limits=limits),
                 plan=plan,
                 policy=policy,
                 transforms=transforms,

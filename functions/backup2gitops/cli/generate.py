@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 complete=manifest is not None,
                 max_deletion_share=config.generator.max_deletion_share,
             ),
+            limits=config.archive_limits.limits(),
         )
     except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
         print(f"generate: {exc}", file=sys.stderr)
