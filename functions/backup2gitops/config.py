@@ -39,6 +39,7 @@ from backup2gitops.config_receivers import (
     ReceiverConfig,
 )
 from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.errors import Backup2GitopsError
 
@@ -46,6 +47,7 @@ __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
     "AlertsConfig",
+    "ArchiveLimitsConfig",
     "BackupCompleteConfig",
     "ClusterBackupConfig",
     "ClusterSource",
@@ -165,6 +167,20 @@ class GeneratorConfig(Strict):
         default=True,
         description="commit a backup that changes nothing as an empty commit with its trailers, "
         "so the branch says which backup it reflects (GitOps lag stays measurable)",
+    )
+    retry_window_s: float = Field(
+        default=120,
+        ge=0,
+        description="a storage or git outage within this many seconds of the event's time is a "
+        "503 (the Broker retries: 6 times over ~63 s); later it becomes gitops.failed "
+        "(retryable: true), so the alert-router hears of it before the event is dead-lettered",
+    )
+    max_deletion_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a commit removing more than this share of a cluster's objects fails "
+        "(gitops.failed mass_deletion) unless the backup is confirmed complete by both counts",
     )
 
     @field_validator("transforms")
@@ -333,6 +349,11 @@ class AlertsConfig(Strict):
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    deliver_without_state: bool = Field(
+        default=False,
+        description="when the bucket is down, send firing alerts anyway without recording "
+        "them (the 503 that follows may make a receiver hear twice: at-least-once)",
+    )
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> AlertsConfig:
@@ -357,9 +378,32 @@ class HttpConfig(Strict):
     )
 
 
+class ArchiveLimitsConfig(Strict):
+    """What reading one backup archive may cost (backup-complete and gitops-generator);
+    enforced while streaming, a breach fails the backup (``archive_invalid``, not retried)."""
+
+    max_entries: int = Field(default=500_000, ge=1, description="tar members (Velero: 2/object)")
+    max_member_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="one member")
+    max_total_bytes: int = Field(
+        default=4 * 1024**3, ge=1, description="the whole tar stream, decompressed"
+    )
+    max_ratio: float = Field(
+        default=200.0, gt=1, description="decompressed / compressed bytes (past 16 MiB out)"
+    )
+
+    def limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_entries=self.max_entries,
+            max_member_bytes=self.max_member_bytes,
+            max_total_bytes=self.max_total_bytes,
+            max_ratio=self.max_ratio,
+        )
+
+
 class Config(Strict):
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
+    archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
     git: GitConfig = GitConfig()
     generator: GeneratorConfig = GeneratorConfig()

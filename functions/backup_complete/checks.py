@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
-from backup2gitops.core.archive import ArchiveError, iter_items
+from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
 from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 
@@ -79,8 +79,9 @@ class _Tap:
 class Bucket:
     """The store seen through bucket keys; only keys under the store's own prefix are readable."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, *, limits: ArchiveLimits | None = None) -> None:
         self.store = store
+        self.limits = limits or ArchiveLimits()
         self.name = store.bucket
         # S3Store keeps keys relative to its URL's prefix; the other stores have none.
         self.prefix: str = getattr(store, "prefix", "")
@@ -124,7 +125,7 @@ class Bucket:
         items = 0
         error: ArchiveError | None = None
         try:
-            for _ in iter_items(cast("BinaryIO", tap)):
+            for _ in iter_items(cast("BinaryIO", tap), limits=self.limits):
                 items += 1
         except ArchiveError as exc:
             error = exc

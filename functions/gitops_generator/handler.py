@@ -1,12 +1,13 @@
 """gitops-generator: ``backup.completed`` in, one commit out, ``gitops.generated`` or ``gitops.failed``.
 
 Retries of a lost push race happen inside (fetch, re-apply, push; bounded). What is left is
-reported truthfully: ``gitops.failed`` with ``retryable`` says whether trying again may help.
-A storage outage while reading the archive is a 503, so the broker redelivers the event (and
-``gitops.failed`` with ``retryable: true`` goes to ``ctx.publish`` when there is one). Anything
-else that fails -- an object name that cannot be a path, an unreadable or altered archive, an
-error nobody expected -- is ``gitops.failed`` with ``retryable: false`` (``runtime.failures``),
-never a 500 retried into the dead-letter sink.
+reported truthfully: an outage (storage, even mid-read, or the git remote) is a 503 while the
+event is younger than ``generator.retry_window_s``, so the Broker redelivers it; after that, and
+for what no retry can fix, ``gitops.failed`` with ``retryable`` saying whether trying again may help. A storage outage also
+goes to ``ctx.publish`` as ``gitops.failed`` (``retryable: true``) when there is one. Anything else
+that fails -- an object name that cannot be a path, an unreadable or altered archive, an error
+nobody expected -- is ``gitops.failed`` with ``retryable: false`` (``runtime.failures``), never a
+500 retried into the dead-letter sink.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
 from backup2gitops.adapters.review import ReviewError, review_branch, review_host
-from backup2gitops.adapters.sops import SopsEncrypter
-from backup2gitops.adapters.storage import NotFound
+from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core import layout
-from backup2gitops.core.errors import InvalidInput, Rejected
+from backup2gitops.core.archive import ArchiveError
+from backup2gitops.core.errors import InvalidInput, Rejected, Transient
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     GITOPS_FAILED,
@@ -34,6 +36,7 @@ from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
+from backup2gitops.runtime.logs import logger_for
 from backup2gitops.transforms import load_transforms
 
 NAME = "gitops-generator"
@@ -101,6 +104,19 @@ def failure_event(event: Event, failure: failures.Failure, _ctx: FunctionContext
     )
 
 
+def within_retry_window(event: Event, ctx: FunctionContext) -> bool:
+    """Whether an outage should be a 503 (the Broker redelivers) rather than ``gitops.failed``.
+
+    Knative tells a subscriber nothing about the attempt; the event's ``time`` (kept on every
+    redelivery) does. Past ``generator.retry_window_s`` the Broker is about to give up and
+    dead-letter the event, so the failure is reported as an event the alert-router hears.
+    """
+    if event.time is None:
+        return False
+    age = (ctx.clock() - event.time).total_seconds()
+    return age <= ctx.config.generator.retry_window_s
+
+
 def handle(event: Event, ctx: FunctionContext) -> Event | None:
     """One commit for the backup ``event`` announces.
 
@@ -162,6 +178,13 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             push_branch=push_branch,
             archive_size=backup.size,
             archive_sha256=backup.sha256,
+            claims=generation.Claims(
+                created_at=backup.created_at,
+                items=backup.resource_count,
+                complete=backup.complete,
+                max_deletion_share=ctx.config.generator.max_deletion_share,
+            ),
+            limits=ctx.config.archive_limits.limits(),
         )
         if reviews is not None and push_branch is not None:
             review_url = reviews.open(
@@ -174,8 +197,24 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             ).url
     except NotFound:
         return failed("archive_missing", f"{keys.archive} is gone from the bucket", retryable=False)
-    except (GitError, ReviewError) as exc:  # a reply either way: alert-router hears of it
+    except StorageError as exc:
+        if exc.retryable and within_retry_window(event, ctx):
+            raise Transient("storage_unavailable", str(exc)) from exc
+        code = "storage_unavailable" if exc.retryable else "storage_error"
+        return failed(code, str(exc), retryable=exc.retryable)
+    except ArchiveError as exc:
+        return failed(exc.code, exc.message, retryable=False)
+    except generation.BackupRefused as exc:
+        return failed(exc.code, exc.message, retryable=False)
+    except GitError as exc:
+        if exc.retryable and within_retry_window(event, ctx):
+            raise Transient(exc.code, exc.message) from exc
         return failed(exc.code, exc.message, retryable=exc.retryable)
+    except (SopsError, ReviewError) as exc:  # a reply either way: alert-router hears of it
+        return failed(exc.code, exc.message, retryable=exc.retryable)
+    finally:
+        for repair in remote.recoveries:  # a crashed run's leftovers, repaired
+            logger_for(NAME).warning("work clone repaired", extra={"repair": repair})
     generated = GitopsGenerated(
         backup_id=backup.backup_id,
         cluster=backup.cluster,
@@ -189,6 +228,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         objects=outcome.plan.objects,
         duration_s=round(outcome.duration_s, 3),
         noop=outcome.commit.noop,
+        reason=outcome.commit.reason,
         review_url=review_url,
     )
     return event.reply(

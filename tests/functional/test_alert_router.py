@@ -10,8 +10,8 @@ import pytest
 
 from alert_router import handler
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
-from backup2gitops.adapters.storage import MemoryStore
-from backup2gitops.config import parse_config
+from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
+from backup2gitops.config import StorageConfig, parse_config
 from backup2gitops.core import events
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
@@ -227,3 +227,47 @@ def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
     response = post_event(client(handler.SPEC, ctx), gitops_failed())
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "storage_unavailable"
+
+
+def test_a_receiver_down_for_the_first_alert_gets_the_next_one(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    """Slack answered 500 to the alert that opened; the broker gave up on that event. The next
+    event for the same open alert must still reach Slack: it never had the alert."""
+    recorder.reply("/slack", (500, "down"))
+    with pytest.raises(Transient, match="slack"):
+        handler.handle(gitops_failed("f1"), ctx)
+    assert counts(recorder)["/slack"] == 1
+    assert handler.handle(gitops_failed("f2"), ctx) is None
+    assert counts(recorder)["/slack"] == 2  # delivered this time
+    handler.handle(gitops_failed("f3"), ctx)
+    assert counts(recorder)["/slack"] == 2  # now it has it: a third failure is not repeated
+    failed_record = [
+        info.key
+        for info in ctx.store.list("state/idempotency/")
+        if b"f1" in ctx.store.read_bytes(info.key) and b"slack" in ctx.store.read_bytes(info.key)
+    ]
+    assert failed_record == []  # the failed delivery was never recorded
+
+
+def storage_down(monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
+    """A real S3 client pointed at a MinIO address where nothing listens any more."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    return open_store(
+        StorageConfig(url="s3://backups", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    )
+
+
+@pytest.mark.parametrize("send_anyway", [False, True])
+def test_storage_down_is_a_503_and_alerts_can_still_be_sent(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, send_anyway: bool
+) -> None:
+    config = parse_config(CONFIG % {"url": recorder.url})
+    config.alerts.deliver_without_state = send_anyway
+    env = {"SLACK_URL": recorder.url + "/slack", "PD_KEY": "k" * 32, "HOOK_SECRET": "s"}
+    down = FunctionContext(config, store=storage_down(monkeypatch), environ=env, clock=lambda: T0)
+    response = post_event(client(handler.SPEC, down), gitops_failed())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+    assert counts(recorder) == (ALL if send_anyway else {})

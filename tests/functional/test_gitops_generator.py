@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -256,10 +257,19 @@ def test_storage_down_is_503_and_announced_where_there_is_a_publisher(tmp_path: 
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     published: list[events.Event] = []
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
-    ctx = FunctionContext(config, store=DownStore("backups"), environ={}, publish=published.append)
+    event = completed()
+    sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    event = event.model_copy(update={"time": sent})
+    ctx = FunctionContext(
+        config,
+        store=DownStore("backups"),
+        environ={},
+        publish=published.append,
+        clock=lambda: sent + timedelta(seconds=30),  # within generator.retry_window_s
+    )
     app = flask.Flask("g")
     app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
-    status, _ = post(app.test_client(), completed())
+    status, _ = post(app.test_client(), event)
     assert status == 503  # the Broker retries
     assert [e.type for e in published] == [events.GITOPS_FAILED]
     failed = events.GitopsFailed.model_validate(published[0].data)
@@ -307,3 +317,35 @@ def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> No
         )
     assert caught.value.code == "unsafe_trailer" and caught.value.permanent
     assert branches(remote) == ""
+
+
+def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) -> None:
+    client, _, remote = setup
+    event = completed()
+    claims_more = event.model_copy(update={"data": {**event.data, "resource_count": 400}})
+    status, reply = post(client, claims_more)
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "archive_incomplete" and failed.retryable is False
+    assert "400" in failed.message
+    heads = subprocess.run(
+        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
+    ).stdout
+    assert heads == ""  # nothing was pushed
+
+
+def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
+    client, store, _ = setup
+    newer = completed()
+    assert post(client, newer)[1] is not None
+    store.put_bytes("backups/prod/b0/resources.tar.gz", one_configmap_archive())
+    older_data = {
+        **newer.data,
+        "backup_id": "b0",
+        "keys": ["backups/prod/b0/manifest.json", "backups/prod/b0/resources.tar.gz"],
+        "created_at": "2020-01-01T00:00:00Z",
+    }
+    _, reply = post(client, newer.model_copy(update={"id": "in-0", "data": older_data}))
+    assert reply is not None and reply.type == events.GITOPS_GENERATED
+    data = events.GitopsGenerated.model_validate(reply.data)
+    assert data.noop and data.reason is not None and "older" in data.reason

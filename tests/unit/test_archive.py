@@ -9,6 +9,7 @@ import pytest
 
 from backup2gitops.core.archive import (
     ArchiveError,
+    ArchiveLimits,
     ArchiveWriter,
     BackupItem,
     ReadReport,
@@ -379,3 +380,45 @@ def test_writer_closed() -> None:
     writer.close()
     with pytest.raises(ValueError, match="closed"):
         writer.add(group_resource="configmaps", namespace=None, name="a", obj={})
+
+
+# ------------------------------------------------------------------------- limits (streaming)
+
+
+def _limited(data: bytes, limits: ArchiveLimits) -> tuple[ArchiveError, int]:
+    """The error, and how many items had been yielded when it was raised."""
+    seen = 0
+    with pytest.raises(ArchiveError) as caught:
+        for _ in iter_items(io.BytesIO(data), limits=limits):
+            seen += 1
+    return caught.value, seen
+
+
+def test_too_many_entries_stop_the_read_at_the_limit() -> None:
+    members = [("metadata/version", b"1.1.0\n")]
+    members += [(f"resources/configmaps/namespaces/ns/c{i}.json", b"{}") for i in range(50)]
+    error, seen = _limited(_raw_tar(members), ArchiveLimits(max_entries=10))
+    assert error.reason == "limit_exceeded" and "10 entries" in error.message
+    assert seen == 9  # metadata/version + 9 items, then the 11th entry is refused unread
+
+
+def test_a_member_over_the_size_limit_is_refused_unread() -> None:
+    members = [("metadata/version", b"1.1.0\n"), ("resources/x/cluster/a.json", b"{}" * 600)]
+    error, _ = _limited(_raw_tar(members), ArchiveLimits(max_member_bytes=1000))
+    assert error.reason == "too_large"
+
+
+def test_the_decompressed_total_is_bounded() -> None:
+    members = [("metadata/version", b"1.1.0\n")]
+    members += [(f"padding/{i}", bytes(range(256)) * 400) for i in range(10)]
+    error, _ = _limited(_raw_tar(members), ArchiveLimits(max_total_bytes=200_000, max_ratio=1e9))
+    assert error.reason == "limit_exceeded" and "max_total_bytes" in error.message
+
+
+def test_a_decompression_bomb_is_refused_by_its_ratio() -> None:
+    members = [("metadata/version", b"1.1.0\n"), ("padding/zeros", bytes(4 * 1024 * 1024))]
+    bomb = _raw_tar(members)
+    limits = ArchiveLimits(max_ratio=50, ratio_floor_bytes=1024 * 1024, max_member_bytes=1 << 30)
+    error, _ = _limited(bomb, limits)
+    assert error.reason == "limit_exceeded" and "max_ratio" in error.message
+    assert list(iter_items(io.BytesIO(bomb), limits=ArchiveLimits(max_member_bytes=1 << 30))) == []

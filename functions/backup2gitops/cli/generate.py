@@ -21,7 +21,7 @@ from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import ConfigError, load_config
 from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.manifest import parse_manifest
+from backup2gitops.core.manifest import BackupManifest, parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.transforms import load_transforms
 
@@ -40,30 +40,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def resolve_source(
     source: str, *, args: argparse.Namespace
-) -> tuple[Callable[[], BinaryIO], str | None, str]:
-    """(open the tarball, cluster if known, backup id)."""
+) -> tuple[Callable[[], BinaryIO], str | None, str, BackupManifest | None]:
+    """(open the tarball, cluster if known, backup id, the native manifest if there is one:
+    its counts and time are the claims the generator's guards check)."""
     if source.startswith("s3://"):
         bucket_and_key = source[5:]
         bucket, _, key = bucket_and_key.partition("/")
         config = load_config(args.config)
         store = open_store(config.storage.model_copy(update={"url": f"s3://{bucket}"}))
         name = Path(key).name.removesuffix(".tar.gz")
-        return (lambda: store.open_read(key)), None, args.backup_id or name
+        return (lambda: store.open_read(key)), None, args.backup_id or name, None
     path = Path(source)
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
             manifest = parse_manifest(manifest_path.read_bytes())
             archive = path / manifest.archive.key
-            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id
+            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id, manifest
         tarballs = sorted(path.glob("*.tar.gz"))
         if not tarballs:
             raise FileNotFoundError(f"{path} holds neither manifest.json nor a .tar.gz")
         archive = tarballs[0]
-        return (lambda: archive.open("rb")), None, archive.name.removesuffix(".tar.gz")
+        return (lambda: archive.open("rb")), None, archive.name.removesuffix(".tar.gz"), None
     if not path.is_file():
         raise FileNotFoundError(f"no backup at {source}")
-    return (lambda: path.open("rb")), None, path.name.removesuffix(".tar.gz").removesuffix(".tgz")
+    name = path.name.removesuffix(".tar.gz").removesuffix(".tgz")
+    return (lambda: path.open("rb")), None, name, None
 
 
 def remote_url(dest: str) -> str:
@@ -76,7 +78,7 @@ def remote_url(dest: str) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
-        archive, cluster, backup_id = resolve_source(args.source, args=args)
+        archive, cluster, backup_id, manifest = resolve_source(args.source, args=args)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
@@ -110,8 +112,15 @@ def run(args: argparse.Namespace) -> int:
             transforms=load_transforms(config.generator.transforms),
             encrypt=encrypt,
             plan_noop=True,
+            claims=generation.Claims(
+                created_at=manifest.finished_at if manifest else None,
+                items=manifest.resource_count if manifest else None,
+                complete=manifest is not None,
+                max_deletion_share=config.generator.max_deletion_share,
+            ),
+            limits=config.archive_limits.limits(),
         )
-    except (ArchiveError, GitError, SopsError) as exc:
+    except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 1
     report = {
@@ -127,12 +136,15 @@ def run(args: argparse.Namespace) -> int:
         "excluded": outcome.plan.excluded,
         "excluded_by_reason": outcome.plan.excluded_by_reason,
         "noop": outcome.commit.noop,
+        "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         state = "no-op (already committed)" if outcome.commit.noop else "committed"
+        if outcome.commit.reason:
+            state = f"skipped ({outcome.commit.reason})"
         print(
             f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
             f"{report['objects']} objects, +{report['added']} ~{report['changed']} "

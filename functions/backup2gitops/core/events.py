@@ -155,9 +155,17 @@ class BackupCompleted(EventData):
     sha256: str | None = Field(
         default=None, description="archive checksum; Velero backups have none"
     )
-    resource_count: int = Field(ge=0)
-    created_at: datetime
+    resource_count: int = Field(ge=0, description="objects the producer says it wrote")
+    created_at: datetime = Field(
+        description="completion time; orders backups (with backup_id as tie-break) on the branch"
+    )
     kubernetes_version: str | None = None
+    complete: bool = Field(
+        default=False,
+        description="the producer vouches nothing is missing and the archive holds at least "
+        "resource_count items (native: always; Velero: phase Completed and itemsBackedUp == "
+        "totalItems). Only then may a commit remove most of a cluster's objects",
+    )
 
     @field_validator("backup_id")
     @classmethod
@@ -186,6 +194,11 @@ class GitopsGenerated(EventData):
     objects: int = 0
     duration_s: float = 0.0
     noop: bool = False
+    reason: str | None = Field(
+        default=None,
+        description="why a no-op made no commit when it is not a redelivery: e.g. the backup is "
+        "older than the one the branch reflects (skipped, the folder is left as it is)",
+    )
     review_url: str | None = Field(
         default=None, description="review mode: the pull/merge request for this backup's branch"
     )

@@ -79,4 +79,5 @@ class PagerDutyReceiver:
             payload=to_event(alert, routing_key=self.routing_key, source=self.source),
             timeout_s=self.timeout_s,
             service=f"pagerduty {self.name}",
+            secrets=(self.routing_key,),
         )

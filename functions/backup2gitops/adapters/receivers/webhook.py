@@ -116,4 +116,5 @@ class WebhookReceiver:
             headers=headers,
             timeout_s=self.timeout_s,
             service=f"webhook {self.name}",
+            secrets=(self.secret,) if self.secret else (),
         )

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.secret import looks_like_secret_kind
 from backup2gitops.core.cleaning.system_objects import system_reason
 
 # (group, kind) -> why. Group "" is the core group.
@@ -120,8 +121,25 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
         return "policy: labels do not match the label selector"
     if policy.name_excluded(ref.qualified_name):
         return f"policy: name {ref.qualified_name} excluded"
-    if (ref.group, ref.kind) == ("", "Secret") and policy.secrets == "exclude":
+    if looks_like_secret_kind(ref.kind) and policy.secrets == "exclude":
         return "policy: secrets are excluded"
+    return None
+
+
+def invalid_reason(obj: Mapping[str, Any]) -> str | None:
+    """Why ``obj`` cannot be a valid Kubernetes object, or None.
+
+    ``kubectl apply`` / ``kustomize build`` refuse an object without ``apiVersion``, ``kind`` or
+    ``metadata.name``, and one such file breaks the build of the whole cluster folder.
+    """
+    for field in ("apiVersion", "kind"):
+        value = obj.get(field)
+        if not isinstance(value, str) or not value.strip():
+            return f"invalid: no {field}"
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name.strip():
+        return "invalid: no metadata.name"
     return None
 
 
