@@ -15,6 +15,7 @@ import pytest
 
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.core import safeguards
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.functional.test_generation import configmap, git, remote_for, tarball
@@ -140,6 +141,12 @@ def test_an_empty_archive_is_refused_and_the_cluster_kept(bare: Path, tmp_path: 
         )
     assert refused.value.code == "archive_empty"
     assert git(bare, "rev-parse", "main") == before
+
+
+def test_an_empty_archive_of_an_empty_cluster_stands() -> None:
+    assert safeguards.count_refusal(read=0, claimed=0) is None
+    assert safeguards.count_refusal(read=0, claimed=None) is not None  # no claim: no proof
+    assert safeguards.count_refusal(read=0, claimed=1) is not None
 
 
 def test_fewer_items_than_claimed_is_refused(bare: Path, tmp_path: Path) -> None:

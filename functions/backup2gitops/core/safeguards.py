@@ -78,7 +78,13 @@ class DeletionGuard:
 
 
 def count_refusal(*, read: int, claimed: int | None) -> str | None:
-    """Why an archive that holds ``read`` items cannot stand for a backup claiming ``claimed``."""
+    """Why an archive that holds ``read`` items cannot stand for a backup claiming ``claimed``.
+
+    An empty archive whose backup says it is empty (an empty cluster: everything in it is the
+    cluster's own) stands; what it would delete is left to the deletion-share guard.
+    """
+    if read == 0 and claimed == 0:
+        return None
     if read == 0:
         claim = f" (the backup claims {claimed})" if claimed is not None else ""
         return f"the archive holds no items{claim}"
