@@ -89,7 +89,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     """One line for an error that escaped a verb, and the exit status it means."""
     from backup2gitops.config import ConfigError
 
-    message = str(exc) or type(exc).__name__
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # one line, always
     cause = exc.__cause__
     if type(cause).__name__ == "NoCredentialsError":
         message += (

@@ -95,6 +95,10 @@ def print_table(report: Mapping[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if shutil.which("git") is None:
+        print("generate: git is not installed (not found on PATH)", file=sys.stderr)
+        return 1
+    # imported here, after the git check: GitPython refuses to import without git
     from backup2gitops import generation
     from backup2gitops.adapters.gitrepo import GitError, GitRemote
     from backup2gitops.adapters.sops import SopsEncrypter, SopsError
@@ -103,9 +107,6 @@ def run(args: argparse.Namespace) -> int:
     from backup2gitops.runtime.context import FunctionContext
     from backup2gitops.transforms import load_transforms
 
-    if shutil.which("git") is None:
-        print("generate: git is not installed (not found on PATH)", file=sys.stderr)
-        return 1
     try:
         config = load_config(args.config)
         archive, cluster, backup_id = resolve_source(args.source, args=args)
