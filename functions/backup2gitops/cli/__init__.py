@@ -88,8 +88,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def describe(exc: BaseException) -> tuple[str, int]:
     """One line for an error that escaped a verb, and the exit status it means."""
     from backup2gitops.config import ConfigError
+    from backup2gitops.core.errors import Backup2GitopsError
 
-    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # one line, always
+    text = exc.message if isinstance(exc, Backup2GitopsError) else str(exc)
+    message = (text.strip().splitlines() or [type(exc).__name__])[0]  # one line, always
     cause = exc.__cause__
     if type(cause).__name__ == "NoCredentialsError":
         message += (
@@ -100,7 +102,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return message, EXIT_USAGE
     if isinstance(exc, FileNotFoundError) and exc.filename == "git":
         return "git is not installed (not found on PATH)", EXIT_FAILURE
-    if isinstance(exc, OSError) or type(exc).__module__.startswith("backup2gitops"):
+    if isinstance(exc, OSError | Backup2GitopsError):
         return message, EXIT_FAILURE  # the project's errors say what failed in their message
     return f"{type(exc).__name__}: {message}", EXIT_FAILURE
 

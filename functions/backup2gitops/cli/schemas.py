@@ -12,10 +12,10 @@ from pathlib import Path
 def schema_documents() -> dict[str, str]:
     """File name -> JSON text, for every event type, the envelope and the configuration."""
     from backup2gitops.cli.config_reference import config_schema
-    from backup2gitops.core.events import CATALOG, Event
+    from backup2gitops.core.events import CATALOG, envelope_schema
 
     documents = {
-        "cloudevent.json": Event.model_json_schema(),
+        "cloudevent.json": envelope_schema(),
         "config.schema.json": config_schema(),
     }
     for event_type, model in CATALOG.items():
