@@ -225,6 +225,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         changed=outcome.commit.changed,
         removed=outcome.commit.removed,
         excluded=outcome.plan.excluded,
+        excluded_by_reason=outcome.plan.excluded_by_reason,
         objects=outcome.plan.objects,
         duration_s=round(outcome.duration_s, 3),
         noop=outcome.commit.noop,

@@ -56,9 +56,13 @@ def handler_module_file(service: str) -> Path:
 
 
 def triggers_dir(explicit: str | None = None) -> Path:
-    """``triggers/`` of this checkout (or ``$BACKUP2GITOPS_TRIGGERS``, or an explicit path)."""
+    """An explicit path, else ``$BACKUP2GITOPS_TRIGGERS``, else the packaged Triggers.
+
+    ``backup2gitops/triggers`` is package data: in a checkout it is a symbolic link to the
+    repository's ``triggers/`` (what ``kubectl apply -k knative/`` applies), in a wheel a copy.
+    """
     candidates = [explicit, os.environ.get("BACKUP2GITOPS_TRIGGERS")]
-    candidates.append(str(Path(__file__).resolve().parents[3] / "triggers"))
+    candidates.append(str(Path(__file__).parent.parent / "triggers"))
     for candidate in candidates:
         if candidate and Path(candidate, "kustomization.yaml").is_file():
             return Path(candidate)

@@ -191,6 +191,9 @@ class GitopsGenerated(EventData):
     changed: int = 0
     removed: int = 0
     excluded: int = 0
+    excluded_by_reason: dict[str, int] = Field(
+        default_factory=dict, description="why objects were left out: reason -> count"
+    )
     objects: int = 0
     duration_s: float = 0.0
     noop: bool = False
