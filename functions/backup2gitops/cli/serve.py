@@ -150,7 +150,7 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
         for i, name in enumerate(flow.SERVICES, 1):
             child_env = dict(env)
             child_env.pop("K_SINK", None)
-            if name in ("backup-complete", "health-aggregator"):
+            if name in flow.SINK_BOUND:
                 child_env["K_SINK"] = ingress  # the SinkBindings of the Knative deployment
             command = functions_framework_command(name, host=args.host, port=args.port + i)
             processes.append(subprocess.Popen(command, env=child_env))
