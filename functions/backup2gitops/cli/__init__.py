@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-VERBS = ("demo", "serve", "generate", "backup", "neat", "config_cmd", "schemas")
+VERBS = ("demo", "serve", "generate", "backup", "neat", "config_cmd", "schemas", "status")
 
 
 def build_parser() -> argparse.ArgumentParser:
