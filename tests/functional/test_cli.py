@@ -21,8 +21,9 @@ def test_every_verb_is_registered() -> None:
         "neat",
         "config",
         "schemas",
+        "status",
     }
-    assert len(VERBS) == 7
+    assert len(VERBS) == 8
 
 
 def test_config_validate_accepts_a_good_file(

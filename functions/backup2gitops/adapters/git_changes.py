@@ -1,7 +1,8 @@
 """What one commit changed in a cluster's folder, read from the generator's working clone.
 
-Only the files the commit touched are read (``git diff --name-status`` against its parent, then
-one blob each), plus the roles ``core.drift.referenced_roles`` asks for: the cost follows the
+Only the files the commit touched are read (``git diff --name-status`` against its parent), and
+of those only the kinds a rule looks at (``core.drift.WATCHED_RESOURCES``), one blob each, plus
+the roles ``core.drift.referenced_roles`` asks for: the cost follows the
 size of the change, not of the cluster. Commits are immutable, so this reads the clone without
 its lock; it never fetches (``GitRemote.publish`` has just synced it).
 """
@@ -17,7 +18,7 @@ import git
 import yaml
 
 from backup2gitops.adapters.gitrepo import GitError
-from backup2gitops.core.drift import ObjectChange, RoleKey
+from backup2gitops.core.drift import WATCHED_RESOURCES, ObjectChange, RoleKey
 from backup2gitops.core.repo_layout import UnsafeName, object_path
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -100,6 +101,8 @@ def commit_changes(
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
         if not path.endswith(".yaml") or path.endswith("/kustomization.yaml"):
             continue
+        if PurePosixPath(path).parent.name not in WATCHED_RESOURCES:
+            continue  # no rule looks at this kind: not read at all
         before = None if status == "A" else _load(parent.tree, path)
         after = None if status == "D" else _load(this.tree, path)
         if before is None and after is None:

@@ -58,6 +58,29 @@ WORKLOADS = (
     "CronJob",
 )
 
+WATCHED_RESOURCES = frozenset(
+    {
+        "rolebindings.rbac.authorization.k8s.io",
+        "clusterrolebindings.rbac.authorization.k8s.io",
+        "roles.rbac.authorization.k8s.io",
+        "clusterroles.rbac.authorization.k8s.io",
+        "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        "customresourcedefinitions.apiextensions.k8s.io",
+        "namespaces",
+        "pods",
+        "replicationcontrollers",
+        "deployments.apps",
+        "statefulsets.apps",
+        "daemonsets.apps",
+        "replicasets.apps",
+        "jobs.batch",
+        "cronjobs.batch",
+    }
+)
+"""The repository folders (``resource.group``) of every kind a rule looks at: the shell reads
+only changed files in these, so a commit touching a thousand ConfigMaps costs nothing here."""
+
 
 @dataclass(frozen=True)
 class ObjectChange:

@@ -173,3 +173,32 @@ def test_alertmanager_gets_the_notice_end_not_its_ttl() -> None:
 def test_drifted_schema_is_published() -> None:
     schema = Path(__file__).parents[3] / "schemas" / f"{events.GITOPS_DRIFTED}.json"
     assert "findings" in schema.read_text()
+
+
+def test_every_rule_kind_has_its_folder_watched() -> None:
+    """The shell reads only WATCHED_RESOURCES: a rule kind outside it would never be seen."""
+    folders = {
+        "RoleBinding": "rolebindings.rbac.authorization.k8s.io",
+        "ClusterRoleBinding": "clusterrolebindings.rbac.authorization.k8s.io",
+        "Role": "roles.rbac.authorization.k8s.io",
+        "ClusterRole": "clusterroles.rbac.authorization.k8s.io",
+        "ValidatingWebhookConfiguration": (
+            "validatingwebhookconfigurations.admissionregistration.k8s.io"
+        ),
+        "MutatingWebhookConfiguration": (
+            "mutatingwebhookconfigurations.admissionregistration.k8s.io"
+        ),
+        "CustomResourceDefinition": "customresourcedefinitions.apiextensions.k8s.io",
+        "Namespace": "namespaces",
+        "Pod": "pods",
+        "ReplicationController": "replicationcontrollers",
+        "Deployment": "deployments.apps",
+        "StatefulSet": "statefulsets.apps",
+        "DaemonSet": "daemonsets.apps",
+        "ReplicaSet": "replicasets.apps",
+        "Job": "jobs.batch",
+        "CronJob": "cronjobs.batch",
+    }
+    kinds = {kind for rule in drift.RULES for kind in rule.kinds}
+    assert kinds == set(folders)
+    assert {folders[k] for k in kinds} == drift.WATCHED_RESOURCES
