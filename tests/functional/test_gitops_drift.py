@@ -22,9 +22,11 @@ from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.drift import DriftAllow, DriftPolicy
 from backup2gitops.core.errors import Transient
 from backup2gitops.runtime import codec
+from backup2gitops.runtime.aws_lambda import lambda_adapter, structured
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator import handler
+from tests.fixtures.eventbridge import RecordingEventBridge
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Item = tuple[str, str | None, str, dict[str, Any]]
@@ -229,3 +231,38 @@ def test_a_noop_that_is_not_this_backups_commit_reports_nothing(tmp_path: Path) 
     s.store.put_bytes("backups/prod/b3/r.tar.gz", archive([*BASE, ADMIN, HOOK]))
     handler.handle(completed("b3"), ctx)  # same tree as b2: no commit, head is b2's
     assert len(s.drifted()) == 1
+
+
+def test_on_lambda_both_events_go_to_the_bus(tmp_path: Path) -> None:
+    """EventBridge: gitops.drifted is put on the bus before the gitops.generated reply."""
+    s = Setup(tmp_path)
+    bridge = RecordingEventBridge()
+    environ = {"BACKUP2GITOPS_EVENT_BUS": "b2g"}
+    lambda_handler = lambda_adapter(
+        handler.SPEC,
+        context=lambda: FunctionContext(s.config, store=s.store, environ=environ),
+        events_client=bridge,
+    )
+
+    def from_bus(event: events.Event) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": f"eb-{event.id}",
+            "detail-type": event.type,
+            "source": event.source,
+            "account": "123456789012",
+            "time": "2026-03-01T12:00:00Z",
+            "region": "eu-west-1",
+            "resources": [],
+            "detail": structured(event),
+        }
+
+    assert lambda_handler(from_bus(completed("b1")), None)["status"] == "published"
+    assert [e["DetailType"] for e in bridge.entries] == [events.GITOPS_GENERATED]
+    lambda_handler(from_bus(completed("b2")), None)
+    assert [e["DetailType"] for e in bridge.entries[1:]] == [
+        events.GITOPS_DRIFTED,
+        events.GITOPS_GENERATED,
+    ]
+    drifted = bridge.details()[1]
+    assert drifted["cluster"] == "prod" and len(drifted["data"]["findings"]) == 2
