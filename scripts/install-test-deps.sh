@@ -27,6 +27,20 @@ go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
 go_tool sops "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
 go_tool age-keygen "filippo.io/age/cmd/age-keygen@${AGE_VERSION}"
 
+# Knative's own admission checks (tests/deploy/test_knative_admission.py): a small program in this
+# repository, built from the knative.dev/serving and knative.dev/eventing releases its go.mod pins.
+# Rebuilt when its sources or pins change (the stamp is their checksum).
+KV_DIR=tests/deploy/knative-validate
+KV_STAMP="$(cat "$KV_DIR"/go.mod "$KV_DIR"/go.sum "$KV_DIR"/*.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$GOBIN_DIR/knative-validate" ] \
+    || [ "$(cat "$GOBIN_DIR/knative-validate.stamp" 2>/dev/null)" != "$KV_STAMP" ]; then
+  echo "building knative-validate ($KV_DIR)" >&2
+  mkdir -p "$GOBIN_DIR"
+  (cd "$KV_DIR" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -o "$GOBIN_DIR/knative-validate" .)
+  echo "$KV_STAMP" >"$GOBIN_DIR/knative-validate.stamp"
+fi
+
 # Debian: Alertmanager, and etcd for the real Kubernetes API server (3.4.23 serves 1.34 well).
 debian_packages=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)

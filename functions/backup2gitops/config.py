@@ -41,6 +41,7 @@ from backup2gitops.config_receivers import (
 from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.drift import DriftPolicy
+from backup2gitops.core.errors import Backup2GitopsError
 
 __all__ = [
     "CONFIG_ENV",
@@ -54,6 +55,7 @@ __all__ = [
     "GeneratorConfig",
     "GitConfig",
     "HealthConfig",
+    "HttpConfig",
     "IdempotencyConfig",
     "ReceiverConfig",
     "ReviewConfig",
@@ -71,8 +73,10 @@ CONFIG_ENV = "BACKUP2GITOPS_CONFIG"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(Exception):
+class ConfigError(Backup2GitopsError):
     """The configuration cannot be used; the message names the field or variable."""
+
+    code = "invalid_configuration"
 
 
 class StorageConfig(Strict):
@@ -203,6 +207,11 @@ class GeneratorConfig(Strict):
 
 class BackupCompleteConfig(Strict):
     webhook_token: SecretRef = SecretRef(env="BACKUP2GITOPS_WEBHOOK_TOKEN")
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="accept webhooks without a token when none is configured (demo only); "
+        "otherwise backup-complete refuses to start without one",
+    )
     supported_format_versions: list[str] = Field(default_factory=lambda: ["1"])
 
 
@@ -343,7 +352,14 @@ class AlertsConfig(Strict):
         return self
 
 
+class HttpConfig(Strict):
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="larger request bodies are answered 413 unread"
+    )
+
+
 class Config(Strict):
+    http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
     git: GitConfig = GitConfig()

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 
 class Strict(BaseModel):
     """A configuration section: an unknown key is an error (a typo must not pass silently)."""
@@ -27,12 +29,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FieldProblem(ValueError):
+class FieldProblem(Backup2GitopsError, ValueError):
     """A check across fields that blames one of them: ``loc`` is appended to the location.
 
     ``raise FieldProblem("project", message="required when mode is github")`` in a model
     validator of ``git.review`` reads ``git.review.project: required when mode is github``.
     """
+
+    code = "invalid_configuration"
 
     def __init__(self, *loc: str | int, message: str) -> None:
         super().__init__(message)

@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote
 from backup2gitops.core.archive import BackupItem, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
+from backup2gitops.core.integrity import CheckedReader
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import iter_tree, plan_tree
 
@@ -123,12 +124,17 @@ def generate(
     plan_noop: bool = False,
     record_unchanged: bool = True,
     push_branch: str | None = None,
+    archive_size: int | None = None,
+    archive_sha256: str | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
     Each push attempt reads the archive again (a lost race re-applies the change on the new tip).
     A backup already on the branch is a no-op that does not read the archive, unless
     ``plan_noop`` asks for the plan's figures anyway (the CLI reports them).
+
+    ``archive_size`` (and ``archive_sha256``, when the backup has one) are checked while the
+    archive streams (``core.integrity``): a mismatch raises IntegrityError before the commit.
     """
     started = time.monotonic()
     plans: list[Plan] = []
@@ -136,15 +142,22 @@ def generate(
     def files() -> Iterator[tuple[PurePosixPath, bytes]]:
         plan = Plan(cluster=cluster)
         plans.append(plan)
-        with archive() as stream:
+        with archive() as raw:
+            stream = (
+                CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
+                if archive_size is not None
+                else None
+            )
             placed = placed_objects(
-                iter_items(stream),
+                iter_items(cast("BinaryIO", stream or raw)),
                 plan=plan,
                 policy=policy,
                 transforms=transforms,
                 encrypt=encrypt,
             )
             yield from iter_tree(cluster=cluster, objects=placed)
+            if stream is not None:
+                stream.finish()  # before the commit: the consumer asks for one more file
 
     result = remote.publish(
         root=PurePosixPath("clusters") / cluster,

@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from backup2gitops.core.cleaning import Transform
+from backup2gitops.core.errors import Backup2GitopsError
 
 GROUP = "backup2gitops.transforms"
 
 
-class UnknownTransform(LookupError):
+class UnknownTransform(Backup2GitopsError, LookupError):
     """A configured transform name has no installed entry point."""
+
+    code = "unknown_transform"
 
 
 def installed() -> dict[str, EntryPoint]:

@@ -18,7 +18,7 @@ from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
 from backup2gitops.core.archive import ArchiveError, iter_items
-from backup2gitops.core.errors import Transient
+from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 
 MAX_MARKER_BYTES = 1024 * 1024
@@ -47,8 +47,11 @@ class ArchiveReading:
     error: ArchiveError | None
 
 
-class _ReadFailed(Exception):
+class _ReadFailed(Backup2GitopsError):
     """The store failed mid-stream; kept apart from the archive's own errors on purpose."""
+
+    code = "storage_unavailable"
+    permanent = False
 
 
 class _Tap:
@@ -140,7 +143,7 @@ class Bucket:
 
 def archive_failure(error: ArchiveError) -> tuple[str, str]:
     """The ``backup.failed`` code and message for an archive that cannot be read."""
-    code = "archive_truncated" if error.code == "truncated" else "archive_invalid"
+    code = "archive_truncated" if error.reason == "truncated" else "archive_invalid"
     return code, f"the archive cannot be read: {error}"
 
 

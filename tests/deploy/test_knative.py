@@ -243,7 +243,7 @@ def test_rbac_is_minimal(base: list[dict[str, Any]]) -> None:
     assert all(set(r["verbs"]) == {"get", "list"} for r in cluster_role["rules"])
     (role,) = of_kind(base, "Role").values()
     assert role["rules"] == [
-        {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get", "list"]}
+        {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get"]}
     ]
 
 

@@ -5,8 +5,9 @@ from triggers/, gitops-generator bound to the ingress as by knative/base/sinkbin
 first backup of cluster ``prod`` is the baseline; the second adds a ClusterRoleBinding granting
 cluster-admin to ``shop:default`` and a ValidatingWebhookConfiguration posting to an outside
 URL. Both reach Alertmanager as ``GitOpsDrift`` alerts with the rule's labels, ending 24 h after
-they start. A redelivery of the second backup sends nothing new: a third backup's alert is the
-marker that the broker (first in, first out) is past the redelivery.
+they start. A redelivery of the second backup sends nothing new: alert-router logs its four
+deliveries as replayed (the broker delivers on threads of their own, so a later backup's alert
+is no marker of order), and a third backup's crd-added is the only new notice.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tests.recording import Recorder
 
 pytestmark = pytest.mark.e2e
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TOKEN = "drift-e2e-token"
 
 AM_CONFIG = """
 route: {receiver: hook, group_by: [cluster], group_wait: 1s, group_interval: 1s}
@@ -146,6 +148,14 @@ def drift_alerts(am: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a["labels"].get("alertname") == "GitOpsDrift"]
 
 
+def replayed(log: Path) -> int:
+    """alert-router's deliveries that its idempotency record answered (nothing sent)."""
+    lines = log.read_text().splitlines()
+    return sum(
+        '"service":"backup2gitops.alert-router"' in x and '"result":"replayed"' in x for x in lines
+    )
+
+
 def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -172,6 +182,7 @@ def test_cluster_admin_binding_and_outside_webhook_reach_alertmanager(
         config_path.write_text(yaml.safe_dump(config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
         env |= {CONFIG_ENV: str(config_path), "BACKUP2GITOPS_CACHE_DIR": str(tmp_path / "cache")}
+        env["BACKUP2GITOPS_WEBHOOK_TOKEN"] = TOKEN  # backup-complete fails closed without one
         with backup2gitops_serve(env=env, log=tmp_path / "serve.log") as port:
             backup_complete = f"http://127.0.0.1:{port + 1}/"
 
@@ -179,7 +190,10 @@ def test_cluster_admin_binding_and_outside_webhook_reach_alertmanager(
                 answer = requests.post(
                     backup_complete,
                     data=body,
-                    headers={"Content-Type": "application/json"},
+                    headers={
+                        "Content-Type": "application/json",
+                        "Authorization": f"Bearer {TOKEN}",  # as MinIO's webhook auth_token
+                    },
                     timeout=60,
                 )
                 assert answer.status_code == 202, answer.text
@@ -220,8 +234,11 @@ def test_cluster_admin_binding_and_outside_webhook_reach_alertmanager(
             assert {a["labels"]["rule"] for a in notified[0]["alerts"]} == set(by_rule)
 
             post(second)  # MinIO redelivers the second backup's notification
+            # the same gitops.drifted id again: alert-router replays both alerts to both receivers
+            wait(lambda: replayed(tmp_path / "serve.log") == 4, what="the redelivery's replays")
             post(backup(store, "b3", [*BASE, ADMIN, HOOK, CRD], T0 + timedelta(hours=2)))
             wait(lambda: len(drift_alerts(am)) == 3, what="the third backup's crd-added alert")
+            wait(lambda: len(recorder.to("/router")) >= 3, what="crd-added at the webhook")
             router = [r.json() for r in recorder.to("/router")]
             assert sorted(r["labels"]["rule"] for r in router) == [
                 "admission-webhook-external",

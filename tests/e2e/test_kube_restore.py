@@ -33,10 +33,11 @@ def _wait_established(cluster: KubeCluster, crd: str) -> None:
 
 
 def _build_realistic(cluster: KubeCluster) -> None:
-    """Create the workloads the way a person does: kubectl apply (client side)."""
+    """Create the workloads the way people do: kubectl apply, client side and server side."""
     cluster.kubectl("apply", "-f", str(WORKLOADS / "realistic-crds.yaml"))
     _wait_established(cluster, "widgets.example.com")
     cluster.kubectl("apply", "-f", str(WORKLOADS / "realistic.yaml"))
+    cluster.kubectl("apply", "--server-side", "-f", str(WORKLOADS / "realistic-server-side.yaml"))
 
 
 def _objects(text: str) -> list[dict[str, Any]]:
@@ -88,6 +89,14 @@ def test_the_repository_restores_into_a_fresh_cluster_and_round_trips(
     built = _kustomize_build(from_a.remote, tmp_path, "prod", cluster_a)
     objects = _objects(built)
     assert len(objects) == len(files_a)
+
+    # Chosen node ports stay (last-applied, or server-side managedFields); allocated ones go.
+    assert (
+        b"nodePort: 30080" in files_a["clusters/prod/namespaces/shop/services/web-fixed-port.yaml"]
+    )
+    api = files_a["clusters/prod/namespaces/shop/services/api.yaml"]
+    assert api.count(b"nodePort:") == 1 and b"nodePort: 30090" in api
+    assert b"nodePort" not in files_a["clusters/prod/namespaces/shop/services/web-nodeport.yaml"]
 
     # Every generated object is accepted by the API server it came from.
     cluster_a.kubectl(

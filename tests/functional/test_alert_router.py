@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from tests.functional.http_client import client, post_event
-from tests.recording import Recorder
+from tests.recording import Recorder, free_port
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -163,20 +162,24 @@ def test_concurrent_duplicate_is_a_conflict(
     ctx: FunctionContext, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = threading.Event()
+    release = threading.Event()
     original = WebhookReceiver.send
 
-    def slow(self: WebhookReceiver, alert: object) -> None:
+    def held(self: WebhookReceiver, alert: object) -> None:
         started.set()
-        time.sleep(0.5)
+        assert release.wait(30)  # the first delivery stays in progress until the test says
         original(self, alert)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(WebhookReceiver, "send", slow)
+    monkeypatch.setattr(WebhookReceiver, "send", held)
     first = threading.Thread(target=handler.handle, args=(gitops_failed(), ctx))
     first.start()
-    assert started.wait(5)
-    with pytest.raises(Conflict):
-        handler.handle(gitops_failed(), ctx)
-    first.join()
+    assert started.wait(30)
+    try:
+        with pytest.raises(Conflict):
+            handler.handle(gitops_failed(), ctx)
+    finally:
+        release.set()
+        first.join()
     assert counts(recorder) == ALL
 
 
@@ -210,3 +213,17 @@ alerts:
     assert unrouted.levelno == logging.WARNING
     labels = unrouted.__dict__["labels"]
     assert labels["alertname"] == "GitopsFailed" and labels["cluster"] == "prod"
+
+
+def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
+    """A real S3 client at a port nothing listens on: the broker is told to retry (503)."""
+    port = free_port()
+    config = parse_config(
+        f"storage: {{url: 's3://alerts', endpoint_url: 'http://127.0.0.1:{port}'}}\n"
+        + CONFIG % {"url": recorder.url}
+    )
+    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "SLACK_URL": recorder.url}
+    ctx = FunctionContext(config, environ=env, clock=lambda: T0)
+    response = post_event(client(handler.SPEC, ctx), gitops_failed())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"

@@ -237,3 +237,29 @@ def test_an_invalid_configuration_fails_every_invocation_naming_the_field(
     for _ in range(2):  # not only the first: the broken configuration is never cached as good
         with pytest.raises(ConfigError, match=r"generator\.transforms\[0\]: unknown transform"):
             handler(s3_body(bucket="b", key="backups/prod/b1/manifest.json"), None)
+
+
+def test_a_failure_the_function_reports_is_published_not_raised() -> None:
+    """On Lambda too: an unexpected error becomes the function's failure event on the bus."""
+
+    def broken(received: Event, ctx: FunctionContext) -> Event | None:
+        raise KeyError("a bug")
+
+    def report(received: Event, failure: Any, ctx: FunctionContext) -> Event:
+        data = BackupRequested(cluster="prod", reason=failure.code)
+        return received.reply(type="io.example.failed", source="/test", data=data)
+
+    bridge = RecordingEventBridge()
+    spec = FunctionSpec(name="broken", handle=broken, failure_event=report)
+    handler = lambda_adapter(spec, context=lambda: context_for(MemoryStore()), events_client=bridge)
+    result = handler({}, LambdaContext())  # a schedule: a ping
+    assert result["status"] == "published"
+    assert [entry["DetailType"] for entry in bridge.entries] == ["io.example.failed"]
+    assert json.loads(bridge.entries[0]["Detail"])["data"]["reason"] == "internal"
+    plain = lambda_adapter(
+        FunctionSpec(name="broken", handle=broken),
+        context=lambda: context_for(MemoryStore()),
+        events_client=bridge,
+    )
+    with pytest.raises(KeyError):  # no failure event: Lambda retries, then on-failure
+        plain({}, LambdaContext())

@@ -74,3 +74,60 @@ def test_serve_refuses_an_invalid_configuration_before_starting_anything(
     monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(path))
     assert main(["serve", "--port", "1"]) == 2
     assert "generator.cleaning.secrets: must be one of" in capsys.readouterr().err
+
+
+def test_serve_refuses_backup_complete_without_a_webhook_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BACKUP2GITOPS_CONFIG", raising=False)
+    monkeypatch.delenv("BACKUP2GITOPS_WEBHOOK_TOKEN", raising=False)
+    assert main(["serve", "--function", "backup-complete"]) == 2  # before exec'ing anything
+    assert "allow_unauthenticated" in capsys.readouterr().err
+
+
+def test_serve_workdir_says_it_accepts_unauthenticated_webhooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backup2gitops.cli import serve
+
+    monkeypatch.delenv("BACKUP2GITOPS_WEBHOOK_TOKEN", raising=False)
+    env = {"PATH": "/usr/bin", **serve.prepare_workdir(tmp_path)}
+    assert serve.refuses_to_start(["backup-complete", "gitops-generator"], env) is None
+    assert "backup-complete: accepting webhooks without a token" in capsys.readouterr().err
+
+
+MAIN = Path(__file__).resolve().parents[2] / "functions" / "main.py"
+
+
+@pytest.mark.parametrize(
+    ("extra", "starts"),
+    [
+        ({}, False),
+        ({"BACKUP2GITOPS_WEBHOOK_TOKEN": "t"}, True),
+        ({"BACKUP2GITOPS__BACKUP_COMPLETE__ALLOW_UNAUTHENTICATED": "true"}, True),
+    ],
+)
+def test_the_image_source_refuses_to_load_backup_complete_without_a_token(
+    extra: dict[str, str], starts: bool
+) -> None:
+    """functions-framework imports main.py first: a ConfigError there stops it starting."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BACKUP2GITOPS") and k != "FUNCTION_TARGET"
+    }
+    env |= {"FUNCTION_TARGET": "backup_complete", "PYTHONPATH": str(MAIN.parent), **extra}
+    result = subprocess.run(
+        [sys.executable, "-c", "import runpy, sys; runpy.run_path(sys.argv[1])", str(MAIN)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) is starts, result.stderr[-2000:]
+    if not starts:
+        assert "ConfigError" in result.stderr and "allow_unauthenticated" in result.stderr

@@ -7,6 +7,7 @@ publishes the same event id again (alert-router delivers it once); a failed publ
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 from datetime import UTC, datetime
@@ -82,9 +83,14 @@ def archive(items: list[Item]) -> bytes:
     return out.getvalue()
 
 
+SMALL = archive(BASE)
+BIG = archive([*BASE, ADMIN, HOOK])
+
+
 def completed(
     backup_id: str, *, event_id: str | None = None, cluster: str = "prod"
 ) -> events.Event:
+    body = SMALL if backup_id == "b1" else BIG  # what Setup and the tests put at that key
     data = events.BackupCompleted(
         backup_id=backup_id,
         cluster=cluster,
@@ -92,9 +98,10 @@ def completed(
         bucket="backups",
         keys=[
             f"backups/{cluster}/{backup_id}/manifest.json",
-            f"backups/{cluster}/{backup_id}/r.tar.gz",
+            f"backups/{cluster}/{backup_id}/resources.tar.gz",
         ],
-        size=1,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
         resource_count=1,
         created_at=T0,
     )
@@ -112,8 +119,8 @@ class Setup:
         remote = tmp_path / "remote.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
         self.store = MemoryStore("backups")
-        self.store.put_bytes("backups/prod/b1/r.tar.gz", archive(BASE))
-        self.store.put_bytes("backups/prod/b2/r.tar.gz", archive([*BASE, ADMIN, HOOK]))
+        self.store.put_bytes("backups/prod/b1/resources.tar.gz", SMALL)
+        self.store.put_bytes("backups/prod/b2/resources.tar.gz", BIG)
         self.published: list[events.Event] = []
         self.config = Config(
             git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"),
@@ -157,7 +164,7 @@ def test_baseline_then_one_report_then_the_same_id_on_redelivery(tmp_path: Path)
 def test_a_clusters_first_commit_is_its_baseline_even_after_others(tmp_path: Path) -> None:
     s = Setup(tmp_path)
     handler.handle(completed("b1"), s.ctx)
-    s.store.put_bytes("backups/stage/s1/r.tar.gz", archive([*BASE, ADMIN, HOOK]))
+    s.store.put_bytes("backups/stage/s1/resources.tar.gz", BIG)
     reply = handler.handle(completed("s1", cluster="stage"), s.ctx)
     assert reply is not None and reply.data["added"] > 0
     assert s.drifted() == []  # prod's commit is its parent, but stage had no folder there
@@ -228,7 +235,7 @@ def test_a_noop_that_is_not_this_backups_commit_reports_nothing(tmp_path: Path) 
     ctx = s.context(s.published.append)
     handler.handle(completed("b1"), ctx)
     handler.handle(completed("b2"), ctx)
-    s.store.put_bytes("backups/prod/b3/r.tar.gz", archive([*BASE, ADMIN, HOOK]))
+    s.store.put_bytes("backups/prod/b3/resources.tar.gz", BIG)
     handler.handle(completed("b3"), ctx)  # same tree as b2: no commit, head is b2's
     assert len(s.drifted()) == 1
 

@@ -16,12 +16,18 @@ by pid, on exit.
 Options: ``controller_manager=True`` runs kube-controller-manager (ReplicaSets, Pods, Endpoints,
 ServiceAccounts, the CA ConfigMaps, aggregated ClusterRoles: the objects a real cluster makes by
 itself); ``feature_gates`` is passed through (``ListFromCacheSnapshot=false`` makes an expired
-continue token a real 410, as the watch-cache snapshot of 1.34 otherwise serves it);
+continue token a real 410, after ``KubeCluster.compact_etcd()``, as the watch-cache snapshot
+of 1.34 otherwise serves it);
 ``service_cidr`` gives two clusters of one test disjoint ClusterIPs.
+``extra_args`` go to kube-apiserver as they are.
+
+``KubeCluster.can`` asks the authorizer (SelfSubjectAccessReview) and ``wait_until`` polls it
+after an RBAC change, which the authorizer sees a moment later (an informer), not at once.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -79,6 +85,8 @@ class KubeCluster:
     kubeconfig: Path
     workdir: Path
     logs: Mapping[str, Path]
+    #: etcd's client URL (plain HTTP on loopback): its JSON gateway compacts (``compact_etcd``)
+    etcd_url: str
 
     @property
     def ca_file(self) -> Path:
@@ -109,11 +117,85 @@ class KubeCluster:
 
     def get(self, path: str, *, token: str | None = None, **params: str) -> requests.Response:
         """One raw GET, with the admin token unless another (or "" for none) is given."""
+        return self.request("GET", path, token=token, params=params)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One raw request, with the admin token unless another (or "" for none) is given."""
         used = self.admin_token if token is None else token
         headers = {"Authorization": f"Bearer {used}"} if used else {}
-        return requests.get(
-            self.url + path, headers=headers, params=params, verify=str(self.ca_file), timeout=30
+        return requests.request(
+            method,
+            self.url + path,
+            headers=headers,
+            params=params,
+            json=body,
+            verify=str(self.ca_file),  # explicit: $REQUESTS_CA_BUNDLE must not replace our CA
+            timeout=30,
         )
+
+    def can(
+        self,
+        token: str,
+        verb: str,
+        resource: str,
+        *,
+        group: str = "",
+        namespace: str | None = None,
+    ) -> bool:
+        """What the API server's authorizer says ``token`` may do (SelfSubjectAccessReview)."""
+        attributes: dict[str, str] = {"verb": verb, "resource": resource, "group": group}
+        if namespace is not None:
+            attributes["namespace"] = namespace
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        response = self.request("POST", path, token=token, body=review)
+        response.raise_for_status()
+        return bool(response.json()["status"].get("allowed"))
+
+    def wait_until(
+        self,
+        token: str,
+        verb: str,
+        resource: str,
+        *,
+        allowed: bool,
+        group: str = "",
+        namespace: str | None = None,
+    ) -> None:
+        """Until the authorizer has seen an RBAC change (it reads RBAC from an informer cache,
+        so a write is not in force the moment kubectl returns). Bounded; raises on time-out."""
+        deadline = time.monotonic() + 60
+        while self.can(token, verb, resource, group=group, namespace=namespace) != allowed:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"RBAC: {verb} {resource} never became allowed={allowed}")
+            time.sleep(0.2)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd at its current revision (through etcd's JSON gateway); the revision.
+
+        Every continue token issued before it is then too old for a read from etcd.
+        """
+        key = base64.b64encode(b"/").decode()
+        head = requests.post(f"{self.etcd_url}/v3/kv/range", json={"key": key}, timeout=30)
+        head.raise_for_status()
+        revision = int(head.json()["header"]["revision"])
+        compaction = {"revision": revision, "physical": True}
+        requests.post(
+            f"{self.etcd_url}/v3/kv/compaction", json=compaction, timeout=30
+        ).raise_for_status()
+        return revision
 
     def service_account_token(self, namespace: str, name: str) -> str:
         """A bound token for ServiceAccount ``namespace/name`` (the TokenRequest API)."""
@@ -268,6 +350,7 @@ def kube_apiserver(
             kubeconfig=kubeconfig,
             workdir=workdir,
             logs=logs,
+            etcd_url=etcd_url,
         )
         _wait(
             lambda: _default_namespace_exists(cluster), what="namespace default", processes=watched

@@ -22,14 +22,18 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backup2gitops.config import GitConfig
+from backup2gitops.core import errors
 from backup2gitops.core.health import CommitMark
 
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 _FIELD, _RECORD = "\x1f", "\x1e"
 
 
-class GitRemoteError(Exception):
+class GitRemoteError(errors.Backup2GitopsError):
     """The remote could not be read; the message holds no credentials."""
+
+    code = "git_unavailable"
+    permanent = False
 
 
 def redact(text: str, *secrets: str | None) -> str:

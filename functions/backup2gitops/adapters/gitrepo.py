@@ -27,14 +27,12 @@ from urllib.parse import urlsplit, urlunsplit
 import git
 
 from backup2gitops.adapters.git_remote import credential_env
+from backup2gitops.core import errors
 
 
-class GitError(Exception):
+class GitError(errors.Backup2GitopsError):
     def __init__(self, code: str, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+        super().__init__(message, code=code, permanent=not retryable)
 
 
 @dataclass(frozen=True)
@@ -244,6 +242,13 @@ class GitRemote:
         return objects(after - before), changed, objects(before - after)
 
     def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
+        for key, value in trailers.items():  # a newline would add trailers of its own choosing
+            if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+                raise GitError(
+                    "unsafe_trailer",
+                    f"{key} {value!r} is empty or has a control character",
+                    retryable=False,
+                )
         body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".msg") as handle:
             handle.write(body)

@@ -25,23 +25,26 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
+from backup2gitops.core import errors
+
 if TYPE_CHECKING:
     from backup2gitops.config import StorageConfig
 
 CHUNK = 1024 * 1024
 
 
-class StorageError(Exception):
+class StorageError(errors.Backup2GitopsError):
     """A storage operation failed; ``retryable`` says whether trying again may help."""
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+        code = "storage_unavailable" if retryable else "storage_error"
+        super().__init__(message, code=code, permanent=not retryable)
 
 
 class NotFound(StorageError):
     def __init__(self, key: str) -> None:
         super().__init__(f"no object at {key}", retryable=False)
+        self.code = "not_found"
         self.key = key
 
 
@@ -50,6 +53,7 @@ class PreconditionFailed(StorageError):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"{key} changed since it was read", retryable=False)
+        self.code = "precondition_failed"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ConfigError, load_config
 from backup2gitops.core.archive import ArchiveError
 from backup2gitops.core.events import now
-from backup2gitops.core.layout import LayoutError, new_backup_id, validate_name
+from backup2gitops.core.layout import LayoutError, new_backup_id, validate_cluster
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         cluster = args.cluster or settings.cluster
         if not cluster:
             raise ValueError("--cluster is required (or cluster_backup.cluster)")
-        validate_name(cluster, what="cluster")
+        validate_cluster(cluster)
         if not args.to.startswith(("file://", "s3://")):
             raise ValueError(f"--to {args.to}: want file:///path or s3://bucket/prefix")
         store = open_store(config.storage.model_copy(update={"url": args.to}))

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 from backup2gitops.cli.config_reference import config_schema
-from backup2gitops.core.events import CATALOG, Event
+from backup2gitops.core.events import CATALOG, envelope_schema
 
 
 def schema_documents() -> dict[str, str]:
     """File name -> JSON text, for every event type, the envelope and the configuration."""
     documents = {
-        "cloudevent.json": Event.model_json_schema(),
+        "cloudevent.json": envelope_schema(),
         "config.schema.json": config_schema(),
     }
     for event_type, model in CATALOG.items():

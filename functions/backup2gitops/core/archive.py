@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Literal, cast
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",
     "FORMAT_VERSION",
@@ -98,13 +100,14 @@ ArchiveErrorCode = Literal[
 ]
 
 
-class ArchiveError(Exception):
-    """A tarball that cannot be read safely; ``code`` says why (one of ``ArchiveErrorCode``)."""
+class ArchiveError(Backup2GitopsError):
+    """A tarball that cannot be read safely; ``reason`` says why (one of ``ArchiveErrorCode``),
+    ``code`` is ``archive_<reason>``. Permanent: the same bytes fail the same way."""
 
-    def __init__(self, code: ArchiveErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code: ArchiveErrorCode = code
-        self.message = message
+    def __init__(self, reason: ArchiveErrorCode, message: str) -> None:
+        super().__init__(message, code=f"archive_{reason}")
+        self.args = (f"{reason}: {message}",)
+        self.reason: ArchiveErrorCode = reason
 
 
 @dataclass(frozen=True)

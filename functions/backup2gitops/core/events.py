@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from backup2gitops.core import layout
 from backup2gitops.core.errors import InvalidInput
 
 TYPE_PREFIX = "io.backup2gitops."
@@ -32,8 +33,20 @@ PING = "dev.knative.sources.ping"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
+ExtensionValue = str | bool | int
+"""An extension attribute's value: CloudEvents' String, Boolean or Integer (spec.md, Type System);
+a binary-mode HTTP header always carries the String form, a structured-mode JSON body the typed one."""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def canonical_string(value: ExtensionValue) -> str:
+    """An attribute value's canonical string (spec.md, Type System): ``true``/``false``, decimal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Event(BaseModel):
@@ -52,13 +65,36 @@ class Event(BaseModel):
     data: Any = None
     cluster: str | None = None
     traceparent: str | None = None
-    extensions: dict[str, str] = Field(default_factory=dict)
+    extensions: dict[str, ExtensionValue] = Field(default_factory=dict)
 
     @field_validator("traceparent")
     @classmethod
     def _valid_traceparent(cls, value: str | None) -> str | None:
         # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
         return value if value is None or _TRACEPARENT.match(value) else None
+
+    @field_validator("cluster")
+    @classmethod
+    def _valid_cluster(cls, value: str | None) -> str | None:
+        # It is copied into replies (a header in binary mode) and read as a cluster name.
+        return value if value is None else layout.validate_cluster(value)
+
+    def string_attributes(self) -> dict[str, str]:
+        """Every context attribute in its canonical string form (what Trigger filters compare)."""
+        attributes = {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+        }
+        if self.time is not None:
+            attributes["time"] = self.time.isoformat().replace("+00:00", "Z")
+        for name in ("subject", "datacontenttype", "dataschema", "cluster", "traceparent"):
+            value = getattr(self, name)
+            if value:
+                attributes[name] = str(value)
+        attributes.update({k: canonical_string(v) for k, v in self.extensions.items()})
+        return attributes
 
     @property
     def trace_id(self) -> str | None:
@@ -107,8 +143,10 @@ class BackupRequested(EventData):
 
 
 class BackupCompleted(EventData):
-    backup_id: str
-    cluster: str
+    backup_id: str = Field(
+        pattern=layout.NAME_PATTERN, max_length=253, description="a DNS-1123 subdomain, no '..'"
+    )
+    cluster: str = Field(pattern=layout.CLUSTER_PATTERN, description="a DNS-1123 label")
     format: Literal["native", "velero"]
     bucket: str
     keys: list[str] = Field(
@@ -121,6 +159,11 @@ class BackupCompleted(EventData):
     resource_count: int = Field(ge=0)
     created_at: datetime
     kubernetes_version: str | None = None
+
+    @field_validator("backup_id")
+    @classmethod
+    def _no_double_dot(cls, value: str) -> str:
+        return layout.validate_name(value, what="backup id")
 
 
 class BackupFailed(EventData):
@@ -214,6 +257,51 @@ class BackupStale(EventData):
     last_backup_at: datetime | None
     max_age: str = Field(description="ISO-8601 duration, e.g. PT26H")
     age_s: float | None = None
+
+
+def envelope_schema() -> dict[str, Any]:
+    """The JSON Schema of an event on the wire, in the CloudEvents JSON format (structured mode;
+    a binary-mode event maps to the same attributes): the spec's context attributes, extension
+    attributes of any conforming name (``knativearrivaltime``, ``knativeerror*``, a sender's own),
+    ``data`` or ``data_base64``. Each type's ``data`` has its own schema, ``<type>.json``.
+
+    Sources: cloudevents spec.md (Context Attributes, Type System, Attribute Naming Convention),
+    formats/json-format.md (2.2 type mapping, 3.1 data and data_base64)."""
+    string = {"type": "string", "minLength": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://backup2gitops.io/schemas/cloudevent.json",
+        "title": "CloudEvent (JSON format) as backup2gitops sends and receives it",
+        "type": "object",
+        "required": ["specversion", "id", "source", "type"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": string,
+            "source": {**string, "format": "uri-reference"},
+            "type": string,
+            "subject": string,
+            "time": {"type": "string", "format": "date-time"},
+            "datacontenttype": string,
+            "dataschema": {"type": "string", "format": "uri"},
+            "data": {},
+            "data_base64": {"type": "string", "contentEncoding": "base64"},
+            "cluster": {
+                **string,
+                "description": "extension: the cluster an event is about (Triggers filter on it)",
+            },
+            "traceparent": {
+                "type": "string",
+                "pattern": _TRACEPARENT.pattern,
+                "description": "extension: W3C trace context (distributed-tracing extension)",
+            },
+        },
+        "propertyNames": {"pattern": "^([a-z0-9]+|data_base64)$"},
+        "additionalProperties": {
+            "type": ["string", "boolean", "integer"],
+            "description": "an extension attribute (spec.md, Type System: String, Boolean, Integer)",
+        },
+        "not": {"required": ["data", "data_base64"]},
+    }
 
 
 DataT = TypeVar("DataT", bound=EventData)

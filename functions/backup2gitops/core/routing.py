@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from backup2gitops.core import events
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
 
 AlertStatus = Literal["firing", "resolved"]
@@ -63,8 +64,10 @@ SEVERITY: dict[str, Severity] = {
 }
 
 
-class RoutingError(ValueError):
+class RoutingError(Backup2GitopsError, ValueError):
     """A route or matcher cannot be understood."""
+
+    code = "invalid_route"
 
 
 def fingerprint(*, alertname: str, cluster: str, component: str, detail: str = "") -> str:
@@ -189,7 +192,7 @@ def _attributes(event: Event) -> dict[str, str]:
         attrs["subject"] = event.subject
     if event.cluster:
         attrs["cluster"] = event.cluster
-    attrs.update(event.extensions)
+    attrs.update({k: events.canonical_string(v) for k, v in event.extensions.items()})
     return attrs
 
 
@@ -213,7 +216,7 @@ def _alert(
     summary: str,
     description: str,
 ) -> Alert:
-    severity = event.extensions.get("severity") or SEVERITY.get(alertname, "warning")
+    severity = _attributes(event).get("severity") or SEVERITY.get(alertname, "warning")
     return Alert(
         labels={
             "alertname": alertname,

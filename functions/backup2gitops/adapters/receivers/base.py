@@ -10,18 +10,17 @@ import requests
 
 from backup2gitops.config_receivers import WebhookUrlReceiverConfig
 from backup2gitops.config_types import SecretRef
+from backup2gitops.core import errors
 from backup2gitops.core.routing import Alert
 
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
-class ReceiverError(Exception):
+class ReceiverError(errors.Backup2GitopsError):
     """A delivery failed; ``retryable`` says whether the broker should try the event again."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
+        super().__init__(message, code="receiver_failed", permanent=not retryable)
         self.status = status
 
 

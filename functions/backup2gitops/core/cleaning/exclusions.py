@@ -45,6 +45,9 @@ VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
 SERVICE_ACCOUNT_TOKEN_TYPE: Final[str] = "kubernetes.io/service-account-token"  # noqa: S105
 ROOT_CA_CONFIGMAP: Final[str] = "kube-root-ca.crt"
+# Helm 3 stores each release revision as a Secret of this type (helm pkg/storage/driver/secrets.go);
+# Helm 2's Tiller as ConfigMaps labelled OWNER=TILLER (helm v2 pkg/storage/driver/cfgmaps.go).
+HELM_RELEASE_TYPE: Final[str] = "helm.sh/release.v1"
 # Created by the API server itself (pkg/controlplane: system namespaces, default/kubernetes).
 SYSTEM_NAMESPACES: Final[frozenset[str]] = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease"}
@@ -70,6 +73,10 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: mirror pod of a static pod"
     if key == ("", "Secret") and obj.get("type") == SERVICE_ACCOUNT_TOKEN_TYPE:
         return "builtin: service-account token secret"
+    if key == ("", "Secret") and obj.get("type") == HELM_RELEASE_TYPE:
+        return "builtin: Helm's release record (Helm's state; the chart and values are the source)"
+    if key == ("", "ConfigMap") and ref.labels.get("OWNER") == "TILLER":
+        return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
     if key == ("", "Service") and (ref.namespace, ref.name) == ("default", "kubernetes"):

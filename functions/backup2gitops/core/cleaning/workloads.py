@@ -16,8 +16,16 @@ from backup2gitops.core.cleaning.metadata import clean_template_metadata
 from backup2gitops.core.cleaning.podspec import clean_pod_spec
 from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
 
+#: set on the pod template by ``kubectl rollout restart`` (staging/src/k8s.io/kubectl/pkg/
+#: polymorphichelpers/objectrestarter.go): a restart, not a change of desired state
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
 
 def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
+    metadata = as_dict(template.get("metadata"))
+    annotations = as_dict(metadata.get("annotations")) if metadata else None
+    if annotations is not None:
+        annotations.pop(RESTARTED_AT, None)
     clean_template_metadata(template)
     spec = as_dict(template.get("spec"))
     if spec is not None:
