@@ -1,7 +1,8 @@
 """alert-router: turn an event into alerts, route them, deliver each to each receiver once.
 
 Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
-``gitops.generated`` (only to resolve) and any type in ``alerts.types``; not
+``gitops.generated`` (only to resolve), ``gitops.drifted`` (one-time notices, one per finding,
+that end by themselves) and any type in ``alerts.types``; not
 ``backup.completed`` (see ``core.routing``). Returns no reply.
 
 Delivery, per (event id, receiver, alert fingerprint, status), is recorded with Powertools
@@ -108,9 +109,12 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
     alerts_config = ctx.config.alerts
     tree = routing.parse_tree(r.model_dump(by_alias=True) for r in alerts_config.routes)
     opened = OpenAlerts(ctx.store, prefix=alerts_config.open_prefix)
-    effects = routing.effects_of(event)
+    effects = routing.effects_of(event, notice_for=ctx.config.drift.notice_for)
     plan: list[tuple[routing.Alert, str, bool]] = []  # alert, receiver, repeat of an open alert
     for alert in effects.firing:
+        if alert.is_notice:  # drift: sent once per event, ends by itself, never kept open
+            plan += [(alert, name, False) for name in routed(tree, alert)]
+            continue
         previous = opened.get(alert.fingerprint)
         repeat = previous is not None and previous.event_id != event.id
         if not repeat:
@@ -180,8 +184,8 @@ def deliver_all(
             persistence=persistence,
             expires_after_s=int(config.idempotency.expires_after.total_seconds()),
         )
-        if firing and outcome.result in ("delivered", "replayed"):
-            opened.mark_notified(alert.fingerprint, name)
+        if firing and not alert.is_notice and outcome.result in ("delivered", "replayed"):
+            opened.mark_notified(alert.fingerprint, name)  # a notice is never open state
         outcomes.append(outcome)
     return outcomes
 

@@ -41,6 +41,7 @@ from backup2gitops.config_receivers import (
 from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
+from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 
 __all__ = [
@@ -411,6 +412,10 @@ class Config(Strict):
     cluster_backup: ClusterBackupConfig = ClusterBackupConfig()
     health: HealthConfig = HealthConfig()
     alerts: AlertsConfig = AlertsConfig()
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy,
+        description="sensitive changes between commits (gitops.drifted) and their alerts",
+    )
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:

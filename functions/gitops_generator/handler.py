@@ -38,6 +38,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from backup2gitops.transforms import load_transforms
+from gitops_generator import drift_report
 
 NAME = "gitops-generator"
 SOURCE = function_source(NAME)
@@ -231,6 +232,12 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         noop=outcome.commit.noop,
         reason=outcome.commit.reason,
         review_url=review_url,
+    )
+    drift_report.publish(
+        drift_report.drifted(
+            event=event, backup=backup, remote=remote, commit=outcome.commit.commit, ctx=ctx
+        ),
+        ctx,
     )
     return event.reply(
         type=GITOPS_GENERATED, source=SOURCE, data=generated, subject=subject, id=reply_id

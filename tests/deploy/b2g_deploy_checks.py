@@ -618,6 +618,7 @@ CATALOG_EMITTERS: dict[str, set[str]] = {
     "io.backup2gitops.backup.failed": {"backup-complete", "cluster-backup"},
     "io.backup2gitops.gitops.generated": {"gitops-generator"},
     "io.backup2gitops.gitops.failed": {"gitops-generator"},
+    "io.backup2gitops.gitops.drifted": {"gitops-generator"},
     "io.backup2gitops.health.reported": {"health-aggregator"},
     "io.backup2gitops.health.changed": {"health-aggregator"},
     "io.backup2gitops.backup.stale": {"health-aggregator"},

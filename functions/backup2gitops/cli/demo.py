@@ -132,7 +132,7 @@ def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
     broker = flow.new_broker(triggers, transport)
     for name in specs:
         # as knative/base/sinkbinding.yaml binds them to the Broker
-        publish = broker.publish if name in ("backup-complete", "health-aggregator") else None
+        publish = broker.publish if name in flow.SINK_BOUND else None
         contexts[name] = FunctionContext(config, store=store, publish=publish, environ=environ)
 
     body = flow.minio_webhook_body(

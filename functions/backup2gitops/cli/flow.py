@@ -38,6 +38,8 @@ SERVICES = (
     "alert-router",
     "cluster-backup",
 )
+SINK_BOUND = ("backup-complete", "gitops-generator", "health-aggregator")
+"""The functions knative/base/sinkbinding.yaml binds to the Broker: they publish more than a reply."""
 
 
 def function_specs() -> dict[str, FunctionSpec]:

@@ -233,7 +233,7 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
         for name in flow.SERVICES:
             child_env = dict(env)
             child_env.pop("K_SINK", None)
-            if name in ("backup-complete", "health-aggregator"):
+            if name in flow.SINK_BOUND:
                 child_env["K_SINK"] = ingress  # the SinkBindings of the Knative deployment
             command = functions_framework_command(name, host=args.host, port=ports[name])
             # its own process group: stopping it stops its workers too

@@ -25,6 +25,7 @@ BACKUP_FAILED = "io.backup2gitops.backup.failed"
 BACKUP_STALE = "io.backup2gitops.backup.stale"
 GITOPS_GENERATED = "io.backup2gitops.gitops.generated"
 GITOPS_FAILED = "io.backup2gitops.gitops.failed"
+GITOPS_DRIFTED = "io.backup2gitops.gitops.drifted"
 HEALTH_REPORTED = "io.backup2gitops.health.reported"
 HEALTH_CHANGED = "io.backup2gitops.health.changed"
 PING = "dev.knative.sources.ping"
@@ -215,6 +216,36 @@ class GitopsFailed(EventData):
     retryable: bool
 
 
+DriftSeverity = Literal["critical", "warning", "info"]
+
+
+class DriftFinding(EventData):
+    """One sensitive change between two commits of a cluster's folder (``core.drift``)."""
+
+    kind: str
+    namespace: str | None = Field(default=None, description="none for cluster-scoped objects")
+    name: str
+    rule: str = Field(
+        description="the rule id in core.drift.RULES, e.g. rbac-cluster-admin-binding"
+    )
+    severity: DriftSeverity
+    summary: str
+
+    @property
+    def object(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): the alert's ``object``."""
+        parts = [self.kind, self.namespace, self.name] if self.namespace else [self.kind, self.name]
+        return "/".join(parts)
+
+
+class GitopsDrifted(EventData):
+    cluster: str
+    backup_id: str
+    commit: str = Field(description="the commit that made the changes")
+    previous_commit: str = Field(description="its parent, the tree it is compared with")
+    findings: list[DriftFinding] = Field(min_length=1)
+
+
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 
 
@@ -297,6 +328,7 @@ CATALOG: dict[str, type[EventData]] = {
     BACKUP_FAILED: BackupFailed,
     GITOPS_GENERATED: GitopsGenerated,
     GITOPS_FAILED: GitopsFailed,
+    GITOPS_DRIFTED: GitopsDrifted,
     HEALTH_REPORTED: HealthReported,
     HEALTH_CHANGED: HealthChanged,
     BACKUP_STALE: BackupStale,

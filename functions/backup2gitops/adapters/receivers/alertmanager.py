@@ -2,7 +2,8 @@
 inhibition and silences apply. Identity is the label set: a resolution re-posts the same labels
 with ``endsAt`` = now. A firing alert gets ``endsAt`` = now + ``firing_ttl_s`` (events are not
 re-sent every few minutes like Prometheus rule evaluations, and without ``endsAt`` Alertmanager
-would resolve it by itself after its ``resolve_timeout``)."""
+would resolve it by itself after its ``resolve_timeout``). A one-time notice (``Alert.is_notice``,
+drift findings) is sent with the ``endsAt`` it carries."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def to_postable(
     alert: Alert, *, now: datetime, firing_ttl_s: float, generator_url: str | None = None
 ) -> dict[str, Any]:
     """One element of the ``/api/v2/alerts`` body (``PostableAlert``)."""
-    ends_at = alert.ends_at or now if alert.status == "resolved" else None
+    # A resolution ends now (or when it says); a one-time notice (drift) carries its own end.
+    ends_at = (alert.ends_at or now) if alert.status == "resolved" else alert.ends_at
     if ends_at is None:
         ends_at = now + timedelta(seconds=firing_ttl_s)
     labels = {k: v for k, v in alert.labels.items() if v}  # empty means absent in Prometheus
