@@ -9,6 +9,9 @@
 - Pushes are never forced. When the remote moved, the adapter fetches, resets onto the new tip,
   re-applies the same tree change (for another cluster's files this is exactly a rebase) and
   tries again, a bounded number of times. A push is atomic: a failure leaves the remote as it was.
+- The cached clone checks, at each sync, that the remote still holds the commit the clone was
+  last synced to; when not (the remote was deleted and made again, or rewritten), the clone is
+  thrown away and made again from the remote.
 """
 
 from __future__ import annotations
@@ -121,7 +124,13 @@ class GitRemote:
         else:
             repo = git.Repo(self.workdir)
             repo.remote("origin").set_url(self.url)
+        built_on = self._tracked_commit(repo)
         self._git(repo, "fetch", "--prune", "origin")
+        if built_on is not None and not self._remote_holds(repo, built_on):
+            # The remote was deleted and made again, or its history rewritten: this clone
+            # describes a repository that no longer exists. Start again from the remote.
+            shutil.rmtree(self.workdir)
+            return self._sync()
         remote_ref = f"origin/{self.branch}"
         if remote_ref in [ref.name for ref in repo.remote("origin").refs]:
             self._git(repo, "checkout", "-B", self.branch, remote_ref)
@@ -132,6 +141,23 @@ class GitRemote:
                 self._git(repo, "rm", "-rf", "--quiet", ".")
         self._git(repo, "clean", "-fdx")
         return repo
+
+    def _tracked_commit(self, repo: git.Repo) -> str | None:
+        """The remote branch's commit this clone was last synced to, if it has one."""
+        try:
+            return str(
+                repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/origin/{self.branch}")
+            )
+        except git.GitCommandError:
+            return None
+
+    def _remote_holds(self, repo: git.Repo, commit: str) -> bool:
+        """True when the fetched remote branch still contains ``commit`` (it only moved on)."""
+        try:
+            repo.git.merge_base("--is-ancestor", commit, f"refs/remotes/origin/{self.branch}")
+        except git.GitCommandError:
+            return False
+        return True
 
     def commit_for(
         self, repo: git.Repo, *, backup_id: str, cluster: str, ref: str | None = None
