@@ -61,3 +61,31 @@ def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
     assert "io.backup2gitops.backup.completed.json" in names and len(names) == 9
     schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())
     assert {"backup_id", "cluster", "commit", "noop"} <= set(schema["properties"])
+
+
+def test_each_summary_is_the_one_its_verb_registers() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "verb")
+    helps = {c.dest: c.help for c in subparsers._choices_actions}  # type: ignore[attr-defined]
+    assert helps == {verb: summary for verb, (_, summary) in VERBS.items()}
+
+
+def imported_after(args: list[str]) -> set[str]:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom backup2gitops.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_help_imports_no_verb_and_a_verb_only_itself() -> None:
+    verbs = {f"backup2gitops.cli.{module}" for module, _ in VERBS.values()}
+    assert not imported_after(["--help"]) & (verbs | {"git", "boto3", "flask", "kubernetes"})
+    loaded = imported_after(["schemas", "--help"])
+    assert loaded & verbs == {"backup2gitops.cli.schemas"}

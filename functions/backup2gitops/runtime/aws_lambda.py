@@ -43,10 +43,9 @@ import json
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from cloudevents.http import CloudEvent
 
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
@@ -59,6 +58,9 @@ from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
+
+if TYPE_CHECKING:  # Powertools (and the botocore it loads) only on Lambda, at the first event
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 EVENT_BUS_ENV = "BACKUP2GITOPS_EVENT_BUS"
 SCHEDULED_EVENT = "Scheduled Event"
@@ -158,6 +160,8 @@ def event_from_lambda(raw: Any) -> Event:
     if "Records" in raw:
         return storage_event(raw, source="aws:s3")
     if "detail-type" in raw:
+        from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
         return _from_eventbridge(EventBridgeEvent(raw))
     if "specversion" in raw:
         return from_structured(raw)
