@@ -16,7 +16,8 @@ with its peak RSS (``os.wait4``: the child and the largest of its own children, 
 
 Then cold start: each function's handler module, and ``backup2gitops --help``, imported in a
 fresh interpreter (wall clock, and ``-X importtime``'s own total), with the SDKs it loaded.
-Medians of ``--repeat``. It prints figures; it asserts nothing, and CI does not run it
+Medians of ``--repeat``; CPU seconds (user + system of the child and its git children) beside
+the wall clock, since on a shared machine they vary less. It prints figures; it asserts nothing, and CI does not run it
 (``make bench`` does). Read ratios, not seconds, on a shared machine.
 """
 
@@ -66,6 +67,7 @@ SDKS = ("kubernetes", "git", "boto3", "botocore", "aws_lambda_powertools", "flas
 @dataclass(frozen=True)
 class Run:
     seconds: float
+    cpu_s: float  # user + system, the child's and its waited-for children's (git)
     rss_mb: float
     stdout: str
 
@@ -82,7 +84,8 @@ def child(argv: Sequence[str], *, env: dict[str, str], cwd: Path | None = None) 
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {stderr}")
         out.seek(0)
-        return Run(seconds, usage.ru_maxrss / 1024, out.read().decode())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(seconds, cpu, usage.ru_maxrss / 1024, out.read().decode())
 
 
 def environment(tmp: Path) -> dict[str, str]:
@@ -177,12 +180,15 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
         seconds = statistics.median(run.seconds for run in runs)
         figures[case] = {
             "seconds": round(seconds, 3),
+            "cpu_s": round(statistics.median(run.cpu_s for run in runs), 3),
             "rss_mb": round(max(run.rss_mb for run in runs), 1),
         }
     fresh_s = figures["fresh"]["seconds"]
     figures["fresh"]["us_per_object"] = round(fresh_s / count * 1e6, 1)
     figures["ratio_to_floor"] = round(fresh_s / figures["floor"]["seconds"], 2)
     figures["ratio_to_fast_import"] = round(fresh_s / figures["fast_import"]["seconds"], 2)
+    fresh_cpu = figures["fresh"]["cpu_s"]
+    figures["cpu_ratio_to_floor"] = round(fresh_cpu / max(figures["floor"]["cpu_s"], 1e-3), 2)
     return figures
 
 
@@ -246,7 +252,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{m['platform']}, {m['cpus']} CPUs, Python {m['python']}, {m['git']}")
     print(f"load average at start: {m['load_average']}; medians of {result['repeat']}")
     print()
-    header = f"{'objects':>8} {'case':<12} {'seconds':>8} {'RSS MB':>7}  note"
+    header = f"{'objects':>8} {'case':<12} {'seconds':>8} {'CPU s':>7} {'RSS MB':>7}  note"
     print(header)
     print("-" * len(header))
     for figures in result["sizes"]:
@@ -257,9 +263,13 @@ def print_table(result: dict[str, Any]) -> None:
             if case == "fresh":
                 note = (
                     f"{f['us_per_object']} us/object; {figures['ratio_to_floor']}x the floor, "
-                    f"{figures['ratio_to_fast_import']}x fast-import"
+                    f"{figures['ratio_to_fast_import']}x fast-import; CPU "
+                    f"{figures['cpu_ratio_to_floor']}x the floor's"
                 )
-            print(f"{n:>8,} {case:<12} {f['seconds']:>8.2f} {f['rss_mb']:>7.0f}  {note}")
+            print(
+                f"{n:>8,} {case:<12} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} {f['rss_mb']:>7.0f}"
+                f"  {note}"
+            )
     print()
     print(f"{'cold start':<22} {'seconds':>8} {'import ms':>10}  SDKs loaded")
     for name, f in result["cold_start"].items():
