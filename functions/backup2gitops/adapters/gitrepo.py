@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import git
 
+from backup2gitops.adapters import worktree
 from backup2gitops.adapters.git_remote import credential_env
 
 
@@ -238,36 +239,31 @@ class GitRemote:
         root: PurePosixPath,
         files: Iterable[tuple[PurePosixPath, bytes]],
     ) -> tuple[int, int, int]:
-        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time)."""
+        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time).
+
+        Only new and changed files are written: ``worktree.sync_folder`` compares blob ids with
+        the index, which equals the work tree after ``_sync``.
+        """
         base = Path(repo.working_tree_dir or self.workdir)
-        target = base / root
-        inside = target.resolve()
-        before = {p.relative_to(base).as_posix() for p in target.rglob("*") if p.is_file()}
-        after: set[str] = set()
-        changed = 0
-        for relative, content in files:
-            dest = base / relative
-            if not dest.resolve().is_relative_to(inside):
-                raise GitError("unsafe_path", f"{relative} is outside {root}", retryable=False)
-            after.add(str(relative))
-            if dest.is_file():
-                if dest.read_bytes() == content:
-                    continue
-                changed += 0 if dest.name == "kustomization.yaml" else 1
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(content)
-        for path in sorted(before - after):
-            (base / path).unlink()
-        for directory in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
-            with contextlib.suppress(OSError):
-                directory.rmdir()  # only empty ones go
-        if target.exists() or before:
+        try:
+            change = worktree.sync_folder(
+                base=base, root=root, files=files, tracked=self._tracked_blobs(repo, root)
+            )
+        except worktree.UnsafePath as exc:
+            raise GitError("unsafe_path", str(exc), retryable=False) from exc
+        if change.written:
             self._git(repo, "add", "--all", "--", str(root))
+        return change.added, change.changed, change.removed
 
-        def objects(paths: set[str]) -> int:  # kustomization.yaml files are not objects
-            return sum(1 for path in paths if not path.endswith("/kustomization.yaml"))
-
-        return objects(after - before), changed, objects(before - after)
+    def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
+        """Path -> blob id of every file the index holds under ``root``."""
+        out = self._git(repo, "ls-files", "--stage", "-z", "--", str(root))
+        tracked: dict[str, str] = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                tracked[path] = meta.split(" ")[1]
+        return tracked
 
     def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
         body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
