@@ -68,7 +68,8 @@ def _kustomization(resources: list[str]) -> str:
 
 
 def _check_inside(path: PurePosixPath, root: PurePosixPath) -> None:
-    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
+    text, prefix = path.as_posix(), f"{root.as_posix()}/"
+    if text.startswith("/") or ".." in text.split("/") or path.suffix != ".yaml":
         raise ValueError(f"{path} is not a relative .yaml path")
-    if path.parent == root or root not in path.parents:
+    if not text.startswith(prefix) or "/" not in text[len(prefix) :]:
         raise ValueError(f"{path} is not inside a subfolder of {root}")
