@@ -135,6 +135,7 @@ def _sequence(
             out.append(f"{dash}{_other(item)}\n")
 
 
+@lru_cache(maxsize=1 << 14)  # keys repeat across objects: check each one once
 def _key(key: str) -> str:
     if not key or len(key) > _LONGEST_KEY or not (key.isascii() and key.isprintable()):
         raise Unsupported("a key PyYAML may not write as a simple key")
