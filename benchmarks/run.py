@@ -12,7 +12,9 @@ with its peak RSS (``os.wait4``: the child and the largest of its own children, 
 - ``fast_import``: the same files as one ``git fast-import`` stream into a new repository, pushed;
 - ``daily``: the next backup with 1 % of the objects edited, onto the fresh remote's commit;
 - ``unchanged``: one more backup with the same content (the empty trailer commit);
-- ``redelivery``: that backup delivered again (a no-op).
+- ``redelivery``: that backup delivered again (a no-op; the CLI still plans it for its report);
+- ``redelivery_fn``: the same, as gitops-generator runs it (``generation.generate`` without
+  ``plan_noop``: the archive is never opened).
 
 Then cold start: each function's handler module, and ``backup2gitops --help``, imported in a
 fresh interpreter (wall clock, and ``-X importtime``'s own total), with the SDKs it loaded.
@@ -61,6 +63,22 @@ COLD_START = {
     "gitops-generator": "gitops_generator.handler",
     "cluster-backup": "cluster_backup.handler",
 }
+# gitops-generator's own path for a redelivered backup: GitRemote.publish finds the Backup-Id on
+# the branch and returns; unlike ``backup2gitops generate`` (which plans the backup anyway, to
+# print its figures) it never opens the archive.
+REDELIVER = """
+import sys
+from pathlib import Path
+from backup2gitops import generation
+from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.core.cleaning import CleaningPolicy
+archive, remote, cache, backup_id = sys.argv[1:]
+git = GitRemote(url=remote, branch="main", cache_dir=Path(cache), author_name="bench",
+                author_email="bench@example.com")
+outcome = generation.generate(archive=lambda: open(archive, "rb"), remote=git, cluster="bench",
+                              backup_id=backup_id, policy=CleaningPolicy())
+assert outcome.commit.noop
+"""
 SDKS = ("kubernetes", "git", "boto3", "botocore", "aws_lambda_powertools", "flask", "cloudevents")
 
 
@@ -155,6 +173,9 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
         record("daily", daily, "b2")
         record("unchanged", daily, "b3")
         record("redelivery", daily, "b3")
+        cache_env = env | {"BACKUP2GITOPS__GIT__CACHE_DIR": str(cache)}
+        argv = [sys.executable, "-c", REDELIVER, str(daily), str(remote), str(cache), "b3"]
+        samples.setdefault("redelivery_fn", []).append(child(argv, env=cache_env))
 
         files_tar = work / "files.tar"
         git("--git-dir", str(remote), "archive", "-o", str(files_tar), fresh["commit"], env=env)
@@ -257,7 +278,8 @@ def print_table(result: dict[str, Any]) -> None:
     print("-" * len(header))
     for figures in result["sizes"]:
         n = figures["objects"]
-        for case in ("fresh", "floor", "fast_import", "daily", "unchanged", "redelivery"):
+        cases = ("fresh", "floor", "fast_import", "daily", "unchanged", "redelivery")
+        for case in (*cases, "redelivery_fn"):
             f = figures[case]
             note = ""
             if case == "fresh":
