@@ -240,7 +240,8 @@ def cold_start(*, repeat: int, env: dict[str, str]) -> dict[str, Any]:
 
 
 def _importtime_total(module: str, *, env: dict[str, str]) -> float:
-    """Microseconds ``-X importtime`` reports for ``module``, its imports included."""
+    """Microseconds ``-X importtime`` reports for ``module``, its imports included (not the
+    interpreter's own start-up imports, such as ``site``)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {module}"],
         env=env,
@@ -248,11 +249,14 @@ def _importtime_total(module: str, *, env: dict[str, str]) -> float:
         text=True,
         check=True,
     )
+    top = module.split(".")[0]
     total = 0.0
     for line in done.stderr.splitlines():
         # "import time:  self [us] | cumulative | imported package"; top-level lines only
         parts = line.removeprefix("import time:").split("|")
-        if len(parts) == 3 and not parts[2].startswith("  ") and parts[1].strip().isdigit():
+        if len(parts) != 3 or parts[2].startswith("  ") or not parts[1].strip().isdigit():
+            continue
+        if parts[2].strip().split(".")[0] == top:  # the package, then the module itself
             total += float(parts[1])
     return total
 
