@@ -45,7 +45,6 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import flask
 from cloudevents.http import CloudEvent
 
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
@@ -132,6 +131,8 @@ def is_function_url(raw: Any) -> bool:
 
 def http_response(spec: FunctionSpec, raw: dict[str, Any], ctx: FunctionContext) -> dict[str, Any]:
     """Serve a Function URL request with the same HTTP handling as functions-framework."""
+    import flask  # only Function URL requests (health-aggregator's GET /health) need it
+
     body: str | bytes = raw.get("body") or ""
     if raw.get("isBase64Encoded"):
         body = base64.b64decode(body)

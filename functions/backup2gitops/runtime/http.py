@@ -16,9 +16,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import flask
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.config import SecretRef
 from backup2gitops.core.errors import FunctionError, InvalidInput, Unauthorized
@@ -27,9 +25,12 @@ from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext, default_context
 from backup2gitops.runtime.logs import event_context, logger_for
 
+if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
+    import flask
+
 Handler = Callable[[Event, FunctionContext], Event | None]
 PlainEnvelope = Callable[[Any], Event]
-GetRoute = Callable[[FunctionContext, flask.Request], flask.Response]
+GetRoute = Callable[[FunctionContext, "flask.Request"], "flask.Response"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class FunctionSpec:
     get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
 
 
+def _response(*args: Any, **kwargs: Any) -> flask.Response:
+    from flask import Response
+
+    return Response(*args, **kwargs)
+
+
 def error_response(
     *, function: str, error: FunctionError, trace_id: str | None = None
 ) -> flask.Response:
@@ -60,12 +67,12 @@ def error_response(
             "timestamp": now().isoformat().replace("+00:00", "Z"),
         }
     }
-    return flask.Response(json.dumps(body), status=error.status, mimetype="application/json")
+    return _response(json.dumps(body), status=error.status, mimetype="application/json")
 
 
 def event_response(event: Event) -> flask.Response:
     headers, body = codec.to_http(event)
-    return flask.Response(body, status=200, headers=headers)
+    return _response(body, status=200, headers=headers)
 
 
 def check_token(expected: SecretRef | None, header: str | None, ctx: FunctionContext) -> None:
@@ -103,7 +110,7 @@ def handle_request(
         if route is not None:
             return route(ctx, request)
         if request.path in ("/healthz", "/readyz", "/livez"):
-            return flask.Response("ok\n", mimetype="text/plain")
+            return _response("ok\n", mimetype="text/plain")
         return error_response(
             function=spec.name, error=InvalidInput("method_not_allowed", "POST a CloudEvent")
         )
@@ -117,11 +124,11 @@ def handle_request(
             reply = spec.handle(event, ctx)
             if reply is None:
                 logger.debug("handled, no reply")
-                return flask.Response(status=202)
+                return _response(status=202)
             logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
             if ctx.publish is not None:
                 ctx.publish(reply)
-                return flask.Response(status=202)
+                return _response(status=202)
             return event_response(reply)
     except FunctionError as exc:
         log = logger.warning if exc.status < 500 else logger.error
