@@ -14,7 +14,7 @@ check:
 	ruff check functions tests benchmarks
 	ruff format --check functions tests benchmarks
 	mypy
-	lint-imports
+	PYTHONPATH=functions lint-imports  # this checkout, not an installed copy
 
 unit:
 	python3 -m pytest tests/unit tests/functional

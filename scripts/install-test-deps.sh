@@ -27,11 +27,34 @@ go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
 go_tool sops "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
 go_tool age-keygen "filippo.io/age/cmd/age-keygen@${AGE_VERSION}"
 
-if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
-  echo "installing prometheus-alertmanager (Debian)" >&2
+# Knative's own admission checks (tests/deploy/test_knative_admission.py): a small program in this
+# repository, built from the knative.dev/serving and knative.dev/eventing releases its go.mod pins.
+# Rebuilt when its sources or pins change (the stamp is their checksum).
+KV_DIR=tests/deploy/knative-validate
+KV_STAMP="$(cat "$KV_DIR"/go.mod "$KV_DIR"/go.sum "$KV_DIR"/*.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$GOBIN_DIR/knative-validate" ] \
+    || [ "$(cat "$GOBIN_DIR/knative-validate.stamp" 2>/dev/null)" != "$KV_STAMP" ]; then
+  echo "building knative-validate ($KV_DIR)" >&2
+  mkdir -p "$GOBIN_DIR"
+  (cd "$KV_DIR" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -o "$GOBIN_DIR/knative-validate" .)
+  echo "$KV_STAMP" >"$GOBIN_DIR/knative-validate.stamp"
+fi
+
+# Debian: Alertmanager, and etcd for the real Kubernetes API server (3.4.23 serves 1.34 well).
+debian_packages=()
+command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)
+command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
+if [ "${#debian_packages[@]}" -gt 0 ]; then
+  echo "installing ${debian_packages[*]} (Debian)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
-  # The package starts a system service on :9093; the tests start their own on free ports.
-  (systemctl stop prometheus-alertmanager || service prometheus-alertmanager stop) >/dev/null 2>&1 || true
+  apt-get install -y -qq --no-install-recommends "${debian_packages[@]}" >/dev/null
+  # The packages start system services (:9093, :2379); the tests start their own on free ports.
+  for service in prometheus-alertmanager etcd; do
+    (systemctl stop "$service" || service "$service" stop) >/dev/null 2>&1 || true
+  done
 fi
+
+# kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (pinned inside).
+./scripts/build-kube.sh

@@ -1,7 +1,8 @@
 """alert-router: turn an event into alerts, route them, deliver each to each receiver once.
 
 Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
-``gitops.generated`` (only to resolve) and any type in ``alerts.types``; not
+``gitops.generated`` (only to resolve), ``gitops.drifted`` (one-time notices, one per finding,
+that end by themselves) and any type in ``alerts.types``; not
 ``backup.completed`` (see ``core.routing``). Returns no reply.
 
 Delivery, per (event id, receiver, alert fingerprint, status), is recorded with Powertools
@@ -14,7 +15,12 @@ skips the receivers that already have it:
 - the same delivery in progress elsewhere (a concurrent duplicate): ``Conflict`` (409, retried).
 
 A firing alert that is already open (raised by an earlier event) is only re-sent to receivers
-that want repeats (Alertmanager keeps the alert alive); chat and paging receivers hear of it once.
+that want repeats (Alertmanager keeps the alert alive); chat and paging receivers hear of it once
+-- once they have it: a receiver is marked notified only after a delivery succeeded, so one
+that was down gets the next event's alert (``open_alerts``).
+
+Storage down (the open alerts and the delivery records live there): 503, so the Broker retries;
+with ``alerts.deliver_without_state`` the firing alerts are sent first anyway, unrecorded.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.idempotency_store import persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
+from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
@@ -68,17 +75,51 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     if event.type not in consumed_types(ctx):
         logger.info("not an alerting event type; ignored")
         return None
+    try:
+        return handle_with_state(event, ctx)
+    except StorageError as exc:  # the bucket holding the records is down
+        if ctx.config.alerts.deliver_without_state:
+            deliver_without_state(event, ctx)
+        raise Transient("storage_unavailable", f"alert state unavailable: {exc}") from exc
+
+
+def deliver_without_state(event: Event, ctx: FunctionContext) -> None:
+    """Storage is down: send the firing alerts with no record (at-least-once beats never).
+
+    The 503 that follows makes the Broker redeliver, so a receiver may hear twice; a
+    resolution needs the open alert's record and waits for the storage.
+    """
+    config = ctx.config.alerts
+    tree = routing.parse_tree(r.model_dump(by_alias=True) for r in config.routes)
+    by_name = {r.name: r for r in config.receivers}
+    for alert in routing.effects_of(event).firing:
+        for name in routing.route(tree, alert):
+            fields = {"receiver": name, "alertname": alert.alertname, "result": "sent_unrecorded"}
+            try:
+                build_receiver(by_name[name], environ=ctx.environ).send(alert)
+            except (ReceiverError, ValueError) as exc:
+                logger.warning(
+                    "delivery not done", extra={**fields, "result": "failed", "error": str(exc)}
+                )
+                continue
+            logger.warning("delivered without a record (storage down)", extra=fields)
+
+
+def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
     alerts_config = ctx.config.alerts
     tree = routing.parse_tree(r.model_dump(by_alias=True) for r in alerts_config.routes)
     opened = OpenAlerts(ctx.store, prefix=alerts_config.open_prefix)
-    effects = routing.effects_of(event)
+    effects = routing.effects_of(event, notice_for=ctx.config.drift.notice_for)
     plan: list[tuple[routing.Alert, str, bool]] = []  # alert, receiver, repeat of an open alert
     for alert in effects.firing:
+        if alert.is_notice:  # drift: sent once per event, ends by itself, never kept open
+            plan += [(alert, name, False) for name in routed(tree, alert)]
+            continue
         previous = opened.get(alert.fingerprint)
         repeat = previous is not None and previous.event_id != event.id
         if not repeat:
             opened.put(alert)
-        plan += [(alert, name, repeat) for name in routing.route(tree, alert)]
+        plan += [(alert, name, repeat) for name in routed(tree, alert)]
     resolved: list[str] = []
     for resolution in effects.resolves:
         open_alert = opened.get(resolution.fingerprint)
@@ -86,14 +127,33 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             continue
         alert = open_alert.resolved(at=event.time or ctx.clock(), event=event)
         resolved.append(resolution.fingerprint)
-        plan += [(alert, name, False) for name in routing.route(tree, alert)]
-    outcomes = deliver_all(plan, event=event, ctx=ctx)
+        plan += [(alert, name, False) for name in routed(tree, alert)]
+    outcomes = deliver_all(plan, event=event, ctx=ctx, opened=opened)
     conclude(outcomes, resolved=resolved, opened=opened)
     return None
 
 
+def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
+    """The receivers ``alert`` goes to; an alert no route matches is logged, not dropped silently."""
+    names = routing.route(tree, alert)
+    if not names:
+        logger.warning(
+            "alert matched no route; not delivered",
+            extra={
+                "alertname": alert.alertname,
+                "alert_status": alert.status,
+                "labels": alert.labels,
+            },
+        )
+    return names
+
+
 def deliver_all(
-    plan: list[tuple[routing.Alert, str, bool]], *, event: Event, ctx: FunctionContext
+    plan: list[tuple[routing.Alert, str, bool]],
+    *,
+    event: Event,
+    ctx: FunctionContext,
+    opened: OpenAlerts,
 ) -> list[Outcome]:
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
@@ -113,18 +173,20 @@ def deliver_all(
         if alert.status == "resolved" and not by_name[name].send_resolved:
             outcomes.append(Outcome(name, alert, "skipped", "send_resolved is off"))
             continue
-        if repeat and not receiver.repeat_firing:
+        firing = alert.status != "resolved"
+        if repeat and not receiver.repeat_firing and opened.notified(alert.fingerprint, name):
             outcomes.append(Outcome(name, alert, "skipped", "already notified"))
             continue
-        outcomes.append(
-            deliver_once(
-                receiver,
-                alert,
-                event=event,
-                persistence=persistence,
-                expires_after_s=int(config.idempotency.expires_after.total_seconds()),
-            )
+        outcome = deliver_once(
+            receiver,
+            alert,
+            event=event,
+            persistence=persistence,
+            expires_after_s=int(config.idempotency.expires_after.total_seconds()),
         )
+        if firing and not alert.is_notice and outcome.result in ("delivered", "replayed"):
+            opened.mark_notified(alert.fingerprint, name)  # a notice is never open state
+        outcomes.append(outcome)
     return outcomes
 
 

@@ -3,6 +3,11 @@
 ``<alerts.open_prefix><fingerprint>.json`` holds the alert as it was sent (its labels are
 Alertmanager's identity, so the resolution must repeat them exactly). Written before the
 firing alert is delivered, deleted once its resolution reached every routed receiver.
+
+``<fingerprint>.<receiver>.notified`` is written once a receiver has the firing alert: a later
+event for the same open alert is skipped only for receivers that have it. One that was down
+when the alert opened hears of it with the next event (or the redelivery), never "already
+notified" of something it never got.
 """
 
 from __future__ import annotations
@@ -31,5 +36,17 @@ class OpenAlerts:
     def put(self, alert: Alert) -> None:
         self.store.put_bytes(self.key(alert.fingerprint), json.dumps(alert.to_dict()).encode())
 
+    def _notified_key(self, fingerprint: str, receiver: str) -> str:
+        return f"{self.prefix}{fingerprint}.{receiver}.notified"
+
+    def notified(self, fingerprint: str, receiver: str) -> bool:
+        return self.store.stat(self._notified_key(fingerprint, receiver)) is not None
+
+    def mark_notified(self, fingerprint: str, receiver: str) -> None:
+        self.store.put_bytes(self._notified_key(fingerprint, receiver), b"")
+
     def close(self, fingerprint: str) -> None:
+        for info in list(self.store.list(f"{self.prefix}{fingerprint}.")):
+            if info.key.endswith(".notified"):
+                self.store.delete(info.key)
         self.store.delete(self.key(fingerprint))

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import ObjectInfo, ObjectStore, PreconditionFailed
-from backup2gitops.core import layout
+from backup2gitops.core import errors, layout
 from backup2gitops.core.archive import ArchiveWriter, BackupItem
 from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
 
@@ -77,8 +77,11 @@ def write_native_backup(
     )
 
 
-class BackupInProgress(Exception):
+class BackupInProgress(errors.Backup2GitopsError):
     """Another run holds the claim on this backup id."""
+
+    code = "backup_in_progress"
+    permanent = False
 
 
 CLAIM_NAME = ".claim"

@@ -14,9 +14,8 @@ What is left out, and where:
   the cleaning package always excludes (Events, Leases, Endpoints, ...: never listed either).
 - Objects, as they stream: the cleaning package's ``exclusion_reason`` (controller-owned Pods,
   service-account token Secrets, ``kube-root-ca.crt``, ...) under a policy carrying the
-  namespace globs and label selector. The label selector is applied here, not sent to the
-  server: the adapter's list call has no selector parameter, and filtering on the client gives
-  the same result with one code path.
+  namespace globs and label selector. The label selector is sent to the API server, which
+  filters before it pages (less to read); the policy checks it again on what comes back.
 - Namespaces: when every ``include_namespaces`` entry is a plain name, namespaced resources are
   listed per namespace (less to read); otherwise the whole collection is listed and filtered.
 

@@ -1,7 +1,16 @@
 """Configuration: one YAML file, ``${VAR}`` expansion, environment overrides, defaults, validation.
 
-- ``${VAR}`` and ``${VAR:-default}`` are expanded from the environment before parsing; an unset
-  variable without a default is an error that names it.
+The whole file is checked when it is loaded (``config validate``, and every function's cold
+start): unknown keys anywhere are errors (a typo must not pass), enumerations are strict, the
+cleaning policy is ``core.cleaning.CleaningPolicy`` itself, transforms and receiver types must
+be installed, cross-field rules (sops needs recipients, review mode needs its project) hold, and
+URLs carry no credentials. Every error names its field: ``generator.cleaning.secrets: must be one
+of exclude, redact, sops, plaintext (got 'encrypt')``.
+
+- ``${VAR}`` and ``${VAR:-default}`` are expanded from the environment *after* YAML parsing, in
+  string values only: a ``${VAR}`` in a comment is just a comment, and a value holding `` #``
+  is never cut. An unset variable without a default is an error naming the field that uses it.
+  Inside a flow collection (``{...}``, ``[...]``) quote it: ``{url: "${REMOTE}"}``.
 - ``BACKUP2GITOPS__SECTION__FIELD=value`` overrides any field (``__`` separates levels;
   the value is parsed as YAML, so ``true``, ``5`` and ``[a, b]`` work).
 - Credentials never live in the file: a secret field holds a *reference*
@@ -10,70 +19,82 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from backup2gitops.core.cleaning.policy import Entries, SelectorText
+from backup2gitops import transforms as installed_transforms
+from backup2gitops.config_receivers import (
+    RECEIVER_TAGS,
+    ConsoleReceiverConfig,
+    ReceiverConfig,
+)
+from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.core.archive import ArchiveLimits
+from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
+from backup2gitops.core.drift import DriftPolicy
+from backup2gitops.core.errors import Backup2GitopsError
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "AlertsConfig",
+    "ArchiveLimitsConfig",
+    "BackupCompleteConfig",
+    "ClusterBackupConfig",
+    "ClusterSource",
+    "Config",
+    "ConfigError",
+    "GeneratorConfig",
+    "GitConfig",
+    "HealthConfig",
+    "HttpConfig",
+    "IdempotencyConfig",
+    "ReceiverConfig",
+    "ReviewConfig",
+    "RouteConfig",
+    "SecretRef",
+    "StorageConfig",
+    "describe_error",
+    "expand_variables",
+    "load_config",
+    "parse_config",
+]
 
 ENV_PREFIX = "BACKUP2GITOPS__"
 CONFIG_ENV = "BACKUP2GITOPS_CONFIG"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(Exception):
+class ConfigError(Backup2GitopsError):
     """The configuration cannot be used; the message names the field or variable."""
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SecretRef(Strict):
-    """Where a credential lives: an environment variable or a mounted file. Never the value."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-    def reveal(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The secret's value, or None when it is not set. Callers must never log it."""
-        if self.env is not None:
-            value = (environ if environ is not None else os.environ).get(self.env)
-            return value or None
-        assert self.file is not None
-        try:
-            return self.file.read_text().strip() or None
-        except FileNotFoundError:
-            return None
-
-    def __repr__(self) -> str:
-        return f"SecretRef(env={self.env!r})" if self.env else f"SecretRef(file={self.file!r})"
+    code = "invalid_configuration"
 
 
 class StorageConfig(Strict):
-    url: str = Field(
+    url: PlainUrl = Field(
         default="file://./bucket",
         description="s3://bucket[/prefix] (MinIO or AWS S3) or file:///path (a directory)",
     )
-    endpoint_url: str | None = Field(default=None, description="e.g. http://minio.minio.svc:9000")
+    endpoint_url: PlainUrl | None = Field(
+        default=None, description="e.g. http://minio.minio.svc:9000"
+    )
     region: str | None = None
     verify_tls: bool = True
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     access_key: SecretRef = SecretRef(env="AWS_ACCESS_KEY_ID")
     secret_key: SecretRef = SecretRef(env="AWS_SECRET_ACCESS_KEY")
-    health_url: str | None = Field(
+    health_url: PlainUrl | None = Field(
         default=None, description="MinIO only: base URL whose /minio/health/cluster is checked"
     )
 
@@ -99,13 +120,23 @@ class ClusterSource(Strict):
 
 class ReviewConfig(Strict):
     mode: Literal["none", "github", "gitlab"] = "none"
-    api_url: str | None = None
+    api_url: PlainUrl | None = None
     project: str | None = Field(default=None, description="owner/repo (GitHub) or project id/path")
     token: SecretRef = SecretRef(env="BACKUP2GITOPS_REVIEW_TOKEN")
 
+    @model_validator(mode="after")
+    def _project_for_mode(self) -> ReviewConfig:
+        if self.mode != "none" and not self.project:
+            what = "owner/repo" if self.mode == "github" else "the project id or path"
+            raise FieldProblem("project", message=f"required when mode is {self.mode} ({what})")
+        return self
+
 
 class GitConfig(Strict):
-    url: str = Field(default="./gitops.git", description="path, file://, https:// or ssh remote")
+    url: PlainUrl = Field(
+        default="./gitops.git",
+        description="path, file://, https:// or ssh remote; the token goes in git.token",
+    )
     branch: str = "main"
     author_name: str = "backup2gitops"
     author_email: str = "backup2gitops@localhost"
@@ -116,23 +147,87 @@ class GitConfig(Strict):
     review: ReviewConfig = ReviewConfig()
 
 
+_AGE_RECIPIENT = r"^age1[0-9a-z]{20,}$"
+"""An age recipient: X25519 (``age1`` + 58 bech32 characters), post-quantum (``age1pq1...``) or
+a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joins them with one)."""
+
+
 class GeneratorConfig(Strict):
-    cleaning: dict[str, Any] = Field(
-        default_factory=dict, description="CleaningPolicy: secrets, filters, keep_node_ports, ..."
+    cleaning: CleaningPolicy = Field(
+        default_factory=CleaningPolicy,
+        description="which objects go to git and how Secrets are treated (core.cleaning)",
     )
     transforms: list[str] = Field(
         default_factory=list, description="entry points of group backup2gitops.transforms to run"
     )
-    sops_age_recipients: list[str] = Field(default_factory=list)
+    sops_age_recipients: list[str] = Field(
+        default_factory=list,
+        description="age public keys (age1...) Secrets are encrypted for; cleaning.secrets: sops",
+    )
     record_unchanged: bool = Field(
         default=True,
         description="commit a backup that changes nothing as an empty commit with its trailers, "
         "so the branch says which backup it reflects (GitOps lag stays measurable)",
     )
+    retry_window_s: float = Field(
+        default=120,
+        ge=0,
+        description="a storage or git outage within this many seconds of the event's time is a "
+        "503 (the Broker retries: 6 times over ~63 s); later it becomes gitops.failed "
+        "(retryable: true), so the alert-router hears of it before the event is dead-lettered",
+    )
+    max_deletion_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a commit removing more than this share of a cluster's objects fails "
+        "(gitops.failed mass_deletion) unless the backup is confirmed complete by both counts",
+    )
+
+    @field_validator("transforms")
+    @classmethod
+    def _installed(cls, names: list[str]) -> list[str]:
+        installed = installed_transforms.installed()
+        for index, name in enumerate(names):
+            if name not in installed:
+                raise FieldProblem(
+                    index,
+                    message=f"unknown transform {name!r} (entry points of "
+                    f"{installed_transforms.GROUP}: {', '.join(sorted(installed)) or 'none'})",
+                )
+            try:
+                installed_transforms.load_transforms([name])
+            except Exception as exc:  # a broken plug-in fails here, not on every backup
+                raise FieldProblem(
+                    index, message=f"transform {name!r} does not load ({type(exc).__name__}: {exc})"
+                ) from exc
+        return names
+
+    @field_validator("sops_age_recipients")
+    @classmethod
+    def _age_keys(cls, recipients: list[str]) -> list[str]:
+        for index, recipient in enumerate(recipients):
+            if not re.match(_AGE_RECIPIENT, recipient):
+                raise FieldProblem(index, message="not an age public key (age1...)")
+        return recipients
+
+    @model_validator(mode="after")
+    def _sops_has_recipients(self) -> GeneratorConfig:
+        if self.cleaning.secrets == "sops" and not self.sops_age_recipients:
+            raise FieldProblem(
+                "sops_age_recipients",
+                message="required when cleaning.secrets is sops (age public keys, age1...)",
+            )
+        return self
 
 
 class BackupCompleteConfig(Strict):
     webhook_token: SecretRef = SecretRef(env="BACKUP2GITOPS_WEBHOOK_TOKEN")
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="accept webhooks without a token when none is configured (demo only); "
+        "otherwise backup-complete refuses to start without one",
+    )
     supported_format_versions: list[str] = Field(default_factory=lambda: ["1"])
 
 
@@ -174,7 +269,7 @@ class HealthConfig(Strict):
     kubernetes: bool = Field(
         default=False, description="check the Kubernetes API and Knative Services"
     )
-    kubernetes_url: str = Field(
+    kubernetes_url: PlainUrl = Field(
         default="https://kubernetes.default.svc",
         description="the API server (in-cluster default); its CA and token come from the pod",
     )
@@ -197,23 +292,6 @@ class HealthConfig(Strict):
     )
     git_log_depth: int = Field(
         default=200, ge=1, le=5000, description="commits read to find each cluster's Backup-Id"
-    )
-
-
-class ReceiverConfig(BaseModel):
-    """One notification target; ``type`` selects the receiver class, the rest is its settings.
-
-    Settings every receiver understands are fields here; anything else (``url``,
-    ``routing_key``, ``secret``, ...) is validated by the receiver class itself.
-    """
-
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
-    type: str
-    timeout_s: float = Field(default=10.0, gt=0)
-    send_resolved: bool = True
-    health_url: str | None = Field(
-        default=None, description="checked by the health-aggregator (Alertmanager: .../-/ready)"
     )
 
 
@@ -251,17 +329,32 @@ class IdempotencyConfig(Strict):
     table: str | None = Field(default=None, description="DynamoDB table (backend: dynamodb)")
     expires_after: timedelta = timedelta(days=1)
 
+    @model_validator(mode="after")
+    def _table_for_dynamodb(self) -> IdempotencyConfig:
+        if self.backend == "dynamodb" and not self.table:
+            raise FieldProblem("table", message="required when backend is dynamodb")
+        return self
+
 
 class AlertsConfig(Strict):
     receivers: list[ReceiverConfig] = Field(
-        default_factory=lambda: [ReceiverConfig(name="console", type="console")]
+        default_factory=lambda: list[ReceiverConfig]([ConsoleReceiverConfig(name="console")]),
+        description="where alerts go; 'type' picks the receiver and its settings",
     )
-    routes: list[RouteConfig] = Field(default_factory=lambda: [RouteConfig(receivers=["console"])])
+    routes: list[RouteConfig] = Field(
+        default_factory=lambda: [RouteConfig(receivers=["console"])],
+        description="the routing tree's top level; an alert no route matches is only logged",
+    )
     types: list[str] = Field(default_factory=list, description="extra event types to consume")
     open_prefix: str = Field(
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    deliver_without_state: bool = Field(
+        default=False,
+        description="when the bucket is down, send firing alerts anyway without recording "
+        "them (the 503 that follows may make a receiver hear twice: at-least-once)",
+    )
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> AlertsConfig:
@@ -280,8 +373,38 @@ class AlertsConfig(Strict):
         return self
 
 
+class HttpConfig(Strict):
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="larger request bodies are answered 413 unread"
+    )
+
+
+class ArchiveLimitsConfig(Strict):
+    """What reading one backup archive may cost (backup-complete and gitops-generator);
+    enforced while streaming, a breach fails the backup (``archive_invalid``, not retried)."""
+
+    max_entries: int = Field(default=500_000, ge=1, description="tar members (Velero: 2/object)")
+    max_member_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="one member")
+    max_total_bytes: int = Field(
+        default=4 * 1024**3, ge=1, description="the whole tar stream, decompressed"
+    )
+    max_ratio: float = Field(
+        default=200.0, gt=1, description="decompressed / compressed bytes (past 16 MiB out)"
+    )
+
+    def limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_entries=self.max_entries,
+            max_member_bytes=self.max_member_bytes,
+            max_total_bytes=self.max_total_bytes,
+            max_ratio=self.max_ratio,
+        )
+
+
 class Config(Strict):
+    http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
+    archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
     git: GitConfig = GitConfig()
     generator: GeneratorConfig = GeneratorConfig()
@@ -289,9 +412,14 @@ class Config(Strict):
     cluster_backup: ClusterBackupConfig = ClusterBackupConfig()
     health: HealthConfig = HealthConfig()
     alerts: AlertsConfig = AlertsConfig()
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy,
+        description="sensitive changes between commits (gitops.drifted) and their alerts",
+    )
 
 
-def expand_variables(text: str, environ: Mapping[str, str]) -> str:
+def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:
+    """``text`` with every ``${VAR}`` / ``${VAR:-default}`` replaced from ``environ``."""
     missing: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
@@ -303,10 +431,37 @@ def expand_variables(text: str, environ: Mapping[str, str]) -> str:
         missing.append(name)
         return ""
 
+    prefix = f"{where}: " if where else ""
+    if text.count("${") != len(_VAR.findall(text)):
+        raise ConfigError(
+            f"{prefix}a malformed ${{...}} reference (in a plain YAML value ' #' starts a "
+            "comment and cuts it: quote the value)"
+        )
     expanded = _VAR.sub(substitute, text)
     if missing:
-        raise ConfigError(f"unset environment variable(s) with no default: {', '.join(missing)}")
+        names = ", ".join(f"${{{name}}}" for name in missing)
+        raise ConfigError(f"{prefix}{names} is not set and has no default (${{NAME:-default}})")
     return expanded
+
+
+def _expand_tree(node: Any, environ: Mapping[str, str], path: tuple[str | int, ...]) -> Any:
+    """Expand variables in the string values of a parsed document (never in keys)."""
+    if isinstance(node, str):
+        return expand_variables(node, environ, where=_where(path)) if "${" in node else node
+    if isinstance(node, dict):
+        return {key: _expand_tree(value, environ, (*path, key)) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_expand_tree(value, environ, (*path, i)) for i, value in enumerate(node)]
+    return node
+
+
+def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Field path -> the ``BACKUP2GITOPS__...`` variable that sets it."""
+    found = {}
+    for key in environ:
+        if key.startswith(ENV_PREFIX):
+            found[tuple(p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p)] = key
+    return found
 
 
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -324,26 +479,97 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[st
     return raw
 
 
-def describe_error(exc: ValidationError) -> str:
-    lines = []
+def _where(loc: tuple[str | int, ...] | list[str | int]) -> str:
+    """``("alerts", "receivers", 0, "slack", "url")`` -> ``alerts.receivers[0].url``."""
+    text = ""
+    after_index = False
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            after_index = True
+            continue
+        if after_index and part in RECEIVER_TAGS:  # the receiver union's tag, not a field
+            after_index = False
+            continue
+        after_index = False
+        text += f".{part}" if text else str(part)
+    return text or "(root)"
+
+
+@cache
+def _field_names() -> frozenset[str]:
+    """Every field name of every section, for "did you mean" hints on unknown keys."""
+    names: set[str] = set()
+
+    def walk(schema: Any) -> Iterator[str]:
+        if isinstance(schema, dict):
+            yield from (schema.get("properties") or {}).keys()
+            for value in schema.values():
+                yield from walk(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                yield from walk(value)
+
+    names.update(walk(Config.model_json_schema()))
+    return frozenset(names)
+
+
+def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
+    """Where and what, in words; never the offending value, except for enumerations."""
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return loc, f"must be one of {expected} (got {err['input']!r})"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), sorted(_field_names()), n=1)
+        return loc, "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
+    if kind == "missing":
+        return loc, "required"
+    if kind == "value_error":
+        error = ctx.get("error")
+        if isinstance(error, FieldProblem):
+            return (*loc, *error.loc), error.message
+        return loc, str(error) if error is not None else err["msg"]
+    return loc, err["msg"]
+
+
+def describe_error(
+    exc: ValidationError, overrides: Mapping[tuple[str, ...], str] | None = None
+) -> str:
+    """One line: ``field: problem; field: problem`` (``(from $VAR)`` when an override set it)."""
+    lines: list[str] = []
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(root)"
-        lines.append(f"{where}: {err['msg']}")
+        loc, text = _message(err)
+        line = f"{_where(loc)}: {text}"
+        fields = tuple(str(part) for part in loc)
+        origin = next(
+            (var for path, var in (overrides or {}).items() if fields[: len(path)] == path), None
+        )
+        if origin:
+            line += f" (from ${origin})"
+        if line not in lines:
+            lines.append(line)
     return "; ".join(lines)
 
 
 def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
     env = environ if environ is not None else os.environ
     try:
-        raw = yaml.safe_load(expand_variables(text, env)) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}") from exc
+        hint = ""
+        if "${" in text:
+            hint = ' (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")'
+        raise ConfigError(f"not valid YAML{hint}: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a YAML mapping")
+    expanded = _expand_tree(raw, env, ())
     try:
-        return Config.model_validate(_apply_overrides(raw, env))
+        return Config.model_validate(_apply_overrides(expanded, env))
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc)) from exc
+        raise ConfigError(describe_error(exc, _overrides(env))) from exc
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -15,14 +15,18 @@ import collections
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from backup2gitops.adapters.gitrepo import CommitResult, GitRemote
-from backup2gitops.core.archive import BackupItem, iter_items
+from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
+from backup2gitops.core import errors
+from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
+from backup2gitops.core.integrity import CheckedReader
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import iter_tree, plan_tree
+from backup2gitops.core.safeguards import BackupMark, DeletionGuard, count_refusal
 
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
 Encrypt = Callable[[dict[str, Any]], dict[str, Any]]
@@ -38,6 +42,43 @@ class Plan:
     excluded: int = 0
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
     kinds: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+
+
+class BackupRefused(errors.Backup2GitopsError):
+    """The backup must not become a commit (``code``: archive_empty, archive_incomplete,
+    mass_deletion). Never retryable: the same bytes give the same verdict."""
+
+    permanent = True
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code, permanent=True)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What the backup's producer says about it, for the guards (``core.safeguards``)."""
+
+    created_at: datetime | None = None
+    """Completion time: orders backups on the branch (None: no order is enforced)."""
+    items: int | None = None
+    """Objects the producer wrote (manifest counts, Velero's itemsBackedUp); None: unknown."""
+    complete: bool = False
+    """The producer vouches nothing is missing (native manifest; Velero ``Completed`` with
+    itemsBackedUp == totalItems)."""
+    max_deletion_share: float = 0.5
+
+
+def deletion_guard(claims: Claims, report: ReadReport) -> Guard:
+    """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
+    rule = DeletionGuard(max_share=claims.max_deletion_share)
+
+    def check(before: int, change: CommitResult) -> None:
+        confirmed = claims.complete and claims.items is not None and report.items >= claims.items
+        refusal = rule.refusal(before=before, removed=change.removed, confirmed_complete=confirmed)
+        if refusal:
+            raise BackupRefused("mass_deletion", refusal)
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -123,28 +164,52 @@ def generate(
     plan_noop: bool = False,
     record_unchanged: bool = True,
     push_branch: str | None = None,
+    archive_size: int | None = None,
+    archive_sha256: str | None = None,
+    claims: Claims | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
     Each push attempt reads the archive again (a lost race re-applies the change on the new tip).
     A backup already on the branch is a no-op that does not read the archive, unless
     ``plan_noop`` asks for the plan's figures anyway (the CLI reports them).
+
+    ``archive_size`` (and ``archive_sha256``, when the backup has one) are checked while the
+    archive streams (``core.integrity``): a mismatch raises IntegrityError before the commit.
+    The guards (``claims``): an archive with no items, or fewer than claimed, raises
+    ``BackupRefused`` before anything is removed; so does a commit removing more than
+    ``max_deletion_share`` of the cluster's objects unless the backup is confirmed complete;
+    a backup older than the one the branch reflects is a no-op with a reason.
     """
     started = time.monotonic()
     plans: list[Plan] = []
+    claims = claims or Claims()
+    report = ReadReport()
 
     def files() -> Iterator[tuple[PurePosixPath, bytes]]:
         plan = Plan(cluster=cluster)
         plans.append(plan)
-        with archive() as stream:
+        nonlocal report
+        report = ReadReport()
+        with archive() as raw:
+            stream = (
+                CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
+                if archive_size is not None
+                else None
+            )
             placed = placed_objects(
-                iter_items(stream),
+                iter_items(cast("BinaryIO", stream or raw), report=report, limits=limits),
                 plan=plan,
                 policy=policy,
                 transforms=transforms,
                 encrypt=encrypt,
             )
-            yield from iter_tree(cluster=cluster, objects=placed)
+            yield from guarded_tree(
+                iter_tree(cluster=cluster, objects=placed), report=report, claims=claims
+            )
+            if stream is not None:
+                stream.finish()  # before the commit: the consumer asks for one more file
 
     result = remote.publish(
         root=PurePosixPath("clusters") / cluster,
@@ -154,9 +219,27 @@ def generate(
         cluster=cluster,
         allow_empty=record_unchanged,
         push_branch=push_branch,
+        mark=(
+            BackupMark(backup_id=backup_id, created_at=claims.created_at)
+            if claims.created_at is not None
+            else None
+        ),
+        guard=lambda before, change: deletion_guard(claims, report)(before, change),
     )
     if not plans and plan_noop:
         for _ in files():
             pass
     plan = plans[-1] if plans else Plan(cluster=cluster)
     return Outcome(plan=plan, commit=result, duration_s=time.monotonic() - started)
+
+
+def guarded_tree(
+    files: Iterable[tuple[PurePosixPath, bytes]], *, report: ReadReport, claims: Claims
+) -> Iterator[tuple[PurePosixPath, bytes]]:
+    """``files``, then the item count check: the work tree has the new files but nothing has
+    been removed yet when an empty or gutted archive is refused."""
+    yield from files
+    refusal = count_refusal(read=report.items, claimed=claims.items)
+    if refusal:
+        code = "archive_empty" if report.items == 0 else "archive_incomplete"
+        raise BackupRefused(code, refusal)

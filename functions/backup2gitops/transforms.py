@@ -10,12 +10,20 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from backup2gitops.core.cleaning import Transform
+from backup2gitops.core.errors import Backup2GitopsError
 
 GROUP = "backup2gitops.transforms"
 
 
-class UnknownTransform(LookupError):
+class UnknownTransform(Backup2GitopsError, LookupError):
     """A configured transform name has no installed entry point."""
+
+    code = "unknown_transform"
+
+
+def installed() -> dict[str, EntryPoint]:
+    """The installed transforms by name (the configuration is checked against these)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def load_transforms(names: Sequence[str] | None = None) -> list[Transform]:
@@ -24,7 +32,7 @@ def load_transforms(names: Sequence[str] | None = None) -> list[Transform]:
     Raise UnknownTransform for a name with no entry point, and TypeError when an entry point
     does not load a callable.
     """
-    available: dict[str, EntryPoint] = {ep.name: ep for ep in entry_points(group=GROUP)}
+    available = installed()
     selected = sorted(available) if names is None else list(names)
     missing = [name for name in selected if name not in available]
     if missing:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
-from backup2gitops.core.archive import ArchiveError, iter_items
-from backup2gitops.core.errors import Transient
+from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
+from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 
 MAX_MARKER_BYTES = 1024 * 1024
@@ -47,8 +47,11 @@ class ArchiveReading:
     error: ArchiveError | None
 
 
-class _ReadFailed(Exception):
+class _ReadFailed(Backup2GitopsError):
     """The store failed mid-stream; kept apart from the archive's own errors on purpose."""
+
+    code = "storage_unavailable"
+    permanent = False
 
 
 class _Tap:
@@ -76,8 +79,9 @@ class _Tap:
 class Bucket:
     """The store seen through bucket keys; only keys under the store's own prefix are readable."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, *, limits: ArchiveLimits | None = None) -> None:
         self.store = store
+        self.limits = limits or ArchiveLimits()
         self.name = store.bucket
         # S3Store keeps keys relative to its URL's prefix; the other stores have none.
         self.prefix: str = getattr(store, "prefix", "")
@@ -121,7 +125,7 @@ class Bucket:
         items = 0
         error: ArchiveError | None = None
         try:
-            for _ in iter_items(cast("BinaryIO", tap)):
+            for _ in iter_items(cast("BinaryIO", tap), limits=self.limits):
                 items += 1
         except ArchiveError as exc:
             error = exc
@@ -140,7 +144,7 @@ class Bucket:
 
 def archive_failure(error: ArchiveError) -> tuple[str, str]:
     """The ``backup.failed`` code and message for an archive that cannot be read."""
-    code = "archive_truncated" if error.code == "truncated" else "archive_invalid"
+    code = "archive_truncated" if error.reason == "truncated" else "archive_invalid"
     return code, f"the archive cannot be read: {error}"
 
 

@@ -80,7 +80,7 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
             "ignored: not an object creation", extra={**where, "name": notification.event_name}
         )
         return None
-    bucket = Bucket(ctx.store)
+    bucket = Bucket(ctx.store, limits=ctx.config.archive_limits.limits())
     if notification.bucket != bucket.name or not bucket.holds(notification.key):
         logger.warning(
             "ignored: outside the configured storage", extra={**where, "storage": ctx.store.url}
@@ -140,6 +140,7 @@ SPEC = FunctionSpec(
     handle=handle,
     plain_json=lambda payload: storage_event(payload, source=WEBHOOK_SOURCE),
     token=lambda ctx: ctx.config.backup_complete.webhook_token,
+    allow_unauthenticated=lambda ctx: ctx.config.backup_complete.allow_unauthenticated,
     # MinIO's webhook carries the token; CloudEvents arrive from the Broker (the KafkaSource path),
     # which sends none, and a 401 there would be dead-lettered, not retried. Nothing is taken on
     # trust either way: every claim is checked against the bucket before anything is announced.

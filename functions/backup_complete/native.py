@@ -8,7 +8,9 @@ the ``backup.failed`` code it yields:
    (``unsupported_format_version``);
 2. the archive it names exists (``archive_missing``) with the size it states (``size_mismatch``);
 3. one streaming pass over the archive: its sha256 (``checksum_mismatch``), and it reads to the
-   end as a gzip tarball (``archive_truncated`` / ``archive_invalid``).
+   end as a gzip tarball (``archive_truncated`` / ``archive_invalid``);
+4. it holds items, and at least as many as the manifest counts (``archive_empty`` /
+   ``archive_incomplete``): a gutted archive never reaches the generator.
 
 A manifest that is gone by the time it is read (deleted since the notification) gives no verdict.
 """
@@ -20,6 +22,7 @@ from collections.abc import Collection
 from backup2gitops.core import layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.manifest import BackupManifest, ManifestError, parse_manifest
+from backup2gitops.core.safeguards import count_refusal
 from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
 
 _MANIFEST_CODES = {
@@ -100,6 +103,10 @@ def check(
     if reading.error is not None:
         code, message = archive_failure(reading.error)
         return failed(code, f"{archive}: {message}", archive=archive)
+    refusal = count_refusal(read=reading.items, claimed=manifest.resource_count)
+    if refusal:
+        code = "archive_empty" if reading.items == 0 else "archive_incomplete"
+        return failed(code, f"{archive}: {refusal}", archive=archive)
     return Verdict(
         marker_key=marker,
         marker_etag=info.etag,
@@ -119,4 +126,5 @@ def _completed(*, bucket: str, manifest: BackupManifest, keys: list[str]) -> Bac
         resource_count=manifest.resource_count,
         created_at=manifest.finished_at,
         kubernetes_version=manifest.kubernetes_version,
+        complete=True,  # the manifest counts what was written, and the archive held it all
     )

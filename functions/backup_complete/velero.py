@@ -8,7 +8,8 @@ triggers this check, which reads the JSON as it is NOW:
 - ``Completed`` / ``PartiallyFailed`` and the tarball exists and reads to the end -> completed;
   the tarball not there yet (Velero before 1.11 wrote the final JSON first) -> no verdict: its own
   put will come; a truncated or corrupt tarball -> failed (``archive_truncated``,
-  ``archive_invalid``);
+  ``archive_invalid``); a tarball with no items, or fewer than ``status.progress.itemsBackedUp``
+  -> failed (``archive_empty``, ``archive_incomplete``);
 - ``Failed`` / ``FailedValidation`` -> failed (``velero_backup_failed``);
 - any other phase -> no verdict.
 
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 
 from backup2gitops.core import layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
+from backup2gitops.core.safeguards import count_refusal
 from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
 
 COMPLETED_PHASES = frozenset({"Completed", "PartiallyFailed"})
@@ -93,7 +95,14 @@ def check(
     annotations = _section(_section(document, "metadata"), "annotations")
     progress = _section(status, "progress")
     finished = status.get("completionTimestamp") or status.get("startTimestamp")
-    items = progress.get("itemsBackedUp")
+    items, total = progress.get("itemsBackedUp"), progress.get("totalItems")
+    claimed = items if isinstance(items, int) and items >= 0 else None
+    refusal = count_refusal(read=reading.items, claimed=claimed)
+    if refusal:
+        return failed(
+            "archive_empty" if reading.items == 0 else "archive_incomplete",
+            f"{tarball}: {refusal} (status.progress.itemsBackedUp)",
+        )
     version = annotations.get(K8S_VERSION_ANNOTATION)
     try:
         data = BackupCompleted(
@@ -104,9 +113,10 @@ def check(
             keys=[marker, tarball],
             size=reading.size,
             sha256=None,
-            resource_count=items if isinstance(items, int) and items >= 0 else reading.items,
+            resource_count=claimed if claimed is not None else reading.items,
             created_at=finished or now,
             kubernetes_version=version if isinstance(version, str) else None,
+            complete=phase == "Completed" and claimed is not None and claimed == total,
         )
     except ValidationError as exc:
         return failed("invalid_velero_backup", f"{marker}: {exc.errors()[0]['msg']}")

@@ -13,7 +13,8 @@ is ignored (202), never backed up under the wrong name.
 Replies:
 - Success: none (202). backup-complete announces ``backup.completed`` when the manifest lands.
 - Failure (the API server unreachable or refusing, storage failing): ``backup.failed`` with a
-  ``code`` (``kube_unreachable``, ``kube_unauthorized``, ``kube_forbidden``,
+  ``code`` (``kube_unreachable``, ``kube_unauthorized``: no credential or a rejected one,
+  ``kube_forbidden``: RBAC refuses a verb on a resource, named in the message,
   ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
   ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
   is never announced as complete.
@@ -24,7 +25,8 @@ Replies:
   retries ends in the dead-letter sink with no event the alert-router sees; ``backup.failed``
   reaches it at once. The next PingSource tick, or a ``backup.requested``, tries again; a
   missed day also raises ``backup.stale`` (health-aggregator).
-- Anything unexpected is a 500 (retried by the broker; each attempt has its own backup id).
+- Anything else that escapes (a bug, an error type nobody mapped) is announced the same way by
+  the runtime (``runtime.failures``): ``backup.failed`` with code ``internal``, not retried.
 """
 
 from __future__ import annotations
@@ -51,7 +53,13 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
-from backup2gitops.core.layout import LayoutError, native_manifest_key, new_backup_id, validate_name
+from backup2gitops.core.layout import (
+    LayoutError,
+    native_manifest_key,
+    new_backup_id,
+    validate_cluster,
+)
+from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
@@ -86,14 +94,31 @@ def requested_cluster(event: Event) -> str | None:
     return named or event.cluster
 
 
-def kube_failure_code(error: KubeError) -> str:
-    if error.code == 0:
-        return "kube_unreachable" if error.retryable else "kube_config_invalid"
-    return {
-        401: "kube_unauthorized",
-        403: "kube_forbidden",
-        410: "kube_list_expired",
-    }.get(error.code, "kube_error")
+def failed_event(
+    event: Event, *, cluster: str | None, backup_id: str | None, code: str, message: str
+) -> Event:
+    """``backup.failed`` for this request (one id per request: a redelivery repeats it)."""
+    data = BackupFailed(cluster=cluster, backup_id=backup_id, code=code, message=message)
+    return event.reply(
+        type=BACKUP_FAILED,
+        source=SOURCE,
+        data=data,
+        subject=f"{cluster}/{backup_id}" if cluster and backup_id else None,
+        cluster=cluster,
+        id=stable_event_id(NAME, event.id),
+    )
+
+
+def failure_event(event: Event, failure: failures.Failure, ctx: FunctionContext) -> Event | None:
+    """What the runtime announces for a failure that escaped the handler (``runtime.failures``):
+    ``backup.failed`` naming the requested (or configured) cluster."""
+    try:
+        cluster = requested_cluster(event) or ctx.config.cluster_backup.cluster
+    except InvalidInput:
+        return None
+    return failed_event(
+        event, cluster=cluster, backup_id=None, code=failure.code, message=failure.message
+    )
 
 
 def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler:
@@ -114,7 +139,7 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
                 "no_cluster", "name the cluster in data.cluster or in cluster_backup.cluster"
             )
         try:
-            validate_name(cluster, what="cluster")
+            validate_cluster(cluster)
         except LayoutError as exc:
             raise InvalidInput("invalid_cluster", str(exc)) from exc
         started_at = ctx.clock()
@@ -128,14 +153,8 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
             return None
 
         def failed(code: str, message: str) -> Event:
-            data = BackupFailed(cluster=cluster, backup_id=backup_id, code=code, message=message)
-            return event.reply(
-                type=BACKUP_FAILED,
-                source=SOURCE,
-                data=data,
-                subject=f"{cluster}/{backup_id}",
-                cluster=cluster,
-                id=stable_event_id(NAME, event.id),
+            return failed_event(
+                event, cluster=cluster, backup_id=backup_id, code=code, message=message
             )
 
         try:
@@ -157,7 +176,7 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
         except BackupInProgress as exc:  # a duplicate delivery while the first still runs
             raise Conflict("backup_in_progress", str(exc)) from exc
         except KubeError as exc:
-            return failed(kube_failure_code(exc), str(exc))
+            return failed(exc.code, str(exc))
         except StorageError as exc:
             return failed("storage_error", str(exc))
         except ArchiveError as exc:  # an object whose name cannot be a member name
@@ -180,6 +199,6 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
 
 
 handle = make_handler()
-SPEC = FunctionSpec(name=NAME, handle=handle)
+SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)
 cluster_backup = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

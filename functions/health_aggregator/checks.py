@@ -14,11 +14,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.health import CheckResult
 
 
-class Degraded(Exception):
-    """The component works, but not as it should."""
+class Degraded(Backup2GitopsError):
+    """The component works, but not as it should (a check's verdict, never an HTTP answer)."""
+
+    code = "degraded"
+    permanent = False
 
 
 @dataclass(frozen=True)

@@ -332,11 +332,18 @@ def get_health(ctx: FunctionContext, request: flask.Request) -> flask.Response:
     return _json(_health_body(report), status=503 if report.status == "unhealthy" else 200)
 
 
-def get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+def status_body(ctx: FunctionContext) -> dict[str, Any]:
+    """What ``/status`` answers (and ``backup2gitops status`` shows): the report and per cluster
+    the last backup, the last commit, the lag and staleness."""
     measured = measure(ctx)
     body = _health_body(measured.report)
     body["clusters"] = {f.cluster: _cluster_body(f) for f in measured.clusters}
-    return _json(body, status=503 if measured.report.status == "unhealthy" else 200)
+    return body
+
+
+def get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    body = status_body(ctx)
+    return _json(body, status=503 if body["status"] == "unhealthy" else 200)
 
 
 def _cluster_body(facts: ClusterFacts) -> dict[str, Any]:

@@ -8,8 +8,9 @@ What is checked, and how (honestly):
   excerpt), with ``jsonschema``. On top of plain JSON-Schema validation, a *pruning* check reports
   every field the API server would silently drop (not declared, no
   ``x-kubernetes-preserve-unknown-fields`` on the way) -- JSON Schema alone accepts unknown fields.
-* What Knative's admission webhook checks and the CRDs do not (re-implemented here from the
-  eventing/serving validation rules, not run from Knative's code): one dialect per ``filters`` item,
+* Knative's own admission code (Serving's and Eventing's ``SetDefaults`` + ``Validate``) runs in
+  test_knative_admission.py, through the Go program knative-validate/. Kept here as well, as
+  readable rules that need no Go build, what the webhook checks and the CRDs do not: one dialect per ``filters`` item,
   one attribute per ``exact``/``prefix``/``suffix``, attribute names ``^[a-z][a-z0-9]*$``, non-empty
   values, ``backoffPolicy`` in {linear, exponential}, ISO-8601 ``backoffDelay``/``timeout``, a
   5-field cron ``schedule`` (ranges checked), an IANA ``timezone``, traffic rules (percent sum 100,
@@ -617,6 +618,7 @@ CATALOG_EMITTERS: dict[str, set[str]] = {
     "io.backup2gitops.backup.failed": {"backup-complete", "cluster-backup"},
     "io.backup2gitops.gitops.generated": {"gitops-generator"},
     "io.backup2gitops.gitops.failed": {"gitops-generator"},
+    "io.backup2gitops.gitops.drifted": {"gitops-generator"},
     "io.backup2gitops.health.reported": {"health-aggregator"},
     "io.backup2gitops.health.changed": {"health-aggregator"},
     "io.backup2gitops.backup.stale": {"health-aggregator"},
@@ -628,7 +630,7 @@ def route(triggers: Iterable[dict[str, Any]], event: dict[str, str]) -> set[str]
     """Names of the subscriber Services an event is delivered to, by the same evaluator the
     local broker uses (backup2gitops.core.triggers, Knative's filter semantics)."""
     parsed = [parse_trigger(t) for t in triggers]
-    return {t.subscriber for t in trigger_routes(parsed, event)}
+    return {str(t.subscriber) for t in trigger_routes(parsed, event)}
 
 
 def ping_event(name: str, namespace: str = "backup2gitops") -> dict[str, str]:

@@ -53,6 +53,7 @@ EXPECTED_ROUTES: dict[str, set[str]] = {
     "io.backup2gitops.backup.failed": {"alert-router"},
     "io.backup2gitops.gitops.generated": {"health-aggregator", "alert-router"},
     "io.backup2gitops.gitops.failed": {"alert-router"},
+    "io.backup2gitops.gitops.drifted": {"alert-router"},
     "io.backup2gitops.health.reported": set(),
     "io.backup2gitops.health.changed": {"alert-router"},
     "io.backup2gitops.backup.stale": {"alert-router"},
@@ -242,7 +243,7 @@ def test_rbac_is_minimal(base: list[dict[str, Any]]) -> None:
     assert all(set(r["verbs"]) == {"get", "list"} for r in cluster_role["rules"])
     (role,) = of_kind(base, "Role").values()
     assert role["rules"] == [
-        {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get", "list"]}
+        {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get"]}
     ]
 
 

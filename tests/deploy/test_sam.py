@@ -35,6 +35,7 @@ HANDLERS = {
 ALERT_TYPES = {
     "io.backup2gitops.backup.failed",
     "io.backup2gitops.gitops.failed",
+    "io.backup2gitops.gitops.drifted",
     "io.backup2gitops.backup.stale",
     "io.backup2gitops.health.changed",
     "io.backup2gitops.gitops.generated",

@@ -17,13 +17,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def git_daemon(base: Path, *, repos: tuple[str, ...] = ("gitops.git",)) -> Iterator[str]:
-    """Serve bare repositories under ``base``; yields the base URL (``git://127.0.0.1:P/``)."""
+def git_daemon(
+    base: Path, *, repos: tuple[str, ...] = ("gitops.git",), port: int | None = None
+) -> Iterator[str]:
+    """Serve bare repositories under ``base`` (created when absent); yields the base URL
+    (``git://127.0.0.1:P/``). ``port`` brings a stopped remote back where it was."""
     for name in repos:
+        if (base / name / "HEAD").is_file():
+            continue
         subprocess.run(
             ["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)], check=True
         )
-    port = _free_port()
+    port = port or _free_port()
     process = subprocess.Popen(
         [
             "git",

@@ -111,6 +111,8 @@ class Minio:
     password: str
     data_dir: Path
     log: Path
+    pid: int = 0
+    """The server's process id, for tests that kill it mid-request."""
 
 
 @contextlib.contextmanager
@@ -140,8 +142,10 @@ def minio_server(
     }
     log = tmp_path / "minio.log"
     ready = lambda: _answers(f"{url}/minio/health/live", ok=lambda s: s == 200)  # noqa: E731
-    with _process(argv, env=full_env, log=log, ready=ready, what="minio"):
-        yield Minio(url=url, user=user, password=password, data_dir=data_dir, log=log)
+    with _process(argv, env=full_env, log=log, ready=ready, what="minio") as process:
+        yield Minio(
+            url=url, user=user, password=password, data_dir=data_dir, log=log, pid=process.pid
+        )
 
 
 # ------------------------------------------------------------------------ functions-framework

@@ -8,8 +8,6 @@ firing), then posts the recovery and sees the group resolved.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,13 +22,10 @@ from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
-from tests.recording import Recorder, free_port
+from tests.e2e.alertmanager import alertmanager_server
+from tests.recording import Recorder
 
 pytestmark = pytest.mark.e2e
-
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-if ALERTMANAGER is None and Path("/usr/bin/prometheus-alertmanager").exists():
-    ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 CONFIG = """
 global:
@@ -51,47 +46,8 @@ receivers:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, recorder: Recorder) -> Iterator[str]:
-    if ALERTMANAGER is None:
-        pytest.skip(
-            "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
-        )
-    port = free_port()
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG.format(hook=recorder.url + "/am"))
-    log = (tmp_path / "alertmanager.log").open("w")
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            f"--storage.path={tmp_path / 'data'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    "alertmanager did not start:\n" + (tmp_path / "alertmanager.log").read_text()
-                )
-            time.sleep(0.1)
+    with alertmanager_server(tmp_path, CONFIG.format(hook=recorder.url + "/am")) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def event(type_: str, event_id: str, data: dict) -> Event:

@@ -29,6 +29,7 @@ import requests
 from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
 from backup2gitops.core.manifest import dump_manifest
 from backup2gitops.core.notifications import notifications_from
@@ -204,7 +205,11 @@ def test_velero_finalizing_tarball_completed_gives_one_completion(stack: Stack) 
         return json.dumps(obj).encode()
 
     put(stack, folder + "velero-backup.json", backup_json("Finalizing"))
-    put(stack, folder + f"{name}.tar.gz", velero_tarball([]))
+    items = [  # as many as velero-backup.json's progress claims: a gutted tarball would fail
+        BackupItem("configmaps", "default", f"cm-{n}", {"apiVersion": "v1", "kind": "ConfigMap"})
+        for n in range(4)
+    ]
+    put(stack, folder + f"{name}.tar.gz", velero_tarball(items))
     stack.captured(folder + f"{name}.tar.gz")  # MinIO has announced the tarball
     assert stack.events(subject=f"staging/{name}") == []
     put(stack, folder + "velero-backup.json", backup_json("Completed"))

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from alert_router import handler
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
-from backup2gitops.adapters.storage import MemoryStore
-from backup2gitops.config import parse_config
+from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
+from backup2gitops.config import StorageConfig, parse_config
 from backup2gitops.core import events
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from tests.functional.http_client import client, post_event
-from tests.recording import Recorder
+from tests.recording import Recorder, free_port
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -162,20 +162,24 @@ def test_concurrent_duplicate_is_a_conflict(
     ctx: FunctionContext, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = threading.Event()
+    release = threading.Event()
     original = WebhookReceiver.send
 
-    def slow(self: WebhookReceiver, alert: object) -> None:
+    def held(self: WebhookReceiver, alert: object) -> None:
         started.set()
-        time.sleep(0.5)
+        assert release.wait(30)  # the first delivery stays in progress until the test says
         original(self, alert)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(WebhookReceiver, "send", slow)
+    monkeypatch.setattr(WebhookReceiver, "send", held)
     first = threading.Thread(target=handler.handle, args=(gitops_failed(), ctx))
     first.start()
-    assert started.wait(5)
-    with pytest.raises(Conflict):
-        handler.handle(gitops_failed(), ctx)
-    first.join()
+    assert started.wait(30)
+    try:
+        with pytest.raises(Conflict):
+            handler.handle(gitops_failed(), ctx)
+    finally:
+        release.set()
+        first.join()
     assert counts(recorder) == ALL
 
 
@@ -189,3 +193,81 @@ def test_other_types_are_ignored(ctx: FunctionContext, recorder: Recorder) -> No
     completed = gitops_failed().model_copy(update={"type": events.BACKUP_COMPLETED})
     assert handler.handle(completed, ctx) is None
     assert recorder.requests == []
+
+
+def test_an_alert_no_route_matches_is_logged_with_its_labels(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = parse_config(
+        f"""
+alerts:
+  receivers: [{{name: am, type: alertmanager, url: "{recorder.url}"}}]
+  routes: [{{match: {{cluster: staging}}, receivers: [am]}}]
+"""
+    )
+    ctx = FunctionContext(config, store=MemoryStore(), environ={}, clock=lambda: T0)
+    with caplog.at_level(logging.INFO, logger=handler.logger.name):
+        assert handler.handle(gitops_failed(cluster="prod"), ctx) is None
+    assert sum(counts(recorder).values()) == 0
+    (unrouted,) = [r for r in caplog.records if "matched no route" in r.getMessage()]
+    assert unrouted.levelno == logging.WARNING
+    labels = unrouted.__dict__["labels"]
+    assert labels["alertname"] == "GitopsFailed" and labels["cluster"] == "prod"
+
+
+def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
+    """A real S3 client at a port nothing listens on: the broker is told to retry (503)."""
+    port = free_port()
+    config = parse_config(
+        f"storage: {{url: 's3://alerts', endpoint_url: 'http://127.0.0.1:{port}'}}\n"
+        + CONFIG % {"url": recorder.url}
+    )
+    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "SLACK_URL": recorder.url}
+    ctx = FunctionContext(config, environ=env, clock=lambda: T0)
+    response = post_event(client(handler.SPEC, ctx), gitops_failed())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+
+
+def test_a_receiver_down_for_the_first_alert_gets_the_next_one(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    """Slack answered 500 to the alert that opened; the broker gave up on that event. The next
+    event for the same open alert must still reach Slack: it never had the alert."""
+    recorder.reply("/slack", (500, "down"))
+    with pytest.raises(Transient, match="slack"):
+        handler.handle(gitops_failed("f1"), ctx)
+    assert counts(recorder)["/slack"] == 1
+    assert handler.handle(gitops_failed("f2"), ctx) is None
+    assert counts(recorder)["/slack"] == 2  # delivered this time
+    handler.handle(gitops_failed("f3"), ctx)
+    assert counts(recorder)["/slack"] == 2  # now it has it: a third failure is not repeated
+    failed_record = [
+        info.key
+        for info in ctx.store.list("state/idempotency/")
+        if b"f1" in ctx.store.read_bytes(info.key) and b"slack" in ctx.store.read_bytes(info.key)
+    ]
+    assert failed_record == []  # the failed delivery was never recorded
+
+
+def storage_down(monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
+    """A real S3 client pointed at a MinIO address where nothing listens any more."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    return open_store(
+        StorageConfig(url="s3://backups", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    )
+
+
+@pytest.mark.parametrize("send_anyway", [False, True])
+def test_storage_down_is_a_503_and_alerts_can_still_be_sent(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, send_anyway: bool
+) -> None:
+    config = parse_config(CONFIG % {"url": recorder.url})
+    config.alerts.deliver_without_state = send_anyway
+    env = {"SLACK_URL": recorder.url + "/slack", "PD_KEY": "k" * 32, "HOOK_SECRET": "s"}
+    down = FunctionContext(config, store=storage_down(monkeypatch), environ=env, clock=lambda: T0)
+    response = post_event(client(handler.SPEC, down), gitops_failed())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+    assert counts(recorder) == (ALL if send_anyway else {})

@@ -7,12 +7,13 @@ No AWS is reachable here: the EventBridge client is an in-memory fake at the bou
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore, StorageError
-from backup2gitops.config import parse_config
+from backup2gitops.config import ConfigError, load_config, parse_config
 from backup2gitops.core.errors import Transient
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -223,3 +224,42 @@ def test_every_function_has_the_lambda_handler_template_yaml_names(module: str) 
         if r["Type"] == "AWS::Serverless::Function"
     }
     assert f"{module}.handler.lambda_handler" in handlers
+
+
+def test_an_invalid_configuration_fails_every_invocation_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda: the invocation fails (retried, then the on-failure destination keeps the event)."""
+    config = tmp_path / "config.yaml"
+    config.write_text("generator: {transforms: [does-not-exist]}\n")
+    monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(config))
+    handler = lambda_adapter(SPEC, context=lambda: FunctionContext(load_config()))
+    for _ in range(2):  # not only the first: the broken configuration is never cached as good
+        with pytest.raises(ConfigError, match=r"generator\.transforms\[0\]: unknown transform"):
+            handler(s3_body(bucket="b", key="backups/prod/b1/manifest.json"), None)
+
+
+def test_a_failure_the_function_reports_is_published_not_raised() -> None:
+    """On Lambda too: an unexpected error becomes the function's failure event on the bus."""
+
+    def broken(received: Event, ctx: FunctionContext) -> Event | None:
+        raise KeyError("a bug")
+
+    def report(received: Event, failure: Any, ctx: FunctionContext) -> Event:
+        data = BackupRequested(cluster="prod", reason=failure.code)
+        return received.reply(type="io.example.failed", source="/test", data=data)
+
+    bridge = RecordingEventBridge()
+    spec = FunctionSpec(name="broken", handle=broken, failure_event=report)
+    handler = lambda_adapter(spec, context=lambda: context_for(MemoryStore()), events_client=bridge)
+    result = handler({}, LambdaContext())  # a schedule: a ping
+    assert result["status"] == "published"
+    assert [entry["DetailType"] for entry in bridge.entries] == ["io.example.failed"]
+    assert json.loads(bridge.entries[0]["Detail"])["data"]["reason"] == "internal"
+    plain = lambda_adapter(
+        FunctionSpec(name="broken", handle=broken),
+        context=lambda: context_for(MemoryStore()),
+        events_client=bridge,
+    )
+    with pytest.raises(KeyError):  # no failure event: Lambda retries, then on-failure
+        plain({}, LambdaContext())

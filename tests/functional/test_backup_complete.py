@@ -161,6 +161,7 @@ def test_native_backup_completes_in_every_shape(harness: Harness, shape: str) ->
         "resource_count": 3,
         "created_at": "2026-11-23T02:00:42Z",
         "kubernetes_version": "v1.31.4",
+        "complete": True,
     }
 
 
@@ -552,3 +553,49 @@ def test_cloudevents_from_the_broker_need_no_webhook_token(harness: Harness) -> 
     assert response.status_code in (200, 202), response.get_data(as_text=True)
     plain = json.dumps(body)
     assert harness.post(plain, token=None).status_code == 401  # MinIO's webhook still needs it
+
+
+# ------------------------------------------------------------------ counts: the deletion guard
+
+
+def test_an_empty_archive_claiming_400_items_is_backup_failed(harness: Harness) -> None:
+    empty = native_backup(backup_id="gutted", objects=0)
+    claimed = empty.manifest.model_copy(update={"resource_counts": {"configmaps": 400}})
+    harness.store.put_bytes(empty.archive_key, empty.archive)
+    harness.store.put_bytes(empty.manifest_key, dump_manifest(claimed))
+    reply = harness.deliver("minio-webhook", empty.manifest_key)
+    assert failed_code(reply) == "archive_empty"
+    assert reply is not None and "400" in reply.data["message"]
+
+
+def test_fewer_items_than_the_manifest_counts_is_backup_failed(harness: Harness) -> None:
+    short = native_backup(backup_id="short", objects=2)
+    claimed = short.manifest.model_copy(update={"resource_counts": {"configmaps": 3}})
+    harness.store.put_bytes(short.archive_key, short.archive)
+    harness.store.put_bytes(short.manifest_key, dump_manifest(claimed))
+    assert failed_code(harness.deliver("minio-webhook", short.manifest_key)) == "archive_incomplete"
+
+
+def test_velero_tarball_with_fewer_items_than_its_progress_is_backup_failed(
+    files: FileStore,
+) -> None:
+    harness = Harness(files)
+    folder = "velero/backups/daily/"
+    files.put_bytes(folder + "daily.tar.gz", velero_tarball(ITEMS))
+    document = velero_backup_object(
+        name="daily", phase="Completed", k8s_version="v1.30.2", item_count=len(ITEMS) + 3
+    )
+    files.put_bytes(folder + "velero-backup.json", json.dumps(document).encode())
+    reply = harness.deliver("minio-webhook", folder + "velero-backup.json")
+    assert failed_code(reply) == "archive_incomplete"
+
+
+@pytest.mark.parametrize(("phase", "complete"), [("Completed", True), ("PartiallyFailed", False)])
+def test_only_a_completed_velero_backup_is_confirmed_complete(
+    files: FileStore, phase: str, complete: bool
+) -> None:
+    harness = Harness(files)
+    marker, _ = put_velero(files, name="daily", phase=phase, tarball=True)
+    reply = harness.deliver("minio-webhook", marker)
+    assert reply is not None and reply.type == BACKUP_COMPLETED
+    assert reply.data["complete"] is complete

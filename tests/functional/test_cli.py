@@ -21,8 +21,9 @@ def test_every_verb_is_registered() -> None:
         "neat",
         "config",
         "schemas",
+        "status",
     }
-    assert len(VERBS) == 7
+    assert len(VERBS) == 8
 
 
 def test_config_validate_accepts_a_good_file(
@@ -42,7 +43,7 @@ def test_config_validate_names_the_field_and_fails(
     path.write_text("git: {push_attempts: 0}\nalerts: {receivers: [{name: 'bad name', type: x}]}\n")
     assert main(["config", "validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "git.push_attempts" in err and "alerts.receivers.0.name" in err
+    assert "git.push_attempts" in err and "alerts.receivers[0].name" in err
 
 
 def test_config_validate_never_echoes_a_secret(
@@ -58,34 +59,75 @@ def test_config_validate_never_echoes_a_secret(
 def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
     assert main(["schemas", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 9
+    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 11
+    config_schema = json.loads((tmp_path / "config.schema.json").read_text())
+    assert config_schema["additionalProperties"] is False  # typos are errors, as in the loader
     schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())
     assert {"backup_id", "cluster", "commit", "noop"} <= set(schema["properties"])
 
 
-def test_each_summary_is_the_one_its_verb_registers() -> None:
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "verb")
-    helps = {c.dest: c.help for c in subparsers._choices_actions}  # type: ignore[attr-defined]
-    assert helps == {verb: summary for verb, (_, summary) in VERBS.items()}
+def test_serve_refuses_an_invalid_configuration_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("generator: {cleaning: {secrets: encrypt}}\n")
+    monkeypatch.setenv("BACKUP2GITOPS_CONFIG", str(path))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "generator.cleaning.secrets: must be one of" in capsys.readouterr().err
 
 
-def imported_after(args: list[str]) -> set[str]:
+def test_serve_refuses_backup_complete_without_a_webhook_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BACKUP2GITOPS_CONFIG", raising=False)
+    monkeypatch.delenv("BACKUP2GITOPS_WEBHOOK_TOKEN", raising=False)
+    assert main(["serve", "--function", "backup-complete"]) == 2  # before exec'ing anything
+    assert "allow_unauthenticated" in capsys.readouterr().err
+
+
+def test_serve_workdir_says_it_accepts_unauthenticated_webhooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backup2gitops.cli import serve
+
+    monkeypatch.delenv("BACKUP2GITOPS_WEBHOOK_TOKEN", raising=False)
+    env = {"PATH": "/usr/bin", **serve.prepare_workdir(tmp_path)}
+    assert serve.refuses_to_start(["backup-complete", "gitops-generator"], env) is None
+    assert "backup-complete: accepting webhooks without a token" in capsys.readouterr().err
+
+
+MAIN = Path(__file__).resolve().parents[2] / "functions" / "main.py"
+
+
+@pytest.mark.parametrize(
+    ("extra", "starts"),
+    [
+        ({}, False),
+        ({"BACKUP2GITOPS_WEBHOOK_TOKEN": "t"}, True),
+        ({"BACKUP2GITOPS__BACKUP_COMPLETE__ALLOW_UNAUTHENTICATED": "true"}, True),
+    ],
+)
+def test_the_image_source_refuses_to_load_backup_complete_without_a_token(
+    extra: dict[str, str], starts: bool
+) -> None:
+    """functions-framework imports main.py first: a ConfigError there stops it starting."""
+    import os
     import subprocess
     import sys
 
-    probe = (
-        "import sys\nfrom backup2gitops.cli import main\ntry:\n    main(sys.argv[1:])\n"
-        "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)))"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BACKUP2GITOPS") and k != "FUNCTION_TARGET"
+    }
+    env |= {"FUNCTION_TARGET": "backup_complete", "PYTHONPATH": str(MAIN.parent), **extra}
+    result = subprocess.run(
+        [sys.executable, "-c", "import runpy, sys; runpy.run_path(sys.argv[1])", str(MAIN)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
-    )
-    return set(done.stdout.split())
-
-
-def test_help_imports_no_verb_and_a_verb_only_itself() -> None:
-    verbs = {f"backup2gitops.cli.{module}" for module, _ in VERBS.values()}
-    assert not imported_after(["--help"]) & (verbs | {"git", "boto3", "flask", "kubernetes"})
-    loaded = imported_after(["schemas", "--help"])
-    assert loaded & verbs == {"backup2gitops.cli.schemas"}
+    assert (result.returncode == 0) is starts, result.stderr[-2000:]
+    if not starts:
+        assert "ConfigError" in result.stderr and "allow_unauthenticated" in result.stderr

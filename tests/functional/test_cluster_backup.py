@@ -37,7 +37,7 @@ from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from cluster_backup import handler as cluster_backup
-from tests.kube_replay.cluster import ExpireToken, FailList, ReplayCluster, make_object
+from tests.kube_replay.cluster import FailList, ReplayCluster, make_object
 from tests.kube_replay.server import replay_server
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
@@ -366,21 +366,12 @@ def test_invalid_label_selector_is_a_configuration_error() -> None:
 # -- partial and failed backups ----------------------------------------------------------------
 
 
-def test_broken_metrics_api_makes_a_partial_backup_with_a_warning() -> None:
-    cluster = ReplayCluster(objects=cluster_objects(), broken_groups=["metrics.k8s.io"])
-    store, _ = backup_of(cluster)
-    manifest = parse_manifest(store.read_bytes(MANIFEST))
-    assert len(manifest.warnings) == 1
-    assert manifest.warnings[0].startswith("metrics.k8s.io/v1beta1: ")
-    assert manifest.resource_counts["deployments.apps"] == 1
-
-
 def test_failure_mid_list_leaves_no_manifest_and_no_archive() -> None:
     cluster = ReplayCluster(objects=cluster_objects(), fail_lists=[FailList("configmaps", after=2)])
     store = RecordingStore()
     with pytest.raises(kube.KubeError) as caught:
         backup_of(cluster, store, page_size=2)
-    assert caught.value.code == 500
+    assert caught.value.status == 500
     assert "Internal error occurred" in caught.value.message
     assert cluster.failures_sent  # it did fail mid-list: after the first page
     assert any("continue=" in t for _, t, _ in cluster.requests if "/configmaps" in t)
@@ -392,19 +383,6 @@ def test_storage_failure_leaves_nothing() -> None:
     with pytest.raises(StorageError):
         backup_of(ReplayCluster(objects=cluster_objects()), store)
     assert list(store.list()) == []
-
-
-def test_expired_continue_token_still_yields_each_object_once() -> None:
-    objects = cluster_objects()
-    objects += [make_object("v1", "ConfigMap", f"extra-{i}", namespace="team-a") for i in range(5)]
-    cluster = ReplayCluster(objects=objects, expire_tokens=[ExpireToken("configmaps", 4)])
-    store, _ = backup_of(cluster, page_size=2)
-    assert cluster.expired_sent == [ExpireToken("configmaps", 4)]
-    names = [i.name for i in archive_items(store) if i.group_resource == "configmaps"]
-    assert sorted(names) == sorted(
-        ["settings", "team", "coredns", *(f"extra-{i}" for i in range(5))]
-    )
-    assert parse_manifest(store.read_bytes(MANIFEST)).resource_counts["configmaps"] == 8
 
 
 def test_snapshot_items_streams_and_reports_discovery_warnings() -> None:
@@ -707,21 +685,6 @@ def handle(
     )
 
 
-@pytest.mark.parametrize(
-    ("cluster", "code"),
-    [
-        (ReplayCluster(token="other"), "kube_unauthorized"),
-        (ReplayCluster(fail_lists=[FailList("namespaces", code=403)]), "kube_forbidden"),
-    ],
-)
-def test_kube_refusals_have_codes(cluster: ReplayCluster, code: str) -> None:
-    store = MemoryStore()
-    with replay_server(cluster) as url:
-        reply = handle(BACKUP_REQUESTED, {"cluster": "prod"}, store, factory_for(url))
-    assert reply is not None and reply.type == BACKUP_FAILED and reply.data["code"] == code
-    assert list(store.list()) == []
-
-
 def test_unreachable_api_server() -> None:
     with replay_server(ReplayCluster()) as url:
         pass  # the port is closed now
@@ -834,19 +797,27 @@ def test_a_crashed_runs_claim_expires() -> None:
         pass
 
 
-def test_the_label_selector_is_sent_to_the_server_which_filters_before_paging() -> None:
-    objects = [
-        make_object("v1", "ConfigMap", f"cm-{i:03d}", namespace="default") for i in range(30)
-    ]
-    for i, obj in enumerate(objects):
-        obj["metadata"]["labels"] = {"tier": "gold" if i % 3 == 0 else "bronze"}
-    cluster = ReplayCluster(objects=objects)
-    config = ClusterBackupConfig(
-        include_resources=["configmaps"], label_selector="tier=gold", page_size=4
+def test_anything_unexpected_is_backup_failed_not_a_500() -> None:
+    """An error nobody mapped is announced (alert-router hears of it), never retried unseen."""
+
+    def broken(config: ClusterBackupConfig) -> client.ApiClient:
+        raise ZeroDivisionError("a bug")
+
+    spec = FunctionSpec(
+        name="cluster-backup",
+        handle=cluster_backup.make_handler(client_factory=broken),
+        failure_event=cluster_backup.failure_event,
     )
-    with serving(cluster) as api:
-        items = list(snapshot_items(api, config=config, warnings=[]))
-    assert sorted(i.name for i in items) == [f"cm-{i:03d}" for i in range(0, 30, 3)]
-    lists = [target for method, target, _ in cluster.requests if "/configmaps" in target]
-    assert lists and all("labelSelector=tier%3Dgold" in target for target in lists)
-    assert len(lists) == 3  # 10 matches in pages of 4: the server counted matches, not objects
+    store = RecordingStore()
+    response = http_client(spec, context_for(store, cluster="prod")).post(
+        "/", headers=ping_headers(), data=b"{}"
+    )
+    assert response.status_code == 200 and response.headers["ce-type"] == BACKUP_FAILED
+    assert response.headers["ce-cluster"] == "prod"
+    data = json.loads(response.data)
+    assert data["code"] == "internal" and "a bug" not in data["message"]
+    assert store.published == []
+
+
+def test_the_served_spec_announces_unexpected_failures() -> None:
+    assert cluster_backup.SPEC.failure_event is cluster_backup.failure_event

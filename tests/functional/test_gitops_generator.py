@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 import flask
 import pytest
 
-from backup2gitops.adapters.storage import MemoryStore
+from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.storage import MemoryStore, StorageError
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
+from gitops_generator import handler as gitops_handler
 from gitops_generator.handler import SPEC
 
 KEY = "backups/prod/b1/resources.tar.gz"
@@ -47,7 +51,7 @@ def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
         ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
     )
     store = MemoryStore("backups")
-    store.put_bytes(KEY, one_configmap_archive())
+    store.put_bytes(KEY, ARCHIVE)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     ctx = FunctionContext(config, store=store, environ={})
     app = flask.Flask("g")
@@ -55,17 +59,29 @@ def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
     return app.test_client(), store, remote
 
 
-def completed(key: str = KEY) -> events.Event:
-    data = events.BackupCompleted(
-        backup_id="b1",
-        cluster="prod",
+ARCHIVE = one_configmap_archive()
+
+
+def completed(
+    key: str = KEY,
+    *,
+    archive: bytes = ARCHIVE,
+    cluster: str = "prod",
+    backup_id: str = "b1",
+    sha256: str | None = None,
+    size: int | None = None,
+) -> events.Event:
+    data = events.BackupCompleted.model_construct(  # unvalidated: tests send invalid ones too
+        backup_id=backup_id,
+        cluster=cluster,
         format="native",
         bucket="backups",
-        keys=["backups/prod/b1/manifest.json", key],
-        size=1,
-        sha256=None,
+        keys=[key.replace("resources.tar.gz", "manifest.json"), key],
+        size=len(archive) if size is None else size,
+        sha256=sha256 or hashlib.sha256(archive).hexdigest(),
         resource_count=1,
         created_at=events.now(),
+        kubernetes_version=None,
     )
     return events.Event(
         id="in-1",
@@ -99,8 +115,9 @@ def test_generated_reply_then_noop_with_the_same_reply_id(setup: Any) -> None:
 
 
 def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:
-    client, _, _ = setup
-    status, reply = post(client, completed(key="backups/prod/b1/gone.tar.gz"))
+    client, store, _ = setup
+    store.delete(KEY)
+    status, reply = post(client, completed())
     assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "archive_missing" and failed.retryable is False
@@ -108,8 +125,9 @@ def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:
 
 def test_corrupt_archive_is_reported_not_committed(setup: Any) -> None:
     client, store, remote = setup
-    store.put_bytes("backups/prod/b1/bad.tar.gz", b"\x1f\x8b\x08\x00garbage")
-    _, reply = post(client, completed(key="backups/prod/b1/bad.tar.gz"))
+    bad = b"\x1f\x8b\x08\x00garbage"
+    store.put_bytes(KEY, bad)
+    _, reply = post(client, completed(archive=bad))
     assert reply is not None and reply.type == events.GITOPS_FAILED
     assert events.GitopsFailed.model_validate(reply.data).code.startswith("archive_")
     heads = subprocess.run(
@@ -124,3 +142,210 @@ def test_wrong_event_type_and_bad_data_are_400(setup: Any) -> None:
     assert post(client, wrong)[0] == 400
     bad = completed().model_copy(update={"data": {"cluster": "prod"}})
     assert post(client, bad)[0] == 400
+
+
+def branches(remote: Path) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def failed_reply(client: Any, event: events.Event) -> events.GitopsFailed:
+    """The delivery is answered with gitops.failed (200: the Broker routes it, no retry)."""
+    status, reply = post(client, event)
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    expected_id = gitops_handler.stable_event_id(
+        gitops_handler.NAME, event.id, f"failed:{failed.code}"
+    )
+    assert reply.id == expected_id  # the same failure redelivered: the same id
+    return failed
+
+
+def test_an_event_cluster_the_keys_do_not_name_is_refused(setup: Any) -> None:
+    """keys under backups/prod/ with cluster: other never reach clusters/other/."""
+    client, _, remote = setup
+    failed = failed_reply(client, completed(cluster="other"))
+    assert failed.code == "keys_mismatch" and failed.retryable is False
+    assert "'prod'" in failed.message and failed.cluster == "other"
+    assert branches(remote) == ""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"sha256": "0" * 64}, "checksum_mismatch"),
+        ({"size": len(ARCHIVE) + 1}, "size_mismatch"),
+        ({"size": len(ARCHIVE) - 1}, "size_mismatch"),
+    ],
+)
+def test_archive_not_as_announced_is_permanent_and_commits_nothing(
+    setup: Any, overrides: dict[str, Any], code: str
+) -> None:
+    client, _, remote = setup
+    failed = failed_reply(client, completed(**overrides))
+    assert failed.code == code and failed.retryable is False
+    assert branches(remote) == ""
+
+
+@pytest.mark.parametrize(
+    ("cluster", "backup_id"),
+    [
+        ("prod", "b1\nBackup-Id: other\nCluster: other"),
+        ("prod\nCluster: other", "b1"),
+        ("prod", "B1"),
+        ("prod", "a..b"),
+        ("prod.eu", "b1"),
+        ("prod", "b" * 254),
+    ],
+)
+def test_ids_and_clusters_outside_their_character_sets_are_400(
+    setup: Any, cluster: str, backup_id: str
+) -> None:
+    client, _, remote = setup
+    status, _ = post(client, completed(cluster=cluster, backup_id=backup_id))
+    assert status == 400
+    assert branches(remote) == ""
+
+
+def test_an_object_name_that_cannot_be_a_path_is_gitops_failed_not_500(
+    setup: Any,
+) -> None:
+    """A ClusterRole named .hidden is valid in Kubernetes; it cannot be a file here."""
+    client, store, remote = setup
+    out = io.BytesIO()
+    with ArchiveWriter(out) as writer:
+        writer.add(
+            group_resource="clusterroles.rbac.authorization.k8s.io",
+            namespace=None,
+            name=".hidden",
+            obj={
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": ".hidden"},
+                "rules": [],
+            },
+        )
+    store.put_bytes(KEY, out.getvalue())
+    failed = failed_reply(client, completed(archive=out.getvalue()))
+    assert failed.code == "unsafe_name" and failed.retryable is False
+    assert ".hidden" in failed.message
+    assert branches(remote) == ""
+
+
+def test_anything_unexpected_is_gitops_failed_not_a_500(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _, _ = setup
+
+    def broken(**_: Any) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(gitops_handler.generation, "generate", broken)
+    failed = failed_reply(client, completed())
+    assert failed.code == "internal" and failed.retryable is False
+    assert "a bug" not in failed.message  # internals stay in the logs
+
+
+class DownStore(MemoryStore):
+    def open_read(self, key: str) -> BinaryIO:
+        raise StorageError("connection refused", retryable=True)
+
+
+def test_storage_down_is_503_and_announced_where_there_is_a_publisher(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    published: list[events.Event] = []
+    config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
+    event = completed()
+    sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    event = event.model_copy(update={"time": sent})
+    ctx = FunctionContext(
+        config,
+        store=DownStore("backups"),
+        environ={},
+        publish=published.append,
+        clock=lambda: sent + timedelta(seconds=30),  # within generator.retry_window_s
+    )
+    app = flask.Flask("g")
+    app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
+    status, _ = post(app.test_client(), event)
+    assert status == 503  # the Broker retries
+    assert [e.type for e in published] == [events.GITOPS_FAILED]
+    failed = events.GitopsFailed.model_validate(published[0].data)
+    assert failed.code == "storage_unavailable" and failed.retryable is True
+
+
+def test_a_symlink_in_the_gitops_repository_cannot_make_it_write_outside(
+    setup: Any, tmp_path: Path
+) -> None:
+    """The resolve() guard: clusters/prod/namespaces committed as a link to a folder elsewhere."""
+    client, _, remote = setup
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    seed = tmp_path / "seed"
+    subprocess.run(["git", "clone", "-q", str(remote), str(seed)], check=True, capture_output=True)
+    (seed / "clusters" / "prod").mkdir(parents=True)
+    (seed / "clusters" / "prod" / "namespaces").symlink_to(outside)
+    env = ["-c", "user.name=a", "-c", "user.email=a@b"]
+    subprocess.run(["git", "-C", str(seed), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(seed), *env, "commit", "-qm", "link"], check=True)
+    subprocess.run(["git", "-C", str(seed), "push", "-q", "origin", "HEAD:main"], check=True)
+    failed = failed_reply(client, completed())
+    assert failed.code == "unsafe_path" and failed.retryable is False
+    assert list(outside.rglob("*")) == []
+
+
+def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> None:
+    """The git adapter's own guard, behind the event's validation."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git_remote = GitRemote(
+        url=str(remote),
+        branch="main",
+        cache_dir=tmp_path / "c",
+        author_name="a",
+        author_email="a@b",
+    )
+    with pytest.raises(GitError) as caught:
+        git_remote.publish(
+            root=PurePosixPath("clusters/prod"),
+            files=lambda: [],
+            message=lambda _: "m",
+            backup_id="b1\nCluster: other",
+            cluster="prod",
+        )
+    assert caught.value.code == "unsafe_trailer" and caught.value.permanent
+    assert branches(remote) == ""
+
+
+def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) -> None:
+    client, _, remote = setup
+    event = completed()
+    claims_more = event.model_copy(update={"data": {**event.data, "resource_count": 400}})
+    status, reply = post(client, claims_more)
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "archive_incomplete" and failed.retryable is False
+    assert "400" in failed.message
+    heads = subprocess.run(
+        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
+    ).stdout
+    assert heads == ""  # nothing was pushed
+
+
+def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
+    client, store, _ = setup
+    newer = completed()
+    assert post(client, newer)[1] is not None
+    store.put_bytes("backups/prod/b0/resources.tar.gz", one_configmap_archive())
+    older_data = {
+        **newer.data,
+        "backup_id": "b0",
+        "keys": ["backups/prod/b0/manifest.json", "backups/prod/b0/resources.tar.gz"],
+        "created_at": "2020-01-01T00:00:00Z",
+    }
+    _, reply = post(client, newer.model_copy(update={"id": "in-0", "data": older_data}))
+    assert reply is not None and reply.type == events.GITOPS_GENERATED
+    data = events.GitopsGenerated.model_validate(reply.data)
+    assert data.noop and data.reason is not None and "older" in data.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -10,11 +11,19 @@ import pytest
 from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
-from backup2gitops.config import Config, SecretRef
-from backup2gitops.core.errors import InvalidInput, Transient
+from backup2gitops.config import Config, ConfigError, SecretRef
+from backup2gitops.core.errors import InvalidInput, Transient, Unauthorized
 from backup2gitops.core.events import BackupRequested, Event
 from backup2gitops.runtime.context import FunctionContext
-from backup2gitops.runtime.http import FunctionSpec, handle_request
+from backup2gitops.runtime.http import (
+    FunctionSpec,
+    check_token,
+    handle_request,
+    refuse_unless_ready,
+    serves_unauthenticated,
+    startup_problem,
+)
+from tests.recording import recording_server
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -111,10 +120,11 @@ def test_errors_have_one_shape(event_type: str, status: int, code: str) -> None:
     [
         ({"Content-Type": "application/cloudevents-batch+json"}, b'[{"specversion":"1.0"}]'),
         ({"Content-Type": "application/json"}, b"[1, 2]"),
-        ({"Content-Type": "application/json", "ce-specversion": "1.0"}, b"[]"),
+        ({"Content-Type": "Application/CloudEvents-Batch+JSON; charset=utf-8"}, b"[]"),
     ],
 )
 def test_batches_and_lists_are_400_never_500(headers: dict[str, str], body: bytes) -> None:
+    """(A binary-mode event whose data is a JSON array is an event: test_http_binding.py.)"""
     response = client(SPEC).post("/", headers=headers, data=body)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "batch_not_supported"
@@ -164,3 +174,144 @@ def test_reply_goes_to_the_sink_when_one_is_bound() -> None:
 
 def test_get_health_probe() -> None:
     assert client(SPEC).get("/healthz").status_code == 200
+
+
+def guarded_spec(*, allow: bool = False) -> tuple[FunctionSpec, list[Event]]:
+    seen: list[Event] = []
+
+    def record(event: Event, ctx: FunctionContext) -> None:
+        seen.append(event)
+
+    spec = FunctionSpec(
+        name="guarded",
+        handle=record,
+        token=lambda ctx: SecretRef(env="HOOK_TOKEN"),
+        allow_unauthenticated=lambda ctx: allow,
+    )
+    return spec, seen
+
+
+@pytest.mark.parametrize(
+    "token",
+    [SecretRef(env="HOOK_TOKEN"), SecretRef(file="/nonexistent/backup2gitops/token")],  # type: ignore[arg-type]
+)
+def test_no_token_configured_fails_closed(token: SecretRef) -> None:
+    """An unset variable or a missing token file: nothing is served, health says so."""
+    spec, seen = guarded_spec()
+    spec = FunctionSpec(name=spec.name, handle=spec.handle, token=lambda ctx: token)
+    ctx = FunctionContext(Config(), environ={})
+    assert startup_problem(spec, ctx) is not None
+    with pytest.raises(ConfigError, match="allow_unauthenticated"):
+        refuse_unless_ready(spec, ctx)
+    c = client(spec, ctx)
+    response = c.post("/", headers=binary_headers("x"), data=b"{}")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "not_configured"
+    assert c.get("/healthz").status_code == 503  # the revision never becomes ready
+    assert seen == []
+
+
+def test_allow_unauthenticated_serves_without_a_token_and_says_so() -> None:
+    spec, seen = guarded_spec(allow=True)
+    ctx = FunctionContext(Config(), environ={})
+    assert startup_problem(spec, ctx) is None and serves_unauthenticated(spec, ctx)
+    assert client(spec, ctx).post("/", headers=binary_headers("x"), data=b"{}").status_code == 202
+    assert len(seen) == 1
+    configured = FunctionContext(Config(), environ={"HOOK_TOKEN": "s3cret"})
+    assert not serves_unauthenticated(spec, configured)  # a configured token is always checked
+    assert client(spec, configured).post("/", headers=binary_headers("x")).status_code == 401
+
+
+class Unseekable(io.RawIOBase):
+    """Werkzeug's test client measures a stream by seeking; these streams have no length."""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+
+class Unreadable(Unseekable):
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the body was read")
+
+
+class Endless(Unseekable):
+    """A body of unknown length (chunked) that never ends; counts what was read."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def readinto(self, buffer: Any) -> int:
+        if self.read_bytes > 1024 * 1024:  # an uncapped read fails here instead of hanging
+            raise AssertionError("read on and on")
+        view = memoryview(buffer)
+        view[:] = b"x" * len(view)
+        self.read_bytes += len(view)
+        return len(view)
+
+
+def test_declared_body_over_the_limit_is_413_unread() -> None:
+    limit = Config().http.max_body_bytes
+    response = client(SPEC).post(
+        "/",
+        headers=binary_headers("hello"),
+        input_stream=Unreadable(),
+        environ_overrides={"CONTENT_LENGTH": str(limit + 1)},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "body_too_large"
+
+
+def test_undeclared_body_over_the_limit_is_413_after_limit_plus_one_bytes() -> None:
+    config = Config.model_validate({"http": {"max_body_bytes": 4096}})
+    body = Endless()
+    response = client(SPEC, FunctionContext(config, environ={})).post(
+        "/",
+        headers=binary_headers("hello"),
+        input_stream=body,
+        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+    )
+    assert response.status_code == 413
+    assert 4096 < body.read_bytes <= 4097
+
+
+def test_body_at_the_limit_is_read() -> None:
+    config = Config.model_validate({"http": {"max_body_bytes": 4096}})
+    data = json.dumps({"pad": "x" * (4096 - 11)}).encode()
+    assert len(data) == 4096
+    ctx = FunctionContext(config, environ={})
+    assert (
+        client(SPEC, ctx).post("/", headers=binary_headers("hello"), data=data).status_code == 200
+    )
+
+
+def test_a_sink_answering_5xx_is_not_a_publish() -> None:
+    """$K_SINK (a real HTTP server) answering 500: the delivery is 503, so the broker retries."""
+    with recording_server() as sink:
+        sink.default = (500, b"broker down")
+        ctx = FunctionContext(Config(), environ={"K_SINK": sink.url})
+        response = client(SPEC, ctx).post("/", headers=binary_headers("hello"), data=b"{}")
+        assert len(sink.requests) == 1 and sink.requests[0].headers["ce-type"] == "echoed"
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "sink_rejected"
+
+
+def test_a_sink_answering_202_is_a_publish() -> None:
+    with recording_server() as sink:
+        sink.default = (202, b"")
+        ctx = FunctionContext(Config(), environ={"K_SINK": sink.url})
+        response = client(SPEC, ctx).post("/", headers=binary_headers("hello"), data=b"{}")
+    assert response.status_code == 202
+
+
+def test_a_token_that_vanishes_after_the_startup_check_still_fails_closed() -> None:
+    with pytest.raises(Unauthorized):
+        check_token(
+            SecretRef(env="HOOK_TOKEN"), "Bearer anything", FunctionContext(Config(), environ={})
+        )
+    check_token(None, None, FunctionContext(Config(), environ={}), allow_missing=True)

@@ -1,14 +1,43 @@
-"""The local broker: routing by the real triggers/, retries, dead letter, reply chaining."""
+"""The local broker as Knative's MT broker behaves: routing by the real triggers/, `ref` and
+`uri` subscribers, retries and backoff as retries.go computes them, per-Trigger dead-letter
+sinks with the knativeerror* attributes, independent deliveries, reply chaining."""
 
 from __future__ import annotations
 
+import base64
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from backup2gitops.core import events
-from backup2gitops.core.triggers import parse_trigger
+from backup2gitops.core.triggers import Delivery, Destination, parse_delivery, parse_trigger
 from backup2gitops.runtime.broker import DeliveryResult, LocalBroker, load_triggers
 
 TRIGGERS = Path(__file__).resolve().parents[2] / "triggers"
+Answer = Callable[[str, events.Event], DeliveryResult]
+
+
+class FakeTransport:
+    """Services by name at ``http://<name>/``; any absolute URI as itself."""
+
+    def __init__(self, answer: Answer, *, services: tuple[str, ...] = ("fn", "fn2", "dls")):
+        self.answer = answer
+        self.services = services
+        self.calls: list[tuple[str, events.Event, float | None]] = []
+        self.lock = threading.Lock()
+
+    def resolve(self, destination: Destination) -> str | None:
+        if destination.ref is None:
+            return destination.uri
+        return f"http://{destination.ref}/" if destination.ref in self.services else None
+
+    def send(self, url: str, event: events.Event, *, timeout_s: float | None) -> DeliveryResult:
+        with self.lock:
+            self.calls.append((url, event, timeout_s))
+        return self.answer(url, event)
+
+    def urls(self) -> list[str]:
+        return [url for url, _, _ in self.calls]
 
 
 def event(event_type: str, **extensions: str) -> events.Event:
@@ -18,16 +47,12 @@ def event(event_type: str, **extensions: str) -> events.Event:
 
 
 def subscribers_of(event_type: str, source: str = "/backup2gitops/test") -> set[str]:
-    delivered: list[str] = []
-
-    def transport(service: str, e: events.Event) -> DeliveryResult:
-        delivered.append(service)
-        return DeliveryResult(202)
-
+    services = ("cluster-backup", "gitops-generator", "health-aggregator", "alert-router")
+    transport = FakeTransport(lambda url, e: DeliveryResult(202), services=services)
     broker = LocalBroker(load_triggers(TRIGGERS), transport, sleep=lambda s: None)
     broker.publish(events.Event(id="e1", source=source, type=event_type))
     broker.run_until_idle()
-    return set(delivered)
+    return {url.removeprefix("http://").rstrip("/") for url in transport.urls()}
 
 
 def test_the_flow_of_design_md_is_what_triggers_route() -> None:
@@ -46,61 +71,134 @@ def test_the_flow_of_design_md_is_what_triggers_route() -> None:
     }
 
 
-def trigger(retry: int) -> dict:
-    return {
-        "kind": "Trigger",
-        "metadata": {"name": "t"},
-        "spec": {
-            "broker": "b",
-            "filters": [{"exact": {"type": "a"}}],
-            "subscriber": {"ref": {"name": "fn"}},
-            "delivery": {
-                "retry": retry,
-                "backoffPolicy": "exponential",
-                "backoffDelay": "PT0.1S",
-                "deadLetterSink": {"ref": {"name": "dls"}},
-            },
-        },
+def trigger(retry: int | None, *, name: str = "t", on: str = "a", **delivery: object) -> dict:
+    spec: dict = {
+        "broker": "b",
+        "filters": [{"exact": {"type": on}}],
+        "subscriber": {"ref": {"name": "fn"}},
     }
+    if retry is not None:
+        spec["delivery"] = {
+            "retry": retry,
+            "backoffPolicy": "exponential",
+            "backoffDelay": "PT0.1S",
+            "deadLetterSink": {"ref": {"name": "dls"}},
+            **delivery,
+        }
+    return {"kind": "Trigger", "metadata": {"name": name}, "spec": spec}
 
 
-def test_retries_5xx_with_backoff_then_dead_letters_with_knative_attributes() -> None:
+def test_retries_5xx_with_knatives_backoff_then_dead_letters_to_the_triggers_sink() -> None:
     sleeps: list[float] = []
     reported: list[events.Event] = []
+    transport = FakeTransport(
+        lambda url, e: (
+            DeliveryResult(503, body="down") if url == "http://fn/" else DeliveryResult(202)
+        )
+    )
     broker = LocalBroker(
         [parse_trigger(trigger(3))],
-        lambda s, e: DeliveryResult(503, body="down"),
+        transport,
         sleep=sleeps.append,
-        on_dead_letter=lambda e: reported.append(e),
+        on_dead_letter=reported.append,
     )
     broker.publish(event("a"))
     log = broker.run_until_idle()
     assert reported == log.dead_letters
     assert log.deliveries[0].attempts == 4
-    assert sleeps == [0.2, 0.4, 0.8]
-    dead = log.dead_letters[0]
-    assert dead.extensions["knativeerrordest"] == "fn"
-    assert dead.extensions["knativeerrorcode"] == "503"
-    assert dead.extensions["knativeerrordata"] == "down"
+    assert sleeps == [0.1, 0.2, 0.4]  # retries.go: backoffDelay * 2^n, n = 0 first
+    assert transport.urls() == ["http://fn/"] * 4 + ["http://dls/"]
+    dead = transport.calls[-1][1]
+    assert dead == log.dead_letters[0]
+    assert dead.extensions["knativeerrordest"] == "http://fn/"
+    assert dead.extensions["knativeerrorcode"] == 503
+    assert base64.b64decode(str(dead.extensions["knativeerrordata"])) == b"down"
+    assert log.deliveries[0].dead_letter_status == 202
+
+
+def test_a_uri_dead_letter_sink_and_the_brokers_sink_when_the_trigger_names_none() -> None:
+    transport = FakeTransport(
+        lambda url, e: DeliveryResult(500) if url == "http://fn/" else DeliveryResult(202)
+    )
+    with_uri = trigger(0, deadLetterSink={"uri": "http://sink.example/dead"})
+    without = trigger(0, name="t2")
+    del without["spec"]["delivery"]["deadLetterSink"]
+    broker = LocalBroker(
+        [parse_trigger(with_uri), parse_trigger(without)],
+        transport,
+        delivery=parse_delivery({"deadLetterSink": {"ref": {"name": "fn2"}}}),
+        sleep=lambda s: None,
+    )
+    broker.publish(event("a"))
+    broker.run_until_idle()
+    sinks = sorted(url for url in transport.urls() if url != "http://fn/")
+    assert sinks == ["http://fn2/", "http://sink.example/dead"]
+
+
+def test_a_trigger_without_delivery_uses_the_brokers() -> None:
+    sleeps: list[float] = []
+    transport = FakeTransport(lambda url, e: DeliveryResult(503))
+    broker_delivery = parse_delivery(
+        {"retry": 2, "backoffPolicy": "linear", "backoffDelay": "PT1S", "timeout": "PT3S"}
+    )
+    broker = LocalBroker(
+        [parse_trigger(trigger(None))], transport, delivery=broker_delivery, sleep=sleeps.append
+    )
+    broker.publish(event("a"))
+    log = broker.run_until_idle()
+    assert log.deliveries[0].attempts == 3
+    assert sleeps == [0.0, 1.0]  # linear: backoffDelay * n, n = 0 first
+    assert {timeout for _, _, timeout in transport.calls} == {3.0}
+
+
+def test_delivery_timeout_is_each_attempts_request_timeout() -> None:
+    transport = FakeTransport(lambda url, e: DeliveryResult(202))
+    broker = LocalBroker([parse_trigger(trigger(1, timeout="PT7.5S"))], transport)
+    broker.publish(event("a"))
+    broker.run_until_idle()
+    assert transport.calls[0][2] == 7.5
+
+
+def test_a_transport_error_is_a_500_and_retried() -> None:
+    answers: list[DeliveryResult | OSError] = [
+        ConnectionRefusedError("refused"),
+        DeliveryResult(200),
+    ]
+
+    def answer(url: str, e: events.Event) -> DeliveryResult:
+        item = answers.pop(0)
+        if isinstance(item, OSError):
+            raise item
+        return item
+
+    broker = LocalBroker([parse_trigger(trigger(1))], FakeTransport(answer), sleep=lambda s: None)
+    broker.publish(event("a"))
+    assert broker.run_until_idle().deliveries[0].attempts == 2
+
+
+def test_an_unresolved_subscriber_is_a_404_retried_then_dead_lettered() -> None:
+    transport = FakeTransport(lambda url, e: DeliveryResult(202), services=("dls",))
+    broker = LocalBroker([parse_trigger(trigger(2))], transport, sleep=lambda s: None)
+    broker.publish(event("a"))
+    log = broker.run_until_idle()
+    assert log.deliveries[0].status == 404 and log.deliveries[0].attempts == 3
+    assert transport.urls() == ["http://dls/"]
+    assert log.dead_letters[0].extensions["knativeerrordest"] == "fn"
 
 
 def test_4xx_is_not_retried() -> None:
-    calls: list[str] = []
-
-    def transport(service: str, e: events.Event) -> DeliveryResult:
-        calls.append(service)
-        return DeliveryResult(400)
-
+    transport = FakeTransport(lambda url, e: DeliveryResult(400))
     broker = LocalBroker([parse_trigger(trigger(5))], transport, sleep=lambda s: None)
     broker.publish(event("a"))
-    assert broker.run_until_idle().deliveries[0].attempts == 1 and len(calls) == 1
+    assert broker.run_until_idle().deliveries[0].attempts == 1
+    assert transport.urls() == ["http://fn/", "http://dls/"]
 
 
 def test_409_and_429_are_retried_until_success() -> None:
     answers = [409, 429, 200]
     broker = LocalBroker(
         [parse_trigger(trigger(5))],
-        lambda s, e: DeliveryResult(answers.pop(0)),
+        FakeTransport(lambda url, e: DeliveryResult(answers.pop(0))),
         sleep=lambda s: None,
     )
     broker.publish(event("a"))
@@ -108,31 +206,96 @@ def test_409_and_429_are_retried_until_success() -> None:
     assert log.deliveries[0].attempts == 3 and not log.dead_letters
 
 
-def test_replies_are_reenqueued_and_matched_again() -> None:
-    chain = [parse_trigger(trigger(0))]
-    second = trigger(0)
-    second["spec"]["filters"] = [{"exact": {"type": "b"}}]
-    second["spec"]["subscriber"] = {"ref": {"name": "fn2"}}
-    chain.append(parse_trigger(second))
-    seen: list[tuple[str, str]] = []
+def test_a_failing_subscriber_delays_no_other_trigger() -> None:
+    """fn's delivery is held (its first attempt and every backoff wait) until fn2 has its copy;
+    fn2 records how far fn had got. Side by side, fn has not finished; one after the other, fn
+    would have made all 4 attempts first (the holds are bounded, so that failure ends)."""
+    release = threading.Event()
+    fn_attempts: list[int] = []
+    fn_attempts_when_fn2_received: list[int] = []
 
-    def transport(service: str, e: events.Event) -> DeliveryResult:
-        seen.append((service, e.type))
-        reply = event("b") if e.type == "a" else None
-        return DeliveryResult(200, reply)
+    def answer(url: str, e: events.Event) -> DeliveryResult:
+        if url == "http://fn/":
+            fn_attempts.append(1)
+            release.wait(timeout=10)
+            return DeliveryResult(503)
+        if url == "http://fn2/":
+            fn_attempts_when_fn2_received.append(len(fn_attempts))
+            release.set()
+        return DeliveryResult(202)
 
-    broker = LocalBroker(chain, transport, sleep=lambda s: None)
+    other = trigger(0, name="t2")
+    other["spec"]["subscriber"] = {"ref": {"name": "fn2"}}
+    broker = LocalBroker(
+        [parse_trigger(trigger(3)), parse_trigger(other)],
+        FakeTransport(answer),
+        sleep=lambda s: release.wait(timeout=10),
+    )
     broker.publish(event("a"))
     log = broker.run_until_idle()
-    assert seen == [("fn", "a"), ("fn2", "b")]
+    assert fn_attempts_when_fn2_received[0] < 4
+    assert {d.trigger: (d.status, d.attempts) for d in log.deliveries} == {
+        "t": (503, 4),
+        "t2": (202, 1),
+    }
+
+
+def test_replies_are_reenqueued_and_matched_again() -> None:
+    second = trigger(0, name="t2", on="b")
+    second["spec"]["subscriber"] = {"ref": {"name": "fn2"}}
+    chain = [parse_trigger(trigger(0)), parse_trigger(second)]
+    seen: list[tuple[str, str]] = []
+
+    def answer(url: str, e: events.Event) -> DeliveryResult:
+        seen.append((url, e.type))
+        return DeliveryResult(200, event("b") if e.type == "a" else None)
+
+    broker = LocalBroker(chain, FakeTransport(answer), sleep=lambda s: None)
+    broker.publish(event("a"))
+    log = broker.run_until_idle()
+    assert seen == [("http://fn/", "a"), ("http://fn2/", "b")]
     assert all("knativearrivaltime" in e.extensions for e in log.events)
 
 
 def test_a_reply_loop_is_cut_and_dead_lettered() -> None:
-    loop = parse_trigger(trigger(0))
     broker = LocalBroker(
-        [loop], lambda s, e: DeliveryResult(200, event("a")), sleep=lambda s: None, max_hops=5
+        [parse_trigger(trigger(0))],
+        FakeTransport(lambda url, e: DeliveryResult(200, event("a"))),
+        sleep=lambda s: None,
+        max_hops=5,
     )
     broker.publish(event("a"))
     log = broker.run_until_idle()
     assert len(log.deliveries) == 6 and log.dead_letters
+
+
+def test_no_backoff_unless_policy_and_delay_are_both_set() -> None:
+    assert Delivery(retry=3).delay_before(0).total_seconds() == 0
+    assert parse_delivery({"retry": 2, "backoffDelay": "PT1S"}).delay_before(1).total_seconds() == 0
+
+
+def test_a_subscribers_answer_is_judged_as_knatives_broker_filter_does() -> None:
+    """filter_handler.go writeResponse: an empty 2xx is delivered, a 2xx CloudEvent is a reply,
+    a 2xx with another body or an invalid event is a 502 (retried, then dead-lettered)."""
+    from backup2gitops.cli.flow import delivery_result
+    from backup2gitops.runtime import codec
+
+    headers, body = codec.to_http(event("b"))
+    assert delivery_result(202, {}, b"") == DeliveryResult(202)
+    reply = delivery_result(200, headers, body)
+    assert reply.status == 200 and reply.reply is not None and reply.reply.type == "b"
+    assert delivery_result(200, {"Content-Type": "text/plain"}, b"ok").status == 502
+    broken = {k: v for k, v in headers.items() if k != "ce-id"}
+    assert delivery_result(200, broken, body).status == 502
+    assert delivery_result(503, {}, b"down") == DeliveryResult(503, body="down")
+
+
+def test_destinations_resolve_as_knatives_uri_resolver_does() -> None:
+    """A ref's address, a uri alone, or a relative uri against the ref's address."""
+    from backup2gitops.cli.flow import HttpTransport
+
+    transport = HttpTransport({"fn": "http://127.0.0.1:8081/"})
+    assert transport.resolve(Destination(ref="fn")) == "http://127.0.0.1:8081/"
+    assert transport.resolve(Destination(ref="fn", uri="/hook")) == "http://127.0.0.1:8081/hook"
+    assert transport.resolve(Destination(uri="http://x.example/e")) == "http://x.example/e"
+    assert transport.resolve(Destination(ref="nobody")) is None

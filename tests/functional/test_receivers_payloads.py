@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +14,7 @@ from backup2gitops.adapters.receivers.pagerduty import PagerDutyReceiver
 from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import ADAPTIVE_CARD, TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver, verify_signature
-from backup2gitops.config import parse_config
+from backup2gitops.config import ConfigError, parse_config
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
 from tests.recording import Recorder
@@ -100,7 +99,7 @@ def test_webhook_signature_verifies(recorder: Recorder) -> None:
         body=request.body,
         timestamp=timestamp,
         signature=signature,
-        now=time.time() + 600,
+        now=float(timestamp) + 600,
     )
     body = request.json()
     assert body["version"] == webhook_module.PAYLOAD_VERSION
@@ -169,9 +168,8 @@ alerts:
     assert "hooks.slack.com" not in repr(config) + repr(receivers["slack"].__dict__.keys())
     with pytest.raises(ReceiverError, match="not set"):
         build_receivers(config.alerts, environ={})
-    bad = parse_config("alerts: {receivers: [{name: x, type: carrier-pigeon}], routes: []}")
-    with pytest.raises(ValueError, match="unknown receiver type"):
-        build_receivers(bad.alerts, environ={})
+    with pytest.raises(ConfigError, match=r"alerts\.receivers\[0\]\.type: unknown receiver type"):
+        parse_config("alerts: {receivers: [{name: x, type: carrier-pigeon}], routes: []}")
 
 
 def test_third_party_receivers_load_from_the_entry_point_group(
@@ -205,3 +203,52 @@ def test_third_party_receivers_load_from_the_entry_point_group(
     config = parse_config("alerts: {receivers: [{name: coo, type: pigeon}], routes: []}")
     (built,) = build_receivers(config.alerts, environ={}).values()
     assert isinstance(built, Pigeon) and built.name == "coo"
+
+
+def test_a_plugin_receiver_settings_are_checked_by_its_own_model_at_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    from pydantic import BaseModel, ConfigDict
+
+    from backup2gitops.adapters.receivers import registry
+    from backup2gitops.config_receivers import PluginReceiverConfig
+
+    class PigeonSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        loft: str
+
+    class Pigeon:
+        settings_model = PigeonSettings
+
+    class Crow:  # declares no settings
+        pass
+
+    entries = {
+        "pigeon": metadata.EntryPoint(name="pigeon", value="x:Pigeon", group="g"),
+        "crow": metadata.EntryPoint(name="crow", value="x:Crow", group="g"),
+    }
+    monkeypatch.setattr(
+        metadata.EntryPoint, "load", lambda self: Pigeon if self.name == "pigeon" else Crow
+    )
+    monkeypatch.setattr(
+        registry.metadata,
+        "entry_points",
+        lambda group: list(entries.values()) if group == registry.ENTRY_POINT_GROUP else [],
+    )
+    routes = "routes: [{receivers: [coo]}]"
+    config = parse_config(
+        f"alerts: {{receivers: [{{name: coo, type: pigeon, loft: roof}}], {routes}}}"
+    )
+    (receiver,) = config.alerts.receivers
+    assert isinstance(receiver, PluginReceiverConfig)
+    assert receiver.settings == PigeonSettings(loft="roof")
+    with pytest.raises(ConfigError, match=r"alerts\.receivers\[0\]\.loft: required"):
+        parse_config(f"alerts: {{receivers: [{{name: coo, type: pigeon}}], {routes}}}")
+    with pytest.raises(ConfigError, match=r"alerts\.receivers\[0\]\.lofts: unknown field"):
+        parse_config(
+            f"alerts: {{receivers: [{{name: coo, type: pigeon, loft: a, lofts: b}}], {routes}}}"
+        )
+    with pytest.raises(ConfigError, match=r"alerts\.receivers\[0\]\.loft: unknown field"):
+        parse_config(f"alerts: {{receivers: [{{name: coo, type: crow, loft: a}}], {routes}}}")

@@ -17,7 +17,7 @@ from backup2gitops.core import events
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator.handler import SPEC
-from tests.functional.test_gitops_generator import KEY, completed, one_configmap_archive, post
+from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
 from tests.recording import Recorder
 
 BRANCH = "backup2gitops/prod/b1"
@@ -60,7 +60,7 @@ def remote(tmp_path: Path) -> Path:
 
 def client_for(tmp_path: Path, remote: Path, review: ReviewConfig) -> Any:
     store = MemoryStore("backups")
-    store.put_bytes(KEY, one_configmap_archive())
+    store.put_bytes(KEY, ARCHIVE)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache", review=review))
     ctx = FunctionContext(config, store=store, environ={"REVIEW_TOKEN": "t0k3n"})
     app = flask.Flask("g")

@@ -96,12 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._text(500, "[-]etcd failed: reason withheld\nreadyz check failed\n")
             return
-        bearer = f"Bearer {cluster.token}"
-        if cluster.token is not None and self.headers.get("Authorization") != bearer:
-            self._json(401, shapes.status(401, "Unauthorized", "Unauthorized"))
-            return
-        if path == "/version":
+        if path == "/version":  # system:public-info-viewer: anyone, even anonymous
             self._json(200, shapes.version_info(cluster.git_version))
+            return
+        if cluster.token is not None and not self._authorized(cluster.token, path):
             return
         parts = path.strip("/").split("/")
         if parts[0] == "api":
@@ -110,6 +108,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._named(cluster, parts[1:], query)
         else:
             self._json(404, shapes.not_found())
+
+    def _authorized(self, token: str, path: str) -> bool:
+        """As a real kube-apiserver (token file, RBAC, anonymous auth on, its default): a token it
+        does not know is 401 Unauthorized (authentication failed); no token at all authenticates
+        as ``system:anonymous``, whom RBAC lets read nothing but the public-info paths: 403."""
+        sent = self.headers.get("Authorization")
+        if sent is None:
+            message = f'forbidden: User "system:anonymous" cannot get path "{path}"'
+            self._json(403, shapes.status(403, "Forbidden", message, details={}))
+            return False
+        if sent != f"Bearer {token}":
+            self._json(401, shapes.status(401, "Unauthorized", "Unauthorized"))
+            return False
+        return True
 
     def _discovery_root(self, cluster: ReplayCluster, *, core: bool) -> None:
         accept = self.headers.get("Accept", "")

@@ -9,6 +9,7 @@ import pytest
 
 from backup2gitops.core.archive import (
     ArchiveError,
+    ArchiveLimits,
     ArchiveWriter,
     BackupItem,
     ReadReport,
@@ -239,7 +240,7 @@ def _error(data: bytes, **kwargs: Any) -> ArchiveError:
 def test_truncated_gzip(cut: float) -> None:
     data = _write(ITEMS * 50, also_preferred_version="v1")
     end = int(len(data) * cut) if isinstance(cut, float) else cut
-    assert _error(data[:end]).code == "truncated"
+    assert _error(data[:end]).reason == "truncated"
 
 
 def test_truncated_at_member_boundary_is_detected() -> None:
@@ -252,31 +253,31 @@ def test_truncated_at_member_boundary_is_detected() -> None:
     whole = raw.getvalue()
     assert len(_read(gzip.compress(whole))) == 1
     # a tar stream cut right after a member, then gzip'd completely: no end-of-archive marker
-    assert _error(gzip.compress(whole[:2048])).code == "truncated"
-    assert _error(gzip.compress(whole[:2048] + b"\0" * 512)).code == "truncated"
+    assert _error(gzip.compress(whole[:2048])).reason == "truncated"
+    assert _error(gzip.compress(whole[:2048] + b"\0" * 512)).reason == "truncated"
     # a garbage block where the next header should be, even if zeros follow
-    assert _error(gzip.compress(whole[:2048] + b"x" * 512 + b"\0" * 1024)).code == "truncated"
+    assert _error(gzip.compress(whole[:2048] + b"x" * 512 + b"\0" * 1024)).reason == "truncated"
     # data after the end-of-archive marker
-    assert _error(gzip.compress(whole + b"surprise")).code == "truncated"
+    assert _error(gzip.compress(whole + b"surprise")).reason == "truncated"
     # a gzip stream cut anywhere is caught by the gzip trailer check
-    assert _error(gzip.compress(whole)[:-8]).code == "truncated"
+    assert _error(gzip.compress(whole)[:-8]).reason == "truncated"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a gzip stream at all", b"\x1f\x8b\x08broken"])
 def test_not_a_gzip_tarball(garbage: bytes) -> None:
-    assert _error(garbage).code == "truncated"
+    assert _error(garbage).reason == "truncated"
 
 
 def test_corrupt_crc() -> None:
     data = bytearray(_write(ITEMS))
     data[-8] ^= 0xFF
-    assert _error(bytes(data)).code == "truncated"
+    assert _error(bytes(data)).reason == "truncated"
 
 
 def test_corrupt_header_mid_stream() -> None:
     tar = bytearray(gzip.decompress(_write(ITEMS)))
     tar[1024 + 148 : 1024 + 156] = b"garbage!"  # checksum field of the 2nd member's header
-    assert _error(gzip.compress(bytes(tar))).code == "truncated"
+    assert _error(gzip.compress(bytes(tar))).reason == "truncated"
 
 
 @pytest.mark.parametrize(
@@ -291,7 +292,7 @@ def test_corrupt_header_mid_stream() -> None:
     ],
 )
 def test_unsafe_member_names(name: str) -> None:
-    assert _error(_raw_tar([VERSION, (name, b"{}")])).code == "unsafe_path"
+    assert _error(_raw_tar([VERSION, (name, b"{}")])).reason == "unsafe_path"
 
 
 @pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
@@ -301,48 +302,48 @@ def test_links_rejected(kind: bytes) -> None:
         type=kind,
         linkname="/etc/passwd",
     )
-    assert _error(data).code == "link"
+    assert _error(data).reason == "link"
 
 
 @pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE])
 def test_devices_rejected(kind: bytes) -> None:
     data = _raw_tar([VERSION, ("resources/x/cluster/a.json", b"")], type=kind)
-    assert _error(data).code == "not_regular"
+    assert _error(data).reason == "not_regular"
 
 
 def test_oversized_member() -> None:
     big = json.dumps({"data": "x" * 2000}).encode()
     data = _raw_tar([VERSION, ("resources/configmaps/namespaces/ns/big.json", big)])
-    assert _error(data, max_member_bytes=1000).code == "too_large"
+    assert _error(data, max_member_bytes=1000).reason == "too_large"
     assert len(_read(data, max_member_bytes=len(big))) == 1
 
 
 @pytest.mark.parametrize("payload", [b"{not json", b"[1, 2]", b"\xff\xfe{}", b""])
 def test_bad_json(payload: bytes) -> None:
     data = _raw_tar([VERSION, ("resources/configmaps/namespaces/ns/a.json", payload)])
-    assert _error(data).code == "invalid_json"
+    assert _error(data).reason == "invalid_json"
 
 
 def test_missing_metadata_version() -> None:
-    assert _error(_raw_tar([("resources/namespaces/cluster/a.json", b"{}")])).code == (
+    assert _error(_raw_tar([("resources/namespaces/cluster/a.json", b"{}")])).reason == (
         "unsupported_version"
     )
-    assert _error(_raw_tar([])).code in {"unsupported_version", "truncated"}
-    assert _error(_raw_tar([("other/file", b"x")])).code == "unsupported_version"
+    assert _error(_raw_tar([])).reason in {"unsupported_version", "truncated"}
+    assert _error(_raw_tar([("other/file", b"x")])).reason == "unsupported_version"
 
 
 def test_metadata_version_after_resources() -> None:
     data = _raw_tar([("resources/namespaces/cluster/a.json", b"{}"), VERSION])
-    assert _error(data).code == "unsupported_version"
+    assert _error(data).reason == "unsupported_version"
 
 
 @pytest.mark.parametrize("raw", [b"2.0.0\n", b"0.9\n", b"", b"one", b"1.x", b"\xff"])
 def test_unsupported_version(raw: bytes) -> None:
     with pytest.raises(ArchiveError) as caught:
         check_format_version(raw)
-    assert caught.value.code == "unsupported_version"
+    assert caught.value.reason == "unsupported_version"
     data = _raw_tar([("metadata/version", raw), ("resources/namespaces/cluster/a.json", b"{}")])
-    assert _error(data).code == "unsupported_version"
+    assert _error(data).reason == "unsupported_version"
 
 
 @pytest.mark.parametrize("raw", [b"1.1.0\n", b"1\n", b"1.0", b"1.2.3"])
@@ -353,7 +354,7 @@ def test_supported_versions(raw: bytes) -> None:
 def test_writer_rejects_unsafe_names() -> None:
     with pytest.raises(ArchiveError) as caught, ArchiveWriter(io.BytesIO()) as writer:
         writer.add(group_resource="configmaps", namespace="..", name="a", obj={})
-    assert caught.value.code == "unsafe_path"
+    assert caught.value.reason == "unsafe_path"
     with ArchiveWriter(io.BytesIO()) as writer, pytest.raises(ArchiveError):
         writer.add(group_resource="configmaps", namespace=None, name="a/b", obj={})
 
@@ -364,7 +365,7 @@ def test_writer_abandoned_on_error_reads_as_truncated() -> None:
         for item in ITEMS * 200:
             writer.add_item(item)
         raise RuntimeError("kube list failed")
-    assert _error(out.getvalue()).code == "truncated"
+    assert _error(out.getvalue()).reason == "truncated"
     written = out.getvalue()
     del writer
     import gc
@@ -379,3 +380,45 @@ def test_writer_closed() -> None:
     writer.close()
     with pytest.raises(ValueError, match="closed"):
         writer.add(group_resource="configmaps", namespace=None, name="a", obj={})
+
+
+# ------------------------------------------------------------------------- limits (streaming)
+
+
+def _limited(data: bytes, limits: ArchiveLimits) -> tuple[ArchiveError, int]:
+    """The error, and how many items had been yielded when it was raised."""
+    seen = 0
+    with pytest.raises(ArchiveError) as caught:
+        for _ in iter_items(io.BytesIO(data), limits=limits):
+            seen += 1
+    return caught.value, seen
+
+
+def test_too_many_entries_stop_the_read_at_the_limit() -> None:
+    members = [("metadata/version", b"1.1.0\n")]
+    members += [(f"resources/configmaps/namespaces/ns/c{i}.json", b"{}") for i in range(50)]
+    error, seen = _limited(_raw_tar(members), ArchiveLimits(max_entries=10))
+    assert error.reason == "limit_exceeded" and "10 entries" in error.message
+    assert seen == 9  # metadata/version + 9 items, then the 11th entry is refused unread
+
+
+def test_a_member_over_the_size_limit_is_refused_unread() -> None:
+    members = [("metadata/version", b"1.1.0\n"), ("resources/x/cluster/a.json", b"{}" * 600)]
+    error, _ = _limited(_raw_tar(members), ArchiveLimits(max_member_bytes=1000))
+    assert error.reason == "too_large"
+
+
+def test_the_decompressed_total_is_bounded() -> None:
+    members = [("metadata/version", b"1.1.0\n")]
+    members += [(f"padding/{i}", bytes(range(256)) * 400) for i in range(10)]
+    error, _ = _limited(_raw_tar(members), ArchiveLimits(max_total_bytes=200_000, max_ratio=1e9))
+    assert error.reason == "limit_exceeded" and "max_total_bytes" in error.message
+
+
+def test_a_decompression_bomb_is_refused_by_its_ratio() -> None:
+    members = [("metadata/version", b"1.1.0\n"), ("padding/zeros", bytes(4 * 1024 * 1024))]
+    bomb = _raw_tar(members)
+    limits = ArchiveLimits(max_ratio=50, ratio_floor_bytes=1024 * 1024, max_member_bytes=1 << 30)
+    error, _ = _limited(bomb, limits)
+    assert error.reason == "limit_exceeded" and "max_ratio" in error.message
+    assert list(iter_items(io.BytesIO(bomb), limits=ArchiveLimits(max_member_bytes=1 << 30))) == []

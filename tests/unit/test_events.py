@@ -28,6 +28,7 @@ def test_every_catalog_type_has_a_schema() -> None:
         events.HEALTH_REPORTED,
         events.HEALTH_CHANGED,
         events.BACKUP_STALE,
+        events.GITOPS_DRIFTED,
     }
 
 

@@ -28,8 +28,11 @@ def _api(url: str) -> client.ApiClient:
 
 
 def _raw(api: client.ApiClient, path: str, *, accept: str = "application/json") -> Any:
-    """(status, content type, body bytes) of a GET, through the client's REST layer."""
-    request = api.param_serialize("GET", path, header_params={"Accept": accept})
+    """(status, content type, body bytes) of a GET, through the client's REST layer (with the
+    configuration's bearer token, if it has one)."""
+    request = api.param_serialize(
+        "GET", path, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+    )
     response = api.call_api(*request)
     body = response.read()  # type: ignore[no-untyped-call]
     return response.status, response.headers.get("Content-Type"), body
@@ -243,7 +246,18 @@ def test_readyz() -> None:
 
 
 def test_bearer_token_is_required_when_set() -> None:
+    # as a real kube-apiserver 1.34 answers (tests/e2e/test_kube_apiserver.py checks it there):
+    # no token -> 403 for system:anonymous, except /version; a wrong token -> 401
     with replay_server(ReplayCluster(token="s3cret")) as url, _api(url) as api:
+        status, _, body = _raw(api, "/api")
+        assert (status, json.loads(body)["reason"]) == (403, "Forbidden")
+        assert (
+            json.loads(body)["message"]
+            == 'forbidden: User "system:anonymous" cannot get path "/api"'
+        )
+        assert _raw(api, "/version")[0] == 200
+        api.configuration.api_key = {"authorization": "wrong"}
+        api.configuration.api_key_prefix = {"authorization": "Bearer"}
         status, _, body = _raw(api, "/api")
         assert (status, json.loads(body)["reason"]) == (401, "Unauthorized")
         api.configuration.api_key = {"authorization": "s3cret"}

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -22,11 +23,11 @@ def test_native_keys_compose() -> None:
 @pytest.mark.parametrize("role", ["archive", "manifest"])
 def test_native_round_trip(prefix: str, role: str) -> None:
     compose = layout.native_archive_key if role == "archive" else layout.native_manifest_key
-    key = compose(prefix=prefix, cluster="prod.eu-1", backup_id="20261123t044501z")
+    key = compose(prefix=prefix, cluster="prod-eu-1", backup_id="20261123t044501z")
     assert parse_key(key) == BackupKey(
         format="native",
         role=role,
-        cluster="prod.eu-1",
+        cluster="prod-eu-1",
         backup_id="20261123t044501z",
         prefix=prefix,
     )
@@ -125,9 +126,16 @@ def test_compose_rejects_bad_names(cluster: str, backup_id: str, prefix: str) ->
         layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
 
 
-def test_max_length_name_accepted() -> None:
-    name = "a" * 253
-    assert parse_key(layout.native_manifest_key(prefix="", cluster=name, backup_id="b")) is not None
+def test_max_length_names_accepted() -> None:
+    key = layout.native_manifest_key(prefix="", cluster="c" * 63, backup_id="b" * 253)
+    assert parse_key(key) is not None
+
+
+@pytest.mark.parametrize("cluster", ["prod.eu", "c" * 64, "Prod", "prod\n", "-prod"])
+def test_cluster_names_are_dns1123_labels(cluster: str) -> None:
+    with pytest.raises(layout.LayoutError):
+        layout.native_manifest_key(prefix="", cluster=cluster, backup_id="b")
+    assert parse_key(f"backups/{cluster}/b/manifest.json") is None
 
 
 def test_new_backup_id() -> None:
@@ -139,3 +147,69 @@ def test_new_backup_id() -> None:
     assert later > backup_id
     with pytest.raises(LayoutError):
         layout.new_backup_id(datetime(2026, 11, 23))  # naive
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "velero//backups/prod/velero-backup.json",
+        "velero/backups/prod//velero-backup.json",
+        "/velero/backups/prod/velero-backup.json",
+    ],
+)
+def test_empty_segments_never_reach_a_configured_velero_prefix(key: str) -> None:
+    """Without the empty-segment check, ``velero//backups/prod/...`` is read as prod's marker."""
+    assert parse_key(key, velero_prefixes=["velero"]) is None
+    assert parse_key("velero/backups/prod/velero-backup.json", velero_prefixes=["velero"])
+
+
+NATIVE_KEYS = ["backups/demo/b1/manifest.json", "backups/demo/b1/resources.tar.gz"]
+
+
+def test_backup_keys_name_marker_and_archive() -> None:
+    keys = layout.backup_keys(
+        NATIVE_KEYS, format="native", cluster="demo", backup_id="b1", velero_clusters={}
+    )
+    assert (keys.marker, keys.archive) == tuple(NATIVE_KEYS)
+    velero = layout.backup_keys(
+        ["velero/backups/d1/velero-backup.json", "velero/backups/d1/d1.tar.gz"],
+        format="velero",
+        cluster="prod",
+        backup_id="d1",
+        velero_clusters={"velero": "prod"},
+    )
+    assert velero.archive == "velero/backups/d1/d1.tar.gz"
+
+
+@pytest.mark.parametrize(
+    ("keys", "fmt", "cluster", "backup_id", "velero"),
+    [
+        (NATIVE_KEYS, "native", "other", "b1", {}),  # the event's cluster is not the key's
+        (NATIVE_KEYS, "native", "demo", "b2", {}),
+        (NATIVE_KEYS[:1], "native", "demo", "b1", {}),
+        ([NATIVE_KEYS[0], NATIVE_KEYS[0]], "native", "demo", "b1", {}),
+        ([NATIVE_KEYS[0], "x/backups/demo/b1/resources.tar.gz"], "native", "demo", "b1", {}),
+        (
+            ["velero/backups/d1/velero-backup.json", "velero/backups/d1/d1.tar.gz"],
+            "velero",
+            "other",
+            "d1",
+            {"velero": "prod"},
+        ),
+        (
+            ["velero/backups/d1/velero-backup.json", "velero/backups/d1/d1.tar.gz"],
+            "velero",
+            "prod",
+            "d1",
+            {},
+        ),
+        (NATIVE_KEYS, "velero", "demo", "b1", {"": "demo"}),
+    ],
+)
+def test_backup_keys_must_agree_with_the_layout(
+    keys: list[str], fmt: Any, cluster: str, backup_id: str, velero: dict[str, str]
+) -> None:
+    with pytest.raises(LayoutError):
+        layout.backup_keys(
+            keys, format=fmt, cluster=cluster, backup_id=backup_id, velero_clusters=velero
+        )

@@ -10,6 +10,7 @@ import pytest
         "backup2gitops.core.manifest",
         "backup2gitops.core.archive",
         "backup2gitops.sample",
+        "backup2gitops.config",
     ],
 )
 def test_all_names_exist_and_are_complete(module: str) -> None:

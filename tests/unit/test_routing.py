@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from backup2gitops.config import ConfigError, parse_config
+from backup2gitops.config_receivers import AlertmanagerReceiverConfig
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
 
@@ -198,7 +199,8 @@ alerts:
 """
     )
     assert config.alerts.routes[0].continue_ is True
-    assert config.alerts.receivers[1].model_extra == {"url": "http://am"}
+    assert isinstance(config.alerts.receivers[1], AlertmanagerReceiverConfig)
+    assert config.alerts.receivers[1].url == "http://am"
     with pytest.raises(ConfigError, match="unknown receiver"):
         parse_config("alerts: {routes: [{receivers: [nobody]}]}")
     with pytest.raises(ConfigError, match="invalid regex"):

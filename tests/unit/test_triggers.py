@@ -52,6 +52,9 @@ def test_legacy_filter_and_no_filter() -> None:
         {"delivery": {"backoffPolicy": "expo"}},
         {"delivery": {"backoffDelay": "0.2s"}},
         {"subscriber": {}},
+        {"subscriber": {"uri": "/relative"}},  # a uri without a ref must be absolute
+        {"delivery": {"timeout": "PT0S"}},  # delivery_types.go: t.IsZero() is invalid
+        {"delivery": {"retry": -1}},
     ],
 )
 def test_what_the_knative_webhook_rejects(bad: dict) -> None:
@@ -65,6 +68,18 @@ def test_backoff_as_knative_computes_it() -> None:
             {"delivery": {"retry": 3, "backoffPolicy": "exponential", "backoffDelay": "PT0.5S"}}
         )
     )
-    assert [t.delivery.delay_before(a).total_seconds() for a in (1, 2, 3)] == [1.0, 2.0, 4.0]
+    # pkg/kncloudevents/retries.go: backoffDelay * 2^n, n = 0 before the first retry
+    assert t.delivery is not None
+    assert [t.delivery.delay_before(n).total_seconds() for n in (0, 1, 2)] == [0.5, 1.0, 2.0]
+    six = parse_trigger(
+        trigger({"delivery": {"retry": 6, "backoffPolicy": "exponential", "backoffDelay": "PT1S"}})
+    ).delivery
+    assert six is not None
+    assert sum(six.delay_before(n).total_seconds() for n in range(6)) == 63  # triggers/README.md
+    linear = parse_trigger(
+        trigger({"delivery": {"retry": 3, "backoffPolicy": "linear", "backoffDelay": "PT2S"}})
+    ).delivery
+    assert linear is not None
+    assert [linear.delay_before(n).total_seconds() for n in (0, 1, 2)] == [0.0, 2.0, 4.0]
     assert parse_duration("PT1M30S") == timedelta(seconds=90)
     assert parse_duration("P1D") == timedelta(days=1)

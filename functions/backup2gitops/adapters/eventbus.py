@@ -6,9 +6,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from backup2gitops.core import errors
 
-class EventBridgeError(Exception):
+
+class EventBridgeError(errors.Backup2GitopsError):
     """PutEvents failed or rejected the entry; always worth a retry."""
+
+    code = "publish_failed"
+    permanent = False
 
 
 class EventBridge:

@@ -19,17 +19,21 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from backup2gitops.config import GitConfig
+from backup2gitops.core import errors
 from backup2gitops.core.health import CommitMark
 
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 _FIELD, _RECORD = "\x1f", "\x1e"
 
 
-class GitRemoteError(Exception):
+class GitRemoteError(errors.Backup2GitopsError):
     """The remote could not be read; the message holds no credentials."""
+
+    code = "git_unavailable"
+    permanent = False
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -55,9 +59,29 @@ def credential_env(token: str | None, user: str = "x-access-token") -> dict[str,
     return env
 
 
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """An http(s) URL without its userinfo, and what the userinfo held: (url, user, secret).
+
+    ``https://user:TOKEN@host/r.git`` -> user and TOKEN; ``https://TOKEN@host/r.git`` (the
+    token-as-user form GitHub and GitLab accept) -> no user, TOKEN. The secret then travels as
+    an Authorization header (``credential_env``), never in ``.git/config`` or a command line.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, None, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, colon, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    if colon:
+        return clean, unquote(user) or None, unquote(password) or None
+    return clean, None, unquote(user) or None
+
+
 def remote_access(config: GitConfig, environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """The remote's URL and its token (for ``secret=``: sent as a header, redacted from text)."""
-    return config.url, config.token.reveal(environ)
+    """The remote's URL and its token (for ``secret=``: sent as a header, redacted from text).
+    A token written into ``git.url`` is taken out of it (``split_credentials``)."""
+    url, _, embedded = split_credentials(config.url)
+    return url, config.token.reveal(environ) or embedded
 
 
 def _git(args: list[str], *, timeout_s: float, secret: str | None, cwd: Path | None = None) -> str:

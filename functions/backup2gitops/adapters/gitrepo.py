@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,15 +31,27 @@ from urllib.parse import urlsplit, urlunsplit
 import git
 
 from backup2gitops.adapters import worktree
-from backup2gitops.adapters.git_remote import credential_env
+from backup2gitops.adapters.git_remote import credential_env, split_credentials
+from backup2gitops.core import errors
+from backup2gitops.core.safeguards import (
+    CREATED_AT_TRAILER,
+    BackupMark,
+    created_at_trailer,
+    parse_created_at,
+    superseded_by,
+)
+
+_ERE_SPECIAL = re.compile(r"[.\[\]()*+?{}|^$\\]")
+"""What must be escaped in a POSIX extended regular expression (git log --extended-regexp)."""
 
 
-class GitError(Exception):
+def _escaped(match: re.Match[str]) -> str:
+    return "\\" + match.group(0)
+
+
+class GitError(errors.Backup2GitopsError):
     def __init__(self, code: str, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+        super().__init__(message, code=code, permanent=not retryable)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,13 @@ class CommitResult:
     changed: int
     removed: int
     noop: bool
+    reason: str | None = None
+    """Why a no-op made no commit when that is not "already on the branch" (superseded)."""
+
+
+Guard = Callable[[int, CommitResult], None]
+"""Called with the cluster's object count on the tip and the change about to be committed;
+raises to refuse the commit (the work tree is reset on the next sync)."""
 
 
 def display_url(url: str) -> str:
@@ -93,6 +113,9 @@ class GitRemote:
         token_user: str = "x-access-token",  # noqa: S107 - a user name, not a secret
         push_attempts: int = 5,
     ) -> None:
+        url, embedded_user, embedded_token = split_credentials(url)
+        if embedded_token and not token:  # a token in git.url: a header, never .git/config
+            token, token_user = embedded_token, embedded_user or token_user
         self.url = url
         self.branch = branch
         self.display_url = display_url(url)
@@ -101,6 +124,8 @@ class GitRemote:
         self.author = git.Actor(author_name, author_email)
         self.push_attempts = push_attempts
         self._env = credential_env(token, token_user)
+        self.recoveries: list[str] = []
+        """What ``locked`` found left by a crashed run and repaired (for the caller's log)."""
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[git.Repo]:
@@ -118,20 +143,52 @@ class GitRemote:
             raise _classify(exc, url=self.url) from exc
 
     def _sync(self) -> git.Repo:
-        if not (self.workdir / ".git").is_dir():
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            repo = git.Repo.init(self.workdir, initial_branch=self.branch)
-            repo.create_remote("origin", self.url)
-        else:
-            repo = git.Repo(self.workdir)
-            repo.remote("origin").set_url(self.url)
+        repo = self._usable_clone()
         built_on = self._tracked_commit(repo)
         self._git(repo, "fetch", "--prune", "origin")
         if built_on is not None and not self._remote_holds(repo, built_on):
             # The remote was deleted and made again, or its history rewritten: this clone
             # describes a repository that no longer exists. Start again from the remote.
-            shutil.rmtree(self.workdir)
-            return self._sync()
+            repo = self._fresh_clone()
+            self._git(repo, "fetch", "--prune", "origin")
+        try:
+            self._reset_to_remote(repo)
+        except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
+            self.recoveries.append(f"rebuilt the work clone: {exc.message}")
+            repo = self._fresh_clone()
+            self._git(repo, "fetch", "--prune", "origin")
+            self._reset_to_remote(repo)
+        return repo
+
+    def _fresh_clone(self) -> git.Repo:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        repo = git.Repo.init(self.workdir, initial_branch=self.branch)
+        repo.create_remote("origin", self.url)
+        return repo
+
+    def _usable_clone(self) -> git.Repo:
+        """The work clone, or a fresh one when what is there was left half-done by a crash.
+
+        Only the holder of the flock (``locked``) touches the clone, so under it any git lock
+        file (``index.lock``, ``HEAD.lock``, ``refs/**.lock``...) is stale: a generator was
+        killed mid-operation. Its state cannot be trusted; the clone is rebuilt.
+        """
+        dot_git = self.workdir / ".git"
+        if not dot_git.is_dir():
+            return self._fresh_clone()
+        stale = sorted(str(p.relative_to(dot_git)) for p in dot_git.rglob("*.lock"))
+        if stale:
+            self.recoveries.append(f"stale git locks {', '.join(stale[:5])}: clone rebuilt")
+            return self._fresh_clone()
+        try:
+            repo = git.Repo(self.workdir)
+            repo.remote("origin").set_url(self.url)
+        except (git.GitError, ValueError, OSError) as exc:  # half-made or damaged
+            self.recoveries.append(f"unusable clone ({type(exc).__name__}): rebuilt")
+            return self._fresh_clone()
+        return repo
+
+    def _reset_to_remote(self, repo: git.Repo) -> None:
         remote_ref = f"origin/{self.branch}"
         if remote_ref in [ref.name for ref in repo.remote("origin").refs]:
             self._git(repo, "checkout", "-B", self.branch, remote_ref)
@@ -141,7 +198,6 @@ class GitRemote:
             with contextlib.suppress(GitError):
                 self._git(repo, "rm", "-rf", "--quiet", ".")
         self._git(repo, "clean", "-fdx")
-        return repo
 
     def _tracked_commit(self, repo: git.Repo) -> str | None:
         """The remote branch's commit this clone was last synced to, if it has one."""
@@ -191,11 +247,17 @@ class GitRemote:
         cluster: str,
         allow_empty: bool = True,
         push_branch: str | None = None,
+        mark: BackupMark | None = None,
+        guard: Guard | None = None,
     ) -> CommitResult:
         """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced.
 
         ``push_branch`` (review mode) pushes the commit, made on top of the branch, to a branch
         of its own instead; a review branch that already carries this backup is a no-op.
+        ``mark`` (the backup's completion time) goes into a ``Backup-Created-At`` trailer, and a
+        backup older than the one the tip reflects for this cluster is a no-op with a
+        ``reason``: asked again on every attempt, so on the tip a lost race fetched.
+        ``guard`` may refuse the change before it is committed.
         """
         target = push_branch or self.branch
         for attempt in range(1, self.push_attempts + 1):
@@ -205,15 +267,24 @@ class GitRemote:
                     existing = self._review_commit(repo, push_branch, backup_id, cluster)
                 if existing:
                     return CommitResult(existing, 0, 0, 0, noop=True)
+                if mark is not None:
+                    newest = self.newest_mark(repo, cluster=cluster)
+                    reason = superseded_by(mark, newest[1]) if newest else None
+                    if newest and reason:
+                        return CommitResult(newest[0], 0, 0, 0, noop=True, reason=reason)
+                before = self._object_count(repo, root) if guard is not None else 0
                 counts = self._write_tree(repo, root=root, files=files())
+                if guard is not None:
+                    guard(before, CommitResult("", *counts, noop=False))
                 staged = bool(self._git(repo, "status", "--porcelain", "--", str(root)))
                 if not staged and not allow_empty:
                     head = repo.head.commit.hexsha if repo.head.is_valid() else ""
                     return CommitResult(head, 0, 0, 0, noop=True)
                 result = CommitResult("", *counts, noop=False)
-                self._commit(
-                    repo, message(result), trailers={"Backup-Id": backup_id, "Cluster": cluster}
-                )
+                trailers = {"Backup-Id": backup_id, "Cluster": cluster}
+                if mark is not None:
+                    trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
+                self._commit(repo, message(result), trailers=trailers)
                 sha = repo.head.commit.hexsha
                 try:
                     self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
@@ -223,6 +294,40 @@ class GitRemote:
                         raise
                     # Most likely the remote moved (another generator pushed): loop re-syncs.
         raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    def newest_mark(self, repo: git.Repo, *, cluster: str) -> tuple[str, BackupMark] | None:
+        """The newest commit on the branch for ``cluster`` and the backup it says it reflects;
+        None when there is none, or when it carries no ``Backup-Created-At`` (made before it)."""
+        if not repo.head.is_valid():
+            return None
+        fields = ("Cluster", "Backup-Id", CREATED_AT_TRAILER)
+        values = "%x1f".join(f"%(trailers:key={k},valueonly,separator=%x1d)" for k in fields)
+        out = self._git(
+            repo,
+            "log",
+            "-n1",
+            "--extended-regexp",
+            "--grep",
+            f"^Cluster: {_ERE_SPECIAL.sub(_escaped, cluster)}$",
+            f"--format=%H%x1f{values}%x1e",
+            self.branch,
+        )
+        for record in out.split("\x1e"):
+            parts = [part.strip() for part in record.strip().split("\x1f")]
+            if len(parts) != 4 or parts[1].split("\x1d")[0] != cluster:
+                continue
+            created = parse_created_at(parts[3].split("\x1d")[0])
+            if created is None:
+                return None
+            return parts[0], BackupMark(backup_id=parts[2].split("\x1d")[0], created_at=created)
+        return None
+
+    def _object_count(self, repo: git.Repo, root: PurePosixPath) -> int:
+        """Objects (not kustomization.yaml files) under ``root`` on the synced tip."""
+        if not repo.head.is_valid():
+            return 0
+        listed = self._git(repo, "ls-files", "-z", "--", str(root)).split("\x00")
+        return sum(1 for path in listed if path and not path.endswith("kustomization.yaml"))
 
     def _review_commit(
         self, repo: git.Repo, branch: str, backup_id: str, cluster: str
@@ -266,6 +371,13 @@ class GitRemote:
         return tracked
 
     def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
+        for key, value in trailers.items():  # a newline would add trailers of its own choosing
+            if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+                raise GitError(
+                    "unsafe_trailer",
+                    f"{key} {value!r} is empty or has a control character",
+                    retryable=False,
+                )
         body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".msg") as handle:
             handle.write(body)

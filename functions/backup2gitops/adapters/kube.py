@@ -41,6 +41,8 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from backup2gitops.core import errors
+
 __all__ = [
     "MAX_LIST_RESTARTS",
     "ApiClient",
@@ -70,14 +72,39 @@ _COHABITATING: dict[str, frozenset[str]] = {
 _RETRYABLE = frozenset({0, 408, 410, 429, 500, 502, 503, 504})
 
 
-class KubeError(Exception):
-    """A Kubernetes API call failed. `code` is the HTTP status, 0 when no response came."""
+class KubeError(errors.Backup2GitopsError):
+    """A Kubernetes API call failed. ``status`` is the HTTP status, 0 when no response came;
+    ``code`` the catalog code (``kube_unreachable``, ``kube_forbidden``, ...)."""
 
-    def __init__(self, code: int, message: str, *, retryable: bool) -> None:
-        super().__init__(f"{code}: {message}" if code else message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+    def __init__(self, status: int, message: str, *, retryable: bool) -> None:
+        super().__init__(
+            message, code=_kube_code(status, message, retryable), permanent=not retryable
+        )
+        self.args = (f"{status}: {message}" if status else message,)
+        self.status = status
+
+
+#: how kube-apiserver names the user of a request that carried no credentials
+#: (staging/src/k8s.io/apiserver/pkg/authentication/user/user.go ``Anonymous``), in the message
+#: of its 403 (``forbidden: User "system:anonymous" cannot get path "/api"``)
+ANONYMOUS_USER = '"system:anonymous"'
+
+
+def _kube_code(status: int, message: str, retryable: bool) -> str:
+    """The catalog code: what to fix, not only the status.
+
+    A real API server answers a credential it rejects with 401, and a request with no
+    credential at all with 403 (it authenticates it as ``system:anonymous`` and RBAC refuses).
+    Both are a credentials problem (``kube_unauthorized``); ``kube_forbidden`` is a known
+    identity missing a permission, and the message names the verb and resource.
+    """
+    if status == 0:
+        return "kube_unreachable" if retryable else "kube_config_invalid"
+    if status == 403 and ANONYMOUS_USER in message:
+        return "kube_unauthorized"
+    return {401: "kube_unauthorized", 403: "kube_forbidden", 410: "kube_list_expired"}.get(
+        status, "kube_error"
+    )
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,14 @@ from typing import Any
 
 import requests
 
+from backup2gitops.core import errors
 
-class ProbeError(Exception):
+
+class ProbeError(errors.Backup2GitopsError):
     """The probe failed; the message names the status, never a credential."""
+
+    code = "probe_failed"
+    permanent = False
 
 
 def get(

@@ -14,14 +14,15 @@ from urllib.parse import quote
 
 import requests
 
+from backup2gitops.core import errors
+
 if TYPE_CHECKING:
     from backup2gitops.config import ReviewConfig
 
 
-class ReviewError(Exception):
+class ReviewError(errors.Backup2GitopsError):
     def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+        super().__init__(message, code="review_failed", permanent=not retryable)
 
 
 @dataclass(frozen=True)

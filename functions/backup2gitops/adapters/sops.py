@@ -19,11 +19,13 @@ from typing import Any
 
 import yaml
 
-from backup2gitops.core import manifest_yaml
+from backup2gitops.core import errors, manifest_yaml
 
 
-class SopsError(Exception):
+class SopsError(errors.Backup2GitopsError):
     """sops is missing, misconfigured, or failed; never retryable by waiting."""
+
+    code = "sops_failed"
 
 
 class SopsEncrypter:

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 from urllib.parse import unquote, urlparse
+
+from backup2gitops.core import errors
 
 if TYPE_CHECKING:
     from backup2gitops.config import StorageConfig
@@ -31,17 +33,18 @@ if TYPE_CHECKING:
 CHUNK = 1024 * 1024
 
 
-class StorageError(Exception):
+class StorageError(errors.Backup2GitopsError):
     """A storage operation failed; ``retryable`` says whether trying again may help."""
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+        code = "storage_unavailable" if retryable else "storage_error"
+        super().__init__(message, code=code, permanent=not retryable)
 
 
 class NotFound(StorageError):
     def __init__(self, key: str) -> None:
         super().__init__(f"no object at {key}", retryable=False)
+        self.code = "not_found"
         self.key = key
 
 
@@ -50,6 +53,7 @@ class PreconditionFailed(StorageError):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"{key} changed since it was read", retryable=False)
+        self.code = "precondition_failed"
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,7 @@ class S3Store:
     def open_read(self, key: str) -> BinaryIO:
         with _s3_errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        body: BinaryIO = response["Body"]
-        return body
+        return cast("BinaryIO", GuardedRead(response["Body"], key=key))
 
     def read_bytes(self, key: str) -> bytes:
         stream = self.open_read(key)
@@ -312,6 +315,37 @@ class S3Store:
     def delete(self, key: str) -> None:
         with _s3_errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
+class GuardedRead:
+    """A stream from the store whose failures say they are the store's: any error while
+    reading (connection reset, a body shorter than its Content-Length, a timeout) is a
+    retryable ``StorageError``, never mistaken by a reader for damage in the bytes."""
+
+    def __init__(self, stream: Any, *, key: str) -> None:
+        self._stream = stream
+        self._key = key
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            data: bytes = (
+                self._stream.read(size) if size is not None and size >= 0 else (self._stream.read())
+            )
+        except Exception as exc:
+            raise StorageError(
+                f"reading {self._key} failed mid-stream: {type(exc).__name__}"
+            ) from exc
+        return data
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.close()
+
+    def __enter__(self) -> GuardedRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @contextlib.contextmanager

@@ -21,12 +21,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 KUSTOMIZATION = "kustomization.yaml"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-class UnsafePath(ValueError):
+class UnsafePath(Backup2GitopsError, ValueError):
     """A path that would write outside the folder."""
+
+    code = "unsafe_path"
 
 
 @dataclass
@@ -96,7 +100,16 @@ def sync_folder(
 
 
 def _make_dir(base: Path, folder: str, *, inside: str) -> None:
+    """Make ``base/folder``; refused before anything is made when what exists of it is a link
+    out of the folder (a directory is never created through a symlink pointing elsewhere)."""
     target = base / folder
+    existing = target
+    while existing != base and not os.path.lexists(existing):
+        existing = existing.parent
+    real = os.path.realpath(existing)
+    under = real == inside or real.startswith(inside + os.sep)
+    if not under and not inside.startswith(real + os.sep):  # above the folder: its own check
+        raise UnsafePath(f"{folder} resolves outside the folder")
     target.mkdir(parents=True, exist_ok=True)
     real = os.path.realpath(target)
     if real != inside and not real.startswith(inside + os.sep):

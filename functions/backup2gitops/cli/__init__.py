@@ -3,50 +3,131 @@
 Each verb lives in its own module with ``register(subparsers)``; this module only assembles them.
 The CLI is the composition root: it is the one place that may import every function package.
 
-Only the verb being run is imported (its module brings git, boto3, flask... as it needs them);
-the others are listed by name and summary, so ``backup2gitops --help`` starts in the time of
-argparse, and ``generate`` does not load what ``serve`` or ``backup`` need.
+argparse, not click: the verbs are argparse already, tests build parsers from each verb's
+``register``, and the standard library keeps ``--help`` free of a dependency's import cost.
+Only the verb being run is imported (``backup2gitops --help`` loads no verb module: the names
+and one-line helps below stand in for the others), and verb modules import their heavy
+dependencies inside ``run``.
+
+Exit codes, for every verb: 0 success, 1 the work failed (storage, git, a function's error),
+2 usage (bad arguments or an invalid configuration). Errors are one line on stderr;
+``--debug`` re-raises so that Python prints the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
-from typing import Final
 
-VERBS: Final[dict[str, tuple[str, str]]] = {  # verb -> (module, summary shown by --help)
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+VERBS = ("demo", "serve", "generate", "backup", "neat", "config_cmd", "schemas", "status")
+
+# verb -> (module, one-line help); the help is the one each module's register() gives
+# (tests/functional/test_cli_errors.py keeps the two equal).
+COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the whole flow on the embedded sample"),
     "serve": ("serve", "serve functions over HTTP (all: with a broker)"),
     "generate": ("generate", "write one backup into a GitOps repository"),
     "backup": ("backup", "back up a live cluster into a bucket"),
     "neat": ("neat", "clean Kubernetes manifests (status, server fields, defaults)"),
     "config": ("config_cmd", "work with the configuration file"),
-    "schemas": ("schemas", "write the event catalog's JSON Schemas"),
+    "schemas": ("schemas", "write the JSON Schemas (event catalog, configuration)"),
+    "status": ("status", "the flow's health and each cluster's facts"),
 }
+
+EPILOG = "exit status: 0 success, 1 failure, 2 usage or invalid configuration"
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("backup2gitops")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def _selected(argv: Sequence[str]) -> str | None:
+    """The verb on the command line (the first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``argv``, only the verb it names is imported (all verbs without)."""
+    """The parser; with ``argv``, only the verb it names is imported (all of them without)."""
     parser = argparse.ArgumentParser(
         prog="backup2gitops",
         description="Kubernetes backups in MinIO/S3 -> a clean, reviewable GitOps repository.",
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, print the traceback (any verb)"
     )
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
-    for verb, (module, summary) in VERBS.items():
-        if wanted is None or verb == wanted:
+    wanted = set(COMMANDS) if argv is None else {_selected(argv)}
+    for verb, (module, help_text) in COMMANDS.items():
+        if verb in wanted:
             importlib.import_module(f"backup2gitops.cli.{module}").register(subparsers)
         else:
-            subparsers.add_parser(verb, help=summary)
+            subparsers.add_parser(verb, help=help_text)
+    for verb, sub in subparsers.choices.items():
+        sub.epilog = sub.epilog or EPILOG
+        if verb in wanted:  # --debug also after the verb (SUPPRESS: never overrides the first)
+            sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return parser
 
 
+def describe(exc: BaseException) -> tuple[str, int]:
+    """One line for an error that escaped a verb, and the exit status it means."""
+    from backup2gitops.config import ConfigError
+    from backup2gitops.core.errors import Backup2GitopsError
+
+    text = exc.message if isinstance(exc, Backup2GitopsError) else str(exc)
+    message = (text.strip().splitlines() or [type(exc).__name__])[0]  # one line, always
+    cause = exc.__cause__
+    if type(cause).__name__ == "NoCredentialsError":
+        message += (
+            " (no S3 credentials: set storage.access_key/secret_key in --config, "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; a MinIO needs storage.endpoint_url)"
+        )
+    if isinstance(exc, ConfigError):
+        return message, EXIT_USAGE
+    if isinstance(exc, FileNotFoundError) and exc.filename == "git":
+        return "git is not installed (not found on PATH)", EXIT_FAILURE
+    if isinstance(exc, OSError | Backup2GitopsError):
+        return message, EXIT_FAILURE  # the project's errors say what failed in their message
+    return f"{type(exc).__name__}: {message}", EXIT_FAILURE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(arguments).parse_args(arguments)
-    status: int = args.func(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        status: int = args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is seen by the handler below
+    except BrokenPipeError:
+        # the reader went away (``schemas | head``): what it wanted, it has; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"{args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, status = describe(exc)
+        print(f"{args.verb}: {message} (--debug shows the traceback)", file=sys.stderr)
+        return status
     return status
 
 

@@ -10,16 +10,11 @@ the configuration's ``cluster_backup`` section. URL is ``file:///path`` or ``s3:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Mapping
+from typing import Any
 
-from backup2gitops.adapters import kube
-from backup2gitops.adapters.storage import StorageError, open_store
-from backup2gitops.cluster_snapshot import write_cluster_backup
-from backup2gitops.config import ConfigError, load_config
-from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.events import now
-from backup2gitops.core.layout import LayoutError, new_backup_id, validate_name
+from backup2gitops.cli.output import add_output_option, emit
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,11 +26,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--kubeconfig", metavar="PATH", help="default: $KUBECONFIG, ~/.kube/config")
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context")
     parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
+def print_table(report: Mapping[str, Any]) -> None:
+    print(
+        f"backup {report['backup_id']} of {report['cluster']} "
+        f"({report['kubernetes_version'] or 'unknown version'}): "
+        f"{report['objects']} objects, {sum(report['excluded'].values())} excluded, "
+        f"{report['archive_bytes']} bytes"
+    )
+    for key in report["keys"]:
+        print(f"  {report['bucket']}/{key}")
+    for resource, count in report["counts"].items():
+        print(f"  {count:6d} {resource}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from backup2gitops.adapters import kube
+    from backup2gitops.adapters.storage import StorageError, open_store
+    from backup2gitops.cluster_snapshot import write_cluster_backup
+    from backup2gitops.config import ConfigError, load_config
+    from backup2gitops.core.archive import ArchiveError
+    from backup2gitops.core.events import now
+    from backup2gitops.core.layout import LayoutError, new_backup_id, validate_cluster
+
     try:
         config = load_config(args.config)
         settings = config.cluster_backup.model_copy(
@@ -48,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         cluster = args.cluster or settings.cluster
         if not cluster:
             raise ValueError("--cluster is required (or cluster_backup.cluster)")
-        validate_name(cluster, what="cluster")
+        validate_cluster(cluster)
         if not args.to.startswith(("file://", "s3://")):
             raise ValueError(f"--to {args.to}: want file:///path or s3://bucket/prefix")
         store = open_store(config.storage.model_copy(update={"url": args.to}))
@@ -88,18 +106,5 @@ def run(args: argparse.Namespace) -> int:
         "warnings": manifest.warnings,
         "duration_s": round((manifest.finished_at - manifest.started_at).total_seconds(), 3),
     }
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(
-        f"backup {backup_id} of {cluster} ({manifest.kubernetes_version or 'unknown version'}): "
-        f"{report['objects']} objects, {sum(backup.excluded.values())} excluded, "
-        f"{manifest.archive.size} bytes"
-    )
-    for key in keys:
-        print(f"  {store.url}/{key}")
-    for resource, count in manifest.resource_counts.items():
-        print(f"  {count:6d} {resource}")
-    for warning in manifest.warnings:
-        print(f"warning: {warning}")
+    emit(report, output=args.output, table=print_table)
     return 0

@@ -12,15 +12,24 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import flask
 import requests
+import yaml
 
+from backup2gitops.core.errors import FunctionError
 from backup2gitops.core.events import Event
+from backup2gitops.core.triggers import Delivery, Destination, parse_delivery
 from backup2gitops.runtime import codec
-from backup2gitops.runtime.broker import DeliveryResult
+from backup2gitops.runtime.broker import DeliveryResult, LocalBroker, Transport, load_triggers
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
+
+NAMESPACE = "backup2gitops"  # knative/base/namespace.yaml
+DEFAULT_TIMEOUT_S = 120.0
+"""A delivery's request timeout when its Trigger sets no ``delivery.timeout``."""
 
 SERVICES = (
     "backup-complete",
@@ -29,6 +38,8 @@ SERVICES = (
     "alert-router",
     "cluster-backup",
 )
+SINK_BOUND = ("backup-complete", "gitops-generator", "health-aggregator")
+"""The functions knative/base/sinkbinding.yaml binds to the Broker: they publish more than a reply."""
 
 
 def function_specs() -> dict[str, FunctionSpec]:
@@ -47,9 +58,13 @@ def handler_module_file(service: str) -> Path:
 
 
 def triggers_dir(explicit: str | None = None) -> Path:
-    """``triggers/`` of this checkout (or ``$BACKUP2GITOPS_TRIGGERS``, or an explicit path)."""
+    """An explicit path, else ``$BACKUP2GITOPS_TRIGGERS``, else the packaged Triggers.
+
+    ``backup2gitops/triggers`` is package data: in a checkout it is a symbolic link to the
+    repository's ``triggers/`` (what ``kubectl apply -k knative/`` applies), in a wheel a copy.
+    """
     candidates = [explicit, os.environ.get("BACKUP2GITOPS_TRIGGERS")]
-    candidates.append(str(Path(__file__).resolve().parents[3] / "triggers"))
+    candidates.append(str(Path(__file__).parent.parent / "triggers"))
     for candidate in candidates:
         if candidate and Path(candidate, "kustomization.yaml").is_file():
             return Path(candidate)
@@ -58,19 +73,72 @@ def triggers_dir(explicit: str | None = None) -> Path:
     )
 
 
-def _reply_of(status: int, headers: Mapping[str, str], body: bytes) -> Event | None:
-    if status == 200 and codec.is_cloudevent(headers):
-        return codec.parse_http(headers, body)
-    return None
+def broker_delivery(triggers: Path) -> Delivery | None:
+    """The Broker's ``spec.delivery`` (knative/base/broker.yaml beside triggers/), if there."""
+    path = triggers.resolve().parent / "knative" / "base" / "broker.yaml"
+    if not path.is_file():
+        return None
+    spec = (yaml.safe_load(path.read_text()) or {}).get("spec") or {}
+    return parse_delivery(spec["delivery"]) if spec.get("delivery") else None
+
+
+def new_broker(triggers: str | None, transport: Transport, **options: Any) -> LocalBroker:
+    """A local broker with the Triggers of ``triggers/`` and the Broker's own delivery."""
+    directory = triggers_dir(triggers)
+    return LocalBroker(
+        load_triggers(directory), transport, delivery=broker_delivery(directory), **options
+    )
+
+
+NOT_AN_EVENT = (
+    "received a non-empty response not recognized as CloudEvent. "
+    "The response MUST be either empty or a valid CloudEvent"
+)
+
+
+def delivery_result(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
+    """A subscriber's answer as Knative's broker filter judges it
+    (pkg/broker/filter/filter_handler.go ``writeResponse``): a 2xx with a CloudEvent is a reply;
+    a 2xx with any other non-empty body, or an invalid event, is a 502 (so retried)."""
+    text = body.decode(errors="replace")[:2048]
+    if not 200 <= status < 300:
+        return DeliveryResult(status, body=text)
+    if codec.is_cloudevent(headers):
+        try:
+            return DeliveryResult(status, codec.parse_http(headers, body), text)
+        except FunctionError as exc:
+            return DeliveryResult(502, body=f"invalid reply event: {exc.message}")
+    if body.strip():
+        return DeliveryResult(502, body=NOT_AN_EVENT)
+    return DeliveryResult(status)
+
+
+def _post(
+    session: requests.Session, url: str, event: Event, *, timeout_s: float | None
+) -> DeliveryResult:
+    headers, body = codec.to_http(event)
+    response = session.post(url, headers=headers, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S)
+    return delivery_result(response.status_code, dict(response.headers), response.content)
+
+
+def resolve_uri(destination: Destination, base: str | None) -> str | None:
+    """A Destination's URL: its ``uri`` alone, or resolved against the ref's address ``base``."""
+    if destination.ref is None:
+        return destination.uri
+    if base is None:
+        return None
+    return urljoin(base, destination.uri) if destination.uri else base
 
 
 class InProcessTransport:
-    """Delivers through each function's HTTP wrapper without sockets (Flask's test client)."""
+    """Delivers to the functions through their HTTP wrappers without sockets (Flask's test
+    client), at the cluster-local addresses Knative gives them; ``uri:`` subscribers over HTTP."""
 
     def __init__(
         self, specs: Mapping[str, FunctionSpec], contexts: Mapping[str, FunctionContext]
     ) -> None:
         self.apps: dict[str, flask.Flask] = {}
+        self.session = requests.Session()
         for name, spec in specs.items():
             app = flask.Flask(name)
 
@@ -82,35 +150,43 @@ class InProcessTransport:
             app.add_url_rule("/<path:path>", "function_path", view, methods=["GET", "POST"])
             self.apps[name] = app
 
+    @staticmethod
+    def address(service: str) -> str:
+        return f"http://{service}.{NAMESPACE}.svc.cluster.local/"
+
     def post(self, service: str, *, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
         app = self.apps.get(service)
         if app is None:
             return DeliveryResult(404, body=f"no service {service}")
         response = app.test_client().post("/", headers=dict(headers), data=body)
-        reply = _reply_of(response.status_code, dict(response.headers), response.data)
-        return DeliveryResult(response.status_code, reply, response.get_data(as_text=True))
+        return delivery_result(response.status_code, dict(response.headers), response.data)
 
-    def __call__(self, service: str, event: Event) -> DeliveryResult:
-        headers, body = codec.to_http(event)
-        return self.post(service, headers=headers, body=body)
+    def resolve(self, destination: Destination) -> str | None:
+        known = destination.ref in self.apps
+        return resolve_uri(destination, self.address(str(destination.ref)) if known else None)
+
+    def send(self, url: str, event: Event, *, timeout_s: float | None) -> DeliveryResult:
+        host = urlsplit(url).hostname or ""
+        service = host.removesuffix(f".{NAMESPACE}.svc.cluster.local")
+        if service != host and service in self.apps:
+            headers, body = codec.to_http(event)
+            return self.post(service, headers=headers, body=body)
+        return _post(self.session, url, event, timeout_s=timeout_s)
 
 
 class HttpTransport:
-    """Delivers over HTTP to served functions, as Knative's broker filter does."""
+    """Delivers over HTTP to served functions and ``uri:`` subscribers, as Knative's broker
+    filter does."""
 
-    def __init__(self, urls: Mapping[str, str], *, timeout_s: float = 120.0) -> None:
+    def __init__(self, urls: Mapping[str, str]) -> None:
         self.urls = dict(urls)
         self.session = requests.Session()
-        self.timeout_s = timeout_s
 
-    def __call__(self, service: str, event: Event) -> DeliveryResult:
-        url = self.urls.get(service)
-        if url is None:
-            return DeliveryResult(404, body=f"no service {service}")
-        headers, body = codec.to_http(event)
-        response = self.session.post(url, headers=headers, data=body, timeout=self.timeout_s)
-        reply = _reply_of(response.status_code, dict(response.headers), response.content)
-        return DeliveryResult(response.status_code, reply, response.text[:2048])
+    def resolve(self, destination: Destination) -> str | None:
+        return resolve_uri(destination, self.urls.get(str(destination.ref)))
+
+    def send(self, url: str, event: Event, *, timeout_s: float | None) -> DeliveryResult:
+        return _post(self.session, url, event, timeout_s=timeout_s)
 
 
 def minio_webhook_body(*, bucket: str, key: str, etag: str, size: int) -> bytes:

@@ -9,22 +9,16 @@ repository (created when the path does not exist).
 from __future__ import annotations
 
 import argparse
-import json
+import shutil
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitError, GitRemote, ensure_bare_remote
-from backup2gitops.adapters.sops import SopsEncrypter, SopsError
-from backup2gitops.adapters.storage import open_store
-from backup2gitops.config import ConfigError, load_config
-from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.cleaning import CleaningPolicy
-from backup2gitops.core.manifest import parse_manifest
-from backup2gitops.runtime.context import FunctionContext
-from backup2gitops.transforms import load_transforms
+from backup2gitops.cli.output import add_output_option, emit
+
+if TYPE_CHECKING:
+    from backup2gitops.core.manifest import BackupManifest
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,52 +26,101 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("source", help="backup folder, tarball, or s3://bucket/key.tar.gz")
     parser.add_argument("--repo", required=True, help="git URL or local bare repository")
     parser.add_argument("--cluster", help="cluster name (default: from the native manifest)")
-    parser.add_argument("--backup-id", help="default: from the manifest or the file name")
+    parser.add_argument(
+        "--backup-id", help="default: from the manifest, else the backup's folder name"
+    )
     parser.add_argument("--branch", help="default: the configuration's (main)")
     parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_output_option(parser)
     parser.set_defaults(func=run)
+
+
+def backup_id_of(archive: PurePosixPath) -> str:
+    """The backup a tarball belongs to: its folder for ``<id>/resources.tar.gz`` (native),
+    else the file's name without ``.tar.gz`` (Velero's ``<name>/<name>.tar.gz``, a lone file)."""
+    from backup2gitops.core.layout import ARCHIVE_NAME
+
+    if archive.name == ARCHIVE_NAME and archive.parent.name:
+        return archive.parent.name
+    return archive.name.removesuffix(".tar.gz").removesuffix(".tgz")
 
 
 def resolve_source(
     source: str, *, args: argparse.Namespace
-) -> tuple[Callable[[], BinaryIO], str | None, str]:
-    """(open the tarball, cluster if known, backup id)."""
+) -> tuple[Callable[[], BinaryIO], str | None, str, BackupManifest | None]:
+    """(open the tarball, cluster if known, backup id, the native manifest if there is one:
+    its counts and time are the claims the generator's guards check)."""
+    from backup2gitops.adapters.storage import open_store
+    from backup2gitops.config import load_config
+    from backup2gitops.core.manifest import parse_manifest
+
     if source.startswith("s3://"):
         bucket_and_key = source[5:]
         bucket, _, key = bucket_and_key.partition("/")
         config = load_config(args.config)
         store = open_store(config.storage.model_copy(update={"url": f"s3://{bucket}"}))
-        name = Path(key).name.removesuffix(".tar.gz")
-        return (lambda: store.open_read(key)), None, args.backup_id or name
+        return (lambda: store.open_read(key)), None, backup_id_of(PurePosixPath(key)), None
     path = Path(source)
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
             manifest = parse_manifest(manifest_path.read_bytes())
             archive = path / manifest.archive.key
-            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id
+            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id, manifest
         tarballs = sorted(path.glob("*.tar.gz"))
         if not tarballs:
             raise FileNotFoundError(f"{path} holds neither manifest.json nor a .tar.gz")
         archive = tarballs[0]
-        return (lambda: archive.open("rb")), None, archive.name.removesuffix(".tar.gz")
+        return (
+            (lambda: archive.open("rb")),
+            None,
+            backup_id_of(PurePosixPath(archive.resolve())),
+            None,
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no backup at {source}")
-    return (lambda: path.open("rb")), None, path.name.removesuffix(".tar.gz").removesuffix(".tgz")
+    return (lambda: path.open("rb")), None, backup_id_of(PurePosixPath(path.resolve())), None
 
 
 def remote_url(dest: str) -> str:
+    from backup2gitops.adapters.gitrepo import ensure_bare_remote
+
     if "://" in dest or dest.startswith("git@"):
         return dest
     path = Path(dest)
     return str(path.resolve() if path.exists() else ensure_bare_remote(path))
 
 
+def print_table(report: Mapping[str, Any]) -> None:
+    state = "no-op (already committed)" if report["noop"] else "committed"
+    if report.get("skipped"):
+        state = f"skipped ({report['skipped']})"
+    print(
+        f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
+        f"backup {report['cluster']}/{report['backup_id']}, "
+        f"{report['objects']} objects, +{report['added']} ~{report['changed']} "
+        f"-{report['removed']}, {report['excluded']} excluded"
+    )
+    for reason, count in sorted(report["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
+        print(f"  {count:6d} excluded: {reason}")
+
+
 def run(args: argparse.Namespace) -> int:
+    if shutil.which("git") is None:
+        print("generate: git is not installed (not found on PATH)", file=sys.stderr)
+        return 1
+    # imported here, after the git check: GitPython refuses to import without git
+    from backup2gitops import generation
+    from backup2gitops.adapters.gitrepo import GitError, GitRemote
+    from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+    from backup2gitops.config import ConfigError, load_config
+    from backup2gitops.core.archive import ArchiveError
+    from backup2gitops.runtime.context import FunctionContext
+    from backup2gitops.transforms import load_transforms
+
     try:
         config = load_config(args.config)
-        archive, cluster, backup_id = resolve_source(args.source, args=args)
+        archive, cluster, backup_id, manifest = resolve_source(args.source, args=args)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
@@ -95,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         token=config.git.token.reveal(),
         push_attempts=config.git.push_attempts,
     )
-    policy = CleaningPolicy.model_validate(config.generator.cleaning)
+    policy = config.generator.cleaning
     try:
         encrypt = (
             SopsEncrypter(recipients=config.generator.sops_age_recipients)
@@ -111,8 +154,15 @@ def run(args: argparse.Namespace) -> int:
             transforms=load_transforms(config.generator.transforms),
             encrypt=encrypt,
             plan_noop=True,
+            claims=generation.Claims(
+                created_at=manifest.finished_at if manifest else None,
+                items=manifest.resource_count if manifest else None,
+                complete=manifest is not None,
+                max_deletion_share=config.generator.max_deletion_share,
+            ),
+            limits=config.archive_limits.limits(),
         )
-    except (ArchiveError, GitError, SopsError) as exc:
+    except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 1
     report = {
@@ -128,15 +178,10 @@ def run(args: argparse.Namespace) -> int:
         "excluded": outcome.plan.excluded,
         "excluded_by_reason": outcome.plan.excluded_by_reason,
         "noop": outcome.commit.noop,
+        "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
     }
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        state = "no-op (already committed)" if outcome.commit.noop else "committed"
-        print(
-            f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
-            f"{report['objects']} objects, +{report['added']} ~{report['changed']} "
-            f"-{report['removed']}, {report['excluded']} excluded"
-        )
+    if outcome.commit.reason:
+        report["skipped"] = outcome.commit.reason
+    emit(report, output=args.output, table=print_table)
     return 0

@@ -1,7 +1,8 @@
 """``backup2gitops neat``: clean Kubernetes manifests from a file or stdin, like kubectl-neat.
 
 Reads YAML or JSON (one object, a ``kind: List`` or several documents), prints the cleaned
-objects as multi-document YAML or JSON, and one line per excluded object on stderr.
+objects as multi-document YAML or JSON (or a table of what was kept), and one line per excluded
+object on stderr.
 """
 
 from __future__ import annotations
@@ -12,20 +13,27 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from backup2gitops.core import cleaning, manifest_yaml
-from backup2gitops.core.cleaning.objectref import ObjectRef
+from backup2gitops.cli.output import add_output_option
+from backup2gitops.core.cleaning.policy import CleaningPolicy
 
-SECRET_MODES: tuple[str, ...] = get_args(cleaning.CleaningPolicy.model_fields["secrets"].annotation)
+DESCRIPTION = """\
+Clean Kubernetes manifests from a file or stdin, like kubectl-neat: status, server-set fields
+and defaulted values go; controller-owned objects, Events and the like are excluded (one line
+each on stderr). Input: YAML or JSON, one object, a List or several documents. Output:
+multi-document YAML (default), JSON (one object, or a List), or a table of the kept objects."""
+
+SECRET_MODES: tuple[str, ...] = get_args(CleaningPolicy.model_fields["secrets"].annotation)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "neat",
         help="clean Kubernetes manifests (status, server fields, defaults)",
-        description=__doc__,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-f", "--filename", default="-", help="input file; '-' or omitted: stdin")
-    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    add_output_option(parser, formats=("yaml", "json", "table"), default="yaml")
     parser.add_argument(
         "--secrets",
         choices=SECRET_MODES,
@@ -36,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from backup2gitops.core import cleaning, manifest_yaml
+    from backup2gitops.core.cleaning.objectref import ObjectRef
+
     try:
         text = (
             sys.stdin.read()
@@ -70,4 +81,20 @@ def _render(objects: list[dict[str, Any]], *, output: str) -> str:
             return json.dumps(objects[0], indent=2, sort_keys=True) + "\n"
         listing = {"apiVersion": "v1", "kind": "List", "items": objects}
         return json.dumps(listing, indent=2, sort_keys=True) + "\n"
+    if output == "table":
+        rows = [("KIND", "NAMESPACE", "NAME")] + [
+            (
+                str(obj.get("kind", "")),
+                str(obj.get("metadata", {}).get("namespace", "")),
+                str(obj.get("metadata", {}).get("name", "")),
+            )
+            for obj in objects
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        return "".join(
+            "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+            for row in rows
+        )
+    from backup2gitops.core import manifest_yaml
+
     return "---\n".join(manifest_yaml.dump(obj) for obj in objects)

@@ -1,17 +1,23 @@
-"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog."""
+"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog and of the
+configuration file (``config.schema.json``, for editors and CI checks of a config)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-
-from backup2gitops.core.events import CATALOG, Event
 
 
 def schema_documents() -> dict[str, str]:
-    """File name -> JSON text, for every event type and the envelope."""
-    documents = {"cloudevent.json": Event.model_json_schema()}
+    """File name -> JSON text, for every event type, the envelope and the configuration."""
+    from backup2gitops.cli.config_reference import config_schema
+    from backup2gitops.core.events import CATALOG, envelope_schema
+
+    documents = {
+        "cloudevent.json": envelope_schema(),
+        "config.schema.json": config_schema(),
+    }
     for event_type, model in CATALOG.items():
         schema = model.model_json_schema()
         schema["$id"] = f"https://backup2gitops.io/schemas/{event_type}.json"
@@ -23,15 +29,30 @@ def schema_documents() -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("schemas", help="write the event catalog's JSON Schemas")
+    parser = subparsers.add_parser(
+        "schemas", help="write the JSON Schemas (event catalog, configuration)"
+    )
     parser.add_argument("--out", type=Path, help="directory to write into (default: print)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("json", "yaml"),
+        default="json",
+        help="printed as one document, name -> schema (default: json)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     documents = schema_documents()
     if args.out is None:
-        print(json.dumps({name: json.loads(text) for name, text in documents.items()}, indent=2))
+        combined = {name: json.loads(text) for name, text in documents.items()}
+        if args.output == "yaml":
+            import yaml
+
+            sys.stdout.write(yaml.safe_dump(combined, sort_keys=False))
+        else:
+            print(json.dumps(combined, indent=2))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in documents.items():

@@ -10,10 +10,13 @@ publishes its result to the ingress through ``K_SINK``, as a SinkBinding does on
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,12 +28,13 @@ from werkzeug.serving import make_server
 from backup2gitops.adapters.gitrepo import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
-from backup2gitops.config import CONFIG_ENV
-from backup2gitops.core.errors import FunctionError
+from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
-from backup2gitops.runtime import codec
-from backup2gitops.runtime.broker import LocalBroker, load_triggers
-from backup2gitops.runtime.http import error_response
+from backup2gitops.runtime import codec, failures
+from backup2gitops.runtime.broker import LocalBroker
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.http import error_response, serves_unauthenticated, startup_problem
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,15 +74,55 @@ def functions_framework_command(service: str, *, host: str, port: int) -> list[s
     ]
 
 
-def wait_until_up(url: str, *, timeout_s: float = 30.0) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode} before answering")
         try:
             requests.get(url + "healthz", timeout=1)
             return
         except requests.ConnectionError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not come up")
+
+
+def busy_port(host: str, ports: dict[str, int]) -> str | None:
+    """The first of ``ports`` something already listens on, as a one-line error; else None."""
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            # as the servers bind: a port left in TIME_WAIT is free, a listening one is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                return f"serve: port {port} on {host} ({name}) is not free: {exc.strerror}"
+    return None
+
+
+class Stopped(Backup2GitopsError):
+    """SIGTERM or SIGINT arrived: stop the ingress and the functions (not a failure: exit 0)."""
+
+    code = "stopped"
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_children(processes: list[subprocess.Popen[bytes]], *, grace_s: float = 10.0) -> None:
+    """SIGTERM each child's process group (functions-framework and its gunicorn workers), then
+    SIGKILL what is still there after ``grace_s``."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def ingress_app(broker: LocalBroker) -> flask.Flask:
@@ -88,8 +132,8 @@ def ingress_app(broker: LocalBroker) -> flask.Flask:
     def ingress() -> flask.Response:
         try:
             event = codec.parse_http(dict(flask.request.headers), flask.request.get_data())
-        except FunctionError as exc:
-            return error_response(function="broker", error=exc)
+        except Backup2GitopsError as exc:
+            return error_response(function="broker", failure=failures.classify(exc))
         broker.publish(event)
         return flask.Response(status=202)
 
@@ -116,22 +160,59 @@ def prepare_workdir(workdir: Path) -> dict[str, str]:
     return {CONFIG_ENV: str(config_path), "BACKUP2GITOPS_CACHE_DIR": str(workdir / ".cache")}
 
 
+def refuses_to_start(names: list[str], env: dict[str, str]) -> str | None:
+    """Why a function must not be served with this configuration (printed), or None. Says so
+    on the console when backup-complete will accept unauthenticated webhooks."""
+    ctx = FunctionContext(load_config(environ=env), environ=env)
+    specs = flow.function_specs()
+    for name in names:
+        problem = startup_problem(specs[name], ctx)
+        if problem is not None:
+            return problem
+        if serves_unauthenticated(specs[name], ctx):
+            print(
+                f"{name}: accepting webhooks without a token "
+                "(backup_complete.allow_unauthenticated: true)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    if args.workdir and CONFIG_ENV not in env:
+    if args.workdir and CONFIG_ENV in env:
+        print(
+            f"serve: --workdir {args.workdir} ignored: ${CONFIG_ENV} is set ({env[CONFIG_ENV]})",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif args.workdir:
         env.update(prepare_workdir(args.workdir))
+    try:  # each function would refuse it at start-up; say so once, before starting any
+        problem = refuses_to_start([args.function] if args.function else list(flow.SERVICES), env)
+    except ConfigError as exc:
+        problem = f"{env.get(CONFIG_ENV) or 'embedded defaults'}: invalid: {exc}"
+    if problem is not None:
+        print(f"backup2gitops serve: {problem}", file=sys.stderr)
+        return 2
     if args.function:
+        busy = busy_port(args.host, {args.function: args.port})
+        if busy:
+            print(busy, file=sys.stderr)
+            return 2
         command = functions_framework_command(args.function, host=args.host, port=args.port)
         os.execvpe(command[0], command, env)  # noqa: S606 - become functions-framework
     return serve_all(args, env)
 
 
 def report_dead_letter(event: Event) -> None:
-    """What Knative's dead-letter sink would receive, on the console."""
-    ext = event.extensions
+    """What Knative's dead-letter sink receives, on the console (the error data decoded)."""
+    ext = event.string_attributes()
+    data = base64.b64decode(ext.get("knativeerrordata", "")).decode(errors="replace")
     print(
         f"dead letter: {event.type} {event.id} -> {ext.get('knativeerrordest')} answered "
-        f"{ext.get('knativeerrorcode')}: {ext.get('knativeerrordata', '')[:200]}",
+        f"{ext.get('knativeerrorcode')}: {data[:200]}",
         file=sys.stderr,
         flush=True,
     )
@@ -139,46 +220,51 @@ def report_dead_letter(event: Event) -> None:
 
 def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
     ingress = f"http://{args.host}:{args.port}/"
-    urls = {name: f"http://{args.host}:{args.port + i}/" for i, name in enumerate(flow.SERVICES, 1)}
-    processes = []
+    ports = {"broker ingress": args.port}
+    ports.update({name: args.port + i for i, name in enumerate(flow.SERVICES, 1)})
+    busy = busy_port(args.host, ports)
+    if busy:
+        print(busy, file=sys.stderr)
+        return 2
+    urls = {name: f"http://{args.host}:{ports[name]}/" for name in flow.SERVICES}
+    processes: list[subprocess.Popen[bytes]] = []
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for i, name in enumerate(flow.SERVICES, 1):
+        for name in flow.SERVICES:
             child_env = dict(env)
             child_env.pop("K_SINK", None)
-            if name in ("backup-complete", "health-aggregator"):
+            if name in flow.SINK_BOUND:
                 child_env["K_SINK"] = ingress  # the SinkBindings of the Knative deployment
-            command = functions_framework_command(name, host=args.host, port=args.port + i)
-            processes.append(subprocess.Popen(command, env=child_env))
-        for url in urls.values():
-            wait_until_up(url)
-        broker = LocalBroker(
-            load_triggers(flow.triggers_dir(args.triggers)),
-            flow.HttpTransport(urls),
-            on_dead_letter=report_dead_letter,
+            command = functions_framework_command(name, host=args.host, port=ports[name])
+            # its own process group: stopping it stops its workers too
+            processes.append(subprocess.Popen(command, env=child_env, start_new_session=True))
+        for name, process in zip(flow.SERVICES, processes, strict=True):
+            wait_until_up(urls[name], process)
+        broker = flow.new_broker(
+            args.triggers, flow.HttpTransport(urls), on_dead_letter=report_dead_letter
         )
-        stop = threading.Event()
-        threading.Thread(target=broker.run_forever, args=(stop,), daemon=True).start()
         server = make_server(args.host, args.port, ingress_app(broker), threaded=True)
-        print(f"broker ingress  {ingress}", flush=True)
+        width = max(len(name) for name in ports) + 2
+        print(f"{'broker ingress':<{width}}{ingress}", flush=True)
         for name, url in urls.items():
-            print(f"{name:<16}{url}", flush=True)
-        if args.workdir:
+            print(f"{name:<{width}}{url}", flush=True)
+        if args.workdir and CONFIG_ENV not in os.environ:
             body = Path(args.workdir).resolve() / "minio-webhook.json"
             print(
-                f"\nrun the flow:    curl -H 'Content-Type: application/json' "
+                f"\nrun the flow:  curl -H 'Content-Type: application/json' "
                 f"--data-binary @{body} {urls['backup-complete']}",
                 flush=True,
             )
         try:
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
         finally:
-            stop.set()
             server.server_close()
+    except Stopped:
+        pass
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        stop_children(processes)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

@@ -49,6 +49,7 @@ no file name in the gzip header). That is why it layers ``tarfile`` mode ``"w|"`
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -60,12 +61,15 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Literal, cast
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",
     "FORMAT_VERSION",
     "PREFERRED_VERSION_SUFFIX",
     "SUPPORTED_MAJOR_VERSIONS",
     "ArchiveError",
+    "ArchiveLimits",
     "ArchiveWriter",
     "BackupItem",
     "ReadReport",
@@ -93,18 +97,71 @@ ArchiveErrorCode = Literal[
     "link",
     "not_regular",
     "too_large",
+    "limit_exceeded",
     "invalid_json",
     "unsupported_version",
 ]
 
 
-class ArchiveError(Exception):
-    """A tarball that cannot be read safely; ``code`` says why (one of ``ArchiveErrorCode``)."""
+class ArchiveError(Backup2GitopsError):
+    """A tarball that cannot be read safely; ``reason`` says why (one of ``ArchiveErrorCode``),
+    ``code`` is ``archive_<reason>``. Permanent: the same bytes fail the same way."""
 
-    def __init__(self, code: ArchiveErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code: ArchiveErrorCode = code
-        self.message = message
+    def __init__(self, reason: ArchiveErrorCode, message: str) -> None:
+        super().__init__(message, code=f"archive_{reason}")
+        self.args = (f"{reason}: {message}",)
+        self.reason: ArchiveErrorCode = reason
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What one archive may cost to read, enforced while streaming (before the cost is paid).
+
+    ``max_entries`` counts every tar member (Velero writes two per object: the plain and the
+    preferred-version copy), ``max_member_bytes`` one member, ``max_total_bytes`` the
+    decompressed tar stream, ``max_ratio`` decompressed / compressed bytes once more than
+    ``ratio_floor_bytes`` came out (JSON compresses 5-20x; a decompression bomb 1000x).
+    A breach is ``ArchiveError("limit_exceeded")`` (``too_large`` for one member).
+    """
+
+    max_entries: int = 500_000
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES
+    max_total_bytes: int = 4 * 1024**3
+    max_ratio: float = 200.0
+    ratio_floor_bytes: int = 16 * 1024 * 1024
+
+
+class _Metered:
+    """Counts the bytes read through it; checks the total and the compression ratio."""
+
+    def __init__(self, stream: Any, *, limits: ArchiveLimits, compressed: _Metered | None) -> None:
+        self._stream = stream
+        self._limits = limits
+        self._compressed = compressed
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data: bytes = self._stream.read(size)
+        self.count += len(data)
+        if self._compressed is not None:
+            limits = self._limits
+            if self.count > limits.max_total_bytes:
+                raise ArchiveError(
+                    "limit_exceeded",
+                    f"more than {limits.max_total_bytes} bytes once decompressed "
+                    "(archive_limits.max_total_bytes)",
+                )
+            packed = max(self._compressed.count, 1)
+            if self.count > limits.ratio_floor_bytes and self.count / packed > limits.max_ratio:
+                raise ArchiveError(
+                    "limit_exceeded",
+                    f"decompresses {self.count / packed:.0f}x, more than {limits.max_ratio:g}x "
+                    "(archive_limits.max_ratio)",
+                )
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @dataclass(frozen=True)
@@ -307,28 +364,44 @@ def _drain_trailer(tar: tarfile.TarFile) -> None:
 def iter_items(
     stream: BinaryIO,
     *,
-    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+    max_member_bytes: int | None = None,
     report: ReadReport | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> Iterator[BackupItem]:
     """Yield each object of a gzip-compressed backup tarball once, in one streaming pass.
 
-    Memory stays bounded by one member plus the set of emitted keys. Raises ``ArchiveError``;
+    Memory stays bounded by one member plus the set of emitted keys (a 16-byte digest each).
+    ``limits`` bound entries, member size, decompressed size and ratio. Raises ``ArchiveError``;
     items already yielded before an error stay yielded, so a caller that must be all-or-nothing
     collects first or writes to a staging area. Pass a ``ReadReport`` to learn the format version,
     counts and warnings.
     """
     report = report if report is not None else ReadReport()
-    emitted: set[tuple[str, str, str]] = set()
+    limits = limits or ArchiveLimits()
+    if max_member_bytes is not None:
+        limits = dataclasses.replace(limits, max_member_bytes=max_member_bytes)
+    max_member_bytes = limits.max_member_bytes
+    emitted: set[bytes] = set()
     other_only: set[tuple[str, str, str]] = set()
+    compressed = _Metered(stream, limits=limits, compressed=None)
+    entries = 0
     try:
         with (
-            gzip.GzipFile(fileobj=stream, mode="rb") as unzipped,
+            gzip.GzipFile(fileobj=cast("BinaryIO", compressed), mode="rb") as unzipped,
             tarfile.open(
-                fileobj=cast("BinaryIO", unzipped), mode="r|", tarinfo=_StrictTarInfo
+                fileobj=cast("BinaryIO", _Metered(unzipped, limits=limits, compressed=compressed)),
+                mode="r|",
+                tarinfo=_StrictTarInfo,
             ) as tar,
         ):
             while (member := tar.next()) is not None:
                 _forget_members(tar)
+                entries += 1
+                if entries > limits.max_entries:
+                    raise ArchiveError(
+                        "limit_exceeded",
+                        f"more than {limits.max_entries} entries (archive_limits.max_entries)",
+                    )
                 name = _safe_name(member.name)
                 if not _check_member(member, name, max_member_bytes):
                     continue
@@ -347,16 +420,17 @@ def iter_items(
                     report.warnings.append(f"ignored member {name[:200]!r}: not an item path")
                     continue
                 key = (entry.group_resource, entry.namespace or "", entry.name)
+                digest = _digest(key)
                 if entry.copy == "other":
                     report.other_versions_skipped += 1
-                    if key not in emitted:
+                    if digest not in emitted:
                         other_only.add(key)
                     continue
-                if key in emitted:
+                if digest in emitted:
                     report.duplicates_skipped += 1
                     continue
                 obj = _decode(_read_member(tar, member), name)
-                emitted.add(key)
+                emitted.add(digest)
                 other_only.discard(key)
                 report.items += 1
                 yield BackupItem(entry.group_resource, entry.namespace, entry.name, obj)
@@ -365,11 +439,18 @@ def iter_items(
         raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None
     if report.format_version is None:
         raise ArchiveError("unsupported_version", "metadata/version missing")
-    for group_resource, namespace, name in sorted(other_only - emitted):
+    for group_resource, namespace, name in sorted(
+        k for k in other_only if _digest(k) not in emitted
+    ):
         where = f"{namespace}/{name}" if namespace else name
         report.warnings.append(
             f"{group_resource} {where} is only in non-preferred API versions; skipped"
         )
+
+
+def _digest(key: tuple[str, str, str]) -> bytes:
+    """An object key as 16 bytes: the emitted set costs ~100 bytes an object, not ~300."""
+    return hashlib.blake2b("\x00".join(key).encode(), digest_size=16).digest()
 
 
 # --------------------------------------------------------------------------------------- writer

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from backup2gitops.core import layout
 from backup2gitops.core.errors import InvalidInput
 
 TYPE_PREFIX = "io.backup2gitops."
@@ -24,6 +25,7 @@ BACKUP_FAILED = "io.backup2gitops.backup.failed"
 BACKUP_STALE = "io.backup2gitops.backup.stale"
 GITOPS_GENERATED = "io.backup2gitops.gitops.generated"
 GITOPS_FAILED = "io.backup2gitops.gitops.failed"
+GITOPS_DRIFTED = "io.backup2gitops.gitops.drifted"
 HEALTH_REPORTED = "io.backup2gitops.health.reported"
 HEALTH_CHANGED = "io.backup2gitops.health.changed"
 PING = "dev.knative.sources.ping"
@@ -31,8 +33,20 @@ PING = "dev.knative.sources.ping"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
+ExtensionValue = str | bool | int
+"""An extension attribute's value: CloudEvents' String, Boolean or Integer (spec.md, Type System);
+a binary-mode HTTP header always carries the String form, a structured-mode JSON body the typed one."""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def canonical_string(value: ExtensionValue) -> str:
+    """An attribute value's canonical string (spec.md, Type System): ``true``/``false``, decimal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Event(BaseModel):
@@ -51,13 +65,36 @@ class Event(BaseModel):
     data: Any = None
     cluster: str | None = None
     traceparent: str | None = None
-    extensions: dict[str, str] = Field(default_factory=dict)
+    extensions: dict[str, ExtensionValue] = Field(default_factory=dict)
 
     @field_validator("traceparent")
     @classmethod
     def _valid_traceparent(cls, value: str | None) -> str | None:
         # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
         return value if value is None or _TRACEPARENT.match(value) else None
+
+    @field_validator("cluster")
+    @classmethod
+    def _valid_cluster(cls, value: str | None) -> str | None:
+        # It is copied into replies (a header in binary mode) and read as a cluster name.
+        return value if value is None else layout.validate_cluster(value)
+
+    def string_attributes(self) -> dict[str, str]:
+        """Every context attribute in its canonical string form (what Trigger filters compare)."""
+        attributes = {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+        }
+        if self.time is not None:
+            attributes["time"] = self.time.isoformat().replace("+00:00", "Z")
+        for name in ("subject", "datacontenttype", "dataschema", "cluster", "traceparent"):
+            value = getattr(self, name)
+            if value:
+                attributes[name] = str(value)
+        attributes.update({k: canonical_string(v) for k, v in self.extensions.items()})
+        return attributes
 
     @property
     def trace_id(self) -> str | None:
@@ -106,8 +143,10 @@ class BackupRequested(EventData):
 
 
 class BackupCompleted(EventData):
-    backup_id: str
-    cluster: str
+    backup_id: str = Field(
+        pattern=layout.NAME_PATTERN, max_length=253, description="a DNS-1123 subdomain, no '..'"
+    )
+    cluster: str = Field(pattern=layout.CLUSTER_PATTERN, description="a DNS-1123 label")
     format: Literal["native", "velero"]
     bucket: str
     keys: list[str] = Field(
@@ -117,9 +156,22 @@ class BackupCompleted(EventData):
     sha256: str | None = Field(
         default=None, description="archive checksum; Velero backups have none"
     )
-    resource_count: int = Field(ge=0)
-    created_at: datetime
+    resource_count: int = Field(ge=0, description="objects the producer says it wrote")
+    created_at: datetime = Field(
+        description="completion time; orders backups (with backup_id as tie-break) on the branch"
+    )
     kubernetes_version: str | None = None
+    complete: bool = Field(
+        default=False,
+        description="the producer vouches nothing is missing and the archive holds at least "
+        "resource_count items (native: always; Velero: phase Completed and itemsBackedUp == "
+        "totalItems). Only then may a commit remove most of a cluster's objects",
+    )
+
+    @field_validator("backup_id")
+    @classmethod
+    def _no_double_dot(cls, value: str) -> str:
+        return layout.validate_name(value, what="backup id")
 
 
 class BackupFailed(EventData):
@@ -140,9 +192,17 @@ class GitopsGenerated(EventData):
     changed: int = 0
     removed: int = 0
     excluded: int = 0
+    excluded_by_reason: dict[str, int] = Field(
+        default_factory=dict, description="why objects were left out: reason -> count"
+    )
     objects: int = 0
     duration_s: float = 0.0
     noop: bool = False
+    reason: str | None = Field(
+        default=None,
+        description="why a no-op made no commit when it is not a redelivery: e.g. the backup is "
+        "older than the one the branch reflects (skipped, the folder is left as it is)",
+    )
     review_url: str | None = Field(
         default=None, description="review mode: the pull/merge request for this backup's branch"
     )
@@ -154,6 +214,36 @@ class GitopsFailed(EventData):
     code: str
     message: str
     retryable: bool
+
+
+DriftSeverity = Literal["critical", "warning", "info"]
+
+
+class DriftFinding(EventData):
+    """One sensitive change between two commits of a cluster's folder (``core.drift``)."""
+
+    kind: str
+    namespace: str | None = Field(default=None, description="none for cluster-scoped objects")
+    name: str
+    rule: str = Field(
+        description="the rule id in core.drift.RULES, e.g. rbac-cluster-admin-binding"
+    )
+    severity: DriftSeverity
+    summary: str
+
+    @property
+    def object(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): the alert's ``object``."""
+        parts = [self.kind, self.namespace, self.name] if self.namespace else [self.kind, self.name]
+        return "/".join(parts)
+
+
+class GitopsDrifted(EventData):
+    cluster: str
+    backup_id: str
+    commit: str = Field(description="the commit that made the changes")
+    previous_commit: str = Field(description="its parent, the tree it is compared with")
+    findings: list[DriftFinding] = Field(min_length=1)
 
 
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
@@ -185,6 +275,51 @@ class BackupStale(EventData):
     age_s: float | None = None
 
 
+def envelope_schema() -> dict[str, Any]:
+    """The JSON Schema of an event on the wire, in the CloudEvents JSON format (structured mode;
+    a binary-mode event maps to the same attributes): the spec's context attributes, extension
+    attributes of any conforming name (``knativearrivaltime``, ``knativeerror*``, a sender's own),
+    ``data`` or ``data_base64``. Each type's ``data`` has its own schema, ``<type>.json``.
+
+    Sources: cloudevents spec.md (Context Attributes, Type System, Attribute Naming Convention),
+    formats/json-format.md (2.2 type mapping, 3.1 data and data_base64)."""
+    string = {"type": "string", "minLength": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://backup2gitops.io/schemas/cloudevent.json",
+        "title": "CloudEvent (JSON format) as backup2gitops sends and receives it",
+        "type": "object",
+        "required": ["specversion", "id", "source", "type"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": string,
+            "source": {**string, "format": "uri-reference"},
+            "type": string,
+            "subject": string,
+            "time": {"type": "string", "format": "date-time"},
+            "datacontenttype": string,
+            "dataschema": {"type": "string", "format": "uri"},
+            "data": {},
+            "data_base64": {"type": "string", "contentEncoding": "base64"},
+            "cluster": {
+                **string,
+                "description": "extension: the cluster an event is about (Triggers filter on it)",
+            },
+            "traceparent": {
+                "type": "string",
+                "pattern": _TRACEPARENT.pattern,
+                "description": "extension: W3C trace context (distributed-tracing extension)",
+            },
+        },
+        "propertyNames": {"pattern": "^([a-z0-9]+|data_base64)$"},
+        "additionalProperties": {
+            "type": ["string", "boolean", "integer"],
+            "description": "an extension attribute (spec.md, Type System: String, Boolean, Integer)",
+        },
+        "not": {"required": ["data", "data_base64"]},
+    }
+
+
 DataT = TypeVar("DataT", bound=EventData)
 
 CATALOG: dict[str, type[EventData]] = {
@@ -193,6 +328,7 @@ CATALOG: dict[str, type[EventData]] = {
     BACKUP_FAILED: BackupFailed,
     GITOPS_GENERATED: GitopsGenerated,
     GITOPS_FAILED: GitopsFailed,
+    GITOPS_DRIFTED: GitopsDrifted,
     HEALTH_REPORTED: HealthReported,
     HEALTH_CHANGED: HealthChanged,
     BACKUP_STALE: BackupStale,

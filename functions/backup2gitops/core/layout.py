@@ -27,23 +27,31 @@ so give native backups a prefix or another bucket.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 __all__ = [
     "ARCHIVE_NAME",
+    "CLUSTER_PATTERN",
     "MANIFEST_NAME",
+    "NAME_PATTERN",
     "VELERO_BACKUP_JSON",
     "BackupKey",
+    "BackupKeys",
     "LayoutError",
+    "backup_keys",
+    "is_cluster_name",
     "native_archive_key",
     "native_backup_dir",
     "native_manifest_key",
     "new_backup_id",
     "parse_key",
+    "validate_cluster",
     "validate_name",
     "velero_archive_key",
     "velero_backup_json_key",
@@ -54,7 +62,13 @@ MANIFEST_NAME = "manifest.json"
 VELERO_BACKUP_JSON = "velero-backup.json"
 BACKUPS_DIR = "backups"
 
-_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+"""Backup ids and Velero backup names: a DNS-1123 subdomain (Kubernetes object names), at most
+253 characters, no ``..``. Nothing else reaches a key, a branch name or a commit trailer."""
+CLUSTER_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+"""Cluster names: a DNS-1123 label (at most 63 characters, no dots), as ``clusters[].name``."""
+_NAME_RE = re.compile(NAME_PATTERN)
+_CLUSTER_RE = re.compile(CLUSTER_PATTERN)
 _MAX_NAME = 253
 _PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9_.=+@-]+")
 
@@ -62,8 +76,10 @@ Format = Literal["native", "velero"]
 Role = Literal["manifest", "archive", "velero_json", "other"]
 
 
-class LayoutError(ValueError):
+class LayoutError(Backup2GitopsError, ValueError):
     """A name or prefix that cannot be part of a key."""
+
+    code = "invalid_name"
 
 
 class BackupKey(BaseModel):
@@ -85,6 +101,20 @@ def _is_valid_name(value: str) -> bool:
     return (
         0 < len(value) <= _MAX_NAME and ".." not in value and _NAME_RE.fullmatch(value) is not None
     )
+
+
+def is_cluster_name(value: str) -> bool:
+    return _CLUSTER_RE.fullmatch(value) is not None
+
+
+def validate_cluster(value: str) -> str:
+    """Return ``value`` if it is a DNS-1123 label (a cluster name), else raise LayoutError."""
+    if not is_cluster_name(value):
+        raise LayoutError(
+            f"invalid cluster {value!r}: want a DNS-1123 label, [a-z0-9]([-a-z0-9]*[a-z0-9])?, "
+            "at most 63 characters"
+        )
+    return value
 
 
 def validate_name(value: str, *, what: str = "name") -> str:
@@ -118,7 +148,7 @@ def _join(prefix: str, *parts: str) -> str:
 
 def native_backup_dir(*, prefix: str, cluster: str, backup_id: str) -> str:
     """The folder of one native backup, with a trailing slash (for listing)."""
-    validate_name(cluster, what="cluster")
+    validate_cluster(cluster)
     validate_name(backup_id, what="backup id")
     return _join(prefix, BACKUPS_DIR, cluster, backup_id) + "/"
 
@@ -194,7 +224,7 @@ def _parse_native(segments: list[str]) -> BackupKey | None:
         return None
     prefix = _prefix_or_none(segments[:-4])
     cluster, backup_id, filename = segments[-3], segments[-2], segments[-1]
-    if prefix is None or not (_is_valid_name(cluster) and _is_valid_name(backup_id)):
+    if prefix is None or not (is_cluster_name(cluster) and _is_valid_name(backup_id)):
         return None
     role: Role
     if filename == MANIFEST_NAME:
@@ -225,3 +255,47 @@ def parse_key(key: str, *, velero_prefixes: Sequence[str] = ("",)) -> BackupKey 
         except LayoutError:
             continue
     return _parse_velero(segments, configured) or _parse_native(segments)
+
+
+class BackupKeys(BaseModel):
+    """The marker and the archive of one backup, as a ``backup.completed`` names them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    marker: str
+    archive: str
+
+
+def backup_keys(
+    keys: Sequence[str],
+    *,
+    format: Format,
+    cluster: str,
+    backup_id: str,
+    velero_clusters: Mapping[str, str],
+) -> BackupKeys:
+    """The marker and archive among ``keys``, when they are where the layout puts ``cluster``'s
+    backup ``backup_id``; LayoutError otherwise.
+
+    Native: ``[<prefix>/]backups/<cluster>/<backup-id>/`` names the cluster. Velero: the key
+    does not, so the cluster is the one whose ``velero_prefix`` holds the key
+    (``velero_clusters``: normalised prefix -> cluster). An event that says ``cluster: other``
+    for a key under ``backups/demo/`` is refused: the event's word is never taken over the key's.
+    """
+    parsed = [parse_key(key, velero_prefixes=tuple(velero_clusters)) for key in keys]
+    found: dict[str, str] = {}
+    for key, where in zip(keys, parsed, strict=True):
+        if where is None or where.format != format or where.backup_id != backup_id:
+            raise LayoutError(f"{key!r} is not a key of {format} backup {backup_id!r}")
+        owner = where.cluster if where.format == "native" else velero_clusters.get(where.prefix)
+        if owner != cluster:
+            raise LayoutError(
+                f"{key!r} belongs to cluster {owner!r}, not to {cluster!r} as the event says"
+            )
+        if where.role in found:
+            raise LayoutError(f"{key!r}: two {where.role} keys")
+        found[where.role] = key
+    marker_role = "manifest" if format == "native" else "velero_json"
+    if set(found) != {marker_role, "archive"} or len({p.prefix for p in parsed if p}) != 1:
+        raise LayoutError(f"want the {marker_role} and the archive of one backup, got {list(keys)}")
+    return BackupKeys(marker=found[marker_role], archive=found["archive"])

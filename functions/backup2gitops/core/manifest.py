@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from backup2gitops.core import layout
+from backup2gitops.core.errors import Backup2GitopsError
 
 __all__ = [
     "CURRENT_FORMAT_VERSION",
@@ -48,13 +49,13 @@ _RELATIVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 ManifestErrorCode = Literal["invalid_json", "invalid_manifest", "unsupported_version"]
 
 
-class ManifestError(ValueError):
+class ManifestError(Backup2GitopsError, ValueError):
     """A manifest that cannot be read: ``code`` is one of ``ManifestErrorCode``."""
 
     def __init__(self, code: ManifestErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(message, code=code)
+        self.args = (f"{code}: {message}",)
         self.code: ManifestErrorCode = code
-        self.message = message
 
 
 class ArchiveRef(BaseModel):

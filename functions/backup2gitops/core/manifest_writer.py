@@ -34,6 +34,8 @@ from typing import Any, Final
 
 import yaml
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 _STR: Final = "tag:yaml.org,2002:str"
 _FLOAT: Final = "tag:yaml.org,2002:float"
 _RESOLVERS: Final = yaml.SafeDumper.yaml_implicit_resolvers
@@ -47,8 +49,10 @@ _NOT_PLAIN: Final = re.compile(r"^(?:[ #,\[\]{}&*!|>'\"%@`]|[?:-](?: |$)|---|\.\
 _EmitterBase: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class Unsupported(ValueError):
+class Unsupported(Backup2GitopsError, ValueError):
     """The object holds something this writer does not write; use PyYAML for it."""
+
+    code = "yaml_unsupported"
 
 
 def write(obj: dict[str, Any], *, top_order: Sequence[str], metadata_order: Sequence[str]) -> str:

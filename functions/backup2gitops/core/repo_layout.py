@@ -18,16 +18,20 @@ import re
 from pathlib import PurePosixPath
 from typing import Final
 
+from backup2gitops.core import layout
+from backup2gitops.core.errors import Backup2GitopsError
+
 MAX_NAME_LENGTH: Final[int] = 253
 KUSTOMIZATION: Final[str] = "kustomization.yaml"
 # An object named "kustomization" would overwrite the folder's kustomization.yaml; it is written
 # as "_kustomization.yaml" instead ("_" is not valid in DNS-1123 names, so no other object clashes).
 ESCAPED_KUSTOMIZATION: Final[str] = "_kustomization.yaml"
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-class UnsafeName(ValueError):
+class UnsafeName(Backup2GitopsError, ValueError):
     """A name that cannot be used as a path segment."""
+
+    code = "unsafe_name"
 
 
 # (group, kind) -> resource, for kinds whose plural is not the plain fallback or that are common.
@@ -144,7 +148,7 @@ def check_segment(value: str, *, what: str) -> str:
 
 def check_cluster(cluster: str) -> str:
     """``cluster`` if it is a DNS-1123 label, else raise UnsafeName."""
-    if not _DNS1123_LABEL.match(cluster):
+    if not layout.is_cluster_name(cluster):
         raise UnsafeName(f"cluster name {cluster!r} is not a DNS-1123 label")
     return cluster
 

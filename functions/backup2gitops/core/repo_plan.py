@@ -13,11 +13,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from backup2gitops.core import manifest_yaml
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
 
 
-class PathCollision(ValueError):
+class PathCollision(Backup2GitopsError, ValueError):
     """Two objects (or an object and a kustomization) map to the same path."""
+
+    code = "path_collision"
 
 
 def plan_tree(

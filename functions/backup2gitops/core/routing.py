@@ -34,10 +34,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from backup2gitops.core import events
+from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
 
 AlertStatus = Literal["firing", "resolved"]
@@ -49,7 +50,10 @@ CONSUMED_TYPES = (
     events.BACKUP_STALE,
     events.HEALTH_CHANGED,
     events.GITOPS_GENERATED,
+    events.GITOPS_DRIFTED,
 )
+DRIFT_ALERTNAME = "GitOpsDrift"
+DEFAULT_NOTICE = timedelta(hours=24)
 
 SEVERITY: dict[str, Severity] = {
     "BackupFailed": "critical",
@@ -60,14 +64,20 @@ SEVERITY: dict[str, Severity] = {
 }
 
 
-class RoutingError(ValueError):
+class RoutingError(Backup2GitopsError, ValueError):
     """A route or matcher cannot be understood."""
 
+    code = "invalid_route"
 
-def fingerprint(*, alertname: str, cluster: str, component: str) -> str:
-    """The stable identity of an alert: the same for its firing and its resolution."""
-    digest = hashlib.sha256(f"{alertname}\x1f{cluster}\x1f{component}".encode()).hexdigest()
-    return digest[:32]
+
+def fingerprint(*, alertname: str, cluster: str, component: str, detail: str = "") -> str:
+    """The stable identity of an alert: the same for its firing and its resolution.
+
+    ``detail`` tells apart the notices of one cluster and component (a drift finding's rule and
+    object); empty for every other alert, whose fingerprint is unchanged by it.
+    """
+    key = f"{alertname}\x1f{cluster}\x1f{component}" + (f"\x1f{detail}" if detail else "")
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -94,11 +104,18 @@ class Alert:
 
     @property
     def fingerprint(self) -> str:
+        detail = "\x1f".join(self.labels[k] for k in ("rule", "object") if self.labels.get(k))
         return fingerprint(
             alertname=self.alertname,
             cluster=self.labels.get("cluster", ""),
             component=self.labels.get("component", ""),
+            detail=detail,
         )
+
+    @property
+    def is_notice(self) -> bool:
+        """A one-time notice: firing with its end already set; nothing resolves it but time."""
+        return self.status == "firing" and self.ends_at is not None
 
     @property
     def summary(self) -> str:
@@ -175,7 +192,7 @@ def _attributes(event: Event) -> dict[str, str]:
         attrs["subject"] = event.subject
     if event.cluster:
         attrs["cluster"] = event.cluster
-    attrs.update(event.extensions)
+    attrs.update({k: events.canonical_string(v) for k, v in event.extensions.items()})
     return attrs
 
 
@@ -199,7 +216,7 @@ def _alert(
     summary: str,
     description: str,
 ) -> Alert:
-    severity = event.extensions.get("severity") or SEVERITY.get(alertname, "warning")
+    severity = _attributes(event).get("severity") or SEVERITY.get(alertname, "warning")
     return Alert(
         labels={
             "alertname": alertname,
@@ -217,9 +234,14 @@ def _alert(
     )
 
 
-def effects_of(event: Event) -> Effects:
-    """The alerts an event fires and the identities it resolves (unknown types fire one alert)."""
+def effects_of(event: Event, *, notice_for: timedelta = DEFAULT_NOTICE) -> Effects:
+    """The alerts an event fires and the identities it resolves (unknown types fire one alert).
+
+    ``notice_for``: how long a one-time notice (a drift finding) stays firing.
+    """
     data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+    if event.type == events.GITOPS_DRIFTED:
+        return Effects(firing=drift_notices(event, notice_for=notice_for))
     cluster = str(data.get("cluster") or event.cluster or "")
     if event.type == events.BACKUP_FAILED:
         failed = events.parse_data(event, events.BackupFailed)
@@ -291,6 +313,45 @@ def effects_of(event: Event) -> Effects:
             ),
         )
     )
+
+
+def drift_notices(event: Event, *, notice_for: timedelta) -> tuple[Alert, ...]:
+    """One firing notice per finding, ending ``notice_for`` after the event (the commit's report).
+
+    Labels: ``alertname`` GitOpsDrift, ``rule``, ``cluster``, ``object``, ``severity`` (the
+    rule's), ``component`` drift; the commit and the summary are annotations, so a later commit
+    with the same finding refreshes the same Alertmanager alert instead of adding one.
+    """
+    drifted = events.parse_data(event, events.GitopsDrifted)
+    starts = event.time or events.now()
+    notices = []
+    for finding in drifted.findings:
+        notices.append(
+            Alert(
+                labels={
+                    "alertname": DRIFT_ALERTNAME,
+                    "rule": finding.rule,
+                    "cluster": drifted.cluster,
+                    "object": finding.object,
+                    "severity": finding.severity,
+                    "component": "drift",
+                },
+                annotations={
+                    "summary": finding.summary,
+                    "description": f"commit {drifted.commit} (backup {drifted.backup_id}), "
+                    f"compared with {drifted.previous_commit}",
+                    "commit": drifted.commit,
+                },
+                status="firing",
+                starts_at=starts,
+                ends_at=starts + notice_for,
+                generator_url=event.source,
+                event_type=event.type,
+                event_id=event.id,
+                attributes=_attributes(event),
+            )
+        )
+    return tuple(notices)
 
 
 _HEALTH_ALERTS = (("ComponentUnhealthy", "unhealthy"), ("ComponentDegraded", "degraded"))

@@ -4,7 +4,16 @@ Pure: no I/O. It reads Trigger objects already loaded as mappings (from ``trigge
 follows Knative Eventing: ``spec.filters`` (exact, prefix, suffix, all, any, not; every item in
 the list must match) wins over the older ``spec.filter.attributes`` exact-match map; no filter
 matches everything. Delivery follows ``spec.delivery`` (retry, backoffPolicy, backoffDelay,
-deadLetterSink). See knative/eventing docs/broker and specs/eventing/data-plane.md.
+timeout, deadLetterSink) as knative.dev/eventing computes it (v0.50):
+
+- ``pkg/kncloudevents/retries.go`` ``RetryConfigFromDeliverySpec``: a backoff exists only when
+  both ``backoffPolicy`` and ``backoffDelay`` are set; exponential waits
+  ``backoffDelay * 2^n``, linear ``backoffDelay * n``, where ``n`` is go-retryablehttp's attempt
+  number, 0 before the first retry (so PT1S exponential waits 1, 2, 4 ... s; linear 0, 1, 2 ... s).
+  ``timeout`` is each attempt's request timeout. ``SelectiveRetry`` retries transport errors,
+  5xx, 404, 408, 409 and 429.
+- ``pkg/reconciler/broker/trigger/trigger.go``: a Trigger without ``delivery`` uses its Broker's;
+  a Trigger without a dead-letter sink uses its Broker's.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 _DURATION = re.compile(
@@ -24,8 +35,10 @@ _DURATION = re.compile(
 RETRIED_STATUSES = frozenset({404, 408, 409, 429})
 
 
-class TriggerError(ValueError):
+class TriggerError(Backup2GitopsError, ValueError):
     """A Trigger that Knative's webhook would reject."""
+
+    code = "invalid_trigger"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -91,28 +104,43 @@ def filter_matches(item: Mapping[str, Any], attributes: Mapping[str, str]) -> bo
 
 
 @dataclass(frozen=True)
+class Destination:
+    """A Knative ``Destination``: a ``ref`` (a Knative Service's name here), a ``uri``, or both
+    (then the uri is resolved against the ref's address, as Knative's URI resolver does)."""
+
+    ref: str | None = None
+    uri: str | None = None
+
+    def __str__(self) -> str:
+        return (self.ref or "") + (self.uri or "")
+
+
+@dataclass(frozen=True)
 class Delivery:
     retry: int = 0
-    backoff_policy: str = "exponential"
-    backoff_delay: timedelta = timedelta(seconds=0.2)
-    dead_letter: str | None = None
+    backoff_policy: str | None = None
+    backoff_delay: timedelta | None = None
+    dead_letter: Destination | None = None
     timeout: timedelta | None = None
 
-    def delay_before(self, attempt: int) -> timedelta:
-        """The wait before retry ``attempt`` (1-based), as Knative computes it."""
+    def delay_before(self, retry: int) -> timedelta:
+        """The wait before retry ``retry`` (0 for the first retry), as Knative computes it."""
+        if self.backoff_policy is None or self.backoff_delay is None:
+            return timedelta(0)  # retries.go: no backoff unless both are set
         if self.backoff_policy == "linear":
-            return self.backoff_delay * attempt
-        return self.backoff_delay * float(2**attempt)
+            return self.backoff_delay * retry
+        return self.backoff_delay * float(2**retry)
 
 
 @dataclass(frozen=True)
 class Trigger:
     name: str
     broker: str
-    subscriber: str
+    subscriber: Destination
     filters: tuple[Mapping[str, Any], ...]
     legacy_attributes: Mapping[str, str]
-    delivery: Delivery
+    delivery: Delivery | None
+    """None: the Trigger has no ``spec.delivery``; its Broker's applies."""
 
     def matches(self, attributes: Mapping[str, str]) -> bool:
         if self.filters:
@@ -124,27 +152,38 @@ class Trigger:
         )
 
 
-def _ref_name(ref: Any) -> str | None:
-    if isinstance(ref, Mapping):
-        inner = ref.get("ref")
-        if isinstance(inner, Mapping) and inner.get("name"):
-            return str(inner["name"])
-        if ref.get("uri"):
-            return str(ref["uri"])
-    return None
+def parse_destination(obj: Any) -> Destination | None:
+    """``{ref: {name}}``, ``{uri}`` or both; None when it names neither."""
+    if not isinstance(obj, Mapping):
+        return None
+    inner = obj.get("ref")
+    ref = str(inner["name"]) if isinstance(inner, Mapping) and inner.get("name") else None
+    uri = str(obj["uri"]) if obj.get("uri") else None
+    if ref is None and uri is None:
+        return None
+    if ref is None and uri is not None and "://" not in uri:
+        raise TriggerError(f"a uri without a ref must be absolute: {uri!r}")
+    return Destination(ref=ref, uri=uri)
 
 
 def parse_delivery(spec: Mapping[str, Any] | None) -> Delivery:
     spec = spec or {}
-    policy = spec.get("backoffPolicy", "exponential")
-    if policy not in ("linear", "exponential"):
+    policy = spec.get("backoffPolicy")
+    if policy is not None and policy not in ("linear", "exponential"):
         raise TriggerError(f"backoffPolicy must be linear or exponential, not {policy!r}")
+    delay = spec.get("backoffDelay")
+    timeout = parse_duration(str(spec["timeout"])) if spec.get("timeout") else None
+    if timeout is not None and timeout <= timedelta(0):
+        raise TriggerError("delivery.timeout must be more than zero")
+    retry = int(spec.get("retry", 0))
+    if retry < 0:
+        raise TriggerError("delivery.retry must not be negative")
     return Delivery(
-        retry=int(spec.get("retry", 0)),
+        retry=retry,
         backoff_policy=policy,
-        backoff_delay=parse_duration(str(spec.get("backoffDelay", "PT0.2S"))),
-        dead_letter=_ref_name(spec.get("deadLetterSink")),
-        timeout=parse_duration(str(spec["timeout"])) if spec.get("timeout") else None,
+        backoff_delay=parse_duration(str(delay)) if delay is not None else None,
+        dead_letter=parse_destination(spec.get("deadLetterSink")),
+        timeout=timeout,
     )
 
 
@@ -153,8 +192,8 @@ def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
         raise TriggerError(f"not a Trigger: {obj.get('kind')}")
     spec = obj.get("spec") or {}
     name = str((obj.get("metadata") or {}).get("name", ""))
-    subscriber = _ref_name(spec.get("subscriber"))
-    if not subscriber:
+    subscriber = parse_destination(spec.get("subscriber"))
+    if subscriber is None:
         raise TriggerError(f"Trigger {name}: spec.subscriber names no ref or uri")
     filters = tuple(spec.get("filters") or ())
     for item in filters:  # validate up front, as Knative's webhook does
@@ -166,7 +205,7 @@ def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
         subscriber=subscriber,
         filters=filters,
         legacy_attributes={str(k): str(v) for k, v in legacy.items()},
-        delivery=parse_delivery(spec.get("delivery")),
+        delivery=parse_delivery(spec["delivery"]) if spec.get("delivery") else None,
     )
 
 

@@ -28,9 +28,11 @@ and ``data``). A rule filters on ``detail-type`` for the type and ``detail.clust
 cluster; a consumer reads ``detail.data``. Nothing is lost on the way, so a reply re-read from
 the bus is the same ``Event``.
 
-Errors: ``InvalidInput`` is logged and the invocation succeeds (an async retry would fail the
-same way; the result says ``rejected``). ``Transient``, ``Conflict`` and anything unexpected are
-raised, so Lambda retries and then sends the event to the on-failure destination.
+Errors are classified by ``runtime.failures``, as over HTTP: a permanent failure is logged and
+the invocation succeeds (an async retry would fail the same way; the result says ``rejected``),
+unless the function reports it as an event (``gitops.failed``, ``backup.failed``), which is then
+published like a reply. A transient failure (and, for the other functions, anything unexpected)
+is raised, so Lambda retries and then sends the event to the on-failure destination.
 
 The EventBridge client is injectable (``events_client=``); by default
 ``adapters.eventbus.EventBridge`` makes a boto3 client on first use.
@@ -45,15 +47,13 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from cloudevents.http import CloudEvent
-
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
 from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
 from backup2gitops.adapters.storage import ObjectStore
-from backup2gitops.core.errors import FunctionError, InvalidInput, Transient
+from backup2gitops.core.errors import InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
 from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
-from backup2gitops.runtime import codec
+from backup2gitops.runtime import codec, failures, startup
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
@@ -82,7 +82,7 @@ def lambda_adapter(
         if not secrets_resolved:  # once per cold start, before the context reads the config
             resolve_secret_arns(os.environ)
             secrets_resolved.append(True)
-        base = context()
+        base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
         if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
             return http_response(spec, raw, base)
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
@@ -96,14 +96,17 @@ def lambda_adapter(
         with event_context(logger, event):
             try:
                 reply = spec.handle(event, ctx)
-            except InvalidInput as exc:
-                logger.warning("rejected", extra={"code": exc.code, "error": exc.message})
-                return {"status": "rejected", "error": {"code": exc.code, "message": exc.message}}
-            except FunctionError as exc:
-                logger.error(
-                    "failed, Lambda retries", extra={"code": exc.code, "error": exc.message}
+            except Exception as exc:
+                failure = failures.classify(exc)
+                failures.log(logger, failure, exc)
+                reply = failures.report(
+                    spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
                 )
-                raise
+                if reply is None and failure.permanent:
+                    error = {"code": failure.code, "message": failure.message}
+                    return {"status": "rejected", "error": error}
+                if reply is None:
+                    raise  # Lambda retries, then the on-failure destination
             result: dict[str, Any] = {"status": "no_reply", "event_id": event.id}
             if request_id:
                 result["request_id"] = request_id
@@ -200,12 +203,7 @@ def structured(event: Event) -> dict[str, Any]:
 def from_structured(document: Any) -> Event:
     if not isinstance(document, dict) or "specversion" not in document:
         raise InvalidInput("invalid_cloudevent", "expected a structured CloudEvent (specversion)")
-    attributes = {k: v for k, v in document.items() if k not in ("data", "data_base64")}
-    try:
-        ce = CloudEvent(attributes, document.get("data"))
-    except Exception as exc:
-        raise InvalidInput("invalid_cloudevent", str(exc).splitlines()[0][:300]) from exc
-    return codec.from_sdk(ce)
+    return codec.from_json_format(document)  # the CloudEvents JSON format, as over HTTP
 
 
 class EventBus:

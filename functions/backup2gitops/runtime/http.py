@@ -7,21 +7,30 @@ returned in binary mode (or published to ``$K_SINK``), and every error has one J
 
     {"error": {"code", "message", "function", "trace_id", "timestamp"}}
 
-with 4xx for input that will never succeed and 5xx for what a retry may fix.
+with the status ``runtime.failures`` gives it (4xx for input that will never succeed, 5xx or 409
+for what a retry may fix).
+
+Before anything else: a body larger than ``http.max_body_bytes`` is answered 413 (a
+``Content-Length`` over the limit is refused unread, and no more than the limit plus one byte
+is ever read); a function with a webhook token refuses every request (503 ``not_configured``,
+``/healthz`` too) while no token is configured, unless the configuration says
+``allow_unauthenticated`` (``startup_problem``; ``main.py`` and ``serve`` check it before
+serving). Tokens are compared in constant time.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from backup2gitops.config import SecretRef
-from backup2gitops.core.errors import FunctionError, InvalidInput, Unauthorized
+from backup2gitops.config import ConfigError, SecretRef
+from backup2gitops.core.errors import InvalidInput, TooLarge, Unauthorized
 from backup2gitops.core.events import Event, now
-from backup2gitops.runtime import codec
+from backup2gitops.runtime import codec, failures, startup
 from backup2gitops.runtime.context import FunctionContext, default_context
 from backup2gitops.runtime.logs import event_context, logger_for
 
@@ -46,6 +55,11 @@ class FunctionSpec:
     token_for_cloudevents: bool = True
     """False: the token guards only plain webhook bodies (``plain_json``); CloudEvents come from
     the Broker inside the cluster, which sends no token."""
+    allow_unauthenticated: Callable[[FunctionContext], bool] = lambda _ctx: False
+    """True: serve without a token when none is configured (the demo says so); else refuse."""
+    failure_event: failures.FailureEvent | None = None
+    """The event that reports a failure (``gitops.failed``, ``backup.failed``): see
+    ``runtime.failures.report``."""
     get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
 
 
@@ -56,18 +70,18 @@ def _response(*args: Any, **kwargs: Any) -> flask.Response:
 
 
 def error_response(
-    *, function: str, error: FunctionError, trace_id: str | None = None
+    *, function: str, failure: failures.Failure, trace_id: str | None = None
 ) -> flask.Response:
     body = {
         "error": {
-            "code": error.code,
-            "message": error.message,
+            "code": failure.code,
+            "message": failure.message,
             "function": function,
             "trace_id": trace_id,
             "timestamp": now().isoformat().replace("+00:00", "Z"),
         }
     }
-    return _response(json.dumps(body), status=error.status, mimetype="application/json")
+    return _response(json.dumps(body), status=failure.status, mimetype="application/json")
 
 
 def event_response(event: Event) -> flask.Response:
@@ -75,10 +89,53 @@ def event_response(event: Event) -> flask.Response:
     return _response(body, status=200, headers=headers)
 
 
-def check_token(expected: SecretRef | None, header: str | None, ctx: FunctionContext) -> None:
+def startup_problem(spec: FunctionSpec, ctx: FunctionContext) -> str | None:
+    """Why ``spec`` must not serve with this configuration, or None. Fails closed: a function
+    with a webhook token and no token configured (unset variable, missing file) is refused."""
+    if spec.token is None:
+        return None
+    ref = spec.token(ctx)
+    if ref is not None and ref.reveal(ctx.environ) is not None:
+        return None
+    if spec.allow_unauthenticated(ctx):
+        return None
+    where = f"{ref!r} is not set" if ref is not None else "no token is configured"
+    return (
+        f"{spec.name}: the webhook token is missing ({where}); configure it, or set "
+        "allow_unauthenticated: true to accept unauthenticated webhooks"
+    )
+
+
+def serves_unauthenticated(spec: FunctionSpec, ctx: FunctionContext) -> bool:
+    """True when ``spec`` has a webhook token, none is configured and that is allowed."""
+    if spec.token is None or not spec.allow_unauthenticated(ctx):
+        return False
+    ref = spec.token(ctx)
+    return ref is None or ref.reveal(ctx.environ) is None
+
+
+def refuse_unless_ready(spec: FunctionSpec, ctx: FunctionContext) -> None:
+    """Raise ConfigError when ``spec`` must not start (see ``startup_problem``)."""
+    problem = startup_problem(spec, ctx)
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+def check_token(
+    expected: SecretRef | None,
+    header: str | None,
+    ctx: FunctionContext,
+    *,
+    allow_missing: bool = False,
+) -> None:
+    """The bearer token must match, compared in constant time. With no token configured, only
+    ``allow_missing`` (the configuration's ``allow_unauthenticated``) lets the request through:
+    a token file that vanished since ``startup_problem`` looked still fails closed."""
     token = expected.reveal(ctx.environ) if expected is not None else None
     if token is None:
-        return
+        if allow_missing:
+            return
+        raise Unauthorized("unauthorized", "no webhook token is configured")
     presented = (header or "").strip()
     if presented.lower().startswith("bearer "):
         presented = presented[7:].strip()
@@ -86,11 +143,28 @@ def check_token(expected: SecretRef | None, header: str | None, ctx: FunctionCon
         raise Unauthorized("unauthorized", "missing or wrong bearer token")
 
 
-def parse_request(spec: FunctionSpec, request: flask.Request) -> Event:
-    body = request.get_data(cache=True)
+def read_body(request: flask.Request, *, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body; TooLarge without reading when it says it is larger."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise TooLarge("body_too_large", f"the body has {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise TooLarge("body_too_large", f"the body is larger than the limit of {limit} bytes")
+    return b"".join(chunks)
+
+
+def parse_request(spec: FunctionSpec, request: flask.Request, body: bytes) -> Event:
     headers = dict(request.headers)
     if codec.is_cloudevent(headers):
-        return codec.parse_http(headers, body)  # refuses batches and JSON lists itself
+        return codec.parse_http(headers, body)  # refuses batched mode itself
     codec.reject_batches(headers, body)
     if spec.plain_json is None:
         raise InvalidInput("not_a_cloudevent", "expected a CloudEvent (binary or structured mode)")
@@ -105,23 +179,45 @@ def handle_request(
     spec: FunctionSpec, request: flask.Request, ctx: FunctionContext
 ) -> flask.Response:
     logger = logger_for(spec.name)
-    if request.method == "GET":
-        route = spec.get_routes.get(request.path.rstrip("/") or "/")
-        if route is not None:
-            return route(ctx, request)
-        if request.path in ("/healthz", "/readyz", "/livez"):
-            return _response("ok\n", mimetype="text/plain")
-        return error_response(
-            function=spec.name, error=InvalidInput("method_not_allowed", "POST a CloudEvent")
-        )
     event: Event | None = None
     try:
+        problem = startup_problem(spec, ctx)
+        if problem is not None:
+            logger.error("refusing to serve", extra={"error": problem})
+            return error_response(
+                function=spec.name,
+                failure=failures.Failure("not_configured", problem, 503, False, expected=True),
+            )
+        if request.method == "GET":
+            route = spec.get_routes.get(request.path.rstrip("/") or "/")
+            if route is not None:
+                return route(ctx, request)
+            if request.path in ("/healthz", "/readyz", "/livez"):
+                return _response("ok\n", mimetype="text/plain")
+            raise InvalidInput("method_not_allowed", "POST a CloudEvent")
+        body = read_body(request, limit=ctx.config.http.max_body_bytes)
         guarded = spec.token_for_cloudevents or not codec.is_cloudevent(dict(request.headers))
         if spec.token is not None and guarded:
-            check_token(spec.token(ctx), request.headers.get("Authorization"), ctx)
-        event = parse_request(spec, request)
+            check_token(
+                spec.token(ctx),
+                request.headers.get("Authorization"),
+                ctx,
+                allow_missing=spec.allow_unauthenticated(ctx),
+            )
+        event = parse_request(spec, request, body)
         with event_context(logger, event):
-            reply = spec.handle(event, ctx)
+            try:
+                reply = spec.handle(event, ctx)
+            except Exception as exc:  # noqa: BLE001 - every failure is classified, none is a 500 by accident
+                failure = failures.classify(exc)
+                failures.log(logger, failure, exc)
+                reply = failures.report(
+                    spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
+                )
+                if reply is None:
+                    return error_response(
+                        function=spec.name, failure=failure, trace_id=event.trace_id
+                    )
             if reply is None:
                 logger.debug("handled, no reply")
                 return _response(status=202)
@@ -130,24 +226,25 @@ def handle_request(
                 ctx.publish(reply)
                 return _response(status=202)
             return event_response(reply)
-    except FunctionError as exc:
-        log = logger.warning if exc.status < 500 else logger.error
-        log("failed", extra={"code": exc.code, "error": exc.message, "status": exc.status})
+    except Exception as exc:  # noqa: BLE001 - before the handler ran, or publishing its reply
+        failure = failures.classify(exc)
+        failures.log(logger, failure, exc)
         return error_response(
-            function=spec.name, error=exc, trace_id=event.trace_id if event else None
-        )
-    except Exception:
-        logger.exception("unexpected error")
-        error = FunctionError("internal", "unexpected error; see the function's logs")
-        return error_response(
-            function=spec.name, error=error, trace_id=event.trace_id if event else None
+            function=spec.name, failure=failure, trace_id=event.trace_id if event else None
         )
 
 
 def http_target(
     spec: FunctionSpec, context: Callable[[], FunctionContext] = default_context
 ) -> Callable[[flask.Request], flask.Response]:
-    """A functions-framework ``http`` target for ``spec``."""
+    """A functions-framework ``http`` target for ``spec``.
+
+    Loaded as functions-framework's source (inside its app context), a broken configuration
+    ends the process here, before it serves (``runtime.startup``).
+    """
+    loaded = sys.modules.get("flask")  # no flask loaded yet: no app context either
+    if loaded is not None and loaded.has_app_context():
+        startup.require_config(spec.name, context)
 
     def target(request: flask.Request) -> flask.Response:
         return handle_request(spec, request, context())

@@ -16,6 +16,9 @@ from aws_lambda_powertools import Logger
 
 from backup2gitops.core.events import Event
 
+FunctionLogger = Logger
+"""The logger type a function logs with (Powertools' structured JSON logger)."""
+
 _loggers: dict[str, Logger] = {}
 
 

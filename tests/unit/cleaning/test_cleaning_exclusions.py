@@ -284,3 +284,46 @@ def test_owner_references_never_reach_git() -> None:
     )
     assert exclusion_reason(item, policy=CleaningPolicy()) is None  # not a controller: kept
     assert "ownerReferences" not in neat(item)["metadata"]
+
+
+# ------------------------------------------------- objects that cannot be valid; Secret impostors
+
+
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"kind": "ConfigMap", "metadata": {"name": "a"}}, "invalid: no apiVersion"),
+        ({"apiVersion": "v1", "metadata": {"name": "a"}}, "invalid: no kind"),
+        ({"apiVersion": "v1", "kind": "", "metadata": {"name": "a"}}, "invalid: no kind"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, "invalid: no metadata.name"),
+        ({"apiVersion": "v1", "kind": "ConfigMap"}, "invalid: no metadata.name"),
+        (
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "a-"}},
+            "invalid: no metadata.name",
+        ),
+        (
+            {"apiVersion": 1, "kind": "ConfigMap", "metadata": {"name": "a"}},
+            "invalid: no apiVersion",
+        ),
+    ],
+)
+def test_objects_that_cannot_be_valid_are_refused_with_a_reason(
+    broken: dict[str, Any], reason: str
+) -> None:
+    assert exclusion_reason(broken, policy=DEFAULT) == reason
+
+
+@pytest.mark.parametrize("kind", ["secret", "SECRET", "Secret "])
+def test_a_secret_impostor_is_excluded_like_a_secret(kind: str) -> None:
+    impostor = obj("v1", kind, data={"password": "aHVudGVyMg=="})
+    assert exclusion_reason(impostor, policy=DEFAULT) == "policy: secrets are excluded"
+
+
+@pytest.mark.parametrize("api_version", ["v1", "example.com/v1", "v2"])
+def test_redact_redacts_every_secret_looking_object(api_version: str) -> None:
+    from backup2gitops.core.cleaning import prepare
+
+    impostor = obj(api_version, "secret", data={"password": "aHVudGVyMg=="})
+    prepared = prepare(impostor, policy=CleaningPolicy(secrets="redact"))
+    assert prepared.object is not None
+    assert "aHVudGVyMg==" not in str(prepared.object)

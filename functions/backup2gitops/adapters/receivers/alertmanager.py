@@ -2,7 +2,8 @@
 inhibition and silences apply. Identity is the label set: a resolution re-posts the same labels
 with ``endsAt`` = now. A firing alert gets ``endsAt`` = now + ``firing_ttl_s`` (events are not
 re-sent every few minutes like Prometheus rule evaluations, and without ``endsAt`` Alertmanager
-would resolve it by itself after its ``resolve_timeout``)."""
+would resolve it by itself after its ``resolve_timeout``). A one-time notice (``Alert.is_notice``,
+drift findings) is sent with the ``endsAt`` it carries."""
 
 from __future__ import annotations
 
@@ -11,18 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from pydantic import Field
 
-from backup2gitops.adapters.receivers.base import Settings, post_json, reveal, settings
-from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.config_receivers import AlertmanagerReceiverConfig
 from backup2gitops.core.routing import Alert
-
-
-class AlertmanagerSettings(Settings):
-    url: str | SecretRef = Field(description="base URL, e.g. http://alertmanager:9093")
-    bearer_token: SecretRef | None = None
-    firing_ttl_s: float = Field(default=86_400.0, gt=0)
-    generator_url: str | None = Field(default=None, description="link shown in Alertmanager")
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -33,7 +26,8 @@ def to_postable(
     alert: Alert, *, now: datetime, firing_ttl_s: float, generator_url: str | None = None
 ) -> dict[str, Any]:
     """One element of the ``/api/v2/alerts`` body (``PostableAlert``)."""
-    ends_at = alert.ends_at or now if alert.status == "resolved" else None
+    # A resolution ends now (or when it says); a one-time notice (drift) carries its own end.
+    ends_at = (alert.ends_at or now) if alert.status == "resolved" else alert.ends_at
     if ends_at is None:
         ends_at = now + timedelta(seconds=firing_ttl_s)
     labels = {k: v for k, v in alert.labels.items() if v}  # empty means absent in Prometheus
@@ -77,18 +71,21 @@ class AlertmanagerReceiver:
 
     @classmethod
     def from_config(
-        cls, config: ReceiverConfig, *, environ: Mapping[str, str]
+        cls, config: AlertmanagerReceiverConfig, *, environ: Mapping[str, str]
     ) -> AlertmanagerReceiver:
-        s = settings(config, AlertmanagerSettings)
-        url = s.url if isinstance(s.url, str) else reveal(s.url, environ, what="alertmanager url")
+        url = (
+            config.url
+            if isinstance(config.url, str)
+            else reveal(config.url, environ, what="alertmanager url")
+        )
         return cls(
             name=config.name,
             url=url,
-            bearer_token=reveal(s.bearer_token, environ, what="bearer token")
-            if s.bearer_token
+            bearer_token=reveal(config.bearer_token, environ, what="bearer token")
+            if config.bearer_token
             else None,
-            firing_ttl_s=s.firing_ttl_s,
-            generator_url=s.generator_url,
+            firing_ttl_s=config.firing_ttl_s,
+            generator_url=config.generator_url,
             timeout_s=config.timeout_s,
             health_url=config.health_url,
         )

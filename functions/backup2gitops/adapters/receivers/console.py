@@ -6,13 +6,9 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from backup2gitops.adapters.receivers.base import Settings, headline, settings
-from backup2gitops.config import ReceiverConfig
+from backup2gitops.adapters.receivers.base import headline
+from backup2gitops.config_receivers import ConsoleReceiverConfig
 from backup2gitops.core.routing import Alert
-
-
-class ConsoleSettings(Settings):
-    pass
 
 
 class ConsoleReceiver:
@@ -24,8 +20,9 @@ class ConsoleReceiver:
         self.stream = stream
 
     @classmethod
-    def from_config(cls, config: ReceiverConfig, *, environ: Mapping[str, str]) -> ConsoleReceiver:
-        settings(config, ConsoleSettings)
+    def from_config(
+        cls, config: ConsoleReceiverConfig, *, environ: Mapping[str, str]
+    ) -> ConsoleReceiver:
         return cls(name=config.name)
 
     def send(self, alert: Alert) -> None:

@@ -11,18 +11,12 @@ from typing import Any
 
 import requests
 
-from backup2gitops.adapters.receivers.base import Settings, post_json, reveal, settings
-from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.config_receivers import PAGERDUTY_EVENTS_URL as EVENTS_URL
+from backup2gitops.config_receivers import PagerDutyReceiverConfig
 from backup2gitops.core.routing import Alert
 
-EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
-
-
-class PagerDutySettings(Settings):
-    routing_key: SecretRef
-    url: str = EVENTS_URL
-    source: str = "backup2gitops"
 
 
 def to_event(alert: Alert, *, routing_key: str, source: str) -> dict[str, Any]:
@@ -68,14 +62,13 @@ class PagerDutyReceiver:
 
     @classmethod
     def from_config(
-        cls, config: ReceiverConfig, *, environ: Mapping[str, str]
+        cls, config: PagerDutyReceiverConfig, *, environ: Mapping[str, str]
     ) -> PagerDutyReceiver:
-        s = settings(config, PagerDutySettings)
         return cls(
             name=config.name,
-            routing_key=reveal(s.routing_key, environ, what="pagerduty routing key"),
-            url=s.url,
-            source=s.source,
+            routing_key=reveal(config.routing_key, environ, what="pagerduty routing key"),
+            url=config.url,
+            source=config.source,
             timeout_s=config.timeout_s,
         )
 
@@ -86,4 +79,5 @@ class PagerDutyReceiver:
             payload=to_event(alert, routing_key=self.routing_key, source=self.source),
             timeout_s=self.timeout_s,
             service=f"pagerduty {self.name}",
+            secrets=(self.routing_key,),
         )

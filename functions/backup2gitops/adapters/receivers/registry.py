@@ -1,4 +1,8 @@
-"""Which class serves which receiver ``type``: the built-ins, then the entry point group."""
+"""Which class serves which receiver ``type``: the built-ins, then the entry point group.
+
+The configuration already resolved every ``type`` (``config_receivers``): an unknown one never
+reaches this module.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from backup2gitops.adapters.receivers.pagerduty import PagerDutyReceiver
 from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
-from backup2gitops.config import AlertsConfig, ReceiverConfig
+from backup2gitops.config import AlertsConfig
+from backup2gitops.config_receivers import ENTRY_POINT_GROUP, AnyReceiverConfig
 
-ENTRY_POINT_GROUP = "backup2gitops.receivers"
+__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "build_receiver", "build_receivers", "factory_for"]
+
 Factory = Callable[..., Receiver]
 
 BUILT_IN: dict[str, Factory] = {
@@ -44,7 +50,7 @@ def factory_for(kind: str) -> Factory:
     )
 
 
-def build_receiver(config: ReceiverConfig, *, environ: Mapping[str, str]) -> Receiver:
+def build_receiver(config: AnyReceiverConfig, *, environ: Mapping[str, str]) -> Receiver:
     return factory_for(config.type)(config, environ=environ)
 
 

@@ -22,18 +22,13 @@ from typing import Any
 
 import requests
 
-from backup2gitops.adapters.receivers.base import Settings, post_json, reveal, settings
-from backup2gitops.config import ReceiverConfig, SecretRef
+from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.config_receivers import WebhookReceiverConfig
 from backup2gitops.core.routing import Alert
 
 SIGNATURE_HEADER = "X-Backup2gitops-Signature"
 TIMESTAMP_HEADER = "X-Backup2gitops-Timestamp"
 PAYLOAD_VERSION = "1"
-
-
-class WebhookSettings(Settings):
-    url: str | SecretRef
-    secret: SecretRef | None = None
 
 
 def sign(secret: str, *, timestamp: str, body: bytes) -> str:
@@ -88,10 +83,15 @@ class WebhookReceiver:
         self.session = requests.Session()
 
     @classmethod
-    def from_config(cls, config: ReceiverConfig, *, environ: Mapping[str, str]) -> WebhookReceiver:
-        s = settings(config, WebhookSettings)
-        url = s.url if isinstance(s.url, str) else reveal(s.url, environ, what="webhook url")
-        secret = reveal(s.secret, environ, what="webhook secret") if s.secret else None
+    def from_config(
+        cls, config: WebhookReceiverConfig, *, environ: Mapping[str, str]
+    ) -> WebhookReceiver:
+        url = (
+            config.url
+            if isinstance(config.url, str)
+            else reveal(config.url, environ, what="webhook url")
+        )
+        secret = reveal(config.secret, environ, what="webhook secret") if config.secret else None
         return cls(
             name=config.name,
             url=url,
@@ -116,4 +116,5 @@ class WebhookReceiver:
             headers=headers,
             timeout_s=self.timeout_s,
             service=f"webhook {self.name}",
+            secrets=(self.secret,) if self.secret else (),
         )

@@ -19,6 +19,7 @@ from typing import Any
 from backup2gitops.core.cleaning.context import RuleContext
 from backup2gitops.core.cleaning.exclusions import (
     builtin_reason,
+    invalid_reason,
     policy_reason,
     provisioned_volume_reason,
 )
@@ -46,10 +47,12 @@ _DEFAULT_POLICY = CleaningPolicy()
 
 
 def exclusion_reason(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> str | None:
-    """Why ``obj`` is never written to git, or None. Built-in exclusions come first."""
+    """Why ``obj`` is never written to git, or None. An object that cannot be valid is refused
+    first (``invalid: ...``), then the built-in exclusions, then the policy."""
     ref = ObjectRef.of(obj)
     return (
-        builtin_reason(obj, ref)
+        invalid_reason(obj)
+        or builtin_reason(obj, ref)
         or provisioned_volume_reason(ref, policy=policy)
         or policy_reason(ref, policy=policy)
     )

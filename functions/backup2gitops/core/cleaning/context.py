@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backup2gitops.core.cleaning import defaults
+from backup2gitops.core.cleaning.applied_fields import applied_projection
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 
 
@@ -19,7 +20,9 @@ class RuleContext:
     """The policy, and the object as last applied by ``kubectl apply`` (None when unknown).
 
     ``last_applied`` is how a rule tells a value a person wrote (``nodePort: 30080`` in the
-    manifest) from one the server chose (an auto-assigned ``nodePort``).
+    manifest) from one the server chose (an auto-assigned ``nodePort``): the last-applied
+    annotation of a client-side ``kubectl apply``, else the fields server-side appliers own
+    (``applied_fields.applied_projection``: Flux, Argo CD, ``kubectl apply --server-side``).
     """
 
     policy: CleaningPolicy
@@ -27,7 +30,7 @@ class RuleContext:
 
     @classmethod
     def for_object(cls, obj: Mapping[str, Any], *, policy: CleaningPolicy) -> RuleContext:
-        return cls(policy=policy, last_applied=last_applied(obj))
+        return cls(policy=policy, last_applied=last_applied(obj) or applied_projection(obj))
 
 
 def last_applied(obj: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -82,6 +82,7 @@ HOST_PATH: Final[dict[str, Any]] = {"type": ""}
 
 # --- admission plugins (Pods only) ---
 SERVICE_ACCOUNT_VOLUME_PREFIX: Final[str] = "kube-api-access-"
+SERVICE_ACCOUNT_MOUNT_PATH: Final[str] = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_TOLERATIONS: Final[tuple[dict[str, Any], ...]] = (
     {
         "effect": "NoExecute",

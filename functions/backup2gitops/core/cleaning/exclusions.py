@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.secret import looks_like_secret_kind
+from backup2gitops.core.cleaning.system_objects import system_reason
 
 # (group, kind) -> why. Group "" is the core group.
 EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
@@ -33,12 +35,20 @@ EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     ("authorization.k8s.io", "LocalSubjectAccessReview"): "reviews are requests, not resources",
     ("authorization.k8s.io", "SelfSubjectRulesReview"): "reviews are requests, not resources",
     ("certificates.k8s.io", "CertificateSigningRequest"): "CSRs are one-shot requests",
+    # the IP allocator's record of each Service's ClusterIP (pkg/registry/core/service/ipallocator):
+    # restored ones are deleted by the API server at once, and the Service gets a new IP anyway
+    ("networking.k8s.io", "IPAddress"): "IP addresses are allocated to Services by the API server",
+    # not stored: computed per request (pkg/registry/core/componentstatus); a create is a 405
+    ("", "ComponentStatus"): "component statuses are computed on each read, not stored",
 }
 VELERO_GROUP: Final[str] = "velero.io"
 VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
 SERVICE_ACCOUNT_TOKEN_TYPE: Final[str] = "kubernetes.io/service-account-token"  # noqa: S105
 ROOT_CA_CONFIGMAP: Final[str] = "kube-root-ca.crt"
+# Helm 3 stores each release revision as a Secret of this type (helm pkg/storage/driver/secrets.go);
+# Helm 2's Tiller as ConfigMaps labelled OWNER=TILLER (helm v2 pkg/storage/driver/cfgmaps.go).
+HELM_RELEASE_TYPE: Final[str] = "helm.sh/release.v1"
 # Created by the API server itself (pkg/controlplane: system namespaces, default/kubernetes).
 SYSTEM_NAMESPACES: Final[frozenset[str]] = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease"}
@@ -64,6 +74,10 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: mirror pod of a static pod"
     if key == ("", "Secret") and obj.get("type") == SERVICE_ACCOUNT_TOKEN_TYPE:
         return "builtin: service-account token secret"
+    if key == ("", "Secret") and obj.get("type") == HELM_RELEASE_TYPE:
+        return "builtin: Helm's release record (Helm's state; the chart and values are the source)"
+    if key == ("", "ConfigMap") and ref.labels.get("OWNER") == "TILLER":
+        return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
     if key == ("", "Service") and (ref.namespace, ref.name) == ("default", "kubernetes"):
@@ -72,7 +86,7 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: the service-account controller creates 'default' in every namespace"
     if key == ("", "Namespace") and ref.name in SYSTEM_NAMESPACES and _untouched(obj, ref, "spec"):
         return "builtin: the API server creates the system namespaces"
-    return None
+    return system_reason(obj, ref)
 
 
 def _untouched(obj: Mapping[str, Any], ref: ObjectRef, *server_fields: str) -> bool:
@@ -107,8 +121,25 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
         return "policy: labels do not match the label selector"
     if policy.name_excluded(ref.qualified_name):
         return f"policy: name {ref.qualified_name} excluded"
-    if (ref.group, ref.kind) == ("", "Secret") and policy.secrets == "exclude":
+    if looks_like_secret_kind(ref.kind) and policy.secrets == "exclude":
         return "policy: secrets are excluded"
+    return None
+
+
+def invalid_reason(obj: Mapping[str, Any]) -> str | None:
+    """Why ``obj`` cannot be a valid Kubernetes object, or None.
+
+    ``kubectl apply`` / ``kustomize build`` refuse an object without ``apiVersion``, ``kind`` or
+    ``metadata.name``, and one such file breaks the build of the whole cluster folder.
+    """
+    for field in ("apiVersion", "kind"):
+        value = obj.get(field)
+        if not isinstance(value, str) or not value.strip():
+            return f"invalid: no {field}"
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name.strip():
+        return "invalid: no metadata.name"
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from backup2gitops.core.cleaning.selector import LabelSelector, parse_selector
 
@@ -49,16 +49,30 @@ class CleaningPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    secrets: Literal["exclude", "redact", "sops", "plaintext"] = "exclude"
-    keep_node_ports: bool = False
-    keep_cluster_ip: bool = False
-    keep_provisioned_volumes: bool = False
-    include_namespaces: list[str] = ["*"]
-    exclude_namespaces: list[str] = []
-    include_kinds: Entries = []
-    exclude_kinds: Entries = []
-    label_selector: SelectorText | None = None
-    exclude_names: list[str] = []
+    secrets: Literal["exclude", "redact", "sops", "plaintext"] = Field(
+        default="exclude",
+        description="exclude: never in git; redact: keys kept, values replaced; sops: encrypted "
+        "(needs generator.sops_age_recipients); plaintext: as is, only when said explicitly",
+    )
+    keep_node_ports: bool = Field(default=False, description="keep allocated Service nodePorts")
+    keep_cluster_ip: bool = Field(default=False, description="keep allocated clusterIP(s)")
+    keep_provisioned_volumes: bool = Field(
+        default=False, description="keep PersistentVolumes a provisioner created"
+    )
+    include_namespaces: list[str] = Field(
+        default=["*"], description="globs over namespaces (and Namespace names)"
+    )
+    exclude_namespaces: list[str] = Field(default=[], description="globs, applied after include")
+    include_kinds: Entries = Field(
+        default=[], description="Kind or Kind.group (Deployment.apps); empty: every kind"
+    )
+    exclude_kinds: Entries = Field(default=[], description="Kind or Kind.group")
+    label_selector: SelectorText | None = Field(
+        default=None, description="kubectl syntax: app=web,tier!=cache,env in (prod,stage)"
+    )
+    exclude_names: list[str] = Field(
+        default=[], description="globs over namespace/name (or name when cluster-scoped)"
+    )
 
     def selector(self) -> LabelSelector | None:
         return None if self.label_selector is None else parse_selector(self.label_selector)

@@ -18,6 +18,7 @@ from backup2gitops.core.cleaning import (
     namespace,
     persistentvolume,
     pod,
+    rbac,
     service,
     workloads,
 )
@@ -37,6 +38,7 @@ RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
     ("batch", "Job"): (job.clean_job,),
     ("batch", "CronJob"): (job.clean_cronjob,),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): (customresourcedefinition.clean_crd,),
+    ("rbac.authorization.k8s.io", "ClusterRole"): (rbac.clean_cluster_role,),
 }
 
 

@@ -23,7 +23,15 @@ REDACTED_ANNOTATION: Final[str] = "backup2gitops.io/redacted"
 
 
 def is_secret(obj: Mapping[str, Any]) -> bool:
-    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
+    """Whether the secrets policy applies: any object whose kind reads ``secret`` in any case,
+    whatever its apiVersion. The API server compares kinds case-sensitively, so ``kind: secret``
+    is no Secret to it -- but its values are someone's secrets all the same, and a mistyped
+    kind must never be the way they reach git in clear."""
+    return looks_like_secret_kind(obj.get("kind"))
+
+
+def looks_like_secret_kind(kind: object) -> bool:
+    return isinstance(kind, str) and kind.strip().lower() == "secret"
 
 
 def needs_encryption(obj: Mapping[str, Any], policy: CleaningPolicy) -> bool:

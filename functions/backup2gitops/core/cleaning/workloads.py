@@ -16,8 +16,16 @@ from backup2gitops.core.cleaning.metadata import clean_template_metadata
 from backup2gitops.core.cleaning.podspec import clean_pod_spec
 from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
 
+#: set on the pod template by ``kubectl rollout restart`` (staging/src/k8s.io/kubectl/pkg/
+#: polymorphichelpers/objectrestarter.go): a restart, not a change of desired state
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
 
 def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
+    metadata = as_dict(template.get("metadata"))
+    annotations = as_dict(metadata.get("annotations")) if metadata else None
+    if annotations is not None:
+        annotations.pop(RESTARTED_AT, None)
     clean_template_metadata(template)
     spec = as_dict(template.get("spec"))
     if spec is not None:
@@ -37,15 +45,19 @@ def clean_replicaset(obj: dict[str, Any], ctx: RuleContext) -> None:
 
 
 def clean_statefulset(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """``volumeClaimTemplates`` stay as the server stores them (TypeMeta, ``volumeMode``,
+    ``status.phase``), all but the null timestamp.
+
+    The list is atomic (``+listType=atomic`` in k8s.io/api apps/v1 types.go), and server-side
+    apply compares an atomic value as applied, before defaulting: a template without the
+    server's ``apiVersion``/``kind``/``volumeMode``/``status`` is a *different* value, so
+    ``kubectl apply --server-side`` (Flux, Argo CD with ServerSideApply) is refused with a
+    conflict on ``.spec.volumeClaimTemplates`` against whoever created the StatefulSet —
+    measured on kube-apiserver v1.34.4, with the person's own original manifest too.
+    """
     spec = _clean_apps(obj, defaults.STATEFULSET_SPEC)
     for claim in dicts(spec.get("volumeClaimTemplates") if spec else None):
-        # The server serialises embedded claims with TypeMeta, an empty status and a null timestamp.
-        drop_defaults(claim, {"apiVersion": "v1", "kind": "PersistentVolumeClaim"})
-        claim.pop("status", None)
         clean_template_metadata(claim)
-        claim_spec = as_dict(claim.get("spec"))
-        if claim_spec is not None:
-            drop_defaults(claim_spec, defaults.PVC_SPEC)
 
 
 def _clean_apps(obj: dict[str, Any], spec_defaults: dict[str, Any]) -> dict[str, Any] | None:

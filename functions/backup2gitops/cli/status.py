@@ -1,0 +1,115 @@
+"""``backup2gitops status``: what health-aggregator's ``/status`` says, in the terminal.
+
+Without ``--url`` the facts are measured here, from the configuration, by the same code the
+function runs (``health_aggregator.handler.status_body``); with ``--url`` they are read from a
+deployed health-aggregator's ``/status``. ``-o table`` (default) prints the components and one
+line per cluster; ``-o json`` (or ``--json``) prints the ``/status`` body as is. Ages are
+measured against the report's ``checked_at``, not this machine's clock. Exit status: 0 healthy or
+degraded, 1 unhealthy, 2 when the status cannot be had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from backup2gitops.config import ConfigError, load_config
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("status", help="the flow's health and each cluster's facts")
+    parser.add_argument("--url", help="a health-aggregator's base URL (default: measure here)")
+    parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.add_argument("--json", action="store_const", const="json", dest="output")
+    parser.set_defaults(func=run)
+
+
+def fetch(url: str) -> dict[str, Any]:
+    response = requests.get(url.rstrip("/") + "/status", timeout=30)
+    if response.status_code not in (200, 503):  # 503 is an unhealthy report, still a report
+        raise ValueError(f"{url}/status answered {response.status_code}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def measure_here(config_path: str | None) -> dict[str, Any]:
+    from backup2gitops.runtime.context import FunctionContext
+    from health_aggregator.handler import status_body
+
+    return status_body(FunctionContext(load_config(config_path)))
+
+
+def _age(checked_at: str, moment: str | None) -> str:
+    if moment is None:
+        return "-"
+    seconds = (datetime.fromisoformat(checked_at) - datetime.fromisoformat(moment)).total_seconds()
+    return duration(seconds)
+
+
+def duration(seconds: float | None) -> str:
+    """``93784`` -> ``1d2h3m``; short, for a table cell."""
+    if seconds is None:
+        return "-"
+    whole = int(max(seconds, 0))
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+    ]
+    return "".join(parts) or f"{secs}s"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def render(body: dict[str, Any]) -> str:
+    """The ``/status`` body as two tables: components, then clusters."""
+    checked = str(body["checked_at"])
+    lines = [f"overall: {body['status']} (checked {checked})", ""]
+    components = [["COMPONENT", "STATUS", "LATENCY", "MESSAGE"]]
+    for name, c in sorted(body.get("components", {}).items()):
+        components.append(
+            [name, c["status"], f"{c.get('latency_ms', 0):.0f}ms", c.get("message", "")]
+        )
+    lines += _table(components)
+    clusters = [["CLUSTER", "LAST BACKUP", "AGE", "MAX AGE", "STALE", "LAST COMMIT", "LAG"]]
+    for name, f in sorted(body.get("clusters", {}).items()):
+        backup, commit = f.get("last_backup"), f.get("last_commit")
+        clusters.append(
+            [
+                name,
+                backup["id"] if backup else "-",
+                _age(checked, backup["completed_at"] if backup else None),
+                str(f.get("max_backup_age", "-")),
+                "yes" if f.get("stale") else "no",
+                f"{commit['commit'][:12]} ({commit['backup_id']})" if commit else "-",
+                duration(f.get("lag_s")),
+            ]
+        )
+    if len(clusters) > 1:
+        lines += ["", *_table(clusters)]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        body = fetch(args.url) if args.url else measure_here(args.config)
+    except (ConfigError, ValueError, requests.RequestException) as exc:
+        print(f"status: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(body, indent=2) if args.output == "json" else render(body))
+    return 1 if body.get("status") == "unhealthy" else 0

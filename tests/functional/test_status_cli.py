@@ -1,0 +1,94 @@
+"""``backup2gitops status``: the facts of ``/status`` as a table or JSON, measured or fetched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backup2gitops.cli import main
+from backup2gitops.cli.status import duration, render
+from tests.recording import Recorder
+
+BODY = {
+    "status": "degraded",
+    "checked_at": "2026-03-02T12:00:00+00:00",
+    "components": {
+        "storage": {"status": "healthy", "latency_ms": 1.4, "message": "bucket reachable"},
+        "freshness/prod": {"status": "degraded", "latency_ms": 0, "message": "stale"},
+    },
+    "clusters": {
+        "prod": {
+            "last_backup": {"id": "b7", "completed_at": "2026-03-01T09:30:00+00:00"},
+            "last_commit": {
+                "commit": "0123456789abcdef" * 2 + "01234567",
+                "backup_id": "b7",
+                "committed_at": "2026-03-01T09:31:00+00:00",
+            },
+            "lag_s": 0.0,
+            "stale": True,
+            "max_backup_age": "PT26H",
+        },
+        "stage": {
+            "last_backup": None,
+            "last_commit": None,
+            "lag_s": None,
+            "stale": True,
+            "max_backup_age": "PT26H",
+        },
+    },
+}
+
+
+def test_table_measures_ages_against_the_report_not_the_clock() -> None:
+    text = render(BODY)
+    assert text.splitlines()[0] == "overall: degraded (checked 2026-03-02T12:00:00+00:00)"
+    prod = next(line for line in text.splitlines() if line.startswith("prod "))
+    assert prod.split() == ["prod", "b7", "1d2h30m", "PT26H", "yes", "0123456789ab", "(b7)", "0s"]
+    stage = next(line for line in text.splitlines() if line.startswith("stage"))
+    assert stage.split() == ["stage", "-", "-", "PT26H", "yes", "-", "-"]
+    assert duration(93_784) == "1d2h3m" and duration(42) == "42s" and duration(None) == "-"
+
+
+def test_url_reads_a_deployed_status(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder.reply(
+        "/status", (200, json.dumps(BODY)), (503, json.dumps({**BODY, "status": "unhealthy"}))
+    )
+    assert main(["status", "--url", recorder.url, "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == BODY
+    assert main(["status", "--url", recorder.url]) == 1  # unhealthy: exit 1, still printed
+    assert "overall: unhealthy" in capsys.readouterr().out
+
+
+def test_measured_here_from_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    (tmp_path / "bucket").mkdir()
+    config = {
+        "storage": {"url": (tmp_path / "bucket").as_uri()},
+        "git": {"url": str(remote), "cache_dir": str(tmp_path / "cache")},
+        "clusters": [{"name": "prod"}],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("BACKUP2GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    main(["status", "--config", str(path), "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert body["clusters"]["prod"]["last_backup"] is None
+    assert body["clusters"]["prod"]["stale"] is True
+    assert {"storage", "git", "freshness/prod"} <= set(body["components"])
+    main(["status", "--config", str(path)])
+    table = capsys.readouterr().out
+    assert any(line.split()[:2] == ["prod", "-"] and "yes" in line for line in table.splitlines())
+
+
+def test_no_status_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--url", "http://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err.startswith("status: ")
