@@ -26,6 +26,7 @@ schemas:
 	backup2gitops schemas --out schemas
 
 bench:
+	python3 benchmarks/run.py
 	python3 benchmarks/bench_archive.py
 	python3 benchmarks/bench_generate.py
 	python3 benchmarks/bench_cluster_backup.py

@@ -18,65 +18,13 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from corpus import deployment
 
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitRemote
 from backup2gitops.core.archive import ArchiveWriter, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy
-
-
-def deployment(i: int) -> dict[str, Any]:
-    name = f"app-{i}"
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": f"team-{i % 50}",
-            "uid": f"uid-{i}",
-            "resourceVersion": str(1000 + i),
-            "generation": 3,
-            "creationTimestamp": "2026-10-01T10:00:00Z",
-            "labels": {"app.kubernetes.io/name": name},
-            "annotations": {"deployment.kubernetes.io/revision": "3"},
-            "managedFields": [
-                {"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}
-            ],
-        },
-        "spec": {
-            "replicas": 2,
-            "revisionHistoryLimit": 10,
-            "progressDeadlineSeconds": 600,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
-            },
-            "template": {
-                "metadata": {"creationTimestamp": None, "labels": {"app.kubernetes.io/name": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": f"registry.example.com/app:{i % 7}.0",
-                            "imagePullPolicy": "IfNotPresent",
-                            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
-                            "terminationMessagePath": "/dev/termination-log",
-                            "terminationMessagePolicy": "File",
-                        }
-                    ],
-                    "dnsPolicy": "ClusterFirst",
-                    "restartPolicy": "Always",
-                    "schedulerName": "default-scheduler",
-                    "securityContext": {},
-                    "terminationGracePeriodSeconds": 30,
-                },
-            },
-        },
-        "status": {"replicas": 2, "readyReplicas": 2, "observedGeneration": 3},
-    }
 
 
 def timed(label: str, count: int, work: Callable[[], object]) -> object:

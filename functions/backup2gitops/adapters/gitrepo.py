@@ -9,6 +9,9 @@
 - Pushes are never forced. When the remote moved, the adapter fetches, resets onto the new tip,
   re-applies the same tree change (for another cluster's files this is exactly a rebase) and
   tries again, a bounded number of times. A push is atomic: a failure leaves the remote as it was.
+- The cached clone checks, at each sync, that the remote still holds the commit the clone was
+  last synced to; when not (the remote was deleted and made again, or rewritten), the clone is
+  thrown away and made again from the remote.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import git
 
+from backup2gitops.adapters import worktree
 from backup2gitops.adapters.git_remote import credential_env, split_credentials
 from backup2gitops.core import errors
 from backup2gitops.core.safeguards import (
@@ -140,7 +144,13 @@ class GitRemote:
 
     def _sync(self) -> git.Repo:
         repo = self._usable_clone()
+        built_on = self._tracked_commit(repo)
         self._git(repo, "fetch", "--prune", "origin")
+        if built_on is not None and not self._remote_holds(repo, built_on):
+            # The remote was deleted and made again, or its history rewritten: this clone
+            # describes a repository that no longer exists. Start again from the remote.
+            repo = self._fresh_clone()
+            self._git(repo, "fetch", "--prune", "origin")
         try:
             self._reset_to_remote(repo)
         except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
@@ -188,6 +198,23 @@ class GitRemote:
             with contextlib.suppress(GitError):
                 self._git(repo, "rm", "-rf", "--quiet", ".")
         self._git(repo, "clean", "-fdx")
+
+    def _tracked_commit(self, repo: git.Repo) -> str | None:
+        """The remote branch's commit this clone was last synced to, if it has one."""
+        try:
+            return str(
+                repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/origin/{self.branch}")
+            )
+        except git.GitCommandError:
+            return None
+
+    def _remote_holds(self, repo: git.Repo, commit: str) -> bool:
+        """True when the fetched remote branch still contains ``commit`` (it only moved on)."""
+        try:
+            repo.git.merge_base("--is-ancestor", commit, f"refs/remotes/origin/{self.branch}")
+        except git.GitCommandError:
+            return False
+        return True
 
     def commit_for(
         self, repo: git.Repo, *, backup_id: str, cluster: str, ref: str | None = None
@@ -317,36 +344,31 @@ class GitRemote:
         root: PurePosixPath,
         files: Iterable[tuple[PurePosixPath, bytes]],
     ) -> tuple[int, int, int]:
-        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time)."""
+        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time).
+
+        Only new and changed files are written: ``worktree.sync_folder`` compares blob ids with
+        the index, which equals the work tree after ``_sync``.
+        """
         base = Path(repo.working_tree_dir or self.workdir)
-        target = base / root
-        inside = target.resolve()
-        before = {p.relative_to(base).as_posix() for p in target.rglob("*") if p.is_file()}
-        after: set[str] = set()
-        changed = 0
-        for relative, content in files:
-            dest = base / relative
-            if not dest.resolve().is_relative_to(inside):
-                raise GitError("unsafe_path", f"{relative} is outside {root}", retryable=False)
-            after.add(str(relative))
-            if dest.is_file():
-                if dest.read_bytes() == content:
-                    continue
-                changed += 0 if dest.name == "kustomization.yaml" else 1
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(content)
-        for path in sorted(before - after):
-            (base / path).unlink()
-        for directory in sorted({p for p in target.rglob("*") if p.is_dir()}, reverse=True):
-            with contextlib.suppress(OSError):
-                directory.rmdir()  # only empty ones go
-        if target.exists() or before:
+        try:
+            change = worktree.sync_folder(
+                base=base, root=root, files=files, tracked=self._tracked_blobs(repo, root)
+            )
+        except worktree.UnsafePath as exc:
+            raise GitError("unsafe_path", str(exc), retryable=False) from exc
+        if change.written:
             self._git(repo, "add", "--all", "--", str(root))
+        return change.added, change.changed, change.removed
 
-        def objects(paths: set[str]) -> int:  # kustomization.yaml files are not objects
-            return sum(1 for path in paths if not path.endswith("/kustomization.yaml"))
-
-        return objects(after - before), changed, objects(before - after)
+    def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
+        """Path -> blob id of every file the index holds under ``root``."""
+        out = self._git(repo, "ls-files", "--stage", "-z", "--", str(root))
+        tracked: dict[str, str] = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                tracked[path] = meta.split(" ")[1]
+        return tracked
 
     def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
         for key, value in trailers.items():  # a newline would add trailers of its own choosing

@@ -40,24 +40,27 @@ def iter_tree(
     """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
     kustomizations. Only the paths are remembered, so memory does not grow with object size."""
     root = cluster_root(cluster)
-    seen: set[PurePosixPath] = set()
-    entries: dict[PurePosixPath, set[str]] = {root: set()}
+    seen: set[str] = set()  # strings, not paths: hashing PurePosixPath was a tenth of planning
+    entries: dict[str, set[str]] = {root.as_posix(): set()}
     for path, obj in objects:
-        _check_inside(path, root)
-        if path in seen:
+        text = _check_inside(path, root)
+        if text in seen:
             raise PathCollision(f"two objects map to {path}")
-        seen.add(path)
-        entries.setdefault(path.parent, set()).add(path.name)
-        folder = path.parent
-        while folder != root:
-            entries.setdefault(folder.parent, set()).add(folder.name)
-            folder = folder.parent
+        seen.add(text)
+        folder, _, name = text.rpartition("/")
+        while True:
+            names = entries.get(folder)
+            if names is not None:
+                names.add(name)
+                break  # the folder's own parents are already listed
+            entries[folder] = {name}
+            folder, _, name = folder.rpartition("/")
         yield path, manifest_yaml.dump(obj).encode()
-    for folder, names in sorted(entries.items()):
-        kustomization = folder / KUSTOMIZATION
+    for folder, names in sorted(entries.items(), key=lambda entry: entry[0].split("/")):
+        kustomization = f"{folder}/{KUSTOMIZATION}"
         if kustomization in seen:
             raise PathCollision(f"an object maps to {kustomization}")
-        yield kustomization, _kustomization(sorted(names)).encode()
+        yield PurePosixPath(kustomization), _kustomization(sorted(names)).encode()
 
 
 def _kustomization(resources: list[str]) -> str:
@@ -70,8 +73,10 @@ def _kustomization(resources: list[str]) -> str:
     )
 
 
-def _check_inside(path: PurePosixPath, root: PurePosixPath) -> None:
-    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
+def _check_inside(path: PurePosixPath, root: PurePosixPath) -> str:
+    text, prefix = path.as_posix(), f"{root.as_posix()}/"
+    if text.startswith("/") or ".." in text.split("/") or path.suffix != ".yaml":
         raise ValueError(f"{path} is not a relative .yaml path")
-    if path.parent == root or root not in path.parents:
+    if not text.startswith(prefix) or "/" not in text[len(prefix) :]:
         raise ValueError(f"{path} is not inside a subfolder of {root}")
+    return text

@@ -45,10 +45,7 @@ import json
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
-
-import flask
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
 from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
@@ -60,6 +57,9 @@ from backup2gitops.runtime import codec, failures, startup
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
+
+if TYPE_CHECKING:  # Powertools (and the botocore it loads) only on Lambda, at the first event
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 EVENT_BUS_ENV = "BACKUP2GITOPS_EVENT_BUS"
 SCHEDULED_EVENT = "Scheduled Event"
@@ -134,6 +134,8 @@ def is_function_url(raw: Any) -> bool:
 
 def http_response(spec: FunctionSpec, raw: dict[str, Any], ctx: FunctionContext) -> dict[str, Any]:
     """Serve a Function URL request with the same HTTP handling as functions-framework."""
+    import flask  # only Function URL requests (health-aggregator's GET /health) need it
+
     body: str | bytes = raw.get("body") or ""
     if raw.get("isBase64Encoded"):
         body = base64.b64decode(body)
@@ -162,6 +164,8 @@ def event_from_lambda(raw: Any) -> Event:
     if "Records" in raw:
         return storage_event(raw, source="aws:s3")
     if "detail-type" in raw:
+        from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
         return _from_eventbridge(EventBridgeEvent(raw))
     if "specversion" in raw:
         return from_structured(raw)

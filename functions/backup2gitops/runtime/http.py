@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import hmac
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import flask
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.config import ConfigError, SecretRef
 from backup2gitops.core.errors import InvalidInput, TooLarge, Unauthorized
@@ -35,9 +34,12 @@ from backup2gitops.runtime import codec, failures, startup
 from backup2gitops.runtime.context import FunctionContext, default_context
 from backup2gitops.runtime.logs import event_context, logger_for
 
+if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
+    import flask
+
 Handler = Callable[[Event, FunctionContext], Event | None]
 PlainEnvelope = Callable[[Any], Event]
-GetRoute = Callable[[FunctionContext, flask.Request], flask.Response]
+GetRoute = Callable[[FunctionContext, "flask.Request"], "flask.Response"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,12 @@ class FunctionSpec:
     get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
 
 
+def _response(*args: Any, **kwargs: Any) -> flask.Response:
+    from flask import Response
+
+    return Response(*args, **kwargs)
+
+
 def error_response(
     *, function: str, failure: failures.Failure, trace_id: str | None = None
 ) -> flask.Response:
@@ -73,12 +81,12 @@ def error_response(
             "timestamp": now().isoformat().replace("+00:00", "Z"),
         }
     }
-    return flask.Response(json.dumps(body), status=failure.status, mimetype="application/json")
+    return _response(json.dumps(body), status=failure.status, mimetype="application/json")
 
 
 def event_response(event: Event) -> flask.Response:
     headers, body = codec.to_http(event)
-    return flask.Response(body, status=200, headers=headers)
+    return _response(body, status=200, headers=headers)
 
 
 def startup_problem(spec: FunctionSpec, ctx: FunctionContext) -> str | None:
@@ -185,7 +193,7 @@ def handle_request(
             if route is not None:
                 return route(ctx, request)
             if request.path in ("/healthz", "/readyz", "/livez"):
-                return flask.Response("ok\n", mimetype="text/plain")
+                return _response("ok\n", mimetype="text/plain")
             raise InvalidInput("method_not_allowed", "POST a CloudEvent")
         body = read_body(request, limit=ctx.config.http.max_body_bytes)
         guarded = spec.token_for_cloudevents or not codec.is_cloudevent(dict(request.headers))
@@ -212,11 +220,11 @@ def handle_request(
                     )
             if reply is None:
                 logger.debug("handled, no reply")
-                return flask.Response(status=202)
+                return _response(status=202)
             logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
             if ctx.publish is not None:
                 ctx.publish(reply)
-                return flask.Response(status=202)
+                return _response(status=202)
             return event_response(reply)
     except Exception as exc:  # noqa: BLE001 - before the handler ran, or publishing its reply
         failure = failures.classify(exc)
@@ -234,7 +242,8 @@ def http_target(
     Loaded as functions-framework's source (inside its app context), a broken configuration
     ends the process here, before it serves (``runtime.startup``).
     """
-    if flask.has_app_context():
+    loaded = sys.modules.get("flask")  # no flask loaded yet: no app context either
+    if loaded is not None and loaded.has_app_context():
         startup.require_config(spec.name, context)
 
     def target(request: flask.Request) -> flask.Response:

@@ -3,7 +3,7 @@
 Pure: no I/O; only the standard library, pydantic and PyYAML.
 
 - ``exclusion_reason``: why an object is never written (built-in exclusions, then the policy).
-- ``neat``: a cleaned deep copy: status, server metadata, allocated values and API defaults go;
+- ``neat``: a cleaned copy, built once (``fresh.py``): status, server metadata, allocated values and API defaults go;
   what a person wrote stays. One rule module per kind, registered in ``ruleset.RULES``; defaults
   as data in ``defaults.py``.
 - ``apply_secret_policy`` / ``needs_encryption``: what happens to Secret values.
@@ -12,7 +12,6 @@ Pure: no I/O; only the standard library, pydantic and PyYAML.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from backup2gitops.core.cleaning.exclusions import (
     policy_reason,
     provisioned_volume_reason,
 )
+from backup2gitops.core.cleaning.fresh import fresh_copy
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.ruleset import apply_rules
@@ -59,8 +59,8 @@ def exclusion_reason(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> str |
 
 
 def neat(obj: Mapping[str, Any], *, policy: CleaningPolicy = _DEFAULT_POLICY) -> dict[str, Any]:
-    """A cleaned deep copy of ``obj``; ``obj`` itself is never modified."""
-    cleaned = copy.deepcopy(dict(obj))
+    """A cleaned copy of ``obj``, built fresh (``fresh.fresh_copy``); ``obj`` is never modified."""
+    cleaned = fresh_copy(obj)
     apply_rules(cleaned, RuleContext.for_object(obj, policy=policy))
     return cleaned
 

@@ -52,4 +52,4 @@ def last_applied(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 Rule = Callable[[dict[str, Any], RuleContext], None]
-"""A cleaning rule edits its own deep copy of the object in place."""
+"""A cleaning rule edits its own copy of the object (built fresh by ``neat``) in place."""

@@ -1,6 +1,6 @@
 """Small in-place operations the cleaning rules share: drop a field when it equals a default.
 
-Pure: no I/O; only the standard library. Every function here works on the rule's own deep copy.
+Pure: no I/O; only the standard library. Every function here works on the rule's own copy.
 """
 
 from __future__ import annotations

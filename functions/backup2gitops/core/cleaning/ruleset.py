@@ -43,7 +43,7 @@ RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
 
 
 def apply_rules(obj: dict[str, Any], ctx: RuleContext) -> None:
-    """Clean ``obj`` (the caller's own deep copy) in place."""
+    """Clean ``obj`` (the caller's own fresh copy) in place."""
     group, _ = split_api_version(str(obj.get("apiVersion") or ""))
     for rule in RULES.get((group, str(obj.get("kind") or "")), ()):
         rule(obj, ctx)

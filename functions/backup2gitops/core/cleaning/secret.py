@@ -12,7 +12,6 @@ nobody applies it by mistake over the real Secret.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -41,22 +40,29 @@ def needs_encryption(obj: Mapping[str, Any], policy: CleaningPolicy) -> bool:
 
 
 def apply_secret_policy(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> dict[str, Any]:
-    """A deep copy of ``obj`` with the secret policy applied; non-Secrets are returned unchanged.
+    """``obj`` with the secret policy applied; ``obj`` itself is never modified.
 
+    Non-Secrets (and Secrets kept for sops or in plaintext) come back as they are, the same dict
+    when ``obj`` is one. A redacted Secret is a new top-level dict with new ``data``,
+    ``stringData`` and ``metadata``; what the policy does not touch is shared with ``obj``, not
+    copied (``prepare`` hands this function the object ``neat`` has just built).
     ``exclude`` is enforced by ``exclusion_reason``; here it redacts, as a second line of defence.
     """
-    result = copy.deepcopy(dict(obj))
-    if not is_secret(result) or policy.secrets in ("plaintext", "sops"):
-        return result
+    if not is_secret(obj) or policy.secrets in ("plaintext", "sops"):
+        return obj if isinstance(obj, dict) else dict(obj)
+    result = dict(obj)
     for key, placeholder in (("data", PLACEHOLDER_BASE64), ("stringData", PLACEHOLDER)):
         values = result.get(key)
         if isinstance(values, dict):
             result[key] = {name: placeholder for name in values}
-    metadata = result.setdefault("metadata", {})
+    metadata = result.get("metadata", {})
     if isinstance(metadata, dict):
         annotations = metadata.get("annotations")
-        metadata["annotations"] = {
-            **(annotations if isinstance(annotations, dict) else {}),
-            REDACTED_ANNOTATION: "true",
+        result["metadata"] = {
+            **metadata,
+            "annotations": {
+                **(annotations if isinstance(annotations, dict) else {}),
+                REDACTED_ANNOTATION: "true",
+            },
         }
     return result

@@ -1,0 +1,331 @@
+"""The issue-17 figures in one run: generate vs. the git floors, the daily cases, memory, cold start.
+
+    python benchmarks/run.py [--json] [--sizes 1000 10000 50000] [--repeat 1]
+
+For each size, a backup of Deployments, Services and ConfigMaps as the API server returns them
+(``corpus.py``) is written as a tarball, then, each a whole child process timed on the wall clock
+with its peak RSS (``os.wait4``: the child and the largest of its own children, e.g. git):
+
+- ``fresh``: ``backup2gitops generate`` into a new bare remote, with an empty clone cache;
+- ``floor``: the same files (``git archive`` of that commit, unpacked by ``tar``) + ``git init``,
+  ``git add -A``, ``git commit``, ``git push`` to a new bare repository: what git itself needs;
+- ``fast_import``: the same files as one ``git fast-import`` stream into a new repository, pushed;
+- ``daily``: the next backup with 1 % of the objects edited, onto the fresh remote's commit;
+- ``unchanged``: one more backup with the same content (the empty trailer commit);
+- ``redelivery``: that backup delivered again (a no-op; the CLI still plans it for its report);
+- ``redelivery_fn``: the same, as gitops-generator runs it (``generation.generate`` without
+  ``plan_noop``: the archive is never opened).
+
+Then cold start: each function's handler module, and ``backup2gitops --help``, imported in a
+fresh interpreter (wall clock, and ``-X importtime``'s own total), with the SDKs it loaded.
+Medians of ``--repeat``; CPU seconds (user + system of the child and its git children) beside
+the wall clock, since on a shared machine they vary less. It prints figures; it asserts nothing, and CI does not run it
+(``make bench`` does). Read ratios, not seconds, on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))
+
+from corpus import objects  # noqa: E402
+
+from backup2gitops.core.archive import ArchiveWriter  # noqa: E402
+
+CLUSTER = "bench"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+COLD_START = {
+    "backup-complete": "backup_complete.handler",
+    "health-aggregator": "health_aggregator.handler",
+    "alert-router": "alert_router.handler",
+    "gitops-generator": "gitops_generator.handler",
+    "cluster-backup": "cluster_backup.handler",
+}
+# gitops-generator's own path for a redelivered backup: GitRemote.publish finds the Backup-Id on
+# the branch and returns; unlike ``backup2gitops generate`` (which plans the backup anyway, to
+# print its figures) it never opens the archive.
+REDELIVER = """
+import sys
+from pathlib import Path
+from backup2gitops import generation
+from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.core.cleaning import CleaningPolicy
+archive, remote, cache, backup_id = sys.argv[1:]
+git = GitRemote(url=remote, branch="main", cache_dir=Path(cache), author_name="bench",
+                author_email="bench@example.com")
+outcome = generation.generate(archive=lambda: open(archive, "rb"), remote=git, cluster="bench",
+                              backup_id=backup_id, policy=CleaningPolicy())
+assert outcome.commit.noop
+"""
+SDKS = ("kubernetes", "git", "boto3", "botocore", "aws_lambda_powertools", "flask", "cloudevents")
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    cpu_s: float  # user + system, the child's and its waited-for children's (git)
+    rss_mb: float
+    stdout: str
+
+
+def child(argv: Sequence[str], *, env: dict[str, str], cwd: Path | None = None) -> Run:
+    """Run ``argv``; its wall time and peak RSS (its own or its largest descendant's)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {stderr}")
+        out.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(seconds, cpu, usage.ru_maxrss / 1024, out.read().decode())
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUP2GITOPS", "GIT_"))}
+    return env | GIT_ENV | {"PYTHONPATH": str(ROOT / "functions"), "HOME": str(tmp)}
+
+
+def write_backup(path: Path, count: int, *, changed_every: int = 0) -> None:
+    with path.open("wb") as stream, ArchiveWriter(stream) as writer:
+        for group_resource, obj in objects(count, changed_every=changed_every):
+            meta = obj["metadata"]
+            writer.add(
+                group_resource=group_resource,
+                namespace=meta.get("namespace"),
+                name=meta["name"],
+                obj=obj,
+            )
+
+
+def generate(
+    archive: Path, *, remote: Path, cache: Path, backup_id: str, env: dict[str, str]
+) -> Run:
+    argv = [sys.executable, "-m", "backup2gitops", "generate", str(archive), "--repo", str(remote)]
+    argv += ["--cluster", CLUSTER, "--backup-id", backup_id, "--json"]
+    return child(argv, env=env | {"BACKUP2GITOPS__GIT__CACHE_DIR": str(cache)})
+
+
+def git(*args: str, env: dict[str, str], cwd: Path | None = None) -> None:
+    subprocess.run(["git", *args], env=env, cwd=cwd, check=True, capture_output=True)
+
+
+def fast_import_stream(files_tar: Path, stream: Path) -> None:
+    """One commit holding every file of ``files_tar``, inline, as ``git fast-import`` reads it."""
+    with tarfile.open(files_tar) as tar, stream.open("wb") as out:
+        message = b"floor"
+        out.write(b"commit refs/heads/main\ncommitter bench <bench@example.com> 0 +0000\n")
+        out.write(b"data %d\n%s\n" % (len(message), message))
+        for member in tar:
+            if not member.isfile():
+                continue
+            content = tar.extractfile(member).read()  # type: ignore[union-attr]
+            out.write(b"M 100644 inline %s\ndata %d\n" % (member.name.encode(), len(content)))
+            out.write(content + b"\n")
+        out.write(b"\n")
+
+
+def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict[str, Any]:
+    base, daily = tmp / f"base-{count}.tar.gz", tmp / f"daily-{count}.tar.gz"
+    write_backup(base, count)
+    write_backup(daily, count, changed_every=100)
+    samples: dict[str, list[Run]] = {}
+    for r in range(repeat):
+        work = tmp / f"{count}-{r}"
+        work.mkdir()
+        remote, cache = work / "remote.git", work / "cache"
+        git("init", "-q", "--bare", "--initial-branch=main", str(remote), env=env)
+
+        def record(
+            case: str, archive: Path, backup_id: str, remote: Path = remote, cache: Path = cache
+        ) -> dict[str, Any]:
+            run = generate(archive, remote=remote, cache=cache, backup_id=backup_id, env=env)
+            samples.setdefault(case, []).append(run)
+            report: dict[str, Any] = json.loads(run.stdout)
+            return report
+
+        fresh = record("fresh", base, "b1")
+        record("daily", daily, "b2")
+        record("unchanged", daily, "b3")
+        record("redelivery", daily, "b3")
+        cache_env = env | {"BACKUP2GITOPS__GIT__CACHE_DIR": str(cache)}
+        argv = [sys.executable, "-c", REDELIVER, str(daily), str(remote), str(cache), "b3"]
+        samples.setdefault("redelivery_fn", []).append(child(argv, env=cache_env))
+
+        files_tar = work / "files.tar"
+        git("--git-dir", str(remote), "archive", "-o", str(files_tar), fresh["commit"], env=env)
+        floor = work / "floor"
+        floor.mkdir()
+        git("init", "-q", "--bare", "--initial-branch=main", str(work / "floor.git"), env=env)
+        script = (
+            "tar -xf ../files.tar && git init -q -b main && git add -A && "
+            "git commit -q -m floor && git push -q ../floor.git main"
+        )
+        samples.setdefault("floor", []).append(child(["sh", "-c", script], env=env, cwd=floor))
+
+        stream = work / "fast-import.stream"
+        fast_import_stream(files_tar, stream)
+        git("init", "-q", "--bare", "--initial-branch=main", str(work / "fi-remote.git"), env=env)
+        script = (
+            "git init -q --bare fi.git && git --git-dir fi.git fast-import --quiet "
+            "< fast-import.stream && git --git-dir fi.git push -q fi-remote.git main"
+        )
+        samples.setdefault("fast_import", []).append(child(["sh", "-c", script], env=env, cwd=work))
+    figures: dict[str, Any] = {"objects": count, "archive_mb": round(base.stat().st_size / 1e6, 2)}
+    for case, runs in samples.items():
+        seconds = statistics.median(run.seconds for run in runs)
+        figures[case] = {
+            "seconds": round(seconds, 3),
+            "cpu_s": round(statistics.median(run.cpu_s for run in runs), 3),
+            "rss_mb": round(max(run.rss_mb for run in runs), 1),
+        }
+    fresh_s = figures["fresh"]["seconds"]
+    figures["fresh"]["us_per_object"] = round(fresh_s / count * 1e6, 1)
+    figures["ratio_to_floor"] = round(fresh_s / figures["floor"]["seconds"], 2)
+    figures["ratio_to_fast_import"] = round(fresh_s / figures["fast_import"]["seconds"], 2)
+    fresh_cpu = figures["fresh"]["cpu_s"]
+    figures["cpu_ratio_to_floor"] = round(fresh_cpu / max(figures["floor"]["cpu_s"], 1e-3), 2)
+    return figures
+
+
+def cold_start(*, repeat: int, env: dict[str, str]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    probe = "import importlib, sys; importlib.import_module(sys.argv[1]); print(" + (
+        "' '.join(m for m in sys.argv[2:] if m in sys.modules))"
+    )
+    baseline = statistics.median(
+        child([sys.executable, "-c", "pass"], env=env).seconds for _ in range(repeat)
+    )
+    for name, module in COLD_START.items():
+        runs = [child([sys.executable, "-c", probe, module, *SDKS], env=env) for _ in range(repeat)]
+        total_us = _importtime_total(module, env=env)
+        results[name] = {
+            "module": module,
+            "seconds": round(statistics.median(r.seconds for r in runs), 3),
+            "import_ms": round(total_us / 1000, 1),
+            "sdks": runs[0].stdout.split(),
+        }
+    helps = [
+        child([sys.executable, "-m", "backup2gitops", "--help"], env=env).seconds
+        for _ in range(repeat)
+    ]
+    results["backup2gitops --help"] = {"seconds": round(statistics.median(helps), 3)}
+    results["python -c pass"] = {"seconds": round(baseline, 3)}
+    return results
+
+
+def _importtime_total(module: str, *, env: dict[str, str]) -> float:
+    """Microseconds ``-X importtime`` reports for ``module``, its imports included (not the
+    interpreter's own start-up imports, such as ``site``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    top = module.split(".")[0]
+    total = 0.0
+    for line in done.stderr.splitlines():
+        # "import time:  self [us] | cumulative | imported package"; top-level lines only
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or parts[2].startswith("  ") or not parts[1].strip().isdigit():
+            continue
+        if parts[2].strip().split(".")[0] == top:  # the package, then the module itself
+            total += float(parts[1])
+    return total
+
+
+def machine() -> dict[str, Any]:
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "git": git_version.strip(),
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    m = result["machine"]
+    print(f"{m['platform']}, {m['cpus']} CPUs, Python {m['python']}, {m['git']}")
+    print(f"load average at start: {m['load_average']}; medians of {result['repeat']}")
+    print()
+    header = f"{'objects':>8} {'case':<12} {'seconds':>8} {'CPU s':>7} {'RSS MB':>7}  note"
+    print(header)
+    print("-" * len(header))
+    for figures in result["sizes"]:
+        n = figures["objects"]
+        cases = ("fresh", "floor", "fast_import", "daily", "unchanged", "redelivery")
+        for case in (*cases, "redelivery_fn"):
+            f = figures[case]
+            note = ""
+            if case == "fresh":
+                note = (
+                    f"{f['us_per_object']} us/object; {figures['ratio_to_floor']}x the floor, "
+                    f"{figures['ratio_to_fast_import']}x fast-import; CPU "
+                    f"{figures['cpu_ratio_to_floor']}x the floor's"
+                )
+            print(
+                f"{n:>8,} {case:<12} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} {f['rss_mb']:>7.0f}"
+                f"  {note}"
+            )
+    print()
+    print(f"{'cold start':<22} {'seconds':>8} {'import ms':>10}  SDKs loaded")
+    for name, f in result["cold_start"].items():
+        ms = f.get("import_ms", "")
+        print(f"{name:<22} {f['seconds']:>8.3f} {ms:>10}  {' '.join(f.get('sdks', []))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-cold-start", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="b2g-bench-") as name:
+        tmp = Path(name)
+        env = environment(tmp)
+        result: dict[str, Any] = {"machine": machine(), "repeat": args.repeat, "sizes": []}
+        for count in args.sizes:
+            result["sizes"].append(one_size(count, repeat=args.repeat, tmp=tmp, env=env))
+        if not args.no_cold_start:
+            result["cold_start"] = cold_start(repeat=max(args.repeat, 3), env=env)
+        else:
+            result["cold_start"] = {}
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print_table(result)
+
+
+if __name__ == "__main__":
+    main()
