@@ -21,6 +21,7 @@ from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
 from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 
+MARKER_READ_ATTEMPTS = 3
 MAX_MARKER_BYTES = 1024 * 1024
 """A manifest.json or velero-backup.json larger than this is refused unread (1 MiB)."""
 _CHUNK = 1024 * 1024
@@ -97,6 +98,21 @@ class Bucket:
             return self.store.stat(self._relative(key))
         except StorageError as exc:
             raise _transient(exc) from exc
+
+    def marker(self, key: str) -> tuple[ObjectInfo | None, bytes | None]:
+        """The marker's metadata and bytes, read consistently: the etag (which names the
+        completion event) is the one of the bytes read. A marker rewritten between the stat and
+        the read (Velero's Finalizing -> Completed) is read again, so a late notification of the
+        old version never pairs the old etag with the new content (two ids for one backup)."""
+        for _ in range(MARKER_READ_ATTEMPTS):
+            info = self.stat(key)
+            if info is None:
+                return None, None
+            raw = self.read_marker(key)
+            after = self.stat(key)
+            if after is not None and after.etag == info.etag:
+                return info, raw
+        raise Transient("marker_changing", f"{key} changed while it was read; try again")
 
     def read_marker(self, key: str) -> bytes | None:
         """The object's bytes, at most ``MAX_MARKER_BYTES`` + 1 of them; None if it is gone."""

@@ -41,8 +41,7 @@ def check(
         prefix=backup.prefix, cluster=backup.cluster, backup_id=backup.backup_id
     )
     marker = folder + layout.MANIFEST_NAME
-    info = bucket.stat(marker)
-    raw = bucket.read_marker(marker) if info is not None else None
+    info, raw = bucket.marker(marker)
     if info is None or raw is None:
         return None
 

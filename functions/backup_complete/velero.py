@@ -51,8 +51,7 @@ def check(
     marker = layout.velero_backup_json_key(prefix=backup.prefix, name=name)
     tarball = layout.velero_archive_key(prefix=backup.prefix, name=name)
     cluster = clusters.get(backup.prefix)
-    info = bucket.stat(marker)
-    raw = bucket.read_marker(marker) if info is not None else None
+    info, raw = bucket.marker(marker)
     if info is None or raw is None:
         return None
 

@@ -599,3 +599,31 @@ def test_only_a_completed_velero_backup_is_confirmed_complete(
     reply = harness.deliver("minio-webhook", marker)
     assert reply is not None and reply.type == BACKUP_COMPLETED
     assert reply.data["complete"] is complete
+
+
+# ------------------------------------------------ a marker rewritten while it is being read
+
+
+class RewrittenOnRead(MemoryStore):
+    """velero-backup.json goes from Finalizing to Completed between backup-complete's stat and
+    its read (what a late notification of the old version meets on a busy machine)."""
+
+    def __init__(self, key: str, newer: bytes) -> None:
+        super().__init__("backups")
+        self.key, self.newer, self.rewritten = key, newer, False
+
+    def open_read(self, key: str) -> BinaryIO:
+        if key == self.key and not self.rewritten:
+            self.rewritten = True
+            self.put_bytes(key, self.newer)
+        return super().open_read(key)
+
+
+def test_a_marker_is_read_with_the_etag_of_the_bytes_read() -> None:
+    from backup_complete.checks import Bucket
+
+    store = RewrittenOnRead("velero/backups/b/velero-backup.json", b'{"phase": "Completed"}')
+    store.put_bytes(store.key, b'{"phase": "Finalizing"}')
+    info, raw = Bucket(store).marker(store.key)
+    assert raw == b'{"phase": "Completed"}'
+    assert info is not None and info.etag == store.stat(store.key).etag  # type: ignore[union-attr]
