@@ -51,6 +51,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
   ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
 done
+mkdir -p "$GOBIN_DIR"
 go mod download
 go build -trimpath -ldflags "$ldflags" -o "$GOBIN_DIR/" ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kubectl
 echo "built ${BINARIES[*]} ${KUBE_VERSION}" >&2
