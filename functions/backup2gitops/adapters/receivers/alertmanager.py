@@ -73,11 +73,7 @@ class AlertmanagerReceiver:
     def from_config(
         cls, config: AlertmanagerReceiverConfig, *, environ: Mapping[str, str]
     ) -> AlertmanagerReceiver:
-        url = (
-            config.url
-            if isinstance(config.url, str)
-            else reveal(config.url, environ, what="alertmanager url")
-        )
+        url = reveal(config.url, environ, what="alertmanager url")
         return cls(
             name=config.name,
             url=url,

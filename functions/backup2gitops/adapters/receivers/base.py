@@ -43,7 +43,11 @@ class Receiver(Protocol):
     def send(self, alert: Alert) -> None: ...
 
 
-def reveal(ref: SecretRef, environ: Mapping[str, str], *, what: str) -> str:
+def reveal(ref: SecretRef | str, environ: Mapping[str, str], *, what: str) -> str:
+    """The value of a secret reference (``ReceiverError`` when it is unset); a plain value
+    (a URL the configuration allows inline, ``UrlOrSecret``) as it is."""
+    if isinstance(ref, str):
+        return ref
     value = ref.reveal(environ)
     if not value:
         raise ReceiverError(f"{what} is not set ({ref!r})", retryable=False)

@@ -86,11 +86,7 @@ class WebhookReceiver:
     def from_config(
         cls, config: WebhookReceiverConfig, *, environ: Mapping[str, str]
     ) -> WebhookReceiver:
-        url = (
-            config.url
-            if isinstance(config.url, str)
-            else reveal(config.url, environ, what="webhook url")
-        )
+        url = reveal(config.url, environ, what="webhook url")
         secret = reveal(config.secret, environ, what="webhook secret") if config.secret else None
         return cls(
             name=config.name,
