@@ -12,7 +12,6 @@ the event id, see ``handler``).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -20,11 +19,11 @@ from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, St
 from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
 from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
+from backup2gitops.core.integrity import HashingReader
 
 MARKER_READ_ATTEMPTS = 3
 MAX_MARKER_BYTES = 1024 * 1024
 """A manifest.json or velero-backup.json larger than this is refused unread (1 MiB)."""
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,26 +54,14 @@ class _ReadFailed(Backup2GitopsError):
     permanent = False
 
 
-class _Tap:
-    """A read-through stream that counts and hashes what passes."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self.digest = hashlib.sha256()
-        self.size = 0
+class _Tap(HashingReader):
+    """The archive stream, counted and hashed; a failing read is ``_ReadFailed`` (storage)."""
 
     def read(self, size: int = -1, /) -> bytes:
         try:
-            data = self._stream.read(size)
+            return super().read(size)
         except Exception as exc:
             raise _ReadFailed(f"{type(exc).__name__} while reading") from exc
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
 
 
 class Bucket:
@@ -153,9 +140,7 @@ class Bucket:
             raise Transient("storage_unavailable", f"reading {key}: {exc}") from exc
         finally:
             stream.close()
-        return ArchiveReading(
-            size=tap.size, sha256=tap.digest.hexdigest(), items=items, error=error
-        )
+        return ArchiveReading(size=tap.size, sha256=tap.hexdigest(), items=items, error=error)
 
 
 def archive_failure(error: ArchiveError) -> tuple[str, str]:

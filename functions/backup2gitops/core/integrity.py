@@ -21,21 +21,40 @@ class IntegrityError(Backup2GitopsError):
     Permanent: the same object will not change its bytes by being read again."""
 
 
-class CheckedReader:
-    """A read-through stream that counts and hashes, and compares with what was announced."""
+class HashingReader:
+    """A read-through stream that counts and hashes what passes."""
 
-    def __init__(self, stream: BinaryIO, *, what: str, size: int, sha256: str | None) -> None:
+    def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._what = what
         self._digest = hashlib.sha256()
-        self.expected_size = size
-        self.expected_sha256 = sha256
         self.size = 0
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._stream.read(size)
         self._digest.update(data)
         self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Read what the consumer left (a tar reader stops before the gzip trailer)."""
+        while self.read(_CHUNK):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+class CheckedReader(HashingReader):
+    """A ``HashingReader`` that compares with what was announced."""
+
+    def __init__(self, stream: BinaryIO, *, what: str, size: int, sha256: str | None) -> None:
+        super().__init__(stream)
+        self._what = what
+        self.expected_size = size
+        self.expected_sha256 = sha256
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = super().read(size)
         if self.size > self.expected_size:
             raise IntegrityError(
                 f"{self._what} has more than the {self.expected_size} bytes announced",
@@ -45,14 +64,13 @@ class CheckedReader:
 
     def finish(self) -> None:
         """Read to the end and raise IntegrityError unless size and sha256 are as announced."""
-        while self.read(_CHUNK):
-            pass
+        self.drain()
         if self.size != self.expected_size:
             raise IntegrityError(
                 f"{self._what} has {self.size} bytes, {self.expected_size} were announced",
                 code="size_mismatch",
             )
-        actual = self._digest.hexdigest()
+        actual = self.hexdigest()
         if self.expected_sha256 is not None and actual != self.expected_sha256.lower():
             raise IntegrityError(
                 f"{self._what} has sha256 {actual}, {self.expected_sha256} was announced",
