@@ -67,27 +67,37 @@ def _answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bo
 def _process(
     argv: list[str], *, env: Mapping[str, str], log: Path, ready: Callable[[], bool], what: str
 ) -> Iterator[subprocess.Popen[bytes]]:
+    with started(argv, env=env, log=log) as process:
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{what} exited with {process.returncode}: {tail(log)}")
+            return ready()
+
+        wait_for(up, timeout=30, what=what)
+        yield process
+
+
+@contextlib.contextmanager
+def started(
+    argv: list[str], *, env: Mapping[str, str], log: Path, grace_s: float = 10
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` running with its output in ``log``; on exit it is terminated (killed after
+    ``grace_s``) -- only the process this started, by its pid."""
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
         try:
-
-            def up() -> bool:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{what} exited with {process.returncode}: {_tail(log)}")
-                return ready()
-
-            wait_for(up, timeout=30, what=what)
             yield process
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
 
-def _tail(log: Path, lines: int = 20) -> str:
+def tail(log: Path, lines: int = 20) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
@@ -284,7 +294,7 @@ def backup2gitops_serve(
 
         def up() -> bool:
             if server.poll() is not None:
-                raise RuntimeError(f"backup2gitops serve exited: {_tail(log)}")
+                raise RuntimeError(f"backup2gitops serve exited: {tail(log)}")
             return _answers(f"http://127.0.0.1:{port}/healthz", ok=lambda status: status == 200)
 
         try:

@@ -33,14 +33,14 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from tests.e2e.servers import started, tail, wait_for
 from tests.kube_apiserver.pki import Pki, make_pki
 from tests.recording import free_port
 
@@ -176,11 +176,12 @@ class KubeCluster:
     ) -> None:
         """Until the authorizer has seen an RBAC change (it reads RBAC from an informer cache,
         so a write is not in force the moment kubectl returns). Bounded; raises on time-out."""
-        deadline = time.monotonic() + 60
-        while self.can(token, verb, resource, group=group, namespace=namespace) != allowed:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"RBAC: {verb} {resource} never became allowed={allowed}")
-            time.sleep(0.2)
+        wait_for(
+            lambda: self.can(token, verb, resource, group=group, namespace=namespace) == allowed,
+            timeout=60,
+            what=f"RBAC: {verb} {resource} to become allowed={allowed}",
+            interval=0.2,
+        )
 
     def compact_etcd(self) -> int:
         """Compact etcd at its current revision (through etcd's JSON gateway); the revision.
@@ -226,42 +227,30 @@ def _kubeconfig(url: str, ca: Path, token: str) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _process(argv: list[str], *, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ETCD_UNSUPPORTED_ARCH": ""},
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def _process(
+    argv: list[str], *, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return started(argv, env=os.environ, log=log, grace_s=15)
 
 
 def _wait(
-    probe: Any, *, what: str, processes: Sequence[tuple[subprocess.Popen[bytes], Path]]
+    probe: Callable[[], bool],
+    *,
+    what: str,
+    processes: Sequence[tuple[subprocess.Popen[bytes], Path]],
 ) -> None:
-    deadline = time.monotonic() + 90
-    while True:
+    """Poll ``probe`` (90 s at most), failing at once with its log when a process has exited."""
+
+    def up() -> bool:
         for process, log in processes:
             if process.poll() is not None:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
                 raise RuntimeError(
-                    f"{log.stem} exited with {process.returncode} while waiting for {what}:\n{tail}"
+                    f"{log.stem} exited with {process.returncode} while waiting for {what}:\n"
+                    f"{tail(log, 25)}"
                 )
-        if probe():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after 90 s waiting for {what}")
-        time.sleep(0.2)
+        return probe()
+
+    wait_for(up, timeout=90, what=what, interval=0.2)
 
 
 def _ok(url: str, *, verify: str | bool = False, token: str | None = None) -> bool:
