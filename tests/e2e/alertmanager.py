@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
+from tests.e2e.servers import answers, serving_process
 from tests.recording import free_port
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -30,36 +29,15 @@ def alertmanager_server(workdir: Path, config: str) -> Iterator[str]:
     port = free_port()
     config_file = workdir / "alertmanager.yml"
     config_file.write_text(config)
-    log_path = workdir / "alertmanager.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={config_file}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            f"--storage.path={workdir / 'data'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("alertmanager did not start:\n" + log_path.read_text())
-            time.sleep(0.1)
+    argv = [
+        ALERTMANAGER,
+        f"--config.file={config_file}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        f"--storage.path={workdir / 'data'}",
+    ]
+    ready = lambda: answers(url + "/-/ready", ok=lambda status: status == 200)  # noqa: E731
+    log = workdir / "alertmanager.log"
+    with serving_process(argv, env=os.environ, log=log, ready=ready, what="alertmanager"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()

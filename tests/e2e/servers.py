@@ -56,7 +56,7 @@ def wait_for(
         time.sleep(interval)
 
 
-def _answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bool:
+def answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bool:
     try:
         return ok(requests.get(url, timeout=1).status_code)
     except requests.RequestException:
@@ -64,7 +64,7 @@ def _answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bo
 
 
 @contextlib.contextmanager
-def _process(
+def serving_process(
     argv: list[str], *, env: Mapping[str, str], log: Path, ready: Callable[[], bool], what: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     with started(argv, env=env, log=log) as process:
@@ -151,8 +151,8 @@ def minio_server(
         **(env or {}),
     }
     log = tmp_path / "minio.log"
-    ready = lambda: _answers(f"{url}/minio/health/live", ok=lambda s: s == 200)  # noqa: E731
-    with _process(argv, env=full_env, log=log, ready=ready, what="minio") as process:
+    ready = lambda: answers(f"{url}/minio/health/live", ok=lambda s: s == 200)  # noqa: E731
+    with serving_process(argv, env=full_env, log=log, ready=ready, what="minio") as process:
         yield Minio(
             url=url, user=user, password=password, data_dir=data_dir, log=log, pid=process.pid
         )
@@ -179,8 +179,8 @@ def serve_function(
         handle, name = tempfile.mkstemp(prefix=f"ff-{target}-", suffix=".log")
         os.close(handle)
         log = Path(name)
-    ready = lambda: _answers(url + "/healthz")  # noqa: E731
-    with _process(argv, env=full_env, log=log, ready=ready, what=target):
+    ready = lambda: answers(url + "/healthz")  # noqa: E731
+    with serving_process(argv, env=full_env, log=log, ready=ready, what=target):
         yield url
 
 
@@ -295,7 +295,7 @@ def backup2gitops_serve(
         def up() -> bool:
             if server.poll() is not None:
                 raise RuntimeError(f"backup2gitops serve exited: {tail(log)}")
-            return _answers(f"http://127.0.0.1:{port}/healthz", ok=lambda status: status == 200)
+            return answers(f"http://127.0.0.1:{port}/healthz", ok=lambda status: status == 200)
 
         try:
             wait_for(up, timeout=60, what=f"backup2gitops serve on port {port}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV
 from backup2gitops.core.archive import BackupItem
 from tests.e2e.alertmanager import alertmanager_server
-from tests.e2e.servers import backup2gitops_serve
+from tests.e2e.servers import backup2gitops_serve, wait_for
 from tests.recording import Recorder
 
 pytestmark = pytest.mark.e2e
@@ -114,13 +113,8 @@ CRD = BackupItem(
 
 
 def wait(condition: Callable[[], Any], *, what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
+    """``condition()`` once it is truthy (an empty list is not yet)."""
+    return wait_for(lambda: condition() or None, timeout=timeout, what=what, interval=0.3)
 
 
 def commits(remote: Path) -> int:
