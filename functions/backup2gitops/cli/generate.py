@@ -93,8 +93,8 @@ def remote_url(dest: str) -> str:
 
 def print_table(report: Mapping[str, Any]) -> None:
     state = "no-op (already committed)" if report["noop"] else "committed"
-    if report.get("skipped"):
-        state = f"skipped ({report['skipped']})"
+    if report.get("reason"):
+        state = f"skipped ({report['reason']})"
     print(
         f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
         f"backup {report['cluster']}/{report['backup_id']}, "
@@ -181,7 +181,5 @@ def run(args: argparse.Namespace) -> int:
         "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
     }
-    if outcome.commit.reason:
-        report["skipped"] = outcome.commit.reason
     emit(report, output=args.output, table=print_table)
     return 0
