@@ -293,6 +293,14 @@ class HealthConfig(Strict):
     git_log_depth: int = Field(
         default=200, ge=1, le=5000, description="commits read to find each cluster's Backup-Id"
     )
+    status_token: SecretRef | None = Field(
+        default=None,
+        description="bearer token the status page (GET / and /status) asks for; unset: open "
+        "to anyone who reaches the service (it names clusters, backups, commits and alerts)",
+    )
+    drift_notes: int = Field(
+        default=20, ge=0, le=200, description="recent drift findings kept per cluster for /status"
+    )
 
 
 class RouteConfig(BaseModel):

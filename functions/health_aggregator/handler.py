@@ -1,8 +1,9 @@
 """health-aggregator: measure every part of the flow at once and say what changed.
 
-Triggers: the PingSource (``dev.knative.sources.ping``) and ``gitops.generated`` (to re-check the
-lag right after a commit); over HTTP ``GET /health``, ``/status`` and ``/metrics`` (measure and
-answer, no announcement).
+Triggers: the PingSource (``dev.knative.sources.ping``), ``gitops.generated`` (to re-check the
+lag right after a commit) and ``gitops.drifted`` (kept as the cluster's recent drift notes for the
+status page, ``status_state``; no measurement, no reply); over HTTP ``GET /health``, ``/status``,
+``/`` (the status page) and ``/metrics`` (measure and answer, no announcement).
 
 Events:
 - each run replies ``health.reported``, unless the overall or a component's status changed
@@ -35,19 +36,19 @@ from pydantic import ValidationError
 
 from backup2gitops.adapters import git_remote, probes
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.core import events, health
+from backup2gitops.core import events, health, status
 from backup2gitops.core.events import Event, HealthReported
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from health_aggregator import backups, metrics
+from health_aggregator import backups, metrics, status_state, status_view
 from health_aggregator.checks import Check, Task, run_all
 
 NAME = "health-aggregator"
 SOURCE = events.function_source(NAME)
-TRIGGERS = (events.PING, events.GITOPS_GENERATED)
+TRIGGERS = (events.PING, events.GITOPS_GENERATED, events.GITOPS_DRIFTED)
 logger = logger_for(NAME)
 
 
@@ -275,6 +276,10 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     if event.type not in TRIGGERS:
         logger.info("not a health trigger; ignored")
         return None
+    if event.type == events.GITOPS_DRIFTED:
+        kept = status_state.remember_drift(ctx, event)
+        logger.info("drift notes", extra={"kept": kept})
+        return None
     if event.type == events.GITOPS_GENERATED:
         remember_generated(ctx, event)
     measured = measure(ctx)
@@ -332,37 +337,30 @@ def get_health(ctx: FunctionContext, request: flask.Request) -> flask.Response:
     return _json(_health_body(report), status=503 if report.status == "unhealthy" else 200)
 
 
-def status_body(ctx: FunctionContext) -> dict[str, Any]:
-    """What ``/status`` answers (and ``backup2gitops status`` shows): the report and per cluster
-    the last backup, the last commit, the lag and staleness."""
+def status_report(ctx: FunctionContext) -> status.StatusReport:
+    """What ``/status`` answers, the status page shows and ``backup2gitops status`` prints: the
+    report and per cluster the last backup, the last commit (with its forge page), the lag,
+    staleness, open alerts and recent drift findings (``core.status``)."""
     measured = measure(ctx)
-    body = _health_body(measured.report)
-    body["clusters"] = {f.cluster: _cluster_body(f) for f in measured.clusters}
-    return body
+    url, _ = git_remote.remote_access(ctx.config.git, ctx.environ)
+    return status.build(
+        measured.report,
+        measured.clusters,
+        git_url=url,
+        alerts=status_state.open_alerts(ctx.store, prefix=ctx.config.alerts.open_prefix),
+        drift=status_state.drift_notes(ctx, [f.cluster for f in measured.clusters]),
+    )
+
+
+def status_body(ctx: FunctionContext) -> dict[str, Any]:
+    """``status_report`` as the JSON ``/status`` sends."""
+    return status_report(ctx).model_dump(mode="json")
 
 
 def get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
-    body = status_body(ctx)
-    return _json(body, status=503 if body["status"] == "unhealthy" else 200)
-
-
-def _cluster_body(facts: ClusterFacts) -> dict[str, Any]:
-    backup, commit = facts.last_backup, facts.last_commit
-    return {
-        "last_backup": {"id": backup.backup_id, "completed_at": backup.completed_at.isoformat()}
-        if backup
-        else None,
-        "last_commit": {
-            "commit": commit.commit,
-            "backup_id": commit.backup_id,
-            "committed_at": commit.committed_at.isoformat(),
-        }
-        if commit
-        else None,
-        "lag_s": facts.lag_s,
-        "stale": facts.stale,
-        "max_backup_age": health.duration_iso(facts.max_age),
-    }
+    return status_view.respond(
+        request, ctx=ctx, report=lambda: status_report(ctx), page=request.path == "/"
+    )
 
 
 def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
@@ -375,7 +373,12 @@ def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
 SPEC = FunctionSpec(
     name=NAME,
     handle=handle,
-    get_routes={"/health": get_health, "/status": get_status, "/metrics": get_metrics},
+    get_routes={
+        "/health": get_health,
+        "/status": get_status,
+        "/": get_status,
+        "/metrics": get_metrics,
+    },
 )
 health_aggregator = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

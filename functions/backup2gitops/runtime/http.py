@@ -135,7 +135,7 @@ def check_token(
     if token is None:
         if allow_missing:
             return
-        raise Unauthorized("unauthorized", "no webhook token is configured")
+        raise Unauthorized("unauthorized", "no token is configured")
     presented = (header or "").strip()
     if presented.lower().startswith("bearer "):
         presented = presented[7:].strip()

@@ -1,0 +1,105 @@
+"""What the status page shows beside the measurement: open alerts and recent drift findings.
+
+Both come from the bucket, so they survive scale-to-zero:
+
+- open alerts: alert-router's ``<alerts.open_prefix><fingerprint>.json`` (one object per firing
+  alert, the alert as it was sent; ``*.notified`` markers beside them are skipped);
+- drift notes: ``<state dir>/drift/<cluster>.json``, written here on each ``gitops.drifted``
+  (``core.status.remember_drift``: newest first, ``health.drift_notes`` kept, a redelivered
+  event changes nothing). A drift finding is a one-time notice that alert-router never keeps,
+  so without this note the page could not say what changed. The put is conditional (the etag
+  read); losing the race is a 409, which the Broker retries.
+
+Reading is best effort: an unreadable object is skipped with a warning (the ``storage``
+component already says when the bucket is down); the page still renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFailed, StorageError
+from backup2gitops.core import events, status
+from backup2gitops.core.errors import Conflict
+from backup2gitops.core.events import Event
+from backup2gitops.core.routing import Alert
+from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.logs import logger_for
+
+logger = logger_for("health-aggregator")
+
+
+def open_alerts(store: ObjectStore, *, prefix: str) -> list[Alert]:
+    """The alerts alert-router keeps open; unreadable ones are skipped."""
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    found: list[Alert] = []
+    try:
+        keys = [
+            info.key
+            for info in store.list(prefix)
+            if info.key.endswith(".json") and "/" not in info.key[len(prefix) :]
+        ]
+        for key in keys:
+            try:
+                found.append(Alert.from_dict(json.loads(store.read_bytes(key))))
+            except NotFound:  # resolved between the listing and the read
+                continue
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("open alert unreadable", extra={"key": key, "error": str(exc)})
+    except StorageError as exc:
+        logger.warning("open alerts not listed", extra={"error": str(exc)})
+    return found
+
+
+def drift_key(ctx: FunctionContext, cluster: str) -> str:
+    return f"{ctx.config.health.state_key.rsplit('/', 1)[0]}/drift/{cluster}.json"
+
+
+def _read(ctx: FunctionContext, cluster: str) -> tuple[status.DriftNotes, str | None]:
+    """The notes and the etag they were read at (None: no object yet)."""
+    key = drift_key(ctx, cluster)
+    info = ctx.store.stat(key)
+    if info is None:
+        return status.DriftNotes(), None
+    return status.DriftNotes.model_validate_json(ctx.store.read_bytes(key)), info.etag
+
+
+def drift_notes(ctx: FunctionContext, clusters: Iterable[str]) -> dict[str, list[status.DriftNote]]:
+    notes: dict[str, list[status.DriftNote]] = {}
+    for cluster in clusters:
+        try:
+            notes[cluster] = _read(ctx, cluster)[0].notes
+        except (StorageError, ValidationError, ValueError) as exc:
+            logger.warning("drift notes unreadable", extra={"cluster": cluster, "error": str(exc)})
+    return notes
+
+
+def remember_drift(ctx: FunctionContext, event: Event) -> bool:
+    """Keep ``event``'s findings for the page; False when they were already kept."""
+    drifted = events.parse_data(event, events.GitopsDrifted)
+    key = drift_key(ctx, drifted.cluster)
+    try:
+        notes, etag = _read(ctx, drifted.cluster)
+    except ValidationError:  # not ours to fix by hand: start the notes again
+        logger.warning("drift notes unreadable; starting again", extra={"cluster": drifted.cluster})
+        info = ctx.store.stat(key)
+        notes, etag = status.DriftNotes(), info.etag if info else None
+    updated = status.remember_drift(
+        notes, drifted, at=event.time or ctx.clock(), keep=ctx.config.health.drift_notes
+    )
+    if updated is None:
+        return False
+    body = updated.model_dump_json().encode()
+    try:
+        if etag is None:
+            ctx.store.put_bytes(key, body, if_none_match=True)
+        else:
+            ctx.store.put_bytes(key, body, if_match=etag)
+    except PreconditionFailed as exc:
+        raise Conflict(
+            "drift_notes_busy", f"the drift notes of {drifted.cluster} changed meanwhile"
+        ) from exc
+    return True
