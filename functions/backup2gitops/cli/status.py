@@ -2,8 +2,10 @@
 
 Without ``--url`` the facts are measured here, from the configuration, by the same code the
 function runs (``health_aggregator.handler.status_body``); with ``--url`` they are read from a
-deployed health-aggregator's ``/status``. ``-o table`` (default) prints the components and one
-line per cluster; ``-o json`` (or ``--json``) prints the ``/status`` body as is. Ages are
+deployed health-aggregator's ``/status``, sending ``Authorization: Bearer
+$BACKUP2GITOPS_STATUS_TOKEN`` when that variable is set (the token ``health.status_token``
+names). ``-o table`` (default) prints the components and one line per cluster (with its open
+alerts and recent drift findings counted); ``-o json`` (or ``--json``) prints the ``/status`` body as is. Ages are
 measured against the report's ``checked_at``, not this machine's clock. Exit status: 0 healthy or
 degraded, 1 unhealthy, 2 when the status cannot be had.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -30,8 +33,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def fetch(url: str) -> dict[str, Any]:
-    response = requests.get(url.rstrip("/") + "/status", timeout=30)
+TOKEN_ENV = "BACKUP2GITOPS_STATUS_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+def fetch(url: str, *, token: str | None = None) -> dict[str, Any]:
+    """``/status`` of a deployed health-aggregator, as JSON (with the bearer token, if any)."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = requests.get(url.rstrip("/") + "/status", headers=headers, timeout=30)
     if response.status_code not in (200, 503):  # 503 is an unhealthy report, still a report
         raise ValueError(f"{url}/status answered {response.status_code}")
     body: dict[str, Any] = response.json()
@@ -53,19 +63,10 @@ def _age(checked_at: str, moment: str | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``93784`` -> ``1d2h3m``; short, for a table cell."""
-    if seconds is None:
-        return "-"
-    whole = int(max(seconds, 0))
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{days}d" if days else "",
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-    ]
-    return "".join(parts) or f"{secs}s"
+    """``93784`` -> ``1d2h3m``; short, for a table cell (the status page's too)."""
+    from backup2gitops.core.status import short_duration
+
+    return short_duration(seconds)
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -86,7 +87,19 @@ def render(body: dict[str, Any]) -> str:
             [name, c["status"], f"{c.get('latency_ms', 0):.0f}ms", c.get("message", "")]
         )
     lines += _table(components)
-    clusters = [["CLUSTER", "LAST BACKUP", "AGE", "MAX AGE", "STALE", "LAST COMMIT", "LAG"]]
+    clusters = [
+        [
+            "CLUSTER",
+            "LAST BACKUP",
+            "AGE",
+            "MAX AGE",
+            "STALE",
+            "LAST COMMIT",
+            "LAG",
+            "ALERTS",
+            "DRIFT",
+        ]
+    ]
     for name, f in sorted(body.get("clusters", {}).items()):
         backup, commit = f.get("last_backup"), f.get("last_commit")
         clusters.append(
@@ -98,6 +111,8 @@ def render(body: dict[str, Any]) -> str:
                 "yes" if f.get("stale") else "no",
                 f"{commit['commit'][:12]} ({commit['backup_id']})" if commit else "-",
                 duration(f.get("lag_s")),
+                str(len(f.get("open_alerts", []))),
+                str(len(f.get("drift", []))),
             ]
         )
     if len(clusters) > 1:
@@ -107,7 +122,11 @@ def render(body: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        body = fetch(args.url) if args.url else measure_here(args.config)
+        body = (
+            fetch(args.url, token=os.environ.get(TOKEN_ENV))
+            if args.url
+            else measure_here(args.config)
+        )
     except (ConfigError, ValueError, requests.RequestException) as exc:
         print(f"status: {exc}", file=sys.stderr)
         return 2
