@@ -41,10 +41,14 @@ if [ ! -x "$GOBIN_DIR/knative-validate" ] \
   echo "$KV_STAMP" >"$GOBIN_DIR/knative-validate.stamp"
 fi
 
-# Debian: Alertmanager, and etcd for the real Kubernetes API server (3.4.23 serves 1.34 well).
+# Debian: Alertmanager, etcd for the real Kubernetes API server (3.4.23 serves 1.34 well), and
+# chromium-headless-shell for the status page's browser test (tests/e2e/chromium.py: --dump-dom
+# and --screenshot; the headless shell is the smaller package, ~20 s to install, and needs no X).
 debian_packages=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)
 command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
+command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
+  || debian_packages+=(chromium-headless-shell)
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   echo "installing ${debian_packages[*]} (Debian)" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -199,10 +199,11 @@ def remember_drift(
 
 
 def short_duration(seconds: float | None) -> str:
-    """``93784`` -> ``1d2h3m``; short, for a table cell (``-`` when unknown)."""
+    """``93784`` -> ``1d2h3m``; short, for a table cell (``-`` when unknown). Rounded to the
+    second first, so 7199.6 s (a listing's milliseconds) reads ``2h`` like the check's 2.0h."""
     if seconds is None:
         return "-"
-    whole = int(max(seconds, 0))
+    whole = round(max(seconds, 0))
     days, rest = divmod(whole, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
