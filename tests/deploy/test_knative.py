@@ -53,7 +53,7 @@ EXPECTED_ROUTES: dict[str, set[str]] = {
     "io.backup2gitops.backup.failed": {"alert-router"},
     "io.backup2gitops.gitops.generated": {"health-aggregator", "alert-router"},
     "io.backup2gitops.gitops.failed": {"alert-router"},
-    "io.backup2gitops.gitops.drifted": {"alert-router"},
+    "io.backup2gitops.gitops.drifted": {"alert-router", "health-aggregator"},
     "io.backup2gitops.health.reported": set(),
     "io.backup2gitops.health.changed": {"alert-router"},
     "io.backup2gitops.backup.stale": {"alert-router"},
