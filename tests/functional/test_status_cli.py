@@ -76,6 +76,19 @@ def test_url_reads_a_deployed_status(
     assert "overall: unhealthy" in capsys.readouterr().out
 
 
+def test_url_sends_the_status_token_and_asks_for_json(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder.reply("/status", (200, json.dumps(BODY)), (200, json.dumps(BODY)))
+    assert main(["status", "--url", recorder.url, "-o", "json"]) == 0
+    plain = recorder.to("/status")[0].headers
+    assert "Authorization" not in plain and plain["Accept"] == "application/json"
+    monkeypatch.setenv("BACKUP2GITOPS_STATUS_TOKEN", "tok-123")
+    assert main(["status", "--url", recorder.url, "-o", "json"]) == 0
+    assert recorder.to("/status")[1].headers["Authorization"] == "Bearer tok-123"
+    assert "tok-123" not in capsys.readouterr().out
+
+
 def test_measured_here_from_the_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
