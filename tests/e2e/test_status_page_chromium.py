@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 
@@ -220,6 +221,8 @@ def test_the_page_in_chromium_matches_status(world: dict[str, Any], tmp_path: Pa
         again = requests.get(url + "/status", timeout=60).json()
 
     assert truth["clusters"] == again["clusters"]  # the clock is fixed: nothing moved
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "status.schema.json").read_text())
+    jsonschema.validate(truth, schema)
     assert set(truth["clusters"]) == {"edge", "prod"}
     assert truth["clusters"]["edge"]["stale"] and not truth["clusters"]["prod"]["stale"]
     for dom in (phone, desktop):

@@ -59,7 +59,8 @@ def test_config_validate_never_echoes_a_secret(
 def test_schemas_writes_one_file_per_event_type(tmp_path: Path) -> None:
     assert main(["schemas", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert "io.backup2gitops.backup.completed.json" in names and len(names) == 11
+    assert "io.backup2gitops.backup.completed.json" in names and "status.schema.json" in names
+    assert len(names) == 12  # nine event types, the envelope, the configuration, /status
     config_schema = json.loads((tmp_path / "config.schema.json").read_text())
     assert config_schema["additionalProperties"] is False  # typos are errors, as in the loader
     schema = json.loads((tmp_path / "io.backup2gitops.gitops.generated.json").read_text())

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from backup2gitops.adapters.storage import FileStore
@@ -19,6 +20,7 @@ from tests.functional.test_health_aggregator import NOW, make_ctx, make_remote, 
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 TOKEN = "status-token-0123456789"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 @pytest.fixture
@@ -68,6 +70,8 @@ def test_the_root_is_the_page(ctx: FunctionContext, accept: str | None) -> None:
 def test_the_page_and_the_json_say_the_same(ctx: FunctionContext) -> None:
     http = client(handler.SPEC, ctx)
     body = http.get("/status").get_json()
+    schema = json.loads((SCHEMAS / "status.schema.json").read_text())
+    jsonschema.validate(body, schema)  # the published schema is what /status sends
     page = http.get("/status", headers={"Accept": "text/html"}).get_data(as_text=True)
     prod = body["clusters"]["prod"]
     assert f">{prod['last_commit']['commit'][:12]}<" in page

@@ -1,5 +1,6 @@
-"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog and of the
-configuration file (``config.schema.json``, for editors and CI checks of a config)."""
+"""``backup2gitops schemas [--out DIR]``: the JSON Schemas of the event catalog, of the
+configuration file (``config.schema.json``, for editors and CI checks of a config) and of
+health-aggregator's ``GET /status`` answer (``status.schema.json``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ def schema_documents() -> dict[str, str]:
     """File name -> JSON text, for every event type, the envelope and the configuration."""
     from backup2gitops.cli.config_reference import config_schema
     from backup2gitops.core.events import CATALOG, envelope_schema
+    from backup2gitops.core.status import StatusReport
 
+    status = StatusReport.model_json_schema(mode="serialization")
+    status["$id"] = "https://backup2gitops.io/schemas/status.schema.json"
+    status["description"] = "health-aggregator's GET /status (Accept: application/json)"
     documents = {
         "cloudevent.json": envelope_schema(),
         "config.schema.json": config_schema(),
+        "status.schema.json": status,
     }
     for event_type, model in CATALOG.items():
         schema = model.model_json_schema()
