@@ -33,6 +33,12 @@ _EXACT: dict[str, Forge] = {
     "bitbucket.org": "bitbucket",
     "codeberg.org": "gitea",
 }
+_COMMIT_PAGE: dict[Forge, str] = {
+    "github": "commit",
+    "gitlab": "-/commit",
+    "bitbucket": "commits",
+    "gitea": "commit",
+}
 _PREFIXES: tuple[tuple[str, Forge], ...] = (
     ("github.", "github"),
     ("gitlab.", "gitlab"),
@@ -51,13 +57,7 @@ class Repository:
     def commit_url(self, commit: str) -> str | None:
         if not _COMMIT.match(commit):
             return None
-        middle = {
-            "github": "commit",
-            "gitlab": "-/commit",
-            "bitbucket": "commits",
-            "gitea": "commit",
-        }
-        return f"{self.web_url}/{middle[self.forge]}/{commit}"
+        return f"{self.web_url}/{_COMMIT_PAGE[self.forge]}/{commit}"
 
 
 def forge_of(host: str) -> Forge | None:
