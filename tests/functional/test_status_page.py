@@ -173,3 +173,23 @@ def test_a_token_reference_without_a_value_fails_closed(tmp_path: Path) -> None:
     assert http.get("/status", headers={"Authorization": "Bearer "}).status_code == 401
     assert http.get("/status").status_code == 401
     assert http.get("/healthz").status_code == 200
+
+
+def test_the_page_through_a_lambda_function_url(ctx: FunctionContext) -> None:
+    """The Function URL (template.yaml) serves the same page, negotiated the same way."""
+    from backup2gitops.runtime.aws_lambda import lambda_adapter
+
+    lambda_handler = lambda_adapter(handler.SPEC, context=lambda: ctx)
+    request = {
+        "version": "2.0",
+        "rawPath": "/status",
+        "rawQueryString": "",
+        "isBase64Encoded": False,
+        "headers": {"accept": BROWSER},
+        "requestContext": {"http": {"method": "GET", "path": "/status"}},
+    }
+    page = lambda_handler(request, None)
+    assert page["statusCode"] == 200 and page["headers"]["Content-Type"].startswith("text/html")
+    assert 'data-cluster="prod"' in page["body"]
+    plain = lambda_handler({**request, "headers": {"accept": "*/*"}}, None)
+    assert json.loads(plain["body"])["clusters"]["prod"]["last_backup"]["id"] == "b1"
