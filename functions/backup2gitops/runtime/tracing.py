@@ -28,7 +28,7 @@ import contextlib
 import os
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,10 +99,14 @@ class FunctionSpan:
         self._span.set_status(Status(StatusCode.ERROR, f"{code}: {message}"))
 
 
-class _Exporters:
-    """One TracerProvider (and its batch exporter) per function served by this process."""
+class Exporters:
+    """One TracerProvider (and its batch exporter) per function served by this process.
 
-    def __init__(self) -> None:
+    ``make_exporter`` builds the span exporter (default: OTLP over HTTP, configured by the
+    ``OTEL_EXPORTER_OTLP_*`` variables); tests pass the SDK's in-memory exporter."""
+
+    def __init__(self, make_exporter: Callable[[], Any] | None = None) -> None:
+        self._make_exporter = make_exporter
         self._lock = threading.Lock()
         self._providers: dict[str, Any] = {}
         self._broken = False
@@ -115,7 +119,7 @@ class _Exporters:
             provider = self._providers.get(function)
             if provider is None:
                 try:
-                    provider = _make_provider(function)
+                    provider = _make_provider(function, self._make_exporter)
                 except ImportError as exc:
                     self._broken = True
                     logger_for(function).warning(
@@ -135,11 +139,15 @@ class _Exporters:
             provider.force_flush(FLUSH_TIMEOUT_MS)
 
 
-def _make_provider(function: str) -> Any:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+def _make_provider(function: str, make_exporter: Callable[[], Any] | None) -> Any:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if make_exporter is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        make_exporter = OTLPSpanExporter
 
     attributes: dict[str, str] = {"service.namespace": SERVICE_NAMESPACE}
     named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
@@ -148,11 +156,11 @@ def _make_provider(function: str) -> Any:
     if not named:  # Resource.create lets these attributes win over the variables: only a default
         attributes["service.name"] = function
     provider = TracerProvider(resource=Resource.create(attributes))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(make_exporter()))
     return provider
 
 
-_exporters = _Exporters()
+_exporters = Exporters()
 
 
 def flush() -> None:
