@@ -11,6 +11,7 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 KUSTOMIZE_VERSION="v5.7.1"   # v5.8.x needs Go >= 1.27
 SOPS_VERSION="v3.13.3"
 AGE_VERSION="v1.2.1"
+JAEGER_VERSION="v1.76.0"     # Jaeger v2 (cmd/jaeger): OTLP receiver + query API, for the trace test
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
@@ -22,10 +23,29 @@ go_tool() {  # go_tool BINARY MODULE@VERSION
     (cd /tmp && GOTOOLCHAIN=local GOFLAGS=-mod=mod go install "$2")
   fi
 }
+# go_module_tool BINARY MODULE VERSION PACKAGE: for a module whose go.mod has replace directives,
+# which `go install MODULE/PACKAGE@VERSION` refuses: build PACKAGE inside a copy of the module
+# (downloaded from the Go module proxy), where its own go.mod applies.
+go_module_tool() {
+  if [ ! -x "$GOBIN_DIR/$1" ]; then
+    echo "building $1 ($2@$3, ./$4)" >&2
+    local src work
+    src="$(cd /tmp && GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json "$2@$3" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+    work="$(mktemp -d /tmp/go-module-tool.XXXXXX)"
+    cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    mkdir -p "$GOBIN_DIR"
+    (cd "$work" && GOTOOLCHAIN=local GOWORK=off GOFLAGS=-mod=mod \
+      go build -trimpath -buildvcs=false -o "$GOBIN_DIR/$1" "./$4")
+    rm -rf "$work"
+  fi
+}
 go_tool minio "github.com/minio/minio@${MINIO_VERSION}"
 go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
 go_tool sops "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
 go_tool age-keygen "filippo.io/age/cmd/age-keygen@${AGE_VERSION}"
+# Its go.mod replaces github.com/Shopify/sarama, so `go install ...@v1.76.0` refuses it.
+go_module_tool jaeger github.com/jaegertracing/jaeger "${JAEGER_VERSION}" cmd/jaeger
 
 # Knative's own admission checks (tests/deploy/test_knative_admission.py): a small program in this
 # repository, built from the knative.dev/serving and knative.dev/eventing releases its go.mod pins.

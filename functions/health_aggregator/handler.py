@@ -259,6 +259,7 @@ def _event(
         data=data.model_dump(mode="json"),
         cluster=cluster,
         traceparent=trigger.traceparent,
+        tracestate=trigger.tracestate,
     )
 
 

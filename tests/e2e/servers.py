@@ -104,14 +104,19 @@ def tail(log: Path, lines: int = 20) -> str:
 # ----------------------------------------------------------------------------------- MinIO
 
 
-def minio_binary() -> Path | None:
+def gopath_binary(name: str) -> Path | None:
+    """``$(go env GOPATH)/bin/NAME`` when scripts/install-test-deps.sh has built it."""
     gopath = None
     if shutil.which("go"):
         gopath = subprocess.run(
             ["go", "env", "GOPATH"], capture_output=True, text=True, check=False
         ).stdout.strip()
-    candidate = Path(gopath or Path.home() / "go") / "bin" / "minio"
+    candidate = Path(gopath or Path.home() / "go") / "bin" / name
     return candidate if candidate.is_file() else None
+
+
+def minio_binary() -> Path | None:
+    return gopath_binary("minio")
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,7 @@ __all__ = [
     "Recorded",
     "Recorder",
     "free_port",
+    "gopath_binary",
     "http_recorder",
     "minio_binary",
     "minio_server",

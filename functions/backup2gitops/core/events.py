@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from backup2gitops.core import layout
+from backup2gitops.core import layout, tracecontext
 from backup2gitops.core.errors import InvalidInput
 
 TYPE_PREFIX = "io.backup2gitops."
@@ -30,6 +30,14 @@ HEALTH_REPORTED = "io.backup2gitops.health.reported"
 HEALTH_CHANGED = "io.backup2gitops.health.changed"
 PING = "dev.knative.sources.ping"
 
+_STRING_ATTRIBUTES = (
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "cluster",
+    "traceparent",
+    "tracestate",
+)
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -50,7 +58,8 @@ def canonical_string(value: ExtensionValue) -> str:
 
 
 class Event(BaseModel):
-    """A CloudEvent 1.0 with the extensions this project uses (``cluster``, ``traceparent``)."""
+    """A CloudEvent 1.0 with the extensions this project uses (``cluster``, and ``traceparent``
+    / ``tracestate`` of the distributed-tracing extension)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,13 +74,19 @@ class Event(BaseModel):
     data: Any = None
     cluster: str | None = None
     traceparent: str | None = None
+    tracestate: str | None = None
     extensions: dict[str, ExtensionValue] = Field(default_factory=dict)
 
     @field_validator("traceparent")
     @classmethod
     def _valid_traceparent(cls, value: str | None) -> str | None:
         # An invalid traceparent is dropped rather than failing the event: tracing is best effort.
-        return value if value is None or _TRACEPARENT.match(value) else None
+        return value if tracecontext.parse_traceparent(value) is not None else None
+
+    @field_validator("tracestate")
+    @classmethod
+    def _valid_tracestate(cls, value: str | None) -> str | None:
+        return tracecontext.parse_tracestate(value)
 
     @field_validator("cluster")
     @classmethod
@@ -89,7 +104,7 @@ class Event(BaseModel):
         }
         if self.time is not None:
             attributes["time"] = self.time.isoformat().replace("+00:00", "Z")
-        for name in ("subject", "datacontenttype", "dataschema", "cluster", "traceparent"):
+        for name in _STRING_ATTRIBUTES:
             value = getattr(self, name)
             if value:
                 attributes[name] = str(value)
@@ -99,6 +114,20 @@ class Event(BaseModel):
     @property
     def trace_id(self) -> str | None:
         return self.traceparent.split("-")[1] if self.traceparent else None
+
+    @property
+    def trace_context(self) -> tracecontext.SpanContext | None:
+        """The distributed-tracing extension, parsed (None when absent)."""
+        return tracecontext.parse_traceparent(self.traceparent, self.tracestate)
+
+    def traced(self, context: tracecontext.SpanContext | None) -> Event:
+        """This event as seen inside a function's span: its trace context is the span's, so
+        every event built from it with ``reply`` names that span as its parent."""
+        if context is None:
+            return self
+        return self.model_copy(
+            update={"traceparent": context.traceparent, "tracestate": context.tracestate}
+        )
 
     def reply(
         self,
@@ -110,7 +139,10 @@ class Event(BaseModel):
         cluster: str | None = None,
         id: str | None = None,
     ) -> Event:
-        """A follow-up event that carries this one's trace context (and cluster, unless given)."""
+        """A follow-up event that carries this one's trace context (and cluster, unless given).
+
+        Handlers are given the event ``traced`` by the runtime, so that context is the handling
+        function's own span, not the producer's."""
         return Event(
             id=id or str(uuid.uuid4()),
             source=source,
@@ -120,6 +152,7 @@ class Event(BaseModel):
             data=data.model_dump(mode="json"),
             cluster=cluster if cluster is not None else self.cluster,
             traceparent=self.traceparent,
+            tracestate=self.tracestate,
         )
 
 
@@ -309,6 +342,10 @@ def envelope_schema() -> dict[str, Any]:
                 "type": "string",
                 "pattern": _TRACEPARENT.pattern,
                 "description": "extension: W3C trace context (distributed-tracing extension)",
+            },
+            "tracestate": {
+                **string,
+                "description": "extension: W3C tracestate (distributed-tracing extension)",
             },
         },
         "propertyNames": {"pattern": "^([a-z0-9]+|data_base64)$"},

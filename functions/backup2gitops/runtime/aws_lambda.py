@@ -53,7 +53,7 @@ from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.core.errors import InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
 from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
-from backup2gitops.runtime import codec, failures, startup
+from backup2gitops.runtime import codec, failures, startup, tracing
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from backup2gitops.runtime.logs import event_context, logger_for
@@ -78,47 +78,62 @@ def lambda_adapter(
     secrets_resolved: list[bool] = []
 
     def lambda_handler(raw: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
-        logger = logger_for(spec.name)
         if not secrets_resolved:  # once per cold start, before the context reads the config
             resolve_secret_arns(os.environ)
             secrets_resolved.append(True)
         base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
-        if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
-            return http_response(spec, raw, base)
+        try:
+            if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
+                return http_response(spec, raw, base)
+            return invoke(raw, base, request_id=getattr(lambda_context, "aws_request_id", None))
+        finally:
+            tracing.flush()  # the process may be frozen until the next invocation
+
+    def invoke(
+        raw: dict[str, Any], base: FunctionContext, *, request_id: str | None
+    ) -> dict[str, Any]:
+        logger = logger_for(spec.name)
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
         ctx = base if base.publish is not None or publish is None else _Replying(base, publish)
-        request_id = getattr(lambda_context, "aws_request_id", None)
         try:
             event = event_from_lambda(raw)
         except InvalidInput as exc:
             logger.warning("rejected", extra={"code": exc.code, "error": exc.message})
             return {"status": "rejected", "error": {"code": exc.code, "message": exc.message}}
-        with event_context(logger, event):
-            try:
-                reply = spec.handle(event, ctx)
-            except Exception as exc:
-                failure = failures.classify(exc)
-                failures.log(logger, failure, exc)
-                reply = failures.report(
-                    spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
-                )
-                if reply is None and failure.permanent:
-                    error = {"code": failure.code, "message": failure.message}
-                    return {"status": "rejected", "error": error}
+        with tracing.function_span(spec.name, event=event) as span:
+            event = event.traced(span.context)
+            with event_context(logger, event, span_id=span.context.span_id):
+                try:
+                    reply = spec.handle(event, ctx)
+                except Exception as exc:
+                    failure = failures.classify(exc)
+                    failures.log(logger, failure, exc)
+                    span.failed(code=failure.code, status=failure.status, message=failure.message)
+                    reply = failures.report(
+                        spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
+                    )
+                    if reply is None and failure.permanent:
+                        error = {"code": failure.code, "message": failure.message}
+                        return {"status": "rejected", "error": error, "trace_id": event.trace_id}
+                    if reply is None:
+                        raise  # Lambda retries, then the on-failure destination
+                result: dict[str, Any] = {
+                    "status": "no_reply",
+                    "event_id": event.id,
+                    "trace_id": event.trace_id,
+                }
+                if request_id:
+                    result["request_id"] = request_id
                 if reply is None:
-                    raise  # Lambda retries, then the on-failure destination
-            result: dict[str, Any] = {"status": "no_reply", "event_id": event.id}
-            if request_id:
-                result["request_id"] = request_id
-            if reply is None:
-                logger.debug("handled, no reply")
-                return result
-            logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
-            if ctx.publish is not None:
-                ctx.publish(reply)
-                return {**result, "status": "published", "reply_id": reply.id}
-            logger.warning(f"${EVENT_BUS_ENV} is not set: the reply is only in the result")
-            return {**result, "status": "replied", "reply": structured(reply)}
+                    logger.debug("handled, no reply")
+                    return result
+                logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
+                span.replied(reply, status=200)
+                if ctx.publish is not None:
+                    ctx.publish(reply)
+                    return {**result, "status": "published", "reply_id": reply.id}
+                logger.warning(f"${EVENT_BUS_ENV} is not set: the reply is only in the result")
+                return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
 

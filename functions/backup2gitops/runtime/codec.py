@@ -151,7 +151,7 @@ def _event(attributes: Mapping[str, Any], data: Any, *, via: str) -> Event:
             fields["time"] = datetime.fromisoformat(fields["time"].replace("Z", "+00:00"))
         except ValueError as exc:
             raise InvalidInput("invalid_cloudevent", "attribute time is not RFC 3339") from exc
-    for name in ("cluster", "traceparent"):
+    for name in ("cluster", "traceparent", "tracestate"):
         if name in extensions:
             fields[name] = canonical_string(extensions.pop(name))
     fields["extensions"] = extensions
@@ -257,5 +257,7 @@ def to_sdk(event: Event) -> CloudEvent:
         attributes["cluster"] = event.cluster
     if event.traceparent:
         attributes["traceparent"] = event.traceparent
+    if event.tracestate:
+        attributes["tracestate"] = event.tracestate
     attributes.update(event.extensions)
     return CloudEvent(attributes, event.data)

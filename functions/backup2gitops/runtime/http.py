@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from backup2gitops.config import ConfigError, SecretRef
 from backup2gitops.core.errors import InvalidInput, TooLarge, Unauthorized
 from backup2gitops.core.events import Event, now
-from backup2gitops.runtime import codec, failures, startup
+from backup2gitops.runtime import codec, failures, startup, tracing
 from backup2gitops.runtime.context import FunctionContext, default_context
 from backup2gitops.runtime.logs import event_context, logger_for
 
@@ -179,7 +179,7 @@ def handle_request(
     spec: FunctionSpec, request: flask.Request, ctx: FunctionContext
 ) -> flask.Response:
     logger = logger_for(spec.name)
-    event: Event | None = None
+    headers = dict(request.headers)
     try:
         problem = startup_problem(spec, ctx)
         if problem is not None:
@@ -196,7 +196,7 @@ def handle_request(
                 return _response("ok\n", mimetype="text/plain")
             raise InvalidInput("method_not_allowed", "POST a CloudEvent")
         body = read_body(request, limit=ctx.config.http.max_body_bytes)
-        guarded = spec.token_for_cloudevents or not codec.is_cloudevent(dict(request.headers))
+        guarded = spec.token_for_cloudevents or not codec.is_cloudevent(headers)
         if spec.token is not None and guarded:
             check_token(
                 spec.token(ctx),
@@ -205,33 +205,63 @@ def handle_request(
                 allow_missing=spec.allow_unauthenticated(ctx),
             )
         event = parse_request(spec, request, body)
-        with event_context(logger, event):
+    except Exception as exc:  # noqa: BLE001 - refused before the handler ran
+        return _refused(spec, exc, headers=headers)
+    with tracing.function_span(spec.name, event=event, headers=headers) as span:
+        traced = event.traced(span.context)
+        with event_context(logger, traced, span_id=span.context.span_id):
             try:
-                reply = spec.handle(event, ctx)
-            except Exception as exc:  # noqa: BLE001 - every failure is classified, none is a 500 by accident
+                response, reply = _handled(spec, traced, ctx, span)
+            except Exception as exc:  # noqa: BLE001 - publishing the reply failed
                 failure = failures.classify(exc)
                 failures.log(logger, failure, exc)
-                reply = failures.report(
-                    spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
-                )
-                if reply is None:
-                    return error_response(
-                        function=spec.name, failure=failure, trace_id=event.trace_id
-                    )
-            if reply is None:
-                logger.debug("handled, no reply")
-                return _response(status=202)
-            logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
-            if ctx.publish is not None:
-                ctx.publish(reply)
-                return _response(status=202)
-            return event_response(reply)
-    except Exception as exc:  # noqa: BLE001 - before the handler ran, or publishing its reply
+                span.failed(code=failure.code, status=failure.status, message=failure.message)
+                return error_response(function=spec.name, failure=failure, trace_id=traced.trace_id)
+            span.replied(reply, status=response.status_code)
+            return response
+
+
+def _refused(spec: FunctionSpec, exc: Exception, *, headers: Mapping[str, str]) -> flask.Response:
+    """A request refused before it was an event (token, size, malformed): its own span, whose
+    parent can only be the ``traceparent`` header, and that trace's id in the error body."""
+    logger = logger_for(spec.name)
+    failure = failures.classify(exc)
+    with tracing.function_span(spec.name, event=None, headers=headers) as span:
+        keys = {"trace_id": span.context.trace_id, "span_id": span.context.span_id}
+        logger.thread_safe_append_keys(**keys)
+        try:
+            failures.log(logger, failure, exc)
+        finally:
+            logger.thread_safe_remove_keys(list(keys))
+        span.failed(code=failure.code, status=failure.status, message=failure.message)
+    return error_response(function=spec.name, failure=failure, trace_id=span.context.trace_id)
+
+
+def _handled(
+    spec: FunctionSpec, event: Event, ctx: FunctionContext, span: tracing.FunctionSpan
+) -> tuple[flask.Response, Event | None]:
+    """Run the handler on ``event`` (already traced): the response, and the reply it made."""
+    logger = logger_for(spec.name)
+    try:
+        reply = spec.handle(event, ctx)
+    except Exception as exc:  # noqa: BLE001 - every failure is classified, none is a 500 by accident
         failure = failures.classify(exc)
         failures.log(logger, failure, exc)
-        return error_response(
-            function=spec.name, failure=failure, trace_id=event.trace_id if event else None
+        span.failed(code=failure.code, status=failure.status, message=failure.message)
+        reply = failures.report(
+            spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
         )
+        if reply is None:
+            response = error_response(function=spec.name, failure=failure, trace_id=event.trace_id)
+            return response, None
+    if reply is None:
+        logger.debug("handled, no reply")
+        return _response(status=202), None
+    logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
+    if ctx.publish is not None:
+        ctx.publish(reply)
+        return _response(status=202), reply
+    return event_response(reply), reply
 
 
 def http_target(

@@ -1,7 +1,7 @@
 """Structured JSON logs (aws-lambda-powertools Logger), one logger per function.
 
 Each line carries the function name and, while an event is handled, its id, type, cluster and
-trace id (thread-safe keys: functions-framework serves with several threads).
+trace and span ids (thread-safe keys: functions-framework serves with several threads).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ def logger_for(function: str) -> Logger:
 
 
 @contextlib.contextmanager
-def event_context(logger: Logger, event: Event) -> Iterator[None]:
+def event_context(logger: Logger, event: Event, *, span_id: str | None = None) -> Iterator[None]:
+    """Log keys while ``event`` is handled; ``span_id`` is the handling span's (runtime.tracing)."""
     keys = {
         "event_id": event.id,
         "event_type": event.type,
         "cluster": event.cluster,
         "trace_id": event.trace_id,
+        "span_id": span_id,
     }
     logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v})
     try:
