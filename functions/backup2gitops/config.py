@@ -293,6 +293,12 @@ class HealthConfig(Strict):
     git_log_depth: int = Field(
         default=200, ge=1, le=5000, description="commits read to find each cluster's Backup-Id"
     )
+    metrics_cache_s: float = Field(
+        default=60,
+        ge=0,
+        description="GET /metrics measures and fetches (git history, bucket listings) at most "
+        "once per this many seconds; scrapes in between get the same figures",
+    )
 
 
 class RouteConfig(BaseModel):
@@ -350,6 +356,11 @@ class AlertsConfig(Strict):
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    deliveries_prefix: str = Field(
+        default="state/deliveries/",
+        description="one empty object per delivery (receiver, outcome, alert): what "
+        "health-aggregator counts the deliveries and failures in /metrics from",
+    )
     deliver_without_state: bool = Field(
         default=False,
         description="when the bucket is down, send firing alerts anyway without recording "
