@@ -392,3 +392,12 @@ def test_unreadable_facts_leave_the_counters_out_instead_of_lowering_them(tmp: P
     samples = scrape_samples(ctx)
     assert samples[("backup2gitops_flow_metrics_up", ())] == 0
     assert not [name for name, _ in samples if name.endswith("_total")]
+
+
+def test_a_remote_nothing_was_pushed_to_yet_counts_zero_not_down(tmp_path: Path) -> None:
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git")], check=True
+    )
+    samples = scrape_samples(make_ctx(tmp_path))
+    assert samples[("backup2gitops_flow_metrics_up", ())] == 1
+    assert not [name for name, _ in samples if name.startswith("backup2gitops_generations")]

@@ -196,6 +196,7 @@ def backup_commit_history(
     The whole history is fetched into a bare cache (``cache_dir``, flock-guarded): the first
     fetch of a new instance takes it all, later ones only what is new. A commit is ``changed``
     when its tree differs from its first parent's (an empty commit records an unchanged backup).
+    A remote without the branch yet has no history (``[]``); an unreachable one raises.
     """
     ref = f"refs/remotes/origin/{branch}"
     fields = ("Backup-Id", "Cluster", CREATED_AT_TRAILER)
@@ -203,12 +204,17 @@ def backup_commit_history(
     with _locked(cache_dir):
         if not (cache_dir / "HEAD").exists():
             _git(["init", "--bare", "-q", str(cache_dir)], timeout_s=timeout_s, secret=secret)
-        _git(
-            ["fetch", "-q", "--no-tags", url, f"+refs/heads/{branch}:{ref}"],
-            cwd=cache_dir,
-            timeout_s=timeout_s,
-            secret=secret,
-        )
+        try:
+            _git(
+                ["fetch", "-q", "--no-tags", url, f"+refs/heads/{branch}:{ref}"],
+                cwd=cache_dir,
+                timeout_s=timeout_s,
+                secret=secret,
+            )
+        except GitRemoteError as exc:
+            if "couldn't find remote ref" in str(exc):
+                return []  # a remote nothing was pushed to yet: no history, not an outage
+            raise
         out = _git(
             ["log", f"--format=%H{_FIELD}%T{_FIELD}%P{_FIELD}%ct{_FIELD}{trailers}{_RECORD}", ref],
             cwd=cache_dir,
