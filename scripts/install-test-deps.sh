@@ -61,21 +61,24 @@ if [ ! -x "$GOBIN_DIR/knative-validate" ] \
   echo "$KV_STAMP" >"$GOBIN_DIR/knative-validate.stamp"
 fi
 
-# Debian: Alertmanager, etcd for the real Kubernetes API server (3.4.23 serves 1.34 well), and
+# Debian: Alertmanager, etcd for the real Kubernetes API server (3.4.23 serves 1.34 well),
 # chromium-headless-shell for the status page's browser test (tests/e2e/chromium.py: --dump-dom
-# and --screenshot; the headless shell is the smaller package, ~20 s to install, and needs no X).
+# and --screenshot; the headless shell is the smaller package, ~20 s to install, and needs no X),
+# and promtool (in Debian's prometheus package) for `promtool check metrics|rules` / `test rules`.
 debian_packages=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)
 command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
   || debian_packages+=(chromium-headless-shell)
+command -v promtool >/dev/null 2>&1 || debian_packages+=(prometheus)
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   echo "installing ${debian_packages[*]} (Debian)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${debian_packages[@]}" >/dev/null
-  # The packages start system services (:9093, :2379); the tests start their own on free ports.
-  for service in prometheus-alertmanager etcd; do
+  # The packages start system services (:9093, :2379, :9090); the tests start their own on free
+  # ports (and run promtool only, never a Prometheus server).
+  for service in prometheus-alertmanager etcd prometheus; do
     (systemctl stop "$service" || service "$service" stop) >/dev/null 2>&1 || true
   done
 fi

@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 
+from alert_router import delivery_records
 from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.idempotency_store import persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
@@ -129,6 +130,15 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
         resolved.append(resolution.fingerprint)
         plan += [(alert, name, False) for name in routed(tree, alert)]
     outcomes = deliver_all(plan, event=event, ctx=ctx, opened=opened)
+    for outcome in outcomes:
+        delivery_records.record(
+            ctx.store,
+            prefix=alerts_config.deliveries_prefix,
+            event=event,
+            alert=outcome.alert,
+            receiver=outcome.receiver,
+            outcome=outcome.result,
+        )
     conclude(outcomes, resolved=resolved, opened=opened)
     return None
 

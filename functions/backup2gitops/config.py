@@ -301,6 +301,12 @@ class HealthConfig(Strict):
     drift_notes: int = Field(
         default=20, ge=0, le=200, description="recent drift findings kept per cluster for /status"
     )
+    metrics_cache_s: float = Field(
+        default=60,
+        ge=0,
+        description="GET /metrics measures and fetches (git history, bucket listings) at most "
+        "once per this many seconds; scrapes in between get the same figures",
+    )
 
 
 class RouteConfig(BaseModel):
@@ -358,6 +364,11 @@ class AlertsConfig(Strict):
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    deliveries_prefix: str = Field(
+        default="state/deliveries/",
+        description="one empty object per delivery (receiver, outcome, alert): what "
+        "health-aggregator counts the deliveries and failures in /metrics from",
+    )
     deliver_without_state: bool = Field(
         default=False,
         description="when the bucket is down, send firing alerts anyway without recording "

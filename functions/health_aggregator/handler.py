@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,14 @@ from backup2gitops.adapters import git_remote, probes
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health, status
 from backup2gitops.core.events import Event, HealthReported
+from backup2gitops.core.flow_metrics import FlowCounts
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
+from backup2gitops.core.interval_cache import IntervalCache
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from health_aggregator import backups, metrics, status_state, status_view
+from health_aggregator import backups, flow, metrics, status_state, status_view
 from health_aggregator.checks import Check, Task, run_all
 
 NAME = "health-aggregator"
@@ -364,11 +366,53 @@ def get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
     )
 
 
-def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+@dataclass(frozen=True)
+class Scrape:
+    """What one ``/metrics`` interval answers: a measurement and the flow counts (None, with
+    the reason logged, when their facts could not be read)."""
+
+    measured: Measurement
+    flow: FlowCounts | None
+
+
+def scrape(ctx: FunctionContext) -> Scrape:
     measured = measure(ctx)
-    return flask.Response(
-        metrics.render(measured.report, measured.clusters), content_type=CONTENT_TYPE_LATEST
+    velero = {
+        (f.cluster, f.last_backup.backup_id) for f in measured.clusters if f.last_backup is not None
+    }
+    try:
+        counts: FlowCounts | None = flow.collect(ctx, velero_completed=velero)
+    except (StorageError, git_remote.GitRemoteError) as exc:
+        logger.warning("flow metrics unavailable this interval", extra={"error": str(exc)})
+        counts = None
+    return Scrape(measured=measured, flow=counts)
+
+
+def scrape_cache(ctx: FunctionContext) -> IntervalCache[Scrape]:
+    """The process's ``/metrics`` cache (on ``ctx.warm``): one scrape per interval, on
+    ``ctx.clock``."""
+    cache = ctx.warm.get("metrics")
+    if not isinstance(cache, IntervalCache):
+        cache = IntervalCache(
+            lambda: scrape(ctx),
+            interval=timedelta(seconds=ctx.config.health.metrics_cache_s),
+            clock=ctx.clock,
+        )
+        cache = ctx.warm.setdefault("metrics", cache)
+    return cache
+
+
+def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    current = scrape_cache(ctx).get()
+    config = ctx.config.health
+    limits = metrics.Limits(
+        max_gitops_lag_s=config.max_gitops_lag.total_seconds(),
+        check_timeout_s=config.check_timeout_s,
     )
+    body = metrics.render(
+        current.measured.report, current.measured.clusters, limits=limits, flow=current.flow
+    )
+    return flask.Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
 SPEC = FunctionSpec(

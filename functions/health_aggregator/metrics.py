@@ -1,63 +1,145 @@
-"""The flow's figures in Prometheus text format, from one measurement.
+"""The flow's figures in Prometheus text format: state gauges from one measurement, and the flow
+counters and the backup-to-commit histogram from durable facts (``core.flow_metrics``).
 
 A fresh ``CollectorRegistry`` per request: no process-global metric state, so two requests
-(or two tests) never see each other's values.
+(or two tests) never see each other's values. The counters are not counted here: each is the
+whole count recomputed from the facts, exposed as a counter family. When the facts cannot be
+read, the counter families are left out (a partial count would look like a counter reset to
+Prometheus) and ``backup2gitops_flow_metrics_up`` is 0.
+
+Names follow Prometheus' conventions: ``backup2gitops_`` prefix, base units (``_seconds``),
+``_total`` on counters, ``_timestamp_seconds`` on Unix times. docs/metrics.md lists them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from backup2gitops.core.events import HealthReported
+from backup2gitops.core.flow_metrics import FlowCounts
 from backup2gitops.core.health import ClusterFacts
 
 STATUS_VALUE = {"healthy": 1.0, "degraded": 0.5, "unhealthy": 0.0}
 
 
-def render(report: HealthReported, clusters: list[ClusterFacts]) -> bytes:
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds the function judges by, exported so rules and dashboards use the same."""
+
+    max_gitops_lag_s: float
+    check_timeout_s: float
+
+
+class FlowCollector(Collector):
+    """The counters and the histogram, from one ``FlowCounts``."""
+
+    def __init__(self, flow: FlowCounts) -> None:
+        self.flow = flow
+
+    def collect(self) -> Iterator[Metric]:
+        flow = self.flow
+        per_cluster = (
+            ("backups_completed", flow.backups_completed, "Backups completed: distinct backup "
+             "ids with a completion marker in the bucket or a generator commit on the branch"),
+            ("backups_failed", flow.backups_failed, "Backup failures (backup.failed events) "
+             "alert-router recorded a delivery of"),
+            ("generations", flow.generations, "Backups generated into the branch: generator "
+             "commits (an unchanged backup is an empty commit); each commit is one push"),
+            ("commits", flow.commits, "Generator commits that changed the cluster's files"),
+            ("generations_failed", flow.generations_failed, "Generation failures "
+             "(gitops.failed events) alert-router recorded a delivery of"),
+        )  # fmt: skip
+        for name, counts, help_text in per_cluster:
+            family = CounterMetricFamily(f"backup2gitops_{name}", help_text, labels=["cluster"])
+            for cluster, value in counts.items():
+                family.add_metric([cluster], float(value))
+            yield family
+        deliveries = CounterMetricFamily(
+            "backup2gitops_alert_deliveries",
+            "Alert deliveries by receiver and outcome (delivered, rejected, failed), from "
+            "alert-router's delivery records",
+            labels=["receiver", "outcome"],
+        )
+        for (receiver, outcome), value in flow.deliveries.items():
+            deliveries.add_metric([receiver, outcome], float(value))
+        yield deliveries
+        latency = HistogramMetricFamily(
+            "backup2gitops_backup_to_commit_seconds",
+            "Time from a backup's completion (Backup-Created-At trailer) to its commit",
+            labels=["cluster"],
+        )
+        for cluster, hist in flow.latency.items():
+            buckets = [(_le(bound), float(count)) for bound, count in hist.buckets]
+            buckets.append(("+Inf", float(hist.count)))
+            latency.add_metric([cluster], buckets, sum_value=hist.sum)
+        yield latency
+
+
+def _le(bound: float) -> str:
+    return f"{bound:.1f}" if float(bound).is_integer() else repr(float(bound))
+
+
+def render(
+    report: HealthReported,
+    clusters: list[ClusterFacts],
+    *,
+    limits: Limits,
+    flow: FlowCounts | None = None,
+) -> bytes:
     registry = CollectorRegistry(auto_describe=True)
-    last_backup = Gauge(
-        "backup2gitops_last_backup_timestamp_seconds",
+
+    def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(f"backup2gitops_{name}", doc, list(labels), registry=registry)
+
+    last_backup = gauge(
+        "last_backup_timestamp_seconds",
         "Completion time of the newest completed backup",
-        ["cluster"],
-        registry=registry,
+        ("cluster",),
     )
-    last_commit = Gauge(
-        "backup2gitops_last_commit_timestamp_seconds",
+    last_commit = gauge(
+        "last_commit_timestamp_seconds",
         "Commit time of the newest commit with a Backup-Id trailer",
-        ["cluster"],
-        registry=registry,
+        ("cluster",),
     )
-    lag = Gauge(
-        "backup2gitops_gitops_lag_seconds",
+    lag = gauge(
+        "gitops_lag_seconds",
         "How long the newest completed backup has waited for its commit (0: committed)",
-        ["cluster"],
-        registry=registry,
+        ("cluster",),
     )
-    stale = Gauge(
-        "backup2gitops_backup_stale",
-        "1 when the newest completed backup is older than the allowed maximum",
-        ["cluster"],
-        registry=registry,
+    lagging = gauge(
+        "gitops_lagging",
+        "1 when the lag is over health.max_gitops_lag (gitops-lag/<cluster> is degraded)",
+        ("cluster",),
     )
-    up = Gauge(
-        "backup2gitops_component_up",
-        "1 healthy, 0.5 degraded, 0 unhealthy",
-        ["component"],
-        registry=registry,
+    stale = gauge(
+        "backup_stale",
+        "1 when the newest completed backup is older than the cluster's max_backup_age",
+        ("cluster",),
     )
-    latency = Gauge(
-        "backup2gitops_check_latency_seconds",
-        "How long the component's check took",
-        ["component"],
-        registry=registry,
+    max_age = gauge(
+        "backup_max_age_seconds", "The cluster's max_backup_age, in seconds", ("cluster",)
     )
-    overall = Gauge(
-        "backup2gitops_health_status",
-        "Overall: 1 healthy, 0.5 degraded, 0 unhealthy",
-        registry=registry,
+    up = gauge("component_up", "1 healthy, 0.5 degraded, 0 unhealthy", ("component",))
+    latency = gauge("check_latency_seconds", "How long the component's check took", ("component",))
+    gauge("gitops_max_lag_seconds", "health.max_gitops_lag, in seconds").set(
+        limits.max_gitops_lag_s
     )
-    overall.set(STATUS_VALUE[report.status])
+    gauge("check_timeout_seconds", "health.check_timeout_s: a check taking longer fails").set(
+        limits.check_timeout_s
+    )
+    gauge("health_status", "Overall: 1 healthy, 0.5 degraded, 0 unhealthy").set(
+        STATUS_VALUE[report.status]
+    )
+    gauge(
+        "flow_metrics_up",
+        "1 when the flow counters could be derived from the branch, the bucket and "
+        "alert-router's records; 0: they are left out of this scrape",
+    ).set(1.0 if flow is not None else 0.0)
     for facts in clusters:
         if facts.last_backup is not None:
             last_backup.labels(facts.cluster).set(facts.last_backup.completed_at.timestamp())
@@ -65,8 +147,13 @@ def render(report: HealthReported, clusters: list[ClusterFacts]) -> bytes:
             last_commit.labels(facts.cluster).set(facts.last_commit.committed_at.timestamp())
         if facts.lag_s is not None:
             lag.labels(facts.cluster).set(facts.lag_s)
+        over = facts.lag_s is not None and facts.lag_s > limits.max_gitops_lag_s
+        lagging.labels(facts.cluster).set(1.0 if over else 0.0)
         stale.labels(facts.cluster).set(1.0 if facts.stale else 0.0)
+        max_age.labels(facts.cluster).set(facts.max_age.total_seconds())
     for name, component in report.components.items():
         up.labels(name).set(STATUS_VALUE[component.status])
         latency.labels(name).set(component.latency_ms / 1000)
+    if flow is not None:
+        registry.register(FlowCollector(flow))
     return generate_latest(registry)

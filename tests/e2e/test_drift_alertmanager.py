@@ -210,7 +210,14 @@ def test_cluster_admin_binding_and_outside_webhook_reach_alertmanager(
                 "component": "drift",
             }
             hook = by_rule["admission-webhook-external"]
-            assert hook["labels"]["object"] == "ValidatingWebhookConfiguration/audit-hook"
+            assert hook["labels"] == {
+                "alertname": "GitOpsDrift",
+                "rule": "admission-webhook-external",
+                "cluster": "prod",
+                "object": "ValidatingWebhookConfiguration/audit-hook",
+                "severity": "critical",
+                "component": "drift",
+            }
             assert "https://hooks.example.net/validate" in hook["annotations"]["summary"]
             assert (
                 "ServiceAccount shop:default"

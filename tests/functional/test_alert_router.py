@@ -271,3 +271,34 @@ def test_storage_down_is_a_503_and_alerts_can_still_be_sent(
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "storage_unavailable"
     assert counts(recorder) == (ALL if send_anyway else {})
+
+
+def test_each_delivery_leaves_a_record_named_by_receiver_outcome_and_alert(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    """What health-aggregator counts deliveries and failures from (core.layout.DeliveryRecord)."""
+    from backup2gitops.core import layout
+
+    recorder.reply("/slack", (503, "busy"))
+    recorder.reply("/hook", (400, "bad signature"))
+    with pytest.raises(Transient):
+        handler.handle(gitops_failed(), ctx)
+    handler.handle(gitops_failed(), ctx)  # the retry: slack now answers
+    handler.handle(gitops_failed(), ctx)  # a replay sends nothing and records nothing new
+    prefix = ctx.config.alerts.deliveries_prefix
+    found = [
+        layout.parse_delivery_record_key(info.key, prefix=prefix) for info in ctx.store.list(prefix)
+    ]
+    assert all(r is not None for r in found)
+    outcomes = sorted((r.receiver, r.outcome) for r in found if r is not None)
+    assert outcomes == [
+        ("am", "delivered"),
+        ("hook", "rejected"),
+        ("pd", "delivered"),
+        ("slack", "delivered"),
+        ("slack", "failed"),
+    ]
+    assert {(r.alertname, r.cluster, r.status) for r in found if r is not None} == {
+        ("GitopsFailed", "prod", "firing")
+    }
+    assert len({r.delivery for r in found if r is not None}) == 1  # one alert of one event

@@ -308,3 +308,96 @@ def test_health_through_a_lambda_function_url(tmp: Path) -> None:
     metrics = lambda_handler({**request, "rawPath": "/metrics"}, None)
     assert metrics["statusCode"] == 200
     assert "backup2gitops_component_up" in metrics["body"]
+
+
+def scrape_samples(ctx: FunctionContext) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client(handler.SPEC, ctx).get("/metrics")
+    assert response.status_code == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for s in family.samples
+    }
+
+
+def add_commit(work: Path, remote: Path, *, backup_id: str, created: datetime, empty: bool) -> None:
+    """A generator-like commit (its three trailers) pushed to ``remote``, committed 2 min after
+    the backup completed."""
+    if not empty:
+        (work / f"{backup_id}.yaml").write_text(backup_id)
+        git("add", "-A", cwd=work)
+    stamp = (created + timedelta(minutes=2)).isoformat()
+    message = (
+        f"backup {backup_id}\n\nBackup-Id: {backup_id}\nCluster: prod\n"
+        f"Backup-Created-At: {created.isoformat()}\n"
+    )
+    subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", message],
+        cwd=work,
+        check=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+             "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp},
+    )  # fmt: skip
+    git("push", "-q", str(remote), "HEAD:main", cwd=work)
+
+
+def test_flow_counters_come_from_the_branch_the_bucket_and_the_records_once_per_interval(
+    tmp: Path,
+) -> None:
+    clock = {"now": NOW}
+    ctx = make_ctx(tmp, "health: {metrics_cache_s: 60}")
+    ctx.clock = lambda: clock["now"]
+    remote = tmp / "remote.git"
+    work = tmp / "pusher"
+    git("clone", "-q", str(remote), str(work), cwd=tmp)
+    created = NOW - timedelta(hours=3)
+    add_commit(work, remote, backup_id="b1", created=created, empty=False)
+    add_commit(work, remote, backup_id="b2", created=created, empty=True)
+    put_backup(ctx.store, "prod", "b2", timedelta(hours=3))  # type: ignore[arg-type]
+    put_backup(ctx.store, "prod", "b3", timedelta(hours=2))  # type: ignore[arg-type]
+    ctx.store.put_bytes("state/deliveries/am/delivered/BackupFailed/prod/firing/d1", b"")
+    ctx.store.put_bytes("state/deliveries/am/failed/BackupFailed/prod/firing/d1", b"")
+
+    first = scrape_samples(ctx)
+    prod = (("cluster", "prod"),)
+    assert first[("backup2gitops_flow_metrics_up", ())] == 1
+    # b0 (the fixture's commit), b1, b2 on the branch; b3 only in the bucket
+    assert first[("backup2gitops_backups_completed_total", prod)] == 4
+    assert first[("backup2gitops_generations_total", prod)] == 3
+    assert first[("backup2gitops_commits_total", prod)] == 2  # b2's commit is empty
+    assert first[("backup2gitops_backups_failed_total", prod)] == 1
+    delivered = (("outcome", "delivered"), ("receiver", "am"))
+    assert first[("backup2gitops_alert_deliveries_total", delivered)] == 1
+    assert first[("backup2gitops_backup_to_commit_seconds_count", prod)] == 2  # b0 has no trailer
+    assert first[("backup2gitops_backup_to_commit_seconds_sum", prod)] == 240
+    assert first[("backup2gitops_backup_to_commit_seconds_bucket", (*prod, ("le", "120.0")))] == 2
+    assert first[("backup2gitops_backup_to_commit_seconds_bucket", (*prod, ("le", "60.0")))] == 0
+    assert first[("backup2gitops_gitops_lagging", prod)] == 1  # b3 has waited 2 h, over PT1H
+    assert first[("backup2gitops_backup_max_age_seconds", prod)] == 26 * 3600
+
+    add_commit(work, remote, backup_id="b3", created=NOW - timedelta(hours=2), empty=False)
+    clock["now"] = NOW + timedelta(seconds=59)
+    assert scrape_samples(ctx) == first  # within the interval: nothing fetched again
+    clock["now"] = NOW + timedelta(seconds=60)
+    later = scrape_samples(ctx)
+    assert later[("backup2gitops_generations_total", prod)] == 4
+    assert later[("backup2gitops_backups_completed_total", prod)] == 4  # b3 counted once
+    assert later[("backup2gitops_gitops_lagging", prod)] == 0
+
+
+def test_unreadable_facts_leave_the_counters_out_instead_of_lowering_them(tmp: Path) -> None:
+    ctx = make_ctx(tmp)
+    ctx.config.git.url = str(tmp / "gone.git")  # type: ignore[misc]
+    samples = scrape_samples(ctx)
+    assert samples[("backup2gitops_flow_metrics_up", ())] == 0
+    assert not [name for name, _ in samples if name.endswith("_total")]
+
+
+def test_a_remote_nothing_was_pushed_to_yet_counts_zero_not_down(tmp_path: Path) -> None:
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git")], check=True
+    )
+    samples = scrape_samples(make_ctx(tmp_path))
+    assert samples[("backup2gitops_flow_metrics_up", ())] == 1
+    assert not [name for name, _ in samples if name.startswith("backup2gitops_generations")]

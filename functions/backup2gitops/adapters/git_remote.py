@@ -23,7 +23,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from backup2gitops.config import GitConfig
 from backup2gitops.core import errors
+from backup2gitops.core.flow_metrics import CommitFact
 from backup2gitops.core.health import CommitMark
+from backup2gitops.core.safeguards import CREATED_AT_TRAILER, parse_created_at
 
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 _FIELD, _RECORD = "\x1f", "\x1e"
@@ -122,9 +124,11 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def cache_dir_for(url: str, base: Path | None) -> Path:
+def cache_dir_for(url: str, base: Path | None, *, kind: str = "health") -> Path:
+    """The bare cache of ``url``: ``health`` (shallow, the newest trailers) or ``history`` (the
+    whole branch, for the flow metrics; kept apart so neither fetch undoes the other's depth)."""
     digest = hashlib.sha256(redact(url).encode()).hexdigest()[:16]
-    return (base or Path(tempfile.gettempdir()) / "backup2gitops") / f"health-{digest}.git"
+    return (base or Path(tempfile.gettempdir()) / "backup2gitops") / f"{kind}-{digest}.git"
 
 
 def newest_backup_commits(
@@ -177,3 +181,62 @@ def newest_backup_commits(
             committed_at=datetime.fromtimestamp(int(when), UTC),
         )
     return marks
+
+
+def backup_commit_history(
+    url: str,
+    *,
+    branch: str,
+    timeout_s: float,
+    cache_dir: Path,
+    secret: str | None = None,
+) -> list[CommitFact]:
+    """Every commit of ``branch`` with ``Backup-Id`` and ``Cluster`` trailers, newest first.
+
+    The whole history is fetched into a bare cache (``cache_dir``, flock-guarded): the first
+    fetch of a new instance takes it all, later ones only what is new. A commit is ``changed``
+    when its tree differs from its first parent's (an empty commit records an unchanged backup).
+    A remote without the branch yet has no history (``[]``); an unreachable one raises.
+    """
+    ref = f"refs/remotes/origin/{branch}"
+    fields = ("Backup-Id", "Cluster", CREATED_AT_TRAILER)
+    trailers = _FIELD.join(f"%(trailers:key={k},valueonly,separator=%x2C)" for k in fields)
+    with _locked(cache_dir):
+        if not (cache_dir / "HEAD").exists():
+            _git(["init", "--bare", "-q", str(cache_dir)], timeout_s=timeout_s, secret=secret)
+        try:
+            _git(
+                ["fetch", "-q", "--no-tags", url, f"+refs/heads/{branch}:{ref}"],
+                cwd=cache_dir,
+                timeout_s=timeout_s,
+                secret=secret,
+            )
+        except GitRemoteError as exc:
+            if "couldn't find remote ref" in str(exc):
+                return []  # a remote nothing was pushed to yet: no history, not an outage
+            raise
+        out = _git(
+            ["log", f"--format=%H{_FIELD}%T{_FIELD}%P{_FIELD}%ct{_FIELD}{trailers}{_RECORD}", ref],
+            cwd=cache_dir,
+            timeout_s=timeout_s,
+            secret=secret,
+        )
+    rows = [r.strip("\n").split(_FIELD) for r in out.split(_RECORD)]
+    rows = [[f.strip() for f in r] for r in rows if len(r) == 7]
+    trees = {r[0]: r[1] for r in rows}
+    facts: list[CommitFact] = []
+    for commit, tree, parents, when, backup_id, cluster, created in rows:
+        if not backup_id or not cluster:
+            continue
+        first_parent = parents.split()[0] if parents else None
+        facts.append(
+            CommitFact(
+                commit=commit,
+                cluster=cluster.split(",")[0],
+                backup_id=backup_id.split(",")[0],
+                committed_at=datetime.fromtimestamp(int(when), UTC),
+                backup_created_at=parse_created_at(created.split(",")[0]) if created else None,
+                changed=first_parent is None or trees.get(first_parent) != tree,
+            )
+        )
+    return facts

@@ -43,13 +43,16 @@ __all__ = [
     "VELERO_BACKUP_JSON",
     "BackupKey",
     "BackupKeys",
+    "DeliveryRecord",
     "LayoutError",
     "backup_keys",
+    "delivery_record_key",
     "is_cluster_name",
     "native_archive_key",
     "native_backup_dir",
     "native_manifest_key",
     "new_backup_id",
+    "parse_delivery_record_key",
     "parse_key",
     "validate_cluster",
     "validate_name",
@@ -299,3 +302,70 @@ def backup_keys(
     if set(found) != {marker_role, "archive"} or len({p.prefix for p in parsed if p}) != 1:
         raise LayoutError(f"want the {marker_role} and the archive of one backup, got {list(keys)}")
     return BackupKeys(marker=found[marker_role], archive=found["archive"])
+
+
+# ------------------------------------------------------------------ alert-router's delivery records
+
+DELIVERY_OUTCOMES = ("delivered", "rejected", "failed")
+"""What a delivery record says happened (a replayed or skipped delivery sends nothing: no record)."""
+_UNNAMED = "_"
+
+
+class DeliveryRecord(BaseModel):
+    """One alert delivery alert-router made, as its record's key spells it out.
+
+    The key alone holds every field (``<prefix><receiver>/<outcome>/<alertname>/<cluster>/
+    <status>/<delivery>``), so health-aggregator counts deliveries from a listing, without reading
+    an object. ``delivery`` is a digest of (event id, alert fingerprint, status): the same for
+    every receiver of one alert of one event, and for a redelivery of that event.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    receiver: str
+    outcome: str
+    alertname: str
+    cluster: str
+    """"" when the alert names no cluster."""
+    status: str
+    delivery: str
+
+
+def _segment(value: str) -> str:
+    if not value:
+        return _UNNAMED
+    return value if _PREFIX_SEGMENT_RE.fullmatch(value) and value not in {".", ".."} else _UNNAMED
+
+
+def delivery_record_key(*, prefix: str, record: DeliveryRecord) -> str:
+    """The object key of ``record`` under ``prefix`` (``alerts.deliveries_prefix``)."""
+    if record.outcome not in DELIVERY_OUTCOMES:
+        raise LayoutError(f"invalid delivery outcome {record.outcome!r}")
+    parts = (
+        record.receiver,
+        record.outcome,
+        record.alertname,
+        record.cluster,
+        record.status,
+        record.delivery,
+    )
+    return _join(prefix, *(_segment(part) for part in parts))
+
+
+def parse_delivery_record_key(key: str, *, prefix: str) -> DeliveryRecord | None:
+    """The record a key under ``prefix`` spells out; None for any other key."""
+    base = _join(prefix) + "/" if _split_prefix(prefix) else ""
+    if not key.startswith(base) or _hostile(key):
+        return None
+    parts = key[len(base) :].split("/")
+    if len(parts) != 6 or parts[1] not in DELIVERY_OUTCOMES:
+        return None
+    receiver, outcome, alertname, cluster, status, delivery = parts
+    return DeliveryRecord(
+        receiver=receiver,
+        outcome=outcome,
+        alertname=alertname,
+        cluster="" if cluster == _UNNAMED else cluster,
+        status=status,
+        delivery=delivery,
+    )

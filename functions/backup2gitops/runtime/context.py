@@ -1,7 +1,9 @@
 """FunctionContext: the configuration and the adapters one function invocation may use.
 
 Built once per process from the configuration (adapters are created lazily, on first use),
-or handed in whole by a test or the local runner. It holds no per-event state.
+or handed in whole by a test or the local runner. It holds no per-event state; ``warm`` holds
+what a warm instance may reuse between requests and lose at any time (health-aggregator's
+``/metrics`` figures, recomputed at most once per interval).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from backup2gitops.adapters.storage import ObjectStore, open_store
 from backup2gitops.config import Config, load_config
@@ -36,6 +39,7 @@ class FunctionContext:
         self.clock = clock
         self._store = store
         self._publish = publish
+        self.warm: dict[str, Any] = {}
 
     @cached_property
     def store(self) -> ObjectStore:

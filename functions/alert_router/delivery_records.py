@@ -1,0 +1,55 @@
+"""alert-router's delivery records: one empty object per delivery outcome, named by what it was.
+
+``core.layout.delivery_record_key``: ``<alerts.deliveries_prefix><receiver>/<outcome>/<alertname>/
+<cluster>/<status>/<delivery>``, where ``delivery`` digests (event id, fingerprint, status). A
+redelivered event writes the same keys again; a delivery that failed and then went through has
+both a ``failed`` and a ``delivered`` record. health-aggregator counts them from a listing
+(``backup2gitops_alert_deliveries_total``, and the failure events behind ``BackupFailed`` /
+``GitopsFailed`` alerts): the figures outlive every instance of either function.
+
+A record is written after the delivery; one that cannot be written is logged and costs nothing
+else (the delivery happened, its idempotency record says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from backup2gitops.adapters.storage import ObjectStore, StorageError
+from backup2gitops.core import layout, routing
+from backup2gitops.core.events import Event
+from backup2gitops.runtime.logs import logger_for
+
+logger = logger_for("alert-router")
+
+
+def delivery_id(event: Event, alert: routing.Alert) -> str:
+    key = f"{event.id}\x1f{alert.fingerprint}\x1f{alert.status}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def record(
+    store: ObjectStore,
+    *,
+    prefix: str,
+    event: Event,
+    alert: routing.Alert,
+    receiver: str,
+    outcome: str,
+) -> None:
+    if outcome not in layout.DELIVERY_OUTCOMES:
+        return  # replayed, skipped, in progress: nothing was sent
+    entry = layout.DeliveryRecord(
+        receiver=receiver,
+        outcome=outcome,
+        alertname=alert.alertname,
+        cluster=alert.labels.get("cluster", ""),
+        status=alert.status,
+        delivery=delivery_id(event, alert),
+    )
+    try:
+        store.put_bytes(layout.delivery_record_key(prefix=prefix, record=entry), b"")
+    except StorageError as exc:
+        logger.warning(
+            "delivery record not written", extra={"receiver": receiver, "error": str(exc)}
+        )

@@ -1,0 +1,250 @@
+"""Flow metrics, end to end: backups into a real MinIO, whose webhook drives ``backup2gitops
+serve`` (the five functions under functions-framework, the broker routing by triggers/) to
+commits in a real ``git daemon`` remote; one corrupt backup becomes ``backup.failed``, which
+alert-router delivers (console receiver) and records. Then health-aggregator's ``/metrics``,
+scraped over HTTP, holds the flow counters and the backup-to-commit histogram derived from those
+durable facts, and ``promtool check metrics`` accepts the scrape.
+
+The scrape is also the reference for knative/components/monitoring: every metric name the
+PrometheusRule and the Grafana dashboard read must be one this scrape exposes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config as BotoConfig
+from prometheus_client.parser import text_string_to_metric_families
+
+from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
+from backup2gitops.backups import write_native_backup
+from backup2gitops.config import StorageConfig
+from backup2gitops.core import events, layout
+from backup2gitops.core.archive import BackupItem
+from tests import prometheus
+from tests.e2e.git_daemon import git_daemon
+from tests.e2e.servers import (
+    MINIO_PASSWORD,
+    MINIO_USER,
+    backup2gitops_serve,
+    free_port_block,
+    minio_binary,
+    minio_server,
+    wait_for,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    pytest.mark.skipif(prometheus.promtool_binary() is None, reason=prometheus.PROMTOOL_MISSING),
+]
+TOKEN = "flow-metrics-token"
+CONFIG = """
+storage:
+  url: s3://backups
+  endpoint_url: {minio}
+  addressing_style: path
+  health_url: {minio}
+clusters: [{{name: prod}}]
+git: {{url: "{remote}", cache_dir: "{cache}"}}
+backup_complete:
+  webhook_token: {{env: BACKUP2GITOPS_WEBHOOK_TOKEN}}
+health: {{metrics_cache_s: 0}}
+"""
+
+
+def config_map(name: str, value: str) -> BackupItem:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"v": value},
+            "metadata": {"name": name, "namespace": "shop"}}  # fmt: skip
+    return BackupItem("configmaps", "shop", name, body)
+
+
+NAMESPACE = BackupItem(
+    "namespaces",
+    None,
+    "shop",
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+)
+
+
+@dataclass(frozen=True)
+class Flow:
+    store: ObjectStore
+    remote: Path
+    """The daemon's repository folder."""
+    metrics_url: str
+    log: Path
+
+
+@pytest.fixture
+def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flow]:
+    minio_port = free_port_block(1)
+    endpoint = f"http://127.0.0.1:{minio_port}"
+    with git_daemon(tmp_path / "git") as git_base:
+        config = tmp_path / "config.yaml"
+        remote = git_base + "gitops.git"
+        config.write_text(CONFIG.format(minio=endpoint, remote=remote, cache=tmp_path / "cache"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
+        env |= {
+            "BACKUP2GITOPS_CONFIG": str(config),
+            "BACKUP2GITOPS_WEBHOOK_TOKEN": TOKEN,
+            "AWS_ACCESS_KEY_ID": MINIO_USER,
+            "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+        }
+        log = tmp_path / "serve.log"
+        with backup2gitops_serve(env=env, log=log) as port:
+            minio_env = {
+                "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
+                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": f"http://127.0.0.1:{port + 1}/",
+                "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_B2G": TOKEN,
+                "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_B2G": str(tmp_path / "minio-queue"),
+            }
+            with minio_server(tmp_path, env=minio_env, port=minio_port):
+                s3 = boto3.client(
+                    "s3",
+                    endpoint_url=endpoint,
+                    region_name="us-east-1",
+                    aws_access_key_id=MINIO_USER,
+                    aws_secret_access_key=MINIO_PASSWORD,
+                    config=BotoConfig(s3={"addressing_style": "path"}),
+                )
+                s3.create_bucket(Bucket="backups")
+                s3.put_bucket_notification_configuration(
+                    Bucket="backups",
+                    NotificationConfiguration={
+                        "QueueConfigurations": [
+                            {
+                                "QueueArn": "arn:minio:sqs::B2G:webhook",
+                                "Events": ["s3:ObjectCreated:*"],
+                                "Filter": {
+                                    "Key": {
+                                        "FilterRules": [
+                                            {"Name": "suffix", "Value": "manifest.json"}
+                                        ]
+                                    }
+                                },
+                            }
+                        ]
+                    },
+                )
+                monkeypatch.setenv("AWS_ACCESS_KEY_ID", MINIO_USER)
+                monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", MINIO_PASSWORD)
+                store = open_store(
+                    StorageConfig(
+                        url="s3://backups", endpoint_url=endpoint, addressing_style="path"
+                    )
+                )
+                # health-aggregator is the third function: the broker's port + 3
+                yield Flow(
+                    store,
+                    tmp_path / "git" / "gitops.git",
+                    f"http://127.0.0.1:{port + 3}/metrics",
+                    log,
+                )
+
+
+def commits(bare: Path) -> int:
+    """Commits on the remote's main (read from the daemon's own repository folder)."""
+    out = subprocess.run(
+        ["git", "--git-dir", str(bare), "rev-list", "--count", "main"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return int(out.stdout.strip()) if out.returncode == 0 else 0
+
+
+def write_backup(flow: Flow, backup_id: str, items: list[BackupItem]) -> None:
+    write_native_backup(
+        flow.store, iter(items), cluster="prod", backup_id=backup_id, started_at=events.now()
+    )
+
+
+def write_corrupt_backup(flow: Flow, backup_id: str) -> None:
+    """A backup whose archive is not the one its manifest describes (same size, other bytes)."""
+    scratch = MemoryStore()
+    written = write_native_backup(
+        scratch, iter([NAMESPACE]), cluster="prod", backup_id=backup_id, started_at=events.now()
+    )
+    archive = layout.native_archive_key(prefix="", cluster="prod", backup_id=backup_id)
+    good = scratch.read_bytes(archive)
+    flow.store.put_bytes(archive, bytes(b ^ 0xFF for b in good))
+    flow.store.put_bytes(written.manifest_key, scratch.read_bytes(written.manifest_key))
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(flow: Flow) -> tuple[bytes, Samples]:
+    response = requests.get(flow.metrics_url, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/plain; version=")  # the text format
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    return response.content, samples
+
+
+def exposed_names(body: bytes) -> set[str]:
+    """Every series name the scrape declares (a counter with no sample yet included)."""
+    names = set()
+    for line in body.decode().splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            suffixes = ("_bucket", "_sum", "_count") if kind == "histogram" else ("",)
+            names |= {name + suffix for suffix in suffixes}
+    return names
+
+
+def test_flow_metrics_from_minio_git_and_alert_records_pass_promtool(flow: Flow) -> None:
+    def when(what: str, condition: Callable[[], bool]) -> None:
+        wait_for(lambda: condition() or None, timeout=120, what=what, interval=0.3)
+
+    write_backup(flow, "b1", [NAMESPACE, config_map("a", "1")])
+    when("b1's commit", lambda: commits(flow.remote) == 1)
+    write_backup(flow, "b2", [NAMESPACE, config_map("a", "1"), config_map("b", "2")])
+    when("b2's commit", lambda: commits(flow.remote) == 2)
+    write_backup(flow, "b3", [NAMESPACE, config_map("a", "1"), config_map("b", "2")])
+    when("b3's (empty) commit", lambda: commits(flow.remote) == 3)
+    write_corrupt_backup(flow, "b4")
+    prod = (("cluster", "prod"),)
+    when(
+        "the failure in the flow counters",
+        lambda: scrape(flow)[1].get(("backup2gitops_backups_failed_total", prod)) == 1,
+    )
+
+    body, samples = scrape(flow)
+    prometheus.promtool("check", "metrics", stdin=body)  # exit 0: no problem found
+    assert samples[("backup2gitops_flow_metrics_up", ())] == 1
+    # b4's writer finished (its marker is there) but backup-complete refused it: in both
+    assert samples[("backup2gitops_backups_completed_total", prod)] == 4
+    assert samples[("backup2gitops_generations_total", prod)] == 3
+    assert samples[("backup2gitops_commits_total", prod)] == 2  # b3 changed nothing
+    assert ("backup2gitops_generations_failed_total", prod) not in samples  # none failed
+    delivered = (("outcome", "delivered"), ("receiver", "console"))
+    assert samples[("backup2gitops_alert_deliveries_total", delivered)] >= 1
+    assert samples[("backup2gitops_backup_to_commit_seconds_count", prod)] == 3
+    inf = (*prod, ("le", "+Inf"))
+    assert samples[("backup2gitops_backup_to_commit_seconds_bucket", inf)] == 3
+    assert samples[("backup2gitops_backup_to_commit_seconds_sum", prod)] >= 0
+    assert samples[("backup2gitops_backup_stale", prod)] == 0
+    log = flow.log.read_text()
+    assert TOKEN not in log and MINIO_PASSWORD not in log
+
+    exposed = exposed_names(body)
+    assert {name for name, _ in samples} <= exposed
+    for rule in prometheus.rules():
+        missing = prometheus.metric_names(str(rule["expr"])) - exposed
+        assert not missing, f"{rule.get('alert') or rule.get('record')} reads {missing}"
+    for expr in prometheus.dashboard_exprs():
+        missing = prometheus.metric_names(expr) - exposed
+        assert not missing, f"the dashboard's {expr!r} reads {missing}"
