@@ -43,6 +43,7 @@ from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
+from backup2gitops.core.retention import KeepPolicy
 
 __all__ = [
     "CONFIG_ENV",
@@ -50,6 +51,7 @@ __all__ = [
     "AlertsConfig",
     "ArchiveLimitsConfig",
     "BackupCompleteConfig",
+    "BackupsConfig",
     "ClusterBackupConfig",
     "ClusterSource",
     "Config",
@@ -115,6 +117,20 @@ class ClusterSource(Strict):
     )
     max_backup_age: timedelta | None = Field(
         default=None, description="override of health.max_backup_age for this cluster"
+    )
+    keep: KeepPolicy | None = Field(
+        default=None, description="override of backups.keep for this cluster's native backups"
+    )
+
+
+class BackupsConfig(Strict):
+    """What happens to native backups once written (``core.retention``)."""
+
+    keep: KeepPolicy = Field(
+        default_factory=KeepPolicy,
+        description="retention per cluster, applied by cluster-backup after each successful "
+        "backup: count (newest N) and/or max_age; the newest complete backup always stays, "
+        "Velero's backups are never touched; unset: keep everything",
     )
 
 
@@ -406,6 +422,7 @@ class Config(Strict):
     storage: StorageConfig = StorageConfig()
     archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
+    backups: BackupsConfig = BackupsConfig()
     git: GitConfig = GitConfig()
     generator: GeneratorConfig = GeneratorConfig()
     backup_complete: BackupCompleteConfig = BackupCompleteConfig()
@@ -416,6 +433,15 @@ class Config(Strict):
         default_factory=DriftPolicy,
         description="sensitive changes between commits (gitops.drifted) and their alerts",
     )
+
+    def keep_for(self, cluster: str) -> KeepPolicy:
+        """``clusters[].keep`` of ``cluster`` when set, else ``backups.keep``."""
+        source = next((c for c in self.clusters if c.name == cluster), None)
+        return source.keep if source is not None and source.keep is not None else self.backups.keep
+
+    def velero_prefixes(self) -> list[str]:
+        """Every configured ``clusters[].velero_prefix`` (locations Velero owns)."""
+        return [c.velero_prefix for c in self.clusters if c.velero_prefix is not None]
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:
