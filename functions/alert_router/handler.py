@@ -19,6 +19,11 @@ that want repeats (Alertmanager keeps the alert alive); chat and paging receiver
 -- once they have it: a receiver is marked notified only after a delivery succeeded, so one
 that was down gets the next event's alert (``open_alerts``).
 
+Delivery records expire: in the bucket, after each handled event, ``expire_records`` deletes
+those older than ``alerts.idempotency.expires_after`` (at most once an hour, by the injected
+clock; a failure there is only logged); in DynamoDB the table's TTL does it. Open alerts are
+state, not records: they stay until resolved.
+
 Storage down (the open alerts and the delivery records live there): 503, so the Broker retries;
 with ``alerts.deliver_without_state`` the firing alerts are sent first anyway, unrecorded.
 """
@@ -35,7 +40,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from alert_router.open_alerts import OpenAlerts
-from backup2gitops.adapters.idempotency_store import persistence_layer
+from backup2gitops.adapters.idempotency_store import expire_records, persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
@@ -129,8 +134,27 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
         resolved.append(resolution.fingerprint)
         plan += [(alert, name, False) for name in routed(tree, alert)]
     outcomes = deliver_all(plan, event=event, ctx=ctx, opened=opened)
-    conclude(outcomes, resolved=resolved, opened=opened)
+    try:
+        conclude(outcomes, resolved=resolved, opened=opened)
+    finally:
+        expire_delivery_records(ctx)
     return None
+
+
+def expire_delivery_records(ctx: FunctionContext) -> None:
+    """Delete expired delivery records from the bucket (DynamoDB's TTL does it there)."""
+    config = ctx.config.alerts.idempotency
+    if config.backend != "store":
+        return
+    try:
+        deleted = expire_records(
+            ctx.store, prefix=config.prefix, older_than=config.expires_after, now=ctx.clock()
+        )
+    except StorageError as exc:
+        logger.warning("delivery records not expired", extra={"error": str(exc)})
+        return
+    if deleted:
+        logger.info("delivery records expired", extra={"deleted": deleted})
 
 
 def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
@@ -158,7 +182,7 @@ def deliver_all(
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
     receivers: dict[str, Receiver | ReceiverError] = {}
-    persistence = persistence_layer(config.idempotency, store=ctx.store)
+    persistence = persistence_layer(config.idempotency, store=ctx.store, clock=ctx.clock)
     outcomes: list[Outcome] = []
     for alert, name, repeat in plan:
         if name not in receivers:
