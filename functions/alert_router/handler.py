@@ -186,11 +186,14 @@ def deliver_all(
     outcomes: list[Outcome] = []
     for alert, name, repeat in plan:
         if name not in receivers:
-            try:
+            try:  # an optional receiver without its credential fails here, and is skipped below
                 receivers[name] = build_receiver(by_name[name], environ=ctx.environ)
             except (ReceiverError, ValueError) as exc:
                 receivers[name] = ReceiverError(str(exc), retryable=False)
         receiver = receivers[name]
+        if by_name[name].optional and by_name[name].missing_credentials(ctx.environ):
+            outcomes.append(Outcome(name, alert, "skipped", "not configured (optional)"))
+            continue
         if isinstance(receiver, ReceiverError):
             outcomes.append(Outcome(name, alert, "rejected", receiver.message))
             continue
@@ -289,6 +292,32 @@ def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts
         raise Conflict("delivery_in_progress", f"delivery to {', '.join(busy)} in progress")
 
 
-SPEC = FunctionSpec(name=NAME, handle=handle)
+def requirements(ctx: FunctionContext) -> str | None:
+    """The credentials a routed, non-optional receiver names and that are not set: alert-router
+    refuses to start without them (an optional receiver is only "not configured")."""
+    config = ctx.config.alerts
+    routed_names: set[str] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            routed_names.update(route.receivers)
+            walk(route.routes)
+
+    walk(config.routes)
+    unset = [
+        f"alerts.receivers[{index}].{field} ({ref!r} is not set)"
+        for index, receiver in enumerate(config.receivers)
+        if receiver.name in routed_names and not receiver.optional
+        for field, ref in receiver.missing_credentials(ctx.environ)
+    ]
+    if not unset:
+        return None
+    return (
+        f"{NAME}: {'; '.join(unset)}: set it (on Lambda: the receiver's *SecretArn parameter), "
+        "or mark the receiver optional: true"
+    )
+
+
+SPEC = FunctionSpec(name=NAME, handle=handle, requirements=requirements)
 alert_router = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

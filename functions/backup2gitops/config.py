@@ -48,6 +48,7 @@ from backup2gitops.core.retention import KeepPolicy
 __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
+    "PACKAGED_CONFIG",
     "AlertsConfig",
     "ArchiveLimitsConfig",
     "BackupCompleteConfig",
@@ -66,6 +67,7 @@ __all__ = [
     "RouteConfig",
     "SecretRef",
     "StorageConfig",
+    "config_file",
     "describe_error",
     "expand_variables",
     "load_config",
@@ -74,6 +76,10 @@ __all__ = [
 
 ENV_PREFIX = "BACKUP2GITOPS__"
 CONFIG_ENV = "BACKUP2GITOPS_CONFIG"
+PACKAGED_CONFIG = Path(__file__).with_name("config.yaml")
+"""The configuration template.yaml's functions start with (inside the package: the Lambda zip,
+the wheel); the Lambda runtime falls back to it when ``$BACKUP2GITOPS_CONFIG`` is empty."""
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -598,14 +604,31 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(describe_error(exc, _overrides(env))) from exc
 
 
-def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load from ``path``, else ``$BACKUP2GITOPS_CONFIG``, else embedded defaults (+ overrides)."""
+def config_file(chosen: str | Path) -> Path:
+    """``chosen``; a relative path that is not under the working directory is read from the
+    package's root instead (``backup2gitops/config.yaml`` is found wherever the process starts,
+    e.g. a Lambda function whatever its working directory)."""
+    path = Path(chosen)
+    if path.is_absolute() or path.exists():
+        return path
+    inside = _PACKAGE_ROOT / path
+    return inside if inside.is_file() else path
+
+
+def load_config(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    default: Path | None = None,
+) -> Config:
+    """Load from ``path``, else ``$BACKUP2GITOPS_CONFIG``, else ``default``, else the embedded
+    defaults (+ overrides)."""
     env = environ if environ is not None else os.environ
-    chosen = path or env.get(CONFIG_ENV)
+    chosen = path or env.get(CONFIG_ENV) or default
     if not chosen:
         return parse_config("{}", env)
     try:
-        text = Path(chosen).read_text()
+        text = config_file(chosen).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {chosen}: {exc.strerror}") from exc
     return parse_config(text, env)

@@ -225,7 +225,13 @@ def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
         f"storage: {{url: 's3://alerts', endpoint_url: 'http://127.0.0.1:{port}'}}\n"
         + CONFIG % {"url": recorder.url}
     )
-    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "SLACK_URL": recorder.url}
+    env = {
+        "AWS_ACCESS_KEY_ID": "a",
+        "AWS_SECRET_ACCESS_KEY": "b",
+        "SLACK_URL": recorder.url,
+        "PD_KEY": "k" * 32,
+        "HOOK_SECRET": "s",
+    }
     ctx = FunctionContext(config, environ=env, clock=lambda: T0)
     response = post_event(client(handler.SPEC, ctx), gitops_failed())
     assert response.status_code == 503
