@@ -238,8 +238,9 @@ def test_one_layer_per_dependency_set_and_only_cluster_backup_carries_kubernetes
     kube = res["KubernetesDependenciesLayer"]["Properties"]["ContentUri"]
     with_kube = requirement_lines(REPO / kube / "requirements.txt")
     assert not any(line.startswith("kubernetes") for line in base)
-    assert with_kube[: len(base)] == base  # the same set, resolved together, plus the client
-    assert [line.split(">")[0] for line in with_kube[len(base) :]] == ["kubernetes"]
+    # the lines cluster-backup needs, as the base layer pins them, plus the client
+    assert with_kube[-1].startswith("kubernetes>=")
+    assert set(with_kube[:-1]) <= set(base)
 
 
 def test_every_secret_arn_is_optional_and_grants_nothing_when_empty(
