@@ -204,3 +204,46 @@ def test_an_unreadable_marker_is_kept(store: ObjectStore) -> None:
     assert [d.backup_id for d in report.deleted] == [ids[1]]
     assert report.unreadable == [ids[2]]
     assert {k.split("/")[2] for k in keys(store)} == {ids[0], ids[2]}
+
+
+def test_minio_accepts_template_yaml_lifecycle_rules(minio: Minio) -> None:
+    """The BackupBucket's rules, as the S3 API takes them, on a real (versioned) MinIO bucket."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    root = Path(__file__).resolve().parents[2]
+    template = yaml_parse((root / "template.yaml").read_text())
+    bucket = template["Resources"]["BackupBucket"]["Properties"]
+    days = template["Parameters"]["NoncurrentVersionDays"]["Default"]
+    rules = []
+    for rule in bucket["LifecycleConfiguration"]["Rules"]:
+        api: dict[str, object] = {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+        }
+        if "NoncurrentVersionExpiration" in rule:
+            api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+        if "AbortIncompleteMultipartUpload" in rule:
+            api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        if rule.get("ExpiredObjectDeleteMarker"):
+            api["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+        if "ExpirationInDays" in rule:
+            api["Expiration"] = {"Days": rule["ExpirationInDays"]}
+        rules.append(api)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=minio.url,
+        region_name="us-east-1",
+        aws_access_key_id=minio.user,
+        aws_secret_access_key=minio.password,
+    )
+    s3.create_bucket(Bucket="lifecycle")
+    s3.put_bucket_versioning(Bucket="lifecycle", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="lifecycle", LifecycleConfiguration={"Rules": rules}
+    )
+    stored = s3.get_bucket_lifecycle_configuration(Bucket="lifecycle")["Rules"]
+    by_id = {rule["ID"]: rule for rule in stored}
+    assert by_id["delivery-records"]["Expiration"]["Days"] == 2
+    assert by_id["delivery-records"]["Filter"]["Prefix"] == "state/idempotency/"
+    assert by_id["noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30

@@ -36,6 +36,12 @@ is raised, so Lambda retries and then sends the event to the on-failure destinat
 
 The EventBridge client is injectable (``events_client=``); by default
 ``adapters.eventbus.EventBridge`` makes a boto3 client on first use.
+
+At cold start: the ``*_SECRET_ARN`` variables are resolved (each optional), the configuration is
+loaded (``$BACKUP2GITOPS_CONFIG``, else the packaged ``backup2gitops/config.yaml``:
+``lambda_context``) and the function's ``requirements`` are checked; an unmet one fails every
+invocation with one CRITICAL line. Every invocation emits one Powertools Metrics record
+(``emit_invocation_metric``).
 """
 
 from __future__ import annotations
