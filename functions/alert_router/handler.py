@@ -19,6 +19,11 @@ that want repeats (Alertmanager keeps the alert alive); chat and paging receiver
 -- once they have it: a receiver is marked notified only after a delivery succeeded, so one
 that was down gets the next event's alert (``open_alerts``).
 
+Delivery records expire: in the bucket, after each handled event, ``expire_records`` deletes
+those older than ``alerts.idempotency.expires_after`` (at most once an hour, by the injected
+clock; a failure there is only logged); in DynamoDB the table's TTL does it. Open alerts are
+state, not records: they stay until resolved.
+
 Storage down (the open alerts and the delivery records live there): 503, so the Broker retries;
 with ``alerts.deliver_without_state`` the firing alerts are sent first anyway, unrecorded.
 """
@@ -36,7 +41,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from alert_router import delivery_records
 from alert_router.open_alerts import OpenAlerts
-from backup2gitops.adapters.idempotency_store import persistence_layer
+from backup2gitops.adapters.idempotency_store import expire_records, persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
@@ -139,8 +144,27 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
             receiver=outcome.receiver,
             outcome=outcome.result,
         )
-    conclude(outcomes, resolved=resolved, opened=opened)
+    try:
+        conclude(outcomes, resolved=resolved, opened=opened)
+    finally:
+        expire_delivery_records(ctx)
     return None
+
+
+def expire_delivery_records(ctx: FunctionContext) -> None:
+    """Delete expired delivery records from the bucket (DynamoDB's TTL does it there)."""
+    config = ctx.config.alerts.idempotency
+    if config.backend != "store":
+        return
+    try:
+        deleted = expire_records(
+            ctx.store, prefix=config.prefix, older_than=config.expires_after, now=ctx.clock()
+        )
+    except StorageError as exc:
+        logger.warning("delivery records not expired", extra={"error": str(exc)})
+        return
+    if deleted:
+        logger.info("delivery records expired", extra={"deleted": deleted})
 
 
 def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
@@ -168,15 +192,18 @@ def deliver_all(
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
     receivers: dict[str, Receiver | ReceiverError] = {}
-    persistence = persistence_layer(config.idempotency, store=ctx.store)
+    persistence = persistence_layer(config.idempotency, store=ctx.store, clock=ctx.clock)
     outcomes: list[Outcome] = []
     for alert, name, repeat in plan:
         if name not in receivers:
-            try:
+            try:  # an optional receiver without its credential fails here, and is skipped below
                 receivers[name] = build_receiver(by_name[name], environ=ctx.environ)
             except (ReceiverError, ValueError) as exc:
                 receivers[name] = ReceiverError(str(exc), retryable=False)
         receiver = receivers[name]
+        if by_name[name].optional and by_name[name].missing_credentials(ctx.environ):
+            outcomes.append(Outcome(name, alert, "skipped", "not configured (optional)"))
+            continue
         if isinstance(receiver, ReceiverError):
             outcomes.append(Outcome(name, alert, "rejected", receiver.message))
             continue
@@ -275,6 +302,32 @@ def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts
         raise Conflict("delivery_in_progress", f"delivery to {', '.join(busy)} in progress")
 
 
-SPEC = FunctionSpec(name=NAME, handle=handle)
+def requirements(ctx: FunctionContext) -> str | None:
+    """The credentials a routed, non-optional receiver names and that are not set: alert-router
+    refuses to start without them (an optional receiver is only "not configured")."""
+    config = ctx.config.alerts
+    routed_names: set[str] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            routed_names.update(route.receivers)
+            walk(route.routes)
+
+    walk(config.routes)
+    unset = [
+        f"alerts.receivers[{index}].{field} ({ref!r} is not set)"
+        for index, receiver in enumerate(config.receivers)
+        if receiver.name in routed_names and not receiver.optional
+        for field, ref in receiver.missing_credentials(ctx.environ)
+    ]
+    if not unset:
+        return None
+    return (
+        f"{NAME}: {'; '.join(unset)}: set it (on Lambda: the receiver's *SecretArn parameter), "
+        "or mark the receiver optional: true"
+    )
+
+
+SPEC = FunctionSpec(name=NAME, handle=handle, requirements=requirements)
 alert_router = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

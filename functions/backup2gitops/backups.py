@@ -85,6 +85,9 @@ class BackupInProgress(errors.Backup2GitopsError):
 
 
 CLAIM_NAME = ".claim"
+CLAIM_TTL = timedelta(hours=1)
+"""A claim older than this is a crashed run's: another run takes it over, and retention
+deletes an incomplete folder nothing was written to for as long."""
 
 
 @contextlib.contextmanager
@@ -95,7 +98,7 @@ def claimed(
     backup_id: str,
     owner: str,
     now: datetime,
-    ttl: timedelta = timedelta(hours=1),
+    ttl: timedelta = CLAIM_TTL,
     prefix: str = "",
 ) -> Iterator[None]:
     """Hold ``backups/<cluster>/<id>/.claim`` while a backup is written (a conditional put, so

@@ -43,13 +43,16 @@ from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
+from backup2gitops.core.retention import KeepPolicy
 
 __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
+    "PACKAGED_CONFIG",
     "AlertsConfig",
     "ArchiveLimitsConfig",
     "BackupCompleteConfig",
+    "BackupsConfig",
     "ClusterBackupConfig",
     "ClusterSource",
     "Config",
@@ -64,6 +67,7 @@ __all__ = [
     "RouteConfig",
     "SecretRef",
     "StorageConfig",
+    "config_file",
     "describe_error",
     "expand_variables",
     "load_config",
@@ -72,6 +76,10 @@ __all__ = [
 
 ENV_PREFIX = "BACKUP2GITOPS__"
 CONFIG_ENV = "BACKUP2GITOPS_CONFIG"
+PACKAGED_CONFIG = Path(__file__).with_name("config.yaml")
+"""The configuration template.yaml's functions start with (inside the package: the Lambda zip,
+the wheel); the Lambda runtime falls back to it when ``$BACKUP2GITOPS_CONFIG`` is empty."""
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -115,6 +123,20 @@ class ClusterSource(Strict):
     )
     max_backup_age: timedelta | None = Field(
         default=None, description="override of health.max_backup_age for this cluster"
+    )
+    keep: KeepPolicy | None = Field(
+        default=None, description="override of backups.keep for this cluster's native backups"
+    )
+
+
+class BackupsConfig(Strict):
+    """What happens to native backups once written (``core.retention``)."""
+
+    keep: KeepPolicy = Field(
+        default_factory=KeepPolicy,
+        description="retention per cluster, applied by cluster-backup after each successful "
+        "backup: count (newest N) and/or max_age; the newest complete backup always stays, "
+        "Velero's backups are never touched; unset: keep everything",
     )
 
 
@@ -425,6 +447,7 @@ class Config(Strict):
     storage: StorageConfig = StorageConfig()
     archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig()
     clusters: list[ClusterSource] = Field(default_factory=list)
+    backups: BackupsConfig = BackupsConfig()
     git: GitConfig = GitConfig()
     generator: GeneratorConfig = GeneratorConfig()
     backup_complete: BackupCompleteConfig = BackupCompleteConfig()
@@ -435,6 +458,15 @@ class Config(Strict):
         default_factory=DriftPolicy,
         description="sensitive changes between commits (gitops.drifted) and their alerts",
     )
+
+    def keep_for(self, cluster: str) -> KeepPolicy:
+        """``clusters[].keep`` of ``cluster`` when set, else ``backups.keep``."""
+        source = next((c for c in self.clusters if c.name == cluster), None)
+        return source.keep if source is not None and source.keep is not None else self.backups.keep
+
+    def velero_prefixes(self) -> list[str]:
+        """Every configured ``clusters[].velero_prefix`` (locations Velero owns)."""
+        return [c.velero_prefix for c in self.clusters if c.velero_prefix is not None]
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:
@@ -591,14 +623,31 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(describe_error(exc, _overrides(env))) from exc
 
 
-def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load from ``path``, else ``$BACKUP2GITOPS_CONFIG``, else embedded defaults (+ overrides)."""
+def config_file(chosen: str | Path) -> Path:
+    """``chosen``; a relative path that is not under the working directory is read from the
+    package's root instead (``backup2gitops/config.yaml`` is found wherever the process starts,
+    e.g. a Lambda function whatever its working directory)."""
+    path = Path(chosen)
+    if path.is_absolute() or path.exists():
+        return path
+    inside = _PACKAGE_ROOT / path
+    return inside if inside.is_file() else path
+
+
+def load_config(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    default: Path | None = None,
+) -> Config:
+    """Load from ``path``, else ``$BACKUP2GITOPS_CONFIG``, else ``default``, else the embedded
+    defaults (+ overrides)."""
     env = environ if environ is not None else os.environ
-    chosen = path or env.get(CONFIG_ENV)
+    chosen = path or env.get(CONFIG_ENV) or default
     if not chosen:
         return parse_config("{}", env)
     try:
-        text = Path(chosen).read_text()
+        text = config_file(chosen).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {chosen}: {exc.strerror}") from exc
     return parse_config(text, env)

@@ -12,6 +12,7 @@ Not pure: resolving a plug-in type reads installed package metadata and imports 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,20 @@ class ReceiverBase(Strict):
     health_url: PlainUrl | None = Field(
         default=None, description="checked by the health-aggregator (Alertmanager: .../-/ready)"
     )
+    optional: bool = Field(
+        default=False,
+        description="true: while a credential it names is not set (on Lambda: its *SecretArn "
+        "parameter left empty) the receiver is not configured and its deliveries are skipped; "
+        "false: alert-router refuses to start without it",
+    )
+
+    def missing_credentials(self, environ: Mapping[str, str]) -> list[tuple[str, SecretRef]]:
+        """The fields holding a secret reference that is not set, with the reference."""
+        return [
+            (name, value)
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretRef) and value.reveal(environ) is None
+        ]
 
 
 class AlertmanagerReceiverConfig(ReceiverBase):

@@ -25,6 +25,11 @@ Replies:
   retries ends in the dead-letter sink with no event the alert-router sees; ``backup.failed``
   reaches it at once. The next PingSource tick, or a ``backup.requested``, tries again; a
   missed day also raises ``backup.stale`` (health-aggregator).
+- After a successful backup, retention (``backups.keep``, ``clusters[].keep``) deletes the
+  cluster's native backups it no longer keeps (``backup2gitops.retention``: whole backups,
+  marker first, never the newest complete one, never a Velero key). A storage failure there
+  is logged at error level and changes nothing else: the backup is written, and the next
+  successful backup applies retention again.
 - Anything else that escapes (a bug, an error type nobody mapped) is announced the same way by
   the runtime (``runtime.failures``): ``backup.failed`` with code ``internal``, not retried.
 """
@@ -34,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from backup2gitops import retention
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import ApiClient, KubeError
 from backup2gitops.adapters.storage import StorageError
@@ -193,9 +199,39 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
                 "warnings": manifest.warnings,
             },
         )
+        apply_retention(ctx, cluster=cluster)
         return None  # backup-complete announces it when the manifest lands
 
     return handle
+
+
+def apply_retention(ctx: FunctionContext, *, cluster: str) -> None:
+    """Retention after a successful backup; a storage failure is logged, never raised."""
+    keep = ctx.config.keep_for(cluster)
+    if not keep.enabled:
+        return
+    log = logger_for(NAME)
+    try:
+        report = retention.apply_retention(
+            ctx.store,
+            cluster=cluster,
+            keep=keep,
+            now=ctx.clock(),
+            velero_prefixes=ctx.config.velero_prefixes(),
+        )
+    except StorageError as exc:
+        log.error("retention not applied", extra={"cluster": cluster, "error": str(exc)})
+        return
+    for doomed in report.deleted:
+        log.info(
+            "backup deleted by retention",
+            extra={"cluster": cluster, "backup_id": doomed.backup_id, "reason": doomed.reason},
+        )
+    if report.unreadable:
+        log.warning(
+            "backups with an unreadable manifest kept",
+            extra={"cluster": cluster, "backup_ids": report.unreadable},
+        )
 
 
 handle = make_handler()

@@ -89,9 +89,10 @@ def translated(
     tpl = copy.deepcopy(template)
     # what `sam package` does: local code locations -> S3 URIs
     tpl["Globals"]["Function"]["CodeUri"] = "s3://sam-artifacts/backup2gitops/functions.zip"
-    tpl["Resources"]["DependenciesLayer"]["Properties"]["ContentUri"] = (
-        "s3://sam-artifacts/backup2gitops/layer.zip"
-    )
+    for layer in ("DependenciesLayer", "KubernetesDependenciesLayer"):
+        tpl["Resources"][layer]["Properties"]["ContentUri"] = (
+            f"s3://sam-artifacts/backup2gitops/{layer}.zip"
+        )
     out = transform(tpl, {}, StubManagedPolicyLoader())
     path = tmp_path_factory.mktemp("sam") / "translated.json"
     path.write_text(json.dumps(out, indent=1))
@@ -128,7 +129,7 @@ def test_globals(template: dict[str, Any]) -> None:
     g = template["Globals"]["Function"]
     assert g["CodeUri"] == "functions/"
     assert g["Environment"]["Variables"]["BACKUP2GITOPS_CONFIG"] == {"Ref": "Backup2gitopsConfig"}
-    assert g["Layers"] == [{"Ref": "DependenciesLayer"}]
+    assert "Layers" not in g  # per function: one layer per dependency set
     on_failure = g["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
     assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
     assert g["EventInvokeConfig"]["MaximumRetryAttempts"] >= 0
@@ -185,6 +186,8 @@ def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
         arns = set(role["Properties"].get("ManagedPolicyArns", []))
         assert arns <= set(MANAGED_POLICIES.values()), (name, arns)
         for policy in role["Properties"].get("Policies", []):
+            if "Fn::If" in policy:  # a secret's policy exists only when its ARN is given
+                policy = policy["Fn::If"][1]
             for st in policy["PolicyDocument"]["Statement"]:
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
                 assert not any(a == "*" or a.endswith(":*") for a in actions), (name, actions)
@@ -201,10 +204,84 @@ def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
                 if any(a.startswith("dynamodb:") for a in actions):
                     assert name.startswith("AlertRouter"), name
                 if any(a in ("s3:PutObject", "s3:DeleteObject") for a in actions):
-                    assert name.startswith("ClusterBackup"), name
+                    # writes only where each function keeps its objects
+                    allowed = {
+                        "ClusterBackup": "/backups/*",
+                        "AlertRouter": "/state/alerts/*",
+                        "HealthAggregator": "/state/*",
+                    }
+                    (where,) = [v for k, v in allowed.items() if name.startswith(k)]
+                    assert all(r["Fn::Sub"].endswith(where) for r in resources_), (name, st)
 
 
 def test_outputs(template: dict[str, Any]) -> None:
     outs = template["Outputs"]
     for key in ("BackupBucketName", "EventBusName", "HealthUrl", "DeadLetterQueueUrl"):
         assert key in outs
+
+
+def requirement_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_one_layer_per_dependency_set_and_only_cluster_backup_carries_kubernetes(
+    template: dict[str, Any],
+) -> None:
+    res = template["Resources"]
+    layers = {
+        name: [layer for layer in res[name]["Properties"]["Layers"] if "Ref" in layer]
+        for name in HANDLERS
+    }
+    assert layers.pop("ClusterBackupFunction") == [{"Ref": "KubernetesDependenciesLayer"}]
+    assert all(found == [{"Ref": "DependenciesLayer"}] for found in layers.values()), layers
+    base = requirement_lines(REPO / "requirements-lambda.txt")
+    kube = res["KubernetesDependenciesLayer"]["Properties"]["ContentUri"]
+    with_kube = requirement_lines(REPO / kube / "requirements.txt")
+    assert not any(line.startswith("kubernetes") for line in base)
+    # the lines cluster-backup needs, as the base layer pins them, plus the client
+    assert with_kube[-1].startswith("kubernetes>=")
+    assert set(with_kube[:-1]) <= set(base)
+
+
+def test_every_secret_arn_is_optional_and_grants_nothing_when_empty(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    params = {k: v for k, v in template["Parameters"].items() if k.endswith("SecretArn")}
+    assert len(params) == 4
+    for name, param in params.items():
+        assert param["Default"] == "", name
+        assert param["AllowedPattern"].startswith("^$|"), name
+    for name in HANDLERS:
+        env = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        for key, value in env.items():
+            if key.endswith("_SECRET_ARN"):
+                assert "Fn::If" in value and value["Fn::If"][2] == {"Ref": "AWS::NoValue"}, key
+    for role in resources(translated, "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            if "Fn::If" not in policy:
+                assert "secretsmanager" not in json.dumps(policy), policy
+
+
+def test_the_bucket_expires_noncurrent_versions_and_delivery_records(
+    template: dict[str, Any],
+) -> None:
+    from backup2gitops.config import IdempotencyConfig
+
+    rules = template["Resources"]["BackupBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_id = {rule["Id"]: rule for rule in rules}
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    assert by_id["noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "NoncurrentVersionDays"}
+    }
+    assert by_id["expired-delete-markers"]["ExpiredObjectDeleteMarker"] is True
+    records = by_id["delivery-records"]
+    default = IdempotencyConfig()
+    assert records["Prefix"] == default.prefix
+    assert records["ExpirationInDays"] * 86400 > default.expires_after.total_seconds()
+    assert not any(rule.get("Prefix", "").startswith("state/alerts") for rule in rules)
+
+
+def test_no_tracing_promise_and_a_metrics_namespace(template: dict[str, Any]) -> None:
+    g = template["Globals"]["Function"]
+    assert "Tracing" not in g  # no X-Ray segments are recorded (docs/architecture.md)
+    assert g["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "backup2gitops"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.functional.http_client import client, post_event
 from tests.recording import Recorder, free_port
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 CONFIG = """
 alerts:
@@ -222,7 +225,13 @@ def test_storage_down_is_503_not_500(recorder: Recorder) -> None:
         f"storage: {{url: 's3://alerts', endpoint_url: 'http://127.0.0.1:{port}'}}\n"
         + CONFIG % {"url": recorder.url}
     )
-    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "SLACK_URL": recorder.url}
+    env = {
+        "AWS_ACCESS_KEY_ID": "a",
+        "AWS_SECRET_ACCESS_KEY": "b",
+        "SLACK_URL": recorder.url,
+        "PD_KEY": "k" * 32,
+        "HOOK_SECRET": "s",
+    }
     ctx = FunctionContext(config, environ=env, clock=lambda: T0)
     response = post_event(client(handler.SPEC, ctx), gitops_failed())
     assert response.status_code == 503
@@ -302,3 +311,43 @@ def test_each_delivery_leaves_a_record_named_by_receiver_outcome_and_alert(
         ("GitopsFailed", "prod", "firing")
     }
     assert len({r.delivery for r in found if r is not None}) == 1  # one alert of one event
+
+
+def test_expired_delivery_records_are_deleted_at_most_once_an_hour(
+    ctx: FunctionContext, recorder: Recorder
+) -> None:
+    assert handler.handle(gitops_failed(), ctx) is None
+    store = ctx.store
+    assert isinstance(store, MemoryStore)
+    mark = json.loads(store.read_bytes("state/idempotency/.swept"))
+    assert mark == {"swept_at": T0.isoformat()}  # the handler swept, by its clock
+    records = sorted(k for k in store.objects if k.startswith("state/idempotency/alert-router/"))
+    assert len(records) == 4
+    later = T0 + timedelta(hours=1)
+    limit = ctx.config.alerts.idempotency.expires_after
+    for age, key in zip([limit + timedelta(hours=1)] * 2 + [limit] * 2, records, strict=True):
+        data, info = store.objects[key]
+        store.objects[key] = (data, dataclasses.replace(info, last_modified=later - age))
+
+    soon = FunctionContext(ctx.config, store=store, environ={}, clock=lambda: later - SECOND)
+    handler.expire_delivery_records(soon)  # within the hour of the last sweep: nothing
+    assert all(key in store.objects for key in records)
+
+    due = FunctionContext(ctx.config, store=store, environ={}, clock=lambda: later)
+    handler.expire_delivery_records(due)
+    left = sorted(k for k in store.objects if k.startswith("state/idempotency/alert-router/"))
+    assert left == records[2:]  # older than expires_after: gone; exactly that old: kept
+    assert json.loads(store.read_bytes("state/idempotency/.swept")) == {
+        "swept_at": later.isoformat()
+    }
+
+
+def test_a_damaged_sweep_mark_does_not_stop_expiry(ctx: FunctionContext) -> None:
+    store = ctx.store
+    store.put_bytes("state/idempotency/.swept", b"{")
+    store.put_bytes("state/idempotency/alert-router/x.json", b"{}")
+    far = FunctionContext(
+        ctx.config, store=store, environ={}, clock=lambda: T0 + timedelta(days=400)
+    )
+    handler.expire_delivery_records(far)
+    assert store.stat("state/idempotency/alert-router/x.json") is None

@@ -263,3 +263,143 @@ def test_a_failure_the_function_reports_is_published_not_raised() -> None:
     )
     with pytest.raises(KeyError):  # no failure event: Lambda retries, then on-failure
         plain({}, LambdaContext())
+
+
+# -- metrics, the packaged configuration, optional secrets --------------------------------------
+
+
+def emf_records(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_each_invocation_emits_one_metric_record_with_its_outcome(
+    store: MemoryStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "backup2gitops")
+    handler = lambda_adapter(
+        SPEC, context=lambda: context_for(store), events_client=RecordingEventBridge()
+    )
+    capsys.readouterr()
+    handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
+    handler({"unexpected": True}, LambdaContext())
+    failing = lambda_adapter(
+        FunctionSpec(
+            name="flaky", handle=lambda _e, _c: (_ for _ in ()).throw(Transient("x", "y"))
+        ),
+        context=lambda: context_for(MemoryStore()),
+    )
+    with pytest.raises(Transient):
+        failing({}, LambdaContext())
+    records = emf_records(capsys.readouterr().out)
+    assert [(r["service"], r["outcome"], r["Invocations"]) for r in records] == [
+        ("backup-complete", "published", [1.0]),
+        ("backup-complete", "rejected", [1.0]),
+        ("flaky", "failed", [1.0]),
+    ]
+    (directive,) = records[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "backup2gitops"
+    assert [sorted(d) for d in directive["Dimensions"]] == [["outcome", "service"]]
+
+
+def test_no_metric_without_a_namespace(
+    store: MemoryStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    handler = lambda_adapter(
+        SPEC, context=lambda: context_for(store), events_client=RecordingEventBridge()
+    )
+    handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
+    assert emf_records(capsys.readouterr().out) == []
+
+
+STACK_ENV = {
+    "BACKUP2GITOPS_BUCKET": "backup2gitops-123456789012-eu-west-1",
+    "BACKUP2GITOPS_GIT_URL": "https://git.example.com/platform/clusters.git",
+}
+
+
+def gitops_failed_from_bus() -> dict[str, Any]:
+    event = Event(
+        id="f1",
+        source="/backup2gitops/gitops-generator",
+        type="io.backup2gitops.gitops.failed",
+        cluster="prod",
+        data={
+            "cluster": "prod",
+            "backup_id": "b1",
+            "code": "push",
+            "message": "rejected",
+            "retryable": False,
+        },
+    )
+    return {
+        "version": "0",
+        "id": "eb-2",
+        "detail-type": event.type,
+        "source": event.source,
+        "account": "123456789012",
+        "time": "2026-11-23T02:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": structured(event),
+    }
+
+
+def test_a_function_cold_starts_on_the_packaged_configuration_without_any_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No BACKUP2GITOPS_CONFIG, no *_SECRET_ARN, another working directory: alert-router
+    starts on backup2gitops/config.yaml; Slack and PagerDuty are not configured, the log
+    receiver has the alert."""
+    from alert_router.handler import SPEC as ALERT_ROUTER
+    from backup2gitops.config import PACKAGED_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ=STACK_ENV, default=PACKAGED_CONFIG)
+    assert config.storage.url == f"s3://{STACK_ENV['BACKUP2GITOPS_BUCKET']}"
+    relative = {**STACK_ENV, "BACKUP2GITOPS_CONFIG": "backup2gitops/config.yaml"}
+    assert load_config(environ=relative) == config  # template.yaml's default, from anywhere
+    store = MemoryStore()
+    handler = lambda_adapter(
+        ALERT_ROUTER,
+        context=lambda: FunctionContext(config, store=store, environ=STACK_ENV),
+        events_client=RecordingEventBridge(),
+    )
+    caplog.set_level("INFO")
+    assert handler(gitops_failed_from_bus(), LambdaContext())["status"] == "no_reply"
+    results = {
+        r.__dict__.get("receiver"): r.__dict__.get("result")
+        for r in caplog.records
+        if r.getMessage() == "delivery"
+    }
+    assert results == {"pagerduty": "skipped", "slack": "skipped", "logs": "delivered"}
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_receiver_that_is_not_optional_needs_its_secret_at_cold_start() -> None:
+    from alert_router.handler import SPEC as ALERT_ROUTER
+
+    text = """
+alerts:
+  receivers:
+    - {name: slack, type: slack, url: {env: BACKUP2GITOPS_SLACK_WEBHOOK_URL}}
+    - {name: unused, type: pagerduty, routing_key: {env: NOT_ROUTED}}
+  routes:
+    - receivers: [slack]
+"""
+    config = parse_config(text, {})
+    handler = lambda_adapter(
+        ALERT_ROUTER,
+        context=lambda: FunctionContext(config, store=MemoryStore(), environ={}),
+        events_client=RecordingEventBridge(),
+    )
+    with pytest.raises(ConfigError) as refused:
+        handler(gitops_failed_from_bus(), LambdaContext())
+    assert str(refused.value) == (
+        "alert-router: alerts.receivers[0].url (SecretRef(env='BACKUP2GITOPS_SLACK_WEBHOOK_URL')"
+        " is not set): set it (on Lambda: the receiver's *SecretArn parameter), or mark the "
+        "receiver optional: true"
+    )
+    env = {"BACKUP2GITOPS_SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
+    assert ALERT_ROUTER.requirements is not None
+    assert ALERT_ROUTER.requirements(FunctionContext(config, environ=env)) is None

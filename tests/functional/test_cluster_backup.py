@@ -8,7 +8,7 @@ import io
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +20,7 @@ from kubernetes import client
 from backup2gitops import generation
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.storage import FileStore, MemoryStore, ObjectInfo, StorageError
+from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import backup as cli_backup
 from backup2gitops.cli import generate as cli_generate
 from backup2gitops.cluster_snapshot import (
@@ -821,3 +822,84 @@ def test_anything_unexpected_is_backup_failed_not_a_500() -> None:
 
 def test_the_served_spec_announces_unexpected_failures() -> None:
     assert cluster_backup.SPEC.failure_event is cluster_backup.failure_event
+
+
+# -- retention after a successful backup -------------------------------------------------------
+
+
+def old_backup(store: MemoryStore, *, cluster: str, days: int) -> str:
+    finished = NOW - timedelta(days=days)
+    backup_id = finished.strftime("%Y%m%dt%H%M%Sz")
+    write_native_backup(
+        store, [], cluster=cluster, backup_id=backup_id, started_at=finished, finished_at=finished
+    )
+    return backup_id
+
+
+def retention_context(store: MemoryStore, **keep: Any) -> FunctionContext:
+    config = Config.model_validate(
+        {
+            "cluster_backup": {"cluster": "prod"},
+            "backups": {"keep": keep},
+            "clusters": [{"name": "staging", "keep": {"count": 5}}],
+        }
+    )
+    return FunctionContext(config, store=store, environ={}, clock=lambda: NOW)
+
+
+def backup_ids(store: MemoryStore, cluster: str) -> set[str]:
+    return {k.split("/")[2] for k in store.objects if k.startswith(f"backups/{cluster}/")}
+
+
+def test_retention_runs_after_a_successful_backup() -> None:
+    store = RecordingStore()
+    olds = [old_backup(store, cluster="prod", days=days) for days in (1, 2, 3)]
+    staging = [old_backup(store, cluster="staging", days=days) for days in (1, 2, 3)]
+    with replay_server(ReplayCluster(objects=cluster_objects())) as url:
+        spec = FunctionSpec(
+            name="cluster-backup",
+            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+        )
+        response = http_client(spec, retention_context(store, count=2)).post(
+            "/", headers=ping_headers(), data=b"{}"
+        )
+    assert response.status_code == 202
+    assert backup_ids(store, "prod") == {BACKUP_ID, olds[0]}  # the new one and the next newest
+    assert backup_ids(store, "staging") == set(staging)  # another cluster's: not this run's
+
+
+def test_retention_uses_the_clusters_own_keep() -> None:
+    store = MemoryStore("backups")
+    ids = [old_backup(store, cluster="staging", days=days) for days in range(7)]
+    cluster_backup.apply_retention(retention_context(store, count=1), cluster="staging")
+    assert backup_ids(store, "staging") == set(ids[:5])
+
+
+class UnlistableStore(RecordingStore):
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        raise StorageError(f"S3 SlowDown on {prefix}")
+
+
+def test_a_retention_failure_is_logged_and_the_backup_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = UnlistableStore()
+    with replay_server(ReplayCluster(objects=cluster_objects())) as url:
+        spec = FunctionSpec(
+            name="cluster-backup",
+            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+        )
+        response = http_client(spec, retention_context(store, count=1)).post(
+            "/", headers=ping_headers(), data=b"{}"
+        )
+    assert response.status_code == 202 and response.data == b""
+    assert store.published == [ARCHIVE, MANIFEST]
+    assert any(r.getMessage() == "retention not applied" for r in caplog.records)
+
+
+def test_no_retention_without_keep() -> None:
+    store = MemoryStore("backups")
+    ids = [old_backup(store, cluster="prod", days=days) for days in range(3)]
+    ctx = FunctionContext(Config(), store=store, environ={}, clock=lambda: NOW)
+    cluster_backup.apply_retention(ctx, cluster="prod")
+    assert backup_ids(store, "prod") == set(ids)

@@ -7,14 +7,25 @@ the other gets ``IdempotencyItemAlreadyExistsError`` and Powertools answers
 An expired record, or an in-progress one whose holder ran out of time, is replaced with a
 put conditional on its etag, as DynamoDB's layer does with a condition expression.
 
-On AWS, ``persistence_layer()`` returns Powertools' own ``DynamoDBPersistenceLayer``.
+On AWS, ``persistence_layer()`` returns Powertools' own ``DynamoDBPersistenceLayer``; the
+table's TTL attribute (``expiration``, which that layer writes) lets DynamoDB delete expired
+records.
+
+Expiry in the bucket: a record is of no use once it expired (Powertools treats an expired record
+as absent), so ``expire_records`` deletes every record nothing wrote to for longer than
+``alerts.idempotency.expires_after``, judged by the listing's ``last_modified`` (no reads), at
+most once per ``SWEEP_EVERY`` (the time of the last sweep is kept in ``<prefix>.swept``). The
+clock is injected. On S3 and MinIO a lifecycle rule on the prefix does the same without any
+function (template.yaml ``BackupBucket``; ``mc ilm rule add --expire-days 2 --prefix
+state/idempotency/ ALIAS/BUCKET``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -32,6 +43,11 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
 
 from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFailed
 from backup2gitops.config import IdempotencyConfig
+from backup2gitops.core.events import now as utc_now
+
+Clock = Callable[[], datetime]
+SWEEP_EVERY = timedelta(hours=1)
+SWEEP_MARK = ".swept"
 
 
 class ObjectStorePersistenceLayer(BasePersistenceLayer):
@@ -41,11 +57,13 @@ class ObjectStorePersistenceLayer(BasePersistenceLayer):
         *,
         prefix: str = "state/idempotency/",
         in_progress_timeout_s: float = 300.0,
+        clock: Clock = utc_now,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.in_progress_timeout_s = in_progress_timeout_s
+        self.clock = clock
 
     def key_for(self, idempotency_key: str) -> str:
         """``<prefix><function>/<hash>.json``: readable, and always a safe object key."""
@@ -100,7 +118,7 @@ class ObjectStorePersistenceLayer(BasePersistenceLayer):
     def _put_record(self, data_record: DataRecord) -> None:
         if data_record.in_progress_expiry_timestamp is None:
             # Outside Lambda there is no remaining-time; bound the in-progress lock ourselves.
-            deadline = time.time() + self.in_progress_timeout_s
+            deadline = self.clock().timestamp() + self.in_progress_timeout_s
             data_record.in_progress_expiry_timestamp = int(deadline * 1000)
         key = self.key_for(data_record.idempotency_key)
         body = self._encode(data_record)
@@ -124,15 +142,14 @@ class ObjectStorePersistenceLayer(BasePersistenceLayer):
         except PreconditionFailed as exc:
             raise IdempotencyItemAlreadyExistsError from exc
 
-    @staticmethod
-    def _replaceable(existing: DataRecord) -> bool:
+    def _replaceable(self, existing: DataRecord) -> bool:
         if existing.status == STATUS_CONSTANTS["EXPIRED"]:
             return True
         deadline = existing.in_progress_expiry_timestamp
         return (
             existing.status == STATUS_CONSTANTS["INPROGRESS"]
             and deadline is not None
-            and deadline < int(time.time() * 1000)
+            and deadline < int(self.clock().timestamp() * 1000)
         )
 
     def _update_record(self, data_record: DataRecord) -> None:
@@ -142,10 +159,46 @@ class ObjectStorePersistenceLayer(BasePersistenceLayer):
         self.store.delete(self.key_for(data_record.idempotency_key))
 
 
-def persistence_layer(config: IdempotencyConfig, *, store: ObjectStore) -> BasePersistenceLayer:
+def persistence_layer(
+    config: IdempotencyConfig, *, store: ObjectStore, clock: Clock = utc_now
+) -> BasePersistenceLayer:
     """The configured backend: the object store, or DynamoDB on AWS."""
     if config.backend == "dynamodb":
         if not config.table:
             raise ValueError("alerts.idempotency.table is required for backend: dynamodb")
         return DynamoDBPersistenceLayer(table_name=config.table)
-    return ObjectStorePersistenceLayer(store, prefix=config.prefix)
+    return ObjectStorePersistenceLayer(store, prefix=config.prefix, clock=clock)
+
+
+def expire_records(
+    store: ObjectStore,
+    *,
+    prefix: str,
+    older_than: timedelta,
+    now: datetime,
+    every: timedelta = SWEEP_EVERY,
+) -> int | None:
+    """Delete the records under ``prefix`` nothing wrote to for longer than ``older_than``.
+
+    At most once per ``every``: returns None when the last sweep (``<prefix>.swept``) is more
+    recent, else the number of records deleted. Raises ``StorageError`` like the store.
+    """
+    base = prefix if prefix.endswith("/") else prefix + "/"
+    mark = base + SWEEP_MARK
+    try:
+        last: datetime | None = datetime.fromisoformat(
+            json.loads(store.read_bytes(mark))["swept_at"]
+        )
+    except NotFound:
+        last = None
+    except (ValueError, KeyError, TypeError):  # a damaged mark: sweep, and write a good one
+        last = None
+    if last is not None and timedelta(0) <= now - last < every:
+        return None
+    store.put_bytes(mark, json.dumps({"swept_at": now.isoformat()}).encode())
+    deleted = 0
+    for info in list(store.list(base)):
+        if info.key != mark and now - info.last_modified > older_than:
+            store.delete(info.key)
+            deleted += 1
+    return deleted

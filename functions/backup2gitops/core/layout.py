@@ -50,6 +50,7 @@ __all__ = [
     "is_cluster_name",
     "native_archive_key",
     "native_backup_dir",
+    "native_cluster_dir",
     "native_manifest_key",
     "new_backup_id",
     "parse_delivery_record_key",
@@ -147,6 +148,12 @@ def _normalise_prefix(prefix: str) -> str:
 
 def _join(prefix: str, *parts: str) -> str:
     return "/".join([*_split_prefix(prefix), *parts])
+
+
+def native_cluster_dir(*, prefix: str, cluster: str) -> str:
+    """The folder of one cluster's native backups, with a trailing slash (for listing)."""
+    validate_cluster(cluster)
+    return _join(prefix, BACKUPS_DIR, cluster) + "/"
 
 
 def native_backup_dir(*, prefix: str, cluster: str, backup_id: str) -> str:

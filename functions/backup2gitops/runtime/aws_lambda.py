@@ -36,6 +36,12 @@ is raised, so Lambda retries and then sends the event to the on-failure destinat
 
 The EventBridge client is injectable (``events_client=``); by default
 ``adapters.eventbus.EventBridge`` makes a boto3 client on first use.
+
+At cold start: the ``*_SECRET_ARN`` variables are resolved (each optional), the configuration is
+loaded (``$BACKUP2GITOPS_CONFIG``, else the packaged ``backup2gitops/config.yaml``:
+``lambda_context``) and the function's ``requirements`` are checked; an unmet one fails every
+invocation with one CRITICAL line. Every invocation emits one Powertools Metrics record
+(``emit_invocation_metric``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from backup2gitops.adapters.aws_secrets import resolve_secret_arns
 from backup2gitops.adapters.eventbus import EventBridge, EventBridgeError
 from backup2gitops.adapters.storage import ObjectStore
+from backup2gitops.config import PACKAGED_CONFIG, ConfigError
 from backup2gitops.core.errors import InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
 from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
@@ -67,10 +74,16 @@ SCHEDULED_EVENT = "Scheduled Event"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def lambda_context() -> FunctionContext:
+    """The process-wide context; with ``$BACKUP2GITOPS_CONFIG`` empty, the configuration inside
+    the package (``backup2gitops/config.yaml``), so a function cold-starts without one."""
+    return default_context(default=PACKAGED_CONFIG)
+
+
 def lambda_adapter(
     spec: FunctionSpec,
     *,
-    context: Callable[[], FunctionContext] = default_context,
+    context: Callable[[], FunctionContext] = lambda_context,
     events_client: Any = None,
 ) -> LambdaHandler:
     """A ``lambda_handler(event, lambda_context)`` for ``spec``."""
@@ -78,10 +91,23 @@ def lambda_adapter(
     secrets_resolved: list[bool] = []
 
     def lambda_handler(raw: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+        outcome = "failed"
+        try:
+            result = entry(raw, lambda_context)
+            outcome = str(result.get("status", "failed"))
+            return result
+        finally:
+            emit_invocation_metric(spec.name, outcome=outcome)
+
+    def entry(raw: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
         if not secrets_resolved:  # once per cold start, before the context reads the config
             resolve_secret_arns(os.environ)
             secrets_resolved.append(True)
         base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
+        unmet = spec.requirements(base) if spec.requirements is not None else None
+        if unmet is not None:  # a credential the configuration needs: one line, then fail
+            logger_for(spec.name).critical(unmet)
+            raise ConfigError(unmet)
         try:
             if is_function_url(raw):  # GET /health, /status, /metrics (or a POSTed CloudEvent)
                 return http_response(spec, raw, base)
@@ -136,6 +162,27 @@ def lambda_adapter(
                 return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
+
+
+def emit_invocation_metric(function: str, *, outcome: str) -> None:
+    """One CloudWatch embedded-metric-format record per invocation (Powertools Metrics):
+    ``Invocations`` = 1 in ``$POWERTOOLS_METRICS_NAMESPACE``, dimensions ``service`` (the
+    function) and ``outcome`` (``published``, ``replied``, ``no_reply``, ``rejected``,
+    ``failed``: raised, so Lambda retries). Printed to stdout, where Lambda turns it into a
+    metric: no API call, no permission. Nothing without a namespace (outside the stack).
+
+    Powertools keeps metrics in class-level state shared by every ``Metrics`` instance, so the
+    record is flushed here, within the invocation that made it."""
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    if not namespace:
+        return
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics = Metrics(namespace=namespace, service=function)
+    metrics.add_dimension(name="outcome", value=outcome)
+    metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
 
 
 def is_function_url(raw: Any) -> bool:
@@ -274,5 +321,6 @@ __all__ = [
     "event_from_lambda",
     "from_structured",
     "lambda_adapter",
+    "lambda_context",
     "structured",
 ]

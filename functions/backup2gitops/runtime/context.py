@@ -68,10 +68,11 @@ _default: FunctionContext | None = None
 _default_lock = threading.Lock()
 
 
-def default_context() -> FunctionContext:
-    """The process-wide context from ``$BACKUP2GITOPS_CONFIG`` (built on first use)."""
+def default_context(*, default: Path | None = None) -> FunctionContext:
+    """The process-wide context from ``$BACKUP2GITOPS_CONFIG``, else the ``default`` file
+    (built on first use)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = FunctionContext(load_config())
+            _default = FunctionContext(load_config(default=default))
         return _default

@@ -12,10 +12,11 @@ for what a retry may fix).
 
 Before anything else: a body larger than ``http.max_body_bytes`` is answered 413 (a
 ``Content-Length`` over the limit is refused unread, and no more than the limit plus one byte
-is ever read); a function with a webhook token refuses every request (503 ``not_configured``,
-``/healthz`` too) while no token is configured, unless the configuration says
-``allow_unauthenticated`` (``startup_problem``; ``main.py`` and ``serve`` check it before
-serving). Tokens are compared in constant time.
+is ever read); a function whose ``requirements`` are not met (alert-router: a credential a
+routed, non-optional receiver names is not set) refuses every request (503 ``not_configured``),
+and so does a function with a webhook token while no token is configured, unless the
+configuration says ``allow_unauthenticated`` (``startup_problem``; ``main.py`` and ``serve``
+check it before serving; the Lambda adapter checks ``requirements`` at every invocation). Tokens are compared in constant time.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class FunctionSpec:
     """The event that reports a failure (``gitops.failed``, ``backup.failed``): see
     ``runtime.failures.report``."""
     get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
+    requirements: Callable[[FunctionContext], str | None] | None = None
+    """Why the configuration cannot serve this function (a credential it needs is not set), or
+    None; checked before serving, on every runtime (Lambda too)."""
 
 
 def _response(*args: Any, **kwargs: Any) -> flask.Response:
@@ -92,6 +96,8 @@ def event_response(event: Event) -> flask.Response:
 def startup_problem(spec: FunctionSpec, ctx: FunctionContext) -> str | None:
     """Why ``spec`` must not serve with this configuration, or None. Fails closed: a function
     with a webhook token and no token configured (unset variable, missing file) is refused."""
+    if spec.requirements is not None and (unmet := spec.requirements(ctx)) is not None:
+        return unmet
     if spec.token is None:
         return None
     ref = spec.token(ctx)

@@ -1,0 +1,67 @@
+"""template.yaml's layers: each function imports with only its own layer's packages.
+
+DependenciesLayer (requirements-lambda.txt) has no kubernetes; only cluster-backup gets
+KubernetesDependenciesLayer. Each handler is imported in a fresh interpreter in which
+``kubernetes`` cannot be imported: four must load, and cluster-backup must not (else the test
+could not tell). The sizes the split saves are measured in the note, not asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WITHOUT = """
+import importlib.abc, sys
+missing = set(sys.argv[2].split(","))
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in missing:
+            raise ImportError(f"no {name} in this layer")
+        return None
+sys.meta_path.insert(0, Refuse())
+import importlib
+importlib.import_module(sys.argv[1] + ".handler")
+print(sorted(missing & set(sys.modules)))
+"""
+NOT_IN_KUBERNETES_LAYER = "git,flask,werkzeug,prometheus_client"
+"""What layer-kubernetes/requirements.txt leaves out of requirements-lambda.txt."""
+
+
+def import_without(module: str, missing: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions")}
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT, module, missing],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "module", ["backup_complete", "gitops_generator", "health_aggregator", "alert_router"]
+)
+def test_the_other_functions_import_without_kubernetes(module: str) -> None:
+    result = import_without(module, "kubernetes")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+def test_cluster_backup_needs_kubernetes_so_the_check_can_fail() -> None:
+    result = import_without("cluster_backup", "kubernetes")
+    assert result.returncode != 0
+    assert "no kubernetes in this layer" in result.stderr
+
+
+def test_cluster_backup_imports_with_its_own_layer_only() -> None:
+    result = import_without("cluster_backup", NOT_IN_KUBERNETES_LAYER)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+    assert import_without("health_aggregator", NOT_IN_KUBERNETES_LAYER).returncode != 0
