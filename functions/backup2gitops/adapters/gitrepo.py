@@ -249,6 +249,7 @@ class GitRemote:
         push_branch: str | None = None,
         mark: BackupMark | None = None,
         guard: Guard | None = None,
+        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]] | None = None,
     ) -> CommitResult:
         """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced.
 
@@ -257,7 +258,9 @@ class GitRemote:
         ``mark`` (the backup's completion time) goes into a ``Backup-Created-At`` trailer, and a
         backup older than the one the tip reflects for this cluster is a no-op with a
         ``reason``: asked again on every attempt, so on the tip a lost race fetched.
-        ``guard`` may refuse the change before it is committed.
+        ``guard`` may refuse the change before it is committed. ``shared`` maps files outside
+        ``root`` that clusters share (``.sops.yaml``) to a function of their current content
+        (None: absent) giving the new one; a change there alone is a commit.
         """
         target = push_branch or self.branch
         for attempt in range(1, self.push_attempts + 1):
@@ -276,7 +279,8 @@ class GitRemote:
                 counts = self._write_tree(repo, root=root, files=files())
                 if guard is not None:
                     guard(before, CommitResult("", *counts, noop=False))
-                staged = bool(self._git(repo, "status", "--porcelain", "--", str(root)))
+                paths = [str(root), *self._write_shared(repo, shared or {})]
+                staged = bool(self._git(repo, "status", "--porcelain", "--", *paths))
                 if not staged and not allow_empty:
                     head = repo.head.commit.hexsha if repo.head.is_valid() else ""
                     return CommitResult(head, 0, 0, 0, noop=True)
@@ -359,6 +363,31 @@ class GitRemote:
         if change.written:
             self._git(repo, "add", "--all", "--", str(root))
         return change.added, change.changed, change.removed
+
+    def committed(self, path: PurePosixPath) -> bytes | None:
+        """The file at ``path`` on the tip being built upon, while ``publish`` streams files:
+        the work tree equals the tip until a path is written, and each path is written once."""
+        target = self.workdir / path
+        if target.is_symlink() or not target.is_file():
+            return None
+        return target.read_bytes()
+
+    def _write_shared(
+        self, repo: git.Repo, shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]]
+    ) -> list[str]:
+        """Update the shared files (fixed names, never from a backup) and stage them."""
+        base = Path(repo.working_tree_dir or self.workdir)
+        for path, update in shared.items():
+            target = base / path
+            current = None if target.is_symlink() or not target.is_file() else target.read_bytes()
+            content = update(current)
+            if content != current:
+                target.unlink(missing_ok=True)
+                target.write_bytes(content)
+        names = [str(path) for path in shared]
+        if names:
+            self._git(repo, "add", "--", *names)
+        return names
 
     def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
         """Path -> blob id of every file the index holds under ``root``."""

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     # imported here, after the git check: GitPython refuses to import without git
     from backup2gitops import generation
     from backup2gitops.adapters.gitrepo import GitError, GitRemote
-    from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+    from backup2gitops.adapters.sops import SopsError, encrypter_for
     from backup2gitops.config import ConfigError, load_config
     from backup2gitops.core.archive import ArchiveError
     from backup2gitops.runtime.context import FunctionContext
@@ -140,11 +140,7 @@ def run(args: argparse.Namespace) -> int:
     )
     policy = config.generator.cleaning
     try:
-        encrypt = (
-            SopsEncrypter(recipients=config.generator.sops_age_recipients)
-            if policy.secrets == "sops"
-            else None
-        )
+        encrypt = encrypter_for(config.generator)
         outcome = generation.generate(
             archive=archive,
             remote=remote,
