@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import git
@@ -291,13 +292,16 @@ class GitRemote:
                 self._commit(repo, message(result), trailers=trailers)
                 sha = repo.head.commit.hexsha
                 try:
-                    self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
+                    self._push(repo, target)
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
                         raise
                     # Most likely the remote moved (another generator pushed): loop re-syncs.
         raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    def _push(self, repo: git.Repo, target: str) -> None:
+        self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
 
     def newest_mark(self, repo: git.Repo, *, cluster: str) -> tuple[str, BackupMark] | None:
         """The newest commit on the branch for ``cluster`` and the backup it says it reflects;
@@ -423,6 +427,106 @@ class GitRemote:
                 )
         finally:
             os.unlink(handle.name)  # noqa: PTH108
+
+
+class LocalWorkTree(GitRemote):
+    """A local work tree the commit is made in, on its checked-out branch, with no remote and
+    no push: what an export tool does (``generate --repo DIR``). Made (``git init``) when the
+    folder does not exist or is empty.
+
+    The tree is the user's, so nothing is reset or cleaned in it: a tree with uncommitted
+    changes to tracked files, or untracked files under ``clusters/``, is refused; a failure
+    after files were written puts the paths it wrote back as they were on ``HEAD``.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        author_name: str,
+        author_email: str,
+        branch: str | None = None,
+    ) -> None:
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            git.Repo.init(path, mkdir=True, initial_branch=branch or "main")
+        try:
+            repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise GitError(
+                "not_a_work_tree", f"{path} is neither a git work tree nor empty", retryable=False
+            ) from exc
+        if repo.bare or repo.working_tree_dir is None:
+            raise GitError("not_a_work_tree", f"{path} is a bare repository", retryable=False)
+        if repo.head.is_detached:
+            raise GitError("detached_head", f"{path} has no branch checked out", retryable=False)
+        current = repo.head.reference.name
+        if branch is not None and branch != current:
+            raise GitError(
+                "branch_mismatch",
+                f"{path} has {current!r} checked out, not {branch!r}",
+                retryable=False,
+            )
+        top = Path(repo.working_tree_dir)
+        super().__init__(
+            url=str(top),
+            branch=current,
+            cache_dir=top.parent,
+            author_name=author_name,
+            author_email=author_email,
+            push_attempts=1,
+        )
+        self.workdir = top
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[git.Repo]:
+        with (self.workdir / ".git" / "backup2gitops.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            repo = git.Repo(self.workdir)
+            if self._git(repo, "status", "--porcelain", "--untracked-files=no").strip():
+                raise GitError(
+                    "work_tree_dirty",
+                    f"{self.workdir} has uncommitted changes: commit or stash them first",
+                    retryable=False,
+                )
+            if self._git(repo, "status", "--porcelain", "--", "clusters").strip():
+                raise GitError(
+                    "work_tree_dirty",
+                    f"{self.workdir} has untracked files under clusters/",
+                    retryable=False,
+                )
+            yield repo
+
+    def publish(
+        self,
+        *,
+        root: PurePosixPath,
+        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]] | None = None,
+        **options: Any,
+    ) -> CommitResult:
+        try:
+            return super().publish(root=root, shared=shared, **options)
+        except GitError as exc:
+            if exc.code != "work_tree_dirty":
+                self._restore([str(root), *(str(path) for path in shared or {})])
+            raise
+        except BaseException:
+            self._restore([str(root), *(str(path) for path in shared or {})])
+            raise
+
+    def _restore(self, paths: list[str]) -> None:
+        """Put ``paths`` back as ``HEAD`` has them (they were clean when ``locked`` began)."""
+        repo = git.Repo(self.workdir)
+        for path in paths:  # one at a time: a path HEAD lacks must not stop the others
+            with contextlib.suppress(GitError):
+                self._git(repo, "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", path)
+            with contextlib.suppress(GitError):
+                if repo.head.is_valid():
+                    self._git(repo, "checkout", "HEAD", "--", path)
+            with contextlib.suppress(GitError):
+                self._git(repo, "clean", "-fdq", "--", path)
+
+    def _push(self, repo: git.Repo, target: str) -> None:
+        """Nothing to push: the commit is the result."""
 
 
 def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:
