@@ -41,8 +41,11 @@ if [ ! -x "$GOBIN_DIR/knative-validate" ] \
   echo "$KV_STAMP" >"$GOBIN_DIR/knative-validate.stamp"
 fi
 
-# Debian: Alertmanager, and etcd for the real Kubernetes API server (3.4.23 serves 1.34 well).
+# Debian: Alertmanager, and etcd for the real Kubernetes API server (3.4.23 serves 1.34 well);
+# zsh and fish load the completion scripts (tests/functional/test_completion.py).
 debian_packages=()
+command -v zsh >/dev/null 2>&1 || debian_packages+=(zsh)
+command -v fish >/dev/null 2>&1 || debian_packages+=(fish)
 command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)
 command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 if [ "${#debian_packages[@]}" -gt 0 ]; then

@@ -24,7 +24,17 @@ from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-VERBS = ("demo", "serve", "generate", "backup", "neat", "config_cmd", "schemas", "status")
+VERBS = (
+    "demo",
+    "serve",
+    "generate",
+    "backup",
+    "neat",
+    "config_cmd",
+    "schemas",
+    "status",
+    "completion",
+)
 
 # verb -> (module, one-line help); the help is the one each module's register() gives
 # (tests/functional/test_cli_errors.py keeps the two equal).
@@ -37,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "work with the configuration file"),
     "schemas": ("schemas", "write the JSON Schemas (event catalog, configuration)"),
     "status": ("status", "the flow's health and each cluster's facts"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
 
 EPILOG = "exit status: 0 success, 1 failure, 2 usage or invalid configuration"
