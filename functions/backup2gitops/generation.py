@@ -123,12 +123,16 @@ def placed_objects(
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
     previous: Previous | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
     """Clean each item and place it, counting what is kept and why the rest is excluded.
 
     A Secret to encrypt is given the document committed at its path (``previous``), which the
-    encrypter returns as it is when the plaintext did not change."""
-    for item in items:
+    encrypter returns as it is when the plaintext did not change. ``progress`` is told the
+    number of items read so far, after each one."""
+    for count, item in enumerate(items, 1):
+        if progress is not None:
+            progress(count)
         prepared = prepare(item.obj, policy=policy, transforms=transforms)
         if prepared.object is None:
             reason = prepared.excluded or "excluded"
@@ -207,6 +211,7 @@ def generate(
     archive_sha256: str | None = None,
     claims: Claims | None = None,
     limits: ArchiveLimits | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
@@ -224,6 +229,7 @@ def generate(
     With ``encrypt`` (sops), each Secret is compared with the file committed at its path on the
     tip (``remote.committed``) and keeps its bytes when unchanged, and ``.sops.yaml`` at the
     repository's root gets this cluster's creation rule (``core.sops_files``).
+    ``progress`` is told how many items were read so far (from 1 again on a retried push).
     """
     started = time.monotonic()
     plans: list[Plan] = []
@@ -248,6 +254,7 @@ def generate(
                 transforms=transforms,
                 encrypt=encrypt,
                 previous=remote.committed,
+                progress=progress,
             )
             yield from guarded_tree(
                 iter_tree(cluster=cluster, objects=placed), report=report, claims=claims

@@ -170,7 +170,7 @@ def test_help_imports_no_verb_and_no_sdk(tmp_path: Path) -> None:
         "from backup2gitops.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('backup2gitops.config', 'backup2gitops.cli.demo', 'backup2gitops.cli.serve',"
-        " 'pydantic', 'flask', 'boto3', 'git', 'yaml', 'kubernetes')\n"
+        " 'pydantic', 'flask', 'boto3', 'git', 'yaml', 'kubernetes', 'rich')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(

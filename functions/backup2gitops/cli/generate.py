@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 if TYPE_CHECKING:
@@ -152,45 +153,52 @@ def run(args: argparse.Namespace) -> int:
         return 2
     ctx = FunctionContext(config)
     policy = config.generator.cleaning
-    try:
-        remote = (
-            LocalWorkTree(
-                path=Path(args.repo),
-                branch=args.branch,
-                author_name=config.git.author_name,
-                author_email=config.git.author_email,
+    total = manifest.resource_count if manifest else None
+    failure = None
+    show = progress.reporter("generate", enabled=progress.wanted(args.output), first_step="reading")
+    with show as reporter:  # gone from the terminal before anything else is printed
+        try:
+            remote = (
+                LocalWorkTree(
+                    path=Path(args.repo),
+                    branch=args.branch,
+                    author_name=config.git.author_name,
+                    author_email=config.git.author_email,
+                )
+                if is_work_tree_target(args.repo)
+                else GitRemote(
+                    url=remote_url(args.repo),
+                    branch=args.branch or config.git.branch,
+                    cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
+                    author_name=config.git.author_name,
+                    author_email=config.git.author_email,
+                    token=config.git.token.reveal(),
+                    push_attempts=config.git.push_attempts,
+                )
             )
-            if is_work_tree_target(args.repo)
-            else GitRemote(
-                url=remote_url(args.repo),
-                branch=args.branch or config.git.branch,
-                cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
-                author_name=config.git.author_name,
-                author_email=config.git.author_email,
-                token=config.git.token.reveal(),
-                push_attempts=config.git.push_attempts,
+            encrypt = encrypter_for(config.generator)
+            outcome = generation.generate(
+                archive=archive,
+                remote=remote,
+                cluster=cluster,
+                backup_id=args.backup_id or backup_id,
+                policy=policy,
+                transforms=load_transforms(config.generator.transforms),
+                encrypt=encrypt,
+                plan_noop=True,
+                claims=generation.Claims(
+                    created_at=manifest.finished_at if manifest else None,
+                    items=manifest.resource_count if manifest else None,
+                    complete=manifest is not None,
+                    max_deletion_share=config.generator.max_deletion_share,
+                ),
+                limits=config.archive_limits.limits(),
+                progress=lambda done: reporter.items(done, total=total),
             )
-        )
-        encrypt = encrypter_for(config.generator)
-        outcome = generation.generate(
-            archive=archive,
-            remote=remote,
-            cluster=cluster,
-            backup_id=args.backup_id or backup_id,
-            policy=policy,
-            transforms=load_transforms(config.generator.transforms),
-            encrypt=encrypt,
-            plan_noop=True,
-            claims=generation.Claims(
-                created_at=manifest.finished_at if manifest else None,
-                items=manifest.resource_count if manifest else None,
-                complete=manifest is not None,
-                max_deletion_share=config.generator.max_deletion_share,
-            ),
-            limits=config.archive_limits.limits(),
-        )
-    except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
-        print(f"generate: {exc}", file=sys.stderr)
+        except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
+            failure = str(exc)
+    if failure is not None:
+        print(f"generate: {failure}", file=sys.stderr)
         return 1
     report = {
         "commit": outcome.commit.commit,
