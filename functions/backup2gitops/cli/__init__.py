@@ -10,7 +10,8 @@ and one-line helps below stand in for the others), and verb modules import their
 dependencies inside ``run``.
 
 Exit codes, for every verb: 0 success, 1 the work failed (storage, git, a function's error),
-2 usage (bad arguments or an invalid configuration). Errors are one line on stderr;
+2 usage (bad arguments or an invalid configuration). Errors are one line on stderr, usage
+errors too (``Parser``);
 ``--debug`` re-raises so that Python prints the traceback.
 """
 
@@ -21,6 +22,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -62,6 +64,15 @@ def version() -> str:
         return "unknown"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error on one line (kubectl's habit) instead of the usage
+    block followed by the error; ``--help`` still prints the usage. Every verb's parser is one
+    (``add_subparsers`` makes its parsers of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (--help shows the usage)\n")
+
+
 def _selected(argv: Sequence[str]) -> str | None:
     """The verb on the command line (the first word that is not an option), if any."""
     for word in argv:
@@ -72,7 +83,7 @@ def _selected(argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the verb it names is imported (all of them without)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="backup2gitops",
         description="Kubernetes backups in MinIO/S3 -> a clean, reviewable GitOps repository.",
         epilog=EPILOG,
@@ -114,6 +125,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return message, EXIT_USAGE
     if isinstance(exc, FileNotFoundError) and exc.filename == "git":
         return "git is not installed (not found on PATH)", EXIT_FAILURE
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}", EXIT_FAILURE  # not "[Errno 2] ..."
     if isinstance(exc, OSError | Backup2GitopsError):
         return message, EXIT_FAILURE  # the project's errors say what failed in their message
     return f"{type(exc).__name__}: {message}", EXIT_FAILURE
