@@ -137,3 +137,27 @@ def test_a_backup_folder_without_a_manifest_is_named_by_the_folder(tmp_path: Pat
     archive = write_archive(tmp_path, "20261125t020000z")
     report = generate(tmp_path, archive.parent, tmp_path / "r.git")
     assert report["backup_id"] == "20261125t020000z"
+
+
+def test_a_linked_work_tree_is_committed_in_on_its_own_branch(tmp_path: Path) -> None:
+    """``git worktree add``: its ``.git`` is a file, the lock lives in its own git dir."""
+    main_tree = tmp_path / "main"
+    subprocess.run(["git", "init", "-q", "--initial-branch=main", str(main_tree)], check=True)
+    git(
+        main_tree,
+        "-c",
+        "user.name=u",
+        "-c",
+        "user.email=u@e",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "init",
+    )
+    linked = tmp_path / "linked"
+    git(main_tree, "worktree", "add", "-q", "-b", "side", str(linked))
+    report = generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), linked)
+    assert report["branch"] == "side"
+    assert git(main_tree, "rev-parse", "side").strip() == report["commit"]
+    assert git(main_tree, "rev-list", "--count", "main").strip() == "1"

@@ -476,10 +476,11 @@ class LocalWorkTree(GitRemote):
             push_attempts=1,
         )
         self.workdir = top
+        self._git_dir = Path(repo.git_dir)  # not always top/.git: a linked worktree has a file
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[git.Repo]:
-        with (self.workdir / ".git" / "backup2gitops.lock").open("a") as lock:
+        with (self._git_dir / "backup2gitops.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             repo = git.Repo(self.workdir)
             if self._git(repo, "status", "--porcelain", "--untracked-files=no").strip():
