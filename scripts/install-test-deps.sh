@@ -65,7 +65,10 @@ fi
 # chromium-headless-shell for the status page's browser test (tests/e2e/chromium.py: --dump-dom
 # and --screenshot; the headless shell is the smaller package, ~20 s to install, and needs no X),
 # and promtool (in Debian's prometheus package) for `promtool check metrics|rules` / `test rules`.
+# zsh and fish load the completion scripts (tests/functional/test_completion.py).
 debian_packages=()
+command -v zsh >/dev/null 2>&1 || debian_packages+=(zsh)
+command -v fish >/dev/null 2>&1 || debian_packages+=(fish)
 command -v prometheus-alertmanager >/dev/null 2>&1 || debian_packages+=(prometheus-alertmanager)
 command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \

@@ -173,11 +173,13 @@ def write_cluster_backup(
     backup_id: str,
     started_at: datetime,
     clock: Callable[[], datetime],
+    progress: Callable[[int], None] | None = None,
 ) -> ClusterBackup:
     """Discover, stream every kept object into the archive, then write the manifest LAST.
 
     On any failure (``kube.KubeError`` while listing, ``StorageError`` while writing) no
     manifest is written and the partial archive is deleted; the exception propagates.
+    ``progress`` is told how many objects were written so far (the CLI's progress line).
     """
     discovery = kube.discover(api)
     warnings: list[str] = []
@@ -187,7 +189,7 @@ def write_cluster_backup(
     )
     written = write_native_backup(
         store,
-        items,
+        items if progress is None else _counted(items, progress),
         cluster=cluster,
         backup_id=backup_id,
         started_at=started_at,
@@ -196,3 +198,9 @@ def write_cluster_backup(
         warnings=warnings,
     )
     return ClusterBackup(written, dict(sorted(excluded.items())), discovery.form)
+
+
+def _counted(items: Iterator[BackupItem], progress: Callable[[int], None]) -> Iterator[BackupItem]:
+    for count, item in enumerate(items, 1):
+        progress(count)
+        yield item

@@ -3,7 +3,7 @@
 The whole file is checked when it is loaded (``config validate``, and every function's cold
 start): unknown keys anywhere are errors (a typo must not pass), enumerations are strict, the
 cleaning policy is ``core.cleaning.CleaningPolicy`` itself, transforms and receiver types must
-be installed, cross-field rules (sops needs recipients, review mode needs its project) hold, and
+be installed, cross-field rules (sops needs recipients and a digest key, review mode needs its project) hold, and
 URLs carry no credentials. Every error names its field: ``generator.cleaning.secrets: must be one
 of exclude, redact, sops, plaintext (got 'encrypt')``.
 
@@ -186,6 +186,12 @@ class GeneratorConfig(Strict):
         default_factory=list,
         description="age public keys (age1...) Secrets are encrypted for; cleaning.secrets: sops",
     )
+    sops_digest_key: SecretRef | None = Field(
+        default=None,
+        description="HMAC-SHA256 key (32 bytes or more, {env: NAME} or {file: PATH}) of the "
+        "digest kept beside each encrypted Secret: an unchanged Secret keeps its committed "
+        "ciphertext; required when cleaning.secrets is sops",
+    )
     record_unchanged: bool = Field(
         default=True,
         description="commit a backup that changes nothing as an empty commit with its trailers, "
@@ -239,6 +245,14 @@ class GeneratorConfig(Strict):
             raise FieldProblem(
                 "sops_age_recipients",
                 message="required when cleaning.secrets is sops (age public keys, age1...)",
+            )
+        if self.cleaning.secrets == "sops" and self.sops_digest_key is None:
+            # Refused rather than falling back to re-encrypting: without it every backup
+            # rewrites every Secret's ciphertext, which buries real changes in review.
+            raise FieldProblem(
+                "sops_digest_key",
+                message="required when cleaning.secrets is sops ({env: NAME} or {file: PATH} "
+                "of a key of 32 bytes or more: unchanged Secrets keep their ciphertext)",
             )
         return self
 

@@ -12,15 +12,18 @@ memory, for tests and benchmarks.
 from __future__ import annotations
 
 import collections
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
+
+import yaml
 
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
-from backup2gitops.core import errors
+from backup2gitops.core import errors, sops_files
 from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.core.integrity import CheckedReader
@@ -29,7 +32,31 @@ from backup2gitops.core.repo_plan import iter_tree, plan_tree
 from backup2gitops.core.safeguards import BackupMark, DeletionGuard, count_refusal
 
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
-Encrypt = Callable[[dict[str, Any]], dict[str, Any]]
+Previous = Callable[[PurePosixPath], bytes | None]
+"""The file committed at a path on the tip being built upon (None: there is none)."""
+
+
+class Encrypt(Protocol):
+    """Encrypts a Secret (``adapters.sops.SopsEncrypter``); returns ``previous``, the committed
+    document at the same path, when it already holds this plaintext (no churn)."""
+
+    recipient_list: list[str]
+
+    def __call__(
+        self, obj: dict[str, Any], *, previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+
+def committed_document(previous: Previous | None, path: PurePosixPath) -> dict[str, Any] | None:
+    """The YAML document committed at ``path``, if there is one and it parses as a mapping."""
+    raw = previous(path) if previous is not None else None
+    if raw is None:
+        return None
+    try:
+        loaded = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 @dataclass
@@ -95,9 +122,17 @@ def placed_objects(
     policy: CleaningPolicy,
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
+    previous: Previous | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
-    """Clean each item and place it, counting what is kept and why the rest is excluded."""
-    for item in items:
+    """Clean each item and place it, counting what is kept and why the rest is excluded.
+
+    A Secret to encrypt is given the document committed at its path (``previous``), which the
+    encrypter returns as it is when the plaintext did not change. ``progress`` is told the
+    number of items read so far, after each one."""
+    for count, item in enumerate(items, 1):
+        if progress is not None:
+            progress(count)
         prepared = prepare(item.obj, policy=policy, transforms=transforms)
         if prepared.object is None:
             reason = prepared.excluded or "excluded"
@@ -105,18 +140,18 @@ def placed_objects(
             plan.excluded_by_reason[reason] = plan.excluded_by_reason.get(reason, 0) + 1
             continue
         obj = prepared.object
-        if prepared.encrypt:
-            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
-                raise ValueError("the secret policy asks for encryption but no encrypter is set")
-            obj = encrypt(obj)
-        plan.objects += 1
-        plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
         path = object_path(
             cluster=plan.cluster,
             group_resource=item.group_resource,
             namespace=item.namespace,
             name=item.name,
         )
+        if prepared.encrypt:
+            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
+                raise ValueError("the secret policy asks for encryption but no encrypter is set")
+            obj = encrypt(obj, previous=committed_document(previous, path))
+        plan.objects += 1
+        plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
         yield path, obj
 
 
@@ -127,10 +162,18 @@ def plan_backup(
     policy: CleaningPolicy,
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
+    previous: Previous | None = None,
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory."""
     plan = Plan(cluster=cluster)
-    placed = placed_objects(items, plan=plan, policy=policy, transforms=transforms, encrypt=encrypt)
+    placed = placed_objects(
+        items,
+        plan=plan,
+        policy=policy,
+        transforms=transforms,
+        encrypt=encrypt,
+        previous=previous,
+    )
     plan.files = plan_tree(cluster=cluster, objects=placed)
     return plan
 
@@ -168,6 +211,7 @@ def generate(
     archive_sha256: str | None = None,
     claims: Claims | None = None,
     limits: ArchiveLimits | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
@@ -181,6 +225,11 @@ def generate(
     ``BackupRefused`` before anything is removed; so does a commit removing more than
     ``max_deletion_share`` of the cluster's objects unless the backup is confirmed complete;
     a backup older than the one the branch reflects is a no-op with a reason.
+
+    With ``encrypt`` (sops), each Secret is compared with the file committed at its path on the
+    tip (``remote.committed``) and keeps its bytes when unchanged, and ``.sops.yaml`` at the
+    repository's root gets this cluster's creation rule (``core.sops_files``).
+    ``progress`` is told how many items were read so far (from 1 again on a retried push).
     """
     started = time.monotonic()
     plans: list[Plan] = []
@@ -204,6 +253,8 @@ def generate(
                 policy=policy,
                 transforms=transforms,
                 encrypt=encrypt,
+                previous=remote.committed,
+                progress=progress,
             )
             yield from guarded_tree(
                 iter_tree(cluster=cluster, objects=placed), report=report, claims=claims
@@ -225,6 +276,15 @@ def generate(
             else None
         ),
         guard=lambda before, change: deletion_guard(claims, report)(before, change),
+        shared=(
+            {
+                sops_files.SOPS_CONFIG: functools.partial(
+                    sops_files.sops_config, cluster=cluster, recipients=encrypt.recipient_list
+                )
+            }
+            if encrypt is not None
+            else None
+        ),
     )
     if not plans and plan_noop:
         for _ in files():

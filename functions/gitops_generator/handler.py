@@ -15,7 +15,7 @@ from __future__ import annotations
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
 from backup2gitops.adapters.review import ReviewError, review_branch, review_host
-from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+from backup2gitops.adapters.sops import SopsError, encrypter_for
 from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core import layout
 from backup2gitops.core.archive import ArchiveError
@@ -162,11 +162,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         push_branch = (
             review_branch(cluster=backup.cluster, backup_id=backup.backup_id) if reviews else None
         )
-        encrypt = (
-            SopsEncrypter(recipients=ctx.config.generator.sops_age_recipients)
-            if policy.secrets == "sops"
-            else None
-        )
+        encrypt = encrypter_for(ctx.config.generator, environ=ctx.environ)
         outcome = generation.generate(
             archive=lambda: ctx.store.open_read(keys.archive),
             remote=remote,

@@ -16,6 +16,7 @@ import yaml
 from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitRemote
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+from backup2gitops.core import sops_files
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 
@@ -36,6 +37,7 @@ SECRET: dict[str, Any] = {
     "metadata": {"name": "db", "namespace": "payments", "uid": "u1", "resourceVersion": "9"},
     "data": {"password": base64.b64encode(b"hunter2").decode()},
 }
+DIGEST_KEY = b"k" * 32
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
         cluster="prod",
         backup_id="b1",
         policy=CleaningPolicy(secrets="sops"),
-        encrypt=SopsEncrypter(recipients=[public]),
+        encrypt=SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY),
     )
     assert outcome.plan.objects == 1
     committed = subprocess.run(
@@ -93,7 +95,9 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
     assert "hunter2" not in committed and SECRET["data"]["password"] not in committed
     doc = yaml.safe_load(committed)
     assert doc["data"]["password"].startswith("ENC[AES256_GCM")
+    digest = doc["metadata"].pop("annotations")[sops_files.DIGEST_ANNOTATION]
     assert doc["metadata"] == {"name": "db", "namespace": "payments"}  # reviewable, cleaned
+    assert digest.startswith("hmac-sha256:")  # clear text, covered by the MAC (decrypt below)
     path = tmp_path / "db.yaml"
     path.write_text(committed)
     decrypted = subprocess.run(
@@ -108,9 +112,11 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
 
 def test_sops_without_recipients_or_binary_refuses_instead_of_writing_plaintext() -> None:
     with pytest.raises(SopsError, match="recipients"):
-        SopsEncrypter(recipients=[])
+        SopsEncrypter(recipients=[], digest_key=DIGEST_KEY)
     with pytest.raises(SopsError, match="binary"):
-        SopsEncrypter(recipients=["age1x"], binary="no-such-sops")
+        SopsEncrypter(recipients=["age1x"], digest_key=DIGEST_KEY, binary="no-such-sops")
+    with pytest.raises(SopsError, match="32 bytes or more"):
+        SopsEncrypter(recipients=["age1x"], digest_key=b"short")
 
 
 def test_generation_refuses_when_encryption_is_asked_but_not_wired() -> None:
@@ -119,3 +125,141 @@ def test_generation_refuses_when_encryption_is_asked_but_not_wired() -> None:
     item = BackupItem(group_resource="secrets", namespace="payments", name="db", obj=SECRET)
     with pytest.raises(ValueError, match="no encrypter"):
         generation.plan_backup([item], cluster="prod", policy=CleaningPolicy(secrets="sops"))
+
+
+def git_out(remote: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def secrets_archive(secrets: dict[str, dict[str, str]]) -> bytes:
+    """A backup of one Secret per name (``{name: data}``) and a ConfigMap."""
+    out = io.BytesIO()
+    with ArchiveWriter(out) as writer:
+        for name, data in secrets.items():
+            obj = {**SECRET, "metadata": {**SECRET["metadata"], "name": name}, "data": data}
+            writer.add(group_resource="secrets", namespace="payments", name=name, obj=obj)
+        writer.add(
+            group_resource="configmaps",
+            namespace="payments",
+            name="settings",
+            obj={
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "settings", "namespace": "payments"},
+                "data": {"mode": "fast"},
+            },
+        )
+    return out.getvalue()
+
+
+def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_diff(
+    tmp_path: Path, age_key: tuple[str, Path]
+) -> None:
+    """Two backups with the same Secrets: the second commit's tree is the first's, byte for
+    byte; a third with one Secret changed changes exactly that file, which sops decrypts."""
+    public, key = age_key
+    remote = tmp_path / "r.git"
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
+    )
+    encrypt = SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY)
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    same = {f"s{i}": {"password": b64(f"secret-{i}")} for i in range(3)}
+
+    def backup(backup_id: str, secrets: dict[str, dict[str, str]]) -> generation.Outcome:
+        data = secrets_archive(secrets)
+        return generation.generate(
+            archive=lambda: io.BytesIO(data),
+            remote=GitRemote(
+                url=str(remote),
+                branch="main",
+                cache_dir=tmp_path / "c",
+                author_name="t",
+                author_email="t@e",
+            ),
+            cluster="prod",
+            backup_id=backup_id,
+            policy=CleaningPolicy(secrets="sops"),
+            encrypt=encrypt,
+        )
+
+    first = backup("b1", same)
+    assert (first.commit.added, first.plan.objects) == (4, 4)
+    tree_1 = git_out(remote, "rev-parse", "main^{tree}")
+    second = backup("b2", same)
+    assert not second.commit.noop and (second.commit.changed, second.commit.added) == (0, 0)
+    assert git_out(remote, "rev-parse", "main^{tree}") == tree_1  # nothing re-encrypted
+    assert git_out(remote, "diff", "--name-only", "main~1", "main") == ""
+
+    changed = {**same, "s1": {"password": b64("rotated")}}
+    third = backup("b3", changed)
+    assert (third.commit.changed, third.commit.added, third.commit.removed) == (1, 0, 0)
+    path = "clusters/prod/namespaces/payments/secrets/s1.yaml"
+    assert git_out(remote, "diff", "--name-only", "main~1", "main").split() == [path]
+
+    committed = git_out(remote, "show", f"main:{path}")
+    doc = yaml.safe_load(committed)
+    digest = doc["metadata"]["annotations"][sops_files.DIGEST_ANNOTATION]
+    assert digest.startswith("hmac-sha256:") and "rotated" not in committed
+    (tmp_path / "s1.yaml").write_text(committed)
+    decrypted = subprocess.run(
+        ["sops", "decrypt", str(tmp_path / "s1.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SOPS_AGE_KEY_FILE": str(key)},
+    ).stdout
+    assert yaml.safe_load(decrypted)["data"] == {"password": b64("rotated")}
+
+
+def test_the_sops_yaml_rules_let_sops_encrypt_a_new_file_by_themselves(
+    tmp_path: Path, age_key: tuple[str, Path]
+) -> None:
+    """``.sops.yaml`` at the root: ``sops encrypt`` of a file under the cluster, given no
+    flags, uses its recipient and encrypts only data/stringData (what ``sops edit`` does)."""
+    public, _key = age_key
+    remote = tmp_path / "r.git"
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
+    )
+    data = secrets_archive({"db": SECRET["data"]})
+    generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=GitRemote(
+            url=str(remote),
+            branch="main",
+            cache_dir=tmp_path / "c",
+            author_name="t",
+            author_email="t@e",
+        ),
+        cluster="prod",
+        backup_id="b1",
+        policy=CleaningPolicy(secrets="sops"),
+        encrypt=SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY),
+    )
+    rules = yaml.safe_load(git_out(remote, "show", "main:.sops.yaml"))
+    assert rules == {
+        "creation_rules": [
+            {
+                "path_regex": "^clusters/prod/.*\\.yaml$",
+                "encrypted_regex": "^(data|stringData)$",
+                "age": public,
+            }
+        ]
+    }
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+    new = clone / "clusters/prod/namespaces/payments/secrets/new.yaml"
+    new.write_text(yaml.safe_dump({**SECRET, "metadata": {"name": "new"}}))
+    encrypted = subprocess.run(
+        ["sops", "encrypt", str(new.relative_to(clone))],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=clone,
+    ).stdout
+    doc = yaml.safe_load(encrypted)
+    assert doc["data"]["password"].startswith("ENC[") and doc["metadata"] == {"name": "new"}
+    assert [r["recipient"] for r in doc["sops"]["age"]] == [public]

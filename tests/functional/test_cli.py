@@ -22,8 +22,9 @@ def test_every_verb_is_registered() -> None:
         "config",
         "schemas",
         "status",
+        "completion",
     }
-    assert len(VERBS) == 8
+    assert len(VERBS) == 9
 
 
 def test_config_validate_accepts_a_good_file(

@@ -7,14 +7,16 @@ brings the traceback back.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from backup2gitops.cli import COMMANDS, build_parser
+from backup2gitops.cli import COMMANDS, build_parser, main
 from tests.fixtures.native import native_backup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,8 +142,95 @@ def test_schemas_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
 
 
 def test_unknown_verb_and_missing_argument_are_usage_errors(tmp_path: Path) -> None:
-    assert cli(tmp_path, "frobnicate").returncode == 2
-    assert cli(tmp_path, "generate").returncode == 2
+    line = one_line_error(cli(tmp_path, "frobnicate"), 2)
+    assert line.startswith("backup2gitops: argument VERB: invalid choice: 'frobnicate'")
+    line = one_line_error(cli(tmp_path, "generate"), 2)
+    assert line == (
+        "backup2gitops generate: the following arguments are required: source, --repo "
+        "(--help shows the usage)"
+    )
+
+
+# verb -> (arguments, exit status, part of the line, whether --debug shows a traceback: only
+# where the error is an exception, not a refusal the verb words itself)
+EVERY_VERB: dict[str, tuple[tuple[str, ...], int, str, bool]] = {
+    "demo": (
+        ("demo", "--workdir", "/proc/nope"),
+        1,
+        "demo: cannot use --workdir /proc/nope",
+        False,
+    ),
+    "serve": (
+        ("serve", "--workdir", "/proc/nope"),
+        1,
+        "/proc/nope: No such file or directory",
+        True,
+    ),
+    "generate": (("generate", "absent.tar.gz", "--repo", "r.git"), 2, "no backup at absent", False),
+    "backup": (("backup", "--to", "ftp://x", "--cluster", "prod"), 2, "want file:///path", False),
+    "neat": (("neat", "-f", "absent.yaml"), 2, "absent.yaml", False),
+    "config": (("config", "validate", "absent.yaml"), 2, "absent.yaml", False),
+    "schemas": (("schemas", "--out", "/proc/nope"), 1, "/proc/nope: No such file", True),
+    "status": (("status", "--url", "http://127.0.0.1:9"), 2, "did not answer", False),
+    "completion": (("completion", "tcsh"), 2, "invalid choice: 'tcsh'", False),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(COMMANDS))
+def test_an_error_in_every_verb_is_one_line_on_stderr_without_a_traceback(
+    verb: str, tmp_path: Path
+) -> None:
+    """A verb without a case here fails: each new verb must show its error is one line."""
+    args, status, fragment, raised = EVERY_VERB[verb]
+    result = cli(tmp_path, *args)
+    line = one_line_error(result, status)
+    # the verb names itself; config validate names the file, as a linter does
+    assert line.startswith((f"{verb}: ", f"backup2gitops {verb}: ", "absent.yaml: ")), line
+    assert fragment in line, line
+    assert result.stdout == ""
+    if raised:
+        debug = cli(tmp_path, "--debug", *args)
+        assert debug.returncode == status and "Traceback" in debug.stderr
+
+
+RST = re.compile(r"``|:(?:[a-z]+:)?[a-z]+:`|^\s*\.\. |::\s*$|`[^`\n]+`_", re.MULTILINE)
+"""reStructuredText that a docstring would bring into --help: ``literal``, :role:`x`,
+.. directives, a literal block's ``::``, `link`_."""
+
+
+def every_parser() -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        found.append((path, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*path, name))
+
+    walk(build_parser(), ())
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [path for path, _ in every_parser()], ids=lambda p: " ".join(p) or "top"
+)
+def test_no_help_text_has_rst_markup(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every verb's and sub-verb's ``--help``, as the command prints it (``neat --help`` did)."""
+    with pytest.raises(SystemExit) as exited:
+        main([*path, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: backup2gitops")
+    assert not RST.findall(text), RST.findall(text)
+
+
+def test_the_rst_check_finds_markup() -> None:
+    for text in ("see ``x``", "a :class:`Config`", ".. note::", "example::\n", "`site`_"):
+        assert RST.search(text), text
+    assert not RST.search("-o json (default: table); file: PATH, 2026-12-01T02:00:00Z")
 
 
 def test_backup_to_an_unknown_scheme(tmp_path: Path) -> None:
@@ -170,7 +259,7 @@ def test_help_imports_no_verb_and_no_sdk(tmp_path: Path) -> None:
         "from backup2gitops.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('backup2gitops.config', 'backup2gitops.cli.demo', 'backup2gitops.cli.serve',"
-        " 'pydantic', 'flask', 'boto3', 'git', 'yaml', 'kubernetes')\n"
+        " 'pydantic', 'flask', 'boto3', 'git', 'yaml', 'kubernetes', 'rich')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(

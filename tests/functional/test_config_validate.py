@@ -34,6 +34,10 @@ BROKEN = {
         f"generator: {{cleaning: {{secrets: sops}}, sops_age_recipients: [{AGE_KEY}, age1x]}}",
         "generator.sops_age_recipients[1]: not an age public key",
     ),
+    "sops-without-digest-key": (
+        f"generator: {{cleaning: {{secrets: sops}}, sops_age_recipients: [{AGE_KEY}]}}",
+        "generator.sops_digest_key: required when cleaning.secrets is sops",
+    ),
     "unknown-transform": (
         "generator: {transforms: [does-not-exist]}",
         "generator.transforms[0]: unknown transform 'does-not-exist'",

@@ -349,3 +349,40 @@ def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
     assert reply is not None and reply.type == events.GITOPS_GENERATED
     data = events.GitopsGenerated.model_validate(reply.data)
     assert data.noop and data.reason is not None and "older" in data.reason
+
+
+def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
+    tmp_path: Path,
+) -> None:
+    """``sops_digest_key`` names a variable this process does not have: the Secret is neither
+    written in clear nor re-encrypted without a digest; the backup fails with the field's name."""
+    from backup2gitops.config import GeneratorConfig
+    from backup2gitops.config_types import SecretRef
+    from backup2gitops.core.cleaning import CleaningPolicy
+
+    remote = tmp_path / "remote.git"
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
+    )
+    store = MemoryStore("backups")
+    store.put_bytes(KEY, ARCHIVE)
+    config = Config(
+        git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"),
+        generator=GeneratorConfig(
+            cleaning=CleaningPolicy(secrets="sops"),
+            sops_age_recipients=["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"],
+            sops_digest_key=SecretRef(env="B2G_TEST_DIGEST_KEY"),
+        ),
+    )
+    ctx = FunctionContext(config, store=store, environ={})
+    app = flask.Flask("g")
+    app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
+    status, reply = post(app.test_client(), completed())
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "sops_failed" and "sops_digest_key is not set" in failed.message
+    assert "B2G_TEST_DIGEST_KEY" in failed.message
+    heads = subprocess.run(
+        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
+    ).stdout
+    assert heads == ""

@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import git
@@ -249,6 +250,7 @@ class GitRemote:
         push_branch: str | None = None,
         mark: BackupMark | None = None,
         guard: Guard | None = None,
+        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]] | None = None,
     ) -> CommitResult:
         """Make ``root`` hold exactly ``files``, commit, push; fetch and re-apply when raced.
 
@@ -257,7 +259,9 @@ class GitRemote:
         ``mark`` (the backup's completion time) goes into a ``Backup-Created-At`` trailer, and a
         backup older than the one the tip reflects for this cluster is a no-op with a
         ``reason``: asked again on every attempt, so on the tip a lost race fetched.
-        ``guard`` may refuse the change before it is committed.
+        ``guard`` may refuse the change before it is committed. ``shared`` maps files outside
+        ``root`` that clusters share (``.sops.yaml``) to a function of their current content
+        (None: absent) giving the new one; a change there alone is a commit.
         """
         target = push_branch or self.branch
         for attempt in range(1, self.push_attempts + 1):
@@ -276,7 +280,8 @@ class GitRemote:
                 counts = self._write_tree(repo, root=root, files=files())
                 if guard is not None:
                     guard(before, CommitResult("", *counts, noop=False))
-                staged = bool(self._git(repo, "status", "--porcelain", "--", str(root)))
+                paths = [str(root), *self._write_shared(repo, shared or {})]
+                staged = bool(self._git(repo, "status", "--porcelain", "--", *paths))
                 if not staged and not allow_empty:
                     head = repo.head.commit.hexsha if repo.head.is_valid() else ""
                     return CommitResult(head, 0, 0, 0, noop=True)
@@ -287,13 +292,16 @@ class GitRemote:
                 self._commit(repo, message(result), trailers=trailers)
                 sha = repo.head.commit.hexsha
                 try:
-                    self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
+                    self._push(repo, target)
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
                         raise
                     # Most likely the remote moved (another generator pushed): loop re-syncs.
         raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    def _push(self, repo: git.Repo, target: str) -> None:
+        self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
 
     def newest_mark(self, repo: git.Repo, *, cluster: str) -> tuple[str, BackupMark] | None:
         """The newest commit on the branch for ``cluster`` and the backup it says it reflects;
@@ -360,6 +368,31 @@ class GitRemote:
             self._git(repo, "add", "--all", "--", str(root))
         return change.added, change.changed, change.removed
 
+    def committed(self, path: PurePosixPath) -> bytes | None:
+        """The file at ``path`` on the tip being built upon, while ``publish`` streams files:
+        the work tree equals the tip until a path is written, and each path is written once."""
+        target = self.workdir / path
+        if target.is_symlink() or not target.is_file():
+            return None
+        return target.read_bytes()
+
+    def _write_shared(
+        self, repo: git.Repo, shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]]
+    ) -> list[str]:
+        """Update the shared files (fixed names, never from a backup) and stage them."""
+        base = Path(repo.working_tree_dir or self.workdir)
+        for path, update in shared.items():
+            target = base / path
+            current = None if target.is_symlink() or not target.is_file() else target.read_bytes()
+            content = update(current)
+            if content != current:
+                target.unlink(missing_ok=True)
+                target.write_bytes(content)
+        names = [str(path) for path in shared]
+        if names:
+            self._git(repo, "add", "--", *names)
+        return names
+
     def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
         """Path -> blob id of every file the index holds under ``root``."""
         out = self._git(repo, "ls-files", "--stage", "-z", "--", str(root))
@@ -394,6 +427,107 @@ class GitRemote:
                 )
         finally:
             os.unlink(handle.name)  # noqa: PTH108
+
+
+class LocalWorkTree(GitRemote):
+    """A local work tree the commit is made in, on its checked-out branch, with no remote and
+    no push: what an export tool does (``generate --repo DIR``). Made (``git init``) when the
+    folder does not exist or is empty.
+
+    The tree is the user's, so nothing is reset or cleaned in it: a tree with uncommitted
+    changes to tracked files, or untracked files under ``clusters/``, is refused; a failure
+    after files were written puts the paths it wrote back as they were on ``HEAD``.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        author_name: str,
+        author_email: str,
+        branch: str | None = None,
+    ) -> None:
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            git.Repo.init(path, mkdir=True, initial_branch=branch or "main")
+        try:
+            repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise GitError(
+                "not_a_work_tree", f"{path} is neither a git work tree nor empty", retryable=False
+            ) from exc
+        if repo.bare or repo.working_tree_dir is None:
+            raise GitError("not_a_work_tree", f"{path} is a bare repository", retryable=False)
+        if repo.head.is_detached:
+            raise GitError("detached_head", f"{path} has no branch checked out", retryable=False)
+        current = repo.head.reference.name
+        if branch is not None and branch != current:
+            raise GitError(
+                "branch_mismatch",
+                f"{path} has {current!r} checked out, not {branch!r}",
+                retryable=False,
+            )
+        top = Path(repo.working_tree_dir)
+        super().__init__(
+            url=str(top),
+            branch=current,
+            cache_dir=top.parent,
+            author_name=author_name,
+            author_email=author_email,
+            push_attempts=1,
+        )
+        self.workdir = top
+        self._git_dir = Path(repo.git_dir)  # not always top/.git: a linked worktree has a file
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[git.Repo]:
+        with (self._git_dir / "backup2gitops.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            repo = git.Repo(self.workdir)
+            if self._git(repo, "status", "--porcelain", "--untracked-files=no").strip():
+                raise GitError(
+                    "work_tree_dirty",
+                    f"{self.workdir} has uncommitted changes: commit or stash them first",
+                    retryable=False,
+                )
+            if self._git(repo, "status", "--porcelain", "--", "clusters").strip():
+                raise GitError(
+                    "work_tree_dirty",
+                    f"{self.workdir} has untracked files under clusters/",
+                    retryable=False,
+                )
+            yield repo
+
+    def publish(
+        self,
+        *,
+        root: PurePosixPath,
+        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]] | None = None,
+        **options: Any,
+    ) -> CommitResult:
+        try:
+            return super().publish(root=root, shared=shared, **options)
+        except GitError as exc:
+            if exc.code != "work_tree_dirty":
+                self._restore([str(root), *(str(path) for path in shared or {})])
+            raise
+        except BaseException:
+            self._restore([str(root), *(str(path) for path in shared or {})])
+            raise
+
+    def _restore(self, paths: list[str]) -> None:
+        """Put ``paths`` back as ``HEAD`` has them (they were clean when ``locked`` began)."""
+        repo = git.Repo(self.workdir)
+        for path in paths:  # one at a time: a path HEAD lacks must not stop the others
+            with contextlib.suppress(GitError):
+                self._git(repo, "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", path)
+            with contextlib.suppress(GitError):
+                if repo.head.is_valid():
+                    self._git(repo, "checkout", "HEAD", "--", path)
+            with contextlib.suppress(GitError):
+                self._git(repo, "clean", "-fdq", "--", path)
+
+    def _push(self, repo: git.Repo, target: str) -> None:
+        """Nothing to push: the commit is the result."""
 
 
 def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:

@@ -10,7 +10,8 @@ and one-line helps below stand in for the others), and verb modules import their
 dependencies inside ``run``.
 
 Exit codes, for every verb: 0 success, 1 the work failed (storage, git, a function's error),
-2 usage (bad arguments or an invalid configuration). Errors are one line on stderr;
+2 usage (bad arguments or an invalid configuration). Errors are one line on stderr, usage
+errors too (``Parser``);
 ``--debug`` re-raises so that Python prints the traceback.
 """
 
@@ -21,10 +22,21 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-VERBS = ("demo", "serve", "generate", "backup", "neat", "config_cmd", "schemas", "status")
+VERBS = (
+    "demo",
+    "serve",
+    "generate",
+    "backup",
+    "neat",
+    "config_cmd",
+    "schemas",
+    "status",
+    "completion",
+)
 
 # verb -> (module, one-line help); the help is the one each module's register() gives
 # (tests/functional/test_cli_errors.py keeps the two equal).
@@ -37,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "work with the configuration file"),
     "schemas": ("schemas", "write the JSON Schemas (event catalog, configuration)"),
     "status": ("status", "the flow's health and each cluster's facts"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
 
 EPILOG = "exit status: 0 success, 1 failure, 2 usage or invalid configuration"
@@ -51,6 +64,15 @@ def version() -> str:
         return "unknown"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error on one line (kubectl's habit) instead of the usage
+    block followed by the error; ``--help`` still prints the usage. Every verb's parser is one
+    (``add_subparsers`` makes its parsers of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (--help shows the usage)\n")
+
+
 def _selected(argv: Sequence[str]) -> str | None:
     """The verb on the command line (the first word that is not an option), if any."""
     for word in argv:
@@ -61,7 +83,7 @@ def _selected(argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the verb it names is imported (all of them without)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="backup2gitops",
         description="Kubernetes backups in MinIO/S3 -> a clean, reviewable GitOps repository.",
         epilog=EPILOG,
@@ -103,6 +125,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return message, EXIT_USAGE
     if isinstance(exc, FileNotFoundError) and exc.filename == "git":
         return "git is not installed (not found on PATH)", EXIT_FAILURE
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}", EXIT_FAILURE  # not "[Errno 2] ..."
     if isinstance(exc, OSError | Backup2GitopsError):
         return message, EXIT_FAILURE  # the project's errors say what failed in their message
     return f"{type(exc).__name__}: {message}", EXIT_FAILURE

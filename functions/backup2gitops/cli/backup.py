@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 
@@ -76,19 +77,25 @@ def run(args: argparse.Namespace) -> int:
     started_at = now()
     backup_id = new_backup_id(started_at)
     kubeconfig = str(settings.kubeconfig) if settings.kubeconfig is not None else None
-    try:
-        with kube.api_client_from(kubeconfig=kubeconfig, context=settings.context) as api:
-            backup = write_cluster_backup(
-                api,
-                store,
-                config=settings,
-                cluster=cluster,
-                backup_id=backup_id,
-                started_at=started_at,
-                clock=now,
-            )
-    except (kube.KubeError, StorageError, ArchiveError) as exc:
-        print(f"backup: failed, nothing written: {exc}", file=sys.stderr)
+    failure = None
+    show = progress.reporter("backup", enabled=progress.wanted(args.output), first_step="listing")
+    with show as reporter:  # gone from the terminal before anything else is printed
+        try:
+            with kube.api_client_from(kubeconfig=kubeconfig, context=settings.context) as api:
+                backup = write_cluster_backup(
+                    api,
+                    store,
+                    config=settings,
+                    cluster=cluster,
+                    backup_id=backup_id,
+                    started_at=started_at,
+                    clock=now,
+                    progress=reporter.items,
+                )
+        except (kube.KubeError, StorageError, ArchiveError) as exc:
+            failure = str(exc)
+    if failure is not None:
+        print(f"backup: failed, nothing written: {failure}", file=sys.stderr)
         return 1
     manifest = backup.written.manifest
     keys = [backup.written.manifest_key, backup.written.archive_key]

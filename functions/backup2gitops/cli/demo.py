@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 if TYPE_CHECKING:
@@ -113,13 +114,17 @@ def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
     return manifest_key, info
 
 
-def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
+def run_flow(
+    workdir: Path, *, triggers: str | None = None, reporter: progress.Reporter | None = None
+) -> dict[str, Any]:
     from backup2gitops.adapters.gitrepo import ensure_bare_remote
     from backup2gitops.adapters.storage import FileStore
     from backup2gitops.cli import flow
     from backup2gitops.runtime.context import FunctionContext
 
+    reporter = reporter or progress.Reporter()
     workdir = workdir.resolve()
+    reporter.step("writing the sample backup")
     config = demo_config(workdir)
     ensure_bare_remote(workdir / "gitops.git")
     store = FileStore(workdir / "bucket")
@@ -129,6 +134,15 @@ def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
     environ = {k: v for k, v in os.environ.items() if k != "K_SINK"}
     contexts: dict[str, FunctionContext] = {}
     transport = flow.InProcessTransport(specs, contexts)
+    deliveries = 0
+
+    def delivered(service: str) -> None:
+        nonlocal deliveries
+        deliveries += 1
+        reporter.step(f"delivering to {service}")
+        reporter.items(deliveries)
+
+    transport.on_delivery = delivered
     broker = flow.new_broker(triggers, transport)
     for name in specs:
         # as knative/base/sinkbinding.yaml binds them to the Broker
@@ -144,6 +158,7 @@ def run_flow(workdir: Path, *, triggers: str | None = None) -> dict[str, Any]:
             "backup-complete", headers={"Content-Type": "application/json"}, body=body
         )
         log = broker.run_until_idle()
+    reporter.step("cloning the repository")
     clone = working_copy(workdir / "gitops.git", workdir / "repository")
     report = summarize(
         workdir=workdir, clone=clone, accepted=accepted.status, reply=accepted.reply, log=log
@@ -363,7 +378,10 @@ def run(args: argparse.Namespace) -> int:
         if log_file is not None:
             stack.enter_context(log_file)
             stack.enter_context(logs_into(log_file))
-        report = run_flow(workdir, triggers=args.triggers)
+        reporter = stack.enter_context(
+            progress.reporter("demo", enabled=progress.wanted(args.output))
+        )
+        report = run_flow(workdir, triggers=args.triggers, reporter=reporter)
     report["log"] = str(log_path) if log_file is not None else None
     emit(report, output=args.output, table=print_report)
     return 0 if report["commit"] and not report["dead_letters"] else 1

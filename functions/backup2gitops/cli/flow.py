@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,8 @@ class InProcessTransport:
     ) -> None:
         self.apps: dict[str, flask.Flask] = {}
         self.session = requests.Session()
+        self.on_delivery: Callable[[str], None] | None = None
+        """Told the service each delivery goes to, before it is made (demo's progress)."""
         for name, spec in specs.items():
             app = flask.Flask(name)
 
@@ -158,6 +160,8 @@ class InProcessTransport:
         app = self.apps.get(service)
         if app is None:
             return DeliveryResult(404, body=f"no service {service}")
+        if self.on_delivery is not None:
+            self.on_delivery(service)
         response = app.test_client().post("/", headers=dict(headers), data=body)
         return delivery_result(response.status_code, dict(response.headers), response.data)
 

@@ -2,8 +2,13 @@
 
 SOURCE is a native backup folder (``manifest.json`` + ``resources.tar.gz``), a Velero backup
 folder (``velero-backup.json`` + ``<name>.tar.gz``), a tarball, or an ``s3://bucket/key`` of a
-tarball (credentials and endpoint as in the configuration). DEST is a git URL or a local bare
-repository (created when the path does not exist).
+tarball (credentials and endpoint as in the configuration). DEST is where the commit goes:
+
+- a git URL, or a local bare repository: cloned, committed, pushed (fetch-rebase-retry);
+- a local work tree: committed in place on its checked-out branch, nothing pushed, as an
+  export tool writes into a folder (made with ``git init`` when DEST does not exist or is an
+  empty folder);
+- a path that does not exist and ends in ``.git``: a bare repository is made and pushed to.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 if TYPE_CHECKING:
@@ -24,7 +30,12 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("generate", help="write one backup into a GitOps repository")
     parser.add_argument("source", help="backup folder, tarball, or s3://bucket/key.tar.gz")
-    parser.add_argument("--repo", required=True, help="git URL or local bare repository")
+    parser.add_argument(
+        "--repo",
+        required=True,
+        help="git URL or bare repository (pushed to), or a local work tree or new folder "
+        "(committed in, no push); a new path ending in .git is made bare",
+    )
     parser.add_argument("--cluster", help="cluster name (default: from the native manifest)")
     parser.add_argument(
         "--backup-id", help="default: from the manifest, else the backup's folder name"
@@ -82,6 +93,18 @@ def resolve_source(
     return (lambda: path.open("rb")), None, backup_id_of(PurePosixPath(path.resolve())), None
 
 
+def is_work_tree_target(dest: str) -> bool:
+    """True when DEST is a folder to commit in (a work tree, an empty or a new folder), False
+    when it is a remote to push to (a URL, a bare repository, a new path ending in ``.git``)."""
+    if "://" in dest or dest.startswith("git@"):
+        return False
+    path = Path(dest)
+    if not path.exists():
+        return not path.name.endswith(".git")
+    is_bare = (path / "HEAD").is_file() and (path / "objects").is_dir()
+    return path.is_dir() and not is_bare
+
+
 def remote_url(dest: str) -> str:
     from backup2gitops.adapters.gitrepo import ensure_bare_remote
 
@@ -111,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     # imported here, after the git check: GitPython refuses to import without git
     from backup2gitops import generation
-    from backup2gitops.adapters.gitrepo import GitError, GitRemote
-    from backup2gitops.adapters.sops import SopsEncrypter, SopsError
+    from backup2gitops.adapters.gitrepo import GitError, GitRemote, LocalWorkTree
+    from backup2gitops.adapters.sops import SopsError, encrypter_for
     from backup2gitops.config import ConfigError, load_config
     from backup2gitops.core.archive import ArchiveError
     from backup2gitops.runtime.context import FunctionContext
@@ -129,41 +152,53 @@ def run(args: argparse.Namespace) -> int:
         print("generate: --cluster is required for this source", file=sys.stderr)
         return 2
     ctx = FunctionContext(config)
-    remote = GitRemote(
-        url=remote_url(args.repo),
-        branch=args.branch or config.git.branch,
-        cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
-        author_name=config.git.author_name,
-        author_email=config.git.author_email,
-        token=config.git.token.reveal(),
-        push_attempts=config.git.push_attempts,
-    )
     policy = config.generator.cleaning
-    try:
-        encrypt = (
-            SopsEncrypter(recipients=config.generator.sops_age_recipients)
-            if policy.secrets == "sops"
-            else None
-        )
-        outcome = generation.generate(
-            archive=archive,
-            remote=remote,
-            cluster=cluster,
-            backup_id=args.backup_id or backup_id,
-            policy=policy,
-            transforms=load_transforms(config.generator.transforms),
-            encrypt=encrypt,
-            plan_noop=True,
-            claims=generation.Claims(
-                created_at=manifest.finished_at if manifest else None,
-                items=manifest.resource_count if manifest else None,
-                complete=manifest is not None,
-                max_deletion_share=config.generator.max_deletion_share,
-            ),
-            limits=config.archive_limits.limits(),
-        )
-    except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
-        print(f"generate: {exc}", file=sys.stderr)
+    total = manifest.resource_count if manifest else None
+    failure = None
+    show = progress.reporter("generate", enabled=progress.wanted(args.output), first_step="reading")
+    with show as reporter:  # gone from the terminal before anything else is printed
+        try:
+            remote = (
+                LocalWorkTree(
+                    path=Path(args.repo),
+                    branch=args.branch,
+                    author_name=config.git.author_name,
+                    author_email=config.git.author_email,
+                )
+                if is_work_tree_target(args.repo)
+                else GitRemote(
+                    url=remote_url(args.repo),
+                    branch=args.branch or config.git.branch,
+                    cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
+                    author_name=config.git.author_name,
+                    author_email=config.git.author_email,
+                    token=config.git.token.reveal(),
+                    push_attempts=config.git.push_attempts,
+                )
+            )
+            encrypt = encrypter_for(config.generator)
+            outcome = generation.generate(
+                archive=archive,
+                remote=remote,
+                cluster=cluster,
+                backup_id=args.backup_id or backup_id,
+                policy=policy,
+                transforms=load_transforms(config.generator.transforms),
+                encrypt=encrypt,
+                plan_noop=True,
+                claims=generation.Claims(
+                    created_at=manifest.finished_at if manifest else None,
+                    items=manifest.resource_count if manifest else None,
+                    complete=manifest is not None,
+                    max_deletion_share=config.generator.max_deletion_share,
+                ),
+                limits=config.archive_limits.limits(),
+                progress=lambda done: reporter.items(done, total=total),
+            )
+        except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
+            failure = str(exc)
+    if failure is not None:
+        print(f"generate: {failure}", file=sys.stderr)
         return 1
     report = {
         "commit": outcome.commit.commit,

@@ -127,7 +127,10 @@ def run(args: argparse.Namespace) -> int:
             if args.url
             else measure_here(args.config)
         )
-    except (ConfigError, ValueError, requests.RequestException) as exc:
+    except requests.RequestException as exc:  # requests' text is a paragraph of pool internals
+        print(f"status: {args.url} did not answer ({type(exc).__name__})", file=sys.stderr)
+        return 2
+    except (ConfigError, ValueError) as exc:
         print(f"status: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(body, indent=2) if args.output == "json" else render(body))
