@@ -179,3 +179,31 @@ def test_credentials_never_appear_in_display_urls() -> None:
         "https://git.example.com/org/repo.git"
     )
     assert "tok3n" not in display_url("https://tok3n@git.example.com/r.git")
+
+
+@pytest.mark.parametrize(
+    ("stderr", "code"),
+    [
+        (
+            "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 403",
+            "auth_failed",
+        ),
+        (
+            "remote: HTTP Basic: Access denied\nfatal: Authentication failed for 'https://h/r'",
+            "auth_failed",
+        ),
+        # a push race on a remote whose path (pytest-403/) or object ids hold "403": retryable
+        (
+            "To /tmp/pytest-of-root/pytest-403/bare.git\n ! [remote rejected] main -> main "
+            "(cannot lock ref 'refs/heads/main': is at 4031ab9 but expected 9f403c2)",
+            "git_unavailable",
+        ),
+    ],
+)
+def test_only_an_http_403_or_a_refusal_reads_as_refused_credentials(stderr: str, code: str) -> None:
+    import git as gitpython
+
+    from backup2gitops.adapters import gitrepo
+
+    exc = gitpython.GitCommandError(["git", "push"], 1, stderr=stderr)
+    assert gitrepo._classify(exc, url="/tmp/pytest-of-root/pytest-403/bare.git").code == code

@@ -82,11 +82,16 @@ def display_url(url: str) -> str:
     return url
 
 
+_HTTP_403 = re.compile(r"returned error: 403\b|\b403 forbidden\b")
+
+
 def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
     text = f"{exc.stderr or ''} {exc.stdout or ''}".lower()
     safe = display_url(url)
-    refused = ("authentication failed", "403", "permission denied", "could not read username")
-    if any(sign in text for sign in refused):  # git asks for a user when a token is refused
+    refused = ("authentication failed", "permission denied", "could not read username")
+    # git asks for a user when a token is refused. HTTP 403 only as git's curl reports it: a
+    # bare "403" also matches object ids and paths (pytest-403/, a race's "is at 4031ab...").
+    if any(sign in text for sign in refused) or _HTTP_403.search(text):
         return GitError(
             "auth_failed", f"the remote {safe} refused our credentials", retryable=False
         )
