@@ -4,7 +4,10 @@
       --(core.repo_layout / core.repo_plan)--> files --(adapters.gitrepo)--> commit + push
 
 The files stream from the archive into the working tree: memory holds one object at a time and
-the set of paths, whatever the backup's size. The gitops-generator function and
+the set of paths, whatever the backup's size. Before that, one pass over the archive reads only
+its StatefulSets and CRDs into a ``BackupIndex`` (``core.cleaning.backup_index``: the claims a
+StatefulSet creates, the defaults a CRD fills in), which cleaning needs and the archive's order
+cannot promise before the objects it concerns. The gitops-generator function and
 ``backup2gitops generate`` both call ``generate``; ``plan_backup`` is the same pipeline kept in
 memory, for tests and benchmarks.
 """
@@ -22,7 +25,7 @@ from typing import Any, BinaryIO, cast
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
 from backup2gitops.core import errors
 from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
-from backup2gitops.core.cleaning import CleaningPolicy, prepare
+from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy, prepare
 from backup2gitops.core.integrity import CheckedReader
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import iter_tree, plan_tree
@@ -95,10 +98,11 @@ def placed_objects(
     policy: CleaningPolicy,
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
+    index: BackupIndex,
 ) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
     """Clean each item and place it, counting what is kept and why the rest is excluded."""
     for item in items:
-        prepared = prepare(item.obj, policy=policy, transforms=transforms)
+        prepared = prepare(item.obj, policy=policy, transforms=transforms, index=index)
         if prepared.object is None:
             reason = prepared.excluded or "excluded"
             plan.excluded += 1
@@ -128,9 +132,19 @@ def plan_backup(
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
 ) -> Plan:
-    """The whole repository tree for ``cluster``, in memory."""
+    """The whole repository tree for ``cluster``, in memory (the index from the same items)."""
     plan = Plan(cluster=cluster)
-    placed = placed_objects(items, plan=plan, policy=policy, transforms=transforms, encrypt=encrypt)
+    items = list(items)
+    placed = placed_objects(
+        items,
+        plan=plan,
+        policy=policy,
+        transforms=transforms,
+        encrypt=encrypt,
+        index=BackupIndex.of(
+            item.obj for item in items if item.group_resource in INDEXED_RESOURCES
+        ),
+    )
     plan.files = plan_tree(cluster=cluster, objects=placed)
     return plan
 
@@ -186,24 +200,41 @@ def generate(
     plans: list[Plan] = []
     claims = claims or Claims()
     report = ReadReport()
+    indexes: list[BackupIndex] = []
+
+    def checked(raw: BinaryIO) -> CheckedReader | None:
+        if archive_size is None:
+            return None
+        return CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
+
+    def backup_index() -> BackupIndex:
+        """The first pass, once for all attempts (they read the same archive)."""
+        if not indexes:
+            with archive() as raw:
+                stream = checked(raw)
+                items = iter_items(
+                    cast("BinaryIO", stream or raw), limits=limits, only=INDEXED_RESOURCES
+                )
+                indexes.append(BackupIndex.of(item.obj for item in items))
+                if stream is not None:
+                    stream.finish()
+        return indexes[0]
 
     def files() -> Iterator[tuple[PurePosixPath, bytes]]:
         plan = Plan(cluster=cluster)
         plans.append(plan)
         nonlocal report
         report = ReadReport()
+        index = backup_index()
         with archive() as raw:
-            stream = (
-                CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
-                if archive_size is not None
-                else None
-            )
+            stream = checked(raw)
             placed = placed_objects(
                 iter_items(cast("BinaryIO", stream or raw), report=report, limits=limits),
                 plan=plan,
                 policy=policy,
                 transforms=transforms,
                 encrypt=encrypt,
+                index=index,
             )
             yield from guarded_tree(
                 iter_tree(cluster=cluster, objects=placed), report=report, claims=claims
