@@ -185,6 +185,8 @@ def generate(
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
+    The first attempt begins with the index pass (``core.cleaning.BackupIndex``: only the
+    StatefulSets and CRDs are decoded), done once for all attempts.
     Each push attempt reads the archive again (a lost race re-applies the change on the new tip).
     A backup already on the branch is a no-op that does not read the archive, unless
     ``plan_noop`` asks for the plan's figures anyway (the CLI reports them).
