@@ -73,10 +73,15 @@ def main() -> None:
         ),
     )
     timed(
-        "plan (read + clean + lay out + YAML)",
+        "plan (index pass + read + clean + lay out + YAML)",
         n,
         lambda: generation.plan_backup(
-            iter_items(io.BytesIO(data)), cluster="bench", policy=policy
+            iter_items(io.BytesIO(data)),
+            cluster="bench",
+            policy=policy,
+            index=BackupIndex.of(
+                item.obj for item in iter_items(io.BytesIO(data), only=INDEXED_RESOURCES)
+            ),
         ),
     )
     with tempfile.TemporaryDirectory() as tmp:

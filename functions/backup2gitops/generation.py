@@ -131,19 +131,19 @@ def plan_backup(
     policy: CleaningPolicy,
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
+    index: BackupIndex | None = None,
 ) -> Plan:
-    """The whole repository tree for ``cluster``, in memory (the index from the same items)."""
+    """The whole repository tree for ``cluster``, in memory.
+
+    ``index`` is the backup's index (``generate`` builds it in a first pass over the archive);
+    without one it is built from ``items``, which are then read into a list first.
+    """
     plan = Plan(cluster=cluster)
-    items = list(items)
+    if index is None:
+        items = list(items)
+        index = BackupIndex.of(i.obj for i in items if i.group_resource in INDEXED_RESOURCES)
     placed = placed_objects(
-        items,
-        plan=plan,
-        policy=policy,
-        transforms=transforms,
-        encrypt=encrypt,
-        index=BackupIndex.of(
-            item.obj for item in items if item.group_resource in INDEXED_RESOURCES
-        ),
+        items, plan=plan, policy=policy, transforms=transforms, encrypt=encrypt, index=index
     )
     plan.files = plan_tree(cluster=cluster, objects=placed)
     return plan
