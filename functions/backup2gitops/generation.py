@@ -4,7 +4,10 @@
       --(core.repo_layout / core.repo_plan)--> files --(adapters.gitrepo)--> commit + push
 
 The files stream from the archive into the working tree: memory holds one object at a time and
-the set of paths, whatever the backup's size. The gitops-generator function and
+the set of paths, whatever the backup's size. Before that, one pass over the archive reads only
+its StatefulSets and CRDs into a ``BackupIndex`` (``core.cleaning.backup_index``: the claims a
+StatefulSet creates, the defaults a CRD fills in), which cleaning needs and the archive's order
+cannot promise before the objects it concerns. The gitops-generator function and
 ``backup2gitops generate`` both call ``generate``; ``plan_backup`` is the same pipeline kept in
 memory, for tests and benchmarks.
 """
@@ -25,7 +28,7 @@ import yaml
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
 from backup2gitops.core import errors, sops_files
 from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
-from backup2gitops.core.cleaning import CleaningPolicy, prepare
+from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy, prepare
 from backup2gitops.core.integrity import CheckedReader
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import iter_tree, plan_tree
@@ -124,16 +127,18 @@ def placed_objects(
     encrypt: Encrypt | None = None,
     previous: Previous | None = None,
     progress: Callable[[int], None] | None = None,
+    index: BackupIndex,
 ) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
     """Clean each item and place it, counting what is kept and why the rest is excluded.
 
     A Secret to encrypt is given the document committed at its path (``previous``), which the
     encrypter returns as it is when the plaintext did not change. ``progress`` is told the
-    number of items read so far, after each one."""
+    number of items read so far, after each one. ``index`` is the backup's index (its
+    StatefulSets' claim templates, its CRDs' defaults)."""
     for count, item in enumerate(items, 1):
         if progress is not None:
             progress(count)
-        prepared = prepare(item.obj, policy=policy, transforms=transforms)
+        prepared = prepare(item.obj, policy=policy, transforms=transforms, index=index)
         if prepared.object is None:
             reason = prepared.excluded or "excluded"
             plan.excluded += 1
@@ -163,9 +168,17 @@ def plan_backup(
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
     previous: Previous | None = None,
+    index: BackupIndex | None = None,
 ) -> Plan:
-    """The whole repository tree for ``cluster``, in memory."""
+    """The whole repository tree for ``cluster``, in memory.
+
+    ``index`` is the backup's index (``generate`` builds it in a first pass over the archive);
+    without one it is built from ``items``, which are then read into a list first.
+    """
     plan = Plan(cluster=cluster)
+    if index is None:
+        items = list(items)
+        index = BackupIndex.of(i.obj for i in items if i.group_resource in INDEXED_RESOURCES)
     placed = placed_objects(
         items,
         plan=plan,
@@ -173,6 +186,7 @@ def plan_backup(
         transforms=transforms,
         encrypt=encrypt,
         previous=previous,
+        index=index,
     )
     plan.files = plan_tree(cluster=cluster, objects=placed)
     return plan
@@ -215,6 +229,8 @@ def generate(
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
+    The first attempt begins with the index pass (``core.cleaning.BackupIndex``: only the
+    StatefulSets and CRDs are decoded), done once for all attempts.
     Each push attempt reads the archive again (a lost race re-applies the change on the new tip).
     A backup already on the branch is a no-op that does not read the archive, unless
     ``plan_noop`` asks for the plan's figures anyway (the CLI reports them).
@@ -235,18 +251,34 @@ def generate(
     plans: list[Plan] = []
     claims = claims or Claims()
     report = ReadReport()
+    indexes: list[BackupIndex] = []
+
+    def checked(raw: BinaryIO) -> CheckedReader | None:
+        if archive_size is None:
+            return None
+        return CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
+
+    def backup_index() -> BackupIndex:
+        """The first pass, once for all attempts (they read the same archive)."""
+        if not indexes:
+            with archive() as raw:
+                stream = checked(raw)
+                items = iter_items(
+                    cast("BinaryIO", stream or raw), limits=limits, only=INDEXED_RESOURCES
+                )
+                indexes.append(BackupIndex.of(item.obj for item in items))
+                if stream is not None:
+                    stream.finish()
+        return indexes[0]
 
     def files() -> Iterator[tuple[PurePosixPath, bytes]]:
         plan = Plan(cluster=cluster)
         plans.append(plan)
         nonlocal report
         report = ReadReport()
+        index = backup_index()
         with archive() as raw:
-            stream = (
-                CheckedReader(raw, what="the archive", size=archive_size, sha256=archive_sha256)
-                if archive_size is not None
-                else None
-            )
+            stream = checked(raw)
             placed = placed_objects(
                 iter_items(cast("BinaryIO", stream or raw), report=report, limits=limits),
                 plan=plan,
@@ -255,6 +287,7 @@ def generate(
                 encrypt=encrypt,
                 previous=remote.committed,
                 progress=progress,
+                index=index,
             )
             yield from guarded_tree(
                 iter_tree(cluster=cluster, objects=placed), report=report, claims=claims

@@ -207,3 +207,70 @@ def test_only_an_http_403_or_a_refusal_reads_as_refused_credentials(stderr: str,
 
     exc = gitpython.GitCommandError(["git", "push"], 1, stderr=stderr)
     assert gitrepo._classify(exc, url="/tmp/pytest-of-root/pytest-403/bare.git").code == code
+
+
+def _item(group_resource: str, obj: dict[str, Any]) -> BackupItem:
+    meta = obj["metadata"]
+    return BackupItem(group_resource, meta.get("namespace"), meta["name"], obj)
+
+
+def test_the_index_pass_decides_objects_that_come_before_what_decides_them(
+    bare: Path, tmp_path: Path
+) -> None:
+    """In the archive the claim precedes its StatefulSet and the custom resource its CRD;
+    the claim is left out with its reason in the commit message, the CR loses its default."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-db-0", "namespace": "shop", "labels": {"app": "db"}},
+        "spec": {"resources": {"requests": {"storage": "1Gi"}}},
+    }
+    person_claim = {**claim, "metadata": {"name": "scratch", "namespace": "shop"}}
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop"},
+        "spec": {"replicas": 1, "size": "s"},
+    }
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "db"}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+        },
+    }
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"replicas": {"default": 1}}}},
+    }
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "schema": {"openAPIV3Schema": schema}}],
+        },
+    }
+    items = [
+        _item("persistentvolumeclaims", claim),
+        _item("persistentvolumeclaims", person_claim),
+        _item("widgets.example.com", widget),
+        _item("statefulsets.apps", statefulset),
+        _item("customresourcedefinitions.apiextensions.k8s.io", crd),
+    ]
+    outcome = run(bare, tmp_path / "c", items, backup_id="b1")
+    reason = (
+        "builtin: claim from StatefulSet db's volumeClaimTemplates (the StatefulSet creates it)"
+    )
+    assert outcome.plan.excluded_by_reason == {reason: 1}
+    assert f"Excluded:\n  {reason}: 1" in git(bare, "log", "-1", "--format=%B")
+    tree = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/prod/namespaces/shop/persistentvolumeclaims/scratch.yaml" in tree
+    assert not any(p.endswith("data-db-0.yaml") for p in tree)
+    written = git(bare, "show", "main:clusters/prod/namespaces/shop/widgets.example.com/w.yaml")
+    assert "size: s" in written and "replicas" not in written

@@ -1,8 +1,10 @@
 """``backup2gitops neat``: clean Kubernetes manifests from a file or stdin, like kubectl-neat.
 
-Reads YAML or JSON (one object, a ``kind: List`` or several documents), prints the cleaned
-objects as multi-document YAML or JSON (or a table of what was kept), and one line per excluded
-object on stderr.
+Reads YAML or JSON (one object, a ``kind: List`` or several documents) and prints every object
+cleaned, as multi-document YAML or JSON (or a table). The input is read as one backup: a
+custom resource whose CRD is in it loses that CRD's schema defaults. ``--exclude`` also applies
+the generator's exclusions (a controller-owned Pod, a provisioned volume, a StatefulSet's claim
+when the StatefulSet is in the input, ...) and says on stderr what it left out and why.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from backup2gitops.core.cleaning.policy import CleaningPolicy
 
 DESCRIPTION = """\
 Clean Kubernetes manifests from a file or stdin, like kubectl-neat: status, server-set fields
-and defaulted values go; controller-owned objects, Events and the like are excluded (one line
-each on stderr). Input: YAML or JSON, one object, a List or several documents. Output:
-multi-document YAML (default), JSON (one object, or a List), or a table of the kept objects."""
+and defaulted values go (also a custom resource's schema defaults, when its CRD is in the
+input); every object given is printed, cleaned. --exclude leaves out what `generate` keeps out
+of a repository (controller-owned objects, Events, dynamically provisioned volumes, the claims
+of a StatefulSet in the input, Helm's release records, ...), one line each on stderr with the
+reason. Secrets follow --secrets. Input: YAML or JSON, one object, a List or several
+documents. Output: multi-document YAML (default), JSON (one object, or a List), or a table."""
 
 SECRET_MODES: tuple[str, ...] = get_args(CleaningPolicy.model_fields["secrets"].annotation)
 
@@ -40,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="exclude",
         help="what to do with Secrets (default: exclude)",
     )
+    parser.add_argument(
+        "--exclude",
+        action="store_true",
+        help="leave out what generate excludes from a repository, saying why on stderr",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"neat: {err}", file=sys.stderr)
         return 2
     policy = cleaning.CleaningPolicy(secrets=args.secrets)
+    index = cleaning.BackupIndex.of(objects)
     kept: list[dict[str, Any]] = []
     for obj in objects:
-        prepared = cleaning.prepare(obj, policy=policy)
+        prepared = cleaning.prepare(obj, policy=policy, index=index, exclude=args.exclude)
         if prepared.excluded is not None:
             print(f"excluded {ObjectRef.of(obj).describe()}: {prepared.excluded}", file=sys.stderr)
         elif prepared.encrypt:

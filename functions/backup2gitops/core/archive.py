@@ -56,7 +56,7 @@ import io
 import json
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Literal, cast
@@ -367,8 +367,12 @@ def iter_items(
     max_member_bytes: int | None = None,
     report: ReadReport | None = None,
     limits: ArchiveLimits | None = None,
+    only: Container[str] | None = None,
 ) -> Iterator[BackupItem]:
     """Yield each object of a gzip-compressed backup tarball once, in one streaming pass.
+
+    ``only`` (group-resources, e.g. ``statefulsets.apps``) limits the pass to those folders:
+    every other member is checked and skipped unread (the index pass of the generator).
 
     Memory stays bounded by one member plus the set of emitted keys (a 16-byte digest each).
     ``limits`` bound entries, member size, decompressed size and ratio. Raises ``ArchiveError``;
@@ -418,6 +422,8 @@ def iter_items(
                 entry = _classify(name)
                 if entry is None:
                     report.warnings.append(f"ignored member {name[:200]!r}: not an item path")
+                    continue
+                if only is not None and entry.group_resource not in only:
                     continue
                 key = (entry.group_resource, entry.namespace or "", entry.name)
                 digest = _digest(key)

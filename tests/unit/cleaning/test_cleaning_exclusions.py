@@ -327,3 +327,102 @@ def test_redact_redacts_every_secret_looking_object(api_version: str) -> None:
     prepared = prepare(impostor, policy=CleaningPolicy(secrets="redact"))
     assert prepared.object is not None
     assert "aHVudGVyMg==" not in str(prepared.object)
+
+
+def statefulset(name: str, namespace: str = "data", **spec: Any) -> dict[str, Any]:
+    base = {
+        "selector": {"matchLabels": {"app": name}},
+        "volumeClaimTemplates": [
+            {"metadata": {"name": "data", "labels": {"tier": "db"}}},
+            {"metadata": {"name": "logs"}},
+        ],
+    }
+    return obj("apps/v1", "StatefulSet", name=name, namespace=namespace, spec=base | spec)
+
+
+def claim(name: str, namespace: str = "data", **labels: str) -> dict[str, Any]:
+    return obj(
+        "v1", "PersistentVolumeClaim", name=name, namespace=namespace, metadata={"labels": labels}
+    )
+
+
+CLAIM_REASON = (
+    "builtin: claim from StatefulSet pg's volumeClaimTemplates (the StatefulSet creates it)"
+)
+
+
+@pytest.mark.parametrize(
+    ("pvc", "reason"),
+    [
+        (claim("data-pg-0", app="pg", tier="db"), CLAIM_REASON),
+        (claim("data-pg-12", app="pg", tier="db", extra="added later"), CLAIM_REASON),
+        (claim("logs-pg-1", app="pg"), CLAIM_REASON),  # no template labels: the selector's
+        (claim("data-pg-0", app="pg"), None),  # not the template's labels
+        (claim("data-pg-0", tier="db"), None),  # not the selector's labels
+        (claim("data-pg-0", app="pg", tier="other"), None),
+        (claim("data-pg-0", "elsewhere", app="pg", tier="db"), None),  # another namespace
+        (claim("data-pg", app="pg", tier="db"), None),  # no ordinal
+        (claim("data-pg-01", app="pg", tier="db"), None),  # %d never writes a leading zero
+        (claim("data-pg--1", app="pg", tier="db"), None),
+        (claim("data-pg-x", app="pg", tier="db"), None),
+        (claim("cache-pg-0", app="pg", tier="db"), None),  # no such template
+        (claim("data-pgx-0", app="pg", tier="db"), None),
+    ],
+)
+def test_claims_of_a_statefulset_in_the_backup(pvc: dict[str, Any], reason: str | None) -> None:
+    from backup2gitops.core.cleaning import BackupIndex
+
+    index = BackupIndex.of([statefulset("pg"), statefulset("pgx", namespace="other")])
+    assert exclusion_reason(pvc, policy=DEFAULT, index=index) == reason
+    # without the StatefulSet in the backup nothing tells the claim from a person's
+    assert exclusion_reason(pvc, policy=DEFAULT) is None
+
+
+def test_claim_names_that_could_split_two_ways() -> None:
+    from backup2gitops.core.cleaning import BackupIndex
+
+    # template "data-web" of StatefulSet "db" and template "data" of StatefulSet "web-db"
+    # both name their first claim data-web-db-0; the labels tell which made it
+    one = obj(
+        "apps/v1",
+        "StatefulSet",
+        name="db",
+        namespace="data",
+        spec={
+            "selector": {"matchLabels": {"app": "db"}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data-web"}}],
+        },
+    )
+    index = BackupIndex.of([one, statefulset("web-db")])
+    reason = exclusion_reason(
+        claim("data-web-db-0", app="web-db", tier="db"), policy=DEFAULT, index=index
+    )
+    assert reason is not None and "StatefulSet web-db's" in reason
+    reason = exclusion_reason(claim("data-web-db-0", app="db"), policy=DEFAULT, index=index)
+    assert reason is not None and "StatefulSet db's" in reason
+
+
+def test_a_statefulset_without_templates_or_selector_indexes_safely() -> None:
+    from backup2gitops.core.cleaning import BackupIndex
+
+    broken = [
+        obj("apps/v1", "StatefulSet", name="a", namespace="data"),
+        obj(
+            "apps/v1", "StatefulSet", name="b", namespace="data", spec={"volumeClaimTemplates": "x"}
+        ),
+        obj(
+            "apps/v1",
+            "StatefulSet",
+            name="c",
+            namespace="data",
+            spec={"volumeClaimTemplates": [{"metadata": {}}, 3]},
+        ),
+        obj(
+            "apps/v1",
+            "StatefulSet",
+            name="d",
+            namespace=None,
+            spec={"volumeClaimTemplates": [{"metadata": {"name": "x"}}]},
+        ),
+    ]
+    assert BackupIndex.of(broken).claim_templates == {}

@@ -25,8 +25,8 @@ def run(argv: list[str], stdin: str = "", monkeypatch: pytest.MonkeyPatch | None
     return result
 
 
-def test_file_to_yaml(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["neat", "-f", str(CASES / "list.input.yaml")]) == 0
+def test_file_to_yaml_with_exclude(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["neat", "-f", str(CASES / "list.input.yaml"), "--exclude"]) == 0
     out, err = capsys.readouterr()
     assert out == (CASES / "list.expected.yaml").read_text()
     assert err.splitlines() == [
@@ -34,6 +34,55 @@ def test_file_to_yaml(capsys: pytest.CaptureFixture[str]) -> None:
         "excluded Pod shop/web-7d9c6b5f4-abcde: builtin: owned by controller"
         " ReplicaSet/web-7d9c6b5f4 (it recreates it)",
     ]
+
+
+def test_without_exclude_everything_given_is_cleaned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["neat", "-f", str(CASES / "list.input.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in load_all(out)]
+    assert ("Event", "db-migrate.17c8b5e0a1b2c3d4") in kinds
+    assert ("Pod", "web-7d9c6b5f4-abcde") in kinds
+    pod = next(o for o in load_all(out) if o["kind"] == "Pod")
+    assert "status" not in pod and "ownerReferences" not in pod["metadata"]
+
+
+def test_a_provisioned_volume_is_cleaned_and_excluded_only_on_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = str(CASES / "persistentvolume.input.yaml")
+    assert run(["neat", "-f", path]) == 0
+    out, err = capsys.readouterr()
+    volumes = [o for o in load_all(out) if o["kind"] == "PersistentVolume"]
+    provisioned = [o for o in volumes if o["metadata"]["name"].startswith("pvc-")]
+    assert provisioned and err == ""
+    assert "status" not in provisioned[0]
+    assert run(["neat", "-f", path, "--exclude"]) == 0
+    out, err = capsys.readouterr()
+    names = {o["metadata"]["name"] for o in load_all(out)}
+    assert provisioned[0]["metadata"]["name"] not in names
+    assert (
+        f"excluded PersistentVolume {provisioned[0]['metadata']['name']}: builtin: dynamically"
+        " provisioned volume (its claim provisions it again)"
+    ) in err.splitlines()
+
+
+def test_exclude_reads_the_input_as_one_backup(capsys: pytest.CaptureFixture[str]) -> None:
+    """The claims of a StatefulSet in the input are excluded, with the reason the commit
+    message gives; the CRD in the input prunes its custom resources' defaults either way."""
+    assert run(["neat", "-f", str(CASES / "statefulset-claims.input.yaml"), "--exclude"]) == 0
+    out, err = capsys.readouterr()
+    assert load_all(out) == load_all((CASES / "statefulset-claims.expected.yaml").read_text())
+    reason = load_all((CASES / "statefulset-claims.excluded.yaml").read_text())[0]
+    assert err.splitlines() == [f"excluded {ref}: {why}" for ref, why in reason.items()]
+    assert run(["neat", "-f", str(CASES / "statefulset-claims.input.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and len(load_all(out)) == 6
+    assert run(["neat", "-f", str(CASES / "crd-defaults.input.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert load_all(out) == load_all((CASES / "crd-defaults.expected.yaml").read_text())
 
 
 def test_stdin_to_json_single_object(
@@ -61,9 +110,14 @@ def test_secret_modes(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert out == ""
     assert "policy: secrets are excluded" in err
-    assert run(["neat", "-f", path, "--secrets", "redact"]) == 0
+    assert run(["neat", "-f", path, "--secrets", "redact", "--exclude"]) == 0
     redacted = load_all(capsys.readouterr().out)
     assert redacted == load_all((CASES / "secret-redact.expected.yaml").read_text())
+    # without --exclude the service-account token Secret is printed too, redacted like the rest
+    assert run(["neat", "-f", path, "--secrets", "redact"]) == 0
+    everything = load_all(capsys.readouterr().out)
+    token = next(o for o in everything if o.get("type") == "kubernetes.io/service-account-token")
+    assert set(token["data"].values()) == {"UkVEQUNURUQ="}
     assert run(["neat", "-f", path, "--secrets", "plaintext"]) == 0
     assert "czNjcjN0LXBAc3M=" in capsys.readouterr().out
     assert run(["neat", "-f", path, "--secrets", "sops"]) == 0

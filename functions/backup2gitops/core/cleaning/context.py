@@ -12,12 +12,14 @@ from typing import Any
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.applied_fields import applied_projection
+from backup2gitops.core.cleaning.backup_index import EMPTY_INDEX, BackupIndex
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 
 
 @dataclass(frozen=True)
 class RuleContext:
-    """The policy, and the object as last applied by ``kubectl apply`` (None when unknown).
+    """The policy, the object as last applied by ``kubectl apply`` (None when unknown), and the
+    index of the backup it came from.
 
     ``last_applied`` is how a rule tells a value a person wrote (``nodePort: 30080`` in the
     manifest) from one the server chose (an auto-assigned ``nodePort``): the last-applied
@@ -27,10 +29,18 @@ class RuleContext:
 
     policy: CleaningPolicy
     last_applied: Mapping[str, Any] | None = None
+    index: BackupIndex = EMPTY_INDEX
+    """The rest of the backup: the CRDs whose schema defaults are pruned (``schema_defaults``)."""
 
     @classmethod
-    def for_object(cls, obj: Mapping[str, Any], *, policy: CleaningPolicy) -> RuleContext:
-        return cls(policy=policy, last_applied=last_applied(obj) or applied_projection(obj))
+    def for_object(
+        cls, obj: Mapping[str, Any], *, policy: CleaningPolicy, index: BackupIndex = EMPTY_INDEX
+    ) -> RuleContext:
+        return cls(
+            policy=policy,
+            last_applied=last_applied(obj) or applied_projection(obj),
+            index=index,
+        )
 
 
 def last_applied(obj: Mapping[str, Any]) -> dict[str, Any] | None:

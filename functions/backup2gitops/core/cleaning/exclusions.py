@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from backup2gitops.core.cleaning.backup_index import BackupIndex
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.secret import looks_like_secret_kind
@@ -97,6 +98,19 @@ def _untouched(obj: Mapping[str, Any], ref: ObjectRef, *server_fields: str) -> b
     return set(obj) <= known and not labels and not annotations
 
 
+def claim_template_reason(ref: ObjectRef, *, index: BackupIndex) -> str | None:
+    """PersistentVolumeClaims the StatefulSet controller created from a ``volumeClaimTemplates``
+    entry of a StatefulSet in the same backup: applied, that StatefulSet creates them again
+    (and binds the new Pods to them); in git they are a second, conflicting source."""
+    template = index.claim_template_of(ref)
+    if template is None:
+        return None
+    return (
+        f"builtin: claim from StatefulSet {template.statefulset}'s volumeClaimTemplates"
+        " (the StatefulSet creates it)"
+    )
+
+
 def provisioned_volume_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
     """Dynamically provisioned PersistentVolumes: the claim in git provisions a new one."""
     provisioned = (ref.group, ref.kind) == ("", "PersistentVolume") and (
@@ -121,6 +135,12 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
         return "policy: labels do not match the label selector"
     if policy.name_excluded(ref.qualified_name):
         return f"policy: name {ref.qualified_name} excluded"
+    return secret_policy_reason(ref, policy=policy)
+
+
+def secret_policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
+    """``secrets: exclude`` keeps every Secret-like kind out (where it goes is not a choice
+    of the cleaning: no value is ever printed or written in clear unless the policy says so)."""
     if looks_like_secret_kind(ref.kind) and policy.secrets == "exclude":
         return "policy: secrets are excluded"
     return None

@@ -2,8 +2,9 @@
 
 Pure: no I/O; only the standard library.
 
-This is the only rule applied to custom resources: their ``spec`` is never touched, so a
-``{}``, ``false``, ``0`` or ``""`` a person wrote there stays.
+This is the only rule applied to custom resources besides their CRD's schema defaults
+(``schema_defaults``, when the CRD is in the backup): otherwise their ``spec`` is never
+touched, so a ``{}``, ``false``, ``0`` or ``""`` a person wrote there stays.
 """
 
 from __future__ import annotations

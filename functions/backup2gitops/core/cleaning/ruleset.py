@@ -3,7 +3,9 @@
 Pure: no I/O; only the standard library.
 
 Kind rules run first (some read annotations the common rule removes, e.g. the PVC binder
-annotation), then ``metadata.clean_common`` runs for every object, known kind or not.
+annotation); a custom resource whose CRD is in the backup (``RuleContext.index``) loses that
+CRD's schema defaults (``schema_defaults``); then ``metadata.clean_common`` runs for every
+object, known kind or not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from backup2gitops.core.cleaning import (
 )
 from backup2gitops.core.cleaning.context import Rule, RuleContext
 from backup2gitops.core.cleaning.objectref import split_api_version
+from backup2gitops.core.cleaning.schema_defaults import prune_defaults
 
 RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
     ("", "Pod"): (pod.clean_pod,),
@@ -44,7 +47,11 @@ RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
 
 def apply_rules(obj: dict[str, Any], ctx: RuleContext) -> None:
     """Clean ``obj`` (the caller's own fresh copy) in place."""
-    group, _ = split_api_version(str(obj.get("apiVersion") or ""))
-    for rule in RULES.get((group, str(obj.get("kind") or "")), ()):
+    group, version = split_api_version(str(obj.get("apiVersion") or ""))
+    kind = str(obj.get("kind") or "")
+    for rule in RULES.get((group, kind), ()):
         rule(obj, ctx)
+    schema = ctx.index.schema_defaults.get((group, version, kind))
+    if schema is not None:
+        prune_defaults(obj, schema, applied=ctx.last_applied)
     metadata.clean_common(obj, ctx)
