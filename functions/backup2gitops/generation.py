@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO, cast
 
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
-from backup2gitops.core import errors
+from backup2gitops.core import errors, units
 from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.core.integrity import CheckedReader
@@ -127,11 +127,12 @@ def plan_backup(
     policy: CleaningPolicy,
     transforms: Sequence[Transform] = (),
     encrypt: Encrypt | None = None,
+    layout: units.Layout | None = None,
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory."""
     plan = Plan(cluster=cluster)
     placed = placed_objects(items, plan=plan, policy=policy, transforms=transforms, encrypt=encrypt)
-    plan.files = plan_tree(cluster=cluster, objects=placed)
+    plan.files = plan_tree(cluster=cluster, objects=placed, layout=layout)
     return plan
 
 
@@ -168,6 +169,7 @@ def generate(
     archive_sha256: str | None = None,
     claims: Claims | None = None,
     limits: ArchiveLimits | None = None,
+    layout: units.Layout | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
@@ -181,6 +183,7 @@ def generate(
     ``BackupRefused`` before anything is removed; so does a commit removing more than
     ``max_deletion_share`` of the cluster's objects unless the backup is confirmed complete;
     a backup older than the one the branch reflects is a no-op with a reason.
+    ``layout`` cuts the cluster's folder into units and adds entry points (``core.units``).
     """
     started = time.monotonic()
     plans: list[Plan] = []
@@ -206,7 +209,9 @@ def generate(
                 encrypt=encrypt,
             )
             yield from guarded_tree(
-                iter_tree(cluster=cluster, objects=placed), report=report, claims=claims
+                iter_tree(cluster=cluster, objects=placed, layout=layout),
+                report=report,
+                claims=claims,
             )
             if stream is not None:
                 stream.finish()  # before the commit: the consumer asks for one more file

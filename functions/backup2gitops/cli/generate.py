@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 max_deletion_share=config.generator.max_deletion_share,
             ),
             limits=config.archive_limits.limits(),
+            layout=config.layout(),
         )
     except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
         print(f"generate: {exc}", file=sys.stderr)
