@@ -139,9 +139,9 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     remote = base / "remote.git"
     env = {**os.environ, "BACKUP2GITOPS_CONFIG": str(config)}
+    argv = ["generate", str(archive), "--cluster", "prod", "--repo", str(remote), "-o", "json"]
     done = subprocess.run(
-        [sys.executable, "-m", "backup2gitops", "generate", str(archive), "--cluster", "prod"]
-        + ["--repo", str(remote), "-o", "json"],
+        [sys.executable, "-m", "backup2gitops", *argv],
         capture_output=True,
         text=True,
         timeout=180,
