@@ -139,6 +139,11 @@ def main() -> None:
             f"{slowest[1]:.0f} MB RSS; sum over all {len(results)} units {total:.1f} s CPU; "
             f"units over 5 s CPU: {sum(1 for cpu, _, _ in results if cpu >= 5)}"
         )
+        largest = max(results, key=lambda result: sizes[result[2]])
+        print(
+            f"units: largest {largest[2]} ({sizes[largest[2]]} objects) {largest[0]:.2f} s CPU, "
+            f"{largest[1]:.0f} MB RSS"
+        )
         if args.skip_root:
             return
         cpu, rss, finished = build(base / "clusters/bench", cap_s=args.root_cap)
