@@ -39,6 +39,7 @@ from backup2gitops.config_receivers import (
     ReceiverConfig,
 )
 from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.drift import DriftPolicy
@@ -51,12 +52,14 @@ __all__ = [
     "PACKAGED_CONFIG",
     "AlertsConfig",
     "ArchiveLimitsConfig",
+    "ArgoCdConfig",
     "BackupCompleteConfig",
     "BackupsConfig",
     "ClusterBackupConfig",
     "ClusterSource",
     "Config",
     "ConfigError",
+    "FluxConfig",
     "GeneratorConfig",
     "GitConfig",
     "HealthConfig",
@@ -67,6 +70,7 @@ __all__ = [
     "RouteConfig",
     "SecretRef",
     "StorageConfig",
+    "UnitsConfig",
     "config_file",
     "describe_error",
     "expand_variables",
@@ -169,6 +173,85 @@ class GitConfig(Strict):
     review: ReviewConfig = ReviewConfig()
 
 
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class FluxConfig(Strict):
+    """A Flux ``Kustomization`` per unit, in ``clusters/<cluster>/flux/`` (``core.units``)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="write clusters/<cluster>/flux/: a Kustomization per unit (+ GitRepository)",
+    )
+    namespace: str = Field(
+        default="flux-system", pattern=_DNS_LABEL, description="where the Flux objects live"
+    )
+    interval: str = Field(
+        default="10m",
+        pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$",
+        description="how often Flux reconciles (Go duration, as the Flux CRDs require)",
+    )
+    prune: bool = True
+    source_name: str = Field(
+        default="backup2gitops",
+        max_length=253,
+        pattern=_DNS_SUBDOMAIN,
+        description="the GitRepository the Kustomizations read",
+    )
+    create_source: bool = Field(
+        default=True,
+        description="write that GitRepository (units.repo_url, units.branch); false: refer to "
+        "an existing one (flux bootstrap's flux-system)",
+    )
+    source_secret: str | None = Field(
+        default=None,
+        pattern=_DNS_SUBDOMAIN,
+        description="name of the Secret with Flux's git credentials (a name, not a credential)",
+    )
+    decryption_secret: str = Field(
+        default="sops-age",
+        pattern=_DNS_SUBDOMAIN,
+        description="name of the Secret with the age private key (cleaning.secrets: sops)",
+    )
+
+
+class ArgoCdConfig(Strict):
+    """An Argo CD ``ApplicationSet`` over the units, or an ``Application`` per unit."""
+
+    mode: Literal["none", "applicationset", "applications"] = Field(
+        default="none",
+        description="applicationset: one, with git directory generators; applications: one per "
+        "unit, the cluster-scoped one in sync wave -1 (for an app of apps)",
+    )
+    namespace: str = Field(
+        default="argocd", pattern=_DNS_LABEL, description="where Argo CD's objects live"
+    )
+    project: str = "default"
+    destination_server: PlainUrl = Field(
+        default="https://kubernetes.default.svc", description="the cluster the units apply to"
+    )
+    prune: bool = True
+
+
+class UnitsConfig(Strict):
+    """How each cluster's folder is cut into units that build on their own (``core.units``)."""
+
+    by: Literal["namespace", "cluster"] = Field(
+        default="namespace",
+        description="namespace: one unit per namespace + one for cluster-scoped objects; "
+        "cluster: the cluster's folder is the one unit",
+    )
+    repo_url: PlainUrl | None = Field(
+        default=None,
+        description="the URL Flux and Argo CD read the repository from (default: git.url); "
+        "https:// or ssh, never with credentials",
+    )
+    branch: str | None = Field(default=None, description="their branch (default: git.branch)")
+    flux: FluxConfig = FluxConfig()
+    argocd: ArgoCdConfig = ArgoCdConfig()
+
+
 _AGE_RECIPIENT = r"^age1[0-9a-z]{20,}$"
 """An age recipient: X25519 (``age1`` + 58 bech32 characters), post-quantum (``age1pq1...``) or
 a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joins them with one)."""
@@ -210,6 +293,10 @@ class GeneratorConfig(Strict):
         le=1,
         description="a commit removing more than this share of a cluster's objects fails "
         "(gitops.failed mass_deletion) unless the backup is confirmed complete by both counts",
+    )
+    units: UnitsConfig = Field(
+        default_factory=UnitsConfig,
+        description="reconcilable units of each cluster's folder and Flux / Argo CD entry points",
     )
 
     @field_validator("transforms")
@@ -481,6 +568,55 @@ class Config(Strict):
     def velero_prefixes(self) -> list[str]:
         """Every configured ``clusters[].velero_prefix`` (locations Velero owns)."""
         return [c.velero_prefix for c in self.clusters if c.velero_prefix is not None]
+
+    @model_validator(mode="after")
+    def _entry_points_have_a_source(self) -> Config:
+        wanted = self.generator.units
+        if not (wanted.flux.enabled and wanted.flux.create_source) and wanted.argocd.mode == "none":
+            return self
+        url = wanted.repo_url or self.git.url
+        if not re.match(r"^(https?|ssh)://|^[A-Za-z0-9._-]+@[^/:]+:", url):
+            where = "units.repo_url" if wanted.repo_url else "git.url"
+            raise FieldProblem(
+                "generator",
+                "units",
+                "repo_url",
+                message=f"the Flux / Argo CD entry points need a URL they can clone ({where} "
+                "is not http(s)://, ssh:// or user@host:path)",
+            )
+        return self
+
+    def layout(self) -> units.Layout:
+        """The units and entry points ``generator.units`` asks for (``core.units.Layout``)."""
+        wanted = self.generator.units
+        flux = argocd = source = None
+        if wanted.flux.enabled or wanted.argocd.mode != "none":
+            source = units.Source(
+                url=wanted.repo_url or self.git.url, branch=wanted.branch or self.git.branch
+            )
+        if wanted.flux.enabled:
+            flux = units.FluxSettings(
+                namespace=wanted.flux.namespace,
+                interval=wanted.flux.interval,
+                prune=wanted.flux.prune,
+                source_name=wanted.flux.source_name,
+                create_source=wanted.flux.create_source,
+                source_secret=wanted.flux.source_secret,
+                decryption_secret=(
+                    wanted.flux.decryption_secret
+                    if self.generator.cleaning.secrets == "sops"
+                    else None
+                ),
+            )
+        if wanted.argocd.mode != "none":
+            argocd = units.ArgoSettings(
+                mode=wanted.argocd.mode,
+                namespace=wanted.argocd.namespace,
+                project=wanted.argocd.project,
+                destination_server=wanted.argocd.destination_server,
+                prune=wanted.argocd.prune,
+            )
+        return units.Layout(by=wanted.by, source=source, flux=flux, argocd=argocd)
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Protocol, cast
 import yaml
 
 from backup2gitops.adapters.gitrepo import CommitResult, GitRemote, Guard
-from backup2gitops.core import errors, sops_files
+from backup2gitops.core import errors, sops_files, units
 from backup2gitops.core.archive import ArchiveLimits, BackupItem, ReadReport, iter_items
 from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy, prepare
 from backup2gitops.core.integrity import CheckedReader
@@ -169,6 +169,7 @@ def plan_backup(
     encrypt: Encrypt | None = None,
     previous: Previous | None = None,
     index: BackupIndex | None = None,
+    layout: units.Layout | None = None,
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory.
 
@@ -188,7 +189,7 @@ def plan_backup(
         previous=previous,
         index=index,
     )
-    plan.files = plan_tree(cluster=cluster, objects=placed)
+    plan.files = plan_tree(cluster=cluster, objects=placed, layout=layout)
     return plan
 
 
@@ -226,6 +227,7 @@ def generate(
     claims: Claims | None = None,
     limits: ArchiveLimits | None = None,
     progress: Callable[[int], None] | None = None,
+    layout: units.Layout | None = None,
 ) -> Outcome:
     """Stream the backup into the repository and publish it as one commit.
 
@@ -246,6 +248,7 @@ def generate(
     tip (``remote.committed``) and keeps its bytes when unchanged, and ``.sops.yaml`` at the
     repository's root gets this cluster's creation rule (``core.sops_files``).
     ``progress`` is told how many items were read so far (from 1 again on a retried push).
+    ``layout`` cuts the cluster's folder into units and adds entry points (``core.units``).
     """
     started = time.monotonic()
     plans: list[Plan] = []
@@ -290,7 +293,9 @@ def generate(
                 index=index,
             )
             yield from guarded_tree(
-                iter_tree(cluster=cluster, objects=placed), report=report, claims=claims
+                iter_tree(cluster=cluster, objects=placed, layout=layout),
+                report=report,
+                claims=claims,
             )
             if stream is not None:
                 stream.finish()  # before the commit: the consumer asks for one more file

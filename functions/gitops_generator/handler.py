@@ -182,6 +182,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
                 max_deletion_share=ctx.config.generator.max_deletion_share,
             ),
             limits=ctx.config.archive_limits.limits(),
+            layout=ctx.config.layout(),
         )
         if reviews is not None and push_branch is not None:
             review_url = reviews.open(

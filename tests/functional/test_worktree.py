@@ -87,3 +87,36 @@ def test_a_symlinked_folder_or_file_cannot_send_a_write_outside(tmp_path: Path) 
     with pytest.raises(UnsafePath):
         sync_folder(base=base, root=ROOT, files=[(p("real/f.yaml"), b"x")], tracked={})
     assert list(outside.iterdir()) == []
+
+
+def test_a_repository_of_the_old_layout_moves_to_units_without_object_changes(
+    tmp_path: Path,
+) -> None:
+    """Before units every folder had a kustomization; the first commit with units removes the
+    per-resource ones and adds entry points, and counts no object as added, changed or removed."""
+    obj = b"kind: ConfigMap\n"
+    old = {
+        "kustomization.yaml": b"resources: [namespaces]\n",
+        "namespaces/kustomization.yaml": b"resources: [shop]\n",
+        "namespaces/shop/kustomization.yaml": b"resources: [configmaps]\n",
+        "namespaces/shop/configmaps/kustomization.yaml": b"resources: [a.yaml]\n",
+        "namespaces/shop/configmaps/a.yaml": obj,
+    }
+    for path, content in old.items():
+        (tmp_path / p(path)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / p(path)).write_bytes(content)
+    tracked = {str(p(path)): blob_id(content) for path, content in old.items()}
+    files = [
+        (p("namespaces/shop/configmaps/a.yaml"), obj),
+        (p("kustomization.yaml"), b"resources: [namespaces/shop]\n"),
+        (p("namespaces/shop/kustomization.yaml"), b"resources: [configmaps/a.yaml]\n"),
+        (p("flux/prod.ns.shop.yaml"), b"kind: Kustomization\n"),
+        (p("flux/kustomization.yaml"), b"resources: [prod.ns.shop.yaml]\n"),
+    ]
+
+    change = sync_folder(base=tmp_path, root=ROOT, files=files, tracked=tracked)
+
+    assert (change.added, change.changed, change.removed) == (0, 0, 0)
+    assert change.written == 6  # 2 kustomizations rewritten, 2 removed, 2 entry points
+    assert not (tmp_path / p("namespaces/kustomization.yaml")).exists()
+    assert not (tmp_path / p("namespaces/shop/configmaps/kustomization.yaml")).exists()

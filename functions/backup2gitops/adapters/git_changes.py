@@ -18,6 +18,7 @@ import git
 import yaml
 
 from backup2gitops.adapters.gitrepo import GitError
+from backup2gitops.core import units
 from backup2gitops.core.drift import WATCHED_RESOURCES, ObjectChange, RoleKey
 from backup2gitops.core.repo_layout import UnsafeName, object_path
 
@@ -99,7 +100,7 @@ def commit_changes(
     fields = out.split("\x00")
     changes: list[ObjectChange] = []
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
-        if not path.endswith(".yaml") or path.endswith("/kustomization.yaml"):
+        if not path.endswith(".yaml") or units.is_generated(path):
             continue
         if PurePosixPath(path).parent.name not in WATCHED_RESOURCES:
             continue  # no rule looks at this kind: not read at all

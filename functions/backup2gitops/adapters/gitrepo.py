@@ -33,7 +33,7 @@ import git
 
 from backup2gitops.adapters import worktree
 from backup2gitops.adapters.git_remote import credential_env, split_credentials
-from backup2gitops.core import errors
+from backup2gitops.core import errors, units
 from backup2gitops.core.safeguards import (
     CREATED_AT_TRAILER,
     BackupMark,
@@ -336,11 +336,11 @@ class GitRemote:
         return None
 
     def _object_count(self, repo: git.Repo, root: PurePosixPath) -> int:
-        """Objects (not kustomization.yaml files) under ``root`` on the synced tip."""
+        """Objects (not generated files: kustomizations, entry points) under ``root`` on the tip."""
         if not repo.head.is_valid():
             return 0
         listed = self._git(repo, "ls-files", "-z", "--", str(root)).split("\x00")
-        return sum(1 for path in listed if path and not path.endswith("kustomization.yaml"))
+        return sum(1 for path in listed if path and not units.is_generated(path))
 
     def _review_commit(
         self, repo: git.Repo, branch: str, backup_id: str, cluster: str

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.core.errors import Backup2GitopsError
+from backup2gitops.core.units import is_generated
 
-KUSTOMIZATION = "kustomization.yaml"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -35,12 +35,13 @@ class UnsafePath(Backup2GitopsError, ValueError):
 
 @dataclass
 class TreeChange:
-    """What ``sync_folder`` did; counts leave out the generated ``kustomization.yaml`` files."""
+    """What ``sync_folder`` did; counts leave out the generated files (kustomizations, entry
+    points: ``core.units.is_generated``)."""
 
     added: int = 0
     changed: int = 0
     removed: int = 0
-    written: int = 0  # files written or deleted, kustomizations included
+    written: int = 0  # files written or deleted, generated ones included
     paths: set[str] = field(default_factory=set)
 
 
@@ -83,7 +84,7 @@ def sync_folder(
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
         change.written += 1
-        if not path.endswith(f"/{KUSTOMIZATION}"):
+        if not is_generated(path):
             if known is None:
                 change.added += 1
             else:
@@ -93,7 +94,7 @@ def sync_folder(
         with contextlib.suppress(FileNotFoundError):
             (base / path).unlink()
         change.written += 1
-        if not path.endswith(f"/{KUSTOMIZATION}"):
+        if not is_generated(path):
             change.removed += 1
     _remove_empty_parents(base, gone, stop=root.as_posix())
     return change

@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 limits=config.archive_limits.limits(),
                 progress=lambda done: reporter.items(done, total=total),
+                layout=config.layout(),
             )
         except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
             failure = str(exc)

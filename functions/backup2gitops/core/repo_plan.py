@@ -2,8 +2,10 @@
 
 Pure: no I/O; only the standard library and PyYAML.
 
-Every folder under ``clusters/<cluster>/`` gets a ``kustomization.yaml`` listing its YAML files
-and its subfolders, sorted, so that ``kustomize build clusters/<cluster>`` renders every object.
+The folder is cut into reconcilable units (``core.units``): each unit's ``kustomization.yaml``
+lists its own files, sorted, and the root's lists the units, so that ``kustomize build
+clusters/<cluster>`` renders every object and ``kustomize build`` of a unit renders its own.
+The entry points the layout asks for (Flux, Argo CD) come last.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from backup2gitops.core import manifest_yaml
+from backup2gitops.core import manifest_yaml, units
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
 
@@ -24,57 +26,62 @@ class PathCollision(Backup2GitopsError, ValueError):
 
 
 def plan_tree(
-    *, cluster: str, objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]]
+    *,
+    cluster: str,
+    objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]],
+    layout: units.Layout | None = None,
 ) -> dict[PurePosixPath, bytes]:
     """Path -> file content for ``clusters/<cluster>/``: the objects plus the kustomizations.
 
     Raise PathCollision when two objects share a path, and ValueError when a path is not a
-    ``.yaml`` file strictly inside the cluster folder.
+    ``.yaml`` file of ``core.repo_layout``'s shape inside the cluster folder.
     """
-    return dict(sorted(iter_tree(cluster=cluster, objects=objects)))
+    return dict(sorted(iter_tree(cluster=cluster, objects=objects, layout=layout)))
 
 
 def iter_tree(
-    *, cluster: str, objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]]
+    *,
+    cluster: str,
+    objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]],
+    layout: units.Layout | None = None,
 ) -> Iterator[tuple[PurePosixPath, bytes]]:
     """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
-    kustomizations. Only the paths are remembered, so memory does not grow with object size."""
-    root = cluster_root(cluster)
+    kustomizations and entry points. Only the paths are remembered, so memory does not grow
+    with object size."""
+    layout = layout or units.Layout()
+    root = cluster_root(cluster).as_posix()
     seen: set[str] = set()  # strings, not paths: hashing PurePosixPath was a tenth of planning
-    entries: dict[str, set[str]] = {root.as_posix(): set()}
+    members: dict[str, list[str]] = {}  # unit key -> its files, relative to the unit
     for path, obj in objects:
         text = _check_inside(path, root)
         if text in seen:
             raise PathCollision(f"two objects map to {path}")
         seen.add(text)
-        folder, _, name = text.rpartition("/")
-        while True:
-            names = entries.get(folder)
-            if names is not None:
-                names.add(name)
-                break  # the folder's own parents are already listed
-            entries[folder] = {name}
-            folder, _, name = folder.rpartition("/")
+        relative = text[len(root) + 1 :]
+        key = units.unit_key(relative, by=layout.by)
+        if relative.rpartition("/")[2] == KUSTOMIZATION:
+            raise PathCollision(f"an object maps to {path}")
+        members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
         yield path, manifest_yaml.dump(obj).encode()
-    for folder, names in sorted(entries.items(), key=lambda entry: entry[0].split("/")):
-        kustomization = f"{folder}/{KUSTOMIZATION}"
-        if kustomization in seen:
-            raise PathCollision(f"an object maps to {kustomization}")
-        yield PurePosixPath(kustomization), _kustomization(sorted(names)).encode()
-
-
-def _kustomization(resources: list[str]) -> str:
-    return manifest_yaml.dump(
-        {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": resources,
-        }
+    found = units.ordered(
+        units.Unit(cluster=cluster, key=key, files=tuple(sorted(files)))
+        for key, files in members.items()
     )
+    if "" not in members:  # the root lists the units (and is the unit when by is cluster)
+        yield _kustomization_file(root, [unit.key for unit in found])
+    for unit in found:
+        yield _kustomization_file(unit.folder, unit.files)
+    for relative, obj in units.entry_points(cluster=cluster, units=found, layout=layout):
+        yield PurePosixPath(f"{root}/{relative}"), manifest_yaml.dump(obj).encode()
 
 
-def _check_inside(path: PurePosixPath, root: PurePosixPath) -> str:
-    text, prefix = path.as_posix(), f"{root.as_posix()}/"
+def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[PurePosixPath, bytes]:
+    content = manifest_yaml.dump(units.kustomization(resources))
+    return PurePosixPath(f"{folder}/{KUSTOMIZATION}"), content.encode()
+
+
+def _check_inside(path: PurePosixPath, root: str) -> str:
+    text, prefix = path.as_posix(), f"{root}/"
     if text.startswith("/") or ".." in text.split("/") or path.suffix != ".yaml":
         raise ValueError(f"{path} is not a relative .yaml path")
     if not text.startswith(prefix) or "/" not in text[len(prefix) :]:

@@ -1,4 +1,4 @@
-"""plan_tree: every folder has a kustomization; collisions raise; kustomize builds it."""
+"""plan_tree: a kustomization per unit and one at the root; collisions raise; kustomize builds it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core import manifest_yaml
+from backup2gitops.core import manifest_yaml, units
 from backup2gitops.core.repo_layout import group_resource_for, object_path
 from backup2gitops.core.repo_plan import PathCollision, plan_tree
 
@@ -38,20 +38,19 @@ DEPLOY = {
 }
 
 
-def test_tree_has_a_kustomization_in_every_folder() -> None:
+def test_each_unit_lists_its_own_files_and_the_root_lists_the_units() -> None:
     tree = plan_tree(cluster="c", objects=[placed("c", o) for o in (CM, NS, DEPLOY)])
     paths = {str(p): yaml.safe_load(content) for p, content in tree.items()}
     resources = {
         p: doc["resources"] for p, doc in paths.items() if p.endswith("kustomization.yaml")
     }
     assert resources == {
-        "clusters/c/kustomization.yaml": ["cluster-scoped", "namespaces"],
-        "clusters/c/cluster-scoped/kustomization.yaml": ["namespaces"],
-        "clusters/c/cluster-scoped/namespaces/kustomization.yaml": ["shop.yaml"],
-        "clusters/c/namespaces/kustomization.yaml": ["shop"],
-        "clusters/c/namespaces/shop/kustomization.yaml": ["configmaps", "deployments.apps"],
-        "clusters/c/namespaces/shop/configmaps/kustomization.yaml": ["a.yaml"],
-        "clusters/c/namespaces/shop/deployments.apps/kustomization.yaml": ["a.yaml"],
+        "clusters/c/kustomization.yaml": ["cluster-scoped", "namespaces/shop"],
+        "clusters/c/cluster-scoped/kustomization.yaml": ["namespaces/shop.yaml"],
+        "clusters/c/namespaces/shop/kustomization.yaml": [
+            "configmaps/a.yaml",
+            "deployments.apps/a.yaml",
+        ],
     }
     root = paths["clusters/c/kustomization.yaml"]
     assert root["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
@@ -60,6 +59,21 @@ def test_tree_has_a_kustomization_in_every_folder() -> None:
         manifest_yaml.dump(CM).encode()
     )
     assert list(tree) == sorted(tree)
+
+
+def test_by_cluster_the_root_is_the_one_unit() -> None:
+    tree = plan_tree(
+        cluster="c",
+        objects=[placed("c", o) for o in (CM, NS, DEPLOY)],
+        layout=units.Layout(by="cluster"),
+    )
+    kustomizations = [str(p) for p in tree if p.name == "kustomization.yaml"]
+    assert kustomizations == ["clusters/c/kustomization.yaml"]
+    assert yaml.safe_load(tree[PurePosixPath(kustomizations[0])])["resources"] == [
+        "cluster-scoped/namespaces/shop.yaml",
+        "namespaces/shop/configmaps/a.yaml",
+        "namespaces/shop/deployments.apps/a.yaml",
+    ]
 
 
 def test_same_inputs_same_bytes_in_any_order() -> None:
@@ -85,6 +99,8 @@ def test_object_at_a_kustomization_path_raises() -> None:
     [
         "clusters/other/namespaces/n/configmaps/a.yaml",
         "clusters/c/a.yaml",
+        "clusters/c/namespaces/n/a.yaml",
+        "clusters/c/flux/a.yaml",
         "clusters/c/namespaces/../../x/a.yaml",
         "/clusters/c/namespaces/n/configmaps/a.yaml",
         "clusters/c/namespaces/n/configmaps/a.json",
