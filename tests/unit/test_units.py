@@ -177,6 +177,7 @@ git: {url: "ssh://git@git.example.com/c.git", branch: prod}
 generator:
   cleaning: {secrets: sops}
   sops_age_recipients: [age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq]
+  sops_digest_key: {env: BACKUP2GITOPS_SOPS_DIGEST_KEY}
   units: {flux: {enabled: true}, argocd: {mode: applicationset}}
 """
     )
