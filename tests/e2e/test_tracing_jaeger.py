@@ -120,14 +120,14 @@ def test_one_trace_from_the_minio_webhook_to_the_commit_and_the_alert(
 
             def complete() -> dict[str, Any] | None:
                 whole = trace(jaeger.query, trace_id)
-                return whole if len(whole["spans"]) >= 5 else None
+                return whole if len(whole["spans"]) >= 6 else None
 
-            whole = wait(complete, what="the five spans of the drift backup's trace")
+            whole = wait(complete, what="the six spans of the drift backup's trace")
             log = (tmp_path / "serve.log").read_text()
 
     service = {pid: p["serviceName"] for pid, p in whole["processes"].items()}
     spans = {span["spanID"]: span for span in whole["spans"]}
-    assert len(spans) == 5, [(service[s["processID"]], s["operationName"]) for s in spans.values()]
+    assert len(spans) == 6, [(service[s["processID"]], s["operationName"]) for s in spans.values()]
     by_name = {(service[s["processID"]], s["operationName"]): s for s in spans.values()}
     assert set(by_name) == {
         ("backup-complete", "process io.backup2gitops.storage.object"),
@@ -135,6 +135,7 @@ def test_one_trace_from_the_minio_webhook_to_the_commit_and_the_alert(
         ("health-aggregator", f"process {events.GITOPS_GENERATED}"),
         ("alert-router", f"process {events.GITOPS_GENERATED}"),
         ("alert-router", DRIFTED),
+        ("health-aggregator", DRIFTED),  # it keeps the findings for the status page
     }
 
     def parent(span: dict[str, Any]) -> dict[str, Any] | None:
@@ -152,6 +153,7 @@ def test_one_trace_from_the_minio_webhook_to_the_commit_and_the_alert(
         ("health-aggregator", f"process {events.GITOPS_GENERATED}"),
         ("alert-router", f"process {events.GITOPS_GENERATED}"),
         ("alert-router", DRIFTED),
+        ("health-aggregator", DRIFTED),
     ]:
         assert parent(by_name[name]) is generator, name
     assert all(s["traceID"] == trace_id for s in spans.values())
