@@ -19,18 +19,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import git
-
-from backup2gitops.adapters import worktree
+from backup2gitops.adapters import tree_import
 from backup2gitops.adapters.git_remote import credential_env, split_credentials
 from backup2gitops.core import errors
 from backup2gitops.core.safeguards import (
@@ -40,6 +37,9 @@ from backup2gitops.core.safeguards import (
     parse_created_at,
     superseded_by,
 )
+
+if TYPE_CHECKING:  # GitPython (~0.2 s, and it needs the git binary) loads with the first clone
+    import git
 
 _ERE_SPECIAL = re.compile(r"[.\[\]()*+?{}|^$\\]")
 """What must be escaped in a POSIX extended regular expression (git log --extended-regexp)."""
@@ -121,7 +121,7 @@ class GitRemote:
         self.display_url = display_url(url)
         key = hashlib.sha256(f"{self.display_url}#{branch}".encode()).hexdigest()[:16]
         self.workdir = cache_dir / key
-        self.author = git.Actor(author_name, author_email)
+        self.author = tree_import.Identity(author_name, author_email)
         self.push_attempts = push_attempts
         self._env = credential_env(token, token_user)
         self.recoveries: list[str] = []
@@ -136,6 +136,8 @@ class GitRemote:
             yield self._sync()
 
     def _git(self, repo: git.Repo, *args: str) -> str:
+        import git
+
         try:
             with repo.git.custom_environment(**self._env):
                 return str(repo.git.execute(["git", *args]))
@@ -161,8 +163,14 @@ class GitRemote:
         return repo
 
     def _fresh_clone(self) -> git.Repo:
+        """A clone with no work tree (``<workdir>/.git``, bare): commits are built by
+        ``tree_import`` from blobs, never from files on disk."""
+        import git
+
         shutil.rmtree(self.workdir, ignore_errors=True)
-        repo = git.Repo.init(self.workdir, initial_branch=self.branch)
+        self.workdir.mkdir(parents=True)
+        git.Repo.init(self.workdir / ".git", bare=True, initial_branch=self.branch)
+        repo = git.Repo(self.workdir)
         repo.create_remote("origin", self.url)
         return repo
 
@@ -173,6 +181,8 @@ class GitRemote:
         file (``index.lock``, ``HEAD.lock``, ``refs/**.lock``...) is stale: a generator was
         killed mid-operation. Its state cannot be trusted; the clone is rebuilt.
         """
+        import git
+
         dot_git = self.workdir / ".git"
         if not dot_git.is_dir():
             return self._fresh_clone()
@@ -189,18 +199,20 @@ class GitRemote:
         return repo
 
     def _reset_to_remote(self, repo: git.Repo) -> None:
-        remote_ref = f"origin/{self.branch}"
-        if remote_ref in [ref.name for ref in repo.remote("origin").refs]:
-            self._git(repo, "checkout", "-B", self.branch, remote_ref)
-            self._git(repo, "reset", "--hard", remote_ref)
-        else:  # an empty remote: start the branch
-            self._git(repo, "checkout", "--orphan", self.branch)
+        """Point the local branch (and HEAD) at the remote's tip; nothing is checked out."""
+        local = f"refs/heads/{self.branch}"
+        tip = self._tracked_commit(repo)
+        if tip is not None:
+            self._git(repo, "update-ref", "--no-deref", local, tip)
+        else:  # an empty remote: the branch starts with our first commit
             with contextlib.suppress(GitError):
-                self._git(repo, "rm", "-rf", "--quiet", ".")
-        self._git(repo, "clean", "-fdx")
+                self._git(repo, "update-ref", "-d", local)
+        self._git(repo, "symbolic-ref", "HEAD", local)
 
     def _tracked_commit(self, repo: git.Repo) -> str | None:
         """The remote branch's commit this clone was last synced to, if it has one."""
+        import git
+
         try:
             return str(
                 repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/origin/{self.branch}")
@@ -210,6 +222,8 @@ class GitRemote:
 
     def _remote_holds(self, repo: git.Repo, commit: str) -> bool:
         """True when the fetched remote branch still contains ``commit`` (it only moved on)."""
+        import git
+
         try:
             repo.git.merge_base("--is-ancestor", commit, f"refs/remotes/origin/{self.branch}")
         except git.GitCommandError:
@@ -272,19 +286,37 @@ class GitRemote:
                     reason = superseded_by(mark, newest[1]) if newest else None
                     if newest and reason:
                         return CommitResult(newest[0], 0, 0, 0, noop=True, reason=reason)
-                before = self._object_count(repo, root) if guard is not None else 0
-                counts = self._write_tree(repo, root=root, files=files())
-                if guard is not None:
-                    guard(before, CommitResult("", *counts, noop=False))
-                staged = bool(self._git(repo, "status", "--porcelain", "--", str(root)))
-                if not staged and not allow_empty:
-                    head = repo.head.commit.hexsha if repo.head.is_valid() else ""
-                    return CommitResult(head, 0, 0, 0, noop=True)
-                result = CommitResult("", *counts, noop=False)
-                trailers = {"Backup-Id": backup_id, "Cluster": cluster}
-                if mark is not None:
-                    trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
-                self._commit(repo, message(result), trailers=trailers)
+                tip = self._tracked_commit(repo)
+                tracked, links = self._tracked_blobs(repo, root, tip=tip)
+                importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+                try:  # one file in memory at a time, streamed into git as a blob
+                    change = importer.sync_folder(
+                        root=root, files=files(), tracked=tracked, links=links
+                    )
+                    counts = (change.added, change.changed, change.removed)
+                    result = CommitResult("", *counts, noop=False)
+                    if guard is not None:
+                        before = sum(1 for p in tracked if not p.endswith("kustomization.yaml"))
+                        guard(before, result)
+                    if not change.written and not allow_empty:
+                        return CommitResult(tip or "", 0, 0, 0, noop=True)
+                    trailers = {"Backup-Id": backup_id, "Cluster": cluster}
+                    if mark is not None:
+                        trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
+                    importer.commit(
+                        ref=f"refs/heads/{self.branch}",
+                        parent=tip,
+                        change=change,
+                        message=_with_trailers(message(result), trailers),
+                        author=self.author,
+                    )
+                except tree_import.UnsafePath as exc:
+                    raise GitError("unsafe_path", str(exc), retryable=False) from exc
+                except tree_import.ImportFailed as exc:
+                    where = f"{exc.message} (work clone {self.workdir})"
+                    raise GitError(exc.code, where, retryable=True) from exc
+                finally:
+                    importer.abandon()  # no commit unless one was written; a no-op after it
                 sha = repo.head.commit.hexsha
                 try:
                     self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
@@ -322,13 +354,6 @@ class GitRemote:
             return parts[0], BackupMark(backup_id=parts[2].split("\x1d")[0], created_at=created)
         return None
 
-    def _object_count(self, repo: git.Repo, root: PurePosixPath) -> int:
-        """Objects (not kustomization.yaml files) under ``root`` on the synced tip."""
-        if not repo.head.is_valid():
-            return 0
-        listed = self._git(repo, "ls-files", "-z", "--", str(root)).split("\x00")
-        return sum(1 for path in listed if path and not path.endswith("kustomization.yaml"))
-
     def _review_commit(
         self, repo: git.Repo, branch: str, backup_id: str, cluster: str
     ) -> str | None:
@@ -337,67 +362,41 @@ class GitRemote:
         self._git(repo, "fetch", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         return self.commit_for(repo, backup_id=backup_id, cluster=cluster, ref=f"origin/{branch}")
 
-    def _write_tree(
-        self,
-        repo: git.Repo,
-        *,
-        root: PurePosixPath,
-        files: Iterable[tuple[PurePosixPath, bytes]],
-    ) -> tuple[int, int, int]:
-        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time).
-
-        Only new and changed files are written: ``worktree.sync_folder`` compares blob ids with
-        the index, which equals the work tree after ``_sync``.
-        """
-        base = Path(repo.working_tree_dir or self.workdir)
-        try:
-            change = worktree.sync_folder(
-                base=base, root=root, files=files, tracked=self._tracked_blobs(repo, root)
-            )
-        except worktree.UnsafePath as exc:
-            raise GitError("unsafe_path", str(exc), retryable=False) from exc
-        if change.written:
-            self._git(repo, "add", "--all", "--", str(root))
-        return change.added, change.changed, change.removed
-
-    def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
-        """Path -> blob id of every file the index holds under ``root``."""
-        out = self._git(repo, "ls-files", "--stage", "-z", "--", str(root))
+    def _tracked_blobs(
+        self, repo: git.Repo, root: PurePosixPath, *, tip: str | None
+    ) -> tuple[dict[str, str], set[str]]:
+        """Path -> blob id of every file the tip's tree holds under ``root``, and which of
+        those paths are symbolic links."""
         tracked: dict[str, str] = {}
+        links: set[str] = set()
+        if tip is None:
+            return tracked, links
+        out = self._git(repo, "ls-tree", "-r", "-z", "--full-tree", tip, "--", str(root))
         for entry in out.split("\0"):
             if entry:
                 meta, _, path = entry.partition("\t")
-                tracked[path] = meta.split(" ")[1]
-        return tracked
+                mode, _, object_id = meta.split(" ")
+                tracked[path] = object_id
+                if mode == "120000":
+                    links.add(path)
+        return tracked, links
 
-    def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
-        for key, value in trailers.items():  # a newline would add trailers of its own choosing
-            if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-                raise GitError(
-                    "unsafe_trailer",
-                    f"{key} {value!r} is empty or has a control character",
-                    retryable=False,
-                )
-        body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
-        with tempfile.NamedTemporaryFile("w", delete=False, suffix=".msg") as handle:
-            handle.write(body)
-        env = {
-            "GIT_AUTHOR_NAME": self.author.name or "",
-            "GIT_AUTHOR_EMAIL": self.author.email or "",
-            "GIT_COMMITTER_NAME": self.author.name or "",
-            "GIT_COMMITTER_EMAIL": self.author.email or "",
-        }
-        try:
-            with repo.git.custom_environment(**env):
-                repo.git.execute(
-                    ["git", "commit", "--quiet", "--allow-empty", "--file", handle.name]
-                )
-        finally:
-            os.unlink(handle.name)  # noqa: PTH108
+
+def _with_trailers(message: str, trailers: Mapping[str, str]) -> str:
+    for key, value in trailers.items():  # a newline would add trailers of its own choosing
+        if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise GitError(
+                "unsafe_trailer",
+                f"{key} {value!r} is empty or has a control character",
+                retryable=False,
+            )
+    return message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
 
 
 def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:
     """A local bare repository at ``path`` to push to (created when absent); its resolved path."""
+    import git
+
     if not (path / "HEAD").is_file():
         git.Repo.init(path, bare=True, mkdir=True, initial_branch=branch)
     return path.resolve()
