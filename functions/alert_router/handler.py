@@ -28,14 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
-
 from alert_router.open_alerts import OpenAlerts
-from backup2gitops.adapters.idempotency_store import persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
@@ -158,6 +151,10 @@ def deliver_all(
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
     receivers: dict[str, Receiver | ReceiverError] = {}
+    # Powertools' idempotency package imports boto3 (its DynamoDB layer) whatever the backend:
+    # loaded with the first alert to deliver, not at cold start
+    from backup2gitops.adapters.idempotency_store import persistence_layer
+
     persistence = persistence_layer(config.idempotency, store=ctx.store)
     outcomes: list[Outcome] = []
     for alert, name, repeat in plan:
@@ -199,6 +196,12 @@ def deliver_once(
     expires_after_s: int,
 ) -> Outcome:
     """Send ``alert`` to ``receiver`` unless this event already did (Powertools idempotency)."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+    )
+
     idem_config = IdempotencyConfig(
         expires_after_seconds=expires_after_s,
         lambda_context=cast(Any, _Budget()),
