@@ -179,3 +179,58 @@ def test_credentials_never_appear_in_display_urls() -> None:
         "https://git.example.com/org/repo.git"
     )
     assert "tok3n" not in display_url("https://tok3n@git.example.com/r.git")
+
+
+def _race(bare: Path, tmp_path: Path, *, other_cluster: str) -> tuple[generation.Outcome, int]:
+    """Generate ``east``; while its archive is read the first time, another generator lands a
+    backup of ``other_cluster``. The outcome, and how many times the archive was opened."""
+    data = tarball([configmap("ns", "mine", "east")])
+    opened: list[int] = []
+
+    def archive() -> io.BytesIO:
+        if not opened:
+            theirs = [configmap("ns", "theirs", "x"), configmap("ns", "mine", "old")]
+            run(
+                bare,
+                tmp_path / "other",
+                theirs,
+                backup_id="o1",
+                cluster=other_cluster,
+            )
+        opened.append(1)
+        return io.BytesIO(data)
+
+    outcome = generation.generate(
+        archive=archive,
+        remote=remote_for(bare, tmp_path / "mine"),
+        cluster="east",
+        backup_id="e1",
+        policy=CleaningPolicy(),
+    )
+    return outcome, len(opened)
+
+
+def test_a_race_lost_to_another_cluster_is_re_applied_without_reading_the_archive_again(
+    bare: Path, tmp_path: Path
+) -> None:
+    outcome, opened = _race(bare, tmp_path, other_cluster="west")
+    assert opened == 1  # the folder's tree was put on the new tip as it was
+    assert (outcome.commit.added, outcome.commit.noop) == (1, False)
+    assert git(bare, "rev-parse", "main").strip() == outcome.commit.commit
+    assert "Backup-Id: o1" in git(bare, "log", "-1", "--format=%B", "main^")
+    files = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/east/namespaces/ns/configmaps/mine.yaml" in files
+    assert "clusters/west/namespaces/ns/configmaps/theirs.yaml" in files
+    message = git(bare, "log", "-1", "--format=%B", "main")
+    assert "Backup-Id: e1" in message and "Cluster: east" in message
+
+
+def test_a_race_lost_to_the_same_cluster_redoes_the_whole_change(
+    bare: Path, tmp_path: Path
+) -> None:
+    outcome, opened = _race(bare, tmp_path, other_cluster="east")
+    assert opened == 2  # the folder moved under us: read, compared and committed again
+    files = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/east/namespaces/ns/configmaps/mine.yaml" in files
+    assert "clusters/east/namespaces/ns/configmaps/theirs.yaml" not in files
+    assert (outcome.commit.changed, outcome.commit.removed) == (1, 1)

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import random
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -63,6 +65,16 @@ class CommitResult:
     noop: bool
     reason: str | None = None
     """Why a no-op made no commit when that is not "already on the branch" (superseded)."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A commit made on a tip that moved before it was pushed, to re-apply on the new one."""
+
+    base: str | None  # the folder's tree on the tip it was made on
+    tree: str | None  # the folder's tree it made
+    message: str
+    counts: tuple[int, int, int]
 
 
 Guard = Callable[[int, CommitResult], None]
@@ -124,6 +136,8 @@ class GitRemote:
         self.author = tree_import.Identity(author_name, author_email)
         self.push_attempts = push_attempts
         self._env = credential_env(token, token_user)
+        self.push_attempts_made = 0
+        """Pushes the last ``publish`` needed (1: no race lost), for benchmarks and logs."""
         self.recoveries: list[str] = []
         """What ``locked`` found left by a crashed run and repaired (for the caller's log)."""
 
@@ -274,7 +288,10 @@ class GitRemote:
         ``guard`` may refuse the change before it is committed.
         """
         target = push_branch or self.branch
+        redo: _Prepared | None = None  # the change made on the tip a lost race had
         for attempt in range(1, self.push_attempts + 1):
+            if attempt > 1:  # the generators that lost a race do not all come back at once
+                time.sleep(random.uniform(0, min(0.05 * 2**attempt, 2.0)))  # noqa: S311
             with self.locked() as repo:
                 existing = self.commit_for(repo, backup_id=backup_id, cluster=cluster)
                 if existing is None and push_branch is not None:
@@ -287,45 +304,116 @@ class GitRemote:
                     if newest and reason:
                         return CommitResult(newest[0], 0, 0, 0, noop=True, reason=reason)
                 tip = self._tracked_commit(repo)
-                tracked, links = self._tracked_blobs(repo, root, tip=tip)
-                importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
-                try:  # one file in memory at a time, streamed into git as a blob
-                    change = importer.sync_folder(
-                        root=root, files=files(), tracked=tracked, links=links
+                base = self._folder_tree(repo, tip, root)
+                if redo is not None and tip is not None and base == redo.base:
+                    # Another cluster's commit won: our folder on the new tip is as it was, so
+                    # the same folder tree on the new tip is exactly the rebase (the guards
+                    # saw this folder already; the order was asked again above).
+                    counts = redo.counts
+                    importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+                    try:
+                        importer.commit_folder(
+                            ref=f"refs/heads/{self.branch}",
+                            parent=tip,
+                            root=root,
+                            tree=redo.tree,
+                            message=redo.message,
+                            author=self.author,
+                        )
+                    except tree_import.ImportFailed as exc:
+                        where = f"{exc.message} (work clone {self.workdir})"
+                        raise GitError(exc.code, where, retryable=True) from exc
+                    finally:
+                        importer.abandon()
+                else:
+                    made = self._commit_files(
+                        repo,
+                        root=root,
+                        files=files,
+                        message=message,
+                        tip=tip,
+                        trailers=self._trailers(backup_id, cluster, mark),
+                        allow_empty=allow_empty,
+                        guard=guard,
                     )
-                    counts = (change.added, change.changed, change.removed)
-                    result = CommitResult("", *counts, noop=False)
-                    if guard is not None:
-                        before = sum(1 for p in tracked if not p.endswith("kustomization.yaml"))
-                        guard(before, result)
-                    if not change.written and not allow_empty:
-                        return CommitResult(tip or "", 0, 0, 0, noop=True)
-                    trailers = {"Backup-Id": backup_id, "Cluster": cluster}
-                    if mark is not None:
-                        trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
-                    importer.commit(
-                        ref=f"refs/heads/{self.branch}",
-                        parent=tip,
-                        change=change,
-                        message=_with_trailers(message(result), trailers),
-                        author=self.author,
+                    if isinstance(made, CommitResult):
+                        return made  # nothing changed and no empty commit asked for
+                    counts = made
+                    redo = _Prepared(
+                        base=base,
+                        tree=self._folder_tree(repo, "HEAD", root),
+                        message=str(repo.head.commit.message),
+                        counts=counts,
                     )
-                except tree_import.UnsafePath as exc:
-                    raise GitError("unsafe_path", str(exc), retryable=False) from exc
-                except tree_import.ImportFailed as exc:
-                    where = f"{exc.message} (work clone {self.workdir})"
-                    raise GitError(exc.code, where, retryable=True) from exc
-                finally:
-                    importer.abandon()  # no commit unless one was written; a no-op after it
                 sha = repo.head.commit.hexsha
                 try:
                     self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
+                    self.push_attempts_made = attempt
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
                         raise
                     # Most likely the remote moved (another generator pushed): loop re-syncs.
         raise GitError("push_raced", "the remote kept moving", retryable=True)
+
+    @staticmethod
+    def _trailers(backup_id: str, cluster: str, mark: BackupMark | None) -> dict[str, str]:
+        trailers = {"Backup-Id": backup_id, "Cluster": cluster}
+        if mark is not None:
+            trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
+        return trailers
+
+    def _commit_files(
+        self,
+        repo: git.Repo,
+        *,
+        root: PurePosixPath,
+        files: Callable[[], Iterable[tuple[PurePosixPath, bytes]]],
+        message: Callable[[CommitResult], str],
+        tip: str | None,
+        trailers: Mapping[str, str],
+        allow_empty: bool,
+        guard: Guard | None,
+    ) -> tuple[int, int, int] | CommitResult:
+        """Commit ``files`` as ``root`` on ``tip``: the counts, or the no-op result when
+        nothing changed and no empty commit is wanted. The guards may refuse first."""
+        tracked, links = self._tracked_blobs(repo, root, tip=tip)
+        importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+        try:  # one file in memory at a time, streamed into git as a blob
+            change = importer.sync_folder(root=root, files=files(), tracked=tracked, links=links)
+            counts = (change.added, change.changed, change.removed)
+            result = CommitResult("", *counts, noop=False)
+            if guard is not None:
+                before = sum(1 for p in tracked if not p.endswith("kustomization.yaml"))
+                guard(before, result)
+            if not change.written and not allow_empty:
+                return CommitResult(tip or "", 0, 0, 0, noop=True)
+            importer.commit(
+                ref=f"refs/heads/{self.branch}",
+                parent=tip,
+                change=change,
+                message=_with_trailers(message(result), trailers),
+                author=self.author,
+            )
+        except tree_import.UnsafePath as exc:
+            raise GitError("unsafe_path", str(exc), retryable=False) from exc
+        except tree_import.ImportFailed as exc:
+            where = f"{exc.message} (work clone {self.workdir})"
+            raise GitError(exc.code, where, retryable=True) from exc
+        finally:
+            importer.abandon()  # no commit unless one was written; a no-op after it
+        return counts
+
+    def _folder_tree(self, repo: git.Repo, commit: str | None, root: PurePosixPath) -> str | None:
+        """The tree id of ``root`` in ``commit`` (None: no such folder, or no commit)."""
+        if commit is None:
+            return None
+        import git
+
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", f"{commit}:{root}"))
+        except git.GitCommandError:
+            return None
 
     def newest_mark(self, repo: git.Repo, *, cluster: str) -> tuple[str, BackupMark] | None:
         """The newest commit on the branch for ``cluster`` and the backup it says it reflects;

@@ -177,6 +177,24 @@ class TreeImport:
         self._write(*change.operations, b"\ndone\n")
         self._close()
 
+    def commit_folder(
+        self,
+        *,
+        ref: str,
+        parent: str,
+        root: PurePosixPath,
+        tree: str | None,
+        message: str,
+        author: Identity,
+    ) -> None:
+        """A commit on ``parent`` whose ``root`` is the tree ``tree`` (absent: None), and
+        everything else ``parent``'s: a lost push race re-applied in one command."""
+        change = ImportedChange()
+        folder = root.as_posix().rstrip("/").encode()
+        operation = b"M 040000 %s %s\n" % (tree.encode(), folder) if tree else b"D %s\n" % folder
+        change.operations.append(operation)
+        self.commit(ref=ref, parent=parent, change=change, message=message, author=author)
+
     def abandon(self) -> None:
         """End the stream with no commit (the guards refused, or reading failed)."""
         with contextlib.suppress(ImportFailed):
