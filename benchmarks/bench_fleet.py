@@ -6,7 +6,8 @@ Each generator is its own process with its own clone cache (as N pods would be),
 ``generation.generate`` as gitops-generator does, all started together. ``shared``: every
 cluster's folder in one repository, one branch (the DESIGN layout; a lost push race is
 fetch-rebase-retry, ``git.push_attempts`` = 5 by default). ``per_repo``: one repository per
-cluster (no race at all). Figures per N: total wall time, CPU, failures, and the push retries
+cluster (no race at all); ``shared_3n_attempts``: the shared branch with ``git.push_attempts``
+raised to 3 N. Figures per N: total wall time, CPU, failures, and the push retries
 (push attempts beyond the first, counted around the adapter's ``git push``). Not a test.
 """
 
@@ -31,9 +32,9 @@ from backup2gitops import generation
 from backup2gitops.adapters.gitrepo import GitError, GitRemote
 from backup2gitops.core.cleaning import CleaningPolicy
 
-archive, remote, cache, cluster = sys.argv[1:]
+archive, remote, cache, cluster, attempts = sys.argv[1:]
 git = GitRemote(url=remote, branch="main", cache_dir=Path(cache), author_name="bench",
-                author_email="bench@example.com")
+                author_email="bench@example.com", push_attempts=int(attempts))
 pushes = 0
 plain = git._git
 
@@ -55,7 +56,7 @@ except GitError as exc:
 
 
 def fleet_run(
-    n: int, *, layout: str, archive: Path, tmp: Path, env: dict[str, str]
+    n: int, *, layout: str, archive: Path, tmp: Path, env: dict[str, str], attempts: int = 5
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"fleet-{layout}-{n}-", dir=tmp))
     remotes = (
@@ -68,7 +69,8 @@ def fleet_run(
     for i in range(n):
         remote = remotes[0 if layout == "shared" else i]
         argv = [sys.executable, "-c", GENERATOR, str(archive), str(remote), str(work / f"cache{i}")]
-        children.append(subprocess.Popen([*argv, f"cluster-{i}"], env=env, stdout=subprocess.PIPE))
+        argv += [f"cluster-{i}", str(attempts)]
+        children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE))
     cpu = 0.0
     results = []
     for child in children:
@@ -100,6 +102,11 @@ def fleet_figures(
         figures[layout] = [
             fleet_run(n, layout=layout, archive=archive, tmp=tmp, env=env) for n in counts
         ]
+    # the shared branch with git.push_attempts raised to 3 N (the knob a shared fleet needs)
+    figures["shared_3n_attempts"] = [
+        fleet_run(n, layout="shared", archive=archive, tmp=tmp, env=env, attempts=3 * n)
+        for n in counts
+    ]
     return figures
 
 

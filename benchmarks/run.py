@@ -316,7 +316,9 @@ def print_extras(result: dict[str, Any]) -> None:
         print()
         print(f"neat, {neat['objects']:,} objects ({neat['file_mb']} MB List), best of 3:")
         print(f"  backup2gitops neat  {ours['seconds']:.2f} s, {ours['cpu_s']:.2f} CPU s")
-        if theirs:
+        if theirs and theirs.get("timed_out"):
+            print(f"  kubectl-neat        killed after {theirs['seconds']:.0f} s")
+        elif theirs:
             print(f"  kubectl-neat        {theirs['seconds']:.2f} s, {theirs['cpu_s']:.2f} CPU s")
             print(f"  ratio (ours / kubectl-neat, wall): {neat['ratio']}")
         print(f"  kubectl-neat: {neat['kubectl_neat_build']}")
@@ -332,11 +334,11 @@ def print_extras(result: dict[str, Any]) -> None:
     if fleet:
         print()
         print(f"fleet: N generators at once, {fleet['objects_per_cluster']} objects each")
-        print(f"{'layout':<10} {'N':>3} {'seconds':>8} {'CPU s':>7} {'failures':>8} {'retries':>7}")
-        for layout in ("shared", "per_repo"):
-            for f in fleet[layout]:
+        print(f"{'layout':<18} {'N':>3} {'seconds':>8} {'CPU s':>7} {'failures':>8} {'retries':>7}")
+        for layout in ("shared", "per_repo", "shared_3n_attempts"):
+            for f in fleet.get(layout, []):
                 print(
-                    f"{layout:<10} {f['clusters']:>3} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} "
+                    f"{layout:<18} {f['clusters']:>3} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} "
                     f"{f['failures']:>8} {f['retries']:>7}"
                 )
 
