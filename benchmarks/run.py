@@ -17,7 +17,10 @@ with its peak RSS (``os.wait4``: the child and the largest of its own children, 
   ``plan_noop``: the archive is never opened).
 
 Then cold start: each function's handler module, and ``backup2gitops --help``, imported in a
-fresh interpreter (wall clock, and ``-X importtime``'s own total), with the SDKs it loaded.
+fresh interpreter (wall clock, and ``-X importtime``'s own total, medians), with the SDKs it
+loaded; ``neat`` against kubectl-neat on a 10,000-object List (``bench_neat.py``, which builds
+kubectl-neat); backup-complete's webhook throughput under functions-framework
+(``bench_webhook.py``); N generators for N clusters at once (``bench_fleet.py``).
 Medians of ``--repeat``; CPU seconds (user + system of the child and its git children) beside
 the wall clock, since on a shared machine they vary less. It prints figures; it asserts nothing, and CI does not run it
 (``make bench`` does). Read ratios, not seconds, on a shared machine.
@@ -43,6 +46,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
+from bench_fleet import fleet_figures  # noqa: E402
+from bench_neat import neat_figures  # noqa: E402
+from bench_webhook import webhook_figures  # noqa: E402
 from corpus import objects  # noqa: E402
 
 from backup2gitops.core.archive import ArchiveWriter  # noqa: E402
@@ -223,7 +229,7 @@ def cold_start(*, repeat: int, env: dict[str, str]) -> dict[str, Any]:
     )
     for name, module in COLD_START.items():
         runs = [child([sys.executable, "-c", probe, module, *SDKS], env=env) for _ in range(repeat)]
-        total_us = _importtime_total(module, env=env)
+        total_us = statistics.median(_importtime_total(module, env=env) for _ in range(repeat))
         results[name] = {
             "module": module,
             "seconds": round(statistics.median(r.seconds for r in runs), 3),
@@ -303,12 +309,49 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{name:<22} {f['seconds']:>8.3f} {ms:>10}  {' '.join(f.get('sdks', []))}")
 
 
+def print_extras(result: dict[str, Any]) -> None:
+    neat = result.get("neat")
+    if neat:
+        ours, theirs = neat["backup2gitops_neat"], neat.get("kubectl_neat")
+        print()
+        print(f"neat, {neat['objects']:,} objects ({neat['file_mb']} MB List), best of 3:")
+        print(f"  backup2gitops neat  {ours['seconds']:.2f} s, {ours['cpu_s']:.2f} CPU s")
+        if theirs and theirs.get("timed_out"):
+            print(f"  kubectl-neat        killed after {theirs['seconds']:.0f} s")
+        elif theirs:
+            print(f"  kubectl-neat        {theirs['seconds']:.2f} s, {theirs['cpu_s']:.2f} CPU s")
+            print(f"  ratio (ours / kubectl-neat, wall): {neat['ratio']}")
+        print(f"  kubectl-neat: {neat['kubectl_neat_build']}")
+    hook = result.get("webhook")
+    if hook:
+        print()
+        print(
+            f"backup-complete webhook (functions-framework, {hook['concurrency']} connections): "
+            f"{hook['req_per_s']} req/s, {hook['req_per_cpu_s']} req per server CPU s, "
+            f"p50 {hook['p50_ms']} ms, p99 {hook['p99_ms']} ms, statuses {hook['statuses']}"
+        )
+    fleet = result.get("fleet")
+    if fleet:
+        print()
+        print(f"fleet: N generators at once, {fleet['objects_per_cluster']} objects each")
+        print(f"{'layout':<18} {'N':>3} {'seconds':>8} {'CPU s':>7} {'failures':>8} {'retries':>7}")
+        for layout in ("shared", "per_repo", "shared_3n_attempts"):
+            for f in fleet.get(layout, []):
+                print(
+                    f"{layout:<18} {f['clusters']:>3} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} "
+                    f"{f['failures']:>8} {f['retries']:>7}"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--neat", type=int, default=10_000, help="objects; 0 skips it")
+    parser.add_argument("--webhook-seconds", type=float, default=10, help="0 skips it")
+    parser.add_argument("--fleet", type=int, nargs="*", default=[2, 4, 8, 16], help="N clusters")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="b2g-bench-") as name:
         tmp = Path(name)
@@ -317,14 +360,21 @@ def main() -> None:
         for count in args.sizes:
             result["sizes"].append(one_size(count, repeat=args.repeat, tmp=tmp, env=env))
         if not args.no_cold_start:
-            result["cold_start"] = cold_start(repeat=max(args.repeat, 3), env=env)
+            result["cold_start"] = cold_start(repeat=max(args.repeat, 5), env=env)
         else:
             result["cold_start"] = {}
+        if args.neat:
+            result["neat"] = neat_figures(args.neat, tmp=tmp, env=env)
+        if args.webhook_seconds:
+            result["webhook"] = webhook_figures(seconds=args.webhook_seconds, concurrency=8)
+        if args.fleet:
+            result["fleet"] = fleet_figures(args.fleet, objects=200, tmp=tmp, env=env)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
     else:
         print_table(result)
+        print_extras(result)
 
 
 if __name__ == "__main__":

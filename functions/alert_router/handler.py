@@ -33,15 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
-
 from alert_router import delivery_records
 from alert_router.open_alerts import OpenAlerts
-from backup2gitops.adapters.idempotency_store import expire_records, persistence_layer
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
@@ -156,6 +149,8 @@ def expire_delivery_records(ctx: FunctionContext) -> None:
     config = ctx.config.alerts.idempotency
     if config.backend != "store":
         return
+    from backup2gitops.adapters.idempotency_store import expire_records  # boto3: not at import
+
     try:
         deleted = expire_records(
             ctx.store, prefix=config.prefix, older_than=config.expires_after, now=ctx.clock()
@@ -192,6 +187,10 @@ def deliver_all(
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
     receivers: dict[str, Receiver | ReceiverError] = {}
+    # Powertools' idempotency package imports boto3 (its DynamoDB layer) whatever the backend:
+    # loaded with the first alert to deliver, not at cold start
+    from backup2gitops.adapters.idempotency_store import persistence_layer
+
     persistence = persistence_layer(config.idempotency, store=ctx.store, clock=ctx.clock)
     outcomes: list[Outcome] = []
     for alert, name, repeat in plan:
@@ -236,6 +235,12 @@ def deliver_once(
     expires_after_s: int,
 ) -> Outcome:
     """Send ``alert`` to ``receiver`` unless this event already did (Powertools idempotency)."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+    )
+
     idem_config = IdempotencyConfig(
         expires_after_seconds=expires_after_s,
         lambda_context=cast(Any, _Budget()),

@@ -29,10 +29,10 @@ import collections
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.adapters import kube
-from backup2gitops.adapters.kube import ApiClient, ApiResource, Discovery
+from backup2gitops.adapters.kube import ApiResource, Discovery
 from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.backups import WrittenBackup, write_native_backup
 from backup2gitops.config import ClusterBackupConfig
@@ -40,6 +40,9 @@ from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy, exclusion_reason
 from backup2gitops.core.cleaning.exclusions import EXCLUDED_KINDS, VELERO_GROUP, policy_reason
 from backup2gitops.core.cleaning.objectref import ObjectRef
+
+if TYPE_CHECKING:
+    from backup2gitops.adapters.kube import ApiClient
 
 __all__ = [
     "ClusterBackup",

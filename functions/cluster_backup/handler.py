@@ -37,11 +37,11 @@ Replies:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops import retention
 from backup2gitops.adapters import kube
-from backup2gitops.adapters.kube import ApiClient, KubeError
+from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
@@ -71,10 +71,13 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
 from backup2gitops.runtime.logs import logger_for
 
+if TYPE_CHECKING:
+    from backup2gitops.adapters.kube import ApiClient
+
 NAME = "cluster-backup"
 SOURCE = function_source(NAME)
 
-ClientFactory = Callable[[ClusterBackupConfig], ApiClient]
+ClientFactory = Callable[[ClusterBackupConfig], "ApiClient"]
 """Builds the kube client for one invocation; tests pass one pointed at a replay server."""
 
 

@@ -1,10 +1,12 @@
 """A generator SIGKILLed while git holds its locks leaves a clone the next run repairs.
 
 Each kill point is deterministic, with no timing luck: real git pauses inside its own operation
-(a clean/smudge filter runs while ``git add`` / ``git checkout`` hold ``index.lock``; the
-``reference-transaction`` hook runs while the ref locks are held; ``pre-push`` runs after the
-commit and before the push). The pausing script touches a marker; the test sees the marker and
-the lock, SIGKILLs the generator's whole process group, then runs the generator again.
+(the ``reference-transaction`` hook runs while the ref locks are held: ``git fast-import``
+writing the commit onto the branch, ``git fetch`` updating the remote ref; ``pre-push`` runs
+after the commit and before the push). The generator has no work tree (no ``git add``,
+``checkout`` or ``commit``, so no ``index.lock`` to leave behind): the points are its own. The
+pausing script touches a marker; the test sees the marker and the lock, SIGKILLs the
+generator's whole process group, then runs the generator again.
 """
 
 from __future__ import annotations
@@ -28,21 +30,18 @@ PAUSE = """#!/bin/sh
 point="$1"; shift
 if [ "$point" = "$B2G_PAUSE_AT" ] && [ ! -e "$B2G_PAUSE_MARK" ]; then
   case "$point" in
-    ref-commit) ps -o args= -p "$PPID" | grep -q " commit" || exec cat >/dev/null ;;
+    ref-import) ps -o args= -p "$PPID" | grep -q " fast-import" || exec cat >/dev/null ;;
     ref-fetch) ps -o args= -p "$PPID" | grep -q "fetch" || exec cat >/dev/null ;;
   esac
   touch "$B2G_PAUSE_MARK"
   exec sleep 600
 fi
-case "$point" in clean|smudge) exec cat ;; esac
 cat >/dev/null 2>&1 || true
 """
 
 # point -> the lock (under the clone's .git) git holds while paused there
 POINTS = {
-    "clean": "index.lock",  # git add --all, hashing the new files
-    "smudge": "index.lock",  # git checkout -B, writing the tree of a fresh clone
-    "ref-commit": "HEAD.lock",  # git commit, updating HEAD and the branch
+    "ref-import": "refs/heads/main.lock",  # git fast-import, putting the commit on the branch
     "ref-fetch": "refs/remotes/origin/main.lock",  # git fetch, updating the remote ref
     "pre-push": None,  # committed locally, not pushed
 }
@@ -63,14 +62,7 @@ def hooks_env(tmp: Path, point: str) -> dict[str, str]:
         )
         (hooks / hook).write_text(body)
         (hooks / hook).chmod(0o755)
-    attributes = tmp / "attributes"
-    attributes.write_text("* filter=pause\n")
-    config = {
-        "core.hooksPath": str(hooks),
-        "core.attributesFile": str(attributes),
-        "filter.pause.clean": f"{script} clean",
-        "filter.pause.smudge": f"{script} smudge",
-    }
+    config = {"core.hooksPath": str(hooks)}
     env = {"GIT_CONFIG_COUNT": str(len(config))}
     for n, (key, value) in enumerate(config.items()):
         env[f"GIT_CONFIG_KEY_{n}"] = key

@@ -274,3 +274,58 @@ def test_the_index_pass_decides_objects_that_come_before_what_decides_them(
     assert not any(p.endswith("data-db-0.yaml") for p in tree)
     written = git(bare, "show", "main:clusters/prod/namespaces/shop/widgets.example.com/w.yaml")
     assert "size: s" in written and "replicas" not in written
+
+
+def _race(bare: Path, tmp_path: Path, *, other_cluster: str) -> tuple[generation.Outcome, int]:
+    """Generate ``east``; while its archive is read the first time, another generator lands a
+    backup of ``other_cluster``. The outcome, and how many times the archive was opened."""
+    data = tarball([configmap("ns", "mine", "east")])
+    opened: list[int] = []
+
+    def archive() -> io.BytesIO:
+        if not opened:
+            theirs = [configmap("ns", "theirs", "x"), configmap("ns", "mine", "old")]
+            run(
+                bare,
+                tmp_path / "other",
+                theirs,
+                backup_id="o1",
+                cluster=other_cluster,
+            )
+        opened.append(1)
+        return io.BytesIO(data)
+
+    outcome = generation.generate(
+        archive=archive,
+        remote=remote_for(bare, tmp_path / "mine"),
+        cluster="east",
+        backup_id="e1",
+        policy=CleaningPolicy(),
+    )
+    return outcome, len(opened)
+
+
+def test_a_race_lost_to_another_cluster_is_re_applied_without_reading_the_archive_again(
+    bare: Path, tmp_path: Path
+) -> None:
+    outcome, opened = _race(bare, tmp_path, other_cluster="west")
+    assert opened == 2  # the index pass, one read: the folder's tree went on the new tip as it was
+    assert (outcome.commit.added, outcome.commit.noop) == (1, False)
+    assert git(bare, "rev-parse", "main").strip() == outcome.commit.commit
+    assert "Backup-Id: o1" in git(bare, "log", "-1", "--format=%B", "main^")
+    files = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/east/namespaces/ns/configmaps/mine.yaml" in files
+    assert "clusters/west/namespaces/ns/configmaps/theirs.yaml" in files
+    message = git(bare, "log", "-1", "--format=%B", "main")
+    assert "Backup-Id: e1" in message and "Cluster: east" in message
+
+
+def test_a_race_lost_to_the_same_cluster_redoes_the_whole_change(
+    bare: Path, tmp_path: Path
+) -> None:
+    outcome, opened = _race(bare, tmp_path, other_cluster="east")
+    assert opened == 3  # the index pass, then the folder moved under us: read again
+    files = git(bare, "ls-tree", "-r", "--name-only", "main").split()
+    assert "clusters/east/namespaces/ns/configmaps/mine.yaml" in files
+    assert "clusters/east/namespaces/ns/configmaps/theirs.yaml" not in files
+    assert (outcome.commit.changed, outcome.commit.removed) == (1, 1)

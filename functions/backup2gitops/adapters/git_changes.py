@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import git
 import yaml
 
 from backup2gitops.adapters.gitrepo import GitError
 from backup2gitops.core import units
 from backup2gitops.core.drift import WATCHED_RESOURCES, ObjectChange, RoleKey
 from backup2gitops.core.repo_layout import UnsafeName, object_path
+
+if TYPE_CHECKING:  # GitPython loads when a commit is first read
+    import git
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -77,6 +79,8 @@ def commit_changes(
     None when there is nothing to compare: the commit is not this backup's (a no-op returned
     another commit), it has no parent, or the parent had no folder for the cluster (the baseline).
     """
+    import git
+
     try:
         repo = git.Repo(workdir)
         this = repo.commit(commit)

@@ -19,19 +19,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
+import random
 import re
 import shutil
-import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import git
-
-from backup2gitops.adapters import worktree
+from backup2gitops.adapters import tree_import
 from backup2gitops.adapters.git_remote import credential_env, split_credentials
 from backup2gitops.core import errors, units
 from backup2gitops.core.safeguards import (
@@ -41,6 +39,9 @@ from backup2gitops.core.safeguards import (
     parse_created_at,
     superseded_by,
 )
+
+if TYPE_CHECKING:  # GitPython (~0.2 s, and it needs the git binary) loads with the first clone
+    import git
 
 _ERE_SPECIAL = re.compile(r"[.\[\]()*+?{}|^$\\]")
 """What must be escaped in a POSIX extended regular expression (git log --extended-regexp)."""
@@ -64,6 +65,16 @@ class CommitResult:
     noop: bool
     reason: str | None = None
     """Why a no-op made no commit when that is not "already on the branch" (superseded)."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A commit made on a tip that moved before it was pushed, to re-apply on the new one."""
+
+    base: str | None  # the folder's tree on the tip it was made on
+    tree: str | None  # the folder's tree it made
+    message: str
+    counts: tuple[int, int, int]
 
 
 Guard = Callable[[int, CommitResult], None]
@@ -127,11 +138,14 @@ class GitRemote:
         self.display_url = display_url(url)
         key = hashlib.sha256(f"{self.display_url}#{branch}".encode()).hexdigest()[:16]
         self.workdir = cache_dir / key
-        self.author = git.Actor(author_name, author_email)
+        self.author = tree_import.Identity(author_name, author_email)
         self.push_attempts = push_attempts
         self._env = credential_env(token, token_user)
+        self.push_attempts_made = 0
+        """Pushes the last ``publish`` needed (1: no race lost), for benchmarks and logs."""
         self.recoveries: list[str] = []
         """What ``locked`` found left by a crashed run and repaired (for the caller's log)."""
+        self._reading: tuple[git.Repo, Mapping[str, str]] | None = None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[git.Repo]:
@@ -142,6 +156,8 @@ class GitRemote:
             yield self._sync()
 
     def _git(self, repo: git.Repo, *args: str) -> str:
+        import git
+
         try:
             with repo.git.custom_environment(**self._env):
                 return str(repo.git.execute(["git", *args]))
@@ -167,8 +183,14 @@ class GitRemote:
         return repo
 
     def _fresh_clone(self) -> git.Repo:
+        """A clone with no work tree (``<workdir>/.git``, bare): commits are built by
+        ``tree_import`` from blobs, never from files on disk."""
+        import git
+
         shutil.rmtree(self.workdir, ignore_errors=True)
-        repo = git.Repo.init(self.workdir, initial_branch=self.branch)
+        self.workdir.mkdir(parents=True)
+        git.Repo.init(self.workdir / ".git", bare=True, initial_branch=self.branch)
+        repo = git.Repo(self.workdir)
         repo.create_remote("origin", self.url)
         return repo
 
@@ -179,6 +201,8 @@ class GitRemote:
         file (``index.lock``, ``HEAD.lock``, ``refs/**.lock``...) is stale: a generator was
         killed mid-operation. Its state cannot be trusted; the clone is rebuilt.
         """
+        import git
+
         dot_git = self.workdir / ".git"
         if not dot_git.is_dir():
             return self._fresh_clone()
@@ -195,18 +219,20 @@ class GitRemote:
         return repo
 
     def _reset_to_remote(self, repo: git.Repo) -> None:
-        remote_ref = f"origin/{self.branch}"
-        if remote_ref in [ref.name for ref in repo.remote("origin").refs]:
-            self._git(repo, "checkout", "-B", self.branch, remote_ref)
-            self._git(repo, "reset", "--hard", remote_ref)
-        else:  # an empty remote: start the branch
-            self._git(repo, "checkout", "--orphan", self.branch)
+        """Point the local branch (and HEAD) at the remote's tip; nothing is checked out."""
+        local = f"refs/heads/{self.branch}"
+        tip = self._tracked_commit(repo)
+        if tip is not None:
+            self._git(repo, "update-ref", "--no-deref", local, tip)
+        else:  # an empty remote: the branch starts with our first commit
             with contextlib.suppress(GitError):
-                self._git(repo, "rm", "-rf", "--quiet", ".")
-        self._git(repo, "clean", "-fdx")
+                self._git(repo, "update-ref", "-d", local)
+        self._git(repo, "symbolic-ref", "HEAD", local)
 
     def _tracked_commit(self, repo: git.Repo) -> str | None:
         """The remote branch's commit this clone was last synced to, if it has one."""
+        import git
+
         try:
             return str(
                 repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/origin/{self.branch}")
@@ -216,6 +242,8 @@ class GitRemote:
 
     def _remote_holds(self, repo: git.Repo, commit: str) -> bool:
         """True when the fetched remote branch still contains ``commit`` (it only moved on)."""
+        import git
+
         try:
             repo.git.merge_base("--is-ancestor", commit, f"refs/remotes/origin/{self.branch}")
         except git.GitCommandError:
@@ -269,7 +297,10 @@ class GitRemote:
         (None: absent) giving the new one; a change there alone is a commit.
         """
         target = push_branch or self.branch
+        redo: _Prepared | None = None  # the change made on the tip a lost race had
         for attempt in range(1, self.push_attempts + 1):
+            if attempt > 1:  # the generators that lost a race do not all come back at once
+                time.sleep(random.uniform(0, min(0.05 * 2**attempt, 2.0)))  # noqa: S311
             with self.locked() as repo:
                 existing = self.commit_for(repo, backup_id=backup_id, cluster=cluster)
                 if existing is None and push_branch is not None:
@@ -281,23 +312,53 @@ class GitRemote:
                     reason = superseded_by(mark, newest[1]) if newest else None
                     if newest and reason:
                         return CommitResult(newest[0], 0, 0, 0, noop=True, reason=reason)
-                before = self._object_count(repo, root) if guard is not None else 0
-                counts = self._write_tree(repo, root=root, files=files())
-                if guard is not None:
-                    guard(before, CommitResult("", *counts, noop=False))
-                paths = [str(root), *self._write_shared(repo, shared or {})]
-                staged = bool(self._git(repo, "status", "--porcelain", "--", *paths))
-                if not staged and not allow_empty:
-                    head = repo.head.commit.hexsha if repo.head.is_valid() else ""
-                    return CommitResult(head, 0, 0, 0, noop=True)
-                result = CommitResult("", *counts, noop=False)
-                trailers = {"Backup-Id": backup_id, "Cluster": cluster}
-                if mark is not None:
-                    trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
-                self._commit(repo, message(result), trailers=trailers)
+                tip = self._tracked_commit(repo)
+                base = self._folder_tree(repo, tip, root)
+                if redo is not None and tip is not None and base == redo.base and not shared:
+                    # Another cluster's commit won: our folder on the new tip is as it was, so
+                    # the same folder tree on the new tip is exactly the rebase (the guards
+                    # saw this folder already; the order was asked again above).
+                    counts = redo.counts
+                    importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+                    try:
+                        importer.commit_folder(
+                            ref=f"refs/heads/{self.branch}",
+                            parent=tip,
+                            root=root,
+                            tree=redo.tree,
+                            message=redo.message,
+                            author=self.author,
+                        )
+                    except tree_import.ImportFailed as exc:
+                        where = f"{exc.message} (work clone {self.workdir})"
+                        raise GitError(exc.code, where, retryable=True) from exc
+                    finally:
+                        importer.abandon()
+                else:
+                    made = self._commit_files(
+                        repo,
+                        root=root,
+                        files=files,
+                        message=message,
+                        tip=tip,
+                        trailers=self._trailers(backup_id, cluster, mark),
+                        allow_empty=allow_empty,
+                        guard=guard,
+                        shared=shared or {},
+                    )
+                    if isinstance(made, CommitResult):
+                        return made  # nothing changed and no empty commit asked for
+                    counts = made
+                    redo = _Prepared(
+                        base=base,
+                        tree=self._folder_tree(repo, "HEAD", root),
+                        message=str(repo.head.commit.message),
+                        counts=counts,
+                    )
                 sha = repo.head.commit.hexsha
                 try:
                     self._push(repo, target)
+                    self.push_attempts_made = attempt
                     return CommitResult(sha, *counts, noop=False)
                 except GitError as exc:
                     if exc.code != "git_unavailable" or attempt == self.push_attempts:
@@ -307,6 +368,102 @@ class GitRemote:
 
     def _push(self, repo: git.Repo, target: str) -> None:
         self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
+
+    @staticmethod
+    def _trailers(backup_id: str, cluster: str, mark: BackupMark | None) -> dict[str, str]:
+        trailers = {"Backup-Id": backup_id, "Cluster": cluster}
+        if mark is not None:
+            trailers[CREATED_AT_TRAILER] = created_at_trailer(mark.created_at)
+        return trailers
+
+    def _commit_files(
+        self,
+        repo: git.Repo,
+        *,
+        root: PurePosixPath,
+        files: Callable[[], Iterable[tuple[PurePosixPath, bytes]]],
+        message: Callable[[CommitResult], str],
+        tip: str | None,
+        trailers: Mapping[str, str],
+        allow_empty: bool,
+        guard: Guard | None,
+        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]],
+    ) -> tuple[int, int, int] | CommitResult:
+        """Commit ``files`` as ``root`` on ``tip``: the counts, or the no-op result when
+        nothing changed and no empty commit is wanted. The guards may refuse first."""
+        tracked, links = self._tracked_blobs(repo, root, tip=tip)
+        self._reading = (repo, tracked)  # what ``committed`` answers from while streaming
+        importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+        try:  # one file in memory at a time, streamed into git as a blob
+            change = importer.sync_folder(root=root, files=files(), tracked=tracked, links=links)
+            for path, update in shared.items():  # fixed names, never from a backup
+                current = self._file_at(repo, tip, path)
+                content = update(current)
+                if content != current:
+                    mark = importer.blob(content)
+                    change.operations.append(b"M 100644 :%d %s\n" % (mark, str(path).encode()))
+            counts = (change.added, change.changed, change.removed)
+            result = CommitResult("", *counts, noop=False)
+            if guard is not None:
+                before = sum(1 for p in tracked if not units.is_generated(p))
+                guard(before, result)
+            if not change.written and not allow_empty:
+                return CommitResult(tip or "", 0, 0, 0, noop=True)
+            importer.commit(
+                ref=f"refs/heads/{self.branch}",
+                parent=tip,
+                change=change,
+                message=_with_trailers(message(result), trailers),
+                author=self.author,
+            )
+        except tree_import.UnsafePath as exc:
+            raise GitError("unsafe_path", str(exc), retryable=False) from exc
+        except tree_import.ImportFailed as exc:
+            where = f"{exc.message} (work clone {self.workdir})"
+            raise GitError(exc.code, where, retryable=True) from exc
+        finally:
+            importer.abandon()  # no commit unless one was written; a no-op after it
+            self._reading = None
+        return counts
+
+    def committed(self, path: PurePosixPath) -> bytes | None:
+        """The file at ``path`` on the tip being built upon, while ``publish`` streams files
+        (None: absent, or not while streaming)."""
+        if self._reading is None:
+            return None
+        repo, tracked = self._reading
+        blob = tracked.get(str(path))
+        return None if blob is None else self._blob(repo, blob)
+
+    def _file_at(self, repo: git.Repo, tip: str | None, path: PurePosixPath) -> bytes | None:
+        """The content of the regular file ``path`` in ``tip`` (None: absent or not a file)."""
+        if tip is None:
+            return None
+        listed = self._git(repo, "ls-tree", "-z", "--full-tree", tip, "--", str(path))
+        meta = listed.partition("\t")[0].split(" ")
+        if len(meta) != 3 or meta[0] != "100644":
+            return None
+        return self._blob(repo, meta[2])
+
+    def _blob(self, repo: git.Repo, blob: str) -> bytes:
+        import subprocess
+
+        return subprocess.run(  # bytes as stored (GitPython's output is decoded text)
+            ["git", "--git-dir", str(repo.git_dir), "cat-file", "blob", blob],
+            check=True,
+            capture_output=True,
+        ).stdout
+
+    def _folder_tree(self, repo: git.Repo, commit: str | None, root: PurePosixPath) -> str | None:
+        """The tree id of ``root`` in ``commit`` (None: no such folder, or no commit)."""
+        if commit is None:
+            return None
+        import git
+
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", f"{commit}:{root}"))
+        except git.GitCommandError:
+            return None
 
     def newest_mark(self, repo: git.Repo, *, cluster: str) -> tuple[str, BackupMark] | None:
         """The newest commit on the branch for ``cluster`` and the backup it says it reflects;
@@ -335,13 +492,6 @@ class GitRemote:
             return parts[0], BackupMark(backup_id=parts[2].split("\x1d")[0], created_at=created)
         return None
 
-    def _object_count(self, repo: git.Repo, root: PurePosixPath) -> int:
-        """Objects (not generated files: kustomizations, entry points) under ``root`` on the tip."""
-        if not repo.head.is_valid():
-            return 0
-        listed = self._git(repo, "ls-files", "-z", "--", str(root)).split("\x00")
-        return sum(1 for path in listed if path and not units.is_generated(path))
-
     def _review_commit(
         self, repo: git.Repo, branch: str, backup_id: str, cluster: str
     ) -> str | None:
@@ -350,88 +500,35 @@ class GitRemote:
         self._git(repo, "fetch", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         return self.commit_for(repo, backup_id=backup_id, cluster=cluster, ref=f"origin/{branch}")
 
-    def _write_tree(
-        self,
-        repo: git.Repo,
-        *,
-        root: PurePosixPath,
-        files: Iterable[tuple[PurePosixPath, bytes]],
-    ) -> tuple[int, int, int]:
-        """Make ``root`` hold exactly ``files`` (streamed: one file in memory at a time).
-
-        Only new and changed files are written: ``worktree.sync_folder`` compares blob ids with
-        the index, which equals the work tree after ``_sync``.
-        """
-        base = Path(repo.working_tree_dir or self.workdir)
-        try:
-            change = worktree.sync_folder(
-                base=base, root=root, files=files, tracked=self._tracked_blobs(repo, root)
-            )
-        except worktree.UnsafePath as exc:
-            raise GitError("unsafe_path", str(exc), retryable=False) from exc
-        if change.written:
-            self._git(repo, "add", "--all", "--", str(root))
-        return change.added, change.changed, change.removed
-
-    def committed(self, path: PurePosixPath) -> bytes | None:
-        """The file at ``path`` on the tip being built upon, while ``publish`` streams files:
-        the work tree equals the tip until a path is written, and each path is written once."""
-        target = self.workdir / path
-        if target.is_symlink() or not target.is_file():
-            return None
-        return target.read_bytes()
-
-    def _write_shared(
-        self, repo: git.Repo, shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]]
-    ) -> list[str]:
-        """Update the shared files (fixed names, never from a backup) and stage them."""
-        base = Path(repo.working_tree_dir or self.workdir)
-        for path, update in shared.items():
-            target = base / path
-            current = None if target.is_symlink() or not target.is_file() else target.read_bytes()
-            content = update(current)
-            if content != current:
-                target.unlink(missing_ok=True)
-                target.write_bytes(content)
-        names = [str(path) for path in shared]
-        if names:
-            self._git(repo, "add", "--", *names)
-        return names
-
-    def _tracked_blobs(self, repo: git.Repo, root: PurePosixPath) -> dict[str, str]:
-        """Path -> blob id of every file the index holds under ``root``."""
-        out = self._git(repo, "ls-files", "--stage", "-z", "--", str(root))
+    def _tracked_blobs(
+        self, repo: git.Repo, root: PurePosixPath, *, tip: str | None
+    ) -> tuple[dict[str, str], set[str]]:
+        """Path -> blob id of every file the tip's tree holds under ``root``, and which of
+        those paths are symbolic links."""
         tracked: dict[str, str] = {}
+        links: set[str] = set()
+        if tip is None:
+            return tracked, links
+        out = self._git(repo, "ls-tree", "-r", "-z", "--full-tree", tip, "--", str(root))
         for entry in out.split("\0"):
             if entry:
                 meta, _, path = entry.partition("\t")
-                tracked[path] = meta.split(" ")[1]
-        return tracked
+                mode, _, object_id = meta.split(" ")
+                tracked[path] = object_id
+                if mode == "120000":
+                    links.add(path)
+        return tracked, links
 
-    def _commit(self, repo: git.Repo, message: str, *, trailers: Mapping[str, str]) -> None:
-        for key, value in trailers.items():  # a newline would add trailers of its own choosing
-            if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-                raise GitError(
-                    "unsafe_trailer",
-                    f"{key} {value!r} is empty or has a control character",
-                    retryable=False,
-                )
-        body = message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
-        with tempfile.NamedTemporaryFile("w", delete=False, suffix=".msg") as handle:
-            handle.write(body)
-        env = {
-            "GIT_AUTHOR_NAME": self.author.name or "",
-            "GIT_AUTHOR_EMAIL": self.author.email or "",
-            "GIT_COMMITTER_NAME": self.author.name or "",
-            "GIT_COMMITTER_EMAIL": self.author.email or "",
-        }
-        try:
-            with repo.git.custom_environment(**env):
-                repo.git.execute(
-                    ["git", "commit", "--quiet", "--allow-empty", "--file", handle.name]
-                )
-        finally:
-            os.unlink(handle.name)  # noqa: PTH108
+
+def _with_trailers(message: str, trailers: Mapping[str, str]) -> str:
+    for key, value in trailers.items():  # a newline would add trailers of its own choosing
+        if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise GitError(
+                "unsafe_trailer",
+                f"{key} {value!r} is empty or has a control character",
+                retryable=False,
+            )
+    return message.rstrip() + "\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
 
 
 class LocalWorkTree(GitRemote):
@@ -452,6 +549,8 @@ class LocalWorkTree(GitRemote):
         author_email: str,
         branch: str | None = None,
     ) -> None:
+        import git
+
         if not path.exists() or (path.is_dir() and not any(path.iterdir())):
             git.Repo.init(path, mkdir=True, initial_branch=branch or "main")
         try:
@@ -485,6 +584,8 @@ class LocalWorkTree(GitRemote):
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[git.Repo]:
+        import git
+
         with (self._git_dir / "backup2gitops.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             repo = git.Repo(self.workdir)
@@ -521,6 +622,8 @@ class LocalWorkTree(GitRemote):
 
     def _restore(self, paths: list[str]) -> None:
         """Put ``paths`` back as ``HEAD`` has them (they were clean when ``locked`` began)."""
+        import git
+
         repo = git.Repo(self.workdir)
         for path in paths:  # one at a time: a path HEAD lacks must not stop the others
             with contextlib.suppress(GitError):
@@ -531,12 +634,23 @@ class LocalWorkTree(GitRemote):
             with contextlib.suppress(GitError):
                 self._git(repo, "clean", "-fdq", "--", path)
 
+    def _tracked_commit(self, repo: git.Repo) -> str | None:
+        """The checked-out branch's commit (None: no commit yet)."""
+        try:
+            return self._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}")
+        except GitError:
+            return None
+
     def _push(self, repo: git.Repo, target: str) -> None:
-        """Nothing to push: the commit is the result."""
+        """Nothing to push: the commit (made on the branch by fast-import) is checked out, so
+        the index and the files match it. ``locked`` saw the tree clean, so nothing is lost."""
+        self._git(repo, "reset", "--hard", "--quiet")
 
 
 def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:
     """A local bare repository at ``path`` to push to (created when absent); its resolved path."""
+    import git
+
     if not (path / "HEAD").is_file():
         git.Repo.init(path, bare=True, mkdir=True, initial_branch=branch)
     return path.resolve()

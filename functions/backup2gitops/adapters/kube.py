@@ -32,16 +32,12 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.core import errors
+
+if TYPE_CHECKING:  # the kubernetes client (~0.3 s to import) is loaded by the first client made
+    from kubernetes.client import ApiClient
 
 __all__ = [
     "MAX_LIST_RESTARTS",
@@ -54,6 +50,16 @@ __all__ = [
     "iter_objects",
     "readyz",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``kube.ApiClient``: the SDK's client class, imported when first asked for."""
+    if name == "ApiClient":
+        from kubernetes.client import ApiClient
+
+        return ApiClient
+    raise AttributeError(name)
+
 
 ACCEPT_JSON = "application/json"
 ACCEPT_AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -152,6 +158,10 @@ def api_client_from(
     `in_cluster=None` means: the service account when `KUBERNETES_SERVICE_HOST` is set and no
     kubeconfig was named explicitly; the kubeconfig (`$KUBECONFIG` or ~/.kube/config) otherwise.
     """
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
     if in_cluster is None:
         in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ and kubeconfig is None
     configuration = k8s_client.Configuration()
@@ -171,7 +181,7 @@ def api_client_from(
     except (ConfigException, OSError) as exc:
         source = "in-cluster service account" if in_cluster else f"kubeconfig {kubeconfig or ''}"
         raise KubeError(0, f"cannot load {source.strip()}: {exc}", retryable=False) from exc
-    return ApiClient(configuration=configuration)
+    return k8s_client.ApiClient(configuration=configuration)
 
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -208,6 +218,9 @@ def _get(
     accept: str = ACCEPT_JSON,
 ) -> _Response:
     """GET `path` through the client's REST layer (auth, TLS, proxy from its Configuration)."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
     method, url, headers, body, post_params = api.param_serialize(
         method="GET",
         resource_path=path,

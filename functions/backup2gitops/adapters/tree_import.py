@@ -1,0 +1,243 @@
+"""Making one folder of a branch hold exactly a stream of files, without a work tree.
+
+Each incoming file's blob id is computed here as git computes it (``sha1("blob <size>\\0" +
+content)``) and compared with the blob the tip's tree holds at that path (``git ls-tree``):
+an unchanged file costs one hash and nothing else. A new or changed file is streamed, as it is
+made, into one ``git fast-import`` process as a blob; when the stream ends, one ``commit``
+command names the tree change against the tip (``from``, then ``M`` / ``D``). git writes one
+pack and the commit; no file is written to disk and no index is built, so a first commit of
+10,000 objects costs what ``git fast-import`` of those files costs (issue 17: the work tree and
+``git add`` were the floor itself). fast-import drops folders left empty by ``D``.
+
+The caller sees the counts before the commit command is written (``ImportedChange``), so the
+guards can still refuse: ``abandon`` ends the stream without a commit (the blobs already sent
+stay in the object store unreferenced, for ``git gc`` to prune; nothing points at them).
+
+Paths are checked as strings (relative, no ``..``, strictly under the folder, no character
+fast-import would read as syntax). There is no file system under the folder, so nothing is
+ever written outside it; a file at or through a symbolic link committed in the folder is still
+refused, as it was when a work tree was written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from backup2gitops.core import units
+from backup2gitops.core.errors import Backup2GitopsError
+
+KUSTOMIZATION = "kustomization.yaml"
+
+
+class UnsafePath(Backup2GitopsError, ValueError):
+    """A path that would land outside the folder, or that fast-import would misread."""
+
+    code = "unsafe_path"
+
+
+class ImportFailed(Backup2GitopsError):
+    """``git fast-import`` failed in the work clone (local trouble: disk, a broken clone)."""
+
+    code = "git_unavailable"
+    permanent = False
+
+
+def blob_id(content: bytes) -> str:
+    """The id git gives ``content`` as a blob (SHA-1 object format)."""
+    digest = hashlib.sha1(b"blob %d\0" % len(content), usedforsecurity=False)
+    digest.update(content)
+    return digest.hexdigest()
+
+
+@dataclass
+class ImportedChange:
+    """What the stream changed; counts leave out the generated files (``units.is_generated``:
+    kustomizations, entry points)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    operations: list[bytes] = field(default_factory=list)
+    """fast-import file commands (``M 100644 :<mark> <path>`` / ``D <path>``), in order."""
+
+    @property
+    def written(self) -> int:
+        """Files added, changed or removed, kustomizations included."""
+        return len(self.operations)
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+class TreeImport:
+    """One ``git fast-import`` process into ``git_dir``: blobs first, then at most one commit."""
+
+    def __init__(self, *, git_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _finish
+        self._process = subprocess.Popen(
+            [
+                *("git", "--git-dir", os.fspath(git_dir), "fast-import"),
+                *("--quiet", "--done", "--force", "--date-format=now"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self._errors,
+            env=dict(environ if environ is not None else os.environ),
+            bufsize=1 << 16,
+        )
+        assert self._process.stdin is not None
+        self._stdin: IO[bytes] = self._process.stdin
+        self._marks = 0
+        self._outcome: str | None = None
+
+    def _write(self, *chunks: bytes) -> None:
+        try:
+            for chunk in chunks:
+                self._stdin.write(chunk)
+        except (OSError, ValueError) as exc:  # ValueError: already closed
+            raise ImportFailed(f"git fast-import stopped: {self._finish()}") from exc
+
+    def blob(self, content: bytes) -> int:
+        """Send ``content`` as a blob; its mark."""
+        self._marks += 1
+        self._write(b"blob\nmark :%d\ndata %d\n" % (self._marks, len(content)), content, b"\n")
+        return self._marks
+
+    def sync_folder(
+        self,
+        *,
+        root: PurePosixPath,
+        files: Iterable[tuple[PurePosixPath, bytes]],
+        tracked: Mapping[str, str],
+        links: Collection[str] = (),
+    ) -> ImportedChange:
+        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids.
+
+        ``links``: the tracked paths that are symbolic links. A file at or under one is refused
+        (``UnsafePath``): someone committed a link into the generated folder, and replacing it
+        silently would hide that (a work tree would have followed it).
+        """
+        linked = {link.rstrip("/") for link in links}
+        prefix = f"{root.as_posix().rstrip('/')}/"
+        seen: set[str] = set()
+        change = ImportedChange()
+        for relative, content in files:
+            path = relative.as_posix()
+            if (
+                not path.startswith(prefix)
+                or ".." in path.split("/")
+                or relative.is_absolute()
+                or any(char in path for char in ('"', "\n", "\r", "\0"))
+                or path.endswith("/")
+            ):
+                raise UnsafePath(f"{relative} is outside {root} or cannot be a file name there")
+            if linked and _through_link(path, linked):
+                raise UnsafePath(f"{relative} is, or is inside, a symbolic link in the repository")
+            seen.add(path)
+            known = tracked.get(path)
+            if known is not None and known == blob_id(content):
+                continue
+            mark = self.blob(content)
+            change.operations.append(b"M 100644 :%d %s\n" % (mark, path.encode()))
+            if not units.is_generated(path):
+                if known is None:
+                    change.added += 1
+                else:
+                    change.changed += 1
+        gone = [b"D %s\n" % path.encode() for path in sorted(set(tracked) - seen)]
+        change.operations[:0] = gone  # first: a file that was a folder's name goes before it
+        change.removed = sum(1 for p in set(tracked) - seen if not units.is_generated(p))
+        return change
+
+    def commit(
+        self,
+        *,
+        ref: str,
+        parent: str | None,
+        change: ImportedChange,
+        message: str,
+        author: Identity,
+    ) -> None:
+        """Write the commit on ``ref`` (``parent`` first, or a root commit) and end the stream."""
+        body = cleaned_message(message).encode()
+        who = b"%s <%s> now\n" % (author.name.encode(), author.email.encode())
+        header = b"commit %s\nauthor %scommitter %sdata %d\n" % (ref.encode(), who, who, len(body))
+        self._write(header, body, b"\n")
+        if parent is not None:
+            self._write(b"from %s\n" % parent.encode())
+        self._write(*change.operations, b"\ndone\n")
+        self._close()
+
+    def commit_folder(
+        self,
+        *,
+        ref: str,
+        parent: str,
+        root: PurePosixPath,
+        tree: str | None,
+        message: str,
+        author: Identity,
+    ) -> None:
+        """A commit on ``parent`` whose ``root`` is the tree ``tree`` (absent: None), and
+        everything else ``parent``'s: a lost push race re-applied in one command."""
+        change = ImportedChange()
+        folder = root.as_posix().rstrip("/").encode()
+        operation = b"M 040000 %s %s\n" % (tree.encode(), folder) if tree else b"D %s\n" % folder
+        change.operations.append(operation)
+        self.commit(ref=ref, parent=parent, change=change, message=message, author=author)
+
+    def abandon(self) -> None:
+        """End the stream with no commit (the guards refused, or reading failed)."""
+        with contextlib.suppress(ImportFailed):
+            self._write(b"done\n")
+        self._finish()
+
+    def _close(self) -> None:
+        problem = self._finish()
+        if problem:
+            raise ImportFailed(f"git fast-import failed: {problem}")
+
+    def _finish(self) -> str:
+        """Close the stream and wait for the process; its error (empty when it succeeded)."""
+        if self._outcome is None:
+            with contextlib.suppress(OSError):
+                self._stdin.close()
+            code = self._process.wait()
+            self._errors.seek(0)
+            text = self._errors.read().decode(errors="replace").strip()
+            self._errors.close()
+            first = text.splitlines()[0][:300] if text else f"exit {code}"
+            self._outcome = "" if code == 0 else first
+        return self._outcome
+
+
+def _through_link(path: str, links: set[str]) -> bool:
+    while path:
+        if path in links:
+            return True
+        path = path.rpartition("/")[0]
+    return False
+
+
+def cleaned_message(message: str) -> str:
+    """The message as ``git commit --cleanup=whitespace`` stores it: trailing whitespace off
+    every line, runs of blank lines made one, none at either end, one final newline."""
+    lines = [line.rstrip() for line in message.splitlines()]
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    return "\n".join(kept) + "\n"

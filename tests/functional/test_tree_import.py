@@ -1,0 +1,212 @@
+"""tree_import: a folder of a branch made to hold a stream of files, by git fast-import alone.
+
+Real git: the commit is read back with ``git ls-tree`` / ``git cat-file``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from backup2gitops.adapters.tree_import import (
+    Identity,
+    TreeImport,
+    UnsafePath,
+    blob_id,
+    cleaned_message,
+)
+
+ROOT = PurePosixPath("clusters/prod")
+WHO = Identity("t", "t@e.org")
+
+
+def p(path: str) -> PurePosixPath:
+    return PurePosixPath(f"clusters/prod/{path}")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "--git-dir", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
+    out = git(repo, "ls-tree", "-r", "-z", ref)
+    entries = (entry.partition("\t") for entry in out.split("\0") if entry)
+    return {path: meta.split(" ")[2] for meta, _, path in entries}
+
+
+def commit(repo: Path, files: list[tuple[PurePosixPath, bytes]], *, parent: str | None) -> str:
+    importer = TreeImport(git_dir=repo)
+    tracked = {k: v for k, v in tree(repo).items() if k.startswith("clusters/")} if parent else {}
+    change = importer.sync_folder(root=ROOT, files=files, tracked=tracked)
+    importer.commit(ref="refs/heads/main", parent=parent, change=change, message="m", author=WHO)
+    return git(repo, "rev-parse", "refs/heads/main").strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path)], check=True)
+    return tmp_path
+
+
+def test_blob_id_is_gits(tmp_path: Path) -> None:
+    content = b"apiVersion: v1\nkind: ConfigMap\n"
+    (tmp_path / "f").write_bytes(content)
+    out = subprocess.run(
+        ["git", "hash-object", str(tmp_path / "f")], capture_output=True, text=True, check=True
+    )
+    assert blob_id(content) == out.stdout.strip()
+
+
+def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -> None:
+    first = commit(
+        repo,
+        [(p("a/same.yaml"), b"same\n"), (p("a/edited.yaml"), b"old\n"), (p("b/c/gone.yaml"), b"g")],
+        parent=None,
+    )
+    importer = TreeImport(git_dir=repo)
+    files = [
+        (p("a/same.yaml"), b"same\n"),
+        (p("a/edited.yaml"), b"new value\n"),
+        (p("n/added.yaml"), b"added\n"),
+        (p("kustomization.yaml"), b"k\n"),
+    ]
+    change = importer.sync_folder(root=ROOT, files=files, tracked=tree(repo))
+
+    assert (change.added, change.changed, change.removed) == (1, 1, 1)
+    assert change.written == 4  # edited, added, the kustomization, and the removal
+    assert not any(b"same.yaml" in op for op in change.operations)  # unchanged: not sent
+    importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
+    after = tree(repo)
+    assert set(after) == {str(path) for path, _ in files}  # the emptied folder b/ is gone
+    assert git(repo, "cat-file", "blob", after[str(p("a/edited.yaml"))]) == "new value\n"
+    assert git(repo, "rev-parse", "refs/heads/main^").strip() == first
+
+
+def test_nothing_changed_sends_nothing_and_an_empty_commit_keeps_the_tree(repo: Path) -> None:
+    first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
+    importer = TreeImport(git_dir=repo)
+    change = importer.sync_folder(root=ROOT, files=[(p("a/x.yaml"), b"x\n")], tracked=tree(repo))
+    assert change.written == 0
+    importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
+    assert git(repo, "rev-parse", "main^{tree}") == git(repo, "rev-parse", f"{first}^{{tree}}")
+
+
+def test_abandoned_stream_makes_no_commit(repo: Path) -> None:
+    first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
+    importer = TreeImport(git_dir=repo)
+    importer.sync_folder(root=ROOT, files=[(p("a/y.yaml"), b"y\n")], tracked=tree(repo))
+    importer.abandon()
+    assert git(repo, "rev-parse", "refs/heads/main").strip() == first
+    assert git(repo, "for-each-ref").count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "clusters/other/x.yaml",
+        "clusters/prod/../other/x.yaml",
+        "x.yaml",
+        'clusters/prod/a/"q.yaml',
+        "clusters/prod/a/new\nline.yaml",
+    ],
+)
+def test_paths_outside_the_folder_or_misread_by_fast_import_are_refused(
+    repo: Path, path: str
+) -> None:
+    importer = TreeImport(git_dir=repo)
+    with pytest.raises(UnsafePath):
+        importer.sync_folder(root=ROOT, files=[(PurePosixPath(path), b"x")], tracked={})
+    importer.abandon()
+
+
+def test_a_file_at_or_through_a_committed_symlink_is_refused(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = (
+        subprocess.run(
+            ["git", "--git-dir", str(repo), "hash-object", "-w", "--stdin"],
+            input=str(outside).encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    index = f"120000 blob {target}\tns\n"
+    sub = (
+        subprocess.run(
+            ["git", "--git-dir", str(repo), "mktree"], input=index.encode(), capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    top = f"040000 tree {sub}\tprod\n"
+    clusters = (
+        subprocess.run(
+            ["git", "--git-dir", str(repo), "mktree"], input=top.encode(), capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    root = (
+        subprocess.run(
+            ["git", "--git-dir", str(repo), "mktree"],
+            input=f"040000 tree {clusters}\tclusters\n".encode(),
+            capture_output=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    first = git(repo, "commit-tree", root, "-m", "link").strip()
+    git(repo, "update-ref", "refs/heads/main", first)
+
+    for path in ("ns/x.yaml", "ns", "ns/deeper/x.yaml"):
+        importer = TreeImport(git_dir=repo)
+        with pytest.raises(UnsafePath):
+            importer.sync_folder(
+                root=ROOT, files=[(p(path), b"x")], tracked=tree(repo), links={str(p("ns"))}
+            )
+        importer.abandon()
+    assert git(repo, "rev-parse", "refs/heads/main").strip() == first
+    assert list(outside.iterdir()) == []
+
+
+def test_the_message_is_stored_as_git_commit_stores_it() -> None:
+    assert cleaned_message("\n\ntitle  \n\n\n\nbody\t\n  indented\n\n") == (
+        "title\n\nbody\n  indented\n"
+    )
+
+
+def test_a_repository_of_the_old_layout_moves_to_units_without_object_changes(
+    repo: Path,
+) -> None:
+    """Before units every folder had a kustomization; the first commit with units removes the
+    per-resource ones and adds entry points, and counts no object as added, changed or removed."""
+    obj = b"kind: ConfigMap\n"
+    old = {
+        "kustomization.yaml": b"resources: [namespaces]\n",
+        "namespaces/kustomization.yaml": b"resources: [shop]\n",
+        "namespaces/shop/kustomization.yaml": b"resources: [configmaps]\n",
+        "namespaces/shop/configmaps/kustomization.yaml": b"resources: [a.yaml]\n",
+        "namespaces/shop/configmaps/a.yaml": obj,
+    }
+    first = commit(repo, [(p(path), content) for path, content in old.items()], parent=None)
+    files = [
+        (p("namespaces/shop/configmaps/a.yaml"), obj),
+        (p("kustomization.yaml"), b"resources: [namespaces/shop]\n"),
+        (p("namespaces/shop/kustomization.yaml"), b"resources: [configmaps/a.yaml]\n"),
+        (p("flux/prod.ns.shop.yaml"), b"kind: Kustomization\n"),
+        (p("flux/kustomization.yaml"), b"resources: [prod.ns.shop.yaml]\n"),
+    ]
+    importer = TreeImport(git_dir=repo)
+    change = importer.sync_folder(root=ROOT, files=files, tracked=tree(repo))
+    importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
+
+    assert (change.added, change.changed, change.removed) == (0, 0, 0)
+    assert change.written == 6  # 2 kustomizations rewritten, 2 removed, 2 entry points
+    assert sorted(tree(repo)) == sorted(str(path) for path, _ in files)
