@@ -74,7 +74,7 @@ def serving_process(
                 raise RuntimeError(f"{what} exited with {process.returncode}: {tail(log)}")
             return ready()
 
-        wait_for(up, timeout=30, what=what)
+        wait_for(up, timeout=120, what=what)
         yield process
 
 
@@ -304,7 +304,7 @@ def backup2gitops_serve(
             return answers(f"http://127.0.0.1:{port}/healthz", ok=lambda status: status == 200)
 
         try:
-            wait_for(up, timeout=60, what=f"backup2gitops serve on port {port}")
+            wait_for(up, timeout=180, what=f"backup2gitops serve on port {port}")
             yield port
         finally:
             os.killpg(server.pid, signal.SIGTERM)

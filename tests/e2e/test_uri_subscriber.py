@@ -175,10 +175,10 @@ def test_serve_stops_its_functions_on_sigterm(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for(lambda: _answers(port), timeout=60, what="serve")
+            wait_for(lambda: _answers(port), timeout=180, what="serve")
             assert all(_answers(port + i) for i in range(1, 6))
             serve.send_signal(signal.SIGTERM)
-            assert serve.wait(timeout=60) == 0
+            assert serve.wait(timeout=120) == 0
         finally:
             if serve.poll() is None:
                 serve.kill()
