@@ -319,8 +319,7 @@ class GitRemote:
                     # the same folder tree on the new tip is exactly the rebase (the guards
                     # saw this folder already; the order was asked again above).
                     counts = redo.counts
-                    importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
-                    try:
+                    with self._importer(repo) as importer:
                         importer.commit_folder(
                             ref=f"refs/heads/{self.branch}",
                             parent=tip,
@@ -329,11 +328,6 @@ class GitRemote:
                             message=redo.message,
                             author=self.author,
                         )
-                    except tree_import.ImportFailed as exc:
-                        where = f"{exc.message} (work clone {self.workdir})"
-                        raise GitError(exc.code, where, retryable=True) from exc
-                    finally:
-                        importer.abandon()
                 else:
                     made = self._commit_files(
                         repo,
@@ -369,6 +363,21 @@ class GitRemote:
     def _push(self, repo: git.Repo, target: str) -> None:
         self._git(repo, "push", "--porcelain", "origin", f"HEAD:refs/heads/{target}")
 
+    @contextlib.contextmanager
+    def _importer(self, repo: git.Repo) -> Iterator[tree_import.TreeImport]:
+        """One ``git fast-import`` into the clone, its failures as ``GitError``; ended with
+        no commit unless one was written (a no-op after it)."""
+        importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
+        try:
+            yield importer
+        except tree_import.UnsafePath as exc:
+            raise GitError("unsafe_path", str(exc), retryable=False) from exc
+        except tree_import.ImportFailed as exc:
+            where = f"{exc.message} (work clone {self.workdir})"
+            raise GitError(exc.code, where, retryable=True) from exc
+        finally:
+            importer.abandon()
+
     @staticmethod
     def _trailers(backup_id: str, cluster: str, mark: BackupMark | None) -> dict[str, str]:
         trailers = {"Backup-Id": backup_id, "Cluster": cluster}
@@ -393,36 +402,31 @@ class GitRemote:
         nothing changed and no empty commit is wanted. The guards may refuse first."""
         tracked, links = self._tracked_blobs(repo, root, tip=tip)
         self._reading = (repo, tracked)  # what ``committed`` answers from while streaming
-        importer = tree_import.TreeImport(git_dir=Path(repo.git_dir))
         try:  # one file in memory at a time, streamed into git as a blob
-            change = importer.sync_folder(root=root, files=files(), tracked=tracked, links=links)
-            for path, update in shared.items():  # fixed names, never from a backup
-                current = self._file_at(repo, tip, path)
-                content = update(current)
-                if content != current:
-                    mark = importer.blob(content)
-                    change.operations.append(b"M 100644 :%d %s\n" % (mark, str(path).encode()))
-            counts = (change.added, change.changed, change.removed)
-            result = CommitResult("", *counts, noop=False)
-            if guard is not None:
-                before = sum(1 for p in tracked if not units.is_generated(p))
-                guard(before, result)
-            if not change.written and not allow_empty:
-                return CommitResult(tip or "", 0, 0, 0, noop=True)
-            importer.commit(
-                ref=f"refs/heads/{self.branch}",
-                parent=tip,
-                change=change,
-                message=_with_trailers(message(result), trailers),
-                author=self.author,
-            )
-        except tree_import.UnsafePath as exc:
-            raise GitError("unsafe_path", str(exc), retryable=False) from exc
-        except tree_import.ImportFailed as exc:
-            where = f"{exc.message} (work clone {self.workdir})"
-            raise GitError(exc.code, where, retryable=True) from exc
+            with self._importer(repo) as importer:
+                change = importer.sync_folder(
+                    root=root, files=files(), tracked=tracked, links=links
+                )
+                for path, update in shared.items():  # fixed names, never from a backup
+                    current = self._file_at(repo, tip, path)
+                    content = update(current)
+                    if content != current:
+                        importer.put(change, str(path), content)
+                counts = (change.added, change.changed, change.removed)
+                result = CommitResult("", *counts, noop=False)
+                if guard is not None:
+                    before = sum(1 for p in tracked if not units.is_generated(p))
+                    guard(before, result)
+                if not change.written and not allow_empty:
+                    return CommitResult(tip or "", 0, 0, 0, noop=True)
+                importer.commit(
+                    ref=f"refs/heads/{self.branch}",
+                    parent=tip,
+                    change=change,
+                    message=_with_trailers(message(result), trailers),
+                    author=self.author,
+                )
         finally:
-            importer.abandon()  # no commit unless one was written; a no-op after it
             self._reading = None
         return counts
 

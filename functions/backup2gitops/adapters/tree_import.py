@@ -114,6 +114,11 @@ class TreeImport:
         self._write(b"blob\nmark :%d\ndata %d\n" % (self._marks, len(content)), content, b"\n")
         return self._marks
 
+    def put(self, change: ImportedChange, path: str, content: bytes) -> None:
+        """Send ``content`` as a blob and add it to ``change`` as the regular file ``path``."""
+        mark = self.blob(content)
+        change.operations.append(b"M 100644 :%d %s\n" % (mark, path.encode()))
+
     def sync_folder(
         self,
         *,
@@ -148,8 +153,7 @@ class TreeImport:
             known = tracked.get(path)
             if known is not None and known == blob_id(content):
                 continue
-            mark = self.blob(content)
-            change.operations.append(b"M 100644 :%d %s\n" % (mark, path.encode()))
+            self.put(change, path, content)
             if not units.is_generated(path):
                 if known is None:
                     change.added += 1
