@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from backup2gitops.adapters import tree_import
@@ -540,9 +540,10 @@ class LocalWorkTree(GitRemote):
     no push: what an export tool does (``generate --repo DIR``). Made (``git init``) when the
     folder does not exist or is empty.
 
-    The tree is the user's, so nothing is reset or cleaned in it: a tree with uncommitted
-    changes to tracked files, or untracked files under ``clusters/``, is refused; a failure
-    after files were written puts the paths it wrote back as they were on ``HEAD``.
+    The tree is the user's: a tree with uncommitted changes to tracked files, or untracked
+    files under ``clusters/``, is refused. The commit is built by fast-import like any other,
+    so nothing in the tree is touched until it exists; then the clean tree is reset to it, and
+    a refused or failed backup leaves the tree as it was.
     """
 
     def __init__(
@@ -606,37 +607,6 @@ class LocalWorkTree(GitRemote):
                     retryable=False,
                 )
             yield repo
-
-    def publish(
-        self,
-        *,
-        root: PurePosixPath,
-        shared: Mapping[PurePosixPath, Callable[[bytes | None], bytes]] | None = None,
-        **options: Any,
-    ) -> CommitResult:
-        try:
-            return super().publish(root=root, shared=shared, **options)
-        except GitError as exc:
-            if exc.code != "work_tree_dirty":
-                self._restore([str(root), *(str(path) for path in shared or {})])
-            raise
-        except BaseException:
-            self._restore([str(root), *(str(path) for path in shared or {})])
-            raise
-
-    def _restore(self, paths: list[str]) -> None:
-        """Put ``paths`` back as ``HEAD`` has them (they were clean when ``locked`` began)."""
-        import git
-
-        repo = git.Repo(self.workdir)
-        for path in paths:  # one at a time: a path HEAD lacks must not stop the others
-            with contextlib.suppress(GitError):
-                self._git(repo, "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", path)
-            with contextlib.suppress(GitError):
-                if repo.head.is_valid():
-                    self._git(repo, "checkout", "HEAD", "--", path)
-            with contextlib.suppress(GitError):
-                self._git(repo, "clean", "-fdq", "--", path)
 
     def _tracked_commit(self, repo: git.Repo) -> str | None:
         """The checked-out branch's commit (None: no commit yet)."""
