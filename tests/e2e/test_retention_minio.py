@@ -7,7 +7,6 @@ Backups are written by ``write_native_backup`` (what cluster-backup writes) with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,17 +15,15 @@ import boto3
 import pytest
 
 from backup2gitops.adapters.storage import (
-    MemoryStore,
     ObjectStore,
     StorageError,
-    open_store,
 )
 from backup2gitops.backups import CLAIM_TTL, write_native_backup
-from backup2gitops.config import StorageConfig
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.retention import KeepPolicy
 from backup2gitops.retention import apply_retention, stored_backups
-from tests.e2e.servers import Minio, minio_binary, minio_server
+from tests.e2e.servers import Minio
+from tests.e2e.stores import minio_with_bucket, store_on
 
 pytestmark = pytest.mark.e2e
 
@@ -41,16 +38,7 @@ ITEM = BackupItem(
 
 @pytest.fixture(scope="module")
 def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
-    if minio_binary() is None:
-        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
-    with minio_server(tmp_path_factory.mktemp("minio")) as server:
-        boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        ).create_bucket(Bucket="retention")
+    with minio_with_bucket(tmp_path_factory.mktemp("minio"), "retention") as server:
         yield server
 
 
@@ -58,19 +46,12 @@ def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> ObjectStore:
-    if request.param == "memory":
-        return MemoryStore("retention")
-    if request.param == "file":
-        return open_store(StorageConfig(url=(tmp_path / "retention").as_uri()))
-    server: Minio = request.getfixturevalue("minio")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.user)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.password)
-    return open_store(
-        StorageConfig(
-            url=f"s3://retention/run-{os.getpid()}-{tmp_path.name}",
-            endpoint_url=server.url,
-            addressing_style="path",
-        )
+    return store_on(
+        request.param,
+        bucket="retention",
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+        minio=lambda: request.getfixturevalue("minio"),
     )
 
 

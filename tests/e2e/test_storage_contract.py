@@ -10,35 +10,23 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from backup2gitops.adapters.storage import (
-    MemoryStore,
     NotFound,
     ObjectStore,
     PreconditionFailed,
     StorageError,
-    open_store,
 )
-from backup2gitops.config import StorageConfig
-from tests.e2e.servers import Minio, minio_binary, minio_server
+from tests.e2e.servers import Minio
+from tests.e2e.stores import minio_with_bucket, store_on
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
-    if minio_binary() is None:
-        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
-    with minio_server(tmp_path_factory.mktemp("minio")) as server:
-        boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        ).create_bucket(Bucket="contract")
+    with minio_with_bucket(tmp_path_factory.mktemp("minio"), "contract") as server:
         yield server
 
 
@@ -46,19 +34,12 @@ def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> ObjectStore:
-    if request.param == "memory":
-        return MemoryStore("contract")
-    if request.param == "file":
-        return open_store(StorageConfig(url=(tmp_path / "contract").as_uri()))
-    server: Minio = request.getfixturevalue("minio")
-    # credentials only from the environment, as in production
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.user)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.password)
-    prefix = f"run-{os.getpid()}-{tmp_path.name}"
-    return open_store(
-        StorageConfig(
-            url=f"s3://contract/{prefix}", endpoint_url=server.url, addressing_style="path"
-        )
+    return store_on(
+        request.param,
+        bucket="contract",
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+        minio=lambda: request.getfixturevalue("minio"),
     )
 
 

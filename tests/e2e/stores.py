@@ -1,0 +1,59 @@
+"""The three store backends the e2e tests run one contract on: in-memory, file:// and s3://
+against a real MinIO (credentials only from the environment, as in production)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+
+from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
+from backup2gitops.config import StorageConfig
+from tests.e2e.servers import Minio, minio_binary, minio_server
+
+BACKENDS = ["file", "memory", "s3"]
+
+
+@contextmanager
+def minio_with_bucket(tmp_path: Path, bucket: str) -> Iterator[Minio]:
+    """A real MinIO holding an empty ``bucket`` (skips when the binary is not built)."""
+    if minio_binary() is None:
+        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
+    with minio_server(tmp_path) as server:
+        boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=server.user,
+            aws_secret_access_key=server.password,
+        ).create_bucket(Bucket=bucket)
+        yield server
+
+
+def store_on(
+    backend: str,
+    *,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    minio: Callable[[], Minio],
+) -> ObjectStore:
+    """A fresh store of ``backend``; s3:// gets a prefix of its own in ``bucket`` on ``minio()``."""
+    if backend == "memory":
+        return MemoryStore(bucket)
+    if backend == "file":
+        return open_store(StorageConfig(url=(tmp_path / bucket).as_uri()))
+    server = minio()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.user)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.password)
+    return open_store(
+        StorageConfig(
+            url=f"s3://{bucket}/run-{os.getpid()}-{tmp_path.name}",
+            endpoint_url=server.url,
+            addressing_style="path",
+        )
+    )
