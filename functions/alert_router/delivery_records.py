@@ -7,6 +7,10 @@ both a ``failed`` and a ``delivered`` record. health-aggregator counts them from
 (``backup2gitops_alert_deliveries_total``, and the failure events behind ``BackupFailed`` /
 ``GitopsFailed`` alerts): the figures outlive every instance of either function.
 
+A refused backup (``backup.failed`` / ``gitops.failed`` naming it) whose alert a receiver took
+also gets ``<alerts.refusals_prefix><cluster>/<backup id>`` (``record_refusal``): the watchdog
+(health-aggregator) reads it as "refused with an alert", not stuck.
+
 A record is written after the delivery; one that cannot be written is logged and costs nothing
 else (the delivery happened, its idempotency record says so).
 """
@@ -14,6 +18,7 @@ else (the delivery happened, its idempotency record says so).
 from __future__ import annotations
 
 import hashlib
+import json
 
 from backup2gitops.adapters.storage import ObjectStore, StorageError
 from backup2gitops.core import layout, routing
@@ -52,4 +57,26 @@ def record(
     except StorageError as exc:
         logger.warning(
             "delivery record not written", extra={"receiver": receiver, "error": str(exc)}
+        )
+
+
+def record_refusal(store: ObjectStore, *, prefix: str, alert: routing.Alert, receiver: str) -> None:
+    """A refused backup's alert reached ``receiver``: write ``<prefix><cluster>/<backup id>``
+    (``core.routing.refusal_key``), the durable fact that keeps the watchdog from calling the
+    backup stuck. Written on every delivery that went through (idempotent: same key)."""
+    refused = routing.refused_backup(alert)
+    if refused is None:
+        return
+    cluster, backup_id = refused
+    body = {
+        "alertname": alert.alertname,
+        "receiver": receiver,
+        "event_id": alert.event_id,
+        "description": alert.annotations.get("description", ""),
+    }
+    try:
+        store.put_bytes(routing.refusal_key(prefix, cluster, backup_id), json.dumps(body).encode())
+    except StorageError as exc:
+        logger.warning(
+            "refusal record not written", extra={"receiver": receiver, "error": str(exc)}
         )

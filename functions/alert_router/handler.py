@@ -1,5 +1,9 @@
 """alert-router: turn an event into alerts, route them, deliver each to each receiver once.
 
+The health tick (``dev.knative.sources.ping`` of the health PingSource) sends again every open
+firing alert a routed receiver has not taken (``redeliver``): an alert outlives a receiver's
+outage and the Broker's retries.
+
 Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
 ``gitops.generated`` (only to resolve), ``gitops.drifted`` (one-time notices, one per finding,
 that end by themselves) and any type in ``alerts.types``; not
@@ -38,7 +42,7 @@ from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.core import routing
+from backup2gitops.core import events, routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.aws_lambda import lambda_adapter
@@ -71,6 +75,12 @@ def consumed_types(ctx: FunctionContext) -> set[str]:
 
 
 def handle(event: Event, ctx: FunctionContext) -> Event | None:
+    if event.type == events.PING:
+        try:
+            redeliver(ctx)
+        except StorageError as exc:
+            raise Transient("storage_unavailable", f"alert state unavailable: {exc}") from exc
+        return None
     if event.type not in consumed_types(ctx):
         logger.info("not an alerting event type; ignored")
         return None
@@ -128,20 +138,82 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
         resolved.append(resolution.fingerprint)
         plan += [(alert, name, False) for name in routed(tree, alert)]
     outcomes = deliver_all(plan, event=event, ctx=ctx, opened=opened)
-    for outcome in outcomes:
-        delivery_records.record(
-            ctx.store,
-            prefix=alerts_config.deliveries_prefix,
-            event=event,
-            alert=outcome.alert,
-            receiver=outcome.receiver,
-            outcome=outcome.result,
-        )
+    record_outcomes(outcomes, event=event, ctx=ctx)
     try:
         conclude(outcomes, resolved=resolved, opened=opened)
     finally:
         expire_delivery_records(ctx)
     return None
+
+
+def record_outcomes(outcomes: list[Outcome], *, event: Event, ctx: FunctionContext) -> None:
+    """The delivery records of ``outcomes``, and the refusal record of a refused backup whose
+    alert went through."""
+    config = ctx.config.alerts
+    for outcome in outcomes:
+        delivery_records.record(
+            ctx.store,
+            prefix=config.deliveries_prefix,
+            event=event,
+            alert=outcome.alert,
+            receiver=outcome.receiver,
+            outcome=outcome.result,
+        )
+        if outcome.result in ("delivered", "replayed"):
+            delivery_records.record_refusal(
+                ctx.store,
+                prefix=config.refusals_prefix,
+                alert=outcome.alert,
+                receiver=outcome.receiver,
+            )
+
+
+def redeliver(ctx: FunctionContext) -> list[Outcome]:
+    """The health tick: send every open firing alert again to each routed receiver that has not
+    taken it (no ``.notified`` record), until one does, it resolves (closed) or it is older than
+    ``alerts.redeliver_for`` (logged as expired, left open for the status page).
+
+    Each alert is delivered under the event that raised it (``alert.event_id``): the same
+    idempotency key and delivery record as the first attempt, so a Broker redelivery of that
+    event and a tick at once still reach a receiver once. Failures are logged, not raised: the
+    next tick tries again.
+    """
+    config = ctx.config.alerts
+    tree = routing.parse_tree(r.model_dump(by_alias=True) for r in config.routes)
+    opened = OpenAlerts(ctx.store, prefix=config.open_prefix)
+    now = ctx.clock()
+    outcomes: list[Outcome] = []
+    for alert in opened.all():
+        if alert.status != "firing" or alert.is_notice:
+            continue
+        waiting = [
+            n for n in routing.route(tree, alert) if not opened.notified(alert.fingerprint, n)
+        ]
+        if not waiting:
+            continue
+        fields = {"alertname": alert.alertname, "fingerprint": alert.fingerprint}
+        if now - alert.starts_at > config.redeliver_for:
+            logger.error(
+                "alert expired undelivered",
+                extra={**fields, "receivers": waiting, "since": alert.starts_at.isoformat()},
+            )
+            continue
+        raised_by = Event(
+            id=alert.event_id or alert.fingerprint,
+            source=alert.generator_url or "/backup2gitops/alert-router",
+            type=alert.event_type or events.HEALTH_CHANGED,
+            time=alert.starts_at,
+        )
+        plan = [(alert, name, False) for name in waiting]
+        done = deliver_all(plan, event=raised_by, ctx=ctx, opened=opened)
+        record_outcomes(done, event=raised_by, ctx=ctx)
+        for outcome in done:
+            logger.info(
+                "redelivery",
+                extra={**fields, "receiver": outcome.receiver, "result": outcome.result},
+            )
+        outcomes += done
+    return outcomes
 
 
 def expire_delivery_records(ctx: FunctionContext) -> None:

@@ -13,6 +13,7 @@ notified" of something it never got.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from backup2gitops.adapters.storage import NotFound, ObjectStore
 from backup2gitops.core.routing import Alert
@@ -32,6 +33,16 @@ class OpenAlerts:
         except NotFound:
             return None
         return Alert.from_dict(json.loads(raw))
+
+    def all(self) -> Iterator[Alert]:
+        """Every open alert (unreadable ones skipped: a concurrent close deleted them)."""
+        for info in list(self.store.list(self.prefix)):
+            name = info.key[len(self.prefix) :]
+            if "/" in name or not name.endswith(".json"):
+                continue
+            alert = self.get(name.removesuffix(".json"))
+            if alert is not None:
+                yield alert
 
     def put(self, alert: Alert) -> None:
         self.store.put_bytes(self.key(alert.fingerprint), json.dumps(alert.to_dict()).encode())

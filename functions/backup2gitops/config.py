@@ -352,6 +352,11 @@ class BackupCompleteConfig(Strict):
         "otherwise backup-complete refuses to start without one",
     )
     supported_format_versions: list[str] = Field(default_factory=lambda: ["1"])
+    clock_skew_tolerance: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="a created_at (finished_at, completionTimestamp) later than the completion "
+        "marker's own last-modified time plus this is refused (backup.failed clock_skew)",
+    )
 
 
 class ClusterBackupConfig(Strict):
@@ -496,6 +501,16 @@ class AlertsConfig(Strict):
         default=False,
         description="when the bucket is down, send firing alerts anyway without recording "
         "them (the 503 that follows may make a receiver hear twice: at-least-once)",
+    )
+    refusals_prefix: str = Field(
+        default="state/refusals/",
+        description="<cluster>/<backup id>: a backup refused (backup.failed, gitops.failed) "
+        "whose alert a receiver took; the watchdog does not call it stuck",
+    )
+    redeliver_for: timedelta = Field(
+        default=timedelta(days=1),
+        description="a firing alert a receiver has not taken is sent again on each health "
+        "tick for this long after it fired (then logged as expired)",
     )
 
     @model_validator(mode="after")

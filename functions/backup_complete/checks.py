@@ -13,6 +13,7 @@ the event id, see ``handler``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
@@ -21,6 +22,7 @@ from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.integrity import HashingReader
 
+DEFAULT_CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 MARKER_READ_ATTEMPTS = 3
 MAX_MARKER_BYTES = 1024 * 1024
 """A manifest.json or velero-backup.json larger than this is refused unread (1 MiB)."""
@@ -152,3 +154,20 @@ def archive_failure(error: ArchiveError) -> tuple[str, str]:
 def _transient(exc: StorageError) -> Transient:
     code = "storage_unavailable" if exc.retryable else "storage_error"
     return Transient(code, str(exc))
+
+
+def clock_skew(
+    created_at: datetime, *, marker: ObjectInfo, tolerance: timedelta, what: str
+) -> str | None:
+    """Why ``created_at`` cannot be true, or None: a backup cannot have completed after its own
+    completion marker landed (the marker object's last-modified time, the storage's clock) by
+    more than ``tolerance``. Such a time (producer clock skew, a forged 2099) would order every
+    later backup before it and freeze the cluster's branch (issue 22): ``clock_skew``."""
+    if created_at <= marker.last_modified + tolerance:
+        return None
+    ahead = (created_at - marker.last_modified).total_seconds()
+    return (
+        f"{what} {created_at.isoformat()} is {ahead:.0f}s after {marker.key} landed "
+        f"({marker.last_modified.isoformat()}; tolerance {tolerance.total_seconds():.0f}s, "
+        "backup_complete.clock_skew_tolerance): the producer's clock is wrong or the time forged"
+    )

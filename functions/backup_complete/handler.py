@@ -92,11 +92,16 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
         logger.debug("ignored: not a backup's marker or archive", extra=where)
         return None
     verdict: Verdict | None
+    tolerance = ctx.config.backup_complete.clock_skew_tolerance
     if backup.format == "native":
         supported = ctx.config.backup_complete.supported_format_versions
-        verdict = native.check(bucket, backup, supported_versions=supported)
+        verdict = native.check(
+            bucket, backup, supported_versions=supported, clock_skew_tolerance=tolerance
+        )
     else:
-        verdict = velero.check(bucket, backup, clusters=clusters, now=ctx.clock())
+        verdict = velero.check(
+            bucket, backup, clusters=clusters, now=ctx.clock(), clock_skew_tolerance=tolerance
+        )
     if verdict is None:
         logger.debug("no verdict: not complete (yet), or gone", extra=where)
         return None

@@ -5,7 +5,8 @@ the ``backup.failed`` code it yields:
 
 1. the manifest is at most 1 MiB and valid (``invalid_manifest``), names the cluster and backup
    id of its folder (``invalid_manifest``), and has a format version this code reads
-   (``unsupported_format_version``);
+   (``unsupported_format_version``), and its ``finished_at`` is not later than the manifest
+   object's own last-modified time plus ``backup_complete.clock_skew_tolerance`` (``clock_skew``);
 2. the archive it names exists (``archive_missing``) with the size it states (``size_mismatch``);
 3. one streaming pass over the archive: its sha256 (``checksum_mismatch``), and it reads to the
    end as a gzip tarball (``archive_truncated`` / ``archive_invalid``);
@@ -18,12 +19,20 @@ A manifest that is gone by the time it is read (deleted since the notification) 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 
 from backup2gitops.core import layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.manifest import BackupManifest, ManifestError, parse_manifest
 from backup2gitops.core.safeguards import count_refusal
-from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
+from backup_complete.checks import (
+    DEFAULT_CLOCK_SKEW_TOLERANCE,
+    MAX_MARKER_BYTES,
+    Bucket,
+    Verdict,
+    archive_failure,
+    clock_skew,
+)
 
 _MANIFEST_CODES = {
     "invalid_json": "invalid_manifest",
@@ -33,7 +42,11 @@ _MANIFEST_CODES = {
 
 
 def check(
-    bucket: Bucket, backup: layout.BackupKey, *, supported_versions: Collection[str]
+    bucket: Bucket,
+    backup: layout.BackupKey,
+    *,
+    supported_versions: Collection[str],
+    clock_skew_tolerance: timedelta = DEFAULT_CLOCK_SKEW_TOLERANCE,
 ) -> Verdict | None:
     """The verdict on the native backup ``backup`` names, or None when its manifest is absent."""
     assert backup.cluster is not None
@@ -72,6 +85,11 @@ def check(
             f"format_version {manifest.format_version!r} is not one of "
             f"{sorted(supported_versions)} (backup_complete.supported_format_versions)",
         )
+    skewed = clock_skew(
+        manifest.finished_at, marker=info, tolerance=clock_skew_tolerance, what="finished_at"
+    )
+    if skewed:
+        return failed("clock_skew", skewed)
 
     archive = folder + manifest.archive.key
     expected = manifest.archive

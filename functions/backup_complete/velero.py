@@ -11,6 +11,8 @@ triggers this check, which reads the JSON as it is NOW:
   ``archive_invalid``); a tarball with no items, or fewer than ``status.progress.itemsBackedUp``
   -> failed (``archive_empty``, ``archive_incomplete``);
 - ``Failed`` / ``FailedValidation`` -> failed (``velero_backup_failed``);
+- a ``completionTimestamp`` later than the JSON object's own last-modified time plus
+  ``backup_complete.clock_skew_tolerance`` -> failed (``clock_skew``);
 - any other phase -> no verdict.
 
 Velero's keys do not name the cluster: it comes from ``clusters[].velero_prefix`` in the
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +34,14 @@ from pydantic import ValidationError
 from backup2gitops.core import layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.safeguards import count_refusal
-from backup_complete.checks import MAX_MARKER_BYTES, Bucket, Verdict, archive_failure
+from backup_complete.checks import (
+    DEFAULT_CLOCK_SKEW_TOLERANCE,
+    MAX_MARKER_BYTES,
+    Bucket,
+    Verdict,
+    archive_failure,
+    clock_skew,
+)
 
 COMPLETED_PHASES = frozenset({"Completed", "PartiallyFailed"})
 FAILED_PHASES = frozenset({"Failed", "FailedValidation"})
@@ -45,6 +54,7 @@ def check(
     *,
     clusters: Mapping[str, str],
     now: datetime,
+    clock_skew_tolerance: timedelta = DEFAULT_CLOCK_SKEW_TOLERANCE,
 ) -> Verdict | None:
     """The verdict on the Velero backup ``backup`` names; ``clusters`` maps prefix -> cluster."""
     name = backup.backup_id
@@ -82,6 +92,19 @@ def check(
             str(e) for e in status.get("validationErrors") or []
         )
         return failed("velero_backup_failed", f"Velero backup {name}: {phase}: {reason}".rstrip())
+
+    stamp = status.get("completionTimestamp")
+    if isinstance(stamp, str):
+        try:
+            completed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            completed = None  # BackupCompleted refuses it below (invalid_velero_backup)
+        if completed is not None and completed.tzinfo is not None:
+            skewed = clock_skew(
+                completed, marker=info, tolerance=clock_skew_tolerance, what="completionTimestamp"
+            )
+            if skewed:
+                return failed("clock_skew", skewed)
 
     if bucket.stat(tarball) is None:
         return None

@@ -5,6 +5,9 @@
 - Velero: ``[prefix/]backups/<name>/velero-backup.json`` of each cluster with a
   ``velero_prefix``; newest first, the first whose ``status.phase`` is ``Completed`` or
   ``PartiallyFailed`` (``status.completionTimestamp``, else the object's time).
+
+Either way ``landed_at`` is the marker object's own last-modified time (the watchdog's clock:
+the storage's, not the producer's claim).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def newest_velero(store: ObjectStore, *, cluster: str, prefix: str) -> BackupMar
         completed = (
             datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else info.last_modified
         )
-        return BackupMark(cluster, name, completed)
+        return BackupMark(cluster, name, completed, landed_at=info.last_modified)
     return None
 
 
@@ -66,6 +69,6 @@ def newest_backups(store: ObjectStore, clusters: list[ClusterSource]) -> dict[st
         if source.velero_prefix is not None:
             mark = newest_velero(store, cluster=source.name, prefix=source.velero_prefix)
             current = marks.get(source.name)
-            if mark is not None and (current is None or mark.completed_at > current.completed_at):
+            if mark is not None and (current is None or mark.landed > current.landed):
                 marks[source.name] = mark
     return marks

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from backup2gitops.adapters import git_remote, probes
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.core import events, health, status
+from backup2gitops.core import events, health, routing, status
 from backup2gitops.core.events import Event, HealthReported
 from backup2gitops.core.flow_metrics import FlowCounts
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
@@ -186,29 +186,105 @@ def measure(ctx: FunctionContext) -> Measurement:
                 now=now,
             )
             results.append(lag)
+        verdict = None
+        if not isinstance(found_backups, BaseException) and not isinstance(
+            found_commits, BaseException
+        ):
+            verdict = _watch(ctx, cluster, newest, heads.get(cluster), results, now=now)
         facts.append(
-            health.cluster_facts(
-                cluster=cluster, newest=newest, commit=commit, max_age=max_age, now=now
+            replace(
+                health.cluster_facts(
+                    cluster=cluster, newest=newest, commit=commit, max_age=max_age, now=now
+                ),
+                stuck=verdict,
             )
         )
     return Measurement(report=health.build_report(results, checked_at=now), clusters=facts)
+
+
+def _watch(
+    ctx: FunctionContext,
+    cluster: str,
+    newest: BackupMark | None,
+    on_branch: CommitMark | None,
+    results: list[CheckResult],
+    *,
+    now: datetime,
+) -> health.Stuck | None:
+    """The watchdog of ``cluster`` (``core.health.stuck``): appends its component to
+    ``results``; the refusal record is read only for a backup the branch does not name."""
+    refused = False
+    if newest is not None and (on_branch is None or on_branch.backup_id != newest.backup_id):
+        key = routing.refusal_key(ctx.config.alerts.refusals_prefix, cluster, newest.backup_id)
+        try:
+            refused = ctx.store.stat(key) is not None
+        except StorageError as exc:
+            results.append(
+                CheckResult(f"watchdog/{cluster}", "degraded", message=f"cannot read: {exc}")
+            )
+            return None
+    max_lag = ctx.config.health.max_gitops_lag
+    verdict = health.stuck(
+        newest=newest,
+        on_branch=on_branch,
+        refused=refused,
+        generated=_generated_mark(ctx, cluster),
+        max_lag=max_lag,
+        now=now,
+        unchanged_is_progress=not ctx.config.generator.record_unchanged,
+    )
+    results.append(
+        health.watchdog(
+            cluster=cluster,
+            newest=newest,
+            on_branch=on_branch,
+            refused=refused,
+            verdict=verdict,
+            max_lag=max_lag,
+        )
+    )
+    return verdict
 
 
 def _generated_key(ctx: FunctionContext, cluster: str) -> str:
     return f"{ctx.config.health.state_key.rsplit('/', 1)[0]}/generated/{cluster}.json"
 
 
-def _generated(ctx: FunctionContext, cluster: str) -> CommitMark | None:
-    """The last ``gitops.generated`` seen for ``cluster`` (no-ops included)."""
+def _generated_record(ctx: FunctionContext, cluster: str) -> dict[str, Any] | None:
     try:
         raw = json.loads(ctx.store.read_bytes(_generated_key(ctx, cluster)))
+    except (StorageError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def _generated_mark(ctx: FunctionContext, cluster: str) -> health.GeneratedMark | None:
+    raw = _generated_record(ctx, cluster)
+    if raw is None or not isinstance(raw.get("backup_id"), str):
+        return None
+    reason = raw.get("reason")
+    return health.GeneratedMark(
+        backup_id=raw["backup_id"],
+        noop=bool(raw.get("noop")),
+        reason=reason if isinstance(reason, str) else None,
+    )
+
+
+def _generated(ctx: FunctionContext, cluster: str) -> CommitMark | None:
+    """The last ``gitops.generated`` seen for ``cluster``: a commit, or a no-op of an unchanged
+    backup (``record_unchanged: false``). A skipped one (a no-op with a reason, e.g. older than
+    the tip) is no progress: it does not count."""
+    raw = _generated_record(ctx, cluster)
+    if raw is None or (raw.get("noop") and raw.get("reason")):
+        return None
+    try:
         return CommitMark(
             cluster=cluster,
             backup_id=raw["backup_id"],
             commit=raw["commit"],
             committed_at=datetime.fromisoformat(raw["at"]),
         )
-    except (StorageError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError):
         return None
 
 
@@ -219,6 +295,7 @@ def remember_generated(ctx: FunctionContext, event: Event) -> None:
         "commit": generated.commit,
         "at": (event.time or ctx.clock()).isoformat(),
         "noop": generated.noop,
+        "reason": generated.reason,
     }
     ctx.store.put_bytes(_generated_key(ctx, generated.cluster), json.dumps(body).encode())
 
@@ -250,10 +327,16 @@ def record_transition(
 
 
 def _event(
-    trigger: Event, *, type: str, data: events.EventData, cluster: str | None = None
+    trigger: Event,
+    *,
+    type: str,
+    data: events.EventData,
+    cluster: str | None = None,
+    about: str = "",
 ) -> Event:
+    parts = (type, trigger.id, cluster or "") + ((about,) if about else ())
     return Event(
-        id=events.stable_event_id(type, trigger.id, cluster or ""),
+        id=events.stable_event_id(*parts),
         source=SOURCE,
         type=type,
         subject=cluster,
@@ -262,6 +345,21 @@ def _event(
         cluster=cluster,
         traceparent=trigger.traceparent,
         tracestate=trigger.tracestate,
+    )
+
+
+def _stuck_event(stuck: health.Stuck, *, max_lag: timedelta) -> events.BackupStale:
+    """The watchdog's alert: ``backup.stale`` with its ``cause`` (alert-router's
+    ``BackupStuck``)."""
+    return events.BackupStale(
+        cluster=stuck.cluster,
+        last_backup_at=stuck.landed_at,
+        max_age=health.duration_iso(max_lag),
+        age_s=stuck.waiting_s,
+        cause=stuck.cause,
+        backup_id=stuck.backup_id,
+        landed_at=stuck.landed_at,
+        last_committed_backup_id=stuck.last_committed.backup_id if stuck.last_committed else None,
     )
 
 
@@ -300,6 +398,18 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             )
             _publish(
                 ctx, _event(event, type=events.BACKUP_STALE, data=stale, cluster=facts.cluster)
+            )
+        if facts.stuck is not None:
+            stuck = _stuck_event(facts.stuck, max_lag=ctx.config.health.max_gitops_lag)
+            _publish(
+                ctx,
+                _event(
+                    event,
+                    type=events.BACKUP_STALE,
+                    data=stuck,
+                    cluster=facts.cluster,
+                    about=f"stuck/{facts.stuck.backup_id}",
+                ),
             )
     reported = _event(event, type=events.HEALTH_REPORTED, data=report)
     try:

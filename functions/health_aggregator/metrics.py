@@ -121,6 +121,12 @@ def render(
         "1 when the newest completed backup is older than the cluster's max_backup_age",
         ("cluster",),
     )
+    stuck = gauge(
+        "backup_stuck",
+        "1 when a backup landed and for longer than health.max_gitops_lag is neither on the "
+        "branch nor refused with a delivered alert (watchdog/<cluster> is unhealthy)",
+        ("cluster",),
+    )
     max_age = gauge(
         "backup_max_age_seconds", "The cluster's max_backup_age, in seconds", ("cluster",)
     )
@@ -150,6 +156,7 @@ def render(
         over = facts.lag_s is not None and facts.lag_s > limits.max_gitops_lag_s
         lagging.labels(facts.cluster).set(1.0 if over else 0.0)
         stale.labels(facts.cluster).set(1.0 if facts.stale else 0.0)
+        stuck.labels(facts.cluster).set(1.0 if facts.stuck else 0.0)
         max_age.labels(facts.cluster).set(facts.max_age.total_seconds())
     for name, component in report.components.items():
         up.labels(name).set(STATUS_VALUE[component.status])

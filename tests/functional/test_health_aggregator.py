@@ -105,7 +105,8 @@ def tmp(tmp_path: Path) -> Path:
 def test_stale_backup_shows_in_health_and_emits_backup_stale(tmp: Path) -> None:
     published: list[Event] = []
     ctx = make_ctx(tmp, published=published)
-    put_backup(ctx.store, "prod", "b1", timedelta(hours=30))  # type: ignore[arg-type]
+    # b0 is committed: only stale (an uncommitted one would be stuck too, see test_watchdog)
+    put_backup(ctx.store, "prod", "b0", timedelta(hours=30))  # type: ignore[arg-type]
     response = client(handler.SPEC, ctx).get("/health")
     assert response.status_code == 200
     body = response.get_json()
@@ -301,9 +302,11 @@ def test_health_through_a_lambda_function_url(tmp: Path) -> None:
         "requestContext": {"http": {"method": "GET", "path": "/health"}},
     }
     response = lambda_handler(request, None)
-    assert response["statusCode"] == 200
+    assert response["statusCode"] == 503  # b1 landed 2 h ago, is not on the branch: stuck
     body = json.loads(response["body"])
-    assert body["status"] == "degraded"  # b1 is newer than the last commit (b0): GitOps lag
+    assert body["status"] == "unhealthy"
+    assert body["components"]["gitops-lag/prod"]["status"] == "degraded"
+    assert body["components"]["watchdog/prod"]["status"] == "unhealthy"
     assert body["components"]["freshness/prod"]["status"] == "healthy"
     metrics = lambda_handler({**request, "rawPath": "/metrics"}, None)
     assert metrics["statusCode"] == 200

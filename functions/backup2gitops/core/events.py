@@ -301,11 +301,35 @@ class HealthChanged(EventData):
     changed_components: list[str] = Field(default_factory=list)
 
 
+StuckCause = Literal["skipped", "not_generated", "not_on_branch"]
+"""Why a landed backup is not on the branch (``backup.stale`` with ``cause``): ``skipped``: the
+generator reported it as a no-op without a commit (e.g. "older than the backup the branch
+reflects" after a future ``created_at``); ``not_generated``: no generation of it was heard of (the
+event was lost, or the generator is still held, e.g. by a git remote that never answers);
+``not_on_branch``: reported generated, yet no commit on the branch names it."""
+
+
 class BackupStale(EventData):
     cluster: str
     last_backup_at: datetime | None
     max_age: str = Field(description="ISO-8601 duration, e.g. PT26H")
     age_s: float | None = None
+    cause: StuckCause | None = Field(
+        default=None,
+        description="absent: no backup newer than max_age landed. Set: the watchdog -- a backup "
+        "landed (completion marker in the bucket) and for longer than health.max_gitops_lag is "
+        "neither named by a commit's Backup-Id trailer nor refused with a delivered alert; "
+        "max_age is then that lag, age_s how long it waited",
+    )
+    backup_id: str | None = Field(
+        default=None, description="watchdog: the landed backup that is not committed"
+    )
+    landed_at: datetime | None = Field(
+        default=None, description="watchdog: its completion marker's last-modified time"
+    )
+    last_committed_backup_id: str | None = Field(
+        default=None, description="watchdog: the backup the branch's newest trailer names"
+    )
 
 
 def envelope_schema() -> dict[str, Any]:

@@ -10,6 +10,11 @@ Pure: no I/O, no SDK. The health-aggregator runs the checks and hands the result
   ``gitops.generated``, which covers no-op generations) names the cluster's newest completed
   backup; otherwise the time that backup has been waiting for its commit.
   Longer than the allowed lag is ``degraded``.
+- The watchdog (``stuck``): from durable facts only -- the bucket's completion markers and the
+  branch's trailers, never an event or a "generated" record -- a backup that landed (its
+  marker's own last-modified time) and for longer than the allowed lag is neither named by a
+  ``Backup-Id`` trailer nor refused with a delivered alert is stuck: the ``watchdog/<cluster>``
+  component is critical and ``unhealthy``. A no-op never counts as progress.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from backup2gitops.core.events import ComponentHealth, HealthReported, HealthStatus
+from backup2gitops.core.events import ComponentHealth, HealthReported, HealthStatus, StuckCause
 
 OVERALL = "overall"
 
@@ -39,6 +44,13 @@ class BackupMark:
     cluster: str
     backup_id: str
     completed_at: datetime
+    landed_at: datetime | None = None
+    """When its completion marker landed: the object's own last-modified time (the storage's
+    clock, not the producer's claim); None: ``completed_at`` is that time."""
+
+    @property
+    def landed(self) -> datetime:
+        return self.landed_at or self.completed_at
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,43 @@ class ClusterFacts:
     lag_s: float | None
     stale: bool
     max_age: timedelta
+    stuck: Stuck | None = None
+
+
+@dataclass(frozen=True)
+class GeneratedMark:
+    """What gitops-generator last said of a cluster (``gitops.generated``): only a hint for the
+    cause of a stall, never progress."""
+
+    backup_id: str
+    noop: bool
+    reason: str | None = None
+    """Why a no-op made no commit (e.g. older than the tip); None: unchanged, or a redelivery."""
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A landed backup the branch does not name, past the allowed lag, with no refusal alert."""
+
+    cluster: str
+    backup_id: str
+    landed_at: datetime
+    waiting_s: float
+    cause: StuckCause
+    last_committed: CommitMark | None
+
+    @property
+    def message(self) -> str:
+        tip = self.last_committed.backup_id if self.last_committed else "nothing"
+        why = {
+            "skipped": "the generator skipped it as a no-op",
+            "not_generated": "no generation of it was reported (event lost, or generator held)",
+            "not_on_branch": "reported generated, yet no commit names it",
+        }[self.cause]
+        return (
+            f"backup {self.backup_id} landed {self.waiting_s:.0f}s ago and is not committed "
+            f"({why}); the branch names {tip}"
+        )
 
 
 def aggregate(results: Iterable[CheckResult]) -> HealthStatus:
@@ -196,3 +245,74 @@ def cluster_facts(
         stale=stale,
         max_age=max_age,
     )
+
+
+def stuck(
+    *,
+    newest: BackupMark | None,
+    on_branch: CommitMark | None,
+    refused: bool,
+    generated: GeneratedMark | None,
+    max_lag: timedelta,
+    now: datetime,
+    unchanged_is_progress: bool = False,
+) -> Stuck | None:
+    """The watchdog's verdict on a cluster's newest landed backup (``newest``) against the
+    newest ``Backup-Id`` trailer of the cluster on the branch (``on_branch``).
+
+    Not stuck: nothing landed, a commit names it, it was refused with a delivered alert
+    (``refused``, alert-router's durable record), or it landed at most ``max_lag`` ago.
+    ``generated`` (the generator's last word) only names the cause -- except with
+    ``unchanged_is_progress`` (``generator.record_unchanged: false``: an unchanged backup makes
+    no commit), where a no-op without a reason (unchanged) of this very backup is progress.
+    """
+    if newest is None or refused:
+        return None
+    if (
+        unchanged_is_progress
+        and generated is not None
+        and generated.backup_id == newest.backup_id
+        and generated.noop
+        and not generated.reason
+    ):
+        return None
+    if on_branch is not None and on_branch.backup_id == newest.backup_id:
+        return None
+    waiting = (now - newest.landed).total_seconds()
+    if waiting <= max_lag.total_seconds():
+        return None
+    cause: StuckCause = "not_generated"
+    if generated is not None and generated.backup_id == newest.backup_id:
+        cause = "skipped" if generated.noop else "not_on_branch"
+    return Stuck(
+        cluster=newest.cluster,
+        backup_id=newest.backup_id,
+        landed_at=newest.landed,
+        waiting_s=waiting,
+        cause=cause,
+        last_committed=on_branch,
+    )
+
+
+def watchdog(
+    *,
+    cluster: str,
+    newest: BackupMark | None,
+    on_branch: CommitMark | None,
+    refused: bool,
+    verdict: Stuck | None,
+    max_lag: timedelta,
+) -> CheckResult:
+    """The ``watchdog/<cluster>`` component: critical, ``unhealthy`` while a backup is stuck."""
+    name = f"watchdog/{cluster}"
+    if verdict is not None:
+        return CheckResult(name, "unhealthy", message=verdict.message, critical=True)
+    if newest is None:
+        message = "no backup landed yet"
+    elif on_branch is not None and on_branch.backup_id == newest.backup_id:
+        message = f"backup {newest.backup_id} committed at {on_branch.commit[:12]}"
+    elif refused:
+        message = f"backup {newest.backup_id} refused with a delivered alert"
+    else:
+        message = f"backup {newest.backup_id} waiting for its commit (max {duration_iso(max_lag)})"
+    return CheckResult(name, "healthy", message=message, critical=True)

@@ -21,10 +21,12 @@ is followed by ``gitops.generated`` or ``gitops.failed``, and the router would o
 every backup twice):
 
 - ``gitops.generated`` for a cluster resolves its ``GitopsFailed``, ``BackupFailed`` and
-  ``BackupStale``;
+  ``BackupStale``, and -- unless it is a no-op -- its ``BackupStuck`` (the watchdog's alert,
+  ``backup.stale`` with a ``cause``);
 - ``health.changed`` resolves ``ComponentUnhealthy`` / ``ComponentDegraded`` of every component
   that is healthy again (``overall`` included), and a ``freshness/<cluster>`` component back to
-  healthy resolves that cluster's ``BackupStale``.
+  healthy resolves that cluster's ``BackupStale``, a ``watchdog/<cluster>`` one its
+  ``BackupStuck``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from backup2gitops.core import events
+from backup2gitops.core import events, layout
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
 
@@ -53,12 +55,14 @@ CONSUMED_TYPES = (
     events.GITOPS_DRIFTED,
 )
 DRIFT_ALERTNAME = "GitOpsDrift"
+STUCK_ALERTNAME = "BackupStuck"
 DEFAULT_NOTICE = timedelta(hours=24)
 
 SEVERITY: dict[str, Severity] = {
     "BackupFailed": "critical",
     "GitopsFailed": "critical",
     "BackupStale": "warning",
+    "BackupStuck": "critical",
     "ComponentUnhealthy": "critical",
     "ComponentDegraded": "warning",
 }
@@ -68,6 +72,30 @@ class RoutingError(Backup2GitopsError, ValueError):
     """A route or matcher cannot be understood."""
 
     code = "invalid_route"
+
+
+REFUSAL_ALERTNAMES = ("BackupFailed", "GitopsFailed")
+
+
+def refused_backup(alert: Alert) -> tuple[str, str] | None:
+    """(cluster, backup id) a firing failure alert refuses, when it names both."""
+    cluster, backup_id = alert.labels.get("cluster", ""), alert.annotations.get("backup_id", "")
+    if alert.status != "firing" or alert.alertname not in REFUSAL_ALERTNAMES:
+        return None
+    if not layout.is_cluster_name(cluster):
+        return None
+    try:
+        layout.validate_name(backup_id, what="backup id")
+    except layout.LayoutError:
+        return None
+    return cluster, backup_id
+
+
+def refusal_key(prefix: str, cluster: str, backup_id: str) -> str:
+    """Where alert-router records that a refused backup's alert reached a receiver (the
+    watchdog's "refused with an alert", ``alerts.refusals_prefix``)."""
+    base = prefix if prefix.endswith("/") else prefix + "/"
+    return f"{base}{cluster}/{backup_id}"
 
 
 def fingerprint(*, alertname: str, cluster: str, component: str, detail: str = "") -> str:
@@ -215,8 +243,12 @@ def _alert(
     component: str,
     summary: str,
     description: str,
+    backup_id: str | None = None,
 ) -> Alert:
     severity = _attributes(event).get("severity") or SEVERITY.get(alertname, "warning")
+    annotations = {"summary": summary, "description": description}
+    if backup_id:  # a refusal: the watchdog's durable record names it (``refused_backup``)
+        annotations["backup_id"] = backup_id
     return Alert(
         labels={
             "alertname": alertname,
@@ -224,7 +256,7 @@ def _alert(
             "component": component,
             "severity": severity,
         },
-        annotations={"summary": summary, "description": description},
+        annotations=annotations,
         status="firing",
         starts_at=event.time or events.now(),
         generator_url=event.source,
@@ -255,6 +287,7 @@ def effects_of(event: Event, *, notice_for: timedelta = DEFAULT_NOTICE) -> Effec
                     component="backup",
                     summary=f"backup {what} of {cluster or 'unknown cluster'} failed",
                     description=f"{failed.code}: {failed.message}",
+                    backup_id=failed.backup_id,
                 ),
             )
         )
@@ -271,11 +304,14 @@ def effects_of(event: Event, *, notice_for: timedelta = DEFAULT_NOTICE) -> Effec
                     f"for {cluster or 'unknown cluster'}",
                     description=f"{gfailed.code}: {gfailed.message}"
                     + (" (retried)" if gfailed.retryable else ""),
+                    backup_id=gfailed.backup_id,
                 ),
             )
         )
     if event.type == events.BACKUP_STALE:
         stale = events.parse_data(event, events.BackupStale)
+        if stale.cause is not None:
+            return Effects(firing=(stuck_alert(event, stale),))
         last = stale.last_backup_at.isoformat() if stale.last_backup_at else "never"
         return Effects(
             firing=(
@@ -292,11 +328,13 @@ def effects_of(event: Event, *, notice_for: timedelta = DEFAULT_NOTICE) -> Effec
     if event.type == events.GITOPS_GENERATED:
         generated = events.parse_data(event, events.GitopsGenerated)
         c = generated.cluster
+        committed = () if generated.noop else (_resolution(STUCK_ALERTNAME, c, "gitops"),)
         return Effects(
             resolves=(
                 _resolution("GitopsFailed", c, "gitops"),
                 _resolution("BackupFailed", c, "backup"),
                 _resolution("BackupStale", c, "backup"),
+                *committed,
             )
         )
     if event.type == events.HEALTH_CHANGED:
@@ -312,6 +350,20 @@ def effects_of(event: Event, *, notice_for: timedelta = DEFAULT_NOTICE) -> Effec
                 description=event.subject or "",
             ),
         )
+    )
+
+
+def stuck_alert(event: Event, stale: events.BackupStale) -> Alert:
+    """The watchdog's ``BackupStuck`` (``backup.stale`` with a ``cause``)."""
+    return _alert(
+        event,
+        alertname=STUCK_ALERTNAME,
+        cluster=stale.cluster,
+        component="gitops",
+        summary=f"backup {stale.backup_id} of {stale.cluster} landed and is not committed "
+        f"after {stale.max_age} ({stale.cause})",
+        description=f"landed {stale.landed_at.isoformat() if stale.landed_at else '?'}; the "
+        f"branch names {stale.last_committed_backup_id or 'no backup'} of the cluster",
     )
 
 
@@ -385,6 +437,8 @@ def _health_effects(event: Event, changed: events.HealthChanged) -> Effects:
                 resolves.append(_resolution(alertname, event.cluster or "", name))
         if name.startswith("freshness/") and status == "healthy":
             resolves.append(_resolution("BackupStale", name.split("/", 1)[1], "backup"))
+        if name.startswith("watchdog/") and status == "healthy":
+            resolves.append(_resolution(STUCK_ALERTNAME, name.split("/", 1)[1], "gitops"))
     return Effects(firing=tuple(firing), resolves=tuple(resolves))
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backup2gitops.core import forge
-from backup2gitops.core.events import GitopsDrifted, HealthReported
+from backup2gitops.core.events import GitopsDrifted, HealthReported, StuckCause
 from backup2gitops.core.health import ClusterFacts, duration_iso
 from backup2gitops.core.routing import Alert
 
@@ -71,11 +71,26 @@ class DriftNotes(_Model):
     notes: list[DriftNote] = Field(default_factory=list)
 
 
+class StuckBackup(_Model):
+    """The watchdog's verdict (``core.health.stuck``): a landed backup not on the branch."""
+
+    backup_id: str
+    landed_at: datetime = Field(description="its completion marker's last-modified time")
+    waiting_s: float
+    cause: StuckCause
+    message: str
+
+
 class ClusterStatus(_Model):
     last_backup: LastBackup | None
     last_commit: LastCommit | None
     lag_s: float | None
     stale: bool
+    stuck: StuckBackup | None = Field(
+        default=None,
+        description="a backup that landed and for longer than health.max_gitops_lag is neither "
+        "committed nor refused with a delivered alert (the watchdog); null: none",
+    )
     max_backup_age: str = Field(description="ISO 8601 duration")
     max_backup_age_s: float
     open_alerts: list[OpenAlert] = Field(default_factory=list)
@@ -130,6 +145,15 @@ def cluster_status(
         else None,
         lag_s=facts.lag_s,
         stale=facts.stale,
+        stuck=StuckBackup(
+            backup_id=facts.stuck.backup_id,
+            landed_at=facts.stuck.landed_at,
+            waiting_s=facts.stuck.waiting_s,
+            cause=facts.stuck.cause,
+            message=facts.stuck.message,
+        )
+        if facts.stuck
+        else None,
         max_backup_age=duration_iso(facts.max_age),
         max_backup_age_s=facts.max_age.total_seconds(),
         open_alerts=sorted(alerts, key=lambda a: (a.starts_at, a.alertname)),
