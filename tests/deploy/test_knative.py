@@ -60,7 +60,7 @@ EXPECTED_ROUTES: dict[str, set[str]] = {
 }
 EXPECTED_PINGS = {
     "backup2gitops-backup-schedule": {"cluster-backup"},
-    "backup2gitops-health-schedule": {"health-aggregator"},
+    "backup2gitops-health-schedule": {"health-aggregator", "alert-router"},
 }
 
 

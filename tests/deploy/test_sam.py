@@ -117,7 +117,7 @@ def test_sam_translator_offline(translated: dict[str, Any]) -> None:
         assert fn["Properties"]["Runtime"].startswith("python3.")
     assert resources(translated, "AWS::Lambda::Url")
     assert len(resources(translated, "AWS::Lambda::EventInvokeConfig")) == len(HANDLERS)
-    assert len(resources(translated, "AWS::Scheduler::Schedule")) == 2
+    assert len(resources(translated, "AWS::Scheduler::Schedule")) == 3  # alert-router's tick
 
 
 def test_cfn_lint_translated(translated: dict[str, Any]) -> None:
@@ -171,7 +171,7 @@ def test_handlers_and_events(template: dict[str, Any]) -> None:
 
     assert rule_types("GitopsGeneratorFunction") == {"io.backup2gitops.backup.completed"}
     assert rule_types("AlertRouterFunction") == ALERT_TYPES
-    for fn in ("ClusterBackupFunction", "HealthAggregatorFunction"):
+    for fn in ("ClusterBackupFunction", "HealthAggregatorFunction", "AlertRouterFunction"):
         kinds = {e["Type"] for e in res[fn]["Properties"]["Events"].values()}
         assert "ScheduleV2" in kinds
     assert (

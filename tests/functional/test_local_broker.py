@@ -67,7 +67,8 @@ def test_the_flow_of_design_md_is_what_triggers_route() -> None:
     ping = "/apis/v1/namespaces/backup2gitops/pingsources/"
     assert subscribers_of(events.PING, ping + "backup2gitops-backup-schedule") == {"cluster-backup"}
     assert subscribers_of(events.PING, ping + "backup2gitops-health-schedule") == {
-        "health-aggregator"
+        "health-aggregator",
+        "alert-router",  # resends undelivered alerts (alert_router.handler.redeliver)
     }
 
 
