@@ -19,14 +19,15 @@ if ALERTMANAGER is None and Path("/usr/bin/prometheus-alertmanager").exists():
 
 
 @contextlib.contextmanager
-def alertmanager_server(workdir: Path, config: str) -> Iterator[str]:
-    """Alertmanager with ``config`` on a free 127.0.0.1 port; yields its URL once ready."""
+def alertmanager_server(workdir: Path, config: str, *, port: int | None = None) -> Iterator[str]:
+    """Alertmanager with ``config`` on a free 127.0.0.1 port (or ``port``: one a test kept for
+    it while it was down); yields its URL once ready."""
     if ALERTMANAGER is None:
         pytest.skip(
             "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
         )
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     config_file = workdir / "alertmanager.yml"
     config_file.write_text(config)
     url = f"http://127.0.0.1:{port}"
