@@ -194,3 +194,18 @@ def test_a_broker_redelivery_after_the_tick_sends_nothing_more(
     handler.handle(tick(), ctx)
     handler.handle(mass_deletion(), ctx)  # the Broker's late retry of the same event
     assert (sent(recorder, "/slack"), sent(recorder, "/hook")) == (2, 2)
+
+
+def test_a_receiver_a_later_event_reached_is_not_sent_it_again(
+    ctx: FunctionContext, recorder: Recorder, clock: Clock
+) -> None:
+    """Slack missed f1's alert and got the same open alert with f2: the tick (which delivers
+    under f1's id, never taken by Slack) must see Slack's ``.notified`` record and skip it."""
+    recorder.reply("/slack", (503, "down"))
+    with pytest.raises(Transient, match="slack"):
+        handler.handle(mass_deletion("f1"), ctx)
+    handler.handle(mass_deletion("f2"), ctx)
+    assert sent(recorder, "/slack") == 2
+    clock.now += timedelta(minutes=5)
+    handler.handle(tick(), ctx)
+    assert sent(recorder, "/slack") == 2
