@@ -224,11 +224,12 @@ def _watch(
             )
             return None
     max_lag = ctx.config.health.max_gitops_lag
+    waiting = newest is not None and (on_branch is None or on_branch.backup_id != newest.backup_id)
     verdict = health.stuck(
         newest=newest,
         on_branch=on_branch,
         refused=refused,
-        generated=_generated_mark(ctx, cluster),
+        generated=_generated_mark(ctx, cluster) if waiting and not refused else None,
         max_lag=max_lag,
         now=now,
         unchanged_is_progress=not ctx.config.generator.record_unchanged,
