@@ -15,6 +15,11 @@ Events:
   (``state/generated/<cluster>.json``): a no-op generation commits nothing, yet is not lag;
 - ``backup.stale`` for each stale cluster, on every run, through ``ctx.publish`` (without a
   publisher it is logged; the alert-router sends a repeat only to receivers that want repeats).
+- the watchdog (``core.health.stuck``): per cluster, the newest backup that landed (marker) and
+  the newest ``Backup-Id`` trailer on the branch; a landed backup no trailer names, past
+  ``health.max_gitops_lag``, not refused with a delivered alert (alert-router's record under
+  ``alerts.refusals_prefix``) makes ``watchdog/<cluster>`` unhealthy and is published as
+  ``backup.stale`` with a ``cause``, on every run, like the stale ones.
 
 The previous report is one object (``health.state_key``). It is read with its etag and, on a
 change, written with a conditional put (``If-Match`` the etag read, ``If-None-Match: *`` when there
