@@ -58,14 +58,15 @@ def port() -> Iterator[int]:
 
 
 def received_firing(url: str) -> float:
+    """Firing alerts Alertmanager has received, over its API versions."""
     text = requests.get(url + "/metrics", timeout=30).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "alertmanager_alerts_received_total" and (
-                sample.labels.get("status") == "firing"
-            ):
-                return sample.value
-    return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "alertmanager_alerts_received_total"
+        and sample.labels.get("status") == "firing"
+    )
 
 
 def test_mass_deletion_while_alertmanager_is_down_is_delivered_once_when_it_is_back(
