@@ -125,25 +125,54 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
             plan += [(alert, name, False) for name in routed(tree, alert)]
             continue
         previous = opened.get(alert.fingerprint)
+        if previous is not None and previous.status == "resolved":
+            opened.close(alert.fingerprint)  # its resolution is still pending: it fires afresh
+            previous = None
         repeat = previous is not None and previous.event_id != event.id
         if not repeat:
             opened.put(alert)
         plan += [(alert, name, repeat) for name in routed(tree, alert)]
-    resolved: list[str] = []
+    resolutions: list[routing.Alert] = []
+    pending: list[routing.Alert] = []
     for resolution in effects.resolves:
         open_alert = opened.get(resolution.fingerprint)
         if open_alert is None:
             continue
+        if open_alert.status == "resolved":  # an earlier resolution a receiver has not taken
+            pending.append(open_alert)
+            continue
         alert = open_alert.resolved(at=event.time or ctx.clock(), event=event)
-        resolved.append(resolution.fingerprint)
+        resolutions.append(alert)
         plan += [(alert, name, False) for name in routed(tree, alert)]
     outcomes = deliver_all(plan, event=event, ctx=ctx, opened=opened)
     record_outcomes(outcomes, event=event, ctx=ctx)
+    settle(resolutions, outcomes, opened=opened)
+    for alert in pending:
+        outcomes += resend(alert, ctx=ctx, tree=tree, opened=opened)
     try:
-        conclude(outcomes, resolved=resolved, opened=opened)
+        conclude(outcomes)
     finally:
         expire_delivery_records(ctx)
     return None
+
+
+def settle(
+    resolutions: list[routing.Alert], outcomes: list[Outcome], *, opened: OpenAlerts
+) -> None:
+    """Close each resolved alert every routed receiver took; keep one a receiver missed as a
+    pending resolution (the open alert, status ``resolved``) for the next tick or redelivery."""
+    for alert in resolutions:
+        missed = [
+            o
+            for o in outcomes
+            if o.alert.fingerprint == alert.fingerprint
+            and o.alert.status == "resolved"
+            and o.result in ("failed", "in_progress")
+        ]
+        if missed:
+            opened.put(alert)
+        else:
+            opened.close(alert.fingerprint)
 
 
 def record_outcomes(outcomes: list[Outcome], *, event: Event, ctx: FunctionContext) -> None:
@@ -169,9 +198,11 @@ def record_outcomes(outcomes: list[Outcome], *, event: Event, ctx: FunctionConte
 
 
 def redeliver(ctx: FunctionContext) -> list[Outcome]:
-    """The health tick: send every open firing alert again to each routed receiver that has not
-    taken it (no ``.notified`` record), until one does, it resolves (closed) or it is older than
-    ``alerts.redeliver_for`` (logged as expired, left open for the status page).
+    """The health tick: send every open alert again to each routed receiver that has not taken
+    it -- a firing one to receivers without a ``.notified`` record, a pending resolution to
+    every routed receiver (those that took it replay it from their idempotency record) -- until
+    one does, it resolves (closed) or it is older than ``alerts.redeliver_for`` (logged as
+    expired: a firing alert stays open for the status page, a resolution is dropped).
 
     Each alert is delivered under the event that raised it (``alert.event_id``): the same
     idempotency key and delivery record as the first attempt, so a Broker redelivery of that
@@ -184,36 +215,63 @@ def redeliver(ctx: FunctionContext) -> list[Outcome]:
     now = ctx.clock()
     outcomes: list[Outcome] = []
     for alert in opened.all():
-        if alert.status != "firing" or alert.is_notice:
+        if alert.is_notice:
             continue
-        waiting = [
-            n for n in routing.route(tree, alert) if not opened.notified(alert.fingerprint, n)
-        ]
-        if not waiting:
+        since = alert.ends_at if alert.status == "resolved" and alert.ends_at else alert.starts_at
+        if now - since > config.redeliver_for:
+            fields = {"alertname": alert.alertname, "fingerprint": alert.fingerprint}
+            if alert.status == "resolved":
+                logger.error("resolution expired undelivered", extra=fields)
+                opened.close(alert.fingerprint)
+            elif _waiting(alert, tree, opened):
+                logger.error(
+                    "alert expired undelivered", extra={**fields, "since": since.isoformat()}
+                )
             continue
-        fields = {"alertname": alert.alertname, "fingerprint": alert.fingerprint}
-        if now - alert.starts_at > config.redeliver_for:
-            logger.error(
-                "alert expired undelivered",
-                extra={**fields, "receivers": waiting, "since": alert.starts_at.isoformat()},
-            )
-            continue
-        raised_by = Event(
-            id=alert.event_id or alert.fingerprint,
-            source=alert.generator_url or "/backup2gitops/alert-router",
-            type=alert.event_type or events.HEALTH_CHANGED,
-            time=alert.starts_at,
-        )
-        plan = [(alert, name, False) for name in waiting]
-        done = deliver_all(plan, event=raised_by, ctx=ctx, opened=opened)
-        record_outcomes(done, event=raised_by, ctx=ctx)
+        done = resend(alert, ctx=ctx, tree=tree, opened=opened)
         for outcome in done:
             logger.info(
                 "redelivery",
-                extra={**fields, "receiver": outcome.receiver, "result": outcome.result},
+                extra={
+                    "alertname": alert.alertname,
+                    "alert_status": alert.status,
+                    "fingerprint": alert.fingerprint,
+                    "receiver": outcome.receiver,
+                    "result": outcome.result,
+                },
             )
         outcomes += done
     return outcomes
+
+
+def _waiting(alert: routing.Alert, tree: routing.Route, opened: OpenAlerts) -> list[str]:
+    names = routing.route(tree, alert)
+    if alert.status == "resolved":
+        return names
+    return [n for n in names if not opened.notified(alert.fingerprint, n)]
+
+
+def resend(
+    alert: routing.Alert, *, ctx: FunctionContext, tree: routing.Route, opened: OpenAlerts
+) -> list[Outcome]:
+    """Deliver an open alert (firing, or a pending resolution) to the routed receivers that have
+    not taken it, under the event that raised it; a resolution is settled afterwards."""
+    waiting = _waiting(alert, tree, opened)
+    if not waiting:
+        return []
+    raised_by = Event(
+        id=alert.event_id or alert.fingerprint,
+        source=alert.generator_url or "/backup2gitops/alert-router",
+        type=alert.event_type or events.HEALTH_CHANGED,
+        time=alert.ends_at if alert.status == "resolved" else alert.starts_at,
+    )
+    done = deliver_all(
+        [(alert, n, False) for n in waiting], event=raised_by, ctx=ctx, opened=opened
+    )
+    record_outcomes(done, event=raised_by, ctx=ctx)
+    if alert.status == "resolved":
+        settle([alert], done, opened=opened)
+    return done
 
 
 def expire_delivery_records(ctx: FunctionContext) -> None:
@@ -353,7 +411,7 @@ def deliver_once(
     return Outcome(receiver.name, alert, str(response["result"]), str(response.get("message", "")))
 
 
-def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts) -> None:
+def conclude(outcomes: list[Outcome]) -> None:
     for o in outcomes:
         fields = {
             "receiver": o.receiver,
@@ -370,9 +428,6 @@ def conclude(outcomes: list[Outcome], *, resolved: list[str], opened: OpenAlerts
             logger.info("delivery", extra=fields)
     failed = sorted({o.receiver for o in outcomes if o.result == "failed"})
     busy = sorted({o.receiver for o in outcomes if o.result == "in_progress"})
-    if not failed and not busy:
-        for fingerprint in resolved:
-            opened.close(fingerprint)
     if failed:
         raise Transient("receiver_failed", f"delivery to {', '.join(failed)} failed; retry")
     if busy:

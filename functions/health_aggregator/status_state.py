@@ -44,11 +44,14 @@ def open_alerts(store: ObjectStore, *, prefix: str) -> list[Alert]:
         ]
         for key in keys:
             try:
-                found.append(Alert.from_dict(json.loads(store.read_bytes(key))))
+                alert = Alert.from_dict(json.loads(store.read_bytes(key)))
             except NotFound:  # resolved between the listing and the read
                 continue
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("open alert unreadable", extra={"key": key, "error": str(exc)})
+                continue
+            if alert.status == "firing":  # not a resolution alert-router is still delivering
+                found.append(alert)
     except StorageError as exc:
         logger.warning("open alerts not listed", extra={"error": str(exc)})
     return found

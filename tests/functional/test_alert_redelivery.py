@@ -209,3 +209,78 @@ def test_a_receiver_a_later_event_reached_is_not_sent_it_again(
     clock.now += timedelta(minutes=5)
     handler.handle(tick(), ctx)
     assert sent(recorder, "/slack") == 2
+
+
+def resolved_by(event_id: str = "g1") -> Event:
+    return Event(
+        id=event_id,
+        source="/backup2gitops/gitops-generator",
+        type=events.GITOPS_GENERATED,
+        time=T0 + timedelta(minutes=10),
+        cluster="prod",
+        data={
+            "cluster": "prod",
+            "backup_id": "b2",
+            "repository": "r",
+            "branch": "main",
+            "commit": "c" * 40,
+        },
+    )
+
+
+def resolutions(recorder: Recorder, path: str) -> int:
+    return sum(1 for r in recorder.to(path) if b"resolved" in r.body)
+
+
+def test_a_resolution_a_receiver_missed_is_sent_on_the_next_tick_once(
+    ctx: FunctionContext, recorder: Recorder, clock: Clock
+) -> None:
+    handler.handle(mass_deletion(), ctx)  # both receivers have the firing alert
+    fingerprint = routing.fingerprint(alertname="GitopsFailed", cluster="prod", component="gitops")
+    recorder.reply("/hook", (503, "down"), (503, "down"))
+    for _ in range(2):  # the resolving event and a Broker retry: the webhook is down
+        with pytest.raises(Transient, match="hook"):
+            handler.handle(resolved_by(), ctx)
+    assert (resolutions(recorder, "/slack"), resolutions(recorder, "/hook")) == (1, 2)
+    pending = ctx.store.read_bytes(f"state/alerts/{fingerprint}.json")
+    assert b'"status": "resolved"' in pending  # kept as a pending resolution, not closed
+    from health_aggregator.status_state import open_alerts
+
+    assert open_alerts(ctx.store, prefix="state/alerts/") == []  # the page lists it no more
+
+    clock.now += timedelta(minutes=5)
+    handler.handle(tick("p1"), ctx)
+    assert (resolutions(recorder, "/slack"), resolutions(recorder, "/hook")) == (1, 3)
+    assert ctx.store.stat(f"state/alerts/{fingerprint}.json") is None  # closed: everyone has it
+    handler.handle(tick("p2"), ctx)
+    handler.handle(resolved_by(), ctx)  # the Broker's late retry: nothing open, nothing sent
+    assert (resolutions(recorder, "/slack"), resolutions(recorder, "/hook")) == (1, 3)
+
+
+def test_a_new_failure_while_a_resolution_is_pending_fires_afresh(
+    ctx: FunctionContext, recorder: Recorder, clock: Clock
+) -> None:
+    handler.handle(mass_deletion("f1"), ctx)
+    recorder.reply("/hook", (503, "down"))
+    with pytest.raises(Transient):
+        handler.handle(resolved_by(), ctx)
+    firing_before = sent(recorder, "/slack") - resolutions(recorder, "/slack")
+    handler.handle(mass_deletion("f2"), ctx)  # it fails again: both hear of it anew
+    assert sent(recorder, "/slack") - resolutions(recorder, "/slack") == firing_before + 1
+    clock.now += timedelta(minutes=5)
+    handler.handle(tick(), ctx)
+    assert resolutions(recorder, "/hook") == 1  # the stale resolution is not sent any more
+
+
+def test_a_resolution_past_redeliver_for_is_dropped_with_an_error_log(
+    ctx: FunctionContext, recorder: Recorder, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler.handle(mass_deletion(), ctx)
+    recorder.reply("/hook", (503, "down"))
+    with pytest.raises(Transient):
+        handler.handle(resolved_by(), ctx)
+    clock.now = T0 + timedelta(days=2)
+    with caplog.at_level(logging.ERROR):
+        handler.handle(tick(), ctx)
+    assert "resolution expired undelivered" in caplog.text
+    assert list(ctx.store.list("state/alerts/")) == []
