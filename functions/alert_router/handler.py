@@ -1,8 +1,8 @@
 """alert-router: turn an event into alerts, route them, deliver each to each receiver once.
 
 The health tick (``dev.knative.sources.ping`` of the health PingSource) sends again every open
-firing alert a routed receiver has not taken (``redeliver``): an alert outlives a receiver's
-outage and the Broker's retries.
+firing alert a routed receiver has not taken, and every resolution one missed (``redeliver``):
+an alert outlives a receiver's outage and the Broker's retries.
 
 Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
 ``gitops.generated`` (only to resolve), ``gitops.drifted`` (one-time notices, one per finding,

@@ -2,7 +2,9 @@
 
 ``<alerts.open_prefix><fingerprint>.json`` holds the alert as it was sent (its labels are
 Alertmanager's identity, so the resolution must repeat them exactly). Written before the
-firing alert is delivered, deleted once its resolution reached every routed receiver.
+firing alert is delivered, deleted once its resolution reached every routed receiver; until
+then it holds that resolution (status ``resolved``: a pending resolution the health tick
+resends, ``handler.redeliver``).
 
 ``<fingerprint>.<receiver>.notified`` is written once a receiver has the firing alert: a later
 event for the same open alert is skipped only for receivers that have it. One that was down
