@@ -12,6 +12,7 @@ is stopped after ``--root-cap`` CPU seconds; then the figure printed is a lower 
 Not a test: it asserts nothing.
 
     python benchmarks/bench_units.py --objects 10000 --namespaces 100 [--root-cap 900]
+        [--split-over 500 | --split-over 0 (never cut a namespace by resource)] [--largest N]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from corpus import configmap, deployment, service
 
+from backup2gitops.core import units
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.core.repo_layout import group_resource_for, object_path
 from backup2gitops.core.repo_plan import iter_tree
@@ -108,28 +110,36 @@ def main() -> None:
     parser.add_argument("--namespaces", type=int, default=100)
     parser.add_argument("--root-cap", type=float, default=900.0, help="CPU seconds")
     parser.add_argument("--skip-root", action="store_true")
+    parser.add_argument("--largest", type=int, default=0, help="build only the N largest units")
+    parser.add_argument(
+        "--split-over", type=int, default=units.DEFAULT_SPLIT_OVER, help="0: never cut by resource"
+    )
     args = parser.parse_args()
+    layout = units.Layout(split_over=args.split_over or None)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        sizes: dict[str, int] = {}
+        members: dict[str, list[str]] = {}
         for path, content in iter_tree(
-            cluster="bench", objects=placed(args.objects, namespaces=args.namespaces)
+            cluster="bench", objects=placed(args.objects, namespaces=args.namespaces), layout=layout
         ):
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
             if path.name != "kustomization.yaml":
-                unit = "/".join(
-                    path.parts[2:4] if path.parts[2] == "namespaces" else path.parts[2:3]
-                )
-                sizes[unit] = sizes.get(unit, 0) + 1
+                relative = "/".join(path.parts[2:])
+                key = units.unit_key(relative, by="namespace")
+                members.setdefault(key, []).append(relative[len(key) + 1 :])
+        plan = units.plan_units("bench", members, layout=layout)
+        sizes = {unit.key: len(unit.files) for unit in plan.units}
         print(
             f"{args.objects} objects in {len(sizes)} units ({args.namespaces} namespaces + "
-            f"cluster-scoped); largest unit {max(sizes.values())} objects, smallest "
-            f"{min(sizes.values())}; kustomize {_version()}"
+            f"cluster-scoped, cut by resource over {args.split_over or 'never'} objects); largest "
+            f"unit {max(sizes.values())} objects, smallest {min(sizes.values())}; "
+            f"kustomize {_version()}"
         )
         results = []
-        for unit in sorted(sizes):
+        chosen = sorted(sizes, key=lambda key: -sizes[key])[: args.largest or None]
+        for unit in sorted(chosen):
             cpu, rss, _ = build(base / "clusters/bench" / unit)
             results.append((cpu, rss, unit))
         slowest = max(results)

@@ -242,6 +242,12 @@ class UnitsConfig(Strict):
         description="namespace: one unit per namespace + one for cluster-scoped objects; "
         "cluster: the cluster's folder is the one unit",
     )
+    split_over: int | None = Field(
+        default=units.DEFAULT_SPLIT_OVER,
+        ge=1,
+        description="a unit (a namespace, the cluster-scoped objects) with more objects than this "
+        "is cut into one unit per resource folder, paths unchanged; null: never",
+    )
     repo_url: PlainUrl | None = Field(
         default=None,
         description="the URL Flux and Argo CD read the repository from (default: git.url); "
@@ -631,7 +637,9 @@ class Config(Strict):
                 destination_server=wanted.argocd.destination_server,
                 prune=wanted.argocd.prune,
             )
-        return units.Layout(by=wanted.by, source=source, flux=flux, argocd=argocd)
+        return units.Layout(
+            by=wanted.by, split_over=wanted.split_over, source=source, flux=flux, argocd=argocd
+        )
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:

@@ -243,6 +243,19 @@ LAYOUTS = {
     "argocd-applicationset": units.Layout(
         source=SOURCE, argocd=units.ArgoSettings(mode="applicationset", namespace=ARGO_NS)
     ),
+    "flux-cut-by-resource": units.Layout(
+        split_over=3, source=SOURCE, flux=units.FluxSettings(namespace=FLUX_NS)
+    ),
+    "argocd-applications-cut-by-resource": units.Layout(
+        split_over=3,
+        source=SOURCE,
+        argocd=units.ArgoSettings(mode="applications", namespace=ARGO_NS),
+    ),
+    "argocd-applicationset-cut-by-resource": units.Layout(
+        split_over=3,
+        source=SOURCE,
+        argocd=units.ArgoSettings(mode="applicationset", namespace=ARGO_NS),
+    ),
     "by-cluster": units.Layout(
         by="cluster",
         source=SOURCE,
@@ -363,3 +376,45 @@ def test_paths_are_repository_paths() -> None:
     planned = {PurePosixPath(o["spec"]["source"]["path"]) for o in objects}
     assert PurePosixPath("clusters/prod/cluster-scoped") in planned
     assert len(planned) == 1 + len(NAMESPACES)
+
+
+def test_units_cut_by_resource_build_on_their_own_and_together(tmp_path: Path) -> None:
+    """With ``split_over`` below every unit's size, each resource folder is a unit: the real
+    kustomize builds each alone, every object is in exactly one, the namespace folder and the root
+    still render everything, and no object file moved."""
+    layout = units.Layout(split_over=3)
+    placed = [
+        (
+            object_path(
+                cluster="prod",
+                group_resource=group_resource_for(obj["apiVersion"], obj["kind"]),
+                namespace=obj["metadata"].get("namespace"),
+                name=obj["metadata"]["name"],
+            ),
+            obj,
+        )
+        for obj in backup_objects()
+    ]
+    tree = plan_tree(cluster="prod", objects=placed, layout=layout)
+    assert {path for path, _ in placed} <= set(tree)  # the same paths as without the cut
+    for path, content in tree.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
+    root = tmp_path / "clusters" / "prod"
+    members: dict[str, list[str]] = {}
+    for path, _ in placed:
+        relative = path.relative_to("clusters/prod").as_posix()
+        key = units.unit_key(relative, by="namespace")
+        members.setdefault(key, []).append(relative[len(key) + 1 :])
+    plan = units.plan_units("prod", members, layout=layout)
+    assert all(len(unit.key.split("/")) > 1 for unit in plan.units if unit.cluster_scoped)
+    seen: Counter[tuple[str, str, str, str]] = Counter()
+    for unit in plan.units:
+        built = kustomize_build(tmp_path / unit.folder)
+        assert len(built) == len(unit.files), unit.key
+        seen.update(identity(obj) for obj in built)
+    assert max(seen.values()) == 1
+    assert sorted(seen) == sorted(identity(obj) for obj in backup_objects())
+    assert sorted(identity(obj) for obj in kustomize_build(root)) == sorted(seen)
+    shop = kustomize_build(root / "namespaces" / "shop")
+    assert {obj["metadata"].get("namespace") for obj in shop} == {"shop"} and len(shop) == 5

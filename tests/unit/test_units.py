@@ -210,3 +210,100 @@ def test_configuration_refusals_name_the_field(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
     assert message in str(caught.value)
+
+
+def members(**sizes: int) -> dict[str, list[str]]:
+    """Unit key -> files: ``ns_<name>=n`` gives n ConfigMaps and n Deployments in that namespace."""
+    found: dict[str, list[str]] = {}
+    for name, n in sizes.items():
+        key = "cluster-scoped" if name == "cluster" else f"namespaces/{name.removeprefix('ns_')}"
+        found[key] = [
+            f"{res}/o{i}.yaml" for res in ("configmaps", "deployments.apps") for i in range(n)
+        ]
+    return found
+
+
+def test_a_unit_over_the_limit_is_cut_by_resource_folder() -> None:
+    plan = units.plan_units(
+        "prod", members(cluster=1, ns_big=3, ns_small=1), layout=units.Layout(split_over=4)
+    )
+    assert [u.key for u in plan.units] == [
+        "cluster-scoped",
+        "namespaces/big/configmaps",
+        "namespaces/big/deployments.apps",
+        "namespaces/small",
+    ]
+    assert plan.units[1].files == ("o0.yaml", "o1.yaml", "o2.yaml")
+    assert plan.parents == {
+        "namespaces/big": ("configmaps", "deployments.apps"),
+        "": ("cluster-scoped", "namespaces/big", "namespaces/small"),
+    }
+    assert [u.name for u in plan.units] == [
+        "prod.cluster-scoped",
+        "prod.ns.big.configmaps",
+        "prod.ns.big.deployments.apps",
+        "prod.ns.small",
+    ]
+    assert not plan.units[1].cluster_scoped
+
+
+def test_the_cluster_scoped_unit_is_cut_too_and_applies_first() -> None:
+    plan = units.plan_units("prod", members(cluster=3, ns_a=1), layout=units.Layout(split_over=4))
+    assert [u.key for u in plan.units[:2]] == [
+        "cluster-scoped/configmaps",
+        "cluster-scoped/deployments.apps",
+    ]
+    assert all(u.cluster_scoped for u in plan.units[:2])
+    assert plan.units[0].name == "prod.cluster-scoped.configmaps"
+    assert plan.parents[""] == ("cluster-scoped", "namespaces/a")
+    flux_objects = dict(units.flux_objects(plan.units, SOURCE, units.FluxSettings()))
+    assert flux_objects["prod.ns.a.yaml"]["spec"]["dependsOn"] == [
+        {"name": "prod.cluster-scoped.configmaps"},
+        {"name": "prod.cluster-scoped.deployments.apps"},
+    ]
+
+
+def test_no_cut_at_the_limit_nor_by_cluster_nor_when_off() -> None:
+    sizes = members(ns_a=2)
+    assert [
+        u.key for u in units.plan_units("p", sizes, layout=units.Layout(split_over=4)).units
+    ] == ["namespaces/a"]
+    assert [
+        u.key for u in units.plan_units("p", sizes, layout=units.Layout(split_over=None)).units
+    ] == ["namespaces/a"]
+    whole = units.plan_units(
+        "p",
+        {"": ["namespaces/a/configmaps/x.yaml"] * 9},
+        layout=units.Layout(by="cluster", split_over=1),
+    )
+    assert [u.key for u in whole.units] == [""] and "" not in whole.parents
+
+
+def test_the_applicationset_excludes_a_cut_namespace_and_generates_over_its_folders() -> None:
+    plan = units.plan_units(
+        "prod", members(cluster=1, ns_big=3, ns_small=1), layout=units.Layout(split_over=4)
+    )
+    [(_, appset)] = units.argocd_objects("prod", plan.units, SOURCE, units.ArgoSettings())
+    generators = [g["git"] for g in appset["spec"]["generators"]]
+    assert [g["directories"] for g in generators] == [
+        [{"path": "clusters/prod/cluster-scoped"}],
+        [
+            {"path": "clusters/prod/namespaces/*"},
+            {"path": "clusters/prod/namespaces/big", "exclude": True},
+        ],
+        [{"path": "clusters/prod/namespaces/big/*"}],
+    ]
+    assert generators[2]["template"]["metadata"]["name"] == "prod.ns.big.{{ .path.basename }}"
+
+
+def test_cutting_rewrites_kustomizations_only() -> None:
+    objects = [
+        *OBJECTS,
+        (PurePosixPath("clusters/c/namespaces/shop/services/a.yaml"), {"kind": "Service"}),
+    ]
+    whole = plan_tree(cluster="c", objects=objects, layout=units.Layout(split_over=None))
+    cut = plan_tree(cluster="c", objects=objects, layout=units.Layout(split_over=1))
+    assert PurePosixPath("clusters/c/namespaces/shop/services/kustomization.yaml") in cut
+    objects = {p for p in whole if p.name != "kustomization.yaml"}
+    assert objects == {p for p in cut if p.name != "kustomization.yaml"}
+    assert all(whole[p] == cut[p] for p in objects)

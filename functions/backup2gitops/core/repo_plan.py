@@ -3,7 +3,8 @@
 Pure: no I/O; only the standard library and PyYAML.
 
 The folder is cut into reconcilable units (``core.units``): each unit's ``kustomization.yaml``
-lists its own files, sorted, and the root's lists the units, so that ``kustomize build
+lists its own files, sorted, and the root's lists the units (a namespace cut by resource lists
+its resource folders), so that ``kustomize build
 clusters/<cluster>`` renders every object and ``kustomize build`` of a unit renders its own.
 The entry points the layout asks for (Flux, Argo CD) come last.
 """
@@ -63,15 +64,12 @@ def iter_tree(
             raise PathCollision(f"an object maps to {path}")
         members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
         yield path, manifest_yaml.dump(obj).encode()
-    found = units.ordered(
-        units.Unit(cluster=cluster, key=key, files=tuple(sorted(files)))
-        for key, files in members.items()
-    )
-    if "" not in members:  # the root lists the units (and is the unit when by is cluster)
-        yield _kustomization_file(root, [unit.key for unit in found])
-    for unit in found:
+    plan = units.plan_units(cluster, members, layout=layout)
+    for key, listed in plan.parents.items():
+        yield _kustomization_file(f"{root}/{key}" if key else root, listed)
+    for unit in plan.units:
         yield _kustomization_file(unit.folder, unit.files)
-    for relative, obj in units.entry_points(cluster=cluster, units=found, layout=layout):
+    for relative, obj in units.entry_points(cluster=cluster, units=plan.units, layout=layout):
         yield PurePosixPath(f"{root}/{relative}"), manifest_yaml.dump(obj).encode()
 
 

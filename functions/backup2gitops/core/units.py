@@ -17,6 +17,12 @@ The root lists the units, so ``kustomize build clusters/<cluster>`` still render
 (fine for small clusters). ``by="cluster"`` makes the cluster folder itself the one unit. Where
 an object's file lives never depends on this setting: switching it rewrites kustomizations only.
 
+A unit is only as fast as its biggest namespace, so a unit of more than ``split_over`` objects is
+cut again, by resource: each ``<resource.group>/`` folder of it becomes a unit of its own (its
+own ``kustomization.yaml``), and the namespace's ``kustomization.yaml`` lists those folders, so a
+build of the namespace (or of the root) still renders all of it. Paths do not change here either;
+a resource folder is the finest cut that keeps them (kustomize loads no file above its root).
+
 The entry points are data built here and written by the caller like any other file: a Flux
 ``Kustomization`` per unit (namespaced units ``dependsOn`` the cluster-scoped one, which holds
 the CRDs and Namespaces; ``decryption`` when Secrets are sops-encrypted), and for Argo CD an
@@ -45,6 +51,9 @@ MAX_NAME: Final[int] = 63
 with its Application's: a label value holds at most 63 characters."""
 KUSTOMIZATION: Final[str] = "kustomization.yaml"
 SYNC_WAVE: Final[str] = "argocd.argoproj.io/sync-wave"
+DEFAULT_SPLIT_OVER: Final[int] = 500
+"""kustomize took 4.7-9.8 s of CPU on namespaces of 1,200-1,600 objects (docs/performance.md) and
+about 1 s on 500: past this a unit is cut by resource."""
 UNIT_LABEL: Final[str] = "backup2gitops.io/unit"
 
 
@@ -84,6 +93,8 @@ class Layout:
     """How a cluster's folder is cut into units, and which entry points are written."""
 
     by: UnitsBy = "namespace"
+    split_over: int | None = DEFAULT_SPLIT_OVER
+    """A unit with more objects than this is cut into one unit per resource folder (None: never)."""
     source: Source | None = None
     flux: FluxSettings | None = None
     argocd: ArgoSettings | None = None
@@ -99,7 +110,8 @@ class Unit:
 
     cluster: str
     key: str
-    """Inside the cluster folder: ``cluster-scoped``, ``namespaces/<ns>``, or "" (the folder)."""
+    """Inside the cluster folder: ``cluster-scoped``, ``namespaces/<ns>``, or "" (the folder); a
+    unit cut by resource adds the resource folder (``namespaces/<ns>/deployments.apps``)."""
     files: tuple[str, ...] = field(default=(), compare=False)
     """Its object files, relative to the unit's folder, sorted."""
 
@@ -115,15 +127,16 @@ class Unit:
 
     @property
     def name(self) -> str:
-        """``<cluster>.cluster-scoped``, ``<cluster>.ns.<namespace>``, ``<cluster>``: unique
-        (cluster and namespace names are DNS labels, so they hold no dot) and at most 63
-        characters (longer ones end in a digest of the whole)."""
+        """``<cluster>.cluster-scoped``, ``<cluster>.ns.<namespace>``, ``<cluster>``, and for a
+        unit cut by resource ``<cluster>.ns.<namespace>.<resource.group>``: unique (cluster and
+        namespace names are DNS labels, so they hold no dot; a resource folder is the last part)
+        and at most 63 characters (longer ones end in a digest of the whole)."""
         if not self.key:
             text = self.cluster
         elif self.cluster_scoped:
-            text = f"{self.cluster}.{CLUSTER_SCOPED}"
+            text = ".".join([self.cluster, *self.key.split("/")])
         else:
-            text = f"{self.cluster}.ns.{self.key.partition('/')[2]}"
+            text = ".".join([self.cluster, "ns", *self.key.split("/")[1:]])
         return bounded_name(text)
 
 
@@ -150,6 +163,53 @@ def unit_key(relative: str, *, by: UnitsBy) -> str:
     raise ValueError(
         f"{relative} is not under {CLUSTER_SCOPED}/<resource>/ or {NAMESPACES}/<ns>/<resource>/"
     )
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """The units of a cluster's folder and the kustomizations that tie them together."""
+
+    units: list[Unit]
+    """The units that build on their own, in ``ordered`` order: what entry points point at."""
+    parents: dict[str, tuple[str, ...]]
+    """Folder key -> the sub-folders its kustomization lists: the root's units (unless the root
+    is the unit) and, for a unit cut by resource, its resource folders."""
+
+
+def plan_units(cluster: str, members: Mapping[str, Iterable[str]], *, layout: Layout) -> UnitPlan:
+    """Cut a cluster's folder into units from ``members`` (unit key -> its files, relative to the
+    unit's folder, as ``unit_key`` groups them): a unit over ``layout.split_over`` objects
+    becomes one unit per resource folder (``by="cluster"`` keeps the one unit whole)."""
+    leaves: list[Unit] = []
+    parents: dict[str, tuple[str, ...]] = {}
+    for key, listed in members.items():
+        files = sorted(listed)
+        limit = layout.split_over
+        if not key or limit is None or len(files) <= limit:
+            leaves.append(Unit(cluster=cluster, key=key, files=tuple(files)))
+            continue
+        by_folder: dict[str, list[str]] = {}
+        for file in files:
+            folder, _, rest = file.partition("/")
+            by_folder.setdefault(folder, []).append(rest)
+        parents[key] = tuple(sorted(by_folder))
+        leaves.extend(
+            Unit(cluster=cluster, key=f"{key}/{folder}", files=tuple(inner))
+            for folder, inner in by_folder.items()
+        )
+    found = ordered(leaves)
+    if "" not in members:  # the root lists the units (and is the unit when by is cluster)
+        parents[""] = tuple(sorted({_top(unit.key) for unit in found}, key=_top_order))
+    return UnitPlan(units=found, parents=parents)
+
+
+def _top(key: str) -> str:
+    """The unit the root lists: ``cluster-scoped`` or ``namespaces/<ns>``."""
+    return CLUSTER_SCOPED if key.split("/")[0] == CLUSTER_SCOPED else "/".join(key.split("/")[:2])
+
+
+def _top_order(key: str) -> tuple[bool, str]:
+    return (key.startswith(f"{NAMESPACES}/"), key)
 
 
 def is_generated(path: str) -> bool:
@@ -251,6 +311,12 @@ def flux_objects(
         )
 
 
+def _is_cut(key: str) -> bool:
+    """Whether a unit is a resource folder of a unit cut by resource (``plan_units``)."""
+    parts = key.split("/")
+    return len(parts) == (2 if parts[0] == CLUSTER_SCOPED else 3)
+
+
 def _scope(unit: Unit) -> str:
     return "cluster" if unit.cluster_scoped else "namespace"
 
@@ -294,26 +360,53 @@ def argocd_objects(
             )
         return
     root = f"clusters/{cluster}"
+    cut = sorted({unit.key.rpartition("/")[0] for unit in units if _is_cut(unit.key)})
+    groups: list[tuple[list[dict[str, Any]], str, str]]
     if any(not unit.key for unit in units):  # by: cluster, the folder is the one unit
-        groups = [(root, cluster, "cluster")]
+        groups = [([{"path": root}], cluster, "cluster")]
+    elif CLUSTER_SCOPED in cut:  # cut by resource: a unit per resource folder
+        groups = [
+            (
+                [{"path": f"{root}/{CLUSTER_SCOPED}/*"}],
+                f"{cluster}.{CLUSTER_SCOPED}.{{{{ .path.basename }}}}",
+                "cluster",
+            )
+        ]
     else:
         groups = [
-            (f"{root}/{CLUSTER_SCOPED}", f"{cluster}.{CLUSTER_SCOPED}", "cluster"),
-            (f"{root}/{NAMESPACES}/*", cluster + ".ns.{{ .path.basename }}", "namespace"),
+            ([{"path": f"{root}/{CLUSTER_SCOPED}"}], f"{cluster}.{CLUSTER_SCOPED}", "cluster")
         ]
+    if not any(not unit.key for unit in units):
+        split_namespaces = [key for key in cut if key != CLUSTER_SCOPED]
+        groups.append(
+            (
+                [{"path": f"{root}/{NAMESPACES}/*"}]
+                + [{"path": f"{root}/{key}", "exclude": True} for key in split_namespaces],
+                cluster + ".ns.{{ .path.basename }}",
+                "namespace",
+            )
+        )
+        groups.extend(
+            (
+                [{"path": f"{root}/{key}/*"}],
+                f"{cluster}.ns.{key.partition('/')[2]}.{{{{ .path.basename }}}}",
+                "namespace",
+            )
+            for key in split_namespaces
+        )
     generators = [
         {
             "git": {
                 "repoURL": source.url,
                 "revision": source.branch,
-                "directories": [{"path": path}],
+                "directories": directories,
                 "template": {
                     "metadata": {"name": name, "labels": {UNIT_LABEL: scope}},
                     "spec": _argo_spec("{{ .path.path }}", source, settings),
                 },
             }
         }
-        for path, name, scope in groups
+        for directories, name, scope in groups
     ]
     yield (
         "applicationset.yaml",
