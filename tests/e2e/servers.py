@@ -282,6 +282,12 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
+def _checkout_first(pythonpath: str | None) -> str:
+    """PYTHONPATH with this checkout's ``functions/`` first: the code under test, not whatever
+    copy of the package the interpreter has installed (another checkout's editable install)."""
+    return os.pathsep.join(p for p in (str(FUNCTIONS_DIR), pythonpath) if p)
+
+
 @contextlib.contextmanager
 def backup2gitops_serve(
     *args: str, env: Mapping[str, str], log: Path, port: int | None = None
@@ -292,7 +298,7 @@ def backup2gitops_serve(
     with log.open("w") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "backup2gitops", "serve", "--port", str(port), *args],
-            env=dict(env),
+            env={**env, "PYTHONPATH": _checkout_first(env.get("PYTHONPATH"))},
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
