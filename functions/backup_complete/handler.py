@@ -4,7 +4,8 @@ Input, whatever the transport (the runtime unwraps it to an ``Event`` whose data
 notification payload, parsed by ``core.notifications``):
 
 - a MinIO webhook POST (not a CloudEvent): ``SPEC.plain_json`` wraps it as a ``STORAGE_OBJECT``
-  event; its bearer token is checked first (401 and nothing else when it is missing or wrong);
+  event; the bearer token, when one is configured, is checked first, before the body is read, for
+  this and every other shape (401 and nothing else when it is missing or wrong);
 - a CloudEvent, binary or structured, whose data is a MinIO body, S3 records or an EventBridge
   event (a Knative source, a KafkaSource's ``dev.knative.kafka.event``, ...);
 - on Lambda (``lambda_handler``): an S3 notification or an EventBridge "Object Created" event.
@@ -140,11 +141,10 @@ SPEC = FunctionSpec(
     handle=handle,
     plain_json=lambda payload: storage_event(payload, source=WEBHOOK_SOURCE),
     token=lambda ctx: ctx.config.backup_complete.webhook_token,
+    # A configured token guards every input shape, CloudEvents too (four ``ce-`` headers on a
+    # webhook body must not skip it). The KafkaSource path, whose Broker sends no token, runs
+    # with no webhook token and ``allow_unauthenticated: true`` behind a NetworkPolicy.
     allow_unauthenticated=lambda ctx: ctx.config.backup_complete.allow_unauthenticated,
-    # MinIO's webhook carries the token; CloudEvents arrive from the Broker (the KafkaSource path),
-    # which sends none, and a 401 there would be dead-lettered, not retried. Nothing is taken on
-    # trust either way: every claim is checked against the bucket before anything is announced.
-    token_for_cloudevents=False,
 )
 backup_complete = http_target(SPEC)
 """The functions-framework target: ``--target backup_complete --signature-type http``."""
