@@ -27,6 +27,10 @@ Decisions worth knowing:
   it); a different verdict on the same marker (the archive arrived after all) gets a new id.
   Velero's tarball rewritten after the final JSON therefore repeats the same completion id.
 - ``keys`` in the events are bucket keys (as notifications name them), beside ``bucket``.
+- Storage credentials the bucket refuses (S3 403: ``AccessDenied``, ``InvalidAccessKeyId``,
+  ``SignatureDoesNotMatch``) are ``backup.failed`` with code ``storage_forbidden`` and a message
+  naming the settings to fix -- an alert, not a 503 MinIO would retry for ever (issue 22 item 12).
+  Its id is made of the notified object's key and etag, so a redelivery repeats it.
 - A notification for another bucket, or outside the configured storage prefix, is ignored with a
   warning (not a 4xx: MinIO's queue would block behind it).
 - Several records in one payload (AWS may batch; MinIO never does): each is handled; the first
@@ -37,12 +41,14 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from backup2gitops.adapters.storage import StorageForbidden
 from backup2gitops.config import Config
 from backup2gitops.core import layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     BACKUP_FAILED,
     BackupCompleted,
+    BackupFailed,
     Event,
     function_source,
     stable_event_id,
@@ -93,11 +99,22 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
         logger.debug("ignored: not a backup's marker or archive", extra=where)
         return None
     verdict: Verdict | None
-    if backup.format == "native":
-        supported = ctx.config.backup_complete.supported_format_versions
-        verdict = native.check(bucket, backup, supported_versions=supported)
-    else:
-        verdict = velero.check(bucket, backup, clusters=clusters, now=ctx.clock())
+    try:
+        if backup.format == "native":
+            supported = ctx.config.backup_complete.supported_format_versions
+            verdict = native.check(bucket, backup, supported_versions=supported)
+        else:
+            verdict = velero.check(bucket, backup, clusters=clusters, now=ctx.clock())
+    except StorageForbidden as exc:  # retried, it is refused again: announce it (an alert)
+        logger.error("the storage refused our credentials", extra={**where, "error": exc.message})
+        data = BackupFailed(
+            cluster=backup.cluster,
+            backup_id=backup.backup_id,
+            key=notification.key,
+            code=exc.code,
+            message=exc.message,
+        )
+        verdict = Verdict(notification.key, notification.etag or "", data)
     if verdict is None:
         logger.debug("no verdict: not complete (yet), or gone", extra=where)
         return None
