@@ -19,6 +19,7 @@ from backup2gitops.cli.flow import minio_webhook_body
 from backup2gitops.config import StorageConfig
 from backup2gitops.core import layout
 from backup2gitops.core.events import BACKUP_FAILED, BackupFailed
+from backup2gitops.core.routing import effects_of
 from backup2gitops.runtime import codec
 from tests.e2e.servers import MINIO_MISSING, Minio, minio_binary, serve_function
 from tests.e2e.slow_clients import MAIN
@@ -111,3 +112,7 @@ def test_backup_complete_answers_backup_failed_not_503(
     assert "storage.access_key and storage.secret_key" in failed.message
     assert server.password not in failed.message
     assert again.id == first.id
+    (alert,) = effects_of(first).firing  # what alert-router fires for it
+    assert alert.labels["alertname"] == "BackupFailed"
+    assert alert.annotations["description"].startswith("storage_forbidden: ")
+    assert "storage.access_key" in alert.annotations["description"]
