@@ -42,29 +42,39 @@ def post_bytes(body: bytes, *, token: str | None = TOKEN, extra: str = "") -> by
     return head.encode() + body
 
 
-def read_answer(sock: socket.socket, already: bytes = b"") -> Answer:
-    """One response (headers, then Content-Length bytes of body, or up to EOF); an interim
-    ``100 Continue`` is skipped."""
-    data = already
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before an answer: {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    if status == 100:
-        return read_answer(sock, body)
-    fields = (line.partition(":") for line in lines[1:])
-    headers = {name.strip().lower(): value.strip() for name, _, value in fields}
-    length = int(headers.get("content-length", "-1"))
-    while length < 0 or len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return Answer(status, headers, body[:length] if length >= 0 else body)
+def read_answer(sock: socket.socket) -> Answer:
+    """One response; an interim ``100 Continue`` is skipped."""
+    return read_answers(sock, 1)[0]
+
+
+def read_answers(sock: socket.socket, count: int) -> list[Answer]:
+    """``count`` responses in a row (pipelined: bytes of the next one may come with this one);
+    each read by its headers, then Content-Length bytes of body (or up to EOF)."""
+    answers: list[Answer] = []
+    data = b""
+    while len(answers) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed before an answer: {data!r}")
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        if status == 100:
+            continue
+        fields = (line.partition(":") for line in lines[1:])
+        headers = {name.strip().lower(): value.strip() for name, _, value in fields}
+        length = int(headers.get("content-length", "-1"))
+        while length < 0 or len(data) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        cut = length if length >= 0 else len(data)
+        answers.append(Answer(status, headers, data[:cut]))
+        data = data[cut:]
+    return answers
 
 
 def exchange(port: int, raw: bytes) -> Answer:

@@ -135,8 +135,9 @@ class EdgeSettings:
     screen: Screen | None = None
 
 
-class ReadDeadline(BodyTimeout):
-    """The body's read deadline passed (``runtime.http.read_body`` answers it 408)."""
+class ReadDeadline(BodyTimeout, TimeoutError):
+    """The body's read deadline passed: ``runtime.http.read_body`` answers it 408, and gunicorn,
+    draining what the app left of a body, takes it for the socket timeout it is (and closes)."""
 
     def __init__(self, message: str) -> None:
         super().__init__("body_timeout", message)
