@@ -158,3 +158,20 @@ def test_a_slow_chunked_body_gets_408(tmp_path: Path) -> None:
         sock.sendall(head.encode() + b"400\r\n" + b"x" * 10)
         answer = read_answer(sock)
         assert answer.status == 408 and error_code(answer.body) == "body_timeout"
+
+
+def test_a_refused_chunked_body_left_unsent_ends_in_a_close_not_a_500(tmp_path: Path) -> None:
+    """The app answers 401 from the headers; gunicorn drains the rest of the body under the body
+    deadline, which passes: the connection is closed with nothing more said."""
+    with edge_server(tmp_path, body_timeout_s=1) as port, connect(port) as sock:
+        head = (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"400\r\n" + b"x" * 10)
+        answer = read_answer(sock)
+        assert answer.status == 401
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        assert rest == b""
