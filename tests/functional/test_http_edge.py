@@ -6,6 +6,7 @@ is the one under test."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import flask
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore
+from backup2gitops.cli.serve import function_server_command
 from backup2gitops.config import Config, GitConfig, SecretRef
 from backup2gitops.core import events
 from backup2gitops.runtime import context as runtime_context
@@ -237,3 +239,16 @@ def test_the_edge_reads_what_it_needs_from_the_head(
     assert head is not None
     assert (head.content_length, head.chunked, head.method) == expected
     assert head.path in ("/", "/healthz")
+
+
+def test_the_image_and_serve_run_the_edge_server() -> None:
+    """What tests/e2e/test_http_edge_server.py starts is what the image and ``serve`` run."""
+    (entry,) = [
+        line
+        for line in (ROOT / "Containerfile").read_text().splitlines()
+        if line.startswith("ENTRYPOINT")
+    ]
+    argv = json.loads(entry.removeprefix("ENTRYPOINT"))
+    assert argv == ["python", "-m", "backup2gitops.runtime.server", "--source", "/app/main.py"]
+    command = function_server_command("backup-complete", host="127.0.0.1", port=1)
+    assert command[1:3] == ["-m", "backup2gitops.runtime.server"]
