@@ -12,14 +12,14 @@ and functions-framework reads the whole body after every response, even one that
 ``EdgeWorker`` reads each request in the worker's event loop -- the headers, then a body of
 declared length, at most ``http.max_body_bytes`` of it -- and hands a thread only a request
 that has fully arrived. So a slow client costs a buffer and a file descriptor, never a thread.
-From the headers alone, before one byte of the body is read, it answers:
+Without a thread it answers (the deadlines are checked once a second by the worker's loop):
 
 - **408** ``header_timeout`` when the headers are not all in ``http.header_timeout_seconds``
   after the connection (or the previous response on a kept-alive one; an idle one with no byte
   sent is just closed), **431** when they exceed ``MAX_HEADER_BYTES``;
-- what the function says from the headers (``runtime.http.refusal_from_headers``): **405** for a
-  method it does not answer, **401** for a missing or wrong token, **413** for a declared
-  ``Content-Length`` over the limit;
+- from the headers, before one byte of the body is read, what the function says
+  (``runtime.http.refusal_from_headers``): **405** for a method it does not answer, **401**
+  for a missing or wrong token, **413** for a declared ``Content-Length`` over the limit;
 - **408** ``body_timeout`` when the declared body is not all in ``http.body_timeout_seconds``
   after the headers.
 
