@@ -2,8 +2,10 @@
 
     python benchmarks/bench_webhook.py [--seconds 10] [--concurrency 8]
 
-The server is what the container runs (``functions-framework --source functions/main.py
---target backup_complete --signature-type http``), with a webhook token. The body is MinIO's
+The server is what the container runs (``python -m backup2gitops.runtime.server --source
+functions/main.py --target backup_complete``: functions-framework's app under gunicorn with the
+HTTP edge's worker; ``--functions-framework``: functions-framework's own server, as the image ran
+it before), with a webhook token. The body is MinIO's
 own webhook (``tests/events/minio-webhook-put.json``: an object that is not a backup's marker),
 which backup-complete authenticates, parses and answers without touching storage: the path
 every object written to the bucket takes. ``--concurrency`` client threads, each on its own
@@ -104,7 +106,9 @@ def load(port: int, *, seconds: float, concurrency: int) -> tuple[list[float], d
     return latencies, statuses
 
 
-def webhook_figures(*, seconds: float = 10, concurrency: int = 8) -> dict[str, Any]:
+def webhook_figures(
+    *, seconds: float = 10, concurrency: int = 8, functions_framework: bool = False
+) -> dict[str, Any]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
     env |= {
@@ -113,14 +117,10 @@ def webhook_figures(*, seconds: float = 10, concurrency: int = 8) -> dict[str, A
         "BACKUP2GITOPS_WEBHOOK_TOKEN": TOKEN,
         "BACKUP2GITOPS_LOG_LEVEL": "WARNING",
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "functions_framework",
-        "--source",
-        str(ROOT / "functions/main.py"),
-    ]
-    argv += ["--target", "backup_complete", "--signature-type", "http"]
+    module = "functions_framework" if functions_framework else "backup2gitops.runtime.server"
+    argv = [sys.executable, "-m", module, "--source", str(ROOT / "functions/main.py")]
+    argv += ["--target", "backup_complete"]
+    argv += ["--signature-type", "http"] if functions_framework else []
     argv += ["--host", "127.0.0.1", "--port", str(port)]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a pipe nobody reads would fill and block it
     server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -164,8 +164,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--functions-framework", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(webhook_figures(seconds=args.seconds, concurrency=args.concurrency), indent=2))
+    figures = webhook_figures(
+        seconds=args.seconds,
+        concurrency=args.concurrency,
+        functions_framework=args.functions_framework,
+    )
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

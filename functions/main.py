@@ -1,13 +1,17 @@
 """The functions-framework source of the container image: one ``http`` target per function.
 
-    functions-framework --source main.py --signature-type http --target $FUNCTION_TARGET
+    python -m backup2gitops.runtime.server --source main.py --target $FUNCTION_TARGET
+
+(``runtime.server``: functions-framework's app for the target, under gunicorn with the HTTP
+edge's header and body deadlines; ``functions-framework --source main.py --signature-type http``
+serves the same targets without them.)
 
 Targets: backup_complete, gitops_generator, cluster_backup, health_aggregator, alert_router.
 (The ``http`` signature, not ``cloud_event``: see backup2gitops/runtime/http.py for why.)
 
 When ``$FUNCTION_TARGET`` names a function, its configuration is checked here, at import, so a
-function that must not serve (backup-complete without a webhook token) stops functions-framework
-from starting instead of answering requests.
+function that must not serve (backup-complete without a webhook token) stops the server from
+starting instead of answering requests.
 """
 
 import os

@@ -540,6 +540,17 @@ class HttpConfig(Strict):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="larger request bodies are answered 413 unread"
     )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a request whose headers are not all in by then (from the connection, or "
+        "the end of the previous request) is answered 408 and closed",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a body not all in this long after its headers is answered 408 and closed",
+    )
 
 
 class ArchiveLimitsConfig(Strict):

@@ -1,7 +1,8 @@
 """What backup-complete reads from the bucket, and the verdict it reaches.
 
 ``Bucket`` reads objects by their BUCKET key (the key a notification names), maps storage errors
-to the error taxonomy (a storage failure that may pass is ``Transient``: 503, retried) and streams
+to the error taxonomy (a storage failure that may pass is ``Transient``: 503, retried; refused
+credentials are ``StorageForbidden``, which the handler answers ``backup.failed``) and streams
 archives through one pass that counts, hashes and fully reads them, so a truncated or corrupt
 tarball is caught even when its checksum was computed over the damaged bytes.
 
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
-from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore, StorageError
+from backup2gitops.adapters.storage import (
+    NotFound,
+    ObjectInfo,
+    ObjectStore,
+    StorageError,
+    StorageForbidden,
+)
 from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
 from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
@@ -151,7 +158,11 @@ def archive_failure(error: ArchiveError) -> tuple[str, str]:
     return code, f"the archive cannot be read: {error}"
 
 
-def _transient(exc: StorageError) -> Transient:
+def _transient(exc: StorageError) -> Backup2GitopsError:
+    """What a storage error is here: refused credentials stay ``StorageForbidden`` (the handler
+    answers ``backup.failed``); anything else may pass (503, retried)."""
+    if isinstance(exc, StorageForbidden):
+        return exc
     code = "storage_unavailable" if exc.retryable else "storage_error"
     return Transient(code, str(exc))
 

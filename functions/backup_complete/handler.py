@@ -4,7 +4,8 @@ Input, whatever the transport (the runtime unwraps it to an ``Event`` whose data
 notification payload, parsed by ``core.notifications``):
 
 - a MinIO webhook POST (not a CloudEvent): ``SPEC.plain_json`` wraps it as a ``STORAGE_OBJECT``
-  event; its bearer token is checked first (401 and nothing else when it is missing or wrong);
+  event; the bearer token, when one is configured, is checked first, before the body is read, for
+  this and every other shape (401 and nothing else when it is missing or wrong);
 - a CloudEvent, binary or structured, whose data is a MinIO body, S3 records or an EventBridge
   event (a Knative source, a KafkaSource's ``dev.knative.kafka.event``, ...);
 - on Lambda (``lambda_handler``): an S3 notification or an EventBridge "Object Created" event.
@@ -26,6 +27,10 @@ Decisions worth knowing:
   it); a different verdict on the same marker (the archive arrived after all) gets a new id.
   Velero's tarball rewritten after the final JSON therefore repeats the same completion id.
 - ``keys`` in the events are bucket keys (as notifications name them), beside ``bucket``.
+- Storage credentials the bucket refuses (S3 403: ``AccessDenied``, ``InvalidAccessKeyId``,
+  ``SignatureDoesNotMatch``) are ``backup.failed`` with code ``storage_forbidden`` and a message
+  naming the settings to fix -- an alert, not a 503 MinIO would retry for ever (issue 22 item 12).
+  Its id is made of the notified object's key and etag, so a redelivery repeats it.
 - A notification for another bucket, or outside the configured storage prefix, is ignored with a
   warning (not a 4xx: MinIO's queue would block behind it).
 - Several records in one payload (AWS may batch; MinIO never does): each is handled; the first
@@ -36,12 +41,14 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from backup2gitops.adapters.storage import StorageForbidden
 from backup2gitops.config import Config
 from backup2gitops.core import layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     BACKUP_FAILED,
     BackupCompleted,
+    BackupFailed,
     Event,
     function_source,
     stable_event_id,
@@ -93,15 +100,26 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
         return None
     verdict: Verdict | None
     tolerance = ctx.config.backup_complete.clock_skew_tolerance
-    if backup.format == "native":
-        supported = ctx.config.backup_complete.supported_format_versions
-        verdict = native.check(
-            bucket, backup, supported_versions=supported, clock_skew_tolerance=tolerance
+    try:
+        if backup.format == "native":
+            supported = ctx.config.backup_complete.supported_format_versions
+            verdict = native.check(
+                bucket, backup, supported_versions=supported, clock_skew_tolerance=tolerance
+            )
+        else:
+            verdict = velero.check(
+                bucket, backup, clusters=clusters, now=ctx.clock(), clock_skew_tolerance=tolerance
+            )
+    except StorageForbidden as exc:  # retried, it is refused again: announce it (an alert)
+        logger.error("the storage refused our credentials", extra={**where, "error": exc.message})
+        data = BackupFailed(
+            cluster=backup.cluster,
+            backup_id=backup.backup_id,
+            key=notification.key,
+            code=exc.code,
+            message=exc.message,
         )
-    else:
-        verdict = velero.check(
-            bucket, backup, clusters=clusters, now=ctx.clock(), clock_skew_tolerance=tolerance
-        )
+        verdict = Verdict(notification.key, notification.etag or "", data)
     if verdict is None:
         logger.debug("no verdict: not complete (yet), or gone", extra=where)
         return None
@@ -145,11 +163,10 @@ SPEC = FunctionSpec(
     handle=handle,
     plain_json=lambda payload: storage_event(payload, source=WEBHOOK_SOURCE),
     token=lambda ctx: ctx.config.backup_complete.webhook_token,
+    # A configured token guards every input shape, CloudEvents too (four ``ce-`` headers on a
+    # webhook body must not skip it). The KafkaSource path, whose Broker sends no token, runs
+    # with no webhook token and ``allow_unauthenticated: true`` behind a NetworkPolicy.
     allow_unauthenticated=lambda ctx: ctx.config.backup_complete.allow_unauthenticated,
-    # MinIO's webhook carries the token; CloudEvents arrive from the Broker (the KafkaSource path),
-    # which sends none, and a 401 there would be dead-lettered, not retried. Nothing is taken on
-    # trust either way: every claim is checked against the bucket before anything is announced.
-    token_for_cloudevents=False,
 )
 backup_complete = http_target(SPEC)
 """The functions-framework target: ``--target backup_complete --signature-type http``."""

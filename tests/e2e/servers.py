@@ -5,7 +5,8 @@ polls, no fixed sleeps) and stops it on exit -- only the process it started.
 
 - ``minio_server(tmp_path, env=...)``: ``minio server DIR`` from ``$(go env GOPATH)/bin/minio``
   (``minio_binary()`` is None when absent: skip the test with ``MINIO_MISSING``);
-- ``serve_function(source_file, target, env=...)``: ``functions-framework --signature-type http``;
+- ``serve_function(source_file, target, env=...)``: the image's server (``runtime.server``:
+  functions-framework's app under gunicorn with the HTTP edge's worker);
 - ``http_recorder()``: a tiny HTTP server that records every request and answers 202 (a K_SINK,
   a webhook receiver, ...).
 """
@@ -172,11 +173,8 @@ def serve_function(
 ) -> Iterator[str]:
     """Serve ``target`` from ``source`` (a .py file) over HTTP; yield its base URL."""
     port = free_port()
-    executable = shutil.which("functions-framework") or str(
-        Path(sys.executable).with_name("functions-framework")
-    )
-    argv = [executable, "--source", str(source), "--target", target]
-    argv += ["--signature-type", "http", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [sys.executable, "-m", "backup2gitops.runtime.server", "--source", str(source)]
+    argv += ["--target", target, "--host", "127.0.0.1", "--port", str(port)]
     pythonpath = os.pathsep.join(p for p in (str(FUNCTIONS_DIR), os.environ.get("PYTHONPATH")) if p)
     full_env = {**os.environ, "PYTHONPATH": pythonpath, **env}
     url = f"http://127.0.0.1:{port}"

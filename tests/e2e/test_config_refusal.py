@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +20,10 @@ BROKEN = "generator:\n  cleaning:\n    secrets: encrypt   # a typo of a mode\n"
 
 
 def functions_framework(source: Path, target: str) -> tuple[list[str], int]:
-    executable = shutil.which("functions-framework") or str(
-        Path(sys.executable).with_name("functions-framework")
-    )
+    """The image's server (``runtime.server``: functions-framework's app under gunicorn)."""
     port = free_port()
-    argv = [executable, "--source", str(source), "--target", target, "--signature-type", "http"]
-    return [*argv, "--host", "127.0.0.1", "--port", str(port)], port
+    argv = [sys.executable, "-m", "backup2gitops.runtime.server", "--source", str(source)]
+    return [*argv, "--target", target, "--host", "127.0.0.1", "--port", str(port)], port
 
 
 def run_until_exit_or_serving(

@@ -532,8 +532,9 @@ def _no_k_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def test_cloudevents_from_the_broker_need_no_webhook_token(harness: Harness) -> None:
-    """The KafkaSource path: the Broker delivers a CloudEvent and sends no Authorization."""
+def test_cloudevents_need_the_webhook_token_when_one_is_configured(harness: Harness) -> None:
+    """Issue 22: ``ce-`` headers used to skip the token. The KafkaSource path (the Broker sends no
+    Authorization) runs without a token and ``allow_unauthenticated: true`` instead."""
     from cloudevents.conversion import to_binary as as_binary
     from cloudevents.http import CloudEvent as SdkEvent
 
@@ -549,10 +550,11 @@ def test_cloudevents_from_the_broker_need_no_webhook_token(harness: Harness) -> 
             body,
         )
     )
-    response = harness.post(data, headers=dict(headers), token=None)
+    assert harness.post(data, headers=dict(headers), token=None).status_code == 401
+    response = harness.post(data, headers=dict(headers))
     assert response.status_code in (200, 202), response.get_data(as_text=True)
     plain = json.dumps(body)
-    assert harness.post(plain, token=None).status_code == 401  # MinIO's webhook still needs it
+    assert harness.post(plain, token=None).status_code == 401  # MinIO's webhook needs it too
 
 
 # ------------------------------------------------------------------ counts: the deletion guard

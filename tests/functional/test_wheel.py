@@ -4,7 +4,8 @@ must be package data, or ``demo`` fails here.
 
 The wheel is built offline (``pip wheel --no-build-isolation``: setuptools and wheel come from
 the dev extras) and installed with ``--no-deps`` into a venv that sees the already-installed
-dependencies (``--system-site-packages``), so no network is needed.
+dependencies (``--system-site-packages``, and those of the Python running the test when that is
+itself a venv), so no network is needed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -24,6 +26,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args, capture_output=True, text=True, cwd=cwd, env=env, timeout=600, check=False
+    )
+
+
+def see_the_dependencies_of_this_python(python: Path) -> None:
+    """Make the venv of ``python`` see the site-packages of the Python running this test.
+
+    ``system_site_packages`` means the *base* interpreter's: when this test runs inside a venv
+    (the README's ``make test``), the dependencies live in that venv, which the new one would
+    not see. A ``.pth`` file appends them after the venv's own site-packages, so the wheel
+    installed there is still the ``backup2gitops`` imported, never the checkout's."""
+    inner = run(
+        str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
+        cwd=python.parent, env={},
+    )  # fmt: skip
+    outer = [*site.getsitepackages(), site.getusersitepackages()]
+    (Path(inner.stdout.strip()) / "_dependencies_of_the_test_python.pth").write_text(
+        "".join(f"{path}\n" for path in outer if Path(path).is_dir())
     )
 
 
@@ -59,6 +78,7 @@ def test_the_wheel_carries_what_its_verbs_need_and_demo_runs_from_it(tmp_path: P
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=False)
     python = env_dir / "bin" / "python"
+    see_the_dependencies_of_this_python(python)
     install = run(
         sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
         "--no-index", str(wheel), cwd=tmp_path, env=env,

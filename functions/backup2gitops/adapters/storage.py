@@ -48,6 +48,31 @@ class NotFound(StorageError):
         self.key = key
 
 
+class StorageForbidden(StorageError):
+    """The store refused our credentials or this access (S3 403: ``AccessDenied``,
+    ``InvalidAccessKeyId``, ``SignatureDoesNotMatch``...). Not retryable: the same request is
+    refused again until someone changes a setting, so it is reported (``backup.failed``,
+    ``gitops.failed``) with an alert instead of being retried for ever (issue 22 item 12)."""
+
+    SETTINGS = (
+        "storage.access_key and storage.secret_key (the variables or files they name), "
+        "or the bucket policy"
+    )
+
+    def __init__(self, what: str, *, key: str) -> None:
+        super().__init__(
+            f"the storage refused our credentials ({what}) on {key}: check {self.SETTINGS}",
+            retryable=False,
+        )
+        self.code = "storage_forbidden"
+        self.key = key
+
+
+FORBIDDEN_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
+)
+
+
 class PreconditionFailed(StorageError):
     """A conditional put lost the race: someone else wrote the object first."""
 
@@ -362,6 +387,8 @@ def _s3_errors(key: str) -> Iterator[None]:
             raise NotFound(key) from exc
         if code == "PreconditionFailed" or status == 412:
             raise PreconditionFailed(key) from exc
+        if code in FORBIDDEN_CODES or status == 403:
+            raise StorageForbidden(f"S3 {code or status}", key=key) from exc
         retryable = status >= 500 or status in (408, 429) or code in ("SlowDown", "RequestTimeout")
         raise StorageError(f"S3 {code or status} on {key}", retryable=retryable) from exc
     except BotoCoreError as exc:

@@ -1,8 +1,8 @@
 """``backup2gitops serve``: one function over HTTP, or all five behind a local broker.
 
-``--function NAME`` runs exactly what the container runs: functions-framework with the
-function's ``http`` target. Without it, each function is served by its own functions-framework
-process and a broker ingress on ``--port`` routes events between them by the Triggers in
+``--function NAME`` runs exactly what the container runs: ``runtime.server`` (functions-framework's
+app for the function's ``http`` target under gunicorn, with the HTTP edge's deadlines). Without
+it, each function is served by its own such process and a broker ingress on ``--port`` routes events between them by the Triggers in
 ``triggers/``, with their retries and dead-letter behaviour (Knative-in-a-box). backup-complete
 publishes its result to the ingress through ``K_SINK``, as a SinkBinding does on Knative.
 """
@@ -56,17 +56,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def functions_framework_command(service: str, *, host: str, port: int) -> list[str]:
+def function_server_command(service: str, *, host: str, port: int) -> list[str]:
+    """The image's server (``runtime.server``: functions-framework's app under gunicorn, with
+    header and body deadlines) for one function's handler module."""
     return [
         sys.executable,
         "-m",
-        "functions_framework",
+        "backup2gitops.runtime.server",
         "--source",
         str(flow.handler_module_file(service)),
         "--target",
         service.replace("-", "_"),
-        "--signature-type",
-        "http",
         "--host",
         host,
         "--port",
@@ -111,7 +111,7 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def stop_children(processes: list[subprocess.Popen[bytes]], *, grace_s: float = 10.0) -> None:
-    """SIGTERM each child's process group (functions-framework and its gunicorn workers), then
+    """SIGTERM each child's process group (the server and its gunicorn workers), then
     SIGKILL what is still there after ``grace_s``."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
@@ -201,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
         if busy:
             print(busy, file=sys.stderr)
             return 2
-        command = functions_framework_command(args.function, host=args.host, port=args.port)
-        os.execvpe(command[0], command, env)  # noqa: S606 - become functions-framework
+        command = function_server_command(args.function, host=args.host, port=args.port)
+        os.execvpe(command[0], command, env)  # noqa: S606 - become the function's server
     return serve_all(args, env)
 
 
@@ -235,7 +235,7 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
             child_env.pop("K_SINK", None)
             if name in flow.SINK_BOUND:
                 child_env["K_SINK"] = ingress  # the SinkBindings of the Knative deployment
-            command = functions_framework_command(name, host=args.host, port=ports[name])
+            command = function_server_command(name, host=args.host, port=ports[name])
             # its own process group: stopping it stops its workers too
             processes.append(subprocess.Popen(command, env=child_env, start_new_session=True))
         for name, process in zip(flow.SERVICES, processes, strict=True):

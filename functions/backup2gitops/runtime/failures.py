@@ -9,6 +9,8 @@ what was raised                        status  why
 =====================================  ======  ==========================================
 ``InvalidInput`` (malformed event)     400     never succeeds; Knative does not retry it
 ``Unauthorized`` (webhook token)       401     MinIO keeps the event queued and retries
+``MethodNotAllowed``                   405     never succeeds (``Allow`` says what does)
+``BodyTimeout`` (body withheld)        408     the client may send it again, faster
 ``TooLarge`` (request body)            413     never succeeds
 ``Rejected`` (claims disagree, ...)    422     never succeeds
 any other permanent ``Backup2Gitops-   422     never succeeds (an object name that cannot
@@ -30,8 +32,9 @@ reach the dead-letter sink unannounced. Once the event's data names a backup, ``
 - a transient failure (503) into that event with ``retryable: true``, published to
   ``ctx.publish`` when there is one, beside the status the Broker retries.
 
-A malformed event (400), a refused token (401), a body over the limit (413) and work in progress
-elsewhere (409) are answered with their status alone.
+A malformed event (400), a refused token (401), a method not answered (405), a body that did not
+come in time (408), a body over the limit (413) and work in progress elsewhere (409) are answered
+with their status alone.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import FunctionLogger as Logger
 
 INTERNAL = "internal"
-_ANSWERED_BY_STATUS = frozenset({400, 401, 409, 413})
+_ANSWERED_BY_STATUS = frozenset({400, 401, 405, 408, 409, 413})
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,23 @@ returned in binary mode (or published to ``$K_SINK``), and every error has one J
 with the status ``runtime.failures`` gives it (4xx for input that will never succeed, 5xx or 409
 for what a retry may fix).
 
-Before anything else: a body larger than ``http.max_body_bytes`` is answered 413 (a
-``Content-Length`` over the limit is refused unread, and no more than the limit plus one byte
-is ever read); a function whose ``requirements`` are not met (alert-router: a credential a
-routed, non-optional receiver names is not set) refuses every request (503 ``not_configured``),
-and so does a function with a webhook token while no token is configured, unless the
-configuration says ``allow_unauthenticated`` (``startup_problem``; ``main.py`` and ``serve``
-check it before serving; the Lambda adapter checks ``requirements`` at every invocation). Tokens are compared in constant time.
+Before anything else: a function whose ``requirements`` are not met (alert-router: a
+credential a routed, non-optional receiver names is not set) refuses every request (503
+``not_configured``), and so does a function with a webhook token while no token is configured,
+unless the configuration says ``allow_unauthenticated`` (``startup_problem``; ``main.py`` and
+``serve`` check it before serving; the Lambda adapter checks ``requirements`` at every
+invocation). Then, from the headers alone and before one byte of the body is read:
+
+- the bearer token, when the function has one configured, for every input shape (a MinIO
+  webhook body, structured and binary CloudEvents alike: ``ce-`` headers do not skip it),
+  compared in constant time, the scheme case-insensitive (``bearer`` works), 401 otherwise;
+- the method: GET (HEAD: the same without a body) for probes and the function's own pages,
+  POST for events; any other method, or GET on a path that has no page, is 405 with ``Allow``;
+- the size: a ``Content-Length`` over ``http.max_body_bytes`` is 413 unread, and no more than
+  the limit plus one byte is ever read.
+
+A body that stops coming is the server's to bound (``runtime.server``: header and body read
+deadlines, 408); a read that fails with ``BodyTimeout`` here is answered 408 too.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backup2gitops.config import ConfigError, SecretRef
-from backup2gitops.core.errors import InvalidInput, TooLarge, Unauthorized
+from backup2gitops.core.errors import FunctionError, InvalidInput, TooLarge, Unauthorized
 from backup2gitops.core.events import Event, now
 from backup2gitops.runtime import codec, failures, startup, tracing
 from backup2gitops.runtime.context import FunctionContext, default_context
@@ -42,6 +52,26 @@ Handler = Callable[[Event, FunctionContext], Event | None]
 PlainEnvelope = Callable[[Any], Event]
 GetRoute = Callable[[FunctionContext, "flask.Request"], "flask.Response"]
 
+PROBES = ("/healthz", "/readyz", "/livez")
+
+
+class MethodNotAllowed(FunctionError):
+    """A method the function does not answer (405, with the methods it does in ``Allow``)."""
+
+    status = 405
+    permanent = True
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__("method_not_allowed", message)
+        self.allow = allow
+
+
+class BodyTimeout(FunctionError):
+    """The body did not arrive within the server's body read deadline (408)."""
+
+    status = 408
+    permanent = False
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -53,9 +83,6 @@ class FunctionSpec:
     """Turns a non-CloudEvent JSON body into an event (backup-complete: MinIO's webhook)."""
     token: Callable[[FunctionContext], SecretRef | None] | None = None
     """The bearer token callers must present, when one is configured."""
-    token_for_cloudevents: bool = True
-    """False: the token guards only plain webhook bodies (``plain_json``); CloudEvents come from
-    the Broker inside the cluster, which sends no token."""
     allow_unauthenticated: Callable[[FunctionContext], bool] = lambda _ctx: False
     """True: serve without a token when none is configured (the demo says so); else refuse."""
     failure_event: failures.FailureEvent | None = None
@@ -73,9 +100,8 @@ def _response(*args: Any, **kwargs: Any) -> flask.Response:
     return Response(*args, **kwargs)
 
 
-def error_response(
-    *, function: str, failure: failures.Failure, trace_id: str | None = None
-) -> flask.Response:
+def error_body(*, function: str, failure: failures.Failure, trace_id: str | None = None) -> bytes:
+    """The one error shape, as bytes (``runtime.server`` answers with it from its event loop)."""
     body = {
         "error": {
             "code": failure.code,
@@ -85,7 +111,14 @@ def error_response(
             "timestamp": now().isoformat().replace("+00:00", "Z"),
         }
     }
-    return _response(json.dumps(body), status=failure.status, mimetype="application/json")
+    return json.dumps(body).encode()
+
+
+def error_response(
+    *, function: str, failure: failures.Failure, trace_id: str | None = None
+) -> flask.Response:
+    body = error_body(function=function, failure=failure, trace_id=trace_id)
+    return _response(body, status=failure.status, mimetype="application/json")
 
 
 def event_response(event: Event) -> flask.Response:
@@ -143,10 +176,40 @@ def check_token(
             return
         raise Unauthorized("unauthorized", "no token is configured")
     presented = (header or "").strip()
-    if presented.lower().startswith("bearer "):
-        presented = presented[7:].strip()
-    if not hmac.compare_digest(presented.encode(), token.encode()):
+    scheme, _, credentials = presented.partition(" ")
+    if scheme.lower() == "bearer":  # the scheme is case-insensitive (RFC 9110 11.1)
+        presented = credentials.strip()
+    # else the whole header: MinIO sends an ``auth_token`` of two words verbatim
+    if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
         raise Unauthorized("unauthorized", "missing or wrong bearer token")
+
+
+def refusal_from_headers(
+    spec: FunctionSpec, ctx: FunctionContext, *, method: str, headers: Mapping[str, str]
+) -> FunctionError | None:
+    """``headers`` by lower-cased name. Why a request that is not a GET or HEAD is refused from its headers alone, or None: the
+    method (405), the token, for every input shape (401), a declared size over the limit (413).
+    A function that must not serve at all is left to ``handle_request`` (503)."""
+    if startup_problem(spec, ctx) is not None:
+        return None
+    if method != "POST":
+        allow = "GET, HEAD, POST" if spec.get_routes else "POST"
+        return MethodNotAllowed(f"{method} is not answered; POST a CloudEvent", allow=allow)
+    if spec.token is not None:
+        try:
+            check_token(
+                spec.token(ctx),
+                headers.get("authorization"),
+                ctx,
+                allow_missing=spec.allow_unauthenticated(ctx),
+            )
+        except Unauthorized as exc:
+            return exc
+    declared = headers.get("content-length") or ""
+    limit = ctx.config.http.max_body_bytes
+    if declared.isdigit() and int(declared) > limit:
+        return TooLarge("body_too_large", f"the body has {declared} bytes; the limit is {limit}")
+    return None
 
 
 def read_body(request: flask.Request, *, limit: int) -> bytes:
@@ -157,7 +220,12 @@ def read_body(request: flask.Request, *, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while size <= limit:
-        chunk = request.stream.read(min(64 * 1024, limit + 1 - size))
+        try:
+            chunk = request.stream.read(min(64 * 1024, limit + 1 - size))
+        except BodyTimeout as exc:  # runtime.server's body deadline
+            raise BodyTimeout("body_timeout", f"{exc.message}: {size} bytes came") from exc
+        except TimeoutError as exc:  # a socket timeout of another server
+            raise BodyTimeout("body_timeout", f"the body stopped after {size} bytes") from exc
         if not chunk:
             break
         chunks.append(chunk)
@@ -194,22 +262,18 @@ def handle_request(
                 function=spec.name,
                 failure=failures.Failure("not_configured", problem, 503, False, expected=True),
             )
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: werkzeug drops the body it answers
             route = spec.get_routes.get(request.path.rstrip("/") or "/")
             if route is not None:
                 return route(ctx, request)
-            if request.path in ("/healthz", "/readyz", "/livez"):
+            if request.path in PROBES:
                 return _response("ok\n", mimetype="text/plain")
-            raise InvalidInput("method_not_allowed", "POST a CloudEvent")
+            raise MethodNotAllowed(f"{request.path}: POST a CloudEvent", allow="POST")
+        lowered = {name.lower(): value for name, value in request.headers.items()}
+        refusal = refusal_from_headers(spec, ctx, method=request.method, headers=lowered)
+        if refusal is not None:  # the method, the token, the declared size: the body unread
+            raise refusal
         body = read_body(request, limit=ctx.config.http.max_body_bytes)
-        guarded = spec.token_for_cloudevents or not codec.is_cloudevent(headers)
-        if spec.token is not None and guarded:
-            check_token(
-                spec.token(ctx),
-                request.headers.get("Authorization"),
-                ctx,
-                allow_missing=spec.allow_unauthenticated(ctx),
-            )
         event = parse_request(spec, request, body)
     except Exception as exc:  # noqa: BLE001 - refused before the handler ran
         return _refused(spec, exc, headers=headers)
@@ -240,7 +304,12 @@ def _refused(spec: FunctionSpec, exc: Exception, *, headers: Mapping[str, str]) 
         finally:
             logger.thread_safe_remove_keys(list(keys))
         span.failed(code=failure.code, status=failure.status, message=failure.message)
-    return error_response(function=spec.name, failure=failure, trace_id=span.context.trace_id)
+    response = error_response(function=spec.name, failure=failure, trace_id=span.context.trace_id)
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = exc.allow
+    if isinstance(exc, BodyTimeout | TooLarge):  # what is left of the body is not read
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _handled(
@@ -270,6 +339,14 @@ def _handled(
     return event_response(reply), reply
 
 
+_TARGETS: dict[str, tuple[FunctionSpec, Callable[[], FunctionContext]]] = {}
+
+
+def registered_target(name: str) -> tuple[FunctionSpec, Callable[[], FunctionContext]]:
+    """The spec and context of the ``http_target`` named ``name`` (``runtime.server``)."""
+    return _TARGETS[name]
+
+
 def http_target(
     spec: FunctionSpec, context: Callable[[], FunctionContext] = default_context
 ) -> Callable[[flask.Request], flask.Response]:
@@ -286,4 +363,5 @@ def http_target(
         return handle_request(spec, request, context())
 
     target.__name__ = spec.name.replace("-", "_")
+    _TARGETS[target.__name__] = (spec, context)
     return target
