@@ -29,7 +29,7 @@ GENERATOR = """
 import json, sys
 from pathlib import Path
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.git import GitError, GitRemote
 from backup2gitops.core.cleaning import CleaningPolicy
 
 archive, remote, cache, cluster, attempts = sys.argv[1:]
