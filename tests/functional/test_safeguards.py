@@ -227,3 +227,48 @@ def test_removing_half_or_less_needs_no_confirmation(bare: Path, tmp_path: Path)
         bare, tmp_path / "c", backup_id="b02", minute=2, items=archive_of(2), claims=unconfirmed
     )
     assert done.commit.removed == 2
+
+
+def test_a_hostile_kind_cannot_switch_off_another_clusters_order_guard(
+    bare: Path, tmp_path: Path
+) -> None:
+    """Issue 22 item 7: a c1 archive whose kind holds a newline and ``Cluster: c2`` once put
+    that line in a c1 commit; the order check looked c2 up with ``git log --grep`` and, finding
+    that commit, gave up -- a replayed, older c2 backup was then committed. Trailers are parsed
+    now, and control characters never reach a message."""
+    cache = tmp_path / "c"
+
+    def c2(backup_id: str, minute: int) -> generation.Outcome:
+        data = tarball([configmap("shop", "cm", backup_id)])
+        return generation.generate(
+            archive=lambda: io.BytesIO(data),
+            remote=remote_for(bare, cache),
+            cluster="c2",
+            backup_id=backup_id,
+            policy=CleaningPolicy(),
+            claims=generation.Claims(
+                created_at=T0 + timedelta(minutes=minute), items=1, complete=True
+            ),
+        )
+
+    c2("c2-new", 30)
+    hostile = configmap("shop", "evil", "x")
+    hostile.obj["kind"] = "ConfigMap\n\nCluster: c2\n"
+    data = tarball([hostile])
+    generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=remote_for(bare, cache),
+        cluster="c1",
+        backup_id="c1-b",
+        policy=CleaningPolicy(),
+        claims=generation.Claims(created_at=T0 + timedelta(minutes=31), items=1, complete=True),
+    )
+    message = git(bare, "log", "-1", "--format=%B", "main")
+    assert "c1: backup c1-b" in message
+    assert "Cluster: c2" not in message.splitlines()
+
+    with pytest.raises(generation.BackupRefused) as refused:
+        c2("c2-old", 0)  # replayed: 30 minutes older than what the branch has for c2
+    assert refused.value.code == "out_of_order"
+    text = git(bare, "show", "main:clusters/c2/namespaces/shop/configmaps/cm.yaml")
+    assert text.split("key:")[1].strip() == "c2-new"
