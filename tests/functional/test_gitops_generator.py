@@ -391,3 +391,19 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
         ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
     ).stdout
     assert heads == ""
+
+
+def test_a_completion_time_after_the_marker_was_stored_is_clock_skew(setup: Any) -> None:
+    """Issue 22 item 2: a backup stamped in the future (a producer's wrong clock, or a forged
+    event saying 2099) used to freeze the cluster's branch: every later backup looked older.
+    The marker's last-modified time (the storage's word) bounds it; nothing is committed."""
+    client, store, remote = setup
+    store.put_bytes(KEY.replace("resources.tar.gz", "manifest.json"), b"{}")
+    event = completed()
+    future = {**event.data, "created_at": "2099-01-01T00:00:00Z"}
+    failed = failed_reply(client, event.model_copy(update={"data": future}))
+    assert failed.code == "clock_skew" and failed.retryable is False
+    assert "2099-01-01" in failed.message
+    assert branches(remote) == ""
+    status, reply = post(client, event)  # the honest backup still goes through
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED
