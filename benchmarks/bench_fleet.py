@@ -36,8 +36,7 @@ from backup2gitops.core.cleaning import CleaningPolicy
 archive, remote, cache, cluster = sys.argv[1:]
 defaults = GitConfig()
 git = GitRemote(url=remote, branch="main", cache_dir=Path(cache), author_name="bench",
-                author_email="bench@example.com", push_attempts=defaults.push_attempts,
-                timeout_s=defaults.timeout_s)
+                author_email="bench@example.com", timeout_s=defaults.timeout_s)
 pushes = 0
 plain = GitRemote._push
 

@@ -186,7 +186,7 @@ def plan_backup(
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory.
 
-    ``index`` is the backup's index (``generate`` builds it in a first pass over the archive);
+    ``index`` is the backup's index (``GenerationJob`` builds it in a first pass over the archive);
     without one it is built from ``items``, which are then read into a list first.
     """
     plan = Plan(cluster=cluster)
@@ -510,7 +510,7 @@ def generate(**fields: Any) -> Outcome:
 def guarded_tree(
     files: Iterable[tuple[PurePosixPath, bytes]], *, report: ReadReport, claims: Claims
 ) -> Iterator[tuple[PurePosixPath, bytes]]:
-    """``files``, then the item count check: the work tree has the new files but nothing has
+    """``files``, then the item count check: the change set has the new files but nothing has
     been removed yet when an empty or gutted archive is refused."""
     yield from files
     refusal = count_refusal(read=report.items, claimed=claims.items)

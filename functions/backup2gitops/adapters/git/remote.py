@@ -65,7 +65,6 @@ class GitRemote:
         author_email: str,
         token: str | None = None,
         token_user: str = "x-access-token",  # noqa: S107 - a user name, not a secret
-        push_attempts: int = 5,
         timeout_s: float = 120.0,
         low_speed_time_s: int = 30,
     ) -> None:
@@ -79,7 +78,6 @@ class GitRemote:
         self.workdir = cache_dir / key
         self.git_dir = self.workdir / ".git"
         self.author = Identity(author_name, author_email)
-        self.push_attempts = push_attempts
         self.runner = GitRunner(
             where=self.display_url,
             timeout_s=timeout_s,
@@ -109,7 +107,6 @@ class GitRemote:
             author_email=config.author_email,
             token=config.token.reveal(environ),
             token_user=config.token_user,
-            push_attempts=config.push_attempts,
             timeout_s=config.timeout_s,
             low_speed_time_s=config.low_speed_time_s,
         )

@@ -26,8 +26,6 @@ from backup2gitops.adapters.git.tip import GitTip
 class LocalWorkTree:
     """A work tree's checked-out branch (a ``Repository``)."""
 
-    push_attempts = 1
-
     def __init__(
         self,
         *,
