@@ -116,9 +116,10 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     Refused before anything is read: another event type, data that is not a valid
     ``backup.completed`` (backup id and cluster checked against their character sets:
     ``core.layout``), keys that are not where the bucket layout puts that cluster's backup
-    (``Rejected``: 422, reported as ``gitops.failed``). The archive's size and sha256 are
-    checked while it streams. Git and review failures are replies (``gitops.failed`` with
-    ``retryable``); everything else is classified by ``runtime.failures``.
+    (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
+    contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
+    Failures are raised and classified by ``runtime.failures``; only an outage past
+    ``generator.retry_window_s`` is answered here, with a retryable ``gitops.failed``.
     """
     if event.type != BACKUP_COMPLETED:
         raise InvalidInput(
@@ -140,12 +141,12 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
             "bucket_mismatch",
             f"the backup is in bucket {backup.bucket!r}, not {ctx.store.bucket!r}",
         )
-    check_clock(backup, marker=keys.marker, archive=keys.archive, ctx=ctx)
     remote = remote_for(ctx)
     subject = f"{backup.cluster}/{backup.backup_id}"
     reply_id = stable_event_id(NAME, event.id)
     review_url = None
     try:
+        check_clock(backup, marker=keys.marker, archive=keys.archive, ctx=ctx)
         reviews = review_host(ctx.config.git.review, environ=ctx.environ)
         push_branch = (
             review_branch(cluster=backup.cluster, backup_id=backup.backup_id) if reviews else None
