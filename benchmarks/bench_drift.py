@@ -2,7 +2,7 @@
 
 Not a test. Run: ``python benchmarks/bench_drift.py [--objects N] [--changed K]``.
 Commits N ConfigMaps for a cluster, then a commit changing K of them plus a cluster-admin
-binding, and times ``adapters.git_changes.commit_changes`` + ``core.drift.findings`` on it (the
+binding, and times ``adapters.git.changes.commit_changes`` + ``core.drift.findings`` on it (the
 cost should follow K, not N); then classifies 10,000 synthetic changes in memory.
 """
 
@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 import yaml
 
-from backup2gitops.adapters.git_changes import commit_changes
+from backup2gitops.adapters.git.changes import commit_changes
+from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.core import drift
 
 ADMIN = {
@@ -80,7 +81,8 @@ def main() -> None:
         ).stdout.strip()
         started = time.perf_counter()
         read = commit_changes(
-            workdir=repo,
+            git_dir=repo / ".git",
+            runner=GitRunner(),
             commit=head,
             root=PurePosixPath("clusters/prod"),
             backup_id="b2",

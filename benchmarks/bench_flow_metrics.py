@@ -2,7 +2,7 @@
 
     python benchmarks/bench_flow_metrics.py [--commits 1000 10000] [--records 1000 10000]
 
-- ``history``: ``git_remote.backup_commit_history`` on a bare remote of N generator commits
+- ``history``: ``history.backup_commit_history`` on a bare remote of N generator commits
   (every third one empty, each with its three trailers; made by ``git fast-import``): the first
   call of an instance (fetch of the whole branch into a new cache) and the next (nothing new);
 - ``records``: listing N delivery records in a directory bucket (``FileStore``) and parsing
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backup2gitops.adapters import git_remote
+from backup2gitops.adapters.git import history
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.core import layout
 from backup2gitops.core.flow_metrics import flow_counts
@@ -72,17 +72,17 @@ def main() -> None:
             make_remote(remote, n)
             counter = iter(range(1000))
 
-            def history(
+            def read_history(
                 fresh: bool, n: int = n, remote: Path = remote, counter: Any = counter
             ) -> Any:
                 cache = root / f"cache-{n}-{next(counter) if fresh else 'warm'}.git"
-                return git_remote.backup_commit_history(
+                return history.backup_commit_history(
                     str(remote), branch="main", timeout_s=600, cache_dir=cache
                 )
 
-            first, facts = best(lambda: history(True))
-            history(False)
-            warm, _ = best(lambda: history(False))
+            first, facts = best(lambda: read_history(True))
+            read_history(False)
+            warm, _ = best(lambda: read_history(False))
             counted, counts = best(lambda facts=facts: flow_counts(
                 commits=facts, completed=[], deliveries=[]))  # fmt: skip
             print(

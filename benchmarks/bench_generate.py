@@ -23,7 +23,7 @@ from pathlib import Path
 from corpus import deployment
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core.archive import ArchiveWriter, iter_items
 from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
 

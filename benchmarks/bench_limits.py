@@ -64,7 +64,7 @@ def build(bucket: Path, entries: int) -> None:
 
 
 def run_phase(phase: str, bucket: Path, max_entries: int) -> None:
-    from backup2gitops.adapters.gitrepo import GitRemote, ensure_bare_remote
+    from backup2gitops.adapters.git import GitRemote, ensure_bare_remote
     from backup2gitops.adapters.storage import FileStore
     from backup2gitops.config import parse_config
     from backup2gitops.core import events

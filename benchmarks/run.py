@@ -76,7 +76,7 @@ REDELIVER = """
 import sys
 from pathlib import Path
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core.cleaning import CleaningPolicy
 archive, remote, cache, backup_id = sys.argv[1:]
 git = GitRemote(url=remote, branch="main", cache_dir=Path(cache), author_name="bench",

@@ -170,6 +170,21 @@ class GitConfig(Strict):
     token_user: str = Field(default="x-access-token", description="HTTPS user for the token")
     push_attempts: int = Field(default=5, ge=1, le=50)
     cache_dir: Path | None = Field(default=None, description="where working clones live")
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="deadline of each git command; past it git is killed: git_unavailable",
+    )
+    low_speed_time_s: int = Field(
+        default=30, ge=1, le=3600, description="an HTTP transfer under 1 KB/s this long is ended"
+    )
+    race_window_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=3600,
+        description="how long pushes that lost a race to another cluster's are retried",
+    )
     review: ReviewConfig = ReviewConfig()
 
 
@@ -292,6 +307,13 @@ class GeneratorConfig(Strict):
         description="a storage or git outage within this many seconds of the event's time is a "
         "503 (the Broker retries: 6 times over ~63 s); later it becomes gitops.failed "
         "(retryable: true), so the alert-router hears of it before the event is dead-lettered",
+    )
+    clock_skew_tolerance_s: float = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="a backup said to complete later than its completion marker was stored "
+        "(the storage's last-modified) plus this is refused: gitops.failed clock_skew",
     )
     max_deletion_share: float = Field(
         default=0.5,

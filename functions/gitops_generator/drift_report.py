@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from backup2gitops.adapters.git_changes import commit_changes
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.git import GitError, GitRemote, LocalWorkTree
 from backup2gitops.core import drift
 from backup2gitops.core.errors import Transient
 from backup2gitops.core.events import (
@@ -32,15 +31,19 @@ logger = logger_for(NAME)
 
 
 def drifted(
-    *, event: Event, backup: BackupCompleted, remote: GitRemote, commit: str, ctx: FunctionContext
+    *,
+    event: Event,
+    backup: BackupCompleted,
+    remote: GitRemote | LocalWorkTree,
+    commit: str,
+    ctx: FunctionContext,
 ) -> Event | None:
     """``gitops.drifted`` for ``commit`` against its parent, or None (no findings, or disabled)."""
     policy = ctx.config.drift
     if not policy.enabled or not commit:
         return None
     try:
-        read = commit_changes(
-            workdir=remote.workdir,
+        read = remote.changes(
             commit=commit,
             root=PurePosixPath("clusters") / backup.cluster,
             backup_id=backup.backup_id,

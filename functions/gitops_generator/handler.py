@@ -1,25 +1,26 @@
 """gitops-generator: ``backup.completed`` in, one commit out, ``gitops.generated`` or ``gitops.failed``.
 
-Retries of a lost push race happen inside (fetch, re-apply, push; bounded). What is left is
-reported truthfully: an outage (storage, even mid-read, or the git remote) is a 503 while the
-event is younger than ``generator.retry_window_s``, so the Broker redelivers it; after that, and
-for what no retry can fix, ``gitops.failed`` with ``retryable`` saying whether trying again may help. A storage outage also
-goes to ``ctx.publish`` as ``gitops.failed`` (``retryable: true``) when there is one. Anything else
-that fails -- an object name that cannot be a path, an unreadable or altered archive, an error
-nobody expected -- is ``gitops.failed`` with ``retryable: false`` (``runtime.failures``), never a
-500 retried into the dead-letter sink.
+The handler checks the event, builds the generation job (``generation.GenerationJob``) and runs
+it; lost push races are retried inside the job. Failures are raised, and classified in one place
+(``runtime.failures``): what no retry can fix (a refused backup -- out of order, clock skew,
+mass deletion --, an unreadable archive, refused credentials) is ``gitops.failed`` with
+``retryable: false``; an outage (storage, even mid-read, or a git remote that does not answer
+within ``git.timeout_s``) is a 503 the Broker redelivers, announced at once as ``gitops.failed``
+with ``retryable: true`` on ``ctx.publish``, so the alert-router hears of it even when the
+Broker later dead-letters the event. Past ``generator.retry_window_s`` an outage is answered
+with that ``gitops.failed`` itself (no more redeliveries).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
-from backup2gitops.adapters.review import ReviewError, review_branch, review_host
-from backup2gitops.adapters.sops import SopsError, encrypter_for
-from backup2gitops.adapters.storage import NotFound, StorageError
-from backup2gitops.core import layout
-from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.errors import InvalidInput, Rejected, Transient
+from backup2gitops.adapters.git import GitRemote
+from backup2gitops.adapters.review import review_branch, review_host
+from backup2gitops.adapters.storage import NotFound
+from backup2gitops.core import layout, safeguards
+from backup2gitops.core.errors import Backup2GitopsError, InvalidInput, Rejected
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     GITOPS_FAILED,
@@ -37,7 +38,6 @@ from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from backup2gitops.transforms import load_transforms
 from gitops_generator import drift_report
 
 NAME = "gitops-generator"
@@ -45,16 +45,8 @@ SOURCE = function_source(NAME)
 
 
 def remote_for(ctx: FunctionContext) -> GitRemote:
-    git = ctx.config.git
-    return GitRemote(
-        url=git.url,
-        branch=git.branch,
-        cache_dir=git.cache_dir or ctx.cache_dir / "git",
-        author_name=git.author_name,
-        author_email=git.author_email,
-        token=git.token.reveal(ctx.environ),
-        token_user=git.token_user,
-        push_attempts=git.push_attempts,
+    return GitRemote.configured(
+        ctx.config.git, environ=ctx.environ, cache_dir=ctx.cache_dir / "git"
     )
 
 
@@ -124,9 +116,10 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     Refused before anything is read: another event type, data that is not a valid
     ``backup.completed`` (backup id and cluster checked against their character sets:
     ``core.layout``), keys that are not where the bucket layout puts that cluster's backup
-    (``Rejected``: 422, reported as ``gitops.failed``). The archive's size and sha256 are
-    checked while it streams. Git and review failures are replies (``gitops.failed`` with
-    ``retryable``); everything else is classified by ``runtime.failures``.
+    (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
+    contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
+    Failures are raised and classified by ``runtime.failures``; only an outage past
+    ``generator.retry_window_s`` is answered here, with a retryable ``gitops.failed``.
     """
     if event.type != BACKUP_COMPLETED:
         raise InvalidInput(
@@ -151,39 +144,28 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     remote = remote_for(ctx)
     subject = f"{backup.cluster}/{backup.backup_id}"
     reply_id = stable_event_id(NAME, event.id)
-
-    def failed(code: str, message: str, *, retryable: bool) -> Event:
-        return failed_event(event, backup, code=code, message=message, retryable=retryable)
-
-    policy = ctx.config.generator.cleaning
     review_url = None
     try:
+        check_clock(backup, marker=keys.marker, archive=keys.archive, ctx=ctx)
         reviews = review_host(ctx.config.git.review, environ=ctx.environ)
         push_branch = (
             review_branch(cluster=backup.cluster, backup_id=backup.backup_id) if reviews else None
         )
-        encrypt = encrypter_for(ctx.config.generator, environ=ctx.environ)
-        outcome = generation.generate(
+        job = generation.GenerationJob.configured(
+            ctx.config,
             archive=lambda: ctx.store.open_read(keys.archive),
             remote=remote,
             cluster=backup.cluster,
             backup_id=backup.backup_id,
-            policy=policy,
-            transforms=load_transforms(ctx.config.generator.transforms),
-            encrypt=encrypt,
-            record_unchanged=ctx.config.generator.record_unchanged,
+            claims=generation.Claims(
+                created_at=backup.created_at, items=backup.resource_count, complete=backup.complete
+            ),
+            environ=ctx.environ,
             push_branch=push_branch,
             archive_size=backup.size,
             archive_sha256=backup.sha256,
-            claims=generation.Claims(
-                created_at=backup.created_at,
-                items=backup.resource_count,
-                complete=backup.complete,
-                max_deletion_share=ctx.config.generator.max_deletion_share,
-            ),
-            limits=ctx.config.archive_limits.limits(),
-            layout=ctx.config.layout(),
         )
+        outcome = job.run()
         if reviews is not None and push_branch is not None:
             review_url = reviews.open(
                 branch=push_branch,
@@ -193,23 +175,12 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
                     plan=outcome.plan, backup_id=backup.backup_id, result=outcome.commit
                 ),
             ).url
-    except NotFound:
-        return failed("archive_missing", f"{keys.archive} is gone from the bucket", retryable=False)
-    except StorageError as exc:
-        if exc.retryable and within_retry_window(event, ctx):
-            raise Transient("storage_unavailable", str(exc)) from exc
-        code = "storage_unavailable" if exc.retryable else "storage_error"
-        return failed(code, str(exc), retryable=exc.retryable)
-    except ArchiveError as exc:
-        return failed(exc.code, exc.message, retryable=False)
-    except generation.BackupRefused as exc:
-        return failed(exc.code, exc.message, retryable=False)
-    except GitError as exc:
-        if exc.retryable and within_retry_window(event, ctx):
-            raise Transient(exc.code, exc.message) from exc
-        return failed(exc.code, exc.message, retryable=exc.retryable)
-    except (SopsError, ReviewError) as exc:  # a reply either way: alert-router hears of it
-        return failed(exc.code, exc.message, retryable=exc.retryable)
+    except NotFound as exc:
+        raise Rejected("archive_missing", f"{keys.archive} is gone from the bucket") from exc
+    except Backup2GitopsError as exc:
+        if exc.permanent or within_retry_window(event, ctx):
+            raise  # runtime.failures: gitops.failed, or a 503 announced as gitops.failed
+        return failed_event(event, backup, code=exc.code, message=exc.message, retryable=True)
     finally:
         for repair in remote.recoveries:  # a crashed run's leftovers, repaired
             logger_for(NAME).warning("work clone repaired", extra={"repair": repair})
@@ -239,6 +210,25 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     return event.reply(
         type=GITOPS_GENERATED, source=SOURCE, data=generated, subject=subject, id=reply_id
     )
+
+
+def check_clock(
+    backup: BackupCompleted, *, marker: str, archive: str, ctx: FunctionContext
+) -> None:
+    """Refuse (``clock_skew``) a backup said to complete after its completion marker was
+    stored: the marker's last-modified time is the storage's word, the event's ``created_at``
+    the producer's (or a forger's). Trusted, a date in the future would freeze the branch."""
+    # A marker gone since (retention) leaves the archive's time, written before the marker;
+    # neither there: the archive's read answers archive_missing.
+    info = ctx.store.stat(marker) or ctx.store.stat(archive)
+    if info is None:
+        return
+    tolerance = timedelta(seconds=ctx.config.generator.clock_skew_tolerance_s)
+    refusal = safeguards.clock_skew(
+        created_at=backup.created_at, marker_modified=info.last_modified, tolerance=tolerance
+    )
+    if refusal is not None:
+        raise generation.BackupRefused("clock_skew", refusal)
 
 
 SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)

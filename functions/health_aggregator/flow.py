@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from backup2gitops.adapters import git_remote
+from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.core import layout
 from backup2gitops.core.flow_metrics import FlowCounts, flow_counts
 from backup2gitops.runtime.context import FunctionContext
@@ -41,13 +42,13 @@ def collect(
     freshness check); older ones count once generated (their commit's trailers name them).
     """
     config = ctx.config
-    url, token = git_remote.remote_access(config.git, ctx.environ)
+    url, token = remote_access(config.git, ctx.environ)
     base = Path(config.git.cache_dir) if config.git.cache_dir else None
-    commits = git_remote.backup_commit_history(
+    commits = history.backup_commit_history(
         url,
         branch=config.git.branch,
         timeout_s=max(HISTORY_TIMEOUT_S, config.health.check_timeout_s),
-        cache_dir=git_remote.cache_dir_for(config.git.url, base, kind="history"),
+        cache_dir=history.cache_dir_for(config.git.url, base, kind="history"),
         secret=token,
     )
     completed = native_completed(info.key for info in ctx.store.list("backups/"))

@@ -39,7 +39,9 @@ import flask
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from backup2gitops.adapters import git_remote, probes
+from backup2gitops.adapters import probes
+from backup2gitops.adapters.git import GitError, history
+from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health, routing, status
 from backup2gitops.core.events import Event, HealthReported
@@ -68,14 +70,14 @@ class Measurement:
 def _checks(ctx: FunctionContext) -> list[Check]:
     config = ctx.config
     timeout = config.health.check_timeout_s
-    url, token = git_remote.remote_access(config.git, ctx.environ)
+    url, token = remote_access(config.git, ctx.environ)
 
     def storage() -> str:
         first = next(iter(ctx.store.list("backups/")), None)
         return f"bucket {ctx.store.bucket} reachable" + ("" if first else " (no backups yet)")
 
     def git() -> str:
-        head = git_remote.ls_remote(url, branch=config.git.branch, timeout_s=timeout, secret=token)
+        head = history.ls_remote(url, branch=config.git.branch, timeout_s=timeout, secret=token)
         return f"{config.git.branch} at {head[:12]}"
 
     checks = [Check("storage", storage, critical=True), Check("git", git, critical=True)]
@@ -129,13 +131,13 @@ def _kubernetes_checks(ctx: FunctionContext) -> list[Check]:
 
 def _tasks(ctx: FunctionContext) -> list[Task]:
     config = ctx.config
-    url, token = git_remote.remote_access(config.git, ctx.environ)
-    cache = git_remote.cache_dir_for(
+    url, token = remote_access(config.git, ctx.environ)
+    cache = history.cache_dir_for(
         config.git.url, Path(config.git.cache_dir) if config.git.cache_dir else None
     )
 
     def commits() -> dict[str, CommitMark]:
-        return git_remote.newest_backup_commits(
+        return history.newest_backup_commits(
             url,
             branch=config.git.branch,
             depth=config.health.git_log_depth,
@@ -461,7 +463,7 @@ def status_report(ctx: FunctionContext) -> status.StatusReport:
     report and per cluster the last backup, the last commit (with its forge page), the lag,
     staleness, open alerts and recent drift findings (``core.status``)."""
     measured = measure(ctx)
-    url, _ = git_remote.remote_access(ctx.config.git, ctx.environ)
+    url, _ = remote_access(ctx.config.git, ctx.environ)
     return status.build(
         measured.report,
         measured.clusters,
@@ -498,7 +500,7 @@ def scrape(ctx: FunctionContext) -> Scrape:
     }
     try:
         counts: FlowCounts | None = flow.collect(ctx, velero_completed=velero)
-    except (StorageError, git_remote.GitRemoteError) as exc:
+    except (StorageError, GitError) as exc:
         logger.warning("flow metrics unavailable this interval", extra={"error": str(exc)})
         counts = None
     return Scrape(measured=measured, flow=counts)

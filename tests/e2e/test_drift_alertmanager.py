@@ -23,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from backup2gitops.adapters.gitrepo import ensure_bare_remote
+from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import flow

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters import git_remote
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops.adapters.git import GitError, GitRemote, history
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.git_http import git_http_server
 from tests.functional.test_gitops_generator import one_configmap_archive
@@ -51,7 +50,7 @@ def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> N
             policy=CleaningPolicy(),
         )
         assert not outcome.commit.noop
-        head = git_remote.ls_remote(url, branch="main", timeout_s=10, secret=TOKEN)
+        head = history.ls_remote(url, branch="main", timeout_s=10, secret=TOKEN)
         assert head == outcome.commit.commit
         assert any(auth.startswith("Basic ") for auth in seen)
 

@@ -9,6 +9,7 @@ never answer, drip one header line at a time, or refuse the connection.
 from __future__ import annotations
 
 import contextlib
+import io
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -18,11 +19,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops import generation
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import events
+from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
+from tests.functional.test_generation import configmap, tarball
 from tests.recording import free_port
 
 pytestmark = pytest.mark.e2e
@@ -172,13 +176,14 @@ def test_a_token_in_git_url_never_reaches_git_config_or_objects(tmp_path: Path) 
             author_name="t",
             author_email="t@e",
         )
-        result = remote.publish(
-            root=Path("clusters/prod"),  # type: ignore[arg-type]
-            files=lambda: [],
-            message=lambda _: "prod: backup b1",
-            backup_id="b1",
+        archive = tarball([configmap("shop", "cm", "v")])
+        result = generation.generate(
+            archive=lambda: io.BytesIO(archive),
+            remote=remote,
             cluster="prod",
-        )
+            backup_id="b1",
+            policy=CleaningPolicy(),
+        ).commit
         assert result.commit and seen  # it pushed, authenticated
         assert GIT_TOKEN not in remote.display_url
     clone_git = remote.workdir / ".git"

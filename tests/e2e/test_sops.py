@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.core import sops_files
 from backup2gitops.core.archive import ArchiveWriter

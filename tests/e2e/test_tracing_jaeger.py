@@ -26,7 +26,7 @@ import pytest
 import requests
 import yaml
 
-from backup2gitops.adapters.gitrepo import ensure_bare_remote
+from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import CONFIG_ENV
 from backup2gitops.core import events

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitError, GitRemote, display_url
+from backup2gitops.adapters.git import GitError, GitRemote, display_url
 from backup2gitops.core.archive import ArchiveWriter, BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 
@@ -196,17 +196,14 @@ def test_credentials_never_appear_in_display_urls() -> None:
         (
             "To /tmp/pytest-of-root/pytest-403/bare.git\n ! [remote rejected] main -> main "
             "(cannot lock ref 'refs/heads/main': is at 4031ab9 but expected 9f403c2)",
-            "git_unavailable",
+            "push_raced",
         ),
     ],
 )
 def test_only_an_http_403_or_a_refusal_reads_as_refused_credentials(stderr: str, code: str) -> None:
-    import git as gitpython
+    from backup2gitops.adapters.git.errors import classify
 
-    from backup2gitops.adapters import gitrepo
-
-    exc = gitpython.GitCommandError(["git", "push"], 1, stderr=stderr)
-    assert gitrepo._classify(exc, url="/tmp/pytest-of-root/pytest-403/bare.git").code == code
+    assert classify(stderr, where="/tmp/pytest-of-root/pytest-403/bare.git").code == code
 
 
 def _item(group_resource: str, obj: dict[str, Any]) -> BackupItem:

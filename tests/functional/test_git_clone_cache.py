@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitRemote, ensure_bare_remote
+from backup2gitops.adapters.git import GitRemote, ensure_bare_remote
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 

@@ -6,17 +6,19 @@ import hashlib
 import io
 import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import flask
 import pytest
 
-from backup2gitops.adapters.gitrepo import GitError, GitRemote
+from backup2gitops import generation
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.storage import MemoryStore, StorageError
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
 from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
@@ -238,10 +240,10 @@ def test_anything_unexpected_is_gitops_failed_not_a_500(
 ) -> None:
     client, _, _ = setup
 
-    def broken(**_: Any) -> None:
+    def broken(*_: Any) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(gitops_handler.generation, "generate", broken)
+    monkeypatch.setattr(gitops_handler.generation.GenerationJob, "run", broken)
     failed = failed_reply(client, completed())
     assert failed.code == "internal" and failed.retryable is False
     assert "a bug" not in failed.message  # internals stay in the logs
@@ -297,7 +299,7 @@ def test_a_symlink_in_the_gitops_repository_cannot_make_it_write_outside(
 
 
 def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> None:
-    """The git adapter's own guard, behind the event's validation."""
+    """The generator's own guard (core.trailers), behind the event's validation."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     git_remote = GitRemote(
@@ -307,13 +309,13 @@ def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> No
         author_name="a",
         author_email="a@b",
     )
-    with pytest.raises(GitError) as caught:
-        git_remote.publish(
-            root=PurePosixPath("clusters/prod"),
-            files=lambda: [],
-            message=lambda _: "m",
-            backup_id="b1\nCluster: other",
+    with pytest.raises(generation.BackupRefused) as caught:
+        generation.generate(
+            archive=lambda: io.BytesIO(one_configmap_archive()),
+            remote=git_remote,
             cluster="prod",
+            backup_id="b1\nCluster: other",
+            policy=CleaningPolicy(),
         )
     assert caught.value.code == "unsafe_trailer" and caught.value.permanent
     assert branches(remote) == ""
@@ -334,7 +336,9 @@ def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) 
     assert heads == ""  # nothing was pushed
 
 
-def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
+def test_an_older_backup_is_an_out_of_order_alert(setup: Any) -> None:
+    """Skipping a backup older than the tip is gitops.failed (alert-router hears of it), not a
+    reason inside a gitops.generated that nobody is paged for."""
     client, store, _ = setup
     newer = completed()
     assert post(client, newer)[1] is not None
@@ -346,9 +350,10 @@ def test_an_older_backup_is_a_noop_with_a_reason(setup: Any) -> None:
         "created_at": "2020-01-01T00:00:00Z",
     }
     _, reply = post(client, newer.model_copy(update={"id": "in-0", "data": older_data}))
-    assert reply is not None and reply.type == events.GITOPS_GENERATED
-    data = events.GitopsGenerated.model_validate(reply.data)
-    assert data.noop and data.reason is not None and "older" in data.reason
+    assert reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "out_of_order" and failed.retryable is False
+    assert "older" in failed.message and "b0" in failed.message
 
 
 def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
@@ -386,3 +391,19 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
         ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
     ).stdout
     assert heads == ""
+
+
+def test_a_completion_time_after_the_marker_was_stored_is_clock_skew(setup: Any) -> None:
+    """Issue 22 item 2: a backup stamped in the future (a producer's wrong clock, or a forged
+    event saying 2099) used to freeze the cluster's branch: every later backup looked older.
+    The marker's last-modified time (the storage's word) bounds it; nothing is committed."""
+    client, store, remote = setup
+    store.put_bytes(KEY.replace("resources.tar.gz", "manifest.json"), b"{}")
+    event = completed()
+    future = {**event.data, "created_at": "2099-01-01T00:00:00Z"}
+    failed = failed_reply(client, event.model_copy(update={"data": future}))
+    assert failed.code == "clock_skew" and failed.retryable is False
+    assert "2099-01-01" in failed.message
+    assert branches(remote) == ""
+    status, reply = post(client, event)  # the honest backup still goes through
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import GitRemote
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import safeguards
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
@@ -65,14 +65,14 @@ def test_out_of_order_delivery_never_moves_the_folder_back(bare: Path, tmp_path:
     cache = tmp_path / "c"
     backup(bare, cache, backup_id="b02", minute=2)
     backup(bare, cache, backup_id="b03", minute=3)
-    late = backup(bare, cache, backup_id="b01", minute=1)
-    assert late.commit.noop and late.commit.reason is not None
-    assert "b01" in late.commit.reason and "b03" in late.commit.reason
+    with pytest.raises(generation.BackupRefused) as late:  # an alert, not a quiet no-op
+        backup(bare, cache, backup_id="b01", minute=1)
+    assert late.value.code == "out_of_order" and late.value.permanent
+    assert "b01" in late.value.message and "b03" in late.value.message
     assert folder_value(bare) == "b03"
     assert git(bare, "rev-list", "--count", "main").strip() == "2"
     head = git(bare, "log", "-1", "--format=%B", "main")
     assert "Backup-Created-At: 2026-11-23T02:03:00+00:00" in head
-    assert late.commit.commit == git(bare, "rev-parse", "main").strip()
 
 
 def test_in_order_delivery_moves_forward(bare: Path, tmp_path: Path) -> None:
@@ -85,7 +85,8 @@ def test_in_order_delivery_moves_forward(bare: Path, tmp_path: Path) -> None:
 def test_equal_completion_times_are_ordered_by_backup_id(bare: Path, tmp_path: Path) -> None:
     cache = tmp_path / "c"
     backup(bare, cache, backup_id="b-b", minute=5)
-    assert backup(bare, cache, backup_id="b-a", minute=5).commit.reason is not None
+    with pytest.raises(generation.BackupRefused, match="older than"):
+        backup(bare, cache, backup_id="b-a", minute=5)
     assert not backup(bare, cache, backup_id="b-c", minute=5).commit.noop
     assert folder_value(bare) == "b-c"
 
@@ -114,16 +115,17 @@ def test_the_order_is_checked_again_on_the_tip_a_lost_race_fetched(
             pass
         return io.BytesIO(data)
 
-    outcome = generation.generate(
-        archive=archive,
-        remote=remote_for(bare, tmp_path / "a"),
-        cluster="prod",
-        backup_id="b02",
-        policy=CleaningPolicy(),
-        claims=generation.Claims(created_at=T0 + timedelta(minutes=2), items=1, complete=True),
-    )
+    with pytest.raises(generation.BackupRefused) as refused:
+        generation.generate(
+            archive=archive,
+            remote=remote_for(bare, tmp_path / "a"),
+            cluster="prod",
+            backup_id="b02",
+            policy=CleaningPolicy(),
+            claims=generation.Claims(created_at=T0 + timedelta(minutes=2), items=1, complete=True),
+        )
     assert newer_landed
-    assert outcome.commit.noop and outcome.commit.reason is not None
+    assert refused.value.code == "out_of_order"
     assert folder_value(bare) == "b03"
 
 
@@ -225,3 +227,48 @@ def test_removing_half_or_less_needs_no_confirmation(bare: Path, tmp_path: Path)
         bare, tmp_path / "c", backup_id="b02", minute=2, items=archive_of(2), claims=unconfirmed
     )
     assert done.commit.removed == 2
+
+
+def test_a_hostile_kind_cannot_switch_off_another_clusters_order_guard(
+    bare: Path, tmp_path: Path
+) -> None:
+    """Issue 22 item 7: a c1 archive whose kind holds a newline and ``Cluster: c2`` once put
+    that line in a c1 commit; the order check looked c2 up with ``git log --grep`` and, finding
+    that commit, gave up -- a replayed, older c2 backup was then committed. Trailers are parsed
+    now, and control characters never reach a message."""
+    cache = tmp_path / "c"
+
+    def c2(backup_id: str, minute: int) -> generation.Outcome:
+        data = tarball([configmap("shop", "cm", backup_id)])
+        return generation.generate(
+            archive=lambda: io.BytesIO(data),
+            remote=remote_for(bare, cache),
+            cluster="c2",
+            backup_id=backup_id,
+            policy=CleaningPolicy(),
+            claims=generation.Claims(
+                created_at=T0 + timedelta(minutes=minute), items=1, complete=True
+            ),
+        )
+
+    c2("c2-new", 30)
+    hostile = configmap("shop", "evil", "x")
+    hostile.obj["kind"] = "ConfigMap\n\nCluster: c2\n"
+    data = tarball([hostile])
+    generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=remote_for(bare, cache),
+        cluster="c1",
+        backup_id="c1-b",
+        policy=CleaningPolicy(),
+        claims=generation.Claims(created_at=T0 + timedelta(minutes=31), items=1, complete=True),
+    )
+    message = git(bare, "log", "-1", "--format=%B", "main")
+    assert "c1: backup c1-b" in message
+    assert "Cluster: c2" not in message.splitlines()
+
+    with pytest.raises(generation.BackupRefused) as refused:
+        c2("c2-old", 0)  # replayed: 30 minutes older than what the branch has for c2
+    assert refused.value.code == "out_of_order"
+    text = git(bare, "show", "main:clusters/c2/namespaces/shop/configmaps/cm.yaml")
+    assert text.split("key:")[1].strip() == "c2-new"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backup2gitops.adapters.gitrepo import GitError
+from backup2gitops.adapters.git import GitError
 from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import NotFound, StorageError
 from backup2gitops.core import errors

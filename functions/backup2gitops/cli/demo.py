@@ -117,7 +117,7 @@ def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
 def run_flow(
     workdir: Path, *, triggers: str | None = None, reporter: progress.Reporter | None = None
 ) -> dict[str, Any]:
-    from backup2gitops.adapters.gitrepo import ensure_bare_remote
+    from backup2gitops.adapters.git import ensure_bare_remote
     from backup2gitops.adapters.storage import FileStore
     from backup2gitops.cli import flow
     from backup2gitops.runtime.context import FunctionContext

@@ -24,7 +24,7 @@ from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 if TYPE_CHECKING:
-    from backup2gitops.core.manifest import BackupManifest
+    from backup2gitops.generation import Claims
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,39 +58,49 @@ def backup_id_of(archive: PurePosixPath) -> str:
 
 def resolve_source(
     source: str, *, args: argparse.Namespace
-) -> tuple[Callable[[], BinaryIO], str | None, str, BackupManifest | None]:
-    """(open the tarball, cluster if known, backup id, the native manifest if there is one:
-    its counts and time are the claims the generator's guards check)."""
+) -> tuple[Callable[[], BinaryIO], str | None, str, Claims]:
+    """(open the tarball, cluster if known, backup id, what the producer claims: the native
+    manifest's or ``velero-backup.json``'s counts and time, which the guards check -- as
+    backup-complete reads them)."""
     from backup2gitops.adapters.storage import open_store
     from backup2gitops.config import load_config
     from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.velero_backup import velero_claims
+    from backup2gitops.generation import Claims
 
     if source.startswith("s3://"):
         bucket_and_key = source[5:]
         bucket, _, key = bucket_and_key.partition("/")
         config = load_config(args.config)
         store = open_store(config.storage.model_copy(update={"url": f"s3://{bucket}"}))
-        return (lambda: store.open_read(key)), None, backup_id_of(PurePosixPath(key)), None
+        return (lambda: store.open_read(key)), None, backup_id_of(PurePosixPath(key)), Claims()
     path = Path(source)
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
             manifest = parse_manifest(manifest_path.read_bytes())
             archive = path / manifest.archive.key
-            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id, manifest
+            claims = Claims(
+                created_at=manifest.finished_at, items=manifest.resource_count, complete=True
+            )
+            return (lambda: archive.open("rb")), manifest.cluster, manifest.backup_id, claims
         tarballs = sorted(path.glob("*.tar.gz"))
         if not tarballs:
             raise FileNotFoundError(f"{path} holds neither manifest.json nor a .tar.gz")
         archive = tarballs[0]
-        return (
-            (lambda: archive.open("rb")),
-            None,
-            backup_id_of(PurePosixPath(archive.resolve())),
-            None,
-        )
+        backup_id = backup_id_of(PurePosixPath(archive.resolve()))
+        velero_json = path / "velero-backup.json"
+        if not velero_json.is_file():
+            return (lambda: archive.open("rb")), None, backup_id, Claims()
+        velero = velero_claims(velero_json.read_bytes())  # ValueError: not a finished backup
+        velero_archive = path / f"{velero.name}.tar.gz" if velero.name else archive
+        if velero_archive.is_file():
+            archive = velero_archive
+        claims = Claims(created_at=velero.created_at, items=velero.items, complete=velero.complete)
+        return (lambda: archive.open("rb")), None, velero.name or backup_id, claims
     if not path.is_file():
         raise FileNotFoundError(f"no backup at {source}")
-    return (lambda: path.open("rb")), None, backup_id_of(PurePosixPath(path.resolve())), None
+    return (lambda: path.open("rb")), None, backup_id_of(PurePosixPath(path.resolve())), Claims()
 
 
 def is_work_tree_target(dest: str) -> bool:
@@ -106,7 +116,7 @@ def is_work_tree_target(dest: str) -> bool:
 
 
 def remote_url(dest: str) -> str:
-    from backup2gitops.adapters.gitrepo import ensure_bare_remote
+    from backup2gitops.adapters.git import ensure_bare_remote
 
     if "://" in dest or dest.startswith("git@"):
         return dest
@@ -132,18 +142,16 @@ def run(args: argparse.Namespace) -> int:
     if shutil.which("git") is None:
         print("generate: git is not installed (not found on PATH)", file=sys.stderr)
         return 1
-    # imported here, after the git check: GitPython refuses to import without git
     from backup2gitops import generation
-    from backup2gitops.adapters.gitrepo import GitError, GitRemote, LocalWorkTree
-    from backup2gitops.adapters.sops import SopsError, encrypter_for
+    from backup2gitops.adapters.git import GitError, GitRemote, LocalWorkTree
+    from backup2gitops.adapters.sops import SopsError
     from backup2gitops.config import ConfigError, load_config
     from backup2gitops.core.archive import ArchiveError
     from backup2gitops.runtime.context import FunctionContext
-    from backup2gitops.transforms import load_transforms
 
     try:
         config = load_config(args.config)
-        archive, cluster, backup_id, manifest = resolve_source(args.source, args=args)
+        archive, cluster, backup_id, claims = resolve_source(args.source, args=args)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
@@ -151,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if not cluster:
         print("generate: --cluster is required for this source", file=sys.stderr)
         return 2
-    ctx = FunctionContext(config)
-    policy = config.generator.cleaning
-    total = manifest.resource_count if manifest else None
+    backup_id = args.backup_id or backup_id
     failure = None
     show = progress.reporter("generate", enabled=progress.wanted(args.output), first_step="reading")
     with show as reporter:  # gone from the terminal before anything else is printed
@@ -164,38 +170,26 @@ def run(args: argparse.Namespace) -> int:
                     branch=args.branch,
                     author_name=config.git.author_name,
                     author_email=config.git.author_email,
+                    timeout_s=config.git.timeout_s,
                 )
                 if is_work_tree_target(args.repo)
-                else GitRemote(
+                else GitRemote.configured(
+                    config.git,
+                    cache_dir=FunctionContext(config).cache_dir / "git",
                     url=remote_url(args.repo),
-                    branch=args.branch or config.git.branch,
-                    cache_dir=config.git.cache_dir or ctx.cache_dir / "git",
-                    author_name=config.git.author_name,
-                    author_email=config.git.author_email,
-                    token=config.git.token.reveal(),
-                    push_attempts=config.git.push_attempts,
+                    branch=args.branch,
                 )
             )
-            encrypt = encrypter_for(config.generator)
-            outcome = generation.generate(
+            outcome = generation.GenerationJob.configured(
+                config,
                 archive=archive,
                 remote=remote,
                 cluster=cluster,
-                backup_id=args.backup_id or backup_id,
-                policy=policy,
-                transforms=load_transforms(config.generator.transforms),
-                encrypt=encrypt,
+                backup_id=backup_id,
+                claims=claims,
                 plan_noop=True,
-                claims=generation.Claims(
-                    created_at=manifest.finished_at if manifest else None,
-                    items=manifest.resource_count if manifest else None,
-                    complete=manifest is not None,
-                    max_deletion_share=config.generator.max_deletion_share,
-                ),
-                limits=config.archive_limits.limits(),
-                progress=lambda done: reporter.items(done, total=total),
-                layout=config.layout(),
-            )
+                progress=lambda done: reporter.items(done, total=claims.items),
+            ).run()
         except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
             failure = str(exc)
     if failure is not None:
@@ -206,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         "repository": remote.display_url,
         "branch": remote.branch,
         "cluster": cluster,
-        "backup_id": args.backup_id or backup_id,
+        "backup_id": backup_id,
         "added": outcome.commit.added,
         "changed": outcome.commit.changed,
         "removed": outcome.commit.removed,

@@ -25,7 +25,7 @@ import requests
 import yaml
 from werkzeug.serving import make_server
 
-from backup2gitops.adapters.gitrepo import ensure_bare_remote
+from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV, ConfigError, load_config

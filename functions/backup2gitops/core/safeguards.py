@@ -12,10 +12,11 @@ the order total: every generator process reaches the same verdict on the same pa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-CREATED_AT_TRAILER = "Backup-Created-At"
+from backup2gitops.core.trailers import BackupCommit, format_created_at
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,40 @@ class BackupMark:
         return (self.created_at.astimezone(UTC), self.backup_id)
 
 
-def created_at_trailer(value: datetime) -> str:
-    """The trailer's value: UTC, ISO 8601, microseconds kept (parsed back by ``parse_created_at``)."""
-    return value.astimezone(UTC).isoformat()
+def commit_of(history: Iterable[BackupCommit], *, backup_id: str, cluster: str) -> str | None:
+    """The commit of ``history`` that already stands for this backup of this cluster, if any."""
+    for found in history:
+        if found.trailers.backup_id == backup_id and found.trailers.cluster == cluster:
+            return found.commit
+    return None
 
 
-def parse_created_at(text: str) -> datetime | None:
-    """A trailer value back to an aware datetime; None when absent or unreadable."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
+def newest_mark(history: Iterable[BackupCommit], *, cluster: str) -> tuple[str, BackupMark] | None:
+    """The newest commit of ``history`` (newest first) for ``cluster`` and the backup it
+    reflects; None when there is none, or when it carries no completion time (made before
+    ``Backup-Created-At`` existed: no order to keep)."""
+    for found in history:
+        if found.trailers.cluster != cluster:
+            continue
+        if found.trailers.created_at is None:
+            return None
+        return found.commit, BackupMark(found.trailers.backup_id, found.trailers.created_at)
+    return None
+
+
+def clock_skew(
+    *, created_at: datetime, marker_modified: datetime, tolerance: timedelta
+) -> str | None:
+    """Why a backup claiming completion at ``created_at`` cannot be believed, or None: the
+    storage stamped its completion marker at ``marker_modified``, and a backup cannot have
+    completed (more than ``tolerance``) after its marker was written."""
+    if created_at.astimezone(UTC) <= marker_modified.astimezone(UTC) + tolerance:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return (
+        f"the backup says it completed {format_created_at(created_at)}, after its completion "
+        f"marker was stored ({format_created_at(marker_modified)}, tolerance "
+        f"{tolerance.total_seconds():g} s): the producer's clock is wrong or the event lies"
+    )
 
 
 def superseded_by(candidate: BackupMark, current: BackupMark | None) -> str | None:
@@ -54,8 +77,8 @@ def superseded_by(candidate: BackupMark, current: BackupMark | None) -> str | No
     if candidate.key < current.key:
         return (
             f"older than the backup the branch reflects: {candidate.backup_id} completed "
-            f"{created_at_trailer(candidate.created_at)}, the branch has {current.backup_id} "
-            f"completed {created_at_trailer(current.created_at)}"
+            f"{format_created_at(candidate.created_at)}, the branch has {current.backup_id} "
+            f"completed {format_created_at(current.created_at)}"
         )
     return None
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.gitrepo import CommitResult
 from backup2gitops.core import cleaning, manifest_yaml
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.repo_layout import group_resource_for
+from backup2gitops.generation import CommitResult
 
 CASES = Path(__file__).parent / "cases"
 NAMES = sorted(p.name.removesuffix(".input.yaml") for p in CASES.glob("*.input.yaml"))

@@ -16,38 +16,34 @@ stay in the object store unreferenced, for ``git gc`` to prune; nothing points a
 Paths are checked as strings (relative, no ``..``, strictly under the folder, no character
 fast-import would read as syntax). There is no file system under the folder, so nothing is
 ever written outside it; a file at or through a symbolic link committed in the folder is still
-refused, as it was when a work tree was written.
+refused (a checkout would follow it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import subprocess
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from backup2gitops.adapters.git.errors import GitError
+from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.core import units
-from backup2gitops.core.errors import Backup2GitopsError
 
 KUSTOMIZATION = "kustomization.yaml"
 
 
-class UnsafePath(Backup2GitopsError, ValueError):
+def unsafe_path(message: str) -> GitError:
     """A path that would land outside the folder, or that fast-import would misread."""
+    return GitError("unsafe_path", message, retryable=False)
 
-    code = "unsafe_path"
 
-
-class ImportFailed(Backup2GitopsError):
-    """``git fast-import`` failed in the work clone (local trouble: disk, a broken clone)."""
-
-    code = "git_unavailable"
-    permanent = False
+def import_failed(message: str) -> GitError:
+    """``git fast-import`` failed in the clone (local trouble: disk, a broken clone)."""
+    return GitError("git_unavailable", message, retryable=True)
 
 
 def blob_id(content: bytes) -> str:
@@ -80,21 +76,17 @@ class Identity:
     email: str
 
 
-class TreeImport:
-    """One ``git fast-import`` process into ``git_dir``: blobs first, then at most one commit."""
+class FastImport:
+    """One ``git fast-import`` process into ``git_dir``: blobs first, then at most one commit.
+    Its end is bounded by ``runner``'s deadline like every git command."""
 
-    def __init__(self, *, git_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, git_dir: Path, runner: GitRunner | None = None) -> None:
+        self._runner = runner or GitRunner()
         self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _finish
-        self._process = subprocess.Popen(
-            [
-                *("git", "--git-dir", os.fspath(git_dir), "fast-import"),
-                *("--quiet", "--done", "--force", "--date-format=now"),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+        self._process = self._runner.start(
+            *("fast-import", "--quiet", "--done", "--force", "--date-format=now"),
+            git_dir=git_dir,
             stderr=self._errors,
-            env=dict(environ if environ is not None else os.environ),
-            bufsize=1 << 16,
         )
         assert self._process.stdin is not None
         self._stdin: IO[bytes] = self._process.stdin
@@ -106,7 +98,7 @@ class TreeImport:
             for chunk in chunks:
                 self._stdin.write(chunk)
         except (OSError, ValueError) as exc:  # ValueError: already closed
-            raise ImportFailed(f"git fast-import stopped: {self._finish()}") from exc
+            raise import_failed(f"git fast-import stopped: {self._finish()}") from exc
 
     def blob(self, content: bytes) -> int:
         """Send ``content`` as a blob; its mark."""
@@ -126,17 +118,18 @@ class TreeImport:
         files: Iterable[tuple[PurePosixPath, bytes]],
         tracked: Mapping[str, str],
         links: Collection[str] = (),
+        change: ImportedChange | None = None,
     ) -> ImportedChange:
         """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids.
 
-        ``links``: the tracked paths that are symbolic links. A file at or under one is refused
-        (``UnsafePath``): someone committed a link into the generated folder, and replacing it
-        silently would hide that (a work tree would have followed it).
+                ``links``: the tracked paths that are symbolic links. A file at or under one is refused
+        (``unsafe_path``): someone committed a link into the generated folder, and replacing it
+                silently would hide that (a work tree would have followed it).
         """
         linked = {link.rstrip("/") for link in links}
         prefix = f"{root.as_posix().rstrip('/')}/"
         seen: set[str] = set()
-        change = ImportedChange()
+        change = change if change is not None else ImportedChange()
         for relative, content in files:
             path = relative.as_posix()
             if (
@@ -146,9 +139,9 @@ class TreeImport:
                 or any(char in path for char in ('"', "\n", "\r", "\0"))
                 or path.endswith("/")
             ):
-                raise UnsafePath(f"{relative} is outside {root} or cannot be a file name there")
+                raise unsafe_path(f"{relative} is outside {root} or cannot be a file name there")
             if linked and _through_link(path, linked):
-                raise UnsafePath(f"{relative} is, or is inside, a symbolic link in the repository")
+                raise unsafe_path(f"{relative} is, or is inside, a symbolic link in the repository")
             seen.add(path)
             known = tracked.get(path)
             if known is not None and known == blob_id(content):
@@ -203,23 +196,27 @@ class TreeImport:
 
     def abandon(self) -> None:
         """End the stream with no commit (the guards refused, or reading failed)."""
-        with contextlib.suppress(ImportFailed):
+        with contextlib.suppress(GitError):
             self._write(b"done\n")
         self._finish()
 
     def _close(self) -> None:
         problem = self._finish()
         if problem:
-            raise ImportFailed(f"git fast-import failed: {problem}")
+            raise import_failed(f"git fast-import failed: {problem}")
 
     def _finish(self) -> str:
         """Close the stream and wait for the process; its error (empty when it succeeded)."""
         if self._outcome is None:
             with contextlib.suppress(OSError):
                 self._stdin.close()
-            code = self._process.wait()
-            self._errors.seek(0)
-            text = self._errors.read().decode(errors="replace").strip()
+            try:
+                code = self._runner.finish(self._process, "fast-import")
+            except GitError as exc:  # past the deadline: killed
+                code, text = -1, exc.message
+            else:
+                self._errors.seek(0)
+                text = self._errors.read().decode(errors="replace").strip()
             self._errors.close()
             first = text.splitlines()[0][:300] if text else f"exit {code}"
             self._outcome = "" if code == 0 else first

@@ -1,10 +1,10 @@
-"""What one commit changed in a cluster's folder, read from the generator's working clone.
+"""What one commit changed in a cluster's folder, for drift.
 
 Only the files the commit touched are read (``git diff --name-status`` against its parent), and
 of those only the kinds a rule looks at (``core.drift.WATCHED_RESOURCES``), one blob each, plus
-the roles ``core.drift.referenced_roles`` asks for: the cost follows the
-size of the change, not of the cluster. Commits are immutable, so this reads the clone without
-its lock; it never fetches (``GitRemote.publish`` has just synced it).
+the roles ``core.drift.referenced_roles`` asks for: the cost follows the size of the change,
+not of the cluster. Commits are immutable, so this reads the clone without its lock; it never
+fetches (the generator has just published the commit from that clone).
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from backup2gitops.adapters.gitrepo import GitError
-from backup2gitops.core import units
+from backup2gitops.adapters.git.process import GitRunner
+from backup2gitops.core import trailers, units
 from backup2gitops.core.drift import WATCHED_RESOURCES, ObjectChange, RoleKey
 from backup2gitops.core.repo_layout import UnsafeName, object_path
-
-if TYPE_CHECKING:  # GitPython loads when a commit is first read
-    import git
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -32,13 +29,13 @@ class CommitChanges:
     commit: str
     previous: str
     changes: list[ObjectChange]
-    repo: git.Repo
+    git_dir: Path
+    runner: GitRunner
     root: PurePosixPath
 
     def roles(self, keys: Iterable[RoleKey], *, cluster: str) -> dict[RoleKey, Mapping[str, Any]]:
         """The roles named by ``keys`` as the commit has them (absent ones are left out)."""
         found: dict[RoleKey, Mapping[str, Any]] = {}
-        tree = self.repo.commit(self.commit).tree
         for key in keys:
             kind, namespace, name = key
             resource = "clusterroles" if kind == "ClusterRole" else "roles"
@@ -51,18 +48,17 @@ class CommitChanges:
                 )
             except UnsafeName:  # no file can be named after it: no such role in the tree
                 continue
-            obj = _load(tree, str(path))
+            obj = _load(self.runner, self.git_dir, self.commit, str(path))
             if obj is not None:
                 found[key] = obj
         return found
 
 
-def _load(tree: Any, path: str) -> Mapping[str, Any] | None:
-    try:
-        blob = tree / path
-    except KeyError:
+def _load(runner: GitRunner, git_dir: Path, commit: str, path: str) -> Mapping[str, Any] | None:
+    done = runner.run("cat-file", "blob", f"{commit}:{path}", git_dir=git_dir, check=False)
+    if done.returncode != 0:
         return None
-    loaded = yaml.safe_load(blob.data_stream.read())
+    loaded = yaml.safe_load(done.stdout)
     return loaded if isinstance(loaded, dict) else None
 
 
@@ -72,35 +68,44 @@ def _namespace_of(path: str, root: PurePosixPath) -> str | None:
 
 
 def commit_changes(
-    *, workdir: Path, commit: str, root: PurePosixPath, backup_id: str, cluster: str
+    *,
+    git_dir: Path,
+    runner: GitRunner,
+    commit: str,
+    root: PurePosixPath,
+    backup_id: str,
+    cluster: str,
 ) -> CommitChanges | None:
     """The objects ``commit`` added, changed or removed under ``root``, compared with its parent.
 
-    None when there is nothing to compare: the commit is not this backup's (a no-op returned
-    another commit), it has no parent, or the parent had no folder for the cluster (the baseline).
+    None when there is nothing to compare: the commit is not this backup's (its trailers, parsed,
+    name another backup or cluster), it has no parent, or the parent had no folder for the
+    cluster (the baseline).
     """
-    import git
-
-    try:
-        repo = git.Repo(workdir)
-        this = repo.commit(commit)
-        trailers = this.message
-        if f"Backup-Id: {backup_id}" not in trailers or f"Cluster: {cluster}" not in trailers:
-            return None
-        if not this.parents:
-            return None
-        parent = this.parents[0]
-        try:
-            parent.tree / str(root)
-        except KeyError:
-            return None
-        out = repo.git.diff(
-            "--name-status", "--no-renames", "-z", parent.hexsha, this.hexsha, "--", str(root)
-        )
-    except (git.GitCommandError, ValueError) as exc:
-        raise GitError(
-            "git_unavailable", f"cannot read commit {commit[:12]}", retryable=True
-        ) from exc
+    message = runner.text("log", "-1", "--format=%B", commit, "--", git_dir=git_dir)
+    found = trailers.backup_trailers(trailers.parse(message))
+    if found is None or found.backup_id != backup_id or found.cluster != cluster:
+        return None
+    listed = runner.text("rev-list", "--parents", "-n1", commit, "--", git_dir=git_dir).split()
+    if len(listed) < 2:
+        return None
+    this, parent = listed[0], listed[1]
+    folder = runner.run(
+        "rev-parse", "--verify", "--quiet", f"{parent}:{root}", git_dir=git_dir, check=False
+    )
+    if folder.returncode != 0:
+        return None
+    out = runner.text(
+        "diff",
+        "--name-status",
+        "--no-renames",
+        "-z",
+        parent,
+        this,
+        "--",
+        str(root),
+        git_dir=git_dir,
+    )
     fields = out.split("\x00")
     changes: list[ObjectChange] = []
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
@@ -108,13 +113,13 @@ def commit_changes(
             continue
         if PurePosixPath(path).parent.name not in WATCHED_RESOURCES:
             continue  # no rule looks at this kind: not read at all
-        before = None if status == "A" else _load(parent.tree, path)
-        after = None if status == "D" else _load(this.tree, path)
+        before = None if status == "A" else _load(runner, git_dir, parent, path)
+        after = None if status == "D" else _load(runner, git_dir, this, path)
         if before is None and after is None:
             continue
         changes.append(
             ObjectChange(before=before, after=after, namespace_hint=_namespace_of(path, root))
         )
     return CommitChanges(
-        commit=this.hexsha, previous=parent.hexsha, changes=changes, repo=repo, root=root
+        commit=this, previous=parent, changes=changes, git_dir=git_dir, runner=runner, root=root
     )

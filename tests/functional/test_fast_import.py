@@ -1,4 +1,4 @@
-"""tree_import: a folder of a branch made to hold a stream of files, by git fast-import alone.
+"""fast_import: a folder of a branch made to hold a stream of files, by git fast-import alone.
 
 Real git: the commit is read back with ``git ls-tree`` / ``git cat-file``.
 """
@@ -10,10 +10,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.tree_import import (
+from backup2gitops.adapters.git import GitError
+from backup2gitops.adapters.git.fast_import import (
+    FastImport,
     Identity,
-    TreeImport,
-    UnsafePath,
     blob_id,
     cleaned_message,
 )
@@ -40,7 +40,7 @@ def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
 
 
 def commit(repo: Path, files: list[tuple[PurePosixPath, bytes]], *, parent: str | None) -> str:
-    importer = TreeImport(git_dir=repo)
+    importer = FastImport(git_dir=repo)
     tracked = {k: v for k, v in tree(repo).items() if k.startswith("clusters/")} if parent else {}
     change = importer.sync_folder(root=ROOT, files=files, tracked=tracked)
     importer.commit(ref="refs/heads/main", parent=parent, change=change, message="m", author=WHO)
@@ -68,7 +68,7 @@ def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -
         [(p("a/same.yaml"), b"same\n"), (p("a/edited.yaml"), b"old\n"), (p("b/c/gone.yaml"), b"g")],
         parent=None,
     )
-    importer = TreeImport(git_dir=repo)
+    importer = FastImport(git_dir=repo)
     files = [
         (p("a/same.yaml"), b"same\n"),
         (p("a/edited.yaml"), b"new value\n"),
@@ -89,7 +89,7 @@ def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -
 
 def test_nothing_changed_sends_nothing_and_an_empty_commit_keeps_the_tree(repo: Path) -> None:
     first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
-    importer = TreeImport(git_dir=repo)
+    importer = FastImport(git_dir=repo)
     change = importer.sync_folder(root=ROOT, files=[(p("a/x.yaml"), b"x\n")], tracked=tree(repo))
     assert change.written == 0
     importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
@@ -98,7 +98,7 @@ def test_nothing_changed_sends_nothing_and_an_empty_commit_keeps_the_tree(repo: 
 
 def test_abandoned_stream_makes_no_commit(repo: Path) -> None:
     first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
-    importer = TreeImport(git_dir=repo)
+    importer = FastImport(git_dir=repo)
     importer.sync_folder(root=ROOT, files=[(p("a/y.yaml"), b"y\n")], tracked=tree(repo))
     importer.abandon()
     assert git(repo, "rev-parse", "refs/heads/main").strip() == first
@@ -118,8 +118,8 @@ def test_abandoned_stream_makes_no_commit(repo: Path) -> None:
 def test_paths_outside_the_folder_or_misread_by_fast_import_are_refused(
     repo: Path, path: str
 ) -> None:
-    importer = TreeImport(git_dir=repo)
-    with pytest.raises(UnsafePath):
+    importer = FastImport(git_dir=repo)
+    with pytest.raises(GitError):
         importer.sync_folder(root=ROOT, files=[(PurePosixPath(path), b"x")], tracked={})
     importer.abandon()
 
@@ -166,8 +166,8 @@ def test_a_file_at_or_through_a_committed_symlink_is_refused(repo: Path, tmp_pat
     git(repo, "update-ref", "refs/heads/main", first)
 
     for path in ("ns/x.yaml", "ns", "ns/deeper/x.yaml"):
-        importer = TreeImport(git_dir=repo)
-        with pytest.raises(UnsafePath):
+        importer = FastImport(git_dir=repo)
+        with pytest.raises(GitError):
             importer.sync_folder(
                 root=ROOT, files=[(p(path), b"x")], tracked=tree(repo), links={str(p("ns"))}
             )
@@ -203,7 +203,7 @@ def test_a_repository_of_the_old_layout_moves_to_units_without_object_changes(
         (p("flux/prod.ns.shop.yaml"), b"kind: Kustomization\n"),
         (p("flux/kustomization.yaml"), b"resources: [prod.ns.shop.yaml]\n"),
     ]
-    importer = TreeImport(git_dir=repo)
+    importer = FastImport(git_dir=repo)
     change = importer.sync_folder(root=ROOT, files=files, tracked=tree(repo))
     importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
 

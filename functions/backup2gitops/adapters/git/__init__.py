@@ -1,0 +1,31 @@
+"""The git adapter: everything that runs git, behind one interface (``repository``).
+
+- ``errors``: the one error type, ``GitError``, and what git's words mean (``classify``);
+- ``credentials``: tokens as HTTP headers in the child's environment, remotes shown without them;
+- ``process``: every git command bounded (deadline, low-speed limit, ssh keep-alives);
+- ``history``: ``git log`` with trailers, parsed by ``core.trailers``; the health reads;
+- ``fast_import``: a folder made to hold a stream of files, by ``git fast-import``;
+- ``changes``: what a commit changed, for drift;
+- ``repository``: the ``Repository`` / ``Tip`` / ``ChangeSet`` protocols the generator uses;
+- ``tip``: those on a git directory; ``remote``: a remote through a cached clone;
+  ``worktree``: a local work tree; ``memory``: no git at all (tests).
+"""
+
+from backup2gitops.adapters.git.credentials import display_url
+from backup2gitops.adapters.git.errors import GitError
+from backup2gitops.adapters.git.remote import GitRemote, ensure_bare_remote
+from backup2gitops.adapters.git.repository import BackupCommit, ChangeSet, Folder, Repository, Tip
+from backup2gitops.adapters.git.worktree import LocalWorkTree
+
+__all__ = [
+    "BackupCommit",
+    "ChangeSet",
+    "Folder",
+    "GitError",
+    "GitRemote",
+    "LocalWorkTree",
+    "Repository",
+    "Tip",
+    "display_url",
+    "ensure_bare_remote",
+]

@@ -1,0 +1,181 @@
+"""``GitTip``: the ``Tip`` of a git directory (a cached clone or a work tree's), read with
+``git`` commands and written with one ``git fast-import`` per change set.
+
+What publishing means is the owner's (``push``: a push to the remote, or a checkout of the
+commit in a work tree); the tip only reads and writes objects and its local branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+
+from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git.fast_import import FastImport, Identity, ImportedChange
+from backup2gitops.adapters.git.process import GitRunner
+from backup2gitops.adapters.git.repository import BackupCommit, Folder
+
+Push = Callable[[str], None]
+RemoteRef = Callable[[str], str | None]
+"""A remote branch fetched for reading: its local ref (None: the remote has no such branch)."""
+
+
+class GitTip:
+    def __init__(
+        self,
+        *,
+        git_dir: Path,
+        branch: str,
+        runner: GitRunner,
+        author: Identity,
+        push: Push,
+        remote_ref: RemoteRef | None = None,
+    ) -> None:
+        self.git_dir = git_dir
+        self.branch = branch
+        self.runner = runner
+        self.author = author
+        self._push = push
+        self._remote_ref = remote_ref
+        self._commit = self.rev(f"refs/heads/{branch}")
+
+    @property
+    def commit(self) -> str | None:
+        return self._commit
+
+    def rev(self, spec: str) -> str | None:
+        """The object ``spec`` names, or None."""
+        done = self.runner.run(
+            "rev-parse", "--verify", "--quiet", spec, git_dir=self.git_dir, check=False
+        )
+        return done.stdout.decode().strip() or None if done.returncode == 0 else None
+
+    def backups(self, branch: str | None = None) -> list[BackupCommit]:
+        if branch is None:
+            ref = f"refs/heads/{self.branch}" if self._commit else None
+        else:
+            ref = self._remote_ref(branch) if self._remote_ref is not None else None
+        if ref is None:
+            return []
+        return history.backup_commits(history.read_log(self.runner, git_dir=self.git_dir, ref=ref))
+
+    def blob(self, blob: str) -> bytes:
+        return self.runner.run("cat-file", "blob", blob, git_dir=self.git_dir).stdout
+
+    def file(self, path: PurePosixPath) -> bytes | None:
+        if self._commit is None:
+            return None
+        listed = self.runner.text(
+            "ls-tree", "-z", "--full-tree", self._commit, "--", str(path), git_dir=self.git_dir
+        )
+        meta = listed.partition("\t")[0].split(" ")
+        if len(meta) != 3 or meta[0] != "100644":
+            return None
+        return self.blob(meta[2])
+
+    def folder(self, root: PurePosixPath, commit: str | None = None) -> Folder:
+        commit = commit or self._commit
+        if commit is None:
+            return Folder(tree=None)
+        tree = self.rev(f"{commit}:{root}")
+        if tree is None:
+            return Folder(tree=None)
+        out = self.runner.text(
+            "ls-tree", "-r", "-z", "--full-tree", commit, "--", str(root), git_dir=self.git_dir
+        )
+        files: dict[str, str] = {}
+        links: set[str] = set()
+        for entry in out.split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                mode, _, object_id = meta.split(" ")
+                files[path] = object_id
+                if mode == "120000":
+                    links.add(path)
+        return Folder(tree=tree, files=files, links=frozenset(links))
+
+    @contextlib.contextmanager
+    def change(self, root: PurePosixPath) -> Iterator[GitChangeSet]:
+        importer = FastImport(git_dir=self.git_dir, runner=self.runner)
+        try:
+            yield GitChangeSet(self, root, self.folder(root), importer)
+        finally:
+            importer.abandon()
+
+    def reapply(self, root: PurePosixPath, *, tree: str | None, message: str) -> str:
+        if self._commit is None:
+            raise ValueError("nothing to re-apply a folder on: the branch has no commit")
+        importer = FastImport(git_dir=self.git_dir, runner=self.runner)
+        try:
+            importer.commit_folder(
+                ref=f"refs/heads/{self.branch}",
+                parent=self._commit,
+                root=root,
+                tree=tree,
+                message=message,
+                author=self.author,
+            )
+        finally:
+            importer.abandon()
+        return self._made()
+
+    def _made(self) -> str:
+        made = self.rev(f"refs/heads/{self.branch}")
+        assert made is not None
+        return made
+
+    def push(self, branch: str) -> None:
+        self._push(branch)
+
+
+class GitChangeSet:
+    """One commit on a ``GitTip`` through ``git fast-import``: unchanged files cost a hash."""
+
+    def __init__(
+        self, tip: GitTip, root: PurePosixPath, folder: Folder, importer: FastImport
+    ) -> None:
+        self._tip, self._root, self._folder, self._importer = tip, root, folder, importer
+        self._change = ImportedChange()
+
+    @property
+    def added(self) -> int:
+        return self._change.added
+
+    @property
+    def changed(self) -> int:
+        return self._change.changed
+
+    @property
+    def removed(self) -> int:
+        return self._change.removed
+
+    @property
+    def written(self) -> int:
+        return self._change.written
+
+    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+        self._importer.sync_folder(
+            root=self._root,
+            files=files,
+            tracked=self._folder.files,
+            links=self._folder.links,
+            change=self._change,
+        )
+
+    def put(self, path: PurePosixPath, content: bytes) -> None:
+        self._importer.put(self._change, str(path), content)
+
+    def committed(self, path: PurePosixPath) -> bytes | None:
+        blob = self._folder.files.get(str(path))
+        return None if blob is None else self._tip.blob(blob)
+
+    def commit(self, message: str) -> str:
+        self._importer.commit(
+            ref=f"refs/heads/{self._tip.branch}",
+            parent=self._tip.commit,
+            change=self._change,
+            message=message,
+            author=self._tip.author,
+        )
+        return self._tip._made()

@@ -1,0 +1,340 @@
+"""Turning one backup into one commit: the generation job, shared by gitops-generator and
+``backup2gitops generate`` (``GenerationJob.configured``: built once from the backup, the
+configuration and the environment).
+
+    archive stream --(core.archive)--> items --(core.cleaning)--> clean objects or exclusions
+      --(core.repo_layout / core.repo_plan)--> files --(adapters.git: ChangeSet)--> commit + push
+
+``GenerationJob.run`` owns the publish loop, top to bottom: open the tip (``Repository.open``),
+read its facts (the backup commits and their trailers), ask the core's guards
+(``core.safeguards``: already there, older than the tip, too many deletions, too few items),
+stream the files into a change set, commit, push; a push that lost a race to another generator
+opens the tip again and asks again (the order check included), with a jittered backoff, for up
+to ``git.race_window_s``. The adapter reads and writes; the core decides; the job decides what
+to do next.
+
+The files stream from the archive into the change set: memory holds one object at a time and
+the set of paths, whatever the backup's size. Before that, one pass over the archive reads only
+its StatefulSets and CRDs into a ``BackupIndex`` (``core.cleaning.backup_index``: the claims a
+StatefulSet creates, the defaults a CRD fills in), which cleaning needs and the archive's order
+cannot promise before the objects it concerns. ``plan_backup`` is the same pipeline kept in
+memory, for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from backup2gitops.adapters.git import GitError, Repository, Tip
+from backup2gitops.core import safeguards, sops_files, trailers, units
+from backup2gitops.core.archive import ArchiveLimits, ReadReport, iter_items
+from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
+from backup2gitops.core.integrity import CheckedReader
+from backup2gitops.core.repo_plan import iter_tree
+from backup2gitops.core.safeguards import BackupMark, DeletionGuard
+from backup2gitops.generation.pipeline import (
+    BackupRefused,
+    Claims,
+    CommitResult,
+    Encrypt,
+    Outcome,
+    Plan,
+    Previous,
+    Transform,
+    commit_message,
+    guarded_tree,
+    placed_objects,
+)
+
+if TYPE_CHECKING:
+    from backup2gitops.config import Config
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before ``attempt`` (2, 3, ...): full jitter over an exponential cap, so
+    the generators that lost a race do not all come back at once."""
+    return random.uniform(0, min(5.0, 0.05 * 2 ** min(attempt, 10)))  # noqa: S311
+
+
+@dataclass
+class _Reading:
+    """One read of the archive: its plan and what the reader counted."""
+
+    plan: Plan
+    report: ReadReport = field(default_factory=ReadReport)
+
+
+@dataclass
+class GenerationJob:
+    """One backup to turn into one commit on ``remote``, and how (see the module docstring).
+
+    ``archive_size`` (and ``archive_sha256``) are checked while the archive streams
+    (``core.integrity``): a mismatch raises IntegrityError before the commit. ``claims`` feed
+    the guards. With ``encrypt`` (sops), each Secret is compared with the file committed at its
+    path on the tip and keeps its bytes when unchanged, and ``.sops.yaml`` at the repository's
+    root gets this cluster's creation rule (``core.sops_files``). ``push_branch`` (review mode)
+    pushes to a branch of its own; ``plan_noop`` reads the archive for the figures even when
+    the backup is already on the branch (the CLI reports them). ``progress`` is told how many
+    items were read so far (from 1 again on a retried attempt).
+    """
+
+    archive: Callable[[], BinaryIO]
+    remote: Repository
+    cluster: str
+    backup_id: str
+    policy: CleaningPolicy
+    transforms: Sequence[Transform] = ()
+    encrypt: Encrypt | None = None
+    plan_noop: bool = False
+    record_unchanged: bool = True
+    push_branch: str | None = None
+    archive_size: int | None = None
+    archive_sha256: str | None = None
+    claims: Claims = field(default_factory=Claims)
+    limits: ArchiveLimits | None = None
+    progress: Callable[[int], None] | None = None
+    layout: units.Layout | None = None
+    push_attempts: int = 5
+    """Pushes that fail for another reason than a lost race (git_unavailable) before giving up."""
+    race_window_s: float = 600.0
+    """How long lost races are tried again (each one means another generator's push landed)."""
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _index: BackupIndex | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def configured(
+        cls,
+        config: Config,
+        *,
+        archive: Callable[[], BinaryIO],
+        remote: Repository,
+        cluster: str,
+        backup_id: str,
+        claims: Claims,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> GenerationJob:
+        """The job ``config`` asks for: cleaning, transforms, encryption, limits, units, the
+        deletion share, push attempts and race window. ``options``: the other fields
+        (``archive_size``, ``push_branch``, ``plan_noop``, ``progress``...)."""
+        from backup2gitops.adapters.sops import encrypter_for
+        from backup2gitops.transforms import load_transforms
+
+        generator = config.generator
+        return cls(
+            archive=archive,
+            remote=remote,
+            cluster=cluster,
+            backup_id=backup_id,
+            policy=generator.cleaning,
+            transforms=load_transforms(generator.transforms),
+            encrypt=encrypter_for(generator, environ=environ),
+            record_unchanged=generator.record_unchanged,
+            claims=dataclasses.replace(claims, max_deletion_share=generator.max_deletion_share),
+            limits=config.archive_limits.limits(),
+            layout=config.layout(),
+            push_attempts=config.git.push_attempts,
+            race_window_s=config.git.race_window_s,
+            **options,
+        )
+
+    @property
+    def root(self) -> PurePosixPath:
+        return PurePosixPath("clusters") / self.cluster
+
+    def run(self) -> Outcome:
+        """Publish the backup as one commit: the loop of the module docstring."""
+        started = self.clock()
+        deadline = started + self.race_window_s
+        failed_pushes = 0
+        redo: _Made | None = None
+        reading: _Reading | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            if attempt > 1:
+                self.sleep(backoff(attempt))
+            with self.remote.open() as tip:
+                done = self._already_there(tip)
+                if done is not None:
+                    if self.plan_noop and reading is None:
+                        reading = _Reading(Plan(cluster=self.cluster))
+                        for _ in self._files(reading, None):
+                            pass
+                    return self._outcome(done, reading, started)
+                made, reading = self._commit(tip, redo, reading)
+                if made.noop:
+                    return self._outcome(made.result, reading, started)
+                try:
+                    tip.push(self.push_branch or self.remote.branch)
+                    return self._outcome(made.result, reading, started)
+                except GitError as exc:
+                    if exc.code == "push_raced" and self.clock() < deadline:
+                        redo = made
+                        continue  # another generator's push landed: decide again on its tip
+                    failed_pushes += exc.code == "git_unavailable"
+                    if exc.code != "git_unavailable" or failed_pushes >= self.push_attempts:
+                        raise
+                    redo = made
+
+    def _already_there(self, tip: Tip) -> CommitResult | None:
+        """The no-op when the tip already has this backup; ``out_of_order`` when it reflects a
+        newer backup of the cluster (asked on every attempt: on the tip a lost race fetched)."""
+        history = tip.backups()
+        existing = safeguards.commit_of(history, backup_id=self.backup_id, cluster=self.cluster)
+        if existing is None and self.push_branch is not None:
+            review = tip.backups(self.push_branch)
+            existing = safeguards.commit_of(review, backup_id=self.backup_id, cluster=self.cluster)
+        if existing is not None:
+            return CommitResult(existing, 0, 0, 0, noop=True)
+        if self.claims.created_at is not None:
+            newest = safeguards.newest_mark(history, cluster=self.cluster)
+            mark = BackupMark(backup_id=self.backup_id, created_at=self.claims.created_at)
+            reason = safeguards.superseded_by(mark, newest[1] if newest else None)
+            if reason is not None:
+                raise BackupRefused("out_of_order", reason)
+        return None
+
+    def _commit(
+        self, tip: Tip, redo: _Made | None, reading: _Reading | None
+    ) -> tuple[_Made, _Reading | None]:
+        """The commit on ``tip`` (not pushed): the re-applied folder of a lost race when the
+        cluster's folder did not move, else the archive streamed again through the guards."""
+        folder = tip.folder(self.root)
+        if (
+            redo is not None
+            and tip.commit is not None
+            and folder.tree == redo.base
+            and self.encrypt is None  # .sops.yaml is shared: with it, the files are read again
+        ):
+            commit = tip.reapply(self.root, tree=redo.tree, message=redo.message)
+            result = dataclasses.replace(redo.result, commit=commit)
+            return _Made(result, redo.base, redo.tree, redo.message), reading
+        reading = _Reading(Plan(cluster=self.cluster))
+        with tip.change(self.root) as change:
+            change.sync(self._files(reading, change.committed))
+            if self.encrypt is not None:  # fixed names, never from a backup
+                for path, update in self._shared().items():
+                    current = tip.file(path)
+                    content = update(current)
+                    if content != current:
+                        change.put(path, content)
+            result = CommitResult("", change.added, change.changed, change.removed, noop=False)
+            before = sum(1 for path in folder.files if not units.is_generated(path))
+            self._check_deletions(before, result, reading.report)
+            if not change.written and not self.record_unchanged:
+                return _Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
+            message = self._message(reading.plan, result)
+            commit = change.commit(message)
+        made_tree = tip.folder(self.root, commit).tree
+        return _Made(
+            dataclasses.replace(result, commit=commit), folder.tree, made_tree, message
+        ), reading
+
+    def _message(self, plan: Plan, result: CommitResult) -> str:
+        try:
+            return trailers.with_trailers(
+                commit_message(plan=plan, backup_id=self.backup_id, result=result),
+                trailers.backup_message_trailers(
+                    backup_id=self.backup_id,
+                    cluster=self.cluster,
+                    created_at=self.claims.created_at,
+                ),
+            )
+        except trailers.UnsafeTrailer as exc:
+            raise BackupRefused("unsafe_trailer", str(exc)) from exc
+
+    def _check_deletions(self, before: int, result: CommitResult, report: ReadReport) -> None:
+        """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
+        claims = self.claims
+        rule = DeletionGuard(max_share=claims.max_deletion_share)
+        confirmed = claims.complete and claims.items is not None and report.items >= claims.items
+        refusal = rule.refusal(before=before, removed=result.removed, confirmed_complete=confirmed)
+        if refusal:
+            raise BackupRefused("mass_deletion", refusal)
+
+    def _shared(self) -> dict[PurePosixPath, Callable[[bytes | None], bytes]]:
+        assert self.encrypt is not None
+        return {
+            sops_files.SOPS_CONFIG: functools.partial(
+                sops_files.sops_config, cluster=self.cluster, recipients=self.encrypt.recipient_list
+            )
+        }
+
+    def _checked(self, raw: BinaryIO) -> CheckedReader | None:
+        if self.archive_size is None:
+            return None
+        return CheckedReader(
+            raw, what="the archive", size=self.archive_size, sha256=self.archive_sha256
+        )
+
+    def _backup_index(self) -> BackupIndex:
+        """The first pass, once for all attempts (they read the same archive)."""
+        if self._index is None:
+            with self.archive() as raw:
+                stream = self._checked(raw)
+                items = iter_items(
+                    cast("BinaryIO", stream or raw), limits=self.limits, only=INDEXED_RESOURCES
+                )
+                self._index = BackupIndex.of(item.obj for item in items)
+                if stream is not None:
+                    stream.finish()
+        return self._index
+
+    def _files(
+        self, reading: _Reading, previous: Previous | None
+    ) -> Iterator[tuple[PurePosixPath, bytes]]:
+        """The backup's files, read from the archive into ``reading``, then the count check."""
+        index = self._backup_index()
+        with self.archive() as raw:
+            stream = self._checked(raw)
+            placed = placed_objects(
+                iter_items(
+                    cast("BinaryIO", stream or raw), report=reading.report, limits=self.limits
+                ),
+                plan=reading.plan,
+                policy=self.policy,
+                transforms=self.transforms,
+                encrypt=self.encrypt,
+                previous=previous,
+                progress=self.progress,
+                index=index,
+            )
+            yield from guarded_tree(
+                iter_tree(cluster=self.cluster, objects=placed, layout=self.layout),
+                report=reading.report,
+                claims=self.claims,
+            )
+            if stream is not None:
+                stream.finish()  # before the commit: the consumer asks for one more file
+
+    def _outcome(self, result: CommitResult, reading: _Reading | None, started: float) -> Outcome:
+        plan = reading.plan if reading is not None else Plan(cluster=self.cluster)
+        return Outcome(plan=plan, commit=result, duration_s=self.clock() - started)
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A commit made on the tip (or the no-op it became), and what re-applies it."""
+
+    result: CommitResult
+    base: str | None = None
+    tree: str | None = None
+    message: str = ""
+
+    @property
+    def noop(self) -> bool:
+        return self.result.noop
+
+
+def generate(**fields: Any) -> Outcome:
+    """``GenerationJob(**fields).run()``: one job, spelled as a call (tests, benchmarks)."""
+    return GenerationJob(**fields).run()

@@ -1,0 +1,213 @@
+"""The pipeline of one backup: archive items -> clean objects -> placed files, with its
+figures (``Plan``), the producer's claims (``Claims``) and the refusals (``BackupRefused``).
+Pure of git: ``job.GenerationJob`` feeds these files to a repository's change set, and
+``plan_backup`` keeps the whole tree in memory (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
+
+from backup2gitops.core import errors, trailers, units
+from backup2gitops.core.archive import BackupItem, ReadReport
+from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy, prepare
+from backup2gitops.core.repo_layout import object_path
+from backup2gitops.core.repo_plan import plan_tree
+from backup2gitops.core.safeguards import count_refusal
+
+if TYPE_CHECKING:
+    pass
+
+Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
+Previous = Callable[[PurePosixPath], bytes | None]
+"""The file committed at a path on the tip being built upon (None: there is none)."""
+
+
+class Encrypt(Protocol):
+    """Encrypts a Secret (``adapters.sops.SopsEncrypter``); returns ``previous``, the committed
+    document at the same path, when it already holds this plaintext (no churn)."""
+
+    recipient_list: list[str]
+
+    def __call__(
+        self, obj: dict[str, Any], *, previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+
+def committed_document(previous: Previous | None, path: PurePosixPath) -> dict[str, Any] | None:
+    """The YAML document committed at ``path``, if there is one and it parses as a mapping."""
+    raw = previous(path) if previous is not None else None
+    if raw is None:
+        return None
+    try:
+        loaded = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+@dataclass
+class Plan:
+    """What a backup becomes in the repository: its figures, and (``plan_backup``) its files."""
+
+    cluster: str
+    files: dict[PurePosixPath, bytes] = field(default_factory=dict)
+    objects: int = 0
+    excluded: int = 0
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    kinds: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: str
+    added: int
+    changed: int
+    removed: int
+    noop: bool
+    reason: str | None = None
+    """Why a no-op made no commit when that is not "already on the branch"."""
+
+
+class BackupRefused(errors.Backup2GitopsError):
+    """The backup must not become a commit (``code``: archive_empty, archive_incomplete,
+    mass_deletion, out_of_order, clock_skew, unsafe_trailer). Never retryable: the same bytes
+    give the same verdict."""
+
+    permanent = True
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code, permanent=True)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What the backup's producer says about it, for the guards (``core.safeguards``)."""
+
+    created_at: datetime | None = None
+    """Completion time: orders backups on the branch (None: no order is enforced)."""
+    items: int | None = None
+    """Objects the producer wrote (manifest counts, Velero's itemsBackedUp); None: unknown."""
+    complete: bool = False
+    """The producer vouches nothing is missing (native manifest; Velero ``Completed`` with
+    itemsBackedUp == totalItems)."""
+    max_deletion_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    commit: CommitResult
+    duration_s: float
+
+
+def placed_objects(
+    items: Iterable[BackupItem],
+    *,
+    plan: Plan,
+    policy: CleaningPolicy,
+    transforms: Sequence[Transform] = (),
+    encrypt: Encrypt | None = None,
+    previous: Previous | None = None,
+    progress: Callable[[int], None] | None = None,
+    index: BackupIndex,
+) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
+    """Clean each item and place it, counting what is kept and why the rest is excluded.
+
+    A Secret to encrypt is given the document committed at its path (``previous``), which the
+    encrypter returns as it is when the plaintext did not change. ``progress`` is told the
+    number of items read so far, after each one. ``index`` is the backup's index (its
+    StatefulSets' claim templates, its CRDs' defaults)."""
+    for count, item in enumerate(items, 1):
+        if progress is not None:
+            progress(count)
+        prepared = prepare(item.obj, policy=policy, transforms=transforms, index=index)
+        if prepared.object is None:
+            reason = prepared.excluded or "excluded"
+            plan.excluded += 1
+            plan.excluded_by_reason[reason] = plan.excluded_by_reason.get(reason, 0) + 1
+            continue
+        obj = prepared.object
+        path = object_path(
+            cluster=plan.cluster,
+            group_resource=item.group_resource,
+            namespace=item.namespace,
+            name=item.name,
+        )
+        if prepared.encrypt:
+            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
+                raise ValueError("the secret policy asks for encryption but no encrypter is set")
+            obj = encrypt(obj, previous=committed_document(previous, path))
+        plan.objects += 1
+        plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
+        yield path, obj
+
+
+def plan_backup(
+    items: Iterable[BackupItem],
+    *,
+    cluster: str,
+    policy: CleaningPolicy,
+    transforms: Sequence[Transform] = (),
+    encrypt: Encrypt | None = None,
+    previous: Previous | None = None,
+    index: BackupIndex | None = None,
+    layout: units.Layout | None = None,
+) -> Plan:
+    """The whole repository tree for ``cluster``, in memory.
+
+    ``index`` is the backup's index (``GenerationJob`` builds it in a first pass over the archive);
+    without one it is built from ``items``, which are then read into a list first.
+    """
+    plan = Plan(cluster=cluster)
+    if index is None:
+        items = list(items)
+        index = BackupIndex.of(i.obj for i in items if i.group_resource in INDEXED_RESOURCES)
+    placed = placed_objects(
+        items,
+        plan=plan,
+        policy=policy,
+        transforms=transforms,
+        encrypt=encrypt,
+        previous=previous,
+        index=index,
+    )
+    plan.files = plan_tree(cluster=cluster, objects=placed, layout=layout)
+    return plan
+
+
+def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
+    """A message a reviewer can read: what changed, by kind and namespace."""
+    clean = trailers.clean_line  # kinds and reasons come from the archive: one line each
+    title = (
+        f"{plan.cluster}: backup {backup_id} (+{result.added} ~{result.changed} -{result.removed})"
+    )
+    lines = [title, "", f"{plan.objects} objects in the repository, {plan.excluded} excluded."]
+    if plan.kinds:
+        lines += ["", "Objects by kind and namespace:"]
+        for (kind, namespace), count in sorted(plan.kinds.items()):
+            lines.append(f"  {clean(kind)} in {clean(namespace)}: {count}")
+    if plan.excluded_by_reason:
+        lines += ["", "Excluded:"]
+        for reason, count in sorted(plan.excluded_by_reason.items()):
+            lines.append(f"  {clean(reason)}: {count}")
+    return "\n".join(lines)
+
+
+def guarded_tree(
+    files: Iterable[tuple[PurePosixPath, bytes]], *, report: ReadReport, claims: Claims
+) -> Iterator[tuple[PurePosixPath, bytes]]:
+    """``files``, then the item count check: the change set has the new files but nothing has
+    been removed yet when an empty or gutted archive is refused."""
+    yield from files
+    refusal = count_refusal(read=report.items, claimed=claims.items)
+    if refusal:
+        code = "archive_empty" if report.items == 0 else "archive_incomplete"
+        raise BackupRefused(code, refusal)
