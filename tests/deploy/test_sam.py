@@ -206,9 +206,9 @@ def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
                 if any(a in ("s3:PutObject", "s3:DeleteObject") for a in actions):
                     # writes only where each function keeps its objects
                     allowed = {
-                        "ClusterBackup": "/backups/*",
-                        "AlertRouter": "/state/alerts/*",
-                        "HealthAggregator": "/state/*",
+                        "ClusterBackup": ("/backups/*",),
+                        "AlertRouter": ("/state/alerts/*", "/state/deliveries/*"),
+                        "HealthAggregator": ("/state/*",),
                     }
                     (where,) = [v for k, v in allowed.items() if name.startswith(k)]
                     assert all(r["Fn::Sub"].endswith(where) for r in resources_), (name, st)
