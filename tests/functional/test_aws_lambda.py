@@ -470,3 +470,28 @@ alerts:
     env = {"BACKUP2GITOPS_SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
     assert ALERT_ROUTER.requirements is not None
     assert ALERT_ROUTER.requirements(FunctionContext(config, environ=env)) is None
+
+
+def test_gitops_generator_without_git_fails_every_invocation_naming_the_fix(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backup2gitops.runtime.aws_lambda import git_missing
+
+    assert git_missing("gitops-generator", {}, which=lambda _name: "/opt/bin/git") is None
+    assert git_missing("backup-complete", {}, which=lambda _name: None) is None
+    why = git_missing("gitops-generator", {}, which=lambda _name: None)
+    assert why is not None and "GitLayerArn" in why
+    spec = FunctionSpec(name="gitops-generator", handle=lambda _e, _c: None)
+    handler = lambda_adapter(
+        spec,
+        context=lambda: FunctionContext(
+            parse_config("{}", {}), store=store, environ={"PATH": "/nonexistent"}
+        ),
+        events_client=RecordingEventBridge(),
+    )
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigError, match="GitLayerArn"):
+        handler({}, LambdaContext())
+    assert any(
+        r.levelname == "CRITICAL" and "GitLayerArn" in r.getMessage() for r in caplog.records
+    )

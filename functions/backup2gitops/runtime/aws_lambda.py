@@ -56,7 +56,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,7 @@ def lambda_adapter(
             secrets_resolved.append(True)
         base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
         unmet = spec.requirements(base) if spec.requirements is not None else None
+        unmet = unmet or git_missing(spec.name, base.environ)
         if unmet is not None:  # a credential the configuration needs: one line, then fail
             logger_for(spec.name).critical(unmet)
             raise ConfigError(unmet)
@@ -182,6 +184,24 @@ def lambda_adapter(
                 return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
+
+
+RUNS_GIT = frozenset({"gitops-generator"})
+"""The functions that cannot work without a git executable (health-aggregator's git check
+reports a missing git itself: /health answers 503 naming it)."""
+
+
+def git_missing(
+    function: str, environ: Mapping[str, str], *, which: Callable[[str], str | None] = shutil.which
+) -> str | None:
+    """Why ``function`` cannot run here: it runs git and Lambda's python3.12 runtime has none."""
+    if function not in RUNS_GIT or environ.get("GIT_PYTHON_GIT_EXECUTABLE") or which("git"):
+        return None
+    return (
+        f"{function} runs git and there is no git on PATH: deploy template.yaml with "
+        "GitLayerArn naming a Lambda layer that has bin/git built for Amazon Linux 2023 "
+        "(README: git on Lambda)"
+    )
 
 
 def emit_invocation_metric(function: str, *, outcome: str) -> None:
@@ -339,6 +359,7 @@ __all__ = [
     "UnreadableEvent",
     "event_from_lambda",
     "from_structured",
+    "git_missing",
     "lambda_adapter",
     "lambda_context",
     "structured",

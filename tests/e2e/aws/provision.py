@@ -21,6 +21,7 @@ HANDLED = {
     "AWS::Events::EventBus",
     "AWS::Events::Rule",
     "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
     "AWS::DynamoDB::Table",
     "AWS::Scheduler::Schedule",
     "AWS::Lambda::Function",
@@ -123,6 +124,12 @@ def provision(stack: Stack, session: Any) -> Provisioned:
         name = stack.resolve(res["Properties"])["Name"]
         arn = events.create_event_bus(Name=name)["EventBusArn"]
         stack.physical[logical], stack.arns[logical] = name, arn
+    for res in stack.resources("AWS::SQS::QueuePolicy").values():
+        props = stack.resolve(res["Properties"])
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
     for logical, res in stack.resources("AWS::DynamoDB::Table").items():
         props = stack.resolve(res["Properties"])
         name = props.get("TableName", f"{prefix}-{logical}")

@@ -367,14 +367,18 @@ def flow_from_the_manifest(aws: AwsStack, manifest: str) -> None:
     for event in aws.events:
         if event["detail-type"].startswith("io.backup2gitops."):
             _validate(event)
+    check_iam(aws)
 
 
-def test_every_aws_call_was_allowed_by_the_calling_functions_role(aws: AwsStack) -> None:
+def check_iam(aws: AwsStack) -> None:
+    """Every AWS call the functions made so far was allowed by the calling function's role in
+    the translated template; prints the calls per function (figures for the docs)."""
     made = iam.calls(aws.call_log)
     assert made, "the call recorder saw no AWS call"
     by_function: dict[str, set[str]] = {}
     for call in made:
-        by_function.setdefault(call.function, set()).add(f"{call.action} {call.resource}")
+        resource = re.sub(r"/[0-9a-f]{32}(\.[a-z]+)*$|/[^/]+\.json$", "/…", call.resource)
+        by_function.setdefault(call.function, set()).add(f"{call.action} {resource}")
     print(json.dumps({k: sorted(v) for k, v in sorted(by_function.items())}, indent=1))
     assert iam.denied(aws.stack, made) == []
 
@@ -392,3 +396,37 @@ def test_sizes_of_the_built_functions(sam_built: Path) -> None:
                 size += tree_size(sam_built / re.sub(r"[0-9a-f]{10}$", "", layer["Ref"]))
         print(f"{logical}: {size / 1e6:.1f} MB with its layers")
         assert size < 250e6
+
+
+def test_without_a_git_layer_the_generator_fails_at_cold_start_naming_the_fix(
+    sam_built: Path, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Lambda's python3.12 runtime has no git: GitLayerArn left empty, gitops-generator refuses
+    every event with one CRITICAL line naming the parameter (an error: on-failure destination)."""
+    import boto3
+
+    session = _MotoSession(
+        boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        ),
+        moto_endpoint,
+    )
+    stack = Stack(
+        "b2g-nogit",
+        translate(),
+        {"GitRepositoryUrl": "https://git.example.com/x.git", "ClusterName": "c"},
+    )
+    provision(stack, session)
+    with run_function(
+        stack,
+        "GitopsGeneratorFunction",
+        build=sam_built,
+        endpoint=moto_endpoint,
+        layer_dirs={},
+        call_log=tmp_path / "calls.jsonl",
+        log_dir=tmp_path,
+    ) as generator:
+        result = generator.invoke({"reason": "scheduled"})
+    assert result.get("errorType") == "ConfigError", result
+    assert "GitLayerArn" in result["errorMessage"]
+    assert "CRITICAL" in generator.log.read_text()
