@@ -9,13 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from backup2gitops.core.errors import Backup2GitopsError
+
 FUNCTION_URL = re.compile(
     r"^https://[^./]+\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws(?:[/:?]|$)"
 )
 
 
-class SigningError(ValueError):
+class SigningError(Backup2GitopsError, ValueError):
     """No AWS credentials to sign with."""
+
+    code = "no_aws_credentials"
 
 
 def function_url_region(url: str) -> str | None:

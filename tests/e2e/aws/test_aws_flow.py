@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from backup2gitops.core.archive import BackupItem
 from tests.e2e.aws import iam
 from tests.e2e.aws.cloudformation import REGION, REPO, Stack, translate
 from tests.e2e.aws.lambda_functions import LambdaFunction, run_function, tree_size
@@ -38,6 +39,7 @@ from tests.e2e.aws.provision import Provisioned, provision
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import wait_for
 from tests.fixtures.notifications import eventbridge_body, s3_body
+from tests.fixtures.velero import write_velero_backup
 from tests.kube_apiserver import KubeCluster
 from tests.recording import Recorder, recording_server
 
@@ -54,6 +56,27 @@ FUNCTIONS = (
     "AlertRouterFunction",
 )
 SCHEMAS = REPO / "schemas"
+VELERO_CLUSTER = "legacy"  # VeleroClusterName: the cluster of the Velero bucket's backups
+VELERO_BACKUP = "daily-20261207010000"
+VELERO_ITEMS = [
+    BackupItem(
+        "configmaps",
+        "shop",
+        "settings",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "shop"},
+            "data": {"mode": "velero"},
+        },
+    ),
+    BackupItem(
+        "namespaces",
+        None,
+        "shop",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+    ),
+]
 
 
 @dataclass
@@ -154,6 +177,7 @@ def aws(
             "KubeconfigSecretArn": _secret(session, "b2g/kubeconfig", "not yet"),
             "SlackWebhookSecretArn": _secret(session, "b2g/slack", f"{recorder.url}/slack"),
             "GitLayerArn": GIT_LAYER_ARN,
+            "VeleroClusterName": VELERO_CLUSTER,
         }
         stack = Stack("b2g-e2e", translate(), parameters)
         provisioned = provision(stack, session)
@@ -298,9 +322,10 @@ def flow_from_the_manifest(aws: AwsStack, manifest: str) -> None:
     assert again["detail"]["id"] == completed["detail"]["id"]
 
     # 3. the rule's queue -> gitops-generator: one commit, pushed with the token over git http
+    before = aws.commits()
     _ok(aws.invoke("GitopsGeneratorFunction", completed), "published")
     commits = aws.commits()
-    assert len(commits) == 1, commits
+    assert len(commits) == len(before) + 1, commits
     _ok(aws.invoke("GitopsGeneratorFunction", again), "published", "no_reply")
     assert aws.commits() == commits  # a redelivery commits nothing new
     generated = aws.take("HealthAggregatorFunction", expect=2)
@@ -345,9 +370,22 @@ def flow_from_the_manifest(aws: AwsStack, manifest: str) -> None:
     table = aws.stack.physical["IdempotencyTable"]
     assert aws.client("dynamodb").scan(TableName=table)["Count"] >= 1
 
-    # 6. the EventBridge "Object Created" shape, routed by the rule on the default bus
-    velero_key = f"backups/{CLUSTER}/velero-e2e/velero-backup.json"
-    entry = eventbridge_body(bucket=aws.stack.parameters["ExistingBucketName"], key=velero_key)
+    for event in aws.events:
+        if event["detail-type"].startswith("io.backup2gitops."):
+            _validate(event)
+    check_iam(aws)
+
+
+def velero_backup_flows_to_git(aws: AwsStack) -> None:
+    velero_bucket = aws.stack.parameters["ExistingBucketName"]
+    folder = aws.git_root.parent / "velero" / VELERO_BACKUP
+    write_velero_backup(folder, name=VELERO_BACKUP, items=VELERO_ITEMS)
+    s3 = aws.client("s3")
+    for name in ("velero-backup.json", f"{VELERO_BACKUP}.tar.gz"):  # Velero's order
+        key = f"backups/{VELERO_BACKUP}/{name}"
+        s3.put_object(Bucket=velero_bucket, Key=key, Body=(folder / name).read_bytes())
+    marker = f"backups/{VELERO_BACKUP}/velero-backup.json"
+    entry = eventbridge_body(bucket=velero_bucket, key=marker)
     put = aws.client("events").put_events(
         Entries=[
             {
@@ -360,10 +398,36 @@ def flow_from_the_manifest(aws: AwsStack, manifest: str) -> None:
     )
     assert put["FailedEntryCount"] == 0
     (routed,) = aws.take("BackupCompleteFunction", expect=1)
-    assert routed["detail"]["object"]["key"] == velero_key
-    result = aws.invoke("BackupCompleteFunction", routed)
-    assert "errorType" not in result, result
+    assert routed["detail"]["object"]["key"] == marker
+    _ok(aws.invoke("BackupCompleteFunction", routed), "published")
+    (completed,) = aws.take("GitopsGeneratorFunction", expect=1)
+    data = completed["detail"]["data"]
+    assert (data["bucket"], data["cluster"], data["format"]) == (
+        velero_bucket,
+        VELERO_CLUSTER,
+        "velero",
+    )
+    before = aws.commits()
+    _ok(aws.invoke("GitopsGeneratorFunction", completed), "published")
+    after = aws.commits()
+    assert len(after) == len(before) + 1 and VELERO_CLUSTER in after[0], after
+    _ok(aws.invoke("GitopsGeneratorFunction", completed), "published", "no_reply")  # redelivered
+    assert aws.commits() == after
+    tree = subprocess.run(
+        ["git", "-C", str(aws.git_root / "clusters.git"), "ls-tree", "-r", "--name-only", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"clusters/{VELERO_CLUSTER}/" in tree
+    aws.take("HealthAggregatorFunction", expect=1)
+    aws.take("AlertRouterFunction", expect=1)
 
+
+def test_a_velero_backup_in_the_existing_bucket_flows_to_git(aws: AwsStack) -> None:
+    """S3 -> EventBridge "Object Created" on the default bus -> the rule -> backup-complete ->
+    gitops-generator, reading Velero's bucket (ExistingBucketName) with its read-only grant."""
+    velero_backup_flows_to_git(aws)
     for event in aws.events:
         if event["detail-type"].startswith("io.backup2gitops."):
             _validate(event)
