@@ -247,6 +247,7 @@ def _validate(event: dict[str, Any]) -> None:
 
     detail = event["detail"]
     assert event["detail-type"] == detail["type"]
+    assert len(json.dumps(detail).encode()) < 256 * 1024  # EventBridge's entry limit
     jsonschema.validate(detail, json.loads((SCHEMAS / "cloudevent.json").read_text()))
     schema = json.loads((SCHEMAS / f"{detail['type']}.json").read_text())
     jsonschema.validate(detail["data"], schema)
