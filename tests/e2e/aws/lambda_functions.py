@@ -183,10 +183,11 @@ def run_function(
     layer_dirs: Mapping[str, Path],
     call_log: Path,
     log_dir: Path,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[LambdaFunction]:
     """One function of ``stack`` under RIE + awslambdaric, from ``build`` (sam build's folder).
     ``layer_dirs`` maps a layer ARN that is not built here (GitLayerArn) to a folder standing
-    for it."""
+    for it; ``extra_env`` is what the test adds beyond Lambda's own (a CA bundle)."""
     props = stack.resolve(stack.template["Resources"][logical]["Properties"])
     task_root = build / logical
     built_layers = {  # the translated layer's logical id is the template's + a hash
@@ -210,6 +211,7 @@ def run_function(
             "PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath),
             "LAMBDA_TASK_ROOT": str(task_root),
             "B2G_AWS_CALL_LOG": str(call_log),
+            **(extra_env or {}),
         },
     )
     port, api_port = free_port(), free_port()

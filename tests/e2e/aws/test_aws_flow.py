@@ -13,9 +13,10 @@ template; AWS is moto's server, provisioned from the translated template
 * EventBridge -> Lambda: each rule's target is an SQS queue standing for the function; the test
   polls it and invokes the function with the EventBridge event it holds.
 
-Not real: the git remote is ``git http-backend`` over HTTP, not HTTPS (the functions would need the
-test CA in their environment, which the template does not give them); the git layer is this
-machine's git linked into a folder standing for the layer's /opt/bin.
+The git remote is ``git http-backend`` over HTTPS (tests/e2e/git_http.py) with Basic auth and the
+token from Secrets Manager; beyond the template's environment the functions get only
+``GIT_SSL_CAINFO`` (the test CA). Not real: the git layer is this machine's git linked into a
+folder standing for the layer's /opt/bin.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tests.e2e.servers import wait_for
 from tests.fixtures.notifications import eventbridge_body, s3_body
 from tests.fixtures.velero import write_velero_backup
 from tests.kube_apiserver import KubeCluster
+from tests.kube_apiserver.pki import make_pki
 from tests.recording import Recorder, recording_server
 
 pytestmark = pytest.mark.timeout(1800)
@@ -165,9 +167,12 @@ def aws(
         check=True,
     )
     call_log = tmp / "aws-calls.jsonl"
+    pki = make_pki(tmp / "pki")
     with (
         recording_server() as recorder,
-        git_http_server(git_root, user="x-access-token", token=TOKEN) as (git_base, _seen),
+        git_http_server(
+            git_root, user="x-access-token", token=TOKEN, tls=(pki.serving_cert, pki.serving_key)
+        ) as (git_base, _seen),
     ):
         parameters = {
             "GitRepositoryUrl": f"{git_base}clusters.git",
@@ -184,7 +189,12 @@ def aws(
         session.client("s3").create_bucket(Bucket=stack.parameters["ExistingBucketName"])
         layer_dirs = {GIT_LAYER_ARN: _git_layer(tmp / "git-layer")}
         functions: dict[str, LambdaFunction] = {}
-        with _all_running(stack, sam_built, moto_endpoint, layer_dirs, call_log, tmp, functions):
+        # the one variable beyond Lambda's: git trusts the test CA (a forge's certificate
+        # chains to Lambda's system store instead)
+        extra = {"GIT_SSL_CAINFO": str(pki.ca_cert)}
+        with _all_running(
+            stack, sam_built, moto_endpoint, layer_dirs, call_log, tmp, functions, extra
+        ):
             yield AwsStack(
                 stack,
                 provisioned,
@@ -216,11 +226,13 @@ class _all_running:  # noqa: N801 - a context manager, used as one
         call_log: Path,
         log_dir: Path,
         out: dict[str, LambdaFunction],
+        extra_env: dict[str, str],
     ) -> None:
         import contextlib
 
         self.stack_cm = contextlib.ExitStack()
         self.args = (stack, build, endpoint, layer_dirs, call_log, log_dir, out)
+        self.extra_env = extra_env
 
     def __enter__(self) -> None:
         stack, build, endpoint, layer_dirs, call_log, log_dir, out = self.args
@@ -234,6 +246,7 @@ class _all_running:  # noqa: N801 - a context manager, used as one
                     layer_dirs=layer_dirs,
                     call_log=call_log,
                     log_dir=log_dir,
+                    extra_env=self.extra_env,
                 )
             )
 
