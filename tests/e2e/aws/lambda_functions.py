@@ -14,6 +14,7 @@ the role's credentials -- fake ones here) and AWS_ENDPOINT_URL pointing at moto'
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -83,8 +84,21 @@ def sam_build(cache: Path) -> Path:
     matches); returns that build folder."""
     target = cache / source_digest()
     build = target / "build"
-    if (target / "done").exists():
-        return build
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another session building the same sources waits
+        if not (target / "done").exists():
+            _build(target, build)
+            builds = sorted(
+                (d for d in cache.iterdir() if (d / "done").exists()),
+                key=lambda d: (d / "done").stat().st_mtime,
+            )
+            for old in builds[:-3]:  # ~150 MB each: the three newest stay
+                shutil.rmtree(old, ignore_errors=True)
+    return build
+
+
+def _build(target: Path, build: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     sam_bin = tools_dir() / "sam" / "bin"
@@ -119,7 +133,6 @@ def sam_build(cache: Path) -> Path:
     if proc.returncode != 0:
         raise RuntimeError(f"sam build failed ({proc.returncode}): {tail(log, 40)}")
     (target / "done").write_text("ok\n")
-    return build
 
 
 def tree_size(path: Path) -> int:
