@@ -22,7 +22,6 @@ folder standing for the layer's /opt/bin.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -158,7 +157,6 @@ def aws(
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
-    os.environ.setdefault("AWS_ENDPOINT_URL", moto_endpoint)  # this process's clients too
     session = _MotoSession(session, moto_endpoint)
     git_root = tmp / "git"
     git_root.mkdir()
