@@ -44,7 +44,7 @@ from tests.kube_apiserver import KubeCluster
 from tests.kube_apiserver.pki import make_pki
 from tests.recording import Recorder, recording_server
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 CLUSTER = "aws-e2e"
 TOKEN = "aws-e2e-git-token"

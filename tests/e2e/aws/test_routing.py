@@ -8,12 +8,15 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 
 from tests.e2e.aws.cloudformation import REGION, REPO, Stack, translate
 from tests.e2e.aws.provision import provision
 
 TRIGGERS = REPO / "triggers"
+
+pytestmark = pytest.mark.e2e
 
 
 def knative_routes() -> dict[str, set[str]]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.e2e.aws.cloudformation import REGION, Stack, translate
 from tests.e2e.aws.provision import provision
 
 NAMED = ("AWS::S3::Bucket", "AWS::Events::EventBus", "AWS::DynamoDB::Table", "AWS::SQS::Queue")
+
+pytestmark = pytest.mark.e2e
 
 
 class _Moto:
