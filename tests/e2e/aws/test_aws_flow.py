@@ -446,6 +446,25 @@ def test_a_velero_backup_in_the_existing_bucket_flows_to_git(aws: AwsStack) -> N
     check_iam(aws)
 
 
+def test_an_event_no_function_can_read_is_an_error_not_a_quiet_rejection(aws: AwsStack) -> None:
+    """Under RIE the invocation fails (Lambda would retry it, then put it in the dead-letter
+    queue with the error): an S3 notification without its s3 object, an EC2 event."""
+    for raw in (
+        {"Records": [{"eventSource": "aws:s3"}]},
+        {
+            "detail-type": "EC2 Instance State-change Notification",
+            "source": "aws.ec2",
+            "id": "1",
+            "detail": {},
+        },
+    ):
+        result = aws.invoke("BackupCompleteFunction", raw)
+        assert result.get("errorType") == "UnreadableEvent", result
+    log = aws.functions["BackupCompleteFunction"].log.read_text()
+    assert log.count("unreadable event") >= 2
+    assert '"outcome":"unreadable"' in log
+
+
 def check_iam(aws: AwsStack) -> None:
     """Every AWS call the functions made so far was allowed by the calling function's role in
     the translated template; prints the calls per function (figures for the docs)."""
