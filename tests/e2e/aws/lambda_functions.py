@@ -136,7 +136,13 @@ def _build(target: Path, build: Path) -> None:
 
 
 def tree_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    """Bytes of the files under ``path`` as built (the __pycache__ the runs here wrote is not
+    counted: Lambda's /var/task and /opt are read-only)."""
+    return sum(
+        p.stat().st_size
+        for p in path.rglob("*")
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
+    )
 
 
 @dataclass(frozen=True)
