@@ -88,3 +88,6 @@ fi
 
 # kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (pinned inside).
 ./scripts/build-kube.sh
+
+# aws-sam-cli (its own venv), awslambdaric for python3.12 and aws-lambda-rie: tests/e2e/aws/.
+./scripts/install-aws-test-deps.sh

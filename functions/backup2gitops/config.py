@@ -109,6 +109,16 @@ class StorageConfig(Strict):
     health_url: PlainUrl | None = Field(
         default=None, description="MinIO only: base URL whose /minio/health/cluster is checked"
     )
+    velero_buckets: list[str] = Field(
+        default_factory=list,
+        description="other buckets (Velero's) whose backups are read, never written: same "
+        "endpoint and credentials; clusters[].velero_prefix maps them to clusters",
+    )
+
+    @field_validator("velero_buckets")
+    @classmethod
+    def _named_buckets(cls, buckets: list[str]) -> list[str]:
+        return [b for b in buckets if b]  # "${VAR}" left empty: none
 
     @field_validator("url")
     @classmethod

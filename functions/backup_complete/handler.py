@@ -87,8 +87,9 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
             "ignored: not an object creation", extra={**where, "name": notification.event_name}
         )
         return None
-    bucket = Bucket(ctx.store, limits=ctx.config.archive_limits.limits())
-    if notification.bucket != bucket.name or not bucket.holds(notification.key):
+    store = ctx.store_for(notification.bucket)  # the bucket, or one of storage.velero_buckets
+    bucket = Bucket(store or ctx.store, limits=ctx.config.archive_limits.limits())
+    if store is None or not bucket.holds(notification.key):
         logger.warning(
             "ignored: outside the configured storage", extra={**where, "storage": ctx.store.url}
         )

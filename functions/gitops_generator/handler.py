@@ -136,7 +136,8 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         )
     except layout.LayoutError as exc:
         raise Rejected("keys_mismatch", str(exc)) from exc
-    if backup.bucket != ctx.store.bucket:
+    store = ctx.store_for(backup.bucket)  # the bucket, or one of storage.velero_buckets
+    if store is None:
         raise Rejected(
             "bucket_mismatch",
             f"the backup is in bucket {backup.bucket!r}, not {ctx.store.bucket!r}",
@@ -153,7 +154,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         )
         job = generation.GenerationJob.configured(
             ctx.config,
-            archive=lambda: ctx.store.open_read(keys.archive),
+            archive=lambda: store.open_read(keys.archive),
             remote=remote,
             cluster=backup.cluster,
             backup_id=backup.backup_id,

@@ -207,7 +207,11 @@ def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
                     # writes only where each function keeps its objects
                     allowed = {
                         "ClusterBackup": ("/backups/*",),
-                        "AlertRouter": ("/state/alerts/*", "/state/refusals/*"),
+                        "AlertRouter": (
+                            "/state/alerts/*",
+                            "/state/refusals/*",
+                            "/state/deliveries/*",
+                        ),
                         "HealthAggregator": ("/state/*",),
                     }
                     (where,) = [v for k, v in allowed.items() if name.startswith(k)]
@@ -286,3 +290,28 @@ def test_no_tracing_promise_and_a_metrics_namespace(template: dict[str, Any]) ->
     g = template["Globals"]["Function"]
     assert "Tracing" not in g  # no X-Ray segments are recorded (docs/architecture.md)
     assert g["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "backup2gitops"
+
+
+def test_every_rule_target_and_schedule_has_the_dead_letter_queue(
+    translated: dict[str, Any],
+) -> None:
+    dlq = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    for name, rule in resources(translated, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert target.get("DeadLetterConfig") == {"Arn": dlq}, name
+    for name, schedule in resources(translated, "AWS::Scheduler::Schedule").items():
+        assert schedule["Properties"]["Target"].get("DeadLetterConfig") == {"Arn": dlq}, name
+    (policy,) = resources(translated, "AWS::SQS::QueuePolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+def test_names_come_from_the_stack_and_the_schedule_names_the_cluster(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    bucket = template["Resources"]["BackupBucket"]["Properties"]["BucketName"]
+    assert bucket["Fn::Sub"].startswith("${AWS::StackName}-")
+    for schedule in resources(translated, "AWS::Scheduler::Schedule").values():
+        assert schedule["Properties"]["Name"]["Fn::Sub"].startswith("${AWS::StackName}-")
+    daily = template["Resources"]["ClusterBackupFunction"]["Properties"]["Events"]["Daily"]
+    assert "${ClusterName}" in daily["Properties"]["Input"]["Fn::Sub"]

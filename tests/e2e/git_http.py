@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,8 +24,11 @@ BACKEND = str(
 
 
 @contextlib.contextmanager
-def git_http_server(root: Path, *, user: str, token: str) -> Iterator[tuple[str, list[str]]]:
-    """Serve the bare repositories under ``root``; yields (base URL, Authorization headers seen)."""
+def git_http_server(
+    root: Path, *, user: str, token: str, tls: tuple[Path, Path] | None = None
+) -> Iterator[tuple[str, list[str]]]:
+    """Serve the bare repositories under ``root``; yields (base URL, Authorization headers seen).
+    With ``tls`` (certificate, key), over HTTPS."""
     expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
     seen: list[str] = []
 
@@ -79,10 +83,16 @@ def git_http_server(root: Path, *, user: str, token: str) -> Iterator[tuple[str,
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", seen
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/", seen
     finally:
         server.shutdown()
         server.server_close()

@@ -24,6 +24,7 @@ from backup2gitops.core.events import (
 )
 from backup2gitops.core.notifications import STORAGE_OBJECT
 from backup2gitops.runtime.aws_lambda import (
+    UnreadableEvent,
     event_from_lambda,
     from_structured,
     lambda_adapter,
@@ -148,21 +149,87 @@ def test_our_own_bus_events_round_trip() -> None:
             "detail": {},
         },
         {},
+        {"reason": "scheduled", "cluster": "prod"},
     ],
-    ids=["eventbridge-schedule", "scheduler-without-input"],
+    ids=["eventbridge-schedule", "scheduler-without-input", "scheduler-input"],
 )
 def test_schedules_are_pings(raw: dict[str, Any]) -> None:
-    assert event_from_lambda(raw).type == PING
+    event = event_from_lambda(raw)
+    assert event.type == PING
+    if "detail-type" not in raw:
+        assert event.data == raw  # the Scheduler's input is the tick's data
 
 
-def test_invalid_input_is_logged_and_not_retried(store: MemoryStore) -> None:
+def scheduler_inputs() -> dict[str, Any]:
+    """Each ScheduleV2 event's ``Input`` exactly as template.yaml writes it (a !Sub is
+    substituted with the parameter defaults, as CloudFormation would)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((Path(__file__).parents[2] / "template.yaml").read_text())
+    defaults = {k: v.get("Default", "") for k, v in template["Parameters"].items()}
+    defaults["ClusterName"] = defaults.get("ClusterName") or "prod"
+    inputs = {}
+    for name, resource in template["Resources"].items():
+        for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+            if event["Type"] != "ScheduleV2":
+                continue
+            text = event["Properties"]["Input"]
+            if isinstance(text, dict):  # {"Fn::Sub": "..."}
+                text = text["Fn::Sub"]
+                for key, value in defaults.items():
+                    text = text.replace("${" + key + "}", str(value))
+            inputs[f"{name}.{event_name}"] = json.loads(text)
+    return inputs
+
+
+def test_the_template_schedules_inputs_are_ticks_cluster_backup_runs() -> None:
+    """The literal input EventBridge Scheduler sends (template.yaml) reaches the handlers as a
+    ping; cluster-backup's names the cluster it backs up."""
+    from cluster_backup.handler import requested_cluster
+
+    inputs = scheduler_inputs()
+    assert inputs.keys() >= {
+        "ClusterBackupFunction.Daily",
+        "HealthAggregatorFunction.Every5Minutes",
+    }
+    for name, raw in inputs.items():
+        event = event_from_lambda(raw)
+        assert (event.type, event.data) == (PING, raw), name
+        if name.startswith("ClusterBackupFunction"):
+            assert requested_cluster(event) == "prod"
+
+
+def test_an_unreadable_event_raises_so_it_reaches_the_on_failure_destination(
+    store: MemoryStore,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "backup2gitops")
     bridge = RecordingEventBridge()
     handler = lambda_adapter(SPEC, context=lambda: context_for(store), events_client=bridge)
-    result = handler({"hello": "world"}, LambdaContext())
-    assert result["status"] == "rejected"
-    assert result["error"]["code"] == "unknown_lambda_event"
-    body = {"Records": [{"eventSource": "aws:s3"}]}
-    assert handler(body, LambdaContext())["error"]["code"] == "invalid_notification"
+    capsys.readouterr()
+    for raw, code in [
+        ({"Records": [{"eventSource": "aws:s3"}]}, "invalid_notification"),
+        (["not", "an", "object"], "unknown_lambda_event"),
+        (
+            {
+                "detail-type": "EC2 Instance State-change Notification",
+                "source": "aws.ec2",
+                "id": "1",
+                "detail": {},
+            },
+            "unknown_lambda_event",
+        ),
+    ]:
+        with pytest.raises(UnreadableEvent) as raised:
+            handler(raw, LambdaContext())  # type: ignore[arg-type]
+        assert raised.value.code == code
+    out = capsys.readouterr().out
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage().startswith("unreadable event") for r in errors] == [True] * 3
+    outcomes = [r["outcome"] for r in emf_records(out)]
+    assert outcomes == ["unreadable"] * 3
     assert bridge.entries == []
 
 
@@ -281,7 +348,7 @@ def test_each_invocation_emits_one_metric_record_with_its_outcome(
     )
     capsys.readouterr()
     handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
-    handler({"unexpected": True}, LambdaContext())
+    handler({"unexpected": True}, LambdaContext())  # a tick backup-complete does not handle
     failing = lambda_adapter(
         FunctionSpec(
             name="flaky", handle=lambda _e, _c: (_ for _ in ()).throw(Transient("x", "y"))
@@ -403,3 +470,28 @@ alerts:
     env = {"BACKUP2GITOPS_SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
     assert ALERT_ROUTER.requirements is not None
     assert ALERT_ROUTER.requirements(FunctionContext(config, environ=env)) is None
+
+
+def test_gitops_generator_without_git_fails_every_invocation_naming_the_fix(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backup2gitops.runtime.aws_lambda import git_missing
+
+    assert git_missing("gitops-generator", {}, which=lambda _name: "/opt/bin/git") is None
+    assert git_missing("backup-complete", {}, which=lambda _name: None) is None
+    why = git_missing("gitops-generator", {}, which=lambda _name: None)
+    assert why is not None and "GitLayerArn" in why
+    spec = FunctionSpec(name="gitops-generator", handle=lambda _e, _c: None)
+    handler = lambda_adapter(
+        spec,
+        context=lambda: FunctionContext(
+            parse_config("{}", {}), store=store, environ={"PATH": "/nonexistent"}
+        ),
+        events_client=RecordingEventBridge(),
+    )
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigError, match="GitLayerArn"):
+        handler({}, LambdaContext())
+    assert any(
+        r.levelname == "CRITICAL" and "GitLayerArn" in r.getMessage() for r in caplog.records
+    )

@@ -116,3 +116,26 @@ def test_measured_here_from_the_configuration(
 def test_no_status_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--url", "http://127.0.0.1:9"]) == 2
     assert capsys.readouterr().err.startswith("status: ")
+
+
+def test_a_lambda_function_url_is_signed_with_sigv4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """template.yaml's Function URL is AWS_IAM: `status --url` signs its GET (botocore's SigV4,
+    service lambda, the URL's region) with the caller's credentials instead of a bearer token."""
+    from backup2gitops.adapters.aws_signing import function_url_region
+    from backup2gitops.cli.status import fetch
+    from tests.recording import recording_server
+
+    assert function_url_region("https://abcdefg.lambda-url.eu-west-1.on.aws/") == "eu-west-1"
+    assert function_url_region("https://health.example.com/") is None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSTATUSTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session")
+    with recording_server() as server:
+        server.reply("/status", (200, b'{"status": "healthy"}'))
+        assert fetch(server.url, token="ignored", sigv4_region="eu-west-1") == {"status": "healthy"}
+    (request,) = server.requests
+    auth = request.headers["Authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDSTATUSTEST/")
+    assert "/eu-west-1/lambda/aws4_request" in auth and "Signature=" in auth
+    assert request.headers["X-Amz-Security-Token"] == "session"
+    assert "X-Amz-Date" in request.headers

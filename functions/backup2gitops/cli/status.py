@@ -4,7 +4,8 @@ Without ``--url`` the facts are measured here, from the configuration, by the sa
 function runs (``health_aggregator.handler.status_body``); with ``--url`` they are read from a
 deployed health-aggregator's ``/status``, sending ``Authorization: Bearer
 $BACKUP2GITOPS_STATUS_TOKEN`` when that variable is set (the token ``health.status_token``
-names). ``-o table`` (default) prints the components and one line per cluster (with its open
+names) -- or, for a Lambda Function URL (``AuthType: AWS_IAM``), signed with SigV4 and the
+caller's AWS credentials (``adapters.aws_signing``). ``-o table`` (default) prints the components and one line per cluster (with its open
 alerts and recent drift findings counted); ``-o json`` (or ``--json``) prints the ``/status`` body as is. Ages are
 measured against the report's ``checked_at``, not this machine's clock. Exit status: 0 healthy or
 degraded, 1 unhealthy, 2 when the status cannot be had.
@@ -36,12 +37,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 TOKEN_ENV = "BACKUP2GITOPS_STATUS_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def fetch(url: str, *, token: str | None = None) -> dict[str, Any]:
-    """``/status`` of a deployed health-aggregator, as JSON (with the bearer token, if any)."""
+def fetch(url: str, *, token: str | None = None, sigv4_region: str | None = None) -> dict[str, Any]:
+    """``/status`` of a deployed health-aggregator, as JSON (with the bearer token, if any).
+    A Lambda Function URL (``https://ID.lambda-url.REGION.on.aws``, ``AuthType: AWS_IAM``) is
+    signed with SigV4 and the caller's AWS credentials instead (``sigv4_region`` forces it)."""
+    from backup2gitops.adapters.aws_signing import function_url_region, sigv4_headers
+
+    status_url = url.rstrip("/") + "/status"
     headers = {"Accept": "application/json"}
-    if token:
+    region = sigv4_region or function_url_region(url)
+    if region:
+        headers = sigv4_headers("GET", status_url, region=region, headers=headers)
+    elif token:
         headers["Authorization"] = f"Bearer {token}"
-    response = requests.get(url.rstrip("/") + "/status", headers=headers, timeout=30)
+    response = requests.get(status_url, headers=headers, timeout=30)
     if response.status_code not in (200, 503):  # 503 is an unhealthy report, still a report
         raise ValueError(f"{url}/status answered {response.status_code}")
     body: dict[str, Any] = response.json()

@@ -17,9 +17,16 @@ of our types (``io.backup2gitops.*``)               CloudEvent (the mapping belo
 EventBridge ``detail-type: Scheduled Event``        ``dev.knative.sources.ping`` (as a PingSource
                                                     would send), data = ``detail``
 EventBridge Scheduler (universal target) input:     a JSON object with ``specversion`` is read as
-                                                    a structured CloudEvent; ``{}`` (no input) is
-                                                    a ping
+                                                    a structured CloudEvent; any other JSON object
+                                                    (template.yaml's ``{"reason": "scheduled",
+                                                    "cluster": ...}``, ``{}``) is a tick:
+                                                    ``dev.knative.sources.ping``, data = the object
 ==================================================  ============================================
+
+An event this cannot read (not a JSON object, a malformed S3 notification, an EventBridge event
+from a source it does not know) is an error, not a quiet rejection: one ERROR line, the metric's
+``outcome: unreadable``, and ``UnreadableEvent`` is raised, so Lambda retries and then puts the
+event in the on-failure destination (template.yaml: the dead-letter queue) where it can be read.
 
 Reply ``Event`` -> PutEvents entry (and back, above): ``Source`` = the event's ``source``,
 ``DetailType`` = its ``type``, ``Time`` = its ``time``, ``Detail`` = the whole CloudEvent in
@@ -49,7 +56,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +78,13 @@ if TYPE_CHECKING:  # Powertools (and the botocore it loads) only on Lambda, at t
 
 EVENT_BUS_ENV = "BACKUP2GITOPS_EVENT_BUS"
 SCHEDULED_EVENT = "Scheduled Event"
+SCHEDULER_SOURCE = "aws.scheduler"
+
+
+class UnreadableEvent(InvalidInput):
+    """A Lambda event the adapter cannot read: raised (never a quiet ``rejected``), so Lambda
+    retries and then delivers it to the on-failure destination, where someone can read it."""
+
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -96,6 +111,9 @@ def lambda_adapter(
             result = entry(raw, lambda_context)
             outcome = str(result.get("status", "failed"))
             return result
+        except UnreadableEvent:
+            outcome = "unreadable"
+            raise
         finally:
             emit_invocation_metric(spec.name, outcome=outcome)
 
@@ -105,6 +123,7 @@ def lambda_adapter(
             secrets_resolved.append(True)
         base = startup.checked_context(spec.name, context)  # invalid: one line, then fail
         unmet = spec.requirements(base) if spec.requirements is not None else None
+        unmet = unmet or git_missing(spec.name, base.environ)
         if unmet is not None:  # a credential the configuration needs: one line, then fail
             logger_for(spec.name).critical(unmet)
             raise ConfigError(unmet)
@@ -124,8 +143,11 @@ def lambda_adapter(
         try:
             event = event_from_lambda(raw)
         except InvalidInput as exc:
-            logger.warning("rejected", extra={"code": exc.code, "error": exc.message})
-            return {"status": "rejected", "error": {"code": exc.code, "message": exc.message}}
+            logger.error(
+                "unreadable event: raised, so it ends in the on-failure destination",
+                extra={"code": exc.code, "error": exc.message},
+            )
+            raise UnreadableEvent(exc.code, exc.message) from exc
         with tracing.function_span(spec.name, event=event) as span:
             event = event.traced(span.context)
             with event_context(logger, event, span_id=span.context.span_id):
@@ -162,6 +184,24 @@ def lambda_adapter(
                 return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
+
+
+RUNS_GIT = frozenset({"gitops-generator"})
+"""The functions that cannot work without a git executable (health-aggregator's git check
+reports a missing git itself: /health answers 503 naming it)."""
+
+
+def git_missing(
+    function: str, environ: Mapping[str, str], *, which: Callable[[str], str | None] = shutil.which
+) -> str | None:
+    """Why ``function`` cannot run here: it runs git and Lambda's python3.12 runtime has none."""
+    if function not in RUNS_GIT or environ.get("GIT_PYTHON_GIT_EXECUTABLE") or which("git"):
+        return None
+    return (
+        f"{function} runs git and there is no git on PATH: deploy template.yaml with "
+        "GitLayerArn naming a Lambda layer that has bin/git built for Amazon Linux 2023 "
+        "(README: git on Lambda)"
+    )
 
 
 def emit_invocation_metric(function: str, *, outcome: str) -> None:
@@ -231,12 +271,9 @@ def event_from_lambda(raw: Any) -> Event:
         return _from_eventbridge(EventBridgeEvent(raw))
     if "specversion" in raw:
         return from_structured(raw)
-    if not raw:
-        return Event(id=_fresh_id(), source="aws.scheduler", type=PING, data={})
-    raise InvalidInput(
-        "unknown_lambda_event",
-        "expected an S3 notification, an EventBridge event, or a structured CloudEvent",
-    )
+    # EventBridge Scheduler's input (template.yaml: {"reason": "scheduled", "cluster": ...}):
+    # a tick whose fields are its data, as a PingSource's data is its spec's.
+    return Event(id=_fresh_id(), source=SCHEDULER_SOURCE, type=PING, data=raw)
 
 
 def _from_eventbridge(bridge: EventBridgeEvent) -> Event:
@@ -316,10 +353,13 @@ def _fresh_id() -> str:
 
 __all__ = [
     "EVENT_BUS_ENV",
+    "SCHEDULER_SOURCE",
     "STORAGE_OBJECT",
     "EventBus",
+    "UnreadableEvent",
     "event_from_lambda",
     "from_structured",
+    "git_missing",
     "lambda_adapter",
     "lambda_context",
     "structured",

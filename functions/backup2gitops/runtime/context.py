@@ -45,6 +45,19 @@ class FunctionContext:
     def store(self) -> ObjectStore:
         return self._store if self._store is not None else open_store(self.config.storage)
 
+    def store_for(self, bucket: str) -> ObjectStore | None:
+        """The store of ``bucket``: the configured one, or one of ``storage.velero_buckets``
+        (Velero's own buckets, read with the same endpoint and credentials); None otherwise."""
+        if bucket == self.store.bucket:
+            return self.store
+        if bucket not in self.config.storage.velero_buckets:
+            return None
+        stores: dict[str, ObjectStore] = self.warm.setdefault("velero_stores", {})
+        if bucket not in stores:
+            settings = self.config.storage.model_copy(update={"url": f"s3://{bucket}"})
+            stores[bucket] = open_store(settings)
+        return stores[bucket]
+
     @cached_property
     def cache_dir(self) -> Path:
         """Scratch space that may survive between invocations of a warm instance (clones)."""
