@@ -318,13 +318,6 @@ class GeneratorConfig(Strict):
         "503 (the Broker retries: 6 times over ~63 s); later it becomes gitops.failed "
         "(retryable: true), so the alert-router hears of it before the event is dead-lettered",
     )
-    clock_skew_tolerance_s: float = Field(
-        default=300,
-        ge=0,
-        le=86400,
-        description="a backup said to complete later than its completion marker was stored "
-        "(the storage's last-modified) plus this is refused: gitops.failed clock_skew",
-    )
     max_deletion_share: float = Field(
         default=0.5,
         ge=0,
@@ -393,7 +386,8 @@ class BackupCompleteConfig(Strict):
     clock_skew_tolerance: timedelta = Field(
         default=timedelta(minutes=5),
         description="a created_at (finished_at, completionTimestamp) later than the completion "
-        "marker's own last-modified time plus this is refused (backup.failed clock_skew)",
+        "marker's own last-modified time plus this is refused (backup.failed clock_skew); "
+        "gitops-generator applies the same tolerance (gitops.failed clock_skew)",
     )
 
 

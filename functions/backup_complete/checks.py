@@ -24,6 +24,7 @@ from backup2gitops.adapters.storage import (
     StorageError,
     StorageForbidden,
 )
+from backup2gitops.core import safeguards
 from backup2gitops.core.archive import ArchiveError, ArchiveLimits, iter_items
 from backup2gitops.core.errors import Backup2GitopsError, Transient
 from backup2gitops.core.events import BackupCompleted, BackupFailed
@@ -172,13 +173,12 @@ def clock_skew(
 ) -> str | None:
     """Why ``created_at`` cannot be true, or None: a backup cannot have completed after its own
     completion marker landed (the marker object's last-modified time, the storage's clock) by
-    more than ``tolerance``. Such a time (producer clock skew, a forged 2099) would order every
-    later backup before it and freeze the cluster's branch (issue 22): ``clock_skew``."""
-    if created_at <= marker.last_modified + tolerance:
-        return None
-    ahead = (created_at - marker.last_modified).total_seconds()
-    return (
-        f"{what} {created_at.isoformat()} is {ahead:.0f}s after {marker.key} landed "
-        f"({marker.last_modified.isoformat()}; tolerance {tolerance.total_seconds():.0f}s, "
-        "backup_complete.clock_skew_tolerance): the producer's clock is wrong or the time forged"
+    more than ``tolerance`` (``core.safeguards.clock_skew``, the rule gitops-generator applies
+    too). Such a time (producer clock skew, a forged 2099) would order every later backup
+    before it and freeze the cluster's branch (issue 22): ``clock_skew``."""
+    refusal = safeguards.clock_skew(
+        created_at=created_at, marker_modified=marker.last_modified, tolerance=tolerance
     )
+    if refusal is None:
+        return None
+    return f"{what} of {marker.key}: {refusal} (backup_complete.clock_skew_tolerance)"

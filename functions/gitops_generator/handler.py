@@ -13,8 +13,6 @@ with that ``gitops.failed`` itself (no more redeliveries).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from backup2gitops import generation
 from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.review import review_branch, review_host
@@ -224,7 +222,8 @@ def check_clock(
     info = ctx.store.stat(marker) or ctx.store.stat(archive)
     if info is None:
         return
-    tolerance = timedelta(seconds=ctx.config.generator.clock_skew_tolerance_s)
+    # backup-complete's tolerance: the two checks never disagree on the same backup
+    tolerance = ctx.config.backup_complete.clock_skew_tolerance
     refusal = safeguards.clock_skew(
         created_at=backup.created_at, marker_modified=info.last_modified, tolerance=tolerance
     )
