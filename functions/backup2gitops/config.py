@@ -38,7 +38,7 @@ from backup2gitops.config_receivers import (
     ConsoleReceiverConfig,
     ReceiverConfig,
 )
-from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.config_types import Duration, FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
@@ -125,7 +125,7 @@ class ClusterSource(Strict):
     velero_prefix: str | None = Field(
         default=None, description='Velero backups under this prefix ("" for the bucket root)'
     )
-    max_backup_age: timedelta | None = Field(
+    max_backup_age: Duration | None = Field(
         default=None, description="override of health.max_backup_age for this cluster"
     )
     keep: KeepPolicy | None = Field(
@@ -382,8 +382,8 @@ class ClusterBackupConfig(Strict):
 
 
 class HealthConfig(Strict):
-    max_backup_age: timedelta = timedelta(hours=26)
-    max_gitops_lag: timedelta = Field(
+    max_backup_age: Duration = timedelta(hours=26)
+    max_gitops_lag: Duration = Field(
         default=timedelta(hours=1),
         description="how long the newest backup may wait for its commit before lag is degraded",
     )
@@ -464,7 +464,7 @@ class IdempotencyConfig(Strict):
     backend: Literal["store", "dynamodb"] = "store"
     prefix: str = Field(default="state/idempotency/", description="keys in the bucket (store)")
     table: str | None = Field(default=None, description="DynamoDB table (backend: dynamodb)")
-    expires_after: timedelta = timedelta(days=1)
+    expires_after: Duration = timedelta(days=1)
 
     @model_validator(mode="after")
     def _table_for_dynamodb(self) -> IdempotencyConfig:

@@ -20,7 +20,18 @@ from pydantic import (
     model_validator,
 )
 
+from backup2gitops.core.durations import Duration
 from backup2gitops.core.errors import Backup2GitopsError
+
+__all__ = [
+    "Duration",
+    "FieldProblem",
+    "PlainUrl",
+    "SecretRef",
+    "Strict",
+    "UrlOrSecret",
+    "refuse_credentials",
+]
 
 
 class Strict(BaseModel):

@@ -69,7 +69,12 @@ def run_validate(args: argparse.Namespace) -> int:
         "receivers": len(config.alerts.receivers),
         "warnings": found,
     }
-    emit(report, output=args.output, table=print_validation)
+    emit(
+        report,
+        output=args.output,
+        table=print_validation,
+        names=lambda r: [f"config/{r['file']}"],
+    )
     return 0
 
 

@@ -217,5 +217,10 @@ def run(args: argparse.Namespace) -> int:
         "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
     }
-    emit(report, output=args.output, table=print_table)
+    emit(
+        report,
+        output=args.output,
+        table=print_table,
+        names=lambda r: [f"commit/{r['commit']}"],
+    )
     return 0
