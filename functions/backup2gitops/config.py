@@ -45,6 +45,7 @@ from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, Selector
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.retention import KeepPolicy
+from backup2gitops.core.yaml_errors import describe_parse_error
 
 __all__ = [
     "CONFIG_ENV",
@@ -755,7 +756,9 @@ def describe_error(
     return "; ".join(lines)
 
 
-def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, environ: Mapping[str, str] | None = None, *, source: str = "configuration"
+) -> Config:
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}
@@ -763,7 +766,7 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
         hint = ""
         if "${" in text:
             hint = ' (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")'
-        raise ConfigError(f"not valid YAML{hint}: {exc}") from exc
+        raise ConfigError(describe_parse_error(exc, source=source) + hint) from exc
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a YAML mapping")
     expanded = _expand_tree(raw, env, ())
@@ -800,4 +803,4 @@ def load_config(
         text = config_file(chosen).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {chosen}: {exc.strerror}") from exc
-    return parse_config(text, env)
+    return parse_config(text, env, source=str(chosen))

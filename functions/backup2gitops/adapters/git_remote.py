@@ -47,6 +47,15 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+def git_cause(stderr: str) -> str:
+    """git's reason, on one line: its first ``fatal:``/``error:`` line (the last line is often
+    advice, "and the repository exists."), without the prefix; else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal: ", "error: "))]
+    chosen = fatal[0] if fatal else (lines[-1] if lines else "")
+    return redact(chosen.removeprefix("fatal: ").removeprefix("error: "))[:300]
+
+
 def credential_env(token: str | None, user: str = "x-access-token") -> dict[str, str]:
     """Environment for a git child process: no prompts, and the token (if any) as an HTTP
     Authorization header, so it never appears in a URL, a command line or ``.git/config``."""
@@ -101,8 +110,7 @@ def _git(args: list[str], *, timeout_s: float, secret: str | None, cwd: Path | N
     except subprocess.TimeoutExpired as exc:
         raise GitRemoteError(f"git {args[0]} timed out after {timeout_s}s") from exc
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise GitRemoteError(redact(f"git {args[0]}: {last}", secret))
+        raise GitRemoteError(redact(f"git {args[0]}: {git_cause(done.stderr) or 'failed'}", secret))
     return done.stdout
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from backup2gitops.adapters import tree_import
-from backup2gitops.adapters.git_remote import credential_env, split_credentials
+from backup2gitops.adapters.git_remote import credential_env, git_cause, split_credentials
 from backup2gitops.core import errors, units
 from backup2gitops.core.safeguards import (
     CREATED_AT_TRAILER,
@@ -96,13 +96,20 @@ def display_url(url: str) -> str:
 _HTTP_403 = re.compile(r"returned error: 403\b|\b403 forbidden\b")
 
 
-def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
+def _classify(exc: git.GitCommandError, *, url: str, token_sent: bool = True) -> GitError:
     text = f"{exc.stderr or ''} {exc.stdout or ''}".lower()
     safe = display_url(url)
     refused = ("authentication failed", "permission denied", "could not read username")
     # git asks for a user when a token is refused. HTTP 403 only as git's curl reports it: a
     # bare "403" also matches object ids and paths (pytest-403/, a race's "is at 4031ab...").
     if any(sign in text for sign in refused) or _HTTP_403.search(text):
+        if not token_sent and urlsplit(url).scheme in ("http", "https"):
+            return GitError(
+                "auth_failed",
+                f"the remote {safe} wants credentials and no credentials were sent: set "
+                "git.token (e.g. {env: BACKUP2GITOPS_GIT_TOKEN}) to a token that may push",
+                retryable=False,
+            )
         return GitError(
             "auth_failed", f"the remote {safe} refused our credentials", retryable=False
         )
@@ -112,7 +119,13 @@ def _classify(exc: git.GitCommandError, *, url: str) -> GitError:
         )
     if "not found" in text or "does not appear to be a git repository" in text:
         return GitError("remote_not_found", f"no repository at {safe}", retryable=False)
-    return GitError("git_unavailable", f"git failed talking to {safe}", retryable=True)
+    # GitPython wraps git's stderr as "\n  stderr: '...'"
+    cause = git_cause(str(exc.stderr or "").strip().removeprefix("stderr: '").removesuffix("'"))
+    return GitError(
+        "git_unavailable",
+        f"git failed talking to {safe}" + (f": {cause}" if cause else ""),
+        retryable=True,
+    )
 
 
 class GitRemote:
@@ -162,7 +175,9 @@ class GitRemote:
             with repo.git.custom_environment(**self._env):
                 return str(repo.git.execute(["git", *args]))
         except git.GitCommandError as exc:
-            raise _classify(exc, url=self.url) from exc
+            raise _classify(
+                exc, url=self.url, token_sent="GIT_CONFIG_VALUE_0" in self._env
+            ) from exc
 
     def _sync(self) -> git.Repo:
         repo = self._usable_clone()

@@ -55,7 +55,11 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as exc:
-        print(f"{args.file}: invalid: {exc}", file=sys.stderr)
+        text = str(exc)  # a YAML error already starts with FILE:LINE:COLUMN
+        print(
+            text if text.startswith(f"{args.file}:") else f"{args.file}: invalid: {text}",
+            file=sys.stderr,
+        )
         return 2
     found = warnings(config)
     for warning in found:

@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 from backup2gitops.cli.output import add_output_option
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.yaml_errors import describe_parse_error
 
 DESCRIPTION = """\
 Clean Kubernetes manifests from a file or stdin, like kubectl-neat: status, server-set fields
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         )
         objects = manifest_yaml.load_all(text)
     except (OSError, ValueError) as err:
+        cause = err.__cause__
+        if cause is not None:  # one line, file:line:column, not PyYAML's five
+            source = "stdin" if args.filename == "-" else args.filename
+            err = ValueError(describe_parse_error(cause, source=source))
         print(f"neat: {err}", file=sys.stderr)
         return 2
     policy = _policy(args)
