@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reference", help="print the table of every field (docs/configuration.md)"
     )
     reference.set_defaults(func=run_reference)
+    from backup2gitops.cli import config_rbac
+
+    config_rbac.register(verbs)
 
 
 def warnings(config: Config) -> list[str]:
