@@ -60,3 +60,31 @@ def test_the_filters_narrow_the_role() -> None:
     )
     # secrets named but include_secrets false: still not readable
     assert readable(cluster_role(builtin_resources(), config=config)) == {("apps", "deployments")}
+
+
+def test_the_role_prints_as_a_name_and_a_table() -> None:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "backup2gitops",
+                "config",
+                "rbac",
+                "--config",
+                str(CONFIG),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "functions")},
+            timeout=120,
+        ).stdout
+
+    assert (
+        run("-o", "name") == "clusterrole.rbac.authorization.k8s.io/backup2gitops-cluster-backup\n"
+    )
+    table = run("-o", "table").splitlines()
+    assert table[0].startswith("API GROUP") and any(line.startswith("apps  ") for line in table)
+    assert not any("secrets" in line for line in table)

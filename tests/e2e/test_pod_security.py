@@ -98,6 +98,8 @@ def test_every_pod_is_admitted_under_restricted(kube_cluster: KubeCluster) -> No
         if o["apiVersion"] in ("v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1")
     ]
     kube_cluster.apply(plain)  # the Namespace with its labels, the ServiceAccounts, ...
+    default = {"apiVersion": "v1", "kind": "ServiceAccount"}  # the dead-letter sink's
+    kube_cluster.apply([{**default, "metadata": {"name": "default", "namespace": NAMESPACE}}])
     services = [
         o for o in objects if o["kind"] == "Service" and "serving.knative.dev" in o["apiVersion"]
     ]

@@ -161,7 +161,13 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="discovery through the default kubeconfig or the pod's service account",
     )
-    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json", "name", "table"),
+        default="yaml",
+        help="yaml (default: a manifest to apply), json, name, or table (a group's resources a line)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -187,6 +193,12 @@ def run(args: argparse.Namespace) -> int:
     role = cluster_role(resources, config=config)
     if args.output == "json":
         print(json.dumps(role, indent=2))
+    elif args.output == "name":
+        print(f"clusterrole.rbac.authorization.k8s.io/{ROLE_NAME}")
+    elif args.output == "table":
+        print("API GROUP  RESOURCES (get, list)")
+        for rule in role["rules"]:
+            print(f"{rule['apiGroups'][0] or '(core)'}  {', '.join(rule['resources'])}")
     else:
         sys.stdout.write(yaml.safe_dump(role, sort_keys=False))
     return 0
