@@ -88,3 +88,5 @@ fi
 
 # kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (pinned inside).
 ./scripts/build-kube.sh
+# mc, MinIO's client, for the mc wiring test (pinned inside).
+./scripts/build-mc.sh
