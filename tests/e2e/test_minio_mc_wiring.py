@@ -110,7 +110,7 @@ def test_mc_wires_minio_to_backup_complete_with_a_least_privilege_user(
                 f"queue_dir={tmp_path / 'minio-events'}",
                 "queue_limit=100000",
             )
-            mc(admin, "admin", "service", "restart", "admin")
+            mc(admin, "admin", "service", "restart", "admin", "--json")  # --json: no TTY UI
             wait_for(
                 lambda: answers(f"{minio.url}/minio/health/ready", ok=lambda s: s == 200),
                 timeout=120,
