@@ -8,7 +8,7 @@ listed), each ``get`` + ``list``, one rule per API group.
 
 Which resources exist: with ``--kubeconfig``/``--context`` (or ``--discover``, the pod's own
 account), the cluster's discovery, custom resources included; otherwise the API server's own
-resources (``BUILTIN``: Kubernetes 1.31's listable built-in kinds). A cluster with custom
+resources (``BUILTIN``: Kubernetes 1.34's listable built-in kinds). A cluster with custom
 resources to back up generates its role against itself; a resource cluster-backup may not list
 fails the backup with ``kube_forbidden`` naming it, never silently. ``knative/base/
 cluster-backup-role.yaml`` is this command's output for ``knative/base/config.yaml``
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ROLE_NAME = "backup2gitops-cluster-backup"
 
-# (group, resource, kind, namespaced): what a Kubernetes 1.31 API server serves that can be
+# (group, resource, kind, namespaced): what a Kubernetes 1.34 API server serves that can be
 # listed (create-only reviews, bindings and subresources are not). Kinds matter: the default
 # exclusions are by kind.
 BUILTIN: tuple[tuple[str, str, str, bool], ...] = (
@@ -95,17 +95,23 @@ BUILTIN: tuple[tuple[str, str, str, bool], ...] = (
     ("networking.k8s.io", "ingressclasses", "IngressClass", False),
     ("networking.k8s.io", "ingresses", "Ingress", True),
     ("networking.k8s.io", "networkpolicies", "NetworkPolicy", True),
+    ("networking.k8s.io", "servicecidrs", "ServiceCIDR", False),
     ("node.k8s.io", "runtimeclasses", "RuntimeClass", False),
     ("policy", "poddisruptionbudgets", "PodDisruptionBudget", True),
     ("rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", False),
     ("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", False),
     ("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", True),
     ("rbac.authorization.k8s.io", "roles", "Role", True),
+    ("resource.k8s.io", "deviceclasses", "DeviceClass", False),
+    ("resource.k8s.io", "resourceclaims", "ResourceClaim", True),
+    ("resource.k8s.io", "resourceclaimtemplates", "ResourceClaimTemplate", True),
+    ("resource.k8s.io", "resourceslices", "ResourceSlice", False),
     ("scheduling.k8s.io", "priorityclasses", "PriorityClass", False),
     ("storage.k8s.io", "csidrivers", "CSIDriver", False),
     ("storage.k8s.io", "csinodes", "CSINode", False),
     ("storage.k8s.io", "csistoragecapacities", "CSIStorageCapacity", True),
     ("storage.k8s.io", "storageclasses", "StorageClass", False),
+    ("storage.k8s.io", "volumeattributesclasses", "VolumeAttributesClass", False),
     ("storage.k8s.io", "volumeattachments", "VolumeAttachment", False),
 )
 
