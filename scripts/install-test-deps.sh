@@ -91,3 +91,5 @@ fi
 
 # aws-sam-cli (its own venv), awslambdaric for python3.12 and aws-lambda-rie: tests/e2e/aws/.
 ./scripts/install-aws-test-deps.sh
+# mc, MinIO's client, for the mc wiring test (pinned inside).
+./scripts/build-mc.sh

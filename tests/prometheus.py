@@ -24,7 +24,7 @@ RULES = MONITORING / "prometheusrule.yaml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
 RULE_TESTS = REPO / "tests" / "deploy" / "prometheus" / "rules.test.yaml"
 PROMTOOL_MISSING = "no promtool: scripts/install-test-deps.sh installs Debian's prometheus package"
-GRAFANA_VARIABLES = {"$cluster": ".*"}
+GRAFANA_VARIABLES = {"$backup_cluster": ".*", "$job": ".*", "$namespace": ".*"}
 _METRIC = re.compile(r"\bbackup2gitops_[a-z0-9_]*[a-z0-9]")
 _RECORDED = re.compile(r"\b[a-z_]+:backup2gitops_[a-z0-9_:]+")
 

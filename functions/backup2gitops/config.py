@@ -38,13 +38,14 @@ from backup2gitops.config_receivers import (
     ConsoleReceiverConfig,
     ReceiverConfig,
 )
-from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.config_types import Duration, FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.retention import KeepPolicy
+from backup2gitops.core.yaml_errors import describe_parse_error
 
 __all__ = [
     "CONFIG_ENV",
@@ -135,7 +136,7 @@ class ClusterSource(Strict):
     velero_prefix: str | None = Field(
         default=None, description='Velero backups under this prefix ("" for the bucket root)'
     )
-    max_backup_age: timedelta | None = Field(
+    max_backup_age: Duration | None = Field(
         default=None, description="override of health.max_backup_age for this cluster"
     )
     keep: KeepPolicy | None = Field(
@@ -419,8 +420,8 @@ class ClusterBackupConfig(Strict):
 
 
 class HealthConfig(Strict):
-    max_backup_age: timedelta = timedelta(hours=26)
-    max_gitops_lag: timedelta = Field(
+    max_backup_age: Duration = timedelta(hours=26)
+    max_gitops_lag: Duration = Field(
         default=timedelta(hours=1),
         description="how long the newest backup may wait for its commit before lag is degraded",
     )
@@ -501,7 +502,7 @@ class IdempotencyConfig(Strict):
     backend: Literal["store", "dynamodb"] = "store"
     prefix: str = Field(default="state/idempotency/", description="keys in the bucket (store)")
     table: str | None = Field(default=None, description="DynamoDB table (backend: dynamodb)")
-    expires_after: timedelta = timedelta(days=1)
+    expires_after: Duration = timedelta(days=1)
 
     @model_validator(mode="after")
     def _table_for_dynamodb(self) -> IdempotencyConfig:
@@ -815,7 +816,9 @@ def describe_error(
     return "; ".join(lines)
 
 
-def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, environ: Mapping[str, str] | None = None, *, source: str = "configuration"
+) -> Config:
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}
@@ -823,7 +826,7 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
         hint = ""
         if "${" in text:
             hint = ' (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")'
-        raise ConfigError(f"not valid YAML{hint}: {exc}") from exc
+        raise ConfigError(describe_parse_error(exc, source=source) + hint) from exc
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a YAML mapping")
     expanded = _expand_tree(raw, env, ())
@@ -860,4 +863,4 @@ def load_config(
         text = config_file(chosen).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {chosen}: {exc.strerror}") from exc
-    return parse_config(text, env)
+    return parse_config(text, env, source=str(chosen))

@@ -20,7 +20,18 @@ from pydantic import (
     model_validator,
 )
 
+from backup2gitops.core.durations import Duration
 from backup2gitops.core.errors import Backup2GitopsError
+
+__all__ = [
+    "Duration",
+    "FieldProblem",
+    "PlainUrl",
+    "SecretRef",
+    "Strict",
+    "UrlOrSecret",
+    "refuse_credentials",
+]
 
 
 class Strict(BaseModel):
@@ -77,7 +88,9 @@ class SecretRef(Strict):
             return None
 
     def __repr__(self) -> str:
-        return f"SecretRef(env={self.env!r})" if self.env else f"SecretRef(file={self.file!r})"
+        """Where to put the value, as a person reads it in a message (``$NAME``, ``the file
+        PATH``): "the webhook token is missing ($BACKUP2GITOPS_WEBHOOK_TOKEN is not set)"."""
+        return f"${self.env}" if self.env else f"the file {self.file}"
 
 
 _CREDENTIAL_PARAMETERS = frozenset(

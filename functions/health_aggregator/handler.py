@@ -74,7 +74,8 @@ def _checks(ctx: FunctionContext) -> list[Check]:
 
     def storage() -> str:
         first = next(iter(ctx.store.list("backups/")), None)
-        return f"bucket {ctx.store.bucket} reachable" + ("" if first else " (no backups yet)")
+        # the store's URL: "s3://backups reachable", not "bucket bucket reachable"
+        return f"{ctx.store.url} reachable" + ("" if first else " (no backups yet)")
 
     def git() -> str:
         head = history.ls_remote(url, branch=config.git.branch, timeout_s=timeout, secret=token)

@@ -13,6 +13,7 @@ Names follow Prometheus' conventions: ``backup2gitops_`` prefix, base units (``_
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,10 +22,22 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from backup2gitops.core.events import HealthReported
-from backup2gitops.core.flow_metrics import FlowCounts
+from backup2gitops.core.flow_metrics import (
+    CLUSTER_LABEL,
+    FlowCounts,
+    build_info_labels,
+    state_series,
+)
 from backup2gitops.core.health import ClusterFacts
 
-STATUS_VALUE = {"healthy": 1.0, "degraded": 0.5, "unhealthy": 0.0}
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("backup2gitops")
+    except metadata.PackageNotFoundError:  # a checkout that is not installed
+        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class FlowCollector(Collector):
              "(gitops.failed events) alert-router recorded a delivery of"),
         )  # fmt: skip
         for name, counts, help_text in per_cluster:
-            family = CounterMetricFamily(f"backup2gitops_{name}", help_text, labels=["cluster"])
+            family = CounterMetricFamily(f"backup2gitops_{name}", help_text, labels=[CLUSTER_LABEL])
             for cluster, value in counts.items():
                 family.add_metric([cluster], float(value))
             yield family
@@ -71,7 +84,7 @@ class FlowCollector(Collector):
         latency = HistogramMetricFamily(
             "backup2gitops_backup_to_commit_seconds",
             "Time from a backup's completion (Backup-Created-At trailer) to its commit",
-            labels=["cluster"],
+            labels=[CLUSTER_LABEL],
         )
         for cluster, hist in flow.latency.items():
             buckets = [(_le(bound), float(count)) for bound, count in hist.buckets]
@@ -99,38 +112,43 @@ def render(
     last_backup = gauge(
         "last_backup_timestamp_seconds",
         "Completion time of the newest completed backup",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     last_commit = gauge(
         "last_commit_timestamp_seconds",
         "Commit time of the newest commit with a Backup-Id trailer",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     lag = gauge(
         "gitops_lag_seconds",
         "How long the newest completed backup has waited for its commit (0: committed)",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     lagging = gauge(
         "gitops_lagging",
         "1 when the lag is over health.max_gitops_lag (gitops-lag/<cluster> is degraded)",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     stale = gauge(
         "backup_stale",
         "1 when the newest completed backup is older than the cluster's max_backup_age",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     stuck = gauge(
         "backup_stuck",
         "1 when a backup landed and for longer than health.max_gitops_lag is neither on the "
         "branch nor refused with a delivered alert (watchdog/<cluster> is unhealthy)",
-        ("cluster",),
+        (CLUSTER_LABEL,),
     )
     max_age = gauge(
-        "backup_max_age_seconds", "The cluster's max_backup_age, in seconds", ("cluster",)
+        "backup_max_age_seconds", "The cluster's max_backup_age, in seconds", (CLUSTER_LABEL,)
     )
-    up = gauge("component_up", "1 healthy, 0.5 degraded, 0 unhealthy", ("component",))
+    up = gauge("component_up", "1 when the component answers (healthy or degraded)", ("component",))
+    component_status = gauge(
+        "component_status",
+        "1 for the component's current state (healthy, degraded, unhealthy), 0 for the others",
+        ("component", "state"),
+    )
     latency = gauge("check_latency_seconds", "How long the component's check took", ("component",))
     gauge("gitops_max_lag_seconds", "health.max_gitops_lag, in seconds").set(
         limits.max_gitops_lag_s
@@ -138,9 +156,17 @@ def render(
     gauge("check_timeout_seconds", "health.check_timeout_s: a check taking longer fails").set(
         limits.check_timeout_s
     )
-    gauge("health_status", "Overall: 1 healthy, 0.5 degraded, 0 unhealthy").set(
-        STATUS_VALUE[report.status]
+    overall = gauge(
+        "health_status",
+        "1 for the overall state (healthy, degraded, unhealthy), 0 for the others",
+        ("state",),
     )
+    for state, value in state_series(report.status).items():
+        overall.labels(state).set(value)
+    info = build_info_labels(version=_version(), python_version=platform.python_version())
+    gauge("build_info", "1, with the running version in its labels", tuple(info)).labels(
+        **info
+    ).set(1.0)
     gauge(
         "flow_metrics_up",
         "1 when the flow counters could be derived from the branch, the bucket and "
@@ -159,7 +185,9 @@ def render(
         stuck.labels(facts.cluster).set(1.0 if facts.stuck else 0.0)
         max_age.labels(facts.cluster).set(facts.max_age.total_seconds())
     for name, component in report.components.items():
-        up.labels(name).set(STATUS_VALUE[component.status])
+        up.labels(name).set(0.0 if component.status == "unhealthy" else 1.0)
+        for state, value in state_series(component.status).items():
+            component_status.labels(name, state).set(value)
         latency.labels(name).set(component.latency_ms / 1000)
     if flow is not None:
         registry.register(FlowCollector(flow))

@@ -80,6 +80,7 @@ CORE_MODELS = {
     ("apps/v1", "StatefulSet"): "V1StatefulSet",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("batch/v1", "Job"): "V1Job",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
 }
 
 KNATIVE_POD_FIELDS = frozenset(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from backup2gitops.adapters.receivers.registry import build_receivers
 from backup2gitops.config import parse_config
 from backup2gitops.core.cleaning import CleaningPolicy
@@ -14,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def shipped_config_text() -> str:
-    doc = yaml.safe_load((ROOT / "knative/base/configmap.yaml").read_text())
-    return str(doc["data"]["config.yaml"])
+    # the file knative/base/kustomization.yaml's configMapGenerator makes the ConfigMap of
+    return (ROOT / "knative/base/config.yaml").read_text()
 
 
 def test_the_configmap_validates_and_holds_no_credentials() -> None:

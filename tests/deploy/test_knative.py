@@ -170,7 +170,14 @@ def test_function_services(base: list[dict[str, Any]]) -> None:
         assert env["WORKERS"] == "1"
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         vols = {v["name"]: v for v in tmpl["spec"]["volumes"]}
-        assert vols[mounts["/etc/backup2gitops"]]["configMap"]["name"] == "backup2gitops-config"
+        # configMapGenerator's name: a hash of the content, so an edit makes a new revision
+        assert vols[mounts["/etc/backup2gitops"]]["configMap"]["name"] == config_map(base)[0]
+        assert {mounts["/tmp"], mounts["/var/cache/backup2gitops"]} == {"tmp", "cache"}
+        assert all("emptyDir" in vols[v] for v in ("tmp", "cache")), name
+        assert env["BACKUP2GITOPS_CACHE_DIR"] == "/var/cache/backup2gitops"
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        for side in ("requests", "limits"):
+            assert "ephemeral-storage" in container["resources"][side], name
         for probe in ("readinessProbe", "livenessProbe"):
             assert container[probe]["httpGet"]["path"] == "/healthz"
         assert container["resources"]["requests"] and container["resources"]["limits"]
@@ -190,7 +197,10 @@ def test_credentials_come_from_secrets_only_where_needed(base: list[dict[str, An
     assert secret_env["cluster-backup"] == s3
     assert secret_env["backup-complete"] == s3 | {"BACKUP2GITOPS_WEBHOOK_TOKEN"}
     assert secret_env["gitops-generator"] == s3 | {"BACKUP2GITOPS_GIT_TOKEN"}
-    assert secret_env["health-aggregator"] == s3 | {"BACKUP2GITOPS_GIT_TOKEN"}
+    assert secret_env["health-aggregator"] == s3 | {
+        "BACKUP2GITOPS_GIT_TOKEN",
+        "BACKUP2GITOPS_STATUS_TOKEN",
+    }
     assert secret_env["alert-router"] == {
         "BACKUP2GITOPS_SLACK_WEBHOOK_URL",
         "BACKUP2GITOPS_PAGERDUTY_ROUTING_KEY",
@@ -208,8 +218,9 @@ def test_credentials_come_from_secrets_only_where_needed(base: list[dict[str, An
 
 
 def test_config_map_is_valid_yaml_without_credentials(base: list[dict[str, Any]]) -> None:
-    cm = of_kind(base, "ConfigMap")["backup2gitops-config"]
+    _, cm = config_map(base)
     config = yaml.safe_load(cm["data"]["config.yaml"])
+    assert config["health"]["status_token"] == {"env": "BACKUP2GITOPS_STATUS_TOKEN"}
     assert config["storage"]["url"] == "s3://backups"
     assert config["storage"]["endpoint_url"] == "http://minio.minio.svc:9000"
     assert config["generator"]["cleaning"]["secrets"] == "exclude"
@@ -232,15 +243,37 @@ def test_config_map_is_valid_yaml_without_credentials(base: list[dict[str, Any]]
     walk(config)
 
 
+def config_map(base: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The one ConfigMap, by its generated name (backup2gitops-config-<hash>)."""
+    ((name, cm),) = of_kind(base, "ConfigMap").items()
+    assert name.startswith("backup2gitops-config-")
+    return name, cm
+
+
 def test_rbac_is_minimal(base: list[dict[str, Any]]) -> None:
-    sas = set(of_kind(base, "ServiceAccount"))
-    assert sas == {"cluster-backup", "health-aggregator"}
+    sas = of_kind(base, "ServiceAccount")
+    assert set(sas) == set(FUNCTIONS)  # one each
+    api_readers = {"cluster-backup", "health-aggregator"}
     services = of_kind(base, "Service")
     for name, svc in services.items():
-        sa = svc["spec"]["template"]["spec"].get("serviceAccountName")
-        assert sa == (name if name in sas else None), name
+        spec = svc["spec"]["template"]["spec"]
+        if name not in FUNCTIONS:  # the dead-letter sink
+            assert spec["automountServiceAccountToken"] is False
+            continue
+        assert spec.get("serviceAccountName") == name, name
+        no_token = name not in api_readers
+        assert sas[name].get("automountServiceAccountToken", True) is not no_token, name
+        assert spec.get("automountServiceAccountToken", True) is not no_token, name
     (cluster_role,) = of_kind(base, "ClusterRole").values()
     assert all(set(r["verbs"]) == {"get", "list"} for r in cluster_role["rules"])
+    readable = {
+        (g, r)
+        for rule in cluster_role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
+    assert ("", "secrets") not in readable and ("*", "*") not in readable
+    assert ("apps", "deployments") in readable
     (role,) = of_kind(base, "Role").values()
     assert role["rules"] == [
         {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get"]}
@@ -383,7 +416,7 @@ def test_core_model_check_catches_typos_and_types(base: list[dict[str, Any]]) ->
     assert check_core(role) == []
     role["rules"][0]["verb"] = role["rules"][0].pop("verbs")
     assert any("verb" in e for e in check_core(role))
-    cm = copy.deepcopy(of_kind(base, "ConfigMap")["backup2gitops-config"])
+    cm = copy.deepcopy(config_map(base)[1])
     cm["data"] = {"config.yaml": 42}
     assert check_core(cm)
 

@@ -45,6 +45,7 @@ OTHER_KINDS = {
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding",
     "rbac.authorization.k8s.io/v1/Role",
     "rbac.authorization.k8s.io/v1/RoleBinding",
+    "networking.k8s.io/v1/NetworkPolicy",  # Kubernetes' own: tests/e2e/test_pod_security.py
     "monitoring.coreos.com/v1/PrometheusRule",
     "monitoring.coreos.com/v1/PodMonitor",
     "sources.knative.dev/v1beta1/KafkaSource",

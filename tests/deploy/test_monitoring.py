@@ -14,6 +14,7 @@ checked against a real scrape: tests/e2e/test_flow_metrics_minio.py.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -22,8 +23,9 @@ import yaml
 
 from backup2gitops.core import routing
 from tests import prometheus
+from tests.prometheus import REPO
 
-pytestmark = pytest.mark.skipif(
+needs_promtool = pytest.mark.skipif(
     prometheus.promtool_binary() is None, reason=prometheus.PROMTOOL_MISSING
 )
 
@@ -32,12 +34,14 @@ def alerts() -> list[dict[str, object]]:
     return [rule for rule in prometheus.rules() if "alert" in rule]
 
 
+@needs_promtool
 def test_promtool_checks_the_rules(tmp_path: Path) -> None:
     path = prometheus.write_rules(tmp_path / "rules.yaml", prometheus.rule_groups())
     out = prometheus.promtool("check", "rules", str(path))
     assert f"SUCCESS: {len(prometheus.rules())} rules found" in out
 
 
+@needs_promtool
 def test_promtool_unit_tests_pass_and_cover_every_alert_firing_and_not(tmp_path: Path) -> None:
     prometheus.write_rules(tmp_path / "rules.yaml", prometheus.rule_groups())
     shutil.copy(prometheus.RULE_TESTS, tmp_path / "rules.test.yaml")
@@ -53,16 +57,62 @@ def test_promtool_unit_tests_pass_and_cover_every_alert_firing_and_not(tmp_path:
     assert names - silent == set(), "alerts without a not-firing case"
 
 
-def test_no_rule_says_again_what_alert_router_says() -> None:
-    theirs = {*routing.SEVERITY, routing.DRIFT_ALERTNAME}
+PROMETHEUS_ALERTS = {  # what a Prometheus user expects, beside alert-router's own
+    "Backup2gitopsBackupStale",
+    "Backup2gitopsBackupFailed",
+    "Backup2gitopsBackupStuck",
+    "Backup2gitopsGitopsLag",
+}
+
+
+def runbook_anchors() -> set[str]:
+    """The anchors GitHub makes of docs/runbook.md's headings."""
+    text = (REPO / "docs" / "runbook.md").read_text()
+    anchors = set()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 -]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_the_expected_alerts_exist_each_with_a_runbook_section() -> None:
+    names = {str(rule["alert"]) for rule in alerts()}
+    assert names >= PROMETHEUS_ALERTS
+    anchors = runbook_anchors()
     for rule in alerts():
-        name = str(rule["alert"])
-        assert name.startswith("Backup2gitops") and name.removeprefix("Backup2gitops") not in theirs
+        url = str(rule["annotations"]["runbook_url"])  # type: ignore[index]
+        page, _, anchor = url.partition("#")
+        assert page.endswith("/docs/runbook.md"), url
+        assert anchor in anchors, f"{rule['alert']}: no section #{anchor} in docs/runbook.md"
+
+
+def test_no_threshold_is_repeated_and_no_series_says_cluster() -> None:
+    theirs = {*routing.SEVERITY, routing.DRIFT_ALERTNAME}
+    for rule in prometheus.rules():
         expr = str(rule["expr"])
+        name = str(rule.get("alert") or rule.get("record"))
         # staleness and lag are judged by the function, with each cluster's own limits
-        assert "_timestamp_seconds" not in expr and "3600" not in expr, name
-        if "backup_stale" in expr or "gitops_lagging" in expr:
-            assert "alert_deliveries_total" in expr, f"{name} would repeat alert-router's alert"
+        assert "_timestamp_seconds" not in expr or "record" in rule, name
+        assert "3600" not in expr, name
+        # the backed-up cluster is backup_cluster: cluster is the multi-cluster external label
+        assert not re.search(r"\bcluster\b", expr.replace("backup_cluster", "")), name
+        if "alert" in rule:  # never alert-router's own name: the two must be told apart
+            assert name.startswith("Backup2gitops") and name not in theirs, name
+    for expr in prometheus.dashboard_exprs():
+        assert not re.search(r"\bcluster\b", expr.replace("backup_cluster", "")), expr
+
+
+def test_the_release_label_is_set_where_kube_prometheus_stack_selects() -> None:
+    for path in (prometheus.RULES, prometheus.RULES.with_name("podmonitor.yaml")):
+        labels = yaml.safe_load(path.read_text())["metadata"]["labels"]
+        assert labels["release"] == "kube-prometheus-stack", path
+    overlay = yaml.safe_load(
+        (REPO / "knative" / "overlays" / "monitoring" / "kustomization.yaml").read_text()
+    )
+    (patch,) = overlay["patches"]
+    assert patch["target"]["group"] == "monitoring.coreos.com"
+    assert "/metadata/labels/release" in patch["patch"]
 
 
 def test_dashboard_has_the_fields_grafana_requires() -> None:
@@ -81,10 +131,13 @@ def test_dashboard_has_the_fields_grafana_requires() -> None:
         assert panel["targets"]
         ref_ids = [target["refId"] for target in panel["targets"]]
         assert len(ref_ids) == len(set(ref_ids)) and all(t["expr"] for t in panel["targets"])
-    variables = {v["name"] for v in board["templating"]["list"]}
-    assert {"datasource", "cluster"} <= variables
+    variables = [v["name"] for v in board["templating"]["list"]]
+    assert variables == ["datasource", "job", "namespace", "backup_cluster"]
+    for expr in prometheus.dashboard_exprs():  # every series scoped to the chosen job/namespace
+        assert expr.count("backup2gitops_") == expr.count('job=~".*",namespace=~".*"'), expr
 
 
+@needs_promtool
 def test_every_dashboard_expression_parses(tmp_path: Path) -> None:
     exprs = prometheus.dashboard_exprs()
     group = {

@@ -216,7 +216,7 @@ def test_flow_metrics_from_minio_git_and_alert_records_pass_promtool(flow: Flow)
     write_backup(flow, "b3", [NAMESPACE, config_map("a", "1"), config_map("b", "2")])
     when("b3's (empty) commit", lambda: commits(flow.remote) == 3)
     write_corrupt_backup(flow, "b4")
-    prod = (("cluster", "prod"),)
+    prod = (("backup_cluster", "prod"),)
     when(
         "the failure in the flow counters",
         lambda: scrape(flow)[1].get(("backup2gitops_backups_failed_total", prod)) == 1,

@@ -463,7 +463,7 @@ alerts:
     with pytest.raises(ConfigError) as refused:
         handler(gitops_failed_from_bus(), LambdaContext())
     assert str(refused.value) == (
-        "alert-router: alerts.receivers[0].url (SecretRef(env='BACKUP2GITOPS_SLACK_WEBHOOK_URL')"
+        "alert-router: alerts.receivers[0].url ($BACKUP2GITOPS_SLACK_WEBHOOK_URL"
         " is not set): set it (on Lambda: the receiver's *SecretArn parameter), or mark the "
         "receiver optional: true"
     )

@@ -75,9 +75,9 @@ def test_bash_completes_the_verbs_sub_verbs_options_and_choices(scripts: dict[st
     assert complete_in_bash(script, "backup2gitops ") == sorted(COMMANDS)
     assert complete_in_bash(script, "backup2gitops ge") == ["generate"]
     assert complete_in_bash(script, "backup2gitops --debug con") == ["config"]
-    assert complete_in_bash(script, "backup2gitops config ") == ["reference", "validate"]
+    assert complete_in_bash(script, "backup2gitops config ") == ["rbac", "reference", "validate"]
     assert complete_in_bash(script, "backup2gitops generate --re") == ["--repo"]
-    assert complete_in_bash(script, "backup2gitops demo -o ") == ["json", "table", "yaml"]
+    assert complete_in_bash(script, "backup2gitops demo -o ") == ["json", "name", "table", "yaml"]
     assert complete_in_bash(script, "backup2gitops config validate --output y") == ["yaml"]
     assert complete_in_bash(script, "backup2gitops completion ") == ["bash", "fish", "zsh"]
     # the value of an option is not taken for a verb: "config" here is a file name
@@ -122,6 +122,6 @@ def test_fish_loads_the_script_and_completes_the_verbs(scripts: dict[str, Path])
         return sorted(entry.split("\t")[0] for entry in result.stdout.splitlines())
 
     assert complete("backup2gitops ") == sorted(COMMANDS)
-    assert complete("backup2gitops config ") == ["reference", "validate"]
-    assert complete("backup2gitops demo --output ") == ["json", "table", "yaml"]
+    assert complete("backup2gitops config ") == ["rbac", "reference", "validate"]
+    assert complete("backup2gitops demo --output ") == ["json", "name", "table", "yaml"]
     assert complete("backup2gitops completion ") == ["bash", "fish", "zsh"]

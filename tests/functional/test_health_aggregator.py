@@ -153,12 +153,29 @@ def test_metrics_parse(tmp: Path) -> None:
         for family in text_string_to_metric_families(response.get_data(as_text=True))
         for s in family.samples
     }
-    backup_ts = samples[("backup2gitops_last_backup_timestamp_seconds", (("cluster", "prod"),))]
+    backup_ts = samples[
+        ("backup2gitops_last_backup_timestamp_seconds", (("backup_cluster", "prod"),))
+    ]
     assert abs(backup_ts - (NOW - timedelta(hours=1)).timestamp()) < 5
-    assert ("backup2gitops_last_commit_timestamp_seconds", (("cluster", "prod"),)) in samples
-    assert samples[("backup2gitops_gitops_lag_seconds", (("cluster", "prod"),))] == 0
+    assert ("backup2gitops_last_commit_timestamp_seconds", (("backup_cluster", "prod"),)) in samples
+    assert samples[("backup2gitops_gitops_lag_seconds", (("backup_cluster", "prod"),))] == 0
     assert samples[("backup2gitops_component_up", (("component", "git"),))] == 1
     assert ("backup2gitops_check_latency_seconds", (("component", "storage"),)) in samples
+    # one series per state, 1 for the current one (no 0.5 for degraded)
+    git = {
+        state: samples[("backup2gitops_component_status", (("component", "git"), ("state", state)))]
+        for state in ("healthy", "degraded", "unhealthy")
+    }
+    assert git == {"healthy": 1, "degraded": 0, "unhealthy": 0}
+    overall = {
+        state: samples[("backup2gitops_health_status", (("state", state),))]
+        for state in ("healthy", "degraded", "unhealthy")
+    }
+    assert sum(overall.values()) == 1 and set(overall.values()) == {0, 1}
+    ((name, labels),) = [k for k in samples if k[0] == "backup2gitops_build_info"]
+    assert dict(labels)["version"] and dict(labels)["python_version"].startswith("3.")
+    assert samples[(name, labels)] == 1
+    assert not [k for k in samples if ("cluster", "prod") in k[1]]  # not the external label
 
 
 class RacingStore(FileStore):
@@ -363,7 +380,7 @@ def test_flow_counters_come_from_the_branch_the_bucket_and_the_records_once_per_
     ctx.store.put_bytes("state/deliveries/am/failed/BackupFailed/prod/firing/d1", b"")
 
     first = scrape_samples(ctx)
-    prod = (("cluster", "prod"),)
+    prod = (("backup_cluster", "prod"),)
     assert first[("backup2gitops_flow_metrics_up", ())] == 1
     # b0 (the fixture's commit), b1, b2 on the branch; b3 only in the bucket
     assert first[("backup2gitops_backups_completed_total", prod)] == 4

@@ -171,3 +171,14 @@ def test_interval_cache_does_not_keep_a_failure() -> None:
     with pytest.raises(RuntimeError):
         cache.get()
     assert cache.get() == 7
+
+
+def test_one_series_per_state_and_no_half_values() -> None:
+    from backup2gitops.core.flow_metrics import STATES, state_series
+
+    for current in STATES:
+        series = state_series(current)
+        assert set(series) == set(STATES) and sum(series.values()) == 1.0
+        assert series[current] == 1.0
+    with pytest.raises(ValueError, match="unknown state 'sick'"):
+        state_series("sick")

@@ -277,7 +277,7 @@ class S3Store:
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            with _s3_errors(key):
+            with _s3_errors(key, bucket=self.bucket):
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except NotFound:
             return None
@@ -289,7 +289,7 @@ class S3Store:
         )
 
     def open_read(self, key: str) -> BinaryIO:
-        with _s3_errors(key):
+        with _s3_errors(key, bucket=self.bucket):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         return cast("BinaryIO", GuardedRead(response["Body"], key=key))
 
@@ -308,7 +308,7 @@ class S3Store:
             extra["IfMatch"] = f'"{if_match}"'
         if if_none_match:
             extra["IfNoneMatch"] = "*"
-        with _s3_errors(key):
+        with _s3_errors(key, bucket=self.bucket):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         info = self.stat(key)
         if info is None:
@@ -322,12 +322,12 @@ class S3Store:
         with tempfile.TemporaryFile() as spool:
             yield spool
             spool.seek(0)
-            with _s3_errors(key):
+            with _s3_errors(key, bucket=self.bucket):
                 self.client.upload_fileobj(spool, self.bucket, self._key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        with _s3_errors(prefix):
+        with _s3_errors(prefix, bucket=self.bucket):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
@@ -338,7 +338,7 @@ class S3Store:
                     )
 
     def delete(self, key: str) -> None:
-        with _s3_errors(key):
+        with _s3_errors(key, bucket=self.bucket):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
@@ -374,7 +374,7 @@ class GuardedRead:
 
 
 @contextlib.contextmanager
-def _s3_errors(key: str) -> Iterator[None]:
+def _s3_errors(key: str, *, bucket: str = "") -> Iterator[None]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -389,6 +389,12 @@ def _s3_errors(key: str) -> Iterator[None]:
             raise PreconditionFailed(key) from exc
         if code in FORBIDDEN_CODES or status == 403:
             raise StorageForbidden(f"S3 {code or status}", key=key) from exc
+        if code == "NoSuchBucket":  # the key is not the problem: name what is
+            raise StorageError(
+                f"S3 NoSuchBucket: bucket {bucket or '?'} does not exist (storage.url names it; "
+                f"create it, e.g. mc mb ALIAS/{bucket or 'BUCKET'})",
+                retryable=False,
+            ) from exc
         retryable = status >= 500 or status in (408, 429) or code in ("SlowDown", "RequestTimeout")
         raise StorageError(f"S3 {code or status} on {key}", retryable=retryable) from exc
     except BotoCoreError as exc:

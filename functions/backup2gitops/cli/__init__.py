@@ -18,11 +18,12 @@ errors too (``Parser``);
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -67,7 +68,26 @@ def version() -> str:
 class Parser(argparse.ArgumentParser):
     """argparse's parser, with a usage error on one line (kubectl's habit) instead of the usage
     block followed by the error; ``--help`` still prints the usage. Every verb's parser is one
-    (``add_subparsers`` makes its parsers of the parent's class)."""
+    (``add_subparsers`` makes its parsers of the parent's class).
+
+    Abbreviations are refused (``--rep`` is not ``--repo``: a script must not silently mean
+    another option when one is added), and a word that is not one of the choices (a verb,
+    ``-o``'s formats) is answered with the closest one, as kubectl and git do."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        names = [str(choice) for choice in choices]
+        close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise argparse.ArgumentError(
+            action, f"invalid choice: {value!r} ({hint}choose from {', '.join(names)})"
+        )
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (--help shows the usage)\n")

@@ -113,5 +113,10 @@ def run(args: argparse.Namespace) -> int:
         "warnings": manifest.warnings,
         "duration_s": round((manifest.finished_at - manifest.started_at).total_seconds(), 3),
     }
-    emit(report, output=args.output, table=print_table)
+    emit(
+        report,
+        output=args.output,
+        table=print_table,
+        names=lambda r: [f"backup/{r['backup_id']}"],
+    )
     return 0

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reference", help="print the table of every field (docs/configuration.md)"
     )
     reference.set_defaults(func=run_reference)
+    from backup2gitops.cli import config_rbac
+
+    config_rbac.register(verbs)
 
 
 def warnings(config: Config) -> list[str]:
@@ -55,7 +58,11 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as exc:
-        print(f"{args.file}: invalid: {exc}", file=sys.stderr)
+        text = str(exc)  # a YAML error already starts with FILE:LINE:COLUMN
+        print(
+            text if text.startswith(f"{args.file}:") else f"{args.file}: invalid: {text}",
+            file=sys.stderr,
+        )
         return 2
     found = warnings(config)
     for warning in found:
@@ -69,7 +76,12 @@ def run_validate(args: argparse.Namespace) -> int:
         "receivers": len(config.alerts.receivers),
         "warnings": found,
     }
-    emit(report, output=args.output, table=print_validation)
+    emit(
+        report,
+        output=args.output,
+        table=print_validation,
+        names=lambda r: [f"config/{r['file']}"],
+    )
     return 0
 
 

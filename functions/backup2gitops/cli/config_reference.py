@@ -20,7 +20,8 @@ model is [`schemas/config.schema.json`](../schemas/config.schema.json). How the 
 `${VAR}` expansion and environment overrides: [README, "Configure"](../README.md#configure).
 
 Every key not listed here is an error, in every section. A *secret* is a reference,
-`{env: NAME}` or `{file: PATH}`, never the value. A *duration* is ISO 8601 (`PT26H`, `P1D`).
+`{env: NAME}` or `{file: PATH}`, never the value. A *duration* is Go-style
+(`26h`, `90m`, `1h30m`; no `d`: 7 days is `168h`) or ISO 8601 (`PT26H`, `P1D`).
 """
 
 

@@ -49,10 +49,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"the functions' JSON log lines on stderr (default: into WORKDIR/{LOG_NAME})",
     )
     parser.add_argument("--triggers", help="the Triggers directory (default: the packaged ones)")
+    parser.add_argument(
+        "--config",
+        help="a configuration whose generator, health and alerts sections the demo uses "
+        "(storage, git and clusters stay the demo's, in --workdir)",
+    )
     parser.set_defaults(func=run)
 
 
-def demo_config(workdir: Path) -> Config:
+def demo_config(workdir: Path, base: Config | None = None) -> Config:
+    """The demo's bucket, remote and sample cluster in ``workdir``; the rest from ``base``
+    (``--config``), else the defaults."""
     from backup2gitops.config import (
         BackupCompleteConfig,
         ClusterSource,
@@ -62,12 +69,17 @@ def demo_config(workdir: Path) -> Config:
     )
     from backup2gitops.sample import SAMPLE_CLUSTER
 
-    return Config(
-        storage=StorageConfig(url=(workdir / "bucket").as_uri()),
-        git=GitConfig(url=str(workdir / "gitops.git"), cache_dir=workdir / ".cache" / "git"),
-        clusters=[ClusterSource(name=SAMPLE_CLUSTER, velero_prefix="velero")],
-        # the demo's webhook comes from this process, not from MinIO: no token is needed
-        backup_complete=BackupCompleteConfig(allow_unauthenticated=True),
+    git = base.git if base is not None else GitConfig()
+    return (base or Config()).model_copy(
+        update={
+            "storage": StorageConfig(url=(workdir / "bucket").as_uri()),
+            "git": git.model_copy(
+                update={"url": str(workdir / "gitops.git"), "cache_dir": workdir / ".cache" / "git"}
+            ),
+            "clusters": [ClusterSource(name=SAMPLE_CLUSTER, velero_prefix="velero")],
+            # the demo's webhook comes from this process, not from MinIO: no token is needed
+            "backup_complete": BackupCompleteConfig(allow_unauthenticated=True),
+        }
     )
 
 
@@ -115,7 +127,11 @@ def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
 
 
 def run_flow(
-    workdir: Path, *, triggers: str | None = None, reporter: progress.Reporter | None = None
+    workdir: Path,
+    *,
+    triggers: str | None = None,
+    reporter: progress.Reporter | None = None,
+    base: Config | None = None,
 ) -> dict[str, Any]:
     from backup2gitops.adapters.git import ensure_bare_remote
     from backup2gitops.adapters.storage import FileStore
@@ -125,7 +141,7 @@ def run_flow(
     reporter = reporter or progress.Reporter()
     workdir = workdir.resolve()
     reporter.step("writing the sample backup")
-    config = demo_config(workdir)
+    config = demo_config(workdir, base)
     ensure_bare_remote(workdir / "gitops.git")
     store = FileStore(workdir / "bucket")
     manifest_key, info = seed_sample(store)
@@ -367,6 +383,15 @@ def run(args: argparse.Namespace) -> int:
         print("demo: git is not installed (not found on PATH)", file=sys.stderr)
         return 1
     workdir: Path = args.workdir
+    base = None
+    if args.config:
+        from backup2gitops.config import ConfigError, load_config
+
+        try:
+            base = load_config(args.config)
+        except ConfigError as exc:
+            print(f"demo: {args.config}: invalid: {exc}", file=sys.stderr)
+            return 2
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir.resolve() / LOG_NAME
@@ -381,7 +406,12 @@ def run(args: argparse.Namespace) -> int:
         reporter = stack.enter_context(
             progress.reporter("demo", enabled=progress.wanted(args.output))
         )
-        report = run_flow(workdir, triggers=args.triggers, reporter=reporter)
+        report = run_flow(workdir, triggers=args.triggers, reporter=reporter, base=base)
     report["log"] = str(log_path) if log_file is not None else None
-    emit(report, output=args.output, table=print_report)
+    emit(
+        report,
+        output=args.output,
+        table=print_report,
+        names=lambda r: [f"commit/{r['commit']}"] if r["commit"] else [],
+    )
     return 0 if report["commit"] and not report["dead_letters"] else 1

@@ -1,8 +1,10 @@
 """``backup2gitops generate SOURCE --repo DEST``: one backup into the GitOps repository, now.
 
 SOURCE is a native backup folder (``manifest.json`` + ``resources.tar.gz``), a Velero backup
-folder (``velero-backup.json`` + ``<name>.tar.gz``), a tarball, or an ``s3://bucket/key`` of a
-tarball (credentials and endpoint as in the configuration). DEST is where the commit goes:
+folder (``velero-backup.json`` + ``<name>.tar.gz``), a tarball, an ``s3://bucket/key`` of a
+tarball, or an ``s3://bucket/folder/`` of a backup (credentials and endpoint as in the
+configuration). ``--cluster`` that contradicts a native manifest's cluster is refused unless
+``--force-cluster``. DEST is where the commit goes:
 
 - a git URL, or a local bare repository: cloned, committed, pushed (fetch-rebase-retry);
 - a local work tree: committed in place on its checked-out branch, nothing pushed, as an
@@ -24,6 +26,7 @@ from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
 
 if TYPE_CHECKING:
+    from backup2gitops.adapters.storage import ObjectStore
     from backup2gitops.generation import Claims
 
 
@@ -37,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(committed in, no push); a new path ending in .git is made bare",
     )
     parser.add_argument("--cluster", help="cluster name (default: from the native manifest)")
+    parser.add_argument(
+        "--force-cluster",
+        action="store_true",
+        help="commit under --cluster even when the backup's manifest names another cluster",
+    )
     parser.add_argument(
         "--backup-id", help="default: from the manifest, else the backup's folder name"
     )
@@ -73,6 +81,8 @@ def resolve_source(
         bucket, _, key = bucket_and_key.partition("/")
         config = load_config(args.config)
         store = open_store(config.storage.model_copy(update={"url": f"s3://{bucket}"}))
+        if key.endswith("/") or not key:  # a "folder": the backup in it, as for a local one
+            return stored_folder(store, key.strip("/"), source=source)
         return (lambda: store.open_read(key)), None, backup_id_of(PurePosixPath(key)), Claims()
     path = Path(source)
     if path.is_dir():
@@ -101,6 +111,46 @@ def resolve_source(
     if not path.is_file():
         raise FileNotFoundError(f"no backup at {source}")
     return (lambda: path.open("rb")), None, backup_id_of(PurePosixPath(path.resolve())), Claims()
+
+
+def stored_folder(
+    store: ObjectStore, folder: str, *, source: str
+) -> tuple[Callable[[], BinaryIO], str | None, str, Claims]:
+    """A backup folder in a bucket (``s3://bucket/backups/prod/<id>/``): a native backup's
+    ``manifest.json`` and its archive, else Velero's ``<name>/<name>.tar.gz`` (with its
+    ``velero-backup.json``'s claims when it is there)."""
+    from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.velero_backup import velero_claims
+    from backup2gitops.generation import Claims
+
+    base = f"{folder}/" if folder else ""
+    if store.stat(f"{base}manifest.json") is not None:
+        manifest = parse_manifest(store.read_bytes(f"{base}manifest.json"))
+        archive_key = f"{base}{manifest.archive.key}"
+        claims = Claims(
+            created_at=manifest.finished_at, items=manifest.resource_count, complete=True
+        )
+        return (lambda: store.open_read(archive_key)), manifest.cluster, manifest.backup_id, claims
+    name = PurePosixPath(folder).name
+    velero = f"{base}{name}.tar.gz"
+    if name and store.stat(velero) is not None:
+        claims = Claims()
+        if store.stat(f"{base}velero-backup.json") is not None:
+            found = velero_claims(store.read_bytes(f"{base}velero-backup.json"))
+            claims = Claims(created_at=found.created_at, items=found.items, complete=found.complete)
+        return (lambda: store.open_read(velero)), None, name, claims
+    raise FileNotFoundError(f"{source} holds neither manifest.json nor {name or 'NAME'}.tar.gz")
+
+
+def cluster_conflict(asked: str | None, recorded: str | None, *, force: bool) -> str | None:
+    """Why ``--cluster`` may not be used, or None: a backup whose manifest names another
+    cluster would be committed into the wrong cluster's folder, replacing what is there."""
+    if asked is None or recorded is None or asked == recorded or force:
+        return None
+    return (
+        f"--cluster {asked} contradicts the backup's manifest (cluster {recorded}): its objects "
+        f"would replace clusters/{asked}/; give --force-cluster to commit them there anyway"
+    )
 
 
 def is_work_tree_target(dest: str) -> bool:
@@ -154,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
         archive, cluster, backup_id, claims = resolve_source(args.source, args=args)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
+        return 2
+    conflict = cluster_conflict(args.cluster, cluster, force=args.force_cluster)
+    if conflict is not None:
+        print(f"generate: {conflict}", file=sys.stderr)
         return 2
     cluster = args.cluster or cluster
     if not cluster:
@@ -211,5 +265,10 @@ def run(args: argparse.Namespace) -> int:
         "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
     }
-    emit(report, output=args.output, table=print_table)
+    emit(
+        report,
+        output=args.output,
+        table=print_table,
+        names=lambda r: [f"commit/{r['commit']}"],
+    )
     return 0

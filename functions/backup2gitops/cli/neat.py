@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 from backup2gitops.cli.output import add_output_option
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.yaml_errors import describe_parse_error
 
 DESCRIPTION = """\
 Clean Kubernetes manifests from a file or stdin, like kubectl-neat: status, server-set fields
@@ -38,12 +39,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-f", "--filename", default="-", help="input file; '-' or omitted: stdin")
-    add_output_option(parser, formats=("yaml", "json", "table"), default="yaml")
+    add_output_option(parser, formats=("yaml", "json", "table", "name"), default="yaml")
+    parser.add_argument(
+        "--config",
+        help="configuration file whose generator.cleaning policy applies "
+        "(default: $BACKUP2GITOPS_CONFIG, else the built-in policy)",
+    )
     parser.add_argument(
         "--secrets",
         choices=SECRET_MODES,
-        default="exclude",
-        help="what to do with Secrets (default: exclude)",
+        help="what to do with Secrets (default: the configuration's, else exclude)",
     )
     parser.add_argument(
         "--exclude",
@@ -65,9 +70,15 @@ def run(args: argparse.Namespace) -> int:
         )
         objects = manifest_yaml.load_all(text)
     except (OSError, ValueError) as err:
+        cause = err.__cause__
+        if cause is not None:  # one line, file:line:column, not PyYAML's five
+            source = "stdin" if args.filename == "-" else args.filename
+            err = ValueError(describe_parse_error(cause, source=source))
         print(f"neat: {err}", file=sys.stderr)
         return 2
-    policy = cleaning.CleaningPolicy(secrets=args.secrets)
+    policy = _policy(args)
+    if policy is None:
+        return 2
     index = cleaning.BackupIndex.of(objects)
     kept: list[dict[str, Any]] = []
     for obj in objects:
@@ -86,12 +97,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace) -> CleaningPolicy | None:
+    """The configuration's cleaning policy (``--config`` or ``$BACKUP2GITOPS_CONFIG``), with
+    ``--secrets`` over it; the built-in policy when no configuration is named."""
+    import os
+
+    from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
+
+    policy = CleaningPolicy()
+    if args.config or os.environ.get(CONFIG_ENV):
+        try:
+            policy = load_config(args.config).generator.cleaning
+        except ConfigError as err:
+            print(f"neat: {err}", file=sys.stderr)
+            return None
+    if args.secrets is not None:
+        policy = policy.model_copy(update={"secrets": args.secrets})
+    return policy
+
+
+def object_name(obj: dict[str, Any]) -> str:
+    """kubectl's ``-o name``: ``deployment.apps/web``, ``configmap/settings``."""
+    kind = str(obj.get("kind", "")).lower()
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    resource = f"{kind}.{group}" if group else kind
+    return f"{resource}/{obj.get('metadata', {}).get('name', '')}"
+
+
 def _render(objects: list[dict[str, Any]], *, output: str) -> str:
     if output == "json":
         if len(objects) == 1:
             return json.dumps(objects[0], indent=2, sort_keys=True) + "\n"
         listing = {"apiVersion": "v1", "kind": "List", "items": objects}
         return json.dumps(listing, indent=2, sort_keys=True) + "\n"
+    if output == "name":
+        return "".join(f"{object_name(obj)}\n" for obj in objects)
     if output == "table":
         rows = [("KIND", "NAMESPACE", "NAME")] + [
             (

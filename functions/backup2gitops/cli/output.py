@@ -1,7 +1,8 @@
-"""``-o json|yaml|table`` (and ``--json``, its alias) for every verb that prints a result.
+"""``-o table|json|yaml|name`` (and ``--json``, its alias) for every verb that prints a result.
 
 ``table`` is the human summary each verb writes itself; ``json`` and ``yaml`` print the same
-report, one document, for scripts (as kubectl's and Velero's ``-o`` do).
+report, one document, for scripts (as kubectl's and Velero's ``-o`` do); ``name`` prints one
+``kind/name`` line per thing the verb made or read (kubectl's ``-o name``), for ``xargs``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-FORMATS = ("table", "json", "yaml")
+FORMATS = ("table", "json", "yaml", "name")
 
 
 def add_output_option(
@@ -23,7 +24,7 @@ def add_output_option(
         "--output",
         choices=formats,
         default=default,
-        help=f"output format (default: {default})",
+        help=f"output format: {', '.join(formats)} (default: {default})",
     )
     parser.add_argument(
         "--json", dest="output", action="store_const", const="json", help="same as -o json"
@@ -31,9 +32,14 @@ def add_output_option(
 
 
 def emit(
-    report: Mapping[str, Any], *, output: str, table: Callable[[Mapping[str, Any]], None]
+    report: Mapping[str, Any],
+    *,
+    output: str,
+    table: Callable[[Mapping[str, Any]], None],
+    names: Callable[[Mapping[str, Any]], Iterable[str]],
 ) -> None:
-    """Print ``report`` as asked: ``table`` calls the verb's own printer."""
+    """Print ``report`` as asked: ``table`` calls the verb's own printer, ``name`` prints what
+    ``names`` gives, one a line."""
     if output == "json":
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     elif output == "yaml":
@@ -42,5 +48,7 @@ def emit(
         sys.stdout.write(
             yaml.safe_dump(json.loads(json.dumps(report, default=str)), sort_keys=False)
         )
+    elif output == "name":
+        sys.stdout.write("".join(f"{name}\n" for name in names(report)))
     else:
         table(report)

@@ -23,7 +23,7 @@ def wanted(output: str | None, *, stream: TextIO | None = None) -> bool:
     """True when progress should be drawn: a terminal, and output for a person."""
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
-    return output not in ("json", "yaml") and bool(isatty and isatty())
+    return output in (None, "table") and bool(isatty and isatty())
 
 
 class Reporter:

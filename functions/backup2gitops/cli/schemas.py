@@ -42,9 +42,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-o",
         "--output",
-        choices=("json", "yaml"),
+        choices=("json", "yaml", "name", "table"),
         default="json",
-        help="printed as one document, name -> schema (default: json)",
+        help="printed as one document, name -> schema (default: json); name: one "
+        "schema/FILE a line; table: each file and its title",
     )
     parser.set_defaults(func=run)
 
@@ -53,7 +54,15 @@ def run(args: argparse.Namespace) -> int:
     documents = schema_documents()
     if args.out is None:
         combined = {name: json.loads(text) for name, text in documents.items()}
-        if args.output == "yaml":
+        if args.output == "name":
+            sys.stdout.write("".join(f"schema/{name}\n" for name in combined))
+        elif args.output == "table":
+            width = max(len(name) for name in combined)
+            sys.stdout.write(f"{'FILE'.ljust(width)}  TITLE\n")
+            for name, schema in combined.items():
+                title = str(schema.get("title") or schema.get("description") or "")
+                sys.stdout.write(f"{name.ljust(width)}  {title}".rstrip() + "\n")
+        elif args.output == "yaml":
             import yaml
 
             sys.stdout.write(yaml.safe_dump(combined, sort_keys=False))

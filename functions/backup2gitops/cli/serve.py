@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.cli import flow
-from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
+from backup2gitops.config import CONFIG_ENV, ENV_PREFIX, ConfigError, load_config
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.events import Event
 from backup2gitops.runtime import codec, failures
@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with no $BACKUP2GITOPS_CONFIG: use the demo's bucket and remote here",
     )
     parser.add_argument("--triggers", help="the Triggers directory (default: this checkout's)")
+    parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="cluster-backup's (default: $KUBECONFIG, ~/.kube/config)",
+    )
+    parser.add_argument("--context", metavar="NAME", help="cluster-backup's kubeconfig context")
     parser.set_defaults(func=run)
 
 
@@ -181,6 +188,11 @@ def refuses_to_start(names: list[str], env: dict[str, str]) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
+    if args.config:  # the functions read it from the environment, as they do when deployed
+        env[CONFIG_ENV] = str(Path(args.config).resolve())
+    for option, value in (("KUBECONFIG", args.kubeconfig), ("CONTEXT", args.context)):
+        if value:
+            env[f"{ENV_PREFIX}CLUSTER_BACKUP__{option}"] = value
     if args.workdir and CONFIG_ENV in env:
         print(
             f"serve: --workdir {args.workdir} ignored: ${CONFIG_ENV} is set ({env[CONFIG_ENV]})",

@@ -5,8 +5,9 @@ function runs (``health_aggregator.handler.status_body``); with ``--url`` they a
 deployed health-aggregator's ``/status``, sending ``Authorization: Bearer
 $BACKUP2GITOPS_STATUS_TOKEN`` when that variable is set (the token ``health.status_token``
 names) -- or, for a Lambda Function URL (``AuthType: AWS_IAM``), signed with SigV4 and the
-caller's AWS credentials (``adapters.aws_signing``). ``-o table`` (default) prints the components and one line per cluster (with its open
-alerts and recent drift findings counted); ``-o json`` (or ``--json``) prints the ``/status`` body as is. Ages are
+caller's AWS credentials (``adapters.aws_signing``). ``-o table`` (default) prints the components
+and one line per cluster (with its open alerts and recent drift findings counted); ``-o json|yaml``
+(or ``--json``) prints the ``/status`` body as is, ``-o name`` one ``cluster/NAME`` a line. Ages are
 measured against the report's ``checked_at``, not this machine's clock. Exit status: 0 healthy or
 degraded, 1 unhealthy, 2 when the status cannot be had.
 """
@@ -14,7 +15,6 @@ degraded, 1 unhealthy, 2 when the status cannot be had.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import datetime
@@ -22,15 +22,15 @@ from typing import Any
 
 import requests
 
-from backup2gitops.config import ConfigError, load_config
+from backup2gitops.cli.output import add_output_option, emit
+from backup2gitops.config import CONFIG_ENV, ConfigError, load_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("status", help="the flow's health and each cluster's facts")
     parser.add_argument("--url", help="a health-aggregator's base URL (default: measure here)")
     parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
-    parser.add_argument("--json", action="store_const", const="json", dest="output")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -129,7 +129,17 @@ def render(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+NO_CONFIGURATION = (
+    "no configuration: give --config FILE or set $BACKUP2GITOPS_CONFIG to measure here, "
+    "or --url of a deployed health-aggregator"
+)
+
+
 def run(args: argparse.Namespace) -> int:
+    if not args.url and not args.config and not os.environ.get(CONFIG_ENV):
+        # the embedded defaults would measure ./bucket (and make it): say so, create nothing
+        print(f"status: {NO_CONFIGURATION}", file=sys.stderr)
+        return 2
     try:
         body = (
             fetch(args.url, token=os.environ.get(TOKEN_ENV))
@@ -142,5 +152,10 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"status: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(body, indent=2) if args.output == "json" else render(body))
+    emit(
+        body,
+        output=args.output,
+        table=lambda report: print(render(dict(report))),
+        names=lambda report: [f"cluster/{name}" for name in sorted(report.get("clusters", {}))],
+    )
     return 1 if body.get("status") == "unhealthy" else 0

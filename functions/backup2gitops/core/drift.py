@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backup2gitops.core.durations import Duration
 from backup2gitops.core.events import DriftFinding, DriftSeverity
 
 Obj = Mapping[str, Any]
@@ -516,7 +517,7 @@ class DriftPolicy(BaseModel):
         description="the rules to apply (core.drift.RULES); default: all",
     )
     allow: list[DriftAllow] = Field(default_factory=list, description="accepted changes")
-    notice_for: timedelta = Field(
+    notice_for: Duration = Field(
         default=timedelta(hours=24),
         description="alert-router: a drift alert's endsAt is this far after it starts, so "
         "Alertmanager resolves the one-time notice by itself",

@@ -33,6 +33,28 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 """Upper bounds (seconds) of the backup-to-commit histogram: from a commit seconds after the
 backup to one a day late (``+Inf`` above). The flow's target is minutes."""
 
+CLUSTER_LABEL = "backup_cluster"
+"""The label naming the backed-up cluster. Not ``cluster``: kube-prometheus-stack, Thanos and
+most multi-cluster setups put an external label ``cluster`` (the Prometheus' own cluster) on
+every series, which would overwrite ours (or be overwritten, with ``honor_labels``)."""
+
+STATES: tuple[str, ...] = ("healthy", "degraded", "unhealthy")
+"""The values of the ``state`` label: one series per state, 1 for the current one, 0 for the
+others (kube-state-metrics' convention), instead of one series of 1 / 0.5 / 0."""
+
+
+def state_series(current: str) -> dict[str, float]:
+    """``{"healthy": 0.0, "degraded": 1.0, "unhealthy": 0.0}`` for ``degraded``."""
+    if current not in STATES:
+        raise ValueError(f"unknown state {current!r} (one of {', '.join(STATES)})")
+    return {state: 1.0 if state == current else 0.0 for state in STATES}
+
+
+def build_info_labels(*, version: str, python_version: str) -> dict[str, str]:
+    """The labels of ``backup2gitops_build_info`` (value 1): what runs, for joins and upgrades."""
+    return {"version": version, "python_version": python_version}
+
+
 FAILURE_ALERTS = {"backup": "BackupFailed", "generation": "GitopsFailed"}
 """The alert alert-router raises for each failure event (``core.routing``)."""
 

@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backup2gitops.core.durations import Duration
+
 __all__ = ["Doomed", "KeepPolicy", "StoredBackup", "plan"]
 
 
@@ -38,7 +40,7 @@ class KeepPolicy(BaseModel):
     count: int | None = Field(
         default=None, ge=1, description="keep at most this many complete backups (newest first)"
     )
-    max_age: timedelta | None = Field(
+    max_age: Duration | None = Field(
         default=None, description="delete complete backups that finished longer ago (P30D)"
     )
 

@@ -6,7 +6,8 @@ not, and nothing redacted there appears here.
 
 Jinja2 with autoescape on (every value is escaped; there is no ``|safe`` in the template) and
 ``StrictUndefined`` (a misspelt field is an error in the tests, not an empty cell). No
-JavaScript: the handler sends a Content-Security-Policy that forbids scripts. Narrow screens
+JavaScript: the handler sends a Content-Security-Policy that forbids scripts; the page refreshes
+itself with a ``<meta http-equiv="refresh">``. Narrow screens
 (a phone at 360 px) get each table row as a stacked card, labelled from ``data-label``.
 """
 
@@ -49,6 +50,11 @@ def _template() -> jinja2.Template:
     return env.from_string(source)
 
 
-def render(report: StatusReport) -> str:
-    """The page for ``report`` (UTF-8 text, ``text/html``)."""
-    return _template().render(report=report)
+REFRESH_S = 60
+"""How often the page reloads itself (``<meta http-equiv="refresh">``: no script); the
+measurement behind it is cached for ``health.metrics_cache_s`` (60 s by default)."""
+
+
+def render(report: StatusReport, *, refresh_s: int = REFRESH_S) -> str:
+    """The page for ``report`` (UTF-8 text, ``text/html``), reloading every ``refresh_s``."""
+    return _template().render(report=report, refresh_s=refresh_s)

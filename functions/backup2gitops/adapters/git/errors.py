@@ -31,14 +31,30 @@ _RACED = (
 )
 
 
-def classify(stderr: str, *, where: str) -> GitError:
+def git_cause(stderr: str) -> str:
+    """git's reason, on one line: its first ``fatal:``/``error:`` line (the last line is often
+    advice, "and the repository exists."), without the prefix; else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal: ", "error: "))]
+    chosen = fatal[0] if fatal else (lines[-1] if lines else "")
+    return chosen.removeprefix("fatal: ").removeprefix("error: ")[:300]
+
+
+def classify(stderr: str, *, where: str, token_sent: bool = True) -> GitError:
     """The error git's output ``stderr`` describes; ``where`` is the remote, already safe to
-    show (``credentials.display_url``)."""
+    show (``credentials.display_url``); ``token_sent``: whether a credential went with it."""
     text = stderr.lower()
     refused = ("authentication failed", "permission denied", "could not read username")
     # git asks for a user when a token is refused. HTTP 403 only as git's curl reports it: a
     # bare "403" also matches object ids and paths (pytest-403/, a race's "is at 4031ab...").
     if any(sign in text for sign in refused) or _HTTP_403.search(text):
+        if not token_sent and where.startswith(("http://", "https://")):
+            return GitError(
+                "auth_failed",
+                f"the remote {where} wants credentials and no credentials were sent: set "
+                "git.token (e.g. {env: BACKUP2GITOPS_GIT_TOKEN}) to a token that may push",
+                retryable=False,
+            )
         return GitError(
             "auth_failed", f"the remote {where} refused our credentials", retryable=False
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from backup2gitops.adapters.git.credentials import redact
-from backup2gitops.adapters.git.errors import GitError, classify
+from backup2gitops.adapters.git.errors import GitError, classify, git_cause
 
 LOW_SPEED_BYTES_S = 1000
 SSH_COMMAND = "ssh -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
@@ -125,11 +125,15 @@ class GitRunner:
         )
 
     def failed(self, what: str, stderr: str, stdout: str = "") -> GitError:
-        error = classify(f"{stderr}\n{stdout}", where=self.where)
-        last = redact((stderr.strip().splitlines() or ["failed"])[-1][:300], self.secret)
-        return GitError(
-            error.code, f"{error.message} (git {what}: {last})", retryable=error.retryable
+        """The classified error, with git's own reason (``git_cause``) after a colon; a remote
+        that wants credentials when none were sent says which setting to fill in instead."""
+        error = classify(
+            f"{stderr}\n{stdout}", where=self.where, token_sent=self.secret is not None
         )
+        if error.code == "auth_failed" and self.secret is None:
+            return error
+        cause = redact(git_cause(stderr), self.secret) or f"git {what} failed"
+        return GitError(error.code, f"{error.message}: {cause}", retryable=error.retryable)
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
