@@ -120,7 +120,7 @@ def assert_stuck(ctx: FunctionContext, published: list[Event], backup_id: str, c
     body = response.get_json()
     assert body["clusters"]["prod"]["stuck"]["backup_id"] == backup_id
     assert body["clusters"]["prod"]["stuck"]["cause"] == cause
-    assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("cluster", "prod"),))] == 1
+    assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("backup_cluster", "prod"),))] == 1
 
 
 def test_a_future_created_at_on_the_tip_freezing_the_branch_fires(tmp: Path, clock: Clock) -> None:
@@ -185,7 +185,7 @@ def test_a_git_remote_that_never_answers_fires_and_the_commit_clears_it(
     assert len(stuck_events(published)) == before
     resolves = {r.alertname for r in routing.effects_of(reply).resolves}
     assert "BackupStuck" in resolves
-    assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("cluster", "prod"),))] == 0
+    assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("backup_cluster", "prod"),))] == 0
 
 
 def test_a_noop_never_counts_as_progress(tmp: Path, clock: Clock) -> None:
