@@ -25,6 +25,7 @@ from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.repo_layout import MAX_FILE_NAME_BYTES, object_path, segment_file_name
 from tests.functional.test_generation import remote_for
 
+KUSTOMIZE = Path("/root/go/bin/kustomize")
 HOSTILE_NAMES = [
     "r" * 250,  # 255 bytes with .yaml: fits as it is
     "r" * 251,
@@ -128,7 +129,8 @@ def hostile_archive() -> tuple[bytes, int]:
     return out.getvalue(), count
 
 
-def test_a_real_clone_checks_out_every_object(tmp_path: Path) -> None:
+def committed_and_cloned(tmp_path: Path) -> tuple[Path, int]:
+    """The hostile backup generated into a real bare remote, then cloned (and checked out)."""
     bare = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
     data, count = hostile_archive()
@@ -143,6 +145,11 @@ def test_a_real_clone_checks_out_every_object(tmp_path: Path) -> None:
     assert (outcome.plan.objects, outcome.plan.excluded) == (count, 0)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True)  # checks out
+    return clone, count
+
+
+def test_a_real_clone_checks_out_every_object(tmp_path: Path) -> None:
+    clone, count = committed_and_cloned(tmp_path)
     objects = [
         path
         for path in (clone / "clusters/prod/namespaces/shop").rglob("*.yaml")
@@ -160,3 +167,19 @@ def test_a_real_clone_checks_out_every_object(tmp_path: Path) -> None:
     assert len({checkout_key(p) for p in relative}) == count
     assert all(len(part.encode()) <= MAX_FILE_NAME_BYTES for p in relative for part in p.split("/"))
     assert (clone / "clusters/prod/namespaces/shop/kustomization.yaml").is_file()
+
+
+@pytest.mark.skipif(
+    not KUSTOMIZE.exists(), reason="kustomize is installed by scripts/install-test-deps.sh"
+)
+def test_kustomize_builds_every_object_of_the_clone(tmp_path: Path) -> None:
+    """The tagged names (``%`` and all) are plain file names to kustomize too."""
+    clone, count = committed_and_cloned(tmp_path)
+    built = subprocess.run(
+        [str(KUSTOMIZE), "build", str(clone / "clusters/prod")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    documents = [doc for doc in built.split("\n---\n") if doc.strip()]
+    assert len(documents) == count
