@@ -62,9 +62,12 @@ class Flow:
         self.count = 0
 
     def backup(self, items: list[Item]) -> events.Event:
+        return self.backup_bytes(archive(items), items=len(items))
+
+    def backup_bytes(self, body: bytes, *, items: int) -> events.Event:
+        """gitops-generator's reply to the next backup, whose archive is ``body``."""
         self.count += 1
         backup_id = f"b{self.count}"
-        body = archive(items)
         key = f"backups/prod/{backup_id}/resources.tar.gz"
         self.store.put_bytes(key, body)
         data = events.BackupCompleted(
@@ -75,7 +78,7 @@ class Flow:
             keys=[f"backups/prod/{backup_id}/manifest.json", key],
             size=len(body),
             sha256=hashlib.sha256(body).hexdigest(),
-            resource_count=len(items),
+            resource_count=items,
             created_at=T0 + timedelta(minutes=self.count),
         )
         event = events.Event(

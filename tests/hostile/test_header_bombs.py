@@ -9,13 +9,21 @@ reader pulls a few kilobytes of them; ``pulled`` says how much. The peak RSS is 
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import BinaryIO, cast
 
 import pytest
 
+from backup2gitops.adapters.storage import MemoryStore
+from backup2gitops.core import events, layout
 from backup2gitops.core.archive import MAX_HEADER_BYTES, ArchiveError, iter_items
+from backup2gitops.core.events import BACKUP_FAILED
+from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+from tests.functional.test_backup_complete import BUCKET, Harness
 from tests.hostile.archives import (
     VERSION,
     GzipStream,
@@ -26,6 +34,7 @@ from tests.hostile.archives import (
     member,
     pax_record_prefix,
 )
+from tests.hostile.flow import Flow
 
 GIB = 1024**3
 KINDS = {
@@ -118,3 +127,44 @@ def test_an_old_gnu_sparse_member_is_refused_on_its_header() -> None:
     with pytest.raises(ArchiveError) as caught:
         read_all(GzipStream(sparse()))
     assert caught.value.code == "archive_not_regular"
+
+
+def small_bomb() -> bytes:
+    """A stored archive whose long-name header claims 1 GiB but that ends a few KiB later: a
+    guarded reader refuses the header (``archive_too_large`` -> ``archive_invalid``), an
+    unguarded one reads on and finds the end early (``archive_truncated``)."""
+    stream = GzipStream(header_bomb(tarfile.GNUTYPE_LONGNAME, GIB))
+    head = stream.read(64 * 1024)
+    assert isinstance(head, bytes)
+    return head
+
+
+def test_backup_complete_fails_the_backup_on_the_header(tmp_path: Path) -> None:
+    body = small_bomb()
+    store = MemoryStore(bucket=BUCKET)
+    started = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    manifest = BackupManifest(
+        backup_id="bomb",
+        cluster="prod",
+        kubernetes_version="v1.31.4",
+        started_at=started,
+        finished_at=started + timedelta(seconds=1),
+        resource_counts={"configmaps": 1},
+        archive=ArchiveRef(
+            key=layout.ARCHIVE_NAME, size=len(body), sha256=hashlib.sha256(body).hexdigest()
+        ),
+    )
+    key = layout.native_manifest_key(prefix="", cluster="prod", backup_id="bomb")
+    store.put_bytes(layout.native_archive_key(prefix="", cluster="prod", backup_id="bomb"), body)
+    store.put_bytes(key, dump_manifest(manifest))
+    reply = Harness(store).deliver("minio-webhook", key)
+    assert reply is not None and reply.type == BACKUP_FAILED
+    assert reply.data["code"] == "archive_invalid"
+    assert "GNU long-name block of 1073741824 bytes" in reply.data["message"]
+
+
+def test_gitops_generator_fails_the_backup_on_the_header(tmp_path: Path) -> None:
+    flow = Flow(tmp_path)
+    reply = flow.backup_bytes(small_bomb(), items=1)
+    assert reply.type == events.GITOPS_FAILED
+    assert reply.data["code"] == "archive_too_large", reply.data
