@@ -109,8 +109,13 @@ def test_backup_complete_accepts_the_backup(tmp_path: Path, depth: int) -> None:
     assert reply is not None and reply.type == BACKUP_COMPLETED, reply
 
 
-@pytest.mark.parametrize("depth", [900, 100_000])
-def test_the_generator_commits_the_rest_of_the_backup(tmp_path: Path, depth: int) -> None:
+@pytest.mark.parametrize(
+    ("depth", "kept"), [(MAX_JSON_DEPTH - 1, 3), (MAX_JSON_DEPTH, 2), (900, 2), (100_000, 2)]
+)
+def test_the_generator_commits_the_rest_of_the_backup(
+    tmp_path: Path, depth: int, kept: int
+) -> None:
+    """The deepest object the reader keeps goes through the cleaning and the YAML writer too."""
     bare = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
     data = deep_backup(depth)
@@ -122,8 +127,7 @@ def test_the_generator_commits_the_rest_of_the_backup(tmp_path: Path, depth: int
         policy=CleaningPolicy(),
         claims=generation.Claims(items=3, complete=True),
     )
-    assert outcome.plan.objects == 2
-    assert outcome.plan.excluded == 1
+    assert (outcome.plan.objects, outcome.plan.excluded) == (kept, 3 - kept)
     files = subprocess.run(
         ["git", "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"],
         capture_output=True,
@@ -132,4 +136,4 @@ def test_the_generator_commits_the_rest_of_the_backup(tmp_path: Path, depth: int
     ).stdout.split()
     assert "clusters/prod/namespaces/shop/configmaps/before.yaml" in files
     assert "clusters/prod/namespaces/shop/configmaps/after.yaml" in files
-    assert not any(f.endswith("/deep.yaml") for f in files)
+    assert any(f.endswith("/deep.yaml") for f in files) == (kept == 3)
