@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from backup2gitops.core import events
-from backup2gitops.core.archive import ReadReport, iter_items
+from backup2gitops.core.archive import MAX_REFUSALS_LISTED, ReadReport, iter_items
 from tests.hostile.archives import tarball
 from tests.hostile.flow import BASE, Flow
 
@@ -89,7 +89,7 @@ def read(path: str, obj: dict[str, Any]) -> tuple[str | None, ReadReport]:
 def test_a_path_that_lies_about_its_object_is_refused_alone(case: str) -> None:
     refused, report = read(*LIES[case])
     assert refused is not None and refused.startswith("path_mismatch"), refused
-    assert report.items == 1 and len(report.refused) == 1
+    assert report.items == 1 and len(report.refused) == 1 and report.refused_total == 1
 
 
 @pytest.mark.parametrize("case", TRUTHS)
@@ -112,3 +112,15 @@ def test_drift_sees_the_binding_at_its_real_path_or_not_at_all(tmp_path: Path) -
     assert [(f.rule, f.name) for f in flow.findings()] == [
         ("rbac-cluster-admin-binding", "harmless")
     ]
+
+
+def test_the_list_of_refusals_is_bounded() -> None:
+    members = [
+        (f"resources/configmaps/namespaces/shop/c{i}.json", json.dumps(configmap("x")).encode())
+        for i in range(MAX_REFUSALS_LISTED + 5)
+    ]
+    report = ReadReport()
+    items = list(iter_items(io.BytesIO(tarball(members)), report=report))
+    assert all(item.refused for item in items) and report.items == len(members)
+    assert len(report.refused) == MAX_REFUSALS_LISTED
+    assert report.refused_total == len(members)

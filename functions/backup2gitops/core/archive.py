@@ -70,6 +70,7 @@ __all__ = [
     "MAX_EXTENDED_HEADERS",
     "MAX_HEADER_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_REFUSALS_LISTED",
     "PREFERRED_VERSION_SUFFIX",
     "SUPPORTED_MAJOR_VERSIONS",
     "ArchiveError",
@@ -99,6 +100,7 @@ MAX_EXTENDED_HEADERS = 16
 """Extended headers (``L``, ``K``, ``x``, ``g``) in a row before one member: tarfile handles each by
 calling itself again, so an endless chain would end as a RecursionError. GNU tar writes at most
 two (``L`` and ``K``), Go's and Python's one pax header."""
+MAX_REFUSALS_LISTED = 1000
 MAX_JSON_DEPTH = 100
 """Nesting an object may have (objects and arrays). The API server's deepest real objects, CRD
 schemas, stay far below; the cleaning and YAML writing recurse per level, and Python stops at
@@ -213,7 +215,10 @@ class ReadReport:
     other_versions_skipped: int = 0
     warnings: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    """One line per refused item (``BackupItem.refused``): its member name and the reason."""
+    """One line per refused item (``BackupItem.refused``): its member name and the reason; the
+    first ``MAX_REFUSALS_LISTED`` of them (a hostile archive may refuse every object)."""
+    refused_total: int = 0
+    """Every refused item, listed or not."""
 
 
 def check_format_version(raw: bytes) -> str:
@@ -635,7 +640,9 @@ def iter_items(
                 if refused is None and not isinstance(decoded, str):
                     yield BackupItem(entry.group_resource, entry.namespace, entry.name, decoded)
                     continue
-                report.refused.append(f"{name[:200]!r}: {refused}")
+                report.refused_total += 1
+                if len(report.refused) < MAX_REFUSALS_LISTED:
+                    report.refused.append(f"{name[:200]!r}: {refused}")
                 yield BackupItem(entry.group_resource, entry.namespace, entry.name, {}, refused)
             _drain_trailer(tar)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
