@@ -71,16 +71,30 @@ def test_an_object_at_the_limit_is_kept() -> None:
     depth = MAX_JSON_DEPTH - 1  # one more: the ConfigMap around its field "x"
     items = list(iter_items(io.BytesIO(deep_backup(depth))))
     assert items[1].refused is None
-    assert json_depth(items[1].obj) == MAX_JSON_DEPTH
+    assert json_depth(nested(depth)) == MAX_JSON_DEPTH
 
 
-def test_json_depth_needs_no_recursion() -> None:
-    value: object = 1
-    for _ in range(200_000):
-        value = [value]
-    assert json_depth(value) == 200_000
-    assert json_depth({}) == 1
-    assert json_depth("x") == 0
+@pytest.mark.parametrize(
+    ("document", "depth"),
+    [
+        ("1", 0),
+        ("{}", 1),
+        ('{"a": [1, {"b": []}], "c": {}}', 4),
+        ('["[[[[[", "\\"]]]]", {"k]": "{{"}]', 2),  # brackets in strings, escaped quotes
+        ("[" * 200_000 + "]" * 200_000, MAX_JSON_DEPTH + 1),
+    ],
+)
+def test_json_depth_counts_structure_only(document: str, depth: int) -> None:
+    assert json_depth(document.encode()) == depth
+
+
+def test_a_deep_object_in_utf16_is_refused_too() -> None:
+    """json.loads reads UTF-16: the depth is measured on what it parsed, not on its bytes."""
+    report = ReadReport()
+    data = nested(MAX_JSON_DEPTH + 5).decode().encode("utf-16-le")
+    archive = tarball([("resources/configmaps/namespaces/shop/deep.json", data)])
+    (item,) = iter_items(io.BytesIO(archive), report=report)
+    assert item.refused is not None and item.refused.startswith("too_deep")
 
 
 @pytest.mark.parametrize("depth", [900, 100_000])
