@@ -10,6 +10,8 @@ it as read, so neither the item count nor the rest of the backup suffers.
 from __future__ import annotations
 
 import io
+import json
+import random
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,3 +153,39 @@ def test_the_generator_commits_the_rest_of_the_backup(
     assert "clusters/prod/namespaces/shop/configmaps/before.yaml" in files
     assert "clusters/prod/namespaces/shop/configmaps/after.yaml" in files
     assert any(f.endswith("/deep.yaml") for f in files) == (kept == 3)
+
+
+def walked_depth(value: object) -> int:
+    """The depth by walking the decoded value (slow, obviously right)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            current = list(current.values())
+        if isinstance(current, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in current)
+    return deepest
+
+
+def random_document(rnd: random.Random, levels: int, stop: float) -> str:
+    """Narrow and bushy nestings, keys and strings full of brackets, quotes and backslashes."""
+    if levels == 0 or rnd.random() < stop:
+        return rnd.choice(["1", '"[\\"{"', '"\\\\"', "null", '"]]}}"', '""'])
+    count = 1 if rnd.random() < 0.97 else 3
+    parts = [random_document(rnd, levels - 1, stop) for _ in range(count)]
+    if rnd.random() < 0.5:
+        return "[" + ",".join(parts) + "]"
+    return "{" + ",".join(f'"k{i}[\\"":{part}' for i, part in enumerate(parts)) + "}"
+
+
+def test_json_depth_agrees_with_walking_the_decoded_value() -> None:
+    rnd = random.Random(22)  # noqa: S311 - a seeded test corpus, no secret
+    depths = []
+    for _ in range(2000):
+        document = random_document(rnd, rnd.randint(0, 140), rnd.choice([0.005, 0.05, 0.3]))
+        expected = min(walked_depth(json.loads(document)), MAX_JSON_DEPTH + 1)
+        assert json_depth(document.encode()) == expected, document
+        depths.append(expected)
+    assert min(depths) == 0 and depths.count(MAX_JSON_DEPTH + 1) > 50  # both ends covered

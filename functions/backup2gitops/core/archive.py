@@ -54,6 +54,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 import zlib
 from collections.abc import Container, Iterator
@@ -371,6 +372,9 @@ def _decode(data: bytes, name: str) -> dict[str, Any] | str:
 
 
 _AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
+_PEELED_LEVELS = 8
+_RUNS = re.compile(rb"\(+|\)+")
+_OPEN = ord("(")
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 
 
@@ -381,20 +385,25 @@ def json_depth(data: bytes, *, limit: int = MAX_JSON_DEPTH) -> int:
     Strings go (their brackets are text): escaped backslashes, then escaped quotes; then all
     but brackets and quotes; then empty strings (``""``, nearly all of them by now), and the
     segments between the quotes that remain. The brackets become parentheses, and each pass of
-    ``bytes.replace`` removes the innermost pairs: a document is as deep as the passes it takes
-    to vanish. Every step is one call over bytes, at memory speed; only documents with more than
-    ``limit`` brackets are checked at all (``_decode``).
+    ``bytes.replace`` removes the innermost pairs, one level: bushy documents shrink fast. After
+    a few passes what is left is deep and narrow, and the deepest point of its runs of ``(`` and
+    ``)`` is the rest of the depth. Every step is one call over bytes, at memory speed; only
+    documents with more than ``limit`` brackets are checked at all (``_decode``).
     """
     unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     skeleton = unescaped.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
     if b'"' in skeleton:  # strings holding brackets
         skeleton = b"".join(skeleton.split(b'"')[::2])
     nesting = skeleton.translate(_AS_PARENTHESES)
-    for depth in range(limit + 1):
-        if not nesting:
-            return depth
+    peeled = 0
+    while nesting and peeled < _PEELED_LEVELS:
         nesting = nesting.replace(b"()", b"")
-    return limit + 1
+        peeled += 1
+    deepest = level = 0
+    for run in _RUNS.findall(nesting):  # what is left is deep and narrow: few runs
+        level += len(run) if run[0] == _OPEN else -len(run)
+        deepest = max(deepest, level)
+    return min(peeled + deepest, limit + 1)
 
 
 _CLUSTER_SCOPED_KINDS: frozenset[tuple[str, str]] = frozenset(
