@@ -210,10 +210,11 @@ def test_ids_and_clusters_outside_their_character_sets_are_400(
     assert branches(remote) == ""
 
 
-def test_an_object_name_that_cannot_be_a_path_is_gitops_failed_not_500(
+def test_an_object_name_that_cannot_be_a_path_is_excluded_alone_not_500(
     setup: Any,
 ) -> None:
-    """A ClusterRole named .hidden is valid in Kubernetes; it cannot be a file here."""
+    """A ClusterRole named .hidden is valid in Kubernetes; it cannot be a file here. The reader
+    refuses that one object (``BackupItem.refused``): the rest of the backup is committed."""
     client, store, remote = setup
     out = io.BytesIO()
     with ArchiveWriter(out) as writer:
@@ -228,11 +229,23 @@ def test_an_object_name_that_cannot_be_a_path_is_gitops_failed_not_500(
                 "rules": [],
             },
         )
+        writer.add(
+            group_resource="configmaps",
+            namespace="shop",
+            name="kept",
+            obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}},
+        )
     store.put_bytes(KEY, out.getvalue())
-    failed = failed_reply(client, completed(archive=out.getvalue()))
-    assert failed.code == "unsafe_name" and failed.retryable is False
-    assert ".hidden" in failed.message
-    assert branches(remote) == ""
+    status, reply = post(client, completed(archive=out.getvalue()))
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED, reply
+    files = subprocess.run(
+        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "clusters/prod/namespaces/shop/configmaps/kept.yaml" in files
+    assert "hidden" not in files
 
 
 def test_anything_unexpected_is_gitops_failed_not_a_500(

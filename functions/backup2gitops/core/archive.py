@@ -54,6 +54,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 import zlib
 from collections.abc import Container, Iterator
@@ -61,21 +62,29 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Literal, cast
 
+from backup2gitops.core import repo_layout
 from backup2gitops.core.errors import Backup2GitopsError
 
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",
     "FORMAT_VERSION",
+    "MAX_EXTENDED_HEADERS",
+    "MAX_HEADER_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_REFUSALS_LISTED",
     "PREFERRED_VERSION_SUFFIX",
     "SUPPORTED_MAJOR_VERSIONS",
     "ArchiveError",
     "ArchiveLimits",
     "ArchiveWriter",
     "BackupItem",
+    "Entry",
     "ReadReport",
     "check_format_version",
     "item_path",
     "iter_items",
+    "json_depth",
+    "path_refusal",
 ]
 
 FORMAT_VERSION = "1.1.0"
@@ -83,6 +92,21 @@ SUPPORTED_MAJOR_VERSIONS = frozenset({"1"})
 PREFERRED_VERSION_SUFFIX = "-preferredversion"
 DEFAULT_MAX_MEMBER_BYTES = 8 * 1024 * 1024
 """Far above what the API server stores for one object (etcd's default request limit is 1.5 MiB)."""
+MAX_HEADER_BYTES = 64 * 1024
+"""The most a GNU long-name/long-link block or a pax header may hold. tarfile reads such a block
+whole, into memory, before it returns the member it describes (a 1 GiB one cost 2.1 GB of RSS):
+its size is checked on the 512-byte header, before a byte of it is read. Velero's names are at
+most ~600 bytes (resources/<resource.group>/namespaces/<ns>/<name>.json)."""
+MAX_EXTENDED_HEADERS = 16
+"""Extended headers (``L``, ``K``, ``x``, ``g``) in a row before one member: tarfile handles each by
+calling itself again, so an endless chain would end as a RecursionError. GNU tar writes at most
+two (``L`` and ``K``), Go's and Python's one pax header."""
+MAX_REFUSALS_LISTED = 1000
+MAX_JSON_DEPTH = 100
+"""Nesting an object may have (objects and arrays). The API server's deepest real objects, CRD
+schemas, stay far below; the cleaning and YAML writing recurse per level, and Python stops at
+~1000 frames, so a deeper object is refused on its own (``BackupItem.refused``), before it can
+fail the whole backup."""
 
 VERSION_MEMBER = "metadata/version"
 RESOURCES_DIR = "resources"
@@ -175,6 +199,11 @@ class BackupItem:
     name: str
     """From the file name, without ``.json``."""
     obj: dict[str, Any]
+    refused: str | None = None
+    """Why this one object must not be written, when the reader refused it on its own (too deeply
+    nested, a path that lies about the object, a name no file can have); ``obj`` is then empty.
+    The item still counts as read (``ReadReport.items``): one hostile object is excluded with its
+    reason, it never fails the backup nor makes it look incomplete."""
 
 
 @dataclass
@@ -186,6 +215,11 @@ class ReadReport:
     duplicates_skipped: int = 0
     other_versions_skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """One line per refused item (``BackupItem.refused``): its member name and the reason; the
+    first ``MAX_REFUSALS_LISTED`` of them (a hostile archive may refuse every object)."""
+    refused_total: int = 0
+    """Every refused item, listed or not."""
 
 
 def check_format_version(raw: bytes) -> str:
@@ -237,7 +271,9 @@ Copy = Literal["unversioned", "preferred", "other"]
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Entry:
+    """Where a member says its object belongs: its group-resource, namespace and name."""
+
     group_resource: str
     namespace: str | None
     name: str
@@ -260,7 +296,7 @@ def _safe_name(raw: str) -> str:
     return name
 
 
-def _classify(name: str) -> _Entry | None:
+def _classify(name: str) -> Entry | None:
     """Map a ``resources/...`` member name to an entry; None when it is not an item file."""
     parts = name.split("/")
     if len(parts) < 4 or parts[0] != RESOURCES_DIR or not parts[-1].endswith(".json"):
@@ -274,9 +310,9 @@ def _classify(name: str) -> _Entry | None:
     if not item_name:
         return None
     if len(rest) == 2 and rest[0] == CLUSTER_DIR:
-        return _Entry(group_resource, None, item_name, copy)
+        return Entry(group_resource, None, item_name, copy)
     if len(rest) == 3 and rest[0] == NAMESPACES_DIR:
-        return _Entry(group_resource, rest[1], item_name, copy)
+        return Entry(group_resource, rest[1], item_name, copy)
     return None
 
 
@@ -316,14 +352,144 @@ def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return data
 
 
-def _decode(data: bytes, name: str) -> dict[str, Any]:
+def _decode(data: bytes, name: str) -> dict[str, Any] | str:
+    """The object, or why this one object is refused (nested too deeply to be handled)."""
     try:
         obj = json.loads(data)
+    except RecursionError:  # the parser recurses per level: ~1000 of them stop it
+        return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ArchiveError("invalid_json", f"{name[:200]}: {exc}") from None
     if not isinstance(obj, dict):
         raise ArchiveError("invalid_json", f"{name[:200]}: not a JSON object")
+    # fewer opening brackets than the limit (nearly every object): it cannot be deeper
+    encoding = json.detect_encoding(data)  # json.loads reads UTF-16 and UTF-32 too
+    if not encoding.startswith("utf-8"):
+        data = data.decode(encoding).encode()
+    if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
+        return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     return cast("dict[str, Any]", obj)
+
+
+_AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
+_PEELED_LEVELS = 8
+_RUNS = re.compile(rb"\(+|\)+")
+_OPEN = ord("(")
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+
+
+def json_depth(data: bytes, *, limit: int = MAX_JSON_DEPTH) -> int:
+    """The nesting of a valid JSON document (a scalar is 0, ``{}`` 1), or ``limit + 1`` when it is
+    deeper than ``limit``: without recursion and without a Python step per value.
+
+    Strings go (their brackets are text): escaped backslashes, then escaped quotes; then all
+    but brackets and quotes; then empty strings (``""``, nearly all of them by now), and the
+    segments between the quotes that remain. The brackets become parentheses, and each pass of
+    ``bytes.replace`` removes the innermost pairs, one level: bushy documents shrink fast. After
+    a few passes what is left is deep and narrow, and the deepest point of its runs of ``(`` and
+    ``)`` is the rest of the depth. Every step is one call over bytes, at memory speed; only
+    documents with more than ``limit`` brackets are checked at all (``_decode``).
+    """
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = unescaped.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:  # strings holding brackets
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    nesting = skeleton.translate(_AS_PARENTHESES)
+    peeled = 0
+    while nesting and peeled < _PEELED_LEVELS:
+        nesting = nesting.replace(b"()", b"")
+        peeled += 1
+    deepest = level = 0
+    for run in _RUNS.findall(nesting):  # what is left is deep and narrow: few runs
+        level += len(run) if run[0] == _OPEN else -len(run)
+        deepest = max(deepest, level)
+    return min(peeled + deepest, limit + 1)
+
+
+_CLUSTER_SCOPED_KINDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("networking.k8s.io", "IngressClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
+        ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
+    }
+)
+"""Well-known kinds that have no namespace: one filed under ``namespaces/`` is lying."""
+_RESOURCES_OF_GROUP: dict[str, frozenset[str]] = {}
+for (_group, _kind), _resource in repo_layout.WELL_KNOWN.items():
+    _RESOURCES_OF_GROUP[_group] = _RESOURCES_OF_GROUP.get(_group, frozenset()) | {_resource}
+
+
+def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
+    """Why the member's path is not to be trusted for ``obj``, or None.
+
+    The repository folder comes from the member's path (``<resource.group>/<ns>/<name>``), which
+    whoever wrote the archive chose; the object says what it is. They must agree, or the object
+    could be committed where no rule looks (a ClusterRoleBinding filed as a ConfigMap): the
+    apiVersion's group is the path's group; a well-known kind sits in its own resource folder
+    (and a well-known resource folder holds only its own kind); a well-known cluster-scoped kind
+    has no namespace; ``metadata.namespace`` and ``metadata.name``, when given, are the path's.
+    A kind this table does not know may have any plural (a CRD's ``spec.names.plural``).
+    Names that cannot be a path segment (``repo_layout.check_segment``) are refused here too.
+    """
+    try:
+        for value, what in (
+            (entry.group_resource, "group-resource"),
+            (entry.namespace, "namespace"),
+            (entry.name, "name"),
+        ):
+            if value is not None:
+                repo_layout.check_segment(value, what=what)
+    except repo_layout.UnsafeName as exc:
+        return f"unsafe_name: {exc}"
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return None  # no object at all: the cleaning says so ("invalid: no kind")
+    if isinstance(obj.get("items"), list) and kind.endswith("List"):
+        return f"path_mismatch: a {kind[:60]!r} is a list of objects, which nothing stores"
+    group = api_version.rpartition("/")[0]
+    resource, _, path_group = entry.group_resource.partition(".")
+    described = f"{kind[:60]!r} of {api_version[:60]!r}"
+    if path_group != group:
+        return (
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+        )
+    known = repo_layout.WELL_KNOWN.get((group, kind))
+    if known != resource and (known is not None or resource in _RESOURCES_OF_GROUP.get(group, ())):
+        return (
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+        )
+    if entry.namespace is not None and (group, kind) in _CLUSTER_SCOPED_KINDS:
+        return f"path_mismatch: filed in namespace {entry.namespace[:63]!r}, a {described} has none"
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        namespace, name = metadata.get("namespace"), metadata.get("name")
+        if namespace not in (None, "", entry.namespace):
+            return f"path_mismatch: filed in namespace {entry.namespace!r}, the object's is {str(namespace)[:63]!r}"
+        if isinstance(name, str) and name and name != entry.name:
+            return (
+                f"path_mismatch: filed as {entry.name[:80]!r}, the object's name is {name[:80]!r}"
+            )
+    return None
 
 
 class _StrictTarInfo(tarfile.TarInfo):
@@ -341,6 +507,55 @@ class _StrictTarInfo(tarfile.TarInfo):
             if len(buf) == tarfile.BLOCKSIZE and not buf.strip(b"\x00"):
                 raise  # a zero block: the end-of-archive marker
             raise ArchiveError("truncated", f"bad tar header: {exc}") from None
+
+    # tarfile's private hooks (stable since Python 3.2): ``_proc_member`` is called on each header
+    # block before anything that follows it is read; extended headers call ``fromtarfile`` again.
+    def _proc_member(self, tarfile: tarfile.TarFile) -> Any:
+        """Refuse, on the 512-byte header alone, what tarfile would read whole into memory."""
+        if self.type == GNUTYPE_SPARSE:  # its map blocks chain on, unbounded, before the data
+            raise ArchiveError("not_regular", "an old GNU sparse member")
+        if self.type not in _EXTENDED_TYPES:
+            cast("Any", tarfile)._b2g_chain = 0
+            return super()._proc_member(tarfile)  # type: ignore[misc]
+        what = _EXTENDED_TYPES[self.type]
+        if self.size > MAX_HEADER_BYTES:
+            raise ArchiveError(
+                "too_large",
+                f"a {what} of {self.size} bytes, limit {MAX_HEADER_BYTES} "
+                "(tarfile would read it whole before the member it describes)",
+            )
+        chain = getattr(tarfile, "_b2g_chain", 0) + 1
+        if chain > MAX_EXTENDED_HEADERS:
+            raise ArchiveError(
+                "limit_exceeded", f"more than {MAX_EXTENDED_HEADERS} extended headers in a row"
+            )
+        cast("Any", tarfile)._b2g_chain = chain
+        member = super()._proc_member(tarfile)  # type: ignore[misc]
+        if self.type == XGLTYPE and _pax_size(tarfile.pax_headers) > MAX_HEADER_BYTES:
+            raise ArchiveError(  # global headers accumulate: each one small, all of them not
+                "too_large", f"global pax headers of more than {MAX_HEADER_BYTES} bytes"
+            )
+        return member
+
+    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, tarfile: Any) -> None:
+        """A pax 1.0 sparse file keeps its map in the data, as long as the header says: refused
+        before the map is read (no sparse member is a backup item anyway)."""
+        raise ArchiveError("not_regular", "a GNU sparse 1.0 member")
+
+
+GNUTYPE_SPARSE = tarfile.GNUTYPE_SPARSE
+XGLTYPE = tarfile.XGLTYPE
+_EXTENDED_TYPES: dict[bytes, str] = {
+    tarfile.GNUTYPE_LONGNAME: "GNU long-name block",
+    tarfile.GNUTYPE_LONGLINK: "GNU long-link block",
+    tarfile.XHDTYPE: "pax header",
+    tarfile.XGLTYPE: "global pax header",
+    tarfile.SOLARIS_XHDTYPE: "Solaris extended header",
+}
+
+
+def _pax_size(headers: Any) -> int:
+    return sum(len(key) + len(value) for key, value in headers.items())
 
 
 def _drain_trailer(tar: tarfile.TarFile) -> None:
@@ -435,11 +650,21 @@ def iter_items(
                 if digest in emitted:
                     report.duplicates_skipped += 1
                     continue
-                obj = _decode(_read_member(tar, member), name)
+                decoded = _decode(_read_member(tar, member), name)
                 emitted.add(digest)
                 other_only.discard(key)
                 report.items += 1
-                yield BackupItem(entry.group_resource, entry.namespace, entry.name, obj)
+                if isinstance(decoded, str):
+                    refused: str | None = decoded
+                else:
+                    refused = path_refusal(entry, decoded)
+                if refused is None and not isinstance(decoded, str):
+                    yield BackupItem(entry.group_resource, entry.namespace, entry.name, decoded)
+                    continue
+                report.refused_total += 1
+                if len(report.refused) < MAX_REFUSALS_LISTED:
+                    report.refused.append(f"{name[:200]!r}: {refused}")
+                yield BackupItem(entry.group_resource, entry.namespace, entry.name, {}, refused)
             _drain_trailer(tar)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None

@@ -13,6 +13,7 @@ earlier folder to compare with) is the baseline, not a finding per object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -77,10 +78,12 @@ WATCHED_RESOURCES = frozenset(
         "replicasets.apps",
         "jobs.batch",
         "cronjobs.batch",
+        "configmaps",
     }
 )
 """The repository folders (``resource.group``) of every kind a rule looks at: the shell reads
-only changed files in these, so a commit touching a thousand ConfigMaps costs nothing here."""
+only changed files in these, so a commit touching a thousand Services costs nothing here.
+ConfigMaps are read for ``credential-in-clear``: a changed ConfigMap costs one blob read."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,86 @@ def _hostpath_workload(change: ObjectChange, facts: Facts) -> Iterator[str]:
         yield f"{change.kind} {change.name}: hostPath volume(s) {', '.join(sorted(new))}"
 
 
+# --- credentials outside Secrets ----------------------------------------------------------
+
+CREDENTIAL_NAME = re.compile(
+    r"passw(or)?d|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential",
+    re.IGNORECASE,
+)
+"""Names whose literal value is a credential (``DB_PASSWORD``, ``API_TOKEN``, ``client_secret``)."""
+NOT_A_CREDENTIAL_NAME = re.compile(
+    r"(_|-|\b)(file|path|name|ref|key_?id|ttl|expir\w*|length|enabled|type|kind)$", re.IGNORECASE
+)
+"""...unless the name says the value is where or what the credential is, not the credential."""
+NOT_A_CREDENTIAL_VALUE = re.compile(r"true|false|yes|no|on|off|null|none|-?[0-9.]+", re.IGNORECASE)
+CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a password in a URL", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)),
+    (
+        "a credential-like setting",
+        re.compile(
+            r"^\s*[\w.-]*(passw(or)?d|secret|token|api[_-]?key|access[_-]?key)[\w.-]*\s*[:=]"
+            r"\s*[\"']?[^\s\"'$]{6,}",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+    ),
+)
+"""What a value holds that is a credential whatever its name (secret scanners' usual patterns)."""
+
+
+def _credential_in(name: str, value: object) -> str | None:
+    """What credential the literal ``value`` (under ``name``) looks like; never the value."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    for what, pattern in CREDENTIAL_PATTERNS:
+        if pattern.search(value):
+            return what
+    if (
+        CREDENTIAL_NAME.search(name)
+        and not NOT_A_CREDENTIAL_NAME.search(name)
+        and not NOT_A_CREDENTIAL_VALUE.fullmatch(value.strip())
+    ):
+        return "a credential-like literal"
+    return None
+
+
+def credentials_in_clear(obj: Obj | None) -> set[str]:
+    """Where ``obj`` holds a credential in clear: a ConfigMap's ``data`` (by key name and by
+    content), or a container's ``env`` given literally (``value``, not ``valueFrom`` a Secret).
+    Each entry names the place and what it looks like, never the value (findings become alerts
+    and commit messages)."""
+    if obj is None:
+        return set()
+    found = set()
+    if obj.get("kind") == "ConfigMap":
+        data = obj.get("data")
+        for key, value in (data if isinstance(data, Mapping) else {}).items():
+            what = _credential_in(str(key), value)
+            if what:
+                found.add(f"data key {key} holds {what}")
+    spec = pod_spec(obj) if obj.get("kind") in WORKLOADS else {}
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(group) or ():
+            if not isinstance(container, Mapping):
+                continue
+            for env in container.get("env") or ():
+                if not isinstance(env, Mapping):
+                    continue
+                what = _credential_in(str(env.get("name", "")), env.get("value"))
+                if what:
+                    found.add(f"container {container.get('name')} env {env.get('name')} is {what}")
+    return found
+
+
+def _credential_in_clear(change: ObjectChange, facts: Facts) -> Iterator[str]:
+    new = credentials_in_clear(change.after) - credentials_in_clear(change.before)
+    for place in sorted(new):
+        yield f"{change.kind} {change.name}: {place} (put it in a Secret)"
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "rbac-cluster-admin-binding",
@@ -466,6 +549,15 @@ RULES: tuple[Rule, ...] = (
         WORKLOADS,
         _hostpath_workload,
     ),
+    Rule(
+        "credential-in-clear",
+        "critical",
+        f"{CIS} 5.4.1: prefer using secrets as files over secrets as environment variables "
+        "(here: not even a Secret); https://kubernetes.io/docs/concepts/configuration/configmap/: "
+        "a ConfigMap does not provide secrecy -- and git keeps what it is given for ever",
+        ("ConfigMap", *WORKLOADS),
+        _credential_in_clear,
+    ),
 )
 RULE_IDS = tuple(rule.id for rule in RULES)
 RuleId = Literal[
@@ -483,6 +575,7 @@ RuleId = Literal[
     "pod-security-relaxed",
     "privileged-workload",
     "hostpath-workload",
+    "credential-in-clear",
 ]
 
 

@@ -10,10 +10,23 @@ Pure: no I/O; only the standard library.
 ``<resource.group>`` is Velero's group-resource form: ``configmaps`` (core), ``deployments.apps``.
 Names come from backups, i.e. from whoever could create objects in the cluster: every path
 segment is checked so that no name can leave the cluster folder or hide as a dotfile.
+
+A checked segment is then made a file (or folder) name every checkout can hold
+(``segment_file_name``). Most names are used as they are. A name is *tagged* -- a prefix of it,
+``%``, and 16 hex digits of its blake2b digest -- when, as it is, it would break a checkout or
+collide with another: longer than 255 UTF-8 bytes with its ``.yaml`` (Linux's limit per file
+name; "File name too long" fails every ``git clone``), with an upper-case or non-ASCII letter (on
+a case- or normalisation-insensitive checkout, macOS and Windows, ``Admin`` and ``admin`` are one
+file), with a ``%`` (so no name can pose as a tag), or kustomize's own file names. ``%`` is in no
+name the API server accepts (``ValidatePathSegmentName`` refuses it, DNS names have none), so a
+tagged name never meets a plain one, and two tagged names meet only if their digests do. The
+tag depends on the name alone: the same object keeps its path whatever else the backup holds.
+The full name stays inside the object (``metadata.name``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import PurePosixPath
 from typing import Final
@@ -26,6 +39,15 @@ KUSTOMIZATION: Final[str] = "kustomization.yaml"
 # An object named "kustomization" would overwrite the folder's kustomization.yaml; it is written
 # as "_kustomization.yaml" instead ("_" is not valid in DNS-1123 names, so no other object clashes).
 ESCAPED_KUSTOMIZATION: Final[str] = "_kustomization.yaml"
+MAX_FILE_NAME_BYTES: Final[int] = 255
+"""Linux's NAME_MAX (ext4, xfs, btrfs, overlayfs): bytes, not characters, per file name."""
+TAG: Final[str] = "%"
+TAG_DIGEST_CHARS: Final[int] = 16
+KUSTOMIZE_FILE_NAMES: Final[frozenset[str]] = frozenset(
+    {"kustomization.yaml", "kustomization.yml", "kustomization"}
+)
+"""The names kustomize reads as a folder's kustomization (case-insensitively on a case-
+insensitive checkout): no object file or folder may take one (kustomize/api konfig)."""
 
 
 class UnsafeName(Backup2GitopsError, ValueError):
@@ -157,16 +179,38 @@ def cluster_root(cluster: str) -> PurePosixPath:
     return PurePosixPath("clusters", check_cluster(cluster))
 
 
+def segment_file_name(value: str, *, suffix: str = "") -> str:
+    """The file (``suffix=".yaml"``) or folder name for a checked segment: ``value + suffix``,
+    or tagged (the module's docstring says when and why) so that it fits and never collides."""
+    plain = value + suffix
+    if (
+        value.isascii()
+        and not any("A" <= char <= "Z" for char in value)
+        and TAG not in value
+        and len(plain) <= MAX_FILE_NAME_BYTES
+        and plain.lower() not in KUSTOMIZE_FILE_NAMES
+        and f"{value}.yaml".lower() != ESCAPED_KUSTOMIZATION
+    ):
+        return plain
+    digest = hashlib.blake2b(value.encode(), digest_size=TAG_DIGEST_CHARS // 2).hexdigest()
+    budget = MAX_FILE_NAME_BYTES - len(suffix) - len(TAG) - TAG_DIGEST_CHARS
+    prefix = value.encode()[: min(budget, 200)].decode(errors="ignore")  # whole characters
+    return f"{prefix}{TAG}{digest}{suffix}"
+
+
 def object_path(
     *, cluster: str, group_resource: str, namespace: str | None, name: str
 ) -> PurePosixPath:
     """The repository path of one object; raise UnsafeName for any unsafe segment."""
     root = f"clusters/{check_cluster(cluster)}"
-    resource = check_segment(group_resource, what="group-resource")
-    file_name = f"{check_segment(name, what='name')}.yaml"
-    if file_name == KUSTOMIZATION:
-        file_name = ESCAPED_KUSTOMIZATION
+    resource = segment_file_name(check_segment(group_resource, what="group-resource"))
+    checked = check_segment(name, what="name")
+    file_name = (
+        ESCAPED_KUSTOMIZATION
+        if checked == "kustomization"  # kept from before tags, so existing paths stay
+        else segment_file_name(checked, suffix=".yaml")
+    )
     if namespace is None:
         return PurePosixPath(f"{root}/cluster-scoped/{resource}/{file_name}")
-    folder = check_segment(namespace, what="namespace")
+    folder = segment_file_name(check_segment(namespace, what="namespace"))
     return PurePosixPath(f"{root}/namespaces/{folder}/{resource}/{file_name}")

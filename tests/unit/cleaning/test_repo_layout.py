@@ -58,9 +58,15 @@ def test_hostile_segments_are_rejected(name: str, field: str) -> None:
         object_path(**kwargs)  # type: ignore[arg-type]
 
 
-def test_longest_valid_name_is_accepted() -> None:
+def test_the_longest_name_that_fits_is_kept_as_it_is() -> None:
+    path = object_path(cluster="c", group_resource="configmaps", namespace="n", name="x" * 250)
+    assert path.name == "x" * 250 + ".yaml"  # 255 bytes: Linux's limit per file name
+
+
+def test_longest_valid_name_is_accepted_under_a_short_file_name() -> None:
     path = object_path(cluster="c", group_resource="configmaps", namespace="n", name="x" * 253)
-    assert path.name == "x" * 253 + ".yaml"
+    assert len(path.name.encode()) <= 255
+    assert path.name.startswith("x" * 200 + "%") and path.suffix == ".yaml"
 
 
 @pytest.mark.parametrize(

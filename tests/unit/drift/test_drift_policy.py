@@ -198,6 +198,7 @@ def test_every_rule_kind_has_its_folder_watched() -> None:
         "ReplicaSet": "replicasets.apps",
         "Job": "jobs.batch",
         "CronJob": "cronjobs.batch",
+        "ConfigMap": "configmaps",
     }
     kinds = {kind for rule in drift.RULES for kind in rule.kinds}
     assert kinds == set(folders)

@@ -12,6 +12,7 @@ nobody applies it by mistake over the real Secret.
 from __future__ import annotations
 
 import base64
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -24,14 +25,43 @@ REDACTED_ANNOTATION: Final[str] = "backup2gitops.io/redacted"
 
 def is_secret(obj: Mapping[str, Any]) -> bool:
     """Whether the secrets policy applies: any object whose kind reads ``secret`` in any case,
-    whatever its apiVersion. The API server compares kinds case-sensitively, so ``kind: secret``
-    is no Secret to it -- but its values are someone's secrets all the same, and a mistyped
-    kind must never be the way they reach git in clear."""
-    return looks_like_secret_kind(obj.get("kind"))
+    whatever its apiVersion, and any list (``kind: List``, ``items: [...]``) that holds one.
+    The API server compares kinds case-sensitively, so ``kind: secret`` is no Secret to it --
+    but its values are someone's secrets all the same, and a mistyped kind must never be the way
+    they reach git in clear; ``kubectl apply`` creates every item of a List."""
+    return looks_like_secret_kind(obj.get("kind")) or any(
+        looks_like_secret_kind(item.get("kind")) for item in _listed(obj)
+    )
 
 
 def looks_like_secret_kind(kind: object) -> bool:
-    return isinstance(kind, str) and kind.strip().lower() == "secret"
+    """``Secret`` however it is spelt: any case, any whitespace, invisible characters (zero-width
+    space, joiners, BOM: Unicode's format characters) and compatibility forms (full-width
+    letters) -- a look-alike is meant to read as a Secret, so it is treated as one."""
+    if not isinstance(kind, str):
+        return False
+    if kind.strip().lower() == "secret":
+        return True
+    folded = unicodedata.normalize("NFKC", kind)
+    visible = "".join(
+        char for char in folded if not char.isspace() and unicodedata.category(char) != "Cf"
+    )
+    return visible.casefold() == "secret"
+
+
+def _listed(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every object inside ``obj``'s ``items``, at any depth (a List of Lists), without recursion."""
+    found: list[dict[str, Any]] = []
+    pending = [obj]
+    while pending:
+        items = pending.pop().get("items")
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, dict):
+                found.append(item)
+                pending.append(item)
+    return found
 
 
 def needs_encryption(obj: Mapping[str, Any], policy: CleaningPolicy) -> bool:
@@ -50,6 +80,15 @@ def apply_secret_policy(obj: Mapping[str, Any], *, policy: CleaningPolicy) -> di
     """
     if not is_secret(obj) or policy.secrets in ("plaintext", "sops"):
         return obj if isinstance(obj, dict) else dict(obj)
+    if not looks_like_secret_kind(obj.get("kind")):  # a list holding Secrets: each one redacted
+        items = obj.get("items")
+        return {
+            **obj,
+            "items": [
+                apply_secret_policy(item, policy=policy) if isinstance(item, dict) else item
+                for item in (items if isinstance(items, list) else [])
+            ],
+        }
     result = dict(obj)
     for key, placeholder in (("data", PLACEHOLDER_BASE64), ("stringData", PLACEHOLDER)):
         values = result.get(key)
