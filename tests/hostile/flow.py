@@ -13,6 +13,7 @@ from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
 from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from gitops_generator import handler
 
@@ -88,7 +89,10 @@ class Flow:
             data=data.model_dump(mode="json"),
             cluster="prod",
         )
-        reply = handler.handle(event, self.ctx)
+        try:
+            reply = handler.handle(event, self.ctx)
+        except Exception as exc:
+            reply = handler.failure_event(event, failures.classify(exc), self.ctx)
         assert reply is not None
         return reply
 

@@ -10,6 +10,7 @@ policy (``cleaning.secret``), and credentials in ConfigMaps and env raise ``cred
 from __future__ import annotations
 
 import base64
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,21 @@ def test_credentials_in_configmaps_and_env_are_findings_that_never_quote_them(
     history = flow.history()
     assert ENCODED not in history  # the look-alike Secret never reached git
     assert not any("secret" in path for path in flow.files())
+
+
+def test_the_commit_message_lists_credentials_in_clear_by_place_never_by_value(
+    tmp_path: Path,
+) -> None:
+    """The commit that brings them says where they are, so the reviewer sees them even where no
+    drift alert is routed; the values never reach the message."""
+    flow = Flow(tmp_path)
+    flow.backup([*BASE, *CREDENTIALS])
+    messages = subprocess.run(
+        ["git", "--git-dir", str(flow.remote), "log", "--format=%B"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Credentials in clear (4; put them in Secrets):" in messages
+    assert "ConfigMap shop/tls: data key" in messages and "DB_PASSWORD" in messages
+    assert VALUE not in messages and "AKIAIOSFODNN7EXAMPLE" not in messages

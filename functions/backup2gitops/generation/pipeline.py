@@ -15,9 +15,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from backup2gitops.core import errors, trailers, units
+from backup2gitops.core import drift, errors, trailers, units
 from backup2gitops.core.archive import BackupItem, ReadReport
-from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy, prepare
+from backup2gitops.core.cleaning import (
+    INDEXED_RESOURCES,
+    BackupIndex,
+    CleaningPolicy,
+    Prepared,
+    prepare,
+)
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import plan_tree
 from backup2gitops.core.safeguards import count_refusal
@@ -63,6 +69,13 @@ class Plan:
     excluded: int = 0
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
     kinds: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    credentials: list[str] = field(default_factory=list)
+    """Credentials committed in clear (``core.drift.credentials_in_clear``): where, never what;
+    the first ``MAX_LISTED_CREDENTIALS``, ``credentials_total`` counts them all."""
+    credentials_total: int = 0
+
+
+MAX_LISTED_CREDENTIALS = 50
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,11 @@ def placed_objects(
     for count, item in enumerate(items, 1):
         if progress is not None:
             progress(count)
-        prepared = prepare(item.obj, policy=policy, transforms=transforms, index=index)
+        prepared = (  # refused by the reader (too deep, a path that lies): its own reason
+            Prepared(excluded=item.refused)
+            if item.refused
+            else prepare(item.obj, policy=policy, transforms=transforms, index=index)
+        )
         if prepared.object is None:
             reason = prepared.excluded or "excluded"
             plan.excluded += 1
@@ -141,6 +158,11 @@ def placed_objects(
             namespace=item.namespace,
             name=item.name,
         )
+        for place in sorted(drift.credentials_in_clear(obj)):  # the plaintext, before sops
+            plan.credentials_total += 1
+            if len(plan.credentials) < MAX_LISTED_CREDENTIALS:
+                where = f"{item.namespace}/{item.name}" if item.namespace else item.name
+                plan.credentials.append(f"{obj.get('kind', '?')} {where}: {place}")
         if prepared.encrypt:
             if encrypt is None:  # never write a Secret in clear because no encrypter was wired
                 raise ValueError("the secret policy asks for encryption but no encrypter is set")
@@ -198,6 +220,11 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
         lines += ["", "Excluded:"]
         for reason, count in sorted(plan.excluded_by_reason.items()):
             lines.append(f"  {clean(reason)}: {count}")
+    if plan.credentials_total:
+        lines += ["", f"Credentials in clear ({plan.credentials_total}; put them in Secrets):"]
+        lines += [f"  {clean(place)}" for place in plan.credentials]
+        if plan.credentials_total > len(plan.credentials):
+            lines.append(f"  ... and {plan.credentials_total - len(plan.credentials)} more")
     return "\n".join(lines)
 
 
