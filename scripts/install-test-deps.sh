@@ -88,3 +88,6 @@ fi
 
 # kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (pinned inside).
 ./scripts/build-kube.sh
+
+# Knative Eventing's MT broker and Serving's controller (v0.50.0) for tests/e2e/knative.
+./scripts/build-knative.sh
