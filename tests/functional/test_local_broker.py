@@ -209,7 +209,7 @@ def test_subscribers_get_knatives_headers_and_no_ttl_dead_letters_keep_the_ttl()
     assert transport.headers[0] == {"Prefer": "reply", "Kn-Namespace": "ns"}
     assert "knativebrokerttl" not in to_fn[1].extensions
     assert to_dls[1].extensions["knativebrokerttl"] == 255
-    assert "Prefer" not in transport.headers[1]
+    assert transport.headers[1] == {"Kn-Namespace": "ns"}
     arrival = str(to_fn[1].extensions["knativearrivaltime"])
     assert arrival.endswith("Z") and "+" not in arrival
 
@@ -315,6 +315,8 @@ def test_a_reply_loop_is_cut_by_the_ttl_and_dead_lettered_with_400() -> None:
     log = broker.run_until_idle()
     assert transport.urls().count("http://fn/") == 255
     (dead,) = log.dead_letters
+    assert dead.id == "e1"  # the 255th copy delivered (the replies keep the id here)
+    assert dead.extensions["knativebrokerttl"] == 1 and "knativearrivaltime" in dead.extensions
     assert dead.extensions["knativeerrorcode"] == 400
     assert dead.extensions["knativeerrordest"] == "http://in/ns/b"
     assert transport.urls()[-1] == "http://dls/"

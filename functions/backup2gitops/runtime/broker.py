@@ -28,9 +28,10 @@ knative.dev/eventing (v0.50) does with them:
   something that is not a reply (a 2xx with a body that is no CloudEvent: 502), the copy has no
   ``knativeerror*`` attributes -- Knative's filter only reports a subscriber's own answer;
 - a subscriber's 2xx reply that is a CloudEvent is posted to the ingress again (event
-  chaining) with the TTL of the event it answers; a reply the ingress refuses (the TTL spent
-  after 255 hops of a loop) is dead-lettered with ``knativeerrorcode`` 400 and the ingress as
-  ``knativeerrordest``.
+  chaining) with the TTL of the event it answers; when the ingress refuses a reply (the TTL spent
+  after 255 hops of a loop) the copy that was answered is dead-lettered, with
+  ``knativeerrorcode`` 400 and the ingress as ``knativeerrordest``;
+- dead letters are posted with ``Kn-Namespace`` and without ``Prefer``.
 
 ``tests/e2e/knative/test_delivery_differential.py`` runs one set of delivery scenarios against
 this broker and Knative's own (v0.50.0) and compares what the subscribers received; the
@@ -277,11 +278,11 @@ class LocalBroker:
                     update={"extensions": {**result.reply.extensions, TTL: _ttl_of(event)}}
                 )
                 status = self.ingress(reply)
-                if not _ok(status):
+                if not _ok(status):  # the copy delivered is dead-lettered, not its reply
                     refused = DeliveryResult(status)
                     record.dead_lettered = True
                     record.dead_letter_status = self._dead_letter(
-                        reply, trigger, self.ingress_url, refused
+                        event, trigger, self.ingress_url, refused
                     )
             return
         record.dead_lettered = True
@@ -331,5 +332,5 @@ class LocalBroker:
         url = self.transport.resolve(sink) if sink is not None else None
         if url is None:
             return None
-        answer, _ = self._send(url, dead, delivery)
+        answer, _ = self._send(url, dead, delivery, headers={"Kn-Namespace": self.namespace})
         return answer.status
