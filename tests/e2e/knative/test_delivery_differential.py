@@ -466,3 +466,64 @@ def test_the_local_broker_delivers_what_knatives_broker_delivers(
     assert not found, "the local broker differs from Knative's:\n" + "\n".join(found)
     for name, reason in DOCUMENTED.items():
         assert local.statuses[name] == 400, reason
+
+
+def test_a_trigger_that_does_not_resolve_is_not_ready_and_its_events_vanish(
+    project_on_knative: ProjectOnKnative,
+) -> None:
+    """Measured behaviour 2: Knative accepts the event (202) and skips the Trigger, which is not
+    Ready; the deploy check that catches it is ``kubectl wait --for=condition=Ready trigger``."""
+    plane = project_on_knative.knative
+    with subscribers() as subs:
+        typo = {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": "typo", "namespace": "backup2gitops"},
+            "spec": {
+                "broker": "backup2gitops",
+                "filters": exact("diff.typo"),
+                "subscriber": {
+                    "ref": {
+                        "apiVersion": "serving.knative.dev/v1",
+                        "kind": "Service",
+                        "name": "gitops-generater",
+                    }
+                },
+                "delivery": {"deadLetterSink": {"uri": subs.url + "/dls/typo"}},
+            },
+        }
+        witness = _trigger("typo-witness", exact("diff.typo"), subs.url + "/ok/witness")
+        witness["metadata"]["namespace"] = "backup2gitops"
+        witness["spec"]["broker"] = "backup2gitops"
+        plane.apply_defaulted(
+            "\n---\n".join(json.dumps(o) for o in (typo, witness)), namespace="backup2gitops"
+        )
+        path = "/apis/eventing.knative.dev/v1/namespaces/backup2gitops/triggers"
+        plane.wait_ready(f"{path}/typo-witness", what="Trigger typo-witness Ready")
+
+        def unresolved() -> dict[str, Any] | None:
+            conditions = plane.get(f"{path}/typo").get("status", {}).get("conditions", [])
+            found = [c for c in conditions if c["type"] == "SubscriberResolved"]
+            return found[0] if found and found[0]["status"] == "False" else None
+
+        condition = wait_for(unresolved, timeout=WAIT_S, what="typo: SubscriberResolved False")
+        assert "gitops-generater" in condition.get("message", "")
+        headers, body = binary("1.0", "diff.typo", "typo-1")
+        answer = requests.post(
+            project_on_knative.broker_url, headers=headers, data=body, timeout=60
+        )
+        assert answer.status_code == 202
+        wait_for(lambda: subs.on("/ok/witness") or None, timeout=WAIT_S, what="the witness copy")
+        # the witness has its copy; the unresolved Trigger's copy went nowhere, not even its DLS
+        assert not subs.on("/dls/typo")
+        waited = plane.cluster.kubectl(
+            "wait",
+            "-n",
+            "backup2gitops",
+            "--for=condition=Ready",
+            "--timeout=1s",
+            "trigger/typo",
+            check=False,
+        )
+        assert waited.returncode != 0  # the post-deploy check in knative/README.md catches it
+        plane.cluster.kubectl("delete", "-n", "backup2gitops", "trigger", "typo", "typo-witness")
