@@ -93,3 +93,5 @@ fi
 ./scripts/install-aws-test-deps.sh
 # mc, MinIO's client, for the mc wiring test (pinned inside).
 ./scripts/build-mc.sh
+# Knative Eventing's MT broker and Serving's controller (v0.50.0) for tests/e2e/knative.
+./scripts/build-knative.sh

@@ -87,6 +87,27 @@ def test_serve_refuses_backup_complete_without_a_webhook_token(
     assert "allow_unauthenticated" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_trigger_whose_subscriber_is_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On Knative such a Trigger is never Ready and its events are skipped without a trace
+    (measured on v0.50: no 404, no retry, no dead letter, the producer gets 202)."""
+    import shutil
+
+    triggers = tmp_path / "triggers"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "triggers", triggers)
+    (triggers / "typo.yaml").write_text(
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: typo}\n"
+        "spec:\n  broker: backup2gitops\n  filters: [{exact: {type: x}}]\n"
+        "  subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, "
+        "name: gitops-generater}}\n"
+    )
+    monkeypatch.setenv("BACKUP2GITOPS_WEBHOOK_TOKEN", "t")
+    monkeypatch.delenv("BACKUP2GITOPS_CONFIG", raising=False)
+    assert main(["serve", "--port", "1", "--triggers", str(triggers)]) == 2
+    assert "typo -> gitops-generater" in capsys.readouterr().err
+
+
 def test_serve_workdir_says_it_accepts_unauthenticated_webhooks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from backup2gitops.core import events
@@ -24,6 +24,7 @@ class FakeTransport:
         self.answer = answer
         self.services = services
         self.calls: list[tuple[str, events.Event, float | None]] = []
+        self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
 
     def resolve(self, destination: Destination) -> str | None:
@@ -31,9 +32,17 @@ class FakeTransport:
             return destination.uri
         return f"http://{destination.ref}/" if destination.ref in self.services else None
 
-    def send(self, url: str, event: events.Event, *, timeout_s: float | None) -> DeliveryResult:
+    def send(
+        self,
+        url: str,
+        event: events.Event,
+        *,
+        timeout_s: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DeliveryResult:
         with self.lock:
             self.calls.append((url, event, timeout_s))
+            self.headers.append(dict(headers or {}))
         return self.answer(url, event)
 
     def urls(self) -> list[str]:
@@ -177,14 +186,48 @@ def test_a_transport_error_is_a_500_and_retried() -> None:
     assert broker.run_until_idle().deliveries[0].attempts == 2
 
 
-def test_an_unresolved_subscriber_is_a_404_retried_then_dead_lettered() -> None:
+def test_an_unresolved_subscriber_skips_its_events_as_knative_does() -> None:
+    """Measured on Knative v0.50: the Trigger is not Ready, has no Subscription, and its events
+    are skipped (no retry, no dead letter); ``serve`` refuses to start with such a Trigger."""
     transport = FakeTransport(lambda url, e: DeliveryResult(202), services=("dls",))
     broker = LocalBroker([parse_trigger(trigger(2))], transport, sleep=lambda s: None)
+    assert broker.ingress(event("a")) == 202
+    log = broker.run_until_idle()
+    assert log.deliveries[0].status == 0 and log.deliveries[0].attempts == 0
+    assert transport.urls() == [] and not log.dead_letters
+
+
+def test_subscribers_get_knatives_headers_and_no_ttl_dead_letters_keep_the_ttl() -> None:
+    transport = FakeTransport(
+        lambda url, e: DeliveryResult(503) if url == "http://fn/" else DeliveryResult(202)
+    )
+    broker = LocalBroker(
+        [parse_trigger(trigger(0))], transport, sleep=lambda s: None, namespace="ns"
+    )
+    broker.publish(event("a"))
+    broker.run_until_idle()
+    (to_fn, to_dls) = transport.calls
+    assert transport.headers[0] == {"Prefer": "reply", "Kn-Namespace": "ns"}
+    assert "knativebrokerttl" not in to_fn[1].extensions
+    assert to_dls[1].extensions["knativebrokerttl"] == 255
+    assert transport.headers[1] == {"Kn-Namespace": "ns"}
+    arrival = str(to_fn[1].extensions["knativearrivaltime"])
+    assert arrival.endswith("Z") and "+" not in arrival
+
+
+def test_no_answer_is_dead_lettered_without_knativeerror_attributes() -> None:
+    """A timeout or a refused connection: Knative's filter has no answer to report."""
+
+    def answer(url: str, e: events.Event) -> DeliveryResult:
+        if url == "http://fn/":
+            raise TimeoutError("timed out")
+        return DeliveryResult(202)
+
+    broker = LocalBroker([parse_trigger(trigger(1))], FakeTransport(answer), sleep=lambda s: None)
     broker.publish(event("a"))
     log = broker.run_until_idle()
-    assert log.deliveries[0].status == 404 and log.deliveries[0].attempts == 3
-    assert transport.urls() == ["http://dls/"]
-    assert log.dead_letters[0].extensions["knativeerrordest"] == "fn"
+    assert log.deliveries[0].attempts == 2 and log.deliveries[0].dead_letter_status == 202
+    assert not {k for k in log.dead_letters[0].extensions if k.startswith("knativeerror")}
 
 
 def test_4xx_is_not_retried() -> None:
@@ -258,16 +301,26 @@ def test_replies_are_reenqueued_and_matched_again() -> None:
     assert all("knativearrivaltime" in e.extensions for e in log.events)
 
 
-def test_a_reply_loop_is_cut_and_dead_lettered() -> None:
+def test_a_reply_loop_is_cut_by_the_ttl_and_dead_lettered_with_400() -> None:
+    """As measured on Knative: 255 deliveries, then the ingress refuses the last reply (400)
+    and the Trigger's dead-letter sink gets it with the ingress as knativeerrordest."""
+    transport = FakeTransport(
+        lambda url, e: (
+            DeliveryResult(200, event("a")) if url == "http://fn/" else DeliveryResult(202)
+        )
+    )
     broker = LocalBroker(
-        [parse_trigger(trigger(0))],
-        FakeTransport(lambda url, e: DeliveryResult(200, event("a"))),
-        sleep=lambda s: None,
-        max_hops=5,
+        [parse_trigger(trigger(0))], transport, sleep=lambda s: None, ingress_url="http://in/ns/b"
     )
     broker.publish(event("a"))
     log = broker.run_until_idle()
-    assert len(log.deliveries) == 6 and log.dead_letters
+    assert transport.urls().count("http://fn/") == 255
+    (dead,) = log.dead_letters
+    assert dead.id == "e1"  # the 255th copy delivered (the replies keep the id here)
+    assert dead.extensions["knativebrokerttl"] == 1 and "knativearrivaltime" in dead.extensions
+    assert dead.extensions["knativeerrorcode"] == 400
+    assert dead.extensions["knativeerrordest"] == "http://in/ns/b"
+    assert transport.urls()[-1] == "http://dls/"
 
 
 def test_no_backoff_unless_policy_and_delay_are_both_set() -> None:

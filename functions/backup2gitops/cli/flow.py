@@ -107,17 +107,24 @@ def delivery_result(status: int, headers: Mapping[str, str], body: bytes) -> Del
         try:
             return DeliveryResult(status, codec.parse_http(headers, body), text)
         except FunctionError as exc:
-            return DeliveryResult(502, body=f"invalid reply event: {exc.message}")
+            return DeliveryResult(502, body=f"invalid reply event: {exc.message}", answered=False)
     if body.strip():
-        return DeliveryResult(502, body=NOT_AN_EVENT)
+        return DeliveryResult(502, body=NOT_AN_EVENT, answered=False)
     return DeliveryResult(status)
 
 
 def _post(
-    session: requests.Session, url: str, event: Event, *, timeout_s: float | None
+    session: requests.Session,
+    url: str,
+    event: Event,
+    *,
+    timeout_s: float | None,
+    headers: Mapping[str, str] | None = None,
 ) -> DeliveryResult:
-    headers, body = codec.to_http(event)
-    response = session.post(url, headers=headers, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S)
+    own, body = codec.to_http(event)
+    response = session.post(
+        url, headers={**own, **(headers or {})}, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S
+    )
     return delivery_result(response.status_code, dict(response.headers), response.content)
 
 
@@ -169,13 +176,20 @@ class InProcessTransport:
         known = destination.ref in self.apps
         return resolve_uri(destination, self.address(str(destination.ref)) if known else None)
 
-    def send(self, url: str, event: Event, *, timeout_s: float | None) -> DeliveryResult:
+    def send(
+        self,
+        url: str,
+        event: Event,
+        *,
+        timeout_s: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DeliveryResult:
         host = urlsplit(url).hostname or ""
         service = host.removesuffix(f".{NAMESPACE}.svc.cluster.local")
         if service != host and service in self.apps:
-            headers, body = codec.to_http(event)
-            return self.post(service, headers=headers, body=body)
-        return _post(self.session, url, event, timeout_s=timeout_s)
+            own, body = codec.to_http(event)
+            return self.post(service, headers={**own, **(headers or {})}, body=body)
+        return _post(self.session, url, event, timeout_s=timeout_s, headers=headers)
 
 
 class HttpTransport:
@@ -189,8 +203,15 @@ class HttpTransport:
     def resolve(self, destination: Destination) -> str | None:
         return resolve_uri(destination, self.urls.get(str(destination.ref)))
 
-    def send(self, url: str, event: Event, *, timeout_s: float | None) -> DeliveryResult:
-        return _post(self.session, url, event, timeout_s=timeout_s)
+    def send(
+        self,
+        url: str,
+        event: Event,
+        *,
+        timeout_s: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DeliveryResult:
+        return _post(self.session, url, event, timeout_s=timeout_s, headers=headers)
 
 
 def minio_webhook_body(*, bucket: str, key: str, etag: str, size: int) -> bytes:

@@ -141,8 +141,8 @@ def ingress_app(broker: LocalBroker) -> flask.Flask:
             event = codec.parse_http(dict(flask.request.headers), flask.request.get_data())
         except Backup2GitopsError as exc:
             return error_response(function="broker", failure=failures.classify(exc))
-        broker.publish(event)
-        return flask.Response(status=202)
+        # 202, or 400 for an event whose knativebrokerttl is spent (a reply loop)
+        return flask.Response(status=broker.ingress(event))
 
     @app.get("/healthz")
     def healthz() -> str:
@@ -234,11 +234,22 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
     ingress = f"http://{args.host}:{args.port}/"
     ports = {"broker ingress": args.port}
     ports.update({name: args.port + i for i, name in enumerate(flow.SERVICES, 1)})
+    urls = {name: f"http://{args.host}:{ports[name]}/" for name in flow.SERVICES}
+    broker = flow.new_broker(
+        args.triggers, flow.HttpTransport(urls), on_dead_letter=report_dead_letter
+    )
+    unresolved = broker.unresolved()
+    if unresolved:  # Knative would skip their events silently: refuse, as a deploy must
+        print(
+            "serve: Triggers whose subscriber is not served (on Knative they would not be Ready "
+            f"and their events would be skipped silently): {', '.join(unresolved)}",
+            file=sys.stderr,
+        )
+        return 2
     busy = busy_port(args.host, ports)
     if busy:
         print(busy, file=sys.stderr)
         return 2
-    urls = {name: f"http://{args.host}:{ports[name]}/" for name in flow.SERVICES}
     processes: list[subprocess.Popen[bytes]] = []
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -252,9 +263,6 @@ def serve_all(args: argparse.Namespace, env: dict[str, str]) -> int:
             processes.append(subprocess.Popen(command, env=child_env, start_new_session=True))
         for name, process in zip(flow.SERVICES, processes, strict=True):
             wait_until_up(urls[name], process)
-        broker = flow.new_broker(
-            args.triggers, flow.HttpTransport(urls), on_dead_letter=report_dead_letter
-        )
         server = make_server(args.host, args.port, ingress_app(broker), threaded=True)
         width = max(len(name) for name in ports) + 2
         print(f"{'broker ingress':<{width}}{ingress}", flush=True)

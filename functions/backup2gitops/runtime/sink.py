@@ -1,4 +1,10 @@
-"""Publishing an event to a CloudEvents sink over HTTP (``$K_SINK`` from a SinkBinding)."""
+"""Publishing an event to a CloudEvents sink over HTTP (``$K_SINK`` from a SinkBinding).
+
+The sink is the Broker's ingress. Its 10 s timeout holds because the shipped Broker's channel is
+asynchronous (``messaging.knative.dev/async-handler``: the ingress answers 202 once the channel
+has the event); with Knative's default synchronous InMemoryChannel the POST would wait for every
+Trigger's retries (measured: ~14 s for PT2S x 3) and a reply could be published twice
+(knative/README.md, section 4)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,10 @@
 // Output: one JSON object per document on stdout: {"apiVersion","kind","name","result","errors"},
 // result "valid", "invalid" or "skipped" (a kind neither Serving nor Eventing owns). Exit status 1
 // if any document is invalid or cannot be decoded, 2 on a usage error.
+//
+// With -emit, each valid object also comes back defaulted ("object"): what the defaulting webhook
+// would have stored, for a test that applies the manifests to an API server without the webhook
+// (tests/e2e/knative: the Broker's spec.config, the Triggers' eventing.knative.dev/broker label).
 package main
 
 import (
@@ -65,6 +69,22 @@ var typeOf = map[string]func() checked{
 	},
 }
 
+// releaseBrokerDefaults is config-br-defaults as the Eventing release ships it
+// (config/core/configmaps/default-broker.yaml): a Broker without spec.config gets the
+// MT channel-based broker's default channel ConfigMap, as the defaulting webhook gives it.
+const releaseBrokerDefaults = `
+clusterDefault:
+  brokerClass: MTChannelBasedBroker
+  apiVersion: v1
+  kind: ConfigMap
+  name: config-br-default-channel
+  namespace: knative-eventing
+  delivery:
+    retry: 10
+    backoffPolicy: exponential
+    backoffDelay: PT0.2S
+`
+
 type result struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
@@ -72,6 +92,8 @@ type result struct {
 	Result     string `json:"result"`
 	Errors     string `json:"errors,omitempty"`
 	Warnings   string `json:"warnings,omitempty"`
+	// Object is the defaulted object (-emit only).
+	Object any `json:"object,omitempty"`
 }
 
 type settings map[string]string
@@ -93,6 +115,7 @@ func main() {
 	flag.Var(serving, "serving", "Serving config-defaults KEY=VALUE (repeatable), e.g. max-revision-timeout-seconds=900")
 	namespace := flag.String("namespace", "default",
 		"the namespace an object without one is created in (kubectl's context namespace)")
+	emit := flag.Bool("emit", false, "add each valid object, defaulted, to its result")
 	flag.Parse()
 
 	ctx, err := admissionContext(features, serving)
@@ -126,7 +149,7 @@ func main() {
 				fmt.Fprintln(os.Stderr, "knative-validate: reading YAML:", err)
 				os.Exit(1)
 			}
-			res, ok := check(ctx, doc, *namespace)
+			res, ok := check(ctx, doc, *namespace, *emit)
 			if res == nil {
 				continue // an empty document
 			}
@@ -147,7 +170,13 @@ func admissionContext(features, serving settings) (context.Context, error) {
 		return nil, err
 	}
 	ctx = feature.ToContext(ctx, flags)
-	ctx = eventingconfig.ToContext(ctx, eventingconfig.FromContextOrDefaults(context.Background()))
+	brokers, err := eventingconfig.NewDefaultsConfigFromMap(map[string]string{
+		"default-br-config": releaseBrokerDefaults,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx = eventingconfig.ToContext(ctx, &eventingconfig.Config{Defaults: brokers})
 	scfg := servingconfig.FromContextOrDefaults(context.Background())
 	if len(serving) > 0 {
 		defaults, err := servingconfig.NewDefaultsConfigFromMap(serving)
@@ -159,7 +188,7 @@ func admissionContext(features, serving settings) (context.Context, error) {
 	return servingconfig.ToContext(ctx, scfg), nil
 }
 
-func check(ctx context.Context, doc []byte, namespace string) (*result, bool) {
+func check(ctx context.Context, doc []byte, namespace string, emit bool) (*result, bool) {
 	js, err := sigsyaml.YAMLToJSON(doc)
 	if err != nil {
 		return &result{Result: "invalid", Errors: "YAML: " + err.Error()}, false
@@ -204,5 +233,8 @@ func check(ctx context.Context, doc []byte, namespace string) (*result, bool) {
 		return res, false
 	}
 	res.Result = "valid"
+	if emit {
+		res.Object = obj
+	}
 	return res, true
 }
