@@ -375,7 +375,7 @@ class ClusterBackupConfig(Strict):
     include_secrets: bool = False
     default_exclusions: bool = Field(
         default=True,
-        description="leave out Events, Leases, Endpoints, controller-owned Pods, ... "
+        description="leave out Events, Leases, controllers' Endpoints, controller-owned Pods, ... "
         "(the cleaning package's built-in exclusions)",
     )
     page_size: int = Field(default=500, ge=1, le=10_000)

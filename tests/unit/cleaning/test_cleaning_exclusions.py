@@ -44,8 +44,29 @@ CONTROLLER = {
     [
         obj("v1", "Event"),
         obj("events.k8s.io/v1", "Event"),
-        obj("v1", "Endpoints"),
-        obj("discovery.k8s.io/v1", "EndpointSlice"),
+        obj(
+            "v1",
+            "Endpoints",
+            metadata={"labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}},
+        ),
+        obj(
+            "v1",
+            "Endpoints",
+            metadata={"annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "t"}},
+        ),
+        obj("v1", "Endpoints", name="kubernetes"),
+        obj("discovery.k8s.io/v1", "EndpointSlice", name="kubernetes"),
+        *(
+            obj(
+                "discovery.k8s.io/v1",
+                "EndpointSlice",
+                metadata={"labels": {"endpointslice.kubernetes.io/managed-by": controller}},
+            )
+            for controller in (
+                "endpointslice-controller.k8s.io",
+                "endpointslicemirroring-controller.k8s.io",
+            )
+        ),
         obj("coordination.k8s.io/v1", "Lease"),
         obj("v1", "Node", namespace=None),
         obj("storage.k8s.io/v1", "CSINode", namespace=None),
@@ -88,8 +109,23 @@ def test_builtin_exclusions(item: dict[str, Any]) -> None:
         obj("example.com/v1", "Event"),  # a CRD that happens to be called Event
         obj("v1", "ConfigMap", metadata={"labels": {"velero.io/exclude-from-backup": "false"}}),
         obj("v1", "Namespace", name="velero", namespace=None),
+        # a selector-less Service's backends (an external database), written by a person
+        obj("v1", "Endpoints", name="db", subsets=[{"addresses": [{"ip": "10.0.0.5"}]}]),
+        obj(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            name="db-1",
+            metadata={"labels": {"kubernetes.io/service-name": "db"}},
+            addressType="IPv4",
+        ),
+        obj(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            name="db-2",
+            metadata={"labels": {"endpointslice.kubernetes.io/managed-by": "someone-else"}},
+        ),
     ],
-    ids=lambda o: f"{o['apiVersion']}-{o['kind']}",
+    ids=lambda o: f"{o['apiVersion']}-{o['kind']}-{o['metadata']['name']}",
 )
 def test_not_excluded(item: dict[str, Any]) -> None:
     assert exclusion_reason(item, policy=CleaningPolicy(secrets="plaintext")) is None

@@ -22,8 +22,6 @@ from backup2gitops.core.cleaning.system_objects import system_reason
 EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     ("", "Event"): "events are runtime state",
     ("events.k8s.io", "Event"): "events are runtime state",
-    ("", "Endpoints"): "endpoints are maintained by the endpoints controller",
-    ("discovery.k8s.io", "EndpointSlice"): "endpoint slices are maintained by a controller",
     ("coordination.k8s.io", "Lease"): "leases are runtime state",
     ("", "Node"): "nodes register themselves",
     ("storage.k8s.io", "CSINode"): "CSI nodes are registered by the kubelet",
@@ -42,6 +40,7 @@ EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     # not stored: computed per request (pkg/registry/core/componentstatus); a create is a 405
     ("", "ComponentStatus"): "component statuses are computed on each read, not stored",
 }
+ENDPOINTS_TRIGGER_TIME: Final[str] = "endpoints.kubernetes.io/last-change-trigger-time"
 VELERO_GROUP: Final[str] = "velero.io"
 VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
@@ -57,6 +56,19 @@ SYSTEM_NAMESPACES: Final[frozenset[str]] = frozenset(
 NAMESPACE_NAME_LABEL: Final[str] = "kubernetes.io/metadata.name"
 LAST_APPLIED: Final[str] = "kubectl.kubernetes.io/last-applied-configuration"
 PROVISIONED_BY: Final[str] = "pv.kubernetes.io/provisioned-by"
+# Endpoints and EndpointSlices are a person's when nothing marks them as a controller's: the
+# backends of a selector-less Service (an external database) exist only in them. The marks:
+# pkg/controller/endpoint/endpoints_controller.go (``LabelManagedBy`` = ``endpoint-controller``,
+# v1.33+; before it, the ``endpoints.kubernetes.io/last-change-trigger-time`` annotation the same
+# controller writes), pkg/controller/endpointslice (``discovery.LabelManagedBy``, ``ControllerName``) and
+# pkg/controller/endpointslicemirroring (its own ``controllerName``).
+CONTROLLER_ENDPOINT_MARKS: Final[Mapping[tuple[str, str], tuple[str, frozenset[str]]]] = {
+    ("", "Endpoints"): ("endpoints.kubernetes.io/managed-by", frozenset({"endpoint-controller"})),
+    ("discovery.k8s.io", "EndpointSlice"): (
+        "endpointslice.kubernetes.io/managed-by",
+        frozenset({"endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io"}),
+    ),
+}
 
 
 def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
@@ -81,8 +93,17 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
-    if key == ("", "Service") and (ref.namespace, ref.name) == ("default", "kubernetes"):
+    if key in {("", "Service"), *CONTROLLER_ENDPOINT_MARKS} and (ref.namespace, ref.name) == (
+        "default",
+        "kubernetes",
+    ):
         return "builtin: the API server publishes default/kubernetes"
+    if key in CONTROLLER_ENDPOINT_MARKS:
+        label, controllers = CONTROLLER_ENDPOINT_MARKS[key]
+        if ref.labels.get(label) in controllers:
+            return f"builtin: maintained by the {ref.labels[label]} ({label})"
+        if key == ("", "Endpoints") and ENDPOINTS_TRIGGER_TIME in ref.annotations:
+            return f"builtin: maintained by the endpoint-controller ({ENDPOINTS_TRIGGER_TIME})"
     if key == ("", "ServiceAccount") and ref.name == "default" and _untouched(obj, ref, "secrets"):
         return "builtin: the service-account controller creates 'default' in every namespace"
     if key == ("", "Namespace") and ref.name in SYSTEM_NAMESPACES and _untouched(obj, ref, "spec"):
