@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from backup2gitops.core.cleaning import CleaningPolicy, exclusion_reason
+from backup2gitops.core.cleaning.objectref import ObjectRef
 
 DEFAULT = CleaningPolicy()
 
@@ -383,7 +384,7 @@ def claim(name: str, namespace: str = "data", **labels: str) -> dict[str, Any]:
 
 
 CLAIM_REASON = (
-    "builtin: claim from StatefulSet pg's volumeClaimTemplates (the StatefulSet creates it)"
+    "builtin: claim from a StatefulSet's volumeClaimTemplates (the StatefulSet creates it)"
 )
 
 
@@ -430,12 +431,14 @@ def test_claim_names_that_could_split_two_ways() -> None:
         },
     )
     index = BackupIndex.of([one, statefulset("web-db")])
-    reason = exclusion_reason(
-        claim("data-web-db-0", app="web-db", tier="db"), policy=DEFAULT, index=index
-    )
-    assert reason is not None and "StatefulSet web-db's" in reason
-    reason = exclusion_reason(claim("data-web-db-0", app="db"), policy=DEFAULT, index=index)
-    assert reason is not None and "StatefulSet db's" in reason
+    for labels, statefulset_name in (
+        ({"app": "web-db", "tier": "db"}, "web-db"),
+        ({"app": "db"}, "db"),
+    ):
+        pvc = claim("data-web-db-0", **labels)
+        assert exclusion_reason(pvc, policy=DEFAULT, index=index) is not None
+        template = index.claim_template_of(ObjectRef.of(pvc))
+        assert template is not None and template.statefulset == statefulset_name
 
 
 def test_a_statefulset_without_templates_or_selector_indexes_safely() -> None:

@@ -32,7 +32,7 @@ def test_file_to_yaml_with_exclude(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.splitlines() == [
         "excluded Event shop/db-migrate.17c8b5e0a1b2c3d4: builtin: events are runtime state",
         "excluded Pod shop/web-7d9c6b5f4-abcde: builtin: owned by controller"
-        " ReplicaSet/web-7d9c6b5f4 (it recreates it)",
+        " ReplicaSet (it recreates it)",
     ]
 
 
