@@ -232,6 +232,12 @@ class ArgoCdConfig(Strict):
         default="https://kubernetes.default.svc", description="the cluster the units apply to"
     )
     prune: bool = True
+    self_heal: bool = Field(
+        default=False,
+        description="revert changes made on the cluster at once; off: the repository is written "
+        "from that cluster, and a hand change is what its next backup records (docs/"
+        "architecture.md, Reconcilable units)",
+    )
 
 
 class UnitsConfig(Strict):
@@ -615,6 +621,7 @@ class Config(Strict):
                 project=wanted.argocd.project,
                 destination_server=wanted.argocd.destination_server,
                 prune=wanted.argocd.prune,
+                self_heal=wanted.argocd.self_heal,
             )
         return units.Layout(by=wanted.by, source=source, flux=flux, argocd=argocd)
 
