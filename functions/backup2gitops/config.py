@@ -2,7 +2,7 @@
 
 The whole file is checked when it is loaded (``config validate``, and every function's cold
 start): unknown keys anywhere are errors (a typo must not pass), enumerations are strict, the
-cleaning policy is ``core.cleaning.CleaningPolicy`` itself, transforms and receiver types must
+cleaning policy is ``core.cleaning.CleaningSettings`` itself, transforms and receiver types must
 be installed, cross-field rules (sops needs recipients and a digest key, review mode needs its project) hold, and
 URLs carry no credentials. Every error names its field: ``generator.cleaning.secrets: must be one
 of exclude, redact, sops, plaintext (got 'encrypt')``.
@@ -41,7 +41,8 @@ from backup2gitops.config_receivers import (
 from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
-from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
+from backup2gitops.core.cleaning.policy import Entries, SelectorText
+from backup2gitops.core.cleaning.settings import CleaningSettings
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.retention import KeepPolicy
@@ -264,8 +265,8 @@ a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joi
 
 
 class GeneratorConfig(Strict):
-    cleaning: CleaningPolicy = Field(
-        default_factory=CleaningPolicy,
+    cleaning: CleaningSettings = Field(
+        default_factory=CleaningSettings,
         description="which objects go to git and how Secrets are treated (core.cleaning)",
     )
     transforms: list[str] = Field(

@@ -33,12 +33,14 @@ from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.ruleset import apply_rules
 from backup2gitops.core.cleaning.secret import apply_secret_policy, needs_encryption
+from backup2gitops.core.cleaning.settings import CleaningSettings
 
 __all__ = [
     "EMPTY_INDEX",
     "INDEXED_RESOURCES",
     "BackupIndex",
     "CleaningPolicy",
+    "CleaningSettings",
     "Prepared",
     "Transform",
     "apply_secret_policy",

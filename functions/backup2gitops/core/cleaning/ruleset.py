@@ -4,7 +4,8 @@ Pure: no I/O; only the standard library.
 
 Kind rules run first (some read annotations the common rule removes, e.g. the PVC binder
 annotation); a custom resource whose CRD is in the backup (``RuleContext.index``) loses that
-CRD's schema defaults (``schema_defaults``); then ``metadata.clean_common`` runs for every
+CRD's schema defaults (``schema_defaults``); then what controllers wrote into the object goes
+(``controller_fields``, for every kind); then ``metadata.clean_common`` runs for every
 object, known kind or not.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from backup2gitops.core.cleaning import (
+    controller_fields,
     customresourcedefinition,
     job,
     metadata,
@@ -44,6 +46,13 @@ RULES: Final[Mapping[tuple[str, str], tuple[Rule, ...]]] = {
     ("rbac.authorization.k8s.io", "ClusterRole"): (rbac.clean_cluster_role,),
 }
 
+#: for every object, after its kind's rules (which may read what these remove)
+AFTER_KIND_RULES: Final[tuple[Rule, ...]] = (
+    controller_fields.drop_injected_ca,
+    controller_fields.drop_autoscaled_replicas,
+    controller_fields.drop_controller_fields,
+)
+
 
 def apply_rules(obj: dict[str, Any], ctx: RuleContext) -> None:
     """Clean ``obj`` (the caller's own fresh copy) in place."""
@@ -54,4 +63,6 @@ def apply_rules(obj: dict[str, Any], ctx: RuleContext) -> None:
     schema = ctx.index.schema_defaults.get((group, version, kind))
     if schema is not None:
         prune_defaults(obj, schema, applied=ctx.last_applied)
+    for rule in AFTER_KIND_RULES:
+        rule(obj, ctx)
     metadata.clean_common(obj, ctx)

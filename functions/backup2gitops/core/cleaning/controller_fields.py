@@ -1,0 +1,84 @@
+"""Values controllers write into objects people made: injected CA bundles, autoscaled replicas,
+controller finalizers and any other field only controllers own.
+
+Pure: no I/O; only the standard library.
+
+Three rules, applied to every object after its kind's rules:
+
+- ``drop_controller_fields``: the fields ``managedFields`` gives to controllers only
+  (``field_ownership``, ``field_managers``): cert-manager's cainjector applying a ``caBundle``
+  with force, ingress-nginx's ``kube-webhook-certgen`` patching one, a Flux controller's
+  ``finalizers.fluxcd.io``, kube-controller-manager's scale update of ``spec.replicas``.
+- ``drop_injected_ca``: the ``caBundle`` of an object that asks cert-manager to inject it
+  (``cert-manager.io/inject-ca-from``, ``-from-secret``, ``inject-apiserver-ca``: cert-manager
+  pkg/apis/meta/v1 and docs/concepts/ca-injector), even when ``managedFields`` were not kept.
+  The target cluster's own injector fills it in: committed, the source cluster's CA would be
+  applied over it, or refused as a conflict with ``cainjector``.
+- ``drop_autoscaled_replicas``: ``spec.replicas`` of an object a HorizontalPodAutoscaler of the
+  same backup scales (its ``scaleTargetRef``): the HPA sets it; in git it churns on every scale
+  and pins a stale count at the next sync.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.field_ownership import MISSING, drop_owned
+from backup2gitops.core.cleaning.objectref import ObjectRef
+from backup2gitops.core.cleaning.prune import as_dict, dicts
+
+INJECT_CA_ANNOTATIONS: Final = (
+    "cert-manager.io/inject-ca-from",
+    "cert-manager.io/inject-ca-from-secret",
+    "cert-manager.io/inject-apiserver-ca",
+)
+WEBHOOK_CONFIGURATIONS: Final = frozenset(
+    {
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    }
+)
+
+
+def drop_controller_fields(obj: dict[str, Any], ctx: RuleContext) -> None:
+    ownership = ctx.ownership
+    if ownership is None:
+        return
+    written = ctx.client_applied if ctx.client_applied is not None else MISSING
+    drop_owned(obj, ownership.controllers, kept=ownership.people, written=written)
+
+
+def drop_injected_ca(obj: dict[str, Any], ctx: RuleContext) -> None:
+    ref = ObjectRef.of(obj)
+    if not any(key in ref.annotations for key in INJECT_CA_ANNOTATIONS):
+        return
+    for holder in ca_bundle_holders(obj, ref):
+        holder.pop("caBundle", None)
+
+
+def ca_bundle_holders(obj: dict[str, Any], ref: ObjectRef) -> list[dict[str, Any]]:
+    """The dicts that hold a ``caBundle`` in the kinds cert-manager injects into."""
+    key = (ref.group, ref.kind)
+    spec = as_dict(obj.get("spec"))
+    if key in WEBHOOK_CONFIGURATIONS:
+        return [
+            config
+            for webhook in dicts(obj.get("webhooks"))
+            if (config := as_dict(webhook.get("clientConfig"))) is not None
+        ]
+    if key == ("apiextensions.k8s.io", "CustomResourceDefinition") and spec is not None:
+        conversion = as_dict(spec.get("conversion"))
+        webhook = as_dict(conversion.get("webhook")) if conversion else None
+        config = as_dict(webhook.get("clientConfig")) if webhook else None
+        return [config] if config is not None else []
+    if key == ("apiregistration.k8s.io", "APIService") and spec is not None:
+        return [spec]
+    return []
+
+
+def drop_autoscaled_replicas(obj: dict[str, Any], ctx: RuleContext) -> None:
+    if ctx.index.autoscaled and ctx.index.is_autoscaled(ObjectRef.of(obj)):
+        spec = as_dict(obj.get("spec"))
+        if spec is not None:
+            spec.pop("replicas", None)
