@@ -39,6 +39,8 @@ class RuleContext:
     ownership: Ownership | None = None
     """Who owns which field, from ``managedFields`` (None: unknown, or no person's manager)."""
     settings: CleaningSettings = field(default_factory=CleaningSettings)
+    source: Mapping[str, Any] | None = None
+    """The object as it was backed up (rules edit a fresh copy of it)."""
 
     @classmethod
     def for_object(
@@ -54,6 +56,7 @@ class RuleContext:
             client_applied=client,
             ownership=Ownership.of(obj, managers),
             settings=settings,
+            source=obj,
         )
 
 

@@ -3,7 +3,8 @@ controller finalizers and any other field only controllers own.
 
 Pure: no I/O; only the standard library.
 
-Three rules, applied to every object after its kind's rules:
+Three rules, applied to every object after its kind's rules (and, after them, the user's
+choices: another GitOps tool's marks stripped, the ``ignore_differences`` rules):
 
 - ``drop_controller_fields``: the fields ``managedFields`` gives to controllers only
   (``field_ownership``, ``field_managers``): cert-manager's cainjector applying a ``caBundle``
@@ -25,6 +26,8 @@ from typing import Any, Final
 
 from backup2gitops.core.cleaning.context import RuleContext
 from backup2gitops.core.cleaning.field_ownership import MISSING, drop_owned
+from backup2gitops.core.cleaning.gitops_owners import strip_marks
+from backup2gitops.core.cleaning.ignore_rules import apply_ignore_rules
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.prune import as_dict, dicts
 
@@ -82,3 +85,15 @@ def drop_autoscaled_replicas(obj: dict[str, Any], ctx: RuleContext) -> None:
         spec = as_dict(obj.get("spec"))
         if spec is not None:
             spec.pop("replicas", None)
+
+
+def strip_gitops_marks(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """``gitops_owned: strip-marks``: Flux's, Argo CD's and Helm's ownership marks go."""
+    if ctx.settings.gitops_owned == "strip-marks":
+        strip_marks(obj)
+
+
+def apply_ignore_differences(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """The configuration's ``ignore_differences`` rules (last: they win over every other)."""
+    if ctx.settings.ignore_differences and ctx.source is not None:
+        apply_ignore_rules(obj, ctx.source, ctx.settings.ignore_differences)

@@ -14,9 +14,11 @@ from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from backup2gitops.core.cleaning.backup_index import BackupIndex
+from backup2gitops.core.cleaning.gitops_owners import gitops_reason
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.secret import looks_like_secret_kind
+from backup2gitops.core.cleaning.settings import settings_of
 from backup2gitops.core.cleaning.system_objects import system_reason
 
 # (group, kind) -> why. Group "" is the core group.
@@ -159,6 +161,11 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
         glob = next(g for g in policy.exclude_names if fnmatchcase(ref.qualified_name, g))
         return f"policy: name matches exclude_names {glob!r}"
     return secret_policy_reason(ref, policy=policy)
+
+
+def gitops_owner_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
+    """``gitops_owned: exclude``: objects Flux, Argo CD or Helm own, with the owner named."""
+    return gitops_reason(ref, setting=settings_of(policy).gitops_owned)
 
 
 def secret_policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:

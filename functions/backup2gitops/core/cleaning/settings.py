@@ -15,6 +15,8 @@ from typing import Final
 from pydantic import Field
 
 from backup2gitops.core.cleaning.field_managers import FieldManagers
+from backup2gitops.core.cleaning.gitops_owners import GitopsOwned
+from backup2gitops.core.cleaning.ignore_rules import IgnoreRule
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 
 
@@ -23,6 +25,10 @@ class CleaningSettings(CleaningPolicy):
 
     - ``field_managers``: who is a controller among the managers of ``managedFields``; fields
       only controllers own are left out (``field_ownership``).
+    - ``gitops_owned``: objects Flux, Argo CD or Helm own: ``keep`` (default, the faithful
+      restore), ``strip-marks`` or ``exclude`` (``gitops_owners``).
+    - ``ignore_differences``: fields to leave out, in Argo CD's ``ignoreDifferences`` shape
+      (``ignore_rules``).
     """
 
     field_managers: FieldManagers = Field(
@@ -30,6 +36,18 @@ class CleaningSettings(CleaningPolicy):
         description="field managers (metadata.managedFields) to count as controllers or as "
         "people, besides the built-in table (core/cleaning/field_managers.py); a field only "
         "controllers own is left out",
+    )
+    gitops_owned: GitopsOwned = Field(
+        default="keep",
+        description="objects carrying Flux, Argo CD or Helm ownership marks: keep (as they are: "
+        "the faithful restore, the owning tool recognises its objects), strip-marks (written "
+        "without the marks, for a repository another tool applies), exclude (left out, the "
+        "owner named in the reason)",
+    )
+    ignore_differences: list[IgnoreRule] = Field(
+        default=[],
+        description="fields left out of matching objects, in Argo CD's ignoreDifferences shape: "
+        "group, kind, name, namespace, jsonPointers, jqPathExpressions, managedFieldsManagers",
     )
 
 
