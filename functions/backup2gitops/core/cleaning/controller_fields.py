@@ -22,10 +22,12 @@ choices: another GitOps tool's marks stripped, the ``ignore_differences`` rules)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
-from backup2gitops.core.cleaning.context import RuleContext
-from backup2gitops.core.cleaning.field_ownership import MISSING, drop_owned
+from backup2gitops.core.cleaning import defaults
+from backup2gitops.core.cleaning.context import RuleContext, last_applied
+from backup2gitops.core.cleaning.field_ownership import MISSING, drop_owned, has_managed_fields
 from backup2gitops.core.cleaning.gitops_owners import strip_marks
 from backup2gitops.core.cleaning.ignore_rules import apply_ignore_rules
 from backup2gitops.core.cleaning.objectref import ObjectRef
@@ -97,3 +99,33 @@ def apply_ignore_differences(obj: dict[str, Any], ctx: RuleContext) -> None:
     """The configuration's ``ignore_differences`` rules (last: they win over every other)."""
     if ctx.settings.ignore_differences and ctx.source is not None:
         apply_ignore_rules(obj, ctx.source, ctx.settings.ignore_differences)
+
+
+def blind_choices(obj: Mapping[str, Any]) -> list[str]:
+    """The fields of ``obj`` whose fate depends on ``managedFields`` when it has none (``kubectl
+    get`` omits them unless ``--show-managed-fields``) and no last-applied record says who wrote
+    them: a ``nodePort`` chosen by server-side apply is then dropped as allocated; a
+    ``caBundle``, ``replicas`` or finalizer a controller wrote is then kept as a person's."""
+    if has_managed_fields(obj) or last_applied(obj) is not None:
+        return []
+    ref = ObjectRef.of(obj)
+    found: list[str] = []
+    spec = obj.get("spec")
+    ports = spec.get("ports") if isinstance(spec, Mapping) else None
+    if (ref.group, ref.kind) == ("", "Service") and any(
+        isinstance(port, Mapping) and "nodePort" in port
+        for port in (ports if isinstance(ports, list) else [])
+    ):
+        found.append("nodePort")
+    if any("caBundle" in holder for holder in ca_bundle_holders(dict(obj), ref)):
+        found.append("caBundle")
+    if (ref.group, ref.kind) in SCALED and isinstance(spec, Mapping) and "replicas" in spec:
+        found.append("replicas")
+    metadata = obj.get("metadata")
+    finalizers = metadata.get("finalizers") if isinstance(metadata, Mapping) else None
+    if isinstance(finalizers, list) and set(finalizers) - set(defaults.PROTECTION_FINALIZERS):
+        found.append("finalizers")
+    return found
+
+
+SCALED: Final = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
