@@ -266,3 +266,27 @@ def test_every_known_manager_names_its_source() -> None:
     assert not managers.is_controller("kubectl-edit")
     assert not managers.is_controller("kustomize-controller")
     assert managers.is_controller("gotk-kustomize-controller")
+
+
+def test_a_static_volume_keeps_the_claim_ref_the_binder_wrote() -> None:
+    """The binder's claimRef is what binds the restored volume back to its claim."""
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": "nfs-share",
+            "managedFields": [
+                entry("kubectl-client-side-apply", {"f:spec": {"f:nfs": {}, "f:capacity": {}}}),
+                entry(
+                    "kube-controller-manager",
+                    {"f:spec": {"f:claimRef": {".": {}, "f:name": {}, "f:namespace": {}}}},
+                ),
+            ],
+        },
+        "spec": {
+            "capacity": {"storage": "5Gi"},
+            "nfs": {"server": "10.0.0.9", "path": "/exports/share"},
+            "claimRef": {"name": "share", "namespace": "shop", "uid": "u", "resourceVersion": "1"},
+        },
+    }
+    assert _neat(volume)["spec"]["claimRef"] == {"name": "share", "namespace": "shop"}

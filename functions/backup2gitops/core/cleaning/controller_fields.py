@@ -46,12 +46,36 @@ WEBHOOK_CONFIGURATIONS: Final = frozenset(
 )
 
 
+#: fields a controller writes that a restore needs all the same: a static PersistentVolume's
+#: ``claimRef`` (the binder's) is what binds it back to its claim, whose controller-set
+#: ``volumeName`` goes (``persistentvolume``); without it the binder may pick another claim
+KEPT_CONTROLLER_FIELDS: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
+    ("", "PersistentVolume"): ("f:spec", "f:claimRef"),
+}
+
+
 def drop_controller_fields(obj: dict[str, Any], ctx: RuleContext) -> None:
     ownership = ctx.ownership
     if ownership is None:
         return
     written = ctx.client_applied if ctx.client_applied is not None else MISSING
-    drop_owned(obj, ownership.controllers, kept=ownership.people, written=written)
+    owned = ownership.controllers
+    ref = ObjectRef.of(obj)
+    kept_path = KEPT_CONTROLLER_FIELDS.get((ref.group, ref.kind))
+    if kept_path is not None:
+        owned = _without(owned, kept_path)
+    drop_owned(obj, owned, kept=ownership.people, written=written)
+
+
+def _without(tree: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    head, *rest = path
+    result = dict(tree)
+    if head in result:
+        if rest:
+            result[head] = _without(result[head], tuple(rest))
+        else:
+            del result[head]
+    return result
 
 
 def drop_injected_ca(obj: dict[str, Any], ctx: RuleContext) -> None:
