@@ -79,10 +79,11 @@ def _without(tree: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
 
 
 def drop_injected_ca(obj: dict[str, Any], ctx: RuleContext) -> None:
-    ref = ObjectRef.of(obj)
-    if not any(key in ref.annotations for key in INJECT_CA_ANNOTATIONS):
+    metadata = as_dict(obj.get("metadata"))
+    annotations = as_dict(metadata.get("annotations")) if metadata else None
+    if not annotations or not any(key in annotations for key in INJECT_CA_ANNOTATIONS):
         return
-    for holder in ca_bundle_holders(obj, ref):
+    for holder in ca_bundle_holders(obj, ObjectRef.of(obj)):
         holder.pop("caBundle", None)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 #: manager -> the source that names it. Controllers: their writes are not a person's.
 CONTROLLERS: Final[Mapping[str, str]] = {
@@ -94,8 +94,16 @@ class FieldManagers(BaseModel):
         "controllers",
     )
 
+    _verdicts: dict[str, bool] = PrivateAttr(default_factory=dict)
+
     def is_controller(self, manager: str) -> bool:
         """True when ``manager`` is a controller's identity (unknown managers are people's)."""
+        verdict = self._verdicts.get(manager)
+        if verdict is None:
+            verdict = self._verdicts[manager] = self._classify(manager)
+        return verdict
+
+    def _classify(self, manager: str) -> bool:
         if _matches(manager, self.people):
             return False
         if _matches(manager, self.controllers):

@@ -46,6 +46,8 @@ def _restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> 
             cleaned[key] = agreed
         return
     value = cleaned[key]
+    if value == written:
+        return  # nothing the cleaning removed below (compared in C: most objects stop here)
     if isinstance(value, dict) and isinstance(written, Mapping) and isinstance(original, Mapping):
         for sub, sub_written in written.items():
             _restore(value, sub, sub_written, original.get(sub, _MISSING))
