@@ -148,12 +148,13 @@ def apply_ignore_rules(
 
 
 def remove_path(root: Any, steps: list[Step]) -> int:
-    """Remove every value ``steps`` lead to in ``root``; how many were removed."""
-    current: list[tuple[Any, Any, Any]] = [(None, None, root)]
+    """Remove every value ``steps`` lead to in ``root``; how many were removed. A map left
+    empty by that goes too (``annotations: {}`` is no one's), a list stays (``[]`` may mean)."""
+    current: list[tuple[Any, Any, Any, Any]] = [(None, None, root, None)]
     for step in steps:
-        following: list[tuple[Any, Any, Any]] = []
-        for _, _, value in current:
-            following.extend(_step(value, step))
+        following: list[tuple[Any, Any, Any, Any]] = []
+        for container, key, value, _ in current:
+            following.extend((*entry, (container, key)) for entry in _step(value, step))
         if step[0] == "select":
             following = [
                 entry
@@ -161,12 +162,12 @@ def remove_path(root: Any, steps: list[Step]) -> int:
                 if isinstance(entry[2], Mapping) and entry[2].get(step[1], MISSING) == step[2]
             ]
         current = following
-    removals: dict[int, tuple[Any, list[Any]]] = {}
-    for container, key, _ in current:
+    removals: dict[int, tuple[Any, list[Any], Any]] = {}
+    for container, key, _, parent in current:
         if container is not None:
-            removals.setdefault(id(container), (container, []))[1].append(key)
+            removals.setdefault(id(container), (container, [], parent))[1].append(key)
     count = 0
-    for container, keys in removals.values():
+    for container, keys, parent in removals.values():
         if isinstance(container, list):
             for index in sorted(set(keys), reverse=True):
                 del container[index]
@@ -175,6 +176,9 @@ def remove_path(root: Any, steps: list[Step]) -> int:
             for key in set(keys):
                 container.pop(key, None)
                 count += 1
+            holder, name = parent if parent is not None else (None, None)
+            if not container and isinstance(holder, dict) and holder.get(name) is container:
+                del holder[name]
     return count
 
 
