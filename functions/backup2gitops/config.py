@@ -42,7 +42,7 @@ from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import Entries, SelectorText
-from backup2gitops.core.cleaning.settings import CleaningSettings
+from backup2gitops.core.cleaning.settings import CleaningSettings, as_settings
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.retention import KeepPolicy
@@ -332,6 +332,11 @@ class GeneratorConfig(Strict):
             if not re.match(_AGE_RECIPIENT, recipient):
                 raise FieldProblem(index, message="not an age public key (age1...)")
         return recipients
+
+    @field_validator("cleaning", mode="before")
+    @classmethod
+    def _settings(cls, value: object) -> object:
+        return as_settings(value)  # a plain CleaningPolicy gets the settings' defaults
 
     @model_validator(mode="after")
     def _sops_has_recipients(self) -> GeneratorConfig:

@@ -216,3 +216,11 @@ def test_a_rule_matches_by_group_kind_name_and_namespace() -> None:
     assert IgnoreRule(group="*", kind="*", namespace="shop", name="w*").matches(ref)
     assert not IgnoreRule(group="", kind="Deployment").matches(ref)
     assert not IgnoreRule(group="apps", kind="Deployment", namespace="other").matches(ref)
+
+
+def test_a_plain_policy_in_the_configuration_gets_the_settings_defaults() -> None:
+    from backup2gitops.config import GeneratorConfig
+
+    config = GeneratorConfig(cleaning=cleaning.CleaningPolicy(secrets="redact"))
+    assert isinstance(config.cleaning, CleaningSettings)
+    assert config.cleaning.secrets == "redact" and config.cleaning.gitops_owned == "keep"

@@ -57,3 +57,11 @@ DEFAULT_SETTINGS: Final = CleaningSettings()
 def settings_of(policy: CleaningPolicy) -> CleaningSettings:
     """``policy`` itself when it carries the settings, else the defaults."""
     return policy if isinstance(policy, CleaningSettings) else DEFAULT_SETTINGS
+
+
+def as_settings(value: object) -> object:
+    """A plain ``CleaningPolicy`` given where settings are expected, with the settings' defaults
+    (a caller that builds ``GeneratorConfig(cleaning=CleaningPolicy(...))`` keeps working)."""
+    if isinstance(value, CleaningPolicy) and not isinstance(value, CleaningSettings):
+        return CleaningSettings(**value.model_dump())
+    return value
