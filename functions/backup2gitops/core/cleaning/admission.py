@@ -3,10 +3,19 @@
 Pure: no I/O; only the standard library. Defaults from
 pkg/apis/admissionregistration/v1/defaults.go (``defaults.py``): each webhook's
 ``failurePolicy``, ``matchPolicy``, ``namespaceSelector: {}``, ``objectSelector: {}``,
-``timeoutSeconds: 10`` (and ``reinvocationPolicy: Never`` for mutating ones), every rule's
-``scope: '*'``, a service reference's ``port: 443``; a ValidatingAdmissionPolicy's
-``failurePolicy`` and its ``matchConstraints`` (its bindings' ``matchResources``) defaults. Each goes unless the
-person wrote it (the last-applied configuration, or the Apply-owned fields).
+``timeoutSeconds: 10`` (and ``reinvocationPolicy: Never`` for mutating ones), a service
+reference's ``port: 443``; a ValidatingAdmissionPolicy's ``failurePolicy``; a binding's
+``matchResources`` when it holds nothing but the server's defaults. Each goes unless the person
+wrote it (the last-applied configuration, or the Apply-owned fields).
+
+A rule's ``scope: '*'`` stays: ``rules``, ``resourceRules`` and ``excludeResourceRules`` are
+atomic lists (``+listType=atomic`` in k8s.io/api admissionregistration/v1), and server-side
+apply compares an atomic value as applied, before defaulting. Without the server's ``scope``,
+the list is a *different* value, and applying it to the cluster it came from is refused as a
+conflict with whoever created the webhook (measured on kube-apiserver v1.34.4:
+``conflicts with "kubectl-client-side-apply": .webhooks[name=...].rules``). For the same reason
+the defaults inside a policy's ``matchConstraints`` (an atomic struct, ``+structType=atomic``)
+stay. Omitted fields never conflict, so every other default here can go.
 """
 
 from __future__ import annotations
@@ -42,16 +51,13 @@ def _clean_webhooks(
                 defaults.SERVICE_REFERENCE,
                 written_part(written, "clientConfig", "service"),
             )
-        _clean_rules(webhook.get("rules"), written_part(written, "rules"))
 
 
 def clean_admission_policy(obj: dict[str, Any], ctx: RuleContext) -> None:
     spec = as_dict(obj.get("spec"))
     if spec is None:
         return
-    written = written_part(ctx.last_applied, "spec")
-    drop_unwritten(spec, defaults.POLICY_SPEC, written)
-    _clean_match_resources(spec, written, key="matchConstraints")
+    drop_unwritten(spec, defaults.POLICY_SPEC, written_part(ctx.last_applied, "spec"))
 
 
 def clean_admission_policy_binding(obj: dict[str, Any], ctx: RuleContext) -> None:
@@ -62,32 +68,10 @@ def clean_admission_policy_binding(obj: dict[str, Any], ctx: RuleContext) -> Non
     param_ref = as_dict(spec.get("paramRef"))
     if param_ref is not None:
         drop_unwritten(param_ref, defaults.PARAM_REF, written_part(written, "paramRef"))
-    _clean_match_resources(spec, written, key="matchResources")
-
-
-def _clean_match_resources(spec: dict[str, Any], written: Any, *, key: str) -> None:
-    match = as_dict(spec.get(key))
-    if match is None:
-        return
-    written_match = written_part(written, key)
-    drop_unwritten(match, defaults.MATCH_RESOURCES, written_match)
-    for rules in ("resourceRules", "excludeResourceRules"):
-        _clean_rules(match.get(rules), written_part(written_match, rules))
-    if not match and not (isinstance(written, Mapping) and key in written):
-        del spec[key]
-
-
-def _clean_rules(rules: Any, written: Any) -> None:
-    written_rules = written if isinstance(written, list) else None
-    items = dicts(rules)
-    for position, rule in enumerate(items):
-        if written is None:
-            counterpart = None
-        elif written_rules is not None and len(written_rules) == len(items):
-            counterpart = written_rules[position]
-        else:
-            counterpart = {"scope": True}  # cannot be paired: keep what may be written
-        drop_unwritten(rule, defaults.RULE, counterpart)
+    match = spec.get("matchResources")
+    written_match = isinstance(written, Mapping) and "matchResources" in written
+    if match == defaults.MATCH_RESOURCES and not written_match:
+        del spec["matchResources"]  # only the server's: omitted, it conflicts with no one
 
 
 def _by_name(written: Any) -> dict[str, Any] | None:

@@ -222,8 +222,8 @@ WEBHOOK: Final[dict[str, Any]] = {
     "timeoutSeconds": 10,
 }
 MUTATING_WEBHOOK: Final[dict[str, Any]] = {**WEBHOOK, "reinvocationPolicy": "Never"}
-# SetDefaults_Rule: scope "*"; SetDefaults_ServiceReference: port 443
-RULE: Final[dict[str, Any]] = {"scope": "*"}
+# SetDefaults_ServiceReference: port 443. (SetDefaults_Rule's scope "*" is inside atomic lists
+# and stays: see ``admission``.)
 SERVICE_REFERENCE: Final[dict[str, Any]] = {"port": 443}
 # SetDefaults_ValidatingAdmissionPolicySpec: failurePolicy Fail; SetDefaults_MatchResources
 POLICY_SPEC: Final[dict[str, Any]] = {"failurePolicy": "Fail"}
