@@ -290,3 +290,26 @@ def test_a_static_volume_keeps_the_claim_ref_the_binder_wrote() -> None:
         },
     }
     assert _neat(volume)["spec"]["claimRef"] == {"name": "share", "namespace": "shop"}
+
+
+def test_the_aggregation_controller_s_applied_rules_are_not_a_person_s() -> None:
+    """On a cluster the repository was applied to server-side, the aggregated rules are
+    applied by clusterrole-aggregation-controller (v1.34): not put back as written."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": "monitoring",
+            "managedFields": [
+                entry(
+                    "gitops",
+                    {"f:aggregationRule": {"f:clusterRoleSelectors": {}}},
+                    operation="Apply",
+                ),
+                entry("clusterrole-aggregation-controller", {"f:rules": {}}, operation="Apply"),
+            ],
+        },
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "true"}}]},
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+    }
+    assert "rules" not in _neat(role)
