@@ -11,7 +11,7 @@ What is left out, and where:
 - Resources, before anything is listed: ``exclude_resources`` / not in ``include_resources``
   (``name`` matches any group, ``name.group`` one group, ``name.`` the core group only); Secrets
   unless ``include_secrets`` (they are never even read); with ``default_exclusions``, the kinds
-  the cleaning package always excludes (Events, Leases, Endpoints, ...: never listed either).
+  the cleaning package always excludes (Events, Leases, ...: never listed either).
 - Objects, as they stream: the cleaning package's ``exclusion_reason`` (controller-owned Pods,
   service-account token Secrets, ``kube-root-ca.crt``, ...) under a policy carrying the
   namespace globs and label selector. The label selector is sent to the API server, which

@@ -2,7 +2,7 @@
 
 The whole file is checked when it is loaded (``config validate``, and every function's cold
 start): unknown keys anywhere are errors (a typo must not pass), enumerations are strict, the
-cleaning policy is ``core.cleaning.CleaningPolicy`` itself, transforms and receiver types must
+cleaning policy is ``core.cleaning.CleaningSettings`` itself, transforms and receiver types must
 be installed, cross-field rules (sops needs recipients and a digest key, review mode needs its project) hold, and
 URLs carry no credentials. Every error names its field: ``generator.cleaning.secrets: must be one
 of exclude, redact, sops, plaintext (got 'encrypt')``.
@@ -41,7 +41,8 @@ from backup2gitops.config_receivers import (
 from backup2gitops.config_types import Duration, FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.archive import ArchiveLimits
-from backup2gitops.core.cleaning.policy import CleaningPolicy, Entries, SelectorText
+from backup2gitops.core.cleaning.policy import Entries, SelectorText
+from backup2gitops.core.cleaning.settings import CleaningSettings, as_settings
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.retention import KeepPolicy
@@ -258,6 +259,12 @@ class ArgoCdConfig(Strict):
         default="https://kubernetes.default.svc", description="the cluster the units apply to"
     )
     prune: bool = True
+    self_heal: bool = Field(
+        default=False,
+        description="revert changes made on the cluster at once; off: the repository is written "
+        "from that cluster, and a hand change is what its next backup records (docs/"
+        "architecture.md, Reconcilable units)",
+    )
 
 
 class UnitsConfig(Strict):
@@ -290,8 +297,8 @@ a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joi
 
 
 class GeneratorConfig(Strict):
-    cleaning: CleaningPolicy = Field(
-        default_factory=CleaningPolicy,
+    cleaning: CleaningSettings = Field(
+        default_factory=CleaningSettings,
         description="which objects go to git and how Secrets are treated (core.cleaning)",
     )
     transforms: list[str] = Field(
@@ -358,6 +365,11 @@ class GeneratorConfig(Strict):
                 raise FieldProblem(index, message="not an age public key (age1...)")
         return recipients
 
+    @field_validator("cleaning", mode="before")
+    @classmethod
+    def _settings(cls, value: object) -> object:
+        return as_settings(value)  # a plain CleaningPolicy gets the settings' defaults
+
     @model_validator(mode="after")
     def _sops_has_recipients(self) -> GeneratorConfig:
         if self.cleaning.secrets == "sops" and not self.sops_age_recipients:
@@ -413,7 +425,7 @@ class ClusterBackupConfig(Strict):
     include_secrets: bool = False
     default_exclusions: bool = Field(
         default=True,
-        description="leave out Events, Leases, Endpoints, controller-owned Pods, ... "
+        description="leave out Events, Leases, controllers' Endpoints, controller-owned Pods, ... "
         "(the cleaning package's built-in exclusions)",
     )
     page_size: int = Field(default=500, ge=1, le=10_000)
@@ -674,6 +686,7 @@ class Config(Strict):
                 project=wanted.argocd.project,
                 destination_server=wanted.argocd.destination_server,
                 prune=wanted.argocd.prune,
+                self_heal=wanted.argocd.self_heal,
             )
         return units.Layout(
             by=wanted.by, split_over=wanted.split_over, source=source, flux=flux, argocd=argocd

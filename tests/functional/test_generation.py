@@ -261,9 +261,7 @@ def test_the_index_pass_decides_objects_that_come_before_what_decides_them(
         _item("customresourcedefinitions.apiextensions.k8s.io", crd),
     ]
     outcome = run(bare, tmp_path / "c", items, backup_id="b1")
-    reason = (
-        "builtin: claim from StatefulSet db's volumeClaimTemplates (the StatefulSet creates it)"
-    )
+    reason = "builtin: claim from a StatefulSet's volumeClaimTemplates (the StatefulSet creates it)"
     assert outcome.plan.excluded_by_reason == {reason: 1}
     assert f"Excluded:\n  {reason}: 1" in git(bare, "log", "-1", "--format=%B")
     tree = git(bare, "ls-tree", "-r", "--name-only", "main").split()

@@ -140,6 +140,23 @@ def test_argocd_applicationset_generates_over_the_unit_folders() -> None:
     ]
 
 
+@pytest.mark.parametrize("mode", ["applications", "applicationset"])
+def test_argocd_syncs_server_side_without_self_heal_unless_asked(mode: units.ArgoMode) -> None:
+    """The repository is written from the cluster: a sync owns only the fields in git, and a
+    hand change waits for the next backup instead of being reverted (docs/architecture.md)."""
+    for settings, self_heal in (
+        (units.ArgoSettings(mode=mode), False),
+        (units.ArgoSettings(mode=mode, self_heal=True, prune=False), True),
+    ):
+        for _, obj in units.argocd_objects("prod", [unit("cluster-scoped")], SOURCE, settings):
+            spec = obj["spec"]
+            if obj["kind"] == "ApplicationSet":
+                spec = spec["generators"][0]["git"]["template"]["spec"]
+            policy = spec["syncPolicy"]
+            assert policy["syncOptions"] == ["ServerSideApply=true"]
+            assert policy["automated"] == {"prune": settings.prune, "selfHeal": self_heal}
+
+
 OBJECTS = [
     (PurePosixPath("clusters/c/cluster-scoped/namespaces/shop.yaml"), {"kind": "Namespace"}),
     (PurePosixPath("clusters/c/namespaces/shop/configmaps/a.yaml"), {"kind": "ConfigMap"}),

@@ -5,6 +5,8 @@ cleaned, as multi-document YAML or JSON (or a table). The input is read as one b
 custom resource whose CRD is in it loses that CRD's schema defaults. ``--exclude`` also applies
 the generator's exclusions (a controller-owned Pod, a provisioned volume, a StatefulSet's claim
 when the StatefulSet is in the input, ...) and says on stderr what it left out and why.
+Without ``metadata.managedFields`` (``kubectl get`` omits them), one line on stderr says which
+choices were made without knowing who wrote the field.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from backup2gitops.core import cleaning, manifest_yaml
+    from backup2gitops.core.cleaning.controller_fields import blind_choices
     from backup2gitops.core.cleaning.objectref import ObjectRef
 
     try:
@@ -81,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     index = cleaning.BackupIndex.of(objects)
     kept: list[dict[str, Any]] = []
+    blind: dict[str, int] = {}
     for obj in objects:
+        for choice in blind_choices(obj):
+            blind[choice] = blind.get(choice, 0) + 1
         prepared = cleaning.prepare(obj, policy=policy, index=index, exclude=args.exclude)
         if prepared.excluded is not None:
             print(f"excluded {ObjectRef.of(obj).describe()}: {prepared.excluded}", file=sys.stderr)
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             )
         elif prepared.object is not None:
             kept.append(prepared.object)
+    if blind:
+        print(_blind_warning(blind), file=sys.stderr)
     sys.stdout.write(_render(kept, output=args.output))
     return 0
 
@@ -122,6 +130,16 @@ def object_name(obj: dict[str, Any]) -> str:
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]
     resource = f"{kind}.{group}" if group else kind
     return f"{resource}/{obj.get('metadata', {}).get('name', '')}"
+
+
+def _blind_warning(blind: dict[str, int]) -> str:
+    """One line: which choices were made without knowing who wrote the field."""
+    fields = ", ".join(f"{name} ({count})" for name, count in sorted(blind.items()))
+    return (
+        "neat: warning: no metadata.managedFields in the input (kubectl get omits them; add "
+        f"--show-managed-fields), so who wrote these was not known: {fields}; a nodePort set "
+        "by server-side apply was dropped as allocated, a value a controller wrote was kept"
+    )
 
 
 def _render(objects: list[dict[str, Any]], *, output: str) -> str:

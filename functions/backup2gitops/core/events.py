@@ -215,6 +215,33 @@ class BackupFailed(EventData):
     message: str
 
 
+MAX_EXCLUSION_REASONS = 50
+MAX_REASON_CHARS = 200
+OTHER_REASONS = "(other reasons)"
+
+
+def capped_reasons(counts: dict[str, int]) -> dict[str, int]:
+    """``counts`` as an event carries it: each reason cut to ``MAX_REASON_CHARS``, the
+    ``MAX_EXCLUSION_REASONS - 1`` largest kept and the rest summed under ``OTHER_REASONS``.
+
+    Cleaning names one reason per rule, but a few rules name what they match (a namespace not
+    included, the GitOps tool object that owns what is excluded): bounded by the cluster's
+    shape, not by this event. EventBridge refuses an entry over 256 KiB; this keeps the map
+    under ~12 KiB whatever the backup (issue 23 item 5)."""
+    merged: dict[str, int] = {}
+    for reason, count in counts.items():
+        key = reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
+        merged[key] = merged.get(key, 0) + count
+    if len(merged) <= MAX_EXCLUSION_REASONS:
+        return merged
+    ranked = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[: MAX_EXCLUSION_REASONS - 1])
+    kept[OTHER_REASONS] = kept.get(OTHER_REASONS, 0) + sum(
+        n for _, n in ranked[MAX_EXCLUSION_REASONS - 1 :]
+    )
+    return kept
+
+
 class GitopsGenerated(EventData):
     backup_id: str
     cluster: str
@@ -226,7 +253,10 @@ class GitopsGenerated(EventData):
     removed: int = 0
     excluded: int = 0
     excluded_by_reason: dict[str, int] = Field(
-        default_factory=dict, description="why objects were left out: reason -> count"
+        default_factory=dict,
+        description="why objects were left out: reason (one per rule) -> count; at most "
+        f"{MAX_EXCLUSION_REASONS} reasons of at most {MAX_REASON_CHARS} characters, the rest "
+        f"summed under {OTHER_REASONS!r}",
     )
     objects: int = 0
     duration_s: float = 0.0
@@ -239,6 +269,11 @@ class GitopsGenerated(EventData):
     review_url: str | None = Field(
         default=None, description="review mode: the pull/merge request for this backup's branch"
     )
+
+    @field_validator("excluded_by_reason")
+    @classmethod
+    def _capped(cls, value: dict[str, int]) -> dict[str, int]:
+        return capped_reasons(value)
 
 
 class GitopsFailed(EventData):

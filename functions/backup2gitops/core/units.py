@@ -86,6 +86,7 @@ class ArgoSettings:
     project: str = "default"
     destination_server: str = "https://kubernetes.default.svc"
     prune: bool = True
+    self_heal: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,11 @@ def _scope(unit: Unit) -> str:
 
 def _sync_policy(settings: ArgoSettings) -> dict[str, Any]:
     return {
-        "automated": {"prune": settings.prune, "selfHeal": True},
+        "automated": {"prune": settings.prune, "selfHeal": settings.self_heal},
+        # server-side apply, as Flux does: the sync owns only the fields in git, so what the
+        # cluster's own controllers write (an injected caBundle, an autoscaled replicas) is
+        # theirs, and a conflict with them is reported instead of overwritten
+        "syncOptions": ["ServerSideApply=true"],
         # a namespaced unit may come before its Namespace or CRD exists: retried until it does
         "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
     }

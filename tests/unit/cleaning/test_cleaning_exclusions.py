@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from backup2gitops.core.cleaning import CleaningPolicy, exclusion_reason
+from backup2gitops.core.cleaning.objectref import ObjectRef
 
 DEFAULT = CleaningPolicy()
 
@@ -44,8 +45,29 @@ CONTROLLER = {
     [
         obj("v1", "Event"),
         obj("events.k8s.io/v1", "Event"),
-        obj("v1", "Endpoints"),
-        obj("discovery.k8s.io/v1", "EndpointSlice"),
+        obj(
+            "v1",
+            "Endpoints",
+            metadata={"labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}},
+        ),
+        obj(
+            "v1",
+            "Endpoints",
+            metadata={"annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "t"}},
+        ),
+        obj("v1", "Endpoints", name="kubernetes"),
+        obj("discovery.k8s.io/v1", "EndpointSlice", name="kubernetes"),
+        *(
+            obj(
+                "discovery.k8s.io/v1",
+                "EndpointSlice",
+                metadata={"labels": {"endpointslice.kubernetes.io/managed-by": controller}},
+            )
+            for controller in (
+                "endpointslice-controller.k8s.io",
+                "endpointslicemirroring-controller.k8s.io",
+            )
+        ),
         obj("coordination.k8s.io/v1", "Lease"),
         obj("v1", "Node", namespace=None),
         obj("storage.k8s.io/v1", "CSINode", namespace=None),
@@ -88,8 +110,23 @@ def test_builtin_exclusions(item: dict[str, Any]) -> None:
         obj("example.com/v1", "Event"),  # a CRD that happens to be called Event
         obj("v1", "ConfigMap", metadata={"labels": {"velero.io/exclude-from-backup": "false"}}),
         obj("v1", "Namespace", name="velero", namespace=None),
+        # a selector-less Service's backends (an external database), written by a person
+        obj("v1", "Endpoints", name="db", subsets=[{"addresses": [{"ip": "10.0.0.5"}]}]),
+        obj(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            name="db-1",
+            metadata={"labels": {"kubernetes.io/service-name": "db"}},
+            addressType="IPv4",
+        ),
+        obj(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            name="db-2",
+            metadata={"labels": {"endpointslice.kubernetes.io/managed-by": "someone-else"}},
+        ),
     ],
-    ids=lambda o: f"{o['apiVersion']}-{o['kind']}",
+    ids=lambda o: f"{o['apiVersion']}-{o['kind']}-{o['metadata']['name']}",
 )
 def test_not_excluded(item: dict[str, Any]) -> None:
     assert exclusion_reason(item, policy=CleaningPolicy(secrets="plaintext")) is None
@@ -347,7 +384,7 @@ def claim(name: str, namespace: str = "data", **labels: str) -> dict[str, Any]:
 
 
 CLAIM_REASON = (
-    "builtin: claim from StatefulSet pg's volumeClaimTemplates (the StatefulSet creates it)"
+    "builtin: claim from a StatefulSet's volumeClaimTemplates (the StatefulSet creates it)"
 )
 
 
@@ -394,12 +431,14 @@ def test_claim_names_that_could_split_two_ways() -> None:
         },
     )
     index = BackupIndex.of([one, statefulset("web-db")])
-    reason = exclusion_reason(
-        claim("data-web-db-0", app="web-db", tier="db"), policy=DEFAULT, index=index
-    )
-    assert reason is not None and "StatefulSet web-db's" in reason
-    reason = exclusion_reason(claim("data-web-db-0", app="db"), policy=DEFAULT, index=index)
-    assert reason is not None and "StatefulSet db's" in reason
+    for labels, statefulset_name in (
+        ({"app": "web-db", "tier": "db"}, "web-db"),
+        ({"app": "db"}, "db"),
+    ):
+        pvc = claim("data-web-db-0", **labels)
+        assert exclusion_reason(pvc, policy=DEFAULT, index=index) is not None
+        template = index.claim_template_of(ObjectRef.of(pvc))
+        assert template is not None and template.statefulset == statefulset_name
 
 
 def test_a_statefulset_without_templates_or_selector_indexes_safely() -> None:

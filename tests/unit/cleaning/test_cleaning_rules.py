@@ -200,14 +200,14 @@ def test_standalone_replicaset_template_is_cleaned() -> None:
         "kind": "ReplicaSet",
         "metadata": {"name": "r"},
         "spec": {
-            "replicas": 1,
+            "replicas": 2,
             "template": {
                 "metadata": {"creationTimestamp": None},
                 "spec": {"restartPolicy": "Always"},
             },
         },
     }
-    assert neat(rs)["spec"] == {"replicas": 1, "template": {"spec": {}}}
+    assert neat(rs)["spec"] == {"replicas": 2, "template": {"spec": {}}}
 
 
 def test_neat_never_mutates_input() -> None:

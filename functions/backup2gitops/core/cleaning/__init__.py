@@ -23,6 +23,7 @@ from backup2gitops.core.cleaning.context import RuleContext
 from backup2gitops.core.cleaning.exclusions import (
     builtin_reason,
     claim_template_reason,
+    gitops_owner_reason,
     invalid_reason,
     policy_reason,
     provisioned_volume_reason,
@@ -33,12 +34,14 @@ from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.ruleset import apply_rules
 from backup2gitops.core.cleaning.secret import apply_secret_policy, needs_encryption
+from backup2gitops.core.cleaning.settings import CleaningSettings
 
 __all__ = [
     "EMPTY_INDEX",
     "INDEXED_RESOURCES",
     "BackupIndex",
     "CleaningPolicy",
+    "CleaningSettings",
     "Prepared",
     "Transform",
     "apply_secret_policy",
@@ -58,7 +61,8 @@ def exclusion_reason(
     obj: Mapping[str, Any], *, policy: CleaningPolicy, index: BackupIndex = EMPTY_INDEX
 ) -> str | None:
     """Why ``obj`` is never written to git, or None. An object that cannot be valid is refused
-    first (``invalid: ...``), then the built-in exclusions, then the policy. ``index`` is the
+    first (``invalid: ...``), then the built-in exclusions, then the policy (and, with
+    ``gitops_owned: exclude``, objects another GitOps tool owns). ``index`` is the
     rest of the backup (without it, a StatefulSet's claims are not recognised)."""
     ref = ObjectRef.of(obj)
     return (
@@ -67,6 +71,7 @@ def exclusion_reason(
         or claim_template_reason(ref, index=index)
         or provisioned_volume_reason(ref, policy=policy)
         or policy_reason(ref, policy=policy)
+        or gitops_owner_reason(ref, policy=policy)
     )
 
 

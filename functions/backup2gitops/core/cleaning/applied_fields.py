@@ -17,12 +17,17 @@ by a GitOps tool as before it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def applied_projection(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The fields of ``obj`` that server-side appliers own, or None when none applied it."""
+def applied_projection(
+    obj: Mapping[str, Any], *, is_controller: Callable[[str], bool] | None = None
+) -> dict[str, Any] | None:
+    """The fields of ``obj`` that server-side appliers own, or None when none applied it.
+
+    ``is_controller`` leaves out the appliers that are controllers (cert-manager's cainjector
+    applies a caBundle: no person wrote it)."""
     metadata = obj.get("metadata")
     entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
     if not isinstance(entries, list):
@@ -30,6 +35,8 @@ def applied_projection(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     projection: dict[str, Any] | None = None
     for entry in entries:
         if not isinstance(entry, Mapping) or entry.get("operation") != "Apply":
+            continue
+        if is_controller is not None and is_controller(str(entry.get("manager") or "")):
             continue
         fields = entry.get("fieldsV1")
         if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):

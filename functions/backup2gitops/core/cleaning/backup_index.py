@@ -2,11 +2,13 @@
 
 Pure: no I/O; only the standard library.
 
-Two decisions depend on another object of the same backup:
+Three decisions depend on another object of the same backup:
 
 - a PersistentVolumeClaim the StatefulSet controller created from a ``volumeClaimTemplates``
   entry is excluded (the StatefulSet creates it again), which needs that StatefulSet;
-- a custom resource loses its CRD's structural-schema defaults, which needs that CRD.
+- a custom resource loses its CRD's structural-schema defaults, which needs that CRD;
+- an object a HorizontalPodAutoscaler scales loses ``spec.replicas`` (the HPA sets it), which
+  needs that HPA.
 
 The generator streams a backup one object at a time, in the archive's order (which nothing
 fixes: a claim may come before its StatefulSet). So it reads the archive twice: a first pass
@@ -22,12 +24,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from backup2gitops.core.cleaning.objectref import ObjectRef
+from backup2gitops.core.cleaning.objectref import ObjectRef, split_api_version
 from backup2gitops.core.cleaning.schema_defaults import DefaultsNode, crd_defaults
 
 #: the group-resources (archive folders) the index is built from
 INDEXED_RESOURCES: Final = frozenset(
-    {"statefulsets.apps", "customresourcedefinitions.apiextensions.k8s.io"}
+    {
+        "statefulsets.apps",
+        "customresourcedefinitions.apiextensions.k8s.io",
+        "horizontalpodautoscalers.autoscaling",
+    }
 )
 
 
@@ -51,12 +57,15 @@ class BackupIndex:
         default_factory=dict
     )
     schema_defaults: Mapping[tuple[str, str, str], DefaultsNode] = field(default_factory=dict)
+    autoscaled: frozenset[tuple[str, str, str, str]] = frozenset()
+    """(namespace, group, kind, name) of every object an HPA of the backup scales."""
 
     @classmethod
     def of(cls, objects: Iterable[Mapping[str, Any]]) -> BackupIndex:
         """The index of ``objects`` (anything else than StatefulSets and CRDs is passed over)."""
         claims: dict[tuple[str, str], list[ClaimTemplate]] = {}
         schemas: dict[tuple[str, str, str], DefaultsNode] = {}
+        autoscaled: set[tuple[str, str, str, str]] = set()
         for obj in objects:
             ref = ObjectRef.of(obj)
             if (ref.group, ref.kind) == ("apps", "StatefulSet") and ref.namespace:
@@ -69,10 +78,18 @@ class BackupIndex:
                 "CustomResourceDefinition",
             ):
                 schemas.update(crd_defaults(obj))
+            elif (ref.group, ref.kind) == ("autoscaling", "HorizontalPodAutoscaler"):
+                target = _scale_target(obj, ref)
+                if target is not None:
+                    autoscaled.add(target)
         return cls(
             claim_templates={key: tuple(found) for key, found in claims.items()},
             schema_defaults=schemas,
+            autoscaled=frozenset(autoscaled),
         )
+
+    def is_autoscaled(self, ref: ObjectRef) -> bool:
+        return (ref.namespace or "", ref.group, ref.kind, ref.name) in self.autoscaled
 
     def claim_template_of(self, ref: ObjectRef) -> ClaimTemplate | None:
         """The template ``ref`` (a PersistentVolumeClaim) was created from, or None.
@@ -117,6 +134,19 @@ def _claim_templates(statefulset: Mapping[str, Any], name: str) -> list[ClaimTem
         labels = _strings(metadata.get("labels")) | selected
         found.append(ClaimTemplate(statefulset=name, template=metadata["name"], labels=labels))
     return found
+
+
+def _scale_target(hpa: Mapping[str, Any], ref: ObjectRef) -> tuple[str, str, str, str] | None:
+    """``spec.scaleTargetRef`` (autoscaling v1 and v2 alike), in the HPA's namespace."""
+    spec = hpa.get("spec")
+    target = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    if not isinstance(target, Mapping) or not ref.namespace:
+        return None
+    kind, name = target.get("kind"), target.get("name")
+    if not isinstance(kind, str) or not isinstance(name, str):
+        return None
+    group, _ = split_api_version(str(target.get("apiVersion") or ""))
+    return (ref.namespace, group, kind, name)
 
 
 def _strings(value: Any) -> dict[str, str]:

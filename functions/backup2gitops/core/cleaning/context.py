@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.applied_fields import applied_projection
 from backup2gitops.core.cleaning.backup_index import EMPTY_INDEX, BackupIndex
+from backup2gitops.core.cleaning.field_ownership import Ownership
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.settings import CleaningSettings, settings_of
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,31 @@ class RuleContext:
     policy: CleaningPolicy
     last_applied: Mapping[str, Any] | None = None
     index: BackupIndex = EMPTY_INDEX
-    """The rest of the backup: the CRDs whose schema defaults are pruned (``schema_defaults``)."""
+    """The rest of the backup: the CRDs whose schema defaults are pruned (``schema_defaults``),
+    the objects HPAs scale."""
+    client_applied: Mapping[str, Any] | None = None
+    """The last-applied annotation alone (client-side ``kubectl apply``)."""
+    ownership: Ownership | None = None
+    """Who owns which field, from ``managedFields`` (None: unknown, or no person's manager)."""
+    settings: CleaningSettings = field(default_factory=CleaningSettings)
+    source: Mapping[str, Any] | None = None
+    """The object as it was backed up (rules edit a fresh copy of it)."""
 
     @classmethod
     def for_object(
         cls, obj: Mapping[str, Any], *, policy: CleaningPolicy, index: BackupIndex = EMPTY_INDEX
     ) -> RuleContext:
+        settings = settings_of(policy)
+        managers = settings.field_managers
+        client = last_applied(obj)
         return cls(
             policy=policy,
-            last_applied=last_applied(obj) or applied_projection(obj),
+            last_applied=client or applied_projection(obj, is_controller=managers.is_controller),
             index=index,
+            client_applied=client,
+            ownership=Ownership.of(obj, managers),
+            settings=settings,
+            source=obj,
         )
 
 

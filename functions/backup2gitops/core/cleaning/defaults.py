@@ -100,6 +100,9 @@ DEFAULT_TOLERATIONS: Final[tuple[dict[str, Any], ...]] = (
 DEFAULT_PREEMPTION_POLICY: Final[str] = "PreemptLowerPriority"
 
 # --- pkg/apis/apps/v1/defaults.go ---
+# SetDefaults_Deployment / _StatefulSet / _ReplicaSet: replicas 1 when unset (not DaemonSets).
+# Dropped field by field (``prune.drop_unwritten``): a strategy with maxSurge: 1 keeps only that.
+REPLICAS: Final[dict[str, Any]] = {"replicas": 1}
 DEPLOYMENT_SPEC: Final[dict[str, Any]] = {
     "strategy": {
         "type": "RollingUpdate",
@@ -203,3 +206,40 @@ NAMESPACE_SPEC: Final[dict[str, Any]] = {"finalizers": ["kubernetes"]}
 
 # --- staging/src/k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1/defaults.go ---
 CRD_SPEC: Final[dict[str, Any]] = {"conversion": {"strategy": "None"}}
+# SetDefaults_CustomResourceDefinitionSpec: names.listKind = kind + "List",
+# names.singular = lower(kind) (computed per object in ``customresourcedefinition``).
+
+# --- pkg/apis/batch/v1/defaults.go: SetDefaults_Job sets manualSelector false (1.31+) ---
+JOB_MANUAL_SELECTOR: Final[dict[str, Any]] = {"manualSelector": False}
+
+# --- pkg/apis/admissionregistration/v1/defaults.go ---
+# SetDefaults_ValidatingWebhook / SetDefaults_MutatingWebhook (+ ReinvocationPolicy Never)
+WEBHOOK: Final[dict[str, Any]] = {
+    "failurePolicy": "Fail",
+    "matchPolicy": "Equivalent",
+    "namespaceSelector": {},
+    "objectSelector": {},
+    "timeoutSeconds": 10,
+}
+MUTATING_WEBHOOK: Final[dict[str, Any]] = {**WEBHOOK, "reinvocationPolicy": "Never"}
+# SetDefaults_ServiceReference: port 443. (SetDefaults_Rule's scope "*" is inside atomic lists
+# and stays: see ``admission``.)
+SERVICE_REFERENCE: Final[dict[str, Any]] = {"port": 443}
+# SetDefaults_ValidatingAdmissionPolicySpec: failurePolicy Fail; SetDefaults_MatchResources
+POLICY_SPEC: Final[dict[str, Any]] = {"failurePolicy": "Fail"}
+MATCH_RESOURCES: Final[dict[str, Any]] = {
+    "matchPolicy": "Equivalent",
+    "namespaceSelector": {},
+    "objectSelector": {},
+}
+# SetDefaults_ParamRef: parameterNotFoundAction Deny
+PARAM_REF: Final[dict[str, Any]] = {"parameterNotFoundAction": "Deny"}
+
+# --- pkg/apis/scheduling/v1/defaults.go: SetDefaults_PriorityClass ---
+PRIORITY_CLASS: Final[dict[str, Any]] = {"preemptionPolicy": "PreemptLowerPriority"}
+
+# --- pkg/apis/storage/v1/defaults.go: SetDefaults_StorageClass ---
+STORAGE_CLASS: Final[dict[str, Any]] = {
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "Immediate",
+}

@@ -10,20 +10,21 @@ best noise and at worst harmful (a stale Lease, a Pod bound to a dead node).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from backup2gitops.core.cleaning.backup_index import BackupIndex
+from backup2gitops.core.cleaning.gitops_owners import gitops_reason
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
 from backup2gitops.core.cleaning.secret import looks_like_secret_kind
+from backup2gitops.core.cleaning.settings import settings_of
 from backup2gitops.core.cleaning.system_objects import system_reason
 
 # (group, kind) -> why. Group "" is the core group.
 EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     ("", "Event"): "events are runtime state",
     ("events.k8s.io", "Event"): "events are runtime state",
-    ("", "Endpoints"): "endpoints are maintained by the endpoints controller",
-    ("discovery.k8s.io", "EndpointSlice"): "endpoint slices are maintained by a controller",
     ("coordination.k8s.io", "Lease"): "leases are runtime state",
     ("", "Node"): "nodes register themselves",
     ("storage.k8s.io", "CSINode"): "CSI nodes are registered by the kubelet",
@@ -42,6 +43,7 @@ EXCLUDED_KINDS: Final[Mapping[tuple[str, str], str]] = {
     # not stored: computed per request (pkg/registry/core/componentstatus); a create is a 405
     ("", "ComponentStatus"): "component statuses are computed on each read, not stored",
 }
+ENDPOINTS_TRIGGER_TIME: Final[str] = "endpoints.kubernetes.io/last-change-trigger-time"
 VELERO_GROUP: Final[str] = "velero.io"
 VELERO_EXCLUDE_LABEL: Final[str] = "velero.io/exclude-from-backup"
 MIRROR_POD_ANNOTATION: Final[str] = "kubernetes.io/config.mirror"
@@ -57,6 +59,19 @@ SYSTEM_NAMESPACES: Final[frozenset[str]] = frozenset(
 NAMESPACE_NAME_LABEL: Final[str] = "kubernetes.io/metadata.name"
 LAST_APPLIED: Final[str] = "kubectl.kubernetes.io/last-applied-configuration"
 PROVISIONED_BY: Final[str] = "pv.kubernetes.io/provisioned-by"
+# Endpoints and EndpointSlices are a person's when nothing marks them as a controller's: the
+# backends of a selector-less Service (an external database) exist only in them. The marks:
+# pkg/controller/endpoint/endpoints_controller.go (``LabelManagedBy`` = ``endpoint-controller``,
+# v1.33+; before it, the ``endpoints.kubernetes.io/last-change-trigger-time`` annotation the same
+# controller writes), pkg/controller/endpointslice (``discovery.LabelManagedBy``, ``ControllerName``) and
+# pkg/controller/endpointslicemirroring (its own ``controllerName``).
+CONTROLLER_ENDPOINT_MARKS: Final[Mapping[tuple[str, str], tuple[str, frozenset[str]]]] = {
+    ("", "Endpoints"): ("endpoints.kubernetes.io/managed-by", frozenset({"endpoint-controller"})),
+    ("discovery.k8s.io", "EndpointSlice"): (
+        "endpointslice.kubernetes.io/managed-by",
+        frozenset({"endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io"}),
+    ),
+}
 
 
 def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
@@ -70,6 +85,8 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return f"builtin: labelled {VELERO_EXCLUDE_LABEL}=true"
     controller = _controller(obj)
     if controller is not None:  # Pods, ReplicaSets, Jobs, claims of a StatefulSet, operator output
+        # by the owner's kind, never its name: one reason per rule, not one per owner (a
+        # backup with 10,000 ReplicaSets must not give 10,000 keys in gitops.generated)
         return f"builtin: owned by controller {controller} (it recreates it)"
     if key == ("", "Pod") and MIRROR_POD_ANNOTATION in ref.annotations:
         return "builtin: mirror pod of a static pod"
@@ -81,8 +98,17 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
-    if key == ("", "Service") and (ref.namespace, ref.name) == ("default", "kubernetes"):
+    if key in {("", "Service"), *CONTROLLER_ENDPOINT_MARKS} and (ref.namespace, ref.name) == (
+        "default",
+        "kubernetes",
+    ):
         return "builtin: the API server publishes default/kubernetes"
+    if key in CONTROLLER_ENDPOINT_MARKS:
+        label, controllers = CONTROLLER_ENDPOINT_MARKS[key]
+        if ref.labels.get(label) in controllers:
+            return f"builtin: maintained by the {ref.labels[label]} ({label})"
+        if key == ("", "Endpoints") and ENDPOINTS_TRIGGER_TIME in ref.annotations:
+            return f"builtin: maintained by the endpoint-controller ({ENDPOINTS_TRIGGER_TIME})"
     if key == ("", "ServiceAccount") and ref.name == "default" and _untouched(obj, ref, "secrets"):
         return "builtin: the service-account controller creates 'default' in every namespace"
     if key == ("", "Namespace") and ref.name in SYSTEM_NAMESPACES and _untouched(obj, ref, "spec"):
@@ -105,10 +131,7 @@ def claim_template_reason(ref: ObjectRef, *, index: BackupIndex) -> str | None:
     template = index.claim_template_of(ref)
     if template is None:
         return None
-    return (
-        f"builtin: claim from StatefulSet {template.statefulset}'s volumeClaimTemplates"
-        " (the StatefulSet creates it)"
-    )
+    return "builtin: claim from a StatefulSet's volumeClaimTemplates (the StatefulSet creates it)"
 
 
 def provisioned_volume_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
@@ -134,8 +157,15 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
     if selector is not None and not selector.matches(ref.labels):
         return "policy: labels do not match the label selector"
     if policy.name_excluded(ref.qualified_name):
-        return f"policy: name {ref.qualified_name} excluded"
+        # the glob, not the name: one reason per rule
+        glob = next(g for g in policy.exclude_names if fnmatchcase(ref.qualified_name, g))
+        return f"policy: name matches exclude_names {glob!r}"
     return secret_policy_reason(ref, policy=policy)
+
+
+def gitops_owner_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
+    """``gitops_owned: exclude``: objects Flux, Argo CD or Helm own, with the owner named."""
+    return gitops_reason(ref, setting=settings_of(policy).gitops_owned)
 
 
 def secret_policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
@@ -170,5 +200,5 @@ def _controller(obj: Mapping[str, Any]) -> str | None:
         return None
     for owner in owners:
         if isinstance(owner, Mapping) and owner.get("controller") is True:
-            return f"{owner.get('kind')}/{owner.get('name')}"
+            return str(owner.get("kind"))
     return None

@@ -15,7 +15,13 @@ from typing import Any
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.context import RuleContext
 from backup2gitops.core.cleaning.metadata import clean_template_metadata
-from backup2gitops.core.cleaning.prune import as_dict, drop_defaults, drop_if_empty
+from backup2gitops.core.cleaning.prune import (
+    as_dict,
+    drop_defaults,
+    drop_if_empty,
+    drop_unwritten,
+    written_part,
+)
 from backup2gitops.core.cleaning.workloads import clean_pod_template
 
 
@@ -24,6 +30,7 @@ def clean_job(obj: dict[str, Any], ctx: RuleContext) -> None:
     if spec is None:
         return
     drop_defaults(spec, defaults.JOB_SPEC)
+    drop_unwritten(spec, defaults.JOB_MANUAL_SELECTOR, written_part(ctx.last_applied, "spec"))
     one = defaults.JOB_COMPLETIONS_PARALLELISM
     if spec.get("completions") == one and spec.get("parallelism") == one:
         del spec["completions"], spec["parallelism"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.context import RuleContext
-from backup2gitops.core.cleaning.prune import as_dict, drop_defaults, drop_if_empty
+from backup2gitops.core.cleaning.prune import as_dict, drop_defaults, drop_if_empty, written_part
 
 BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 
@@ -25,6 +25,9 @@ def clean_persistent_volume(obj: dict[str, Any], ctx: RuleContext) -> None:
     if spec is None:
         return
     drop_defaults(spec, defaults.PV_SPEC)
+    host_path = as_dict(spec.get("hostPath"))
+    if host_path is not None:
+        drop_defaults(host_path, defaults.HOST_PATH)
     claim_ref = as_dict(spec.get("claimRef"))
     if claim_ref is not None:
         for key in defaults.PV_CLAIM_REF_SERVER_FIELDS:
@@ -39,6 +42,11 @@ def clean_persistent_volume_claim(obj: dict[str, Any], ctx: RuleContext) -> None
         drop_defaults(spec, defaults.PVC_SPEC)
         if annotations is not None and annotations.get(BOUND_BY_CONTROLLER) == "yes":
             spec.pop("volumeName", None)
+        # the DefaultStorageClass admission plugin fills storageClassName in; with a record of
+        # what the person applied that lacks it, it was not theirs (without one, nothing tells)
+        written = written_part(ctx.last_applied, "spec")
+        if written is not None and "storageClassName" not in written:
+            spec.pop("storageClassName", None)
     if metadata is not None and annotations is not None:
         for key in defaults.PVC_CONTROLLER_ANNOTATIONS:
             annotations.pop(key, None)

@@ -16,6 +16,42 @@ def drop_defaults(target: MutableMapping[str, Any], defaults: Mapping[str, Any])
             del target[key]
 
 
+def drop_unwritten(
+    target: MutableMapping[str, Any], defaults: Mapping[str, Any], written: Any
+) -> None:
+    """Remove the values of ``target`` that equal their default and that the person did not
+    write; nested defaults field by field, so ``{maxSurge: 1, maxUnavailable: 25%}`` keeps
+    ``maxSurge: 1`` only.
+
+    ``written`` is the counterpart of ``target`` in what a person applied (the last-applied
+    configuration or the Apply-owned fields), None when there is no record at all: then every
+    default goes, as applying the result gives the same stored object."""
+    for key, value in defaults.items():
+        if key not in target:
+            continue
+        if isinstance(written, Mapping) and key in written:
+            inner = written[key]
+            if isinstance(value, dict) and value and isinstance(target[key], dict):
+                drop_unwritten(target[key], value, inner if isinstance(inner, Mapping) else {})
+            continue
+        below: Mapping[str, Any] | None = {} if written is not None else None
+        if isinstance(value, dict) and value and isinstance(target[key], dict):
+            drop_unwritten(target[key], value, below)
+            if not target[key]:
+                del target[key]
+        elif _same(target[key], value):
+            del target[key]
+
+
+def written_part(written: Any, *keys: str) -> Any:
+    """``written[keys[0]][keys[1]]...``: {} where a record exists but lacks it, None with none."""
+    for key in keys:
+        if written is None:
+            return None
+        written = written.get(key, {}) if isinstance(written, Mapping) else {}
+    return written
+
+
 def drop_if_empty(target: MutableMapping[str, Any], keys: Iterable[str]) -> None:
     """Remove each of ``keys`` whose value is an empty dict or list (or null)."""
     for key in keys:

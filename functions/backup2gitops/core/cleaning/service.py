@@ -69,3 +69,16 @@ def _node_port_written(port: Mapping[str, Any], written_ports: list[dict[str, An
         if same_port and same_protocol and candidate.get("nodePort") == port.get("nodePort"):
             return "nodePort" in candidate
     return False
+
+
+def clean_endpoints(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """Endpoints a person wrote (a selector-less Service's backends): SetDefaults_EndpointPort."""
+    for subset in dicts(obj.get("subsets")):
+        for port in dicts(subset.get("ports")):
+            drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+
+
+def clean_endpoint_slice(obj: dict[str, Any], ctx: RuleContext) -> None:
+    """EndpointSlices a person wrote: SetDefaults_EndpointPort (discovery/v1) sets TCP."""
+    for port in dicts(obj.get("ports")):
+        drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})

@@ -14,7 +14,7 @@ from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.context import RuleContext
 from backup2gitops.core.cleaning.metadata import clean_template_metadata
 from backup2gitops.core.cleaning.podspec import clean_pod_spec
-from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
+from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_unwritten, written_part
 
 #: set on the pod template by ``kubectl rollout restart`` (staging/src/k8s.io/kubectl/pkg/
 #: polymorphichelpers/objectrestarter.go): a restart, not a change of desired state
@@ -33,15 +33,15 @@ def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bo
 
 
 def clean_deployment(obj: dict[str, Any], ctx: RuleContext) -> None:
-    _clean_apps(obj, defaults.DEPLOYMENT_SPEC)
+    _clean_apps(obj, {**defaults.REPLICAS, **defaults.DEPLOYMENT_SPEC}, ctx)
 
 
 def clean_daemonset(obj: dict[str, Any], ctx: RuleContext) -> None:
-    _clean_apps(obj, defaults.DAEMONSET_SPEC)
+    _clean_apps(obj, defaults.DAEMONSET_SPEC, ctx)
 
 
 def clean_replicaset(obj: dict[str, Any], ctx: RuleContext) -> None:
-    _clean_apps(obj, {})
+    _clean_apps(obj, defaults.REPLICAS, ctx)
 
 
 def clean_statefulset(obj: dict[str, Any], ctx: RuleContext) -> None:
@@ -55,16 +55,18 @@ def clean_statefulset(obj: dict[str, Any], ctx: RuleContext) -> None:
     conflict on ``.spec.volumeClaimTemplates`` against whoever created the StatefulSet —
     measured on kube-apiserver v1.34.4, with the person's own original manifest too.
     """
-    spec = _clean_apps(obj, defaults.STATEFULSET_SPEC)
+    spec = _clean_apps(obj, {**defaults.REPLICAS, **defaults.STATEFULSET_SPEC}, ctx)
     for claim in dicts(spec.get("volumeClaimTemplates") if spec else None):
         clean_template_metadata(claim)
 
 
-def _clean_apps(obj: dict[str, Any], spec_defaults: dict[str, Any]) -> dict[str, Any] | None:
+def _clean_apps(
+    obj: dict[str, Any], spec_defaults: dict[str, Any], ctx: RuleContext
+) -> dict[str, Any] | None:
     spec = as_dict(obj.get("spec"))
     if spec is None:
         return None
-    drop_defaults(spec, spec_defaults)
+    drop_unwritten(spec, spec_defaults, written_part(ctx.last_applied, "spec"))
     template = as_dict(spec.get("template"))
     if template is not None:
         clean_pod_template(template, restart_policy_defaulted=True)
