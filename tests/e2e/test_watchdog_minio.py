@@ -28,6 +28,7 @@ from backup2gitops.backups import write_native_backup
 from backup2gitops.config import Config, parse_config
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
+from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.sample import iter_sample_items
 from backup_complete import handler as backup_complete
@@ -117,7 +118,11 @@ def test_each_stall_fires_the_watchdog_and_a_delivered_refusal_does_not(
     landed = info.last_modified  # MinIO's clock from here on
     completed = backup_complete.handle(notified(frozen), ctx_at(config, store, landed))
     assert completed is not None and completed.type == events.BACKUP_COMPLETED
-    reply = gitops_generator.handle(completed, ctx_at(config, store, landed))
+    try:
+        reply = gitops_generator.handle(completed, ctx_at(config, store, landed))
+    except Exception as exc:
+        failure = failures.classify(exc)
+        reply = gitops_generator.failure_event(completed, failure, ctx_at(config, store, landed))
     assert reply is not None
     reply_type = reply.type
     if reply.type == events.GITOPS_GENERATED:  # a no-op: older than the 2099 tip
