@@ -14,7 +14,7 @@ import pytest
 
 from backup2gitops import generation
 from backup2gitops.adapters.git import GitRemote
-from backup2gitops.adapters.storage import MemoryStore, StorageError
+from backup2gitops.adapters.storage import MemoryStore, StorageError, StorageForbidden
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
 from backup2gitops.core.archive import ArchiveWriter
@@ -289,6 +289,32 @@ def test_storage_down_is_503_and_announced_where_there_is_a_publisher(tmp_path: 
     assert [e.type for e in published] == [events.GITOPS_FAILED]
     failed = events.GitopsFailed.model_validate(published[0].data)
     assert failed.code == "storage_unavailable" and failed.retryable is True
+
+
+class ForbiddingStore(MemoryStore):
+    def stat(self, key: str) -> Any:
+        raise StorageForbidden("AccessDenied", key=key)
+
+    def open_read(self, key: str) -> BinaryIO:
+        raise StorageForbidden("AccessDenied", key=key)
+
+
+def test_refused_storage_credentials_are_a_permanent_gitops_failed_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    """Issue 22 item 12: a 403 is refused again on every redelivery, so it is not a 503 retried
+    for ever: it is gitops.failed (an alert) that says which settings to check."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
+    ctx = FunctionContext(config, store=ForbiddingStore("backups"), environ={})
+    app = flask.Flask("g")
+    app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
+    status, reply = post(app.test_client(), completed())
+    assert status == 200 and reply is not None and reply.type == events.GITOPS_FAILED
+    failed = events.GitopsFailed.model_validate(reply.data)
+    assert failed.code == "storage_forbidden" and failed.retryable is False
+    assert "storage.access_key" in failed.message
 
 
 def test_a_symlink_in_the_gitops_repository_cannot_make_it_write_outside(
