@@ -126,7 +126,7 @@ TRIGGERS = [
         exact("diff.timeout"),
         "/hold/timeout",
         **dls(
-            "/dls/timeout", retry=1, backoffPolicy="linear", backoffDelay="PT0.1S", timeout="PT1S"
+            "/dls/timeout", retry=1, backoffPolicy="linear", backoffDelay="PT0.1S", timeout="PT3S"
         ),
     ),
     _trigger("broker-delivery", exact("diff.brokerdls"), "/fail400/broker-delivery"),
@@ -193,7 +193,7 @@ EXPECTED = {
     "/fail503/linear": 3,
     "/dls/linear": 1,
     "/flaky/third-time": 3,
-    "/hold/timeout": 2,
+    "/hold/timeout": 1,  # at least: see TIMING_DEPENDENT
     "/dls/timeout": 1,
     "/fail400/broker-delivery": 1,
     "/dls/broker": 1,
@@ -204,6 +204,12 @@ EXPECTED = {
     "/loop/loop": 255,
     "/dls/loop": 1,
 }
+
+#: paths whose number of requests depends on the machine's speed, not on the broker: an attempt
+#: cut at its ``timeout`` may be cut before the filter has reached the subscriber (on a busy
+#: 2-core machine Knative's IMC dispatcher -> filter hop alone has taken longer than 1 s), so the
+#: subscriber sees between 1 and ``retry + 1`` requests. Compared: the range, and each distinct copy.
+TIMING_DEPENDENT = {"/hold/timeout": (1, 2)}
 
 #: differences by design, each explained in knative/README.md ("The local broker and the real one")
 DOCUMENTED: dict[str, str] = {
@@ -362,6 +368,11 @@ def by_path(run: Run, base: str) -> dict[str, list[dict[str, Any]]]:
     return paths
 
 
+def _distinct(copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    unique = {json.dumps(c, sort_keys=True): c for c in copies}
+    return [unique[key] for key in sorted(unique)]
+
+
 def differences(real: Run, local: Run, real_base: str, local_base: str) -> list[str]:
     found = []
     for name in dict(POSTS):
@@ -374,6 +385,12 @@ def differences(real: Run, local: Run, real_base: str, local_base: str) -> list[
         mine, theirs = local_paths.get(path, []), real_paths.get(path, [])
         if path == "/ok/modes":  # the documented 0.3 posts are not in the local run
             theirs = [c for c in theirs if c.get("ce-specversion") != "0.3"]
+        if path in TIMING_DEPENDENT:
+            low, high = TIMING_DEPENDENT[path]
+            for who, copies in (("real", theirs), ("local", mine)):
+                if not low <= len(copies) <= high:
+                    found.append(f"{path}: {who} {len(copies)} request(s), not {low}..{high}")
+            mine, theirs = _distinct(mine), _distinct(theirs)
         if len(mine) != len(theirs):
             found.append(f"{path}: real {len(theirs)} request(s), local {len(mine)}")
             continue
