@@ -8,18 +8,80 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+#: Ports this process has handed out: never handed out twice (a test that picks two ports before
+#: starting the servers that bind them would otherwise get the same one twice now and then).
+_HANDED_OUT: set[int] = set()
+_PORTS = random.Random()  # noqa: S311 -- spreads test ports, no secret
+_PORT_LOCK = threading.Lock()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port on 127.0.0.1 for a server that a test starts next.
+
+    Chosen below the kernel's ephemeral range (``ip_local_port_range``): a port taken with
+    ``bind(0)`` comes from that range, and between choosing it and the server binding it, any
+    outgoing connection on the machine (MinIO's, Knative's, the kube-apiserver's...) may take it as
+    its local port -- and the server then fails with "address already in use". Below the range
+    only a listener binds; never the same port twice in one test session."""
+    low, _ = _ephemeral_range()
+    first = 10000 if low > 12000 else 1024
+    with _PORT_LOCK:
+        for _ in range(1000):
+            port = _PORTS.randrange(first, low) if low > first + 1000 else 0
+            if port == 0:  # no room below the range: the kernel's choice
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    port = int(probe.getsockname()[1])
+            if port not in _HANDED_OUT and _bindable(port):
+                _HANDED_OUT.add(port)
+                return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports (``serve`` takes P and P+1..P+5), chosen like
+    ``free_port``'s."""
+    low, _ = _ephemeral_range()
+    first = 10000 if low > 12000 else 1024
+    with _PORT_LOCK:
+        for _ in range(1000):
+            base = _PORTS.randrange(first, low - size) if low - size > first + 1000 else 0
+            if base == 0:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    base = int(probe.getsockname()[1])
+            block = range(base, base + size)
+            if block[-1] < 65536 and all(p not in _HANDED_OUT and _bindable(p) for p in block):
+                _HANDED_OUT.update(block)
+                return base
+    raise RuntimeError(f"no block of {size} free ports on 127.0.0.1")
 
 
 @dataclass
@@ -53,7 +115,7 @@ class Recorder:
     def to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
 
-    def wait_for(self, count: int, *, path: str | None = None, timeout: float = 10.0) -> None:
+    def wait_for(self, count: int, *, path: str | None = None, timeout: float = 120.0) -> None:
         with self.arrived:
             ok = self.arrived.wait_for(
                 lambda: len(self.to(path) if path else self.requests) >= count, timeout

@@ -9,11 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.recording import free_port
 
 
 @contextlib.contextmanager
@@ -28,7 +24,7 @@ def git_daemon(
         subprocess.run(
             ["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)], check=True
         )
-    port = port or _free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             "git",

@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from typing import TypeVar
 
 import requests
 
-from tests.recording import free_port
+from tests.recording import free_port, free_port_block
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 MINIO_MISSING = (
@@ -248,6 +247,7 @@ __all__ = [
     "Recorded",
     "Recorder",
     "free_port",
+    "free_port_block",
     "gopath_binary",
     "http_recorder",
     "minio_binary",
@@ -255,29 +255,6 @@ __all__ = [
     "serve_function",
     "wait_for",
 ]
-
-
-def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports (``serve`` takes P and P+1..P+5)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size > 65000:
-            continue
-        held = []
-        try:
-            for offset in range(size):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-    raise RuntimeError("no block of free ports")
 
 
 def _checkout_first(pythonpath: str | None) -> str:
