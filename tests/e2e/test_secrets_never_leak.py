@@ -53,7 +53,7 @@ def hostile_receivers() -> Iterator[tuple[str, dict[str, int]]]:
             body = self.rfile.read(length).decode(errors="replace")
             mode = self.path.split("/")[1]
             if mode == "hang":
-                release.wait(30)
+                release.wait(300)
             elif mode == "drip":
                 self.send_response(200)
                 for n in range(600):
@@ -92,11 +92,11 @@ storage:
   url: {bucket}
 alerts:
   receivers:
-    - {{name: slack-echo, type: slack, url: {{env: SLACK_ECHO}}, timeout_s: 2}}
-    - {{name: slack-missing, type: slack, url: {{env: SLACK_MISSING}}, timeout_s: 2}}
+    - {{name: slack-echo, type: slack, url: {{env: SLACK_ECHO}}, timeout_s: 60}}
+    - {{name: slack-missing, type: slack, url: {{env: SLACK_MISSING}}, timeout_s: 60}}
     - {{name: teams-hang, type: teams, url: {{env: TEAMS_HANG}}, timeout_s: 1}}
     - {{name: slack-drip, type: slack, url: {{env: SLACK_DRIP}}, timeout_s: 1}}
-    - {{name: slack-refused, type: slack, url: {{env: SLACK_REFUSED}}, timeout_s: 2}}
+    - {{name: slack-refused, type: slack, url: {{env: SLACK_REFUSED}}, timeout_s: 60}}
     - {{name: pd, type: pagerduty, routing_key: {{env: PD_KEY}}, url: "{base}/echo/v2/enqueue"}}
     - {{name: hook, type: webhook, url: "{base}/missing/hook", secret: {{env: HOOK_SECRET}}}}
     - {{name: am, type: alertmanager, url: "{base}/echo/am", bearer_token: {{env: AM_TOKEN}}}}
