@@ -61,7 +61,7 @@ def event(type_: str, event_id: str, data: dict) -> Event:
     )
 
 
-def notifications(recorder: Recorder, status: str, count: int, timeout: float = 20) -> dict:
+def notifications(recorder: Recorder, status: str, count: int, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for request in recorder.to("/am"):
@@ -113,7 +113,7 @@ alerts:
     assert all(a["status"] == "firing" for a in firing["alerts"])
     assert {a["labels"]["severity"] for a in firing["alerts"]} == {"critical"}
 
-    api = requests.get(alertmanager + "/api/v2/alerts", timeout=5).json()
+    api = requests.get(alertmanager + "/api/v2/alerts", timeout=30).json()
     assert len(api) == 2
 
     handler.handle(
@@ -133,5 +133,5 @@ alerts:
     resolved = notifications(recorder, "resolved", 2)
     assert all(a["status"] == "resolved" for a in resolved["alerts"])
     assert sorted(a["labels"]["alertname"] for a in resolved["alerts"]) == names
-    active = requests.get(alertmanager + "/api/v2/alerts?active=true&silenced=false", timeout=5)
+    active = requests.get(alertmanager + "/api/v2/alerts?active=true&silenced=false", timeout=30)
     assert [a for a in active.json() if a["status"]["state"] == "active"] == []

@@ -138,7 +138,7 @@ def backup(store: FileStore, backup_id: str, items: list[BackupItem], at: dateti
 
 
 def drift_alerts(am: str) -> list[dict[str, Any]]:
-    alerts = requests.get(am + "/api/v2/alerts", timeout=5).json()
+    alerts = requests.get(am + "/api/v2/alerts", timeout=30).json()
     return [a for a in alerts if a["labels"].get("alertname") == "GitOpsDrift"]
 
 

@@ -89,7 +89,7 @@ class KillOnFirstRead:
                 if not Stream.killed:
                     Stream.killed = True
                     os.kill(pid, signal.SIGKILL)
-                    wait_for(lambda: not _alive(pid), timeout=10, what="MinIO to die")
+                    wait_for(lambda: not _alive(pid), timeout=120, what="MinIO to die")
                 return data
 
             def close(self) -> None:

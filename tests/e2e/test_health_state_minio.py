@@ -41,7 +41,7 @@ def minio(tmp_path: Path) -> Iterator[dict[str, Any]]:
 class RacingS3Store(S3Store):
     """Both runs have read the state before either writes it."""
 
-    barrier = threading.Barrier(2, timeout=20)
+    barrier = threading.Barrier(2, timeout=120)
 
     def put_bytes(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False

@@ -86,7 +86,7 @@ class Stack:
                 found.append(event)
         return found
 
-    def wait_event(self, *, type: str, subject: str, timeout: float = 30) -> Any:
+    def wait_event(self, *, type: str, subject: str, timeout: float = 120) -> Any:
         return wait_for(
             lambda: (self.events(type=type, subject=subject) or [None])[0],
             timeout=timeout,
@@ -101,7 +101,7 @@ class Stack:
                     return body
             return None
 
-        return wait_for(find, timeout=30, what=f"MinIO's notification for {key!r}")
+        return wait_for(find, timeout=120, what=f"MinIO's notification for {key!r}")
 
 
 @pytest.fixture(scope="module")

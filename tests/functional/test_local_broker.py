@@ -261,7 +261,7 @@ def test_a_failing_subscriber_delays_no_other_trigger() -> None:
     def answer(url: str, e: events.Event) -> DeliveryResult:
         if url == "http://fn/":
             fn_attempts.append(1)
-            release.wait(timeout=10)
+            release.wait(timeout=60)
             return DeliveryResult(503)
         if url == "http://fn2/":
             fn_attempts_when_fn2_received.append(len(fn_attempts))
@@ -273,7 +273,7 @@ def test_a_failing_subscriber_delays_no_other_trigger() -> None:
     broker = LocalBroker(
         [parse_trigger(trigger(3)), parse_trigger(other)],
         FakeTransport(answer),
-        sleep=lambda s: release.wait(timeout=10),
+        sleep=lambda s: release.wait(timeout=60),
     )
     broker.publish(event("a"))
     log = broker.run_until_idle()
