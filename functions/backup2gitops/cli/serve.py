@@ -81,15 +81,17 @@ def function_server_command(service: str, *, host: str, port: int) -> list[str]:
     ]
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 30.0) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 180.0) -> None:
+    """Until ``url`` answers: five servers importing their dependencies at once on a busy machine
+    take a while, and gunicorn listens before its worker answers (a slow answer is not an error)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode} before answering")
         try:
-            requests.get(url + "healthz", timeout=1)
+            requests.get(url + "healthz", timeout=10)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not come up")
 
