@@ -58,7 +58,7 @@ def wait_for(
 
 def answers(url: str, *, ok: Callable[[int], bool] = lambda status: True) -> bool:
     try:
-        return ok(requests.get(url, timeout=1).status_code)
+        return ok(requests.get(url, timeout=10).status_code)
     except requests.RequestException:
         return False
 

@@ -239,7 +239,7 @@ def _wait(
     what: str,
     processes: Sequence[tuple[subprocess.Popen[bytes], Path]],
 ) -> None:
-    """Poll ``probe`` (90 s at most), failing at once with its log when a process has exited."""
+    """Poll ``probe`` (240 s at most), failing at once with its log when a process has exited."""
 
     def up() -> bool:
         for process, log in processes:
@@ -250,13 +250,13 @@ def _wait(
                 )
         return probe()
 
-    wait_for(up, timeout=90, what=what, interval=0.2)
+    wait_for(up, timeout=240, what=what, interval=0.2)
 
 
 def _ok(url: str, *, verify: str | bool = False, token: str | None = None) -> bool:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        return requests.get(url, headers=headers, verify=verify, timeout=2).status_code == 200
+        return requests.get(url, headers=headers, verify=verify, timeout=10).status_code == 200
     except requests.RequestException:
         return False
 

@@ -26,7 +26,7 @@ def sam_built() -> Path:
 
 def _moto_answers(url: str) -> bool:
     try:
-        return requests.get(f"{url}/moto-api/data.json", timeout=2).status_code == 200
+        return requests.get(f"{url}/moto-api/data.json", timeout=10).status_code == 200
     except requests.RequestException:
         return False
 

@@ -252,7 +252,7 @@ def run_function(
 
     def ready() -> bool:
         try:  # RIE answers once it listens; the function starts on the first invoke
-            requests.get(f"{url}/", timeout=1)
+            requests.get(f"{url}/", timeout=10)
             return True
         except requests.RequestException:
             return False

@@ -431,7 +431,7 @@ def knative(cluster: KubeCluster, workdir: Path) -> Iterator[Knative]:
         def answers(port: int) -> bool:
             plane.check_alive()
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
             except requests.RequestException:
                 return False
             return True
