@@ -130,7 +130,7 @@ def test_killed_mid_git_operation_the_next_run_succeeds(tmp_path: Path, point: s
         try:
             wait_for(
                 lambda: (pause_dir / "paused").exists() or victim.poll() is not None,
-                timeout=60,
+                timeout=180,
                 what=f"the generator to pause at {point}",
             )
             assert victim.poll() is None, victim.communicate()

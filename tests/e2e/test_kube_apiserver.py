@@ -121,7 +121,7 @@ def surface(kube_cluster: KubeCluster) -> KubeCluster:
     )  # fmt: skip
     api = client_for(kube_cluster.kubeconfig)
     served = lambda: {r.group_resource for r in kube.discover(api).resources}  # noqa: E731
-    wait_for(lambda: f"gadgets.{CRD_GROUP}" in served(), timeout=60, what="the CRDs in discovery")
+    wait_for(lambda: f"gadgets.{CRD_GROUP}" in served(), timeout=180, what="the CRDs in discovery")
     return kube_cluster
 
 
@@ -196,13 +196,13 @@ def broken_metrics_api(kube_cluster: KubeCluster) -> Iterator[KubeCluster]:
     }
     kube_cluster.apply([service, api_service])
     api = client_for(kube_cluster.kubeconfig)
-    wait_for(lambda: kube.discover(api).warnings, timeout=60, what="metrics.k8s.io to be stale")
+    wait_for(lambda: kube.discover(api).warnings, timeout=180, what="metrics.k8s.io to be stale")
     try:
         yield kube_cluster
     finally:
         kube_cluster.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io")
         kube_cluster.kubectl("delete", "service", "-n", "kube-system", "metrics-server")
-        wait_for(lambda: not kube.discover(api).warnings, timeout=60, what="metrics.k8s.io to go")
+        wait_for(lambda: not kube.discover(api).warnings, timeout=180, what="metrics.k8s.io to go")
 
 
 def test_a_broken_aggregated_api_is_a_warning_and_a_partial_backup(

@@ -237,7 +237,7 @@ def socket_taken(port: int = 0) -> Iterator[int]:
 
 def _answers(port: int) -> bool:
     try:
-        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
         return True
     except requests.ConnectionError:
         return False
