@@ -154,7 +154,7 @@ def test_a_uri_subscriber_gets_every_event_and_a_failing_one_delays_it_not(
             failing.release.set()
             wait_for(
                 lambda: log.read_text().count(f"-> {failing.url} answered 503") >= len(FLOW),
-                timeout=60,
+                timeout=180,
                 what="the failing subscriber's dead letters",
             )
             assert "subscriber down" in log.read_text()

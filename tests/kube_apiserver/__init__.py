@@ -178,7 +178,7 @@ class KubeCluster:
         so a write is not in force the moment kubectl returns). Bounded; raises on time-out."""
         wait_for(
             lambda: self.can(token, verb, resource, group=group, namespace=namespace) == allowed,
-            timeout=60,
+            timeout=180,
             what=f"RBAC: {verb} {resource} to become allowed={allowed}",
             interval=0.2,
         )
