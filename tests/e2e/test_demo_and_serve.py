@@ -121,10 +121,10 @@ def test_serve_runs_the_whole_flow_from_one_minio_webhook_post(tmp_path: Path) -
             f"http://127.0.0.1:{port + 1}/",
             data=body,
             headers={"Content-Type": "application/json"},
-            timeout=30,
+            timeout=120,
         )
         assert answer.status_code == 202, answer.text
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240
         while commits(tmp_path / "gitops.git") == 0:
             assert time.monotonic() < deadline, "no commit reached the remote"
             time.sleep(0.3)

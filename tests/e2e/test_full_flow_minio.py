@@ -122,7 +122,7 @@ def test_minio_webhook_to_commit_through_all_five_functions(
     )
 
     clone = tmp_path / "clone"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while True:
         heads = subprocess.run(
             ["git", "ls-remote", "--heads", remote, "main"],
