@@ -40,6 +40,9 @@ class HostProxy:
     route: Callable[[str], int | None]
     #: every (host, path) forwarded, in order (for a test that wants to see the hops)
     hops: list[tuple[str, str]] = field(default_factory=list)
+    #: every forward that failed here (answered 502, or the connection dropped), for a failing
+    #: test to show: a hop Knative saw fail with no HTTP status is otherwise invisible
+    failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -106,7 +109,13 @@ def host_proxy(
                 answer = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP}
                 self._answer(response.status, answer, payload)
             except OSError as exc:
+                with proxy.lock:
+                    proxy.failures.append(f"{self.command} {host}{path}: {exc!r}")
                 self._answer(502, {}, f"host proxy: {host}: {exc}".encode())
+            except Exception as exc:
+                with proxy.lock:
+                    proxy.failures.append(f"{self.command} {host}{path}: {exc!r} (dropped)")
+                raise
             finally:
                 connection.close()
 
