@@ -213,7 +213,7 @@ def test_a_plugin_receiver_settings_are_checked_by_its_own_model_at_load(
     from pydantic import BaseModel, ConfigDict
 
     from backup2gitops.adapters.receivers import registry
-    from backup2gitops.config_receivers import PluginReceiverConfig
+    from backup2gitops.config.receivers import PluginReceiverConfig
 
     class PigeonSettings(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.config_receivers import AlertmanagerReceiverConfig
+from backup2gitops.config.receivers import AlertmanagerReceiverConfig
 from backup2gitops.core import events, routing
 from backup2gitops.core.events import Event
 

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from backup2gitops.adapters.receivers.base import post_json, reveal
-from backup2gitops.config_receivers import AlertmanagerReceiverConfig
+from backup2gitops.config.receivers import AlertmanagerReceiverConfig
 from backup2gitops.core.routing import Alert
 
 

@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
-from backup2gitops.config_receivers import WebhookUrlReceiverConfig
-from backup2gitops.config_types import SecretRef
+from backup2gitops.config.receivers import WebhookUrlReceiverConfig
+from backup2gitops.config.types import SecretRef
 from backup2gitops.core import errors
 from backup2gitops.core.routing import Alert
 
