@@ -43,7 +43,7 @@ from backup2gitops.adapters import probes
 from backup2gitops.adapters.git import GitError, history
 from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.core import events, health, routing, status
+from backup2gitops.core import alerts, events, health, status
 from backup2gitops.core.events import Event, HealthReported
 from backup2gitops.core.flow_metrics import FlowCounts
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
@@ -223,7 +223,7 @@ def _watch(
     ``results``; the refusal record is read only for a backup the branch does not name."""
     refused = False
     if newest is not None and (on_branch is None or on_branch.backup_id != newest.backup_id):
-        key = routing.refusal_key(ctx.config.alerts.refusals_prefix, cluster, newest.backup_id)
+        key = alerts.refusal_key(ctx.config.alerts.refusals_prefix, cluster, newest.backup_id)
         try:
             refused = ctx.store.stat(key) is not None
         except StorageError as exc:
