@@ -1,10 +1,10 @@
 """Retention: delete a cluster's native backups that ``backups.keep`` no longer keeps.
 
-    list backups/<cluster>/ --> keys of our native layout, by backup id (core.layout)
+    list backups/<cluster>/ --> keys of our native layout, by backup id (core.bucket_layout)
       --> each marker's finished_at --> core.retention.plan --> delete, marker FIRST
 
 What is never touched: any key that is not a native key of this cluster at the store's root
-(``backups/<cluster>/<backup-id>/<name>``, ``core.layout.parse_key``). A Velero backup stored
+(``backups/<cluster>/<backup-id>/<name>``, ``core.bucket_layout.parse_key``). A Velero backup stored
 alongside -- ``[prefix/]backups/<name>/velero-backup.json``, one folder level less -- is
 Velero's (its own TTL and garbage collection delete it); under a configured ``velero_prefix``
 even a key of native shape is Velero's. Deeper keys are left alone too.
@@ -27,7 +27,7 @@ from datetime import datetime
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore
 from backup2gitops.backups import CLAIM_TTL
-from backup2gitops.core import layout, retention
+from backup2gitops.core import bucket_layout, retention
 from backup2gitops.core.manifest import ManifestError, parse_manifest
 
 __all__ = ["RetentionReport", "apply_retention", "stored_backups"]
@@ -46,8 +46,8 @@ def _folders(
 ) -> dict[str, list[ObjectInfo]]:
     """The objects of each native backup of ``cluster``, by backup id."""
     folders: dict[str, list[ObjectInfo]] = defaultdict(list)
-    for info in store.list(layout.native_cluster_dir(prefix="", cluster=cluster)):
-        where = layout.parse_key(info.key, velero_prefixes=velero_prefixes)
+    for info in store.list(bucket_layout.native_cluster_dir(prefix="", cluster=cluster)):
+        where = bucket_layout.parse_key(info.key, velero_prefixes=velero_prefixes)
         if where is None or where.format != "native" or where.prefix or where.cluster != cluster:
             continue
         folders[where.backup_id].append(info)
@@ -62,7 +62,9 @@ def stored_backups(
     found: list[retention.StoredBackup] = []
     unreadable: list[str] = []
     for backup_id, objects in sorted(folders.items()):
-        marker = next((o for o in objects if o.key.endswith("/" + layout.MANIFEST_NAME)), None)
+        marker = next(
+            (o for o in objects if o.key.endswith("/" + bucket_layout.MANIFEST_NAME)), None
+        )
         finished_at = None
         if marker is not None:
             try:
@@ -103,7 +105,7 @@ def apply_retention(
     doomed = retention.plan(found, keep=keep, now=now, grace=CLAIM_TTL)
     for backup in doomed:
         objects = folders[backup.backup_id]
-        first = [o for o in objects if o.key.endswith("/" + layout.MANIFEST_NAME)]
+        first = [o for o in objects if o.key.endswith("/" + bucket_layout.MANIFEST_NAME)]
         for info in first + [o for o in objects if o not in first]:
             store.delete(info.key)
     return RetentionReport(deleted=doomed, kept=len(found) - len(doomed), unreadable=unreadable)

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from backup2gitops.adapters.storage import StorageForbidden
 from backup2gitops.config import Config
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     BACKUP_FAILED,
@@ -95,7 +95,7 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
         )
         return None
     clusters = velero_clusters(ctx.config)
-    backup = layout.parse_key(notification.key, velero_prefixes=("", *clusters))
+    backup = bucket_layout.parse_key(notification.key, velero_prefixes=("", *clusters))
     if backup is None or backup.role == "other":
         logger.debug("ignored: not a backup's marker or archive", extra=where)
         return None

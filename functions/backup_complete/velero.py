@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.safeguards import count_refusal
 from backup_complete.checks import (
@@ -50,7 +50,7 @@ K8S_VERSION_ANNOTATION = "velero.io/source-cluster-k8s-gitversion"
 
 def check(
     bucket: Bucket,
-    backup: layout.BackupKey,
+    backup: bucket_layout.BackupKey,
     *,
     clusters: Mapping[str, str],
     now: datetime,
@@ -58,8 +58,8 @@ def check(
 ) -> Verdict | None:
     """The verdict on the Velero backup ``backup`` names; ``clusters`` maps prefix -> cluster."""
     name = backup.backup_id
-    marker = layout.velero_backup_json_key(prefix=backup.prefix, name=name)
-    tarball = layout.velero_archive_key(prefix=backup.prefix, name=name)
+    marker = bucket_layout.velero_backup_json_key(prefix=backup.prefix, name=name)
+    tarball = bucket_layout.velero_archive_key(prefix=backup.prefix, name=name)
     cluster = clusters.get(backup.prefix)
     info, raw = bucket.marker(marker)
     if info is None or raw is None:

@@ -47,6 +47,12 @@ from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
+from backup2gitops.core.bucket_layout import (
+    LayoutError,
+    native_manifest_key,
+    new_backup_id,
+    validate_cluster,
+)
 from backup2gitops.core.errors import Conflict, InvalidInput
 from backup2gitops.core.events import (
     BACKUP_FAILED,
@@ -58,12 +64,6 @@ from backup2gitops.core.events import (
     function_source,
     parse_data,
     stable_event_id,
-)
-from backup2gitops.core.layout import (
-    LayoutError,
-    native_manifest_key,
-    new_backup_id,
-    validate_cluster,
 )
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter

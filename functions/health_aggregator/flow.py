@@ -15,7 +15,7 @@ from pathlib import Path
 
 from backup2gitops.adapters.git import history
 from backup2gitops.adapters.git.credentials import remote_access
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.flow_metrics import FlowCounts, flow_counts
 from backup2gitops.runtime.context import FunctionContext
 
@@ -27,7 +27,7 @@ def native_completed(keys: Iterable[str]) -> set[tuple[str, str]]:
     """(cluster, backup id) of every native completion marker among ``keys``."""
     done: set[tuple[str, str]] = set()
     for key in keys:
-        parsed = layout.parse_key(key)
+        parsed = bucket_layout.parse_key(key)
         if parsed and parsed.format == "native" and parsed.role == "manifest" and parsed.cluster:
             done.add((parsed.cluster, parsed.backup_id))
     return done
@@ -54,7 +54,8 @@ def collect(
     completed = native_completed(info.key for info in ctx.store.list("backups/"))
     prefix = config.alerts.deliveries_prefix
     records = (
-        layout.parse_delivery_record_key(info.key, prefix=prefix) for info in ctx.store.list(prefix)
+        bucket_layout.parse_delivery_record_key(info.key, prefix=prefix)
+        for info in ctx.store.list(prefix)
     )
     return flow_counts(
         commits=commits,

@@ -6,7 +6,7 @@ import pytest
 @pytest.mark.parametrize(
     "module",
     [
-        "backup2gitops.core.layout",
+        "backup2gitops.core.bucket_layout",
         "backup2gitops.core.manifest",
         "backup2gitops.core.archive",
         "backup2gitops.sample",
@@ -29,7 +29,11 @@ def test_all_names_exist_and_are_complete(module: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["backup2gitops.core.layout", "backup2gitops.core.manifest", "backup2gitops.core.archive"],
+    [
+        "backup2gitops.core.bucket_layout",
+        "backup2gitops.core.manifest",
+        "backup2gitops.core.archive",
+    ],
 )
 def test_core_modules_say_they_are_pure(module: str) -> None:
     doc = importlib.import_module(module).__doc__

@@ -101,8 +101,8 @@ def working_copy(remote: Path, clone: Path) -> Path:
 def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
     """The sample backup in the bucket (written once: archive first, manifest last)."""
     from backup2gitops.backups import write_native_backup
+    from backup2gitops.core import bucket_layout
     from backup2gitops.core import events as catalog
-    from backup2gitops.core import layout
     from backup2gitops.sample import (
         SAMPLE_BACKUP_ID,
         SAMPLE_CLUSTER,
@@ -110,7 +110,7 @@ def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
         iter_sample_items,
     )
 
-    manifest_key = layout.native_manifest_key(
+    manifest_key = bucket_layout.native_manifest_key(
         prefix="", cluster=SAMPLE_CLUSTER, backup_id=SAMPLE_BACKUP_ID
     )
     info = store.stat(manifest_key)

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def backup_id_of(archive: PurePosixPath) -> str:
     """The backup a tarball belongs to: its folder for ``<id>/resources.tar.gz`` (native),
     else the file's name without ``.tar.gz`` (Velero's ``<name>/<name>.tar.gz``, a lone file)."""
-    from backup2gitops.core.layout import ARCHIVE_NAME
+    from backup2gitops.core.bucket_layout import ARCHIVE_NAME
 
     if archive.name == ARCHIVE_NAME and archive.parent.name:
         return archive.parent.name

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from backup2gitops.core import events, layout
+from backup2gitops.core import bucket_layout, events
 from backup2gitops.core.events import Event
 
 AlertStatus = Literal["firing", "resolved"]
@@ -66,11 +66,11 @@ def refused_backup(alert: Alert) -> tuple[str, str] | None:
     cluster, backup_id = alert.labels.get("cluster", ""), alert.annotations.get("backup_id", "")
     if alert.status != "firing" or alert.alertname not in REFUSAL_ALERTNAMES:
         return None
-    if not layout.is_cluster_name(cluster):
+    if not bucket_layout.is_cluster_name(cluster):
         return None
     try:
-        layout.validate_name(backup_id, what="backup id")
-    except layout.LayoutError:
+        bucket_layout.validate_name(backup_id, what="backup id")
+    except bucket_layout.LayoutError:
         return None
     return cluster, backup_id
 
