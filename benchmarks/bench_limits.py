@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 
 def build(bucket: Path, entries: int) -> None:
     from backup2gitops.core import bucket_layout
-    from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+    from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 
     folder = bucket / "backups/prod/huge"
     folder.mkdir(parents=True)

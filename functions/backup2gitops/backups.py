@@ -17,7 +17,7 @@ from typing import BinaryIO, cast
 from backup2gitops.adapters.storage import ObjectInfo, ObjectStore, PreconditionFailed
 from backup2gitops.core import bucket_layout, errors
 from backup2gitops.core.archive import ArchiveWriter, BackupItem
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from datetime import datetime
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore
 from backup2gitops.backups import CLAIM_TTL
 from backup2gitops.core import bucket_layout, retention
-from backup2gitops.core.manifest import ManifestError, parse_manifest
+from backup2gitops.core.backup_manifest import ManifestError, parse_manifest
 
 __all__ = ["RetentionReport", "apply_retention", "stored_backups"]
 

@@ -22,8 +22,8 @@ from collections.abc import Collection
 from datetime import timedelta
 
 from backup2gitops.core import bucket_layout
+from backup2gitops.core.backup_manifest import BackupManifest, ManifestError, parse_manifest
 from backup2gitops.core.events import BackupCompleted, BackupFailed
-from backup2gitops.core.manifest import BackupManifest, ManifestError, parse_manifest
 from backup2gitops.core.safeguards import count_refusal
 from backup_complete.checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,

@@ -20,8 +20,8 @@ from cloudevents.http import CloudEvent
 from backup2gitops.adapters.storage import FileStore, MemoryStore, ObjectStore, StorageError
 from backup2gitops.config import parse_config
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED, Event
-from backup2gitops.core.manifest import dump_manifest
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.aws_lambda import from_structured, lambda_adapter
 from backup2gitops.runtime.context import FunctionContext

@@ -159,7 +159,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
         )
         backup = native_backup(cluster="prod", backup_id="20261123t020000z")
         client.put_object(Bucket="backups", Key=backup.archive_key, Body=backup.archive)
-        from backup2gitops.core.manifest import dump_manifest
+        from backup2gitops.core.backup_manifest import dump_manifest
 
         client.put_object(
             Bucket="backups", Key=backup.manifest_key, Body=dump_manifest(backup.manifest)

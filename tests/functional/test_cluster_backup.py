@@ -32,9 +32,9 @@ from backup2gitops.cluster_snapshot import (
 )
 from backup2gitops.config import ClusterBackupConfig, Config
 from backup2gitops.core.archive import ArchiveWriter, BackupItem, iter_items
+from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_FAILED, BACKUP_REQUESTED, PING, Event
-from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from cluster_backup import handler as cluster_backup

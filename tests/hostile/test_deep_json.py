@@ -23,9 +23,9 @@ from backup2gitops import generation
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.core import bucket_layout
 from backup2gitops.core.archive import MAX_JSON_DEPTH, ReadReport, iter_items, json_depth
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_COMPLETED
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
 from tests.functional.test_backup_complete import BUCKET, Harness
 from tests.functional.test_generation import remote_for
 from tests.hostile.archives import configmap, tarball

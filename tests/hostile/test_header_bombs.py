@@ -21,8 +21,8 @@ import pytest
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.core import bucket_layout, events
 from backup2gitops.core.archive import MAX_HEADER_BYTES, ArchiveError, iter_items
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 from backup2gitops.core.events import BACKUP_FAILED
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
 from tests.functional.test_backup_complete import BUCKET, Harness
 from tests.hostile.archives import (
     VERSION,

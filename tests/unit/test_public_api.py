@@ -7,7 +7,7 @@ import pytest
     "module",
     [
         "backup2gitops.core.bucket_layout",
-        "backup2gitops.core.manifest",
+        "backup2gitops.core.backup_manifest",
         "backup2gitops.core.archive",
         "backup2gitops.sample",
         "backup2gitops.config",
@@ -31,7 +31,7 @@ def test_all_names_exist_and_are_complete(module: str) -> None:
     "module",
     [
         "backup2gitops.core.bucket_layout",
-        "backup2gitops.core.manifest",
+        "backup2gitops.core.backup_manifest",
         "backup2gitops.core.archive",
     ],
 )

@@ -72,7 +72,7 @@ def resolve_source(
     backup-complete reads them)."""
     from backup2gitops.adapters.storage import open_store
     from backup2gitops.config import load_config
-    from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.backup_manifest import parse_manifest
     from backup2gitops.core.velero_backup import velero_claims
     from backup2gitops.generation import Claims
 
@@ -119,7 +119,7 @@ def stored_folder(
     """A backup folder in a bucket (``s3://bucket/backups/prod/<id>/``): a native backup's
     ``manifest.json`` and its archive, else Velero's ``<name>/<name>.tar.gz`` (with its
     ``velero-backup.json``'s claims when it is there)."""
-    from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.backup_manifest import parse_manifest
     from backup2gitops.core.velero_backup import velero_claims
     from backup2gitops.generation import Claims
 
