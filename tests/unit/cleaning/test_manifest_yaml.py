@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backup2gitops.core.manifest_yaml import dump, load_all
+from backup2gitops.core.kube_yaml import dump, load_all
 
 CASES = Path(__file__).parent / "cases"
 
