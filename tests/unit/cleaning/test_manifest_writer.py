@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core import kube_yaml, manifest_writer
+from backup2gitops.core import kube_yaml, kube_yaml_writer
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.sample import iter_sample_items
 
@@ -43,12 +43,12 @@ def reference(obj: dict[str, Any]) -> str:
 
 def fast(obj: dict[str, Any]) -> str | None:
     try:
-        return manifest_writer.write(
+        return kube_yaml_writer.write(
             obj,
             top_order=kube_yaml.TOP_LEVEL_ORDER,
             metadata_order=kube_yaml.METADATA_ORDER,
         )
-    except manifest_writer.Unsupported:
+    except kube_yaml_writer.Unsupported:
         return None
 
 
