@@ -1,7 +1,7 @@
 """Retention: delete a cluster's native backups that ``backups.keep`` no longer keeps.
 
     list backups/<cluster>/ --> keys of our native layout, by backup id (core.bucket_layout)
-      --> each marker's finished_at --> core.retention.plan --> delete, marker FIRST
+      --> each marker's finished_at --> core.retention_plan.plan --> delete, marker FIRST
 
 What is never touched: any key that is not a native key of this cluster at the store's root
 (``backups/<cluster>/<backup-id>/<name>``, ``core.bucket_layout.parse_key``). A Velero backup stored
@@ -13,7 +13,7 @@ Why the marker FIRST: ``manifest.json`` is what makes a backup complete for ever
 (backup-complete announces only a marker, health freshness and retention count only folders
 with one, gitops-generator reads only announced backups). Deleted first, a deletion that stops
 half-way (a crash, a storage error) leaves an *incomplete* folder: never announced, never
-counted as the newest backup, and deleted by the next run (``core.retention``: incomplete and
+counted as the newest backup, and deleted by the next run (``core.retention_plan``: incomplete and
 untouched for ``CLAIM_TTL``). Deleted last, the same failure would leave a marker whose archive
 is gone: a complete-looking backup that fails every read.
 """
@@ -27,7 +27,7 @@ from datetime import datetime
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore
 from backup2gitops.backups import CLAIM_TTL
-from backup2gitops.core import bucket_layout, retention
+from backup2gitops.core import bucket_layout, retention_plan
 from backup2gitops.core.backup_manifest import ManifestError, parse_manifest
 
 __all__ = ["RetentionReport", "apply_retention", "stored_backups"]
@@ -35,7 +35,7 @@ __all__ = ["RetentionReport", "apply_retention", "stored_backups"]
 
 @dataclass
 class RetentionReport:
-    deleted: list[retention.Doomed] = field(default_factory=list)
+    deleted: list[retention_plan.Doomed] = field(default_factory=list)
     kept: int = 0
     unreadable: list[str] = field(default_factory=list)
     """Complete backups whose marker could not be read: kept, not counted."""
@@ -56,10 +56,10 @@ def _folders(
 
 def stored_backups(
     store: ObjectStore, *, cluster: str, velero_prefixes: Sequence[str]
-) -> tuple[list[retention.StoredBackup], dict[str, list[ObjectInfo]], list[str]]:
+) -> tuple[list[retention_plan.StoredBackup], dict[str, list[ObjectInfo]], list[str]]:
     """The cluster's backups as retention sees them, their objects, and unreadable markers."""
     folders = _folders(store, cluster=cluster, velero_prefixes=velero_prefixes)
-    found: list[retention.StoredBackup] = []
+    found: list[retention_plan.StoredBackup] = []
     unreadable: list[str] = []
     for backup_id, objects in sorted(folders.items()):
         marker = next(
@@ -74,7 +74,7 @@ def stored_backups(
             except ManifestError:
                 unreadable.append(backup_id)
         found.append(
-            retention.StoredBackup(
+            retention_plan.StoredBackup(
                 backup_id=backup_id,
                 complete=marker is not None,
                 finished_at=finished_at,
@@ -88,7 +88,7 @@ def apply_retention(
     store: ObjectStore,
     *,
     cluster: str,
-    keep: retention.KeepPolicy,
+    keep: retention_plan.KeepPolicy,
     now: datetime,
     velero_prefixes: Sequence[str] = (),
 ) -> RetentionReport:
@@ -102,7 +102,7 @@ def apply_retention(
     found, folders, unreadable = stored_backups(
         store, cluster=cluster, velero_prefixes=velero_prefixes
     )
-    doomed = retention.plan(found, keep=keep, now=now, grace=CLAIM_TTL)
+    doomed = retention_plan.plan(found, keep=keep, now=now, grace=CLAIM_TTL)
     for backup in doomed:
         objects = folders[backup.backup_id]
         first = [o for o in objects if o.key.endswith("/" + bucket_layout.MANIFEST_NAME)]

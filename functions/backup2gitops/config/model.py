@@ -26,7 +26,7 @@ from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning.policy import Entries, SelectorText
 from backup2gitops.core.cleaning.settings import CleaningSettings, as_settings
 from backup2gitops.core.drift import DriftPolicy
-from backup2gitops.core.retention import KeepPolicy
+from backup2gitops.core.retention_plan import KeepPolicy
 
 __all__ = [
     "AlertsConfig",
@@ -101,7 +101,7 @@ class ClusterSource(Strict):
 
 
 class BackupsConfig(Strict):
-    """What happens to native backups once written (``core.retention``)."""
+    """What happens to native backups once written (``core.retention_plan``)."""
 
     keep: KeepPolicy = Field(
         default_factory=KeepPolicy,
