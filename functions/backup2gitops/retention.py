@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from backup2gitops.adapters.storage import NotFound, ObjectInfo, ObjectStore
-from backup2gitops.backups import CLAIM_TTL
 from backup2gitops.core import bucket_layout, retention_plan
 from backup2gitops.core.backup_manifest import ManifestError, parse_manifest
+from backup2gitops.native_backup_writer import CLAIM_TTL
 
 __all__ = ["RetentionReport", "apply_retention", "stored_backups"]
 

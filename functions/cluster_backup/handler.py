@@ -43,7 +43,6 @@ from backup2gitops import retention
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
@@ -65,6 +64,7 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
+from backup2gitops.native_backup_writer import BackupInProgress, claimed
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext

@@ -24,10 +24,10 @@ import pytest
 
 from alert_router import handler as alert_router
 from backup2gitops.adapters.storage import ObjectStore, open_store
-from backup2gitops.backups import write_native_backup
 from backup2gitops.config import Config, parse_config
 from backup2gitops.core import alerts, events
 from backup2gitops.core.events import Event
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.sample import iter_sample_items

@@ -100,9 +100,9 @@ def working_copy(remote: Path, clone: Path) -> Path:
 
 def seed_sample(store: FileStore) -> tuple[str, ObjectInfo]:
     """The sample backup in the bucket (written once: archive first, manifest last)."""
-    from backup2gitops.backups import write_native_backup
     from backup2gitops.core import bucket_layout
     from backup2gitops.core import events as catalog
+    from backup2gitops.native_backup_writer import write_native_backup
     from backup2gitops.sample import (
         SAMPLE_BACKUP_ID,
         SAMPLE_CLUSTER,
