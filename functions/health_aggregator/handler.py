@@ -52,7 +52,7 @@ from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from health_aggregator import backups, flow, metrics, status_state, status_view
+from health_aggregator import flow, metrics, newest_backups, status_state, status_view
 from health_aggregator.checks import Check, Task, run_all
 
 NAME = "health-aggregator"
@@ -148,7 +148,7 @@ def _tasks(ctx: FunctionContext) -> list[Task]:
         )
 
     return [
-        Task("backups", lambda: backups.newest_backups(ctx.store, config.clusters)),
+        Task("backups", lambda: newest_backups.newest_backups(ctx.store, config.clusters)),
         Task("commits", commits),
     ]
 
