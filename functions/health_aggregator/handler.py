@@ -53,7 +53,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from health_aggregator import flow, metrics, newest_backups, status_state, status_view
-from health_aggregator.checks import Check, Task, run_all
+from health_aggregator.check_runner import Check, Task, run_all
 
 NAME = "health-aggregator"
 SOURCE = events.function_source(NAME)
