@@ -59,7 +59,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from backup_complete import native, velero
-from backup_complete.checks import Bucket, Verdict
+from backup_complete.bucket_checks import Bucket, Verdict
 
 NAME = "backup-complete"
 SOURCE = function_source(NAME)

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.safeguards import count_refusal
-from backup_complete.checks import (
+from backup_complete.bucket_checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,
     MAX_MARKER_BYTES,
     Bucket,

@@ -622,7 +622,7 @@ class RewrittenOnRead(MemoryStore):
 
 
 def test_a_marker_is_read_with_the_etag_of_the_bytes_read() -> None:
-    from backup_complete.checks import Bucket
+    from backup_complete.bucket_checks import Bucket
 
     store = RewrittenOnRead("velero/backups/b/velero-backup.json", b'{"phase": "Completed"}')
     store.put_bytes(store.key, b'{"phase": "Finalizing"}')
