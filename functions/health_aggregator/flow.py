@@ -4,7 +4,7 @@ alert-router's delivery records (``core.flow_metrics`` turns them into counts).
 Three reads: ``git fetch`` of the whole branch into a bare cache (``git.cache_dir``, its own
 ``history-*`` folder; only new commits after the first) and ``git log``; a listing of
 ``backups/`` (keys and times only); a listing of ``alerts.deliveries_prefix`` (every field of a
-record is in its key, nothing is read). ``handler.get_metrics`` runs them at most once per
+record is in its key, nothing is read). ``views.get_metrics`` runs them at most once per
 ``health.metrics_cache_s``.
 """
 

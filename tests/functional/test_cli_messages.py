@@ -195,7 +195,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
 
 def test_the_storage_check_names_the_store_once(tmp_path: Path) -> None:
     from backup2gitops.config import parse_config
-    from health_aggregator.handler import status_body
+    from health_aggregator.views import status_body
 
     remote = tmp_path / "r.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
