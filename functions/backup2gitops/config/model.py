@@ -218,7 +218,7 @@ class ArgoCdConfig(Strict):
         default=False,
         description="revert changes made on the cluster at once; off: the repository is written "
         "from that cluster, and a hand change is what its next backup records (docs/"
-        "architecture.md, Reconcilable units)",
+        "decisions.md, Reconcilable units)",
     )
 
 
