@@ -28,27 +28,6 @@ from backup2gitops.core.cleaning.settings import CleaningSettings, as_settings
 from backup2gitops.core.drift import DriftPolicy
 from backup2gitops.core.retention_plan import KeepPolicy
 
-__all__ = [
-    "AlertsConfig",
-    "ArchiveLimitsConfig",
-    "ArgoCdConfig",
-    "BackupCompleteConfig",
-    "BackupsConfig",
-    "ClusterBackupConfig",
-    "ClusterSource",
-    "Config",
-    "FluxConfig",
-    "GeneratorConfig",
-    "GitConfig",
-    "HealthConfig",
-    "HttpConfig",
-    "IdempotencyConfig",
-    "ReviewConfig",
-    "RouteConfig",
-    "StorageConfig",
-    "UnitsConfig",
-]
-
 
 class StorageConfig(Strict):
     url: PlainUrl = Field(
