@@ -30,6 +30,7 @@ was none). Of two runs at once, the one whose put fails did not win and does not
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health
@@ -38,9 +39,12 @@ from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from health_aggregator import status_state, views
+from health_aggregator import status_state
 from health_aggregator.generated_state import record_transition, remember_generated
 from health_aggregator.measurement import measure
+
+if TYPE_CHECKING:
+    import flask
 
 NAME = "health-aggregator"
 SOURCE = events.function_source(NAME)
@@ -156,14 +160,36 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     )
 
 
+# The HTTP views are imported at their first request: flask, prometheus-client and the status
+# page's Jinja2 are not loaded by a cold start that only handles events (Lambda's schedule).
+
+
+def _get_health(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    from health_aggregator import views
+
+    return views.get_health(ctx, request)
+
+
+def _get_status(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    from health_aggregator import views
+
+    return views.get_status(ctx, request)
+
+
+def _get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
+    from health_aggregator import views
+
+    return views.get_metrics(ctx, request)
+
+
 SPEC = FunctionSpec(
     name=NAME,
     handle=handle,
     get_routes={
-        "/health": views.get_health,
-        "/status": views.get_status,
-        "/": views.get_status,
-        "/metrics": views.get_metrics,
+        "/health": _get_health,
+        "/status": _get_status,
+        "/": _get_status,
+        "/metrics": _get_metrics,
     },
 )
 health_aggregator = http_target(SPEC)
