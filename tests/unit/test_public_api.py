@@ -40,7 +40,7 @@ def test_core_modules_say_they_are_pure(module: str) -> None:
     assert doc is not None and "PURE" in doc
 
 
-@pytest.mark.parametrize("module", ["layout", "manifest", "archive"])
+@pytest.mark.parametrize("module", ["bucket_layout", "backup_manifest", "archive"])
 def test_core_modules_import_only_stdlib_and_pydantic(module: str) -> None:
     import ast
     import sys
