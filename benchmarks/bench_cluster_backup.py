@@ -30,7 +30,7 @@ from kubernetes import client  # noqa: E402
 from backup2gitops.adapters.storage import FileStore  # noqa: E402
 from backup2gitops.cluster_snapshot import ClusterBackup, write_cluster_backup  # noqa: E402
 from backup2gitops.config import ClusterBackupConfig  # noqa: E402
-from backup2gitops.core.layout import new_backup_id  # noqa: E402
+from backup2gitops.core.bucket_layout import new_backup_id  # noqa: E402
 from tests.kube_replay.cluster import synthetic_configmaps  # noqa: E402
 from tests.kube_replay.server import SYNTHETIC_NAMESPACES, synthetic_server_in_child  # noqa: E402
 

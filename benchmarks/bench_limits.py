@@ -27,12 +27,12 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 
 
 def build(bucket: Path, entries: int) -> None:
-    from backup2gitops.core import layout
-    from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+    from backup2gitops.core import bucket_layout
+    from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 
     folder = bucket / "backups/prod/huge"
     folder.mkdir(parents=True)
-    archive = folder / layout.ARCHIVE_NAME
+    archive = folder / bucket_layout.ARCHIVE_NAME
     with (
         archive.open("wb") as out,
         gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz,
@@ -57,10 +57,10 @@ def build(bucket: Path, entries: int) -> None:
         finished_at=when,
         resource_counts={"configmaps": entries - 1},
         archive=ArchiveRef(
-            key=layout.ARCHIVE_NAME, size=len(data), sha256=hashlib.sha256(data).hexdigest()
+            key=bucket_layout.ARCHIVE_NAME, size=len(data), sha256=hashlib.sha256(data).hexdigest()
         ),
     )
-    (folder / layout.MANIFEST_NAME).write_bytes(dump_manifest(manifest))
+    (folder / bucket_layout.MANIFEST_NAME).write_bytes(dump_manifest(manifest))
 
 
 def run_phase(phase: str, bucket: Path, max_entries: int) -> None:

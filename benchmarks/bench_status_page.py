@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from backup2gitops.core import health, status, status_page
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.events import DriftFinding, GitopsDrifted
 from backup2gitops.core.health import BackupMark, CheckResult, CommitMark
-from backup2gitops.core.routing import Alert
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

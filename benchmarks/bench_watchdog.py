@@ -66,7 +66,7 @@ def main() -> None:
     from alert_router.open_alerts import OpenAlerts
     from backup2gitops.adapters.storage import FileStore
     from backup2gitops.config import parse_config
-    from backup2gitops.core import events, routing
+    from backup2gitops.core import alerts, events
     from backup2gitops.core.events import Event
     from backup2gitops.runtime.context import FunctionContext
     from health_aggregator import handler
@@ -84,7 +84,7 @@ def main() -> None:
             store.put_bytes(key, b"{}")
             os.utime(store.root / key, (landed, landed))
         for cluster in refused:
-            store.put_bytes(routing.refusal_key("state/refusals/", cluster, "b1"), b"{}")
+            store.put_bytes(alerts.refusal_key("state/refusals/", cluster, "b1"), b"{}")
         names = ", ".join(f"{{name: {c}}}" for c in clusters)
         config = parse_config(
             f"""
@@ -113,7 +113,7 @@ health: {{max_gitops_lag: PT1H, check_timeout_s: 60}}
                 data={"cluster": f"c{i:03d}", "backup_id": "b1", "code": "mass_deletion",
                       "message": "m", "retryable": False},
             )  # fmt: skip
-            opened.put(routing.effects_of(failed).firing[0])
+            opened.put(alerts.effects_of(failed).firing[0])
         tick = Event(id="t", source="/t", type=events.PING)
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # the console receiver's lines

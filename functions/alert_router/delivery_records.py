@@ -1,6 +1,6 @@
 """alert-router's delivery records: one empty object per delivery outcome, named by what it was.
 
-``core.layout.delivery_record_key``: ``<alerts.deliveries_prefix><receiver>/<outcome>/<alertname>/
+``core.bucket_layout.delivery_record_key``: ``<alerts.deliveries_prefix><receiver>/<outcome>/<alertname>/
 <cluster>/<status>/<delivery>``, where ``delivery`` digests (event id, fingerprint, status). A
 redelivered event writes the same keys again; a delivery that failed and then went through has
 both a ``failed`` and a ``delivered`` record. health-aggregator counts them from a listing
@@ -21,14 +21,14 @@ import hashlib
 import json
 
 from backup2gitops.adapters.storage import ObjectStore, StorageError
-from backup2gitops.core import layout, routing
+from backup2gitops.core import alerts, bucket_layout
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.logs import logger_for
 
 logger = logger_for("alert-router")
 
 
-def delivery_id(event: Event, alert: routing.Alert) -> str:
+def delivery_id(event: Event, alert: alerts.Alert) -> str:
     key = f"{event.id}\x1f{alert.fingerprint}\x1f{alert.status}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -38,13 +38,13 @@ def record(
     *,
     prefix: str,
     event: Event,
-    alert: routing.Alert,
+    alert: alerts.Alert,
     receiver: str,
     outcome: str,
 ) -> None:
-    if outcome not in layout.DELIVERY_OUTCOMES:
+    if outcome not in bucket_layout.DELIVERY_OUTCOMES:
         return  # replayed, skipped, in progress: nothing was sent
-    entry = layout.DeliveryRecord(
+    entry = bucket_layout.DeliveryRecord(
         receiver=receiver,
         outcome=outcome,
         alertname=alert.alertname,
@@ -53,18 +53,18 @@ def record(
         delivery=delivery_id(event, alert),
     )
     try:
-        store.put_bytes(layout.delivery_record_key(prefix=prefix, record=entry), b"")
+        store.put_bytes(bucket_layout.delivery_record_key(prefix=prefix, record=entry), b"")
     except StorageError as exc:
         logger.warning(
             "delivery record not written", extra={"receiver": receiver, "error": str(exc)}
         )
 
 
-def record_refusal(store: ObjectStore, *, prefix: str, alert: routing.Alert, receiver: str) -> None:
+def record_refusal(store: ObjectStore, *, prefix: str, alert: alerts.Alert, receiver: str) -> None:
     """A refused backup's alert reached ``receiver``: write ``<prefix><cluster>/<backup id>``
-    (``core.routing.refusal_key``), the durable fact that keeps the watchdog from calling the
+    (``core.alerts.refusal_key``), the durable fact that keeps the watchdog from calling the
     backup stuck. Written on every delivery that went through (idempotent: same key)."""
-    refused = routing.refused_backup(alert)
+    refused = alerts.refused_backup(alert)
     if refused is None:
         return
     cluster, backup_id = refused
@@ -75,7 +75,7 @@ def record_refusal(store: ObjectStore, *, prefix: str, alert: routing.Alert, rec
         "description": alert.annotations.get("description", ""),
     }
     try:
-        store.put_bytes(routing.refusal_key(prefix, cluster, backup_id), json.dumps(body).encode())
+        store.put_bytes(alerts.refusal_key(prefix, cluster, backup_id), json.dumps(body).encode())
     except StorageError as exc:
         logger.warning(
             "refusal record not written", extra={"receiver": receiver, "error": str(exc)}

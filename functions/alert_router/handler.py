@@ -7,7 +7,7 @@ an alert outlives a receiver's outage and the Broker's retries.
 Consumes ``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
 ``gitops.generated`` (only to resolve), ``gitops.drifted`` (one-time notices, one per finding,
 that end by themselves) and any type in ``alerts.types``; not
-``backup.completed`` (see ``core.routing``). Returns no reply.
+``backup.completed`` (see ``core.alerts``). Returns no reply.
 
 Delivery, per (event id, receiver, alert fingerprint, status), is recorded with Powertools
 idempotency in the bucket (``state/idempotency/``; DynamoDB on AWS), so a redelivered event
@@ -42,7 +42,7 @@ from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.core import events, routing
+from backup2gitops.core import alerts, events, routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.aws_lambda import lambda_adapter
@@ -58,7 +58,7 @@ logger = logger_for(NAME)
 @dataclass(frozen=True)
 class Outcome:
     receiver: str
-    alert: routing.Alert
+    alert: alerts.Alert
     result: str  # delivered | rejected | replayed | failed | in_progress | skipped
     message: str = ""
 
@@ -71,7 +71,7 @@ class _Budget:
 
 
 def consumed_types(ctx: FunctionContext) -> set[str]:
-    return set(routing.CONSUMED_TYPES) | set(ctx.config.alerts.types)
+    return set(alerts.CONSUMED_TYPES) | set(ctx.config.alerts.types)
 
 
 def handle(event: Event, ctx: FunctionContext) -> Event | None:
@@ -101,7 +101,7 @@ def deliver_without_state(event: Event, ctx: FunctionContext) -> None:
     config = ctx.config.alerts
     tree = routing.parse_tree(r.model_dump(by_alias=True) for r in config.routes)
     by_name = {r.name: r for r in config.receivers}
-    for alert in routing.effects_of(event).firing:
+    for alert in alerts.effects_of(event).firing:
         for name in routing.route(tree, alert):
             fields = {"receiver": name, "alertname": alert.alertname, "result": "sent_unrecorded"}
             try:
@@ -118,8 +118,8 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
     alerts_config = ctx.config.alerts
     tree = routing.parse_tree(r.model_dump(by_alias=True) for r in alerts_config.routes)
     opened = OpenAlerts(ctx.store, prefix=alerts_config.open_prefix)
-    effects = routing.effects_of(event, notice_for=ctx.config.drift.notice_for)
-    plan: list[tuple[routing.Alert, str, bool]] = []  # alert, receiver, repeat of an open alert
+    effects = alerts.effects_of(event, notice_for=ctx.config.drift.notice_for)
+    plan: list[tuple[alerts.Alert, str, bool]] = []  # alert, receiver, repeat of an open alert
     for alert in effects.firing:
         if alert.is_notice:  # drift: sent once per event, ends by itself, never kept open
             plan += [(alert, name, False) for name in routed(tree, alert)]
@@ -132,8 +132,8 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
         if not repeat:
             opened.put(alert)
         plan += [(alert, name, repeat) for name in routed(tree, alert)]
-    resolutions: list[routing.Alert] = []
-    pending: list[routing.Alert] = []
+    resolutions: list[alerts.Alert] = []
+    pending: list[alerts.Alert] = []
     for resolution in effects.resolves:
         open_alert = opened.get(resolution.fingerprint)
         if open_alert is None:
@@ -156,9 +156,7 @@ def handle_with_state(event: Event, ctx: FunctionContext) -> Event | None:
     return None
 
 
-def settle(
-    resolutions: list[routing.Alert], outcomes: list[Outcome], *, opened: OpenAlerts
-) -> None:
+def settle(resolutions: list[alerts.Alert], outcomes: list[Outcome], *, opened: OpenAlerts) -> None:
     """Close each resolved alert every routed receiver took; keep one a receiver missed as a
     pending resolution (the open alert, status ``resolved``) for the next tick or redelivery."""
     for alert in resolutions:
@@ -244,7 +242,7 @@ def redeliver(ctx: FunctionContext) -> list[Outcome]:
     return outcomes
 
 
-def _waiting(alert: routing.Alert, tree: routing.Route, opened: OpenAlerts) -> list[str]:
+def _waiting(alert: alerts.Alert, tree: routing.Route, opened: OpenAlerts) -> list[str]:
     names = routing.route(tree, alert)
     if alert.status == "resolved":
         return names
@@ -252,7 +250,7 @@ def _waiting(alert: routing.Alert, tree: routing.Route, opened: OpenAlerts) -> l
 
 
 def resend(
-    alert: routing.Alert, *, ctx: FunctionContext, tree: routing.Route, opened: OpenAlerts
+    alert: alerts.Alert, *, ctx: FunctionContext, tree: routing.Route, opened: OpenAlerts
 ) -> list[Outcome]:
     """Deliver an open alert (firing, or a pending resolution) to the routed receivers that have
     not taken it, under the event that raised it; a resolution is settled afterwards."""
@@ -292,7 +290,7 @@ def expire_delivery_records(ctx: FunctionContext) -> None:
         logger.info("delivery records expired", extra={"deleted": deleted})
 
 
-def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
+def routed(tree: routing.Route, alert: alerts.Alert) -> list[str]:
     """The receivers ``alert`` goes to; an alert no route matches is logged, not dropped silently."""
     names = routing.route(tree, alert)
     if not names:
@@ -308,7 +306,7 @@ def routed(tree: routing.Route, alert: routing.Alert) -> list[str]:
 
 
 def deliver_all(
-    plan: list[tuple[routing.Alert, str, bool]],
+    plan: list[tuple[alerts.Alert, str, bool]],
     *,
     event: Event,
     ctx: FunctionContext,
@@ -358,7 +356,7 @@ def deliver_all(
 
 def deliver_once(
     receiver: Receiver,
-    alert: routing.Alert,
+    alert: alerts.Alert,
     *,
     event: Event,
     persistence: Any,

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 
 from backup2gitops.adapters.storage import NotFound, ObjectStore
-from backup2gitops.core.routing import Alert
+from backup2gitops.core.alerts import Alert
 
 
 class OpenAlerts:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from backup2gitops.adapters.storage import StorageForbidden
 from backup2gitops.config import Config
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     BACKUP_FAILED,
@@ -59,7 +59,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from backup_complete import native, velero
-from backup_complete.checks import Bucket, Verdict
+from backup_complete.bucket_checks import Bucket, Verdict
 
 NAME = "backup-complete"
 SOURCE = function_source(NAME)
@@ -95,7 +95,7 @@ def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionConte
         )
         return None
     clusters = velero_clusters(ctx.config)
-    backup = layout.parse_key(notification.key, velero_prefixes=("", *clusters))
+    backup = bucket_layout.parse_key(notification.key, velero_prefixes=("", *clusters))
     if backup is None or backup.role == "other":
         logger.debug("ignored: not a backup's marker or archive", extra=where)
         return None

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import timedelta
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
+from backup2gitops.core.backup_manifest import BackupManifest, ManifestError, parse_manifest
 from backup2gitops.core.events import BackupCompleted, BackupFailed
-from backup2gitops.core.manifest import BackupManifest, ManifestError, parse_manifest
 from backup2gitops.core.safeguards import count_refusal
-from backup_complete.checks import (
+from backup_complete.bucket_checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,
     MAX_MARKER_BYTES,
     Bucket,
@@ -43,17 +43,17 @@ _MANIFEST_CODES = {
 
 def check(
     bucket: Bucket,
-    backup: layout.BackupKey,
+    backup: bucket_layout.BackupKey,
     *,
     supported_versions: Collection[str],
     clock_skew_tolerance: timedelta = DEFAULT_CLOCK_SKEW_TOLERANCE,
 ) -> Verdict | None:
     """The verdict on the native backup ``backup`` names, or None when its manifest is absent."""
     assert backup.cluster is not None
-    folder = layout.native_backup_dir(
+    folder = bucket_layout.native_backup_dir(
         prefix=backup.prefix, cluster=backup.cluster, backup_id=backup.backup_id
     )
-    marker = folder + layout.MANIFEST_NAME
+    marker = folder + bucket_layout.MANIFEST_NAME
     info, raw = bucket.marker(marker)
     if info is None or raw is None:
         return None

@@ -15,7 +15,8 @@ triggers this check, which reads the JSON as it is NOW:
   ``backup_complete.clock_skew_tolerance`` -> failed (``clock_skew``);
 - any other phase -> no verdict.
 
-Velero's keys do not name the cluster: it comes from ``clusters[].velero_prefix`` in the
+The marker is read by ``core.velero_backup.read_marker``, the reading the guards' claims are
+made from too. Velero's keys do not name the cluster: it comes from ``clusters[].velero_prefix`` in the
 configuration; a final backup under a prefix no cluster claims -> failed (``unknown_cluster``).
 The Kubernetes version comes from the annotation ``velero.io/source-cluster-k8s-gitversion`` and
 the resource count from ``status.progress.itemsBackedUp``. Velero tarballs carry no checksum, so
@@ -24,17 +25,16 @@ the resource count from ``status.progress.itemsBackedUp``. Velero tarballs carry
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import ValidationError
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import BackupCompleted, BackupFailed
 from backup2gitops.core.safeguards import count_refusal
-from backup_complete.checks import (
+from backup2gitops.core.velero_backup import COMPLETED_PHASES, InvalidVeleroBackup, read_marker
+from backup_complete.bucket_checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,
     MAX_MARKER_BYTES,
     Bucket,
@@ -43,14 +43,12 @@ from backup_complete.checks import (
     clock_skew,
 )
 
-COMPLETED_PHASES = frozenset({"Completed", "PartiallyFailed"})
 FAILED_PHASES = frozenset({"Failed", "FailedValidation"})
-K8S_VERSION_ANNOTATION = "velero.io/source-cluster-k8s-gitversion"
 
 
 def check(
     bucket: Bucket,
-    backup: layout.BackupKey,
+    backup: bucket_layout.BackupKey,
     *,
     clusters: Mapping[str, str],
     now: datetime,
@@ -58,8 +56,8 @@ def check(
 ) -> Verdict | None:
     """The verdict on the Velero backup ``backup`` names; ``clusters`` maps prefix -> cluster."""
     name = backup.backup_id
-    marker = layout.velero_backup_json_key(prefix=backup.prefix, name=name)
-    tarball = layout.velero_archive_key(prefix=backup.prefix, name=name)
+    marker = bucket_layout.velero_backup_json_key(prefix=backup.prefix, name=name)
+    tarball = bucket_layout.velero_archive_key(prefix=backup.prefix, name=name)
     cluster = clusters.get(backup.prefix)
     info, raw = bucket.marker(marker)
     if info is None or raw is None:
@@ -72,13 +70,10 @@ def check(
     if len(raw) > MAX_MARKER_BYTES:
         return failed("invalid_velero_backup", f"{marker} is larger than {MAX_MARKER_BYTES} bytes")
     try:
-        document = json.loads(raw)
-    except ValueError:
-        return failed("invalid_velero_backup", f"{marker} is not JSON")
-    if not isinstance(document, dict):
-        return failed("invalid_velero_backup", f"{marker} is not a JSON object")
-    status = _section(document, "status")
-    phase = str(status.get("phase", ""))
+        velero = read_marker(raw)
+    except InvalidVeleroBackup as exc:
+        return failed("invalid_velero_backup", f"{marker} {exc.reason}")
+    phase = velero.phase
     if phase not in COMPLETED_PHASES | FAILED_PHASES:
         return None
     if cluster is None:
@@ -88,12 +83,11 @@ def check(
             f"no clusters[].velero_prefix maps {where} to a cluster; Velero backup {name} ignored",
         )
     if phase in FAILED_PHASES:
-        reason = status.get("failureReason") or "; ".join(
-            str(e) for e in status.get("validationErrors") or []
+        return failed(
+            "velero_backup_failed", f"Velero backup {name}: {phase}: {velero.failure}".rstrip()
         )
-        return failed("velero_backup_failed", f"Velero backup {name}: {phase}: {reason}".rstrip())
 
-    stamp = status.get("completionTimestamp")
+    stamp = velero.completion_timestamp
     if isinstance(stamp, str):
         try:
             completed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -114,18 +108,13 @@ def check(
     if reading.error is not None:
         code, message = archive_failure(reading.error)
         return failed(code, f"{tarball}: {message}")
-    annotations = _section(_section(document, "metadata"), "annotations")
-    progress = _section(status, "progress")
-    finished = status.get("completionTimestamp") or status.get("startTimestamp")
-    items, total = progress.get("itemsBackedUp"), progress.get("totalItems")
-    claimed = items if isinstance(items, int) and items >= 0 else None
+    claimed = velero.items
     refusal = count_refusal(read=reading.items, claimed=claimed)
     if refusal:
         return failed(
             "archive_empty" if reading.items == 0 else "archive_incomplete",
             f"{tarball}: {refusal} (status.progress.itemsBackedUp)",
         )
-    version = annotations.get(K8S_VERSION_ANNOTATION)
     try:
         data = BackupCompleted(
             backup_id=name,
@@ -136,15 +125,10 @@ def check(
             size=reading.size,
             sha256=None,
             resource_count=claimed if claimed is not None else reading.items,
-            created_at=finished or now,
-            kubernetes_version=version if isinstance(version, str) else None,
-            complete=phase == "Completed" and claimed is not None and claimed == total,
+            created_at=velero.finished or now,
+            kubernetes_version=velero.kubernetes_version,
+            complete=velero.complete,
         )
     except ValidationError as exc:
         return failed("invalid_velero_backup", f"{marker}: {exc.errors()[0]['msg']}")
     return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
-
-
-def _section(document: Mapping[str, Any], name: str) -> dict[str, Any]:
-    value = document.get(name)
-    return value if isinstance(value, dict) else {}

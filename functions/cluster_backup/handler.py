@@ -43,10 +43,15 @@ from backup2gitops import retention
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
+from backup2gitops.core.bucket_layout import (
+    LayoutError,
+    native_manifest_key,
+    new_backup_id,
+    validate_cluster,
+)
 from backup2gitops.core.errors import Conflict, InvalidInput
 from backup2gitops.core.events import (
     BACKUP_FAILED,
@@ -59,12 +64,7 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
-from backup2gitops.core.layout import (
-    LayoutError,
-    native_manifest_key,
-    new_backup_id,
-    validate_cluster,
-)
+from backup2gitops.native_backup_writer import BackupInProgress, claimed
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext

@@ -17,7 +17,7 @@ from backup2gitops import generation
 from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.review import review_branch, review_host
 from backup2gitops.adapters.storage import NotFound
-from backup2gitops.core import layout, safeguards
+from backup2gitops.core import bucket_layout, safeguards
 from backup2gitops.core.errors import Backup2GitopsError, InvalidInput, Rejected
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -113,7 +113,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
 
     Refused before anything is read: another event type, data that is not a valid
     ``backup.completed`` (backup id and cluster checked against their character sets:
-    ``core.layout``), keys that are not where the bucket layout puts that cluster's backup
+    ``core.bucket_layout``), keys that are not where the bucket layout puts that cluster's backup
     (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
     contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
     Failures are raised and classified by ``runtime.failures``; only an outage past
@@ -125,14 +125,14 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         )
     backup = parse_data(event, BackupCompleted)
     try:
-        keys = layout.backup_keys(
+        keys = bucket_layout.backup_keys(
             backup.keys,
             format=backup.format,
             cluster=backup.cluster,
             backup_id=backup.backup_id,
             velero_clusters=velero_clusters(ctx),
         )
-    except layout.LayoutError as exc:
+    except bucket_layout.LayoutError as exc:
         raise Rejected("keys_mismatch", str(exc)) from exc
     store = ctx.store_for(backup.bucket)  # the bucket, or one of storage.velero_buckets
     if store is None:

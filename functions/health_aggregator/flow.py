@@ -4,7 +4,7 @@ alert-router's delivery records (``core.flow_metrics`` turns them into counts).
 Three reads: ``git fetch`` of the whole branch into a bare cache (``git.cache_dir``, its own
 ``history-*`` folder; only new commits after the first) and ``git log``; a listing of
 ``backups/`` (keys and times only); a listing of ``alerts.deliveries_prefix`` (every field of a
-record is in its key, nothing is read). ``handler.get_metrics`` runs them at most once per
+record is in its key, nothing is read). ``views.get_metrics`` runs them at most once per
 ``health.metrics_cache_s``.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from backup2gitops.adapters.git import history
 from backup2gitops.adapters.git.credentials import remote_access
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.flow_metrics import FlowCounts, flow_counts
 from backup2gitops.runtime.context import FunctionContext
 
@@ -27,7 +27,7 @@ def native_completed(keys: Iterable[str]) -> set[tuple[str, str]]:
     """(cluster, backup id) of every native completion marker among ``keys``."""
     done: set[tuple[str, str]] = set()
     for key in keys:
-        parsed = layout.parse_key(key)
+        parsed = bucket_layout.parse_key(key)
         if parsed and parsed.format == "native" and parsed.role == "manifest" and parsed.cluster:
             done.add((parsed.cluster, parsed.backup_id))
     return done
@@ -54,7 +54,8 @@ def collect(
     completed = native_completed(info.key for info in ctx.store.list("backups/"))
     prefix = config.alerts.deliveries_prefix
     records = (
-        layout.parse_delivery_record_key(info.key, prefix=prefix) for info in ctx.store.list(prefix)
+        bucket_layout.parse_delivery_record_key(info.key, prefix=prefix)
+        for info in ctx.store.list(prefix)
     )
     return flow_counts(
         commits=commits,

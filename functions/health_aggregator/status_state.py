@@ -23,9 +23,9 @@ from pydantic import ValidationError
 
 from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFailed, StorageError
 from backup2gitops.core import events, status
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.errors import Conflict
 from backup2gitops.core.events import Event
-from backup2gitops.core.routing import Alert
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import logger_for
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backup2gitops.core import routing
+from backup2gitops.core import alerts as alert_rules
 from tests import prometheus
 from tests.prometheus import REPO
 
@@ -88,7 +88,7 @@ def test_the_expected_alerts_exist_each_with_a_runbook_section() -> None:
 
 
 def test_no_threshold_is_repeated_and_no_series_says_cluster() -> None:
-    theirs = {*routing.SEVERITY, routing.DRIFT_ALERTNAME}
+    theirs = {*alert_rules.SEVERITY, alert_rules.DRIFT_ALERTNAME}
     for rule in prometheus.rules():
         expr = str(rule["expr"])
         name = str(rule.get("alert") or rule.get("record"))

@@ -288,7 +288,7 @@ def test_the_bucket_expires_noncurrent_versions_and_delivery_records(
 
 def test_no_tracing_promise_and_a_metrics_namespace(template: dict[str, Any]) -> None:
     g = template["Globals"]["Function"]
-    assert "Tracing" not in g  # no X-Ray segments are recorded (docs/architecture.md)
+    assert "Tracing" not in g  # no X-Ray segments are recorded (docs/decisions.md)
     assert g["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "backup2gitops"
 
 

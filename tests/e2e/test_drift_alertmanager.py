@@ -25,10 +25,10 @@ import yaml
 
 from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.adapters.storage import FileStore
-from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import flow
 from backup2gitops.config import CONFIG_ENV
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.native_backup_writer import write_native_backup
 from tests.e2e.alertmanager import alertmanager_server
 from tests.e2e.servers import backup2gitops_serve, wait_for
 from tests.recording import Recorder

@@ -31,7 +31,7 @@ from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.errors import Transient
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
-from backup_complete.checks import Bucket
+from backup_complete.bucket_checks import Bucket
 from gitops_generator.handler import SPEC
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import MINIO_PASSWORD, MINIO_USER, minio_server, wait_for

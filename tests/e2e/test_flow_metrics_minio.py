@@ -24,10 +24,10 @@ from botocore.config import Config as BotoConfig
 from prometheus_client.parser import text_string_to_metric_families
 
 from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
-from backup2gitops.backups import write_native_backup
 from backup2gitops.config import StorageConfig
-from backup2gitops.core import events, layout
+from backup2gitops.core import bucket_layout, events
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.native_backup_writer import write_native_backup
 from tests import prometheus
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import (
@@ -173,7 +173,7 @@ def write_corrupt_backup(flow: Flow, backup_id: str) -> None:
     written = write_native_backup(
         scratch, iter([NAMESPACE]), cluster="prod", backup_id=backup_id, started_at=events.now()
     )
-    archive = layout.native_archive_key(prefix="", cluster="prod", backup_id=backup_id)
+    archive = bucket_layout.native_archive_key(prefix="", cluster="prod", backup_id=backup_id)
     good = scratch.read_bytes(archive)
     flow.store.put_bytes(archive, bytes(b ^ 0xFF for b in good))
     flow.store.put_bytes(written.manifest_key, scratch.read_bytes(written.manifest_key))

@@ -15,9 +15,9 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters.storage import open_store
-from backup2gitops.backups import write_native_backup
 from backup2gitops.config import StorageConfig
 from backup2gitops.core import events
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import (

@@ -34,8 +34,8 @@ from backup2gitops.adapters.storage import FileStore, MemoryStore
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig, parse_config
 from backup2gitops.core.archive import BackupItem, iter_items
+from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.events import BACKUP_FAILED, PING
-from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from cluster_backup import handler as cluster_backup
 from health_aggregator import handler as health_aggregator

@@ -26,8 +26,8 @@ from backup2gitops.adapters import kube
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.cluster_snapshot import snapshot_items, write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig, Config
+from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.events import BACKUP_FAILED, BACKUP_REQUESTED, Event
-from backup2gitops.core.manifest import parse_manifest
 from backup2gitops.runtime.context import FunctionContext
 from cluster_backup import handler as cluster_backup
 from tests import kube_apiserver

@@ -30,8 +30,8 @@ from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
-from backup2gitops.core.manifest import dump_manifest
 from backup2gitops.core.notifications import notifications_from
 from tests.e2e.servers import (
     MINIO_MISSING,

@@ -24,8 +24,8 @@ import pytest
 from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
+from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED
-from backup2gitops.core.manifest import dump_manifest
 from tests.e2e.servers import (
     MINIO_MISSING,
     answers,

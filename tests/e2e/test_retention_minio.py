@@ -18,9 +18,9 @@ from backup2gitops.adapters.storage import (
     ObjectStore,
     StorageError,
 )
-from backup2gitops.backups import CLAIM_TTL, write_native_backup
 from backup2gitops.core.archive import BackupItem
-from backup2gitops.core.retention import KeepPolicy
+from backup2gitops.core.retention_plan import KeepPolicy
+from backup2gitops.native_backup_writer import CLAIM_TTL, write_native_backup
 from backup2gitops.retention import apply_retention, stored_backups
 from tests.e2e.servers import Minio
 from tests.e2e.stores import minio_with_bucket, store_on

@@ -29,8 +29,8 @@ import pytest
 import requests
 
 from backup2gitops.core import events
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.events import Event
-from backup2gitops.core.routing import Alert
 from backup2gitops.core.status import short_duration
 from backup2gitops.runtime import codec
 from tests.e2e import chromium

@@ -17,9 +17,9 @@ import requests
 from backup2gitops.adapters.storage import StorageForbidden, open_store
 from backup2gitops.cli.flow import minio_webhook_body
 from backup2gitops.config import StorageConfig
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
+from backup2gitops.core.alerts import effects_of
 from backup2gitops.core.events import BACKUP_FAILED, BackupFailed
-from backup2gitops.core.routing import effects_of
 from backup2gitops.runtime import codec
 from tests.e2e.servers import MINIO_MISSING, Minio, minio_binary, serve_function
 from tests.e2e.slow_clients import MAIN
@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(minio_binary() is None, reason
 BUCKET = "b2g-forbidden"
 TOKEN = "forbidden-test-token"
 MANIFEST = (
-    layout.native_backup_dir(prefix="backups/", cluster="prod", backup_id="b1")
-    + layout.MANIFEST_NAME
+    bucket_layout.native_backup_dir(prefix="backups/", cluster="prod", backup_id="b1")
+    + bucket_layout.MANIFEST_NAME
 )
 
 

@@ -24,10 +24,10 @@ import pytest
 
 from alert_router import handler as alert_router
 from backup2gitops.adapters.storage import ObjectStore, open_store
-from backup2gitops.backups import write_native_backup
 from backup2gitops.config import Config, parse_config
-from backup2gitops.core import events, routing
+from backup2gitops.core import alerts, events
 from backup2gitops.core.events import Event
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.sample import iter_sample_items
@@ -174,5 +174,5 @@ alerts:
     skipped = reply_type == events.GITOPS_GENERATED
     assert stuck["frozen"]["cause"] == ("skipped" if skipped else "not_generated")
     assert stuck["lost"] == {**stuck["lost"], "backup_id": "b-0202", "cause": "not_generated"}
-    alerts = [routing.effects_of(e).firing[0] for e in published if e.data.get("cause")]
+    alerts = [alerts.effects_of(e).firing[0] for e in published if e.data.get("cause")]
     assert {a.alertname for a in alerts} == {"BackupStuck"}

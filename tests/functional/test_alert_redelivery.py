@@ -15,7 +15,7 @@ import pytest
 from alert_router import handler
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import parse_config
-from backup2gitops.core import events, routing
+from backup2gitops.core import alerts, events
 from backup2gitops.core.errors import Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
@@ -91,7 +91,7 @@ def test_an_alert_no_receiver_took_is_sent_on_the_next_tick_exactly_once(
         with pytest.raises(Transient):
             handler.handle(mass_deletion(), ctx)
     assert (sent(recorder, "/slack"), sent(recorder, "/hook")) == (3, 3)
-    refusal = routing.refusal_key("state/refusals/", "prod", "b1")
+    refusal = alerts.refusal_key("state/refusals/", "prod", "b1")
     assert ctx.store.stat(refusal) is None  # no receiver took it: not "refused with an alert"
 
     clock.now = T0 + timedelta(minutes=5)
@@ -236,7 +236,7 @@ def test_a_resolution_a_receiver_missed_is_sent_on_the_next_tick_once(
     ctx: FunctionContext, recorder: Recorder, clock: Clock
 ) -> None:
     handler.handle(mass_deletion(), ctx)  # both receivers have the firing alert
-    fingerprint = routing.fingerprint(alertname="GitopsFailed", cluster="prod", component="gitops")
+    fingerprint = alerts.fingerprint(alertname="GitopsFailed", cluster="prod", component="gitops")
     recorder.reply("/hook", (503, "down"), (503, "down"))
     for _ in range(2):  # the resolving event and a Broker retry: the webhook is down
         with pytest.raises(Transient, match="hook"):

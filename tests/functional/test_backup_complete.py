@@ -20,8 +20,8 @@ from cloudevents.http import CloudEvent
 from backup2gitops.adapters.storage import FileStore, MemoryStore, ObjectStore, StorageError
 from backup2gitops.config import parse_config
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED, Event
-from backup2gitops.core.manifest import dump_manifest
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.aws_lambda import from_structured, lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
@@ -622,7 +622,7 @@ class RewrittenOnRead(MemoryStore):
 
 
 def test_a_marker_is_read_with_the_etag_of_the_bytes_read() -> None:
-    from backup_complete.checks import Bucket
+    from backup_complete.bucket_checks import Bucket
 
     store = RewrittenOnRead("velero/backups/b/velero-backup.json", b'{"phase": "Completed"}')
     store.put_bytes(store.key, b'{"phase": "Finalizing"}')

@@ -159,7 +159,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
         )
         backup = native_backup(cluster="prod", backup_id="20261123t020000z")
         client.put_object(Bucket="backups", Key=backup.archive_key, Body=backup.archive)
-        from backup2gitops.core.manifest import dump_manifest
+        from backup2gitops.core.backup_manifest import dump_manifest
 
         client.put_object(
             Bucket="backups", Key=backup.manifest_key, Body=dump_manifest(backup.manifest)
@@ -195,7 +195,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
 
 def test_the_storage_check_names_the_store_once(tmp_path: Path) -> None:
     from backup2gitops.config import parse_config
-    from health_aggregator.handler import status_body
+    from health_aggregator.views import status_body
 
     remote = tmp_path / "r.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)

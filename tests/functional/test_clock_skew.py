@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from backup2gitops.adapters.storage import FileStore
+from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
-from backup2gitops.core.manifest import dump_manifest
 from tests.fixtures.native import native_backup, store_native_backup
 from tests.fixtures.velero import velero_backup_object, velero_tarball
 from tests.functional.test_backup_complete import BUCKET, CONFIG, ITEMS, Harness

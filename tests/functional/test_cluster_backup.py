@@ -20,7 +20,6 @@ from kubernetes import client
 from backup2gitops import generation
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.storage import FileStore, MemoryStore, ObjectInfo, StorageError
-from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import backup as cli_backup
 from backup2gitops.cli import generate as cli_generate
 from backup2gitops.cluster_snapshot import (
@@ -32,9 +31,10 @@ from backup2gitops.cluster_snapshot import (
 )
 from backup2gitops.config import ClusterBackupConfig, Config
 from backup2gitops.core.archive import ArchiveWriter, BackupItem, iter_items
+from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_FAILED, BACKUP_REQUESTED, PING, Event
-from backup2gitops.core.manifest import parse_manifest
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from cluster_backup import handler as cluster_backup
@@ -766,7 +766,7 @@ def test_a_redelivered_tick_is_the_same_backup_and_is_not_written_twice() -> Non
 
 
 def test_a_duplicate_while_the_first_still_runs_is_409_so_knative_retries_later() -> None:
-    from backup2gitops.backups import claimed
+    from backup2gitops.native_backup_writer import claimed
 
     store = RecordingStore()
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
@@ -787,7 +787,7 @@ def test_a_duplicate_while_the_first_still_runs_is_409_so_knative_retries_later(
 def test_a_crashed_runs_claim_expires() -> None:
     from datetime import timedelta
 
-    from backup2gitops.backups import claimed
+    from backup2gitops.native_backup_writer import claimed
 
     store = RecordingStore()
     crashed = claimed(

@@ -29,11 +29,11 @@ PROBE = (
 )
 
 
-def loaded(module: str) -> list[str]:
+def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
     env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, module, *HEAVY],
+        [sys.executable, "-c", PROBE, module, *names],
         env=env,
         capture_output=True,
         text=True,
@@ -46,6 +46,14 @@ def loaded(module: str) -> list[str]:
 @pytest.mark.parametrize("module", MODULES)
 def test_a_function_module_loads_no_kubernetes_git_or_boto3(module: str) -> None:
     assert [m for m in loaded(module) if m in HEAVY] == []
+
+
+def test_health_aggregator_loads_its_http_libraries_at_the_first_request() -> None:
+    """Its views (flask, prometheus-client, the status page's Jinja2) are imported by the first
+    GET; a cold start that only handles events (Lambda's schedule) does without them."""
+    web = ("flask", "werkzeug", "jinja2", "prometheus_client")
+    assert loaded("health_aggregator.handler", web) == []
+    assert set(loaded("health_aggregator.views", web)) == set(web)
 
 
 def test_the_probe_sees_an_sdk_that_is_loaded() -> None:

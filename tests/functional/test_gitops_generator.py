@@ -401,7 +401,7 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
     """``sops_digest_key`` names a variable this process does not have: the Secret is neither
     written in clear nor re-encrypted without a digest; the backup fails with the field's name."""
     from backup2gitops.config import GeneratorConfig
-    from backup2gitops.config_types import SecretRef
+    from backup2gitops.config.types import SecretRef
     from backup2gitops.core.cleaning import CleaningPolicy
 
     remote = tmp_path / "remote.git"

@@ -52,7 +52,7 @@ DOCUMENTED = {
     "health_aggregator": {200, 202, 400, 413, 503},
     "alert_router": {202, 400, 409, 413, 503},
 }
-"""docs/architecture.md "Handler contract": no 500, and no 422 from the functions whose
+"""docs/decisions.md "Handler contract": no 500, and no 422 from the functions whose
 permanent failures are events (gitops.failed, backup.failed)."""
 
 FUZZ = settings(

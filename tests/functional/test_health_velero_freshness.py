@@ -8,7 +8,7 @@ from pathlib import Path
 
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import ClusterSource
-from health_aggregator.backups import newest_backups
+from health_aggregator.newest_backups import newest_backups
 from tests.fixtures.velero import velero_backup_object
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

@@ -15,14 +15,14 @@ from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import ADAPTIVE_CARD, TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver, verify_signature
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.core import events, routing
+from backup2gitops.core import alerts, events
 from backup2gitops.core.events import Event
 from tests.recording import Recorder
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def firing() -> routing.Alert:
+def firing() -> alerts.Alert:
     event = Event(
         id="e1",
         source="/backup2gitops/backup-complete",
@@ -31,7 +31,7 @@ def firing() -> routing.Alert:
         cluster="prod",
         data={"cluster": "prod", "backup_id": "b1", "code": "corrupt", "message": "bad tar"},
     )
-    (alert,) = routing.effects_of(event).firing
+    (alert,) = alerts.effects_of(event).firing
     return alert
 
 
@@ -190,7 +190,7 @@ def test_third_party_receivers_load_from_the_entry_point_group(
         def from_config(cls, config: object, *, environ: object) -> Pigeon:
             return cls(getattr(config, "name", "?"))
 
-        def send(self, alert: routing.Alert) -> None:
+        def send(self, alert: alerts.Alert) -> None:
             pass
 
     entry = metadata.EntryPoint(name="pigeon", value="x:Pigeon", group=registry.ENTRY_POINT_GROUP)
@@ -213,7 +213,7 @@ def test_a_plugin_receiver_settings_are_checked_by_its_own_model_at_load(
     from pydantic import BaseModel, ConfigDict
 
     from backup2gitops.adapters.receivers import registry
-    from backup2gitops.config_receivers import PluginReceiverConfig
+    from backup2gitops.config.receivers import PluginReceiverConfig
 
     class PigeonSettings(BaseModel):
         model_config = ConfigDict(extra="forbid")

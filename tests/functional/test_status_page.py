@@ -11,8 +11,8 @@ import pytest
 
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.core import events
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.events import Event
-from backup2gitops.core.routing import Alert
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler, status_state
 from tests.functional.http_client import client, post_event

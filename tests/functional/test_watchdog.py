@@ -19,7 +19,7 @@ import pytest
 from alert_router import handler as alert_router
 from backup2gitops.adapters.storage import FileStore, MemoryStore
 from backup2gitops.config import parse_config
-from backup2gitops.core import events, routing
+from backup2gitops.core import alerts, events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
@@ -113,7 +113,7 @@ def assert_stuck(ctx: FunctionContext, published: list[Event], backup_id: str, c
     fired = stuck_events(published)[-1]
     assert fired.data["cause"] == cause and fired.data["backup_id"] == backup_id
     assert fired.data["max_age"] == "PT1H" and fired.data["age_s"] > 3600
-    alert = routing.effects_of(fired).firing[0]  # what alert-router raises from it
+    alert = alerts.effects_of(fired).firing[0]  # what alert-router raises from it
     assert alert.alertname == "BackupStuck" and alert.severity == "critical"
     response = client(handler.SPEC, ctx).get("/status", headers={"Accept": "application/json"})
     assert response.status_code == 503
@@ -183,7 +183,7 @@ def test_a_git_remote_that_never_answers_fires_and_the_commit_clears_it(
     assert reply.data["report"]["components"]["watchdog/prod"]["status"] == "healthy"
     assert "watchdog/prod" in reply.data["changed_components"]
     assert len(stuck_events(published)) == before
-    resolves = {r.alertname for r in routing.effects_of(reply).resolves}
+    resolves = {r.alertname for r in alerts.effects_of(reply).resolves}
     assert "BackupStuck" in resolves
     assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("backup_cluster", "prod"),))] == 0
 
@@ -260,7 +260,7 @@ def test_a_backup_refused_with_a_delivered_alert_is_not_stuck(
     assert report["components"]["watchdog/prod"]["status"] == "healthy"
     assert "refused with a delivered alert" in report["components"]["watchdog/prod"]["message"]
     assert len(stuck_events(published)) == count  # it does not keep firing
-    assert routing.refusal_key("state/refusals/", "prod", "b1") in {
+    assert alerts.refusal_key("state/refusals/", "prod", "b1") in {
         i.key for i in ctx.store.list("state/refusals/")
     }
 
@@ -295,7 +295,7 @@ def test_the_stuck_alert_is_routed_and_resolved_by_a_real_commit() -> None:
         ).model_dump(mode="json"),
     )
     alert_router.handle(stale, ctx)
-    fingerprint = routing.fingerprint(alertname="BackupStuck", cluster="prod", component="gitops")
+    fingerprint = alerts.fingerprint(alertname="BackupStuck", cluster="prod", component="gitops")
     assert ctx.store.stat(f"state/alerts/{fingerprint}.json") is not None
     alert_router.handle(generated("b0", noop=True), ctx)  # a no-op resolves nothing
     assert ctx.store.stat(f"state/alerts/{fingerprint}.json") is not None

@@ -21,11 +21,11 @@ import pytest
 
 from backup2gitops import generation
 from backup2gitops.adapters.storage import MemoryStore
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.archive import MAX_JSON_DEPTH, ReadReport, iter_items, json_depth
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_COMPLETED
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
 from tests.functional.test_backup_complete import BUCKET, Harness
 from tests.functional.test_generation import remote_for
 from tests.hostile.archives import configmap, tarball
@@ -113,13 +113,15 @@ def test_backup_complete_accepts_the_backup(tmp_path: Path, depth: int) -> None:
         finished_at=started + timedelta(seconds=1),
         resource_counts={"configmaps": 3},
         archive=ArchiveRef(
-            key=layout.ARCHIVE_NAME,
+            key=bucket_layout.ARCHIVE_NAME,
             size=len(archive),
             sha256=__import__("hashlib").sha256(archive).hexdigest(),
         ),
     )
-    key = layout.native_manifest_key(prefix="", cluster="prod", backup_id="deep")
-    store.put_bytes(layout.native_archive_key(prefix="", cluster="prod", backup_id="deep"), archive)
+    key = bucket_layout.native_manifest_key(prefix="", cluster="prod", backup_id="deep")
+    store.put_bytes(
+        bucket_layout.native_archive_key(prefix="", cluster="prod", backup_id="deep"), archive
+    )
     store.put_bytes(key, dump_manifest(manifest))
     reply = Harness(store).deliver("minio-webhook", key)
     assert reply is not None and reply.type == BACKUP_COMPLETED, reply

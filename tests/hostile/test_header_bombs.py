@@ -19,10 +19,10 @@ from typing import BinaryIO, cast
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore
-from backup2gitops.core import events, layout
+from backup2gitops.core import bucket_layout, events
 from backup2gitops.core.archive import MAX_HEADER_BYTES, ArchiveError, iter_items
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 from backup2gitops.core.events import BACKUP_FAILED
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
 from tests.functional.test_backup_complete import BUCKET, Harness
 from tests.hostile.archives import (
     VERSION,
@@ -151,11 +151,13 @@ def test_backup_complete_fails_the_backup_on_the_header(tmp_path: Path) -> None:
         finished_at=started + timedelta(seconds=1),
         resource_counts={"configmaps": 1},
         archive=ArchiveRef(
-            key=layout.ARCHIVE_NAME, size=len(body), sha256=hashlib.sha256(body).hexdigest()
+            key=bucket_layout.ARCHIVE_NAME, size=len(body), sha256=hashlib.sha256(body).hexdigest()
         ),
     )
-    key = layout.native_manifest_key(prefix="", cluster="prod", backup_id="bomb")
-    store.put_bytes(layout.native_archive_key(prefix="", cluster="prod", backup_id="bomb"), body)
+    key = bucket_layout.native_manifest_key(prefix="", cluster="prod", backup_id="bomb")
+    store.put_bytes(
+        bucket_layout.native_archive_key(prefix="", cluster="prod", backup_id="bomb"), body
+    )
     store.put_bytes(key, dump_manifest(manifest))
     reply = Harness(store).deliver("minio-webhook", key)
     assert reply is not None and reply.type == BACKUP_FAILED

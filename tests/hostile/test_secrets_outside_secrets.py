@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core import manifest_yaml
+from backup2gitops.core import kube_yaml
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from tests.hostile.flow import BASE, Flow
 
@@ -45,7 +45,7 @@ def secret(kind: str = "Secret") -> dict[str, Any]:
 
 def written(obj: dict[str, Any], policy: str) -> str | None:
     prepared = prepare(obj, policy=CleaningPolicy(secrets=policy))  # type: ignore[arg-type]
-    return None if prepared.object is None else manifest_yaml.dump(prepared.object)
+    return None if prepared.object is None else kube_yaml.dump(prepared.object)
 
 
 @pytest.mark.parametrize("kind", LOOK_ALIKES)

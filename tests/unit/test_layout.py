@@ -3,26 +3,30 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core import layout
-from backup2gitops.core.layout import BackupKey, LayoutError, parse_key
+from backup2gitops.core import bucket_layout
+from backup2gitops.core.bucket_layout import BackupKey, LayoutError, parse_key
 
 
 def test_native_keys_compose() -> None:
     assert (
-        layout.native_archive_key(prefix="", cluster="prod-eu", backup_id="20261123t044501z")
+        bucket_layout.native_archive_key(prefix="", cluster="prod-eu", backup_id="20261123t044501z")
         == "backups/prod-eu/20261123t044501z/resources.tar.gz"
     )
     assert (
-        layout.native_manifest_key(prefix="/team-a/dr/", cluster="c1", backup_id="b1")
+        bucket_layout.native_manifest_key(prefix="/team-a/dr/", cluster="c1", backup_id="b1")
         == "team-a/dr/backups/c1/b1/manifest.json"
     )
-    assert layout.native_backup_dir(prefix="x", cluster="c", backup_id="b") == "x/backups/c/b/"
+    assert (
+        bucket_layout.native_backup_dir(prefix="x", cluster="c", backup_id="b") == "x/backups/c/b/"
+    )
 
 
 @pytest.mark.parametrize("prefix", ["", "team-a", "a/b/c"])
 @pytest.mark.parametrize("role", ["archive", "manifest"])
 def test_native_round_trip(prefix: str, role: str) -> None:
-    compose = layout.native_archive_key if role == "archive" else layout.native_manifest_key
+    compose = (
+        bucket_layout.native_archive_key if role == "archive" else bucket_layout.native_manifest_key
+    )
     key = compose(prefix=prefix, cluster="prod-eu-1", backup_id="20261123t044501z")
     assert parse_key(key) == BackupKey(
         format="native",
@@ -35,8 +39,8 @@ def test_native_round_trip(prefix: str, role: str) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "velero", "a/b"])
 def test_velero_round_trip(prefix: str) -> None:
-    json_key = layout.velero_backup_json_key(prefix=prefix, name="daily-20261123")
-    tar_key = layout.velero_archive_key(prefix=prefix, name="daily-20261123")
+    json_key = bucket_layout.velero_backup_json_key(prefix=prefix, name="daily-20261123")
+    tar_key = bucket_layout.velero_archive_key(prefix=prefix, name="daily-20261123")
     assert tar_key.endswith("backups/daily-20261123/daily-20261123.tar.gz")
     parsed_json = parse_key(json_key, velero_prefixes=[prefix])
     parsed_tar = parse_key(tar_key, velero_prefixes=[prefix])
@@ -123,30 +127,30 @@ def test_hostile_keys_are_not_backups(key: str) -> None:
 )
 def test_compose_rejects_bad_names(cluster: str, backup_id: str, prefix: str) -> None:
     with pytest.raises(LayoutError):
-        layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
+        bucket_layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
 
 
 def test_max_length_names_accepted() -> None:
-    key = layout.native_manifest_key(prefix="", cluster="c" * 63, backup_id="b" * 253)
+    key = bucket_layout.native_manifest_key(prefix="", cluster="c" * 63, backup_id="b" * 253)
     assert parse_key(key) is not None
 
 
 @pytest.mark.parametrize("cluster", ["prod.eu", "c" * 64, "Prod", "prod\n", "-prod"])
 def test_cluster_names_are_dns1123_labels(cluster: str) -> None:
-    with pytest.raises(layout.LayoutError):
-        layout.native_manifest_key(prefix="", cluster=cluster, backup_id="b")
+    with pytest.raises(bucket_layout.LayoutError):
+        bucket_layout.native_manifest_key(prefix="", cluster=cluster, backup_id="b")
     assert parse_key(f"backups/{cluster}/b/manifest.json") is None
 
 
 def test_new_backup_id() -> None:
     when = datetime(2026, 11, 23, 5, 45, 1, tzinfo=timezone(timedelta(hours=1)))
-    backup_id = layout.new_backup_id(when)
+    backup_id = bucket_layout.new_backup_id(when)
     assert backup_id == "20261123t044501z"
-    assert layout.validate_name(backup_id) == backup_id
-    later = layout.new_backup_id(datetime(2026, 11, 23, 4, 45, 2, tzinfo=UTC))
+    assert bucket_layout.validate_name(backup_id) == backup_id
+    later = bucket_layout.new_backup_id(datetime(2026, 11, 23, 4, 45, 2, tzinfo=UTC))
     assert later > backup_id
     with pytest.raises(LayoutError):
-        layout.new_backup_id(datetime(2026, 11, 23))  # naive
+        bucket_layout.new_backup_id(datetime(2026, 11, 23))  # naive
 
 
 @pytest.mark.parametrize(
@@ -167,11 +171,11 @@ NATIVE_KEYS = ["backups/demo/b1/manifest.json", "backups/demo/b1/resources.tar.g
 
 
 def test_backup_keys_name_marker_and_archive() -> None:
-    keys = layout.backup_keys(
+    keys = bucket_layout.backup_keys(
         NATIVE_KEYS, format="native", cluster="demo", backup_id="b1", velero_clusters={}
     )
     assert (keys.marker, keys.archive) == tuple(NATIVE_KEYS)
-    velero = layout.backup_keys(
+    velero = bucket_layout.backup_keys(
         ["velero/backups/d1/velero-backup.json", "velero/backups/d1/d1.tar.gz"],
         format="velero",
         cluster="prod",
@@ -210,6 +214,6 @@ def test_backup_keys_must_agree_with_the_layout(
     keys: list[str], fmt: Any, cluster: str, backup_id: str, velero: dict[str, str]
 ) -> None:
     with pytest.raises(LayoutError):
-        layout.backup_keys(
+        bucket_layout.backup_keys(
             keys, format=fmt, cluster=cluster, backup_id=backup_id, velero_clusters=velero
         )

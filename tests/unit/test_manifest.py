@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core.manifest import (
+from backup2gitops.core.backup_manifest import (
     SUPPORTED_FORMAT_VERSIONS,
     ArchiveRef,
     BackupManifest,

@@ -6,8 +6,8 @@ import pytest
 @pytest.mark.parametrize(
     "module",
     [
-        "backup2gitops.core.layout",
-        "backup2gitops.core.manifest",
+        "backup2gitops.core.bucket_layout",
+        "backup2gitops.core.backup_manifest",
         "backup2gitops.core.archive",
         "backup2gitops.sample",
         "backup2gitops.config",
@@ -29,14 +29,18 @@ def test_all_names_exist_and_are_complete(module: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["backup2gitops.core.layout", "backup2gitops.core.manifest", "backup2gitops.core.archive"],
+    [
+        "backup2gitops.core.bucket_layout",
+        "backup2gitops.core.backup_manifest",
+        "backup2gitops.core.archive",
+    ],
 )
 def test_core_modules_say_they_are_pure(module: str) -> None:
     doc = importlib.import_module(module).__doc__
     assert doc is not None and "PURE" in doc
 
 
-@pytest.mark.parametrize("module", ["layout", "manifest", "archive"])
+@pytest.mark.parametrize("module", ["bucket_layout", "backup_manifest", "archive"])
 def test_core_modules_import_only_stdlib_and_pydantic(module: str) -> None:
     import ast
     import sys

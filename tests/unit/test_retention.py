@@ -1,4 +1,4 @@
-"""core.retention: which backups ``backups.keep`` deletes (pure)."""
+"""core.retention_plan: which backups ``backups.keep`` deletes (pure)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from backup2gitops.core.retention import KeepPolicy, StoredBackup, plan
+from backup2gitops.core.retention_plan import KeepPolicy, StoredBackup, plan
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 GRACE = timedelta(hours=1)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.archive import ArchiveWriter, BackupItem, iter_items
 from backup2gitops.sample import (
     SAMPLE_BACKUP_ID,
@@ -24,8 +24,8 @@ def _by_kind(items: list[BackupItem]) -> Counter[str]:
 
 
 def test_constants() -> None:
-    assert layout.validate_name(SAMPLE_CLUSTER) == "demo"
-    assert layout.validate_name(SAMPLE_BACKUP_ID) == SAMPLE_BACKUP_ID
+    assert bucket_layout.validate_name(SAMPLE_CLUSTER) == "demo"
+    assert bucket_layout.validate_name(SAMPLE_BACKUP_ID) == SAMPLE_BACKUP_ID
     assert SAMPLE_KUBERNETES_VERSION == "v1.31.4"
 
 

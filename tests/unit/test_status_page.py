@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 import pytest
 
 from backup2gitops.core import health, status, status_page
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.events import DriftFinding, GitopsDrifted
 from backup2gitops.core.health import BackupMark, CheckResult, CommitMark
-from backup2gitops.core.routing import Alert
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SHA = "89abcdef0123456789abcdef0123456789abcdef"

@@ -143,7 +143,7 @@ def test_argocd_applicationset_generates_over_the_unit_folders() -> None:
 @pytest.mark.parametrize("mode", ["applications", "applicationset"])
 def test_argocd_syncs_server_side_without_self_heal_unless_asked(mode: units.ArgoMode) -> None:
     """The repository is written from the cluster: a sync owns only the fields in git, and a
-    hand change waits for the next backup instead of being reverted (docs/architecture.md)."""
+    hand change waits for the next backup instead of being reverted (docs/decisions.md)."""
     for settings, self_heal in (
         (units.ArgoSettings(mode=mode), False),
         (units.ArgoSettings(mode=mode, self_heal=True, prune=False), True),

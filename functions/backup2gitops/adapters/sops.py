@@ -3,7 +3,7 @@
 Runs the ``sops`` binary (installed from github.com/getsops/sops) on the Secret as YAML. Only
 ``data`` and ``stringData`` are encrypted (``--encrypted-regex``), so names, labels and the type
 stay reviewable. The object's YAML is fed to sops in the repository's stable key order and
-sops keeps that order, so writing the result through ``core.manifest_yaml`` leaves the values,
+sops keeps that order, so writing the result through ``core.kube_yaml`` leaves the values,
 and with them the MAC, exactly as sops computed them.
 
 sops uses a fresh data key and IVs each run, so an unchanged Secret would get new ciphertext on
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from backup2gitops.core import errors, manifest_yaml, sops_files
+from backup2gitops.core import errors, kube_yaml, sops_files
 
 if TYPE_CHECKING:
     from backup2gitops.config import GeneratorConfig
@@ -88,7 +88,7 @@ class SopsEncrypter:
                     "yaml",
                     "/dev/stdin",
                 ],
-                input=manifest_yaml.dump(obj),
+                input=kube_yaml.dump(obj),
                 capture_output=True,
                 text=True,
                 timeout=self.timeout_s,

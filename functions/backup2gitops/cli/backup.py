@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from backup2gitops.cluster_snapshot import write_cluster_backup
     from backup2gitops.config import ConfigError, load_config
     from backup2gitops.core.archive import ArchiveError
+    from backup2gitops.core.bucket_layout import LayoutError, new_backup_id, validate_cluster
     from backup2gitops.core.events import now
-    from backup2gitops.core.layout import LayoutError, new_backup_id, validate_cluster
 
     try:
         config = load_config(args.config)

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def backup_id_of(archive: PurePosixPath) -> str:
     """The backup a tarball belongs to: its folder for ``<id>/resources.tar.gz`` (native),
     else the file's name without ``.tar.gz`` (Velero's ``<name>/<name>.tar.gz``, a lone file)."""
-    from backup2gitops.core.layout import ARCHIVE_NAME
+    from backup2gitops.core.bucket_layout import ARCHIVE_NAME
 
     if archive.name == ARCHIVE_NAME and archive.parent.name:
         return archive.parent.name
@@ -72,7 +72,7 @@ def resolve_source(
     backup-complete reads them)."""
     from backup2gitops.adapters.storage import open_store
     from backup2gitops.config import load_config
-    from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.backup_manifest import parse_manifest
     from backup2gitops.core.velero_backup import velero_claims
     from backup2gitops.generation import Claims
 
@@ -119,7 +119,7 @@ def stored_folder(
     """A backup folder in a bucket (``s3://bucket/backups/prod/<id>/``): a native backup's
     ``manifest.json`` and its archive, else Velero's ``<name>/<name>.tar.gz`` (with its
     ``velero-backup.json``'s claims when it is there)."""
-    from backup2gitops.core.manifest import parse_manifest
+    from backup2gitops.core.backup_manifest import parse_manifest
     from backup2gitops.core.velero_backup import velero_claims
     from backup2gitops.generation import Claims
 

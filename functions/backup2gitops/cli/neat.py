@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from backup2gitops.core import cleaning, manifest_yaml
+    from backup2gitops.core import cleaning, kube_yaml
     from backup2gitops.core.cleaning.controller_fields import blind_choices
     from backup2gitops.core.cleaning.objectref import ObjectRef
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             if args.filename == "-"
             else Path(args.filename).read_text(encoding="utf-8")
         )
-        objects = manifest_yaml.load_all(text)
+        objects = kube_yaml.load_all(text)
     except (OSError, ValueError) as err:
         cause = err.__cause__
         if cause is not None:  # one line, file:line:column, not PyYAML's five
@@ -164,6 +164,6 @@ def _render(objects: list[dict[str, Any]], *, output: str) -> str:
             "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
             for row in rows
         )
-    from backup2gitops.core import manifest_yaml
+    from backup2gitops.core import kube_yaml
 
-    return "---\n".join(manifest_yaml.dump(obj) for obj in objects)
+    return "---\n".join(kube_yaml.dump(obj) for obj in objects)

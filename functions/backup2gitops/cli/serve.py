@@ -155,7 +155,7 @@ def ingress_app(broker: LocalBroker) -> flask.Flask:
 
 def prepare_workdir(workdir: Path) -> dict[str, str]:
     """The demo's bucket (seeded with the sample backup), remote and config, and a webhook body."""
-    from backup2gitops.cli import demo
+    from backup2gitops.cli.demo import setup as demo
 
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """``backup2gitops status``: what health-aggregator's ``/status`` says, in the terminal.
 
 Without ``--url`` the facts are measured here, from the configuration, by the same code the
-function runs (``health_aggregator.handler.status_body``); with ``--url`` they are read from a
+function runs (``health_aggregator.views.status_body``); with ``--url`` they are read from a
 deployed health-aggregator's ``/status``, sending ``Authorization: Bearer
 $BACKUP2GITOPS_STATUS_TOKEN`` when that variable is set (the token ``health.status_token``
 names) -- or, for a Lambda Function URL (``AuthType: AWS_IAM``), signed with SigV4 and the
@@ -59,7 +59,7 @@ def fetch(url: str, *, token: str | None = None, sigv4_region: str | None = None
 
 def measure_here(config_path: str | None) -> dict[str, Any]:
     from backup2gitops.runtime.context import FunctionContext
-    from health_aggregator.handler import status_body
+    from health_aggregator.views import status_body
 
     return status_body(FunctionContext(load_config(config_path)))
 

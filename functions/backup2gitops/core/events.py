@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from backup2gitops.core import layout, tracecontext
+from backup2gitops.core import bucket_layout, tracecontext
 from backup2gitops.core.errors import InvalidInput
 
 TYPE_PREFIX = "io.backup2gitops."
@@ -92,7 +92,7 @@ class Event(BaseModel):
     @classmethod
     def _valid_cluster(cls, value: str | None) -> str | None:
         # It is copied into replies (a header in binary mode) and read as a cluster name.
-        return value if value is None else layout.validate_cluster(value)
+        return value if value is None else bucket_layout.validate_cluster(value)
 
     def string_attributes(self) -> dict[str, str]:
         """Every context attribute in its canonical string form (what Trigger filters compare)."""
@@ -177,9 +177,11 @@ class BackupRequested(EventData):
 
 class BackupCompleted(EventData):
     backup_id: str = Field(
-        pattern=layout.NAME_PATTERN, max_length=253, description="a DNS-1123 subdomain, no '..'"
+        pattern=bucket_layout.NAME_PATTERN,
+        max_length=253,
+        description="a DNS-1123 subdomain, no '..'",
     )
-    cluster: str = Field(pattern=layout.CLUSTER_PATTERN, description="a DNS-1123 label")
+    cluster: str = Field(pattern=bucket_layout.CLUSTER_PATTERN, description="a DNS-1123 label")
     format: Literal["native", "velero"]
     bucket: str
     keys: list[str] = Field(
@@ -204,7 +206,7 @@ class BackupCompleted(EventData):
     @field_validator("backup_id")
     @classmethod
     def _no_double_dot(cls, value: str) -> str:
-        return layout.validate_name(value, what="backup id")
+        return bucket_layout.validate_name(value, what="backup id")
 
 
 class BackupFailed(EventData):

@@ -31,7 +31,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Final
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.errors import Backup2GitopsError
 
 MAX_NAME_LENGTH: Final[int] = 253
@@ -170,7 +170,7 @@ def check_segment(value: str, *, what: str) -> str:
 
 def check_cluster(cluster: str) -> str:
     """``cluster`` if it is a DNS-1123 label, else raise UnsafeName."""
-    if not layout.is_cluster_name(cluster):
+    if not bucket_layout.is_cluster_name(cluster):
         raise UnsafeName(f"cluster name {cluster!r} is not a DNS-1123 label")
     return cluster
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from backup2gitops.core import manifest_yaml, units
+from backup2gitops.core import kube_yaml, units
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
 
@@ -63,18 +63,18 @@ def iter_tree(
         if relative.rpartition("/")[2] == KUSTOMIZATION:
             raise PathCollision(f"an object maps to {path}")
         members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
-        yield path, manifest_yaml.dump(obj).encode()
+        yield path, kube_yaml.dump(obj).encode()
     plan = units.plan_units(cluster, members, layout=layout)
     for key, listed in plan.parents.items():
         yield _kustomization_file(f"{root}/{key}" if key else root, listed)
     for unit in plan.units:
         yield _kustomization_file(unit.folder, unit.files)
     for relative, obj in units.entry_points(cluster=cluster, units=plan.units, layout=layout):
-        yield PurePosixPath(f"{root}/{relative}"), manifest_yaml.dump(obj).encode()
+        yield PurePosixPath(f"{root}/{relative}"), kube_yaml.dump(obj).encode()
 
 
 def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[PurePosixPath, bytes]:
-    content = manifest_yaml.dump(units.kustomization(resources))
+    content = kube_yaml.dump(units.kustomization(resources))
     return PurePosixPath(f"{folder}/{KUSTOMIZATION}"), content.encode()
 
 

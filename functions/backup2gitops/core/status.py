@@ -19,9 +19,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backup2gitops.core import forge
+from backup2gitops.core.alerts import Alert
 from backup2gitops.core.events import GitopsDrifted, HealthReported, StuckCause
 from backup2gitops.core.health import ClusterFacts, duration_iso
-from backup2gitops.core.routing import Alert
 
 
 class _Model(BaseModel):

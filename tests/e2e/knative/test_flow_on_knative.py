@@ -33,10 +33,10 @@ import requests
 from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters.storage import open_store
-from backup2gitops.backups import write_native_backup
 from backup2gitops.cli import flow as cli_flow
 from backup2gitops.config import StorageConfig
 from backup2gitops.core import events
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
 from tests.e2e.alertmanager import alertmanager_server
 from tests.e2e.git_daemon import git_daemon

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.core import cleaning, manifest_yaml
+from backup2gitops.core import cleaning, kube_yaml
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.repo_layout import group_resource_for
@@ -29,7 +29,7 @@ POLICY = cleaning.CleaningPolicy(secrets="redact", keep_provisioned_volumes=True
 
 
 def _render(objects: list[dict]) -> str:
-    return "---\n".join(manifest_yaml.dump(obj) for obj in objects)
+    return "---\n".join(kube_yaml.dump(obj) for obj in objects)
 
 
 def test_every_case_has_an_expected_file() -> None:
@@ -40,8 +40,8 @@ def test_every_case_has_an_expected_file() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_golden(name: str) -> None:
-    inputs = manifest_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
-    expected = manifest_yaml.load_all((CASES / f"{name}.expected.yaml").read_text())
+    inputs = kube_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
+    expected = kube_yaml.load_all((CASES / f"{name}.expected.yaml").read_text())
     before = copy.deepcopy(inputs)
     index = cleaning.BackupIndex.of(inputs)
     results = [cleaning.prepare(obj, policy=POLICY, index=index) for obj in inputs]
@@ -58,7 +58,7 @@ NOT_IDEMPOTENT = {"service-nodeport-lastapplied", "crd-defaults", "leftover-defa
 
 @pytest.mark.parametrize("name", sorted(set(NAMES) - NOT_IDEMPOTENT))
 def test_neat_is_idempotent(name: str) -> None:
-    inputs = manifest_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
+    inputs = kube_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
     index = cleaning.BackupIndex.of(inputs)
     for obj in inputs:
         once = cleaning.neat(obj, policy=POLICY, index=index)
@@ -84,8 +84,8 @@ def test_reasons_are_pinned_for_the_exclusion_cases() -> None:
 
 @pytest.mark.parametrize("name", WITH_REASONS)
 def test_exclusion_reasons_reach_the_commit_message(name: str) -> None:
-    inputs = manifest_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
-    expected = manifest_yaml.load_all((CASES / f"{name}.excluded.yaml").read_text())[0]
+    inputs = kube_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
+    expected = kube_yaml.load_all((CASES / f"{name}.excluded.yaml").read_text())[0]
     index = cleaning.BackupIndex.of(inputs)
     excluded = {
         f"{ref.kind} {ref.qualified_name}": result.excluded
@@ -113,7 +113,7 @@ def test_exclusion_reasons_reach_the_commit_message(name: str) -> None:
 def test_reasons_hold_in_any_archive_order(name: str) -> None:
     """The index is built before cleaning: a claim before its StatefulSet, or a custom
     resource before its CRD, is decided the same way."""
-    inputs = manifest_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
+    inputs = kube_yaml.load_all((CASES / f"{name}.input.yaml").read_text())
     forward = generation.plan_backup(_items(inputs), cluster="golden", policy=POLICY)
     backward = generation.plan_backup(_items(inputs[::-1]), cluster="golden", policy=POLICY)
     assert backward.excluded_by_reason == forward.excluded_by_reason

@@ -183,11 +183,11 @@ def test_unknown_kinds_only_lose_metadata_and_status() -> None:
 def test_every_registered_rule_has_a_golden_case() -> None:
     from pathlib import Path
 
-    from backup2gitops.core import manifest_yaml
+    from backup2gitops.core import kube_yaml
 
     kinds = set()
     for path in (Path(__file__).parent / "cases").glob("*.input.yaml"):
-        for item in manifest_yaml.load_all(path.read_text()):
+        for item in kube_yaml.load_all(path.read_text()):
             group = item["apiVersion"].rpartition("/")[0]
             kinds.add((group, item["kind"]))
     missing = set(RULES) - kinds - {("apps", "ReplicaSet")}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backup2gitops.cli import neat as neat_cli
-from backup2gitops.core.manifest_yaml import load_all
+from backup2gitops.core.kube_yaml import load_all
 
 CASES = Path(__file__).parent / "cases"
 

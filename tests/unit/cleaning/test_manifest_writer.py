@@ -1,6 +1,6 @@
 """manifest_writer writes exactly what PyYAML writes: golden cases, the sample, a generated corpus.
 
-PyYAML on libyaml's emitter (``manifest_yaml.dump_pyyaml``), what the repository was written
+PyYAML on libyaml's emitter (``kube_yaml.dump_pyyaml``), what the repository was written
 with, is the reference (its pure-Python emitter differs from libyaml on a few escapes, such as
 NEL and LINE SEPARATOR; on the golden cases all three agree). The corpus is seeded, so a
 failure names an object that can be replayed.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.core import manifest_writer, manifest_yaml
+from backup2gitops.core import kube_yaml, kube_yaml_writer
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
 from backup2gitops.sample import iter_sample_items
 
@@ -38,23 +38,23 @@ AWKWARD = [
 
 
 def reference(obj: dict[str, Any]) -> str:
-    return manifest_yaml.dump_pyyaml(obj)
+    return kube_yaml.dump_pyyaml(obj)
 
 
 def fast(obj: dict[str, Any]) -> str | None:
     try:
-        return manifest_writer.write(
+        return kube_yaml_writer.write(
             obj,
-            top_order=manifest_yaml.TOP_LEVEL_ORDER,
-            metadata_order=manifest_yaml.METADATA_ORDER,
+            top_order=kube_yaml.TOP_LEVEL_ORDER,
+            metadata_order=kube_yaml.METADATA_ORDER,
         )
-    except manifest_writer.Unsupported:
+    except kube_yaml_writer.Unsupported:
         return None
 
 
 def golden_objects() -> list[dict[str, Any]]:
     objects = [
-        obj for p in sorted(CASES.glob("*.yaml")) for obj in manifest_yaml.load_all(p.read_text())
+        obj for p in sorted(CASES.glob("*.yaml")) for obj in kube_yaml.load_all(p.read_text())
     ]
     objects += [item.obj for item in iter_sample_items()]
     cleaned = [prepare(obj, policy=CleaningPolicy(secrets="redact")).object for obj in objects]
@@ -66,8 +66,8 @@ def test_every_golden_and_sample_object_is_written_as_pyyaml_writes_it() -> None
     handled = 0
     for obj in objects:
         expected = reference(obj)
-        assert manifest_yaml.dump(obj) == expected
-        assert manifest_yaml.dump(obj, pure=True) == expected
+        assert kube_yaml.dump(obj) == expected
+        assert kube_yaml.dump(obj, pure=True) == expected
         written = fast(obj)
         if written is not None:
             handled += 1
@@ -114,7 +114,7 @@ def test_generated_corpus_matches_pyyaml_byte_for_byte(seed: int) -> None:
     for index in range(1500):
         obj = random_mapping(rng, 0) | {"apiVersion": "v1", "kind": "X"}
         expected = reference(obj)
-        assert manifest_yaml.dump(obj) == expected, (seed, index, obj)
+        assert kube_yaml.dump(obj) == expected, (seed, index, obj)
         written = fast(obj)
         if written is not None:
             handled += 1
@@ -131,7 +131,7 @@ def test_each_awkward_string_as_value_key_and_list_item(value: str) -> None:
         {value: 1} if value else {"e": 1},
     ]
     for obj in shapes:
-        assert manifest_yaml.dump(obj) == reference(obj)
+        assert kube_yaml.dump(obj) == reference(obj)
 
 
 def test_out_of_subset_objects_fall_back_to_pyyaml() -> None:
@@ -139,7 +139,7 @@ def test_out_of_subset_objects_fall_back_to_pyyaml() -> None:
     for obj in ({1: "int key"}, {"k" * 125: 1}, {"s": "x\n\n"}, {"d": day}, {"f": 1.5j}, {}):
         assert fast(obj) is None
         if "f" not in obj:
-            assert manifest_yaml.dump(obj) == reference(obj)
+            assert kube_yaml.dump(obj) == reference(obj)
 
 
 def test_tuples_are_written_as_lists() -> None:

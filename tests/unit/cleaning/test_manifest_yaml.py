@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backup2gitops.core.manifest_yaml import dump, load_all
+from backup2gitops.core.kube_yaml import dump, load_all
 
 CASES = Path(__file__).parent / "cases"
 
@@ -151,7 +151,7 @@ def test_libyaml_and_pure_python_emitters_write_the_same_bytes() -> None:
     """Output must not depend on whether a machine's PyYAML has libyaml."""
     from pathlib import Path
 
-    from backup2gitops.core import manifest_yaml as my
+    from backup2gitops.core import kube_yaml as my
     from backup2gitops.sample import iter_sample_items
 
     cases = Path(__file__).parent / "cases"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core import manifest_yaml, units
+from backup2gitops.core import kube_yaml, units
 from backup2gitops.core.repo_layout import group_resource_for, object_path
 from backup2gitops.core.repo_plan import PathCollision, plan_tree
 
@@ -56,7 +56,7 @@ def test_each_unit_lists_its_own_files_and_the_root_lists_the_units() -> None:
     assert root["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
     assert root["kind"] == "Kustomization"
     assert tree[PurePosixPath("clusters/c/namespaces/shop/configmaps/a.yaml")] == (
-        manifest_yaml.dump(CM).encode()
+        kube_yaml.dump(CM).encode()
     )
     assert list(tree) == sorted(tree)
 
@@ -123,7 +123,7 @@ def test_kustomize_builds_the_planned_tree(tmp_path: Path) -> None:
     policy = cleaning.CleaningPolicy(secrets="redact")
     objects = []
     for case in sorted(CASES.glob("*.input.yaml")):
-        for obj in manifest_yaml.load_all(case.read_text()):
+        for obj in kube_yaml.load_all(case.read_text()):
             prepared = cleaning.prepare(obj, policy=policy)
             if prepared.object is not None:
                 objects.append(placed("prod-eu", prepared.object))
@@ -142,7 +142,7 @@ def test_kustomize_builds_the_planned_tree(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    built = manifest_yaml.load_all(result.stdout)
+    built = kube_yaml.load_all(result.stdout)
     assert len(built) == len(objects)
     assert {(o["kind"], o["metadata"]["name"]) for o in built} == {
         (o["kind"], o["metadata"]["name"]) for _, o in objects

@@ -123,3 +123,24 @@ def commit_changes(
     return CommitChanges(
         commit=this, previous=parent, changes=changes, git_dir=git_dir, runner=runner, root=root
     )
+
+
+class ChangesInGitDir:
+    """``changes`` for a repository whose commits live in ``git_dir`` (``GitRemote``'s clone,
+    ``LocalWorkTree``'s repository): one implementation of ``Repository.changes``."""
+
+    git_dir: Path
+    runner: GitRunner
+
+    def changes(
+        self, *, commit: str, root: PurePosixPath, backup_id: str, cluster: str
+    ) -> CommitChanges | None:
+        """What ``commit`` changed under ``root`` (``commit_changes``)."""
+        return commit_changes(
+            git_dir=self.git_dir,
+            runner=self.runner,
+            commit=commit,
+            root=root,
+            backup_id=backup_id,
+            cluster=cluster,
+        )

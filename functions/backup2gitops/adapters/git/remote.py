@@ -19,7 +19,7 @@ import hashlib
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from backup2gitops.adapters.git import changes
 from backup2gitops.adapters.git.credentials import credential_env, display_url, split_credentials
@@ -52,7 +52,7 @@ def exclusive(path: Path, *, wait_s: float, what: str) -> Iterator[None]:
         yield
 
 
-class GitRemote:
+class GitRemote(changes.ChangesInGitDir):
     """A remote branch and the cached clone used to write to it (a ``Repository``)."""
 
     def __init__(
@@ -128,19 +128,6 @@ class GitRemote:
                 push=self._push,
                 remote_ref=self._remote_ref,
             )
-
-    def changes(
-        self, *, commit: str, root: PurePosixPath, backup_id: str, cluster: str
-    ) -> changes.CommitChanges | None:
-        """What ``commit`` changed under ``root`` (``changes.commit_changes``)."""
-        return changes.commit_changes(
-            git_dir=self.git_dir,
-            runner=self.runner,
-            commit=commit,
-            root=root,
-            backup_id=backup_id,
-            cluster=cluster,
-        )
 
     def _sync(self) -> None:
         self._usable_clone()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from backup2gitops.adapters.git import changes
 from backup2gitops.adapters.git.errors import GitError
@@ -23,7 +23,7 @@ from backup2gitops.adapters.git.remote import exclusive
 from backup2gitops.adapters.git.tip import GitTip
 
 
-class LocalWorkTree:
+class LocalWorkTree(changes.ChangesInGitDir):
     """A work tree's checked-out branch (a ``Repository``)."""
 
     def __init__(
@@ -103,15 +103,3 @@ class LocalWorkTree:
         """Nothing to push: the commit (made on the branch by fast-import) is checked out, so
         the index and the files match it. ``open`` saw the tree clean, so nothing is lost."""
         self.runner.run("reset", "--hard", "--quiet", cwd=self.workdir)
-
-    def changes(
-        self, *, commit: str, root: PurePosixPath, backup_id: str, cluster: str
-    ) -> changes.CommitChanges | None:
-        return changes.commit_changes(
-            git_dir=self.git_dir,
-            runner=self.runner,
-            commit=commit,
-            root=root,
-            backup_id=backup_id,
-            cluster=cluster,
-        )

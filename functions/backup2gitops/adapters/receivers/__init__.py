@@ -3,7 +3,7 @@
 Built-ins: ``alertmanager``, ``slack``, ``teams``, ``pagerduty``, ``webhook``, ``console``.
 Third-party receivers register a class (or factory) under the entry point group
 ``backup2gitops.receivers``; it is called as ``factory(config, environ=...)`` with its
-``config_receivers.PluginReceiverConfig`` (``config.settings`` holds its own settings, validated
+``config.receivers.PluginReceiverConfig`` (``config.settings`` holds its own settings, validated
 by the ``settings_model`` the entry point declares) and must return an object with ``name``,
 ``health_url``, ``repeat_firing`` and ``send(alert)``.
 """

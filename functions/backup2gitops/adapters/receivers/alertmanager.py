@@ -14,8 +14,8 @@ from typing import Any
 import requests
 
 from backup2gitops.adapters.receivers.base import post_json, reveal
-from backup2gitops.config_receivers import AlertmanagerReceiverConfig
-from backup2gitops.core.routing import Alert
+from backup2gitops.config.receivers import AlertmanagerReceiverConfig
+from backup2gitops.core.alerts import Alert
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
-from backup2gitops.config_receivers import WebhookUrlReceiverConfig
-from backup2gitops.config_types import SecretRef
+from backup2gitops.config.receivers import WebhookUrlReceiverConfig
+from backup2gitops.config.types import SecretRef
 from backup2gitops.core import errors
-from backup2gitops.core.routing import Alert
+from backup2gitops.core.alerts import Alert
 
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 _TOKEN_LIKE = 16

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from backup2gitops.adapters.receivers.base import headline
-from backup2gitops.config_receivers import ConsoleReceiverConfig
-from backup2gitops.core.routing import Alert
+from backup2gitops.config.receivers import ConsoleReceiverConfig
+from backup2gitops.core.alerts import Alert
 
 
 class ConsoleReceiver:

@@ -12,9 +12,9 @@ from typing import Any
 import requests
 
 from backup2gitops.adapters.receivers.base import post_json, reveal
-from backup2gitops.config_receivers import PAGERDUTY_EVENTS_URL as EVENTS_URL
-from backup2gitops.config_receivers import PagerDutyReceiverConfig
-from backup2gitops.core.routing import Alert
+from backup2gitops.config.receivers import PAGERDUTY_EVENTS_URL as EVENTS_URL
+from backup2gitops.config.receivers import PagerDutyReceiverConfig
+from backup2gitops.core.alerts import Alert
 
 _SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
 

@@ -1,6 +1,6 @@
 """Which class serves which receiver ``type``: the built-ins, then the entry point group.
 
-The configuration already resolved every ``type`` (``config_receivers``): an unknown one never
+The configuration already resolved every ``type`` (``config.receivers``): an unknown one never
 reaches this module.
 """
 
@@ -18,7 +18,7 @@ from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
 from backup2gitops.config import AlertsConfig
-from backup2gitops.config_receivers import ENTRY_POINT_GROUP, AnyReceiverConfig
+from backup2gitops.config.receivers import ENTRY_POINT_GROUP, AnyReceiverConfig
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "build_receiver", "build_receivers", "factory_for"]
 

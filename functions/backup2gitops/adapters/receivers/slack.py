@@ -11,7 +11,7 @@ from backup2gitops.adapters.receivers.base import (
     headline,
     status_emoji,
 )
-from backup2gitops.core.routing import Alert
+from backup2gitops.core.alerts import Alert
 
 
 def to_message(alert: Alert) -> dict[str, Any]:

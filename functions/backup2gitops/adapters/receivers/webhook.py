@@ -23,8 +23,8 @@ from typing import Any
 import requests
 
 from backup2gitops.adapters.receivers.base import post_json, reveal
-from backup2gitops.config_receivers import WebhookReceiverConfig
-from backup2gitops.core.routing import Alert
+from backup2gitops.config.receivers import WebhookReceiverConfig
+from backup2gitops.core.alerts import Alert
 
 SIGNATURE_HEADER = "X-Backup2gitops-Signature"
 TIMESTAMP_HEADER = "X-Backup2gitops-Timestamp"

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from backup2gitops.config_types import FieldProblem, PlainUrl, SecretRef, Strict, UrlOrSecret
+from backup2gitops.config.types import FieldProblem, PlainUrl, SecretRef, Strict, UrlOrSecret
 
 ENTRY_POINT_GROUP = "backup2gitops.receivers"
 BUILT_IN_TYPES = ("alertmanager", "slack", "teams", "pagerduty", "webhook", "console")

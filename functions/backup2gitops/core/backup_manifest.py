@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from backup2gitops.core import layout
+from backup2gitops.core import bucket_layout
 from backup2gitops.core.errors import Backup2GitopsError
 
 __all__ = [
@@ -95,7 +95,7 @@ class BackupManifest(BaseModel):
     @field_validator("backup_id", "cluster")
     @classmethod
     def _key_safe(cls, value: str) -> str:
-        return layout.validate_name(value)
+        return bucket_layout.validate_name(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> BackupManifest:

@@ -1,6 +1,6 @@
 """Building blocks of the configuration model: strict sections, secret references, clean URLs.
 
-Used by ``backup2gitops.config`` and ``backup2gitops.config_receivers``; no I/O at import.
+Used by ``backup2gitops.config`` and ``backup2gitops.config.receivers``; no I/O at import.
 """
 
 from __future__ import annotations

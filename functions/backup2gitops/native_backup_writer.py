@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from backup2gitops.adapters.storage import ObjectInfo, ObjectStore, PreconditionFailed
-from backup2gitops.core import errors, layout
+from backup2gitops.core import bucket_layout, errors
 from backup2gitops.core.archive import ArchiveWriter, BackupItem
-from backup2gitops.core.manifest import ArchiveRef, BackupManifest, dump_manifest
+from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_manifest
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,12 @@ def write_native_backup(
     ``started_at``. ``warnings`` is read after the items are exhausted, so a list the item
     source appends to ends up whole in the manifest.
     """
-    archive_key = layout.native_archive_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
-    manifest_key = layout.native_manifest_key(prefix=prefix, cluster=cluster, backup_id=backup_id)
+    archive_key = bucket_layout.native_archive_key(
+        prefix=prefix, cluster=cluster, backup_id=backup_id
+    )
+    manifest_key = bucket_layout.native_manifest_key(
+        prefix=prefix, cluster=cluster, backup_id=backup_id
+    )
     try:
         with store.writer(archive_key) as out, ArchiveWriter(cast(BinaryIO, out)) as archive:
             for item in items:
@@ -68,7 +72,9 @@ def write_native_backup(
         started_at=started_at,
         finished_at=finished_at or (clock() if clock is not None else started_at),
         resource_counts=archive.counts,
-        archive=ArchiveRef(key=layout.ARCHIVE_NAME, size=archive.size, sha256=archive.sha256),
+        archive=ArchiveRef(
+            key=bucket_layout.ARCHIVE_NAME, size=archive.size, sha256=archive.sha256
+        ),
         warnings=list(warnings),
     )
     info = store.put_bytes(manifest_key, dump_manifest(manifest))
@@ -104,7 +110,7 @@ def claimed(
     """Hold ``backups/<cluster>/<id>/.claim`` while a backup is written (a conditional put, so
     two runs of the same backup cannot write at once). A claim older than ``ttl`` is a crashed
     run's and is taken over. The claim is removed when the block ends, however it ends."""
-    folder = layout.native_backup_dir(prefix=prefix, cluster=cluster, backup_id=backup_id)
+    folder = bucket_layout.native_backup_dir(prefix=prefix, cluster=cluster, backup_id=backup_id)
     key = f"{folder.rstrip('/')}/{CLAIM_NAME}"
     body = json.dumps({"owner": owner, "claimed_at": now.isoformat()}).encode()
     try:

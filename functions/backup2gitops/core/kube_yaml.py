@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import yaml
 
-from backup2gitops.core import manifest_writer
+from backup2gitops.core import kube_yaml_writer
 
 TOP_LEVEL_ORDER: Final[tuple[str, ...]] = (
     "apiVersion",
@@ -93,10 +93,10 @@ def dump(obj: Mapping[str, Any], *, pure: bool = False) -> str:
     """
     if not pure and type(obj) is dict:
         try:
-            return manifest_writer.write(
+            return kube_yaml_writer.write(
                 obj, top_order=TOP_LEVEL_ORDER, metadata_order=METADATA_ORDER
             )
-        except manifest_writer.Unsupported:
+        except kube_yaml_writer.Unsupported:
             pass
     return dump_pyyaml(obj, pure=pure)
 

@@ -1,0 +1,43 @@
+"""Drift: the sensitive changes between two commits of one cluster's folder.
+
+Pure: no I/O; only the standard library and pydantic. The shell (``adapters.git.changes``) reads
+the objects a commit added, changed or removed and the roles the changed bindings refer to; this
+package classifies them with the rule table ``RULES``. Each rule says why the change matters (the
+CIS Kubernetes Benchmark v1.8 item, or the Kubernetes documentation) and has a fixed severity, so
+an alert's label set - Alertmanager's identity - is stable per rule and object.
+
+A finding is about what a commit *grants or opens*, not about what a cluster is: an object that
+was already there and did not change raises nothing, and the first commit of a cluster (no
+earlier folder to compare with) is the baseline, not a finding per object.
+
+Laid out like ``core.cleaning``: ``changes`` (what is compared), ``catalogue`` (the checks),
+``table`` (``RULES``: rule, severity, reason, kinds, check), ``policy`` (the ``drift:`` settings),
+``engine`` (``findings``).
+"""
+
+from backup2gitops.core.drift.catalogue import credentials_in_clear, granted, pod_spec, role_key
+from backup2gitops.core.drift.changes import WATCHED_RESOURCES, Facts, Obj, ObjectChange, RoleKey
+from backup2gitops.core.drift.engine import findings, referenced_roles
+from backup2gitops.core.drift.policy import DriftAllow, DriftPolicy
+from backup2gitops.core.drift.table import RULE_IDS, RULES, Check, Rule, RuleId
+
+__all__ = [
+    "RULES",
+    "RULE_IDS",
+    "WATCHED_RESOURCES",
+    "Check",
+    "DriftAllow",
+    "DriftPolicy",
+    "Facts",
+    "Obj",
+    "ObjectChange",
+    "RoleKey",
+    "Rule",
+    "RuleId",
+    "credentials_in_clear",
+    "findings",
+    "granted",
+    "pod_spec",
+    "referenced_roles",
+    "role_key",
+]
