@@ -37,7 +37,9 @@ Replies:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from backup2gitops import retention
 from backup2gitops.adapters import kube
@@ -55,6 +57,8 @@ from backup2gitops.core.events import (
     BackupFailed,
     BackupRequested,
     Event,
+    Received,
+    Tick,
     function_source,
     parse_data,
     stable_event_id,
@@ -68,6 +72,7 @@ from backup2gitops.core.layout import (
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
 from backup2gitops.runtime.logs import logger_for
 
@@ -86,21 +91,38 @@ def client_from_config(config: ClusterBackupConfig) -> ApiClient:
     return kube.api_client_from(kubeconfig=kubeconfig, context=config.context)
 
 
-def requested_cluster(event: Event) -> str | None:
-    """The cluster the event names: its data, else its ``cluster`` extension attribute."""
+Request = Received[BackupRequested | Tick]
+"""The input: ``backup.requested``, or a tick (PingSource, EventBridge Scheduler)."""
+
+
+def decode(event: Event) -> Request:
+    """The request ``event`` is, its data decoded once (``runtime.envelopes``)."""
     if event.type == BACKUP_REQUESTED:
-        named = parse_data(event, BackupRequested).cluster
-    elif event.type == PING:
+        return Received(event, parse_data(event, BackupRequested))
+    if event.type == PING:
         # A PingSource's data is whatever its spec says: only a "cluster" string is read.
-        data: Any = event.data
-        named = data.get("cluster") if isinstance(data, dict) else None
-        if named is not None and not isinstance(named, str):
-            raise InvalidInput("invalid_data", f"{PING}: data.cluster must be a string")
-    else:
-        raise InvalidInput(
-            "unexpected_type", f"{NAME} handles {BACKUP_REQUESTED} and {PING}, not {event.type}"
-        )
-    return named or event.cluster
+        if not isinstance(event.data, dict):
+            return Received(event, Tick())
+        try:
+            return Received(event, Tick.model_validate(event.data))
+        except ValidationError as exc:
+            raise InvalidInput("invalid_data", f"{PING}: data.cluster must be a string") from exc
+    raise InvalidInput(
+        "unexpected_type", f"{NAME} handles {BACKUP_REQUESTED} and {PING}, not {event.type}"
+    )
+
+
+INPUT: Envelope[Request] = Envelope(decode=decode)
+
+
+def named_cluster(request: Request) -> str | None:
+    """The cluster the request names: its data, else its ``cluster`` extension attribute."""
+    return request.data.cluster or request.event.cluster
+
+
+def requested_cluster(event: Event) -> str | None:
+    """The cluster ``event`` names (``named_cluster`` of its decoded request)."""
+    return named_cluster(decode(event))
 
 
 def failed_event(
@@ -118,24 +140,24 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure, ctx: FunctionContext) -> Event | None:
+def failure_event(
+    request: Request, failure: failures.Failure, ctx: FunctionContext
+) -> Event | None:
     """What the runtime announces for a failure that escaped the handler (``runtime.failures``):
     ``backup.failed`` naming the requested (or configured) cluster."""
-    try:
-        cluster = requested_cluster(event) or ctx.config.cluster_backup.cluster
-    except InvalidInput:
-        return None
+    cluster = named_cluster(request) or ctx.config.cluster_backup.cluster
     return failed_event(
-        event, cluster=cluster, backup_id=None, code=failure.code, message=failure.message
+        request.event, cluster=cluster, backup_id=None, code=failure.code, message=failure.message
     )
 
 
-def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler:
+def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler[Request]:
     """The handler, with the way it builds its kube client."""
 
-    def handle(event: Event, ctx: FunctionContext) -> Event | None:
+    def handle(request: Request, ctx: FunctionContext) -> Event | None:
+        event = request.event
         settings = ctx.config.cluster_backup
-        named = requested_cluster(event)
+        named = named_cluster(request)
         if named and settings.cluster and named != settings.cluster:
             logger_for(NAME).info(
                 "not this function's cluster; ignored",
@@ -237,7 +259,8 @@ def apply_retention(ctx: FunctionContext, *, cluster: str) -> None:
         )
 
 
-handle = make_handler()
-SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)
+SPEC = FunctionSpec(name=NAME, handle=make_handler(), envelope=INPUT, failure_event=failure_event)
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 cluster_backup = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

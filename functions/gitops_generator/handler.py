@@ -18,7 +18,7 @@ from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.review import review_branch, review_host
 from backup2gitops.adapters.storage import NotFound
 from backup2gitops.core import layout, safeguards
-from backup2gitops.core.errors import Backup2GitopsError, InvalidInput, Rejected
+from backup2gitops.core.errors import Backup2GitopsError, Rejected
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     GITOPS_FAILED,
@@ -27,13 +27,14 @@ from backup2gitops.core.events import (
     Event,
     GitopsFailed,
     GitopsGenerated,
+    Received,
     function_source,
-    parse_data,
     stable_event_id,
 )
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import data_of
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from gitops_generator import drift_report
@@ -77,18 +78,14 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure, _ctx: FunctionContext) -> Event | None:
-    """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``):
-    any event whose data is a valid ``backup.completed``."""
-    if event.type != BACKUP_COMPLETED:
-        return None
-    try:
-        backup = parse_data(event, BackupCompleted)
-    except InvalidInput:
-        return None
+def failure_event(
+    received: Received[BackupCompleted], failure: failures.Failure, _ctx: FunctionContext
+) -> Event | None:
+    """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``),
+    from the ``backup.completed`` the runtime decoded (an event that did not decode is a 400)."""
     return failed_event(
-        event,
-        backup,
+        received.event,
+        received.data,
         code=failure.code,
         message=failure.message,
         retryable=failures.retryable(failure),
@@ -108,22 +105,18 @@ def within_retry_window(event: Event, ctx: FunctionContext) -> bool:
     return age <= ctx.config.generator.retry_window_s
 
 
-def handle(event: Event, ctx: FunctionContext) -> Event | None:
-    """One commit for the backup ``event`` announces.
+def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> Event | None:
+    """One commit for the backup the event announces.
 
-    Refused before anything is read: another event type, data that is not a valid
-    ``backup.completed`` (backup id and cluster checked against their character sets:
-    ``core.layout``), keys that are not where the bucket layout puts that cluster's backup
+    Refused by the runtime before this runs (``INPUT``, 400): another event type, data that is
+    not a valid ``backup.completed`` (backup id and cluster checked against their character
+    sets: ``core.layout``). Refused here before anything is read: keys that are not where the bucket layout puts that cluster's backup
     (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
     contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
     Failures are raised and classified by ``runtime.failures``; only an outage past
     ``generator.retry_window_s`` is answered here, with a retryable ``gitops.failed``.
     """
-    if event.type != BACKUP_COMPLETED:
-        raise InvalidInput(
-            "unexpected_type", f"{NAME} handles {BACKUP_COMPLETED}, not {event.type}"
-        )
-    backup = parse_data(event, BackupCompleted)
+    event, backup = received.event, received.data
     try:
         keys = layout.backup_keys(
             backup.keys,
@@ -231,6 +224,10 @@ def check_clock(
         raise generation.BackupRefused("clock_skew", refusal)
 
 
-SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)
+INPUT = data_of(NAME, BACKUP_COMPLETED, BackupCompleted)
+"""The one input: ``backup.completed``, its data decoded once (``runtime.envelopes``)."""
+SPEC = FunctionSpec(name=NAME, handle=handle_backup, envelope=INPUT, failure_event=failure_event)
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 gitops_generator = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

@@ -44,12 +44,19 @@ from backup2gitops.adapters.git import GitError, history
 from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health, routing, status
-from backup2gitops.core.events import Event, HealthReported
+from backup2gitops.core.events import (
+    Event,
+    GitopsDrifted,
+    GitopsGenerated,
+    HealthReported,
+    Received,
+)
 from backup2gitops.core.flow_metrics import FlowCounts
 from backup2gitops.core.health import BackupMark, CheckResult, ClusterFacts, CommitMark
 from backup2gitops.core.interval_cache import IntervalCache
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from health_aggregator import backups, flow, metrics, status_state, status_view
@@ -59,6 +66,21 @@ NAME = "health-aggregator"
 SOURCE = events.function_source(NAME)
 TRIGGERS = (events.PING, events.GITOPS_GENERATED, events.GITOPS_DRIFTED)
 logger = logger_for(NAME)
+
+Trigger = Received[GitopsGenerated | GitopsDrifted | None]
+"""The input: a generation to remember, drift to keep, or (None) a tick or an event type that
+is not a trigger (ignored); the data decoded once (``runtime.envelopes``)."""
+
+
+def decode(event: Event) -> Trigger:
+    if event.type == events.GITOPS_GENERATED:
+        return Received(event, events.parse_data(event, GitopsGenerated))
+    if event.type == events.GITOPS_DRIFTED:
+        return Received(event, events.parse_data(event, GitopsDrifted))
+    return Received(event, None)  # a tick's data says nothing to this function
+
+
+INPUT: Envelope[Trigger] = Envelope(decode=decode)
 
 
 @dataclass(frozen=True)
@@ -297,8 +319,7 @@ def _generated(ctx: FunctionContext, cluster: str) -> CommitMark | None:
         return None
 
 
-def remember_generated(ctx: FunctionContext, event: Event) -> None:
-    generated = events.parse_data(event, events.GitopsGenerated)
+def remember_generated(ctx: FunctionContext, generated: GitopsGenerated, *, event: Event) -> None:
     body = {
         "backup_id": generated.backup_id,
         "commit": generated.commit,
@@ -382,16 +403,17 @@ def _publish(ctx: FunctionContext, event: Event) -> None:
         logger.error("publish failed", extra={"type": event.type, "error": str(exc)})
 
 
-def handle(event: Event, ctx: FunctionContext) -> Event | None:
+def handle_trigger(trigger: Trigger, ctx: FunctionContext) -> Event | None:
+    event = trigger.event
     if event.type not in TRIGGERS:
         logger.info("not a health trigger; ignored")
         return None
-    if event.type == events.GITOPS_DRIFTED:
-        kept = status_state.remember_drift(ctx, event)
+    if isinstance(trigger.data, GitopsDrifted):
+        kept = status_state.remember_drift(ctx, trigger.data, at=event.time)
         logger.info("drift notes", extra={"kept": kept})
         return None
-    if event.type == events.GITOPS_GENERATED:
-        remember_generated(ctx, event)
+    if isinstance(trigger.data, GitopsGenerated):
+        remember_generated(ctx, trigger.data, event=event)
     measured = measure(ctx)
     report = measured.report
     logger.info("measured", extra={"status": report.status})
@@ -536,7 +558,8 @@ def get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response:
 
 SPEC = FunctionSpec(
     name=NAME,
-    handle=handle,
+    handle=handle_trigger,
+    envelope=INPUT,
     get_routes={
         "/health": get_health,
         "/status": get_status,
@@ -544,5 +567,7 @@ SPEC = FunctionSpec(
         "/metrics": get_metrics,
     },
 )
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 health_aggregator = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

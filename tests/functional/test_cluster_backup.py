@@ -624,6 +624,7 @@ def test_http_pingsource_tick_writes_a_backup_and_answers_202() -> None:
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         response = http_client(spec, context_for(store, cluster="prod")).post(
             "/", headers=ping_headers(), data=b'{"reason": "scheduled"}'
@@ -638,6 +639,7 @@ def test_http_ping_data_names_the_cluster() -> None:
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         response = http_client(spec, context_for(store)).post(
             "/", headers=ping_headers(), data=b'{"cluster": "edge-1"}'
@@ -656,6 +658,7 @@ def test_http_failure_mid_list_replies_backup_failed_and_leaves_nothing() -> Non
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         headers = ping_headers(
             **{"ce-traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
@@ -682,7 +685,7 @@ def handle(
 ) -> Event | None:
     event = Event(id="e1", source="/test", type=event_type, data=data)
     return cluster_backup.make_handler(client_factory=factory)(
-        event, context_for(store, **settings)
+        cluster_backup.INPUT.read(event), context_for(store, **settings)
     )
 
 
@@ -756,6 +759,7 @@ def test_a_redelivered_tick_is_the_same_backup_and_is_not_written_twice() -> Non
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         client_ = http_client(spec, context_for(store, cluster="prod"))
         first = client_.post("/", headers=ping_headers(), data=b"{}")
@@ -773,6 +777,7 @@ def test_a_duplicate_while_the_first_still_runs_is_409_so_knative_retries_later(
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         client_ = http_client(spec, context_for(store, cluster="prod"))
         with claimed(store, cluster="prod", backup_id=BACKUP_ID, owner="ping-1", now=NOW):
@@ -807,6 +812,7 @@ def test_anything_unexpected_is_backup_failed_not_a_500() -> None:
     spec = FunctionSpec(
         name="cluster-backup",
         handle=cluster_backup.make_handler(client_factory=broken),
+        envelope=cluster_backup.INPUT,
         failure_event=cluster_backup.failure_event,
     )
     store = RecordingStore()
@@ -859,6 +865,7 @@ def test_retention_runs_after_a_successful_backup() -> None:
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         response = http_client(spec, retention_context(store, count=2)).post(
             "/", headers=ping_headers(), data=b"{}"
@@ -888,6 +895,7 @@ def test_a_retention_failure_is_logged_and_the_backup_stands(
         spec = FunctionSpec(
             name="cluster-backup",
             handle=cluster_backup.make_handler(client_factory=factory_for(url)),
+            envelope=cluster_backup.INPUT,
         )
         response = http_client(spec, retention_context(store, count=1)).post(
             "/", headers=ping_headers(), data=b"{}"

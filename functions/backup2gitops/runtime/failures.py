@@ -41,11 +41,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from backup2gitops.core.errors import Backup2GitopsError, FunctionError
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import FunctionLogger as Logger
+
+if TYPE_CHECKING:
+    from backup2gitops.runtime.tracing import FunctionSpan
 
 INTERNAL = "internal"
 _ANSWERED_BY_STATUS = frozenset({400, 401, 405, 408, 409, 413})
@@ -63,8 +67,11 @@ class Failure:
     """False for an exception that is not a ``Backup2GitopsError``: a bug until shown otherwise."""
 
 
-FailureEvent = Callable[[Event, Failure, FunctionContext], Event | None]
-"""Builds the event that reports ``failure`` of ``event``; None when ``event`` names no backup."""
+InputT = TypeVar("InputT")
+
+FailureEvent = Callable[[InputT, Failure, FunctionContext], Event | None]
+"""Builds the event that reports ``failure`` of the function's input (decoded by its envelope,
+``runtime.envelopes``: never parsed again here); None when the input names no backup."""
 
 
 def classify(exc: BaseException) -> Failure:
@@ -93,10 +100,19 @@ def log(logger: Logger, failure: Failure, exc: BaseException) -> None:
         logger.error("failed", extra=fields)
 
 
+def noted(exc: BaseException, *, logger: Logger, span: FunctionSpan) -> Failure:
+    """Classify ``exc``, log it and mark the span failed: the one place both transports (and
+    every refusal before an event exists) turn an exception into a ``Failure``."""
+    failure = classify(exc)
+    log(logger, failure, exc)
+    span.failed(code=failure.code, status=failure.status, message=failure.message)
+    return failure
+
+
 def report(
-    failure_event: FailureEvent | None,
+    failure_event: FailureEvent[InputT] | None,
     *,
-    event: Event | None,
+    event: InputT | None,
     failure: Failure,
     ctx: FunctionContext,
     logger: Logger,
