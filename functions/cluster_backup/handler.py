@@ -17,7 +17,8 @@ Replies:
   ``kube_forbidden``: RBAC refuses a verb on a resource, named in the message,
   ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
   ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
-  is never announced as complete.
+  is never announced as complete. The handler raises (``BackupNotWritten``); the runtime
+  classifies, logs and reports it once (``runtime.failures``), as it does any other failure.
 - Why a reply and not a 503, even for a retryable failure: a whole-cluster read is the most
   expensive call in the flow, and the broker's redeliveries (3, seconds apart) rarely outlast
   the API-server or MinIO outage that caused them; the adapter already restarts the one
@@ -49,7 +50,7 @@ from backup2gitops.backups import BackupInProgress, claimed
 from backup2gitops.cluster_snapshot import write_cluster_backup
 from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
-from backup2gitops.core.errors import Conflict, InvalidInput
+from backup2gitops.core.errors import Backup2GitopsError, Conflict, InvalidInput
 from backup2gitops.core.events import (
     BACKUP_FAILED,
     BACKUP_REQUESTED,
@@ -125,6 +126,25 @@ def requested_cluster(event: Event) -> str | None:
     return named_cluster(decode(event))
 
 
+class BackupNotWritten(Backup2GitopsError):
+    """The backup could not be written (the API server, the storage, an object name): raised,
+    and reported by the runtime as ``backup.failed`` naming the backup. Permanent for the
+    runtime: answered with that event, never with a status the broker would retry (the module
+    docstring says why)."""
+
+    permanent = True
+
+    def __init__(self, cause: KubeError | StorageError | ArchiveError, *, backup_id: str) -> None:
+        if isinstance(cause, KubeError):
+            code = cause.code
+        elif isinstance(cause, StorageError):
+            code = "storage_error"
+        else:  # an object whose name cannot be a member name
+            code = "invalid_object"
+        super().__init__(str(cause), code=code)
+        self.backup_id = backup_id
+
+
 def failed_event(
     event: Event, *, cluster: str | None, backup_id: str | None, code: str, message: str
 ) -> Event:
@@ -146,8 +166,13 @@ def failure_event(
     """What the runtime announces for a failure that escaped the handler (``runtime.failures``):
     ``backup.failed`` naming the requested (or configured) cluster."""
     cluster = named_cluster(request) or ctx.config.cluster_backup.cluster
+    written = failure.error if isinstance(failure.error, BackupNotWritten) else None
     return failed_event(
-        request.event, cluster=cluster, backup_id=None, code=failure.code, message=failure.message
+        request.event,
+        cluster=cluster,
+        backup_id=written.backup_id if written is not None else None,
+        code=failure.code,
+        message=failure.message,
     )
 
 
@@ -183,11 +208,6 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
             logger_for(NAME).info("already backed up", extra={"backup_id": backup_id})
             return None
 
-        def failed(code: str, message: str) -> Event:
-            return failed_event(
-                event, cluster=cluster, backup_id=backup_id, code=code, message=message
-            )
-
         try:
             with (
                 claimed(
@@ -206,12 +226,8 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
                 )
         except BackupInProgress as exc:  # a duplicate delivery while the first still runs
             raise Conflict("backup_in_progress", str(exc)) from exc
-        except KubeError as exc:
-            return failed(exc.code, str(exc))
-        except StorageError as exc:
-            return failed("storage_error", str(exc))
-        except ArchiveError as exc:  # an object whose name cannot be a member name
-            return failed("invalid_object", str(exc))
+        except (KubeError, StorageError, ArchiveError) as exc:
+            raise BackupNotWritten(exc, backup_id=backup_id) from exc
         manifest = backup.written.manifest
         logger_for(NAME).info(
             "backup written",
@@ -259,7 +275,17 @@ def apply_retention(ctx: FunctionContext, *, cluster: str) -> None:
         )
 
 
-SPEC = FunctionSpec(name=NAME, handle=make_handler(), envelope=INPUT, failure_event=failure_event)
+def spec_with(*, client_factory: ClientFactory = client_from_config) -> FunctionSpec[Request]:
+    """The function, with the way it builds its kube client (tests: a replay server's)."""
+    return FunctionSpec(
+        name=NAME,
+        handle=make_handler(client_factory=client_factory),
+        envelope=INPUT,
+        failure_event=failure_event,
+    )
+
+
+SPEC = spec_with()
 handle = SPEC.handle_event
 """An event in, decoded like the runtime does (the CLI, in-process tests)."""
 cluster_backup = http_target(SPEC)

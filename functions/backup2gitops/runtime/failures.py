@@ -40,7 +40,7 @@ with their status alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from backup2gitops.core.errors import Backup2GitopsError, FunctionError
@@ -65,6 +65,9 @@ class Failure:
     permanent: bool
     expected: bool
     """False for an exception that is not a ``Backup2GitopsError``: a bug until shown otherwise."""
+    error: BaseException | None = field(default=None, compare=False, repr=False)
+    """What was raised: a function's failure event may read its own error type's fields
+    (cluster-backup: the backup it could not write). Never sent anywhere."""
 
 
 InputT = TypeVar("InputT")
@@ -77,16 +80,17 @@ FailureEvent = Callable[[InputT, Failure, FunctionContext], Event | None]
 def classify(exc: BaseException) -> Failure:
     """The status and catalog code of ``exc`` (the table in the module docstring)."""
     if isinstance(exc, FunctionError):
-        return Failure(exc.code, exc.message, exc.status, exc.permanent, expected=True)
+        return Failure(exc.code, exc.message, exc.status, exc.permanent, expected=True, error=exc)
     if isinstance(exc, Backup2GitopsError):
         status = 422 if exc.permanent else 503
-        return Failure(exc.code, exc.message, status, exc.permanent, expected=True)
+        return Failure(exc.code, exc.message, status, exc.permanent, expected=True, error=exc)
     return Failure(
         INTERNAL,
         f"unexpected {type(exc).__name__}; see the function's logs",
         500,
         permanent=False,
         expected=False,
+        error=exc,
     )
 
 

@@ -17,6 +17,7 @@ from backup2gitops.core.events import Event
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.envelopes import Arrival, Envelope, whole_event
+from backup2gitops.runtime.logs import logger_for
 
 if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
     import flask
@@ -57,3 +58,22 @@ class FunctionSpec(Generic[InputT]):
         """Decode ``event`` with the envelope and handle it, without a transport: what the CLI
         and in-process tests call (errors are raised, not classified)."""
         return self.handle(self.envelope.read(event), ctx)
+
+    def reply_to(self, event: Event, ctx: FunctionContext) -> Event | None:
+        """``handle_event``, and a failure the function reports as an event answered with that
+        event, as the runtime answers it (``runtime.failures.report``); anything else raised."""
+        received = self.envelope.read(event)
+        try:
+            return self.handle(received, ctx)
+        except Exception as exc:
+            failure = failures.classify(exc)
+            reported = failures.report(
+                self.failure_event,
+                event=received,
+                failure=failure,
+                ctx=ctx,
+                logger=logger_for(self.name),
+            )
+            if reported is None:
+                raise
+            return reported
