@@ -1,8 +1,8 @@
 """AWS Lambda: the same handlers, fed by S3, EventBridge and schedules, replying to EventBridge.
 
 ``lambda_adapter(spec)`` is a function's ``lambda_handler``. It turns the Lambda event into an
-``Event``, calls ``spec.handle`` and puts the reply on the EventBridge bus named by
-``$BACKUP2GITOPS_EVENT_BUS`` with ``events:PutEvents``.
+``Event``, has ``runtime.invocation`` decode and handle it, and puts the reply on the EventBridge
+bus named by ``$BACKUP2GITOPS_EVENT_BUS`` with ``events:PutEvents``.
 
 Lambda event -> ``Event``:
 
@@ -24,9 +24,12 @@ EventBridge Scheduler (universal target) input:     a JSON object with ``specver
 ==================================================  ============================================
 
 An event this cannot read (not a JSON object, a malformed S3 notification, an EventBridge event
-from a source it does not know) is an error, not a quiet rejection: one ERROR line, the metric's
-``outcome: unreadable``, and ``UnreadableEvent`` is raised, so Lambda retries and then puts the
-event in the on-failure destination (template.yaml: the dead-letter queue) where it can be read.
+from a source it does not know), or one whose data does not validate against the function's
+input model (``runtime.envelopes``: a ``backup.completed`` without ``backup_id``), is an error,
+not a quiet rejection: one ERROR line, the metric's ``outcome: unreadable``, and
+``UnreadableEvent`` is raised, so Lambda retries and then puts the event in the on-failure
+destination (template.yaml: the dead-letter queue) where it can be read. A notification is
+parsed here once (``storage_received``) and handed to the function's envelope as it is.
 
 Reply ``Event`` -> PutEvents entry (and back, above): ``Source`` = the event's ``source``,
 ``DetailType`` = its ``type``, ``Time`` = its ``time``, ``Detail`` = the whole CloudEvent in
