@@ -7,8 +7,10 @@ mass deletion --, an unreadable archive, refused credentials) is ``gitops.failed
 ``retryable: false``; an outage (storage, even mid-read, or a git remote that does not answer
 within ``git.timeout_s``) is a 503 the Broker redelivers, announced at once as ``gitops.failed``
 with ``retryable: true`` on ``ctx.publish``, so the alert-router hears of it even when the
-Broker later dead-letters the event. Past ``generator.retry_window_s`` an outage is answered
-with that ``gitops.failed`` itself (no more redeliveries).
+Broker later dead-letters the event. Past ``generator.retry_window_s`` an outage is raised as
+``RetryWindowPassed`` and answered with that ``gitops.failed`` itself (no more redeliveries).
+The handler builds no failure event: ``failure_event`` does, for the runtime, from the input
+it decoded.
 """
 
 from __future__ import annotations
@@ -58,6 +60,17 @@ def velero_clusters(ctx: FunctionContext) -> dict[str, str]:
     }
 
 
+class RetryWindowPassed(Backup2GitopsError):
+    """An outage that outlived ``generator.retry_window_s``: permanent for the runtime, so it is
+    answered with ``gitops.failed`` (``retryable: true``: a later backup may pass) instead of a
+    503 the Broker is about to dead-letter (``within_retry_window``)."""
+
+    permanent = True
+
+    def __init__(self, outage: Backup2GitopsError) -> None:
+        super().__init__(outage.message, code=outage.code)
+
+
 def failed_event(
     event: Event, backup: BackupCompleted, *, code: str, message: str, retryable: bool
 ) -> Event:
@@ -83,12 +96,13 @@ def failure_event(
 ) -> Event | None:
     """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``),
     from the ``backup.completed`` the runtime decoded (an event that did not decode is a 400)."""
+    outage = isinstance(failure.error, RetryWindowPassed)
     return failed_event(
         received.event,
         received.data,
         code=failure.code,
         message=failure.message,
-        retryable=failures.retryable(failure),
+        retryable=outage or failures.retryable(failure),
     )
 
 
@@ -110,11 +124,11 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
 
     Refused by the runtime before this runs (``INPUT``, 400): another event type, data that is
     not a valid ``backup.completed`` (backup id and cluster checked against their character
-    sets: ``core.layout``). Refused here before anything is read: keys that are not where the bucket layout puts that cluster's backup
-    (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
-    contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
-    Failures are raised and classified by ``runtime.failures``; only an outage past
-    ``generator.retry_window_s`` is answered here, with a retryable ``gitops.failed``.
+    sets: ``core.layout``). Refused here before anything is read: keys that are not where the
+    bucket layout puts that cluster's backup (``Rejected``: 422, reported as ``gitops.failed``),
+    a completion time the storage contradicts (``clock_skew``). The archive's size and sha256
+    are checked while it streams. Failures are raised and classified by ``runtime.failures``;
+    an outage past ``generator.retry_window_s`` is raised as ``RetryWindowPassed``.
     """
     event, backup = received.event, received.data
     try:
@@ -172,7 +186,7 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
     except Backup2GitopsError as exc:
         if exc.permanent or within_retry_window(event, ctx):
             raise  # runtime.failures: gitops.failed, or a 503 announced as gitops.failed
-        return failed_event(event, backup, code=exc.code, message=exc.message, retryable=True)
+        raise RetryWindowPassed(exc) from exc
     finally:
         for repair in remote.recoveries:  # a crashed run's leftovers, repaired
             logger_for(NAME).warning("work clone repaired", extra={"repair": repair})
