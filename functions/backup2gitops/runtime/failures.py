@@ -2,7 +2,9 @@
 
 Every transport (``runtime.http``, ``runtime.aws_lambda``, the local broker's ingress) asks
 ``classify``; no handler and no other module decides a status for an error it did not raise
-as a ``FunctionError``.
+as a ``FunctionError``. Classify -> log -> span is ``noted``, called from ``runtime.invocation``
+(the handler's failures, for HTTP and Lambda alike) and from the HTTP refusals before an event
+exists; handlers raise and never build their failure event themselves.
 
 =====================================  ======  ==========================================
 what was raised                        status  why
@@ -25,7 +27,8 @@ otherwise)                                     never sent
 
 Functions that report their failures as events (``FunctionSpec.failure_event``:
 gitops-generator's ``gitops.failed``, cluster-backup's ``backup.failed``) never let a failure
-reach the dead-letter sink unannounced. Once the event's data names a backup, ``report`` turns:
+reach the dead-letter sink unannounced. Given the input the runtime decoded (an input that did
+not decode is a 400: there is nothing to report about), ``report`` turns:
 
 - a permanent failure, or an unexpected exception, into that event, answered in place of the
   status (``retryable: false``): the Broker routes it to alert-router and does not retry;
