@@ -35,13 +35,14 @@ with ``alerts.deliver_without_state`` the firing alerts are sent first anyway, u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from alert_router import delivery_records
 from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
+from backup2gitops.config import RouteConfig
 from backup2gitops.core import alerts, events, routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
@@ -49,6 +50,10 @@ from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
+
+if TYPE_CHECKING:  # Powertools is loaded with the first delivery, not at cold start
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 NAME = "alert-router"
 IN_PROGRESS_BUDGET_MS = 120_000
@@ -359,7 +364,7 @@ def deliver_once(
     alert: alerts.Alert,
     *,
     event: Event,
-    persistence: Any,
+    persistence: BasePersistenceLayer,
     expires_after_s: int,
 ) -> Outcome:
     """Send ``alert`` to ``receiver`` unless this event already did (Powertools idempotency)."""
@@ -371,7 +376,7 @@ def deliver_once(
 
     idem_config = IdempotencyConfig(
         expires_after_seconds=expires_after_s,
-        lambda_context=cast(Any, _Budget()),
+        lambda_context=cast("LambdaContext", _Budget()),
         response_hook=lambda response, _record: {**(response or {}), "replayed": True},
     )
 
@@ -381,7 +386,7 @@ def deliver_once(
         config=idem_config,
         key_prefix=NAME,
     )
-    def deliver(delivery: dict[str, str]) -> dict[str, Any]:
+    def deliver(delivery: dict[str, str]) -> dict[str, str]:
         try:
             receiver.send(alert)
         except ReceiverError as exc:
@@ -397,7 +402,7 @@ def deliver_once(
         "status": alert.status,
     }
     try:
-        response: dict[str, Any] = deliver(delivery=delivery)
+        response: dict[str, str | bool] = deliver(delivery=delivery)
     except ReceiverError as exc:
         return Outcome(receiver.name, alert, "failed", exc.message)
     except IdempotencyAlreadyInProgressError:
@@ -438,7 +443,7 @@ def requirements(ctx: FunctionContext) -> str | None:
     config = ctx.config.alerts
     routed_names: set[str] = set()
 
-    def walk(routes: list[Any]) -> None:
+    def walk(routes: list[RouteConfig]) -> None:
         for route in routes:
             routed_names.update(route.receivers)
             walk(route.routes)

@@ -64,13 +64,19 @@ class _ReadFailed(Backup2GitopsError):
     permanent = False
 
 
+STREAM_FAILURES = (StorageError, OSError)
+"""What a failing object stream raises: the S3 store's ``GuardedRead`` turns botocore's and
+urllib3's errors into ``StorageError``, a file raises ``OSError``. Anything else is a bug and
+surfaces as one (``internal``), never as an outage of the storage."""
+
+
 class _Tap(HashingReader):
     """The archive stream, counted and hashed; a failing read is ``_ReadFailed`` (storage)."""
 
     def read(self, size: int = -1, /) -> bytes:
         try:
             return super().read(size)
-        except Exception as exc:
+        except STREAM_FAILURES as exc:
             raise _ReadFailed(f"{type(exc).__name__} while reading") from exc
 
 
@@ -123,7 +129,7 @@ class Bucket:
             return None
         except StorageError as exc:
             raise _transient(exc) from exc
-        except Exception as exc:
+        except OSError as exc:
             raise Transient("storage_unavailable", f"reading {key}: {type(exc).__name__}") from exc
 
     def read_archive(self, key: str) -> ArchiveReading | None:
@@ -164,8 +170,7 @@ def _transient(exc: StorageError) -> Backup2GitopsError:
     answers ``backup.failed``); anything else may pass (503, retried)."""
     if isinstance(exc, StorageForbidden):
         return exc
-    code = "storage_unavailable" if exc.retryable else "storage_error"
-    return Transient(code, str(exc))
+    return Transient(exc.code, str(exc))  # the adapter's code: storage_unavailable or _error
 
 
 def clock_skew(

@@ -1,10 +1,11 @@
 """backup-complete: an object was written -- does it complete a backup, and is that backup sound?
 
-Input, whatever the transport (the runtime unwraps it to an ``Event`` whose data is a
-notification payload, parsed by ``core.notifications``):
+Input, whatever the transport: the notifications of one payload (``Received`` of
+``ObjectNotification`` records), parsed ONCE by the runtime (``runtime.envelopes.NOTIFICATIONS``,
+``core.notifications``) from:
 
-- a MinIO webhook POST (not a CloudEvent): ``SPEC.plain_json`` wraps it as a ``STORAGE_OBJECT``
-  event; the bearer token, when one is configured, is checked first, before the body is read, for
+- a MinIO webhook POST (not a CloudEvent): ``SPEC.plain_json`` parses it and wraps it as a
+  ``STORAGE_OBJECT`` event; the bearer token, when one is configured, is checked first, before the body is read, for
   this and every other shape (401 and nothing else when it is missing or wrong);
 - a CloudEvent, binary or structured, whose data is a MinIO body, S3 records or an EventBridge
   event (a Knative source, a KafkaSource's ``dev.knative.kafka.event``, ...);
@@ -50,12 +51,18 @@ from backup2gitops.core.events import (
     BackupCompleted,
     BackupFailed,
     Event,
+    Received,
     function_source,
     stable_event_id,
 )
-from backup2gitops.core.notifications import ObjectNotification, notifications_from, storage_event
+from backup2gitops.core.notifications import (
+    ObjectNotification,
+    ObjectNotifications,
+    storage_received,
+)
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import NOTIFICATIONS
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from backup_complete import native, velero
@@ -67,11 +74,13 @@ WEBHOOK_SOURCE = f"{SOURCE}/webhook"
 """The source of the event made of a plain (non-CloudEvent) notification POST."""
 
 
-def handle(event: Event, ctx: FunctionContext) -> Event | None:
+def handle_notifications(
+    received: Received[ObjectNotifications], ctx: FunctionContext
+) -> Event | None:
     replies = [
         reply
-        for notification in notifications_from(event.data)
-        if (reply := decide(notification, event=event, ctx=ctx)) is not None
+        for notification in received.data
+        if (reply := decide(notification, event=received.event, ctx=ctx)) is not None
     ]
     if len(replies) > 1:
         publish_others(replies[1:], ctx=ctx)
@@ -161,14 +170,17 @@ def publish_others(replies: list[Event], *, ctx: FunctionContext) -> None:
 
 SPEC = FunctionSpec(
     name=NAME,
-    handle=handle,
-    plain_json=lambda payload: storage_event(payload, source=WEBHOOK_SOURCE),
+    handle=handle_notifications,
+    envelope=NOTIFICATIONS,
+    plain_json=lambda payload: storage_received(payload, source=WEBHOOK_SOURCE),
     token=lambda ctx: ctx.config.backup_complete.webhook_token,
     # A configured token guards every input shape, CloudEvents too (four ``ce-`` headers on a
     # webhook body must not skip it). The KafkaSource path, whose Broker sends no token, runs
     # with no webhook token and ``allow_unauthenticated: true`` behind a NetworkPolicy.
     allow_unauthenticated=lambda ctx: ctx.config.backup_complete.allow_unauthenticated,
 )
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 backup_complete = http_target(SPEC)
 """The functions-framework target: ``--target backup_complete --signature-type http``."""
 lambda_handler = lambda_adapter(SPEC)

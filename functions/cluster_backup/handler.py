@@ -17,7 +17,8 @@ Replies:
   ``kube_forbidden``: RBAC refuses a verb on a resource, named in the message,
   ``kube_config_invalid``, ``kube_list_expired``, ``kube_error``, ``storage_error``,
   ``invalid_object``). No manifest is written and the partial archive is deleted, so the backup
-  is never announced as complete.
+  is never announced as complete. The handler raises (``BackupNotWritten``); the runtime
+  classifies, logs and reports it once (``runtime.failures``), as it does any other failure.
 - Why a reply and not a 503, even for a retryable failure: a whole-cluster read is the most
   expensive call in the flow, and the broker's redeliveries (3, seconds apart) rarely outlast
   the API-server or MinIO outage that caused them; the adapter already restarts the one
@@ -37,7 +38,9 @@ Replies:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from backup2gitops import retention
 from backup2gitops.adapters import kube
@@ -52,7 +55,7 @@ from backup2gitops.core.bucket_layout import (
     new_backup_id,
     validate_cluster,
 )
-from backup2gitops.core.errors import Conflict, InvalidInput
+from backup2gitops.core.errors import Backup2GitopsError, Conflict, InvalidInput
 from backup2gitops.core.events import (
     BACKUP_FAILED,
     BACKUP_REQUESTED,
@@ -60,6 +63,8 @@ from backup2gitops.core.events import (
     BackupFailed,
     BackupRequested,
     Event,
+    Received,
+    Tick,
     function_source,
     parse_data,
     stable_event_id,
@@ -68,6 +73,7 @@ from backup2gitops.native_backup_writer import BackupInProgress, claimed
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
 from backup2gitops.runtime.logs import logger_for
 
@@ -86,21 +92,57 @@ def client_from_config(config: ClusterBackupConfig) -> ApiClient:
     return kube.api_client_from(kubeconfig=kubeconfig, context=config.context)
 
 
-def requested_cluster(event: Event) -> str | None:
-    """The cluster the event names: its data, else its ``cluster`` extension attribute."""
+Request = Received[BackupRequested | Tick]
+"""The input: ``backup.requested``, or a tick (PingSource, EventBridge Scheduler)."""
+
+
+def decode(event: Event) -> Request:
+    """The request ``event`` is, its data decoded once (``runtime.envelopes``)."""
     if event.type == BACKUP_REQUESTED:
-        named = parse_data(event, BackupRequested).cluster
-    elif event.type == PING:
+        return Received(event, parse_data(event, BackupRequested))
+    if event.type == PING:
         # A PingSource's data is whatever its spec says: only a "cluster" string is read.
-        data: Any = event.data
-        named = data.get("cluster") if isinstance(data, dict) else None
-        if named is not None and not isinstance(named, str):
-            raise InvalidInput("invalid_data", f"{PING}: data.cluster must be a string")
-    else:
-        raise InvalidInput(
-            "unexpected_type", f"{NAME} handles {BACKUP_REQUESTED} and {PING}, not {event.type}"
-        )
-    return named or event.cluster
+        if not isinstance(event.data, dict):
+            return Received(event, Tick())
+        try:
+            return Received(event, Tick.model_validate(event.data))
+        except ValidationError as exc:
+            raise InvalidInput("invalid_data", f"{PING}: data.cluster must be a string") from exc
+    raise InvalidInput(
+        "unexpected_type", f"{NAME} handles {BACKUP_REQUESTED} and {PING}, not {event.type}"
+    )
+
+
+INPUT: Envelope[Request] = Envelope(decode=decode)
+
+
+def named_cluster(request: Request) -> str | None:
+    """The cluster the request names: its data, else its ``cluster`` extension attribute."""
+    return request.data.cluster or request.event.cluster
+
+
+def requested_cluster(event: Event) -> str | None:
+    """The cluster ``event`` names (``named_cluster`` of its decoded request)."""
+    return named_cluster(decode(event))
+
+
+class BackupNotWritten(Backup2GitopsError):
+    """The backup could not be written (the API server, the storage, an object name): raised,
+    and reported by the runtime as ``backup.failed`` naming the backup. Permanent for the
+    runtime: answered with that event, never with a status the broker would retry (the module
+    docstring says why)."""
+
+    permanent = True
+
+    def __init__(self, cause: KubeError | StorageError | ArchiveError, *, backup_id: str) -> None:
+        if isinstance(cause, KubeError):
+            code = cause.code
+        elif isinstance(cause, StorageError):
+            code = "storage_error"
+        else:  # an object whose name cannot be a member name
+            code = "invalid_object"
+        super().__init__(str(cause), code=code)
+        self.backup_id = backup_id
 
 
 def failed_event(
@@ -118,24 +160,29 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure, ctx: FunctionContext) -> Event | None:
+def failure_event(
+    request: Request, failure: failures.Failure, ctx: FunctionContext
+) -> Event | None:
     """What the runtime announces for a failure that escaped the handler (``runtime.failures``):
     ``backup.failed`` naming the requested (or configured) cluster."""
-    try:
-        cluster = requested_cluster(event) or ctx.config.cluster_backup.cluster
-    except InvalidInput:
-        return None
+    cluster = named_cluster(request) or ctx.config.cluster_backup.cluster
+    written = failure.error if isinstance(failure.error, BackupNotWritten) else None
     return failed_event(
-        event, cluster=cluster, backup_id=None, code=failure.code, message=failure.message
+        request.event,
+        cluster=cluster,
+        backup_id=written.backup_id if written is not None else None,
+        code=failure.code,
+        message=failure.message,
     )
 
 
-def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler:
+def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handler[Request]:
     """The handler, with the way it builds its kube client."""
 
-    def handle(event: Event, ctx: FunctionContext) -> Event | None:
+    def handle(request: Request, ctx: FunctionContext) -> Event | None:
+        event = request.event
         settings = ctx.config.cluster_backup
-        named = requested_cluster(event)
+        named = named_cluster(request)
         if named and settings.cluster and named != settings.cluster:
             logger_for(NAME).info(
                 "not this function's cluster; ignored",
@@ -161,11 +208,6 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
             logger_for(NAME).info("already backed up", extra={"backup_id": backup_id})
             return None
 
-        def failed(code: str, message: str) -> Event:
-            return failed_event(
-                event, cluster=cluster, backup_id=backup_id, code=code, message=message
-            )
-
         try:
             with (
                 claimed(
@@ -184,12 +226,8 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
                 )
         except BackupInProgress as exc:  # a duplicate delivery while the first still runs
             raise Conflict("backup_in_progress", str(exc)) from exc
-        except KubeError as exc:
-            return failed(exc.code, str(exc))
-        except StorageError as exc:
-            return failed("storage_error", str(exc))
-        except ArchiveError as exc:  # an object whose name cannot be a member name
-            return failed("invalid_object", str(exc))
+        except (KubeError, StorageError, ArchiveError) as exc:
+            raise BackupNotWritten(exc, backup_id=backup_id) from exc
         manifest = backup.written.manifest
         logger_for(NAME).info(
             "backup written",
@@ -237,7 +275,18 @@ def apply_retention(ctx: FunctionContext, *, cluster: str) -> None:
         )
 
 
-handle = make_handler()
-SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)
+def spec_with(*, client_factory: ClientFactory = client_from_config) -> FunctionSpec[Request]:
+    """The function, with the way it builds its kube client (tests: a replay server's)."""
+    return FunctionSpec(
+        name=NAME,
+        handle=make_handler(client_factory=client_factory),
+        envelope=INPUT,
+        failure_event=failure_event,
+    )
+
+
+SPEC = spec_with()
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 cluster_backup = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

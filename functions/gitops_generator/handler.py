@@ -7,8 +7,10 @@ mass deletion --, an unreadable archive, refused credentials) is ``gitops.failed
 ``retryable: false``; an outage (storage, even mid-read, or a git remote that does not answer
 within ``git.timeout_s``) is a 503 the Broker redelivers, announced at once as ``gitops.failed``
 with ``retryable: true`` on ``ctx.publish``, so the alert-router hears of it even when the
-Broker later dead-letters the event. Past ``generator.retry_window_s`` an outage is answered
-with that ``gitops.failed`` itself (no more redeliveries).
+Broker later dead-letters the event. Past ``generator.retry_window_s`` an outage is raised as
+``RetryWindowPassed`` and answered with that ``gitops.failed`` itself (no more redeliveries).
+The handler builds no failure event: ``failure_event`` does, for the runtime, from the input
+it decoded.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.review import review_branch, review_host
 from backup2gitops.adapters.storage import NotFound
 from backup2gitops.core import bucket_layout, safeguards
-from backup2gitops.core.errors import Backup2GitopsError, InvalidInput, Rejected
+from backup2gitops.core.errors import Backup2GitopsError, Rejected
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
     GITOPS_FAILED,
@@ -27,13 +29,14 @@ from backup2gitops.core.events import (
     Event,
     GitopsFailed,
     GitopsGenerated,
+    Received,
     function_source,
-    parse_data,
     stable_event_id,
 )
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import data_of
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from gitops_generator import drift_report
@@ -57,6 +60,17 @@ def velero_clusters(ctx: FunctionContext) -> dict[str, str]:
     }
 
 
+class RetryWindowPassed(Backup2GitopsError):
+    """An outage that outlived ``generator.retry_window_s``: permanent for the runtime, so it is
+    answered with ``gitops.failed`` (``retryable: true``: a later backup may pass) instead of a
+    503 the Broker is about to dead-letter (``within_retry_window``)."""
+
+    permanent = True
+
+    def __init__(self, outage: Backup2GitopsError) -> None:
+        super().__init__(outage.message, code=outage.code)
+
+
 def failed_event(
     event: Event, backup: BackupCompleted, *, code: str, message: str, retryable: bool
 ) -> Event:
@@ -77,21 +91,18 @@ def failed_event(
     )
 
 
-def failure_event(event: Event, failure: failures.Failure, _ctx: FunctionContext) -> Event | None:
-    """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``):
-    any event whose data is a valid ``backup.completed``."""
-    if event.type != BACKUP_COMPLETED:
-        return None
-    try:
-        backup = parse_data(event, BackupCompleted)
-    except InvalidInput:
-        return None
+def failure_event(
+    received: Received[BackupCompleted], failure: failures.Failure, _ctx: FunctionContext
+) -> Event | None:
+    """``gitops.failed`` for a failure that escaped ``handle`` (``runtime.failures.report``),
+    from the ``backup.completed`` the runtime decoded (an event that did not decode is a 400)."""
+    outage = isinstance(failure.error, RetryWindowPassed)
     return failed_event(
-        event,
-        backup,
+        received.event,
+        received.data,
         code=failure.code,
         message=failure.message,
-        retryable=failures.retryable(failure),
+        retryable=outage or failures.retryable(failure),
     )
 
 
@@ -108,22 +119,18 @@ def within_retry_window(event: Event, ctx: FunctionContext) -> bool:
     return age <= ctx.config.generator.retry_window_s
 
 
-def handle(event: Event, ctx: FunctionContext) -> Event | None:
-    """One commit for the backup ``event`` announces.
+def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> Event | None:
+    """One commit for the backup the event announces.
 
-    Refused before anything is read: another event type, data that is not a valid
-    ``backup.completed`` (backup id and cluster checked against their character sets:
-    ``core.bucket_layout``), keys that are not where the bucket layout puts that cluster's backup
-    (``Rejected``: 422, reported as ``gitops.failed``), a completion time the storage
-    contradicts (``clock_skew``). The archive's size and sha256 are checked while it streams.
-    Failures are raised and classified by ``runtime.failures``; only an outage past
-    ``generator.retry_window_s`` is answered here, with a retryable ``gitops.failed``.
+    Refused by the runtime before this runs (``INPUT``, 400): another event type, data that is
+    not a valid ``backup.completed`` (backup id and cluster checked against their character
+    sets: ``core.bucket_layout``). Refused here before anything is read: keys that are not where the
+    bucket layout puts that cluster's backup (``Rejected``: 422, reported as ``gitops.failed``),
+    a completion time the storage contradicts (``clock_skew``). The archive's size and sha256
+    are checked while it streams. Failures are raised and classified by ``runtime.failures``;
+    an outage past ``generator.retry_window_s`` is raised as ``RetryWindowPassed``.
     """
-    if event.type != BACKUP_COMPLETED:
-        raise InvalidInput(
-            "unexpected_type", f"{NAME} handles {BACKUP_COMPLETED}, not {event.type}"
-        )
-    backup = parse_data(event, BackupCompleted)
+    event, backup = received.event, received.data
     try:
         keys = bucket_layout.backup_keys(
             backup.keys,
@@ -179,7 +186,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
     except Backup2GitopsError as exc:
         if exc.permanent or within_retry_window(event, ctx):
             raise  # runtime.failures: gitops.failed, or a 503 announced as gitops.failed
-        return failed_event(event, backup, code=exc.code, message=exc.message, retryable=True)
+        raise RetryWindowPassed(exc) from exc
     finally:
         for repair in remote.recoveries:  # a crashed run's leftovers, repaired
             logger_for(NAME).warning("work clone repaired", extra={"repair": repair})
@@ -231,6 +238,10 @@ def check_clock(
         raise generation.BackupRefused("clock_skew", refusal)
 
 
-SPEC = FunctionSpec(name=NAME, handle=handle, failure_event=failure_event)
+INPUT = data_of(NAME, BACKUP_COMPLETED, BackupCompleted)
+"""The one input: ``backup.completed``, its data decoded once (``runtime.envelopes``)."""
+SPEC = FunctionSpec(name=NAME, handle=handle_backup, envelope=INPUT, failure_event=failure_event)
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 gitops_generator = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

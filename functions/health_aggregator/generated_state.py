@@ -64,8 +64,9 @@ def generated_commit(ctx: FunctionContext, cluster: str) -> CommitMark | None:
         return None
 
 
-def remember_generated(ctx: FunctionContext, event: Event) -> None:
-    generated = events.parse_data(event, events.GitopsGenerated)
+def remember_generated(
+    ctx: FunctionContext, generated: events.GitopsGenerated, *, event: Event
+) -> None:
     body = {
         "backup_id": generated.backup_id,
         "commit": generated.commit,

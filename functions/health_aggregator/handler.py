@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING
 
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import events, health
-from backup2gitops.core.events import Event
+from backup2gitops.core.events import Event, GitopsDrifted, GitopsGenerated, Received
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
+from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from health_aggregator import status_state
@@ -50,6 +51,21 @@ NAME = "health-aggregator"
 SOURCE = events.function_source(NAME)
 TRIGGERS = (events.PING, events.GITOPS_GENERATED, events.GITOPS_DRIFTED)
 logger = logger_for(NAME)
+
+Trigger = Received[GitopsGenerated | GitopsDrifted | None]
+"""The input: a generation to remember, drift to keep, or (None) a tick or an event type that
+is not a trigger (ignored); the data decoded once (``runtime.envelopes``)."""
+
+
+def decode(event: Event) -> Trigger:
+    if event.type == events.GITOPS_GENERATED:
+        return Received(event, events.parse_data(event, GitopsGenerated))
+    if event.type == events.GITOPS_DRIFTED:
+        return Received(event, events.parse_data(event, GitopsDrifted))
+    return Received(event, None)  # a tick's data says nothing to this function
+
+
+INPUT: Envelope[Trigger] = Envelope(decode=decode)
 
 
 def _event(
@@ -99,16 +115,17 @@ def _publish(ctx: FunctionContext, event: Event) -> None:
         logger.error("publish failed", extra={"type": event.type, "error": str(exc)})
 
 
-def handle(event: Event, ctx: FunctionContext) -> Event | None:
+def handle_trigger(trigger: Trigger, ctx: FunctionContext) -> Event | None:
+    event = trigger.event
     if event.type not in TRIGGERS:
         logger.info("not a health trigger; ignored")
         return None
-    if event.type == events.GITOPS_DRIFTED:
-        kept = status_state.remember_drift(ctx, event)
+    if isinstance(trigger.data, GitopsDrifted):
+        kept = status_state.remember_drift(ctx, trigger.data, at=event.time)
         logger.info("drift notes", extra={"kept": kept})
         return None
-    if event.type == events.GITOPS_GENERATED:
-        remember_generated(ctx, event)
+    if isinstance(trigger.data, GitopsGenerated):
+        remember_generated(ctx, trigger.data, event=event)
     measured = measure(ctx)
     report = measured.report
     logger.info("measured", extra={"status": report.status})
@@ -184,7 +201,8 @@ def _get_metrics(ctx: FunctionContext, request: flask.Request) -> flask.Response
 
 SPEC = FunctionSpec(
     name=NAME,
-    handle=handle,
+    handle=handle_trigger,
+    envelope=INPUT,
     get_routes={
         "/health": _get_health,
         "/status": _get_status,
@@ -192,5 +210,7 @@ SPEC = FunctionSpec(
         "/metrics": _get_metrics,
     },
 )
+handle = SPEC.handle_event
+"""An event in, decoded like the runtime does (the CLI, in-process tests)."""
 health_aggregator = http_target(SPEC)
 lambda_handler = lambda_adapter(SPEC)

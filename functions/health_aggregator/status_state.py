@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -25,7 +26,6 @@ from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFa
 from backup2gitops.core import events, status
 from backup2gitops.core.alerts import Alert
 from backup2gitops.core.errors import Conflict
-from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import logger_for
 
@@ -80,9 +80,11 @@ def drift_notes(ctx: FunctionContext, clusters: Iterable[str]) -> dict[str, list
     return notes
 
 
-def remember_drift(ctx: FunctionContext, event: Event) -> bool:
-    """Keep ``event``'s findings for the page; False when they were already kept."""
-    drifted = events.parse_data(event, events.GitopsDrifted)
+def remember_drift(
+    ctx: FunctionContext, drifted: events.GitopsDrifted, *, at: datetime | None
+) -> bool:
+    """Keep the findings of ``drifted`` (its event's ``time``: ``at``) for the page; False when
+    they were already kept."""
     key = drift_key(ctx, drifted.cluster)
     try:
         notes, etag = _read(ctx, drifted.cluster)
@@ -91,7 +93,7 @@ def remember_drift(ctx: FunctionContext, event: Event) -> bool:
         info = ctx.store.stat(key)
         notes, etag = status.DriftNotes(), info.etag if info else None
     updated = status.remember_drift(
-        notes, drifted, at=event.time or ctx.clock(), keep=ctx.config.health.drift_notes
+        notes, drifted, at=at or ctx.clock(), keep=ctx.config.health.drift_notes
     )
     if updated is None:
         return False

@@ -425,7 +425,7 @@ def handle_backup(
     config = Config(cluster_backup=ClusterBackupConfig(cluster="prod", **settings))
     ctx = FunctionContext(config, store=store or MemoryStore(), environ={}, clock=lambda: NOW)
     event = Event(id="e1", source="/test", type=BACKUP_REQUESTED, data={"cluster": "prod"})
-    return cluster_backup.make_handler(client_factory=factory)(event, ctx)
+    return cluster_backup.spec_with(client_factory=factory).reply_to(event, ctx)
 
 
 def kubeconfig_without_user(cluster: KubeCluster, path: Path) -> Path:

@@ -122,7 +122,8 @@ def test_each_stall_fires_the_watchdog_and_a_delivered_refusal_does_not(
         reply = gitops_generator.handle(completed, ctx_at(config, store, landed))
     except Exception as exc:
         failure = failures.classify(exc)
-        reply = gitops_generator.failure_event(completed, failure, ctx_at(config, store, landed))
+        received = gitops_generator.INPUT.read(completed)
+        reply = gitops_generator.failure_event(received, failure, ctx_at(config, store, landed))
     assert reply is not None
     reply_type = reply.type
     if reply.type == events.GITOPS_GENERATED:  # a no-op: older than the 2099 tip

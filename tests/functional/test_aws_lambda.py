@@ -348,7 +348,8 @@ def test_each_invocation_emits_one_metric_record_with_its_outcome(
     )
     capsys.readouterr()
     handler(s3_body(bucket=BUCKET, key=KEY), LambdaContext())
-    handler({"unexpected": True}, LambdaContext())  # a tick backup-complete does not handle
+    with pytest.raises(UnreadableEvent):  # a tick: not the notification backup-complete reads
+        handler({"unexpected": True}, LambdaContext())
     failing = lambda_adapter(
         FunctionSpec(
             name="flaky", handle=lambda _e, _c: (_ for _ in ()).throw(Transient("x", "y"))
@@ -360,7 +361,7 @@ def test_each_invocation_emits_one_metric_record_with_its_outcome(
     records = emf_records(capsys.readouterr().out)
     assert [(r["service"], r["outcome"], r["Invocations"]) for r in records] == [
         ("backup-complete", "published", [1.0]),
-        ("backup-complete", "rejected", [1.0]),
+        ("backup-complete", "unreadable", [1.0]),
         ("flaky", "failed", [1.0]),
     ]
     (directive,) = records[0]["_aws"]["CloudWatchMetrics"]

@@ -6,11 +6,12 @@ for the same stored objects.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import flask
 import pytest
@@ -508,6 +509,56 @@ def test_a_storage_error_is_503_so_the_broker_retries() -> None:
     harness = Harness(FlakyStore(bucket=BUCKET))
     body = json.dumps(minio_body(bucket=BUCKET, key=native_backup().manifest_key))
     assert_error(harness.post(body), status=503, code="storage_unavailable")
+
+
+class BrokenStream(io.RawIOBase):
+    """An archive stream that fails after its first bytes with ``error``."""
+
+    def __init__(self, data: bytes, error: Exception) -> None:
+        self.data, self.error, self.served = data, error, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.served:
+            raise self.error
+        self.served = True
+        chunk = self.data[: min(len(buffer), 1024)]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+class ArchiveFailsMidRead(MemoryStore):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(bucket=BUCKET)
+        self.error = error
+
+    def open_read(self, key: str) -> BinaryIO:
+        if not key.endswith(".tar.gz"):
+            return super().open_read(key)
+        return cast(BinaryIO, BrokenStream(self.read_bytes(key), self.error))
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (StorageError("S3 connection reset mid-stream"), 503, "storage_unavailable"),
+        (ConnectionResetError("reset by peer"), 503, "storage_unavailable"),
+        (KeyError("a bug of ours"), 500, "internal"),
+    ],
+    ids=["storage-error", "os-error", "a-bug"],
+)
+def test_a_read_failing_mid_archive_is_an_outage_only_when_it_is_one(
+    error: Exception, status: int, code: str
+) -> None:
+    """A storage failure while the archive streams is 503 (retried); a bug in our own code is
+    ``internal`` (500, the traceback logged), never reported as the storage being down."""
+    store = ArchiveFailsMidRead(error)
+    store_native_backup(store, native_backup())
+    harness = Harness(store)
+    body = json.dumps(minio_body(bucket=BUCKET, key=native_backup().manifest_key))
+    assert_error(harness.post(body), status=status, code=code)
 
 
 def test_several_records_reply_with_the_first_and_publish_the_rest(memory: MemoryStore) -> None:

@@ -621,10 +621,7 @@ def test_http_pingsource_tick_writes_a_backup_and_answers_202() -> None:
     store = RecordingStore()
     cluster = ReplayCluster(objects=cluster_objects())
     with replay_server(cluster) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         response = http_client(spec, context_for(store, cluster="prod")).post(
             "/", headers=ping_headers(), data=b'{"reason": "scheduled"}'
         )
@@ -635,10 +632,7 @@ def test_http_pingsource_tick_writes_a_backup_and_answers_202() -> None:
 def test_http_ping_data_names_the_cluster() -> None:
     store = RecordingStore()
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         response = http_client(spec, context_for(store)).post(
             "/", headers=ping_headers(), data=b'{"cluster": "edge-1"}'
         )
@@ -653,10 +647,7 @@ def test_http_failure_mid_list_replies_backup_failed_and_leaves_nothing() -> Non
     store = RecordingStore()
     cluster = ReplayCluster(objects=cluster_objects(), fail_lists=[FailList("configmaps", after=2)])
     with replay_server(cluster) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         headers = ping_headers(
             **{"ce-traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
         )
@@ -681,9 +672,8 @@ def handle(
     **settings: Any,
 ) -> Event | None:
     event = Event(id="e1", source="/test", type=event_type, data=data)
-    return cluster_backup.make_handler(client_factory=factory)(
-        event, context_for(store, **settings)
-    )
+    spec = cluster_backup.spec_with(client_factory=factory)
+    return spec.reply_to(event, context_for(store, **settings))
 
 
 def test_unreachable_api_server() -> None:
@@ -753,10 +743,7 @@ def test_module_exposes_spec_and_target() -> None:
 def test_a_redelivered_tick_is_the_same_backup_and_is_not_written_twice() -> None:
     store = RecordingStore()
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         client_ = http_client(spec, context_for(store, cluster="prod"))
         first = client_.post("/", headers=ping_headers(), data=b"{}")
         again = client_.post("/", headers=ping_headers(**{"ce-id": "ping-1-retry"}), data=b"{}")
@@ -770,10 +757,7 @@ def test_a_duplicate_while_the_first_still_runs_is_409_so_knative_retries_later(
 
     store = RecordingStore()
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         client_ = http_client(spec, context_for(store, cluster="prod"))
         with claimed(store, cluster="prod", backup_id=BACKUP_ID, owner="ping-1", now=NOW):
             busy = client_.post("/", headers=ping_headers(), data=b"{}")
@@ -804,11 +788,7 @@ def test_anything_unexpected_is_backup_failed_not_a_500() -> None:
     def broken(config: ClusterBackupConfig) -> client.ApiClient:
         raise ZeroDivisionError("a bug")
 
-    spec = FunctionSpec(
-        name="cluster-backup",
-        handle=cluster_backup.make_handler(client_factory=broken),
-        failure_event=cluster_backup.failure_event,
-    )
+    spec = cluster_backup.spec_with(client_factory=broken)
     store = RecordingStore()
     response = http_client(spec, context_for(store, cluster="prod")).post(
         "/", headers=ping_headers(), data=b"{}"
@@ -856,10 +836,7 @@ def test_retention_runs_after_a_successful_backup() -> None:
     olds = [old_backup(store, cluster="prod", days=days) for days in (1, 2, 3)]
     staging = [old_backup(store, cluster="staging", days=days) for days in (1, 2, 3)]
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         response = http_client(spec, retention_context(store, count=2)).post(
             "/", headers=ping_headers(), data=b"{}"
         )
@@ -885,10 +862,7 @@ def test_a_retention_failure_is_logged_and_the_backup_stands(
 ) -> None:
     store = UnlistableStore()
     with replay_server(ReplayCluster(objects=cluster_objects())) as url:
-        spec = FunctionSpec(
-            name="cluster-backup",
-            handle=cluster_backup.make_handler(client_factory=factory_for(url)),
-        )
+        spec = cluster_backup.spec_with(client_factory=factory_for(url))
         response = http_client(spec, retention_context(store, count=1)).post(
             "/", headers=ping_headers(), data=b"{}"
         )

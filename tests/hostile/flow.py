@@ -92,7 +92,8 @@ class Flow:
         try:
             reply = handler.handle(event, self.ctx)
         except Exception as exc:
-            reply = handler.failure_event(event, failures.classify(exc), self.ctx)
+            received = handler.INPUT.read(event)
+            reply = handler.failure_event(received, failures.classify(exc), self.ctx)
         assert reply is not None
         return reply
 

@@ -42,12 +42,12 @@ SINK_BOUND = ("backup-complete", "gitops-generator", "health-aggregator")
 """The functions knative/base/sinkbinding.yaml binds to the Broker: they publish more than a reply."""
 
 
-def function_specs() -> dict[str, FunctionSpec]:
+def function_specs() -> dict[str, FunctionSpec[Any]]:
     """Knative Service name -> the function it runs."""
     import importlib
 
     modules = [importlib.import_module(f"{name.replace('-', '_')}.handler") for name in SERVICES]
-    specs: list[FunctionSpec] = [module.SPEC for module in modules]
+    specs: list[FunctionSpec[Any]] = [module.SPEC for module in modules]
     return {spec.name: spec for spec in specs}
 
 
@@ -142,7 +142,7 @@ class InProcessTransport:
     client), at the cluster-local addresses Knative gives them; ``uri:`` subscribers over HTTP."""
 
     def __init__(
-        self, specs: Mapping[str, FunctionSpec], contexts: Mapping[str, FunctionContext]
+        self, specs: Mapping[str, FunctionSpec[Any]], contexts: Mapping[str, FunctionContext]
     ) -> None:
         self.apps: dict[str, flask.Flask] = {}
         self.session = requests.Session()
@@ -151,7 +151,7 @@ class InProcessTransport:
         for name, spec in specs.items():
             app = flask.Flask(name)
 
-            def view(spec: FunctionSpec = spec, name: str = name) -> flask.Response:
+            def view(spec: FunctionSpec[Any] = spec, name: str = name) -> flask.Response:
                 # looked up per call: the contexts may be completed after the transport exists
                 return handle_request(spec, flask.request, contexts[name])
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -168,6 +169,15 @@ def function_source(function: str) -> str:
 
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Tick(BaseModel):
+    """A PingSource tick's data (or an EventBridge schedule's input): whatever its spec says;
+    only a ``cluster`` string is read (cluster-backup), the rest is kept as it came."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    cluster: str | None = None
 
 
 class BackupRequested(EventData):
@@ -431,6 +441,24 @@ CATALOG: dict[str, type[EventData]] = {
     HEALTH_CHANGED: HealthChanged,
     BACKUP_STALE: BackupStale,
 }
+
+
+InputT = TypeVar("InputT")
+
+
+@dataclass(frozen=True)
+class Received(Generic[InputT]):
+    """An event as a handler receives it: the envelope's attributes (id, type, time, trace
+    context, cluster: what a reply is built from) and its data decoded ONCE, by the runtime,
+    into the model the function declares (``runtime.envelopes``). ``event.data`` is the payload
+    as it came, kept for the failure report; no handler reads it."""
+
+    event: Event
+    data: InputT
+
+    def traced(self, context: tracecontext.SpanContext | None) -> Received[InputT]:
+        """The same, the event seen inside the function's span (``Event.traced``)."""
+        return replace(self, event=self.event.traced(context))
 
 
 def parse_data(event: Event, model: type[DataT]) -> DataT:

@@ -30,16 +30,18 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict, Field
 
 from backup2gitops.core.errors import InvalidInput
-from backup2gitops.core.events import Event, stable_event_id
+from backup2gitops.core.events import Event, Received, stable_event_id
 
 __all__ = [
     "STORAGE_OBJECT",
     "ObjectNotification",
+    "ObjectNotifications",
     "from_eventbridge",
     "from_minio_webhook",
     "from_s3_records",
     "notifications_from",
     "storage_event",
+    "storage_received",
 ]
 
 STORAGE_OBJECT = "io.backup2gitops.storage.object"
@@ -76,6 +78,11 @@ class ObjectNotification(BaseModel):
     size: int | None = None
     sequencer: str | None = None
     origin: Origin
+
+
+ObjectNotifications = tuple[ObjectNotification, ...]
+"""What one notification payload says: one record per object event (MinIO sends one, S3 may
+batch several)."""
 
 
 def _invalid(message: str) -> InvalidInput:
@@ -214,19 +221,26 @@ def notifications_from(payload: Any) -> list[ObjectNotification]:
     )
 
 
-def storage_event(payload: Any, *, source: str) -> Event:
-    """Wrap a notification payload that is not a CloudEvent as a ``STORAGE_OBJECT`` event.
+def storage_received(payload: Any, *, source: str) -> Received[ObjectNotifications]:
+    """A notification payload that is not a CloudEvent, parsed (the one parse it gets) and
+    wrapped as a ``STORAGE_OBJECT`` event whose data is the payload as received.
 
-    The payload is validated first (``InvalidInput`` for anything that is not a notification).
-    The id is derived from the payload, so a redelivered notification gets the same id.
+    ``InvalidInput`` for anything that is not a notification. The id is derived from the
+    payload, so a redelivered notification gets the same id.
     """
-    notifications = notifications_from(payload)
+    notifications = tuple(notifications_from(payload))
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     first = notifications[0]
-    return Event(
+    event = Event(
         id=stable_event_id(STORAGE_OBJECT, digest),
         source=source,
         type=STORAGE_OBJECT,
         subject=f"{first.bucket}/{first.key}",
         data=payload,
     )
+    return Received(event, notifications)
+
+
+def storage_event(payload: Any, *, source: str) -> Event:
+    """The event of ``storage_received`` (its parsed notifications dropped)."""
+    return storage_received(payload, source=source).event

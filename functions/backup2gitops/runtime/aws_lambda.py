@@ -1,8 +1,8 @@
 """AWS Lambda: the same handlers, fed by S3, EventBridge and schedules, replying to EventBridge.
 
 ``lambda_adapter(spec)`` is a function's ``lambda_handler``. It turns the Lambda event into an
-``Event``, calls ``spec.handle`` and puts the reply on the EventBridge bus named by
-``$BACKUP2GITOPS_EVENT_BUS`` with ``events:PutEvents``.
+``Event``, has ``runtime.invocation`` decode and handle it, and puts the reply on the EventBridge
+bus named by ``$BACKUP2GITOPS_EVENT_BUS`` with ``events:PutEvents``.
 
 Lambda event -> ``Event``:
 
@@ -24,9 +24,12 @@ EventBridge Scheduler (universal target) input:     a JSON object with ``specver
 ==================================================  ============================================
 
 An event this cannot read (not a JSON object, a malformed S3 notification, an EventBridge event
-from a source it does not know) is an error, not a quiet rejection: one ERROR line, the metric's
-``outcome: unreadable``, and ``UnreadableEvent`` is raised, so Lambda retries and then puts the
-event in the on-failure destination (template.yaml: the dead-letter queue) where it can be read.
+from a source it does not know), or one whose data does not validate against the function's
+input model (``runtime.envelopes``: a ``backup.completed`` without ``backup_id``), is an error,
+not a quiet rejection: one ERROR line, the metric's ``outcome: unreadable``, and
+``UnreadableEvent`` is raised, so Lambda retries and then puts the event in the on-failure
+destination (template.yaml: the dead-letter queue) where it can be read. A notification is
+parsed here once (``storage_received``) and handed to the function's envelope as it is.
 
 Reply ``Event`` -> PutEvents entry (and back, above): ``Source`` = the event's ``source``,
 ``DetailType`` = its ``type``, ``Time`` = its ``time``, ``Detail`` = the whole CloudEvent in
@@ -58,6 +61,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -67,11 +71,13 @@ from backup2gitops.adapters.storage import ObjectStore
 from backup2gitops.config import PACKAGED_CONFIG, ConfigError
 from backup2gitops.core.errors import InvalidInput, Transient
 from backup2gitops.core.events import PING, TYPE_PREFIX, Event
-from backup2gitops.core.notifications import STORAGE_OBJECT, storage_event
-from backup2gitops.runtime import codec, failures, startup, tracing
+from backup2gitops.core.notifications import STORAGE_OBJECT, storage_received
+from backup2gitops.runtime import codec, startup, tracing
 from backup2gitops.runtime.context import FunctionContext, Publisher, default_context
+from backup2gitops.runtime.envelopes import Arrival, arrival_event
 from backup2gitops.runtime.http import FunctionSpec, handle_request
-from backup2gitops.runtime.logs import event_context, logger_for
+from backup2gitops.runtime.invocation import invocation
+from backup2gitops.runtime.logs import FunctionLogger, logger_for
 
 if TYPE_CHECKING:  # Powertools (and the botocore it loads) only on Lambda, at the first event
     from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
@@ -89,6 +95,16 @@ class UnreadableEvent(InvalidInput):
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def unreadable(logger: FunctionLogger, exc: InvalidInput) -> UnreadableEvent:
+    """The error that sends an event nothing can read to the on-failure destination: the
+    transport's shape or the function's input model (``runtime.envelopes``) alike."""
+    logger.error(
+        "unreadable event: raised, so it ends in the on-failure destination",
+        extra={"code": exc.code, "error": exc.message},
+    )
+    return UnreadableEvent(exc.code, exc.message)
+
+
 def lambda_context() -> FunctionContext:
     """The process-wide context; with ``$BACKUP2GITOPS_CONFIG`` empty, the configuration inside
     the package (``backup2gitops/config.yaml``), so a function cold-starts without one."""
@@ -96,7 +112,7 @@ def lambda_context() -> FunctionContext:
 
 
 def lambda_adapter(
-    spec: FunctionSpec,
+    spec: FunctionSpec[Any],
     *,
     context: Callable[[], FunctionContext] = lambda_context,
     events_client: Any = None,
@@ -141,47 +157,35 @@ def lambda_adapter(
         publish = bus.publisher(base.environ.get(EVENT_BUS_ENV))
         ctx = base if base.publish is not None or publish is None else _Replying(base, publish)
         try:
-            event = event_from_lambda(raw)
+            arrival = arrival_from_lambda(raw)
         except InvalidInput as exc:
-            logger.error(
-                "unreadable event: raised, so it ends in the on-failure destination",
-                extra={"code": exc.code, "error": exc.message},
-            )
-            raise UnreadableEvent(exc.code, exc.message) from exc
-        with tracing.function_span(spec.name, event=event) as span:
-            event = event.traced(span.context)
-            with event_context(logger, event, span_id=span.context.span_id):
-                try:
-                    reply = spec.handle(event, ctx)
-                except Exception as exc:
-                    failure = failures.classify(exc)
-                    failures.log(logger, failure, exc)
-                    span.failed(code=failure.code, status=failure.status, message=failure.message)
-                    reply = failures.report(
-                        spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
-                    )
-                    if reply is None and failure.permanent:
-                        error = {"code": failure.code, "message": failure.message}
-                        return {"status": "rejected", "error": error, "trace_id": event.trace_id}
-                    if reply is None:
-                        raise  # Lambda retries, then the on-failure destination
-                result: dict[str, Any] = {
-                    "status": "no_reply",
-                    "event_id": event.id,
-                    "trace_id": event.trace_id,
-                }
-                if request_id:
-                    result["request_id"] = request_id
-                if reply is None:
-                    logger.debug("handled, no reply")
-                    return result
-                logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
-                span.replied(reply, status=200)
-                if ctx.publish is not None:
-                    ctx.publish(reply)
-                    return {**result, "status": "published", "reply_id": reply.id}
-                logger.warning(f"${EVENT_BUS_ENV} is not set: the reply is only in the result")
-                return {**result, "status": "replied", "reply": structured(reply)}
+            raise unreadable(logger, exc) from exc
+        with invocation(spec, arrival, ctx) as (handled, span):
+            event, reply = handled.event, handled.reply
+            if handled.unreadable and isinstance(handled.error, InvalidInput):
+                raise unreadable(logger, handled.error) from handled.error
+            if handled.answered_by_status and handled.failure is not None:
+                if not handled.failure.permanent and handled.error is not None:
+                    raise handled.error  # Lambda retries, then the on-failure destination
+                error = {"code": handled.failure.code, "message": handled.failure.message}
+                return {"status": "rejected", "error": error, "trace_id": event.trace_id}
+            result: dict[str, Any] = {
+                "status": "no_reply",
+                "event_id": event.id,
+                "trace_id": event.trace_id,
+            }
+            if request_id:
+                result["request_id"] = request_id
+            if reply is None:
+                logger.debug("handled, no reply")
+                return result
+            logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
+            span.replied(reply, status=200)
+            if ctx.publish is not None:
+                ctx.publish(reply)
+                return {**result, "status": "published", "reply_id": reply.id}
+            logger.warning(f"${EVENT_BUS_ENV} is not set: the reply is only in the result")
+            return {**result, "status": "replied", "reply": structured(reply)}
 
     return lambda_handler
 
@@ -234,7 +238,9 @@ def is_function_url(raw: Any) -> bool:
     )
 
 
-def http_response(spec: FunctionSpec, raw: dict[str, Any], ctx: FunctionContext) -> dict[str, Any]:
+def http_response(
+    spec: FunctionSpec[Any], raw: dict[str, Any], ctx: FunctionContext
+) -> dict[str, Any]:
     """Serve a Function URL request with the same HTTP handling as functions-framework."""
     import flask  # only Function URL requests (health-aggregator's GET /health) need it
 
@@ -259,12 +265,18 @@ def http_response(spec: FunctionSpec, raw: dict[str, Any], ctx: FunctionContext)
 
 def event_from_lambda(raw: Any) -> Event:
     """The ``Event`` a Lambda event stands for (the table in the module docstring)."""
+    return arrival_event(arrival_from_lambda(raw))
+
+
+def arrival_from_lambda(raw: Any) -> Arrival:
+    """What a Lambda event stands for: an ``Event``, or a notification payload parsed once
+    (``core.notifications.storage_received``; the envelope takes it as it is)."""
     if not isinstance(raw, dict):
         raise InvalidInput(
             "unknown_lambda_event", f"expected a JSON object, got {type(raw).__name__}"
         )
     if "Records" in raw:
-        return storage_event(raw, source="aws:s3")
+        return storage_received(raw, source="aws:s3")
     if "detail-type" in raw:
         from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
@@ -276,10 +288,11 @@ def event_from_lambda(raw: Any) -> Event:
     return Event(id=_fresh_id(), source=SCHEDULER_SOURCE, type=PING, data=raw)
 
 
-def _from_eventbridge(bridge: EventBridgeEvent) -> Event:
+def _from_eventbridge(bridge: EventBridgeEvent) -> Arrival:
     if bridge.source == "aws.s3":
-        wrapped = storage_event(bridge.raw_event, source="aws.s3")
-        return wrapped.model_copy(update={"id": bridge.get_id, "time": bridge.time})
+        wrapped = storage_received(bridge.raw_event, source="aws.s3")
+        event = wrapped.event.model_copy(update={"id": bridge.get_id, "time": bridge.time})
+        return replace(wrapped, event=event)
     if bridge.detail_type.startswith(TYPE_PREFIX):
         return from_structured(bridge.detail)
     if bridge.detail_type == SCHEDULED_EVENT:
@@ -357,6 +370,7 @@ __all__ = [
     "STORAGE_OBJECT",
     "EventBus",
     "UnreadableEvent",
+    "arrival_from_lambda",
     "event_from_lambda",
     "from_structured",
     "git_missing",

@@ -2,7 +2,9 @@
 
 Every transport (``runtime.http``, ``runtime.aws_lambda``, the local broker's ingress) asks
 ``classify``; no handler and no other module decides a status for an error it did not raise
-as a ``FunctionError``.
+as a ``FunctionError``. Classify -> log -> span is ``noted``, called from ``runtime.invocation``
+(the handler's failures, for HTTP and Lambda alike) and from the HTTP refusals before an event
+exists; handlers raise and never build their failure event themselves.
 
 =====================================  ======  ==========================================
 what was raised                        status  why
@@ -25,7 +27,8 @@ otherwise)                                     never sent
 
 Functions that report their failures as events (``FunctionSpec.failure_event``:
 gitops-generator's ``gitops.failed``, cluster-backup's ``backup.failed``) never let a failure
-reach the dead-letter sink unannounced. Once the event's data names a backup, ``report`` turns:
+reach the dead-letter sink unannounced. Given the input the runtime decoded (an input that did
+not decode is a 400: there is nothing to report about), ``report`` turns:
 
 - a permanent failure, or an unexpected exception, into that event, answered in place of the
   status (``retryable: false``): the Broker routes it to alert-router and does not retry;
@@ -40,12 +43,16 @@ with their status alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from backup2gitops.core.errors import Backup2GitopsError, FunctionError
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import FunctionLogger as Logger
+
+if TYPE_CHECKING:
+    from backup2gitops.runtime.tracing import FunctionSpan
 
 INTERNAL = "internal"
 _ANSWERED_BY_STATUS = frozenset({400, 401, 405, 408, 409, 413})
@@ -61,25 +68,32 @@ class Failure:
     permanent: bool
     expected: bool
     """False for an exception that is not a ``Backup2GitopsError``: a bug until shown otherwise."""
+    error: BaseException | None = field(default=None, compare=False, repr=False)
+    """What was raised: a function's failure event may read its own error type's fields
+    (cluster-backup: the backup it could not write). Never sent anywhere."""
 
 
-FailureEvent = Callable[[Event, Failure, FunctionContext], Event | None]
-"""Builds the event that reports ``failure`` of ``event``; None when ``event`` names no backup."""
+InputT = TypeVar("InputT")
+
+FailureEvent = Callable[[InputT, Failure, FunctionContext], Event | None]
+"""Builds the event that reports ``failure`` of the function's input (decoded by its envelope,
+``runtime.envelopes``: never parsed again here); None when the input names no backup."""
 
 
 def classify(exc: BaseException) -> Failure:
     """The status and catalog code of ``exc`` (the table in the module docstring)."""
     if isinstance(exc, FunctionError):
-        return Failure(exc.code, exc.message, exc.status, exc.permanent, expected=True)
+        return Failure(exc.code, exc.message, exc.status, exc.permanent, expected=True, error=exc)
     if isinstance(exc, Backup2GitopsError):
         status = 422 if exc.permanent else 503
-        return Failure(exc.code, exc.message, status, exc.permanent, expected=True)
+        return Failure(exc.code, exc.message, status, exc.permanent, expected=True, error=exc)
     return Failure(
         INTERNAL,
         f"unexpected {type(exc).__name__}; see the function's logs",
         500,
         permanent=False,
         expected=False,
+        error=exc,
     )
 
 
@@ -93,10 +107,19 @@ def log(logger: Logger, failure: Failure, exc: BaseException) -> None:
         logger.error("failed", extra=fields)
 
 
+def noted(exc: BaseException, *, logger: Logger, span: FunctionSpan) -> Failure:
+    """Classify ``exc``, log it and mark the span failed: the one place both transports (and
+    every refusal before an event exists) turn an exception into a ``Failure``."""
+    failure = classify(exc)
+    log(logger, failure, exc)
+    span.failed(code=failure.code, status=failure.status, message=failure.message)
+    return failure
+
+
 def report(
-    failure_event: FailureEvent | None,
+    failure_event: FailureEvent[InputT] | None,
     *,
-    event: Event | None,
+    event: InputT | None,
     failure: Failure,
     ctx: FunctionContext,
     logger: Logger,

@@ -35,7 +35,6 @@ import hmac
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backup2gitops.config import ConfigError, SecretRef
@@ -43,14 +42,22 @@ from backup2gitops.core.errors import FunctionError, InvalidInput, TooLarge, Una
 from backup2gitops.core.events import Event, now
 from backup2gitops.runtime import codec, failures, startup, tracing
 from backup2gitops.runtime.context import FunctionContext, default_context
-from backup2gitops.runtime.logs import event_context, logger_for
+from backup2gitops.runtime.envelopes import Arrival
+from backup2gitops.runtime.invocation import Handled, invocation
+from backup2gitops.runtime.logs import logger_for
+from backup2gitops.runtime.spec import FunctionSpec, GetRoute, Handler, PlainEnvelope
 
 if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
     import flask
 
-Handler = Callable[[Event, FunctionContext], Event | None]
-PlainEnvelope = Callable[[Any], Event]
-GetRoute = Callable[[FunctionContext, "flask.Request"], "flask.Response"]
+__all__ = [
+    "FunctionSpec",
+    "GetRoute",
+    "Handler",
+    "PlainEnvelope",
+    "handle_request",
+    "http_target",
+]
 
 PROBES = ("/healthz", "/readyz", "/livez")
 
@@ -71,27 +78,6 @@ class BodyTimeout(FunctionError):
 
     status = 408
     permanent = False
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What the runtime needs to know about one function."""
-
-    name: str
-    handle: Handler
-    plain_json: PlainEnvelope | None = None
-    """Turns a non-CloudEvent JSON body into an event (backup-complete: MinIO's webhook)."""
-    token: Callable[[FunctionContext], SecretRef | None] | None = None
-    """The bearer token callers must present, when one is configured."""
-    allow_unauthenticated: Callable[[FunctionContext], bool] = lambda _ctx: False
-    """True: serve without a token when none is configured (the demo says so); else refuse."""
-    failure_event: failures.FailureEvent | None = None
-    """The event that reports a failure (``gitops.failed``, ``backup.failed``): see
-    ``runtime.failures.report``."""
-    get_routes: Mapping[str, GetRoute] = field(default_factory=dict)
-    requirements: Callable[[FunctionContext], str | None] | None = None
-    """Why the configuration cannot serve this function (a credential it needs is not set), or
-    None; checked before serving, on every runtime (Lambda too)."""
 
 
 def _response(*args: Any, **kwargs: Any) -> flask.Response:
@@ -126,7 +112,7 @@ def event_response(event: Event) -> flask.Response:
     return _response(body, status=200, headers=headers)
 
 
-def startup_problem(spec: FunctionSpec, ctx: FunctionContext) -> str | None:
+def startup_problem(spec: FunctionSpec[Any], ctx: FunctionContext) -> str | None:
     """Why ``spec`` must not serve with this configuration, or None. Fails closed: a function
     with a webhook token and no token configured (unset variable, missing file) is refused."""
     if spec.requirements is not None and (unmet := spec.requirements(ctx)) is not None:
@@ -145,7 +131,7 @@ def startup_problem(spec: FunctionSpec, ctx: FunctionContext) -> str | None:
     )
 
 
-def serves_unauthenticated(spec: FunctionSpec, ctx: FunctionContext) -> bool:
+def serves_unauthenticated(spec: FunctionSpec[Any], ctx: FunctionContext) -> bool:
     """True when ``spec`` has a webhook token, none is configured and that is allowed."""
     if spec.token is None or not spec.allow_unauthenticated(ctx):
         return False
@@ -153,7 +139,7 @@ def serves_unauthenticated(spec: FunctionSpec, ctx: FunctionContext) -> bool:
     return ref is None or ref.reveal(ctx.environ) is None
 
 
-def refuse_unless_ready(spec: FunctionSpec, ctx: FunctionContext) -> None:
+def refuse_unless_ready(spec: FunctionSpec[Any], ctx: FunctionContext) -> None:
     """Raise ConfigError when ``spec`` must not start (see ``startup_problem``)."""
     problem = startup_problem(spec, ctx)
     if problem is not None:
@@ -185,7 +171,7 @@ def check_token(
 
 
 def refusal_from_headers(
-    spec: FunctionSpec, ctx: FunctionContext, *, method: str, headers: Mapping[str, str]
+    spec: FunctionSpec[Any], ctx: FunctionContext, *, method: str, headers: Mapping[str, str]
 ) -> FunctionError | None:
     """``headers`` by lower-cased name. Why a request that is not a GET or HEAD is refused from its headers alone, or None: the
     method (405), the token, for every input shape (401), a declared size over the limit (413).
@@ -235,7 +221,10 @@ def read_body(request: flask.Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_request(spec: FunctionSpec, request: flask.Request, body: bytes) -> Event:
+def parse_request(spec: FunctionSpec[Any], request: flask.Request, body: bytes) -> Arrival:
+    """The event the body is (a CloudEvent in binary or structured mode), or what the
+    function's ``plain_json`` makes of a JSON body that is not one (MinIO's webhook: parsed
+    there, once)."""
     headers = dict(request.headers)
     if codec.is_cloudevent(headers):
         return codec.parse_http(headers, body)  # refuses batched mode itself
@@ -250,7 +239,7 @@ def parse_request(spec: FunctionSpec, request: flask.Request, body: bytes) -> Ev
 
 
 def handle_request(
-    spec: FunctionSpec, request: flask.Request, ctx: FunctionContext
+    spec: FunctionSpec[Any], request: flask.Request, ctx: FunctionContext
 ) -> flask.Response:
     logger = logger_for(spec.name)
     headers = dict(request.headers)
@@ -274,36 +263,34 @@ def handle_request(
         if refusal is not None:  # the method, the token, the declared size: the body unread
             raise refusal
         body = read_body(request, limit=ctx.config.http.max_body_bytes)
-        event = parse_request(spec, request, body)
+        arrival = parse_request(spec, request, body)
     except Exception as exc:  # noqa: BLE001 - refused before the handler ran
         return _refused(spec, exc, headers=headers)
-    with tracing.function_span(spec.name, event=event, headers=headers) as span:
-        traced = event.traced(span.context)
-        with event_context(logger, traced, span_id=span.context.span_id):
-            try:
-                response, reply = _handled(spec, traced, ctx, span)
-            except Exception as exc:  # noqa: BLE001 - publishing the reply failed
-                failure = failures.classify(exc)
-                failures.log(logger, failure, exc)
-                span.failed(code=failure.code, status=failure.status, message=failure.message)
-                return error_response(function=spec.name, failure=failure, trace_id=traced.trace_id)
-            span.replied(reply, status=response.status_code)
-            return response
+    with invocation(spec, arrival, ctx, headers=headers) as (handled, span):
+        try:
+            response = _answer(spec, handled, ctx)
+        except Exception as exc:  # noqa: BLE001 - publishing the reply failed
+            failure = failures.noted(exc, logger=logger, span=span)
+            return error_response(
+                function=spec.name, failure=failure, trace_id=handled.event.trace_id
+            )
+        span.replied(handled.reply, status=response.status_code)
+        return response
 
 
-def _refused(spec: FunctionSpec, exc: Exception, *, headers: Mapping[str, str]) -> flask.Response:
+def _refused(
+    spec: FunctionSpec[Any], exc: Exception, *, headers: Mapping[str, str]
+) -> flask.Response:
     """A request refused before it was an event (token, size, malformed): its own span, whose
     parent can only be the ``traceparent`` header, and that trace's id in the error body."""
     logger = logger_for(spec.name)
-    failure = failures.classify(exc)
     with tracing.function_span(spec.name, event=None, headers=headers) as span:
         keys = {"trace_id": span.context.trace_id, "span_id": span.context.span_id}
         logger.thread_safe_append_keys(**keys)
         try:
-            failures.log(logger, failure, exc)
+            failure = failures.noted(exc, logger=logger, span=span)
         finally:
             logger.thread_safe_remove_keys(list(keys))
-        span.failed(code=failure.code, status=failure.status, message=failure.message)
     response = error_response(function=spec.name, failure=failure, trace_id=span.context.trace_id)
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = exc.allow
@@ -312,43 +299,35 @@ def _refused(spec: FunctionSpec, exc: Exception, *, headers: Mapping[str, str]) 
     return response
 
 
-def _handled(
-    spec: FunctionSpec, event: Event, ctx: FunctionContext, span: tracing.FunctionSpan
-) -> tuple[flask.Response, Event | None]:
-    """Run the handler on ``event`` (already traced): the response, and the reply it made."""
+def _answer(spec: FunctionSpec[Any], handled: Handled, ctx: FunctionContext) -> flask.Response:
+    """The HTTP answer to ``handled`` (``runtime.invocation``): the failure's status, the reply
+    (or the failure event in its place) in binary mode, or 202 when it went to the publisher."""
     logger = logger_for(spec.name)
-    try:
-        reply = spec.handle(event, ctx)
-    except Exception as exc:  # noqa: BLE001 - every failure is classified, none is a 500 by accident
-        failure = failures.classify(exc)
-        failures.log(logger, failure, exc)
-        span.failed(code=failure.code, status=failure.status, message=failure.message)
-        reply = failures.report(
-            spec.failure_event, event=event, failure=failure, ctx=ctx, logger=logger
-        )
-        if reply is None:
-            response = error_response(function=spec.name, failure=failure, trace_id=event.trace_id)
-            return response, None
+    reply = handled.reply
     if reply is None:
+        if handled.failure is not None:
+            return error_response(
+                function=spec.name, failure=handled.failure, trace_id=handled.event.trace_id
+            )
         logger.debug("handled, no reply")
-        return _response(status=202), None
+        return _response(status=202)
     logger.info("reply", extra={"reply_type": reply.type, "reply_id": reply.id})
     if ctx.publish is not None:
         ctx.publish(reply)
-        return _response(status=202), reply
-    return event_response(reply), reply
+        return _response(status=202)
+    return event_response(reply)
 
 
-_TARGETS: dict[str, tuple[FunctionSpec, Callable[[], FunctionContext]]] = {}
+_TARGETS: dict[str, tuple[FunctionSpec[Any], Callable[[], FunctionContext]]] = {}
 
 
-def registered_target(name: str) -> tuple[FunctionSpec, Callable[[], FunctionContext]]:
+def registered_target(name: str) -> tuple[FunctionSpec[Any], Callable[[], FunctionContext]]:
     """The spec and context of the ``http_target`` named ``name`` (``runtime.server``)."""
     return _TARGETS[name]
 
 
 def http_target(
-    spec: FunctionSpec, context: Callable[[], FunctionContext] = default_context
+    spec: FunctionSpec[Any], context: Callable[[], FunctionContext] = default_context
 ) -> Callable[[flask.Request], flask.Response]:
     """A functions-framework ``http`` target for ``spec``.
 

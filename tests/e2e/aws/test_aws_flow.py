@@ -463,6 +463,27 @@ def test_an_event_no_function_can_read_is_an_error_not_a_quiet_rejection(aws: Aw
     log = aws.functions["BackupCompleteFunction"].log.read_text()
     assert log.count("unreadable event") >= 2
     assert '"outcome":"unreadable"' in log
+    # Our own event type from the bus whose data does not validate: the same, never "rejected"
+    malformed = {
+        "version": "0",
+        "id": "eb-malformed",
+        "detail-type": "io.backup2gitops.backup.completed",
+        "source": "/backup2gitops/backup-complete",
+        "account": "123456789012",
+        "time": "2026-11-23T02:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "specversion": "1.0",
+            "id": "c-malformed",
+            "source": "/backup2gitops/backup-complete",
+            "type": "io.backup2gitops.backup.completed",
+            "data": {"cluster": "prod"},
+        },
+    }
+    result = aws.invoke("GitopsGeneratorFunction", malformed)
+    assert result.get("errorType") == "UnreadableEvent", result
+    assert "data.backup_id: Field required" in result.get("errorMessage", ""), result
 
 
 def check_iam(aws: AwsStack) -> None:
