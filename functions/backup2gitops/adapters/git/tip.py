@@ -8,7 +8,7 @@ commit in a work tree); the tip only reads and writes objects and its local bran
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.adapters.git import history
@@ -154,13 +154,16 @@ class GitChangeSet:
     def written(self) -> int:
         return self._change.written
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+    def sync(
+        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+    ) -> None:
         self._importer.sync_folder(
             root=self._root,
             files=files,
             tracked=self._folder.files,
             links=self._folder.links,
             change=self._change,
+            keep=keep,
         )
 
     def put(self, path: PurePosixPath, content: bytes) -> None:
