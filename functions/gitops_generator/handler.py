@@ -199,6 +199,7 @@ def handle(event: Event, ctx: FunctionContext) -> Event | None:
         noop=outcome.commit.noop,
         reason=outcome.commit.reason,
         review_url=review_url,
+        unmanaged=None if outcome.commit.noop else outcome.plan.unmanaged,
     )
     drift_report.publish(
         drift_report.drifted(

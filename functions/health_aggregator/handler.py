@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -305,8 +306,21 @@ def remember_generated(ctx: FunctionContext, event: Event) -> None:
         "at": (event.time or ctx.clock()).isoformat(),
         "noop": generated.noop,
         "reason": generated.reason,
+        "unmanaged": generated.unmanaged,
     }
+    if generated.unmanaged is None:  # a no-op counted nothing: the last count still holds
+        body["unmanaged"] = (_generated_record(ctx, generated.cluster) or {}).get("unmanaged")
     ctx.store.put_bytes(_generated_key(ctx, generated.cluster), json.dumps(body).encode())
+
+
+def unmanaged_counts(ctx: FunctionContext, clusters: Iterable[str]) -> dict[str, int]:
+    """Per cluster, the objects of its last generated commit no GitOps tool manages."""
+    counts: dict[str, int] = {}
+    for cluster in clusters:
+        value = (_generated_record(ctx, cluster) or {}).get("unmanaged")
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts[cluster] = value
+    return counts
 
 
 def record_transition(
@@ -471,6 +485,7 @@ def status_report(ctx: FunctionContext) -> status.StatusReport:
         git_url=url,
         alerts=status_state.open_alerts(ctx.store, prefix=ctx.config.alerts.open_prefix),
         drift=status_state.drift_notes(ctx, [f.cluster for f in measured.clusters]),
+        unmanaged=unmanaged_counts(ctx, [f.cluster for f in measured.clusters]),
     )
 
 
