@@ -175,8 +175,12 @@ def shared(tmp_path: Path) -> tuple[Path, Path]:
     root.write_text(yaml.safe_dump(listed))
     unit = work / "clusters" / CLUSTER / "namespaces" / "apps"
     (unit / "hand-written.yaml").write_text(EXTRA)
+    pinned = yaml.safe_load(EXTRA.replace("hand-written", "pinned"))
+    pinned["metadata"]["annotations"] = {"backup2gitops.io/hand-written": "true"}
+    (unit / "configmaps" / "pinned.yaml").write_text(yaml.safe_dump(pinned))
+    kustomization_extra = ["hand-written.yaml", "configmaps/pinned.yaml", "gone.yaml"]
     kustomization = yaml.safe_load((unit / "kustomization.yaml").read_text())
-    kustomization["resources"] += ["hand-written.yaml", "gone.yaml"]
+    kustomization["resources"] += kustomization_extra
     kustomization["commonAnnotations"] = {"team": "apps"}
     (unit / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
     git(work, "add", "-A")
@@ -190,17 +194,17 @@ def test_foreign_files_survive_two_backups_and_stay_in_the_build(
     tmp_path: Path, shared: tuple[Path, Path]
 ) -> None:
     remote, work = shared
-    second = generate(tmp_path, write_backup(tmp_path, "b2", ["a", "flux-app"]), remote)
-    assert (second["added"], second["changed"], second["removed"]) == (0, 0, 1)  # b is gone
-    assert second["kept_foreign"] == 4  # flux-system's three files and hand-written.yaml
+    second = generate(tmp_path, write_backup(tmp_path, "b2", ["flux-app"]), remote)
+    assert (second["added"], second["changed"], second["removed"]) == (0, 0, 2)  # a, b gone
+    assert second["kept_foreign"] == 5  # flux-system's three files, the two hand-written ones
     unit_file = f"clusters/{CLUSTER}/namespaces/apps/kustomization.yaml"
     assert second["missing_entries"] == [f"{unit_file}: gone.yaml"]
     third = generate(tmp_path, write_backup(tmp_path, "b3", ["a", "c", "flux-app"]), remote)
-    assert (third["added"], third["removed"], third["kept_foreign"]) == (1, 0, 4)
+    assert (third["added"], third["removed"], third["kept_foreign"]) == (2, 0, 5)
 
     git(work, "pull", "-q", "--ff-only")
     message = git(work, "log", "-1", "--format=%B")
-    assert "Kept, not written by backup2gitops: 4 files" in message
+    assert "Kept, not written by backup2gitops: 5 files" in message
     assert "Not managed by any GitOps tool (3; changed by hand):" in message
     assert "ConfigMap apps/c" in message and "flux-app" not in message.split("by hand):")[1]
     unit = yaml.safe_load((work / unit_file).read_text())
@@ -209,6 +213,7 @@ def test_foreign_files_survive_two_backups_and_stay_in_the_build(
         "configmaps/c.yaml",
         "configmaps/flux-app.yaml",
         "hand-written.yaml",
+        "configmaps/pinned.yaml",
         "gone.yaml",
     ]
     assert unit["commonAnnotations"] == {"team": "apps"}
@@ -221,6 +226,7 @@ def test_foreign_files_survive_two_backups_and_stay_in_the_build(
         "ServiceAccount/flux-system/kustomize-controller",
         "ConfigMap/flux-system/flux-sync",
         "ConfigMap/apps/hand-written",
+        "ConfigMap/apps/pinned",
         "ConfigMap/apps/a",
         "ConfigMap/apps/c",
     } <= built
@@ -238,7 +244,7 @@ def test_dry_run_and_diff_change_no_ref(tmp_path: Path, shared: tuple[Path, Path
     assert report["dry_run"] is True
     assert (report["added"], report["changed"], report["removed"]) == (1, 0, 1)
     assert report["units"] == {"namespaces/apps": {"added": 1, "changed": 0, "removed": 1}}
-    assert report["kept_foreign"] == 4
+    assert report["kept_foreign"] == 5
     diff = cli(
         tmp_path, "generate", str(archive), "--repo", str(remote), "--cluster", CLUSTER, "--diff"
     )
@@ -255,3 +261,26 @@ def test_dry_run_and_diff_change_no_ref(tmp_path: Path, shared: tuple[Path, Path
     committed = generate(tmp_path, archive, remote)  # the same backup, for real
     assert (committed["added"], committed["removed"]) == (1, 1)
     assert refs(remote) != before
+
+
+def test_a_dry_run_into_a_work_tree_leaves_it_as_it_is(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    generate(tmp_path, write_backup(tmp_path, "b1", ["a", "b"]), export)
+    head = git(export, "rev-parse", "HEAD")
+    table = cli(
+        tmp_path,
+        "generate",
+        str(write_backup(tmp_path, "b2", ["a", "c"])),
+        "--repo",
+        str(export),
+        "--cluster",
+        CLUSTER,
+        "--dry-run",
+    )
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith("dry run: would commit on")
+    assert "namespaces/apps: +1 ~0 -1" in table.stdout
+    assert "3 not managed by any GitOps tool:" in table.stdout
+    assert git(export, "rev-parse", "HEAD") == head
+    assert git(export, "status", "--porcelain") == ""
+    assert (export / "clusters" / CLUSTER / "namespaces/apps/configmaps/b.yaml").is_file()

@@ -113,7 +113,7 @@ def test_a_record_decides_when_there_is_one() -> None:
 def shared_folder(files: dict[str, str]) -> ownership.SharedFolder:
     return ownership.SharedFolder(
         root=ROOT,
-        tracked=list(files),
+        tracked={path: tree_diff.blob_id(text.encode()) for path, text in files.items()},
         read=lambda path: files[path].encode() if path in files else None,
     )
 

@@ -59,6 +59,7 @@ from backup2gitops.core.repo_layout import (
     KUSTOMIZATION,
     segment_file_name,
 )
+from backup2gitops.core.tree_diff import blob_id
 
 FOREIGN_MARK: Final[str] = "backup2gitops.io/hand-written"
 """An annotation that makes a file at an object's path a person's: never deleted by a backup."""
@@ -208,7 +209,8 @@ def _local(entry: str) -> bool:
 class SharedFolder:
     """A cluster's folder as the tip has it, for a backup that owns only its files.
 
-    ``tracked``: its files on the tip (repository paths); ``read``: a committed file's content.
+    ``tracked``: its files on the tip (repository path -> blob id); ``read``: a committed file's
+    content.
     ``settle`` is told what the backup produced and finds the foreign files to keep (the
     deletion candidates the generator does not own: the change set's ``keep``); ``kustomization`` merges a generated
     kustomization with the committed one. What was kept and the foreign entries pointing at
@@ -216,9 +218,13 @@ class SharedFolder:
     """
 
     root: str
-    tracked: Collection[str]
+    tracked: Mapping[str, str]
+    """Path -> git blob id, on the tip."""
     read: Callable[[str], bytes | None]
     previous_record: Collection[str] | None = None
+    read_many: Callable[[Collection[str]], Mapping[str, bytes]] | None = None
+    """Reads many committed files at once (``ChangeSet.committed_files``): the candidates the
+    rule reads are fetched together before it asks."""
     foreign: set[str] = field(default_factory=set)
     """The tracked files kept because the generator does not own them (after ``settle``)."""
     missing: list[str] = field(default_factory=list)
@@ -230,15 +236,31 @@ class SharedFolder:
         """The foreign files among the tracked ones ``produced`` does not hold (to keep as they
         are), remembering every path the new tree will have."""
         self._present = set(produced)
+        left = [path for path in self.tracked if path not in self._present]
+        fetched: Mapping[str, bytes] = {}
+        if self.read_many is not None and self.previous_record is None:
+            fetched = self.read_many([path for path in left if self._read_by_rule(path)])
         candidates = {
-            path: functools.partial(self.read, path)
-            for path in self.tracked
-            if path not in self._present
+            path: (
+                functools.partial(fetched.get, path)
+                if path in fetched
+                else functools.partial(self.read, path)
+            )
+            for path in left
         }
         owned = owned_paths(self.previous_record, candidates, root=self.root)
         self.foreign.update(set(candidates) - owned)
         self._present.update(self.foreign)
         return self.foreign
+
+    def _read_by_rule(self, path: str) -> bool:
+        """Whether the rule reads this file (an object's shape, a resource folder's
+        kustomization)."""
+        relative = path[len(self.root) + 1 :]
+        folder, _, name = relative.rpartition("/")
+        if name == KUSTOMIZATION:
+            return _RESOURCE_FOLDER.fullmatch(folder) is not None
+        return _object_shape(relative) is not None
 
     def kustomization(self, folder: str, generated: Iterable[str]) -> dict[str, Any]:
         """The kustomization of ``folder`` (a repository path): ``generated`` merged with the
@@ -294,5 +316,12 @@ class SharedFolder:
         return path in self._present or any(p.startswith(f"{path}/") for p in self._present)
 
     def kustomization_file(self, folder: str, generated: Iterable[str]) -> bytes:
-        self._present.add(f"{folder}/{KUSTOMIZATION}")
-        return manifest_yaml.dump(self.kustomization(folder, generated)).encode()
+        """``kustomization`` as a file; the generated one, unread, when the committed file is
+        byte for byte what the generator writes (the common case: no read at all)."""
+        path = f"{folder}/{KUSTOMIZATION}"
+        self._present.add(path)
+        listed = list(generated)
+        plain = manifest_yaml.dump(units.kustomization(listed)).encode()
+        if self.tracked.get(path) in (None, blob_id(plain)):
+            return plain
+        return manifest_yaml.dump(self.kustomization(folder, listed)).encode()

@@ -226,8 +226,9 @@ class GenerationJob:
         with tip.change(self.root) as change:
             shared = ownership.SharedFolder(
                 root=self.root.as_posix(),
-                tracked=folder.files.keys(),
+                tracked=folder.files,
                 read=lambda path: change.committed(PurePosixPath(path)),
+                read_many=change.committed_files,
             )
             files = self._files(reading, change.committed, shared=shared)
             recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)

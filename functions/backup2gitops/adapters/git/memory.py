@@ -183,5 +183,8 @@ class MemoryChangeSet:
     def committed(self, path: PurePosixPath) -> bytes | None:
         return self._before.get(str(path))
 
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        return {path: self._before[path] for path in paths if path in self._before}
+
     def commit(self, message: str) -> str:
         return self._tip.made(self._files, message)

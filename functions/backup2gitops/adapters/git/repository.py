@@ -63,6 +63,10 @@ class ChangeSet(Protocol):
         """The file at ``path`` in the folder on the tip (None: absent)."""
         ...
 
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        """The files at ``paths`` in the folder on the tip, in one read (absent: left out)."""
+        ...
+
     def commit(self, message: str) -> str:
         """Make the commit (locally, on the branch); its id. Nothing is pushed."""
         ...

@@ -173,6 +173,32 @@ class GitChangeSet:
         blob = self._folder.files.get(str(path))
         return None if blob is None else self._tip.blob(blob)
 
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        """The committed files at ``paths`` (absent ones left out), read by one
+        ``git cat-file --batch``: a backup that deletes a thousand objects asks once."""
+        ids = {path: self._folder.files[path] for path in paths if path in self._folder.files}
+        if not ids:
+            return {}
+        wanted = sorted(set(ids.values()))
+        out = self._tip.runner.run(
+            "cat-file",
+            "--batch",
+            git_dir=self._tip.git_dir,
+            stdin="".join(f"{blob}\n" for blob in wanted).encode(),
+        ).stdout
+        blobs: dict[str, bytes] = {}
+        at = 0
+        for blob in wanted:
+            end = out.index(b"\n", at)
+            header = out[at:end].split(b" ")
+            at = end + 1
+            if len(header) != 3 or header[1] != b"blob":  # missing, or not a blob
+                continue
+            size = int(header[2])
+            blobs[blob] = out[at : at + size]
+            at += size + 1
+        return {path: blobs[blob] for path, blob in ids.items() if blob in blobs}
+
     def commit(self, message: str) -> str:
         self._importer.commit(
             ref=f"refs/heads/{self._tip.branch}",
