@@ -17,6 +17,9 @@ import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TypeVar
+
+Content = TypeVar("Content", bytes, bytes | None)
 
 
 def blob_id(content: bytes) -> str:
@@ -50,13 +53,17 @@ class DiffRecorder:
     _seen: set[str] = field(default_factory=set)
 
     def record(
-        self, files: Iterable[tuple[PurePosixPath, bytes]]
-    ) -> Iterator[tuple[PurePosixPath, bytes]]:
+        self, files: Iterable[tuple[PurePosixPath, Content]]
+    ) -> Iterator[tuple[PurePosixPath, Content]]:
+        """``files`` passed on; a file given as None is the committed one, unchanged (a
+        member the generator's cache knows)."""
         for path, content in files:
             text = path.as_posix()
             self._seen.add(text)
             known = self.tracked.get(text)
-            if known is None:
+            if content is None:
+                pass
+            elif known is None:
                 self.changes.append(FileChange(text, None, content))
             elif known != blob_id(content):
                 self.changes.append(FileChange(text, self.read(text), content))
