@@ -206,6 +206,7 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
         noop=outcome.commit.noop,
         reason=outcome.commit.reason,
         review_url=review_url,
+        unmanaged=None if outcome.commit.noop else outcome.plan.unmanaged,
     )
     drift_report.publish(
         drift_report.drifted(

@@ -7,6 +7,7 @@ runs at once the one whose put fails does not announce).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +74,21 @@ def remember_generated(
         "at": (event.time or ctx.clock()).isoformat(),
         "noop": generated.noop,
         "reason": generated.reason,
+        "unmanaged": generated.unmanaged,
     }
+    if generated.unmanaged is None:  # a no-op counted nothing: the last count still holds
+        body["unmanaged"] = (_generated_record(ctx, generated.cluster) or {}).get("unmanaged")
     ctx.store.put_bytes(_generated_key(ctx, generated.cluster), json.dumps(body).encode())
+
+
+def unmanaged_counts(ctx: FunctionContext, clusters: Iterable[str]) -> dict[str, int]:
+    """Per cluster, the objects of its last generated commit no GitOps tool manages."""
+    counts: dict[str, int] = {}
+    for cluster in clusters:
+        value = (_generated_record(ctx, cluster) or {}).get("unmanaged")
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts[cluster] = value
+    return counts
 
 
 def record_transition(

@@ -22,6 +22,7 @@ from backup2gitops.core.interval_cache import IntervalCache
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import logger_for
 from health_aggregator import flow, metrics, status_state, status_view
+from health_aggregator.generated_state import unmanaged_counts
 from health_aggregator.measurement import Measurement, measure
 
 logger = logger_for("health-aggregator")
@@ -52,6 +53,7 @@ def status_report(ctx: FunctionContext) -> status.StatusReport:
         git_url=url,
         alerts=status_state.open_alerts(ctx.store, prefix=ctx.config.alerts.open_prefix),
         drift=status_state.drift_notes(ctx, [f.cluster for f in measured.clusters]),
+        unmanaged=unmanaged_counts(ctx, [f.cluster for f in measured.clusters]),
     )
 
 

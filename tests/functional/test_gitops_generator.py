@@ -111,9 +111,11 @@ def test_generated_reply_then_noop_with_the_same_reply_id(setup: Any) -> None:
     assert reply.traceparent == completed().traceparent and reply.cluster == "prod"
     data = events.GitopsGenerated.model_validate(reply.data)
     assert data.objects == 1 and not data.noop and data.repository == str(remote)
+    assert data.unmanaged == 1  # the one object carries no GitOps tool's mark or manager
     status, again = post(client, completed())
     assert again is not None and again.id == reply.id
-    assert events.GitopsGenerated.model_validate(again.data).noop is True
+    redelivered = events.GitopsGenerated.model_validate(again.data)
+    assert redelivered.noop is True and redelivered.unmanaged is None  # counted nothing
 
 
 def test_missing_archive_is_a_permanent_gitops_failed(setup: Any) -> None:

@@ -422,3 +422,30 @@ def test_a_remote_nothing_was_pushed_to_yet_counts_zero_not_down(tmp_path: Path)
     samples = scrape_samples(make_ctx(tmp_path))
     assert samples[("backup2gitops_flow_metrics_up", ())] == 1
     assert not [name for name, _ in samples if name.startswith("backup2gitops_generations")]
+
+
+def test_the_objects_changed_by_hand_reach_status_and_the_page(tmp: Path) -> None:
+    """gitops.generated's ``unmanaged`` is kept per cluster: /status and the page show it, and a
+    no-op that counted nothing (a redelivery) leaves the last count as it is."""
+    ctx = make_ctx(tmp, "health: {max_gitops_lag: PT1H}")
+    put_backup(ctx.store, "prod", "b1", timedelta(hours=2))  # type: ignore[arg-type]
+    data = {"cluster": "prod", "repository": "r", "branch": "main", "commit": "c" * 40}
+    for event_id, extra in (
+        ("g1", {"backup_id": "b1", "unmanaged": 7}),
+        ("g2", {"backup_id": "b1", "noop": True}),
+    ):
+        handler.handle(
+            Event(
+                id=event_id,
+                source="/backup2gitops/gitops-generator",
+                type=events.GITOPS_GENERATED,
+                time=NOW - timedelta(hours=1),
+                cluster="prod",
+                data={**data, **extra},
+            ),
+            ctx,
+        )
+        http = client(handler.SPEC, ctx)
+        assert http.get("/status").get_json()["clusters"]["prod"]["unmanaged"] == 7
+    page = http.get("/").get_data(as_text=True)
+    assert 'data-field="unmanaged">7 objects changed by hand</td>' in page

@@ -81,6 +81,7 @@ def report(git_url: str = "https://ghp_TOKEN@github.com/acme/clusters.git") -> s
             alert("", "storage is down"),
         ],
         drift={"edge": notes.notes},
+        unmanaged={"prod": 1},
     )
 
 
@@ -180,3 +181,11 @@ def test_drift_notes_are_kept_once_newest_first_and_bounded() -> None:
 )
 def test_short_duration(seconds: float | None, text: str) -> None:
     assert status.short_duration(seconds) == text
+
+
+def test_the_objects_changed_by_hand_per_cluster() -> None:
+    built = report()
+    assert built.clusters["prod"].unmanaged == 1 and built.clusters["edge"].unmanaged is None
+    page = status_page.render(built)
+    assert 'data-field="unmanaged">1 object changed by hand</td>' in page
+    assert 'data-field="unmanaged">unknown</td>' in page

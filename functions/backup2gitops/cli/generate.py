@@ -11,6 +11,15 @@ configuration). ``--cluster`` that contradicts a native manifest's cluster is re
   export tool writes into a folder (made with ``git init`` when DEST does not exist or is an
   empty folder);
 - a path that does not exist and ends in ``.git``: a bare repository is made and pushed to.
+
+``--dry-run`` reads, cleans, plans and guards exactly as for the commit, then makes none and
+pushes nothing (a remote is cloned into the cache; a work tree is left as it is): the report
+says what would be added, changed and removed, per unit, and a refusal by a guard exits 1 as it
+would. ``--diff`` prints the unified diff of those files instead (``git diff`` style).
+
+The report also counts the objects no GitOps tool manages (no Flux, Argo CD or Helm mark, no
+GitOps manager in managedFields: the things people changed by hand) and the files of the
+cluster's folder the generator kept because it did not write them (``core.ownership``).
 """
 
 from __future__ import annotations
@@ -18,12 +27,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
+from backup2gitops.core.tree_diff import FileChange, unified
 
 if TYPE_CHECKING:
     from backup2gitops.adapters.storage import ObjectStore
@@ -50,6 +60,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--branch", help="default: the configuration's (main)")
     parser.add_argument("--config", help="configuration file (default: $BACKUP2GITOPS_CONFIG)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what the backup would change (added/changed/removed per unit, the guards' "
+        "verdict); nothing is committed or pushed",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the unified diff of the files the backup would change (implies --dry-run)",
+    )
     add_output_option(parser)
     parser.set_defaults(func=run)
 
@@ -178,6 +199,8 @@ def print_table(report: Mapping[str, Any]) -> None:
     state = "no-op (already committed)" if report["noop"] else "committed"
     if report.get("reason"):
         state = f"skipped ({report['reason']})"
+    if report.get("dry_run"):
+        state = "dry run: would commit on"
     print(
         f"{state} {report['commit']} to {report['repository']} ({report['branch']}): "
         f"backup {report['cluster']}/{report['backup_id']}, "
@@ -186,6 +209,37 @@ def print_table(report: Mapping[str, Any]) -> None:
     )
     for reason, count in sorted(report["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
         print(f"  {count:6d} excluded: {reason}")
+    for unit, counts in sorted(report.get("units", {}).items()):
+        print(
+            f"  {unit or '(cluster)'}: +{counts['added']} ~{counts['changed']} -{counts['removed']}"
+        )
+    names = report.get("unmanaged_names", [])
+    print(f"  {report['unmanaged']:6d} not managed by any GitOps tool" + (":" if names else ""))
+    for name in names:
+        print(f"         {name}")
+    if report.get("kept_foreign"):
+        print(f"  {report['kept_foreign']:6d} files kept: not written by backup2gitops")
+    for entry in report.get("missing_entries", []):
+        print(f"  kustomization entry pointing at nothing: {entry}")
+
+
+def unit_counts(changes: Sequence[FileChange], *, cluster: str) -> dict[str, dict[str, int]]:
+    """Added, changed and removed object files per unit (``cluster-scoped``,
+    ``namespaces/<ns>``; "" for the rest of the folder), from a dry run's changes."""
+    from backup2gitops.core import units
+
+    root = f"clusters/{cluster}/"
+    counts: dict[str, dict[str, int]] = {}
+    for change in changes:
+        if units.is_generated(change.path) or not change.path.startswith(root):
+            continue
+        try:
+            unit = units.unit_key(change.path[len(root) :], by="namespace")
+        except ValueError:
+            unit = ""
+        entry = counts.setdefault(unit, {"added": 0, "changed": 0, "removed": 0})
+        entry[change.status] += 1
+    return counts
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,6 +296,8 @@ def run(args: argparse.Namespace) -> int:
                 backup_id=backup_id,
                 claims=claims,
                 plan_noop=True,
+                dry_run=args.dry_run or args.diff,
+                diff=args.dry_run or args.diff,  # the per-unit counts come from the changes
                 progress=lambda done: reporter.items(done, total=claims.items),
             ).run()
         except (ArchiveError, GitError, SopsError, generation.BackupRefused) as exc:
@@ -249,6 +305,10 @@ def run(args: argparse.Namespace) -> int:
     if failure is not None:
         print(f"generate: {failure}", file=sys.stderr)
         return 1
+    if args.diff:
+        sys.stdout.write(unified(outcome.commit.changes))
+        return 0
+    plan = outcome.plan
     report = {
         "commit": outcome.commit.commit,
         "repository": remote.display_url,
@@ -264,7 +324,14 @@ def run(args: argparse.Namespace) -> int:
         "noop": outcome.commit.noop,
         "reason": outcome.commit.reason,
         "duration_s": round(outcome.duration_s, 3),
+        "unmanaged": plan.unmanaged,
+        "unmanaged_names": plan.unmanaged_names,
+        "kept_foreign": plan.kept_foreign,
+        "missing_entries": plan.missing_entries,
     }
+    if outcome.commit.dry_run:
+        report["dry_run"] = True
+        report["units"] = unit_counts(outcome.commit.changes, cluster=cluster)
     emit(
         report,
         output=args.output,

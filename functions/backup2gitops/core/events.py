@@ -281,6 +281,12 @@ class GitopsGenerated(EventData):
     review_url: str | None = Field(
         default=None, description="review mode: the pull/merge request for this backup's branch"
     )
+    unmanaged: int | None = Field(
+        default=None,
+        description="objects in the backup's commit that no GitOps tool manages (no Flux, Argo "
+        "CD or Helm ownership mark, no GitOps manager in managedFields): the things people "
+        "changed by hand; null when not counted (a redelivered no-op)",
+    )
 
     @field_validator("excluded_by_reason")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 
 from backup2gitops.core import kube_yaml, units
 from backup2gitops.core.errors import Backup2GitopsError
+from backup2gitops.core.ownership import SharedFolder
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
 
 
@@ -45,10 +46,15 @@ def iter_tree(
     cluster: str,
     objects: Iterable[tuple[PurePosixPath, Mapping[str, Any]]],
     layout: units.Layout | None = None,
+    shared: SharedFolder | None = None,
 ) -> Iterator[tuple[PurePosixPath, bytes]]:
     """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
     kustomizations and entry points. Only the paths are remembered, so memory does not grow
-    with object size."""
+    with object size.
+
+    With ``shared`` (the folder as the tip has it, ``core.ownership``), the files the generator
+    does not own are found once the objects are known (``shared.foreign``: to keep) and each
+    kustomization keeps the committed one's foreign entries."""
     layout = layout or units.Layout()
     root = cluster_root(cluster).as_posix()
     seen: set[str] = set()  # strings, not paths: hashing PurePosixPath was a tenth of planning
@@ -65,12 +71,26 @@ def iter_tree(
         members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
         yield path, kube_yaml.dump(obj).encode()
     plan = units.plan_units(cluster, members, layout=layout)
-    for key, listed in plan.parents.items():
-        yield _kustomization_file(f"{root}/{key}" if key else root, listed)
-    for unit in plan.units:
-        yield _kustomization_file(unit.folder, unit.files)
-    for relative, obj in units.entry_points(cluster=cluster, units=plan.units, layout=layout):
-        yield PurePosixPath(f"{root}/{relative}"), kube_yaml.dump(obj).encode()
+    folders = [(f"{root}/{key}" if key else root, listed) for key, listed in plan.parents.items()]
+    folders += [(unit.folder, unit.files) for unit in plan.units]
+    points = [
+        (f"{root}/{relative}", obj)
+        for relative, obj in units.entry_points(cluster=cluster, units=plan.units, layout=layout)
+    ]
+    if shared is not None:
+        seen.update(f"{folder}/{KUSTOMIZATION}" for folder, _ in folders)
+        seen.update(path for path, _ in points)
+        shared.settle(seen)
+    for folder, listed in folders:
+        if shared is None:
+            yield _kustomization_file(folder, listed)
+        else:
+            yield (
+                PurePosixPath(f"{folder}/{KUSTOMIZATION}"),
+                shared.kustomization_file(folder, listed),
+            )
+    for point, obj in points:
+        yield PurePosixPath(point), kube_yaml.dump(obj).encode()
 
 
 def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[PurePosixPath, bytes]:

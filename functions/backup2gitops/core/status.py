@@ -97,6 +97,11 @@ class ClusterStatus(_Model):
     drift: list[DriftNote] = Field(
         default_factory=list, description="recent findings, newest first"
     )
+    unmanaged: int | None = Field(
+        default=None,
+        description="objects of the last generated commit no GitOps tool manages (changed by "
+        "hand); null: not reported yet",
+    )
 
 
 class StatusReport(HealthReported):
@@ -125,6 +130,7 @@ def cluster_status(
     git_url: str,
     alerts: Sequence[OpenAlert] = (),
     drift: Sequence[DriftNote] = (),
+    unmanaged: int | None = None,
 ) -> ClusterStatus:
     backup, commit = facts.last_backup, facts.last_commit
     return ClusterStatus(
@@ -158,6 +164,7 @@ def cluster_status(
         max_backup_age_s=facts.max_age.total_seconds(),
         open_alerts=sorted(alerts, key=lambda a: (a.starts_at, a.alertname)),
         drift=list(drift),
+        unmanaged=unmanaged,
     )
 
 
@@ -168,6 +175,7 @@ def build(
     git_url: str,
     alerts: Iterable[Alert] = (),
     drift: Mapping[str, Sequence[DriftNote]] | None = None,
+    unmanaged: Mapping[str, int] | None = None,
 ) -> StatusReport:
     """The whole status: ``report``, each cluster's facts, its open alerts and drift notes.
 
@@ -193,6 +201,7 @@ def build(
                 git_url=git_url,
                 alerts=per_cluster[f.cluster],
                 drift=notes.get(f.cluster, ()),
+                unmanaged=(unmanaged or {}).get(f.cluster),
             )
             for f in sorted(listed, key=lambda f: f.cluster)
         },

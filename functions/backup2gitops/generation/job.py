@@ -33,7 +33,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from backup2gitops.adapters.git import GitError, Repository, Tip
-from backup2gitops.core import safeguards, sops_files, trailers, units
+from backup2gitops.core import ownership, safeguards, sops_files, trailers, tree_diff, units
 from backup2gitops.core.archive import ArchiveLimits, ReadReport, iter_items
 from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
@@ -101,6 +101,10 @@ class GenerationJob:
     limits: ArchiveLimits | None = None
     progress: Callable[[int], None] | None = None
     layout: units.Layout | None = None
+    dry_run: bool = False
+    """Decide, guard and count as for the commit, then make none and push nothing."""
+    diff: bool = False
+    """With ``dry_run``: keep the changed files' bytes (``CommitResult.changes``)."""
     push_attempts: int = 5
     """Pushes that fail for another reason than a lost race (git_unavailable) before giving up."""
     race_window_s: float = 600.0
@@ -171,7 +175,7 @@ class GenerationJob:
                             pass
                     return self._outcome(done, reading, started)
                 made, reading = self._commit(tip, redo, reading)
-                if made.noop:
+                if made.noop or self.dry_run:
                     return self._outcome(made.result, reading, started)
                 try:
                     tip.push(self.push_branch or self.remote.branch)
@@ -220,7 +224,18 @@ class GenerationJob:
             return _Made(result, redo.base, redo.tree, redo.message), reading
         reading = _Reading(Plan(cluster=self.cluster))
         with tip.change(self.root) as change:
-            change.sync(self._files(reading, change.committed))
+            shared = ownership.SharedFolder(
+                root=self.root.as_posix(),
+                tracked=folder.files,
+                read=lambda path: change.committed(PurePosixPath(path)),
+                read_many=change.committed_files,
+            )
+            files = self._files(reading, change.committed, shared=shared)
+            recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
+            if self.dry_run and self.diff:
+                files = recorder.record(files)
+            change.sync(files, keep=shared.foreign)
+            _report_shared(reading.plan, shared)
             if self.encrypt is not None:  # fixed names, never from a backup
                 for path, update in self._shared().items():
                     current = tip.file(path)
@@ -228,11 +243,21 @@ class GenerationJob:
                     if content != current:
                         change.put(path, content)
             result = CommitResult("", change.added, change.changed, change.removed, noop=False)
-            before = sum(1 for path in folder.files if not units.is_generated(path))
+            before = sum(
+                1
+                for path in folder.files
+                if not units.is_generated(path) and path not in shared.foreign
+            )
             self._check_deletions(before, result, reading.report)
             if not change.written and not self.record_unchanged:
                 return _Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
             message = self._message(reading.plan, result)
+            if self.dry_run:
+                changes = recorder.finish(keep=shared.foreign) if self.diff else []
+                would = dataclasses.replace(
+                    result, commit=tip.commit or "", dry_run=True, changes=tuple(changes)
+                )
+                return _Made(would, message=message), reading
             commit = change.commit(message)
         made_tree = tip.folder(self.root, commit).tree
         return _Made(
@@ -290,7 +315,10 @@ class GenerationJob:
         return self._index
 
     def _files(
-        self, reading: _Reading, previous: Previous | None
+        self,
+        reading: _Reading,
+        previous: Previous | None,
+        shared: ownership.SharedFolder | None = None,
     ) -> Iterator[tuple[PurePosixPath, bytes]]:
         """The backup's files, read from the archive into ``reading``, then the count check."""
         index = self._backup_index()
@@ -309,7 +337,7 @@ class GenerationJob:
                 index=index,
             )
             yield from guarded_tree(
-                iter_tree(cluster=self.cluster, objects=placed, layout=self.layout),
+                iter_tree(cluster=self.cluster, objects=placed, layout=self.layout, shared=shared),
                 report=reading.report,
                 claims=self.claims,
             )
@@ -319,6 +347,13 @@ class GenerationJob:
     def _outcome(self, result: CommitResult, reading: _Reading | None, started: float) -> Outcome:
         plan = reading.plan if reading is not None else Plan(cluster=self.cluster)
         return Outcome(plan=plan, commit=result, duration_s=self.clock() - started)
+
+
+def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
+    """What the backup kept of the files it does not own, for the commit message and reply."""
+    plan.kept_foreign = len(shared.foreign)
+    plan.missing_entries = list(shared.missing)
+    plan.missing_entries_total = shared.missing_total
 
 
 @dataclass(frozen=True)

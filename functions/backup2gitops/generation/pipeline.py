@@ -24,9 +24,11 @@ from backup2gitops.core.cleaning import (
     Prepared,
     prepare,
 )
+from backup2gitops.core.cleaning.gitops_owners import gitops_managed
 from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import plan_tree
 from backup2gitops.core.safeguards import count_refusal
+from backup2gitops.core.tree_diff import FileChange
 
 if TYPE_CHECKING:
     pass
@@ -73,9 +75,19 @@ class Plan:
     """Credentials committed in clear (``core.drift.credentials_in_clear``): where, never what;
     the first ``MAX_LISTED_CREDENTIALS``, ``credentials_total`` counts them all."""
     credentials_total: int = 0
+    unmanaged: int = 0
+    """Objects no GitOps tool manages (``gitops_owners.gitops_managed``): changed by hand."""
+    unmanaged_names: list[str] = field(default_factory=list)
+    """The first ``MAX_LISTED_UNMANAGED`` of them, ``Kind namespace/name``."""
+    kept_foreign: int = 0
+    """Files of the cluster's folder the generator does not own, kept (``core.ownership``)."""
+    missing_entries: list[str] = field(default_factory=list)
+    """Foreign kustomization entries pointing at nothing (``SharedFolder.missing``)."""
+    missing_entries_total: int = 0
 
 
 MAX_LISTED_CREDENTIALS = 50
+MAX_LISTED_UNMANAGED = 10
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,10 @@ class CommitResult:
     noop: bool
     reason: str | None = None
     """Why a no-op made no commit when that is not "already on the branch"."""
+    dry_run: bool = False
+    """What the commit would be: nothing was committed or pushed (``commit``: the tip)."""
+    changes: tuple[FileChange, ...] = ()
+    """A dry run's changed files (``GenerationJob.diff``)."""
 
 
 class BackupRefused(errors.Backup2GitopsError):
@@ -141,6 +157,7 @@ def placed_objects(
     for count, item in enumerate(items, 1):
         if progress is not None:
             progress(count)
+        by_hand = not item.refused and not gitops_managed(item.obj)  # before cleaning
         prepared = (  # refused by the reader (too deep, a path that lies): its own reason
             Prepared(excluded=item.refused)
             if item.refused
@@ -169,6 +186,11 @@ def placed_objects(
             obj = encrypt(obj, previous=committed_document(previous, path))
         plan.objects += 1
         plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
+        if by_hand:
+            plan.unmanaged += 1
+            if len(plan.unmanaged_names) < MAX_LISTED_UNMANAGED:
+                where = f"{item.namespace}/{item.name}" if item.namespace else item.name
+                plan.unmanaged_names.append(f"{obj.get('kind', '?')} {where}")
         yield path, obj
 
 
@@ -216,6 +238,16 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
         lines += ["", "Objects by kind and namespace:"]
         for (kind, namespace), count in sorted(plan.kinds.items()):
             lines.append(f"  {clean(kind)} in {clean(namespace)}: {count}")
+    if plan.unmanaged:
+        lines += ["", f"Not managed by any GitOps tool ({plan.unmanaged}; changed by hand):"]
+        lines += [f"  {clean(name)}" for name in plan.unmanaged_names]
+        if plan.unmanaged > len(plan.unmanaged_names):
+            lines.append(f"  ... and {plan.unmanaged - len(plan.unmanaged_names)} more")
+    if plan.kept_foreign:
+        lines += ["", f"Kept, not written by backup2gitops: {plan.kept_foreign} files"]
+    if plan.missing_entries_total:
+        lines += ["", f"Kustomization entries pointing at nothing ({plan.missing_entries_total}):"]
+        lines += [f"  {clean(entry)}" for entry in plan.missing_entries]
     if plan.excluded_by_reason:
         lines += ["", "Excluded:"]
         for reason, count in sorted(plan.excluded_by_reason.items()):

@@ -119,8 +119,11 @@ class FastImport:
         tracked: Mapping[str, str],
         links: Collection[str] = (),
         change: ImportedChange | None = None,
+        keep: Collection[str] = (),
     ) -> ImportedChange:
-        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids.
+        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids,
+        and the tracked files in ``keep`` as they are (read once ``files`` is exhausted: the
+        files the generator does not own, ``core.ownership``).
 
                 ``links``: the tracked paths that are symbolic links. A file at or under one is refused
         (``unsafe_path``): someone committed a link into the generated folder, and replacing it
@@ -152,9 +155,10 @@ class FastImport:
                     change.added += 1
                 else:
                     change.changed += 1
-        gone = [b"D %s\n" % path.encode() for path in sorted(set(tracked) - seen)]
+        removed = set(tracked) - seen - set(keep)
+        gone = [b"D %s\n" % path.encode() for path in sorted(removed)]
         change.operations[:0] = gone  # first: a file that was a folder's name goes before it
-        change.removed = sum(1 for p in set(tracked) - seen if not units.is_generated(p))
+        change.removed = sum(1 for p in removed if not units.is_generated(p))
         return change
 
     def commit(

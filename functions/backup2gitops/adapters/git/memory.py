@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -150,7 +150,9 @@ class MemoryChangeSet:
     def written(self) -> int:
         return self._written
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+    def sync(
+        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+    ) -> None:
         prefix = f"{self._root}/"
         seen: set[str] = set()
         for relative, content in files:
@@ -166,7 +168,10 @@ class MemoryChangeSet:
             if not units.is_generated(path):
                 self.added += known is None
                 self.changed += known is not None
-        for path in [p for p in self._before if p.startswith(prefix) and p not in seen]:
+        kept = set(keep)
+        for path in [
+            p for p in self._before if p.startswith(prefix) and p not in seen and p not in kept
+        ]:
             del self._files[path]
             self._written += 1
             self.removed += not units.is_generated(path)
@@ -177,6 +182,9 @@ class MemoryChangeSet:
 
     def committed(self, path: PurePosixPath) -> bytes | None:
         return self._before.get(str(path))
+
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        return {path: self._before[path] for path in paths if path in self._before}
 
     def commit(self, message: str) -> str:
         return self._tip.made(self._files, message)

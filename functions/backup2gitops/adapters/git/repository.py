@@ -10,7 +10,7 @@ guard and publish-loop tests) implement it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -48,8 +48,11 @@ class ChangeSet(Protocol):
         """Files added, changed or removed, generated ones included."""
         ...
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
-        """Make the folder hold exactly ``files`` (streamed: one in memory at a time)."""
+    def sync(
+        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+    ) -> None:
+        """Make the folder hold exactly ``files`` (streamed: one in memory at a time) and the
+        tracked files in ``keep`` as they are (read after ``files``: the foreign files)."""
         ...
 
     def put(self, path: PurePosixPath, content: bytes) -> None:
@@ -58,6 +61,10 @@ class ChangeSet(Protocol):
 
     def committed(self, path: PurePosixPath) -> bytes | None:
         """The file at ``path`` in the folder on the tip (None: absent)."""
+        ...
+
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        """The files at ``paths`` in the folder on the tip, in one read (absent: left out)."""
         ...
 
     def commit(self, message: str) -> str:

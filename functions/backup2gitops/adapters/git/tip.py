@@ -8,7 +8,7 @@ commit in a work tree); the tip only reads and writes objects and its local bran
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.adapters.git import history
@@ -154,13 +154,16 @@ class GitChangeSet:
     def written(self) -> int:
         return self._change.written
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+    def sync(
+        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+    ) -> None:
         self._importer.sync_folder(
             root=self._root,
             files=files,
             tracked=self._folder.files,
             links=self._folder.links,
             change=self._change,
+            keep=keep,
         )
 
     def put(self, path: PurePosixPath, content: bytes) -> None:
@@ -169,6 +172,32 @@ class GitChangeSet:
     def committed(self, path: PurePosixPath) -> bytes | None:
         blob = self._folder.files.get(str(path))
         return None if blob is None else self._tip.blob(blob)
+
+    def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
+        """The committed files at ``paths`` (absent ones left out), read by one
+        ``git cat-file --batch``: a backup that deletes a thousand objects asks once."""
+        ids = {path: self._folder.files[path] for path in paths if path in self._folder.files}
+        if not ids:
+            return {}
+        wanted = sorted(set(ids.values()))
+        out = self._tip.runner.run(
+            "cat-file",
+            "--batch",
+            git_dir=self._tip.git_dir,
+            stdin="".join(f"{blob}\n" for blob in wanted).encode(),
+        ).stdout
+        blobs: dict[str, bytes] = {}
+        at = 0
+        for blob in wanted:
+            end = out.index(b"\n", at)
+            header = out[at:end].split(b" ")
+            at = end + 1
+            if len(header) != 3 or header[1] != b"blob":  # missing, or not a blob
+                continue
+            size = int(header[2])
+            blobs[blob] = out[at : at + size]
+            at += size + 1
+        return {path: blobs[blob] for path, blob in ids.items() if blob in blobs}
 
     def commit(self, message: str) -> str:
         self._importer.commit(

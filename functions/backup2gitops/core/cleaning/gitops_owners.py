@@ -96,3 +96,26 @@ def strip_marks(obj: dict[str, Any]) -> None:
 
 def has_marks(obj: Mapping[str, Any]) -> bool:
     return gitops_owner(ObjectRef.of(obj)) is not None
+
+
+GITOPS_MANAGERS: Final = frozenset(
+    {"kustomize-controller", "helm-controller", "argocd-controller", "helm", "Helm"}
+)
+"""Field managers whose writes mean a GitOps tool (or Helm) applies the object: Flux's
+kustomize-controller and helm-controller, Argo CD's syncs with server-side apply, Helm itself
+(``core.cleaning.field_managers`` names the source of each)."""
+
+
+def gitops_managed(obj: Mapping[str, Any]) -> bool:
+    """Whether a GitOps tool manages ``obj``: one of its ownership marks, or a write by one of
+    ``GITOPS_MANAGERS`` in its managedFields (as the cluster has it, before cleaning). An object
+    that is neither is one people made or changed by hand (``kubectl``, a script)."""
+    if has_marks(obj):
+        return True
+    metadata = obj.get("metadata")
+    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    if not isinstance(entries, list):
+        return False
+    return any(
+        isinstance(entry, Mapping) and entry.get("manager") in GITOPS_MANAGERS for entry in entries
+    )
