@@ -109,11 +109,30 @@ def patch_with_certgen(cluster: KubeCluster, kind: str, name: str, ca: str) -> N
 
 
 def scale_as_hpa(cluster: KubeCluster, namespace: str, name: str, replicas: int) -> None:
-    """The HPA controller: an update of the scale subresource, as kube-controller-manager."""
+    """The HPA controller: an update of the scale subresource, as kube-controller-manager.
+
+    Where kube-controller-manager runs, its deployment controller may write the Deployment's
+    status between the read and the update (409 Conflict, the scale carries the Deployment's
+    resourceVersion); like the HPA controller, read again and retry (bounded)."""
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"
-    scale = read(cluster, path)
-    scale["spec"]["replicas"] = replicas
-    call(cluster, "PUT", path, scale, fieldManager="kube-controller-manager")
+    for _ in range(50):
+        scale = read(cluster, path)
+        scale["spec"]["replicas"] = replicas
+        response = requests.put(
+            cluster.url + path,
+            params={"fieldManager": "kube-controller-manager"},
+            data=json.dumps(scale),
+            headers={
+                "Authorization": f"Bearer {cluster.admin_token}",
+                "Content-Type": "application/json",
+            },
+            verify=str(cluster.ca_file),
+            timeout=30,
+        )
+        if response.status_code != 409:
+            assert response.ok, f"PUT {path}: {response.status_code} {response.text}"
+            return
+    raise AssertionError(f"PUT {path}: 50 conflicts in a row: {response.text}")
 
 
 def add_finalizer_as_flux(cluster: KubeCluster, path: str) -> None:
