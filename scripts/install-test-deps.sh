@@ -95,3 +95,6 @@ fi
 ./scripts/build-mc.sh
 # Knative Eventing's MT broker and Serving's controller (v0.50.0) for tests/e2e/knative.
 ./scripts/build-knative.sh
+# The real-world installs of tests/e2e/test_real_installs.py, as Go modules (pinned in
+# tests/e2e/installs/modules.txt; read from the module cache, nothing built).
+./scripts/fetch-installs.sh

@@ -8,7 +8,8 @@ them, with their field managers:
   (manager ``cainjector``);
 - ingress-nginx's ``kube-webhook-certgen``: an update (PUT) that sets ``caBundle``;
 - the HPA controller: an update of the ``scale`` subresource as ``kube-controller-manager``;
-- a Flux controller: a finalizer added by an update as ``gotk-kustomize-controller``.
+- a Flux controller: a finalizer added by an update as ``gotk-kustomize-controller``
+(the calls are shared with tests/e2e/test_real_installs.py: tests/e2e/controller_calls.py).
 
 The objects read back (with their managedFields) are cleaned: none of those values is left,
 everything the people wrote is. Then the target's own injector and autoscaler act again (a new
@@ -25,9 +26,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from backup2gitops.core import cleaning
+from tests.e2e import controller_calls
 from tests.kube_apiserver import KUBE_MISSING, KubeCluster, available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not available(), reason=KUBE_MISSING)]
@@ -46,7 +47,7 @@ RULES = [
         "resources": ["gizmos"],
     }
 ]
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+ADMISSION = controller_calls.ADMISSION
 
 
 def _webhook(name: str, service: str) -> dict[str, Any]:
@@ -144,78 +145,21 @@ FLUX_APPLIED: dict[str, Any] = {
 }
 
 
-def _call(
-    cluster: KubeCluster,
-    method: str,
-    path: str,
-    body: Any,
-    *,
-    content_type: str = "application/json",
-    **params: str,
-) -> dict[str, Any]:
-    """One request as a controller makes it (its own field manager, its own content type)."""
-    response = requests.request(
-        method,
-        cluster.url + path,
-        params=params,
-        data=json.dumps(body),
-        headers={"Authorization": f"Bearer {cluster.admin_token}", "Content-Type": content_type},
-        verify=str(cluster.ca_file),
-        timeout=30,
-    )
-    assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _read(cluster: KubeCluster, path: str) -> dict[str, Any]:
-    response = cluster.get(path)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
-
-
 def _inject_with_cainjector(cluster: KubeCluster, ca: str) -> None:
-    """cert-manager cainjector: server-side apply, force, only the caBundle of each webhook."""
-    patch = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": VALIDATING},
-        "webhooks": [{"name": "webhook.cert-manager.io", "clientConfig": {"caBundle": ca}}],
-    }
-    _call(
-        cluster,
-        "PATCH",
-        f"{ADMISSION}/validatingwebhookconfigurations/{VALIDATING}",
-        patch,
-        content_type="application/apply-patch+yaml",
-        fieldManager="cainjector",
-        force="true",
+    controller_calls.inject_webhooks_with_cainjector(
+        cluster, "ValidatingWebhookConfiguration", VALIDATING, ["webhook.cert-manager.io"], ca
     )
 
 
 def _patch_with_certgen(cluster: KubeCluster, ca: str) -> None:
-    """ingress-nginx kube-webhook-certgen: get, set every webhook's caBundle, update."""
-    path = f"{ADMISSION}/mutatingwebhookconfigurations/{MUTATING}"
-    current = _read(cluster, path)
-    for webhook in current["webhooks"]:
-        webhook["clientConfig"]["caBundle"] = ca
-    _call(cluster, "PUT", path, current, fieldManager="kube-webhook-certgen")
+    controller_calls.patch_with_certgen(cluster, "MutatingWebhookConfiguration", MUTATING, ca)
 
 
 def _scale_as_hpa(cluster: KubeCluster, name: str, replicas: int) -> None:
-    """The HPA controller: an update of the scale subresource, as kube-controller-manager."""
-    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}/scale"
-    scale = _read(cluster, path)
-    scale["spec"]["replicas"] = replicas
-    _call(cluster, "PUT", path, scale, fieldManager="kube-controller-manager")
+    controller_calls.scale_as_hpa(cluster, NAMESPACE, name, replicas)
 
 
-def _add_finalizer_as_flux(cluster: KubeCluster) -> None:
-    path = PATHS["settings"]
-    current = _read(cluster, path)
-    current["metadata"]["finalizers"] = ["finalizers.fluxcd.io"]
-    _call(cluster, "PUT", path, current, fieldManager="gotk-kustomize-controller")
+_read = controller_calls.read
 
 
 PATHS = {
@@ -254,15 +198,10 @@ def replayed(kube_cluster: KubeCluster) -> Iterator[KubeCluster]:
         _patch_with_certgen(cluster, CA_1)
         _scale_as_hpa(cluster, "web", 5)
         _scale_as_hpa(cluster, "api", 4)
-        _add_finalizer_as_flux(cluster)
+        controller_calls.add_finalizer_as_flux(cluster, PATHS["settings"])
         yield cluster
     finally:
-        path = PATHS["settings"]
-        response = cluster.get(path)
-        if response.ok:
-            current = response.json()
-            current["metadata"]["finalizers"] = []
-            cluster.request("PUT", path, body=current)
+        controller_calls.remove_finalizers(cluster, PATHS["settings"])
         for name in (VALIDATING, MUTATING):
             cluster.kubectl("delete", "validatingwebhookconfiguration", name, check=False)
             cluster.kubectl("delete", "mutatingwebhookconfiguration", name, check=False)

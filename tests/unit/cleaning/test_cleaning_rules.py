@@ -65,6 +65,27 @@ def test_pod_only_defaults_are_not_dropped_from_templates() -> None:
     assert neat(pod({"enableServiceLinks": False}))["spec"] == {"enableServiceLinks": False}
 
 
+def test_env_field_ref_keeps_its_api_version_inside_the_atomic_selector() -> None:
+    # ObjectFieldSelector is atomic: without the server's apiVersion the fieldRef is another
+    # value, and server-side applying it over a kubectl-created install conflicts (ingress-nginx,
+    # tests/e2e/test_real_installs.py). Written or defaulted, it stays as the server has it.
+    env = [
+        {
+            "name": "POD_NAME",
+            "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+        },
+        {"name": "LEVEL", "value": "info"},
+    ]
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "ns"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1", "env": env}]}}},
+    }
+    cleaned = neat(deployment)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert cleaned == env
+
+
 def test_pod_non_default_service_account_and_tolerations_stay() -> None:
     toleration = {
         "effect": "NoExecute",

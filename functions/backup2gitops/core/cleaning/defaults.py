@@ -66,8 +66,7 @@ PROBE: Final[dict[str, Any]] = {
 }
 HTTP_GET: Final[dict[str, Any]] = {"path": "/", "scheme": "HTTP"}
 
-# --- SetDefaults_ObjectFieldSelector ---
-FIELD_REF: Final[dict[str, Any]] = {"apiVersion": "v1"}
+# --- SetDefaults_ObjectFieldSelector: apiVersion "v1" stays, inside an atomic struct (podspec) ---
 
 # --- SetDefaults_{Secret,ConfigMap,Projected,DownwardAPI}VolumeSource: 0644 octal ---
 VOLUME_DEFAULT_MODE: Final[int] = 420

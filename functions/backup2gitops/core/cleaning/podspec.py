@@ -1,7 +1,8 @@
 """Defaults in a PodSpec and its containers, shared by Pods and every pod template.
 
 Pure: no I/O; only the standard library. Values come from ``defaults.py`` (SetDefaults_PodSpec,
-SetDefaults_Container, SetDefaults_Probe, volume sources in pkg/apis/core/v1/defaults.go).
+SetDefaults_Container, SetDefaults_Probe, volume sources in pkg/apis/core/v1/defaults.go). The
+default inside an env var's atomic ``fieldRef`` (``apiVersion: v1``) stays (see ``clean_container``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ def clean_container(container: dict[str, Any]) -> None:
         http_get = as_dict(probe.get("httpGet"))
         if http_get is not None:
             drop_defaults(http_get, defaults.HTTP_GET)
-    for env in dicts(container.get("env")):
-        value_from = as_dict(env.get("valueFrom"))
-        field_ref = as_dict(value_from.get("fieldRef")) if value_from else None
-        if field_ref is not None:
-            drop_defaults(field_ref, defaults.FIELD_REF)
+    # An env var's ``fieldRef`` keeps the server's ``apiVersion: v1``: ObjectFieldSelector is an
+    # atomic struct (``+structType=atomic`` in k8s.io/api core/v1), and server-side apply compares
+    # an atomic value as applied. Without it, applying the object to a cluster where the install
+    # was created with kubectl is refused (ingress-nginx's deploy.yaml, measured on v1.34.4:
+    # ``conflicts with "kubectl-client-side-apply": ...env[name="POD_NAME"].valueFrom.fieldRef``).
 
 
 def clean_volume(volume: dict[str, Any]) -> None:
