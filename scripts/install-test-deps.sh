@@ -74,6 +74,7 @@ command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
   || debian_packages+=(chromium-headless-shell)
 command -v promtool >/dev/null 2>&1 || debian_packages+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || debian_packages+=(shellcheck)  # actionlint runs it
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   echo "installing ${debian_packages[*]} (Debian)" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -95,3 +96,5 @@ fi
 ./scripts/build-mc.sh
 # Knative Eventing's MT broker and Serving's controller (v0.50.0) for tests/e2e/knative.
 ./scripts/build-knative.sh
+# actionlint, for the release and CI workflows (tests/deploy/test_release_workflow.py).
+./scripts/build-actionlint.sh
