@@ -32,6 +32,7 @@ WORKFLOWS = REPO / ".github" / "workflows"
 RELEASE = WORKFLOWS / "release.yml"
 CI = WORKFLOWS / "ci.yml"
 IMAGE = "ghcr.io/backup2gitops/backup2gitops"
+CLUSTER_BACKUP_IMAGE = "ghcr.io/backup2gitops/backup2gitops-cluster-backup"
 SERVICES = {
     "cluster-backup",
     "backup-complete",
@@ -156,16 +157,24 @@ def test_release_runs_on_version_tags_only() -> None:
     assert load(RELEASE)["on"] == {"push": {"tags": ["v*"]}}
 
 
-@pytest.mark.parametrize(
-    ("job", "target", "platforms"),
-    [
-        ("function", "function", "linux/amd64,linux/arm64"),
-        ("lambda", "lambda", "linux/${{ matrix.arch }}"),
-    ],
-)
+def build_step(workflow: dict[str, Any], job: str, target: str) -> dict[str, Any]:
+    for step in steps(workflow, job):
+        uses = str(step.get("uses", ""))
+        if uses.startswith("docker/build-push-action@") and step["with"]["target"] == target:
+            return step
+    raise AssertionError(f"job {job} builds no target {target}")
+
+
+BUILDS = [
+    ("knative", "functions", "linux/amd64,linux/arm64"),
+    ("knative", "cluster-backup", "linux/amd64,linux/arm64"),
+    ("lambda", "lambda", "linux/${{ matrix.arch }}"),
+]
+
+
+@pytest.mark.parametrize(("job", "target", "platforms"), BUILDS)
 def test_each_image_is_built_pushed_and_labelled(job: str, target: str, platforms: str) -> None:
-    build = step_using(load(RELEASE), job, "docker/build-push-action")["with"]
-    assert build["target"] == target
+    build = build_step(load(RELEASE), job, target)["with"]
     assert build["platforms"] == platforms
     assert build["push"] is True
     assert build["file"] == "Containerfile"
@@ -174,10 +183,22 @@ def test_each_image_is_built_pushed_and_labelled(job: str, target: str, platform
     assert args["REVISION"] == "${{ github.sha }}"
 
 
-def test_the_knative_image_carries_buildkit_sbom_and_max_provenance() -> None:
-    build = step_using(load(RELEASE), "function", "docker/build-push-action")["with"]
+@pytest.mark.parametrize("target", ["functions", "cluster-backup"])
+def test_the_knative_images_carry_buildkit_sbom_and_max_provenance(target: str) -> None:
+    build = build_step(load(RELEASE), "knative", target)["with"]
     assert build["sbom"] is True
     assert build["provenance"] == "mode=max"
+
+
+def test_the_workflow_builds_targets_and_passes_arguments_the_containerfile_has() -> None:
+    """The Containerfile's stages and ARGs (helper "image" rewrote it with these names)."""
+    containerfile = (REPO / "Containerfile").read_text()
+    stages = set(re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)\s*$", containerfile))
+    if "lambda" not in stages:
+        pytest.skip(f"this Containerfile has no lambda/functions/cluster-backup stages: {stages}")
+    args = set(re.findall(r"(?m)^ARG\s+(\w+)", containerfile))
+    assert {target for _, target, _ in BUILDS} <= stages
+    assert {"VERSION", "REVISION", "CREATED"} <= args
 
 
 def test_the_lambda_images_are_single_manifests_with_sbom_attested_beside_them() -> None:
@@ -192,25 +213,42 @@ def test_the_lambda_images_are_single_manifests_with_sbom_attested_beside_them()
     )
 
 
-@pytest.mark.parametrize("job", ["function", "lambda"])
-def test_each_image_is_signed_keyless_by_digest_and_attested(job: str) -> None:
+SIGNED = [
+    ("knative", "IMAGE", "DIGEST", "functions"),
+    ("knative", "CLUSTER_BACKUP_IMAGE", "CLUSTER_BACKUP_DIGEST", "cluster-backup"),
+    ("lambda", "IMAGE", "DIGEST", "build"),
+]
+
+
+@pytest.mark.parametrize(("job", "image", "digest", "step"), SIGNED)
+def test_each_image_is_signed_keyless_by_digest_and_attested(
+    job: str, image: str, digest: str, step: str
+) -> None:
     workflow = load(RELEASE)
     step_using(workflow, job, "sigstore/cosign-installer")
-    script = run_text(workflow, job)
-    assert re.search(r'cosign sign --yes( --recursive)? "\$\{IMAGE\}@\$\{DIGEST\}"', script), script
+    [signing] = [s for s in steps(workflow, job) if "cosign sign" in str(s.get("run", ""))]
+    script = signing["run"]
+    assert f'cosign sign --yes --recursive "${{{image}}}@${{{digest}}}"' in script or (
+        job == "lambda" and f'cosign sign --yes "${{{image}}}@${{{digest}}}"' in script
+    ), script
     assert "--key" not in script  # keyless: the workflow's OIDC identity, no key to keep
-    sign_env = [s["env"] for s in steps(workflow, job) if "cosign sign" in str(s.get("run", ""))]
-    assert sign_env == [{"DIGEST": "${{ steps.build.outputs.digest }}"}]
-    attest = step_using(workflow, job, "actions/attest-build-provenance")["with"]
-    assert attest["subject-digest"] == "${{ steps.build.outputs.digest }}"
-    assert attest["push-to-registry"] is True
+    assert signing["env"][digest] == f"${{{{ steps.{step}.outputs.digest }}}}"
+    subject = workflow["env"][image]
+    attests = [
+        s["with"]
+        for s in steps(workflow, job)
+        if str(s.get("uses", "")).startswith("actions/attest-build-provenance@")
+        and s["with"]["subject-digest"] == f"${{{{ steps.{step}.outputs.digest }}}}"
+    ]
+    assert [a["subject-name"] for a in attests] == [f"${{{{ env.{image} }}}}"], subject
+    assert attests[0]["push-to-registry"] is True
 
 
 # --------------------------------------------------------------------------- permissions
 
 
 PERMISSIONS = {
-    "function": {
+    "knative": {
         "contents": "read",
         "packages": "write",
         "id-token": "write",
@@ -260,38 +298,65 @@ def test_no_expression_is_spliced_into_a_script() -> None:
 # --------------------------------------------------------------------------- pinning knative/base
 
 
-def test_the_pin_step_pins_all_five_services_to_the_digest(tmp_path: Path) -> None:
-    """The release's own pinning command, with the real kustomize, on a copy of the tree."""
+def service_images(build: Path) -> dict[str, list[str]]:
+    return {
+        doc["metadata"]["name"]: [c["image"] for c in doc["spec"]["template"]["spec"]["containers"]]
+        for doc in kustomize_build(build)
+        if doc["kind"] == "Service"
+        and doc["apiVersion"].startswith("serving.knative.dev/")
+        and doc["metadata"]["name"] in SERVICES
+    }
+
+
+def test_the_pin_step_pins_all_five_services_to_the_digests(tmp_path: Path) -> None:
+    """The release's own pinning command, with the real kustomize, on a copy of the tree: each
+    Service ends up on the digest of the image it names (cluster-backup's own image, once
+    knative/base names it, else the one image)."""
     workflow = load(RELEASE)
+    assert workflow["env"]["IMAGE"] == IMAGE
+    assert workflow["env"]["CLUSTER_BACKUP_IMAGE"] == CLUSTER_BACKUP_IMAGE
     [pin] = [s for s in steps(workflow, "pin") if s.get("id") == "pin"]
-    assert pin["env"] == {"DIGEST": "${{ needs.function.outputs.digest }}"}
+    assert pin["env"] == {
+        "DIGEST": "${{ needs.knative.outputs.functions-digest }}",
+        "CLUSTER_BACKUP_DIGEST": "${{ needs.knative.outputs.cluster-backup-digest }}",
+    }
     shutil.copytree(REPO / "knative", tmp_path / "knative")
     shutil.copytree(REPO / "triggers", tmp_path / "triggers")
-    digest = "sha256:" + "0123456789abcdef" * 4
+    digests = {
+        IMAGE: "sha256:" + "0123456789abcdef" * 4,
+        CLUSTER_BACKUP_IMAGE: "sha256:" + "fedcba9876543210" * 4,
+    }
+    named = {
+        name: [image.split("@")[0].rsplit(":", 1)[0] for image in images]
+        for name, images in service_images(tmp_path / "knative" / "base").items()
+    }
+    assert set(named) == SERVICES
+    assert {image for images in named.values() for image in images} <= set(digests), named
     kustomize = kustomize_command()
-    path = os.pathsep.join([str(Path(kustomize[0]).parent), os.environ.get("PATH", "")])
     assert Path(kustomize[0]).name == "kustomize", "the step runs the kustomize binary"
+    path = os.pathsep.join([str(Path(kustomize[0]).parent), os.environ.get("PATH", "")])
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", pin["run"]],
         cwd=tmp_path,
-        env={**os.environ, "PATH": path, "IMAGE": workflow["env"]["IMAGE"], "DIGEST": digest},
+        env={
+            **os.environ,
+            "PATH": path,
+            "IMAGE": IMAGE,
+            "CLUSTER_BACKUP_IMAGE": CLUSTER_BACKUP_IMAGE,
+            "DIGEST": digests[IMAGE],
+            "CLUSTER_BACKUP_DIGEST": digests[CLUSTER_BACKUP_IMAGE],
+        },
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert workflow["env"]["IMAGE"] == IMAGE
+    expected = {
+        name: [f"{image}@{digests[image]}" for image in images] for name, images in named.items()
+    }
     for build in (tmp_path / "knative", tmp_path / "knative" / "base"):
-        images = {
-            doc["metadata"]["name"]: [
-                c["image"] for c in doc["spec"]["template"]["spec"]["containers"]
-            ]
-            for doc in kustomize_build(build)
-            if doc["kind"] == "Service" and doc["apiVersion"].startswith("serving.knative.dev/")
-        }
-        ours = {name: image for name, image in images.items() if name in SERVICES}
-        assert ours == {name: [f"{IMAGE}@{digest}"] for name in SERVICES}, images
+        assert service_images(build) == expected
     # Only knative/base/kustomization.yaml changed: the pin is one reviewable hunk.
     changed = [
         str(p.relative_to(tmp_path))
