@@ -1,13 +1,13 @@
 """Benchmark: the hand-written pieces against the libraries that could replace them.
 
 For each (docs/decisions.md, "Hand-written, and why"): a table of cases run against both, the
-import time in a fresh interpreter (median of N runs, each minus an empty interpreter's median),
-and lines of code. Not a test: it asserts nothing and prints the tables.
+CPU time of the import in a fresh interpreter (median of N runs) and its peak RSS, and lines of
+code. Not a test: it asserts nothing and prints the tables.
 
-    python benchmarks/bench_handwritten.py [--runs 15] [--eval-path /tmp/compl-eval]
+    PYTHONPATH=functions python benchmarks/bench_handwritten.py [--runs 15] [--eval-path DIR]
 
-``--eval-path`` is a folder with shtab and argcomplete (``pip install --target DIR shtab
-argcomplete``): they are not dependencies of the project; without it those rows say so.
+``--eval-path`` is a folder with argcomplete (``pip install --target DIR argcomplete``): not a
+dependency of the project; without it its row says so.
 """
 
 from __future__ import annotations
@@ -34,16 +34,17 @@ PYCACHE = str(Path(tempfile.gettempdir()) / "b2g-bench-pycache")
 
 def fresh(code: str, runs: int, extra_path: str = "", setup: str = "") -> tuple[float, int]:
     """Median CPU ms (user + system: steadier than wall time on a shared machine) of ``code``
-    (after ``setup``, untimed) in a fresh interpreter, and the largest max RSS (KiB) of those
-    processes."""
+    (after ``setup``, untimed) in a fresh interpreter, and the largest peak RSS (KiB, VmHWM: the
+    process's own, where ru_maxrss would carry this process's across fork and exec)."""
     path = os.pathsep.join(p for p in (str(FUNCTIONS), extra_path) if p)
     # Bytecode cached as an installed package has it (pip compiles at install), outside the tree.
     env = {**os.environ, "PYTHONPATH": path, "PYTHONPYCACHEPREFIX": PYCACHE}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     probe = (
-        f"{setup}\nimport time, resource; t = time.process_time()\n"
+        f"{setup}\nimport time; t = time.process_time()\n"
         f"{code}\n"
-        "print((time.process_time() - t) * 1000, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print((time.process_time() - t) * 1000, hwm)"
     )
     times, rss = [], 0
     subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, check=True)
