@@ -74,6 +74,7 @@ command -v etcd >/dev/null 2>&1 || debian_packages+=(etcd-server)
 command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
   || debian_packages+=(chromium-headless-shell)
 command -v promtool >/dev/null 2>&1 || debian_packages+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || debian_packages+=(shellcheck)  # actionlint runs it
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   echo "installing ${debian_packages[*]} (Debian)" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -98,3 +99,5 @@ fi
 # The real-world installs of tests/e2e/test_real_installs.py, as Go modules (pinned in
 # tests/e2e/installs/modules.txt; read from the module cache, nothing built).
 ./scripts/fetch-installs.sh
+# actionlint, for the release and CI workflows (tests/deploy/test_release_workflow.py).
+./scripts/build-actionlint.sh

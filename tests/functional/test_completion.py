@@ -1,8 +1,10 @@
 """``backup2gitops completion bash|zsh|fish``: each script is loaded by the real shell, and
-bash's completion function offers the verbs, the sub-verbs, the options and their choices."""
+bash's and fish's completions offer the verbs, the sub-verbs, the options, their choices and
+file names for the values that are not choices (the scripts are shtab's, cli/completion.py)."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,14 +34,17 @@ def scripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return found
 
 
-def complete_in_bash(script: Path, line: str) -> list[str]:
-    """What bash's completion function offers for ``line`` (the cursor at its end)."""
+def complete_in_bash(script: Path, line: str, cwd: Path | None = None) -> list[str]:
+    """What bash's completion function offers for ``line`` (the cursor at its end), called as
+    bash calls it: COMP_* set, and the command, the current word and the previous word."""
     words = line.split(" ")
     program = (
         f"source {script}\n"
-        f"COMP_WORDS=({' '.join(repr(w) for w in words)})\n"
+        f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)})\n"
         f"COMP_CWORD={len(words) - 1}\n"
-        "_backup2gitops\n"
+        f"COMP_LINE={shlex.quote(line)}\n"
+        f"COMP_POINT={len(line)}\n"
+        f"_shtab_backup2gitops backup2gitops {shlex.quote(words[-1])} {shlex.quote(words[-2])}\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
     result = subprocess.run(
@@ -48,6 +53,7 @@ def complete_in_bash(script: Path, line: str) -> list[str]:
         text=True,
         check=True,
         timeout=60,
+        cwd=cwd,
     )
     assert result.stderr == ""
     return sorted(result.stdout.split())
@@ -67,7 +73,7 @@ def test_bash_loads_the_script_and_complete_shows_it(scripts: dict[str, Path]) -
         check=True,
         timeout=60,
     )
-    assert result.stdout.strip() == "complete -o filenames -F _backup2gitops backup2gitops"
+    assert result.stdout.strip() == "complete -o bashdefault -F _shtab_backup2gitops backup2gitops"
 
 
 def test_bash_completes_the_verbs_sub_verbs_options_and_choices(scripts: dict[str, Path]) -> None:
@@ -84,12 +90,30 @@ def test_bash_completes_the_verbs_sub_verbs_options_and_choices(scripts: dict[st
     assert "--repo" in complete_in_bash(script, "backup2gitops generate --config config --r")
 
 
+def test_bash_completes_file_names_for_values_that_are_not_choices(
+    scripts: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "cluster.yaml").write_text("{}\n")
+    (tmp_path / "notes.txt").write_text("\n")
+    script = scripts["bash"]
+    assert complete_in_bash(script, "backup2gitops generate --config c", tmp_path) == [
+        "cluster.yaml"
+    ]
+    assert complete_in_bash(script, "backup2gitops neat -f ", tmp_path) == [
+        "cluster.yaml",
+        "notes.txt",
+    ]
+    # a choice is never a file name
+    assert complete_in_bash(script, "backup2gitops neat --secrets r", tmp_path) == ["redact"]
+
+
 def test_zsh_loads_the_script_after_compinit(scripts: dict[str, Path]) -> None:
+    """As the help says: eval "$(backup2gitops completion zsh)" after compinit."""
     if shutil.which("zsh") is None:
         pytest.skip("zsh is installed by scripts/install-test-deps.sh")
     program = (
         "autoload -U compinit && compinit -u -d $TMPDIR/zcompdump\n"
-        f"source {scripts['zsh']}\n"
+        f'eval "$(<{scripts["zsh"]})"\n'
         "print -r -- ${_comps[backup2gitops]}\n"
     )
     result = subprocess.run(
@@ -100,7 +124,8 @@ def test_zsh_loads_the_script_after_compinit(scripts: dict[str, Path]) -> None:
         timeout=60,
         env={"TMPDIR": str(scripts["zsh"].parent), "PATH": "/usr/bin:/bin"},
     )
-    assert "_backup2gitops" in result.stdout, result.stdout + result.stderr
+    assert result.stdout.strip() == "_shtab_backup2gitops", result.stdout + result.stderr
+    assert result.stderr == ""
 
 
 def test_fish_loads_the_script_and_completes_the_verbs(scripts: dict[str, Path]) -> None:
@@ -125,3 +150,4 @@ def test_fish_loads_the_script_and_completes_the_verbs(scripts: dict[str, Path])
     assert complete("backup2gitops config ") == ["rbac", "reference", "validate"]
     assert complete("backup2gitops demo --output ") == ["json", "name", "table", "yaml"]
     assert complete("backup2gitops completion ") == ["bash", "fish", "zsh"]
+    assert complete("backup2gitops generate --re") == ["--repo"]

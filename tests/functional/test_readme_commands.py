@@ -23,6 +23,13 @@ SKIPPED = {
     "make test": "the whole suite: this test is part of it",
     "curl ": "needs `backup2gitops serve` running (tests/e2e/test_demo_and_serve.py)",
     "git --git-dir /tmp/b2g": "reads serve's remote (tests/e2e/test_demo_and_serve.py)",
+    # docs/release.md: a release and the checks of a published image need GitHub and a registry
+    # (tests/deploy/test_release_workflow.py checks the workflow offline)
+    "git tag -s v": "signs and pushes a release tag",
+    "git push origin v": "signs and pushes a release tag",
+    "cosign ": "verifies a published image (needs the registry and Sigstore)",
+    "gh attestation ": "verifies a published image (needs GitHub)",
+    "docker buildx imagetools ": "reads a published image (needs the registry)",
 }
 
 

@@ -1,22 +1,27 @@
-"""``backup2gitops completion bash|zsh|fish``: a shell completion script, made from the parser.
+"""``backup2gitops completion bash|zsh|fish``: a shell completion script, made by shtab from the parser.
 
-Generated here from the argparse parser itself rather than with shtab (not in the package
-lists this project draws from, and one more dependency for ~150 lines): the verbs, their
-sub-verbs (``config validate``), their options, and the choices of an option (``-o table``)
-come from the same ``build_parser`` that parses the command line, so they cannot drift apart.
-The script is static data: a completion never runs Python (a TAB stays instant).
+shtab turns the argparse parser ``build_parser`` returns into a static script: the verbs, their
+sub-verbs (``config validate``), their options and the choices of an option (``-o table``) come
+from the same parser that reads the command line, so they cannot drift apart, and a TAB never
+runs Python (instant, unlike argcomplete, which runs the program on every TAB).
 
-- bash: a ``complete -F`` function (``source <(backup2gitops completion bash)``);
-- zsh: the bash function through zsh's ``bashcompinit`` (after ``compinit``);
-- fish: ``complete -c`` lines.
+It replaced a generator written here (~200 lines, bash/zsh/fish): run against both on the same
+cases (benchmarks/bench_handwritten.py; docs/decisions.md, "Hand-written, and why") shtab offers
+the same words in bash and fish, and zsh gets a native ``_arguments`` completion with each
+option's help instead of the bash function through ``bashcompinit``. The one thing shtab does
+not do by itself is kept here: an option that takes a value without choices, and a positional
+argument without choices, complete file names (``--config``, ``neat FILE``), as before.
+
+- bash: ``source <(backup2gitops completion bash)`` in ``~/.bashrc``;
+- zsh: ``eval "$(backup2gitops completion zsh)"`` after ``compinit`` in ``~/.zshrc`` (or the
+  script saved as ``_backup2gitops`` in a folder of ``$fpath``);
+- fish: ``backup2gitops completion fish > ~/.config/fish/completions/backup2gitops.fish``.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
-from dataclasses import dataclass, field
 
 PROG = "backup2gitops"
 SHELLS = ("bash", "zsh", "fish")
@@ -27,207 +32,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "completion",
         help="print a shell completion script (bash, zsh, fish)",
         description="Print a completion script. bash: source <(backup2gitops completion bash) "
-        "in ~/.bashrc; zsh: the same line after compinit in ~/.zshrc; fish: "
-        "backup2gitops completion fish > ~/.config/fish/completions/backup2gitops.fish",
+        'in ~/.bashrc; zsh: eval "$(backup2gitops completion zsh)" after compinit in ~/.zshrc; '
+        "fish: backup2gitops completion fish > ~/.config/fish/completions/backup2gitops.fish",
     )
     parser.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     parser.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class Option:
-    flags: tuple[str, ...]
-    help: str
-    takes_value: bool
-    choices: tuple[str, ...] = ()
+def complete_file_names(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` with every value that is not a choice completed as a file name (shtab offers
+    nothing for them unless an action says ``complete = shtab.FILE``)."""
+    import shtab
 
-
-@dataclass
-class Command:
-    """One level of the command line: its sub-verbs and its options."""
-
-    path: tuple[str, ...]
-    help: str = ""
-    subcommands: dict[str, Command] = field(default_factory=dict)
-    options: list[Option] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)
-    """The choices of its positional arguments (``completion bash``)."""
-
-
-def command_tree(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Command:
-    """The parser as data: what can follow each verb."""
-    node = Command(path=path, help=parser.description or "")
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
-            for name, sub in action.choices.items():
-                child = command_tree(sub, (*path, name))
-                child.help = helps.get(name, "")
-                node.subcommands[name] = child
-        elif not action.option_strings and action.choices:
-            node.words.extend(str(choice) for choice in action.choices)
-        elif action.option_strings and action.help != argparse.SUPPRESS:
-            node.options.append(
-                Option(
-                    flags=tuple(action.option_strings),
-                    help=action.help or "",
-                    takes_value=action.nargs != 0,
-                    choices=tuple(str(c) for c in action.choices or ()),
-                )
-            )
-    return node
+            for sub in action.choices.values():
+                complete_file_names(sub)
+        elif (
+            action.nargs != 0
+            and not action.choices
+            and action.help != argparse.SUPPRESS
+            and not hasattr(action, "complete")
+        ):
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+    return parser
 
 
-def _walk(node: Command) -> list[Command]:
-    return [node, *(n for child in node.subcommands.values() for n in _walk(child))]
+def script(shell: str) -> str:
+    import shtab
 
+    from backup2gitops.cli import build_parser
 
-def bash_script(tree: Command) -> str:
-    """A bash completion function: find the deepest verb typed, then offer what follows it."""
-    function = f"_{PROG}"
-    subs, offers, opts, values, choices = [], [], [], [], []
-    for node in _walk(tree):
-        key = shlex.quote(" ".join(node.path))
-        subs.append(f"        {key}) echo {shlex.quote(' '.join(node.subcommands))} ;;")
-        offered = " ".join([*node.subcommands, *node.words])
-        offers.append(f"        {key}) echo {shlex.quote(offered)} ;;")
-        flags = " ".join(flag for option in node.options for flag in option.flags)
-        opts.append(f"        {key}) echo {shlex.quote(flags)} ;;")
-        for option in node.options:
-            if not option.takes_value:
-                continue
-            patterns = "|".join(shlex.quote(f"{' '.join(node.path)}|{f}") for f in option.flags)
-            values.append(f"        {patterns}) return 0 ;;")
-            if option.choices:
-                choices.append(
-                    f"        {patterns}) echo {shlex.quote(' '.join(option.choices))} ;;"
-                )
-    return f"""# bash completion for {PROG} (generated by `{PROG} completion bash`)
-{function}_subcommands() {{
-    case "$1" in
-{chr(10).join(subs)}
-    esac
-}}
-{function}_offers() {{
-    case "$1" in
-{chr(10).join(offers)}
-    esac
-}}
-{function}_options() {{
-    case "$1" in
-{chr(10).join(opts)}
-    esac
-}}
-{function}_takes_value() {{
-    case "$1|$2" in
-{chr(10).join(values)}
-    esac
-    return 1
-}}
-{function}_choices() {{
-    case "$1|$2" in
-{chr(10).join(choices)}
-    esac
-}}
-{function}() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="" path="" word i subs
-    [[ $COMP_CWORD -gt 0 ]] && prev="${{COMP_WORDS[COMP_CWORD-1]}}"
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        word="${{COMP_WORDS[i]}}"
-        if [[ $word == -* ]]; then
-            {function}_takes_value "$path" "$word" && ((i++))
-            continue
-        fi
-        subs=" $({function}_subcommands "$path") "
-        if [[ $subs == *" $word "* ]]; then
-            path="${{path:+$path }}$word"
-        fi
-    done
-    if [[ $prev == -* ]] && {function}_takes_value "$path" "$prev"; then
-        local values
-        values="$({function}_choices "$path" "$prev")"
-        if [[ -n $values ]]; then
-            COMPREPLY=($(compgen -W "$values" -- "$cur"))
-        else
-            COMPREPLY=($(compgen -f -- "$cur"))
-        fi
-        return 0
-    fi
-    if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$({function}_options "$path")" -- "$cur"))
-    else
-        subs="$({function}_offers "$path")"
-        if [[ -n $subs ]]; then
-            COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-        else
-            COMPREPLY=($(compgen -f -- "$cur"))
-        fi
-    fi
-    return 0
-}}
-complete -o filenames -F {function} {PROG}
-"""
-
-
-def zsh_script(tree: Command) -> str:
-    return (
-        f"#compdef {PROG}\n# zsh completion for {PROG} (generated by `{PROG} completion zsh`):\n"
-        "# the bash function, through zsh's bashcompinit; source it after compinit.\n"
-        "autoload -U +X bashcompinit && bashcompinit\n" + bash_script(tree)
-    )
-
-
-def _fish_quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def fish_script(tree: Command) -> str:
-    lines = [f"# fish completion for {PROG} (generated by `{PROG} completion fish`)"]
-    lines.append(f"complete -c {PROG} -f")
-    for node in _walk(tree):
-        if node.path:
-            seen = f"__fish_seen_subcommand_from {node.path[-1]}"
-            if len(node.path) > 1:
-                seen = f"__fish_seen_subcommand_from {node.path[-2]}; and {seen}"
-        else:
-            seen = ""
-        names = " ".join(node.subcommands)
-        for name, child in node.subcommands.items():
-            if node.path:
-                condition = f"{seen}; and not __fish_seen_subcommand_from {names}"
-            else:
-                condition = "__fish_use_subcommand"
-            help_text = _fish_quote(child.help)
-            lines.append(f"complete -c {PROG} -n {_fish_quote(condition)} -a {name} -d {help_text}")
-        if node.words and seen:
-            words = _fish_quote(" ".join(node.words))
-            lines.append(f"complete -c {PROG} -n {_fish_quote(seen)} -a {words}")
-        for option in node.options:
-            condition = (
-                f"{seen}; and not __fish_seen_subcommand_from {names}" if names and seen else seen
-            ) or (f"not __fish_seen_subcommand_from {names}" if names else "")
-            parts = [f"complete -c {PROG}"]
-            if condition:
-                parts.append(f"-n {_fish_quote(condition)}")
-            for flag in option.flags:
-                parts.append(f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}")
-            if option.takes_value:
-                parts.append("-r")
-                if option.choices:
-                    parts[-1] = "-x"
-                    parts.append(f"-a {_fish_quote(' '.join(option.choices))}")
-                else:
-                    parts.append("-F")
-            parts.append(f"-d {_fish_quote(option.help)}")
-            lines.append(" ".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-SCRIPTS = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}
+    return shtab.complete(complete_file_names(build_parser()), shell=shell)
 
 
 def run(args: argparse.Namespace) -> int:
-    from backup2gitops.cli import build_parser
-
-    sys.stdout.write(SCRIPTS[args.shell](command_tree(build_parser())))
+    sys.stdout.write(script(args.shell))
     return 0

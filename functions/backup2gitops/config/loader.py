@@ -67,7 +67,14 @@ class ConfigError(Backup2GitopsError):
 
 
 def expand_variables(text: str, environ: Mapping[str, str], *, where: str = "") -> str:
-    """``text`` with every ``${VAR}`` / ``${VAR:-default}`` replaced from ``environ``."""
+    """``text`` with every ``${VAR}`` / ``${VAR:-default}`` replaced from ``environ``.
+
+    Written here, measured against pydantic-settings 2.14 (docs/decisions.md, "Hand-written,
+    and why"): it has no ``${VAR}`` expansion (its YAML source loads values as written), and
+    its ``env_nested_delimiter="__"`` source, beside ``_apply_overrides``, takes a misspelt
+    section (``BACKUP2GITOPS__GTI__BRANCH``) silently, refuses a YAML list (``[a, b]``) and
+    names no variable in its errors; these name the field and the variable.
+    """
     missing: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
