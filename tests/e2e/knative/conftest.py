@@ -66,6 +66,8 @@ def wait_all_ready(plane: Knative, objects: list[dict[str, Any]], namespace: str
         name = obj["metadata"]["name"]
         path = paths[obj["kind"]].format(ns=namespace, name=name)
         plane.wait_ready(path, what=f"{obj['kind']} {name} Ready")
+        if obj["kind"] == "Trigger":
+            plane.wait_trigger_in_filter(namespace, name)
 
 
 @pytest.fixture(scope="session")

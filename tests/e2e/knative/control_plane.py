@@ -155,6 +155,43 @@ class Knative:
             response = self.cluster.get(path)
             raise TimeoutError(f"{exc}: {response.text[-2000:]}") from exc
 
+    def wait_trigger_in_filter(
+        self, namespace: str, name: str, *, timeout: float = READY_TIMEOUT_S
+    ) -> None:
+        """Until the broker filter's own cache has Trigger ``name`` Ready (its subscriber URI).
+
+        A Ready Trigger is not yet one the filter knows: the filter reads Triggers from its own
+        informer, and until that has caught up it answers the Trigger's copies 404 -- retried for
+        a few backoffs, then dead-lettered, so on a busy machine a Trigger with short backoffs
+        lost its events (CI-like load here: ``/flaky/third-time`` got none in 240 s). The probe
+        is an event no filter of the Trigger passes: 404 while the filter lacks the Trigger,
+        a 2xx with nothing delivered once it has it."""
+        path = f"/apis/eventing.knative.dev/v1/namespaces/{namespace}/triggers/{name}"
+        trigger = self.get(path)
+        spec = trigger["spec"]
+        if not (spec.get("filter") or spec.get("filters")):
+            raise ValueError(f"Trigger {name} has no filter: the probe would be delivered")
+        uid = trigger["metadata"]["uid"]
+        url = f"http://127.0.0.1:{self.ports['broker-filter']}/triggers/{namespace}/{name}/{uid}"
+        headers = {
+            "Ce-Specversion": "1.0",
+            "Ce-Id": f"filter-probe-{name}",
+            "Ce-Source": "/tests/e2e/knative/filter-probe",
+            "Ce-Type": "dev.backup2gitops.tests.filter-probe",  # no Trigger here filters it in
+            "Ce-Knativebrokerttl": "255",  # as the Broker's channel sends it
+            "Content-Type": "application/json",
+        }
+
+        def known() -> bool:
+            self.check_alive()
+            answer = requests.post(url, headers=headers, data=b"{}", timeout=30)
+            if answer.status_code == 404:
+                return False
+            assert 200 <= answer.status_code < 300, (answer.status_code, answer.text)
+            return True
+
+        wait_for(known, timeout=timeout, what=f"the broker filter to know Trigger {name}")
+
     def defaulted(self, manifest: str, *, namespace: str) -> list[dict[str, Any]]:
         """The objects of ``manifest`` as Knative's defaulting webhook would store them (its
         ``SetDefaults``, run by knative-validate); objects of other kinds as they are."""

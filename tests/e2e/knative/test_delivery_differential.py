@@ -426,6 +426,8 @@ def apply_real(project: ProjectOnKnative, base: str) -> None:
     for t in TRIGGERS:
         name = t["metadata"]["name"]
         plane.wait_ready(f"{root}/triggers/{name}", what=f"Trigger {name} Ready")
+    for t in TRIGGERS:
+        plane.wait_trigger_in_filter(NAMESPACE, t["metadata"]["name"])
 
 
 def delete_real(project: ProjectOnKnative) -> None:
@@ -518,6 +520,7 @@ def test_a_trigger_that_does_not_resolve_is_not_ready_and_its_events_vanish(
         )
         path = "/apis/eventing.knative.dev/v1/namespaces/backup2gitops/triggers"
         plane.wait_ready(f"{path}/typo-witness", what="Trigger typo-witness Ready")
+        plane.wait_trigger_in_filter("backup2gitops", "typo-witness")
 
         def unresolved() -> dict[str, Any] | None:
             conditions = plane.get(f"{path}/typo").get("status", {}).get("conditions", [])

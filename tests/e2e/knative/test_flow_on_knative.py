@@ -232,6 +232,7 @@ def flow(
                 f"/apis/eventing.knative.dev/v1/namespaces/{NAMESPACE}/triggers/{name}",
                 what=f"Trigger {name} Ready",
             )
+        plane.wait_trigger_in_filter(NAMESPACE, "failing-subscriber")  # retries for 0.2 s only
         yield Flow(
             project=project_on_knative,
             minio=minio,
