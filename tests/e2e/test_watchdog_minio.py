@@ -175,5 +175,5 @@ alerts:
     skipped = reply_type == events.GITOPS_GENERATED
     assert stuck["frozen"]["cause"] == ("skipped" if skipped else "not_generated")
     assert stuck["lost"] == {**stuck["lost"], "backup_id": "b-0202", "cause": "not_generated"}
-    alerts = [alerts.effects_of(e).firing[0] for e in published if e.data.get("cause")]
-    assert {a.alertname for a in alerts} == {"BackupStuck"}
+    fired = [alerts.effects_of(e).firing[0] for e in published if e.data.get("cause")]
+    assert {a.alertname for a in fired} == {"BackupStuck"}
