@@ -133,7 +133,15 @@ TRIGGERS = [
     _trigger("not-an-event", exact("diff.notce"), "/notce/reply", **dls("/dls/notce")),
     _trigger("chain", exact("diff.chain"), "/reply/chain"),
     _trigger("chain-reply", exact("diff.chain.reply"), "/ok/chain-reply"),
-    _trigger("loop", exact("diff.loop"), "/loop/loop", **dls("/dls/loop")),
+    # retried like the others: 255 hops are ~500 requests through a busy machine, and one leg that
+    # fails without a status (seen once under load) must not end the loop early; the ingress's 400
+    # at the end (the TTL spent) is not retried by either broker
+    _trigger(
+        "loop",
+        exact("diff.loop"),
+        "/loop/loop",
+        **dls("/dls/loop", retry=2, backoffPolicy="linear", backoffDelay="PT0.5S"),
+    ),
     _trigger("modes", exact("diff.modes"), "/ok/modes"),
 ]
 
@@ -209,7 +217,8 @@ EXPECTED = {
 #: cut at its ``timeout`` may be cut before the filter has reached the subscriber (on a busy
 #: 2-core machine Knative's IMC dispatcher -> filter hop alone has taken longer than 1 s), so the
 #: subscriber sees between 1 and ``retry + 1`` requests. Compared: the range, and each distinct copy.
-TIMING_DEPENDENT = {"/hold/timeout": (1, 2)}
+TIMING_DEPENDENT = {"/hold/timeout": (1, 2), "/loop/loop": (255, 270)}
+# (a loop's hop retried after a failed leg repeats a copy: its distinct copies are still 255)
 
 #: differences by design, each explained in knative/README.md ("The local broker and the real one")
 DOCUMENTED: dict[str, str] = {
@@ -470,7 +479,7 @@ def test_the_local_broker_delivers_what_knatives_broker_delivers(
         local = run_scenarios(ingress, local_subs)
 
     # what Knative itself did, measured (the local broker is then held to it)
-    assert len([r for r in real.received if r.path == "/loop/loop"]) == 255
+    assert len({r.headers["Ce-Id"] for r in real.received if r.path == "/loop/loop"}) == 255
     (looped,) = [r for r in real.received if r.path == "/dls/loop"]
     proxied = project_on_knative.knative.proxy.failures
     assert looped.headers.get("Ce-Knativeerrorcode") == "400", (looped.headers, proxied)
