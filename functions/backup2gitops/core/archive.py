@@ -79,10 +79,13 @@ __all__ = [
     "ArchiveWriter",
     "BackupItem",
     "Entry",
+    "Member",
     "ReadReport",
     "check_format_version",
+    "item_of",
     "item_path",
     "iter_items",
+    "iter_members",
     "json_depth",
     "path_refusal",
 ]
@@ -576,29 +579,29 @@ def _drain_trailer(tar: tarfile.TarFile) -> None:
         raise ArchiveError("truncated", "the tar stream ends without its end-of-archive marker")
 
 
-def iter_items(
+@dataclass(frozen=True)
+class Member:
+    """One item's member, read but not decoded: where it belongs, its name and its raw bytes
+    (the generator hashes these to decide whether the member needs decoding at all)."""
+
+    entry: Entry
+    name: str
+    data: bytes
+
+
+def iter_members(
     stream: BinaryIO,
     *,
-    max_member_bytes: int | None = None,
     report: ReadReport | None = None,
     limits: ArchiveLimits | None = None,
     only: Container[str] | None = None,
-) -> Iterator[BackupItem]:
-    """Yield each object of a gzip-compressed backup tarball once, in one streaming pass.
-
-    ``only`` (group-resources, e.g. ``statefulsets.apps``) limits the pass to those folders:
-    every other member is checked and skipped unread (the index pass of the generator).
-
-    Memory stays bounded by one member plus the set of emitted keys (a 16-byte digest each).
-    ``limits`` bound entries, member size, decompressed size and ratio. Raises ``ArchiveError``;
-    items already yielded before an error stay yielded, so a caller that must be all-or-nothing
-    collects first or writes to a staging area. Pass a ``ReadReport`` to learn the format version,
-    counts and warnings.
-    """
+) -> Iterator[Member]:
+    """Each item's member of a gzip-compressed backup tarball once, in one streaming pass,
+    undecoded (``item_of`` decodes one). ``iter_items`` is this plus the decoding; the checks,
+    limits, duplicate handling and ``report`` counts are the same (``report.items`` counts the
+    members yielded)."""
     report = report if report is not None else ReadReport()
     limits = limits or ArchiveLimits()
-    if max_member_bytes is not None:
-        limits = dataclasses.replace(limits, max_member_bytes=max_member_bytes)
     max_member_bytes = limits.max_member_bytes
     emitted: set[bytes] = set()
     other_only: set[tuple[str, str, str]] = set()
@@ -650,21 +653,11 @@ def iter_items(
                 if digest in emitted:
                     report.duplicates_skipped += 1
                     continue
-                decoded = _decode(_read_member(tar, member), name)
+                data = _read_member(tar, member)
                 emitted.add(digest)
                 other_only.discard(key)
                 report.items += 1
-                if isinstance(decoded, str):
-                    refused: str | None = decoded
-                else:
-                    refused = path_refusal(entry, decoded)
-                if refused is None and not isinstance(decoded, str):
-                    yield BackupItem(entry.group_resource, entry.namespace, entry.name, decoded)
-                    continue
-                report.refused_total += 1
-                if len(report.refused) < MAX_REFUSALS_LISTED:
-                    report.refused.append(f"{name[:200]!r}: {refused}")
-                yield BackupItem(entry.group_resource, entry.namespace, entry.name, {}, refused)
+                yield Member(entry, name, data)
             _drain_trailer(tar)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None
@@ -677,6 +670,48 @@ def iter_items(
         report.warnings.append(
             f"{group_resource} {where} is only in non-preferred API versions; skipped"
         )
+
+
+def item_of(member: Member, report: ReadReport | None = None) -> BackupItem:
+    """The item a member holds: its decoded object, or (refused on its own: too deep, a path
+    that lies) an empty one with the reason, listed in ``report``."""
+    entry = member.entry
+    decoded = _decode(member.data, member.name)
+    refused = decoded if isinstance(decoded, str) else path_refusal(entry, decoded)
+    if refused is None and not isinstance(decoded, str):
+        return BackupItem(entry.group_resource, entry.namespace, entry.name, decoded)
+    if report is not None:
+        report.refused_total += 1
+        if len(report.refused) < MAX_REFUSALS_LISTED:
+            report.refused.append(f"{member.name[:200]!r}: {refused}")
+    return BackupItem(entry.group_resource, entry.namespace, entry.name, {}, refused)
+
+
+def iter_items(
+    stream: BinaryIO,
+    *,
+    max_member_bytes: int | None = None,
+    report: ReadReport | None = None,
+    limits: ArchiveLimits | None = None,
+    only: Container[str] | None = None,
+) -> Iterator[BackupItem]:
+    """Yield each object of a gzip-compressed backup tarball once, in one streaming pass.
+
+    ``only`` (group-resources, e.g. ``statefulsets.apps``) limits the pass to those folders:
+    every other member is checked and skipped unread.
+
+    Memory stays bounded by one member plus the set of emitted keys (a 16-byte digest each).
+    ``limits`` bound entries, member size, decompressed size and ratio. Raises ``ArchiveError``;
+    items already yielded before an error stay yielded, so a caller that must be all-or-nothing
+    collects first or writes to a staging area. Pass a ``ReadReport`` to learn the format version,
+    counts and warnings.
+    """
+    report = report if report is not None else ReadReport()
+    limits = limits or ArchiveLimits()
+    if max_member_bytes is not None:
+        limits = dataclasses.replace(limits, max_member_bytes=max_member_bytes)
+    for member in iter_members(stream, report=report, limits=limits, only=only):
+        yield item_of(member, report)
 
 
 def _digest(key: tuple[str, str, str]) -> bytes:

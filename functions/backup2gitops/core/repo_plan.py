@@ -49,11 +49,26 @@ def iter_tree(
     """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
     kustomizations and entry points. Only the paths are remembered, so memory does not grow
     with object size."""
+    files = ((path, manifest_yaml.dump(obj).encode()) for path, obj in objects)
+    for path, content in iter_files(cluster=cluster, files=files, layout=layout):
+        assert content is not None
+        yield path, content
+
+
+def iter_files(
+    *,
+    cluster: str,
+    files: Iterable[tuple[PurePosixPath, bytes | None]],
+    layout: units.Layout | None = None,
+) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+    """``iter_tree`` for objects already serialised: each file as it comes (None: the file
+    committed at that path stays, the generator's member cache knows it is what this backup
+    makes), then the kustomizations and entry points."""
     layout = layout or units.Layout()
     root = cluster_root(cluster).as_posix()
     seen: set[str] = set()  # strings, not paths: hashing PurePosixPath was a tenth of planning
     members: dict[str, list[str]] = {}  # unit key -> its files, relative to the unit
-    for path, obj in objects:
+    for path, content in files:
         text = _check_inside(path, root)
         if text in seen:
             raise PathCollision(f"two objects map to {path}")
@@ -63,7 +78,7 @@ def iter_tree(
         if relative.rpartition("/")[2] == KUSTOMIZATION:
             raise PathCollision(f"an object maps to {path}")
         members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
-        yield path, manifest_yaml.dump(obj).encode()
+        yield path, content
     plan = units.plan_units(cluster, members, layout=layout)
     for key, listed in plan.parents.items():
         yield _kustomization_file(f"{root}/{key}" if key else root, listed)

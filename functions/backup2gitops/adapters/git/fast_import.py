@@ -115,12 +115,13 @@ class FastImport:
         self,
         *,
         root: PurePosixPath,
-        files: Iterable[tuple[PurePosixPath, bytes]],
+        files: Iterable[tuple[PurePosixPath, bytes | None]],
         tracked: Mapping[str, str],
         links: Collection[str] = (),
         change: ImportedChange | None = None,
     ) -> ImportedChange:
-        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids.
+        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids
+        (a file given as None keeps its tracked blob).
 
                 ``links``: the tracked paths that are symbolic links. A file at or under one is refused
         (``unsafe_path``): someone committed a link into the generated folder, and replacing it
@@ -144,6 +145,10 @@ class FastImport:
                 raise unsafe_path(f"{relative} is, or is inside, a symbolic link in the repository")
             seen.add(path)
             known = tracked.get(path)
+            if content is None:  # the committed file stays (the generator's member cache)
+                if known is None:
+                    raise unsafe_path(f"{relative} is to stay as committed, but there is none")
+                continue
             if known is not None and known == blob_id(content):
                 continue
             self.put(change, path, content)

@@ -48,7 +48,7 @@ class ChangeSet(Protocol):
         """Files added, changed or removed, generated ones included."""
         ...
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+    def sync(self, files: Iterable[tuple[PurePosixPath, bytes | None]]) -> None:
         """Make the folder hold exactly ``files`` (streamed: one in memory at a time)."""
         ...
 

@@ -154,7 +154,7 @@ class GitChangeSet:
     def written(self) -> int:
         return self._change.written
 
-    def sync(self, files: Iterable[tuple[PurePosixPath, bytes]]) -> None:
+    def sync(self, files: Iterable[tuple[PurePosixPath, bytes | None]]) -> None:
         self._importer.sync_folder(
             root=self._root,
             files=files,
