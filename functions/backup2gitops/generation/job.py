@@ -2,8 +2,9 @@
 ``backup2gitops generate`` (``GenerationJob.configured``: built once from the backup, the
 configuration and the environment).
 
-    archive stream --(core.archive)--> items --(core.cleaning)--> clean objects or exclusions
-      --(core.repo_layout / core.repo_plan)--> files --(adapters.git: ChangeSet)--> commit + push
+    archive stream --(core.archive: members, hashed)--> changed members --(core.cleaning)-->
+      clean objects or exclusions --(core.repo_layout / core.repo_plan)--> files (unchanged
+      members: the committed file) --(adapters.git: ChangeSet)--> commit + push
 
 ``GenerationJob.run`` owns the publish loop, top to bottom: open the tip (``Repository.open``),
 read its facts (the backup commits and their trailers), ask the core's guards
@@ -13,12 +14,15 @@ opens the tip again and asks again (the order check included), with a jittered b
 to ``git.race_window_s``. The adapter reads and writes; the core decides; the job decides what
 to do next.
 
-The files stream from the archive into the change set: memory holds one object at a time and
-the set of paths, whatever the backup's size. Before that, one pass over the archive reads only
-its StatefulSets and CRDs into a ``BackupIndex`` (``core.cleaning.backup_index``: the claims a
-StatefulSet creates, the defaults a CRD fills in), which cleaning needs and the archive's order
-cannot promise before the objects it concerns. ``plan_backup`` is the same pipeline kept in
-memory, for tests and benchmarks.
+The archive is read once per attempt, start to end (``generation.reading``): every member is
+hashed and spooled to a temporary file, the StatefulSets, CRDs and HPAs cleaning needs to know
+about the others are decoded on the way into a ``BackupIndex``, and then only the members whose
+bytes, settings or cross-object facts changed since the tip's commit are decoded, cleaned and
+serialised; the others keep the file committed for them (the member cache,
+``core.member_cache``, committed beside the files at ``clusters/<cluster>/.backup2gitops/``).
+The figures and the guards count every member either way. Memory holds one member, a small
+record per member and the set of paths, whatever the backup's size. ``plan_backup`` is the
+same pipeline kept in memory, for tests and benchmarks.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ def plan_backup(
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory.
 
-    ``index`` is the backup's index (``GenerationJob`` builds it in a first pass over the archive);
+    ``index`` is the backup's index (``GenerationJob`` builds it while it reads the archive);
     without one it is built from ``items``, which are then read into a list first.
     """
     plan = Plan(cluster=cluster)
