@@ -310,12 +310,14 @@ class GenerationJob:
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []
+        # the sops digest key (adapters.sops): a new key re-encrypts every Secret in a full run
+        key = str(getattr(self.encrypt, "key_fingerprint", ""))
         return settings_digest(
             cluster=self.cluster,
             policy=self.policy,
             transforms=self.transforms,
             layout=self.layout,
-            recipients=recipients,
+            recipients=[*recipients, f"digest key {key}"],
         )
 
     def _outcome(self, result: CommitResult, reading: Reading | None, started: float) -> Outcome:
