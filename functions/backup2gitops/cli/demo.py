@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
+from backup2gitops.core import units
 
 if TYPE_CHECKING:
     from backup2gitops.adapters.storage import FileStore, ObjectInfo
@@ -237,10 +238,10 @@ def summarize(*, workdir: Path, clone: Path, accepted: int, reply: Any, log: Any
         "noop": generated["noop"] if generated else None,
         "repository": str(clone),
         "remote": str(workdir / "gitops.git"),
-        "objects": len(files) - sum(f.endswith("kustomization.yaml") for f in files),
+        "objects": sum(not units.is_generated(f) for f in files),
         "excluded": generated["excluded"] if generated else 0,
         "excluded_by_reason": (generated or {}).get("excluded_by_reason") or {},
-        "files": [f for f in files if not f.endswith("kustomization.yaml")],
+        "files": [f for f in files if not units.is_generated(f)],
         "written": written,
         "gitops": generated or last(catalog.GITOPS_FAILED),
         "health": last(catalog.HEALTH_REPORTED)
@@ -304,8 +305,8 @@ def story(report: Mapping[str, Any]) -> list[str]:
             + (":" if by_reason else " (no reasons reported).")
         )
         lines += [f"  {count:4d}  {reason}" for count, reason in by_reason]
-        written = [w for w in report["written"] if not w["path"].endswith("kustomization.yaml")]
-        kustomizations = len(report["written"]) - len(written)
+        written = [w for w in report["written"] if not units.is_generated(w["path"])]
+        kustomizations = sum(w["path"].endswith("kustomization.yaml") for w in report["written"])
         counts = {s: sum(1 for w in written if w["status"] == s) for s in STATUSES}
         lines.append(
             f"Committed {str(report['commit'])[:12]} to {report['remote']}, objects "
