@@ -144,13 +144,15 @@ def test_dump_and_parse_round_trip_deterministically() -> None:
         b"",
         b"not json",
         b"[]",
-        b'{"format": 999, "settings": "s", "index": {}, "members": []}',
-        b'{"format": 1, "settings": "s", "index": {}}',
-        b'{"format": 1, "settings": "s", "index": {}, "members": [["k"]]}',
-        b'{"format": 1, "settings": "s", "index": {}, "members": '
-        b'[["k","d","v1","ConfigMap",null,null,null,"?",[],false]]}',
-        b'{"format": 1, "settings": "s", "index": {}, "members": '
-        b'[["k","d","v1","ConfigMap",null,["p"],"b","?",[],false]]}',
+        b'{"format": 999, "settings": "s", "index": {}}\n',
+        b'{"format": 1, "settings": "s"}\n',
+        b'{"format": 1, "settings": "s", "index": {"k": 1}}\n',
+        b'{"format": 1, "settings": "s", "index": {}}\n["k"]\n',
+        b'{"format": 1, "settings": "s", "index": {}}\nnot json\n',
+        b'{"format": 1, "settings": "s", "index": {}}\n'
+        b'["k","d","v1","ConfigMap",null,null,null,"?",[],false]\n',
+        b'{"format": 1, "settings": "s", "index": {}}\n'
+        b'["k","d","v1","ConfigMap",null,["p"],"b","?",[],false]\n',
     ],
 )
 def test_a_missing_or_corrupt_cache_is_no_cache(data: bytes | None) -> None:

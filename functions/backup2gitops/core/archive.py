@@ -273,7 +273,7 @@ def item_path(
 Copy = Literal["unversioned", "preferred", "other"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """Where a member says its object belongs: its group-resource, namespace and name."""
 

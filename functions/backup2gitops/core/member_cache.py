@@ -28,6 +28,7 @@ A cache that is missing, unreadable or of another format is no cache: every memb
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ def raw_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberRecord:
     """What one member became. ``excluded`` (a reason) or ``path`` + ``blob`` (its file)."""
 
@@ -117,15 +118,18 @@ class MemberCache:
     members: dict[str, MemberRecord] = field(default_factory=dict)
 
     def dump(self) -> bytes:
-        """Deterministic bytes: the same cache is the same blob (an unchanged backup writes none)."""
-        document = {
+        """Deterministic bytes: the same cache is the same blob (an unchanged backup writes
+        none). A header line (format, settings, index), then one JSON array per member, sorted
+        by key: diffable, and read back one line at a time."""
+        header = {
             "format": FORMAT,
             "settings": self.settings,
             "index": dict(sorted(self.index.items())),
-            "members": [record.row(key) for key, record in sorted(self.members.items())],
         }
-        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-        return text.replace('],["', '],\n["').encode() + b"\n"  # one member a line: diffable
+        lines = [_line(header)]
+        lines += [_line(self.members[key].row(key)) for key in sorted(self.members)]
+        lines.append("")
+        return "\n".join(lines).encode()
 
     @classmethod
     def parse(cls, data: bytes | None) -> MemberCache | None:
@@ -133,18 +137,25 @@ class MemberCache:
         if not data:
             return None
         try:
-            document = json.loads(data)
-            if not isinstance(document, dict) or document.get("format") != FORMAT:
+            stream = io.BytesIO(data)
+            header = json.loads(stream.readline())
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
                 return None
-            settings, index = document["settings"], document["index"]
+            settings, index = header["settings"], header["index"]
             if not isinstance(settings, str) or not isinstance(index, dict):
                 return None
             if not all(isinstance(v, str) for v in index.values()):
                 return None
-            members = dict(MemberRecord.of_row(row) for row in document["members"])
+            members = dict(
+                MemberRecord.of_row(json.loads(line)) for line in stream if line != b"\n"
+            )
         except (ValueError, KeyError, TypeError):
             return None
         return cls(settings=settings, index=index, members=members)
+
+
+def _line(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def settings_digest(parts: Iterable[str]) -> str:

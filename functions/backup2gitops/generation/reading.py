@@ -66,7 +66,7 @@ class Reading:
     kept: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Spooled:
     entry: Entry
     name: str
