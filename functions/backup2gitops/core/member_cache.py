@@ -126,10 +126,8 @@ class MemberCache:
             "settings": self.settings,
             "index": dict(sorted(self.index.items())),
         }
-        lines = [_line(header)]
-        lines += [_line(self.members[key].row(key)) for key in sorted(self.members)]
-        lines.append("")
-        return "\n".join(lines).encode()
+        rows = (_line(self.members[key].row(key)) for key in sorted(self.members))
+        return b"\n".join([_line(header).encode(), *(row.encode() for row in rows), b""])
 
     @classmethod
     def parse(cls, data: bytes | None) -> MemberCache | None:

@@ -306,7 +306,8 @@ class GenerationJob:
                 claims=self.claims,
             )
         if self.member_cache and members.cache is not None:
-            yield members.cache_path, members.cache.dump()
+            content, members.cache = members.cache.dump(), None  # the records go before the commit
+            yield members.cache_path, content
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []

@@ -21,6 +21,7 @@ Memory holds one member, one small record per member, and the index.
 
 from __future__ import annotations
 
+import collections
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,8 +105,9 @@ class MemberPass:
     ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
         """Each object's file (None: the committed one stays); ``finish`` is called once the
         stream has been read to its end (the integrity check), before the first file."""
-        committed_cache = self.previous(self.cache_path) if self.previous and self.reuse else None
-        old = MemberCache.parse(committed_cache)
+        old = MemberCache.parse(
+            self.previous(self.cache_path) if self.previous and self.reuse else None
+        )
         if old is not None and old.settings != self.settings:
             old = None  # other settings: nothing of it can be reused
         with tempfile.TemporaryFile(prefix="b2g-members-") as spool:
@@ -117,10 +119,12 @@ class MemberPass:
             changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
             new = MemberCache(settings=self.settings, index=facts)
             self.reading.plan.decoded = 0
-            for position, member in enumerate(members):
+            position = -1
+            while members:  # consumed as it goes, and the old records too: memory falls
+                member, position = members.popleft(), position + 1
                 entry = member.entry
                 key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
-                record = old.members.get(key) if old is not None else None
+                record = old.members.pop(key, None) if old is not None else None
                 if record is not None and cache.reusable(
                     record,
                     digest=member.digest,
@@ -146,9 +150,9 @@ class MemberPass:
 
     def _spool(
         self, stream: BinaryIO, spool: BinaryIO
-    ) -> tuple[list[_Spooled], dict[int, BackupItem]]:
+    ) -> tuple[collections.deque[_Spooled], dict[int, BackupItem]]:
         report = self.reading.report
-        members: list[_Spooled] = []
+        members: collections.deque[_Spooled] = collections.deque()
         indexed: dict[int, BackupItem] = {}
         offset = 0
         for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
