@@ -472,7 +472,7 @@ def main() -> None:
     parser.add_argument("--webhook-seconds", type=float, default=10, help="0 skips it")
     parser.add_argument("--fleet", type=int, nargs="*", default=[2, 4, 8, 16], help="N clusters")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="b2g-bench-") as name:
+    with tempfile.TemporaryDirectory(prefix="b2g-bench-", ignore_cleanup_errors=True) as name:
         tmp = Path(name)
         env = environment(tmp)
         result: dict[str, Any] = {"machine": machine(), "repeat": args.repeat, "sizes": []}
