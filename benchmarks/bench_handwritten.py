@@ -120,7 +120,7 @@ def traceparent(runs: int) -> None:
     table(["case", "core.tracecontext", "TraceContextTextMapPropagator", ""], rows)
 
     # What a function pays: backup2gitops.core (pydantic, the event model) is loaded anyway.
-    setup = "import backup2gitops.core.layout"
+    setup = "import backup2gitops.core.bucket_layout"
     ours_ms, ours_rss = fresh("import backup2gitops.core.tracecontext", runs, setup=setup)
     lib_ms, lib_rss = fresh(
         "from opentelemetry import trace\n"
@@ -129,7 +129,7 @@ def traceparent(runs: int) -> None:
         setup=setup,
     )
     table(
-        ["", "import (ms, after backup2gitops.core.layout)", "max RSS (KiB)", "lines"],
+        ["", "import (ms, after backup2gitops.core.bucket_layout)", "max RSS (KiB)", "lines"],
         [
             [
                 "core.tracecontext",

@@ -1,4 +1,5 @@
-"""The issue-17 figures in one run: generate vs. the git floors, the daily cases, memory, cold start.
+"""The issue-17 and issue-21 figures in one run: generate vs. the git floors, the daily cases,
+memory, cold start; then issue 21's targets, each as measured against its limit.
 
     python benchmarks/run.py [--json] [--sizes 1000 10000 50000] [--repeat 1]
 
@@ -7,7 +8,8 @@ For each size, a backup of Deployments, Services and ConfigMaps as the API serve
 with its peak RSS (``os.wait4``: the child and the largest of its own children, e.g. git):
 
 - ``fresh``: ``backup2gitops generate`` into a new bare remote, with an empty clone cache;
-- ``floor``: the same files (``git archive`` of that commit, unpacked by ``tar``) + ``git init``,
+- ``floor``: the same files (``git archive`` of that commit without the generator's member
+  cache, unpacked by ``tar``) + ``git init``,
   ``git add -A``, ``git commit``, ``git push`` to a new bare repository: what git itself needs;
 - ``fast_import``: the same files as one ``git fast-import`` stream into a new repository, pushed;
 - ``daily``: the next backup with 1 % of the objects edited, onto the fresh remote's commit;
@@ -184,7 +186,9 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
         samples.setdefault("redelivery_fn", []).append(child(argv, env=cache_env))
 
         files_tar = work / "files.tar"
-        git("--git-dir", str(remote), "archive", "-o", str(files_tar), fresh["commit"], env=env)
+        archive = ["archive", "-o", str(files_tar), fresh["commit"], "--", "."]
+        archive.append(f":(exclude)clusters/{CLUSTER}/.backup2gitops")  # the generator's cache
+        git("--git-dir", str(remote), *archive, env=env)
         floor = work / "floor"
         floor.mkdir()
         git("init", "-q", "--bare", "--initial-branch=main", str(work / "floor.git"), env=env)
@@ -211,7 +215,17 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
             "rss_mb": round(max(run.rss_mb for run in runs), 1),
         }
     fresh_s = figures["fresh"]["seconds"]
-    figures["fresh"]["us_per_object"] = round(fresh_s / count * 1e6, 1)
+    for case in ("fresh", "daily", "unchanged"):
+        figures[case]["us_per_object"] = round(figures[case]["seconds"] / count * 1e6, 1)
+        figures[case]["cpu_us_per_object"] = round(figures[case]["cpu_s"] / count * 1e6, 1)
+    figures["daily_to_fresh"] = round(figures["daily"]["seconds"] / fresh_s, 2)
+    figures["unchanged_to_fresh"] = round(figures["unchanged"]["seconds"] / fresh_s, 2)
+    fresh_cpu_s = max(figures["fresh"]["cpu_s"], 1e-3)
+    figures["cpu_daily_to_fresh"] = round(figures["daily"]["cpu_s"] / fresh_cpu_s, 2)
+    figures["cpu_unchanged_to_fresh"] = round(figures["unchanged"]["cpu_s"] / fresh_cpu_s, 2)
+    figures["cpu_ratio_to_fast_import"] = round(
+        fresh_cpu_s / max(figures["fast_import"]["cpu_s"], 1e-3), 2
+    )
     figures["ratio_to_floor"] = round(fresh_s / figures["floor"]["seconds"], 2)
     figures["ratio_to_fast_import"] = round(fresh_s / figures["fast_import"]["seconds"], 2)
     fresh_cpu = figures["fresh"]["cpu_s"]
@@ -302,11 +316,116 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{n:>8,} {case:<12} {f['seconds']:>8.2f} {f['cpu_s']:>7.2f} {f['rss_mb']:>7.0f}"
                 f"  {note}"
             )
+    if not result["cold_start"]:
+        return
     print()
     print(f"{'cold start':<22} {'seconds':>8} {'import ms':>10}  SDKs loaded")
     for name, f in result["cold_start"].items():
         ms = f.get("import_ms", "")
         print(f"{name:<22} {f['seconds']:>8.3f} {ms:>10}  {' '.join(f.get('sdks', []))}")
+
+
+Target = tuple[str, float, float | None, float, str]
+"""What, measured on the wall clock, measured in CPU (None: no such figure), the limit, unit."""
+
+
+def targets(result: dict[str, Any]) -> list[Target]:
+    """Issue 21's targets from this run's figures: the 10,000- and 50,000-object sizes when
+    measured, and the cost per object across sizes. Each beside its CPU counterpart (user +
+    system of the child and its git children), which a shared machine disturbs far less."""
+    by_size = {figures["objects"]: figures for figures in result["sizes"]}
+    found: list[Target] = []
+    small = by_size.get(10_000)
+    if small:
+        daily, unchanged = small["daily"], small["unchanged"]
+        found += [
+            ("10,000 daily (1 % changed)", daily["seconds"], daily["cpu_s"], 1.0, "s"),
+            ("10,000 unchanged", unchanged["seconds"], unchanged["cpu_s"], 0.6, "s"),
+            (
+                "10,000 daily / fresh",
+                small["daily_to_fresh"],
+                small["cpu_daily_to_fresh"],
+                0.3,
+                "x",
+            ),
+            (
+                "10,000 unchanged / fresh",
+                small["unchanged_to_fresh"],
+                small["cpu_unchanged_to_fresh"],
+                0.2,
+                "x",
+            ),
+            (
+                "10,000 fresh / work-tree floor",
+                small["ratio_to_floor"],
+                small["cpu_ratio_to_floor"],
+                1.0,
+                "x",
+            ),
+            (
+                "10,000 fresh / fast-import floor",
+                small["ratio_to_fast_import"],
+                small["cpu_ratio_to_fast_import"],
+                5.0,
+                "x",
+            ),
+        ]
+    big = by_size.get(50_000)
+    if big:
+        rss = max(big[case]["rss_mb"] for case in ("fresh", "daily", "unchanged"))
+        found += [
+            (
+                "50,000 fresh / work-tree floor",
+                big["ratio_to_floor"],
+                big["cpu_ratio_to_floor"],
+                1.0,
+                "x",
+            ),
+            (
+                "50,000 daily (1 % changed)",
+                big["daily"]["seconds"],
+                big["daily"]["cpu_s"],
+                3.0,
+                "s",
+            ),
+            ("50,000 peak RSS (fresh, daily, unchanged)", rss, None, 100.0, "MB"),
+        ]
+    sizes = sorted(by_size)
+    if len(sizes) > 1:
+        first, last = by_size[sizes[0]], by_size[sizes[-1]]
+        for case in ("fresh", "daily"):
+            wall = last[case]["us_per_object"] / max(first[case]["us_per_object"], 1e-9)
+            cpu = last[case]["cpu_us_per_object"] / max(first[case]["cpu_us_per_object"], 1e-9)
+            what = f"{case} per object, {sizes[-1]:,} / {sizes[0]:,} (linear: <= 1)"
+            found.append((what, round(wall, 2), round(cpu, 2), 1.0, "x"))
+    return found
+
+
+def _verdict(measured: float | None, limit: float) -> str:
+    if measured is None:
+        return ""
+    return "met" if measured <= limit else f"missed by {measured / limit:.2f}x"
+
+
+def print_targets(result: dict[str, Any]) -> None:
+    print()
+    print("per object (wall us / CPU us):")
+    for figures in result["sizes"]:
+        cells = [
+            f"{case} {figures[case]['us_per_object']} / {figures[case]['cpu_us_per_object']}"
+            for case in ("fresh", "daily", "unchanged")
+        ]
+        print(f"  {figures['objects']:>8,}  " + ";  ".join(cells))
+    print()
+    header = f"{'issue 21 target':<48} {'limit':>8} {'wall':>8} {'verdict':<16} {'CPU':>8} verdict"
+    print(header)
+    print("-" * len(header))
+    for what, wall, cpu, limit, unit in targets(result):
+        cpu_text = f"{cpu:.2f}{unit}" if cpu is not None else "-"
+        print(
+            f"{what:<48} {limit:>7.2f}{unit} {wall:>7.2f}{unit} {_verdict(wall, limit):<16} "
+            f"{cpu_text:>8} {_verdict(cpu, limit)}"
+        )
 
 
 def print_extras(result: dict[str, Any]) -> None:
@@ -353,7 +472,7 @@ def main() -> None:
     parser.add_argument("--webhook-seconds", type=float, default=10, help="0 skips it")
     parser.add_argument("--fleet", type=int, nargs="*", default=[2, 4, 8, 16], help="N clusters")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="b2g-bench-") as name:
+    with tempfile.TemporaryDirectory(prefix="b2g-bench-", ignore_cleanup_errors=True) as name:
         tmp = Path(name)
         env = environment(tmp)
         result: dict[str, Any] = {"machine": machine(), "repeat": args.repeat, "sizes": []}
@@ -374,6 +493,7 @@ def main() -> None:
         print()
     else:
         print_table(result)
+        print_targets(result)
         print_extras(result)
 
 

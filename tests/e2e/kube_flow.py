@@ -83,7 +83,8 @@ def backup_and_generate(
 
 
 def manifests(tree: dict[str, bytes], cluster: str) -> dict[str, bytes]:
-    """The object files of one cluster (not the kustomizations)."""
+    """The object files of one cluster (not the kustomizations, nor the generator's member
+    cache)."""
     prefix = f"clusters/{cluster}/"
     return {
         path: data
@@ -91,4 +92,5 @@ def manifests(tree: dict[str, bytes], cluster: str) -> dict[str, bytes]:
         if path.startswith(prefix)
         and not path.endswith("/kustomization.yaml")
         and path != prefix + "kustomization.yaml"
+        and not path.startswith(prefix + ".backup2gitops/")
     }

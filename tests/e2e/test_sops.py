@@ -197,7 +197,8 @@ def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_d
     third = backup("b3", changed)
     assert (third.commit.changed, third.commit.added, third.commit.removed) == (1, 0, 0)
     path = "clusters/prod/namespaces/payments/secrets/s1.yaml"
-    assert git_out(remote, "diff", "--name-only", "main~1", "main").split() == [path]
+    listed = git_out(remote, "diff", "--name-only", "main~1", "main").split()
+    assert [p for p in listed if "/.backup2gitops/" not in p] == [path]  # but the member cache
 
     committed = git_out(remote, "show", f"main:{path}")
     doc = yaml.safe_load(committed)
@@ -263,3 +264,47 @@ def test_the_sops_yaml_rules_let_sops_encrypt_a_new_file_by_themselves(
     doc = yaml.safe_load(encrypted)
     assert doc["data"]["password"].startswith("ENC[") and doc["metadata"] == {"name": "new"}
     assert [r["recipient"] for r in doc["sops"]["age"]] == [public]
+
+
+def test_a_new_digest_key_voids_the_member_cache(tmp_path: Path, age_key: tuple[str, Path]) -> None:
+    """The same Secrets under a new ``sops_digest_key``: every Secret is encrypted again, as a
+    full run does (the generator's member cache is keyed by the key's fingerprint)."""
+    public, _ = age_key
+    data = secrets_archive({f"s{i}": {"password": "c2VjcmV0"} for i in range(2)})
+
+    def backup(remote: Path, backup_id: str, key: bytes) -> generation.Outcome:
+        return generation.generate(
+            archive=lambda: io.BytesIO(data),
+            remote=GitRemote(
+                url=str(remote),
+                branch="main",
+                cache_dir=tmp_path / f"c-{remote.name}",
+                author_name="t",
+                author_email="t@e",
+            ),
+            cluster="prod",
+            backup_id=backup_id,
+            policy=CleaningPolicy(secrets="sops"),
+            encrypt=SopsEncrypter(recipients=[public], digest_key=key),
+        )
+
+    remotes = []
+    for name in ("daily.git", "fresh.git"):
+        remote = tmp_path / name
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+        remotes.append(remote)
+    daily, fresh = remotes
+    backup(daily, "b1", DIGEST_KEY)
+    second = backup(daily, "b2", b"n" * 32)
+    assert second.plan.decoded == 3  # the two Secrets and the ConfigMap: nothing reused
+    assert second.commit.changed == 2
+    backup(fresh, "b2", b"n" * 32)
+    path = "clusters/prod/namespaces/payments/secrets/s0.yaml"
+    annotation = sops_files.DIGEST_ANNOTATION
+    digests = [
+        yaml.safe_load(git_out(remote, "show", f"main:{path}"))["metadata"]["annotations"][
+            annotation
+        ]
+        for remote in (daily, fresh)
+    ]
+    assert digests[0] == digests[1]

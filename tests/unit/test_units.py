@@ -63,6 +63,7 @@ def test_cluster_scoped_first() -> None:
         ("clusters/c/namespaces/shop/kustomization.yaml", True),
         ("clusters/c/flux/c.ns.shop.yaml", True),
         ("clusters/c/argocd/applicationset.yaml", True),
+        ("clusters/c/.backup2gitops/members.cache", True),
         ("clusters/c/namespaces/flux/configmaps/a.yaml", False),
         ("clusters/c/namespaces/shop/configmaps/_kustomization.yaml", False),
         ("clusters/c/cluster-scoped/namespaces/argocd.yaml", False),

@@ -15,6 +15,8 @@ document is returned as it is and the file keeps its bytes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -58,6 +60,13 @@ class SopsEncrypter:
         self.recipients = ",".join(recipients)
         self._digest_key = digest_key
         self.timeout_s = timeout_s
+
+    @property
+    def key_fingerprint(self) -> str:
+        """Names the digest key without revealing it (HMAC of a fixed label under the key):
+        the generator's member cache is void when the key changes."""
+        label = b"backup2gitops member cache"
+        return hmac.new(self._digest_key, label, hashlib.sha256).hexdigest()[:32]
 
     def __call__(
         self, obj: dict[str, Any], *, previous: Mapping[str, Any] | None = None

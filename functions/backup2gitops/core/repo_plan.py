@@ -50,7 +50,23 @@ def iter_tree(
 ) -> Iterator[tuple[PurePosixPath, bytes]]:
     """``plan_tree`` as a stream: each object's file as soon as it is serialised, then the
     kustomizations and entry points. Only the paths are remembered, so memory does not grow
-    with object size.
+    with object size."""
+    files = ((path, kube_yaml.dump(obj).encode()) for path, obj in objects)
+    for path, content in iter_files(cluster=cluster, files=files, layout=layout, shared=shared):
+        assert content is not None
+        yield path, content
+
+
+def iter_files(
+    *,
+    cluster: str,
+    files: Iterable[tuple[PurePosixPath, bytes | None]],
+    layout: units.Layout | None = None,
+    shared: SharedFolder | None = None,
+) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+    """``iter_tree`` for objects already serialised: each file as it comes (None: the file
+    committed at that path stays, the generator's member cache knows it is what this backup
+    makes), then the kustomizations and entry points.
 
     With ``shared`` (the folder as the tip has it, ``core.ownership``), the files the generator
     does not own are found once the objects are known (``shared.foreign``: to keep) and each
@@ -59,7 +75,7 @@ def iter_tree(
     root = cluster_root(cluster).as_posix()
     seen: set[str] = set()  # strings, not paths: hashing PurePosixPath was a tenth of planning
     members: dict[str, list[str]] = {}  # unit key -> its files, relative to the unit
-    for path, obj in objects:
+    for path, content in files:
         text = _check_inside(path, root)
         if text in seen:
             raise PathCollision(f"two objects map to {path}")
@@ -69,7 +85,7 @@ def iter_tree(
         if relative.rpartition("/")[2] == KUSTOMIZATION:
             raise PathCollision(f"an object maps to {path}")
         members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
-        yield path, kube_yaml.dump(obj).encode()
+        yield path, content
     plan = units.plan_units(cluster, members, layout=layout)
     folders = [(f"{root}/{key}" if key else root, listed) for key, listed in plan.parents.items()]
     folders += [(unit.folder, unit.files) for unit in plan.units]

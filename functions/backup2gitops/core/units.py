@@ -213,13 +213,17 @@ def _top_order(key: str) -> tuple[bool, str]:
     return (key.startswith(f"{NAMESPACES}/"), key)
 
 
+GENERATED_FOLDERS: Final[frozenset[str]] = ENTRY_POINT_FOLDERS | {".backup2gitops"}
+"""The entry points' folders, and the generator's own (``core.member_cache``)."""
+
+
 def is_generated(path: str) -> bool:
     """Whether a repository path is a file this layout generates (a kustomization or an entry
     point), as opposed to an object of the cluster: those are left out of the object counts."""
     if path == KUSTOMIZATION or path.endswith(f"/{KUSTOMIZATION}"):
         return True
     parts = path.split("/")
-    return len(parts) > 3 and parts[0] == "clusters" and parts[2] in ENTRY_POINT_FOLDERS
+    return len(parts) > 3 and parts[0] == "clusters" and parts[2] in GENERATED_FOLDERS
 
 
 def kustomization(resources: Iterable[str]) -> dict[str, Any]:

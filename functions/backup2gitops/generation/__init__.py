@@ -1,6 +1,8 @@
 """Turning one backup into one commit (gitops-generator and ``backup2gitops generate``):
-``pipeline`` (items -> clean objects -> files, with the figures, claims and refusals) and
-``job`` (``GenerationJob``: the pipeline fed to a repository, and the publish loop)."""
+``pipeline`` (items -> clean objects -> files, with the figures, claims and refusals),
+``reading`` (the archive read once, only changed members decoded: the member cache),
+``settings`` (what else shapes the output: the cache's key) and ``job`` (``GenerationJob``:
+the pipeline fed to a repository, and the publish loop)."""
 
 from backup2gitops.generation.job import GenerationJob, backoff, generate
 from backup2gitops.generation.pipeline import (

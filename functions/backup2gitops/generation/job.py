@@ -2,8 +2,9 @@
 ``backup2gitops generate`` (``GenerationJob.configured``: built once from the backup, the
 configuration and the environment).
 
-    archive stream --(core.archive)--> items --(core.cleaning)--> clean objects or exclusions
-      --(core.repo_layout / core.repo_plan)--> files --(adapters.git: ChangeSet)--> commit + push
+    archive stream --(core.archive: members, hashed)--> changed members --(core.cleaning)-->
+      clean objects or exclusions --(core.repo_layout / core.repo_plan)--> files (unchanged
+      members: the committed file) --(adapters.git: ChangeSet)--> commit + push
 
 ``GenerationJob.run`` owns the publish loop, top to bottom: open the tip (``Repository.open``),
 read its facts (the backup commits and their trailers), ask the core's guards
@@ -13,12 +14,15 @@ opens the tip again and asks again (the order check included), with a jittered b
 to ``git.race_window_s``. The adapter reads and writes; the core decides; the job decides what
 to do next.
 
-The files stream from the archive into the change set: memory holds one object at a time and
-the set of paths, whatever the backup's size. Before that, one pass over the archive reads only
-its StatefulSets and CRDs into a ``BackupIndex`` (``core.cleaning.backup_index``: the claims a
-StatefulSet creates, the defaults a CRD fills in), which cleaning needs and the archive's order
-cannot promise before the objects it concerns. ``plan_backup`` is the same pipeline kept in
-memory, for tests and benchmarks.
+The archive is read once per attempt, start to end (``generation.reading``): every member is
+hashed and spooled to a temporary file, the StatefulSets, CRDs and HPAs cleaning needs to know
+about the others are decoded on the way into a ``BackupIndex``, and then only the members whose
+bytes, settings or cross-object facts changed since the tip's commit are decoded, cleaned and
+serialised; the others keep the file committed for them (the member cache,
+``core.member_cache``, committed beside the files at ``clusters/<cluster>/.backup2gitops/``).
+The figures and the guards count every member either way. Memory holds one member, a small
+record per member and the set of paths, whatever the backup's size. ``plan_backup`` is the
+same pipeline kept in memory, for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -32,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from backup2gitops.adapters.git import GitError, Repository, Tip
+from backup2gitops.adapters.git import GitError, Repository, Tip, blob_id
 from backup2gitops.core import ownership, safeguards, sops_files, trailers, tree_diff, units
-from backup2gitops.core.archive import ArchiveLimits, ReadReport, iter_items
-from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
+from backup2gitops.core.archive import ArchiveLimits, ReadReport
+from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
-from backup2gitops.core.repo_plan import iter_tree
+from backup2gitops.core.repo_plan import iter_files
 from backup2gitops.core.safeguards import BackupMark, DeletionGuard
 from backup2gitops.generation.pipeline import (
     BackupRefused,
@@ -50,8 +54,9 @@ from backup2gitops.generation.pipeline import (
     Transform,
     commit_message,
     guarded_tree,
-    placed_objects,
 )
+from backup2gitops.generation.reading import MemberPass, Reading
+from backup2gitops.generation.settings import settings_digest
 
 if TYPE_CHECKING:
     from backup2gitops.config import Config
@@ -61,14 +66,6 @@ def backoff(attempt: int) -> float:
     """Seconds to wait before ``attempt`` (2, 3, ...): full jitter over an exponential cap, so
     the generators that lost a race do not all come back at once."""
     return random.uniform(0, min(5.0, 0.05 * 2 ** min(attempt, 10)))  # noqa: S311
-
-
-@dataclass
-class _Reading:
-    """One read of the archive: its plan and what the reader counted."""
-
-    plan: Plan
-    report: ReadReport = field(default_factory=ReadReport)
 
 
 @dataclass
@@ -109,9 +106,11 @@ class GenerationJob:
     """Pushes that fail for another reason than a lost race (git_unavailable) before giving up."""
     race_window_s: float = 600.0
     """How long lost races are tried again (each one means another generator's push landed)."""
+    member_cache: bool = True
+    """Keep the per-member digest cache beside each commit and reuse it (``generation.reading``);
+    False decodes every member and writes no cache."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    _index: BackupIndex | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def configured(
@@ -160,7 +159,7 @@ class GenerationJob:
         deadline = started + self.race_window_s
         failed_pushes = 0
         redo: _Made | None = None
-        reading: _Reading | None = None
+        reading: Reading | None = None
         attempt = 0
         while True:
             attempt += 1
@@ -170,8 +169,8 @@ class GenerationJob:
                 done = self._already_there(tip)
                 if done is not None:
                     if self.plan_noop and reading is None:
-                        reading = _Reading(Plan(cluster=self.cluster))
-                        for _ in self._files(reading, None):
+                        reading = Reading(Plan(cluster=self.cluster))
+                        for _ in self._files(reading, None, {}):
                             pass
                     return self._outcome(done, reading, started)
                 made, reading = self._commit(tip, redo, reading)
@@ -208,8 +207,8 @@ class GenerationJob:
         return None
 
     def _commit(
-        self, tip: Tip, redo: _Made | None, reading: _Reading | None
-    ) -> tuple[_Made, _Reading | None]:
+        self, tip: Tip, redo: _Made | None, reading: Reading | None
+    ) -> tuple[_Made, Reading | None]:
         """The commit on ``tip`` (not pushed): the re-applied folder of a lost race when the
         cluster's folder did not move, else the archive streamed again through the guards."""
         folder = tip.folder(self.root)
@@ -222,7 +221,7 @@ class GenerationJob:
             commit = tip.reapply(self.root, tree=redo.tree, message=redo.message)
             result = dataclasses.replace(redo.result, commit=commit)
             return _Made(result, redo.base, redo.tree, redo.message), reading
-        reading = _Reading(Plan(cluster=self.cluster))
+        reading = Reading(Plan(cluster=self.cluster))
         with tip.change(self.root) as change:
             shared = ownership.SharedFolder(
                 root=self.root.as_posix(),
@@ -230,7 +229,7 @@ class GenerationJob:
                 read=lambda path: change.committed(PurePosixPath(path)),
                 read_many=change.committed_files,
             )
-            files = self._files(reading, change.committed, shared=shared)
+            files = self._files(reading, change.committed, folder.files, shared=shared)
             recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
             if self.dry_run and self.diff:
                 files = recorder.record(files)
@@ -301,50 +300,57 @@ class GenerationJob:
             raw, what="the archive", size=self.archive_size, sha256=self.archive_sha256
         )
 
-    def _backup_index(self) -> BackupIndex:
-        """The first pass, once for all attempts (they read the same archive)."""
-        if self._index is None:
-            with self.archive() as raw:
-                stream = self._checked(raw)
-                items = iter_items(
-                    cast("BinaryIO", stream or raw), limits=self.limits, only=INDEXED_RESOURCES
-                )
-                self._index = BackupIndex.of(item.obj for item in items)
-                if stream is not None:
-                    stream.finish()
-        return self._index
-
     def _files(
         self,
-        reading: _Reading,
+        reading: Reading,
         previous: Previous | None,
+        committed: Mapping[str, str],
         shared: ownership.SharedFolder | None = None,
-    ) -> Iterator[tuple[PurePosixPath, bytes]]:
-        """The backup's files, read from the archive into ``reading``, then the count check."""
-        index = self._backup_index()
+    ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+        """The backup's files, read once from the archive into ``reading`` (only the members
+        that changed are decoded: ``generation.reading``), then the count check, then the
+        member cache."""
+        members = MemberPass(
+            reading=reading,
+            policy=self.policy,
+            settings=self._settings(),
+            blob=blob_id,
+            transforms=self.transforms,
+            encrypt=self.encrypt,
+            previous=previous,
+            committed=committed,
+            reuse=self.member_cache,
+            limits=self.limits,
+            progress=self.progress,
+        )
         with self.archive() as raw:
             stream = self._checked(raw)
-            placed = placed_objects(
-                iter_items(
-                    cast("BinaryIO", stream or raw), report=reading.report, limits=self.limits
-                ),
-                plan=reading.plan,
-                policy=self.policy,
-                transforms=self.transforms,
-                encrypt=self.encrypt,
-                previous=previous,
-                progress=self.progress,
-                index=index,
+            files = members.files(
+                cast("BinaryIO", stream or raw),
+                finish=stream.finish if stream is not None else _nothing,
             )
             yield from guarded_tree(
-                iter_tree(cluster=self.cluster, objects=placed, layout=self.layout, shared=shared),
+                iter_files(cluster=self.cluster, files=files, layout=self.layout, shared=shared),
                 report=reading.report,
                 claims=self.claims,
             )
-            if stream is not None:
-                stream.finish()  # before the commit: the consumer asks for one more file
+        if self.member_cache and members.cache is not None:
+            content, members.cache = members.cache.dump(), None  # the records go before the commit
+            yield members.cache_path, content
 
-    def _outcome(self, result: CommitResult, reading: _Reading | None, started: float) -> Outcome:
+    def _settings(self) -> str:
+        recipients = self.encrypt.recipient_list if self.encrypt is not None else []
+        # the sops digest key (adapters.sops): a new key re-encrypts every Secret in a full run
+        key = str(getattr(self.encrypt, "key_fingerprint", ""))
+        return settings_digest(
+            cluster=self.cluster,
+            policy=self.policy,
+            transforms=self.transforms,
+            layout=self.layout,
+            recipients=[*recipients, f"digest key {key}"],
+        )
+
+    def _outcome(self, result: CommitResult, reading: Reading | None, started: float) -> Outcome:
         plan = reading.plan if reading is not None else Plan(cluster=self.cluster)
         return Outcome(plan=plan, commit=result, duration_s=self.clock() - started)
 
@@ -368,6 +374,10 @@ class _Made:
     @property
     def noop(self) -> bool:
         return self.result.noop
+
+
+def _nothing() -> None:
+    """No integrity check to finish (the archive's size is unknown)."""
 
 
 def generate(**fields: Any) -> Outcome:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import yaml
 
@@ -33,6 +33,7 @@ from backup2gitops.core.tree_diff import FileChange
 if TYPE_CHECKING:
     pass
 
+_Content = TypeVar("_Content", bytes, bytes | None)
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
 Previous = Callable[[PurePosixPath], bytes | None]
 """The file committed at a path on the tip being built upon (None: there is none)."""
@@ -84,6 +85,9 @@ class Plan:
     missing_entries: list[str] = field(default_factory=list)
     """Foreign kustomization entries pointing at nothing (``SharedFolder.missing``)."""
     missing_entries_total: int = 0
+    decoded: int | None = None
+    """Members decoded, cleaned and serialised by this read (the generator's member cache kept
+    the others as committed); None when every item was (``plan_backup``)."""
 
 
 MAX_LISTED_CREDENTIALS = 50
@@ -137,6 +141,93 @@ class Outcome:
     duration_s: float
 
 
+@dataclass(frozen=True)
+class Placement:
+    """What one item became: ``excluded`` (a reason), or ``obj`` at ``path`` (cleaned,
+    transformed, encrypted: ready to serialise), with what the commit message counts of it."""
+
+    namespace: str | None
+    excluded: str | None = None
+    path: PurePosixPath | None = None
+    obj: Mapping[str, Any] | None = None
+    kind: str = "?"
+    credentials: tuple[str, ...] = ()
+    unmanaged: str | None = None
+    """``Kind namespace/name`` when no GitOps tool manages the object (``gitops_managed``, read
+    before cleaning): changed by hand."""
+
+
+def place(
+    item: BackupItem,
+    *,
+    cluster: str,
+    policy: CleaningPolicy,
+    transforms: Sequence[Transform] = (),
+    encrypt: Encrypt | None = None,
+    previous: Previous | None = None,
+    index: BackupIndex,
+) -> Placement:
+    """Clean one item and place it. A Secret to encrypt is given the document committed at its
+    path (``previous``), which the encrypter returns as it is when the plaintext did not change.
+    ``index`` is the backup's index (its StatefulSets' claim templates, its CRDs' defaults, its
+    HPAs' targets)."""
+    by_hand = not item.refused and not gitops_managed(item.obj)  # before cleaning
+    prepared = (  # refused by the reader (too deep, a path that lies): its own reason
+        Prepared(excluded=item.refused)
+        if item.refused
+        else prepare(item.obj, policy=policy, transforms=transforms, index=index)
+    )
+    if prepared.object is None:
+        return Placement(item.namespace, excluded=prepared.excluded or "excluded")
+    obj = prepared.object
+    path = object_path(
+        cluster=cluster,
+        group_resource=item.group_resource,
+        namespace=item.namespace,
+        name=item.name,
+    )
+    where = f"{item.namespace}/{item.name}" if item.namespace else item.name
+    credentials = tuple(  # the plaintext, before sops
+        f"{obj.get('kind', '?')} {where}: {place}"
+        for place in sorted(drift.credentials_in_clear(obj))
+    )
+    if prepared.encrypt:
+        if encrypt is None:  # never write a Secret in clear because no encrypter was wired
+            raise ValueError("the secret policy asks for encryption but no encrypter is set")
+        obj = encrypt(obj, previous=committed_document(previous, path))
+    kind = str(obj.get("kind", "?"))
+    unmanaged = f"{kind} {where}" if by_hand else None
+    return Placement(
+        item.namespace, path=path, obj=obj, kind=kind, credentials=credentials, unmanaged=unmanaged
+    )
+
+
+def account(
+    plan: Plan,
+    *,
+    namespace: str | None,
+    excluded: str | None,
+    kind: str,
+    credentials: Sequence[str],
+    unmanaged: str | None = None,
+) -> None:
+    """Count one item in ``plan``'s figures (a placed one, or one the member cache kept)."""
+    if excluded is not None:
+        plan.excluded += 1
+        plan.excluded_by_reason[excluded] = plan.excluded_by_reason.get(excluded, 0) + 1
+        return
+    for line in credentials:
+        plan.credentials_total += 1
+        if len(plan.credentials) < MAX_LISTED_CREDENTIALS:
+            plan.credentials.append(line)
+    plan.objects += 1
+    plan.kinds[(kind, namespace or "(cluster)")] += 1
+    if unmanaged is not None:
+        plan.unmanaged += 1
+        if len(plan.unmanaged_names) < MAX_LISTED_UNMANAGED:
+            plan.unmanaged_names.append(unmanaged)
+
+
 def placed_objects(
     items: Iterable[BackupItem],
     *,
@@ -148,50 +239,30 @@ def placed_objects(
     progress: Callable[[int], None] | None = None,
     index: BackupIndex,
 ) -> Iterator[tuple[PurePosixPath, Mapping[str, Any]]]:
-    """Clean each item and place it, counting what is kept and why the rest is excluded.
-
-    A Secret to encrypt is given the document committed at its path (``previous``), which the
-    encrypter returns as it is when the plaintext did not change. ``progress`` is told the
-    number of items read so far, after each one. ``index`` is the backup's index (its
-    StatefulSets' claim templates, its CRDs' defaults)."""
+    """``place`` each item, counting what is kept and why the rest is excluded (``account``).
+    ``progress`` is told the number of items read so far, after each one."""
     for count, item in enumerate(items, 1):
         if progress is not None:
             progress(count)
-        by_hand = not item.refused and not gitops_managed(item.obj)  # before cleaning
-        prepared = (  # refused by the reader (too deep, a path that lies): its own reason
-            Prepared(excluded=item.refused)
-            if item.refused
-            else prepare(item.obj, policy=policy, transforms=transforms, index=index)
-        )
-        if prepared.object is None:
-            reason = prepared.excluded or "excluded"
-            plan.excluded += 1
-            plan.excluded_by_reason[reason] = plan.excluded_by_reason.get(reason, 0) + 1
-            continue
-        obj = prepared.object
-        path = object_path(
+        placed = place(
+            item,
             cluster=plan.cluster,
-            group_resource=item.group_resource,
-            namespace=item.namespace,
-            name=item.name,
+            policy=policy,
+            transforms=transforms,
+            encrypt=encrypt,
+            previous=previous,
+            index=index,
         )
-        for place in sorted(drift.credentials_in_clear(obj)):  # the plaintext, before sops
-            plan.credentials_total += 1
-            if len(plan.credentials) < MAX_LISTED_CREDENTIALS:
-                where = f"{item.namespace}/{item.name}" if item.namespace else item.name
-                plan.credentials.append(f"{obj.get('kind', '?')} {where}: {place}")
-        if prepared.encrypt:
-            if encrypt is None:  # never write a Secret in clear because no encrypter was wired
-                raise ValueError("the secret policy asks for encryption but no encrypter is set")
-            obj = encrypt(obj, previous=committed_document(previous, path))
-        plan.objects += 1
-        plan.kinds[(str(obj.get("kind", "?")), item.namespace or "(cluster)")] += 1
-        if by_hand:
-            plan.unmanaged += 1
-            if len(plan.unmanaged_names) < MAX_LISTED_UNMANAGED:
-                where = f"{item.namespace}/{item.name}" if item.namespace else item.name
-                plan.unmanaged_names.append(f"{obj.get('kind', '?')} {where}")
-        yield path, obj
+        account(
+            plan,
+            namespace=placed.namespace,
+            excluded=placed.excluded,
+            kind=placed.kind,
+            credentials=placed.credentials,
+            unmanaged=placed.unmanaged,
+        )
+        if placed.path is not None and placed.obj is not None:
+            yield placed.path, placed.obj
 
 
 def plan_backup(
@@ -207,7 +278,7 @@ def plan_backup(
 ) -> Plan:
     """The whole repository tree for ``cluster``, in memory.
 
-    ``index`` is the backup's index (``GenerationJob`` builds it in a first pass over the archive);
+    ``index`` is the backup's index (``GenerationJob`` builds it while it reads the archive);
     without one it is built from ``items``, which are then read into a list first.
     """
     plan = Plan(cluster=cluster)
@@ -261,8 +332,8 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
 
 
 def guarded_tree(
-    files: Iterable[tuple[PurePosixPath, bytes]], *, report: ReadReport, claims: Claims
-) -> Iterator[tuple[PurePosixPath, bytes]]:
+    files: Iterable[tuple[PurePosixPath, _Content]], *, report: ReadReport, claims: Claims
+) -> Iterator[tuple[PurePosixPath, _Content]]:
     """``files``, then the item count check: the change set has the new files but nothing has
     been removed yet when an empty or gutted archive is refused."""
     yield from files

@@ -13,6 +13,7 @@
 
 from backup2gitops.adapters.git.credentials import display_url
 from backup2gitops.adapters.git.errors import GitError
+from backup2gitops.adapters.git.fast_import import blob_id
 from backup2gitops.adapters.git.remote import GitRemote, ensure_bare_remote
 from backup2gitops.adapters.git.repository import BackupCommit, ChangeSet, Folder, Repository, Tip
 from backup2gitops.adapters.git.worktree import LocalWorkTree
@@ -26,6 +27,7 @@ __all__ = [
     "LocalWorkTree",
     "Repository",
     "Tip",
+    "blob_id",
     "display_url",
     "ensure_bare_remote",
 ]

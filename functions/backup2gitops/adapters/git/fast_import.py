@@ -115,15 +115,16 @@ class FastImport:
         self,
         *,
         root: PurePosixPath,
-        files: Iterable[tuple[PurePosixPath, bytes]],
+        files: Iterable[tuple[PurePosixPath, bytes | None]],
         tracked: Mapping[str, str],
         links: Collection[str] = (),
         change: ImportedChange | None = None,
         keep: Collection[str] = (),
     ) -> ImportedChange:
-        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids,
-        and the tracked files in ``keep`` as they are (read once ``files`` is exhausted: the
-        files the generator does not own, ``core.ownership``).
+        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids
+        (a file given as None keeps its tracked blob), and the tracked files in ``keep`` as they
+        are (read once ``files`` is exhausted: the files the generator does not own,
+        ``core.ownership``).
 
                 ``links``: the tracked paths that are symbolic links. A file at or under one is refused
         (``unsafe_path``): someone committed a link into the generated folder, and replacing it
@@ -147,6 +148,10 @@ class FastImport:
                 raise unsafe_path(f"{relative} is, or is inside, a symbolic link in the repository")
             seen.add(path)
             known = tracked.get(path)
+            if content is None:  # the committed file stays (the generator's member cache)
+                if known is None:
+                    raise unsafe_path(f"{relative} is to stay as committed, but there is none")
+                continue
             if known is not None and known == blob_id(content):
                 continue
             self.put(change, path, content)

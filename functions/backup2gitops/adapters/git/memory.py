@@ -151,7 +151,7 @@ class MemoryChangeSet:
         return self._written
 
     def sync(
-        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+        self, files: Iterable[tuple[PurePosixPath, bytes | None]], *, keep: Collection[str] = ()
     ) -> None:
         prefix = f"{self._root}/"
         seen: set[str] = set()
@@ -161,6 +161,12 @@ class MemoryChangeSet:
                 raise GitError("unsafe_path", f"{path} is outside {self._root}", retryable=False)
             seen.add(path)
             known = self._before.get(path)
+            if content is None:  # the committed file stays (the generator's member cache)
+                if known is None:
+                    raise GitError(
+                        "unsafe_path", f"{path} is to stay but is not committed", retryable=False
+                    )
+                continue
             if known == content:
                 continue
             self._files[path] = content

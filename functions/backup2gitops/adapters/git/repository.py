@@ -49,10 +49,11 @@ class ChangeSet(Protocol):
         ...
 
     def sync(
-        self, files: Iterable[tuple[PurePosixPath, bytes]], *, keep: Collection[str] = ()
+        self, files: Iterable[tuple[PurePosixPath, bytes | None]], *, keep: Collection[str] = ()
     ) -> None:
-        """Make the folder hold exactly ``files`` (streamed: one in memory at a time) and the
-        tracked files in ``keep`` as they are (read after ``files``: the foreign files)."""
+        """Make the folder hold exactly ``files`` (streamed: one in memory at a time; None keeps
+        the tracked blob) and the tracked files in ``keep`` as they are (read after ``files``:
+        the foreign files)."""
         ...
 
     def put(self, path: PurePosixPath, content: bytes) -> None:

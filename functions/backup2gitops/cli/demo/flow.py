@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from backup2gitops.cli import progress
 from backup2gitops.cli.demo.setup import demo_config, seed_sample, working_copy
+from backup2gitops.core import units
 
 if TYPE_CHECKING:
     from backup2gitops.config import Config
@@ -129,10 +130,10 @@ def summarize(*, workdir: Path, clone: Path, accepted: int, reply: Any, log: Any
         "noop": generated["noop"] if generated else None,
         "repository": str(clone),
         "remote": str(workdir / "gitops.git"),
-        "objects": len(files) - sum(f.endswith("kustomization.yaml") for f in files),
+        "objects": sum(not units.is_generated(f) for f in files),
         "excluded": generated["excluded"] if generated else 0,
         "excluded_by_reason": (generated or {}).get("excluded_by_reason") or {},
-        "files": [f for f in files if not f.endswith("kustomization.yaml")],
+        "files": [f for f in files if not units.is_generated(f)],
         "written": written,
         "gitops": generated or last(catalog.GITOPS_FAILED),
         "health": last(catalog.HEALTH_REPORTED)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from backup2gitops.cli.demo.setup import UNAUTHENTICATED_NOTICE
+from backup2gitops.core import units
 
 STATUSES = ("added", "changed", "removed")
 _OWNED = re.compile(r"owned by controller \S+ \(it recreates it\)")
@@ -52,8 +53,8 @@ def story(report: Mapping[str, Any]) -> list[str]:
             + (":" if by_reason else " (no reasons reported).")
         )
         lines += [f"  {count:4d}  {reason}" for count, reason in by_reason]
-        written = [w for w in report["written"] if not w["path"].endswith("kustomization.yaml")]
-        kustomizations = len(report["written"]) - len(written)
+        written = [w for w in report["written"] if not units.is_generated(w["path"])]
+        kustomizations = sum(w["path"].endswith("kustomization.yaml") for w in report["written"])
         counts = {s: sum(1 for w in written if w["status"] == s) for s in STATUSES}
         lines.append(
             f"Committed {str(report['commit'])[:12]} to {report['remote']}, objects "

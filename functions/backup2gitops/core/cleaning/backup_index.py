@@ -10,11 +10,11 @@ Three decisions depend on another object of the same backup:
 - an object a HorizontalPodAutoscaler scales loses ``spec.replicas`` (the HPA sets it), which
   needs that HPA.
 
-The generator streams a backup one object at a time, in the archive's order (which nothing
-fixes: a claim may come before its StatefulSet). So it reads the archive twice: a first pass
-decodes only the members of ``INDEXED_RESOURCES`` into a ``BackupIndex`` (each StatefulSet's
-claim templates, each CRD's defaults: a few hundred bytes an entry, never the objects), and the
-second pass cleans every object with it. ``BackupIndex.of`` builds the index from any objects
+The generator reads a backup one member at a time, in the archive's order (which nothing
+fixes: a claim may come before its StatefulSet). So it decodes only the members of
+``INDEXED_RESOURCES`` as they pass into a ``BackupIndex`` (each StatefulSet's claim templates,
+each CRD's defaults, each HPA's target: a few hundred bytes an entry, never the objects), spools
+the others, and cleans them once the read has ended (``generation.reading``). ``BackupIndex.of`` builds the index from any objects
 (``neat`` gives it everything it read).
 """
 

@@ -1,0 +1,230 @@
+"""One read of a backup's archive, decoding only what changed since the last commit.
+
+    archive stream --(core.archive.iter_members: checked, hashed, spooled)--> members
+      --(BackupIndex of the StatefulSets, CRDs and HPAs, decoded as they pass)
+      --(core.member_cache.reusable?)--> kept: the committed file stays (no decoding)
+                                      \\-> else: decode, clean, place, serialise
+
+The archive is read once, start to end: each member's raw bytes are hashed and appended to a
+spool file (a temporary file, as large as the members' decompressed bytes, which
+``ArchiveLimits.max_total_bytes`` bounds), and only the members cleaning needs to know about
+the others (``INDEXED_RESOURCES``) are decoded on the way. When the stream has ended, is
+complete and matched its size and digest, the index is whole: then each member, in the
+archive's order, is either kept (same bytes, same settings, none of its cross-object facts
+changed, its file still the committed blob: ``core.member_cache``) or read back from the spool
+and decoded, cleaned and serialised. The figures (``Plan``: objects, exclusions by reason,
+kinds, credentials in clear) count every member either way, from the cache's record for a kept
+one, so the commit message and the guards see the same numbers as a full run.
+
+Memory holds one member, one small record per member, and the index.
+"""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from backup2gitops.core import kube_yaml
+from backup2gitops.core import member_cache as cache
+from backup2gitops.core.archive import (
+    MAX_REFUSALS_LISTED,
+    ArchiveLimits,
+    BackupItem,
+    Entry,
+    Member,
+    ReadReport,
+    item_of,
+    iter_members,
+)
+from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
+from backup2gitops.core.member_cache import MemberCache, MemberRecord
+from backup2gitops.core.repo_layout import cluster_root
+from backup2gitops.generation.pipeline import (
+    Encrypt,
+    Plan,
+    Previous,
+    Transform,
+    account,
+    place,
+)
+
+Blob = Callable[[bytes], str]
+"""The blob id a repository gives some content (``adapters.git.blob_id``)."""
+
+
+@dataclass
+class Reading:
+    """One read of the archive: its plan, what the reader counted, and what the cache saved."""
+
+    plan: Plan
+    report: ReadReport = field(default_factory=ReadReport)
+    decoded: int = 0
+    """Members decoded, cleaned and serialised; the others were kept from the member cache."""
+    kept: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Spooled:
+    entry: Entry
+    name: str
+    digest: str
+    offset: int
+    size: int
+
+
+@dataclass
+class MemberPass:
+    """The archive's files for one commit (``files``), then ``cache``: the records of this
+    backup, to commit beside it at ``cache_path``."""
+
+    reading: Reading
+    policy: CleaningPolicy
+    settings: str
+    blob: Blob
+    transforms: Sequence[Transform] = ()
+    encrypt: Encrypt | None = None
+    previous: Previous | None = None
+    committed: Mapping[str, str] = field(default_factory=dict)
+    """The tip's files in the cluster's folder: path -> blob id."""
+    limits: ArchiveLimits | None = None
+    progress: Callable[[int], None] | None = None
+    reuse: bool = True
+    """Read the committed cache (False: decode every member; ``cache`` is still made)."""
+    cache: MemberCache | None = None
+
+    @property
+    def cache_path(self) -> PurePosixPath:
+        return PurePosixPath(cache.cache_path(cluster_root(self.reading.plan.cluster).as_posix()))
+
+    def files(
+        self, stream: BinaryIO, *, finish: Callable[[], None]
+    ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+        """Each object's file (None: the committed one stays); ``finish`` is called once the
+        stream has been read to its end (the integrity check), before the first file."""
+        old = MemberCache.parse(
+            self.previous(self.cache_path) if self.previous and self.reuse else None
+        )
+        if old is not None and old.settings != self.settings:
+            old = None  # other settings: nothing of it can be reused
+        with tempfile.TemporaryFile(prefix="b2g-members-") as spool:
+            members, indexed = self._spool(stream, spool)
+            finish()
+            index = BackupIndex.of(item.obj for item in indexed.values() if not item.refused)
+            self._index = index
+            facts = cache.index_fingerprints(index)
+            changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
+            new = MemberCache(settings=self.settings, index=facts)
+            self.reading.plan.decoded = 0
+            position = -1
+            while members:  # consumed as it goes, and the old records too: memory falls
+                member, position = members.popleft(), position + 1
+                entry = member.entry
+                key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
+                record = old.members.pop(key, None) if old is not None else None
+                if record is not None and cache.reusable(
+                    record,
+                    digest=member.digest,
+                    namespace=entry.namespace,
+                    name=entry.name,
+                    changed=changed,
+                    committed=self.committed,
+                ):
+                    self._count(record, member)
+                    new.members[key] = record
+                    self.reading.kept += 1
+                    if record.path is not None:
+                        yield PurePosixPath(record.path), None
+                    continue
+                item = indexed.get(position) or self._decode(spool, member)
+                record, content = self._place(item, member.digest)
+                new.members[key] = record
+                self.reading.decoded += 1
+                self.reading.plan.decoded = self.reading.decoded
+                if record.path is not None:
+                    yield PurePosixPath(record.path), content
+        self.cache = new
+
+    def _spool(
+        self, stream: BinaryIO, spool: BinaryIO
+    ) -> tuple[collections.deque[_Spooled], dict[int, BackupItem]]:
+        report = self.reading.report
+        members: collections.deque[_Spooled] = collections.deque()
+        indexed: dict[int, BackupItem] = {}
+        offset = 0
+        for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
+            if self.progress is not None:
+                self.progress(count + 1)
+            data = member.data
+            if member.entry.group_resource in INDEXED_RESOURCES:
+                indexed[count] = item_of(member, report)
+            else:
+                spool.write(data)
+            digest = cache.raw_digest(data)
+            members.append(_Spooled(member.entry, member.name, digest, offset, len(data)))
+            if count not in indexed:
+                offset += len(data)
+        return members, indexed
+
+    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
+        spool.seek(member.offset)
+        data = spool.read(member.size)
+        return item_of(Member(member.entry, member.name, data), self.reading.report)
+
+    def _place(self, item: BackupItem, digest: str) -> tuple[MemberRecord, bytes | None]:
+        placed = place(
+            item,
+            cluster=self.reading.plan.cluster,
+            policy=self.policy,
+            transforms=self.transforms,
+            encrypt=self.encrypt,
+            previous=self.previous,
+            index=self._index,
+        )
+        account(
+            self.reading.plan,
+            namespace=placed.namespace,
+            excluded=placed.excluded,
+            kind=placed.kind,
+            credentials=placed.credentials,
+            unmanaged=placed.unmanaged,
+        )
+        api_version = str(item.obj.get("apiVersion") or "")
+        kind = str(item.obj.get("kind") or "")
+        if placed.path is None or placed.obj is None:
+            excluded = placed.excluded or "excluded"
+            refused = item.refused is not None
+            return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
+        content = kube_yaml.dump(placed.obj).encode()
+        record = MemberRecord(
+            digest,
+            api_version,
+            kind,
+            path=placed.path.as_posix(),
+            blob=self.blob(content),
+            out_kind=placed.kind,
+            credentials=placed.credentials,
+            unmanaged=placed.unmanaged,
+        )
+        return record, content
+
+    def _count(self, record: MemberRecord, member: _Spooled) -> None:
+        """A kept member's figures, as ``_place`` counted them when it was decoded."""
+        account(
+            self.reading.plan,
+            namespace=member.entry.namespace,
+            excluded=record.excluded,
+            kind=record.out_kind,
+            credentials=record.credentials,
+            unmanaged=record.unmanaged,
+        )
+        if record.refused:
+            report = self.reading.report
+            report.refused_total += 1
+            if len(report.refused) < MAX_REFUSALS_LISTED:
+                report.refused.append(f"{member.name[:200]!r}: {record.excluded}")
+
+    _index: BackupIndex = field(default_factory=BackupIndex, init=False)
