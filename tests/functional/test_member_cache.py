@@ -209,7 +209,8 @@ def daily_equals_fresh(
     fresh = init_bare(tmp_path / "fresh.git")
     full = run(fresh, second, backup_id="b2", policy=second_policy or policy)
     assert folder_tree(daily) == folder_tree(fresh)
-    for figure in ("objects", "excluded", "excluded_by_reason", "kinds", "credentials"):
+    figures = ("objects", "excluded", "excluded_by_reason", "kinds", "credentials")
+    for figure in (*figures, "unmanaged", "unmanaged_names"):
         assert getattr(outcome.plan, figure) == getattr(full.plan, figure), figure
     return outcome, daily
 
@@ -229,6 +230,15 @@ def test_an_unchanged_backup_decodes_nothing_and_writes_nothing(tmp_path: Path) 
     assert outcome.plan.decoded == 0
     assert outcome.plan.objects == 5
     assert changed_files(daily) == set()  # the trailer commit alone
+
+
+def test_a_kept_member_counts_as_changed_by_hand_as_a_full_run_counts_it(tmp_path: Path) -> None:
+    flux = configmap("synced")
+    flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}
+    items = [configmap("by-hand"), flux]
+    outcome, _daily = daily_equals_fresh(tmp_path, items, items)
+    assert outcome.plan.decoded == 0
+    assert (outcome.plan.unmanaged, outcome.plan.unmanaged_names) == (1, ["ConfigMap team/by-hand"])
 
 
 def test_added_and_removed_members(tmp_path: Path) -> None:

@@ -37,9 +37,9 @@ from typing import Any, Final
 from backup2gitops.core.cleaning.backup_index import BackupIndex
 from backup2gitops.core.cleaning.objectref import split_api_version
 from backup2gitops.core.cleaning.schema_defaults import DefaultsNode
+from backup2gitops.core.units import GENERATOR_FOLDER
 
-FORMAT: Final = 1
-CACHE_FOLDER: Final = ".backup2gitops"
+FORMAT: Final = 2  # 2: each record says whether a person changed the object by hand
 CACHE_FILE: Final = "members.cache"
 """Not ``.yaml``/``.json``: no GitOps tool reads it as a manifest (Argo CD's directory source
 reads ``*.json``)."""
@@ -47,7 +47,7 @@ reads ``*.json``)."""
 
 def cache_path(cluster_root: str) -> str:
     """``clusters/<cluster>/.backup2gitops/members.cache``."""
-    return f"{cluster_root}/{CACHE_FOLDER}/{CACHE_FILE}"
+    return f"{cluster_root}/{GENERATOR_FOLDER}/{CACHE_FILE}"
 
 
 def member_key(group_resource: str, namespace: str | None, name: str) -> str:

@@ -63,7 +63,6 @@ from backup2gitops.core.tree_diff import blob_id
 
 FOREIGN_MARK: Final[str] = "backup2gitops.io/hand-written"
 """An annotation that makes a file at an object's path a person's: never deleted by a backup."""
-OWN_FOLDER: Final[str] = ".backup2gitops"
 """The generator's own records inside a cluster's folder."""
 MAX_REPORTED: Final[int] = 50
 
@@ -167,7 +166,7 @@ def is_owned(relative: str, read: Callable[[], bytes | None]) -> bool:
             return _generated_resource_kustomization(read())
         return is_generator_folder(folder)
     top = relative.split("/", 1)[0]
-    if top == OWN_FOLDER or (top in units.ENTRY_POINT_FOLDERS and "/" in relative):
+    if top == units.GENERATOR_FOLDER or (top in units.ENTRY_POINT_FOLDERS and "/" in relative):
         return True
     if _object_shape(relative) is None:
         return False

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TypeVar
 
+from backup2gitops.core.units import GENERATOR_FOLDER
+
 Content = TypeVar("Content", bytes, bytes | None)
 
 
@@ -61,7 +63,7 @@ class DiffRecorder:
             text = path.as_posix()
             self._seen.add(text)
             known = self.tracked.get(text)
-            if content is None:
+            if content is None or _bookkeeping(text):
                 pass
             elif known is None:
                 self.changes.append(FileChange(text, None, content))
@@ -73,9 +75,18 @@ class DiffRecorder:
         """The changes, removed files included (the tracked ones neither seen nor kept), by path."""
         kept = set(keep)
         for path in sorted(set(self.tracked) - self._seen - kept):
+            if _bookkeeping(path):
+                continue
             self.changes.append(FileChange(path, self.read(path), None))
         self.changes.sort(key=lambda change: change.path)
         return self.changes
+
+
+def _bookkeeping(path: str) -> bool:
+    """The generator's own files (``units.GENERATOR_FOLDER``: the member cache): not what a
+    backup changes in the cluster's folder, and one line per archive member in a diff."""
+    parts = path.split("/", 3)
+    return len(parts) == 4 and parts[0] == "clusters" and parts[2] == GENERATOR_FOLDER
 
 
 def unified(changes: Iterable[FileChange]) -> str:

@@ -213,7 +213,11 @@ def _top_order(key: str) -> tuple[bool, str]:
     return (key.startswith(f"{NAMESPACES}/"), key)
 
 
-GENERATED_FOLDERS: Final[frozenset[str]] = ENTRY_POINT_FOLDERS | {".backup2gitops"}
+GENERATOR_FOLDER: Final[str] = ".backup2gitops"
+"""The generator's own bookkeeping in a cluster's folder (the member cache: ``core.member_cache``);
+never an object, never a person's (``core.ownership``), never in a dry run's diff
+(``core.tree_diff``)."""
+GENERATED_FOLDERS: Final[frozenset[str]] = ENTRY_POINT_FOLDERS | {GENERATOR_FOLDER}
 """The entry points' folders, and the generator's own (``core.member_cache``)."""
 
 
