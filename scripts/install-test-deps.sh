@@ -95,3 +95,5 @@ fi
 ./scripts/build-mc.sh
 # Knative Eventing's MT broker and Serving's controller (v0.50.0) for tests/e2e/knative.
 ./scripts/build-knative.sh
+# buildah, mmdebstrap and the Debian-built stand-in bases for tests/e2e/test_image.py.
+./scripts/build-image-test-deps.sh
