@@ -1,7 +1,7 @@
 """The Containerfile, built here with buildah, and each of its images run the way a cluster runs
 them: as uid 10001, the root filesystem read-only, /tmp an empty directory (the emptyDir).
 
-The build is the project's real Containerfile (``buildah bud --storage-driver vfs --isolation
+The build is the project's real Containerfile (``buildah bud --storage-driver overlay --isolation
 chroot``, every target: functions, cluster-backup, lambda). What differs from a release build,
 and only that: no registry is reachable here, so the two bases are the stand-ins
 scripts/build-image-test-deps.sh builds from Debian's packages (passed as the PYTHON_BASE and
@@ -44,7 +44,7 @@ from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import gopath_binary, tail, wait_for
 from tests.recording import free_port
 
-# Building three images cold on a busy machine takes many minutes (vfs copies every layer):
+# Building three images cold on a busy machine takes minutes:
 # the deadline is generous, and no assertion depends on the time taken.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(5400)]
 
@@ -88,8 +88,8 @@ def image_test_dir() -> Path:
 
 def buildah(*args: str, log: Path | None = None, timeout: float = 3600) -> str:
     state = image_test_dir()
-    argv = ["buildah", "--root", str(state / "storage"), "--runroot", str(state / "run")]
-    argv += ["--storage-driver", "vfs", *args]
+    argv = ["buildah", "--root", str(state / "storage-overlay"), "--runroot", str(state / "run")]
+    argv += ["--storage-driver", "overlay", *args]
     env = {**os.environ, "TMPDIR": str(state / "tmp")}
     if log is not None:  # a build: its output to a file, the end of it in the failure
         with log.open("ab") as out:
