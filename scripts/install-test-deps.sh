@@ -101,3 +101,5 @@ fi
 ./scripts/fetch-installs.sh
 # actionlint, for the release and CI workflows (tests/deploy/test_release_workflow.py).
 ./scripts/build-actionlint.sh
+# buildah, mmdebstrap and the Debian-built stand-in bases for tests/e2e/test_image.py.
+./scripts/build-image-test-deps.sh

@@ -45,6 +45,9 @@ FUNCTIONS = {
 }
 PUBLIC = {"backup-complete", "health-aggregator"}
 IMAGE = "ghcr.io/backup2gitops/backup2gitops:0.1.0"
+CLUSTER_BACKUP_IMAGE = (
+    "ghcr.io/backup2gitops/backup2gitops-cluster-backup:0.1.0"  # kubernetes inside
+)
 
 # Who must receive what (the wiring the brief and DESIGN.md ask for).
 EXPECTED_ROUTES: dict[str, set[str]] = {
@@ -161,7 +164,7 @@ def test_function_services(base: list[dict[str, Any]]) -> None:
         tmpl = svc["spec"]["template"]
         (container,) = tmpl["spec"]["containers"]
         env = env_of(svc)
-        assert container["image"] == IMAGE
+        assert container["image"] == (CLUSTER_BACKUP_IMAGE if name == "cluster-backup" else IMAGE)
         assert env["FUNCTION_TARGET"] == target
         assert env["FUNCTION_SIGNATURE_TYPE"] == "http"
         assert env["BACKUP2GITOPS_CONFIG"] == "/etc/backup2gitops/config.yaml"

@@ -481,7 +481,7 @@ def test_gitops_generator_without_git_fails_every_invocation_naming_the_fix(
     assert git_missing("gitops-generator", {}, which=lambda _name: "/opt/bin/git") is None
     assert git_missing("backup-complete", {}, which=lambda _name: None) is None
     why = git_missing("gitops-generator", {}, which=lambda _name: None)
-    assert why is not None and "GitLayerArn" in why
+    assert why is not None and "GitLayerArn" in why and "template-image.yaml" in why
     spec = FunctionSpec(name="gitops-generator", handle=lambda _e, _c: None)
     handler = lambda_adapter(
         spec,

@@ -202,9 +202,9 @@ def git_missing(
     if function not in RUNS_GIT or environ.get("GIT_PYTHON_GIT_EXECUTABLE") or which("git"):
         return None
     return (
-        f"{function} runs git and there is no git on PATH: deploy template.yaml with "
-        "GitLayerArn naming a Lambda layer that has bin/git built for Amazon Linux 2023 "
-        "(README: git on Lambda)"
+        f"{function} runs git and there is no git on PATH: deploy template-image.yaml (the "
+        "image has git), or template.yaml with GitLayerArn naming a Lambda layer that has "
+        "bin/git built for Amazon Linux 2023 (README: git on Lambda)"
     )
 
 
