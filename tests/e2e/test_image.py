@@ -35,9 +35,9 @@ import pytest
 import requests
 
 from backup2gitops.adapters.storage import FileStore
-from backup2gitops.backups import write_native_backup
 from backup2gitops.core import events
 from backup2gitops.core.archive import BackupItem
+from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.aws_lambda import structured
 from tests.e2e.git_daemon import git_daemon
