@@ -116,6 +116,19 @@ def dump_pyyaml(obj: Mapping[str, Any], *, pure: bool = False) -> str:
     return text
 
 
+def load_mapping(raw: bytes | None) -> dict[str, Any] | None:
+    """One committed YAML document as a mapping; None when there is none, it does not parse, or
+    it is not a mapping (a file someone else wrote is read, never trusted). libyaml's safe loader
+    where there is one: this reads every committed Secret under sops, and every foreign file."""
+    if raw is None:
+        return None
+    try:
+        loaded = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def load_all(text: str) -> list[dict[str, Any]]:
     """Every object in ``text`` (YAML or JSON): Lists flattened, empty documents skipped.
 

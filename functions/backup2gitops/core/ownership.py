@@ -51,8 +51,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import yaml
-
 from backup2gitops.core import kube_yaml, units
 from backup2gitops.core.repo_layout import (
     ESCAPED_KUSTOMIZATION,
@@ -71,16 +69,6 @@ _KUSTOMIZATION_FOLDERS: Final = re.compile(
     rf"|{units.FLUX_FOLDER}|{units.ARGOCD_FOLDER})"
 )
 """Folders (relative to the cluster's folder) the generator writes a kustomization to."""
-
-
-def _load(raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        loaded = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError:
-        return None
-    return loaded if isinstance(loaded, dict) else None
 
 
 def is_generator_folder(relative: str) -> bool:
@@ -147,7 +135,7 @@ def _generated_resource_kustomization(raw: bytes | None) -> bool:
     """Whether a resource folder's kustomization is one the generator wrote (a unit cut by
     resource lists only its own ``<name>.yaml`` files, and nothing else): a person's folder
     with its own kustomization sits at the same depth."""
-    loaded = _load(raw)
+    loaded = kube_yaml.load_mapping(raw)
     if loaded is None or set(loaded) - {"apiVersion", "kind", "resources"}:
         return False
     listed = loaded.get("resources")
@@ -170,7 +158,7 @@ def is_owned(relative: str, read: Callable[[], bytes | None]) -> bool:
         return True
     if _object_shape(relative) is None:
         return False
-    obj = _load(read())
+    obj = kube_yaml.load_mapping(read())
     return obj is not None and _placed_here(relative, obj) and not _marked(obj)
 
 
@@ -266,7 +254,7 @@ class SharedFolder:
         committed one's foreign entries and other keys (``settle`` first)."""
         resources = list(generated)
         made = units.kustomization(resources)
-        committed = _load(self.read(f"{folder}/{KUSTOMIZATION}"))
+        committed = kube_yaml.load_mapping(self.read(f"{folder}/{KUSTOMIZATION}"))
         if committed is None:
             return made
         listed = committed.get("resources")

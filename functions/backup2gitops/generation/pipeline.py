@@ -13,9 +13,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import yaml
-
-from backup2gitops.core import drift, errors, trailers, units
+from backup2gitops.core import drift, errors, kube_yaml, trailers, units
 from backup2gitops.core.archive import BackupItem, ReadReport
 from backup2gitops.core.cleaning import (
     INDEXED_RESOURCES,
@@ -52,14 +50,7 @@ class Encrypt(Protocol):
 
 def committed_document(previous: Previous | None, path: PurePosixPath) -> dict[str, Any] | None:
     """The YAML document committed at ``path``, if there is one and it parses as a mapping."""
-    raw = previous(path) if previous is not None else None
-    if raw is None:
-        return None
-    try:
-        loaded = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError:
-        return None
-    return loaded if isinstance(loaded, dict) else None
+    return kube_yaml.load_mapping(previous(path) if previous is not None else None)
 
 
 @dataclass
