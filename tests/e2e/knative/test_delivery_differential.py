@@ -400,6 +400,12 @@ def differences(real: Run, local: Run, real_base: str, local_base: str) -> list[
                 if not low <= len(copies) <= high:
                     found.append(f"{path}: {who} {len(copies)} request(s), not {low}..{high}")
             mine, theirs = _distinct(mine), _distinct(theirs)
+        elif len(theirs) > len(mine) and _distinct(theirs) == _distinct(mine):
+            # Knative delivers at least once: on a busy machine its channel dispatcher has sent a
+            # copy twice (CI saw a second dead letter of the same event). Identical extra copies
+            # from the real broker are that, not a difference; the local broker's own counts are
+            # held to EXPECTED exactly (test_the_local_broker_delivers_what_knatives_broker_...).
+            mine, theirs = _distinct(mine), _distinct(theirs)
         if len(mine) != len(theirs):
             found.append(f"{path}: real {len(theirs)} request(s), local {len(mine)}")
             continue
@@ -490,6 +496,11 @@ def test_the_local_broker_delivers_what_knatives_broker_delivers(
     first = next(r for r in real.received if r.path == "/ok/fanout-exact")
     assert first.headers["Prefer"] == "reply" and first.headers["Kn-Namespace"] == NAMESPACE
     assert not [r for r in real.received if r.path == "/ok/fanout-miss"]
+
+    # the local broker is deterministic: exactly the expected requests at each path
+    for path, count in EXPECTED.items():
+        if path not in TIMING_DEPENDENT:
+            assert len([r for r in local.received if r.path == path]) == count, path
 
     found = differences(real, local, real_subs.url, local_subs.url)
     assert not found, "the local broker differs from Knative's:\n" + "\n".join(found)
