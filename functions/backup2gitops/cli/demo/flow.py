@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backup2gitops.cli import progress
-from backup2gitops.cli.demo.setup import demo_config, seed_sample, working_copy
+from backup2gitops.cli.demo.setup import (
+    LOCAL_GIT_TIMEOUT_S,
+    demo_config,
+    seed_sample,
+    working_copy,
+)
 from backup2gitops.core import units
 
 if TYPE_CHECKING:
@@ -85,6 +90,7 @@ def committed_files(clone: Path, commit: str) -> list[dict[str, str]]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=LOCAL_GIT_TIMEOUT_S,
     ).stdout
     rows = [line.split("\t", 1) for line in out.splitlines() if "\t" in line]
     return [{"status": names.get(code, code), "path": path} for code, path in rows]

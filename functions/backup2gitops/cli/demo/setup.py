@@ -44,12 +44,18 @@ UNAUTHENTICATED_NOTICE = (
 )
 
 
+LOCAL_GIT_TIMEOUT_S = 300.0
+"""The demo's own git calls on local folders (a clone of the local remote, one commit's files)."""
+
+
 def working_copy(remote: Path, clone: Path) -> Path:
     """A plain clone of the remote for the user to look at (refreshed on every run)."""
     if (clone / ".git").is_dir():
-        subprocess.run(["git", "-C", str(clone), "pull", "--quiet", "--ff-only"], check=True)
+        command = ["git", "-C", str(clone), "pull", "--quiet", "--ff-only"]
     else:
-        subprocess.run(["git", "clone", "--quiet", str(remote), str(clone)], check=True)
+        command = ["git", "clone", "--quiet", str(remote), str(clone)]
+    # local paths only, but nothing waits without a deadline
+    subprocess.run(command, check=True, timeout=LOCAL_GIT_TIMEOUT_S)
     return clone
 
 
