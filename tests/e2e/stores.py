@@ -13,6 +13,8 @@ import pytest
 
 from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
 from backup2gitops.config import StorageConfig
+from backup2gitops.core import events
+from backup2gitops.native_backup_writer import WrittenBackup
 from tests.e2e.servers import Minio, minio_binary, minio_server
 
 BACKENDS = ["file", "memory", "s3"]
@@ -56,4 +58,31 @@ def store_on(
             endpoint_url=server.url,
             addressing_style="path",
         )
+    )
+
+
+def announced(
+    store: ObjectStore, written: WrittenBackup, *, cluster: str, backup_id: str
+) -> events.Event:
+    """The ``backup.completed`` backup-complete sends for a native backup ``written`` to ``store``."""
+    manifest = written.manifest
+    data = events.BackupCompleted(
+        backup_id=backup_id,
+        cluster=cluster,
+        format="native",
+        bucket=store.bucket,
+        keys=[written.manifest_key, written.archive_key],
+        size=manifest.archive.size,
+        sha256=manifest.archive.sha256,
+        resource_count=manifest.resource_count,
+        created_at=manifest.finished_at,
+        complete=True,
+    )
+    return events.Event(
+        id=f"completed-{cluster}-{backup_id}",
+        source="/backup2gitops/backup-complete",
+        type=events.BACKUP_COMPLETED,
+        subject=f"{cluster}/{backup_id}",
+        cluster=cluster,
+        data=data.model_dump(mode="json"),
     )

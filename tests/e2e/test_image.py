@@ -42,6 +42,7 @@ from backup2gitops.runtime import codec
 from backup2gitops.runtime.aws_lambda import structured
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import gopath_binary, tail, wait_for
+from tests.e2e.stores import announced
 from tests.recording import free_port
 
 # Building three images cold on a busy machine takes minutes:
@@ -316,27 +317,7 @@ def completed_event(store: FileStore, *, cluster: str, backup_id: str) -> events
         started_at=finished,
         finished_at=finished,
     )
-    manifest = written.manifest
-    data = events.BackupCompleted(
-        backup_id=backup_id,
-        cluster=cluster,
-        format="native",
-        bucket=store.bucket,
-        keys=[written.manifest_key, written.archive_key],
-        size=manifest.archive.size,
-        sha256=manifest.archive.sha256,
-        resource_count=manifest.resource_count,
-        created_at=manifest.finished_at,
-        complete=True,
-    )
-    return events.Event(
-        id=f"completed-{cluster}-{backup_id}",
-        source="/backup2gitops/backup-complete",
-        type=events.BACKUP_COMPLETED,
-        subject=f"{cluster}/{backup_id}",
-        cluster=cluster,
-        data=data.model_dump(mode="json"),
-    )
+    return announced(store, written, cluster=cluster, backup_id=backup_id)
 
 
 def owned_by_the_user(tmp: Path) -> None:

@@ -23,6 +23,7 @@ from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime import codec
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
+from tests.e2e.stores import announced
 
 pytestmark = pytest.mark.e2e
 
@@ -87,27 +88,7 @@ def completed_event(store: FileStore, *, cluster: str, backup_id: str, minute: i
         started_at=finished - timedelta(seconds=30),
         finished_at=finished,
     )
-    manifest = written.manifest
-    data = events.BackupCompleted(
-        backup_id=backup_id,
-        cluster=cluster,
-        format="native",
-        bucket=store.bucket,
-        keys=[written.manifest_key, written.archive_key],
-        size=manifest.archive.size,
-        sha256=manifest.archive.sha256,
-        resource_count=manifest.resource_count,
-        created_at=manifest.finished_at,
-        complete=True,
-    )
-    return events.Event(
-        id=f"completed-{cluster}-{backup_id}",
-        source="/backup2gitops/backup-complete",
-        type=events.BACKUP_COMPLETED,
-        subject=f"{cluster}/{backup_id}",
-        cluster=cluster,
-        data=data.model_dump(mode="json"),
-    )
+    return announced(store, written, cluster=cluster, backup_id=backup_id)
 
 
 def deliver_in_parallel(urls: list[str], deliveries: list[events.Event]) -> list[events.Event]:
