@@ -2,7 +2,7 @@
 
 Not a test. Run: ``python benchmarks/bench_drift.py [--objects N] [--changed K]``.
 Commits N ConfigMaps for a cluster, then a commit changing K of them plus a cluster-admin
-binding, and times ``adapters.git.changes.commit_changes`` + ``core.drift.findings`` on it (the
+binding, and times ``adapters.git.changes.commit_comparison`` + ``core.drift.findings`` on it (the
 cost should follow K, not N); then classifies 10,000 synthetic changes in memory.
 """
 
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 import yaml
 
-from backup2gitops.adapters.git.changes import commit_changes
+from backup2gitops.adapters.git.changes import commit_comparison
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.core import drift
 
@@ -80,7 +80,7 @@ def main() -> None:
             check=True,
         ).stdout.strip()
         started = time.perf_counter()
-        read = commit_changes(
+        read = commit_comparison(
             git_dir=repo / ".git",
             runner=GitRunner(),
             commit=head,
@@ -89,9 +89,8 @@ def main() -> None:
             cluster="prod",
         )
         assert read is not None
-        roles = read.roles(drift.referenced_roles(read.changes), cluster="prod")
         found = drift.findings(
-            read.changes, facts=drift.Facts(roles=roles), policy=drift.DriftPolicy()
+            read.changes, facts=drift.Facts(roles=read.roles), policy=drift.DriftPolicy()
         )
         elapsed = time.perf_counter() - started
         print(

@@ -1,5 +1,12 @@
 """The drift report of one commit: ``gitops.drifted`` beside ``gitops.generated``.
 
+The commit is compared with its parent from the plan that made it (``Outcome.compared``: the
+objects the pipeline wrote, against the tip's files they replaced, ``core.drift.TipComparison``),
+not read back from git. A redelivered ``backup.completed`` finds its commit already on the branch:
+the no-op has no plan, so that case alone reads the same comparison back from git
+(``adapters.git.changes.commit_comparison``: the commit diffed against its parent, both sides
+parsed); the findings are the same, and so is the event id.
+
 A function answers one event over HTTP, so the report leaves through ``ctx.publish``: the
 SinkBinding's ``$K_SINK`` on Knative (knative/base/sinkbinding.yaml), the EventBridge bus on
 Lambda, the broker's ingress under ``backup2gitops serve`` / ``demo``. It is published before
@@ -23,6 +30,7 @@ from backup2gitops.core.events import (
     function_source,
     stable_event_id,
 )
+from backup2gitops.generation import Outcome
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.logs import logger_for
 
@@ -35,33 +43,28 @@ def drifted(
     event: Event,
     backup: BackupCompleted,
     remote: GitRemote | LocalWorkTree,
-    commit: str,
+    outcome: Outcome,
     ctx: FunctionContext,
 ) -> Event | None:
-    """``gitops.drifted`` for ``commit`` against its parent, or None (no findings, or disabled)."""
+    """``gitops.drifted`` for the outcome's commit against its parent, or None (no findings, a
+    cluster's first commit, or disabled)."""
     policy = ctx.config.drift
-    if not policy.enabled or not commit:
+    if not policy.enabled or not outcome.commit.commit:
         return None
-    try:
-        read = remote.changes(
-            commit=commit,
-            root=PurePosixPath("clusters") / backup.cluster,
-            backup_id=backup.backup_id,
-            cluster=backup.cluster,
-        )
-        if read is None:
-            return None
-        roles = read.roles(drift.referenced_roles(read.changes), cluster=backup.cluster)
-    except GitError as exc:  # the commit is pushed; the redelivery compares it again
-        raise Transient("drift_unreadable", exc.message) from exc
-    found = drift.findings(read.changes, facts=drift.Facts(roles=roles), policy=policy)
+    if outcome.commit.noop:
+        compared = read_back(remote, commit=outcome.commit.commit, backup=backup)
+    else:
+        compared = outcome.compared
+    if compared is None:
+        return None
+    found = drift.findings(compared.changes, facts=drift.Facts(roles=compared.roles), policy=policy)
     if not found:
         return None
     data = GitopsDrifted(
         cluster=backup.cluster,
         backup_id=backup.backup_id,
-        commit=read.commit,
-        previous_commit=read.previous,
+        commit=compared.commit,
+        previous_commit=compared.previous,
         findings=found,
     )
     reply = event.reply(
@@ -69,9 +72,25 @@ def drifted(
         source=function_source(NAME),
         data=data,
         subject=f"{backup.cluster}/{backup.backup_id}",
-        id=stable_event_id(NAME, GITOPS_DRIFTED, backup.cluster, read.commit),
+        id=stable_event_id(NAME, GITOPS_DRIFTED, backup.cluster, compared.commit),
     )
     return reply.model_copy(update={"time": ctx.clock()})
+
+
+def read_back(
+    remote: GitRemote | LocalWorkTree, *, commit: str, backup: BackupCompleted
+) -> drift.Comparison | None:
+    """The redelivery case: ``commit`` (already on the branch, this backup's or None) compared
+    with its parent by reading both back from git."""
+    try:
+        return remote.commit_comparison(
+            commit=commit,
+            root=PurePosixPath("clusters") / backup.cluster,
+            backup_id=backup.backup_id,
+            cluster=backup.cluster,
+        )
+    except GitError as exc:  # the commit is pushed; the redelivery compares it again
+        raise Transient("drift_unreadable", exc.message) from exc
 
 
 def publish(report: Event | None, ctx: FunctionContext) -> None:

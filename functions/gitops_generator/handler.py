@@ -170,6 +170,7 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
             push_branch=push_branch,
             archive_size=backup.size,
             archive_sha256=backup.sha256,
+            compare=ctx.config.drift.enabled,
         )
         outcome = job.run()
         if reviews is not None and push_branch is not None:
@@ -209,9 +210,7 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
         unmanaged=None if outcome.commit.noop else outcome.plan.unmanaged,
     )
     drift_report.publish(
-        drift_report.drifted(
-            event=event, backup=backup, remote=remote, commit=outcome.commit.commit, ctx=ctx
-        ),
+        drift_report.drifted(event=event, backup=backup, remote=remote, outcome=outcome, ctx=ctx),
         ctx,
     )
     return event.reply(

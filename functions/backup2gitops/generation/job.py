@@ -31,13 +31,13 @@ import dataclasses
 import functools
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from backup2gitops.adapters.git import GitError, Repository, Tip, blob_id
-from backup2gitops.core import ownership, safeguards, sops_files, trailers, tree_diff, units
+from backup2gitops.adapters.git import ChangeSet, GitError, Repository, Tip, blob_id
+from backup2gitops.core import drift, ownership, safeguards, sops_files, trailers, tree_diff, units
 from backup2gitops.core.archive import ArchiveLimits, ReadReport
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
@@ -109,6 +109,9 @@ class GenerationJob:
     member_cache: bool = True
     """Keep the per-member digest cache beside each commit and reuse it (``generation.reading``);
     False decodes every member and writes no cache."""
+    compare: bool = False
+    """Compare the commit with its parent for drift as it is written (``Outcome.compared``,
+    ``core.drift.TipComparison``): the objects it changes, as planned, not read back from git."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
@@ -178,7 +181,7 @@ class GenerationJob:
                     return self._outcome(made.result, reading, started)
                 try:
                     tip.push(self.push_branch or self.remote.branch)
-                    return self._outcome(made.result, reading, started)
+                    return self._outcome(made.result, reading, started, made.compared)
                 except GitError as exc:
                     if exc.code == "push_raced" and self.clock() < deadline:
                         redo = made
@@ -218,10 +221,21 @@ class GenerationJob:
             and folder.tree == redo.base
             and self.encrypt is None  # .sops.yaml is shared: with it, the files are read again
         ):
+            parent = tip.commit
             commit = tip.reapply(self.root, tree=redo.tree, message=redo.message)
             result = dataclasses.replace(redo.result, commit=commit)
-            return _Made(result, redo.base, redo.tree, redo.message), reading
+            compared = (  # the folder's trees are the same on both sides: so are its changes
+                dataclasses.replace(redo.compared, commit=commit, previous=parent or "")
+                if redo.compared is not None
+                else None
+            )
+            return _Made(result, redo.base, redo.tree, redo.message, compared), reading
         reading = Reading(Plan(cluster=self.cluster))
+        comparison = (
+            drift.TipComparison(root=self.root.as_posix(), tracked=folder.files)
+            if self.compare and not self.dry_run and folder.tree is not None and tip.commit
+            else None  # a cluster's first commit is its baseline: nothing to compare with
+        )
         with tip.change(self.root) as change:
             shared = ownership.SharedFolder(
                 root=self.root.as_posix(),
@@ -229,7 +243,15 @@ class GenerationJob:
                 read=lambda path: change.committed(PurePosixPath(path)),
                 read_many=change.committed_files,
             )
-            files = self._files(reading, change.committed, folder.files, shared=shared)
+            files = self._files(
+                reading,
+                change.committed,
+                folder.files,
+                shared=shared,
+                written=comparison.placed if comparison is not None else None,
+            )
+            if comparison is not None:
+                files = comparison.seen(files)
             recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
             if self.dry_run and self.diff:
                 files = recorder.record(files)
@@ -257,11 +279,31 @@ class GenerationJob:
                     result, commit=tip.commit or "", dry_run=True, changes=tuple(changes)
                 )
                 return _Made(would, message=message), reading
+            compared = self._compared(comparison, change, keep=shared.foreign)
+            parent = tip.commit or ""
             commit = change.commit(message)
         made_tree = tip.folder(self.root, commit).tree
+        if compared is not None:
+            compared = dataclasses.replace(compared, commit=commit, previous=parent)
         return _Made(
-            dataclasses.replace(result, commit=commit), folder.tree, made_tree, message
+            dataclasses.replace(result, commit=commit), folder.tree, made_tree, message, compared
         ), reading
+
+    def _compared(
+        self,
+        comparison: drift.TipComparison | None,
+        change: ChangeSet,
+        *,
+        keep: Collection[str],
+    ) -> drift.Comparison | None:
+        """The commit about to be made, against the tip (ids filled in once it is made): the
+        changed and removed objects' committed files read from the tip in one batch."""
+        if comparison is None:
+            return None
+        changes, roles = comparison.finish(
+            read=change.committed_files, keep=keep, cluster=self.cluster
+        )
+        return drift.Comparison(commit="", previous="", changes=changes, roles=roles)
 
     def _message(self, plan: Plan, result: CommitResult) -> str:
         try:
@@ -306,6 +348,7 @@ class GenerationJob:
         previous: Previous | None,
         committed: Mapping[str, str],
         shared: ownership.SharedFolder | None = None,
+        written: Callable[[str, Mapping[str, Any], str], None] | None = None,
     ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
         """The backup's files, read once from the archive into ``reading`` (only the members
         that changed are decoded: ``generation.reading``), then the count check, then the
@@ -322,6 +365,7 @@ class GenerationJob:
             reuse=self.member_cache,
             limits=self.limits,
             progress=self.progress,
+            written=written,
         )
         with self.archive() as raw:
             stream = self._checked(raw)
@@ -350,9 +394,17 @@ class GenerationJob:
             recipients=[*recipients, f"digest key {key}"],
         )
 
-    def _outcome(self, result: CommitResult, reading: Reading | None, started: float) -> Outcome:
+    def _outcome(
+        self,
+        result: CommitResult,
+        reading: Reading | None,
+        started: float,
+        compared: drift.Comparison | None = None,
+    ) -> Outcome:
         plan = reading.plan if reading is not None else Plan(cluster=self.cluster)
-        return Outcome(plan=plan, commit=result, duration_s=self.clock() - started)
+        return Outcome(
+            plan=plan, commit=result, duration_s=self.clock() - started, compared=compared
+        )
 
 
 def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
@@ -370,6 +422,7 @@ class _Made:
     base: str | None = None
     tree: str | None = None
     message: str = ""
+    compared: drift.Comparison | None = None
 
     @property
     def noop(self) -> bool:

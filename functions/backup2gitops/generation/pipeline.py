@@ -130,6 +130,9 @@ class Outcome:
     plan: Plan
     commit: CommitResult
     duration_s: float
+    compared: drift.Comparison | None = None
+    """The commit made, compared with its parent from the plan (``GenerationJob.compare``);
+    None for a no-op, a dry run, or a cluster's first commit (nothing to compare with)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
@@ -94,6 +94,8 @@ class MemberPass:
     progress: Callable[[int], None] | None = None
     reuse: bool = True
     """Read the committed cache (False: decode every member; ``cache`` is still made)."""
+    written: Callable[[str, Mapping[str, Any], str], None] | None = None
+    """Told each object serialised: its path, the object, its blob id (drift's comparison)."""
     cache: MemberCache | None = None
 
     @property
@@ -199,16 +201,19 @@ class MemberPass:
             refused = item.refused is not None
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
         content = kube_yaml.dump(placed.obj).encode()
+        blob = self.blob(content)
         record = MemberRecord(
             digest,
             api_version,
             kind,
             path=placed.path.as_posix(),
-            blob=self.blob(content),
+            blob=blob,
             out_kind=placed.kind,
             credentials=placed.credentials,
             unmanaged=placed.unmanaged,
         )
+        if self.written is not None:
+            self.written(placed.path.as_posix(), placed.obj, blob)
         return record, content
 
     def _count(self, record: MemberRecord, member: _Spooled) -> None:

@@ -5,7 +5,7 @@
 - ``process``: every git command bounded (deadline, low-speed limit, ssh keep-alives);
 - ``history``: ``git log`` with trailers, parsed by ``core.trailers``; the health reads;
 - ``fast_import``: a folder made to hold a stream of files, by ``git fast-import``;
-- ``changes``: what a commit changed, for drift;
+- ``changes``: what a commit changed, read back for drift (a redelivered backup);
 - ``repository``: the ``Repository`` / ``Tip`` / ``ChangeSet`` protocols the generator uses;
 - ``tip``: those on a git directory; ``remote``: a remote through a cached clone;
   ``worktree``: a local work tree; ``memory``: no git at all (tests).

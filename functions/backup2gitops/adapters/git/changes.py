@@ -1,73 +1,40 @@
-"""What one commit changed in a cluster's folder, for drift.
+"""What one commit changed in a cluster's folder, read back from git: drift's redelivery case.
 
-Only the files the commit touched are read (``git diff --name-status`` against its parent), and
-of those only the kinds a rule looks at (``core.drift.WATCHED_RESOURCES``), one blob each, plus
-the roles ``core.drift.referenced_roles`` asks for: the cost follows the size of the change,
-not of the cluster. Commits are immutable, so this reads the clone without its lock; it never
-fetches (the generator has just published the commit from that clone).
+The generator computes a commit's ``core.drift.Comparison`` from its plan as it writes the
+commit (``core.drift.TipComparison``). A redelivered backup whose commit is already on the
+branch has no plan (the no-op never reads the archive), yet must publish the same
+``gitops.drifted``: for that case only, ``commit_comparison`` reads the same comparison back
+from git. Only the files the commit touched are read (``git diff --name-status`` against its
+parent), and of those only the ones a rule looks at (``core.drift.watched``), one blob each,
+plus the roles ``core.drift.referenced_roles`` asks for: the cost follows the size of the
+change, not of the cluster. Commits are immutable, so this reads the clone without its lock;
+it never fetches (the generator published the commit from that clone).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import yaml
 
 from backup2gitops.adapters.git.process import GitRunner
-from backup2gitops.core import trailers, units
-from backup2gitops.core.drift import WATCHED_RESOURCES, ObjectChange, RoleKey
-from backup2gitops.core.repo_layout import UnsafeName, object_path
-
-RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-@dataclass(frozen=True)
-class CommitChanges:
-    commit: str
-    previous: str
-    changes: list[ObjectChange]
-    git_dir: Path
-    runner: GitRunner
-    root: PurePosixPath
-
-    def roles(self, keys: Iterable[RoleKey], *, cluster: str) -> dict[RoleKey, Mapping[str, Any]]:
-        """The roles named by ``keys`` as the commit has them (absent ones are left out)."""
-        found: dict[RoleKey, Mapping[str, Any]] = {}
-        for key in keys:
-            kind, namespace, name = key
-            resource = "clusterroles" if kind == "ClusterRole" else "roles"
-            try:
-                path = object_path(
-                    cluster=cluster,
-                    group_resource=f"{resource}.{RBAC_GROUP}",
-                    namespace=namespace,
-                    name=name,
-                )
-            except UnsafeName:  # no file can be named after it: no such role in the tree
-                continue
-            obj = _load(self.runner, self.git_dir, self.commit, str(path))
-            if obj is not None:
-                found[key] = obj
-        return found
+from backup2gitops.core import kube_yaml, trailers
+from backup2gitops.core.drift import (
+    Comparison,
+    Obj,
+    ObjectChange,
+    RoleKey,
+    namespace_of,
+    referenced_roles,
+    role_path,
+    watched,
+)
 
 
-def _load(runner: GitRunner, git_dir: Path, commit: str, path: str) -> Mapping[str, Any] | None:
+def _load(runner: GitRunner, git_dir: Path, commit: str, path: str) -> Obj | None:
     done = runner.run("cat-file", "blob", f"{commit}:{path}", git_dir=git_dir, check=False)
-    if done.returncode != 0:
-        return None
-    loaded = yaml.safe_load(done.stdout)
-    return loaded if isinstance(loaded, dict) else None
+    return kube_yaml.load_mapping(done.stdout) if done.returncode == 0 else None
 
 
-def _namespace_of(path: str, root: PurePosixPath) -> str | None:
-    parts = PurePosixPath(path).relative_to(root).parts
-    return parts[1] if len(parts) > 1 and parts[0] == "namespaces" else None
-
-
-def commit_changes(
+def commit_comparison(
     *,
     git_dir: Path,
     runner: GitRunner,
@@ -75,8 +42,9 @@ def commit_changes(
     root: PurePosixPath,
     backup_id: str,
     cluster: str,
-) -> CommitChanges | None:
-    """The objects ``commit`` added, changed or removed under ``root``, compared with its parent.
+) -> Comparison | None:
+    """The objects ``commit`` added, changed or removed under ``root``, compared with its parent,
+    and the roles its bindings refer to.
 
     None when there is nothing to compare: the commit is not this backup's (its trailers, parsed,
     name another backup or cluster), it has no parent, or the parent had no folder for the
@@ -109,34 +77,36 @@ def commit_changes(
     fields = out.split("\x00")
     changes: list[ObjectChange] = []
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
-        if not path.endswith(".yaml") or units.is_generated(path):
-            continue
-        if PurePosixPath(path).parent.name not in WATCHED_RESOURCES:
+        if not watched(path):
             continue  # no rule looks at this kind: not read at all
         before = None if status == "A" else _load(runner, git_dir, parent, path)
         after = None if status == "D" else _load(runner, git_dir, this, path)
         if before is None and after is None:
             continue
         changes.append(
-            ObjectChange(before=before, after=after, namespace_hint=_namespace_of(path, root))
+            ObjectChange(before=before, after=after, namespace_hint=namespace_of(path, str(root)))
         )
-    return CommitChanges(
-        commit=this, previous=parent, changes=changes, git_dir=git_dir, runner=runner, root=root
-    )
+    roles: dict[RoleKey, Obj] = {}
+    for key in referenced_roles(changes):
+        at = role_path(key, cluster=cluster)
+        role = None if at is None else _load(runner, git_dir, this, at)
+        if role is not None:
+            roles[key] = role
+    return Comparison(commit=this, previous=parent, changes=changes, roles=roles)
 
 
 class ChangesInGitDir:
-    """``changes`` for a repository whose commits live in ``git_dir`` (``GitRemote``'s clone,
-    ``LocalWorkTree``'s repository): one implementation of ``Repository.changes``."""
+    """``commit_comparison`` for a repository whose commits live in ``git_dir``
+    (``GitRemote``'s clone, ``LocalWorkTree``'s repository)."""
 
     git_dir: Path
     runner: GitRunner
 
-    def changes(
+    def commit_comparison(
         self, *, commit: str, root: PurePosixPath, backup_id: str, cluster: str
-    ) -> CommitChanges | None:
-        """What ``commit`` changed under ``root`` (``commit_changes``)."""
-        return commit_changes(
+    ) -> Comparison | None:
+        """What ``commit`` changed under ``root``, read back from git (``commit_comparison``)."""
+        return commit_comparison(
             git_dir=self.git_dir,
             runner=self.runner,
             commit=commit,

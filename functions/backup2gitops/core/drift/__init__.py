@@ -1,22 +1,32 @@
 """Drift: the sensitive changes between two commits of one cluster's folder.
 
-Pure: no I/O; only the standard library and pydantic. The shell (``adapters.git.changes``) reads
-the objects a commit added, changed or removed and the roles the changed bindings refer to; this
-package classifies them with the rule table ``RULES``. Each rule says why the change matters (the
-CIS Kubernetes Benchmark v1.8 item, or the Kubernetes documentation) and has a fixed severity, so
-an alert's label set - Alertmanager's identity - is stable per rule and object.
+Pure: no I/O; the standard library, pydantic, and ``core.kube_yaml`` to parse the tip's files.
+``comparison`` gathers the objects a commit added, changed or removed and the roles the changed
+bindings refer to: from the generator's plan as it writes the commit (``TipComparison``), or read
+back from git for a redelivered backup (``adapters.git.changes``); this package classifies them
+with the rule table ``RULES``. Each rule says why the change matters (the CIS Kubernetes
+Benchmark v1.8 item, or the Kubernetes documentation) and has a fixed severity, so an alert's
+label set - Alertmanager's identity - is stable per rule and object.
 
 A finding is about what a commit *grants or opens*, not about what a cluster is: an object that
 was already there and did not change raises nothing, and the first commit of a cluster (no
 earlier folder to compare with) is the baseline, not a finding per object.
 
-Laid out like ``core.cleaning``: ``changes`` (what is compared), ``catalogue`` (the checks),
+Laid out like ``core.cleaning``: ``changes`` (what is compared), ``comparison`` (one commit
+against its parent, from the plan), ``catalogue`` (the checks),
 ``table`` (``RULES``: rule, severity, reason, kinds, check), ``policy`` (the ``drift:`` settings),
 ``engine`` (``findings``).
 """
 
 from backup2gitops.core.drift.catalogue import credentials_in_clear, granted, pod_spec, role_key
 from backup2gitops.core.drift.changes import WATCHED_RESOURCES, Facts, Obj, ObjectChange, RoleKey
+from backup2gitops.core.drift.comparison import (
+    Comparison,
+    TipComparison,
+    namespace_of,
+    role_path,
+    watched,
+)
 from backup2gitops.core.drift.engine import findings, referenced_roles
 from backup2gitops.core.drift.policy import DriftAllow, DriftPolicy
 from backup2gitops.core.drift.table import RULE_IDS, RULES, Check, Rule, RuleId
@@ -26,6 +36,7 @@ __all__ = [
     "RULE_IDS",
     "WATCHED_RESOURCES",
     "Check",
+    "Comparison",
     "DriftAllow",
     "DriftPolicy",
     "Facts",
@@ -34,10 +45,14 @@ __all__ = [
     "RoleKey",
     "Rule",
     "RuleId",
+    "TipComparison",
     "credentials_in_clear",
     "findings",
     "granted",
+    "namespace_of",
     "pod_spec",
     "referenced_roles",
     "role_key",
+    "role_path",
+    "watched",
 ]

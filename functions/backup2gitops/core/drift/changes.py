@@ -1,7 +1,8 @@
 """What drift looks at: one object's change between two commits, and the roles bindings refer to.
 
-Pure. ``adapters.git.changes`` builds the ``ObjectChange``s of a commit from the folders named in
-``WATCHED_RESOURCES``; ``catalogue`` inspects them, ``table`` says which check applies to which kind.
+Pure. ``comparison`` (from the plan) or ``adapters.git.changes`` (read back) builds the
+``ObjectChange``s of a commit from the folders named in ``WATCHED_RESOURCES``; ``catalogue``
+inspects them, ``table`` says which check applies to which kind.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ WATCHED_RESOURCES = frozenset(
         "configmaps",
     }
 )
-"""The repository folders (``resource.group``) of every kind a rule looks at: the shell reads
-only changed files in these, so a commit touching a thousand Services costs nothing here.
+"""The repository folders (``resource.group``) of every kind a rule looks at: only changed
+files in these are compared, so a commit touching a thousand Services costs nothing here.
 ConfigMaps are read for ``credential-in-clear``: a changed ConfigMap costs one blob read."""
 
 
