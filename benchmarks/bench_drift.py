@@ -1,28 +1,51 @@
 """The cost of the drift report: a big cluster, a small change, and the pure classification.
 
-Not a test. Run: ``python benchmarks/bench_drift.py [--objects N] [--changed K]``.
-Commits N ConfigMaps for a cluster, then a commit changing K of them plus a cluster-admin
-binding, and times ``adapters.git.changes.commit_comparison`` + ``core.drift.findings`` on it (the
-cost should follow K, not N); then classifies 10,000 synthetic changes in memory.
+Not a test. Run: ``python benchmarks/bench_drift.py [--objects N] [--changed-every K] [--repeat R]``.
+
+A backup of N objects (``corpus.py``: Deployments, Services and ConfigMaps as the API server
+returns them) is generated into a bare remote, then the daily backup (every K-th object edited:
+1 % by default, plus a cluster-admin binding) onto that commit, R times each way from a copy of
+the same remote and clone:
+
+- ``before`` (drift read back from git, what gitops-generator did until issue 21, and what a
+  redelivered backup still does): ``GitRemote.commit_comparison`` on the daily commit
+  (``git diff`` against the parent, both sides of every changed watched file read and parsed)
+  + ``core.drift.findings``;
+- ``after`` (drift from the plan): the time spent in ``core.drift.TipComparison`` while the
+  generator writes the daily commit (``placed`` for each serialised object, ``seen`` over the
+  stream's paths, ``finish``: one batch read of the tip's replaced files) + ``findings``;
+  and the daily job's wall time with and without ``compare``, for the whole picture.
+
+Then ``findings`` alone over 10,000 synthetic changed bindings. Medians of R; it prints figures
+and asserts only that both ways find the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
+from corpus import objects
 
-from backup2gitops.adapters.git.changes import commit_comparison
-from backup2gitops.adapters.git.process import GitRunner
+from backup2gitops import generation
+from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import drift
+from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.cleaning import CleaningPolicy
 
+T = TypeVar("T")
 ADMIN = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
     "kind": "ClusterRoleBinding",
@@ -36,67 +59,132 @@ ADMIN = {
 }
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+def archive(count: int, *, changed_every: int = 0, extra: Iterable[tuple[str, Any]] = ()) -> bytes:
+    out = io.BytesIO()
+    with ArchiveWriter(out) as writer:
+        for group_resource, obj in [*objects(count, changed_every=changed_every), *extra]:
+            meta = obj["metadata"]
+            writer.add(
+                group_resource=group_resource,
+                namespace=meta.get("namespace"),
+                name=meta["name"],
+                obj=obj,
+            )
+    return out.getvalue()
 
 
-def configmap(i: int, value: str) -> dict[str, object]:
-    meta = {"name": f"cm-{i}", "namespace": f"ns-{i % 50}"}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"v": value}}
+class TimedComparison(drift.TipComparison):
+    """``TipComparison`` with the time spent in it added up (``spent``)."""
 
+    spent = 0.0
 
-def write(root: Path, i: int, value: str) -> None:
-    path = root / "namespaces" / f"ns-{i % 50}" / "configmaps" / f"cm-{i}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(configmap(i, value)))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--objects", type=int, default=10_000)
-    parser.add_argument("--changed", type=int, default=20)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp)
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "config", "user.email", "b@e")
-        git(repo, "config", "user.name", "b")
-        root = repo / "clusters" / "prod"
-        for i in range(args.objects):
-            write(root, i, "a")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "base\n\nBackup-Id: b1\nCluster: prod")
-        for i in range(args.changed):
-            write(root, i, "b")
-        crb = root / "cluster-scoped" / "clusterrolebindings.rbac.authorization.k8s.io"
-        crb.mkdir(parents=True)
-        (crb / "shop-admin.yaml").write_text(yaml.safe_dump(ADMIN))
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "change\n\nBackup-Id: b2\nCluster: prod")
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+    def placed(self, path: str, obj: drift.Obj, blob: str) -> None:
         started = time.perf_counter()
-        read = commit_comparison(
-            git_dir=repo / ".git",
-            runner=GitRunner(),
-            commit=head,
-            root=PurePosixPath("clusters/prod"),
-            backup_id="b2",
-            cluster="prod",
+        super().placed(path, obj, blob)
+        TimedComparison.spent += time.perf_counter() - started
+
+    def seen(self, files: Iterable[tuple[PurePosixPath, T]]) -> Iterator[tuple[PurePosixPath, T]]:
+        for path, content in files:  # the same work as the parent's, timed per file
+            started = time.perf_counter()
+            self._unseen.discard(path.as_posix())
+            TimedComparison.spent += time.perf_counter() - started
+            yield path, content
+
+    def finish(
+        self,
+        *,
+        read: Callable[[Collection[str]], Mapping[str, bytes]],
+        keep: Collection[str],
+        cluster: str,
+    ) -> tuple[list[drift.ObjectChange], dict[drift.RoleKey, drift.Obj]]:
+        started = time.perf_counter()
+        try:
+            return super().finish(read=read, keep=keep, cluster=cluster)
+        finally:
+            TimedComparison.spent += time.perf_counter() - started
+
+
+def remote(bare: Path, cache: Path) -> GitRemote:
+    return GitRemote(
+        url=str(bare), branch="main", cache_dir=cache, author_name="b", author_email="b@e"
+    )
+
+
+def generate(bare: Path, cache: Path, data: bytes, backup_id: str, compare: bool) -> Any:
+    return generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=remote(bare, cache),
+        cluster="bench",
+        backup_id=backup_id,
+        policy=CleaningPolicy(),
+        compare=compare,
+    )
+
+
+def findings(compared: drift.Comparison) -> list[Any]:
+    return drift.findings(
+        compared.changes, facts=drift.Facts(roles=compared.roles), policy=drift.DriftPolicy()
+    )
+
+
+def daily_figures(count: int, changed_every: int, repeat: int) -> None:
+    first = archive(count)
+    daily = archive(
+        count,
+        changed_every=changed_every,
+        extra=[("clusterrolebindings.rbac.authorization.k8s.io", ADMIN)],
+    )
+    jobs: dict[bool, list[float]] = {False: [], True: []}
+    planned: list[float] = []
+    read_back: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp, "base")
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "--initial-branch=main", str(base / "r.git")],
+            check=True,
         )
-        assert read is not None
-        found = drift.findings(
-            read.changes, facts=drift.Facts(roles=read.roles), policy=drift.DriftPolicy()
-        )
-        elapsed = time.perf_counter() - started
-        print(
-            f"git report: {args.objects} objects in the cluster, {len(read.changes)} changed, "
-            f"{len(found)} finding(s): {elapsed * 1000:.0f} ms"
-        )
+        generate(base / "r.git", base / "cache", first, "b1", compare=False)
+        drift.TipComparison = TimedComparison  # type: ignore[misc]  # the job builds this one
+        for run in range(repeat):
+            for compare in (False, True):
+                copy = Path(tmp, f"run-{run}-{compare}")
+                shutil.copytree(base, copy, symlinks=True)
+                TimedComparison.spent = 0.0
+                started = time.perf_counter()
+                outcome = generate(copy / "r.git", copy / "cache", daily, "b2", compare=compare)
+                jobs[compare].append(time.perf_counter() - started)
+                if not compare:
+                    continue
+                started = time.perf_counter()
+                from_plan = findings(outcome.compared)
+                planned.append(TimedComparison.spent + time.perf_counter() - started)
+                started = time.perf_counter()
+                read = remote(copy / "r.git", copy / "cache").commit_comparison(
+                    commit=outcome.commit.commit,
+                    root=PurePosixPath("clusters/bench"),
+                    backup_id="b2",
+                    cluster="bench",
+                )
+                assert read is not None
+                from_git = findings(read)
+                read_back.append(time.perf_counter() - started)
+                assert from_plan == from_git and from_plan, "both ways must find the same"
+                changes = len(read.changes)
+    print(
+        f"daily: {count} objects, every {changed_every}th edited (+1 binding): {changes} watched "
+        f"objects changed, {len(from_plan)} finding(s); medians of {repeat}"
+    )
+    before, after = statistics.median(read_back), statistics.median(planned)
+    print(f"  before, read back from git (diff + blobs + parse) + findings: {before * 1000:.0f} ms")
+    print(f"  after, from the plan (TipComparison) + findings: {after * 1000:.0f} ms")
+    print(f"  ratio after / before: {after / before:.3f}")
+    print(
+        f"  daily job wall time: without compare {statistics.median(jobs[False]):.2f} s, "
+        f"with compare {statistics.median(jobs[True]):.2f} s"
+    )
+
+
+def core_figures() -> None:
     changes = [
         drift.ObjectChange(
             before=None if i % 2 else ADMIN, after={**ADMIN, "metadata": {"name": f"b{i}"}}
@@ -107,6 +195,16 @@ def main() -> None:
     found = drift.findings(changes, facts=drift.Facts(roles={}), policy=drift.DriftPolicy())
     elapsed = time.perf_counter() - started
     print(f"pure core: 10000 changed bindings, {len(found)} findings: {elapsed * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--changed-every", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    daily_figures(args.objects, args.changed_every, args.repeat)
+    core_figures()
 
 
 if __name__ == "__main__":
