@@ -12,7 +12,8 @@ the same remote and clone:
   (``git diff`` against the parent, both sides of every changed watched file read and parsed)
   + ``core.drift.findings``;
 - ``after`` (drift from the plan): the time spent in ``core.drift.TipComparison`` while the
-  generator writes the daily commit (``placed`` for each serialised object, ``seen`` over the
+  generator writes the daily commit (its set of the tip's watched paths, ``placed`` for each
+  serialised object, ``seen`` over the
   stream's paths, ``finish``: one batch read of the tip's replaced files) + ``findings``;
   and the daily job's wall time with and without ``compare``, for the whole picture.
 
@@ -32,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,20 +75,29 @@ def archive(count: int, *, changed_every: int = 0, extra: Iterable[tuple[str, An
 
 
 class TimedComparison(drift.TipComparison):
-    """``TipComparison`` with the time spent in it added up (``spent``)."""
+    """``TipComparison`` with the time spent in each of its steps added up (``spent``)."""
 
-    spent = 0.0
+    spent: ClassVar[dict[str, float]] = {}
+
+    @classmethod
+    def add(cls, step: str, started: float) -> None:
+        cls.spent[step] = cls.spent.get(step, 0.0) + time.perf_counter() - started
+
+    def __post_init__(self) -> None:
+        started = time.perf_counter()
+        super().__post_init__()
+        self.add("tip paths", started)
 
     def placed(self, path: str, obj: drift.Obj, blob: str) -> None:
         started = time.perf_counter()
         super().placed(path, obj, blob)
-        TimedComparison.spent += time.perf_counter() - started
+        self.add("placed", started)
 
     def seen(self, files: Iterable[tuple[PurePosixPath, T]]) -> Iterator[tuple[PurePosixPath, T]]:
         for path, content in files:  # the same work as the parent's, timed per file
             started = time.perf_counter()
             self._unseen.discard(path.as_posix())
-            TimedComparison.spent += time.perf_counter() - started
+            self.add("seen", started)
             yield path, content
 
     def finish(
@@ -101,7 +111,7 @@ class TimedComparison(drift.TipComparison):
         try:
             return super().finish(read=read, keep=keep, cluster=cluster)
         finally:
-            TimedComparison.spent += time.perf_counter() - started
+            self.add("finish", started)
 
 
 def remote(bare: Path, cache: Path) -> GitRemote:
@@ -136,6 +146,7 @@ def daily_figures(count: int, changed_every: int, repeat: int) -> None:
     )
     jobs: dict[bool, list[float]] = {False: [], True: []}
     planned: list[float] = []
+    steps: dict[str, list[float]] = {}
     read_back: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp, "base")
@@ -149,7 +160,7 @@ def daily_figures(count: int, changed_every: int, repeat: int) -> None:
             for compare in (False, True):
                 copy = Path(tmp, f"run-{run}-{compare}")
                 shutil.copytree(base, copy, symlinks=True)
-                TimedComparison.spent = 0.0
+                TimedComparison.spent = {}
                 started = time.perf_counter()
                 outcome = generate(copy / "r.git", copy / "cache", daily, "b2", compare=compare)
                 jobs[compare].append(time.perf_counter() - started)
@@ -157,7 +168,11 @@ def daily_figures(count: int, changed_every: int, repeat: int) -> None:
                     continue
                 started = time.perf_counter()
                 from_plan = findings(outcome.compared)
-                planned.append(TimedComparison.spent + time.perf_counter() - started)
+                spent_now = {**TimedComparison.spent}
+                spent_now["findings"] = time.perf_counter() - started
+                for step, spent in spent_now.items():
+                    steps.setdefault(step, []).append(spent)
+                planned.append(sum(spent_now.values()))
                 started = time.perf_counter()
                 read = remote(copy / "r.git", copy / "cache").commit_comparison(
                     commit=outcome.commit.commit,
@@ -177,6 +192,10 @@ def daily_figures(count: int, changed_every: int, repeat: int) -> None:
     before, after = statistics.median(read_back), statistics.median(planned)
     print(f"  before, read back from git (diff + blobs + parse) + findings: {before * 1000:.0f} ms")
     print(f"  after, from the plan (TipComparison) + findings: {after * 1000:.0f} ms")
+    print(
+        "    of which "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in steps.items())
+    )
     print(f"  ratio after / before: {after / before:.3f}")
     print(
         f"  daily job wall time: without compare {statistics.median(jobs[False]):.2f} s, "

@@ -53,10 +53,12 @@ class Comparison:
 def watched(path: str) -> bool:
     """Whether a file of a cluster's folder is an object a rule looks at: a ``.yaml`` file, not
     a generated one (kustomizations), in a folder named in ``WATCHED_RESOURCES``."""
+    parts = path.rsplit("/", 2)  # strings, not PurePosixPath: asked of every file of the tip
     return (
         path.endswith(".yaml")
+        and len(parts) == 3
+        and parts[1] in WATCHED_RESOURCES
         and not units.is_generated(path)
-        and PurePosixPath(path).parent.name in WATCHED_RESOURCES
     )
 
 
