@@ -27,10 +27,13 @@ from backup2gitops.core import drift
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import DriftFinding
+from tests.e2e import test_sops
 
 RBAC = "rbac.authorization.k8s.io"
 Item = tuple[str, dict[str, Any]]
 GOBIN = Path(os.environ.get("GOPATH", str(Path.home() / "go"))) / "bin"
+age_key = test_sops.age_key
+"""The fixture ``age_key``: an age key pair, and sops on PATH."""
 
 
 def obj(api: str, kind: str, name: str, ns: str | None = None, **body: Any) -> dict[str, Any]:
@@ -362,21 +365,14 @@ def test_after_a_race_re_applied_the_comparison_names_the_new_parent(
     reason="sops and age-keygen are installed by scripts/install-test-deps.sh",
 )
 def test_with_secrets_under_sops_both_ways_agree(
-    bare: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bare: Path, tmp_path: Path, age_key: tuple[str, Path]
 ) -> None:
     from backup2gitops.adapters.sops import SopsEncrypter
 
-    monkeypatch.setenv("PATH", f"{GOBIN}:{os.environ['PATH']}")
-    key = tmp_path / "age.key"
-    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-    public = next(
-        line.split(": ")[1]
-        for line in key.read_text().splitlines()
-        if line.startswith("# public key")
-    )
+    public, _ = age_key
     options = {
         "policy": CleaningPolicy(secrets="sops"),
-        "encrypt": SopsEncrypter(recipients=[public], digest_key=b"k" * 32),
+        "encrypt": SopsEncrypter(recipients=[public], digest_key=test_sops.DIGEST_KEY),
     }
     generate(bare, tmp_path / "c", B1, "b1", **options)
     outcome = generate(bare, tmp_path / "c", B2, "b2", **options)
