@@ -1,8 +1,9 @@
 """gitops-generator's drift report: a real bare remote, a MemoryStore, a recording publisher.
 
 The first backup of a cluster is the baseline (no report); a second one adding a cluster-admin
-binding and an outside webhook publishes one ``gitops.drifted`` beside the reply; a redelivery
-publishes the same event id again (alert-router delivers it once); a failed publish is a 503.
+binding and an outside webhook publishes one ``gitops.drifted`` beside the reply (compared from
+the plan); a redelivery (read back from git) publishes the same event id again (alert-router
+delivers it once); a failed publish is a 503.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import flask
+import pytest
 
+from backup2gitops.adapters.git.changes import ChangesInGitDir
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
@@ -159,6 +162,27 @@ def test_baseline_then_one_report_then_the_same_id_on_redelivery(tmp_path: Path)
     assert again is not None and again.data["noop"] is True
     assert [e.id for e in s.drifted()] == [report.id, report.id]
     assert s.drifted()[1].data == report.data
+
+
+def test_a_new_commit_is_compared_from_its_plan_and_only_a_redelivery_reads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_back: list[str] = []
+    original = ChangesInGitDir.commit_comparison
+
+    def counted(self: ChangesInGitDir, **options: Any) -> Any:
+        read_back.append(options["commit"])
+        return original(self, **options)
+
+    monkeypatch.setattr(ChangesInGitDir, "commit_comparison", counted)
+    s = Setup(tmp_path)
+    handler.handle(completed("b1"), s.ctx)
+    reply = handler.handle(completed("b2"), s.ctx)
+    assert reply is not None and read_back == []  # the plan's comparison
+    handler.handle(completed("b2", event_id="in-b2-again"), s.ctx)
+    assert read_back == [reply.data["commit"]]  # the no-op has no plan: git
+    first, again = s.drifted()
+    assert (first.id, first.data) == (again.id, again.data)
 
 
 def test_a_clusters_first_commit_is_its_baseline_even_after_others(tmp_path: Path) -> None:
