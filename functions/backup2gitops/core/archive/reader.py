@@ -26,20 +26,30 @@ object keys (group-resource, namespace, name) it has emitted -- never the object
 Safety: member names must be relative and free of ``..``, empty segments, backslashes and NUL;
 links (symbolic or hard) and devices are refused; directory entries are skipped (Velero writes
 none, but its own extractor accepts them and GNU tar writes them); a member larger than
-``max_member_bytes`` is refused before it is read. The gzip layer is ours (not tarfile's), so its
-CRC and length are checked, the tar's end-of-archive marker (two zero blocks) is required, and
-a stream that ends early -- even at a member boundary -- or that carries data after a corrupt
-header is an ``ArchiveError("truncated")``.
+``max_member_bytes`` is refused before it is read. The gzip layer is zlib's (its CRC and length
+are checked), the tar's end-of-archive marker (two zero blocks) is required, and a stream that
+ends early -- even at a member boundary -- or that carries data after a corrupt header is an
+``ArchiveError("truncated")``.
+
+The tar headers are read here, not by ``tarfile`` (four times the cost per member): the forms
+Velero's writer (Go's archive/tar: ustar, pax for long or non-ASCII names, GNU for base-256
+numbers) and GNU's and Python's tar write -- ustar with its name prefix, pax extended and global
+headers, GNU long-name and long-link blocks, base-256 numbers -- with tarfile's reading of each
+(the checksum, signed or not; a pax header's fields over the block's; a directory's slashes),
+and the guards tarfile lacked: an extended header larger than ``MAX_HEADER_BYTES`` is refused on
+its 512-byte header, as are more than ``MAX_EXTENDED_HEADERS`` of them in a row, global pax
+headers adding up to more than ``MAX_HEADER_BYTES``, and sparse members of every GNU form.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import tarfile
+import re
+import struct
 import zlib
 from collections.abc import Container, Iterator
-from typing import Any, BinaryIO, cast
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from backup2gitops.core.archive.format import (
     MAX_EXTENDED_HEADERS,
@@ -52,43 +62,295 @@ from backup2gitops.core.archive.format import (
     ReadReport,
     check_format_version,
     classify,
-    forget_members,
 )
 
-_CHUNK = 64 * 1024
+_BLOCK = 512
+_ZEROS = bytes(_BLOCK)
+_READ = 64 * 1024
+"""Compressed bytes read at a time."""
+_INFLATE = 256 * 1024
+"""The most one zlib call produces: a decompression bomb comes out a slice at a time, metered."""
+
+# Member types (POSIX, GNU, Solaris), as tarfile names and treats them.
+_REGULAR = frozenset({b"0", b"\0", b"7"})  # REGTYPE, AREGTYPE, CONTTYPE
+_OLD_REGULAR = b"\0"  # AREGTYPE: with a trailing slash, an old-style directory
+_LINKS = frozenset({b"1", b"2"})  # LNKTYPE, SYMTYPE
+_DIRECTORY = b"5"
+_GNU_SPARSE = b"S"
+_LONG_NAME, _LONG_LINK = b"L", b"K"
+_PAX_GLOBAL = b"g"
+_NO_PREFIX = frozenset({_LONG_NAME, _LONG_LINK, _GNU_SPARSE})  # tarfile's GNU_TYPES
+_EXTENDED: dict[bytes, str] = {
+    _LONG_NAME: "GNU long-name block",
+    _LONG_LINK: "GNU long-link block",
+    b"x": "pax header",
+    _PAX_GLOBAL: "global pax header",
+    b"X": "Solaris extended header",
+}
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+_PAX_CHARSET = re.compile(rb"\d+ hdrcharset=([^\n]+)\n")
+_SPARSE_KEYS = ("GNU.sparse.map", "GNU.sparse.size")  # GNU's sparse formats 0.1 and 0.0
+_SIGNED = struct.Struct("148b8x356b")
+# Names and pax values: UTF-8, undecodable bytes kept as surrogates (tarfile's reading: strict
+# UTF-8, else the file-system encoding with surrogateescape -- the same text either way).
+_ENCODING, _ERRORS = "utf-8", "surrogateescape"
 
 
-class _Metered:
-    """Counts the bytes read through it; checks the total and the compression ratio."""
+class _Inflated:
+    """The tar stream: the gzip members of ``stream`` inflated by zlib (which checks each one's
+    CRC and length), metered against the limits as it comes out, read forward only."""
 
-    def __init__(self, stream: Any, *, limits: ArchiveLimits, compressed: _Metered | None) -> None:
+    __slots__ = ("_at", "_buffer", "_input", "_limits", "_stream", "_zip", "packed", "total")
+
+    def __init__(self, stream: BinaryIO, limits: ArchiveLimits) -> None:
         self._stream = stream
         self._limits = limits
-        self._compressed = compressed
-        self.count = 0
+        self._zip = zlib.decompressobj(31)  # gzip only
+        self._input = b""
+        self._buffer = b""
+        self._at = 0
+        self.packed = 0
+        self.total = 0
 
-    def read(self, size: int = -1, /) -> bytes:
-        data: bytes = self._stream.read(size)
-        self.count += len(data)
-        if self._compressed is not None:
-            limits = self._limits
-            if self.count > limits.max_total_bytes:
-                raise ArchiveError(
-                    "limit_exceeded",
-                    f"more than {limits.max_total_bytes} bytes once decompressed "
-                    "(archive_limits.max_total_bytes)",
-                )
-            packed = max(self._compressed.count, 1)
-            if self.count > limits.ratio_floor_bytes and self.count / packed > limits.max_ratio:
-                raise ArchiveError(
-                    "limit_exceeded",
-                    f"decompresses {self.count / packed:.0f}x, more than {limits.max_ratio:g}x "
-                    "(archive_limits.max_ratio)",
-                )
-        return data
+    def _more(self) -> bytes:
+        """The next decompressed bytes; b"" once the gzip stream has ended, cleanly."""
+        while True:
+            if not self._input:
+                self._input = self._stream.read(_READ) or b""
+                self.packed += len(self._input)
+                if not self._input:
+                    if self._zip.eof:
+                        return b""
+                    raise ArchiveError("truncated", "the gzip stream ends early")
+            if self._zip.eof:  # a gzip member ended: zero padding (gzip allows it), or another
+                self._input = self._input.lstrip(b"\0")
+                if not self._input:
+                    continue
+                self._zip = zlib.decompressobj(31)
+            out = self._zip.decompress(self._input, _INFLATE)
+            self._input = self._zip.unconsumed_tail or self._zip.unused_data
+            if out:
+                self._meter(len(out))
+                return out
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+    def _meter(self, size: int) -> None:
+        self.total += size
+        limits = self._limits
+        if self.total > limits.max_total_bytes:
+            raise ArchiveError(
+                "limit_exceeded",
+                f"more than {limits.max_total_bytes} bytes once decompressed "
+                "(archive_limits.max_total_bytes)",
+            )
+        packed = max(self.packed, 1)
+        if self.total > limits.ratio_floor_bytes and self.total / packed > limits.max_ratio:
+            raise ArchiveError(
+                "limit_exceeded",
+                f"decompresses {self.total / packed:.0f}x, more than {limits.max_ratio:g}x "
+                "(archive_limits.max_ratio)",
+            )
+
+    def take(self, size: int) -> bytes:
+        """The next ``size`` bytes; fewer only where the stream ends."""
+        at = self._at
+        end = at + size
+        buffer = self._buffer
+        if end <= len(buffer):
+            self._at = end
+            return buffer[at:end]
+        parts = [buffer[at:]]
+        have = len(buffer) - at
+        while chunk := self._more():
+            need = size - have
+            if len(chunk) >= need:
+                parts.append(chunk[:need])
+                self._buffer, self._at = chunk, need
+                return b"".join(parts)
+            parts.append(chunk)
+            have += len(chunk)
+        self._buffer, self._at = b"", 0
+        return b"".join(parts)
+
+    def skip(self, size: int) -> bool:
+        """Pass ``size`` bytes; False where the stream ends first."""
+        at = self._at + size
+        while at > len(self._buffer):
+            at -= len(self._buffer)
+            self._buffer = self._more()
+            if not self._buffer:
+                self._at = 0
+                return False
+        self._at = at
+        return True
+
+    def rest(self) -> Iterator[bytes]:
+        """What is left, to the end of the gzip stream."""
+        yield self._buffer[self._at :]
+        self._buffer, self._at = b"", 0
+        while chunk := self._more():
+            yield chunk
+
+
+@dataclass(slots=True)
+class _Header:
+    """A member's header, its extended headers applied: what the reader uses of it."""
+
+    name: str
+    linkname: str
+    size: int
+    type: bytes
+    sparse: bool = False
+
+
+def _bad(why: str) -> ArchiveError:
+    return ArchiveError("truncated", f"bad tar header: {why}")
+
+
+def _text(field: bytes) -> str:
+    """A NUL-terminated header field, as tarfile's ``nts`` decodes it."""
+    end = field.find(b"\0")
+    return (field if end == -1 else field[:end]).decode(_ENCODING, _ERRORS)
+
+
+def _number(field: bytes) -> int:
+    """A header number as tarfile's ``nti`` reads it: octal text, or base-256 (a first byte of
+    0x80, or 0xff for a negative number; its other bits are not part of the number)."""
+    if field[0] in (0o200, 0o377):
+        number = int.from_bytes(field[1:], "big")
+        return number - 256 ** (len(field) - 1) if field[0] == 0o377 else number
+    end = field.find(b"\0")
+    text = (field if end == -1 else field[:end]).strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise _bad("invalid header") from None
+
+
+def _block(block: bytes) -> _Header:
+    """One header block, not a zero block, as tarfile's ``TarInfo.frombuf`` reads it: only the
+    fields the reader uses, after the checksum (unsigned, or signed as old tars summed it)."""
+    if len(block) != _BLOCK:
+        raise _bad("truncated header" if block else "empty header")
+    checksum = _number(block[148:156])
+    if checksum != 256 + sum(block) - sum(block[148:156]) and checksum != 256 + sum(
+        _SIGNED.unpack(block)
+    ):
+        raise _bad("bad checksum")
+    kind = block[156:157]
+    name = _text(block[:100])
+    size = _number(block[124:136])
+    if size < 0:
+        raise _bad(f"a size of {size}")
+    if kind == _OLD_REGULAR and name.endswith("/"):
+        kind = _DIRECTORY
+    if kind == _DIRECTORY:
+        name = name.rstrip("/")
+    if block[345] and kind not in _NO_PREFIX:  # ustar: a long name's first part
+        name = _text(block[345:500]) + "/" + name
+    return _Header(name, _text(block[157:257]), size, kind)
+
+
+def _padded(size: int) -> int:
+    return size + (-size % _BLOCK)
+
+
+def _pax_records(data: bytes, into: dict[str, str]) -> None:
+    """A pax header's ``"<length> <keyword>=<value>\\n"`` records, as tarfile reads them."""
+    if (charset := _PAX_CHARSET.search(data)) is not None:
+        into["hdrcharset"] = charset.group(1).decode(_ENCODING, _ERRORS)
+    at = 0
+    while (record := _PAX_RECORD.match(data, at)) is not None:
+        length = int(record.group(1))
+        if length == 0:
+            raise _bad("a pax record of length 0")
+        value = data[record.end(2) + 1 : record.start(1) + length - 1]
+        into[record.group(2).decode(_ENCODING, _ERRORS)] = value.decode(_ENCODING, _ERRORS)
+        at += length
+
+
+def _apply_pax(header: _Header, records: dict[str, str]) -> None:
+    """tarfile's ``_apply_pax_info`` for the fields the reader uses."""
+    for keyword, value in records.items():
+        if keyword == "path":
+            header.name = value.rstrip("/")
+        elif keyword == "GNU.sparse.name":
+            header.name = value
+        elif keyword == "linkpath":
+            header.linkname = value
+        elif keyword == "size":
+            try:
+                header.size = int(value)
+            except ValueError:
+                header.size = 0
+            if header.size < 0:
+                raise _bad(f"a pax size of {header.size}")
+
+
+def _sparse(records: dict[str, str]) -> bool:
+    """Whether pax records make the member a GNU sparse file (0.0 or 0.1); 1.0 is refused at
+    once: its map is in the data, as long as the header says."""
+    if records.get("GNU.sparse.major") == "1" and records.get("GNU.sparse.minor") == "0":
+        raise ArchiveError("not_regular", "a GNU sparse 1.0 member")
+    return any(key in records for key in _SPARSE_KEYS)
+
+
+def _next_header(tar: _Inflated, pax_globals: dict[str, str]) -> _Header | None:
+    """The next member's header with its extended headers applied (the first of them wins, as
+    in tarfile); None at the end-of-archive marker. Refuses, on its 512-byte header alone, an
+    extended header tarfile would have read whole into memory."""
+    extended: list[tuple[bytes, str, dict[str, str] | None]] = []
+    while True:
+        block = tar.take(_BLOCK)
+        if block == _ZEROS:
+            if extended:
+                raise _bad("the end-of-archive marker after an extended header")
+            return None
+        header = _block(block)
+        kind = header.type
+        if kind == _GNU_SPARSE:  # its map blocks chain on, unbounded, before the data
+            raise ArchiveError("not_regular", "an old GNU sparse member")
+        what = _EXTENDED.get(kind)
+        if what is None:
+            break
+        if header.size > MAX_HEADER_BYTES:
+            raise ArchiveError(
+                "too_large",
+                f"a {what} of {header.size} bytes, limit {MAX_HEADER_BYTES} "
+                "(it would be read whole before the member it describes)",
+            )
+        if len(extended) >= MAX_EXTENDED_HEADERS:
+            raise ArchiveError(
+                "limit_exceeded", f"more than {MAX_EXTENDED_HEADERS} extended headers in a row"
+            )
+        data = tar.take(_padded(header.size))
+        if len(data) != _padded(header.size):
+            raise ArchiveError("truncated", f"a {what} ends early")
+        if kind in (_LONG_NAME, _LONG_LINK):
+            extended.append((kind, _text(data), None))
+            continue
+        records = pax_globals if kind == _PAX_GLOBAL else dict(pax_globals)
+        _pax_records(data, records)
+        if kind == _PAX_GLOBAL and _pax_size(pax_globals) > MAX_HEADER_BYTES:
+            raise ArchiveError(  # global headers accumulate: each one small, all of them not
+                "too_large", f"global pax headers of more than {MAX_HEADER_BYTES} bytes"
+            )
+        extended.append((kind, "", records))
+    if pax_globals:
+        _apply_pax(header, pax_globals)
+    for kind, text, pax in reversed(extended):
+        if kind == _LONG_NAME:
+            header.name = text.removesuffix("/") if header.type == _DIRECTORY else text
+        elif kind == _LONG_LINK:
+            header.linkname = text
+        elif pax is not None:
+            header.sparse = _sparse(pax) or header.sparse
+            if kind != _PAX_GLOBAL:
+                _apply_pax(header, pax)
+    return header
+
+
+def _pax_size(headers: dict[str, str]) -> int:
+    return sum(len(key) + len(value) for key, value in headers.items())
 
 
 def _safe_name(raw: str) -> str:
@@ -107,164 +369,45 @@ def _safe_name(raw: str) -> str:
     return name
 
 
-def _check_member(member: tarfile.TarInfo, name: str, max_member_bytes: int) -> bool:
+def _check_member(header: _Header, name: str, max_member_bytes: int) -> bool:
     """Raise for members that must not be in a backup; False for ones to skip (directories)."""
-    if member.issym() or member.islnk():
-        raise ArchiveError("link", f"link member {name[:200]!r} -> {member.linkname[:200]!r}")
-    if member.isdir():
+    if header.type in _LINKS:
+        raise ArchiveError("link", f"link member {name[:200]!r} -> {header.linkname[:200]!r}")
+    if header.type == _DIRECTORY:
         return False
-    if not member.isreg() or member.issparse():
+    if header.type not in _REGULAR or header.sparse:
         raise ArchiveError("not_regular", f"member {name[:200]!r} is not a regular file")
-    if member.size > max_member_bytes:
+    if header.size > max_member_bytes:
         raise ArchiveError(
             "too_large",
-            f"member {name[:200]!r} has {member.size} bytes, limit {max_member_bytes}",
+            f"member {name[:200]!r} has {header.size} bytes, limit {max_member_bytes}",
         )
     return True
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    """The member's bytes, read straight from the stream (a regular file: ``_check_member``),
-    without tarfile's ``extractfile`` object per member (a third of the reading's time)."""
-    stream = cast("Any", tar.fileobj)  # tarfile's _Stream in "r|" mode: forward reads
-    if stream.tell() != member.offset_data:
-        stream.seek(member.offset_data)
-    data: bytes = stream.read(member.size)
-    if len(data) != member.size:
-        raise ArchiveError("truncated", f"member {member.name[:200]!r} ends early")
+def _data(tar: _Inflated, header: _Header) -> bytes:
+    """A regular member's bytes; the stream then at the next header."""
+    data = tar.take(header.size)
+    if len(data) != header.size or not tar.skip(-header.size % _BLOCK):
+        raise ArchiveError("truncated", f"member {header.name[:200]!r} ends early")
     return data
 
 
-class _StrictTarInfo(tarfile.TarInfo):
-    """A TarInfo whose header parsing refuses what tarfile would take for a quiet end of archive.
-
-    In the middle of a stream, tarfile treats a missing, short or corrupt header block as the end
-    of the archive. Only a block of zeros (the end-of-archive marker) may end it here.
-    """
-
-    @classmethod
-    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> _StrictTarInfo:
-        try:
-            return cls._lean(buf, encoding, errors) or super().frombuf(buf, encoding, errors)
-        except tarfile.HeaderError as exc:
-            if len(buf) == tarfile.BLOCKSIZE and not buf.strip(b"\x00"):
-                raise  # a zero block: the end-of-archive marker
-            raise ArchiveError("truncated", f"bad tar header: {exc}") from None
-
-    @classmethod
-    def _lean(cls, buf: bytes | bytearray, encoding: str, errors: str) -> _StrictTarInfo | None:
-        """``TarInfo.frombuf`` for the one header nearly every member of a backup has (a POSIX
-        ustar regular file, or a pax header): only the fields the reader uses are parsed (name,
-        size, type, link name, prefix), after the same checksum check. None for anything else,
-        or anything unusual in those fields (tarfile's own parsing then decides): reading a
-        header costs half as much."""
-        kind = bytes(buf[156:157])
-        if len(buf) != tarfile.BLOCKSIZE or kind not in _LEAN_TYPES or buf[257:263] != b"ustar\0":
-            return None
-        checksum, size = _octal(buf[148:156]), _octal(buf[124:136])
-        if checksum is None or size is None:
-            return None
-        if checksum != 256 + sum(buf[:148]) + sum(buf[156:]):  # signed sums: tarfile's parsing
-            return None
-        name = _text(buf[0:100], encoding, errors)
-        if name.endswith("/"):  # a directory written as a file: tarfile's parsing
-            return None
-        prefix = _text(buf[345:500], encoding, errors)
-        info = cls(prefix + "/" + name if prefix else name)
-        info.size = size
-        info.chksum = checksum
-        info.type = kind
-        info.linkname = _text(buf[157:257], encoding, errors)
-        return info
-
-    # tarfile's private hooks (stable since Python 3.2): ``_proc_member`` is called on each header
-    # block before anything that follows it is read; extended headers call ``fromtarfile`` again.
-    def _proc_member(self, tarfile: tarfile.TarFile) -> Any:
-        """Refuse, on the 512-byte header alone, what tarfile would read whole into memory."""
-        if self.type == GNUTYPE_SPARSE:  # its map blocks chain on, unbounded, before the data
-            raise ArchiveError("not_regular", "an old GNU sparse member")
-        if self.type not in _EXTENDED_TYPES:
-            cast("Any", tarfile)._b2g_chain = 0
-            return super()._proc_member(tarfile)  # type: ignore[misc]
-        what = _EXTENDED_TYPES[self.type]
-        if self.size > MAX_HEADER_BYTES:
-            raise ArchiveError(
-                "too_large",
-                f"a {what} of {self.size} bytes, limit {MAX_HEADER_BYTES} "
-                "(tarfile would read it whole before the member it describes)",
-            )
-        chain = getattr(tarfile, "_b2g_chain", 0) + 1
-        if chain > MAX_EXTENDED_HEADERS:
-            raise ArchiveError(
-                "limit_exceeded", f"more than {MAX_EXTENDED_HEADERS} extended headers in a row"
-            )
-        cast("Any", tarfile)._b2g_chain = chain
-        member = super()._proc_member(tarfile)  # type: ignore[misc]
-        if self.type == XGLTYPE and _pax_size(tarfile.pax_headers) > MAX_HEADER_BYTES:
-            raise ArchiveError(  # global headers accumulate: each one small, all of them not
-                "too_large", f"global pax headers of more than {MAX_HEADER_BYTES} bytes"
-            )
-        return member
-
-    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, tarfile: Any) -> None:
-        """A pax 1.0 sparse file keeps its map in the data, as long as the header says: refused
-        before the map is read (no sparse member is a backup item anyway)."""
-        raise ArchiveError("not_regular", "a GNU sparse 1.0 member")
+def _skip(tar: _Inflated, header: _Header) -> None:
+    if not tar.skip(_padded(header.size)):
+        raise ArchiveError("truncated", f"member {header.name[:200]!r} ends early")
 
 
-GNUTYPE_SPARSE = tarfile.GNUTYPE_SPARSE
-XGLTYPE = tarfile.XGLTYPE
-_EXTENDED_TYPES: dict[bytes, str] = {
-    tarfile.GNUTYPE_LONGNAME: "GNU long-name block",
-    tarfile.GNUTYPE_LONGLINK: "GNU long-link block",
-    tarfile.XHDTYPE: "pax header",
-    tarfile.XGLTYPE: "global pax header",
-    tarfile.SOLARIS_XHDTYPE: "Solaris extended header",
-}
-
-
-_LEAN_TYPES = frozenset({tarfile.REGTYPE, tarfile.XHDTYPE})
-
-
-def _text(field: bytes | bytearray, encoding: str, errors: str) -> str:
-    """A NUL-terminated header field, as tarfile's ``nts`` decodes it."""
-    end = field.find(b"\0")
-    return bytes(field if end == -1 else field[:end]).decode(encoding, errors)
-
-
-def _octal(field: bytes | bytearray) -> int | None:
-    """A plain octal header number; None for base-256 or anything tarfile should judge."""
-    if field[:1] in (b"\x80", b"\xff"):
-        return None
-    end = field.find(b"\0")
-    text = bytes(field if end == -1 else field[:end]).strip()
-    if not text:
-        return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        return None
-
-
-def _pax_size(headers: Any) -> int:
-    return sum(len(key) + len(value) for key, value in headers.items())
-
-
-def _drain_trailer(tar: tarfile.TarFile) -> None:
-    """After the end-of-archive block: only zeros may follow, and the gzip stream must end cleanly.
-
-    tarfile has consumed the first zero block at ``tar.offset``; Go's, GNU's and Python's tar all
-    write two, so at least 1024 zero bytes must follow the last member.
-    """
-    stream = cast("Any", tar.fileobj)  # tarfile's internal _Stream in "r|" mode: forward seeks
-    if stream.tell() < tar.offset:
-        stream.seek(tar.offset)
-    trailer = stream.tell() - tar.offset
-    while chunk := stream.read(_CHUNK):
-        if chunk.strip(b"\x00"):
+def _drain_trailer(tar: _Inflated) -> None:
+    """After the first end-of-archive block: only zeros may follow, and the gzip stream must end
+    cleanly. Go's, GNU's and Python's tar all write two zero blocks, so at least 1024 zero bytes
+    end the archive."""
+    trailer = _BLOCK
+    for chunk in tar.rest():
+        if chunk.count(0) != len(chunk):
             raise ArchiveError("truncated", "data after the end-of-archive marker")
         trailer += len(chunk)
-    if trailer < 2 * tarfile.BLOCKSIZE:
+    if trailer < 2 * _BLOCK:
         raise ArchiveError("truncated", "the tar stream ends without its end-of-archive marker")
 
 
@@ -284,61 +427,58 @@ def iter_members(
     max_member_bytes = limits.max_member_bytes
     emitted: set[bytes] = set()
     other_only: set[tuple[str, str, str]] = set()
-    compressed = _Metered(stream, limits=limits, compressed=None)
+    tar = _Inflated(stream, limits)
+    pax_globals: dict[str, str] = {}
     entries = 0
     try:
-        with (
-            gzip.GzipFile(fileobj=cast("BinaryIO", compressed), mode="rb") as unzipped,
-            tarfile.open(
-                fileobj=cast("BinaryIO", _Metered(unzipped, limits=limits, compressed=compressed)),
-                mode="r|",
-                tarinfo=_StrictTarInfo,
-            ) as tar,
-        ):
-            while (member := tar.next()) is not None:
-                forget_members(tar)
-                entries += 1
-                if entries > limits.max_entries:
-                    raise ArchiveError(
-                        "limit_exceeded",
-                        f"more than {limits.max_entries} entries (archive_limits.max_entries)",
-                    )
-                name = _safe_name(member.name)
-                if not _check_member(member, name, max_member_bytes):
-                    continue
-                if name == VERSION_MEMBER:
-                    report.format_version = check_format_version(_read_member(tar, member))
-                    continue
-                if name.split("/", 1)[0] != RESOURCES_DIR:
-                    report.warnings.append(f"ignored member {name[:200]!r} outside resources/")
-                    continue
-                if report.format_version is None:
-                    raise ArchiveError(
-                        "unsupported_version", "metadata/version missing before resources/"
-                    )
-                entry = classify(name)
-                if entry is None:
-                    report.warnings.append(f"ignored member {name[:200]!r}: not an item path")
-                    continue
-                if only is not None and entry.group_resource not in only:
-                    continue
-                key = (entry.group_resource, entry.namespace or "", entry.name)
-                digest = _digest(key)
-                if entry.copy == "other":
-                    report.other_versions_skipped += 1
-                    if digest not in emitted:
-                        other_only.add(key)
-                    continue
-                if digest in emitted:
-                    report.duplicates_skipped += 1
-                    continue
-                data = _read_member(tar, member)
-                emitted.add(digest)
-                other_only.discard(key)
-                report.items += 1
-                yield Member(entry, name, data)
-            _drain_trailer(tar)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        while (header := _next_header(tar, pax_globals)) is not None:
+            entries += 1
+            if entries > limits.max_entries:
+                raise ArchiveError(
+                    "limit_exceeded",
+                    f"more than {limits.max_entries} entries (archive_limits.max_entries)",
+                )
+            name = _safe_name(header.name)
+            if not _check_member(header, name, max_member_bytes):
+                continue
+            if name == VERSION_MEMBER:
+                report.format_version = check_format_version(_data(tar, header))
+                continue
+            if name.split("/", 1)[0] != RESOURCES_DIR:
+                report.warnings.append(f"ignored member {name[:200]!r} outside resources/")
+                _skip(tar, header)
+                continue
+            if report.format_version is None:
+                raise ArchiveError(
+                    "unsupported_version", "metadata/version missing before resources/"
+                )
+            entry = classify(name)
+            if entry is None:
+                report.warnings.append(f"ignored member {name[:200]!r}: not an item path")
+                _skip(tar, header)
+                continue
+            if only is not None and entry.group_resource not in only:
+                _skip(tar, header)
+                continue
+            key = (entry.group_resource, entry.namespace or "", entry.name)
+            digest = _digest(key)
+            if entry.copy == "other":
+                report.other_versions_skipped += 1
+                if digest not in emitted:
+                    other_only.add(key)
+                _skip(tar, header)
+                continue
+            if digest in emitted:
+                report.duplicates_skipped += 1
+                _skip(tar, header)
+                continue
+            data = _data(tar, header)
+            emitted.add(digest)
+            other_only.discard(key)
+            report.items += 1
+            yield Member(entry, name, data)
+        _drain_trailer(tar)
+    except (zlib.error, OSError) as exc:
         raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None
     if report.format_version is None:
         raise ArchiveError("unsupported_version", "metadata/version missing")
