@@ -232,9 +232,8 @@ def _block(block: bytes) -> _Header:
     if len(block) != _BLOCK:
         raise _bad("truncated header" if block else "empty header")
     checksum = _number(block[148:156])
-    if checksum != 256 + sum(block) - sum(block[148:156]) and checksum != 256 + sum(
-        _SIGNED.unpack(block)
-    ):
+    unsigned = 256 + sum(block) - sum(block[148:156])
+    if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(block)):
         raise _bad("bad checksum")
     kind = block[156:157]
     name = _text(block[:100])
