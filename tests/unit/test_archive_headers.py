@@ -207,3 +207,18 @@ def test_several_gzip_members_and_zero_padding_read_as_one_stream() -> None:
     corrupt = bytearray(gzip.compress(raw[:1536]))
     corrupt[-8] ^= 0xFF
     assert error(bytes(corrupt) + gzip.compress(raw[1536:])).reason == "truncated"
+
+
+def test_a_header_of_high_bytes_sums_exactly() -> None:
+    """The checksum is summed in C a half block at a time: a header whose bytes are mostly 0xff
+    (the largest sums) must still match tarfile's sum, and one bit off must not."""
+    block = block_of("x", size=0)
+    block[0:100] = b"\xff" * 100  # the name
+    block[157:257] = b"\xff" * 100  # the link name
+    block[265:345] = b"\xff" * 80  # user and group names
+    assert tarfile.calc_chksums(checksummed(block))[0] > 65521  # both halves near their limit
+    data = gzip.compress(checksummed(block) + END)
+    assert error(data).reason == "unsupported_version"  # read, ignored, no metadata/version
+    broken = bytearray(checksummed(block))
+    broken[511] = 1
+    assert error(gzip.compress(bytes(broken) + END)).reason == "truncated"

@@ -219,10 +219,12 @@ def _number(field: bytes) -> int:
         number = int.from_bytes(field[1:], "big")
         return number - 256 ** (len(field) - 1) if field[0] == 0o377 else number
     end = field.find(b"\0")
-    text = (field if end == -1 else field[:end]).strip()
+    text = field if end == -1 else field[:end]
     try:
-        return int(text, 8) if text else 0
+        return int(text, 8)  # surrounding whitespace allowed
     except ValueError:
+        if not text.strip():
+            return 0
         raise _bad("invalid header") from None
 
 
@@ -231,8 +233,16 @@ def _block(block: bytes) -> _Header:
     fields the reader uses, after the checksum (unsigned, or signed as old tars summed it)."""
     if len(block) != _BLOCK:
         raise _bad("truncated header" if block else "empty header")
-    checksum = _number(block[148:156])
-    unsigned = 256 + sum(block) - sum(block[148:156])
+    field = block[148:156]
+    checksum = _number(field)
+    # The bytes' sum, the checksum field counted as eight spaces. Each half of the block sums to
+    # at most 256 * 255 < 65521, so Adler-32's first half (1 + sum, modulo 65521) is its exact
+    # sum: C's speed, where ``sum(block)`` costs five times as much.
+    unsigned = (
+        (zlib.adler32(block[:256]) & 0xFFFF)
+        + (zlib.adler32(block[256:]) & 0xFFFF)
+        - (zlib.adler32(field) & 0xFFFF)
+    ) + 255
     if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(block)):
         raise _bad("bad checksum")
     kind = block[156:157]
@@ -352,17 +362,19 @@ def _pax_size(headers: dict[str, str]) -> int:
     return sum(len(key) + len(value) for key, value in headers.items())
 
 
+_UNSAFE_SEGMENTS = frozenset({"", ".", ".."})
+
+
 def _safe_name(raw: str) -> str:
     if raw in {".", "./"}:  # the root directory entry GNU tar writes for "tar -C dir ."
         return "."
     name = raw[2:] if raw.startswith("./") else raw
-    segments = name.rstrip("/").split("/")
     if (
         not name
         or name.startswith("/")
         or "\\" in name
         or "\x00" in name
-        or any(segment in {"", ".", ".."} for segment in segments)
+        or not _UNSAFE_SEGMENTS.isdisjoint(name.rstrip("/").split("/"))
     ):
         raise ArchiveError("unsafe_path", f"unsafe member name {raw[:200]!r}")
     return name
