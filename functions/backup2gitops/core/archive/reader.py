@@ -68,7 +68,7 @@ _BLOCK = 512
 _ZEROS = bytes(_BLOCK)
 _READ = 64 * 1024
 """Compressed bytes read at a time."""
-_INFLATE = 256 * 1024
+_INFLATE = 64 * 1024
 """The most one zlib call produces: a decompression bomb comes out a slice at a time, metered."""
 
 # Member types (POSIX, GNU, Solaris), as tarfile names and treats them.
