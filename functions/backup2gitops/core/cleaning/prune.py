@@ -6,7 +6,9 @@ Pure: no I/O; only the standard library. Every function here works on the rule's
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, Final
+
+_MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
 
 
 def drop_defaults(target: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> None:
@@ -29,10 +31,10 @@ def drop_unwritten(
     for key, value in defaults.items():
         if key not in target:
             continue
-        if isinstance(written, Mapping) and key in written:
+        if isinstance(written, _MAPPING) and key in written:
             inner = written[key]
             if isinstance(value, dict) and value and isinstance(target[key], dict):
-                drop_unwritten(target[key], value, inner if isinstance(inner, Mapping) else {})
+                drop_unwritten(target[key], value, inner if isinstance(inner, _MAPPING) else {})
             continue
         below: Mapping[str, Any] | None = {} if written is not None else None
         if isinstance(value, dict) and value and isinstance(target[key], dict):
@@ -48,7 +50,7 @@ def written_part(written: Any, *keys: str) -> Any:
     for key in keys:
         if written is None:
             return None
-        written = written.get(key, {}) if isinstance(written, Mapping) else {}
+        written = written.get(key, {}) if isinstance(written, _MAPPING) else {}
     return written
 
 

@@ -40,8 +40,8 @@ def looks_like_secret_kind(kind: object) -> bool:
     letters) -- a look-alike is meant to read as a Secret, so it is treated as one."""
     if not isinstance(kind, str):
         return False
-    if kind.strip().lower() == "secret":
-        return True
+    if kind.isascii():  # NFKC changes no ASCII, none of it is a format character
+        return "".join(kind.split()).lower() == "secret"
     folded = unicodedata.normalize("NFKC", kind)
     visible = "".join(
         char for char in folded if not char.isspace() and unicodedata.category(char) != "Cf"

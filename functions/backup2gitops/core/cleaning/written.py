@@ -24,13 +24,15 @@ from typing import Any, Final
 
 from backup2gitops.core.cleaning.context import RuleContext
 
+_MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
+
 _MISSING: Final = object()
 NOT_RESTORED: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
 
 
 def restore_written(obj: dict[str, Any], ctx: RuleContext) -> None:
     record = ctx.last_applied
-    if not isinstance(record, Mapping) or ctx.source is None:
+    if not isinstance(record, _MAPPING) or ctx.source is None:
         return
     for key, written in record.items():
         if key not in NOT_RESTORED:
@@ -48,7 +50,7 @@ def _restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> 
     value = cleaned[key]
     if value == written:
         return  # nothing the cleaning removed below (compared in C: most objects stop here)
-    if isinstance(value, dict) and isinstance(written, Mapping) and isinstance(original, Mapping):
+    if isinstance(value, dict) and isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         for sub, sub_written in written.items():
             _restore(value, sub, sub_written, original.get(sub, _MISSING))
     elif (
@@ -58,15 +60,15 @@ def _restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> 
         and len(value) == len(written) == len(original)
     ):
         for item, item_written, item_original in zip(value, written, original, strict=True):
-            if isinstance(item, dict) and isinstance(item_written, Mapping):
+            if isinstance(item, dict) and isinstance(item_written, _MAPPING):
                 for sub, sub_written in item_written.items():
-                    if isinstance(item_original, Mapping):
+                    if isinstance(item_original, _MAPPING):
                         _restore(item, sub, sub_written, item_original.get(sub, _MISSING))
 
 
 def _agreeing(written: Any, original: Any) -> Any:
     """The part of ``written`` the object still holds as written (``_MISSING``: none)."""
-    if isinstance(written, Mapping) and isinstance(original, Mapping):
+    if isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         result = {}
         for key, sub in written.items():
             if key in original:

@@ -1,0 +1,58 @@
+"""Streaming reader and writer of a backup tarball in Velero's inner layout.
+
+PURE: no I/O of its own. It reads from and writes to a binary file-like object the caller passes
+in; where the bytes come from (object store, file, memory) is the caller's business.
+
+- ``format``: the layout (member names, ``metadata/version``), limits, the error, the records
+  (``BackupItem``, ``Entry``, ``Member``, ``ReadReport``);
+- ``reader``: ``iter_members``, each item's member once, checked and undecoded, in one pass;
+- ``items``: ``item_of`` / ``iter_items``, a member decoded, its depth bounded, its path checked;
+- ``writer``: ``ArchiveWriter``, a deterministic tarball.
+"""
+
+from backup2gitops.core.archive.format import (
+    DEFAULT_MAX_MEMBER_BYTES,
+    FORMAT_VERSION,
+    MAX_EXTENDED_HEADERS,
+    MAX_HEADER_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_REFUSALS_LISTED,
+    PREFERRED_VERSION_SUFFIX,
+    SUPPORTED_MAJOR_VERSIONS,
+    ArchiveError,
+    ArchiveLimits,
+    BackupItem,
+    Entry,
+    Member,
+    ReadReport,
+    check_format_version,
+    item_path,
+)
+from backup2gitops.core.archive.items import item_of, iter_items, json_depth, path_refusal
+from backup2gitops.core.archive.reader import iter_members
+from backup2gitops.core.archive.writer import ArchiveWriter
+
+__all__ = [
+    "DEFAULT_MAX_MEMBER_BYTES",
+    "FORMAT_VERSION",
+    "MAX_EXTENDED_HEADERS",
+    "MAX_HEADER_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_REFUSALS_LISTED",
+    "PREFERRED_VERSION_SUFFIX",
+    "SUPPORTED_MAJOR_VERSIONS",
+    "ArchiveError",
+    "ArchiveLimits",
+    "ArchiveWriter",
+    "BackupItem",
+    "Entry",
+    "Member",
+    "ReadReport",
+    "check_format_version",
+    "item_of",
+    "item_path",
+    "iter_items",
+    "iter_members",
+    "json_depth",
+    "path_refusal",
+]
