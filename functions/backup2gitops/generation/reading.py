@@ -71,7 +71,7 @@ class Reading:
 class _Spooled:
     entry: Entry
     name: str
-    digest: str
+    digest: bytes
     offset: int
     size: int
 
@@ -174,7 +174,7 @@ class MemberPass:
         data = spool.read(member.size)
         return item_of(Member(member.entry, member.name, data), self.reading.report)
 
-    def _place(self, item: BackupItem, digest: str) -> tuple[MemberRecord, bytes | None]:
+    def _place(self, item: BackupItem, digest: bytes) -> tuple[MemberRecord, bytes | None]:
         placed = place(
             item,
             cluster=self.reading.plan.cluster,
@@ -207,7 +207,7 @@ class MemberPass:
             blob=self.blob(content),
             out_kind=placed.kind,
             credentials=placed.credentials,
-            unmanaged=placed.unmanaged,
+            unmanaged=placed.unmanaged is not None,
         )
         return record, content
 
@@ -219,7 +219,7 @@ class MemberPass:
             excluded=record.excluded,
             kind=record.out_kind,
             credentials=record.credentials,
-            unmanaged=record.unmanaged,
+            unmanaged=record.unmanaged_name(member.entry.namespace, member.entry.name),
         )
         if record.refused:
             report = self.reading.report
