@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
@@ -34,6 +34,7 @@ from backup2gitops.core.archive import (
     MAX_REFUSALS_LISTED,
     ArchiveLimits,
     BackupItem,
+    Copy,
     Entry,
     Member,
     ReadReport,
@@ -67,13 +68,24 @@ class Reading:
     kept: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Spooled:
-    entry: Entry
-    name: str
+class _Spooled(NamedTuple):
+    """One member read: a tuple, since the spool's index holds one per member until the
+    stream ends. Its tar name is spooled before its bytes (``offset``: the name's first
+    byte): the index keeps only the key it is looked up by."""
+
+    key: str
+    """``member_cache.member_key``: also the new cache's key (one string, not two)."""
     digest: bytes
     offset: int
+    name_size: int
     size: int
+    copy: Copy
+
+    @property
+    def where(self) -> tuple[str | None, str]:
+        """The member's namespace (None: cluster-scoped) and name."""
+        _, namespace, name = self.key.split("\0")
+        return namespace or None, name
 
 
 @dataclass
@@ -122,18 +134,17 @@ class MemberPass:
             position = -1
             while members:  # consumed as it goes, and the old records too: memory falls
                 member, position = members.popleft(), position + 1
-                entry = member.entry
-                key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
+                key = member.key
                 record = old.members.pop(key, None) if old is not None else None
                 if record is not None and cache.reusable(
                     record,
                     digest=member.digest,
-                    namespace=entry.namespace,
-                    name=entry.name,
+                    namespace=member.where[0],
+                    name=member.where[1],
                     changed=changed,
                     committed=self.committed,
                 ):
-                    self._count(record, member)
+                    self._count(record, member, spool)
                     new.members[key] = record
                     self.reading.kept += 1
                     if record.path is not None:
@@ -158,21 +169,32 @@ class MemberPass:
         for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
             if self.progress is not None:
                 self.progress(count + 1)
-            data = member.data
-            if member.entry.group_resource in INDEXED_RESOURCES:
+            data, entry = member.data, member.entry
+            name = member.name.encode(errors="surrogateescape")
+            spool.write(name)
+            if entry.group_resource in INDEXED_RESOURCES:
                 indexed[count] = item_of(member, report)
+                size = 0  # decoded already: only its name is spooled
             else:
                 spool.write(data)
+                size = len(data)
+            key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
             digest = cache.raw_digest(data)
-            members.append(_Spooled(member.entry, member.name, digest, offset, len(data)))
-            if count not in indexed:
-                offset += len(data)
+            members.append(_Spooled(key, digest, offset, len(name), size, entry.copy))
+            offset += len(name) + size
         return members, indexed
 
-    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
+    @staticmethod
+    def _name(spool: BinaryIO, member: _Spooled) -> str:
         spool.seek(member.offset)
+        return spool.read(member.name_size).decode(errors="surrogateescape")
+
+    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
+        name = self._name(spool, member)
         data = spool.read(member.size)
-        return item_of(Member(member.entry, member.name, data), self.reading.report)
+        group_resource, namespace, item_name = member.key.split("\0")
+        entry = Entry(group_resource, namespace or None, item_name, member.copy)
+        return item_of(Member(entry, name, data), self.reading.report)
 
     def _place(self, item: BackupItem, digest: bytes) -> tuple[MemberRecord, bytes | None]:
         placed = place(
@@ -211,20 +233,22 @@ class MemberPass:
         )
         return record, content
 
-    def _count(self, record: MemberRecord, member: _Spooled) -> None:
+    def _count(self, record: MemberRecord, member: _Spooled, spool: BinaryIO) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""
+        namespace, name = member.where
         account(
             self.reading.plan,
-            namespace=member.entry.namespace,
+            namespace=namespace,
             excluded=record.excluded,
             kind=record.out_kind,
             credentials=record.credentials,
-            unmanaged=record.unmanaged_name(member.entry.namespace, member.entry.name),
+            unmanaged=record.unmanaged_name(namespace, name),
         )
         if record.refused:
             report = self.reading.report
             report.refused_total += 1
             if len(report.refused) < MAX_REFUSALS_LISTED:
-                report.refused.append(f"{member.name[:200]!r}: {record.excluded}")
+                member_name = self._name(spool, member)
+                report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
 
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
