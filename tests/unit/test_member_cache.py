@@ -137,6 +137,8 @@ def test_dump_and_parse_round_trip_deterministically() -> None:
     assert MemberCache.parse(data) == cache
     again = MemberCache(settings="s", index={"k": "v"}, members={a: EXCLUDED, b: WRITTEN})
     assert again.dump() == data
+    assert again.dump(drain=True) == data
+    assert again.members == {}  # drained as it was written
 
 
 def test_awkward_text_round_trips() -> None:

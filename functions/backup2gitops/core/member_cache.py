@@ -260,11 +260,12 @@ class MemberCache:
     """Fingerprints of the backup's cross-object facts (``index_fingerprints``)."""
     members: dict[str, MemberRecord] = field(default_factory=dict)
 
-    def dump(self) -> bytes:
+    def dump(self, *, drain: bool = False) -> bytes:
         """Deterministic bytes: the same cache is the same blob (an unchanged backup writes
         none). A header line (JSON: format, settings, index), then one tab-separated line per
         member, sorted by key: diffable, and read back one line at a time. Written into one
-        buffer, line by line (no list of lines beside it)."""
+        buffer, line by line (no list of lines beside it); ``drain`` empties ``members`` as
+        it goes, so the records' memory falls while the buffer's grows."""
         header = {
             "format": FORMAT,
             "settings": self.settings,
@@ -274,8 +275,9 @@ class MemberCache:
         out.write(_line(header).encode())
         out.write(b"\n")
         members = self.members
+        take = members.pop if drain else members.__getitem__
         for key in sorted(members):
-            out.write(members[key].line(key).encode(errors="surrogateescape"))
+            out.write(take(key).line(key).encode(errors="surrogateescape"))
             out.write(b"\n")
         return out.getvalue()
 

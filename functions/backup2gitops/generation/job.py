@@ -258,7 +258,7 @@ class GenerationJob:
                 )
                 return _Made(would, message=message), reading
             commit = change.commit(message)
-        made_tree = tip.folder(self.root, commit).tree
+        made_tree = tip.tree(self.root, commit)  # its id alone: no listing of every file
         return _Made(
             dataclasses.replace(result, commit=commit), folder.tree, made_tree, message
         ), reading
@@ -335,7 +335,7 @@ class GenerationJob:
                 claims=self.claims,
             )
         if self.member_cache and members.cache is not None:
-            content, members.cache = members.cache.dump(), None  # the records go before the commit
+            content, members.cache = members.cache.dump(drain=True), None  # records go first
             yield members.cache_path, content
 
     def _settings(self) -> str:

@@ -148,15 +148,17 @@ class MemberPass:
                     new.members[key] = record
                     self.reading.kept += 1
                     if record.path is not None:
-                        yield PurePosixPath(record.path), None
+                        path = PurePosixPath(record.path)
+                        record.path = path.as_posix()  # the one string the tree's sets keep too
+                        yield path, None
                     continue
                 item = indexed.get(position) or self._decode(spool, member)
-                record, content = self._place(item, member.digest)
+                record, placed = self._place(item, member.digest)
                 new.members[key] = record
                 self.reading.decoded += 1
                 self.reading.plan.decoded = self.reading.decoded
-                if record.path is not None:
-                    yield PurePosixPath(record.path), content
+                if placed is not None:
+                    yield placed
         self.cache = new
 
     def _spool(
@@ -196,7 +198,10 @@ class MemberPass:
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
         return item_of(Member(entry, name, data), self.reading.report)
 
-    def _place(self, item: BackupItem, digest: bytes) -> tuple[MemberRecord, bytes | None]:
+    def _place(
+        self, item: BackupItem, digest: bytes
+    ) -> tuple[MemberRecord, tuple[PurePosixPath, bytes] | None]:
+        """The member's record, and its file (the path whose text the record holds)."""
         placed = place(
             item,
             cluster=self.reading.plan.cluster,
@@ -225,13 +230,13 @@ class MemberPass:
             digest,
             api_version,
             kind,
-            path=placed.path.as_posix(),
+            path=placed.path.as_posix(),  # pathlib keeps this string: the record shares it
             blob=self.blob(content),
             out_kind=placed.kind,
             credentials=placed.credentials,
             unmanaged=placed.unmanaged is not None,
         )
-        return record, content
+        return record, (placed.path, content)
 
     def _count(self, record: MemberRecord, member: _Spooled, spool: BinaryIO) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""

@@ -87,6 +87,10 @@ class GitTip:
         self._listed = (commit, root, listed)
         return listed
 
+    def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
+        commit = commit or self._commit
+        return None if commit is None else self.rev(f"{commit}:{root}")
+
     def _list(self, root: PurePosixPath, commit: str) -> Folder:
         tree = self.rev(f"{commit}:{root}")
         if tree is None:
