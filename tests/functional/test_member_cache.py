@@ -332,17 +332,23 @@ def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
         "events",
         {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "team"}},
     )
-    items = [secret, flux, event, *(configmap(f"c{i}") for i in range(3)), deployment()]
+    escaped = configmap("kustomization")  # a file name the layout escapes: its path is kept
+    items = [secret, flux, event, escaped, *(configmap(f"c{i}") for i in range(3)), deployment()]
     outcome, daily = daily_equals_fresh(tmp_path, items, items)
     assert outcome.plan.decoded == 0
     assert outcome.plan.credentials_total == 2
     assert outcome.plan.excluded == 1
-    assert outcome.plan.unmanaged == 5
+    assert outcome.plan.unmanaged == 6
     cache = git(daily, "show", f"main:{CACHE}")
     header, *lines = cache.splitlines()
     assert '"format":3' in header
     assert len(lines) == len(items)
     assert all(line.count("\t") == 11 for line in lines)
+    paths = [line.split("\t")[9] for line in lines]
+    assert paths.count("=") == 6  # the key's natural path; the escaped one written out
+    assert [p for p in paths if p not in ("=", "")] == [
+        f"{ROOT}/namespaces/team/configmaps/_kustomization.yaml"
+    ]
 
 
 def test_without_the_cache_every_member_is_decoded_and_none_is_written(tmp_path: Path) -> None:

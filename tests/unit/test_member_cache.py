@@ -234,3 +234,27 @@ def test_settings_digest_depends_on_every_part_and_their_order() -> None:
     assert mc.settings_digest(["a", "b"]) != mc.settings_digest(["b", "a"])
     assert mc.settings_digest(["ab"]) != mc.settings_digest(["a", "b"])
     assert mc.settings_digest(["a"]) == mc.settings_digest(["a"])
+
+
+def test_a_file_at_its_keys_natural_path_is_not_written_out() -> None:
+    key = mc.member_key("deployments.apps", "team", "web")
+    natural = MemberRecord(mc.raw_digest(b"d1"), "apps/v1", "Deployment", blob=B1)
+    assert natural.file("clusters/c", key) == WRITTEN.path
+    assert mc.natural_path("clusters/c", mc.member_key("namespaces", None, "team")) == (
+        "clusters/c/cluster-scoped/namespaces/team.yaml"
+    )
+    data = MemberCache(settings="s", members={key: natural}).dump()
+    assert b"\t=\t" in data
+    assert WRITTEN.path is not None and WRITTEN.path.encode() not in data
+    parsed = MemberCache.parse(data)
+    assert parsed is not None and parsed.members[key] == natural
+    assert EXCLUDED.file("clusters/c", key) is None
+    arguments: dict[str, Any] = {
+        "digest": natural.digest,
+        "namespace": "team",
+        "name": "web",
+        "changed": frozenset(),
+        "committed": {WRITTEN.path: B1},
+    }
+    assert mc.reusable(natural, path=natural.file("clusters/c", key), **arguments)
+    assert not mc.reusable(natural, path=None, **arguments)

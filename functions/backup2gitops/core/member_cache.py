@@ -63,6 +63,20 @@ def member_key(group_resource: str, namespace: str | None, name: str) -> str:
     return f"{group_resource}\0{namespace or ''}\0{name}"
 
 
+def natural_path(cluster_root: str, key: str) -> str:
+    """The file a member's key names when no segment needed escaping (``repo_layout``'s
+    common case). A record whose file is this one holds no path (``MemberRecord.file``): at
+    50,000 members, 5 MB less in memory and 3 MB less in the file."""
+    group_resource, namespace, name = key.split("\0")
+    if namespace:
+        return f"{cluster_root}/namespaces/{namespace}/{group_resource}/{name}.yaml"
+    return f"{cluster_root}/cluster-scoped/{group_resource}/{name}.yaml"
+
+
+_NATURAL: Final = "="
+"""The path field of a line whose file is ``natural_path`` (no path starts with ``=``)."""
+
+
 def raw_digest(data: bytes) -> bytes:
     """The digest of a member's raw bytes (16 bytes: a bytes object, not its hex text, is what
     the spool and the records hold for every member)."""
@@ -93,7 +107,8 @@ def _shape(shape: Shape) -> Shape:
 
 
 class MemberRecord:
-    """What one member became: ``excluded`` (a reason), or ``path`` + ``blob`` (its file).
+    """What one member became: ``excluded`` (a reason), or ``blob`` and its file (``file``:
+    ``path``, or when None the key's ``natural_path``).
 
     Compact, since a backup has one per member: the digest and the blob id as bytes (not hex
     text), and everything else in one interned ``Shape``. ``unmanaged`` is a flag: the name
@@ -158,6 +173,12 @@ class MemberRecord:
         """No GitOps tool manages the object (changed by hand)."""
         return self.shape.unmanaged
 
+    def file(self, cluster_root: str, key: str) -> str | None:
+        """The file the member became (None: excluded)."""
+        if self.blob_id is None:
+            return None
+        return self.path if self.path is not None else natural_path(cluster_root, key)
+
     def unmanaged_name(self, namespace: str | None, name: str) -> str | None:
         """``Kind namespace/name`` when the object is unmanaged, as ``pipeline.place`` says it."""
         if not self.shape.unmanaged:
@@ -189,7 +210,7 @@ class MemberRecord:
             shape.out_kind,
             flags,
             shape.excluded or "",
-            self.path or "",
+            self.path or ("" if self.blob_id is None else _NATURAL),
             "" if self.blob_id is None else self.blob_id.hex(),
             json.dumps(shape.credentials, ensure_ascii=False) if shape.credentials else "",
         ]
@@ -223,7 +244,7 @@ class MemberRecord:
             api_version,
             kind,
             excluded or None,
-            path or None,
+            None if path in ("", _NATURAL) else path,
             blob or None,
             out_kind,
             listed,
@@ -364,9 +385,11 @@ def reusable(
     name: str,
     changed: Set[str],
     committed: Mapping[str, str],
+    path: str | None = None,
 ) -> bool:
     """Whether the member's previous outcome stands: same bytes, none of its facts changed, and
-    its file (if any) still in the tree as it was written (``committed``: path -> blob id)."""
+    its file (if any) still in the tree as it was written (``committed``: path -> blob id;
+    ``path``: the record's file, ``MemberRecord.file``, when it holds none itself)."""
     if record is None or record.digest != digest:
         return False
     if changed and record.api_version:
@@ -380,7 +403,8 @@ def reusable(
             return False
     if record.excluded is not None:
         return True
-    return record.path is not None and committed.get(record.path) == record.blob
+    path = record.path if record.path is not None else path
+    return path is not None and committed.get(path) == record.blob
 
 
 def _claim_key(namespace: str, prefix: str) -> str:

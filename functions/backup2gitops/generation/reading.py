@@ -132,10 +132,12 @@ class MemberPass:
             new = MemberCache(settings=self.settings, index=facts)
             self.reading.plan.decoded = 0
             position = -1
+            root = cluster_root(self.reading.plan.cluster).as_posix()
             while members:  # consumed as it goes, and the old records too: memory falls
                 member, position = members.popleft(), position + 1
                 key = member.key
                 record = old.members.pop(key, None) if old is not None else None
+                file = record.file(root, key) if record is not None else None
                 if record is not None and cache.reusable(
                     record,
                     digest=member.digest,
@@ -143,17 +145,19 @@ class MemberPass:
                     name=member.where[1],
                     changed=changed,
                     committed=self.committed,
+                    path=file,
                 ):
                     self._count(record, member, spool)
                     new.members[key] = record
                     self.reading.kept += 1
-                    if record.path is not None:
-                        path = PurePosixPath(record.path)
-                        record.path = path.as_posix()  # the one string the tree's sets keep too
+                    if file is not None:
+                        path = PurePosixPath(file)
+                        if record.path is not None:  # the one string the tree's sets keep too
+                            record.path = path.as_posix()
                         yield path, None
                     continue
                 item = indexed.get(position) or self._decode(spool, member)
-                record, placed = self._place(item, member.digest)
+                record, placed = self._place(item, member.digest, root, key)
                 new.members[key] = record
                 self.reading.decoded += 1
                 self.reading.plan.decoded = self.reading.decoded
@@ -199,7 +203,7 @@ class MemberPass:
         return item_of(Member(entry, name, data), self.reading.report)
 
     def _place(
-        self, item: BackupItem, digest: bytes
+        self, item: BackupItem, digest: bytes, root: str, key: str
     ) -> tuple[MemberRecord, tuple[PurePosixPath, bytes] | None]:
         """The member's record, and its file (the path whose text the record holds)."""
         placed = place(
@@ -226,11 +230,14 @@ class MemberPass:
             refused = item.refused is not None
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
         content = kube_yaml.dump(placed.obj).encode()
+        path: str | None = placed.path.as_posix()  # pathlib keeps this string: shared
+        if path == cache.natural_path(root, key):
+            path = None  # the key says it
         record = MemberRecord(
             digest,
             api_version,
             kind,
-            path=placed.path.as_posix(),  # pathlib keeps this string: the record shares it
+            path=path,
             blob=self.blob(content),
             out_kind=placed.kind,
             credentials=placed.credentials,
