@@ -138,16 +138,17 @@ class MemberPass:
                 key = member.key
                 record = old.members.pop(key, None) if old is not None else None
                 file = record.file(root, key) if record is not None else None
+                namespace, name = member.where
                 if record is not None and cache.reusable(
                     record,
                     digest=member.digest,
-                    namespace=member.where[0],
-                    name=member.where[1],
+                    namespace=namespace,
+                    name=name,
                     changed=changed,
                     committed=self.committed,
                     path=file,
                 ):
-                    self._count(record, member, spool)
+                    self._count(record, member, spool, namespace, name)
                     new.members[key] = record
                     self.reading.kept += 1
                     if file is not None:
@@ -245,9 +246,15 @@ class MemberPass:
         )
         return record, (placed.path, content)
 
-    def _count(self, record: MemberRecord, member: _Spooled, spool: BinaryIO) -> None:
+    def _count(
+        self,
+        record: MemberRecord,
+        member: _Spooled,
+        spool: BinaryIO,
+        namespace: str | None,
+        name: str,
+    ) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""
-        namespace, name = member.where
         account(
             self.reading.plan,
             namespace=namespace,
