@@ -21,7 +21,7 @@ Memory holds one member, one small record per member, and the index.
 
 from __future__ import annotations
 
-import collections
+import array
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,9 +69,8 @@ class Reading:
 
 
 class _Spooled(NamedTuple):
-    """One member read: a tuple, since the spool's index holds one per member until the
-    stream ends. Its tar name is spooled before its bytes (``offset``: the name's first
-    byte): the index keeps only the key it is looked up by."""
+    """One member read, as ``_SpoolIndex.member`` gives it back. Its tar name is spooled
+    before its bytes (``offset``: the name's first byte)."""
 
     key: str
     """``member_cache.member_key``: also the new cache's key (one string, not two)."""
@@ -86,6 +85,47 @@ class _Spooled(NamedTuple):
         """The member's namespace (None: cluster-scoped) and name."""
         _, namespace, name = self.key.split("\0")
         return namespace or None, name
+
+
+_COPIES: tuple[Copy, ...] = ("unversioned", "preferred", "other")
+
+
+class _SpoolIndex:
+    """Every member read, until the stream has ended: its key (a string the new cache keeps
+    too) and, in flat arrays, its digest, offsets and copy: ~45 bytes a member beside the key,
+    where a tuple of objects each took ~200."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self._digests = bytearray()
+        self._offsets = array.array("q")
+        self._name_sizes = array.array("q")
+        self._sizes = array.array("q")
+        self._copies = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, member: _Spooled) -> None:
+        if len(member.digest) != cache.DIGEST_SIZE:
+            raise ValueError("a member digest of another size")
+        self.keys.append(member.key)
+        self._digests += member.digest
+        self._offsets.append(member.offset)
+        self._name_sizes.append(member.name_size)
+        self._sizes.append(member.size)
+        self._copies.append(_COPIES.index(member.copy))
+
+    def member(self, position: int) -> _Spooled:
+        at = position * cache.DIGEST_SIZE
+        return _Spooled(
+            self.keys[position],
+            bytes(self._digests[at : at + cache.DIGEST_SIZE]),
+            self._offsets[position],
+            self._name_sizes[position],
+            self._sizes[position],
+            _COPIES[self._copies[position]],
+        )
 
 
 @dataclass
@@ -131,10 +171,9 @@ class MemberPass:
             changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
             new = MemberCache(settings=self.settings, index=facts)
             self.reading.plan.decoded = 0
-            position = -1
             root = cluster_root(self.reading.plan.cluster).as_posix()
-            while members:  # consumed as it goes, and the old records too: memory falls
-                member, position = members.popleft(), position + 1
+            for position in range(len(members)):  # the old records consumed: memory falls
+                member = members.member(position)
                 key = member.key
                 record = old.members.pop(key, None) if old is not None else None
                 file = record.file(root, key) if record is not None else None
@@ -168,9 +207,9 @@ class MemberPass:
 
     def _spool(
         self, stream: BinaryIO, spool: BinaryIO
-    ) -> tuple[collections.deque[_Spooled], dict[int, BackupItem]]:
+    ) -> tuple[_SpoolIndex, dict[int, BackupItem]]:
         report = self.reading.report
-        members: collections.deque[_Spooled] = collections.deque()
+        members = _SpoolIndex()
         indexed: dict[int, BackupItem] = {}
         offset = 0
         for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
@@ -187,7 +226,7 @@ class MemberPass:
                 size = len(data)
             key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
             digest = cache.raw_digest(data)
-            members.append(_Spooled(key, digest, offset, len(name), size, entry.copy))
+            members.add(_Spooled(key, digest, offset, len(name), size, entry.copy))
             offset += len(name) + size
         return members, indexed
 
