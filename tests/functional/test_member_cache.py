@@ -300,7 +300,15 @@ def test_a_file_edited_by_hand_is_written_again(tmp_path: Path) -> None:
     assert folder_tree(daily) == folder_tree(fresh)
 
 
-@pytest.mark.parametrize("content", [b"garbage\n", b'{"format": 1}\n', b""])
+FORMAT_2 = (  # what the generator committed before FORMAT 3: JSON rows, one per member
+    b'{"format":2,"settings":"e0f85e59c87ce7062bcbfb6e9b4b797f1e322864f057966256a74316ffec8aac",'
+    b'"index":{}}\n["configmaps\\u0000team\\u0000c0","4512a525a2a851f8ebb8cadf22c30b3b","v1",'
+    b'"ConfigMap",null,"clusters/prod/namespaces/team/configmaps/c0.yaml",'
+    b'"fe818c0904651f79807188cc8e6d3b372111847a","ConfigMap",[],false,"ConfigMap team/c0"]\n'
+)
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b'{"format": 1}\n', b"", FORMAT_2])
 def test_a_corrupt_cache_means_a_full_run(tmp_path: Path, content: bytes) -> None:
     items = [configmap("c0"), configmap("c1")]
     daily = init_bare(tmp_path / "daily.git")
@@ -311,6 +319,36 @@ def test_a_corrupt_cache_means_a_full_run(tmp_path: Path, content: bytes) -> Non
     fresh = init_bare(tmp_path / "fresh.git")
     run(fresh, items, backup_id="b2")
     assert folder_tree(daily) == folder_tree(fresh)
+
+
+def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
+    """FORMAT 3's compact records (a shared shape, an unmanaged flag, credentials kept) count
+    every kept member as a full run counts it: credentials in clear, by hand, exclusions."""
+    secret = configmap("creds", "hunter2hunter2")
+    secret.obj["data"] = {"password": "hunter2hunter2", "token": "abcdefghijklmnopqrstuvwxyz012345"}
+    flux = configmap("synced")
+    flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}
+    event = item(
+        "events",
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "team"}},
+    )
+    escaped = configmap("kustomization")  # a file name the layout escapes: its path is kept
+    items = [secret, flux, event, escaped, *(configmap(f"c{i}") for i in range(3)), deployment()]
+    outcome, daily = daily_equals_fresh(tmp_path, items, items)
+    assert outcome.plan.decoded == 0
+    assert outcome.plan.credentials_total == 2
+    assert outcome.plan.excluded == 1
+    assert outcome.plan.unmanaged == 6
+    cache = git(daily, "show", f"main:{CACHE}")
+    header, *lines = cache.splitlines()
+    assert '"format":3' in header
+    assert len(lines) == len(items)
+    assert all(line.count("\t") == 11 for line in lines)
+    paths = [line.split("\t")[9] for line in lines]
+    assert paths.count("=") == 6  # the key's natural path; the escaped one written out
+    assert [p for p in paths if p not in ("=", "")] == [
+        f"{ROOT}/namespaces/team/configmaps/_kustomization.yaml"
+    ]
 
 
 def test_without_the_cache_every_member_is_decoded_and_none_is_written(tmp_path: Path) -> None:

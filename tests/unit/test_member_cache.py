@@ -10,24 +10,25 @@ from backup2gitops.core import member_cache as mc
 from backup2gitops.core.cleaning import BackupIndex
 from backup2gitops.core.member_cache import MemberCache, MemberRecord
 
+B1 = "b1" * 20  # a blob id: 40 hex digits
 WRITTEN = MemberRecord(
-    "d1",
+    mc.raw_digest(b"d1"),
     "apps/v1",
     "Deployment",
     path="clusters/c/namespaces/team/deployments.apps/web.yaml",
-    blob="b1",
+    blob=B1,
     out_kind="Deployment",
 )
-EXCLUDED = MemberRecord("d2", "v1", "Event", excluded="builtin:events")
+EXCLUDED = MemberRecord(mc.raw_digest(b"d2"), "v1", "Event", excluded="builtin:events")
 
 
 def reusable(record: MemberRecord | None, **overrides: Any) -> bool:
     arguments: dict[str, Any] = {
-        "digest": record.digest if record else "d",
+        "digest": record.digest if record else mc.raw_digest(b"d"),
         "namespace": "team",
         "name": "web",
         "changed": frozenset(),
-        "committed": {WRITTEN.path: "b1"},
+        "committed": {WRITTEN.path: B1},
     }
     return mc.reusable(record, **(arguments | overrides))
 
@@ -38,11 +39,11 @@ def test_same_bytes_same_file_is_kept() -> None:
 
 def test_new_or_changed_members_are_decoded() -> None:
     assert not reusable(None)
-    assert not reusable(WRITTEN, digest="other")
+    assert not reusable(WRITTEN, digest=mc.raw_digest(b"other"))
 
 
 def test_a_file_edited_or_removed_in_the_tree_is_written_again() -> None:
-    assert not reusable(WRITTEN, committed={WRITTEN.path: "edited"})
+    assert not reusable(WRITTEN, committed={WRITTEN.path: "ed" * 20})
     assert not reusable(WRITTEN, committed={})
 
 
@@ -130,11 +131,71 @@ def test_schema_defaults_are_fingerprinted_deterministically() -> None:
 
 
 def test_dump_and_parse_round_trip_deterministically() -> None:
-    cache = MemberCache(settings="s", index={"k": "v"}, members={"b": WRITTEN, "a": EXCLUDED})
+    a, b = mc.member_key("events", "team", "e1"), mc.member_key("deployments.apps", "team", "web")
+    cache = MemberCache(settings="s", index={"k": "v"}, members={b: WRITTEN, a: EXCLUDED})
     data = cache.dump()
     assert MemberCache.parse(data) == cache
-    again = MemberCache(settings="s", index={"k": "v"}, members={"a": EXCLUDED, "b": WRITTEN})
+    again = MemberCache(settings="s", index={"k": "v"}, members={a: EXCLUDED, b: WRITTEN})
     assert again.dump() == data
+    assert again.dump(drain=True) == data
+    assert again.members == {}  # drained as it was written
+
+
+def test_awkward_text_round_trips() -> None:
+    """Tabs, newlines, backslashes and bytes that are not UTF-8 (an archive's member names are
+    anyone's) come back as they were, one line per record."""
+    odd = "we\\ird\t\tname\n\r\udcff"
+    record = MemberRecord(
+        mc.raw_digest(b"x"),
+        "v1",
+        "Con\tfigMap",
+        path=f"clusters/c/namespaces/n/configmaps/{odd}.yaml",
+        blob=B1,
+        out_kind="ConfigMap",
+        credentials=(f"ConfigMap n/{odd}: data.password", "\\"),
+        unmanaged=True,
+    )
+    refused = MemberRecord(mc.raw_digest(b"y"), excluded=f"refused: {odd}", refused=True)
+    key = mc.member_key("configmaps", "n", odd)
+    cache = MemberCache(settings="s", members={key: record, mc.member_key("a", None, odd): refused})
+    data = cache.dump()
+    assert data.count(b"\n") == 3
+    assert MemberCache.parse(data) == cache
+    assert record.unmanaged_name("n", odd) == f"ConfigMap n/{odd}"
+    assert refused.unmanaged_name(None, odd) is None
+
+
+def test_records_share_what_they_have_in_common() -> None:
+    data = MemberCache(
+        settings="s",
+        members={
+            mc.member_key("configmaps", "n", f"c{i}"): MemberRecord(
+                mc.raw_digest(b"%d" % i),
+                "v1",
+                "ConfigMap",
+                path=f"clusters/c/namespaces/n/configmaps/c{i}.yaml",
+                blob=f"{i:040x}",
+                out_kind="ConfigMap",
+            )
+            for i in range(3)
+        },
+    ).dump()
+    parsed = MemberCache.parse(data)
+    assert parsed is not None
+    shapes = {id(record.shape) for record in parsed.members.values()}
+    assert len(shapes) == 1
+    assert all(len(record.digest) == mc.DIGEST_SIZE for record in parsed.members.values())
+
+
+def test_a_cache_of_format_2_is_no_cache() -> None:
+    """What the generator committed before FORMAT 3 (JSON rows): a full run, never an error."""
+    old = (
+        b'{"format":2,"settings":"s","index":{}}\n'
+        b'["configmaps\\u0000n\\u0000c","4512a525a2a851f8ebb8cadf22c30b3b","v1","ConfigMap",'
+        b'null,"clusters/c/namespaces/n/configmaps/c.yaml",'
+        b'"fe818c0904651f79807188cc8e6d3b372111847a","ConfigMap",[],false,"ConfigMap n/c"]\n'
+    )
+    assert MemberCache.parse(old) is None
 
 
 @pytest.mark.parametrize(
@@ -145,14 +206,24 @@ def test_dump_and_parse_round_trip_deterministically() -> None:
         b"not json",
         b"[]",
         b'{"format": 999, "settings": "s", "index": {}}\n',
-        b'{"format": 1, "settings": "s"}\n',
-        b'{"format": 1, "settings": "s", "index": {"k": 1}}\n',
-        b'{"format": 1, "settings": "s", "index": {}}\n["k"]\n',
-        b'{"format": 1, "settings": "s", "index": {}}\nnot json\n',
-        b'{"format": 1, "settings": "s", "index": {}}\n'
-        b'["k","d","v1","ConfigMap",null,null,null,"?",[],false]\n',
-        b'{"format": 1, "settings": "s", "index": {}}\n'
-        b'["k","d","v1","ConfigMap",null,["p"],"b","?",[],false]\n',
+        b'{"format": 3, "settings": "s"}\n',
+        b'{"format": 3, "settings": "s", "index": {"k": 1}}\n',
+        b'{"format": 3, "settings": "s", "index": {}}\nk\n',
+        b'{"format": 3, "settings": "s", "index": {}}\n' + b"\t" * 11 + b"\n",
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\t\t\t\n",  # neither
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\tx\treason\t\t\t\n",  # flags
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 8 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # short
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\tp\tb1\t\n",  # blob
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\tr\\q\t\t\t\n",  # escape
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t[1]\n",
+        b'{"format": 3, "settings": "s", "index": {}}\n'
+        b"c\tn\tk\t" + b"zz" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # hex
     ],
 )
 def test_a_missing_or_corrupt_cache_is_no_cache(data: bytes | None) -> None:
@@ -163,3 +234,27 @@ def test_settings_digest_depends_on_every_part_and_their_order() -> None:
     assert mc.settings_digest(["a", "b"]) != mc.settings_digest(["b", "a"])
     assert mc.settings_digest(["ab"]) != mc.settings_digest(["a", "b"])
     assert mc.settings_digest(["a"]) == mc.settings_digest(["a"])
+
+
+def test_a_file_at_its_keys_natural_path_is_not_written_out() -> None:
+    key = mc.member_key("deployments.apps", "team", "web")
+    natural = MemberRecord(mc.raw_digest(b"d1"), "apps/v1", "Deployment", blob=B1)
+    assert natural.file("clusters/c", key) == WRITTEN.path
+    assert mc.natural_path("clusters/c", mc.member_key("namespaces", None, "team")) == (
+        "clusters/c/cluster-scoped/namespaces/team.yaml"
+    )
+    data = MemberCache(settings="s", members={key: natural}).dump()
+    assert b"\t=\t" in data
+    assert WRITTEN.path is not None and WRITTEN.path.encode() not in data
+    parsed = MemberCache.parse(data)
+    assert parsed is not None and parsed.members[key] == natural
+    assert EXCLUDED.file("clusters/c", key) is None
+    arguments: dict[str, Any] = {
+        "digest": natural.digest,
+        "namespace": "team",
+        "name": "web",
+        "changed": frozenset(),
+        "committed": {WRITTEN.path: B1},
+    }
+    assert mc.reusable(natural, path=natural.file("clusters/c", key), **arguments)
+    assert not mc.reusable(natural, path=None, **arguments)

@@ -146,7 +146,7 @@ def _key(key: str) -> str:
     return _single(key)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)  # repeated values; 65,536 held every kustomization entry
 def _single(value: str) -> str:
     """A single-line string as PyYAML writes it in block context (not as a key when empty)."""
     if value.isascii() and value.isprintable():

@@ -282,7 +282,7 @@ class GenerationJob:
             compared = self._compared(comparison, change, keep=shared.foreign)
             parent = tip.commit or ""
             commit = change.commit(message)
-        made_tree = tip.folder(self.root, commit).tree
+        made_tree = tip.tree(self.root, commit)  # its id alone: no listing of every file
         if compared is not None:
             compared = dataclasses.replace(compared, commit=commit, previous=parent)
         return _Made(
@@ -379,7 +379,7 @@ class GenerationJob:
                 claims=self.claims,
             )
         if self.member_cache and members.cache is not None:
-            content, members.cache = members.cache.dump(), None  # the records go before the commit
+            content, members.cache = members.cache.dump(drain=True), None  # records go first
             yield members.cache_path, content
 
     def _settings(self) -> str:

@@ -21,12 +21,12 @@ Memory holds one member, one small record per member, and the index.
 
 from __future__ import annotations
 
-import collections
+import array
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
@@ -34,6 +34,7 @@ from backup2gitops.core.archive import (
     MAX_REFUSALS_LISTED,
     ArchiveLimits,
     BackupItem,
+    Copy,
     Entry,
     Member,
     ReadReport,
@@ -67,13 +68,64 @@ class Reading:
     kept: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Spooled:
-    entry: Entry
-    name: str
-    digest: str
+class _Spooled(NamedTuple):
+    """One member read, as ``_SpoolIndex.member`` gives it back. Its tar name is spooled
+    before its bytes (``offset``: the name's first byte)."""
+
+    key: str
+    """``member_cache.member_key``: also the new cache's key (one string, not two)."""
+    digest: bytes
     offset: int
+    name_size: int
     size: int
+    copy: Copy
+
+    @property
+    def where(self) -> tuple[str | None, str]:
+        """The member's namespace (None: cluster-scoped) and name."""
+        _, namespace, name = self.key.split("\0")
+        return namespace or None, name
+
+
+_COPIES: tuple[Copy, ...] = ("unversioned", "preferred", "other")
+
+
+class _SpoolIndex:
+    """Every member read, until the stream has ended: its key (a string the new cache keeps
+    too) and, in flat arrays, its digest, offsets and copy: ~45 bytes a member beside the key,
+    where a tuple of objects each took ~200."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self._digests = bytearray()
+        self._offsets = array.array("q")
+        self._name_sizes = array.array("q")
+        self._sizes = array.array("q")
+        self._copies = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, member: _Spooled) -> None:
+        if len(member.digest) != cache.DIGEST_SIZE:
+            raise ValueError("a member digest of another size")
+        self.keys.append(member.key)
+        self._digests += member.digest
+        self._offsets.append(member.offset)
+        self._name_sizes.append(member.name_size)
+        self._sizes.append(member.size)
+        self._copies.append(_COPIES.index(member.copy))
+
+    def member(self, position: int) -> _Spooled:
+        at = position * cache.DIGEST_SIZE
+        return _Spooled(
+            self.keys[position],
+            bytes(self._digests[at : at + cache.DIGEST_SIZE]),
+            self._offsets[position],
+            self._name_sizes[position],
+            self._sizes[position],
+            _COPIES[self._copies[position]],
+        )
 
 
 @dataclass
@@ -121,62 +173,81 @@ class MemberPass:
             changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
             new = MemberCache(settings=self.settings, index=facts)
             self.reading.plan.decoded = 0
-            position = -1
-            while members:  # consumed as it goes, and the old records too: memory falls
-                member, position = members.popleft(), position + 1
-                entry = member.entry
-                key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
+            root = cluster_root(self.reading.plan.cluster).as_posix()
+            for position in range(len(members)):  # the old records consumed: memory falls
+                member = members.member(position)
+                key = member.key
                 record = old.members.pop(key, None) if old is not None else None
+                file = record.file(root, key) if record is not None else None
+                namespace, name = member.where
                 if record is not None and cache.reusable(
                     record,
                     digest=member.digest,
-                    namespace=entry.namespace,
-                    name=entry.name,
+                    namespace=namespace,
+                    name=name,
                     changed=changed,
                     committed=self.committed,
+                    path=file,
                 ):
-                    self._count(record, member)
+                    self._count(record, member, spool, namespace, name)
                     new.members[key] = record
                     self.reading.kept += 1
-                    if record.path is not None:
-                        yield PurePosixPath(record.path), None
+                    if file is not None:
+                        path = PurePosixPath(file)
+                        if record.path is not None:  # the one string the tree's sets keep too
+                            record.path = path.as_posix()
+                        yield path, None
                     continue
                 item = indexed.get(position) or self._decode(spool, member)
-                record, content = self._place(item, member.digest)
+                record, placed = self._place(item, member.digest, root, key)
                 new.members[key] = record
                 self.reading.decoded += 1
                 self.reading.plan.decoded = self.reading.decoded
-                if record.path is not None:
-                    yield PurePosixPath(record.path), content
+                if placed is not None:
+                    yield placed
         self.cache = new
 
     def _spool(
         self, stream: BinaryIO, spool: BinaryIO
-    ) -> tuple[collections.deque[_Spooled], dict[int, BackupItem]]:
+    ) -> tuple[_SpoolIndex, dict[int, BackupItem]]:
         report = self.reading.report
-        members: collections.deque[_Spooled] = collections.deque()
+        members = _SpoolIndex()
         indexed: dict[int, BackupItem] = {}
         offset = 0
         for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
             if self.progress is not None:
                 self.progress(count + 1)
-            data = member.data
-            if member.entry.group_resource in INDEXED_RESOURCES:
+            data, entry = member.data, member.entry
+            name = member.name.encode(errors="surrogateescape")
+            spool.write(name)
+            if entry.group_resource in INDEXED_RESOURCES:
                 indexed[count] = item_of(member, report)
+                size = 0  # decoded already: only its name is spooled
             else:
                 spool.write(data)
+                size = len(data)
+            key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
             digest = cache.raw_digest(data)
-            members.append(_Spooled(member.entry, member.name, digest, offset, len(data)))
-            if count not in indexed:
-                offset += len(data)
+            members.add(_Spooled(key, digest, offset, len(name), size, entry.copy))
+            offset += len(name) + size
         return members, indexed
 
-    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
+    @staticmethod
+    def _name(spool: BinaryIO, member: _Spooled) -> str:
         spool.seek(member.offset)
-        data = spool.read(member.size)
-        return item_of(Member(member.entry, member.name, data), self.reading.report)
+        return spool.read(member.name_size).decode(errors="surrogateescape")
 
-    def _place(self, item: BackupItem, digest: str) -> tuple[MemberRecord, bytes | None]:
+    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
+        name = self._name(spool, member)
+        data = spool.read(member.size)
+        group_resource, namespace, item_name = member.key.split("\0")
+        entry = Entry(group_resource, namespace or None, item_name, member.copy)
+        return item_of(Member(entry, name, data), self.reading.report)
+
+    def _place(
+        self, item: BackupItem, digest: bytes, root: str, key: str
+    ) -> tuple[MemberRecord, tuple[PurePosixPath, bytes] | None]:
+        """The member's record, and its file (the path whose text the record holds)."""
         placed = place(
             item,
             cluster=self.reading.plan.cluster,
@@ -202,34 +273,45 @@ class MemberPass:
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
         content = kube_yaml.dump(placed.obj).encode()
         blob = self.blob(content)
+        path: str | None = placed.path.as_posix()  # pathlib keeps this string: shared
+        if path == cache.natural_path(root, key):
+            path = None  # the key says it
         record = MemberRecord(
             digest,
             api_version,
             kind,
-            path=placed.path.as_posix(),
+            path=path,
             blob=blob,
             out_kind=placed.kind,
             credentials=placed.credentials,
-            unmanaged=placed.unmanaged,
+            unmanaged=placed.unmanaged is not None,
         )
         if self.written is not None:
             self.written(placed.path.as_posix(), placed.obj, blob)
-        return record, content
+        return record, (placed.path, content)
 
-    def _count(self, record: MemberRecord, member: _Spooled) -> None:
+    def _count(
+        self,
+        record: MemberRecord,
+        member: _Spooled,
+        spool: BinaryIO,
+        namespace: str | None,
+        name: str,
+    ) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""
         account(
             self.reading.plan,
-            namespace=member.entry.namespace,
+            namespace=namespace,
             excluded=record.excluded,
             kind=record.out_kind,
             credentials=record.credentials,
-            unmanaged=record.unmanaged,
+            unmanaged=record.unmanaged_name(namespace, name),
         )
         if record.refused:
             report = self.reading.report
             report.refused_total += 1
             if len(report.refused) < MAX_REFUSALS_LISTED:
-                report.refused.append(f"{member.name[:200]!r}: {record.excluded}")
+                member_name = self._name(spool, member)
+                report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
 
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)

@@ -111,6 +111,9 @@ class MemoryTip:
         self.repository.trees[tree] = inside
         return Folder(tree=tree, files={p: blob_id(c) for p, c in inside.items()})
 
+    def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
+        return self.folder(root, commit).tree
+
     @contextlib.contextmanager
     def change(self, root: PurePosixPath) -> Iterator[MemoryChangeSet]:
         yield MemoryChangeSet(self, root)

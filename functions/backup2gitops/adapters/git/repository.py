@@ -94,6 +94,11 @@ class Tip(Protocol):
         """The folder ``root`` on the tip (or on ``commit``)."""
         ...
 
+    def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
+        """The tree id of the folder ``root`` on the tip (or on ``commit``), without listing
+        its files (None: absent)."""
+        ...
+
     def change(self, root: PurePosixPath) -> AbstractContextManager[ChangeSet]:
         """A change set on the tip for the folder ``root``; leaving the block without a commit
         leaves the branch as it was."""
