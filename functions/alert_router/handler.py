@@ -42,7 +42,6 @@ from alert_router.open_alerts import OpenAlerts
 from backup2gitops.adapters.receivers import Receiver, ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.config import RouteConfig
 from backup2gitops.core import alerts, events, routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
@@ -54,6 +53,8 @@ from backup2gitops.runtime.logs import logger_for
 if TYPE_CHECKING:  # Powertools is loaded with the first delivery, not at cold start
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from backup2gitops.config import RouteConfig
 
 NAME = "alert-router"
 IN_PROGRESS_BUDGET_MS = 120_000

@@ -42,8 +42,9 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backup2gitops.adapters.storage import StorageForbidden
-from backup2gitops.config import Config
 from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -67,6 +68,9 @@ from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 from backup_complete import native, velero
 from backup_complete.bucket_checks import Bucket, Verdict
+
+if TYPE_CHECKING:
+    from backup2gitops.config import Config
 
 NAME = "backup-complete"
 SOURCE = function_source(NAME)

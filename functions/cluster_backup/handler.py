@@ -47,7 +47,6 @@ from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.cluster_snapshot import write_cluster_backup
-from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import ArchiveError
 from backup2gitops.core.bucket_layout import (
     LayoutError,
@@ -79,11 +78,12 @@ from backup2gitops.runtime.logs import logger_for
 
 if TYPE_CHECKING:
     from backup2gitops.adapters.kube import ApiClient
+    from backup2gitops.config import ClusterBackupConfig
 
 NAME = "cluster-backup"
 SOURCE = function_source(NAME)
 
-ClientFactory = Callable[[ClusterBackupConfig], "ApiClient"]
+ClientFactory = Callable[["ClusterBackupConfig"], "ApiClient"]
 """Builds the kube client for one invocation; tests pass one pointed at a replay server."""
 
 

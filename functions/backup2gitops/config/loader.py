@@ -25,19 +25,15 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
-
-from backup2gitops.config.model import Config
-from backup2gitops.config.receivers import (
-    RECEIVER_TAGS,
-)
-from backup2gitops.config.types import FieldProblem
 from backup2gitops.core.errors import Backup2GitopsError
-from backup2gitops.core.yaml_errors import describe_parse_error
+
+if TYPE_CHECKING:  # the models (and yaml) are loaded with the first configuration
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
+
+    from backup2gitops.config.model import Config
 
 __all__ = [
     "CONFIG_ENV",
@@ -120,6 +116,8 @@ def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
 
 
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    import yaml
+
     for key, value in sorted(environ.items()):
         if not key.startswith(ENV_PREFIX):
             continue
@@ -136,6 +134,8 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[st
 
 def _where(loc: tuple[str | int, ...] | list[str | int]) -> str:
     """``("alerts", "receivers", 0, "slack", "url")`` -> ``alerts.receivers[0].url``."""
+    from backup2gitops.config.receivers import RECEIVER_TAGS
+
     text = ""
     after_index = False
     for part in loc:
@@ -154,6 +154,8 @@ def _where(loc: tuple[str | int, ...] | list[str | int]) -> str:
 @cache
 def _field_names() -> frozenset[str]:
     """Every field name of every section, for "did you mean" hints on unknown keys."""
+    from backup2gitops.config.model import Config
+
     names: set[str] = set()
 
     def walk(schema: Any) -> Iterator[str]:
@@ -171,6 +173,8 @@ def _field_names() -> frozenset[str]:
 
 def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
     """Where and what, in words; never the offending value, except for enumerations."""
+    from backup2gitops.config.types import FieldProblem
+
     loc = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -212,6 +216,14 @@ def describe_error(
 def parse_config(
     text: str, environ: Mapping[str, str] | None = None, *, source: str = "configuration"
 ) -> Config:
+    """The configuration ``text`` holds, checked whole (the models are built here, the first
+    time: ``backup2gitops.config``); ConfigError naming the field otherwise."""
+    import yaml
+    from pydantic import ValidationError
+
+    from backup2gitops.config.model import Config
+    from backup2gitops.core.yaml_errors import describe_parse_error
+
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}
