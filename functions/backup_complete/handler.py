@@ -66,11 +66,10 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.envelopes import NOTIFICATIONS
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from backup_complete import native, velero
-from backup_complete.bucket_checks import Bucket, Verdict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the checks (and the archive reader) are loaded with the first notification
     from backup2gitops.config import Config
+    from backup_complete.bucket_checks import Verdict
 
 NAME = "backup-complete"
 SOURCE = function_source(NAME)
@@ -93,6 +92,9 @@ def handle_notifications(
 
 def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionContext) -> Event | None:
     """The reply one notification calls for, or None."""
+    from backup_complete import native, velero
+    from backup_complete.bucket_checks import Bucket, Verdict
+
     logger = logger_for(NAME)
     where = {"bucket": notification.bucket, "key": notification.key}
     if not notification.created:

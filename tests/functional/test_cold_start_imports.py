@@ -29,12 +29,16 @@ PROBE = (
 )
 
 
-def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
+def _probe_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
+    return env
+
+
+def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, module, *names],
-        env=env,
+        env=_probe_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -54,6 +58,81 @@ def test_health_aggregator_loads_its_http_libraries_at_the_first_request() -> No
     web = ("flask", "werkzeug", "jinja2", "prometheus_client")
     assert loaded("health_aggregator.handler", web) == []
     assert set(loaded("health_aggregator.views", web)) == set(web)
+
+
+LAZY_LIBRARIES = (
+    "aws_lambda_powertools",  # the logger is built at its first line (runtime.logs)
+    "cloudevents",  # the SDK serves Lambda's replies only (runtime.codec.to_sdk)
+    "requests",  # the receivers, the probes, the review host: with the first event
+    "urllib3",
+    "yaml",  # the configuration's parser, the YAML writers: with the first load / event
+    "flask",
+    "jinja2",
+    "prometheus_client",
+    "botocore",
+    "opentelemetry",
+)
+LAZY_MODULES = (
+    "backup2gitops.config.model",  # pydantic builds the configuration's models at a load
+    "backup2gitops.config.receivers",
+    "backup2gitops.generation",
+    "backup2gitops.adapters.git",
+    "backup2gitops.adapters.review",
+    "backup2gitops.adapters.probes",
+    "backup2gitops.adapters.receivers",
+    "backup2gitops.core.archive",
+    "backup2gitops.core.cleaning",
+    "backup2gitops.core.drift",
+    "backup2gitops.cluster_snapshot",
+    "backup2gitops.retention",
+    "health_aggregator.measurement",
+)
+"""What a handler module does not load at import (issue 21: each handler imports in <= 300
+ms): the configuration's models come with the first configuration loaded (at cold start on
+Knative, the first event on Lambda), the rest with the first event that uses them."""
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_function_module_builds_no_configuration_model_logger_or_pipeline(module: str) -> None:
+    assert set(loaded(module, LAZY_LIBRARIES + LAZY_MODULES)) == set()
+
+
+def test_loading_a_configuration_builds_its_models() -> None:
+    """The other side: what the handler's import left out comes with ``load_config`` (the
+    probe can see it), so a broken configuration still fails at cold start, in full."""
+    models = ("backup2gitops.config.model", "backup2gitops.config.receivers", "yaml")
+    assert set(loaded("backup2gitops.config", models)) == set()
+    env_free = "import backup2gitops.config as c; c.load_config(); import "
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            env_free + "sys; print(sorted(m for m in sys.argv[1:] if m in sys.modules))",
+            *models,
+        ],
+        env={**_probe_env(), "BACKUP2GITOPS_CONFIG": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == repr(sorted(models))
+
+
+def test_a_logger_imports_powertools_at_its_first_line() -> None:
+    named = "from backup2gitops.runtime.logs import logger_for; log = logger_for('probe'); "
+    first_line = named + "log.info('first'); "
+    report = "import sys; print('aws_lambda_powertools' in sys.modules)"
+    for code, expected in ((named + report, "False"), (first_line + report, "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=_probe_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.strip() == expected, code
+        if expected == "True":
+            assert json.loads(done.stderr.splitlines()[0])["message"] == "first"
 
 
 def test_the_probe_sees_an_sdk_that_is_loaded() -> None:

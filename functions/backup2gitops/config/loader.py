@@ -19,7 +19,6 @@ of exclude, redact, sops, plaintext (got 'encrypt')``.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -182,6 +181,8 @@ def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return loc, f"must be one of {expected} (got {err['input']!r})"
     if kind == "extra_forbidden":
+        import difflib
+
         close = difflib.get_close_matches(str(loc[-1]), sorted(_field_names()), n=1)
         return loc, "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
     if kind == "missing":
