@@ -139,3 +139,30 @@ def test_the_probe_sees_an_sdk_that_is_loaded() -> None:
     """The check above can fail: a module that imports an SDK is seen to have loaded it."""
     assert "kubernetes" in loaded("kubernetes.client")
     assert "boto3" in loaded("boto3")
+
+
+def test_a_broken_configuration_still_fails_the_first_lambda_invocation(tmp_path: Path) -> None:
+    """The models are not built at import any more; a broken configuration is still refused, in
+    full and naming the field, at the first invocation of a freshly imported handler (Lambda's
+    cold start): one CRITICAL line, then ``ConfigError`` (Lambda's retries, then the on-failure
+    destination). Knative's side, the process exiting before it serves, is
+    tests/e2e/test_config_refusal.py."""
+    config = tmp_path / "config.yaml"
+    config.write_text("generator:\n  cleaning:\n    secrets: encrypt\n")
+    code = (
+        "import sys; from gitops_generator.handler import lambda_handler\n"
+        "assert 'backup2gitops.config.model' not in sys.modules\n"
+        "from backup2gitops.config import ConfigError\n"
+        "try:\n"
+        "    lambda_handler({'Records': []}, None)\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**_probe_env(), "BACKUP2GITOPS_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "generator.cleaning.secrets: must be one of" in done.stdout
+    (line,) = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert line["level"] == "CRITICAL"
+    assert line["message"].startswith("gitops-generator: invalid configuration")
