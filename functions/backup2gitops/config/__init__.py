@@ -8,10 +8,11 @@
 
 Callers import from ``backup2gitops.config``; the modules are where each part is read.
 
-The package's names are loaded when first used (PEP 562 ``__getattr__``, as pydantic and
-Powertools do for theirs): a function's module imports ``ConfigError`` or ``CONFIG_ENV`` without
-building the models, which pydantic builds with their core modules (cleaning, drift, archive,
-units) when a configuration is first loaded (``load_config``), or a model first named.
+The loader's names come with the package (it imports no model until it parses); the models'
+are loaded when first used (PEP 562 ``__getattr__``, as pydantic and Powertools do for theirs):
+a function's module imports ``ConfigError`` or ``load_config`` without building the models,
+which pydantic builds with their core modules (cleaning, drift, archive, units) when a
+configuration is first loaded, or a model first named.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from backup2gitops.config.loader import (  # no model: the loader imports it to parse
+    CONFIG_ENV,
+    ENV_PREFIX,
+    PACKAGED_CONFIG,
+    ConfigError,
+    config_file,
+    describe_error,
+    expand_variables,
+    load_config,
+    parse_config,
+)
+
 if TYPE_CHECKING:
-    from backup2gitops.config.loader import (
-        CONFIG_ENV,
-        ENV_PREFIX,
-        PACKAGED_CONFIG,
-        ConfigError,
-        config_file,
-        describe_error,
-        expand_variables,
-        load_config,
-        parse_config,
-    )
     from backup2gitops.config.model import (
         AlertsConfig,
         ArchiveLimitsConfig,
@@ -54,25 +56,8 @@ if TYPE_CHECKING:
     from backup2gitops.config.receivers import ReceiverConfig
     from backup2gitops.config.types import SecretRef
 
-_MODULE_OF = {
-    **dict.fromkeys(
-        (
-            "CONFIG_ENV",
-            "ENV_PREFIX",
-            "PACKAGED_CONFIG",
-            "ConfigError",
-            "config_file",
-            "describe_error",
-            "expand_variables",
-            "load_config",
-            "parse_config",
-        ),
-        "loader",
-    ),
-    "ReceiverConfig": "receivers",
-    "SecretRef": "types",
-}
-"""Where each name lives; any other name of ``__all__`` is a section of ``model``."""
+_MODULE_OF = {"ReceiverConfig": "receivers", "SecretRef": "types"}
+"""Where a lazily loaded name lives; any other is a section of ``model``."""
 
 
 def __getattr__(name: str) -> Any:
