@@ -39,10 +39,7 @@ from typing import TYPE_CHECKING, cast
 
 from alert_router import delivery_records
 from alert_router.open_alerts import OpenAlerts
-from backup2gitops.adapters.receivers import Receiver, ReceiverError
-from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.config import RouteConfig
 from backup2gitops.core import alerts, events, routing
 from backup2gitops.core.errors import Conflict, Transient
 from backup2gitops.core.events import Event
@@ -51,9 +48,12 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
 
-if TYPE_CHECKING:  # Powertools is loaded with the first delivery, not at cold start
+if TYPE_CHECKING:  # Powertools and the receivers (requests) come with the first delivery
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from backup2gitops.adapters.receivers import Receiver
+    from backup2gitops.config import RouteConfig
 
 NAME = "alert-router"
 IN_PROGRESS_BUDGET_MS = 120_000
@@ -103,6 +103,9 @@ def deliver_without_state(event: Event, ctx: FunctionContext) -> None:
     The 503 that follows makes the Broker redeliver, so a receiver may hear twice; a
     resolution needs the open alert's record and waits for the storage.
     """
+    from backup2gitops.adapters.receivers import ReceiverError
+    from backup2gitops.adapters.receivers.registry import build_receiver
+
     config = ctx.config.alerts
     tree = routing.parse_tree(r.model_dump(by_alias=True) for r in config.routes)
     by_name = {r.name: r for r in config.receivers}
@@ -317,6 +320,9 @@ def deliver_all(
     ctx: FunctionContext,
     opened: OpenAlerts,
 ) -> list[Outcome]:
+    from backup2gitops.adapters.receivers import ReceiverError
+    from backup2gitops.adapters.receivers.registry import build_receiver
+
     config = ctx.config.alerts
     by_name = {r.name: r for r in config.receivers}
     receivers: dict[str, Receiver | ReceiverError] = {}
@@ -373,6 +379,8 @@ def deliver_once(
         IdempotencyAlreadyInProgressError,
         IdempotencyPersistenceLayerError,
     )
+
+    from backup2gitops.adapters.receivers import ReceiverError
 
     idem_config = IdempotencyConfig(
         expires_after_seconds=expires_after_s,

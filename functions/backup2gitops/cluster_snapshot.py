@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import ApiResource, Discovery
 from backup2gitops.adapters.storage import ObjectStore
-from backup2gitops.config import ClusterBackupConfig
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy, exclusion_reason
 from backup2gitops.core.cleaning.exclusions import EXCLUDED_KINDS, VELERO_GROUP, policy_reason
@@ -43,6 +42,7 @@ from backup2gitops.native_backup_writer import WrittenBackup, write_native_backu
 
 if TYPE_CHECKING:
     from backup2gitops.adapters.kube import ApiClient
+    from backup2gitops.config import ClusterBackupConfig
 
 __all__ = [
     "ClusterBackup",

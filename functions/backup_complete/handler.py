@@ -42,8 +42,9 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backup2gitops.adapters.storage import StorageForbidden
-from backup2gitops.config import Config
 from backup2gitops.core import bucket_layout
 from backup2gitops.core.events import (
     BACKUP_COMPLETED,
@@ -65,8 +66,10 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.envelopes import NOTIFICATIONS
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from backup_complete import native, velero
-from backup_complete.bucket_checks import Bucket, Verdict
+
+if TYPE_CHECKING:  # the checks (and the archive reader) are loaded with the first notification
+    from backup2gitops.config import Config
+    from backup_complete.bucket_checks import Verdict
 
 NAME = "backup-complete"
 SOURCE = function_source(NAME)
@@ -89,6 +92,9 @@ def handle_notifications(
 
 def decide(notification: ObjectNotification, *, event: Event, ctx: FunctionContext) -> Event | None:
     """The reply one notification calls for, or None."""
+    from backup_complete import native, velero
+    from backup_complete.bucket_checks import Bucket, Verdict
+
     logger = logger_for(NAME)
     where = {"bucket": notification.bucket, "key": notification.key}
     if not notification.created:

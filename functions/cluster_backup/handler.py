@@ -42,13 +42,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from backup2gitops import retention
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.kube import KubeError
 from backup2gitops.adapters.storage import StorageError
-from backup2gitops.cluster_snapshot import write_cluster_backup
-from backup2gitops.config import ClusterBackupConfig
-from backup2gitops.core.archive import ArchiveError
 from backup2gitops.core.bucket_layout import (
     LayoutError,
     native_manifest_key,
@@ -69,7 +65,6 @@ from backup2gitops.core.events import (
     parse_data,
     stable_event_id,
 )
-from backup2gitops.native_backup_writer import BackupInProgress, claimed
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.aws_lambda import lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
@@ -77,13 +72,15 @@ from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, Handler, http_target
 from backup2gitops.runtime.logs import logger_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the snapshot, its archive writer and retention: with the first request
     from backup2gitops.adapters.kube import ApiClient
+    from backup2gitops.config import ClusterBackupConfig
+    from backup2gitops.core.archive import ArchiveError
 
 NAME = "cluster-backup"
 SOURCE = function_source(NAME)
 
-ClientFactory = Callable[[ClusterBackupConfig], "ApiClient"]
+ClientFactory = Callable[["ClusterBackupConfig"], "ApiClient"]
 """Builds the kube client for one invocation; tests pass one pointed at a replay server."""
 
 
@@ -180,6 +177,10 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
     """The handler, with the way it builds its kube client."""
 
     def handle(request: Request, ctx: FunctionContext) -> Event | None:
+        from backup2gitops.cluster_snapshot import write_cluster_backup
+        from backup2gitops.core.archive import ArchiveError
+        from backup2gitops.native_backup_writer import BackupInProgress, claimed
+
         event = request.event
         settings = ctx.config.cluster_backup
         named = named_cluster(request)
@@ -248,6 +249,8 @@ def make_handler(*, client_factory: ClientFactory = client_from_config) -> Handl
 
 def apply_retention(ctx: FunctionContext, *, cluster: str) -> None:
     """Retention after a successful backup; a storage failure is logged, never raised."""
+    from backup2gitops import retention
+
     keep = ctx.config.keep_for(cluster)
     if not keep.enabled:
         return

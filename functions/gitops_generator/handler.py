@@ -15,9 +15,8 @@ it decoded.
 
 from __future__ import annotations
 
-from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
-from backup2gitops.adapters.review import review_branch, review_host
+from typing import TYPE_CHECKING
+
 from backup2gitops.adapters.storage import NotFound
 from backup2gitops.core import bucket_layout, safeguards
 from backup2gitops.core.errors import Backup2GitopsError, Rejected
@@ -39,13 +38,17 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.envelopes import data_of
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from gitops_generator import drift_report
+
+if TYPE_CHECKING:  # git, the pipeline and the review host are loaded with the first event
+    from backup2gitops.adapters.git import GitRemote
 
 NAME = "gitops-generator"
 SOURCE = function_source(NAME)
 
 
 def remote_for(ctx: FunctionContext) -> GitRemote:
+    from backup2gitops.adapters.git import GitRemote
+
     return GitRemote.configured(
         ctx.config.git, environ=ctx.environ, cache_dir=ctx.cache_dir / "git"
     )
@@ -130,6 +133,10 @@ def handle_backup(received: Received[BackupCompleted], ctx: FunctionContext) -> 
     are checked while it streams. Failures are raised and classified by ``runtime.failures``;
     an outage past ``generator.retry_window_s`` is raised as ``RetryWindowPassed``.
     """
+    from backup2gitops import generation
+    from backup2gitops.adapters.review import review_branch, review_host
+    from gitops_generator import drift_report
+
     event, backup = received.event, received.data
     try:
         keys = bucket_layout.backup_keys(
@@ -235,7 +242,9 @@ def check_clock(
         created_at=backup.created_at, marker_modified=info.last_modified, tolerance=tolerance
     )
     if refusal is not None:
-        raise generation.BackupRefused("clock_skew", refusal)
+        from backup2gitops.generation import BackupRefused
+
+        raise BackupRefused("clock_skew", refusal)
 
 
 INPUT = data_of(NAME, BACKUP_COMPLETED, BackupCompleted)

@@ -40,9 +40,6 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.envelopes import Envelope
 from backup2gitops.runtime.http import FunctionSpec, http_target
 from backup2gitops.runtime.logs import logger_for
-from health_aggregator import status_state
-from health_aggregator.generated_state import record_transition, remember_generated
-from health_aggregator.measurement import measure
 
 if TYPE_CHECKING:
     import flask
@@ -116,6 +113,11 @@ def _publish(ctx: FunctionContext, event: Event) -> None:
 
 
 def handle_trigger(trigger: Trigger, ctx: FunctionContext) -> Event | None:
+    # loaded with the first trigger: the checks' HTTP and git clients, the kept state's models
+    from health_aggregator import status_state
+    from health_aggregator.generated_state import record_transition, remember_generated
+    from health_aggregator.measurement import measure
+
     event = trigger.event
     if event.type not in TRIGGERS:
         logger.info("not a health trigger; ignored")

@@ -15,10 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from backup2gitops.adapters.storage import ObjectInfo, ObjectStore, StorageError
-from backup2gitops.config import ClusterSource
 from backup2gitops.core.health import BackupMark
+
+if TYPE_CHECKING:
+    from backup2gitops.config import ClusterSource
 
 COMPLETED_PHASES = ("Completed", "PartiallyFailed")
 MAX_VELERO_READS = 20

@@ -23,21 +23,28 @@ MODULES = [
     "cluster_backup.handler",
     "main",
 ]
+DEADLINE_S = 300
+"""For one fresh interpreter's import: generous, never a measure (a busy CI box is slow)."""
 PROBE = (
     "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
     "print(json.dumps(sorted(m for m in sys.argv[2:] if m in sys.modules)))"
 )
 
 
-def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
+def _probe_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
+    return env
+
+
+def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, module, *names],
-        env=env,
+        env=_probe_env(),
         capture_output=True,
         text=True,
         check=True,
+        timeout=DEADLINE_S,
     )
     found: list[str] = json.loads(done.stdout)
     return found
@@ -56,7 +63,117 @@ def test_health_aggregator_loads_its_http_libraries_at_the_first_request() -> No
     assert set(loaded("health_aggregator.views", web)) == set(web)
 
 
+LAZY_LIBRARIES = (
+    "aws_lambda_powertools",  # the logger is built at its first line (runtime.logs)
+    "cloudevents",  # the SDK serves Lambda's replies only (runtime.codec.to_sdk)
+    "requests",  # the receivers, the probes, the review host: with the first event
+    "urllib3",
+    "yaml",  # the configuration's parser, the YAML writers: with the first load / event
+    "flask",
+    "jinja2",
+    "prometheus_client",
+    "botocore",
+    "opentelemetry",
+)
+LAZY_MODULES = (
+    "backup2gitops.config.model",  # pydantic builds the configuration's models at a load
+    "backup2gitops.config.receivers",
+    "backup2gitops.generation",
+    "backup2gitops.adapters.git",
+    "backup2gitops.adapters.review",
+    "backup2gitops.adapters.probes",
+    "backup2gitops.adapters.receivers",
+    "backup2gitops.core.archive",
+    "backup2gitops.core.cleaning",
+    "backup2gitops.core.drift",
+    "backup2gitops.cluster_snapshot",
+    "backup2gitops.retention",
+    "health_aggregator.measurement",
+)
+"""What a handler module does not load at import (issue 21: each handler imports in <= 300
+ms): the configuration's models come with the first configuration loaded (at cold start on
+Knative, the first event on Lambda), the rest with the first event that uses them."""
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_function_module_builds_no_configuration_model_logger_or_pipeline(module: str) -> None:
+    assert set(loaded(module, LAZY_LIBRARIES + LAZY_MODULES)) == set()
+
+
+def test_loading_a_configuration_builds_its_models() -> None:
+    """The other side: what the handler's import left out comes with ``load_config`` (the
+    probe can see it), so a broken configuration still fails at cold start, in full."""
+    models = ("backup2gitops.config.model", "backup2gitops.config.receivers", "yaml")
+    assert set(loaded("backup2gitops.config", models)) == set()
+    env_free = "import backup2gitops.config as c; c.load_config(); import "
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            env_free + "sys; print(sorted(m for m in sys.argv[1:] if m in sys.modules))",
+            *models,
+        ],
+        env={**_probe_env(), "BACKUP2GITOPS_CONFIG": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=DEADLINE_S,
+    )
+    assert done.stdout.strip() == repr(sorted(models))
+
+
+def test_a_logger_imports_powertools_at_its_first_line() -> None:
+    named = "from backup2gitops.runtime.logs import logger_for; log = logger_for('probe'); "
+    first_line = named + "log.warning('first'); "
+    report = "import sys; print('aws_lambda_powertools' in sys.modules)"
+    for code, expected in ((named + report, "False"), (first_line + report, "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env=_probe_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=DEADLINE_S,
+        )
+        assert done.stdout.strip() == expected, code
+        if expected == "True":
+            lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+            assert [line["message"] for line in lines] == ["first"]
+
+
 def test_the_probe_sees_an_sdk_that_is_loaded() -> None:
     """The check above can fail: a module that imports an SDK is seen to have loaded it."""
     assert "kubernetes" in loaded("kubernetes.client")
     assert "boto3" in loaded("boto3")
+
+
+def test_a_broken_configuration_still_fails_the_first_lambda_invocation(tmp_path: Path) -> None:
+    """The models are not built at import any more; a broken configuration is still refused, in
+    full and naming the field, at the first invocation of a freshly imported handler (Lambda's
+    cold start): one CRITICAL line, then ``ConfigError`` (Lambda's retries, then the on-failure
+    destination). Knative's side, the process exiting before it serves, is
+    tests/e2e/test_config_refusal.py."""
+    config = tmp_path / "config.yaml"
+    config.write_text("generator:\n  cleaning:\n    secrets: encrypt\n")
+    code = (
+        "import sys; from gitops_generator.handler import lambda_handler\n"
+        "assert 'backup2gitops.config.model' not in sys.modules\n"
+        "from backup2gitops.config import ConfigError\n"
+        "try:\n"
+        "    lambda_handler({'Records': []}, None)\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**_probe_env(), "BACKUP2GITOPS_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=DEADLINE_S,
+    )
+    assert "generator.cleaning.secrets: must be one of" in done.stdout
+    (line,) = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert line["level"] == "CRITICAL"
+    assert line["message"].startswith("gitops-generator: invalid configuration")

@@ -258,7 +258,7 @@ def test_anything_unexpected_is_gitops_failed_not_a_500(
     def broken(*_: Any) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(gitops_handler.generation.GenerationJob, "run", broken)
+    monkeypatch.setattr(generation.GenerationJob, "run", broken)
     failed = failed_reply(client, completed())
     assert failed.code == "internal" and failed.retryable is False
     assert "a bug" not in failed.message  # internals stay in the logs

@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
@@ -42,8 +42,10 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
 )
 
 from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFailed
-from backup2gitops.config import IdempotencyConfig
 from backup2gitops.core.events import now as utc_now
+
+if TYPE_CHECKING:
+    from backup2gitops.config import IdempotencyConfig
 
 Clock = Callable[[], datetime]
 SWEEP_EVERY = timedelta(hours=1)

@@ -7,9 +7,20 @@
 - ``types``: the building blocks (strict sections, secret references, clean URLs).
 
 Callers import from ``backup2gitops.config``; the modules are where each part is read.
+
+The loader's names come with the package (it imports no model until it parses); the models'
+are loaded when first used (PEP 562 ``__getattr__``, as pydantic and Powertools do for theirs):
+a function's module imports ``ConfigError`` or ``load_config`` without building the models,
+which pydantic builds with their core modules (cleaning, drift, archive, units) when a
+configuration is first loaded, or a model first named.
 """
 
-from backup2gitops.config.loader import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from backup2gitops.config.loader import (  # no model: the loader imports it to parse
     CONFIG_ENV,
     ENV_PREFIX,
     PACKAGED_CONFIG,
@@ -20,28 +31,47 @@ from backup2gitops.config.loader import (
     load_config,
     parse_config,
 )
-from backup2gitops.config.model import (
-    AlertsConfig,
-    ArchiveLimitsConfig,
-    ArgoCdConfig,
-    BackupCompleteConfig,
-    BackupsConfig,
-    ClusterBackupConfig,
-    ClusterSource,
-    Config,
-    FluxConfig,
-    GeneratorConfig,
-    GitConfig,
-    HealthConfig,
-    HttpConfig,
-    IdempotencyConfig,
-    ReviewConfig,
-    RouteConfig,
-    StorageConfig,
-    UnitsConfig,
-)
-from backup2gitops.config.receivers import ReceiverConfig
-from backup2gitops.config.types import SecretRef
+
+if TYPE_CHECKING:
+    from backup2gitops.config.model import (
+        AlertsConfig,
+        ArchiveLimitsConfig,
+        ArgoCdConfig,
+        BackupCompleteConfig,
+        BackupsConfig,
+        ClusterBackupConfig,
+        ClusterSource,
+        Config,
+        FluxConfig,
+        GeneratorConfig,
+        GitConfig,
+        HealthConfig,
+        HttpConfig,
+        IdempotencyConfig,
+        ReviewConfig,
+        RouteConfig,
+        StorageConfig,
+        UnitsConfig,
+    )
+    from backup2gitops.config.receivers import ReceiverConfig
+    from backup2gitops.config.types import SecretRef
+
+_MODULE_OF = {"ReceiverConfig": "receivers", "SecretRef": "types"}
+"""Where a lazily loaded name lives; any other is a section of ``model``."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_MODULE_OF.get(name, 'model')}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "CONFIG_ENV",

@@ -19,25 +19,20 @@ of exclude, redact, sops, plaintext (got 'encrypt')``.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
-
-from backup2gitops.config.model import Config
-from backup2gitops.config.receivers import (
-    RECEIVER_TAGS,
-)
-from backup2gitops.config.types import FieldProblem
 from backup2gitops.core.errors import Backup2GitopsError
-from backup2gitops.core.yaml_errors import describe_parse_error
+
+if TYPE_CHECKING:  # the models (and yaml) are loaded with the first configuration
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
+
+    from backup2gitops.config.model import Config
 
 __all__ = [
     "CONFIG_ENV",
@@ -120,6 +115,8 @@ def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
 
 
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    import yaml
+
     for key, value in sorted(environ.items()):
         if not key.startswith(ENV_PREFIX):
             continue
@@ -136,6 +133,8 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[st
 
 def _where(loc: tuple[str | int, ...] | list[str | int]) -> str:
     """``("alerts", "receivers", 0, "slack", "url")`` -> ``alerts.receivers[0].url``."""
+    from backup2gitops.config.receivers import RECEIVER_TAGS
+
     text = ""
     after_index = False
     for part in loc:
@@ -154,6 +153,8 @@ def _where(loc: tuple[str | int, ...] | list[str | int]) -> str:
 @cache
 def _field_names() -> frozenset[str]:
     """Every field name of every section, for "did you mean" hints on unknown keys."""
+    from backup2gitops.config.model import Config
+
     names: set[str] = set()
 
     def walk(schema: Any) -> Iterator[str]:
@@ -171,6 +172,8 @@ def _field_names() -> frozenset[str]:
 
 def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
     """Where and what, in words; never the offending value, except for enumerations."""
+    from backup2gitops.config.types import FieldProblem
+
     loc = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -178,6 +181,8 @@ def _message(err: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return loc, f"must be one of {expected} (got {err['input']!r})"
     if kind == "extra_forbidden":
+        import difflib
+
         close = difflib.get_close_matches(str(loc[-1]), sorted(_field_names()), n=1)
         return loc, "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
     if kind == "missing":
@@ -212,6 +217,14 @@ def describe_error(
 def parse_config(
     text: str, environ: Mapping[str, str] | None = None, *, source: str = "configuration"
 ) -> Config:
+    """The configuration ``text`` holds, checked whole (the models are built here, the first
+    time: ``backup2gitops.config``); ConfigError naming the field otherwise."""
+    import yaml
+    from pydantic import ValidationError
+
+    from backup2gitops.config.model import Config
+    from backup2gitops.core.yaml_errors import describe_parse_error
+
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}

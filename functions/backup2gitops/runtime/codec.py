@@ -27,14 +27,16 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cloudevents.http import CloudEvent
 from pydantic import ValidationError
 
 from backup2gitops.core.errors import InvalidInput
 from backup2gitops.core.events import Event, ExtensionValue, canonical_string
+
+if TYPE_CHECKING:  # the SDK is loaded with the first Lambda reply (``to_sdk``), not at import
+    from cloudevents.http import CloudEvent
 
 _CORE = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema"}
 REQUIRED = ("specversion", "id", "source", "type")
@@ -240,6 +242,8 @@ def to_http(event: Event) -> tuple[dict[str, str], bytes]:
 
 
 def to_sdk(event: Event) -> CloudEvent:
+    from cloudevents.http import CloudEvent
+
     attributes: dict[str, Any] = {
         "specversion": event.specversion,
         "id": event.id,

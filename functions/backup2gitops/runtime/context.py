@@ -15,11 +15,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup2gitops.adapters.storage import ObjectStore, open_store
-from backup2gitops.config import Config, load_config
+from backup2gitops.config import load_config
 from backup2gitops.core.events import Event, now
+
+if TYPE_CHECKING:
+    from backup2gitops.config import Config
 
 Publisher = Callable[[Event], None]
 

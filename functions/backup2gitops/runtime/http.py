@@ -37,7 +37,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backup2gitops.config import ConfigError, SecretRef
+from backup2gitops.config import ConfigError
 from backup2gitops.core.errors import FunctionError, InvalidInput, TooLarge, Unauthorized
 from backup2gitops.core.events import Event, now
 from backup2gitops.runtime import codec, failures, startup, tracing
@@ -49,6 +49,8 @@ from backup2gitops.runtime.spec import FunctionSpec, GetRoute, Handler, PlainEnv
 
 if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
     import flask
+
+    from backup2gitops.config import SecretRef
 
 __all__ = [
     "FunctionSpec",

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from backup2gitops.config import SecretRef
 from backup2gitops.core.events import Event
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
@@ -21,6 +20,8 @@ from backup2gitops.runtime.logs import logger_for
 
 if TYPE_CHECKING:  # flask is loaded with the first request: a Lambda handler never needs it
     import flask
+
+    from backup2gitops.config import SecretRef
 
 InputT = TypeVar("InputT")
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from backup2gitops.config import GitConfig
+if TYPE_CHECKING:
+    from backup2gitops.config import GitConfig
+
 
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 

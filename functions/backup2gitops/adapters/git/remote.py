@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backup2gitops.adapters.git import changes
 from backup2gitops.adapters.git.credentials import credential_env, display_url, split_credentials
@@ -27,7 +28,9 @@ from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.tip import GitTip
-from backup2gitops.config import GitConfig
+
+if TYPE_CHECKING:
+    from backup2gitops.config import GitConfig
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from backup2gitops.adapters.receivers.alertmanager import AlertmanagerReceiver
 from backup2gitops.adapters.receivers.base import Receiver
@@ -17,8 +18,10 @@ from backup2gitops.adapters.receivers.pagerduty import PagerDutyReceiver
 from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver
-from backup2gitops.config import AlertsConfig
 from backup2gitops.config.receivers import ENTRY_POINT_GROUP, AnyReceiverConfig
+
+if TYPE_CHECKING:
+    from backup2gitops.config import AlertsConfig
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "build_receiver", "build_receivers", "factory_for"]
 

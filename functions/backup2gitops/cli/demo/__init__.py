@@ -56,11 +56,11 @@ def logs_into(stream: TextIO) -> Iterator[None]:
     """The functions' JSON log lines into ``stream`` while the flow runs (their handlers restored
     after). One handler per function's logger, each keeping the formatter it had."""
     from backup2gitops.cli import flow
-    from backup2gitops.runtime.logs import logger_for
+    from backup2gitops.runtime.logs import built_logger
 
     saved: list[tuple[logging.Logger, list[logging.Handler]]] = []
     for service in flow.SERVICES:
-        logger_for(service)  # created now, so that its handler exists to be replaced
+        built_logger(service)  # built now, so that its handler exists to be replaced
         logger = logging.getLogger(f"backup2gitops.{service}")
         handlers = list(logger.handlers)
         saved.append((logger, handlers))
