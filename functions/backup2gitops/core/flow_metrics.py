@@ -56,7 +56,7 @@ def build_info_labels(*, version: str, python_version: str) -> dict[str, str]:
 
 
 FAILURE_ALERTS = {"backup": "BackupFailed", "generation": "GitopsFailed"}
-"""The alert alert-router raises for each failure event (``core.alerts``)."""
+"""The alert alert-router raises for each failure event (``core.alert_rules``)."""
 
 
 @dataclass(frozen=True)
