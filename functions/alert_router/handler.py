@@ -1,6 +1,6 @@
 """alert-router: turn an event into alerts, route them, deliver each to each receiver once.
 
-Its input (``INPUT``, ``core.alert_rules.read``) is the event's attributes beside its data
+Its input (``INPUT``, ``core.alert_input.read``) is the event's attributes beside its data
 decoded once into the catalog model of its type; data that does not validate is a 400 with
 pydantic's reason over HTTP, ``UnreadableEvent`` on Lambda, before the handler runs. The handler
 reads top to bottom: the effects of the event (``core.alert_rules``), the plan against the open
@@ -49,8 +49,8 @@ from backup2gitops.adapters.receivers import ReceiverError
 from backup2gitops.adapters.receivers.registry import build_receiver
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.config import RouteConfig
-from backup2gitops.core import alert_rules, alerts, routing
-from backup2gitops.core.alert_rules import Alerting
+from backup2gitops.core import alert_input, alert_rules, alerts, routing
+from backup2gitops.core.alert_input import Alerting
 from backup2gitops.core.errors import Transient
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.aws_lambda import lambda_adapter
@@ -62,12 +62,12 @@ from backup2gitops.runtime.logs import logger_for
 NAME = "alert-router"
 logger = logger_for(NAME)
 
-INPUT: Envelope[Alerting] = Envelope(decode=alert_rules.read)
-"""The one input: the event's attributes and its data decoded once (``core.alert_rules``)."""
+INPUT: Envelope[Alerting] = Envelope(decode=alert_input.read)
+"""The one input: the event's attributes and its data decoded once (``core.alert_input``)."""
 
 
 def consumed_types(ctx: FunctionContext) -> set[str]:
-    return set(alert_rules.CONSUMED_TYPES) | set(ctx.config.alerts.types)
+    return set(alert_input.CONSUMED_TYPES) | set(ctx.config.alerts.types)
 
 
 def handle_alerting(received: Alerting, ctx: FunctionContext) -> Event | None:

@@ -1,4 +1,4 @@
-"""alert-router's typed input (``handler.INPUT``, ``core.alert_rules.read``): the handler gets the
+"""alert-router's typed input (``handler.INPUT``, ``core.alert_input.read``): the handler gets the
 event's attributes beside its data decoded once into the catalog model of its type, and data
 that does not validate is refused before it runs exactly as for the other functions -- a 400
 with pydantic's reason over HTTP, ``UnreadableEvent`` on Lambda (the on-failure destination).
@@ -19,7 +19,7 @@ from alert_router import handler
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
-from backup2gitops.core.alert_rules import OtherEvent
+from backup2gitops.core.alert_input import OtherEvent
 from backup2gitops.core.events import Event, GitopsDrifted, GitopsFailed
 from backup2gitops.runtime.aws_lambda import UnreadableEvent, lambda_adapter, structured
 from backup2gitops.runtime.context import FunctionContext

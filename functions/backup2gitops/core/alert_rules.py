@@ -1,14 +1,8 @@
-"""Alert rules: what each event alert-router reads raises or resolves, and its typed input.
+"""Alert rules: what each event alert-router reads raises or resolves.
 
-Pure: no I/O, no SDK. alert-router's input (``read``, its envelope's decode) is an event's
-attributes beside its data decoded ONCE into the catalog model of its type (``Received``): a
-``backup.failed``, ``gitops.failed``, ``backup.stale``, ``health.changed``,
-``gitops.generated`` or ``gitops.drifted`` whose data does not validate is refused with
-pydantic's reason (400 over HTTP, ``UnreadableEvent`` on Lambda) before the handler runs; a
-tick carries nothing (``None``); any other type -- one the configuration adds
-(``alerts.types``) -- is read as ``OtherEvent``, the few fields its alert names, never refused.
-``effects`` turns that input into the alerts it fires and the identities it resolves
-(``core.alerts``: the alert itself).
+Pure: no I/O, no SDK. ``effects`` turns alert-router's input (``core.alert_input``: an event's
+attributes beside its data decoded once into the catalog model of its type) into the alerts it
+fires and the identities it resolves (``core.alerts``: the alert itself).
 
 What resolves what (``backup.completed`` is deliberately not consumed: every completed backup
 is followed by ``gitops.generated`` or ``gitops.failed``, and the router would otherwise see
@@ -29,64 +23,19 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import ConfigDict, field_validator
-
 from backup2gitops.core import events
+from backup2gitops.core.alert_input import Alerting, read
 from backup2gitops.core.alerts import Alert, Severity, fingerprint
 from backup2gitops.core.events import (
     BackupFailed,
     BackupStale,
     Event,
-    EventData,
     GitopsDrifted,
     GitopsFailed,
     GitopsGenerated,
     HealthChanged,
-    Received,
 )
 
-
-class OtherEvent(EventData):
-    """The data of a type alert-router consumes by configuration (``alerts.types``): only the
-    fields its alert names are read, each as its text (an empty or false value is unset), the
-    rest is ignored; data that is not an object says nothing. Never refused: the data of a type
-    outside the catalog is not this project's to validate, and its alert must still go out."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    cluster: str | None = None
-    component: str | None = None
-    message: str | None = None
-    summary: str | None = None
-
-    @field_validator("cluster", "component", "message", "summary", mode="before")
-    @classmethod
-    def _as_text(cls, value: object) -> str | None:
-        return str(value) if value else None
-
-
-AlertingData = (
-    BackupFailed
-    | GitopsFailed
-    | BackupStale
-    | HealthChanged
-    | GitopsGenerated
-    | GitopsDrifted
-    | OtherEvent
-)
-Alerting = Received[AlertingData | None]
-"""alert-router's input: an event's attributes and its data decoded once; ``None`` for the
-health tick (``dev.knative.sources.ping``), whose data says nothing to it."""
-
-MODELS: dict[str, type[AlertingData]] = {
-    events.BACKUP_FAILED: BackupFailed,
-    events.GITOPS_FAILED: GitopsFailed,
-    events.BACKUP_STALE: BackupStale,
-    events.HEALTH_CHANGED: HealthChanged,
-    events.GITOPS_GENERATED: GitopsGenerated,
-    events.GITOPS_DRIFTED: GitopsDrifted,
-}
-CONSUMED_TYPES = tuple(MODELS)
 DRIFT_ALERTNAME = "GitOpsDrift"
 STUCK_ALERTNAME = "BackupStuck"
 DEFAULT_NOTICE = timedelta(hours=24)
@@ -99,19 +48,6 @@ SEVERITY: dict[str, Severity] = {
     "ComponentUnhealthy": "critical",
     "ComponentDegraded": "warning",
 }
-
-
-def read(event: Event) -> Alerting:
-    """alert-router's input from ``event`` (``InvalidInput`` naming the field when a consumed
-    type's data does not validate)."""
-    if event.type == events.PING:
-        return Received(event, None)
-    model = MODELS.get(event.type)
-    if model is not None:
-        return Received(event, events.parse_data(event, model))
-    if not isinstance(event.data, dict):
-        return Received(event, OtherEvent())
-    return Received(event, events.parse_data(event, OtherEvent))
 
 
 @dataclass(frozen=True)
