@@ -24,7 +24,7 @@ from typing import Any
 
 from backup2gitops.adapters.git import history
 from backup2gitops.adapters.storage import FileStore
-from backup2gitops.core import bucket_layout
+from backup2gitops.core import delivery_records
 from backup2gitops.core.flow_metrics import flow_counts
 
 
@@ -93,7 +93,7 @@ def main() -> None:
         for n in args.records:
             store = FileStore(root / f"bucket-{n}")
             for i in range(n):
-                record = bucket_layout.DeliveryRecord(
+                record = delivery_records.DeliveryRecord(
                     receiver=f"r{i % 3}",
                     outcome="delivered",
                     alertname="BackupStale",
@@ -102,13 +102,13 @@ def main() -> None:
                     delivery=f"{i:032x}",
                 )
                 store.put_bytes(
-                    bucket_layout.delivery_record_key(prefix="state/deliveries/", record=record),
+                    delivery_records.delivery_record_key(prefix="state/deliveries/", record=record),
                     b"",
                 )
 
-            def listed(store: FileStore = store) -> list[bucket_layout.DeliveryRecord | None]:
+            def listed(store: FileStore = store) -> list[delivery_records.DeliveryRecord | None]:
                 return [
-                    bucket_layout.parse_delivery_record_key(info.key, prefix="state/deliveries/")
+                    delivery_records.parse_delivery_record_key(info.key, prefix="state/deliveries/")
                     for info in store.list("state/deliveries/")
                 ]
 

@@ -64,9 +64,10 @@ def main() -> None:
 
     from alert_router import handler as alert_router
     from alert_router.open_alerts import OpenAlerts
+    from alert_router.redelivery import redeliver
     from backup2gitops.adapters.storage import FileStore
     from backup2gitops.config import parse_config
-    from backup2gitops.core import alerts, events
+    from backup2gitops.core import alert_rules, alerts, events
     from backup2gitops.core.events import Event
     from backup2gitops.runtime.context import FunctionContext
     from health_aggregator import handler
@@ -113,11 +114,11 @@ health: {{max_gitops_lag: PT1H, check_timeout_s: 60}}
                 data={"cluster": f"c{i:03d}", "backup_id": "b1", "code": "mass_deletion",
                       "message": "m", "retryable": False},
             )  # fmt: skip
-            opened.put(alerts.effects_of(failed).firing[0])
+            opened.put(alert_rules.effects_of(failed).firing[0])
         tick = Event(id="t", source="/t", type=events.PING)
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # the console receiver's lines
-            sent = alert_router.redeliver(ctx)
+            sent = redeliver(ctx)
         first = time.perf_counter() - start
         quiet = best(lambda: alert_router.handle(tick, ctx))
         print(f"alert tick, {args.alerts} open alerts nobody has: {first * 1000:.0f} ms "

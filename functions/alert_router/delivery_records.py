@@ -1,6 +1,6 @@
 """alert-router's delivery records: one empty object per delivery outcome, named by what it was.
 
-``core.bucket_layout.delivery_record_key``: ``<alerts.deliveries_prefix><receiver>/<outcome>/<alertname>/
+``core.delivery_records.delivery_record_key``: ``<alerts.deliveries_prefix><receiver>/<outcome>/<alertname>/
 <cluster>/<status>/<delivery>``, where ``delivery`` digests (event id, fingerprint, status). A
 redelivered event writes the same keys again; a delivery that failed and then went through has
 both a ``failed`` and a ``delivered`` record. health-aggregator counts them from a listing
@@ -21,7 +21,12 @@ import hashlib
 import json
 
 from backup2gitops.adapters.storage import ObjectStore, StorageError
-from backup2gitops.core import alerts, bucket_layout
+from backup2gitops.core import alerts
+from backup2gitops.core.delivery_records import (
+    DELIVERY_OUTCOMES,
+    DeliveryRecord,
+    delivery_record_key,
+)
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.logs import logger_for
 
@@ -42,9 +47,9 @@ def record(
     receiver: str,
     outcome: str,
 ) -> None:
-    if outcome not in bucket_layout.DELIVERY_OUTCOMES:
+    if outcome not in DELIVERY_OUTCOMES:
         return  # replayed, skipped, in progress: nothing was sent
-    entry = bucket_layout.DeliveryRecord(
+    entry = DeliveryRecord(
         receiver=receiver,
         outcome=outcome,
         alertname=alert.alertname,
@@ -53,7 +58,7 @@ def record(
         delivery=delivery_id(event, alert),
     )
     try:
-        store.put_bytes(bucket_layout.delivery_record_key(prefix=prefix, record=entry), b"")
+        store.put_bytes(delivery_record_key(prefix=prefix, record=entry), b"")
     except StorageError as exc:
         logger.warning(
             "delivery record not written", extra={"receiver": receiver, "error": str(exc)}

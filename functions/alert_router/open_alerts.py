@@ -4,7 +4,7 @@
 Alertmanager's identity, so the resolution must repeat them exactly). Written before the
 firing alert is delivered, deleted once its resolution reached every routed receiver; until
 then it holds that resolution (status ``resolved``: a pending resolution the health tick
-resends, ``handler.redeliver``).
+resends, ``redelivery.redeliver``).
 
 ``<fingerprint>.<receiver>.notified`` is written once a receiver has the firing alert: a later
 event for the same open alert is skipped only for receivers that have it. One that was down

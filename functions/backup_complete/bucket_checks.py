@@ -48,6 +48,39 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A completion marker, read once (``Bucket.marker``): its key, its version and its bytes.
+    Every verdict of a check is about this version, for the backup it names."""
+
+    key: str
+    info: ObjectInfo
+    raw: bytes
+    cluster: str | None
+    backup_id: str
+
+    def too_large(self) -> str | None:
+        """Why the marker is refused unread, or None."""
+        if len(self.raw) > MAX_MARKER_BYTES:
+            return f"{self.key} is larger than {MAX_MARKER_BYTES} bytes"
+        return None
+
+    def failed(self, code: str, message: str, *, key: str | None = None) -> Verdict:
+        """``backup.failed`` for this marker's backup; ``key`` names the object at fault (the
+        marker itself unless said)."""
+        data = BackupFailed(
+            cluster=self.cluster,
+            backup_id=self.backup_id,
+            key=key or self.key,
+            code=code,
+            message=message,
+        )
+        return Verdict(marker_key=self.key, marker_etag=self.info.etag, data=data)
+
+    def completed(self, data: BackupCompleted) -> Verdict:
+        return Verdict(marker_key=self.key, marker_etag=self.info.etag, data=data)
+
+
+@dataclass(frozen=True)
 class ArchiveReading:
     """What one streaming pass over an archive found."""
 
@@ -102,19 +135,22 @@ class Bucket:
         except StorageError as exc:
             raise _transient(exc) from exc
 
-    def marker(self, key: str) -> tuple[ObjectInfo | None, bytes | None]:
-        """The marker's metadata and bytes, read consistently: the etag (which names the
-        completion event) is the one of the bytes read. A marker rewritten between the stat and
-        the read (Velero's Finalizing -> Completed) is read again, so a late notification of the
-        old version never pairs the old etag with the new content (two ids for one backup)."""
+    def marker(self, key: str, *, cluster: str | None, backup_id: str) -> Marker | None:
+        """The completion marker ``key`` of ``backup_id`` (of ``cluster``), or None when it is
+        gone. Read consistently: the etag (which names the completion event) is the one of the
+        bytes read. A marker rewritten between the stat and the read (Velero's Finalizing ->
+        Completed) is read again, so a late notification of the old version never pairs the old
+        etag with the new content (two ids for one backup)."""
         for _ in range(MARKER_READ_ATTEMPTS):
             info = self.stat(key)
             if info is None:
-                return None, None
+                return None
             raw = self.read_marker(key)
             after = self.stat(key)
             if after is not None and after.etag == info.etag:
-                return info, raw
+                if raw is None:
+                    return None
+                return Marker(key, info, raw, cluster=cluster, backup_id=backup_id)
         raise Transient("marker_changing", f"{key} changed while it was read; try again")
 
     def read_marker(self, key: str) -> bytes | None:
@@ -159,10 +195,21 @@ class Bucket:
         return ArchiveReading(size=tap.size, sha256=tap.hexdigest(), items=items, error=error)
 
 
-def archive_failure(error: ArchiveError) -> tuple[str, str]:
-    """The ``backup.failed`` code and message for an archive that cannot be read."""
-    code = "archive_truncated" if error.reason == "truncated" else "archive_invalid"
-    return code, f"the archive cannot be read: {error}"
+def content_refusal(
+    reading: ArchiveReading, *, archive: str, claimed: int | None, counted_by: str = ""
+) -> tuple[str, str] | None:
+    """The ``backup.failed`` code and message for an archive whose content is refused, or None:
+    it cannot be read to the end (``archive_truncated`` / ``archive_invalid``), holds no item
+    (``archive_empty``) or fewer than its marker ``claimed`` (``archive_incomplete``;
+    ``counted_by`` names the marker's field)."""
+    if reading.error is not None:
+        code = "archive_truncated" if reading.error.reason == "truncated" else "archive_invalid"
+        return code, f"{archive}: the archive cannot be read: {reading.error}"
+    refusal = safeguards.count_refusal(read=reading.items, claimed=claimed)
+    if refusal is None:
+        return None
+    code = "archive_empty" if reading.items == 0 else "archive_incomplete"
+    return code, f"{archive}: {refusal}" + (f" ({counted_by})" if counted_by else "")
 
 
 def _transient(exc: StorageError) -> Backup2GitopsError:

@@ -23,15 +23,13 @@ from datetime import timedelta
 
 from backup2gitops.core import bucket_layout
 from backup2gitops.core.backup_manifest import BackupManifest, ManifestError, parse_manifest
-from backup2gitops.core.events import BackupCompleted, BackupFailed
-from backup2gitops.core.safeguards import count_refusal
+from backup2gitops.core.events import BackupCompleted
 from backup_complete.bucket_checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,
-    MAX_MARKER_BYTES,
     Bucket,
     Verdict,
-    archive_failure,
     clock_skew,
+    content_refusal,
 )
 
 _MANIFEST_CODES = {
@@ -53,31 +51,22 @@ def check(
     folder = bucket_layout.native_backup_dir(
         prefix=backup.prefix, cluster=backup.cluster, backup_id=backup.backup_id
     )
-    marker = folder + bucket_layout.MANIFEST_NAME
-    info, raw = bucket.marker(marker)
-    if info is None or raw is None:
+    marker = bucket.marker(
+        folder + bucket_layout.MANIFEST_NAME, cluster=backup.cluster, backup_id=backup.backup_id
+    )
+    if marker is None:
         return None
-
-    def failed(code: str, message: str, *, archive: str | None = None) -> Verdict:
-        data = BackupFailed(
-            cluster=backup.cluster,
-            backup_id=backup.backup_id,
-            key=archive or marker,
-            code=code,
-            message=message,
-        )
-        return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
-
-    if len(raw) > MAX_MARKER_BYTES:
-        return failed("invalid_manifest", f"{marker} is larger than {MAX_MARKER_BYTES} bytes")
+    failed = marker.failed
+    if too_large := marker.too_large():
+        return failed("invalid_manifest", too_large)
     try:
-        manifest = parse_manifest(raw)
+        manifest = parse_manifest(marker.raw)
     except ManifestError as exc:
-        return failed(_MANIFEST_CODES[exc.code], f"{marker}: {exc.message}")
+        return failed(_MANIFEST_CODES[exc.code], f"{marker.key}: {exc.message}")
     if (manifest.cluster, manifest.backup_id) != (backup.cluster, backup.backup_id):
         return failed(
             "invalid_manifest",
-            f"{marker} names {manifest.cluster}/{manifest.backup_id}, not the folder it is in",
+            f"{marker.key} names {manifest.cluster}/{manifest.backup_id}, not the folder it is in",
         )
     if manifest.format_version not in supported_versions:
         return failed(
@@ -86,7 +75,7 @@ def check(
             f"{sorted(supported_versions)} (backup_complete.supported_format_versions)",
         )
     skewed = clock_skew(
-        manifest.finished_at, marker=info, tolerance=clock_skew_tolerance, what="finished_at"
+        manifest.finished_at, marker=marker.info, tolerance=clock_skew_tolerance, what="finished_at"
     )
     if skewed:
         return failed("clock_skew", skewed)
@@ -95,39 +84,33 @@ def check(
     expected = manifest.archive
     stored = bucket.stat(archive)
     if stored is None:
-        return failed("archive_missing", f"{archive} does not exist", archive=archive)
+        return failed("archive_missing", f"{archive} does not exist", key=archive)
     if stored.size != expected.size:
         return failed(
             "size_mismatch",
             f"{archive} has {stored.size} bytes, the manifest says {expected.size}",
-            archive=archive,
+            key=archive,
         )
     reading = bucket.read_archive(archive)
     if reading is None:
-        return failed("archive_missing", f"{archive} disappeared while read", archive=archive)
+        return failed("archive_missing", f"{archive} disappeared while read", key=archive)
     if reading.size != expected.size:
         return failed(
             "size_mismatch",
             f"{archive} read {reading.size} bytes, the manifest says {expected.size}",
-            archive=archive,
+            key=archive,
         )
     if reading.sha256 != expected.sha256:
         return failed(
             "checksum_mismatch",
             f"{archive} has sha256 {reading.sha256}, the manifest says {expected.sha256}",
-            archive=archive,
+            key=archive,
         )
-    if reading.error is not None:
-        code, message = archive_failure(reading.error)
-        return failed(code, f"{archive}: {message}", archive=archive)
-    refusal = count_refusal(read=reading.items, claimed=manifest.resource_count)
-    if refusal:
-        code = "archive_empty" if reading.items == 0 else "archive_incomplete"
-        return failed(code, f"{archive}: {refusal}", archive=archive)
-    return Verdict(
-        marker_key=marker,
-        marker_etag=info.etag,
-        data=_completed(bucket=bucket.name, manifest=manifest, keys=[marker, archive]),
+    refused = content_refusal(reading, archive=archive, claimed=manifest.resource_count)
+    if refused:
+        return failed(*refused, key=archive)
+    return marker.completed(
+        _completed(bucket=bucket.name, manifest=manifest, keys=[marker.key, archive])
     )
 
 

@@ -31,16 +31,14 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from backup2gitops.core import bucket_layout
-from backup2gitops.core.events import BackupCompleted, BackupFailed
-from backup2gitops.core.safeguards import count_refusal
+from backup2gitops.core.events import BackupCompleted
 from backup2gitops.core.velero_backup import COMPLETED_PHASES, InvalidVeleroBackup, read_marker
 from backup_complete.bucket_checks import (
     DEFAULT_CLOCK_SKEW_TOLERANCE,
-    MAX_MARKER_BYTES,
     Bucket,
     Verdict,
-    archive_failure,
     clock_skew,
+    content_refusal,
 )
 
 FAILED_PHASES = frozenset({"Failed", "FailedValidation"})
@@ -59,18 +57,14 @@ def check(
     marker = bucket_layout.velero_backup_json_key(prefix=backup.prefix, name=name)
     tarball = bucket_layout.velero_archive_key(prefix=backup.prefix, name=name)
     cluster = clusters.get(backup.prefix)
-    info, raw = bucket.marker(marker)
-    if info is None or raw is None:
+    stored = bucket.marker(marker, cluster=cluster, backup_id=name)
+    if stored is None:
         return None
-
-    def failed(code: str, message: str) -> Verdict:
-        data = BackupFailed(cluster=cluster, backup_id=name, key=marker, code=code, message=message)
-        return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
-
-    if len(raw) > MAX_MARKER_BYTES:
-        return failed("invalid_velero_backup", f"{marker} is larger than {MAX_MARKER_BYTES} bytes")
+    failed = stored.failed
+    if too_large := stored.too_large():
+        return failed("invalid_velero_backup", too_large)
     try:
-        velero = read_marker(raw)
+        velero = read_marker(stored.raw)
     except InvalidVeleroBackup as exc:
         return failed("invalid_velero_backup", f"{marker} {exc.reason}")
     phase = velero.phase
@@ -95,7 +89,10 @@ def check(
             completed = None  # BackupCompleted refuses it below (invalid_velero_backup)
         if completed is not None and completed.tzinfo is not None:
             skewed = clock_skew(
-                completed, marker=info, tolerance=clock_skew_tolerance, what="completionTimestamp"
+                completed,
+                marker=stored.info,
+                tolerance=clock_skew_tolerance,
+                what="completionTimestamp",
             )
             if skewed:
                 return failed("clock_skew", skewed)
@@ -105,16 +102,12 @@ def check(
     reading = bucket.read_archive(tarball)
     if reading is None:
         return None
-    if reading.error is not None:
-        code, message = archive_failure(reading.error)
-        return failed(code, f"{tarball}: {message}")
     claimed = velero.items
-    refusal = count_refusal(read=reading.items, claimed=claimed)
-    if refusal:
-        return failed(
-            "archive_empty" if reading.items == 0 else "archive_incomplete",
-            f"{tarball}: {refusal} (status.progress.itemsBackedUp)",
-        )
+    refused = content_refusal(
+        reading, archive=tarball, claimed=claimed, counted_by="status.progress.itemsBackedUp"
+    )
+    if refused:
+        return failed(*refused)
     try:
         data = BackupCompleted(
             backup_id=name,
@@ -131,4 +124,4 @@ def check(
         )
     except ValidationError as exc:
         return failed("invalid_velero_backup", f"{marker}: {exc.errors()[0]['msg']}")
-    return Verdict(marker_key=marker, marker_etag=info.etag, data=data)
+    return stored.completed(data)

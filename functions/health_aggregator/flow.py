@@ -15,7 +15,7 @@ from pathlib import Path
 
 from backup2gitops.adapters.git import history
 from backup2gitops.adapters.git.credentials import remote_access
-from backup2gitops.core import bucket_layout
+from backup2gitops.core import bucket_layout, delivery_records
 from backup2gitops.core.flow_metrics import FlowCounts, flow_counts
 from backup2gitops.runtime.context import FunctionContext
 
@@ -54,7 +54,7 @@ def collect(
     completed = native_completed(info.key for info in ctx.store.list("backups/"))
     prefix = config.alerts.deliveries_prefix
     records = (
-        bucket_layout.parse_delivery_record_key(info.key, prefix=prefix)
+        delivery_records.parse_delivery_record_key(info.key, prefix=prefix)
         for info in ctx.store.list(prefix)
     )
     return flow_counts(

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed, S3Store
+from backup2gitops.adapters.s3_store import S3Store
+from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event

@@ -18,7 +18,7 @@ from backup2gitops.adapters.storage import StorageForbidden, open_store
 from backup2gitops.cli.flow import minio_webhook_body
 from backup2gitops.config import StorageConfig
 from backup2gitops.core import bucket_layout
-from backup2gitops.core.alerts import effects_of
+from backup2gitops.core.alert_rules import effects_of
 from backup2gitops.core.events import BACKUP_FAILED, BackupFailed
 from backup2gitops.runtime import codec
 from tests.e2e.servers import MINIO_MISSING, Minio, minio_binary, serve_function

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core import units
+from backup2gitops.core import entry_points, units
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.repo_layout import group_resource_for, object_path
 from backup2gitops.core.repo_plan import plan_tree
@@ -202,7 +202,8 @@ def test_the_entry_point_folders_build_and_name_every_unit(clone: Path) -> None:
     apps = kustomize_build(root / "argocd")
     assert {"./" + a["spec"]["source"]["path"] for a in apps} == unit_folders
     waves = {
-        a["spec"]["source"]["path"]: a["metadata"]["annotations"][units.SYNC_WAVE] for a in apps
+        a["spec"]["source"]["path"]: a["metadata"]["annotations"][entry_points.SYNC_WAVE]
+        for a in apps
     }
     assert {path for path, wave in waves.items() if wave == "-1"} == {
         "clusters/prod/cluster-scoped"

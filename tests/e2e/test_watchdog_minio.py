@@ -25,7 +25,7 @@ import pytest
 from alert_router import handler as alert_router
 from backup2gitops.adapters.storage import ObjectStore, open_store
 from backup2gitops.config import Config, parse_config
-from backup2gitops.core import alerts, events
+from backup2gitops.core import alert_rules, events
 from backup2gitops.core.events import Event
 from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime import failures
@@ -175,5 +175,5 @@ alerts:
     skipped = reply_type == events.GITOPS_GENERATED
     assert stuck["frozen"]["cause"] == ("skipped" if skipped else "not_generated")
     assert stuck["lost"] == {**stuck["lost"], "backup_id": "b-0202", "cause": "not_generated"}
-    fired = [alerts.effects_of(e).firing[0] for e in published if e.data.get("cause")]
+    fired = [alert_rules.effects_of(e).firing[0] for e in published if e.data.get("cause")]
     assert {a.alertname for a in fired} == {"BackupStuck"}

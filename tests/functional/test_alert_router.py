@@ -285,8 +285,8 @@ def test_storage_down_is_a_503_and_alerts_can_still_be_sent(
 def test_each_delivery_leaves_a_record_named_by_receiver_outcome_and_alert(
     ctx: FunctionContext, recorder: Recorder
 ) -> None:
-    """What health-aggregator counts deliveries and failures from (core.bucket_layout.DeliveryRecord)."""
-    from backup2gitops.core import bucket_layout
+    """What health-aggregator counts deliveries and failures from (core.delivery_records.DeliveryRecord)."""
+    from backup2gitops.core import delivery_records
 
     recorder.reply("/slack", (503, "busy"))
     recorder.reply("/hook", (400, "bad signature"))
@@ -296,7 +296,7 @@ def test_each_delivery_leaves_a_record_named_by_receiver_outcome_and_alert(
     handler.handle(gitops_failed(), ctx)  # a replay sends nothing and records nothing new
     prefix = ctx.config.alerts.deliveries_prefix
     found = [
-        bucket_layout.parse_delivery_record_key(info.key, prefix=prefix)
+        delivery_records.parse_delivery_record_key(info.key, prefix=prefix)
         for info in ctx.store.list(prefix)
     ]
     assert all(r is not None for r in found)

@@ -677,6 +677,6 @@ def test_a_marker_is_read_with_the_etag_of_the_bytes_read() -> None:
 
     store = RewrittenOnRead("velero/backups/b/velero-backup.json", b'{"phase": "Completed"}')
     store.put_bytes(store.key, b'{"phase": "Finalizing"}')
-    info, raw = Bucket(store).marker(store.key)
-    assert raw == b'{"phase": "Completed"}'
-    assert info is not None and info.etag == store.stat(store.key).etag  # type: ignore[union-attr]
+    marker = Bucket(store).marker(store.key, cluster="prod", backup_id="b")
+    assert marker is not None and marker.raw == b'{"phase": "Completed"}'
+    assert marker.info.etag == store.stat(store.key).etag  # type: ignore[union-attr]

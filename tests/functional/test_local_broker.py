@@ -77,7 +77,7 @@ def test_the_flow_of_design_md_is_what_triggers_route() -> None:
     assert subscribers_of(events.PING, ping + "backup2gitops-backup-schedule") == {"cluster-backup"}
     assert subscribers_of(events.PING, ping + "backup2gitops-health-schedule") == {
         "health-aggregator",
-        "alert-router",  # resends undelivered alerts (alert_router.handler.redeliver)
+        "alert-router",  # resends undelivered alerts (alert_router.redelivery.redeliver)
     }
 
 

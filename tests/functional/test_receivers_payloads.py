@@ -15,7 +15,7 @@ from backup2gitops.adapters.receivers.slack import SlackReceiver
 from backup2gitops.adapters.receivers.teams import ADAPTIVE_CARD, TeamsReceiver
 from backup2gitops.adapters.receivers.webhook import WebhookReceiver, verify_signature
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.core import alerts, events
+from backup2gitops.core import alert_rules, alerts, events
 from backup2gitops.core.events import Event
 from tests.recording import Recorder
 
@@ -31,7 +31,7 @@ def firing() -> alerts.Alert:
         cluster="prod",
         data={"cluster": "prod", "backup_id": "b1", "code": "corrupt", "message": "bad tar"},
     )
-    (alert,) = alerts.effects_of(event).firing
+    (alert,) = alert_rules.effects_of(event).firing
     return alert
 
 

@@ -19,7 +19,7 @@ import pytest
 from alert_router import handler as alert_router
 from backup2gitops.adapters.storage import FileStore, MemoryStore
 from backup2gitops.config import parse_config
-from backup2gitops.core import alerts, events
+from backup2gitops.core import alert_rules, alerts, events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
@@ -113,7 +113,7 @@ def assert_stuck(ctx: FunctionContext, published: list[Event], backup_id: str, c
     fired = stuck_events(published)[-1]
     assert fired.data["cause"] == cause and fired.data["backup_id"] == backup_id
     assert fired.data["max_age"] == "PT1H" and fired.data["age_s"] > 3600
-    alert = alerts.effects_of(fired).firing[0]  # what alert-router raises from it
+    alert = alert_rules.effects_of(fired).firing[0]  # what alert-router raises from it
     assert alert.alertname == "BackupStuck" and alert.severity == "critical"
     response = client(handler.SPEC, ctx).get("/status", headers={"Accept": "application/json"})
     assert response.status_code == 503
@@ -183,7 +183,7 @@ def test_a_git_remote_that_never_answers_fires_and_the_commit_clears_it(
     assert reply.data["report"]["components"]["watchdog/prod"]["status"] == "healthy"
     assert "watchdog/prod" in reply.data["changed_components"]
     assert len(stuck_events(published)) == before
-    resolves = {r.alertname for r in alerts.effects_of(reply).resolves}
+    resolves = {r.alertname for r in alert_rules.effects_of(reply).resolves}
     assert "BackupStuck" in resolves
     assert scrape_samples(ctx)[("backup2gitops_backup_stuck", (("backup_cluster", "prod"),))] == 0
 

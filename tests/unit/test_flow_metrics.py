@@ -1,4 +1,4 @@
-"""core.flow_metrics, core.interval_cache and the delivery-record keys of core.bucket_layout."""
+"""core.flow_metrics, core.interval_cache and the delivery-record keys (core.delivery_records)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backup2gitops.core import bucket_layout
-from backup2gitops.core.bucket_layout import DeliveryRecord
+from backup2gitops.core import bucket_layout, delivery_records
+from backup2gitops.core.delivery_records import DeliveryRecord
 from backup2gitops.core.flow_metrics import (
     LATENCY_BUCKETS_S,
     CommitFact,
@@ -107,30 +107,30 @@ def test_a_commit_before_its_backup_by_the_clocks_is_zero_not_negative() -> None
 
 def test_delivery_record_key_round_trips_and_refuses_foreign_keys() -> None:
     entry = record("GitOpsDrift", "abc123", cluster="")
-    key = bucket_layout.delivery_record_key(prefix="state/deliveries/", record=entry)
+    key = delivery_records.delivery_record_key(prefix="state/deliveries/", record=entry)
     assert key == "state/deliveries/am/delivered/GitOpsDrift/_/firing/abc123"
-    assert bucket_layout.parse_delivery_record_key(key, prefix="state/deliveries/") == entry
-    assert bucket_layout.parse_delivery_record_key(key, prefix="state/other/") is None
+    assert delivery_records.parse_delivery_record_key(key, prefix="state/deliveries/") == entry
+    assert delivery_records.parse_delivery_record_key(key, prefix="state/other/") is None
     assert (
-        bucket_layout.parse_delivery_record_key(
+        delivery_records.parse_delivery_record_key(
             "state/deliveries/am/x/a/b/c/d", prefix="state/deliveries"
         )
         is None
     )
     assert (
-        bucket_layout.parse_delivery_record_key(
+        delivery_records.parse_delivery_record_key(
             "state/deliveries/am/delivered/a", prefix="state/deliveries"
         )
         is None
     )
     with pytest.raises(bucket_layout.LayoutError):
-        bucket_layout.delivery_record_key(
+        delivery_records.delivery_record_key(
             prefix="state/deliveries/", record=record("A", "d", outcome="replayed")
         )
 
 
 def test_a_hostile_segment_becomes_a_placeholder() -> None:
-    key = bucket_layout.delivery_record_key(
+    key = delivery_records.delivery_record_key(
         prefix="s/", record=record("../etc", "d", cluster="a/b")
     )
     assert key == "s/am/delivered/_/_/firing/d"

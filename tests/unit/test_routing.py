@@ -4,7 +4,7 @@ import pytest
 
 from backup2gitops.config import ConfigError, parse_config
 from backup2gitops.config.receivers import AlertmanagerReceiverConfig
-from backup2gitops.core import alerts, events, routing
+from backup2gitops.core import alert_rules, alerts, events, routing
 from backup2gitops.core.events import Event
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ def tree(routes: list[dict]) -> routing.Route:
 
 
 def test_backup_failed_alert_labels_and_identity() -> None:
-    (alert,) = alerts.effects_of(failed()).firing
+    (alert,) = alert_rules.effects_of(failed()).firing
     assert alert.labels == {
         "alertname": "BackupFailed",
         "cluster": "prod",
@@ -56,12 +56,12 @@ def test_gitops_generated_resolves_the_clusters_failures() -> None:
         events.GITOPS_GENERATED,
         {"backup_id": "b2", "cluster": "prod", "repository": "r", "branch": "main", "commit": "c"},
     )
-    effects = alerts.effects_of(generated)
+    effects = alert_rules.effects_of(generated)
     assert effects.firing == ()
     fps = {r.fingerprint for r in effects.resolves}
-    (fired,) = alerts.effects_of(failed()).firing
+    (fired,) = alert_rules.effects_of(failed()).firing
     assert fired.fingerprint in fps
-    (other,) = alerts.effects_of(failed("stage")).firing
+    (other,) = alert_rules.effects_of(failed("stage")).firing
     assert other.fingerprint not in fps
 
 
@@ -83,7 +83,7 @@ def health_changed(
 
 
 def test_health_changed_fires_per_changed_component_and_overall() -> None:
-    effects = alerts.effects_of(
+    effects = alert_rules.effects_of(
         health_changed("healthy", "unhealthy", {"git": "unhealthy", "storage": "healthy"}, ["git"])
     )
     names = sorted((a.alertname, a.labels["component"]) for a in effects.firing)
@@ -93,7 +93,7 @@ def test_health_changed_fires_per_changed_component_and_overall() -> None:
 
 
 def test_health_back_to_healthy_resolves_health_alerts_and_staleness() -> None:
-    effects = alerts.effects_of(
+    effects = alert_rules.effects_of(
         health_changed("degraded", "healthy", {"freshness/prod": "healthy"}, ["freshness/prod"])
     )
     assert effects.firing == ()
@@ -105,7 +105,7 @@ def test_health_back_to_healthy_resolves_health_alerts_and_staleness() -> None:
 
 
 def test_unknown_type_fires_one_alert_named_after_its_family() -> None:
-    (alert,) = alerts.effects_of(
+    (alert,) = alert_rules.effects_of(
         event("io.backup2gitops.restore.failed", {"message": "boom"})
     ).firing
     assert alert.alertname == "RestoreFailed"
@@ -149,11 +149,11 @@ def test_first_match_wins_unless_continue() -> None:
         {"match": {"cluster": "prod"}, "receivers": ["slack"]},
         {"receivers": ["console"]},
     ]
-    (alert,) = alerts.effects_of(failed()).firing
+    (alert,) = alert_rules.effects_of(failed()).firing
     assert routing.route(tree(routes), alert) == ["pager"]
     routes[0]["continue"] = True
     assert routing.route(tree(routes), alert) == ["pager", "slack"]
-    (stale,) = alerts.effects_of(
+    (stale,) = alert_rules.effects_of(
         event(events.BACKUP_STALE, {"cluster": "dev", "last_backup_at": None, "max_age": "PT26H"})
     ).firing
     assert routing.route(tree(routes), stale) == ["console"]
@@ -167,18 +167,18 @@ def test_nested_routes_fall_back_to_the_parent() -> None:
             "routes": [{"matchers": ["cluster=~prod.*"], "receivers": ["pager"]}],
         }
     ]
-    (prod,) = alerts.effects_of(failed("prod-eu")).firing
-    (dev,) = alerts.effects_of(failed("dev")).firing
+    (prod,) = alert_rules.effects_of(failed("prod-eu")).firing
+    (dev,) = alert_rules.effects_of(failed("dev")).firing
     assert routing.route(tree(routes), prod) == ["pager"]
     assert routing.route(tree(routes), dev) == ["team"]
-    (stale,) = alerts.effects_of(
+    (stale,) = alert_rules.effects_of(
         event(events.BACKUP_STALE, {"cluster": "prod", "last_backup_at": None, "max_age": "PT1H"})
     ).firing
     assert routing.route(tree(routes), stale) == []
 
 
 def test_routes_match_event_extensions_and_status() -> None:
-    (alert,) = alerts.effects_of(
+    (alert,) = alert_rules.effects_of(
         event(events.BACKUP_FAILED, {"code": "x", "message": "y"}, team="payments")
     ).firing
     routes = [{"match": {"team": "payments", "status": "firing"}, "receivers": ["payments"]}]

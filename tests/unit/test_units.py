@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.core import units
+from backup2gitops.core import entry_points, units
 from backup2gitops.core.repo_plan import plan_tree
 
 SOURCE = units.Source(url="https://git.example.com/c.git", branch="main")
@@ -80,7 +80,7 @@ def test_entry_points_need_a_source() -> None:
 
 def flux(settings: units.FluxSettings) -> dict[str, dict[str, Any]]:
     found = [unit("cluster-scoped"), unit("namespaces/a"), unit("namespaces/b")]
-    return {name: dict(obj) for name, obj in units.flux_objects(found, SOURCE, settings)}
+    return {name: dict(obj) for name, obj in entry_points.flux_objects(found, SOURCE, settings)}
 
 
 def test_flux_namespaced_units_depend_on_the_cluster_scoped_one() -> None:
@@ -112,8 +112,10 @@ def test_flux_decryption_and_an_existing_source() -> None:
 def test_argocd_applications_cluster_scoped_in_an_earlier_wave() -> None:
     found = [unit("cluster-scoped"), unit("namespaces/a")]
     settings = units.ArgoSettings(mode="applications")
-    apps = dict(units.argocd_objects("prod", found, SOURCE, settings))
-    waves = {name: obj["metadata"]["annotations"][units.SYNC_WAVE] for name, obj in apps.items()}
+    apps = dict(entry_points.argocd_objects("prod", found, SOURCE, settings))
+    waves = {
+        name: obj["metadata"]["annotations"][entry_points.SYNC_WAVE] for name, obj in apps.items()
+    }
     assert waves == {"prod.cluster-scoped.yaml": "-1", "prod.ns.a.yaml": "0"}
     spec = apps["prod.ns.a.yaml"]["spec"]
     assert spec["source"] == {
@@ -124,7 +126,7 @@ def test_argocd_applications_cluster_scoped_in_an_earlier_wave() -> None:
 
 
 def test_argocd_applicationset_generates_over_the_unit_folders() -> None:
-    [(name, appset)] = units.argocd_objects(
+    [(name, appset)] = entry_points.argocd_objects(
         "prod", [unit("cluster-scoped")], SOURCE, units.ArgoSettings()
     )
     assert name == "applicationset.yaml"
@@ -135,7 +137,7 @@ def test_argocd_applicationset_generates_over_the_unit_folders() -> None:
     ]
     names = [g["git"]["template"]["metadata"]["name"] for g in appset["spec"]["generators"]]
     assert names == ["prod.cluster-scoped", "prod.ns.{{ .path.basename }}"]
-    [(_, whole)] = units.argocd_objects("prod", [unit("")], SOURCE, units.ArgoSettings())
+    [(_, whole)] = entry_points.argocd_objects("prod", [unit("")], SOURCE, units.ArgoSettings())
     assert [g["git"]["directories"] for g in whole["spec"]["generators"]] == [
         [{"path": "clusters/prod"}]
     ]
@@ -149,7 +151,9 @@ def test_argocd_syncs_server_side_without_self_heal_unless_asked(mode: units.Arg
         (units.ArgoSettings(mode=mode), False),
         (units.ArgoSettings(mode=mode, self_heal=True, prune=False), True),
     ):
-        for _, obj in units.argocd_objects("prod", [unit("cluster-scoped")], SOURCE, settings):
+        for _, obj in entry_points.argocd_objects(
+            "prod", [unit("cluster-scoped")], SOURCE, settings
+        ):
             spec = obj["spec"]
             if obj["kind"] == "ApplicationSet":
                 spec = spec["generators"][0]["git"]["template"]["spec"]
@@ -274,7 +278,7 @@ def test_the_cluster_scoped_unit_is_cut_too_and_applies_first() -> None:
     assert all(u.cluster_scoped for u in plan.units[:2])
     assert plan.units[0].name == "prod.cluster-scoped.configmaps"
     assert plan.parents[""] == ("cluster-scoped", "namespaces/a")
-    flux_objects = dict(units.flux_objects(plan.units, SOURCE, units.FluxSettings()))
+    flux_objects = dict(entry_points.flux_objects(plan.units, SOURCE, units.FluxSettings()))
     assert flux_objects["prod.ns.a.yaml"]["spec"]["dependsOn"] == [
         {"name": "prod.cluster-scoped.configmaps"},
         {"name": "prod.cluster-scoped.deployments.apps"},
@@ -301,7 +305,7 @@ def test_the_applicationset_excludes_a_cut_namespace_and_generates_over_its_fold
     plan = units.plan_units(
         "prod", members(cluster=1, ns_big=3, ns_small=1), layout=units.Layout(split_over=4)
     )
-    [(_, appset)] = units.argocd_objects("prod", plan.units, SOURCE, units.ArgoSettings())
+    [(_, appset)] = entry_points.argocd_objects("prod", plan.units, SOURCE, units.ArgoSettings())
     generators = [g["git"] for g in appset["spec"]["generators"]]
     assert [g["directories"] for g in generators] == [
         [{"path": "clusters/prod/cluster-scoped"}],

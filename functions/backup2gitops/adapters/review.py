@@ -7,7 +7,8 @@ returned, so a redelivered backup does not open a second one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -44,100 +45,111 @@ def _check(response: requests.Response, what: str) -> Any:
     return response.json()
 
 
-def _open_or_find(
-    *,
-    create: Callable[[], requests.Response],
-    exists_status: int,
-    find: Callable[[], requests.Response],
-    host: str,
-    url_key: str,
-    number_key: str,
-) -> ReviewRequest:
-    """Create the request; when the host says one already exists for the branch, find it."""
-    try:
-        response = create()
-        if response.status_code == exists_status:
-            found = _check(find(), f"{host}: list open requests")
-            if found:
-                return ReviewRequest(found[0][url_key], found[0][number_key], created=False)
-        made = _check(response, f"{host}: create request")
-    except requests.RequestException as exc:
-        raise ReviewError(f"{host} unreachable: {type(exc).__name__}", retryable=True) from exc
-    return ReviewRequest(made[url_key], made[number_key], created=True)
+class ForgeReviews(ABC):
+    """One host's review requests over its REST API: create one for the branch; when the host
+    answers ``exists_status`` (one is already open for it), find that one instead. A host says
+    where its requests live, what it calls their fields and how it is asked; the rest is here."""
+
+    host = ""
+    exists_status = 0
+    url_key = ""
+    number_key = ""
+
+    def __init__(self, *, requests_url: str, headers: Mapping[str, str], timeout_s: float) -> None:
+        self.requests_url = requests_url
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+        self.timeout_s = timeout_s
+
+    @abstractmethod
+    def new_request(self, *, branch: str, base: str, title: str, body: str) -> dict[str, Any]:
+        """The body that asks the host for a request of ``branch`` into ``base``."""
+
+    @abstractmethod
+    def open_requests_of(self, branch: str) -> dict[str, str]:
+        """The query that lists the open requests of ``branch``."""
+
+    def open(self, *, branch: str, base: str, title: str, body: str) -> ReviewRequest:
+        """Create the request; when the host says one already exists for the branch, find it."""
+        asked = self.new_request(branch=branch, base=base, title=title, body=body)
+        try:
+            response = self.session.post(self.requests_url, json=asked, timeout=self.timeout_s)
+            if response.status_code == self.exists_status:
+                find = self.session.get(
+                    self.requests_url, params=self.open_requests_of(branch), timeout=self.timeout_s
+                )
+                found = _check(find, f"{self.host}: list open requests")
+                if found:
+                    return ReviewRequest(
+                        found[0][self.url_key], found[0][self.number_key], created=False
+                    )
+            created = _check(response, f"{self.host}: create request")
+        except requests.RequestException as exc:
+            raise ReviewError(
+                f"{self.host} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
+        return ReviewRequest(created[self.url_key], created[self.number_key], created=True)
 
 
-class GitHubReviews:
+class GitHubReviews(ForgeReviews):
     """POST /repos/{owner}/{repo}/pulls (422 when one exists for the branch: look it up)."""
+
+    host = "GitHub"
+    exists_status = 422  # "A pull request already exists for ..."
+    url_key = "html_url"
+    number_key = "number"
 
     def __init__(
         self, *, project: str, token: str, api_url: str | None = None, timeout_s: float = 15.0
     ) -> None:
-        self.base = (api_url or "https://api.github.com").rstrip("/") + f"/repos/{project}"
-        self.owner = project.split("/", 1)[0]
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
+        api = (api_url or "https://api.github.com").rstrip("/")
+        super().__init__(
+            requests_url=f"{api}/repos/{project}/pulls",
+            headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",
-            }
+            },
+            timeout_s=timeout_s,
         )
-        self.timeout_s = timeout_s
+        self.owner = project.split("/", 1)[0]
 
-    def open(self, *, branch: str, base: str, title: str, body: str) -> ReviewRequest:
-        pulls = f"{self.base}/pulls"
-        return _open_or_find(
-            create=lambda: self.session.post(
-                pulls,
-                json={"title": title, "head": branch, "base": base, "body": body},
-                timeout=self.timeout_s,
-            ),
-            exists_status=422,  # "A pull request already exists for ..."
-            find=lambda: self.session.get(
-                pulls,
-                params={"head": f"{self.owner}:{branch}", "state": "open"},
-                timeout=self.timeout_s,
-            ),
-            host="GitHub",
-            url_key="html_url",
-            number_key="number",
-        )
+    def new_request(self, *, branch: str, base: str, title: str, body: str) -> dict[str, Any]:
+        return {"title": title, "head": branch, "base": base, "body": body}
+
+    def open_requests_of(self, branch: str) -> dict[str, str]:
+        return {"head": f"{self.owner}:{branch}", "state": "open"}
 
 
-class GitLabReviews:
+class GitLabReviews(ForgeReviews):
     """POST /projects/{id}/merge_requests (409 when one exists for the branch: look it up)."""
+
+    host = "GitLab"
+    exists_status = 409  # "Another open merge request already exists for this source branch"
+    url_key = "web_url"
+    number_key = "iid"
 
     def __init__(
         self, *, project: str, token: str, api_url: str | None = None, timeout_s: float = 15.0
     ) -> None:
         api = (api_url or "https://gitlab.com/api/v4").rstrip("/")
-        self.base = f"{api}/projects/{quote(project, safe='')}"
-        self.session = requests.Session()
-        self.session.headers.update({"PRIVATE-TOKEN": token})
-        self.timeout_s = timeout_s
-
-    def open(self, *, branch: str, base: str, title: str, body: str) -> ReviewRequest:
-        merges = f"{self.base}/merge_requests"
-        return _open_or_find(
-            create=lambda: self.session.post(
-                merges,
-                json={
-                    "source_branch": branch,
-                    "target_branch": base,
-                    "title": title,
-                    "description": body,
-                    "remove_source_branch": True,
-                },
-                timeout=self.timeout_s,
-            ),
-            exists_status=409,  # "Another open merge request already exists for this source branch"
-            find=lambda: self.session.get(
-                merges, params={"source_branch": branch, "state": "opened"}, timeout=self.timeout_s
-            ),
-            host="GitLab",
-            url_key="web_url",
-            number_key="iid",
+        super().__init__(
+            requests_url=f"{api}/projects/{quote(project, safe='')}/merge_requests",
+            headers={"PRIVATE-TOKEN": token},
+            timeout_s=timeout_s,
         )
+
+    def new_request(self, *, branch: str, base: str, title: str, body: str) -> dict[str, Any]:
+        return {
+            "source_branch": branch,
+            "target_branch": base,
+            "title": title,
+            "description": body,
+            "remove_source_branch": True,
+        }
+
+    def open_requests_of(self, branch: str) -> dict[str, str]:
+        return {"source_branch": branch, "state": "opened"}
 
 
 def review_host(config: ReviewConfig, *, environ: Mapping[str, str]) -> ReviewHost | None:

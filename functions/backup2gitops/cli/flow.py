@@ -113,21 +113,6 @@ def delivery_result(status: int, headers: Mapping[str, str], body: bytes) -> Del
     return DeliveryResult(status)
 
 
-def _post(
-    session: requests.Session,
-    url: str,
-    event: Event,
-    *,
-    timeout_s: float | None,
-    headers: Mapping[str, str] | None = None,
-) -> DeliveryResult:
-    own, body = codec.to_http(event)
-    response = session.post(
-        url, headers={**own, **(headers or {})}, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S
-    )
-    return delivery_result(response.status_code, dict(response.headers), response.content)
-
-
 def resolve_uri(destination: Destination, base: str | None) -> str | None:
     """A Destination's URL: its ``uri`` alone, or resolved against the ref's address ``base``."""
     if destination.ref is None:
@@ -137,15 +122,52 @@ def resolve_uri(destination: Destination, base: str | None) -> str | None:
     return urljoin(base, destination.uri) if destination.uri else base
 
 
-class InProcessTransport:
+class HttpTransport:
+    """Delivers over HTTP to served functions and ``uri:`` subscribers, as Knative's broker
+    filter does."""
+
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self.urls = dict(urls)
+        self.session = requests.Session()
+
+    def resolve(self, destination: Destination) -> str | None:
+        return resolve_uri(destination, self.urls.get(str(destination.ref)))
+
+    def send(
+        self,
+        url: str,
+        event: Event,
+        *,
+        timeout_s: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DeliveryResult:
+        own, body = codec.to_http(event)
+        sent = {**own, **(headers or {})}
+        served = self.in_process(url, headers=sent, body=body)
+        if served is not None:
+            return served
+        response = self.session.post(
+            url, headers=sent, data=body, timeout=timeout_s or DEFAULT_TIMEOUT_S
+        )
+        return delivery_result(response.status_code, dict(response.headers), response.content)
+
+    def in_process(
+        self, url: str, *, headers: Mapping[str, str], body: bytes
+    ) -> DeliveryResult | None:
+        """The answer of a function served in this process at ``url``; None: none is, the
+        event goes over HTTP."""
+        return None
+
+
+class InProcessTransport(HttpTransport):
     """Delivers to the functions through their HTTP wrappers without sockets (Flask's test
     client), at the cluster-local addresses Knative gives them; ``uri:`` subscribers over HTTP."""
 
     def __init__(
         self, specs: Mapping[str, FunctionSpec[Any]], contexts: Mapping[str, FunctionContext]
     ) -> None:
+        super().__init__({})
         self.apps: dict[str, flask.Flask] = {}
-        self.session = requests.Session()
         self.on_delivery: Callable[[str], None] | None = None
         """Told the service each delivery goes to, before it is made (demo's progress)."""
         for name, spec in specs.items():
@@ -176,42 +198,14 @@ class InProcessTransport:
         known = destination.ref in self.apps
         return resolve_uri(destination, self.address(str(destination.ref)) if known else None)
 
-    def send(
-        self,
-        url: str,
-        event: Event,
-        *,
-        timeout_s: float | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> DeliveryResult:
+    def in_process(
+        self, url: str, *, headers: Mapping[str, str], body: bytes
+    ) -> DeliveryResult | None:
         host = urlsplit(url).hostname or ""
         service = host.removesuffix(f".{NAMESPACE}.svc.cluster.local")
-        if service != host and service in self.apps:
-            own, body = codec.to_http(event)
-            return self.post(service, headers={**own, **(headers or {})}, body=body)
-        return _post(self.session, url, event, timeout_s=timeout_s, headers=headers)
-
-
-class HttpTransport:
-    """Delivers over HTTP to served functions and ``uri:`` subscribers, as Knative's broker
-    filter does."""
-
-    def __init__(self, urls: Mapping[str, str]) -> None:
-        self.urls = dict(urls)
-        self.session = requests.Session()
-
-    def resolve(self, destination: Destination) -> str | None:
-        return resolve_uri(destination, self.urls.get(str(destination.ref)))
-
-    def send(
-        self,
-        url: str,
-        event: Event,
-        *,
-        timeout_s: float | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> DeliveryResult:
-        return _post(self.session, url, event, timeout_s=timeout_s, headers=headers)
+        if service == host or service not in self.apps:
+            return None
+        return self.post(service, headers=headers, body=body)
 
 
 def minio_webhook_body(*, bucket: str, key: str, etag: str, size: int) -> bytes:

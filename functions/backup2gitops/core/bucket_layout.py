@@ -40,21 +40,22 @@ __all__ = [
     "CLUSTER_PATTERN",
     "MANIFEST_NAME",
     "NAME_PATTERN",
+    "PREFIX_SEGMENT_RE",
     "VELERO_BACKUP_JSON",
     "BackupKey",
     "BackupKeys",
-    "DeliveryRecord",
     "LayoutError",
     "backup_keys",
-    "delivery_record_key",
     "is_cluster_name",
+    "is_hostile",
+    "join_prefix",
     "native_archive_key",
     "native_backup_dir",
     "native_cluster_dir",
     "native_manifest_key",
     "new_backup_id",
-    "parse_delivery_record_key",
     "parse_key",
+    "split_prefix",
     "validate_cluster",
     "validate_name",
     "velero_archive_key",
@@ -74,7 +75,7 @@ CLUSTER_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _NAME_RE = re.compile(NAME_PATTERN)
 _CLUSTER_RE = re.compile(CLUSTER_PATTERN)
 _MAX_NAME = 253
-_PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9_.=+@-]+")
+PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9_.=+@-]+")
 
 Format = Literal["native", "velero"]
 Role = Literal["manifest", "archive", "velero_json", "other"]
@@ -131,36 +132,38 @@ def validate_name(value: str, *, what: str = "name") -> str:
     return value
 
 
-def _split_prefix(prefix: str) -> list[str]:
+def split_prefix(prefix: str) -> list[str]:
+    """The segments of a key prefix (``LayoutError`` on one that could escape or is not plain)."""
     stripped = prefix.strip("/")
     if not stripped:
         return []
     segments = stripped.split("/")
     for segment in segments:
-        if segment in {"", ".", ".."} or _PREFIX_SEGMENT_RE.fullmatch(segment) is None:
+        if segment in {"", ".", ".."} or PREFIX_SEGMENT_RE.fullmatch(segment) is None:
             raise LayoutError(f"invalid prefix {prefix!r}: bad segment {segment!r}")
     return segments
 
 
 def _normalise_prefix(prefix: str) -> str:
-    return "/".join(_split_prefix(prefix))
+    return "/".join(split_prefix(prefix))
 
 
-def _join(prefix: str, *parts: str) -> str:
-    return "/".join([*_split_prefix(prefix), *parts])
+def join_prefix(prefix: str, *parts: str) -> str:
+    """``parts`` under ``prefix`` (checked by ``split_prefix``), joined with ``/``."""
+    return "/".join([*split_prefix(prefix), *parts])
 
 
 def native_cluster_dir(*, prefix: str, cluster: str) -> str:
     """The folder of one cluster's native backups, with a trailing slash (for listing)."""
     validate_cluster(cluster)
-    return _join(prefix, BACKUPS_DIR, cluster) + "/"
+    return join_prefix(prefix, BACKUPS_DIR, cluster) + "/"
 
 
 def native_backup_dir(*, prefix: str, cluster: str, backup_id: str) -> str:
     """The folder of one native backup, with a trailing slash (for listing)."""
     validate_cluster(cluster)
     validate_name(backup_id, what="backup id")
-    return _join(prefix, BACKUPS_DIR, cluster, backup_id) + "/"
+    return join_prefix(prefix, BACKUPS_DIR, cluster, backup_id) + "/"
 
 
 def native_archive_key(*, prefix: str, cluster: str, backup_id: str) -> str:
@@ -176,13 +179,13 @@ def native_manifest_key(*, prefix: str, cluster: str, backup_id: str) -> str:
 def velero_backup_json_key(*, prefix: str, name: str) -> str:
     """``[prefix/]backups/<name>/velero-backup.json``."""
     validate_name(name, what="Velero backup name")
-    return _join(prefix, BACKUPS_DIR, name, VELERO_BACKUP_JSON)
+    return join_prefix(prefix, BACKUPS_DIR, name, VELERO_BACKUP_JSON)
 
 
 def velero_archive_key(*, prefix: str, name: str) -> str:
     """``[prefix/]backups/<name>/<name>.tar.gz``."""
     validate_name(name, what="Velero backup name")
-    return _join(prefix, BACKUPS_DIR, name, f"{name}.tar.gz")
+    return join_prefix(prefix, BACKUPS_DIR, name, f"{name}.tar.gz")
 
 
 def new_backup_id(now: datetime) -> str:
@@ -192,7 +195,8 @@ def new_backup_id(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
 
 
-def _hostile(key: str) -> bool:
+def is_hostile(key: str) -> bool:
+    """Whether a key could mean another place than it says (absolute, ``..``, empty parts)."""
     return (
         not key
         or key.startswith("/")
@@ -255,7 +259,7 @@ def parse_key(key: str, *, velero_prefixes: Sequence[str] = ("",)) -> BackupKey 
     native shape, under any prefix, is native. Hostile keys (absolute, ``..``, empty segments,
     backslashes, NUL) and names that fail validation give None, never an exception.
     """
-    if _hostile(key):
+    if is_hostile(key):
         return None
     segments = key.split("/")
     configured: set[str] = set()
@@ -309,70 +313,3 @@ def backup_keys(
     if set(found) != {marker_role, "archive"} or len({p.prefix for p in parsed if p}) != 1:
         raise LayoutError(f"want the {marker_role} and the archive of one backup, got {list(keys)}")
     return BackupKeys(marker=found[marker_role], archive=found["archive"])
-
-
-# ------------------------------------------------------------------ alert-router's delivery records
-
-DELIVERY_OUTCOMES = ("delivered", "rejected", "failed")
-"""What a delivery record says happened (a replayed or skipped delivery sends nothing: no record)."""
-_UNNAMED = "_"
-
-
-class DeliveryRecord(BaseModel):
-    """One alert delivery alert-router made, as its record's key spells it out.
-
-    The key alone holds every field (``<prefix><receiver>/<outcome>/<alertname>/<cluster>/
-    <status>/<delivery>``), so health-aggregator counts deliveries from a listing, without reading
-    an object. ``delivery`` is a digest of (event id, alert fingerprint, status): the same for
-    every receiver of one alert of one event, and for a redelivery of that event.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    receiver: str
-    outcome: str
-    alertname: str
-    cluster: str
-    """"" when the alert names no cluster."""
-    status: str
-    delivery: str
-
-
-def _segment(value: str) -> str:
-    if not value:
-        return _UNNAMED
-    return value if _PREFIX_SEGMENT_RE.fullmatch(value) and value not in {".", ".."} else _UNNAMED
-
-
-def delivery_record_key(*, prefix: str, record: DeliveryRecord) -> str:
-    """The object key of ``record`` under ``prefix`` (``alerts.deliveries_prefix``)."""
-    if record.outcome not in DELIVERY_OUTCOMES:
-        raise LayoutError(f"invalid delivery outcome {record.outcome!r}")
-    parts = (
-        record.receiver,
-        record.outcome,
-        record.alertname,
-        record.cluster,
-        record.status,
-        record.delivery,
-    )
-    return _join(prefix, *(_segment(part) for part in parts))
-
-
-def parse_delivery_record_key(key: str, *, prefix: str) -> DeliveryRecord | None:
-    """The record a key under ``prefix`` spells out; None for any other key."""
-    base = _join(prefix) + "/" if _split_prefix(prefix) else ""
-    if not key.startswith(base) or _hostile(key):
-        return None
-    parts = key[len(base) :].split("/")
-    if len(parts) != 6 or parts[1] not in DELIVERY_OUTCOMES:
-        return None
-    receiver, outcome, alertname, cluster, status, delivery = parts
-    return DeliveryRecord(
-        receiver=receiver,
-        outcome=outcome,
-        alertname=alertname,
-        cluster="" if cluster == _UNNAMED else cluster,
-        status=status,
-        delivery=delivery,
-    )

@@ -10,7 +10,7 @@ every process instead, and so they are the same whichever instance (or how many)
   The branch only moves forward (never force-pushed), so these counts never go down;
 - **the bucket's completion markers** (``manifest.json`` of native backups): completed backups
   not generated yet;
-- **alert-router's delivery records** (``core.bucket_layout.DeliveryRecord``): each delivery's receiver
+- **alert-router's delivery records** (``core.delivery_records.DeliveryRecord``): each delivery's receiver
   and outcome, and -- one record per alert of an event -- the failures it was told of
   (``backup.failed`` -> ``BackupFailed``, ``gitops.failed`` -> ``GitopsFailed``).
 
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from backup2gitops.core.bucket_layout import DeliveryRecord
+from backup2gitops.core.delivery_records import DeliveryRecord
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400,
@@ -56,7 +56,7 @@ def build_info_labels(*, version: str, python_version: str) -> dict[str, str]:
 
 
 FAILURE_ALERTS = {"backup": "BackupFailed", "generation": "GitopsFailed"}
-"""The alert alert-router raises for each failure event (``core.alerts``)."""
+"""The alert alert-router raises for each failure event (``core.alert_rules``)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from backup2gitops.core import kube_yaml, units
+from backup2gitops.core import entry_points, kube_yaml, units
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.ownership import SharedFolder
 from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
@@ -91,7 +91,9 @@ def iter_files(
     folders += [(unit.folder, unit.files) for unit in plan.units]
     points = [
         (f"{root}/{relative}", obj)
-        for relative, obj in units.entry_points(cluster=cluster, units=plan.units, layout=layout)
+        for relative, obj in entry_points.entry_points(
+            cluster=cluster, units=plan.units, layout=layout
+        )
     ]
     if shared is not None:
         seen.update(f"{folder}/{KUSTOMIZATION}" for folder, _ in folders)

@@ -12,7 +12,7 @@ import yaml
 
 from backup2gitops.adapters.receivers.alertmanager import to_postable
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.core import alerts, drift, events
+from backup2gitops.core import alert_rules, alerts, drift, events
 from tests.unit.drift.test_drift_golden import CASES, run_case
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -110,7 +110,9 @@ PRIV = events.DriftFinding(
 
 
 def test_one_notice_per_finding_ending_by_itself() -> None:
-    effects = alerts.effects_of(drifted_event(ADMIN, HOOK, PRIV), notice_for=timedelta(hours=3))
+    effects = alert_rules.effects_of(
+        drifted_event(ADMIN, HOOK, PRIV), notice_for=timedelta(hours=3)
+    )
     assert effects.resolves == ()
     assert [a.labels for a in effects.firing] == [
         {
@@ -143,7 +145,7 @@ def test_one_notice_per_finding_ending_by_itself() -> None:
         assert alert.ends_at == T0 + timedelta(hours=3)
         assert alert.annotations["commit"] == "c" * 40
     assert len({a.fingerprint for a in effects.firing}) == 3
-    default = alerts.effects_of(drifted_event(ADMIN))
+    default = alert_rules.effects_of(drifted_event(ADMIN))
     assert default.firing[0].ends_at == T0 + timedelta(hours=24)
 
 
@@ -158,12 +160,12 @@ def test_other_alerts_keep_their_fingerprint_and_are_not_notices() -> None:
         cluster="prod",
         data={"cluster": "prod", "code": "x", "message": "y"},
     )
-    (alert,) = alerts.effects_of(failed).firing
+    (alert,) = alert_rules.effects_of(failed).firing
     assert alert.fingerprint == old and not alert.is_notice
 
 
 def test_alertmanager_gets_the_notice_end_not_its_ttl() -> None:
-    (notice,) = alerts.effects_of(drifted_event(ADMIN), notice_for=timedelta(hours=5)).firing
+    (notice,) = alert_rules.effects_of(drifted_event(ADMIN), notice_for=timedelta(hours=5)).firing
     body = to_postable(notice, now=T0 + timedelta(minutes=1), firing_ttl_s=60)
     assert body["startsAt"] == "2026-03-01T12:00:00Z"
     assert body["endsAt"] == "2026-03-01T17:00:00Z"
