@@ -26,11 +26,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 
 from tests.recording import free_port, free_port_block
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 MINIO_MISSING = (
@@ -128,6 +131,27 @@ class Minio:
     log: Path
     pid: int = 0
     """The server's process id, for tests that kill it mid-request."""
+
+    def s3_client(self) -> S3Client:
+        """A boto3 S3 client on this server, as its root user."""
+        return minio_s3_client(self.url, user=self.user, password=self.password)
+
+
+def minio_s3_client(
+    url: str, *, user: str = MINIO_USER, password: str = MINIO_PASSWORD
+) -> S3Client:
+    """A boto3 S3 client on the MinIO at ``url`` (path-style addressing: no bucket in the host)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=user,
+        aws_secret_access_key=password,
+        config=BotoConfig(s3={"addressing_style": "path"}),
+    )
 
 
 @contextlib.contextmanager
@@ -251,6 +275,7 @@ __all__ = [
     "gopath_binary",
     "http_recorder",
     "minio_binary",
+    "minio_s3_client",
     "minio_server",
     "serve_function",
     "wait_for",

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
@@ -26,13 +25,7 @@ def minio_with_bucket(tmp_path: Path, bucket: str) -> Iterator[Minio]:
     if minio_binary() is None:
         pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
     with minio_server(tmp_path) as server:
-        boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        ).create_bucket(Bucket=bucket)
+        server.s3_client().create_bucket(Bucket=bucket)
         yield server
 
 

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,7 +21,8 @@ from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from tests.e2e.servers import minio_binary, minio_server
+from tests.e2e.servers import Minio
+from tests.e2e.stores import minio_with_bucket
 
 CHECKED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 """The clock of every run here: the report says exactly when it was checked."""
@@ -31,11 +31,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def minio(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if minio_binary() is None:
-        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
-    with minio_server(tmp_path) as server:
-        yield {"url": server.url, "user": server.user, "password": server.password}
+def minio(tmp_path: Path) -> Iterator[Minio]:
+    with minio_with_bucket(tmp_path, "backups") as server:
+        yield server
 
 
 class RacingS3Store(S3Store):
@@ -51,17 +49,8 @@ class RacingS3Store(S3Store):
         return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
 
 
-def test_two_concurrent_runs_announce_one_change(minio: dict[str, Any], tmp_path: Path) -> None:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=minio["url"],
-        region_name="us-east-1",
-        aws_access_key_id=minio["user"],
-        aws_secret_access_key=minio["password"],
-    )
-    client.create_bucket(Bucket="backups")
+def test_two_concurrent_runs_announce_one_change(minio: Minio, tmp_path: Path) -> None:
+    client = minio.s3_client()
     plain = S3Store(bucket="backups", client=client, display_url="s3://backups")
     plain.put_bytes("backups/prod/b1/manifest.json", b"{}")
     plain.put_bytes("state/probe.json", b"1", if_none_match=True)
@@ -72,7 +61,7 @@ def test_two_concurrent_runs_announce_one_change(minio: dict[str, Any], tmp_path
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(git_dir)], check=True)
     config = parse_config(
         f"""
-storage: {{url: "s3://backups", endpoint_url: "{minio["url"]}", health_url: "{minio["url"]}"}}
+storage: {{url: "s3://backups", endpoint_url: "{minio.url}", health_url: "{minio.url}"}}
 git: {{url: "{git_dir}", cache_dir: "{tmp_path / "cache"}"}}
 clusters: [{{name: prod}}]
 health: {{check_timeout_s: 10}}

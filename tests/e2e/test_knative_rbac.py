@@ -23,11 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 import yaml
-from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.storage import FileStore, MemoryStore
@@ -46,6 +44,7 @@ from tests.e2e.servers import (
     MINIO_PASSWORD,
     MINIO_USER,
     minio_binary,
+    minio_s3_client,
     minio_server,
     serve_function,
 )
@@ -218,14 +217,7 @@ def test_cluster_backup_with_its_service_account_reads_what_an_admin_reads(
     )
     kubeconfig = cluster.kubeconfig_for(backup_token, tmp_path / "cluster-backup.kubeconfig")
     with minio_server(tmp_path) as minio:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=minio.url,
-            region_name="us-east-1",
-            aws_access_key_id=MINIO_USER,
-            aws_secret_access_key=MINIO_PASSWORD,
-            config=BotoConfig(s3={"addressing_style": "path"}),
-        )
+        s3 = minio_s3_client(minio.url)
         s3.create_bucket(Bucket="backups")
         config = tmp_path / "config.yaml"
         config.write_text(

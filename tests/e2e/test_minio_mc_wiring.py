@@ -19,9 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
 from backup2gitops.core.backup_manifest import dump_manifest
@@ -134,14 +132,7 @@ def test_mc_wires_minio_to_backup_complete_with_a_least_privilege_user(
             assert refused.returncode != 0
 
             # 4. a backup is written; MinIO's notification reaches backup-complete
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=minio.url,
-                region_name="us-east-1",
-                aws_access_key_id=minio.user,
-                aws_secret_access_key=minio.password,
-                config=BotoConfig(s3={"addressing_style": "path"}),
-            )
+            s3 = minio.s3_client()
             backup = native_backup(cluster="prod", backup_id="20261207t020000z")
             s3.put_object(Bucket=BUCKET, Key=backup.archive_key, Body=backup.archive)
             s3.put_object(

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
 from backup2gitops.adapters.storage import (
@@ -211,13 +210,7 @@ def test_minio_accepts_template_yaml_lifecycle_rules(minio: Minio) -> None:
         if "ExpirationInDays" in rule:
             api["Expiration"] = {"Days": rule["ExpirationInDays"]}
         rules.append(api)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=minio.url,
-        region_name="us-east-1",
-        aws_access_key_id=minio.user,
-        aws_secret_access_key=minio.password,
-    )
+    s3 = minio.s3_client()
     s3.create_bucket(Bucket="lifecycle")
     s3.put_bucket_versioning(Bucket="lifecycle", VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_lifecycle_configuration(

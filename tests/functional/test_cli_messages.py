@@ -148,15 +148,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
             BACKUP2GITOPS__STORAGE__ENDPOINT_URL=server.url,
             BACKUP2GITOPS__STORAGE__ADDRESSING_STYLE="path",
         )
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        )
+        client = server.s3_client()
         backup = native_backup(cluster="prod", backup_id="20261123t020000z")
         client.put_object(Bucket="backups", Key=backup.archive_key, Body=backup.archive)
         from backup2gitops.core.backup_manifest import dump_manifest
