@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.cli import flow as cli_flow
@@ -41,6 +39,7 @@ from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_i
 from tests.e2e.alertmanager import alertmanager_server
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.knative.conftest import NAMESPACE, ProjectOnKnative
+from tests.e2e.minio_webhook import bucket_notifying, webhook_target
 from tests.e2e.servers import (
     MINIO_PASSWORD,
     MINIO_USER,
@@ -49,6 +48,7 @@ from tests.e2e.servers import (
     free_port_block,
     http_recorder,
     minio_binary,
+    minio_s3_client,
     minio_server,
     serve_function,
     wait_for,
@@ -198,12 +198,12 @@ def flow(
             )
             plane.route(name, NAMESPACE, urls[name])
         plane.route("backup2gitops-dead-letter", NAMESPACE, dead_letters.url)
-        minio_env = {
-            "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
-            "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": urls["backup-complete"] + "/",
-            "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_B2G": TOKEN,
-            "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_B2G": str(workdir / "minio-queue"),
-        }
+        minio_env = webhook_target(
+            "B2G",
+            endpoint=urls["backup-complete"] + "/",
+            token=TOKEN,
+            queue_dir=workdir / "minio-queue",
+        )
         stack.enter_context(minio_server(workdir, env=minio_env, port=minio_port))
         extra = [
             trigger("outside-every-event", outside.url + "/"),
@@ -254,29 +254,7 @@ def received(recorder: Recorder, type_: str, *, at_least: int = 1) -> list[Recor
 
 
 def write_sample_backup(flow: Flow) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=flow.minio,
-        region_name="us-east-1",
-        aws_access_key_id=MINIO_USER,
-        aws_secret_access_key=MINIO_PASSWORD,
-        config=BotoConfig(s3={"addressing_style": "path"}),
-    )
-    s3.create_bucket(Bucket="backups")
-    s3.put_bucket_notification_configuration(
-        Bucket="backups",
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": "arn:minio:sqs::B2G:webhook",
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {"FilterRules": [{"Name": "suffix", "Value": "manifest.json"}]}
-                    },
-                }
-            ]
-        },
-    )
+    bucket_notifying(minio_s3_client(flow.minio), "backups")
     store = open_store(
         StorageConfig(url="s3://backups", endpoint_url=flow.minio, addressing_style="path")
     )
