@@ -1,0 +1,29 @@
+"""The git repositories tests push to: a bare one on disk, and the ``GitRemote`` the generator is
+given for it (branch ``main``, one author), so each test names only what it is about."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from backup2gitops.adapters.git import GitRemote
+
+
+def bare_repository(path: Path) -> Path:
+    """An empty bare repository at ``path`` whose HEAD is ``main``, made by git itself."""
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
+    return path
+
+
+def git_remote(url: str | Path, cache_dir: Path, **settings: Any) -> GitRemote:
+    """The remote ``url``'s branch ``main``, cloned under ``cache_dir``, committed to by author
+    ``t``; ``settings`` are GitRemote's other fields (a token, a deadline...)."""
+    return GitRemote(
+        url=str(url),
+        branch="main",
+        cache_dir=cache_dir,
+        author_name="t",
+        author_email="t@example.com",
+        **settings,
+    )
