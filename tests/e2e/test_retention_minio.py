@@ -7,7 +7,6 @@ Backups are written by ``write_native_backup`` (what cluster-backup writes) with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from backup2gitops.core.retention_plan import KeepPolicy
 from backup2gitops.native_backup_writer import CLAIM_TTL, write_native_backup
 from backup2gitops.retention import apply_retention, stored_backups
 from tests.e2e.servers import Minio
-from tests.e2e.stores import minio_with_bucket, store_on
+from tests.e2e.stores import minio_and_store_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -35,23 +34,7 @@ ITEM = BackupItem(
 )
 
 
-@pytest.fixture(scope="module")
-def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
-    with minio_with_bucket(tmp_path_factory.mktemp("minio"), "retention") as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "file", "s3"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> ObjectStore:
-    return store_on(
-        request.param,
-        bucket="retention",
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-        minio=lambda: request.getfixturevalue("minio"),
-    )
+minio, store = minio_and_store_fixtures("retention", ["memory", "file", "s3"])
 
 
 def backup(store: ObjectStore, cluster: str, days_ago: int) -> str:
