@@ -27,3 +27,17 @@ def git_remote(url: str | Path, cache_dir: Path, **settings: Any) -> GitRemote:
         author_email="t@example.com",
         **settings,
     )
+
+
+def git_in(path: Path, *args: str) -> str:
+    """``git -C path ARGS``'s output (a work tree's, or a bare repository's); it must succeed."""
+    return subprocess.run(
+        ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def git_dir_output(git_dir: Path, *args: str) -> str:
+    """``git --git-dir GIT_DIR ARGS``'s output; it must succeed."""
+    return subprocess.run(
+        ["git", "--git-dir", str(git_dir), *args], capture_output=True, text=True, check=True
+    ).stdout

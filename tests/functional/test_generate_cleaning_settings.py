@@ -10,15 +10,15 @@ what people wrote, and every exclusion is counted under its reason.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from backup2gitops.core.archive import ArchiveWriter
+from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import clean_env
+from tests.git_repos import git_in
 
 CONFIG = """\
 generator:
@@ -178,29 +178,7 @@ def test_generate_applies_the_configured_cleaning_settings(tmp_path: Path) -> No
     env = clean_env(tmp_path, BACKUP2GITOPS_CONFIG=str(config))
     env["BACKUP2GITOPS_CONFIG"] = str(config)
     repo = tmp_path / "export"
-    result = subprocess.run(
-        [
-            "python3",
-            "-m",
-            "backup2gitops",
-            "generate",
-            str(_archive(tmp_path)),
-            "--repo",
-            str(repo),
-            "--cluster",
-            "prod",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = generate_report(tmp_path, _archive(tmp_path), repo, env=env)
     assert report["excluded_by_reason"] == {
         "builtin: maintained by the endpoint-controller (endpoints.kubernetes.io/managed-by)": 1,
         "gitops: managed by Flux Kustomization flux-system/apps": 1,
@@ -220,10 +198,5 @@ def test_generate_applies_the_configured_cleaning_settings(tmp_path: Path) -> No
         ).read_text()
     )
     assert webhook["webhooks"][0]["clientConfig"] == {"url": "https://acme.example/v"}
-    message = subprocess.run(
-        ["git", "-C", str(repo), "log", "-1", "--format=%B"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    message = git_in(repo, "log", "-1", "--format=%B")
     assert "gitops: managed by Flux Kustomization flux-system/apps: 1" in message
