@@ -27,7 +27,7 @@ from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_COMPLETED
 from tests.functional.test_backup_complete import BUCKET, Harness
-from tests.functional.test_generation import remote_for
+from tests.git_repos import bare_repository, git_remote
 from tests.hostile.archives import configmap, tarball
 
 
@@ -134,12 +134,11 @@ def test_the_generator_commits_the_rest_of_the_backup(
     tmp_path: Path, depth: int, kept: int
 ) -> None:
     """The deepest object the reader keeps goes through the cleaning and the YAML writer too."""
-    bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    bare = bare_repository(tmp_path / "remote.git")
     data = deep_backup(depth)
     outcome = generation.generate(
         archive=lambda: cast("BinaryIO", io.BytesIO(data)),
-        remote=remote_for(bare, tmp_path / "cache"),
+        remote=git_remote(bare, tmp_path / "cache"),
         cluster="prod",
         backup_id="deep",
         policy=CleaningPolicy(),
