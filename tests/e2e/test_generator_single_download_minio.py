@@ -6,19 +6,18 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import StorageConfig
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.stores import minio_with_bucket
+from tests.git_repos import bare_repository, git_remote
 
 pytestmark = pytest.mark.e2e
 
@@ -83,8 +82,7 @@ def test_the_archive_is_downloaded_once_per_generation(
                 addressing_style="path",
             )
         )
-        bare = tmp_path / "remote.git"
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+        bare = bare_repository(tmp_path / "remote.git")
         for backup_id, value in (("b1", "v"), ("b2", "edited")):
             data = _archive(value)
             key = f"{backup_id}/backup.tar.gz"
@@ -98,13 +96,7 @@ def test_the_archive_is_downloaded_once_per_generation(
 
             outcome = generation.generate(
                 archive=archive,
-                remote=GitRemote(
-                    url=str(bare),
-                    branch="main",
-                    cache_dir=tmp_path / "clones",
-                    author_name="t",
-                    author_email="t@example.com",
-                ),
+                remote=git_remote(bare, tmp_path / "clones"),
                 cluster="prod",
                 backup_id=backup_id,
                 policy=CleaningPolicy(),

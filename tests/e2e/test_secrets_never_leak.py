@@ -20,13 +20,13 @@ import pytest
 import requests
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import events
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
 from tests.functional.test_generation import configmap, tarball
+from tests.git_repos import git_remote
 from tests.recording import free_port
 
 pytestmark = pytest.mark.e2e
@@ -169,13 +169,7 @@ def test_a_token_in_git_url_never_reaches_git_config_or_objects(tmp_path: Path) 
     )
     with git_http_server(root, user="x-access-token", token=GIT_TOKEN) as (base, seen):
         url = base.replace("http://", f"http://x-access-token:{GIT_TOKEN}@") + "gitops.git"
-        remote = GitRemote(
-            url=url,
-            branch="main",
-            cache_dir=tmp_path / "cache",
-            author_name="t",
-            author_email="t@e",
-        )
+        remote = git_remote(url, tmp_path / "cache")
         archive = tarball([configmap("shop", "cm", "v")])
         result = generation.generate(
             archive=lambda: io.BytesIO(archive),

@@ -13,7 +13,6 @@ import flask
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.storage import MemoryStore, StorageError, StorageForbidden
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
@@ -24,6 +23,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator import handler as gitops_handler
 from gitops_generator.handler import SPEC
+from tests.git_repos import bare_repository, git_remote
 
 KEY = "backups/prod/b1/resources.tar.gz"
 
@@ -341,19 +341,11 @@ def test_a_symlink_in_the_gitops_repository_cannot_make_it_write_outside(
 
 def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> None:
     """The generator's own guard (core.trailers), behind the event's validation."""
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    git_remote = GitRemote(
-        url=str(remote),
-        branch="main",
-        cache_dir=tmp_path / "c",
-        author_name="a",
-        author_email="a@b",
-    )
+    remote = bare_repository(tmp_path / "remote.git")
     with pytest.raises(generation.BackupRefused) as caught:
         generation.generate(
             archive=lambda: io.BytesIO(one_configmap_archive()),
-            remote=git_remote,
+            remote=git_remote(remote, tmp_path / "c"),
             cluster="prod",
             backup_id="b1\nCluster: other",
             policy=CleaningPolicy(),
