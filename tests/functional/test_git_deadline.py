@@ -29,17 +29,22 @@ from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
 from tests.git_repos import git_remote
 
 SCHEMES = ["git", "http"]
+SENT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+"""When the ``backup.completed`` the tests deliver was sent."""
 
 
 def client_for(
-    config: Config,
+    url: str,
+    cache_dir: Path,
     published: list[events.Event],
-    sent: datetime,
     *,
+    timeout_s: float,
     age: timedelta = timedelta(seconds=10),  # within generator.retry_window_s
 ) -> Any:
-    """gitops-generator's test client, the backup in its store, its clock ``age`` after ``sent``,
-    what it publishes appended to ``published``."""
+    """gitops-generator's test client pushing to ``url`` with git's deadline ``timeout_s``, the
+    backup in its store, its clock ``age`` after ``SENT``, what it publishes appended to
+    ``published``."""
+    config = Config(git=GitConfig(url=url, cache_dir=cache_dir, timeout_s=timeout_s))
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     ctx = FunctionContext(
@@ -47,7 +52,7 @@ def client_for(
         store=store,
         environ={},
         publish=published.append,
-        clock=lambda: sent + age,
+        clock=lambda: SENT + age,
     )
     app = flask.Flask("g")
     app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
@@ -60,11 +65,9 @@ def test_a_silent_remote_is_git_unavailable_announced_and_the_lock_is_released(
 ) -> None:
     with stalled_remote() as remote:
         url = f"{scheme}://127.0.0.1:{remote.port}/gitops.git"
-        config = Config(git=GitConfig(url=url, cache_dir=tmp_path / "cache", timeout_s=3))
         published: list[events.Event] = []
-        sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-        client = client_for(config, published, sent)
-        event = completed().model_copy(update={"time": sent})
+        client = client_for(url, tmp_path / "cache", published, timeout_s=3)
+        event = completed().model_copy(update={"time": SENT})
 
         for delivery in (1, 2):  # the second takes the lock the first released
             status, _ = post(client, event)
@@ -84,11 +87,9 @@ def test_past_the_retry_window_the_silent_remote_is_answered_with_gitops_failed(
     """When the Broker is about to give up, the answer itself is the alert."""
     with stalled_remote() as remote:
         url = f"{scheme}://127.0.0.1:{remote.port}/gitops.git"
-        config = Config(git=GitConfig(url=url, cache_dir=tmp_path / "cache", timeout_s=2))
         published: list[events.Event] = []
-        sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-        client = client_for(config, published, sent, age=timedelta(hours=1))
-        status, _ = post(client, completed().model_copy(update={"time": sent}))
+        client = client_for(url, tmp_path / "cache", published, timeout_s=2, age=timedelta(hours=1))
+        status, _ = post(client, completed().model_copy(update={"time": SENT}))
         assert status == 202  # the reply went to the publisher: no redelivery
         assert [e.type for e in published] == [events.GITOPS_FAILED]
         failed = events.GitopsFailed.model_validate(published[0].data)
