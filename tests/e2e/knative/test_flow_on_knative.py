@@ -36,7 +36,7 @@ from backup2gitops.config import StorageConfig
 from backup2gitops.core import events
 from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
-from tests.e2e.alertmanager import alertmanager_server
+from tests.e2e.alertmanager import alertmanager_server, webhook_config
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.knative.conftest import NAMESPACE, ProjectOnKnative
 from tests.e2e.minio_webhook import bucket_notifying, webhook_target
@@ -80,18 +80,6 @@ alerts:
   receivers: [{{name: am, type: alertmanager, url: "{alertmanager}",
                health_url: "{alertmanager}/-/ready"}}]
   routes: [{{receivers: [am]}}]
-"""
-ALERTMANAGER_CONFIG = """
-route:
-  receiver: hook
-  group_by: [cluster]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {hook}
 """
 
 
@@ -156,9 +144,7 @@ def flow(
         dead_letters = stack.enter_context(http_recorder())
         alerts = stack.enter_context(http_recorder())
         alertmanager = stack.enter_context(
-            alertmanager_server(
-                workdir / "alertmanager", ALERTMANAGER_CONFIG.format(hook=alerts.url + "/am")
-            )
+            alertmanager_server(workdir / "alertmanager", webhook_config(alerts.url + "/am"))
         )
         git_base = stack.enter_context(git_daemon(workdir / "git"))
         remote = git_base + "gitops.git"
