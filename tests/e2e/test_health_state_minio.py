@@ -7,7 +7,6 @@ without it the test is skipped. The conditional puts are MinIO's own ``If-Match`
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed, S3Store
+from backup2gitops.adapters.storage import PreconditionFailed, S3Store
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
@@ -23,6 +22,8 @@ from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
 from tests.e2e.servers import Minio
 from tests.e2e.stores import minio_with_bucket
+from tests.fixtures.racing_state import RacingHealthWrites
+from tests.git_repos import bare_repository
 
 CHECKED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 """The clock of every run here: the report says exactly when it was checked."""
@@ -36,17 +37,10 @@ def minio(tmp_path: Path) -> Iterator[Minio]:
         yield server
 
 
-class RacingS3Store(S3Store):
+class RacingS3Store(RacingHealthWrites, S3Store):
     """Both runs have read the state before either writes it."""
 
     barrier = threading.Barrier(2, timeout=120)
-
-    def put_bytes(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> ObjectInfo:
-        if key.startswith("state/health"):
-            self.barrier.wait()
-        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
 
 
 def test_two_concurrent_runs_announce_one_change(minio: Minio, tmp_path: Path) -> None:
@@ -57,8 +51,7 @@ def test_two_concurrent_runs_announce_one_change(minio: Minio, tmp_path: Path) -
     with pytest.raises(PreconditionFailed):  # the server really enforces conditions
         plain.put_bytes("state/probe.json", b"2", if_none_match=True)
 
-    git_dir = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(git_dir)], check=True)
+    git_dir = bare_repository(tmp_path / "remote.git")
     config = parse_config(
         f"""
 storage: {{url: "s3://backups", endpoint_url: "{minio.url}", health_url: "{minio.url}"}}

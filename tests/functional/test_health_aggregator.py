@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from backup2gitops.adapters.storage import FileStore, ObjectInfo
+from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
+from tests.fixtures.racing_state import RacingHealthWrites
 from tests.functional.http_client import client
 from tests.recording import Recorder
 
@@ -178,17 +179,10 @@ def test_metrics_parse(tmp: Path) -> None:
     assert not [k for k in samples if ("cluster", "prod") in k[1]]  # not the external label
 
 
-class RacingStore(FileStore):
+class RacingStore(RacingHealthWrites, FileStore):
     """Both runs read the state before either writes it."""
 
     barrier = threading.Barrier(2, timeout=120)
-
-    def put_bytes(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> ObjectInfo:
-        if key.startswith("state/health"):
-            self.barrier.wait()
-        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
 
 
 @pytest.mark.parametrize("existing_state", [False, True])
