@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.generate_process import generate_argv
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import wait_for
 from tests.e2e.test_generate_git_daemon import write_backup
@@ -71,23 +71,6 @@ def hooks_env(tmp: Path, point: str) -> dict[str, str]:
     env["B2G_REF_POINT"] = point if point.startswith("ref-") else "none"
     env["B2G_PAUSE_MARK"] = str(tmp / "paused")
     return env
-
-
-def generate_argv(tarball: Path, *, url: str, backup_id: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "backup2gitops",
-        "generate",
-        str(tarball),
-        "--repo",
-        url,
-        "--cluster",
-        "prod",
-        "--backup-id",
-        backup_id,
-        "--json",
-    ]
 
 
 def remote_git(srv: Path, *args: str) -> str:
