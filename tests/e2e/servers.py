@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import requests
 
-from tests.recording import free_port, free_port_block
+from tests.recording import free_port, free_port_block, serving
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -254,15 +254,9 @@ def http_recorder(*, status: int = 202) -> Iterator[Recorder]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        recorder = Recorder(url=f"http://127.0.0.1:{port}")
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 __all__ = [

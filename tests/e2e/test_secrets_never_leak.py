@@ -27,7 +27,7 @@ from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
 from tests.functional.test_generation import configmap, tarball
 from tests.git_repos import git_remote
-from tests.recording import free_port
+from tests.recording import free_port, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -77,14 +77,11 @@ def hostile_receivers() -> Iterator[tuple[str, dict[str, int]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", done
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server, poll_interval=0.05) as port:
+        try:
+            yield f"http://127.0.0.1:{port}", done
+        finally:
+            release.set()
 
 
 CONFIG = """
