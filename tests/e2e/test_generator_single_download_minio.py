@@ -4,7 +4,6 @@ cleaning needs is built in the same read, and a daily backup re-reads nothing ei
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,9 +13,9 @@ import pytest
 from backup2gitops import generation
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import StorageConfig
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.stores import minio_with_bucket
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.git_repos import bare_repository, git_remote
 
 pytestmark = pytest.mark.e2e
@@ -41,32 +40,25 @@ class _Counted:
 
 
 def _archive(value: str) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="statefulsets.apps",
-            namespace="db",
-            name="pg",
-            obj={
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "metadata": {"name": "pg", "namespace": "db"},
-                "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
-            },
-        )
-        for i in range(50):
-            writer.add(
-                group_resource="configmaps",
-                namespace="db",
-                name=f"c{i}",
-                obj={
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": f"c{i}", "namespace": "db"},
-                    "data": {"k": value if i == 7 else "v"},
-                },
-            )
-    return out.getvalue()
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "pg", "namespace": "db"},
+        "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
+    }
+    configmaps = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"c{i}", "namespace": "db"},
+            "data": {"k": value if i == 7 else "v"},
+        }
+        for i in range(50)
+    ]
+    return backup_tarball(
+        [object_item("statefulsets.apps", statefulset)]
+        + [object_item("configmaps", obj) for obj in configmaps]
+    )
 
 
 def test_the_archive_is_downloaded_once_per_generation(

@@ -16,8 +16,9 @@ import yaml
 from backup2gitops import generation
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.core import sops_files
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.git_repos import bare_repository, git_remote
 
 GOBIN = Path(os.environ.get("GOPATH", str(Path.home() / "go"))) / "bin"
@@ -83,10 +84,7 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
 ) -> None:
     public, key = age_key
     remote = bare_repository(tmp_path / "r.git")
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(group_resource="secrets", namespace="payments", name="db", obj=SECRET)
-    data = out.getvalue()
+    data = backup_tarball([object_item("secrets", SECRET)])
     outcome = generate_sops(
         data,
         remote,
@@ -144,23 +142,22 @@ def git_out(remote: Path, *args: str) -> str:
 
 def secrets_archive(secrets: dict[str, dict[str, str]]) -> bytes:
     """A backup of one Secret per name (``{name: data}``) and a ConfigMap."""
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for name, data in secrets.items():
-            obj = {**SECRET, "metadata": {**SECRET["metadata"], "name": name}, "data": data}
-            writer.add(group_resource="secrets", namespace="payments", name=name, obj=obj)
-        writer.add(
-            group_resource="configmaps",
-            namespace="payments",
-            name="settings",
-            obj={
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "settings", "namespace": "payments"},
-                "data": {"mode": "fast"},
-            },
+    items = [
+        BackupItem(
+            "secrets",
+            "payments",
+            name,
+            {**SECRET, "metadata": {**SECRET["metadata"], "name": name}, "data": data},
         )
-    return out.getvalue()
+        for name, data in secrets.items()
+    ]
+    settings = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "payments"},
+        "data": {"mode": "fast"},
+    }
+    return backup_tarball([*items, object_item("configmaps", settings)])
 
 
 def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_diff(

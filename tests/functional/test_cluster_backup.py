@@ -30,7 +30,7 @@ from backup2gitops.cluster_snapshot import (
     write_cluster_backup,
 )
 from backup2gitops.config import ClusterBackupConfig, Config
-from backup2gitops.core.archive import ArchiveWriter, BackupItem, iter_items
+from backup2gitops.core.archive import BackupItem, iter_items
 from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_FAILED, BACKUP_REQUESTED, PING, Event
@@ -38,6 +38,7 @@ from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from cluster_backup import handler as cluster_backup
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.kube_replay.cluster import FailList, ReplayCluster, make_object
 from tests.kube_replay.server import replay_server
 
@@ -413,17 +414,7 @@ def hand_written_archive(objects: list[dict[str, Any]]) -> bytes:
         "ServiceAccount": "serviceaccounts",
         "Widget": "widgets.example.com",
     }
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for obj in objects:
-            meta = obj["metadata"]
-            writer.add(
-                group_resource=plural[obj["kind"]],
-                namespace=meta.get("namespace"),
-                name=meta["name"],
-                obj=obj,
-            )
-    return out.getvalue()
+    return backup_tarball(object_item(plural[obj["kind"]], obj) for obj in objects)
 
 
 def test_round_trip_plans_the_same_repository() -> None:

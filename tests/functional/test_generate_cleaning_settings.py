@@ -9,13 +9,13 @@ what people wrote, and every exclusion is counted under its reason.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
+from tests.fixtures.tarballs import backup_tarball
 from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import clean_env
 from tests.git_repos import git_in
@@ -157,18 +157,14 @@ OBJECTS: list[tuple[str, str | None, dict[str, Any]]] = [
 
 
 def _archive(path: Path) -> Path:
-    buffer = io.BytesIO()
-    with ArchiveWriter(buffer) as writer:
-        for group_resource, namespace, obj in OBJECTS:
-            writer.add(
-                group_resource=group_resource,
-                namespace=namespace,
-                name=obj["metadata"]["name"],
-                obj=obj,
-            )
     archive = path / "bucket" / "20261207t010000z" / "resources.tar.gz"
     archive.parent.mkdir(parents=True)
-    archive.write_bytes(buffer.getvalue())
+    archive.write_bytes(
+        backup_tarball(
+            BackupItem(group_resource, namespace, obj["metadata"]["name"], obj)
+            for group_resource, namespace, obj in OBJECTS
+        )
+    )
     return archive
 
 

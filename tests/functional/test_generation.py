@@ -11,8 +11,9 @@ import pytest
 
 from backup2gitops import generation
 from backup2gitops.adapters.git import GitError, display_url
-from backup2gitops.core.archive import ArchiveWriter, BackupItem
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
+from tests.fixtures.tarballs import backup_tarball as tarball
 from tests.git_repos import bare_repository, git_remote
 from tests.git_repos import git_dir_output as git
 
@@ -36,19 +37,6 @@ def configmap(ns: str, name: str, value: str) -> BackupItem:
 def event(ns: str) -> BackupItem:
     obj = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": ns}}
     return BackupItem(group_resource="events", namespace=ns, name="e1", obj=obj)
-
-
-def tarball(items: list[BackupItem]) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for item in items:
-            writer.add(
-                group_resource=item.group_resource,
-                namespace=item.namespace,
-                name=item.name,
-                obj=item.obj,
-            )
-    return out.getvalue()
 
 
 @pytest.fixture

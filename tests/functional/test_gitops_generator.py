@@ -23,6 +23,7 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator import handler as gitops_handler
 from gitops_generator.handler import SPEC
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.git_repos import bare_repository, git_remote
 
 KEY = "backups/prod/b1/resources.tar.gz"
@@ -30,20 +31,13 @@ KEY = "backups/prod/b1/resources.tar.gz"
 
 def one_configmap_archive() -> bytes:
     """A backup tarball holding one ConfigMap, shop/cfg, as the API server returned it."""
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="configmaps",
-            namespace="shop",
-            name="cfg",
-            obj={
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "cfg", "namespace": "shop", "uid": "u"},
-                "data": {"a": "b"},
-            },
-        )
-    return out.getvalue()
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": "shop", "uid": "u"},
+        "data": {"a": "b"},
+    }
+    return backup_tarball([object_item("configmaps", obj)])
 
 
 @pytest.fixture

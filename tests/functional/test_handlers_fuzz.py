@@ -13,7 +13,6 @@ examples on every machine, however busy.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -29,10 +28,10 @@ from hypothesis import strategies as st
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.notifications import STORAGE_OBJECT
 from backup2gitops.runtime import context as context_module
 from backup2gitops.runtime.context import FunctionContext
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.functional.test_gitops_generator import ARCHIVE
 
 MAIN = Path(__file__).resolve().parents[2] / "functions" / "main.py"
@@ -139,16 +138,9 @@ def mutated(base: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 def hidden_clusterrole_archive() -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}
-        writer.add(
-            group_resource="clusterroles.rbac.authorization.k8s.io",
-            namespace=None,
-            name=".hidden",
-            obj={**obj, "metadata": {"name": ".hidden"}},
-        )
-    return out.getvalue()
+    obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}
+    role = {**obj, "metadata": {"name": ".hidden"}}
+    return backup_tarball([object_item("clusterroles.rbac.authorization.k8s.io", role)])
 
 
 ARCHIVES = {
