@@ -20,6 +20,7 @@ from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.git_repos import bare_repository, git_remote
+from tests.git_repos import git_dir_output as git_out
 
 GOBIN = Path(os.environ.get("GOPATH", str(Path.home() / "go"))) / "bin"
 pytestmark = [
@@ -132,12 +133,6 @@ def test_generation_refuses_when_encryption_is_asked_but_not_wired() -> None:
     item = BackupItem(group_resource="secrets", namespace="payments", name="db", obj=SECRET)
     with pytest.raises(ValueError, match="no encrypter"):
         generation.plan_backup([item], cluster="prod", policy=CleaningPolicy(secrets="sops"))
-
-
-def git_out(remote: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def secrets_archive(secrets: dict[str, dict[str, str]]) -> bytes:
