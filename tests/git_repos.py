@@ -36,8 +36,13 @@ def git_in(path: Path, *args: str) -> str:
     ).stdout
 
 
-def git_dir_output(git_dir: Path, *args: str) -> str:
-    """``git --git-dir GIT_DIR ARGS``'s output; it must succeed."""
+def git_dir_output(git_dir: Path, *args: str, stdin: str | None = None) -> str:
+    """``git --git-dir GIT_DIR ARGS``'s output (given ``stdin``, when there is one); it must
+    succeed."""
     return subprocess.run(
-        ["git", "--git-dir", str(git_dir), *args], capture_output=True, text=True, check=True
+        ["git", "--git-dir", str(git_dir), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
