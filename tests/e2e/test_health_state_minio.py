@@ -22,7 +22,7 @@ from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
 from tests.e2e.servers import Minio
 from tests.e2e.stores import minio_with_bucket
-from tests.fixtures.racing_state import RacingHealthWrites
+from tests.fixtures.racing_state import RacingHealthWrites, two_runs_at_once
 from tests.git_repos import bare_repository
 
 CHECKED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -60,9 +60,8 @@ clusters: [{{name: prod}}]
 health: {{check_timeout_s: 10}}
 """
     )
-    replies: list[Event | None] = []
 
-    def run(event_id: str) -> None:
+    def run(event_id: str) -> Event | None:
         store = RacingS3Store(bucket="backups", client=client, display_url="s3://backups")
         ctx = FunctionContext(
             config, store=store, environ={}, publish=lambda e: None, clock=lambda: CHECKED_AT
@@ -73,13 +72,9 @@ health: {{check_timeout_s: 10}}
             type=events.PING,
             time=CHECKED_AT,
         )
-        replies.append(handler.handle(ping, ctx))
+        return handler.handle(ping, ctx)
 
-    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    replies = two_runs_at_once(run)
     kinds = sorted(r.type for r in replies if r is not None)
     assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
     changed = next(r for r in replies if r is not None and r.type == events.HEALTH_CHANGED)

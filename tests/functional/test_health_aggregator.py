@@ -19,7 +19,7 @@ from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from tests.fixtures.racing_state import RacingHealthWrites
+from tests.fixtures.racing_state import RacingHealthWrites, two_runs_at_once
 from tests.functional.http_client import client
 from tests.recording import Recorder
 
@@ -191,17 +191,12 @@ def test_two_concurrent_runs_announce_one_change(tmp: Path, existing_state: bool
         handler.handle(ping("p0"), make_ctx(tmp))  # a healthy-ish state to change from
         put_backup(FileStore(tmp / "bucket"), "prod", "b9", timedelta(hours=40))
     RacingStore.barrier.reset()
-    replies: list[Event | None] = []
 
-    def run(event_id: str) -> None:
+    def run(event_id: str) -> Event | None:
         ctx = make_ctx(tmp, store=RacingStore(tmp / "bucket"))
-        replies.append(handler.handle(ping(event_id), ctx))
+        return handler.handle(ping(event_id), ctx)
 
-    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    replies = two_runs_at_once(run)
     kinds = sorted(r.type for r in replies if r is not None)
     assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
 
