@@ -22,6 +22,7 @@ from tests.e2e.generate_process import generate_argv
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import wait_for
 from tests.e2e.test_generate_git_daemon import write_backup
+from tests.git_repos import git_dir_output
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +75,7 @@ def hooks_env(tmp: Path, point: str) -> dict[str, str]:
 
 
 def remote_git(srv: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(srv / "gitops.git"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return git_dir_output(srv / "gitops.git", *args)
 
 
 @pytest.mark.parametrize("point", list(POINTS))

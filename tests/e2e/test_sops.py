@@ -94,18 +94,7 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
         encrypt=SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY),
     )
     assert outcome.plan.objects == 1
-    committed = subprocess.run(
-        [
-            "git",
-            "--git-dir",
-            str(remote),
-            "show",
-            "main:clusters/prod/namespaces/payments/secrets/db.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    committed = git_out(remote, "show", "main:clusters/prod/namespaces/payments/secrets/db.yaml")
     assert "hunter2" not in committed and SECRET["data"]["password"] not in committed
     doc = yaml.safe_load(committed)
     assert doc["data"]["password"].startswith("ENC[AES256_GCM")

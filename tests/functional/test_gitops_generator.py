@@ -24,7 +24,7 @@ from backup2gitops.runtime.http import handle_request
 from gitops_generator import handler as gitops_handler
 from gitops_generator.handler import SPEC
 from tests.fixtures.tarballs import backup_tarball, object_item
-from tests.git_repos import bare_repository, git_remote
+from tests.git_repos import bare_repository, git_dir_output, git_remote
 
 KEY = "backups/prod/b1/resources.tar.gz"
 
@@ -128,9 +128,7 @@ def test_corrupt_archive_is_reported_not_committed(setup: Any) -> None:
     _, reply = post(client, completed(archive=bad))
     assert reply is not None and reply.type == events.GITOPS_FAILED
     assert events.GitopsFailed.model_validate(reply.data).code.startswith("archive_")
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""  # nothing was pushed
 
 
@@ -143,9 +141,7 @@ def test_wrong_event_type_and_bad_data_are_400(setup: Any) -> None:
 
 
 def branches(remote: Path) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    return git_dir_output(remote, "branch")
 
 
 def failed_reply(client: Any, event: events.Event) -> events.GitopsFailed:
@@ -234,12 +230,7 @@ def test_an_object_name_that_cannot_be_a_path_is_excluded_alone_not_500(
     store.put_bytes(KEY, out.getvalue())
     status, reply = post(client, completed(archive=out.getvalue()))
     assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED, reply
-    files = subprocess.run(
-        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    files = git_dir_output(remote, "ls-tree", "-r", "--name-only", "main")
     assert "clusters/prod/namespaces/shop/configmaps/kept.yaml" in files
     assert "hidden" not in files
 
@@ -357,9 +348,7 @@ def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) 
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "archive_incomplete" and failed.retryable is False
     assert "400" in failed.message
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""  # nothing was pushed
 
 
@@ -414,9 +403,7 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "sops_failed" and "sops_digest_key is not set" in failed.message
     assert "B2G_TEST_DIGEST_KEY" in failed.message
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""
 
 

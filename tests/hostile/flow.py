@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from gitops_generator import handler
 from tests.fixtures.tarballs import backup_tarball
-from tests.git_repos import bare_repository
+from tests.git_repos import bare_repository, git_dir_output
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Item = tuple[str, str | None, str, dict[str, Any]]
@@ -102,18 +101,8 @@ class Flow:
         return found
 
     def files(self) -> list[str]:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.remote), "ls-tree", "-r", "--name-only", "main"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
+        return git_dir_output(self.remote, "ls-tree", "-r", "--name-only", "main").split("\n")
 
     def history(self) -> str:
         """Every blob ever committed, as text (what a clone of the repository holds)."""
-        return subprocess.run(
-            ["git", "--git-dir", str(self.remote), "log", "-p", "--all", "--format=%B"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return git_dir_output(self.remote, "log", "-p", "--all", "--format=%B")
