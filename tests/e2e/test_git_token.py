@@ -13,7 +13,7 @@ from backup2gitops.adapters.git import GitError, history
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.git_http import git_http_server
 from tests.functional.test_gitops_generator import one_configmap_archive
-from tests.git_repos import git_remote
+from tests.git_repos import bare_repository, git_remote
 
 pytestmark = pytest.mark.e2e
 TOKEN = "ghp_t0ken-that-must-not-leak"
@@ -21,10 +21,7 @@ TOKEN = "ghp_t0ken-that-must-not-leak"
 
 def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "gitops.git")],
-        check=True,
-    )
+    bare_repository(root / "gitops.git")
     subprocess.run(
         ["git", "--git-dir", str(root / "gitops.git"), "config", "http.receivepack", "true"],
         check=True,

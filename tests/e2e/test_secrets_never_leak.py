@@ -26,7 +26,7 @@ from backup2gitops.runtime import codec
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
 from tests.functional.test_generation import configmap, tarball
-from tests.git_repos import git_remote
+from tests.git_repos import bare_repository, git_remote
 from tests.recording import free_port, serving
 
 pytestmark = pytest.mark.e2e
@@ -160,10 +160,7 @@ def test_no_receiver_failure_leaks_a_secret(tmp_path: Path) -> None:
 
 def test_a_token_in_git_url_never_reaches_git_config_or_objects(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "gitops.git")],
-        check=True,
-    )
+    bare_repository(root / "gitops.git")
     with git_http_server(root, user="x-access-token", token=GIT_TOKEN) as (base, seen):
         url = base.replace("http://", f"http://x-access-token:{GIT_TOKEN}@") + "gitops.git"
         remote = git_remote(url, tmp_path / "cache")

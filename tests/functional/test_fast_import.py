@@ -17,6 +17,7 @@ from backup2gitops.adapters.git.fast_import import (
     blob_id,
     cleaned_message,
 )
+from tests.git_repos import bare_repository
 from tests.git_repos import git_dir_output as git
 
 ROOT = PurePosixPath("clusters/prod")
@@ -43,7 +44,7 @@ def commit(repo: Path, files: list[tuple[PurePosixPath, bytes]], *, parent: str 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path)], check=True)
+    bare_repository(tmp_path)
     return tmp_path
 
 

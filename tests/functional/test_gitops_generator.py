@@ -43,9 +43,7 @@ def one_configmap_archive() -> bytes:
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
@@ -256,7 +254,7 @@ class DownStore(MemoryStore):
 
 def test_storage_down_is_503_and_announced_where_there_is_a_publisher(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     published: list[events.Event] = []
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     event = completed()
@@ -292,7 +290,7 @@ def test_refused_storage_credentials_are_a_permanent_gitops_failed_naming_the_se
     """Issue 22 item 12: a 403 is refused again on every redelivery, so it is not a 503 retried
     for ever: it is gitops.failed (an alert) that says which settings to check."""
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     ctx = FunctionContext(config, store=ForbiddingStore("backups"), environ={})
     app = flask.Flask("g")
@@ -382,9 +380,7 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
     from backup2gitops.core.cleaning import CleaningPolicy
 
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     config = Config(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from backup2gitops.runtime import context as context_module
 from backup2gitops.runtime.context import FunctionContext
 from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.functional.test_gitops_generator import ARCHIVE
+from tests.git_repos import bare_repository
 
 MAIN = Path(__file__).resolve().parents[2] / "functions" / "main.py"
 TOKEN = "fuzz-token"
@@ -236,7 +236,7 @@ def requests(draw: st.DrawFn, target: str) -> tuple[dict[str, str], bytes]:
 def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, flask.Flask]]:
     tmp = tmp_path_factory.mktemp("fuzz")
     remote = tmp / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     config = parse_config(
         f"""
 storage: {{url: "{(tmp / "bucket").as_uri()}"}}

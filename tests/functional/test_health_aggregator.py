@@ -21,6 +21,7 @@ from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
 from tests.fixtures.racing_state import RacingHealthWrites, two_runs_at_once
 from tests.functional.http_client import client
+from tests.git_repos import bare_repository
 from tests.recording import Recorder
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -405,9 +406,7 @@ def test_unreadable_facts_leave_the_counters_out_instead_of_lowering_them(tmp: P
 
 
 def test_a_remote_nothing_was_pushed_to_yet_counts_zero_not_down(tmp_path: Path) -> None:
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git")], check=True
-    )
+    bare_repository(tmp_path / "remote.git")
     samples = scrape_samples(make_ctx(tmp_path))
     assert samples[("backup2gitops_flow_metrics_up", ())] == 1
     assert not [name for name, _ in samples if name.startswith("backup2gitops_generations")]

@@ -25,6 +25,7 @@ from backup2gitops.runtime.server import create_function_app, parse_head
 from backup_complete.handler import SPEC as BACKUP_COMPLETE
 from gitops_generator.handler import SPEC as GITOPS_GENERATOR
 from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
+from tests.git_repos import bare_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "functions" / "main.py"
@@ -190,9 +191,7 @@ def test_gitops_generator_refuses_a_backup_from_another_bucket(tmp_path: Path) -
     """Kills the mutant that switches the ``bucket_mismatch`` check off: the same key in the
     bucket the generator reads must not be taken for the backup the event names."""
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("elsewhere")
     store.put_bytes(KEY, ARCHIVE)  # same key, same bytes: only the bucket differs
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))

@@ -40,6 +40,7 @@ from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import wait_for
 from tests.fixtures.notifications import eventbridge_body, s3_body
 from tests.fixtures.velero import write_velero_backup
+from tests.git_repos import bare_repository
 from tests.kube_apiserver import KubeCluster
 from tests.kube_apiserver.pki import make_pki
 from tests.recording import Recorder, recording_server
@@ -155,10 +156,7 @@ def aws(
     session = MotoSession(moto_endpoint)
     git_root = tmp / "git"
     git_root.mkdir()
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(git_root / "clusters.git")],
-        check=True,
-    )
+    bare_repository(git_root / "clusters.git")
     call_log = tmp / "aws-calls.jsonl"
     pki = make_pki(tmp / "pki")
     with (
