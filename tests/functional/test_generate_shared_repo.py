@@ -5,7 +5,6 @@ a hand-written file and a hand-edited unit kustomization survive the next backup
 
 from __future__ import annotations
 
-import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core.archive import ArchiveWriter
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import cli
 from tests.git_repos import git_in
@@ -85,25 +84,14 @@ def configmap(name: str, *, manager: str = "kubectl-client-side-apply") -> dict[
 
 def write_backup(tmp_path: Path, backup_id: str, names: list[str]) -> Path:
     """A tarball: Namespace apps, ConfigMaps ``names`` in it (``flux-*`` applied by Flux)."""
-    buffer = io.BytesIO()
-    with ArchiveWriter(buffer) as writer:
-        writer.add(
-            group_resource="namespaces",
-            namespace=None,
-            name="apps",
-            obj={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}},
-        )
-        for name in names:
-            manager = "kustomize-controller" if name.startswith("flux-") else "kubectl"
-            writer.add(
-                group_resource="configmaps",
-                namespace="apps",
-                name=name,
-                obj=configmap(name, manager=manager),
-            )
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}
+    items = [object_item("namespaces", namespace)]
+    for name in names:
+        manager = "kustomize-controller" if name.startswith("flux-") else "kubectl"
+        items.append(object_item("configmaps", configmap(name, manager=manager)))
     archive = tmp_path / "backups" / f"{backup_id}.tar.gz"
     archive.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_bytes(buffer.getvalue())
+    archive.write_bytes(backup_tarball(items))
     return archive
 
 

@@ -16,7 +16,7 @@ from backup2gitops import generation
 from backup2gitops.adapters.storage import MemoryStore, StorageError, StorageForbidden
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext
@@ -206,27 +206,21 @@ def test_an_object_name_that_cannot_be_a_path_is_excluded_alone_not_500(
     """A ClusterRole named .hidden is valid in Kubernetes; it cannot be a file here. The reader
     refuses that one object (``BackupItem.refused``): the rest of the backup is committed."""
     client, store, remote = setup
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="clusterroles.rbac.authorization.k8s.io",
-            namespace=None,
-            name=".hidden",
-            obj={
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": ".hidden"},
-                "rules": [],
-            },
-        )
-        writer.add(
-            group_resource="configmaps",
-            namespace="shop",
-            name="kept",
-            obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}},
-        )
-    store.put_bytes(KEY, out.getvalue())
-    status, reply = post(client, completed(archive=out.getvalue()))
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": ".hidden"},
+        "rules": [],
+    }
+    kept = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}}
+    archive = backup_tarball(
+        [
+            object_item("clusterroles.rbac.authorization.k8s.io", role),
+            BackupItem("configmaps", "shop", "kept", kept),
+        ]
+    )
+    store.put_bytes(KEY, archive)
+    status, reply = post(client, completed(archive=archive))
     assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED, reply
     files = git_dir_output(remote, "ls-tree", "-r", "--name-only", "main")
     assert "clusters/prod/namespaces/shop/configmaps/kept.yaml" in files
