@@ -30,6 +30,19 @@ from tests.e2e.servers import (
 )
 
 BUCKET = "backups"
+CONFIG = """
+storage:
+  url: s3://backups
+  endpoint_url: {minio}
+  addressing_style: path
+  health_url: {minio}
+clusters: [{{name: {cluster}}}]
+git: {{url: "{remote}", cache_dir: "{cache}"}}
+backup_complete:
+  webhook_token: {{env: BACKUP2GITOPS_WEBHOOK_TOKEN}}
+"""
+"""The functions' configuration: storage on the MinIO, one cluster, the daemon's repository, the
+webhook's token from the environment."""
 
 
 @dataclass(frozen=True)
@@ -48,17 +61,23 @@ class ServedFlow:
 
 @contextmanager
 def served_flow(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, config: str, token: str, **fields: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    cluster: str,
+    token: str,
+    more_config: str = "",
 ) -> Iterator[ServedFlow]:
-    """``config`` is the functions' YAML with ``{minio}``, ``{remote}`` and ``{cache}`` (and any
-    ``fields``) to fill in; its webhook token comes from ``BACKUP2GITOPS_WEBHOOK_TOKEN``."""
+    """The flow for backups of ``cluster``, MinIO's webhook posting with ``token``; the functions'
+    configuration is ``CONFIG`` and then ``more_config`` (YAML)."""
     minio_port = free_port_block(1)
     endpoint = f"http://127.0.0.1:{minio_port}"
     with git_daemon(tmp_path / "git") as git_base:
         remote = git_base + "gitops.git"
         config_file = tmp_path / "config.yaml"
         config_file.write_text(
-            config.format(minio=endpoint, remote=remote, cache=tmp_path / "cache", **fields)
+            CONFIG.format(minio=endpoint, cluster=cluster, remote=remote, cache=tmp_path / "cache")
+            + more_config
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
         env |= {

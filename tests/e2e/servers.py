@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import pytest
 import requests
 
 from tests.recording import free_port, free_port_block, serving
@@ -120,6 +121,10 @@ def gopath_binary(name: str) -> Path | None:
 
 def minio_binary() -> Path | None:
     return gopath_binary("minio")
+
+
+needs_minio = pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)
+"""The mark of a test that runs a real MinIO (a failure under CI, where it is always built)."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,7 @@ __all__ = [
     "minio_binary",
     "minio_s3_client",
     "minio_server",
+    "needs_minio",
     "serve_function",
     "wait_for",
 ]

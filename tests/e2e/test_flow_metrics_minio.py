@@ -25,26 +25,15 @@ from backup2gitops.core.archive import BackupItem
 from backup2gitops.native_backup_writer import write_native_backup
 from tests import prometheus
 from tests.e2e.served_flow import ServedFlow, served_flow
-from tests.e2e.servers import MINIO_PASSWORD, minio_binary, wait_for
+from tests.e2e.servers import MINIO_PASSWORD, needs_minio, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    needs_minio,
     pytest.mark.skipif(prometheus.promtool_binary() is None, reason=prometheus.PROMTOOL_MISSING),
 ]
 TOKEN = "flow-metrics-token"
-CONFIG = """
-storage:
-  url: s3://backups
-  endpoint_url: {minio}
-  addressing_style: path
-  health_url: {minio}
-clusters: [{{name: prod}}]
-git: {{url: "{remote}", cache_dir: "{cache}"}}
-backup_complete:
-  webhook_token: {{env: BACKUP2GITOPS_WEBHOOK_TOKEN}}
-health: {{metrics_cache_s: 0}}
-"""
+MORE_CONFIG = "health: {metrics_cache_s: 0}\n"
 
 
 def config_map(name: str, value: str) -> BackupItem:
@@ -63,7 +52,9 @@ NAMESPACE = BackupItem(
 
 @pytest.fixture
 def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedFlow]:
-    with served_flow(tmp_path, monkeypatch, config=CONFIG, token=TOKEN) as served:
+    with served_flow(
+        tmp_path, monkeypatch, cluster="prod", token=TOKEN, more_config=MORE_CONFIG
+    ) as served:
         yield served
 
 

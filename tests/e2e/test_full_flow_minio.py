@@ -15,31 +15,18 @@ from backup2gitops.core import events
 from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
 from tests.e2e.served_flow import ServedFlow, served_flow
-from tests.e2e.servers import MINIO_PASSWORD, minio_binary
+from tests.e2e.servers import MINIO_PASSWORD, needs_minio
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    needs_minio,
 ]
 TOKEN = "full-flow-token"
-CONFIG = """
-storage:
-  url: s3://backups
-  endpoint_url: {minio}
-  addressing_style: path
-  health_url: {minio}
-clusters: [{{name: {cluster}}}]
-git: {{url: "{remote}", cache_dir: "{cache}"}}
-backup_complete:
-  webhook_token: {{env: BACKUP2GITOPS_WEBHOOK_TOKEN}}
-"""
 
 
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedFlow]:
-    with served_flow(
-        tmp_path, monkeypatch, config=CONFIG, token=TOKEN, cluster=SAMPLE_CLUSTER
-    ) as flow:
+    with served_flow(tmp_path, monkeypatch, cluster=SAMPLE_CLUSTER, token=TOKEN) as flow:
         yield flow
 
 

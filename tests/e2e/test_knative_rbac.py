@@ -40,12 +40,11 @@ from health_aggregator import handler as health_aggregator
 from tests import kube_apiserver
 from tests.e2e.servers import (
     FUNCTIONS_DIR,
-    MINIO_MISSING,
     MINIO_PASSWORD,
     MINIO_USER,
-    minio_binary,
     minio_s3_client,
     minio_server,
+    needs_minio,
     serve_function,
 )
 from tests.e2e.test_kube_apiserver import NOW, handle_backup
@@ -193,7 +192,7 @@ def rules_without(cluster: KubeCluster, missing: str) -> list[dict[str, Any]]:
 # -- cluster-backup ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)
+@needs_minio
 def test_cluster_backup_with_its_service_account_reads_what_an_admin_reads(
     deployed: KubeCluster, backup_token: str, narrowed: Any, tmp_path: Path
 ) -> None:

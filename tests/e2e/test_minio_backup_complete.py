@@ -33,14 +33,13 @@ from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
 from backup2gitops.core.notifications import notifications_from
 from tests.e2e.minio_webhook import bucket_notifying, webhook_target
 from tests.e2e.servers import (
-    MINIO_MISSING,
     MINIO_PASSWORD,
     MINIO_USER,
     Recorder,
     free_port,
     http_recorder,
-    minio_binary,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
@@ -49,7 +48,7 @@ from tests.fixtures.velero import velero_backup_object, velero_tarball
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING),
+    needs_minio,
 ]
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "backup_complete" / "handler.py"

@@ -25,12 +25,11 @@ from cloudevents.http import from_http
 from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED
 from tests.e2e.servers import (
-    MINIO_MISSING,
     answers,
     gopath_binary,
     http_recorder,
-    minio_binary,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
@@ -39,7 +38,7 @@ from tests.fixtures.native import native_backup
 MC_MISSING = "no mc: scripts/build-mc.sh builds it (scripts/install-test-deps.sh runs it)"
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING),
+    needs_minio,
     pytest.mark.skipif(gopath_binary("mc") is None, reason=MC_MISSING),
 ]
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "backup_complete" / "handler.py"

@@ -20,11 +20,11 @@ from backup2gitops.core import bucket_layout
 from backup2gitops.core.alerts import effects_of
 from backup2gitops.core.events import BACKUP_FAILED, BackupFailed
 from backup2gitops.runtime import codec
-from tests.e2e.servers import MINIO_MISSING, Minio, minio_binary, serve_function
+from tests.e2e.servers import Minio, needs_minio, serve_function
 from tests.e2e.slow_clients import MAIN
 from tests.e2e.stores import minio_with_bucket
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)]
+pytestmark = [pytest.mark.e2e, needs_minio]
 
 BUCKET = "b2g-forbidden"
 TOKEN = "forbidden-test-token"

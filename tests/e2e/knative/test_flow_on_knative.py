@@ -47,16 +47,16 @@ from tests.e2e.servers import (
     Recorder,
     free_port_block,
     http_recorder,
-    minio_binary,
     minio_s3_client,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    needs_minio,
 ]
 TOKEN = "knative-flow-token"
 LIVE_CLUSTER = "knative"  # cluster-backup's name for the API server Knative runs on
