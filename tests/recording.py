@@ -10,6 +10,7 @@ import contextlib
 import json
 import random
 import socket
+import socketserver
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,6 +125,20 @@ class Recorder:
 
 
 @contextlib.contextmanager
+def serving(server: socketserver.BaseServer, *, poll_interval: float = 0.5) -> Iterator[int]:
+    """``server`` (bound to 127.0.0.1) answering from a daemon thread; its port. Shut down and
+    closed when the block ends, however it ends."""
+    thread = threading.Thread(target=server.serve_forever, args=(poll_interval,), daemon=True)
+    thread.start()
+    try:
+        port: int = server.server_address[1]  # type: ignore[misc]
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def recording_server() -> Iterator[Recorder]:
     rec = Recorder()
 
@@ -148,10 +163,6 @@ def recording_server() -> Iterator[Recorder]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield rec
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler), poll_interval=0.05) as port:
+        rec.url = f"http://127.0.0.1:{port}"
+        yield rec

@@ -25,15 +25,20 @@ def readable(role: dict[str, object]) -> set[tuple[str, str]]:
     return {(g, r) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]}
 
 
-def test_the_committed_role_is_the_commands_output_for_the_shipped_config() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "backup2gitops", "config", "rbac", "--config", str(CONFIG)],
+def config_rbac(*args: str) -> str:
+    """``backup2gitops config rbac --config <the shipped config> ARGS``'s output."""
+    return subprocess.run(
+        [sys.executable, "-m", "backup2gitops", "config", "rbac", "--config", str(CONFIG), *args],
         capture_output=True,
         text=True,
         check=True,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "functions")},
         timeout=120,
     ).stdout
+
+
+def test_the_committed_role_is_the_commands_output_for_the_shipped_config() -> None:
+    out = config_rbac()
     assert yaml.safe_load(ROLE.read_text()) == yaml.safe_load(out)
     assert ROLE.read_text().endswith(out)  # the file is the output under its header comment
 
@@ -65,28 +70,10 @@ def test_the_filters_narrow_the_role() -> None:
 
 
 def test_the_role_prints_as_a_name_and_a_table() -> None:
-    def run(*args: str) -> str:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "backup2gitops",
-                "config",
-                "rbac",
-                "--config",
-                str(CONFIG),
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "functions")},
-            timeout=120,
-        ).stdout
-
     assert (
-        run("-o", "name") == "clusterrole.rbac.authorization.k8s.io/backup2gitops-cluster-backup\n"
+        config_rbac("-o", "name")
+        == "clusterrole.rbac.authorization.k8s.io/backup2gitops-cluster-backup\n"
     )
-    table = run("-o", "table").splitlines()
+    table = config_rbac("-o", "table").splitlines()
     assert table[0].startswith("API GROUP") and any(line.startswith("apps  ") for line in table)
     assert not any("secrets" in line for line in table)

@@ -18,6 +18,26 @@ if ALERTMANAGER is None and Path("/usr/bin/prometheus-alertmanager").exists():
     ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 
+def webhook_config(hook: str) -> str:
+    """Alertmanager's configuration that sends every alert, grouped by cluster within a second,
+    firing and resolved, to the webhook ``hook``."""
+    return f"""
+global:
+  resolve_timeout: 5m
+route:
+  receiver: hook
+  group_by: [cluster]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {hook}
+        send_resolved: true
+"""
+
+
 @contextlib.contextmanager
 def alertmanager_server(workdir: Path, config: str, *, port: int | None = None) -> Iterator[str]:
     """Alertmanager with ``config`` on a free 127.0.0.1 port (or ``port``: one a test kept for

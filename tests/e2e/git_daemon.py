@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.git_repos import bare_repository
 from tests.recording import free_port
 
 
@@ -21,9 +22,7 @@ def git_daemon(
     for name in repos:
         if (base / name / "HEAD").is_file():
             continue
-        subprocess.run(
-            ["git", "init", "-q", "--bare", "--initial-branch=main", str(base / name)], check=True
-        )
+        bare_repository(base / name)
     port = port or free_port()
     process = subprocess.Popen(
         [

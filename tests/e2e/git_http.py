@@ -8,10 +8,11 @@ import contextlib
 import os
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.recording import serving
 
 BACKEND = str(
     Path(
@@ -89,10 +90,5 @@ def git_http_server(
         context.load_cert_chain(str(tls[0]), str(tls[1]))
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server, poll_interval=0.05) as port:
+        yield f"{scheme}://127.0.0.1:{port}/", seen

@@ -26,11 +26,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+import pytest
 import requests
 
-from tests.recording import free_port, free_port_block
+from tests.recording import free_port, free_port_block, serving
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 MINIO_MISSING = (
@@ -119,6 +123,10 @@ def minio_binary() -> Path | None:
     return gopath_binary("minio")
 
 
+needs_minio = pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)
+"""The mark of a test that runs a real MinIO (a failure under CI, where it is always built)."""
+
+
 @dataclass(frozen=True)
 class Minio:
     url: str
@@ -128,6 +136,27 @@ class Minio:
     log: Path
     pid: int = 0
     """The server's process id, for tests that kill it mid-request."""
+
+    def s3_client(self) -> S3Client:
+        """A boto3 S3 client on this server, as its root user."""
+        return minio_s3_client(self.url, user=self.user, password=self.password)
+
+
+def minio_s3_client(
+    url: str, *, user: str = MINIO_USER, password: str = MINIO_PASSWORD
+) -> S3Client:
+    """A boto3 S3 client on the MinIO at ``url`` (path-style addressing: no bucket in the host)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=user,
+        aws_secret_access_key=password,
+        config=BotoConfig(s3={"addressing_style": "path"}),
+    )
 
 
 @contextlib.contextmanager
@@ -230,15 +259,9 @@ def http_recorder(*, status: int = 202) -> Iterator[Recorder]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        recorder = Recorder(url=f"http://127.0.0.1:{port}")
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 __all__ = [
@@ -251,7 +274,9 @@ __all__ = [
     "gopath_binary",
     "http_recorder",
     "minio_binary",
+    "minio_s3_client",
     "minio_server",
+    "needs_minio",
     "serve_function",
     "wait_for",
 ]

@@ -4,11 +4,11 @@ against a real MinIO (credentials only from the environment, as in production)."
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
 
 from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
@@ -26,13 +26,7 @@ def minio_with_bucket(tmp_path: Path, bucket: str) -> Iterator[Minio]:
     if minio_binary() is None:
         pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
     with minio_server(tmp_path) as server:
-        boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        ).create_bucket(Bucket=bucket)
+        server.s3_client().create_bucket(Bucket=bucket)
         yield server
 
 
@@ -59,6 +53,31 @@ def store_on(
             addressing_style="path",
         )
     )
+
+
+def minio_and_store_fixtures(bucket: str, backends: Sequence[str]) -> tuple[Any, Any]:
+    """The fixtures ``minio`` -- one real MinIO for the module, holding ``bucket`` -- and ``store``,
+    a fresh store of each of ``backends`` in turn (s3:// on that MinIO, started only when asked).
+    A test module takes them with ``minio, store = minio_and_store_fixtures(...)``."""
+
+    @pytest.fixture(scope="module", name="minio")
+    def minio_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
+        with minio_with_bucket(tmp_path_factory.mktemp("minio"), bucket) as server:
+            yield server
+
+    @pytest.fixture(params=list(backends), name="store")
+    def store_fixture(
+        request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> ObjectStore:
+        return store_on(
+            request.param,
+            bucket=bucket,
+            tmp_path=tmp_path,
+            monkeypatch=monkeypatch,
+            minio=lambda: request.getfixturevalue("minio"),
+        )
+
+    return minio_fixture, store_fixture
 
 
 def announced(

@@ -22,31 +22,15 @@ from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
-from tests.e2e.alertmanager import alertmanager_server
+from tests.e2e.alertmanager import alertmanager_server, webhook_config
 from tests.recording import Recorder
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-global:
-  resolve_timeout: 5m
-route:
-  receiver: hook
-  group_by: [cluster]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {hook}
-        send_resolved: true
-"""
-
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, recorder: Recorder) -> Iterator[str]:
-    with alertmanager_server(tmp_path, CONFIG.format(hook=recorder.url + "/am")) as url:
+    with alertmanager_server(tmp_path, webhook_config(recorder.url + "/am")) as url:
         yield url
 
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.generate_process import generate_argv
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import wait_for
 from tests.e2e.test_generate_git_daemon import write_backup
+from tests.git_repos import git_dir_output
 
 pytestmark = pytest.mark.e2e
 
@@ -73,30 +74,8 @@ def hooks_env(tmp: Path, point: str) -> dict[str, str]:
     return env
 
 
-def generate_argv(tarball: Path, *, url: str, backup_id: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "backup2gitops",
-        "generate",
-        str(tarball),
-        "--repo",
-        url,
-        "--cluster",
-        "prod",
-        "--backup-id",
-        backup_id,
-        "--json",
-    ]
-
-
 def remote_git(srv: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(srv / "gitops.git"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return git_dir_output(srv / "gitops.git", *args)
 
 
 @pytest.mark.parametrize("point", list(POINTS))

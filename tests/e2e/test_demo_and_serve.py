@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from tests.e2e.servers import backup2gitops_serve
+from tests.git_repos import git_dir_output
 
 pytestmark = pytest.mark.e2e
 NOISE = (
@@ -48,12 +49,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def tree(remote: Path) -> list[str]:
-    out = subprocess.run(
-        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = git_dir_output(remote, "ls-tree", "-r", "--name-only", "main")
     return out.split()
 
 

@@ -27,7 +27,7 @@ import pytest
 from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.errors import Transient
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
@@ -35,6 +35,7 @@ from backup_complete.bucket_checks import Bucket
 from gitops_generator.handler import SPEC
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import MINIO_PASSWORD, MINIO_USER, minio_server, wait_for
+from tests.fixtures.tarballs import backup_tarball
 from tests.functional.test_gitops_generator import post
 from tests.recording import free_port
 
@@ -222,12 +223,5 @@ def test_git_remote_down_is_a_503_then_a_retryable_gitops_failed(tmp_path: Path)
 
 
 def small_archive() -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="configmaps",
-            namespace="shop",
-            name="cfg",
-            obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}},
-        )
-    return out.getvalue()
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}}
+    return backup_tarball([BackupItem("configmaps", "shop", "cfg", obj)])

@@ -11,53 +11,29 @@ PrometheusRule and the Grafana dashboard read must be one this scrape exposes.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config as BotoConfig
 from prometheus_client.parser import text_string_to_metric_families
 
-from backup2gitops.adapters.storage import MemoryStore, ObjectStore, open_store
-from backup2gitops.config import StorageConfig
+from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.core import bucket_layout, events
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.native_backup_writer import write_native_backup
 from tests import prometheus
-from tests.e2e.git_daemon import git_daemon
-from tests.e2e.servers import (
-    MINIO_PASSWORD,
-    MINIO_USER,
-    backup2gitops_serve,
-    free_port_block,
-    minio_binary,
-    minio_server,
-    wait_for,
-)
+from tests.e2e.served_flow import ServedFlow, served_flow
+from tests.e2e.servers import MINIO_PASSWORD, needs_minio, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    needs_minio,
     pytest.mark.skipif(prometheus.promtool_binary() is None, reason=prometheus.PROMTOOL_MISSING),
 ]
 TOKEN = "flow-metrics-token"
-CONFIG = """
-storage:
-  url: s3://backups
-  endpoint_url: {minio}
-  addressing_style: path
-  health_url: {minio}
-clusters: [{{name: prod}}]
-git: {{url: "{remote}", cache_dir: "{cache}"}}
-backup_complete:
-  webhook_token: {{env: BACKUP2GITOPS_WEBHOOK_TOKEN}}
-health: {{metrics_cache_s: 0}}
-"""
+MORE_CONFIG = "health: {metrics_cache_s: 0}\n"
 
 
 def config_map(name: str, value: str) -> BackupItem:
@@ -74,80 +50,17 @@ NAMESPACE = BackupItem(
 )
 
 
-@dataclass(frozen=True)
-class Flow:
-    store: ObjectStore
-    remote: Path
-    """The daemon's repository folder."""
-    metrics_url: str
-    log: Path
-
-
 @pytest.fixture
-def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flow]:
-    minio_port = free_port_block(1)
-    endpoint = f"http://127.0.0.1:{minio_port}"
-    with git_daemon(tmp_path / "git") as git_base:
-        config = tmp_path / "config.yaml"
-        remote = git_base + "gitops.git"
-        config.write_text(CONFIG.format(minio=endpoint, remote=remote, cache=tmp_path / "cache"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
-        env |= {
-            "BACKUP2GITOPS_CONFIG": str(config),
-            "BACKUP2GITOPS_WEBHOOK_TOKEN": TOKEN,
-            "AWS_ACCESS_KEY_ID": MINIO_USER,
-            "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
-        }
-        log = tmp_path / "serve.log"
-        with backup2gitops_serve(env=env, log=log) as port:
-            minio_env = {
-                "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
-                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": f"http://127.0.0.1:{port + 1}/",
-                "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_B2G": TOKEN,
-                "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_B2G": str(tmp_path / "minio-queue"),
-            }
-            with minio_server(tmp_path, env=minio_env, port=minio_port):
-                s3 = boto3.client(
-                    "s3",
-                    endpoint_url=endpoint,
-                    region_name="us-east-1",
-                    aws_access_key_id=MINIO_USER,
-                    aws_secret_access_key=MINIO_PASSWORD,
-                    config=BotoConfig(s3={"addressing_style": "path"}),
-                )
-                s3.create_bucket(Bucket="backups")
-                s3.put_bucket_notification_configuration(
-                    Bucket="backups",
-                    NotificationConfiguration={
-                        "QueueConfigurations": [
-                            {
-                                "QueueArn": "arn:minio:sqs::B2G:webhook",
-                                "Events": ["s3:ObjectCreated:*"],
-                                "Filter": {
-                                    "Key": {
-                                        "FilterRules": [
-                                            {"Name": "suffix", "Value": "manifest.json"}
-                                        ]
-                                    }
-                                },
-                            }
-                        ]
-                    },
-                )
-                monkeypatch.setenv("AWS_ACCESS_KEY_ID", MINIO_USER)
-                monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", MINIO_PASSWORD)
-                store = open_store(
-                    StorageConfig(
-                        url="s3://backups", endpoint_url=endpoint, addressing_style="path"
-                    )
-                )
-                # health-aggregator is the third function: the broker's port + 3
-                yield Flow(
-                    store,
-                    tmp_path / "git" / "gitops.git",
-                    f"http://127.0.0.1:{port + 3}/metrics",
-                    log,
-                )
+def flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedFlow]:
+    with served_flow(
+        tmp_path, monkeypatch, cluster="prod", token=TOKEN, more_config=MORE_CONFIG
+    ) as served:
+        yield served
+
+
+def metrics_url(flow: ServedFlow) -> str:
+    """health-aggregator is the third function: the broker's port + 3."""
+    return f"http://127.0.0.1:{flow.port + 3}/metrics"
 
 
 def commits(bare: Path) -> int:
@@ -161,13 +74,13 @@ def commits(bare: Path) -> int:
     return int(out.stdout.strip()) if out.returncode == 0 else 0
 
 
-def write_backup(flow: Flow, backup_id: str, items: list[BackupItem]) -> None:
+def write_backup(flow: ServedFlow, backup_id: str, items: list[BackupItem]) -> None:
     write_native_backup(
         flow.store, iter(items), cluster="prod", backup_id=backup_id, started_at=events.now()
     )
 
 
-def write_corrupt_backup(flow: Flow, backup_id: str) -> None:
+def write_corrupt_backup(flow: ServedFlow, backup_id: str) -> None:
     """A backup whose archive is not the one its manifest describes (same size, other bytes)."""
     scratch = MemoryStore()
     written = write_native_backup(
@@ -182,8 +95,8 @@ def write_corrupt_backup(flow: Flow, backup_id: str) -> None:
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def scrape(flow: Flow) -> tuple[bytes, Samples]:
-    response = requests.get(flow.metrics_url, timeout=60)
+def scrape(flow: ServedFlow) -> tuple[bytes, Samples]:
+    response = requests.get(metrics_url(flow), timeout=60)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain; version=")  # the text format
     samples = {
@@ -205,16 +118,16 @@ def exposed_names(body: bytes) -> set[str]:
     return names
 
 
-def test_flow_metrics_from_minio_git_and_alert_records_pass_promtool(flow: Flow) -> None:
+def test_flow_metrics_from_minio_git_and_alert_records_pass_promtool(flow: ServedFlow) -> None:
     def when(what: str, condition: Callable[[], bool]) -> None:
         wait_for(lambda: condition() or None, timeout=120, what=what, interval=0.3)
 
     write_backup(flow, "b1", [NAMESPACE, config_map("a", "1")])
-    when("b1's commit", lambda: commits(flow.remote) == 1)
+    when("b1's commit", lambda: commits(flow.bare) == 1)
     write_backup(flow, "b2", [NAMESPACE, config_map("a", "1"), config_map("b", "2")])
-    when("b2's commit", lambda: commits(flow.remote) == 2)
+    when("b2's commit", lambda: commits(flow.bare) == 2)
     write_backup(flow, "b3", [NAMESPACE, config_map("a", "1"), config_map("b", "2")])
-    when("b3's (empty) commit", lambda: commits(flow.remote) == 3)
+    when("b3's (empty) commit", lambda: commits(flow.bare) == 3)
     write_corrupt_backup(flow, "b4")
     prod = (("backup_cluster", "prod"),)
     when(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backup2gitops.core.archive import ArchiveWriter
+from tests.e2e.generate_process import generate_argv
 from tests.e2e.git_daemon import git_daemon
 
 pytestmark = pytest.mark.e2e
@@ -40,20 +40,7 @@ def generate(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BACKUP2GITOPS__GIT__CACHE_DIR": str(cache)}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "backup2gitops",
-            "generate",
-            str(tarball),
-            "--repo",
-            url,
-            "--cluster",
-            cluster,
-            "--backup-id",
-            backup_id,
-            "--json",
-        ],
+        generate_argv(tarball, url=url, cluster=cluster, backup_id=backup_id),
         capture_output=True,
         text=True,
         env=env,
@@ -72,20 +59,7 @@ def test_two_generator_processes_race_on_a_git_daemon_and_both_land(tmp_path: Pa
         env = {**os.environ}
         procs = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "backup2gitops",
-                    "generate",
-                    str(tarballs[c]),
-                    "--repo",
-                    url,
-                    "--cluster",
-                    c,
-                    "--backup-id",
-                    f"{c}-1",
-                    "--json",
-                ],
+                generate_argv(tarballs[c], url=url, cluster=c, backup_id=f"{c}-1"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -4,21 +4,19 @@ cleaning needs is built in the same read, and a daily backup re-reads nothing ei
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import subprocess
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.config import StorageConfig
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.stores import minio_with_bucket
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.git_repos import bare_repository, git_remote
 
 pytestmark = pytest.mark.e2e
 
@@ -42,32 +40,25 @@ class _Counted:
 
 
 def _archive(value: str) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="statefulsets.apps",
-            namespace="db",
-            name="pg",
-            obj={
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "metadata": {"name": "pg", "namespace": "db"},
-                "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
-            },
-        )
-        for i in range(50):
-            writer.add(
-                group_resource="configmaps",
-                namespace="db",
-                name=f"c{i}",
-                obj={
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": f"c{i}", "namespace": "db"},
-                    "data": {"k": value if i == 7 else "v"},
-                },
-            )
-    return out.getvalue()
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "pg", "namespace": "db"},
+        "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
+    }
+    configmaps = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"c{i}", "namespace": "db"},
+            "data": {"k": value if i == 7 else "v"},
+        }
+        for i in range(50)
+    ]
+    return backup_tarball(
+        [object_item("statefulsets.apps", statefulset)]
+        + [object_item("configmaps", obj) for obj in configmaps]
+    )
 
 
 def test_the_archive_is_downloaded_once_per_generation(
@@ -83,8 +74,7 @@ def test_the_archive_is_downloaded_once_per_generation(
                 addressing_style="path",
             )
         )
-        bare = tmp_path / "remote.git"
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+        bare = bare_repository(tmp_path / "remote.git")
         for backup_id, value in (("b1", "v"), ("b2", "edited")):
             data = _archive(value)
             key = f"{backup_id}/backup.tar.gz"
@@ -98,13 +88,7 @@ def test_the_archive_is_downloaded_once_per_generation(
 
             outcome = generation.generate(
                 archive=archive,
-                remote=GitRemote(
-                    url=str(bare),
-                    branch="main",
-                    cache_dir=tmp_path / "clones",
-                    author_name="t",
-                    author_email="t@example.com",
-                ),
+                remote=git_remote(bare, tmp_path / "clones"),
                 cluster="prod",
                 backup_id=backup_id,
                 policy=CleaningPolicy(),

@@ -9,32 +9,19 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitError, GitRemote, history
+from backup2gitops.adapters.git import GitError, history
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.git_http import git_http_server
 from tests.functional.test_gitops_generator import one_configmap_archive
+from tests.git_repos import bare_repository, git_remote
 
 pytestmark = pytest.mark.e2e
 TOKEN = "ghp_t0ken-that-must-not-leak"
 
 
-def remote(url: str, cache: Path, token: str | None) -> GitRemote:
-    return GitRemote(
-        url=url,
-        branch="main",
-        cache_dir=cache,
-        author_name="t",
-        author_email="t@example.com",
-        token=token,
-    )
-
-
 def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "gitops.git")],
-        check=True,
-    )
+    bare_repository(root / "gitops.git")
     subprocess.run(
         ["git", "--git-dir", str(root / "gitops.git"), "config", "http.receivepack", "true"],
         check=True,
@@ -44,7 +31,7 @@ def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> N
         archive = one_configmap_archive()
         outcome = generation.generate(
             archive=lambda: io.BytesIO(archive),
-            remote=remote(url, tmp_path / "c", TOKEN),
+            remote=git_remote(url, tmp_path / "c", token=TOKEN),
             cluster="prod",
             backup_id="b1",
             policy=CleaningPolicy(),
@@ -57,7 +44,7 @@ def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> N
         with pytest.raises(GitError) as refused:  # a wrong token: not retryable, no secret shown
             generation.generate(
                 archive=lambda: io.BytesIO(archive),
-                remote=remote(url, tmp_path / "w", "wrong"),
+                remote=git_remote(url, tmp_path / "w", token="wrong"),
                 cluster="prod",
                 backup_id="b2",
                 policy=CleaningPolicy(),

@@ -7,23 +7,24 @@ without it the test is skipped. The conditional puts are MinIO's own ``If-Match`
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from backup2gitops.adapters.s3_store import S3Store
-from backup2gitops.adapters.storage import ObjectInfo, PreconditionFailed
+from backup2gitops.adapters.storage import PreconditionFailed
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
-from tests.e2e.servers import minio_binary, minio_server
+from tests.e2e.servers import Minio
+from tests.e2e.stores import minio_with_bucket
+from tests.fixtures.racing_state import RacingHealthWrites, two_runs_at_once
+from tests.git_repos import bare_repository
 
 CHECKED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 """The clock of every run here: the report says exactly when it was checked."""
@@ -32,56 +33,36 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def minio(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if minio_binary() is None:
-        pytest.skip("no minio binary: scripts/install-test-deps.sh builds it")
-    with minio_server(tmp_path) as server:
-        yield {"url": server.url, "user": server.user, "password": server.password}
+def minio(tmp_path: Path) -> Iterator[Minio]:
+    with minio_with_bucket(tmp_path, "backups") as server:
+        yield server
 
 
-class RacingS3Store(S3Store):
+class RacingS3Store(RacingHealthWrites, S3Store):
     """Both runs have read the state before either writes it."""
 
     barrier = threading.Barrier(2, timeout=120)
 
-    def put_bytes(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> ObjectInfo:
-        if key.startswith("state/health"):
-            self.barrier.wait()
-        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
 
-
-def test_two_concurrent_runs_announce_one_change(minio: dict[str, Any], tmp_path: Path) -> None:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=minio["url"],
-        region_name="us-east-1",
-        aws_access_key_id=minio["user"],
-        aws_secret_access_key=minio["password"],
-    )
-    client.create_bucket(Bucket="backups")
+def test_two_concurrent_runs_announce_one_change(minio: Minio, tmp_path: Path) -> None:
+    client = minio.s3_client()
     plain = S3Store(bucket="backups", client=client, display_url="s3://backups")
     plain.put_bytes("backups/prod/b1/manifest.json", b"{}")
     plain.put_bytes("state/probe.json", b"1", if_none_match=True)
     with pytest.raises(PreconditionFailed):  # the server really enforces conditions
         plain.put_bytes("state/probe.json", b"2", if_none_match=True)
 
-    git_dir = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(git_dir)], check=True)
+    git_dir = bare_repository(tmp_path / "remote.git")
     config = parse_config(
         f"""
-storage: {{url: "s3://backups", endpoint_url: "{minio["url"]}", health_url: "{minio["url"]}"}}
+storage: {{url: "s3://backups", endpoint_url: "{minio.url}", health_url: "{minio.url}"}}
 git: {{url: "{git_dir}", cache_dir: "{tmp_path / "cache"}"}}
 clusters: [{{name: prod}}]
 health: {{check_timeout_s: 10}}
 """
     )
-    replies: list[Event | None] = []
 
-    def run(event_id: str) -> None:
+    def run(event_id: str) -> Event | None:
         store = RacingS3Store(bucket="backups", client=client, display_url="s3://backups")
         ctx = FunctionContext(
             config, store=store, environ={}, publish=lambda e: None, clock=lambda: CHECKED_AT
@@ -92,13 +73,9 @@ health: {{check_timeout_s: 10}}
             type=events.PING,
             time=CHECKED_AT,
         )
-        replies.append(handler.handle(ping, ctx))
+        return handler.handle(ping, ctx)
 
-    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    replies = two_runs_at_once(run)
     kinds = sorted(r.type for r in replies if r is not None)
     assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
     changed = next(r for r in replies if r is not None and r.type == events.HEALTH_CHANGED)

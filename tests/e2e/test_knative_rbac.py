@@ -23,11 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 import yaml
-from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters import kube
 from backup2gitops.adapters.storage import FileStore, MemoryStore
@@ -42,11 +40,11 @@ from health_aggregator import handler as health_aggregator
 from tests import kube_apiserver
 from tests.e2e.servers import (
     FUNCTIONS_DIR,
-    MINIO_MISSING,
     MINIO_PASSWORD,
     MINIO_USER,
-    minio_binary,
+    minio_s3_client,
     minio_server,
+    needs_minio,
     serve_function,
 )
 from tests.e2e.test_kube_apiserver import NOW, handle_backup
@@ -194,7 +192,7 @@ def rules_without(cluster: KubeCluster, missing: str) -> list[dict[str, Any]]:
 # -- cluster-backup ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)
+@needs_minio
 def test_cluster_backup_with_its_service_account_reads_what_an_admin_reads(
     deployed: KubeCluster, backup_token: str, narrowed: Any, tmp_path: Path
 ) -> None:
@@ -218,14 +216,7 @@ def test_cluster_backup_with_its_service_account_reads_what_an_admin_reads(
     )
     kubeconfig = cluster.kubeconfig_for(backup_token, tmp_path / "cluster-backup.kubeconfig")
     with minio_server(tmp_path) as minio:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=minio.url,
-            region_name="us-east-1",
-            aws_access_key_id=MINIO_USER,
-            aws_secret_access_key=MINIO_PASSWORD,
-            config=BotoConfig(s3={"addressing_style": "path"}),
-        )
+        s3 = minio_s3_client(minio.url)
         s3.create_bucket(Bucket="backups")
         config = tmp_path / "config.yaml"
         config.write_text(

@@ -23,25 +23,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED, BACKUP_FAILED
 from backup2gitops.core.notifications import notifications_from
+from tests.e2e.minio_webhook import bucket_notifying, webhook_target
 from tests.e2e.servers import (
-    MINIO_MISSING,
     MINIO_PASSWORD,
     MINIO_USER,
     Recorder,
     free_port,
     http_recorder,
-    minio_binary,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
@@ -50,7 +48,7 @@ from tests.fixtures.velero import velero_backup_object, velero_tarball
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING),
+    needs_minio,
 ]
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "backup_complete" / "handler.py"
@@ -122,37 +120,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         function_log = tmp / "backup-complete.log"
         with serve_function(HANDLER, "backup_complete", env=function_env, log=function_log) as url:
-            minio_env = {
-                "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
-                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": url + "/",
-                "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_B2G": TOKEN,
-                "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_B2G": str(tmp / "queue-b2g"),
-                "MINIO_NOTIFY_WEBHOOK_ENABLE_CAPTURE": "on",
-                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_CAPTURE": sink.url + "/capture",
-                "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_CAPTURE": str(tmp / "queue-capture"),
-            }
+            minio_env = webhook_target(
+                "B2G", endpoint=url + "/", token=TOKEN, queue_dir=tmp / "queue-b2g"
+            ) | webhook_target(
+                "CAPTURE", endpoint=sink.url + "/capture", queue_dir=tmp / "queue-capture"
+            )
             with minio_server(tmp, env=minio_env, port=minio_port) as minio:
-                s3 = boto3.client(
-                    "s3",
-                    endpoint_url=minio.url,
-                    region_name="us-east-1",
-                    aws_access_key_id=minio.user,
-                    aws_secret_access_key=minio.password,
-                    config=BotoConfig(s3={"addressing_style": "path"}),
-                )
-                s3.create_bucket(Bucket=BUCKET)
-                s3.put_bucket_notification_configuration(
-                    Bucket=BUCKET,
-                    NotificationConfiguration={
-                        "QueueConfigurations": [
-                            {
-                                "QueueArn": f"arn:minio:sqs::{target}:webhook",
-                                "Events": ["s3:ObjectCreated:*"],
-                            }
-                            for target in ("B2G", "CAPTURE")
-                        ]
-                    },
-                )
+                s3 = minio.s3_client()
+                bucket_notifying(s3, BUCKET, targets=("B2G", "CAPTURE"), suffix=None)
                 yield Stack(s3=s3, sink=sink, function_url=url, function_log=function_log)
 
 

@@ -19,20 +19,17 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from cloudevents.http import from_http
 
 from backup2gitops.core.backup_manifest import dump_manifest
 from backup2gitops.core.events import BACKUP_COMPLETED
 from tests.e2e.servers import (
-    MINIO_MISSING,
     answers,
     gopath_binary,
     http_recorder,
-    minio_binary,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
@@ -41,7 +38,7 @@ from tests.fixtures.native import native_backup
 MC_MISSING = "no mc: scripts/build-mc.sh builds it (scripts/install-test-deps.sh runs it)"
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING),
+    needs_minio,
     pytest.mark.skipif(gopath_binary("mc") is None, reason=MC_MISSING),
 ]
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "backup_complete" / "handler.py"
@@ -134,14 +131,7 @@ def test_mc_wires_minio_to_backup_complete_with_a_least_privilege_user(
             assert refused.returncode != 0
 
             # 4. a backup is written; MinIO's notification reaches backup-complete
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=minio.url,
-                region_name="us-east-1",
-                aws_access_key_id=minio.user,
-                aws_secret_access_key=minio.password,
-                config=BotoConfig(s3={"addressing_style": "path"}),
-            )
+            s3 = minio.s3_client()
             backup = native_backup(cluster="prod", backup_id="20261207t020000z")
             s3.put_object(Bucket=BUCKET, Key=backup.archive_key, Body=backup.archive)
             s3.put_object(

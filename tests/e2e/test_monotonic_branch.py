@@ -24,6 +24,7 @@ from backup2gitops.runtime import codec
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
 from tests.e2e.stores import announced
+from tests.git_repos import git_dir_output
 
 pytestmark = pytest.mark.e2e
 
@@ -125,12 +126,7 @@ def branch_history(mirror: Path, cluster: str) -> list[tuple[str, str]]:
     """(Backup-Created-At, Backup-Id) of the cluster's commits on main, oldest first."""
     keys = ("Cluster", "Backup-Created-At", "Backup-Id")
     fmt = "%x1f".join(f"%(trailers:key={key},valueonly)" for key in keys)
-    out = subprocess.run(
-        ["git", "--git-dir", str(mirror), "log", "--reverse", f"--format={fmt}%x1e", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = git_dir_output(mirror, "log", "--reverse", f"--format={fmt}%x1e", "main")
     history = []
     for record in out.split("\x1e"):
         parts = [p.strip() for p in record.strip().split("\x1f")]
@@ -141,9 +137,7 @@ def branch_history(mirror: Path, cluster: str) -> list[tuple[str, str]]:
 
 def folder_says(mirror: Path, cluster: str) -> str:
     path = f"main:clusters/{cluster}/namespaces/shop/configmaps/which.yaml"
-    text = subprocess.run(
-        ["git", "--git-dir", str(mirror), "show", path], capture_output=True, text=True, check=True
-    ).stdout
+    text = git_dir_output(mirror, "show", path)
     return text.split("backup:")[1].strip()
 
 

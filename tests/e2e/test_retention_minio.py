@@ -7,11 +7,9 @@ Backups are written by ``write_native_backup`` (what cluster-backup writes) with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
 from backup2gitops.adapters.storage import (
@@ -23,7 +21,7 @@ from backup2gitops.core.retention_plan import KeepPolicy
 from backup2gitops.native_backup_writer import CLAIM_TTL, write_native_backup
 from backup2gitops.retention import apply_retention, stored_backups
 from tests.e2e.servers import Minio
-from tests.e2e.stores import minio_with_bucket, store_on
+from tests.e2e.stores import minio_and_store_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -36,23 +34,7 @@ ITEM = BackupItem(
 )
 
 
-@pytest.fixture(scope="module")
-def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
-    with minio_with_bucket(tmp_path_factory.mktemp("minio"), "retention") as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "file", "s3"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> ObjectStore:
-    return store_on(
-        request.param,
-        bucket="retention",
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-        minio=lambda: request.getfixturevalue("minio"),
-    )
+minio, store = minio_and_store_fixtures("retention", ["memory", "file", "s3"])
 
 
 def backup(store: ObjectStore, cluster: str, days_ago: int) -> str:
@@ -211,13 +193,7 @@ def test_minio_accepts_template_yaml_lifecycle_rules(minio: Minio) -> None:
         if "ExpirationInDays" in rule:
             api["Expiration"] = {"Days": rule["ExpirationInDays"]}
         rules.append(api)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=minio.url,
-        region_name="us-east-1",
-        aws_access_key_id=minio.user,
-        aws_secret_access_key=minio.password,
-    )
+    s3 = minio.s3_client()
     s3.create_bucket(Bucket="lifecycle")
     s3.put_bucket_versioning(Bucket="lifecycle", VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_lifecycle_configuration(

@@ -20,14 +20,14 @@ import pytest
 import requests
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import events
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import FUNCTIONS_DIR, serve_function
 from tests.functional.test_generation import configmap, tarball
-from tests.recording import free_port
+from tests.git_repos import bare_repository, git_remote
+from tests.recording import free_port, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -77,14 +77,11 @@ def hostile_receivers() -> Iterator[tuple[str, dict[str, int]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", done
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server, poll_interval=0.05) as port:
+        try:
+            yield f"http://127.0.0.1:{port}", done
+        finally:
+            release.set()
 
 
 CONFIG = """
@@ -163,19 +160,10 @@ def test_no_receiver_failure_leaks_a_secret(tmp_path: Path) -> None:
 
 def test_a_token_in_git_url_never_reaches_git_config_or_objects(tmp_path: Path) -> None:
     root = tmp_path / "srv"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "gitops.git")],
-        check=True,
-    )
+    bare_repository(root / "gitops.git")
     with git_http_server(root, user="x-access-token", token=GIT_TOKEN) as (base, seen):
         url = base.replace("http://", f"http://x-access-token:{GIT_TOKEN}@") + "gitops.git"
-        remote = GitRemote(
-            url=url,
-            branch="main",
-            cache_dir=tmp_path / "cache",
-            author_name="t",
-            author_email="t@e",
-        )
+        remote = git_remote(url, tmp_path / "cache")
         archive = tarball([configmap("shop", "cm", "v")])
         result = generation.generate(
             archive=lambda: io.BytesIO(archive),

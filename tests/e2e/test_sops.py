@@ -14,11 +14,13 @@ import pytest
 import yaml
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.sops import SopsEncrypter, SopsError
 from backup2gitops.core import sops_files
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.git_repos import bare_repository, git_remote
+from tests.git_repos import git_dir_output as git_out
 
 GOBIN = Path(os.environ.get("GOPATH", str(Path.home() / "go"))) / "bin"
 pytestmark = [
@@ -40,6 +42,31 @@ SECRET: dict[str, Any] = {
 DIGEST_KEY = b"k" * 32
 
 
+def generate_sops(
+    data: bytes, remote: Path, cache_dir: Path, *, backup_id: str, encrypt: SopsEncrypter
+) -> generation.Outcome:
+    """The backup ``data`` of cluster ``prod`` pushed to ``remote``, its Secrets under sops."""
+    return generation.generate(
+        archive=lambda: io.BytesIO(data),
+        remote=git_remote(remote, cache_dir),
+        cluster="prod",
+        backup_id=backup_id,
+        policy=CleaningPolicy(secrets="sops"),
+        encrypt=encrypt,
+    )
+
+
+def sops_decrypt(path: Path, key: Path) -> str:
+    """The real sops's decryption of ``path`` with the age key in ``key``."""
+    return subprocess.run(
+        ["sops", "decrypt", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SOPS_AGE_KEY_FILE": str(key)},
+    ).stdout
+
+
 @pytest.fixture
 def age_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
     monkeypatch.setenv("PATH", f"{GOBIN}:{os.environ['PATH']}")
@@ -57,41 +84,17 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
     tmp_path: Path, age_key: tuple[str, Path]
 ) -> None:
     public, key = age_key
-    remote = tmp_path / "r.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(group_resource="secrets", namespace="payments", name="db", obj=SECRET)
-    data = out.getvalue()
-    outcome = generation.generate(
-        archive=lambda: io.BytesIO(data),
-        remote=GitRemote(
-            url=str(remote),
-            branch="main",
-            cache_dir=tmp_path / "c",
-            author_name="t",
-            author_email="t@e",
-        ),
-        cluster="prod",
+    remote = bare_repository(tmp_path / "r.git")
+    data = backup_tarball([object_item("secrets", SECRET)])
+    outcome = generate_sops(
+        data,
+        remote,
+        tmp_path / "c",
         backup_id="b1",
-        policy=CleaningPolicy(secrets="sops"),
         encrypt=SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY),
     )
     assert outcome.plan.objects == 1
-    committed = subprocess.run(
-        [
-            "git",
-            "--git-dir",
-            str(remote),
-            "show",
-            "main:clusters/prod/namespaces/payments/secrets/db.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    committed = git_out(remote, "show", "main:clusters/prod/namespaces/payments/secrets/db.yaml")
     assert "hunter2" not in committed and SECRET["data"]["password"] not in committed
     doc = yaml.safe_load(committed)
     assert doc["data"]["password"].startswith("ENC[AES256_GCM")
@@ -100,13 +103,7 @@ def test_secret_is_encrypted_in_git_and_sops_decrypts_the_committed_file(
     assert digest.startswith("hmac-sha256:")  # clear text, covered by the MAC (decrypt below)
     path = tmp_path / "db.yaml"
     path.write_text(committed)
-    decrypted = subprocess.run(
-        ["sops", "decrypt", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SOPS_AGE_KEY_FILE": str(key)},
-    ).stdout
+    decrypted = sops_decrypt(path, key)
     assert yaml.safe_load(decrypted)["data"]["password"] == SECRET["data"]["password"]
 
 
@@ -127,31 +124,24 @@ def test_generation_refuses_when_encryption_is_asked_but_not_wired() -> None:
         generation.plan_backup([item], cluster="prod", policy=CleaningPolicy(secrets="sops"))
 
 
-def git_out(remote: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def secrets_archive(secrets: dict[str, dict[str, str]]) -> bytes:
     """A backup of one Secret per name (``{name: data}``) and a ConfigMap."""
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for name, data in secrets.items():
-            obj = {**SECRET, "metadata": {**SECRET["metadata"], "name": name}, "data": data}
-            writer.add(group_resource="secrets", namespace="payments", name=name, obj=obj)
-        writer.add(
-            group_resource="configmaps",
-            namespace="payments",
-            name="settings",
-            obj={
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "settings", "namespace": "payments"},
-                "data": {"mode": "fast"},
-            },
+    items = [
+        BackupItem(
+            "secrets",
+            "payments",
+            name,
+            {**SECRET, "metadata": {**SECRET["metadata"], "name": name}, "data": data},
         )
-    return out.getvalue()
+        for name, data in secrets.items()
+    ]
+    settings = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "payments"},
+        "data": {"mode": "fast"},
+    }
+    return backup_tarball([*items, object_item("configmaps", settings)])
 
 
 def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_diff(
@@ -160,30 +150,14 @@ def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_d
     """Two backups with the same Secrets: the second commit's tree is the first's, byte for
     byte; a third with one Secret changed changes exactly that file, which sops decrypts."""
     public, key = age_key
-    remote = tmp_path / "r.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    remote = bare_repository(tmp_path / "r.git")
     encrypt = SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY)
     b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
     same = {f"s{i}": {"password": b64(f"secret-{i}")} for i in range(3)}
 
     def backup(backup_id: str, secrets: dict[str, dict[str, str]]) -> generation.Outcome:
         data = secrets_archive(secrets)
-        return generation.generate(
-            archive=lambda: io.BytesIO(data),
-            remote=GitRemote(
-                url=str(remote),
-                branch="main",
-                cache_dir=tmp_path / "c",
-                author_name="t",
-                author_email="t@e",
-            ),
-            cluster="prod",
-            backup_id=backup_id,
-            policy=CleaningPolicy(secrets="sops"),
-            encrypt=encrypt,
-        )
+        return generate_sops(data, remote, tmp_path / "c", backup_id=backup_id, encrypt=encrypt)
 
     first = backup("b1", same)
     assert (first.commit.added, first.plan.objects) == (4, 4)
@@ -205,13 +179,7 @@ def test_unchanged_secrets_keep_their_ciphertext_and_a_changed_one_is_the_only_d
     digest = doc["metadata"]["annotations"][sops_files.DIGEST_ANNOTATION]
     assert digest.startswith("hmac-sha256:") and "rotated" not in committed
     (tmp_path / "s1.yaml").write_text(committed)
-    decrypted = subprocess.run(
-        ["sops", "decrypt", str(tmp_path / "s1.yaml")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SOPS_AGE_KEY_FILE": str(key)},
-    ).stdout
+    decrypted = sops_decrypt(tmp_path / "s1.yaml", key)
     assert yaml.safe_load(decrypted)["data"] == {"password": b64("rotated")}
 
 
@@ -221,23 +189,13 @@ def test_the_sops_yaml_rules_let_sops_encrypt_a_new_file_by_themselves(
     """``.sops.yaml`` at the root: ``sops encrypt`` of a file under the cluster, given no
     flags, uses its recipient and encrypts only data/stringData (what ``sops edit`` does)."""
     public, _key = age_key
-    remote = tmp_path / "r.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    remote = bare_repository(tmp_path / "r.git")
     data = secrets_archive({"db": SECRET["data"]})
-    generation.generate(
-        archive=lambda: io.BytesIO(data),
-        remote=GitRemote(
-            url=str(remote),
-            branch="main",
-            cache_dir=tmp_path / "c",
-            author_name="t",
-            author_email="t@e",
-        ),
-        cluster="prod",
+    generate_sops(
+        data,
+        remote,
+        tmp_path / "c",
         backup_id="b1",
-        policy=CleaningPolicy(secrets="sops"),
         encrypt=SopsEncrypter(recipients=[public], digest_key=DIGEST_KEY),
     )
     rules = yaml.safe_load(git_out(remote, "show", "main:.sops.yaml"))
@@ -273,27 +231,11 @@ def test_a_new_digest_key_voids_the_member_cache(tmp_path: Path, age_key: tuple[
     data = secrets_archive({f"s{i}": {"password": "c2VjcmV0"} for i in range(2)})
 
     def backup(remote: Path, backup_id: str, key: bytes) -> generation.Outcome:
-        return generation.generate(
-            archive=lambda: io.BytesIO(data),
-            remote=GitRemote(
-                url=str(remote),
-                branch="main",
-                cache_dir=tmp_path / f"c-{remote.name}",
-                author_name="t",
-                author_email="t@e",
-            ),
-            cluster="prod",
-            backup_id=backup_id,
-            policy=CleaningPolicy(secrets="sops"),
-            encrypt=SopsEncrypter(recipients=[public], digest_key=key),
-        )
+        encrypt = SopsEncrypter(recipients=[public], digest_key=key)
+        cache_dir = tmp_path / f"c-{remote.name}"
+        return generate_sops(data, remote, cache_dir, backup_id=backup_id, encrypt=encrypt)
 
-    remotes = []
-    for name in ("daily.git", "fresh.git"):
-        remote = tmp_path / name
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-        remotes.append(remote)
-    daily, fresh = remotes
+    daily, fresh = (bare_repository(tmp_path / name) for name in ("daily.git", "fresh.git"))
     backup(daily, "b1", DIGEST_KEY)
     second = backup(daily, "b2", b"n" * 32)
     assert second.plan.decoded == 3  # the two Secrets and the ConfigMap: nothing reused

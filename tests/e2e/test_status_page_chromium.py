@@ -122,20 +122,13 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         pytest.skip(MINIO_MISSING)
     if chromium.binary() is None:
         pytest.skip(chromium.CHROMIUM_MISSING)
-    import boto3
 
     make_remote(tmp_path)
     with (
         minio_server(tmp_path) as minio,
         git_http_server(tmp_path / "repos", user="x-access-token", token=GIT_TOKEN) as (base, _),
     ):
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=minio.url,
-            region_name="us-east-1",
-            aws_access_key_id=minio.user,
-            aws_secret_access_key=minio.password,
-        )
+        s3 = minio.s3_client()
         s3.create_bucket(Bucket="backups")
         for key in ("backups/edge/e1/manifest.json", "backups/prod/p1/manifest.json"):
             s3.put_object(Bucket="backups", Key=key, Body=b"{}")

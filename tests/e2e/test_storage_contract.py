@@ -7,8 +7,6 @@ reads, listing under a prefix, conditional puts the server enforces, and keys th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,29 +16,12 @@ from backup2gitops.adapters.storage import (
     PreconditionFailed,
     StorageError,
 )
-from tests.e2e.servers import Minio
-from tests.e2e.stores import minio_with_bucket, store_on
+from tests.e2e.stores import minio_and_store_fixtures
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Minio]:
-    with minio_with_bucket(tmp_path_factory.mktemp("minio"), "contract") as server:
-        yield server
-
-
-@pytest.fixture(params=["file", "memory", "s3"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> ObjectStore:
-    return store_on(
-        request.param,
-        bucket="contract",
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-        minio=lambda: request.getfixturevalue("minio"),
-    )
+minio, store = minio_and_store_fixtures("contract", ["file", "memory", "s3"])
 
 
 def test_bytes_round_trip_and_stat(store: ObjectStore) -> None:

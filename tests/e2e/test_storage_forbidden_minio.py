@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
@@ -21,11 +20,11 @@ from backup2gitops.core import bucket_layout
 from backup2gitops.core.alert_rules import effects_of
 from backup2gitops.core.events import BACKUP_FAILED, BackupFailed
 from backup2gitops.runtime import codec
-from tests.e2e.servers import MINIO_MISSING, Minio, minio_binary, serve_function
+from tests.e2e.servers import Minio, needs_minio, serve_function
 from tests.e2e.slow_clients import MAIN
 from tests.e2e.stores import minio_with_bucket
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(minio_binary() is None, reason=MINIO_MISSING)]
+pytestmark = [pytest.mark.e2e, needs_minio]
 
 BUCKET = "b2g-forbidden"
 TOKEN = "forbidden-test-token"
@@ -38,13 +37,7 @@ MANIFEST = (
 @pytest.fixture
 def minio(tmp_path: Path) -> Iterator[tuple[Minio, str]]:
     with minio_with_bucket(tmp_path, BUCKET) as server:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        )
+        s3 = server.s3_client()
         s3.put_object(Bucket=BUCKET, Key=MANIFEST, Body=b'{"format_version": 1}')
         etag = s3.head_object(Bucket=BUCKET, Key=MANIFEST)["ETag"].strip('"')
         yield server, etag

@@ -33,7 +33,7 @@ import yaml
 from backup2gitops.core import events
 from backup2gitops.runtime import codec
 from tests.e2e.servers import backup2gitops_serve, free_port_block, wait_for
-from tests.recording import Recorder
+from tests.recording import Recorder, serving
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -79,15 +79,12 @@ def holding_server() -> Iterator[Holding]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holding.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield holding
-    finally:
-        holding.release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        holding.url = f"http://127.0.0.1:{port}/"
+        try:
+            yield holding
+        finally:
+            holding.release.set()
 
 
 def uri_trigger(name: str, uri: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from backup2gitops.runtime.aws_lambda import (
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec
 from backup_complete.handler import SPEC
-from tests.fixtures.eventbridge import RecordingEventBridge
+from tests.fixtures.eventbridge import RecordingEventBridge, bus_delivery
 from tests.fixtures.native import native_backup, store_native_backup
 from tests.fixtures.notifications import eventbridge_body, load, s3_body
 
@@ -118,18 +118,7 @@ def test_our_own_bus_events_round_trip() -> None:
 
     spec = FunctionSpec(name="echo", handle=echo)
     handler = lambda_adapter(spec, context=lambda: context_for(MemoryStore()), events_client=bridge)
-    from_bus = {
-        "version": "0",
-        "id": "eb-1",
-        "detail-type": event.type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": "2026-11-23T02:00:00Z",
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": structured(event),
-    }
-    assert handler(from_bus, LambdaContext())["status"] == "no_reply"
+    assert handler(bus_delivery(event), LambdaContext())["status"] == "no_reply"
     assert seen == [event.model_copy(update={"time": seen[0].time})]
     assert from_structured(json.loads(json.dumps(structured(event)))).cluster == "prod"
 
@@ -400,17 +389,7 @@ def gitops_failed_from_bus() -> dict[str, Any]:
             "retryable": False,
         },
     )
-    return {
-        "version": "0",
-        "id": "eb-2",
-        "detail-type": event.type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": "2026-11-23T02:00:00Z",
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": structured(event),
-    }
+    return bus_delivery(event, delivery_id="eb-2")
 
 
 def test_a_function_cold_starts_on_the_packaged_configuration_without_any_secret(

@@ -5,7 +5,6 @@ durations beside ISO ones, a suggestion for a mistyped verb, no abbreviations, `
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from backup2gitops.cli import build_parser, main
 from backup2gitops.config import ConfigError, parse_config
 from backup2gitops.core.durations import go_duration
 from tests.functional.test_cli_errors import clean_env, cli, one_line_error
+from tests.git_repos import bare_repository
 
 PRINTING = {  # verb -> the arguments it needs besides -o
     "demo": (),
@@ -82,7 +82,7 @@ def test_status_without_a_configuration_says_so_and_creates_nothing(tmp_path: Pa
 
 def status_config(tmp_path: Path) -> Path:
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     (tmp_path / "bucket").mkdir()
     path = tmp_path / "config.yaml"
     path.write_text(

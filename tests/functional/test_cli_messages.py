@@ -4,7 +4,6 @@ port, MinIO (when built), the file store, the status page's template."""
 
 from __future__ import annotations
 
-import subprocess
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from backup2gitops.runtime.context import FunctionContext
 from tests.e2e.git_http import git_http_server
 from tests.fixtures.native import native_backup, store_native_backup
 from tests.functional.test_cli_errors import clean_env, cli, one_line_error
+from tests.git_repos import bare_repository
 
 
 def native_folder(tmp_path: Path, *, cluster: str) -> Path:
@@ -32,10 +32,7 @@ def test_a_remote_that_wants_credentials_when_none_were_sent_names_git_token(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "srv"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "gitops.git")],
-        check=True,
-    )
+    bare_repository(root / "gitops.git")
     folder = native_folder(tmp_path, cluster="prod")
     with git_http_server(root, user="x-access-token", token="t0ken") as (base, _):
         line = one_line_error(
@@ -148,15 +145,7 @@ def test_s3_folder_and_missing_bucket_against_minio(tmp_path: Path) -> None:
             BACKUP2GITOPS__STORAGE__ENDPOINT_URL=server.url,
             BACKUP2GITOPS__STORAGE__ADDRESSING_STYLE="path",
         )
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=server.user,
-            aws_secret_access_key=server.password,
-        )
+        client = server.s3_client()
         backup = native_backup(cluster="prod", backup_id="20261123t020000z")
         client.put_object(Bucket="backups", Key=backup.archive_key, Body=backup.archive)
         from backup2gitops.core.backup_manifest import dump_manifest
@@ -198,7 +187,7 @@ def test_the_storage_check_names_the_store_once(tmp_path: Path) -> None:
     from health_aggregator.views import status_body
 
     remote = tmp_path / "r.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     (tmp_path / "bucket").mkdir()
     config = parse_config(
         f"storage: {{url: {(tmp_path / 'bucket').as_uri()}}}\n"

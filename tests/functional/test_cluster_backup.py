@@ -30,7 +30,7 @@ from backup2gitops.cluster_snapshot import (
     write_cluster_backup,
 )
 from backup2gitops.config import ClusterBackupConfig, Config
-from backup2gitops.core.archive import ArchiveWriter, BackupItem, iter_items
+from backup2gitops.core.archive import BackupItem, iter_items
 from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_FAILED, BACKUP_REQUESTED, PING, Event
@@ -38,6 +38,7 @@ from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec, handle_request
 from cluster_backup import handler as cluster_backup
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.kube_replay.cluster import FailList, ReplayCluster, make_object
 from tests.kube_replay.server import replay_server
 
@@ -413,17 +414,7 @@ def hand_written_archive(objects: list[dict[str, Any]]) -> bytes:
         "ServiceAccount": "serviceaccounts",
         "Widget": "widgets.example.com",
     }
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for obj in objects:
-            meta = obj["metadata"]
-            writer.add(
-                group_resource=plural[obj["kind"]],
-                namespace=meta.get("namespace"),
-                name=meta["name"],
-                obj=obj,
-            )
-    return out.getvalue()
+    return backup_tarball(object_item(plural[obj["kind"]], obj) for obj in objects)
 
 
 def test_round_trip_plans_the_same_repository() -> None:
@@ -461,18 +452,7 @@ def test_round_trip_through_the_cli(
     cluster = ReplayCluster(objects=cluster_objects())
     with replay_server(cluster) as url:
         kubeconfig = write_kubeconfig(tmp_path, url)
-        status = run_cli(
-            [
-                "backup",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--to",
-                (tmp_path / "bucket").as_uri(),
-                "--cluster",
-                "prod",
-                "--json",
-            ]
-        )
+        status = backup_to_folder(kubeconfig, tmp_path / "bucket", "--json")
     assert status == 0
     report = json.loads(capsys.readouterr().out)
     backup_dir = tmp_path / "bucket" / "backups" / "prod" / report["backup_id"]
@@ -508,6 +488,13 @@ def write_kubeconfig(tmp_path: Path, url: str) -> Path:
     return path
 
 
+def backup_to_folder(kubeconfig: Path, folder: Path, *extra: str) -> int:
+    """``backup2gitops backup --kubeconfig KUBECONFIG --to FOLDER-as-URI --cluster prod EXTRA``'s
+    exit status."""
+    argv = ["backup", "--kubeconfig", str(kubeconfig), "--to", folder.as_uri()]
+    return run_cli([*argv, "--cluster", "prod", *extra])
+
+
 def test_cli_backup_prints_id_keys_counts_and_warnings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -515,20 +502,7 @@ def test_cli_backup_prints_id_keys_counts_and_warnings(
     cluster = ReplayCluster(objects=cluster_objects(), broken_groups=["metrics.k8s.io"], token="t")
     with replay_server(cluster) as url:
         kubeconfig = write_kubeconfig(tmp_path, url)
-        status = run_cli(
-            [
-                "backup",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--context",
-                "replay",
-                "--to",
-                (tmp_path / "b").as_uri(),
-                "--cluster",
-                "prod",
-                "--json",
-            ]
-        )
+        status = backup_to_folder(kubeconfig, tmp_path / "b", "--context", "replay", "--json")
         assert status == 0
         report = json.loads(capsys.readouterr().out)
         assert report["keys"] == [
@@ -539,20 +513,7 @@ def test_cli_backup_prints_id_keys_counts_and_warnings(
         assert report["excluded"] == {"configmaps": 1, "namespaces": 2, "pods": 1}
         assert len(report["warnings"]) == 1
         assert FileStore(tmp_path / "b").stat(report["keys"][0]) is not None
-        assert (
-            run_cli(
-                [
-                    "backup",
-                    "--kubeconfig",
-                    str(kubeconfig),
-                    "--to",
-                    (tmp_path / "c").as_uri(),
-                    "--cluster",
-                    "prod",
-                ]
-            )
-            == 0
-        )
+        assert backup_to_folder(kubeconfig, tmp_path / "c") == 0
         text = capsys.readouterr().out
         assert "backup " in text and "warning: metrics.k8s.io/v1beta1" in text
 
@@ -564,17 +525,7 @@ def test_cli_backup_failure_exits_nonzero_and_leaves_nothing(
     cluster = ReplayCluster(objects=cluster_objects(), token="other")
     with replay_server(cluster) as url:
         kubeconfig = write_kubeconfig(tmp_path, url)
-        status = run_cli(
-            [
-                "backup",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--to",
-                (tmp_path / "b").as_uri(),
-                "--cluster",
-                "prod",
-            ]
-        )
+        status = backup_to_folder(kubeconfig, tmp_path / "b")
     assert status == 1
     assert "401" in capsys.readouterr().err
     assert list(FileStore(tmp_path / "b").list()) == []

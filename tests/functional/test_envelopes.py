@@ -30,14 +30,14 @@ from backup2gitops.core.events import (
     Event,
 )
 from backup2gitops.core.notifications import ObjectNotification
-from backup2gitops.runtime.aws_lambda import UnreadableEvent, lambda_adapter, structured
+from backup2gitops.runtime.aws_lambda import UnreadableEvent, lambda_adapter
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import FunctionSpec
 from backup_complete import handler as backup_complete
 from cluster_backup import handler as cluster_backup
 from gitops_generator import handler as gitops_generator
 from health_aggregator import handler as health_aggregator
-from tests.fixtures.eventbridge import RecordingEventBridge
+from tests.fixtures.eventbridge import RecordingEventBridge, bus_delivery
 from tests.fixtures.notifications import eventbridge_body, minio_body, s3_body
 from tests.functional.http_client import client, post_event
 
@@ -98,26 +98,11 @@ def webhook_context() -> FunctionContext:
     )
 
 
-def from_bus(event: Event) -> dict[str, Any]:
-    """``event`` as a rule on our bus delivers it to a Lambda function."""
-    return {
-        "version": "0",
-        "id": "eb-1",
-        "detail-type": event.type,
-        "source": event.source,
-        "account": "123456789012",
-        "time": "2026-11-23T02:00:00Z",
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": structured(event),
-    }
-
-
 def as_lambda(event: Event) -> Any:
     """How ``event`` reaches a function on Lambda: our types from the bus, a tick as EventBridge
     Scheduler's input, a notification as S3 sends it."""
     if event.type.startswith("io.backup2gitops."):
-        return from_bus(event)
+        return bus_delivery(event)
     return event.data
 
 
@@ -196,7 +181,7 @@ def test_backup_completed_is_validated_once_on_lambda_even_when_it_fails(
 ) -> None:
     bridge = RecordingEventBridge()
     handler = lambda_adapter(gitops_generator.SPEC, context=context, events_client=bridge)
-    result = handler(from_bus(completed()), None)
+    result = handler(bus_delivery(completed()), None)
     assert result["status"] == "published", result
     assert [entry["DetailType"] for entry in bridge.entries] == [GITOPS_FAILED]
     assert completed_validated.calls == 1
@@ -210,7 +195,7 @@ def test_the_handler_receives_the_model_not_the_payload() -> None:
 
     spec = FunctionSpec(name="typed", handle=handle, envelope=gitops_generator.INPUT)
     assert post_event(client(spec, context()), completed()).status_code == 202
-    lambda_adapter(spec, context=context)(from_bus(completed()), None)
+    lambda_adapter(spec, context=context)(bus_delivery(completed()), None)
     assert [type(r.data) for r in seen] == [BackupCompleted, BackupCompleted]
     assert seen[0].data == seen[1].data and seen[0].data.bucket == "elsewhere"
 

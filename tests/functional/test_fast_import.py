@@ -17,6 +17,8 @@ from backup2gitops.adapters.git.fast_import import (
     blob_id,
     cleaned_message,
 )
+from tests.git_repos import bare_repository
+from tests.git_repos import git_dir_output as git
 
 ROOT = PurePosixPath("clusters/prod")
 WHO = Identity("t", "t@e.org")
@@ -24,13 +26,6 @@ WHO = Identity("t", "t@e.org")
 
 def p(path: str) -> PurePosixPath:
     return PurePosixPath(f"clusters/prod/{path}")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "--git-dir", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout
 
 
 def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
@@ -49,7 +44,7 @@ def commit(repo: Path, files: list[tuple[PurePosixPath, bytes]], *, parent: str 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path)], check=True)
+    bare_repository(tmp_path)
     return tmp_path
 
 
@@ -127,41 +122,10 @@ def test_paths_outside_the_folder_or_misread_by_fast_import_are_refused(
 def test_a_file_at_or_through_a_committed_symlink_is_refused(repo: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    target = (
-        subprocess.run(
-            ["git", "--git-dir", str(repo), "hash-object", "-w", "--stdin"],
-            input=str(outside).encode(),
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .strip()
-    )
-    index = f"120000 blob {target}\tns\n"
-    sub = (
-        subprocess.run(
-            ["git", "--git-dir", str(repo), "mktree"], input=index.encode(), capture_output=True
-        )
-        .stdout.decode()
-        .strip()
-    )
-    top = f"040000 tree {sub}\tprod\n"
-    clusters = (
-        subprocess.run(
-            ["git", "--git-dir", str(repo), "mktree"], input=top.encode(), capture_output=True
-        )
-        .stdout.decode()
-        .strip()
-    )
-    root = (
-        subprocess.run(
-            ["git", "--git-dir", str(repo), "mktree"],
-            input=f"040000 tree {clusters}\tclusters\n".encode(),
-            capture_output=True,
-        )
-        .stdout.decode()
-        .strip()
-    )
+    target = git(repo, "hash-object", "-w", "--stdin", stdin=str(outside)).strip()
+    sub = git(repo, "mktree", stdin=f"120000 blob {target}\tns\n").strip()
+    clusters = git(repo, "mktree", stdin=f"040000 tree {sub}\tprod\n").strip()
+    root = git(repo, "mktree", stdin=f"040000 tree {clusters}\tclusters\n").strip()
     first = git(repo, "commit-tree", root, "-m", "link").strip()
     git(repo, "update-ref", "refs/heads/main", first)
 

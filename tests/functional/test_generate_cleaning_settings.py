@@ -9,16 +9,16 @@ what people wrote, and every exclusion is counted under its reason.
 
 from __future__ import annotations
 
-import io
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
+from tests.fixtures.tarballs import backup_tarball
+from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import clean_env
+from tests.git_repos import git_in
 
 CONFIG = """\
 generator:
@@ -157,18 +157,14 @@ OBJECTS: list[tuple[str, str | None, dict[str, Any]]] = [
 
 
 def _archive(path: Path) -> Path:
-    buffer = io.BytesIO()
-    with ArchiveWriter(buffer) as writer:
-        for group_resource, namespace, obj in OBJECTS:
-            writer.add(
-                group_resource=group_resource,
-                namespace=namespace,
-                name=obj["metadata"]["name"],
-                obj=obj,
-            )
     archive = path / "bucket" / "20261207t010000z" / "resources.tar.gz"
     archive.parent.mkdir(parents=True)
-    archive.write_bytes(buffer.getvalue())
+    archive.write_bytes(
+        backup_tarball(
+            BackupItem(group_resource, namespace, obj["metadata"]["name"], obj)
+            for group_resource, namespace, obj in OBJECTS
+        )
+    )
     return archive
 
 
@@ -178,29 +174,7 @@ def test_generate_applies_the_configured_cleaning_settings(tmp_path: Path) -> No
     env = clean_env(tmp_path, BACKUP2GITOPS_CONFIG=str(config))
     env["BACKUP2GITOPS_CONFIG"] = str(config)
     repo = tmp_path / "export"
-    result = subprocess.run(
-        [
-            "python3",
-            "-m",
-            "backup2gitops",
-            "generate",
-            str(_archive(tmp_path)),
-            "--repo",
-            str(repo),
-            "--cluster",
-            "prod",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = generate_report(tmp_path, _archive(tmp_path), repo, env=env)
     assert report["excluded_by_reason"] == {
         "builtin: maintained by the endpoint-controller (endpoints.kubernetes.io/managed-by)": 1,
         "gitops: managed by Flux Kustomization flux-system/apps": 1,
@@ -220,10 +194,5 @@ def test_generate_applies_the_configured_cleaning_settings(tmp_path: Path) -> No
         ).read_text()
     )
     assert webhook["webhooks"][0]["clientConfig"] == {"url": "https://acme.example/v"}
-    message = subprocess.run(
-        ["git", "-C", str(repo), "log", "-1", "--format=%B"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    message = git_in(repo, "log", "-1", "--format=%B")
     assert "gitops: managed by Flux Kustomization flux-system/apps: 1" in message

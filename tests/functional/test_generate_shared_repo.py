@@ -5,8 +5,6 @@ a hand-written file and a hand-edited unit kustomization survive the next backup
 
 from __future__ import annotations
 
-import io
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core.archive import ArchiveWriter
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import cli
+from tests.git_repos import git_in
 
 KUSTOMIZE = Path("/root/go/bin/kustomize")
 CLUSTER = "demo"
@@ -61,12 +61,6 @@ data:
 """
 
 
-def git(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def configmap(name: str, *, manager: str = "kubectl-client-side-apply") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -90,48 +84,23 @@ def configmap(name: str, *, manager: str = "kubectl-client-side-apply") -> dict[
 
 def write_backup(tmp_path: Path, backup_id: str, names: list[str]) -> Path:
     """A tarball: Namespace apps, ConfigMaps ``names`` in it (``flux-*`` applied by Flux)."""
-    buffer = io.BytesIO()
-    with ArchiveWriter(buffer) as writer:
-        writer.add(
-            group_resource="namespaces",
-            namespace=None,
-            name="apps",
-            obj={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}},
-        )
-        for name in names:
-            manager = "kustomize-controller" if name.startswith("flux-") else "kubectl"
-            writer.add(
-                group_resource="configmaps",
-                namespace="apps",
-                name=name,
-                obj=configmap(name, manager=manager),
-            )
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}
+    items = [object_item("namespaces", namespace)]
+    for name in names:
+        manager = "kustomize-controller" if name.startswith("flux-") else "kubectl"
+        items.append(object_item("configmaps", configmap(name, manager=manager)))
     archive = tmp_path / "backups" / f"{backup_id}.tar.gz"
     archive.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_bytes(buffer.getvalue())
+    archive.write_bytes(backup_tarball(items))
     return archive
 
 
 def generate(tmp_path: Path, archive: Path, remote: Path, *extra: str) -> dict[str, Any]:
-    result = cli(
-        tmp_path,
-        "generate",
-        str(archive),
-        "--repo",
-        str(remote),
-        "--cluster",
-        CLUSTER,
-        "-o",
-        "json",
-        *extra,
-    )
-    assert result.returncode == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
+    return generate_report(tmp_path, archive, remote, *extra, cluster=CLUSTER)
 
 
 def refs(remote: Path) -> str:
-    return git(remote, "for-each-ref", "--format=%(refname) %(objectname)")
+    return git_in(remote, "for-each-ref", "--format=%(refname) %(objectname)")
 
 
 def build(work: Path) -> list[dict[str, Any]]:
@@ -161,9 +130,9 @@ def shared(tmp_path: Path) -> tuple[Path, Path]:
     assert first["added"] == 4 and first["kept_foreign"] == 0
     assert first["unmanaged"] == 3  # the Namespace, a and b; flux-app is Flux's
     work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    git(work, "config", "user.email", "person@example.com")
-    git(work, "config", "user.name", "A person")
+    git_in(tmp_path, "clone", "-q", str(remote), str(work))
+    git_in(work, "config", "user.email", "person@example.com")
+    git_in(work, "config", "user.name", "A person")
     flux = work / "clusters" / CLUSTER / "flux-system"
     flux.mkdir()
     (flux / "gotk-components.yaml").write_text(GOTK_COMPONENTS)
@@ -183,9 +152,9 @@ def shared(tmp_path: Path) -> tuple[Path, Path]:
     kustomization["resources"] += kustomization_extra
     kustomization["commonAnnotations"] = {"team": "apps"}
     (unit / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "flux bootstrap, a hand-written ConfigMap")
-    git(work, "push", "-q", "origin", "HEAD")
+    git_in(work, "add", "-A")
+    git_in(work, "commit", "-q", "-m", "flux bootstrap, a hand-written ConfigMap")
+    git_in(work, "push", "-q", "origin", "HEAD")
     return remote, work
 
 
@@ -202,8 +171,8 @@ def test_foreign_files_survive_two_backups_and_stay_in_the_build(
     third = generate(tmp_path, write_backup(tmp_path, "b3", ["a", "c", "flux-app"]), remote)
     assert (third["added"], third["removed"], third["kept_foreign"]) == (2, 0, 5)
 
-    git(work, "pull", "-q", "--ff-only")
-    message = git(work, "log", "-1", "--format=%B")
+    git_in(work, "pull", "-q", "--ff-only")
+    message = git_in(work, "log", "-1", "--format=%B")
     assert "Kept, not written by backup2gitops: 5 files" in message
     assert "Not managed by any GitOps tool (3; changed by hand):" in message
     assert "ConfigMap apps/c" in message and "flux-app" not in message.split("by hand):")[1]
@@ -266,7 +235,7 @@ def test_dry_run_and_diff_change_no_ref(tmp_path: Path, shared: tuple[Path, Path
 def test_a_dry_run_into_a_work_tree_leaves_it_as_it_is(tmp_path: Path) -> None:
     export = tmp_path / "export"
     generate(tmp_path, write_backup(tmp_path, "b1", ["a", "b"]), export)
-    head = git(export, "rev-parse", "HEAD")
+    head = git_in(export, "rev-parse", "HEAD")
     table = cli(
         tmp_path,
         "generate",
@@ -281,6 +250,6 @@ def test_a_dry_run_into_a_work_tree_leaves_it_as_it_is(tmp_path: Path) -> None:
     assert table.stdout.startswith("dry run: would commit on")
     assert "namespaces/apps: +1 ~0 -1" in table.stdout
     assert "3 not managed by any GitOps tool:" in table.stdout
-    assert git(export, "rev-parse", "HEAD") == head
-    assert git(export, "status", "--porcelain") == ""
+    assert git_in(export, "rev-parse", "HEAD") == head
+    assert git_in(export, "status", "--porcelain") == ""
     assert (export / "clusters" / CLUSTER / "namespaces/apps/configmaps/b.yaml").is_file()

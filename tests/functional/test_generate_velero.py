@@ -13,6 +13,7 @@ from typing import Any
 from backup2gitops.core.archive import BackupItem
 from tests.fixtures.velero import velero_backup_object, velero_tarball
 from tests.functional.test_cli_errors import cli
+from tests.git_repos import git_dir_output
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -45,12 +46,7 @@ def generate(tmp_path: Path, folder: Path, remote: Path) -> subprocess.Completed
 
 
 def head(remote: Path) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), "rev-parse", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return git_dir_output(remote, "rev-parse", "main").strip()
 
 
 def test_an_older_velero_backup_generated_after_a_newer_one_does_not_move_the_branch_back(
@@ -65,12 +61,7 @@ def test_an_older_velero_backup_generated_after_a_newer_one_does_not_move_the_br
     done = generate(tmp_path, newer, remote)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["backup_id"] == "daily-2"
-    message = subprocess.run(
-        ["git", "--git-dir", str(remote), "log", "-1", "--format=%B", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    message = git_dir_output(remote, "log", "-1", "--format=%B", "main")
     assert "Backup-Created-At: 2026-11-24T02:00:37+00:00" in message
     before = head(remote)
 

@@ -4,18 +4,13 @@ git, the CLI in a subprocess."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 from tests.fixtures.native import native_backup
+from tests.functional.generate_cli import generate_report
 from tests.functional.test_cli_errors import cli, one_line_error
-
-
-def git(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
-    ).stdout
+from tests.git_repos import bare_repository, git_in
 
 
 def write_archive(tmp_path: Path, backup_id: str, *, objects: int = 3) -> Path:
@@ -25,37 +20,21 @@ def write_archive(tmp_path: Path, backup_id: str, *, objects: int = 3) -> Path:
     return archive
 
 
-def generate(tmp_path: Path, archive: Path, repo: Path, *extra: str) -> dict[str, object]:
-    result = cli(
-        tmp_path,
-        "generate",
-        str(archive),
-        "--repo",
-        str(repo),
-        "--cluster",
-        "prod",
-        "-o",
-        "json",
-        *extra,
-    )
-    assert result.returncode == 0, result.stderr
-    report: dict[str, object] = json.loads(result.stdout)
-    return report
-
-
 def test_a_new_folder_becomes_a_work_tree_with_the_commit_and_no_remote(tmp_path: Path) -> None:
     export = tmp_path / "export"
-    report = generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), export)
+    report = generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z"), export)
     assert report["added"] == 3 and report["branch"] == "main"
-    assert git(export, "rev-parse", "HEAD").strip() == report["commit"]
-    assert git(export, "remote").strip() == ""  # nothing to push to, nothing pushed
-    assert git(export, "status", "--porcelain") == ""  # the files are checked out, committed
+    assert git_in(export, "rev-parse", "HEAD").strip() == report["commit"]
+    assert git_in(export, "remote").strip() == ""  # nothing to push to, nothing pushed
+    assert git_in(export, "status", "--porcelain") == ""  # the files are checked out, committed
     assert (export / "clusters/prod/namespaces/default/configmaps/cm-0.yaml").is_file()
-    assert "Backup-Id: 20261123t020000z" in git(export, "log", "-1", "--format=%B")
+    assert "Backup-Id: 20261123t020000z" in git_in(export, "log", "-1", "--format=%B")
 
-    again = generate(tmp_path, write_archive(tmp_path, "20261124t020000z", objects=2), export)
+    again = generate_report(
+        tmp_path, write_archive(tmp_path, "20261124t020000z", objects=2), export
+    )
     assert (again["removed"], again["noop"]) == (1, False)
-    assert len(git(export, "rev-list", "HEAD").split()) == 2
+    assert len(git_in(export, "rev-list", "HEAD").split()) == 2
     assert not (export / "clusters/prod/namespaces/default/configmaps/cm-2.yaml").exists()
 
 
@@ -66,29 +45,29 @@ def test_an_existing_work_tree_gets_a_commit_on_its_branch_and_keeps_its_files(
     subprocess.run(["git", "init", "-q", "--initial-branch=trunk", str(tree)], check=True)
     (tree / "README.md").write_text("ours\n")
     (tree / "notes.txt").write_text("untracked, outside clusters/\n")
-    git(tree, "add", "README.md")
-    git(tree, "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-qm", "start")
-    report = generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
+    git_in(tree, "add", "README.md")
+    git_in(tree, "-c", "user.name=u", "-c", "user.email=u@e", "commit", "-qm", "start")
+    report = generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
     assert report["branch"] == "trunk"
-    assert git(tree, "log", "--format=%s").splitlines()[1] == "start"
+    assert git_in(tree, "log", "--format=%s").splitlines()[1] == "start"
     assert (tree / "README.md").read_text() == "ours\n"
-    assert git(tree, "status", "--porcelain") == "?? notes.txt\n"
+    assert git_in(tree, "status", "--porcelain") == "?? notes.txt\n"
 
 
 def test_a_work_tree_with_uncommitted_changes_is_refused_and_left_as_it_was(
     tmp_path: Path,
 ) -> None:
     tree = tmp_path / "gitops"
-    generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
+    generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
     edited = tree / "clusters/prod/namespaces/default/configmaps/cm-0.yaml"
     edited.write_text("edited by hand\n")
-    head = git(tree, "rev-parse", "HEAD")
+    head = git_in(tree, "rev-parse", "HEAD")
     archive = write_archive(tmp_path, "20261124t020000z", objects=1)
     result = cli(tmp_path, "generate", str(archive), "--repo", str(tree), "--cluster", "prod")
     assert "uncommitted changes" in one_line_error(result, 1)
-    assert git(tree, "rev-parse", "HEAD") == head
+    assert git_in(tree, "rev-parse", "HEAD") == head
     assert edited.read_text() == "edited by hand\n"
-    assert git(tree, "status", "--porcelain").splitlines() == [
+    assert git_in(tree, "status", "--porcelain").splitlines() == [
         " M clusters/prod/namespaces/default/configmaps/cm-0.yaml"
     ]
 
@@ -96,31 +75,30 @@ def test_a_work_tree_with_uncommitted_changes_is_refused_and_left_as_it_was(
 def test_a_refused_backup_puts_the_work_tree_back(tmp_path: Path) -> None:
     """A mass deletion refused after the files were written: the tree is as HEAD has it."""
     tree = tmp_path / "gitops"
-    generate(tmp_path, write_archive(tmp_path, "20261123t020000z", objects=4), tree)
-    head = git(tree, "rev-parse", "HEAD")
+    generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z", objects=4), tree)
+    head = git_in(tree, "rev-parse", "HEAD")
     archive = write_archive(tmp_path, "20261124t020000z", objects=1)  # 3 of 4 removed
     result = cli(tmp_path, "generate", str(archive), "--repo", str(tree), "--cluster", "prod")
     assert "would remove 3 of the cluster's 4 objects" in one_line_error(result, 1)
-    assert git(tree, "rev-parse", "HEAD") == head
-    assert git(tree, "status", "--porcelain") == ""
+    assert git_in(tree, "rev-parse", "HEAD") == head
+    assert git_in(tree, "status", "--porcelain") == ""
 
 
 def test_a_branch_other_than_the_checked_out_one_is_refused(tmp_path: Path) -> None:
     tree = tmp_path / "gitops"
-    generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
+    generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z"), tree)
     archive = tmp_path / "bucket/20261123t020000z/resources.tar.gz"
     args = ("generate", str(archive), "--repo", str(tree), "--cluster", "prod", "--branch", "x")
     assert "has 'main' checked out, not 'x'" in one_line_error(cli(tmp_path, *args), 1)
 
 
 def test_a_bare_repository_and_a_new_dot_git_path_are_pushed_to(tmp_path: Path) -> None:
-    bare = tmp_path / "existing.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    bare = bare_repository(tmp_path / "existing.git")
     archive = write_archive(tmp_path, "20261123t020000z")
     for remote in (bare, tmp_path / "new.git"):
-        report = generate(tmp_path, archive, remote)
-        assert git(remote, "rev-parse", "main").strip() == report["commit"]
-        assert git(remote, "rev-parse", "--is-bare-repository").strip() == "true"
+        report = generate_report(tmp_path, archive, remote)
+        assert git_in(remote, "rev-parse", "main").strip() == report["commit"]
+        assert git_in(remote, "rev-parse", "--is-bare-repository").strip() == "true"
 
 
 def test_a_folder_that_is_neither_a_work_tree_nor_empty_is_refused(tmp_path: Path) -> None:
@@ -135,7 +113,7 @@ def test_a_folder_that_is_neither_a_work_tree_nor_empty_is_refused(tmp_path: Pat
 def test_a_backup_folder_without_a_manifest_is_named_by_the_folder(tmp_path: Path) -> None:
     """``generate <bucket>/<id>/`` (the folder, only the tarball in it): the id is its name."""
     archive = write_archive(tmp_path, "20261125t020000z")
-    report = generate(tmp_path, archive.parent, tmp_path / "r.git")
+    report = generate_report(tmp_path, archive.parent, tmp_path / "r.git")
     assert report["backup_id"] == "20261125t020000z"
 
 
@@ -143,7 +121,7 @@ def test_a_linked_work_tree_is_committed_in_on_its_own_branch(tmp_path: Path) ->
     """``git worktree add``: its ``.git`` is a file, the lock lives in its own git dir."""
     main_tree = tmp_path / "main"
     subprocess.run(["git", "init", "-q", "--initial-branch=main", str(main_tree)], check=True)
-    git(
+    git_in(
         main_tree,
         "-c",
         "user.name=u",
@@ -156,8 +134,8 @@ def test_a_linked_work_tree_is_committed_in_on_its_own_branch(tmp_path: Path) ->
         "init",
     )
     linked = tmp_path / "linked"
-    git(main_tree, "worktree", "add", "-q", "-b", "side", str(linked))
-    report = generate(tmp_path, write_archive(tmp_path, "20261123t020000z"), linked)
+    git_in(main_tree, "worktree", "add", "-q", "-b", "side", str(linked))
+    report = generate_report(tmp_path, write_archive(tmp_path, "20261123t020000z"), linked)
     assert report["branch"] == "side"
-    assert git(main_tree, "rev-parse", "side").strip() == report["commit"]
-    assert git(main_tree, "rev-list", "--count", "main").strip() == "1"
+    assert git_in(main_tree, "rev-parse", "side").strip() == report["commit"]
+    assert git_in(main_tree, "rev-list", "--count", "main").strip() == "1"

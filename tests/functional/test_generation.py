@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,12 @@ from typing import Any
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitError, GitRemote, display_url
-from backup2gitops.core.archive import ArchiveWriter, BackupItem
+from backup2gitops.adapters.git import GitError, display_url
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
+from tests.fixtures.tarballs import backup_tarball as tarball
+from tests.git_repos import bare_repository, git_remote
+from tests.git_repos import git_dir_output as git
 
 
 def configmap(ns: str, name: str, value: str) -> BackupItem:
@@ -37,35 +39,9 @@ def event(ns: str) -> BackupItem:
     return BackupItem(group_resource="events", namespace=ns, name="e1", obj=obj)
 
 
-def tarball(items: list[BackupItem]) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for item in items:
-            writer.add(
-                group_resource=item.group_resource,
-                namespace=item.namespace,
-                name=item.name,
-                obj=item.obj,
-            )
-    return out.getvalue()
-
-
 @pytest.fixture
 def bare(tmp_path: Path) -> Path:
-    path = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
-    return path
-
-
-def remote_for(bare: Path, cache: Path, **kw: Any) -> GitRemote:
-    return GitRemote(
-        url=str(bare),
-        branch="main",
-        cache_dir=cache,
-        author_name="t",
-        author_email="t@example.com",
-        **kw,
-    )
+    return bare_repository(tmp_path / "remote.git")
 
 
 def run(
@@ -81,18 +57,12 @@ def run(
     data = tarball(items)
     return generation.generate(
         archive=lambda: io.BytesIO(data),
-        remote=remote_for(bare, cache),
+        remote=git_remote(bare, cache),
         cluster=cluster,
         backup_id=backup_id,
         policy=CleaningPolicy(),
         claims=claims or generation.Claims(items=len(items), complete=True),
     )
-
-
-def git(bare: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(bare), *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def test_one_commit_per_backup_with_trailers_and_noop_on_redelivery(
@@ -292,7 +262,7 @@ def _race(bare: Path, tmp_path: Path, *, other_cluster: str) -> tuple[generation
 
     outcome = generation.generate(
         archive=archive,
-        remote=remote_for(bare, tmp_path / "mine"),
+        remote=git_remote(bare, tmp_path / "mine"),
         cluster="east",
         backup_id="e1",
         policy=CleaningPolicy(),

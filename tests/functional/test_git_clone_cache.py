@@ -8,29 +8,22 @@ import subprocess
 from pathlib import Path
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote, ensure_bare_remote
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.core.cleaning import CleaningPolicy
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.git_repos import git_remote
 
 
 def archive(value: str) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
-        writer.add(
-            group_resource="configmaps", namespace="n", name="c", obj=obj | {"data": {"k": value}}
-        )
-    return out.getvalue()
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
+    return backup_tarball([object_item("configmaps", obj | {"data": {"k": value}})])
 
 
 def generate(bare: Path, cache: Path, *, backup_id: str, value: str) -> generation.Outcome:
     data = archive(value)
-    remote = GitRemote(
-        url=str(bare), branch="main", cache_dir=cache, author_name="t", author_email="t@e.org"
-    )
     return generation.generate(
         archive=lambda: io.BytesIO(data),
-        remote=remote,
+        remote=git_remote(bare, cache),
         cluster="prod",
         backup_id=backup_id,
         policy=CleaningPolicy(),

@@ -17,7 +17,7 @@ from typing import Any
 import flask
 import pytest
 
-from backup2gitops.adapters.git import GitError, GitRemote
+from backup2gitops.adapters.git import GitError
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
@@ -26,11 +26,25 @@ from backup2gitops.runtime.http import handle_request
 from gitops_generator.handler import SPEC
 from tests.functional.stalled_remote import stalled_remote
 from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
+from tests.git_repos import git_remote
 
 SCHEMES = ["git", "http"]
+SENT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+"""When the ``backup.completed`` the tests deliver was sent."""
 
 
-def client_for(config: Config, published: list[events.Event], sent: datetime) -> Any:
+def client_for(
+    url: str,
+    cache_dir: Path,
+    published: list[events.Event],
+    *,
+    timeout_s: float,
+    age: timedelta = timedelta(seconds=10),  # within generator.retry_window_s
+) -> Any:
+    """gitops-generator's test client pushing to ``url`` with git's deadline ``timeout_s``, the
+    backup in its store, its clock ``age`` after ``SENT``, what it publishes appended to
+    ``published``."""
+    config = Config(git=GitConfig(url=url, cache_dir=cache_dir, timeout_s=timeout_s))
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     ctx = FunctionContext(
@@ -38,7 +52,7 @@ def client_for(config: Config, published: list[events.Event], sent: datetime) ->
         store=store,
         environ={},
         publish=published.append,
-        clock=lambda: sent + timedelta(seconds=10),  # within generator.retry_window_s
+        clock=lambda: SENT + age,
     )
     app = flask.Flask("g")
     app.add_url_rule("/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"])
@@ -51,11 +65,9 @@ def test_a_silent_remote_is_git_unavailable_announced_and_the_lock_is_released(
 ) -> None:
     with stalled_remote() as remote:
         url = f"{scheme}://127.0.0.1:{remote.port}/gitops.git"
-        config = Config(git=GitConfig(url=url, cache_dir=tmp_path / "cache", timeout_s=3))
         published: list[events.Event] = []
-        sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-        client = client_for(config, published, sent)
-        event = completed().model_copy(update={"time": sent})
+        client = client_for(url, tmp_path / "cache", published, timeout_s=3)
+        event = completed().model_copy(update={"time": SENT})
 
         for delivery in (1, 2):  # the second takes the lock the first released
             status, _ = post(client, event)
@@ -75,23 +87,9 @@ def test_past_the_retry_window_the_silent_remote_is_answered_with_gitops_failed(
     """When the Broker is about to give up, the answer itself is the alert."""
     with stalled_remote() as remote:
         url = f"{scheme}://127.0.0.1:{remote.port}/gitops.git"
-        config = Config(git=GitConfig(url=url, cache_dir=tmp_path / "cache", timeout_s=2))
         published: list[events.Event] = []
-        sent = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-        store = MemoryStore("backups")
-        store.put_bytes(KEY, ARCHIVE)
-        ctx = FunctionContext(
-            config,
-            store=store,
-            environ={},
-            publish=published.append,
-            clock=lambda: sent + timedelta(hours=1),
-        )
-        app = flask.Flask("g")
-        app.add_url_rule(
-            "/", "f", lambda: handle_request(SPEC, flask.request, ctx), methods=["POST"]
-        )
-        status, _ = post(app.test_client(), completed().model_copy(update={"time": sent}))
+        client = client_for(url, tmp_path / "cache", published, timeout_s=2, age=timedelta(hours=1))
+        status, _ = post(client, completed().model_copy(update={"time": SENT}))
         assert status == 202  # the reply went to the publisher: no redelivery
         assert [e.type for e in published] == [events.GITOPS_FAILED]
         failed = events.GitopsFailed.model_validate(published[0].data)
@@ -102,13 +100,8 @@ def test_the_adapter_raises_git_unavailable_and_a_second_open_is_not_kept_waitin
     tmp_path: Path,
 ) -> None:
     with stalled_remote() as remote:
-        git = GitRemote(
-            url=f"git://127.0.0.1:{remote.port}/gitops.git",
-            branch="main",
-            cache_dir=tmp_path / "cache",
-            author_name="t",
-            author_email="t@e.org",
-            timeout_s=2,
+        git = git_remote(
+            f"git://127.0.0.1:{remote.port}/gitops.git", tmp_path / "cache", timeout_s=2
         )
         for _ in range(2):
             with pytest.raises(GitError) as caught, git.open():

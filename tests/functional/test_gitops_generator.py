@@ -13,45 +13,37 @@ import flask
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.adapters.storage import MemoryStore, StorageError, StorageForbidden
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.runtime import codec
 from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator import handler as gitops_handler
 from gitops_generator.handler import SPEC
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.git_repos import bare_repository, git_dir_output, git_remote
 
 KEY = "backups/prod/b1/resources.tar.gz"
 
 
 def one_configmap_archive() -> bytes:
     """A backup tarball holding one ConfigMap, shop/cfg, as the API server returned it."""
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="configmaps",
-            namespace="shop",
-            name="cfg",
-            obj={
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "cfg", "namespace": "shop", "uid": "u"},
-                "data": {"a": "b"},
-            },
-        )
-    return out.getvalue()
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": "shop", "uid": "u"},
+        "data": {"a": "b"},
+    }
+    return backup_tarball([object_item("configmaps", obj)])
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Any, MemoryStore, Path]:
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
@@ -134,9 +126,7 @@ def test_corrupt_archive_is_reported_not_committed(setup: Any) -> None:
     _, reply = post(client, completed(archive=bad))
     assert reply is not None and reply.type == events.GITOPS_FAILED
     assert events.GitopsFailed.model_validate(reply.data).code.startswith("archive_")
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""  # nothing was pushed
 
 
@@ -149,9 +139,7 @@ def test_wrong_event_type_and_bad_data_are_400(setup: Any) -> None:
 
 
 def branches(remote: Path) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    return git_dir_output(remote, "branch")
 
 
 def failed_reply(client: Any, event: events.Event) -> events.GitopsFailed:
@@ -218,34 +206,23 @@ def test_an_object_name_that_cannot_be_a_path_is_excluded_alone_not_500(
     """A ClusterRole named .hidden is valid in Kubernetes; it cannot be a file here. The reader
     refuses that one object (``BackupItem.refused``): the rest of the backup is committed."""
     client, store, remote = setup
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        writer.add(
-            group_resource="clusterroles.rbac.authorization.k8s.io",
-            namespace=None,
-            name=".hidden",
-            obj={
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": ".hidden"},
-                "rules": [],
-            },
-        )
-        writer.add(
-            group_resource="configmaps",
-            namespace="shop",
-            name="kept",
-            obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}},
-        )
-    store.put_bytes(KEY, out.getvalue())
-    status, reply = post(client, completed(archive=out.getvalue()))
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": ".hidden"},
+        "rules": [],
+    }
+    kept = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}}
+    archive = backup_tarball(
+        [
+            object_item("clusterroles.rbac.authorization.k8s.io", role),
+            BackupItem("configmaps", "shop", "kept", kept),
+        ]
+    )
+    store.put_bytes(KEY, archive)
+    status, reply = post(client, completed(archive=archive))
     assert status == 200 and reply is not None and reply.type == events.GITOPS_GENERATED, reply
-    files = subprocess.run(
-        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    files = git_dir_output(remote, "ls-tree", "-r", "--name-only", "main")
     assert "clusters/prod/namespaces/shop/configmaps/kept.yaml" in files
     assert "hidden" not in files
 
@@ -271,7 +248,7 @@ class DownStore(MemoryStore):
 
 def test_storage_down_is_503_and_announced_where_there_is_a_publisher(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     published: list[events.Event] = []
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     event = completed()
@@ -307,7 +284,7 @@ def test_refused_storage_credentials_are_a_permanent_gitops_failed_naming_the_se
     """Issue 22 item 12: a 403 is refused again on every redelivery, so it is not a 503 retried
     for ever: it is gitops.failed (an alert) that says which settings to check."""
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))
     ctx = FunctionContext(config, store=ForbiddingStore("backups"), environ={})
     app = flask.Flask("g")
@@ -341,19 +318,11 @@ def test_a_symlink_in_the_gitops_repository_cannot_make_it_write_outside(
 
 def test_a_trailer_value_with_a_newline_is_never_committed(tmp_path: Path) -> None:
     """The generator's own guard (core.trailers), behind the event's validation."""
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    git_remote = GitRemote(
-        url=str(remote),
-        branch="main",
-        cache_dir=tmp_path / "c",
-        author_name="a",
-        author_email="a@b",
-    )
+    remote = bare_repository(tmp_path / "remote.git")
     with pytest.raises(generation.BackupRefused) as caught:
         generation.generate(
             archive=lambda: io.BytesIO(one_configmap_archive()),
-            remote=git_remote,
+            remote=git_remote(remote, tmp_path / "c"),
             cluster="prod",
             backup_id="b1\nCluster: other",
             policy=CleaningPolicy(),
@@ -371,9 +340,7 @@ def test_an_archive_short_of_its_claim_is_a_permanent_gitops_failed(setup: Any) 
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "archive_incomplete" and failed.retryable is False
     assert "400" in failed.message
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""  # nothing was pushed
 
 
@@ -407,9 +374,7 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
     from backup2gitops.core.cleaning import CleaningPolicy
 
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("backups")
     store.put_bytes(KEY, ARCHIVE)
     config = Config(
@@ -428,9 +393,7 @@ def test_sops_with_its_digest_key_unset_is_gitops_failed_and_nothing_is_pushed(
     failed = events.GitopsFailed.model_validate(reply.data)
     assert failed.code == "sops_failed" and "sops_digest_key is not set" in failed.message
     assert "B2G_TEST_DIGEST_KEY" in failed.message
-    heads = subprocess.run(
-        ["git", "--git-dir", str(remote), "branch"], capture_output=True, text=True, check=True
-    ).stdout
+    heads = git_dir_output(remote, "branch")
     assert heads == ""
 
 

@@ -13,9 +13,7 @@ examples on every machine, however busy.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +27,12 @@ from hypothesis import strategies as st
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.notifications import STORAGE_OBJECT
 from backup2gitops.runtime import context as context_module
 from backup2gitops.runtime.context import FunctionContext
+from tests.fixtures.tarballs import backup_tarball, object_item
 from tests.functional.test_gitops_generator import ARCHIVE
+from tests.git_repos import bare_repository
 
 MAIN = Path(__file__).resolve().parents[2] / "functions" / "main.py"
 TOKEN = "fuzz-token"
@@ -139,16 +138,9 @@ def mutated(base: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 def hidden_clusterrole_archive() -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}
-        writer.add(
-            group_resource="clusterroles.rbac.authorization.k8s.io",
-            namespace=None,
-            name=".hidden",
-            obj={**obj, "metadata": {"name": ".hidden"}},
-        )
-    return out.getvalue()
+    obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}
+    role = {**obj, "metadata": {"name": ".hidden"}}
+    return backup_tarball([object_item("clusterroles.rbac.authorization.k8s.io", role)])
 
 
 ARCHIVES = {
@@ -244,7 +236,7 @@ def requests(draw: st.DrawFn, target: str) -> tuple[dict[str, str], bytes]:
 def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, flask.Flask]]:
     tmp = tmp_path_factory.mktemp("fuzz")
     remote = tmp / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     config = parse_config(
         f"""
 storage: {{url: "{(tmp / "bucket").as_uri()}"}}

@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from backup2gitops.adapters.storage import FileStore, ObjectInfo
+from backup2gitops.adapters.storage import FileStore
 from backup2gitops.config import parse_config
 from backup2gitops.core import events
 from backup2gitops.core.events import Event
 from backup2gitops.runtime.context import FunctionContext
 from health_aggregator import handler
+from tests.fixtures.racing_state import RacingHealthWrites, two_runs_at_once
 from tests.functional.http_client import client
+from tests.git_repos import bare_repository
 from tests.recording import Recorder
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -178,17 +180,10 @@ def test_metrics_parse(tmp: Path) -> None:
     assert not [k for k in samples if ("cluster", "prod") in k[1]]  # not the external label
 
 
-class RacingStore(FileStore):
+class RacingStore(RacingHealthWrites, FileStore):
     """Both runs read the state before either writes it."""
 
     barrier = threading.Barrier(2, timeout=120)
-
-    def put_bytes(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> ObjectInfo:
-        if key.startswith("state/health"):
-            self.barrier.wait()
-        return super().put_bytes(key, data, if_match=if_match, if_none_match=if_none_match)
 
 
 @pytest.mark.parametrize("existing_state", [False, True])
@@ -197,17 +192,12 @@ def test_two_concurrent_runs_announce_one_change(tmp: Path, existing_state: bool
         handler.handle(ping("p0"), make_ctx(tmp))  # a healthy-ish state to change from
         put_backup(FileStore(tmp / "bucket"), "prod", "b9", timedelta(hours=40))
     RacingStore.barrier.reset()
-    replies: list[Event | None] = []
 
-    def run(event_id: str) -> None:
+    def run(event_id: str) -> Event | None:
         ctx = make_ctx(tmp, store=RacingStore(tmp / "bucket"))
-        replies.append(handler.handle(ping(event_id), ctx))
+        return handler.handle(ping(event_id), ctx)
 
-    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    replies = two_runs_at_once(run)
     kinds = sorted(r.type for r in replies if r is not None)
     assert kinds == [events.HEALTH_CHANGED, events.HEALTH_REPORTED]
 
@@ -416,9 +406,7 @@ def test_unreadable_facts_leave_the_counters_out_instead_of_lowering_them(tmp: P
 
 
 def test_a_remote_nothing_was_pushed_to_yet_counts_zero_not_down(tmp_path: Path) -> None:
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git")], check=True
-    )
+    bare_repository(tmp_path / "remote.git")
     samples = scrape_samples(make_ctx(tmp_path))
     assert samples[("backup2gitops_flow_metrics_up", ())] == 1
     assert not [name for name, _ in samples if name.startswith("backup2gitops_generations")]

@@ -5,7 +5,6 @@ is the one under test."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 from pathlib import Path
@@ -25,27 +24,13 @@ from backup2gitops.runtime.http import FunctionSpec, check_token, handle_request
 from backup2gitops.runtime.server import create_function_app
 from backup_complete.handler import SPEC as BACKUP_COMPLETE
 from gitops_generator.handler import SPEC as GITOPS_GENERATOR
+from tests.functional.http_client import Unreadable
 from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
+from tests.git_repos import bare_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "functions" / "main.py"
 TOKEN = "s3cret-token-value"
-
-
-class Unreadable(io.RawIOBase):
-    """A body whose first read fails the test: the answer must come from the headers alone."""
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def readinto(self, buffer: Any) -> int:
-        raise AssertionError("the body was read")
 
 
 @pytest.fixture
@@ -191,9 +176,7 @@ def test_gitops_generator_refuses_a_backup_from_another_bucket(tmp_path: Path) -
     """Kills the mutant that switches the ``bucket_mismatch`` check off: the same key in the
     bucket the generator reads must not be taken for the backup the event names."""
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True
-    )
+    bare_repository(remote)
     store = MemoryStore("elsewhere")
     store.put_bytes(KEY, ARCHIVE)  # same key, same bytes: only the bucket differs
     config = Config(git=GitConfig(url=str(remote), cache_dir=tmp_path / "cache"))

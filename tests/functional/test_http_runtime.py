@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -23,6 +22,7 @@ from backup2gitops.runtime.http import (
     serves_unauthenticated,
     startup_problem,
 )
+from tests.functional.http_client import Endless, Unreadable
 from tests.recording import recording_server
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -220,39 +220,6 @@ def test_allow_unauthenticated_serves_without_a_token_and_says_so() -> None:
     configured = FunctionContext(Config(), environ={"HOOK_TOKEN": "s3cret"})
     assert not serves_unauthenticated(spec, configured)  # a configured token is always checked
     assert client(spec, configured).post("/", headers=binary_headers("x")).status_code == 401
-
-
-class Unseekable(io.RawIOBase):
-    """Werkzeug's test client measures a stream by seeking; these streams have no length."""
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-
-class Unreadable(Unseekable):
-    def readinto(self, buffer: Any) -> int:
-        raise AssertionError("the body was read")
-
-
-class Endless(Unseekable):
-    """A body of unknown length (chunked) that never ends; counts what was read."""
-
-    def __init__(self) -> None:
-        self.read_bytes = 0
-
-    def readinto(self, buffer: Any) -> int:
-        if self.read_bytes > 1024 * 1024:  # an uncapped read fails here instead of hanging
-            raise AssertionError("read on and on")
-        view = memoryview(buffer)
-        view[:] = b"x" * len(view)
-        self.read_bytes += len(view)
-        return len(view)
 
 
 def test_declared_body_over_the_limit_is_413_unread() -> None:

@@ -18,21 +18,20 @@ from backup2gitops.runtime.context import FunctionContext
 from backup2gitops.runtime.http import handle_request
 from gitops_generator.handler import SPEC
 from tests.functional.test_gitops_generator import ARCHIVE, KEY, completed, post
+from tests.git_repos import bare_repository, git_dir_output
 from tests.recording import Recorder
 
 BRANCH = "backup2gitops/prod/b1"
 
 
 def git(remote: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(remote), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return git_dir_output(remote, *args).strip()
 
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    bare_repository(bare)
     seed = tmp_path / "seed"
     subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, capture_output=True)
     subprocess.run(

@@ -6,7 +6,6 @@ See docs/reliability.md: each test here is a case there.
 from __future__ import annotations
 
 import io
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,16 +17,16 @@ from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import safeguards
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
-from tests.functional.test_generation import configmap, git, remote_for, tarball
+from tests.functional.test_generation import configmap, tarball
+from tests.git_repos import bare_repository, git_remote
+from tests.git_repos import git_dir_output as git
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def bare(tmp_path: Path) -> Path:
-    path = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
-    return path
+    return bare_repository(tmp_path / "remote.git")
 
 
 def backup(
@@ -45,7 +44,7 @@ def backup(
     data = tarball(items)
     return generation.generate(
         archive=lambda: io.BytesIO(data),
-        remote=remote or remote_for(bare, cache),
+        remote=remote or git_remote(bare, cache),
         cluster="prod",
         backup_id=backup_id,
         policy=CleaningPolicy(),
@@ -118,7 +117,7 @@ def test_the_order_is_checked_again_on_the_tip_a_lost_race_fetched(
     with pytest.raises(generation.BackupRefused) as refused:
         generation.generate(
             archive=archive,
-            remote=remote_for(bare, tmp_path / "a"),
+            remote=git_remote(bare, tmp_path / "a"),
             cluster="prod",
             backup_id="b02",
             policy=CleaningPolicy(),
@@ -242,7 +241,7 @@ def test_a_hostile_kind_cannot_switch_off_another_clusters_order_guard(
         data = tarball([configmap("shop", "cm", backup_id)])
         return generation.generate(
             archive=lambda: io.BytesIO(data),
-            remote=remote_for(bare, cache),
+            remote=git_remote(bare, cache),
             cluster="c2",
             backup_id=backup_id,
             policy=CleaningPolicy(),
@@ -257,7 +256,7 @@ def test_a_hostile_kind_cannot_switch_off_another_clusters_order_guard(
     data = tarball([hostile])
     generation.generate(
         archive=lambda: io.BytesIO(data),
-        remote=remote_for(bare, cache),
+        remote=git_remote(bare, cache),
         cluster="c1",
         backup_id="c1-b",
         policy=CleaningPolicy(),

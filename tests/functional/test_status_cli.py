@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 
 from backup2gitops.cli import main
 from backup2gitops.cli.status import duration, render
+from tests.git_repos import bare_repository
 from tests.recording import Recorder
 
 BODY = {
@@ -93,7 +93,7 @@ def test_measured_here_from_the_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    bare_repository(remote)
     (tmp_path / "bucket").mkdir()
     config = {
         "storage": {"url": (tmp_path / "bucket").as_uri()},

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,10 +10,12 @@ from typing import Any
 from backup2gitops.adapters.storage import MemoryStore
 from backup2gitops.config import Config, GitConfig
 from backup2gitops.core import events
-from backup2gitops.core.archive import ArchiveWriter
+from backup2gitops.core.archive import BackupItem
 from backup2gitops.runtime import failures
 from backup2gitops.runtime.context import FunctionContext
 from gitops_generator import handler
+from tests.fixtures.tarballs import backup_tarball
+from tests.git_repos import bare_repository, git_dir_output
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Item = tuple[str, str | None, str, dict[str, Any]]
@@ -41,11 +41,7 @@ BASE: list[Item] = [
 
 
 def archive(items: list[Item]) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for group_resource, namespace, name, obj in items:
-            writer.add(group_resource=group_resource, namespace=namespace, name=name, obj=obj)
-    return out.getvalue()
+    return backup_tarball(BackupItem(*item) for item in items)
 
 
 class Flow:
@@ -53,7 +49,7 @@ class Flow:
 
     def __init__(self, tmp_path: Path) -> None:
         self.remote = tmp_path / "remote.git"
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.remote)], check=True)
+        bare_repository(self.remote)
         self.store = MemoryStore("backups")
         self.published: list[events.Event] = []
         config = Config(git=GitConfig(url=str(self.remote), cache_dir=tmp_path / "cache"))
@@ -105,18 +101,8 @@ class Flow:
         return found
 
     def files(self) -> list[str]:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.remote), "ls-tree", "-r", "--name-only", "main"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
+        return git_dir_output(self.remote, "ls-tree", "-r", "--name-only", "main").split("\n")
 
     def history(self) -> str:
         """Every blob ever committed, as text (what a clone of the repository holds)."""
-        return subprocess.run(
-            ["git", "--git-dir", str(self.remote), "log", "-p", "--all", "--format=%B"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return git_dir_output(self.remote, "log", "-p", "--all", "--format=%B")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -27,7 +26,7 @@ from backup2gitops.core.backup_manifest import ArchiveRef, BackupManifest, dump_
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import BACKUP_COMPLETED
 from tests.functional.test_backup_complete import BUCKET, Harness
-from tests.functional.test_generation import remote_for
+from tests.git_repos import bare_repository, git_dir_output, git_remote
 from tests.hostile.archives import configmap, tarball
 
 
@@ -134,24 +133,18 @@ def test_the_generator_commits_the_rest_of_the_backup(
     tmp_path: Path, depth: int, kept: int
 ) -> None:
     """The deepest object the reader keeps goes through the cleaning and the YAML writer too."""
-    bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    bare = bare_repository(tmp_path / "remote.git")
     data = deep_backup(depth)
     outcome = generation.generate(
         archive=lambda: cast("BinaryIO", io.BytesIO(data)),
-        remote=remote_for(bare, tmp_path / "cache"),
+        remote=git_remote(bare, tmp_path / "cache"),
         cluster="prod",
         backup_id="deep",
         policy=CleaningPolicy(),
         claims=generation.Claims(items=3, complete=True),
     )
     assert (outcome.plan.objects, outcome.plan.excluded) == (kept, 3 - kept)
-    files = subprocess.run(
-        ["git", "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    files = git_dir_output(bare, "ls-tree", "-r", "--name-only", "main").split()
     assert "clusters/prod/namespaces/shop/configmaps/before.yaml" in files
     assert "clusters/prod/namespaces/shop/configmaps/after.yaml" in files
     assert any(f.endswith("/deep.yaml") for f in files) == (kept == 3)

@@ -23,7 +23,7 @@ from backup2gitops import generation
 from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.repo_layout import MAX_FILE_NAME_BYTES, object_path, segment_file_name
-from tests.functional.test_generation import remote_for
+from tests.git_repos import bare_repository, git_remote
 
 KUSTOMIZE = Path("/root/go/bin/kustomize")
 HOSTILE_NAMES = [
@@ -131,12 +131,11 @@ def hostile_archive() -> tuple[bytes, int]:
 
 def committed_and_cloned(tmp_path: Path) -> tuple[Path, int]:
     """The hostile backup generated into a real bare remote, then cloned (and checked out)."""
-    bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    bare = bare_repository(tmp_path / "remote.git")
     data, count = hostile_archive()
     outcome = generation.generate(
         archive=lambda: cast("BinaryIO", io.BytesIO(data)),
-        remote=remote_for(bare, tmp_path / "cache"),
+        remote=git_remote(bare, tmp_path / "cache"),
         cluster="prod",
         backup_id="names",
         policy=CleaningPolicy(),

@@ -10,7 +10,6 @@ policy (``cleaning.secret``), and credentials in ConfigMaps and env raise ``cred
 from __future__ import annotations
 
 import base64
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core.cleaning import CleaningPolicy, prepare
+from tests.git_repos import git_dir_output
 from tests.hostile.flow import BASE, Flow
 
 VALUE = "pa55-w0rd-never-in-git"
@@ -162,12 +162,7 @@ def test_the_commit_message_lists_credentials_in_clear_by_place_never_by_value(
     drift alert is routed; the values never reach the message."""
     flow = Flow(tmp_path)
     flow.backup([*BASE, *CREDENTIALS])
-    messages = subprocess.run(
-        ["git", "--git-dir", str(flow.remote), "log", "--format=%B"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    messages = git_dir_output(flow.remote, "log", "--format=%B")
     assert "Credentials in clear (4; put them in Secrets):" in messages
     assert "ConfigMap shop/tls: data key" in messages and "DB_PASSWORD" in messages
     assert VALUE not in messages and "AKIAIOSFODNN7EXAMPLE" not in messages

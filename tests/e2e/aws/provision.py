@@ -16,6 +16,23 @@ from typing import Any
 
 from tests.e2e.aws.cloudformation import ACCOUNT, REGION, Stack
 
+
+class MotoSession:
+    """A boto3 Session (test credentials, the stack's region) whose clients talk to moto's
+    server at ``endpoint``: what ``provision`` and the tests create and read through."""
+
+    def __init__(self, endpoint: str) -> None:
+        import boto3
+
+        self.session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self.endpoint = endpoint
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+
 HANDLED = {
     "AWS::S3::Bucket",
     "AWS::Events::EventBus",

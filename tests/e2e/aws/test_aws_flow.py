@@ -33,13 +33,14 @@ import pytest
 
 from backup2gitops.core.archive import BackupItem
 from tests.e2e.aws import iam
-from tests.e2e.aws.cloudformation import REGION, REPO, Stack, translate
+from tests.e2e.aws.cloudformation import REPO, Stack, translate
 from tests.e2e.aws.lambda_functions import LambdaFunction, run_function, tree_size
-from tests.e2e.aws.provision import Provisioned, provision
+from tests.e2e.aws.provision import MotoSession, Provisioned, provision
 from tests.e2e.git_http import git_http_server
 from tests.e2e.servers import wait_for
 from tests.fixtures.notifications import eventbridge_body, s3_body
 from tests.fixtures.velero import write_velero_backup
+from tests.git_repos import bare_repository
 from tests.kube_apiserver import KubeCluster
 from tests.kube_apiserver.pki import make_pki
 from tests.recording import Recorder, recording_server
@@ -151,19 +152,11 @@ def aws(
     moto_endpoint: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AwsStack]:
-    import boto3
-
     tmp = tmp_path_factory.mktemp("aws-flow")
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    session = _MotoSession(session, moto_endpoint)
+    session = MotoSession(moto_endpoint)
     git_root = tmp / "git"
     git_root.mkdir()
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "--initial-branch=main", str(git_root / "clusters.git")],
-        check=True,
-    )
+    bare_repository(git_root / "clusters.git")
     call_log = tmp / "aws-calls.jsonl"
     pki = make_pki(tmp / "pki")
     with (
@@ -202,16 +195,6 @@ def aws(
                 recorder,
                 git_root,
             )
-
-
-class _MotoSession:
-    """A boto3 Session whose clients talk to moto's server."""
-
-    def __init__(self, session: Any, endpoint: str) -> None:
-        self.session, self.endpoint = session, endpoint
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
 
 
 class _all_running:  # noqa: N801 - a context manager, used as one
@@ -519,14 +502,7 @@ def test_without_a_git_layer_the_generator_fails_at_cold_start_naming_the_fix(
 ) -> None:
     """Lambda's python3.12 runtime has no git: GitLayerArn left empty, gitops-generator refuses
     every event with one CRITICAL line naming the parameter (an error: on-failure destination)."""
-    import boto3
-
-    session = _MotoSession(
-        boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        ),
-        moto_endpoint,
-    )
+    session = MotoSession(moto_endpoint)
     stack = Stack(
         "b2g-nogit",
         translate(),

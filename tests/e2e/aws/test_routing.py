@@ -5,14 +5,12 @@ from the translated template, and the target queues that received it are compare
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import boto3
 import pytest
 import yaml
 
-from tests.e2e.aws.cloudformation import REGION, REPO, Stack, translate
-from tests.e2e.aws.provision import provision
+from tests.e2e.aws.cloudformation import REPO, Stack, translate
+from tests.e2e.aws.provision import MotoSession, provision
 
 TRIGGERS = REPO / "triggers"
 
@@ -33,19 +31,8 @@ def knative_routes() -> dict[str, set[str]]:
     return routes
 
 
-class _Moto:
-    def __init__(self, endpoint: str) -> None:
-        self.session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        self.endpoint = endpoint
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
-
-
 def test_the_bus_routes_every_type_as_the_knative_triggers_do(moto_endpoint: str) -> None:
-    moto = _Moto(moto_endpoint)
+    moto = MotoSession(moto_endpoint)
     stack = Stack(
         "routing",
         translate(),

@@ -4,32 +4,18 @@ provisioned from the translated template as tests/e2e/aws/provision.py does)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import boto3
 import pytest
 
 from tests.e2e.aws.cloudformation import REGION, Stack, translate
-from tests.e2e.aws.provision import provision
+from tests.e2e.aws.provision import MotoSession, provision
 
 NAMED = ("AWS::S3::Bucket", "AWS::Events::EventBus", "AWS::DynamoDB::Table", "AWS::SQS::Queue")
 
 pytestmark = pytest.mark.e2e
 
 
-class _Moto:
-    def __init__(self, endpoint: str) -> None:
-        self.session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        self.endpoint = endpoint
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)
-
-
 def test_two_stacks_in_one_account_and_region_do_not_collide(moto_endpoint: str) -> None:
-    moto = _Moto(moto_endpoint)
+    moto = MotoSession(moto_endpoint)
     template = translate()
     params = {"GitRepositoryUrl": "https://git.example.com/x.git", "ClusterName": "c"}
     made = {}

@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config as BotoConfig
 
 from backup2gitops.adapters.storage import open_store
 from backup2gitops.cli import flow as cli_flow
@@ -38,9 +36,10 @@ from backup2gitops.config import StorageConfig
 from backup2gitops.core import events
 from backup2gitops.native_backup_writer import write_native_backup
 from backup2gitops.sample import SAMPLE_BACKUP_ID, SAMPLE_CLUSTER, iter_sample_items
-from tests.e2e.alertmanager import alertmanager_server
+from tests.e2e.alertmanager import alertmanager_server, webhook_config
 from tests.e2e.git_daemon import git_daemon
 from tests.e2e.knative.conftest import NAMESPACE, ProjectOnKnative
+from tests.e2e.minio_webhook import bucket_notifying, webhook_target
 from tests.e2e.servers import (
     MINIO_PASSWORD,
     MINIO_USER,
@@ -48,15 +47,16 @@ from tests.e2e.servers import (
     Recorder,
     free_port_block,
     http_recorder,
-    minio_binary,
+    minio_s3_client,
     minio_server,
+    needs_minio,
     serve_function,
     wait_for,
 )
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(minio_binary() is None, reason="scripts/install-test-deps.sh builds MinIO"),
+    needs_minio,
 ]
 TOKEN = "knative-flow-token"
 LIVE_CLUSTER = "knative"  # cluster-backup's name for the API server Knative runs on
@@ -80,18 +80,6 @@ alerts:
   receivers: [{{name: am, type: alertmanager, url: "{alertmanager}",
                health_url: "{alertmanager}/-/ready"}}]
   routes: [{{receivers: [am]}}]
-"""
-ALERTMANAGER_CONFIG = """
-route:
-  receiver: hook
-  group_by: [cluster]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {hook}
 """
 
 
@@ -156,9 +144,7 @@ def flow(
         dead_letters = stack.enter_context(http_recorder())
         alerts = stack.enter_context(http_recorder())
         alertmanager = stack.enter_context(
-            alertmanager_server(
-                workdir / "alertmanager", ALERTMANAGER_CONFIG.format(hook=alerts.url + "/am")
-            )
+            alertmanager_server(workdir / "alertmanager", webhook_config(alerts.url + "/am"))
         )
         git_base = stack.enter_context(git_daemon(workdir / "git"))
         remote = git_base + "gitops.git"
@@ -198,12 +184,12 @@ def flow(
             )
             plane.route(name, NAMESPACE, urls[name])
         plane.route("backup2gitops-dead-letter", NAMESPACE, dead_letters.url)
-        minio_env = {
-            "MINIO_NOTIFY_WEBHOOK_ENABLE_B2G": "on",
-            "MINIO_NOTIFY_WEBHOOK_ENDPOINT_B2G": urls["backup-complete"] + "/",
-            "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_B2G": TOKEN,
-            "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_B2G": str(workdir / "minio-queue"),
-        }
+        minio_env = webhook_target(
+            "B2G",
+            endpoint=urls["backup-complete"] + "/",
+            token=TOKEN,
+            queue_dir=workdir / "minio-queue",
+        )
         stack.enter_context(minio_server(workdir, env=minio_env, port=minio_port))
         extra = [
             trigger("outside-every-event", outside.url + "/"),
@@ -254,29 +240,7 @@ def received(recorder: Recorder, type_: str, *, at_least: int = 1) -> list[Recor
 
 
 def write_sample_backup(flow: Flow) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=flow.minio,
-        region_name="us-east-1",
-        aws_access_key_id=MINIO_USER,
-        aws_secret_access_key=MINIO_PASSWORD,
-        config=BotoConfig(s3={"addressing_style": "path"}),
-    )
-    s3.create_bucket(Bucket="backups")
-    s3.put_bucket_notification_configuration(
-        Bucket="backups",
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": "arn:minio:sqs::B2G:webhook",
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {"FilterRules": [{"Name": "suffix", "Value": "manifest.json"}]}
-                    },
-                }
-            ]
-        },
-    )
+    bucket_notifying(minio_s3_client(flow.minio), "backups")
     store = open_store(
         StorageConfig(url="s3://backups", endpoint_url=flow.minio, addressing_style="path")
     )
