@@ -70,7 +70,7 @@ def main() -> None:
     from backup2gitops.core import alert_rules, alerts, events
     from backup2gitops.core.events import Event
     from backup2gitops.runtime.context import FunctionContext
-    from health_aggregator import handler
+    from health_aggregator.measurement import measure
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -97,9 +97,9 @@ health: {{max_gitops_lag: PT1H, check_timeout_s: 60}}
             {},
         )
         ctx = FunctionContext(config, store=store, environ={}, clock=lambda: NOW)
-        measured = handler.measure(ctx)
+        measured = measure(ctx)
         stuck = sum(1 for f in measured.clusters if f.stuck)
-        seconds = best(lambda: handler.measure(ctx))
+        seconds = best(lambda: measure(ctx))
         print(f"health measurement, {len(clusters)} clusters ({stuck} stuck, {len(refused)} "
               f"refused, {len(committed)} committed): {seconds * 1000:.0f} ms (best of 5)")  # fmt: skip
 

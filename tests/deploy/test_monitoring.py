@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backup2gitops.core import alerts as alert_rules
+from backup2gitops.core import alert_rules
 from tests import prometheus
 from tests.prometheus import REPO
 

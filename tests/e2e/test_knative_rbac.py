@@ -36,7 +36,7 @@ from backup2gitops.core.backup_manifest import parse_manifest
 from backup2gitops.core.events import BACKUP_FAILED, PING
 from backup2gitops.runtime.context import FunctionContext
 from cluster_backup import handler as cluster_backup
-from health_aggregator import handler as health_aggregator
+from health_aggregator.measurement import measure
 from tests import kube_apiserver
 from tests.e2e.servers import (
     FUNCTIONS_DIR,
@@ -413,7 +413,7 @@ def test_health_aggregator_reads_the_knative_services_with_its_service_account(
     )
     (tmp_path / "bucket").mkdir()
     ctx = FunctionContext(config, store=FileStore(tmp_path / "bucket"), environ={})
-    components = health_aggregator.measure(ctx).report.components
+    components = measure(ctx).report.components
     assert components["kubernetes"].status == "healthy", components["kubernetes"].message
     for name in ("backup-complete", "gitops-generator", "cluster-backup", "health-aggregator"):
         assert components[f"knative/{name}"].status == "healthy", components[f"knative/{name}"]
