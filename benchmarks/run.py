@@ -115,7 +115,13 @@ def child(argv: Sequence[str], *, env: dict[str, str], cwd: Path | None = None) 
 
 
 def environment(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUP2GITOPS", "GIT_"))}
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would make every run compile ~100 modules
+    # again, which an installed package or a Lambda image never does: dropped here
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BACKUP2GITOPS", "GIT_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     return env | GIT_ENV | {"PYTHONPATH": str(ROOT / "functions"), "HOME": str(tmp)}
 
 

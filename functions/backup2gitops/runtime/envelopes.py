@@ -62,8 +62,8 @@ class Envelope(Generic[InputT]):
 
 
 def whole_event() -> Envelope[Any]:
-    """The event itself, for a function that reads only its attributes, or whose core reads the
-    data per type (alert-router: ``core.routing.effects_of``)."""
+    """The event itself, for a function that reads only its attributes (the default of a
+    ``FunctionSpec`` that names no envelope)."""
     return Envelope(decode=_the_event)
 
 
