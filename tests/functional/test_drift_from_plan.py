@@ -15,19 +15,18 @@ import base64
 import io
 import os
 import shutil
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import drift
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.events import DriftFinding
 from tests.e2e import test_sops
+from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.git_repos import bare_repository, git_dir_output, git_in, git_remote
 
 RBAC = "rbac.authorization.k8s.io"
 Item = tuple[str, dict[str, Any]]
@@ -170,40 +169,17 @@ data:
 
 
 def tarball(items: list[Item]) -> bytes:
-    out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for group_resource, body in items:
-            meta = body["metadata"]
-            writer.add(
-                group_resource=group_resource,
-                namespace=meta.get("namespace"),
-                name=meta["name"],
-                obj=body,
-            )
-    return out.getvalue()
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout
+    return backup_tarball(object_item(group_resource, body) for group_resource, body in items)
 
 
 @pytest.fixture
 def bare(tmp_path: Path) -> Path:
-    path = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "--initial-branch=main", str(path))
-    return path
-
-
-def remote_for(bare: Path, cache: Path) -> GitRemote:
-    return GitRemote(
-        url=str(bare), branch="main", cache_dir=cache, author_name="t", author_email="t@e"
-    )
+    return bare_repository(tmp_path / "remote.git")
 
 
 def hand_written(bare: Path, work: Path) -> None:
     """A person adds a ClusterRole and a ConfigMap of their own between two backups."""
-    git("clone", "-q", str(bare), str(work))
+    git_in(bare, "clone", "-q", str(bare), str(work))
     root = work / "clusters" / "prod"
     for path, text in {
         root / "cluster-scoped" / f"clusterroles.{RBAC}" / "hand-role.yaml": HAND_ROLE,
@@ -211,9 +187,9 @@ def hand_written(bare: Path, work: Path) -> None:
     }.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    git("add", "-A", cwd=work)
-    git("-c", "user.name=p", "-c", "user.email=p@e", "commit", "-qm", "by hand", cwd=work)
-    git("push", "-q", "origin", "main", cwd=work)
+    git_in(work, "add", "-A")
+    git_in(work, "-c", "user.name=p", "-c", "user.email=p@e", "commit", "-qm", "by hand")
+    git_in(work, "push", "-q", "origin", "main")
 
 
 def generate(
@@ -222,7 +198,7 @@ def generate(
     data = tarball(items)
     return generation.generate(
         archive=lambda: io.BytesIO(data),
-        remote=remote_for(bare, cache),
+        remote=git_remote(bare, cache),
         cluster="prod",
         backup_id=backup_id,
         claims=generation.Claims(items=len(items), complete=True),
@@ -234,7 +210,7 @@ def generate(
 def read_back(
     bare: Path, cache: Path, outcome: generation.Outcome, backup_id: str = "b2"
 ) -> drift.Comparison:
-    found = remote_for(bare, cache).commit_comparison(
+    found = git_remote(bare, cache).commit_comparison(
         commit=outcome.commit.commit,
         root=PurePosixPath("clusters/prod"),
         backup_id=backup_id,
@@ -334,7 +310,7 @@ def test_after_a_race_re_applied_the_comparison_names_the_new_parent(
         if not opened:
             generation.generate(
                 archive=lambda: io.BytesIO(tarball(PADDING)),
-                remote=remote_for(bare, tmp_path / "other"),
+                remote=git_remote(bare, tmp_path / "other"),
                 cluster="stage",
                 backup_id="s1",
                 policy=CleaningPolicy(),
@@ -344,7 +320,7 @@ def test_after_a_race_re_applied_the_comparison_names_the_new_parent(
 
     outcome = generation.generate(
         archive=archive,
-        remote=remote_for(bare, tmp_path / "c"),
+        remote=git_remote(bare, tmp_path / "c"),
         cluster="prod",
         backup_id="b2",
         policy=CleaningPolicy(),
@@ -354,8 +330,8 @@ def test_after_a_race_re_applied_the_comparison_names_the_new_parent(
     assert opened == [1]  # re-applied, not read again
     planned = outcome.compared
     assert planned is not None
-    assert "Backup-Id: s1" in git("--git-dir", str(bare), "log", "-1", "--format=%B", "main^")
-    assert planned.previous == git("--git-dir", str(bare), "rev-parse", "main^").strip()
+    assert "Backup-Id: s1" in git_dir_output(bare, "log", "-1", "--format=%B", "main^")
+    assert planned.previous == git_dir_output(bare, "rev-parse", "main^").strip()
     assert_same(planned, read_back(bare, tmp_path / "c", outcome))
 
 
