@@ -38,12 +38,11 @@ from typing import Any, ClassVar, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import objects
+from corpus import objects, write_archive
 
 from backup2gitops import generation
 from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core import drift
-from backup2gitops.core.archive import ArchiveWriter
 from backup2gitops.core.cleaning import CleaningPolicy
 
 T = TypeVar("T")
@@ -62,15 +61,7 @@ ADMIN = {
 
 def archive(count: int, *, changed_every: int = 0, extra: Iterable[tuple[str, Any]] = ()) -> bytes:
     out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for group_resource, obj in [*objects(count, changed_every=changed_every), *extra]:
-            meta = obj["metadata"]
-            writer.add(
-                group_resource=group_resource,
-                namespace=meta.get("namespace"),
-                name=meta["name"],
-                obj=obj,
-            )
+    write_archive(out, [*objects(count, changed_every=changed_every), *extra])
     return out.getvalue()
 
 

@@ -20,11 +20,11 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from corpus import deployment
+from corpus import deployment, write_archive
 
 from backup2gitops import generation
 from backup2gitops.adapters.git import GitRemote
-from backup2gitops.core.archive import ArchiveWriter, iter_items
+from backup2gitops.core.archive import iter_items
 from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
 
 
@@ -49,15 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.objects
     out = io.BytesIO()
-    with ArchiveWriter(out) as writer:
-        for i in range(n):
-            obj = deployment(i)
-            writer.add(
-                group_resource="deployments.apps",
-                namespace=obj["metadata"]["namespace"],
-                name=obj["metadata"]["name"],
-                obj=obj,
-            )
+    write_archive(out, (("deployments.apps", deployment(i)) for i in range(n)))
     data = out.getvalue()
     print(
         f"backup: {n} Deployments (with status, managedFields, defaults), "

@@ -8,8 +8,10 @@ daily case where a few objects change between two backups.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from backup2gitops.core.archive import ArchiveWriter
 
 KINDS = ("deployments.apps", "services", "configmaps")
 
@@ -127,3 +129,16 @@ def objects(count: int, *, changed_every: int = 0) -> Iterator[tuple[str, dict[s
     for i in range(count):
         changed = changed_every > 0 and i % changed_every == 0
         yield KINDS[i % 3], makers[i % 3](i, changed=changed)
+
+
+def write_archive(stream: BinaryIO, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """The backup holding ``items`` (group-resource, object), each named by its metadata."""
+    with ArchiveWriter(stream) as writer:
+        for group_resource, obj in items:
+            meta = obj["metadata"]
+            writer.add(
+                group_resource=group_resource,
+                namespace=meta.get("namespace"),
+                name=meta["name"],
+                obj=obj,
+            )

@@ -51,9 +51,7 @@ sys.path.insert(0, str(ROOT / "functions"))
 from bench_fleet import fleet_figures  # noqa: E402
 from bench_neat import neat_figures  # noqa: E402
 from bench_webhook import webhook_figures  # noqa: E402
-from corpus import objects  # noqa: E402
-
-from backup2gitops.core.archive import ArchiveWriter  # noqa: E402
+from corpus import objects, write_archive  # noqa: E402
 
 CLUSTER = "bench"
 GIT_ENV = {
@@ -126,15 +124,8 @@ def environment(tmp: Path) -> dict[str, str]:
 
 
 def write_backup(path: Path, count: int, *, changed_every: int = 0) -> None:
-    with path.open("wb") as stream, ArchiveWriter(stream) as writer:
-        for group_resource, obj in objects(count, changed_every=changed_every):
-            meta = obj["metadata"]
-            writer.add(
-                group_resource=group_resource,
-                namespace=meta.get("namespace"),
-                name=meta["name"],
-                obj=obj,
-            )
+    with path.open("wb") as stream:
+        write_archive(stream, objects(count, changed_every=changed_every))
 
 
 def generate(
