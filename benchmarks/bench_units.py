@@ -125,8 +125,8 @@ def main() -> None:
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-            if path.name != "kustomization.yaml":
-                relative = "/".join(path.parts[2:])
+            if path.rpartition("/")[2] != "kustomization.yaml":
+                relative = path.split("/", 2)[2]
                 key = units.unit_key(relative, by="namespace")
                 members.setdefault(key, []).append(relative[len(key) + 1 :])
         plan = units.plan_units("bench", members, layout=layout)

@@ -24,8 +24,9 @@ ROOT = PurePosixPath("clusters/prod")
 WHO = Identity("t", "t@e.org")
 
 
-def p(path: str) -> PurePosixPath:
-    return PurePosixPath(f"clusters/prod/{path}")
+def p(path: str) -> str:
+    """A path of the folder, as the stream gives it: a POSIX string from the repository's root."""
+    return f"clusters/prod/{path}"
 
 
 def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
@@ -34,7 +35,7 @@ def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
     return {path: meta.split(" ")[2] for meta, _, path in entries}
 
 
-def commit(repo: Path, files: list[tuple[PurePosixPath, bytes]], *, parent: str | None) -> str:
+def commit(repo: Path, files: list[tuple[str, bytes]], *, parent: str | None) -> str:
     importer = FastImport(git_dir=repo)
     tracked = {k: v for k, v in tree(repo).items() if k.startswith("clusters/")} if parent else {}
     change = importer.sync_folder(root=ROOT, files=files, tracked=tracked)
@@ -78,7 +79,7 @@ def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -
     importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
     after = tree(repo)
     assert set(after) == {str(path) for path, _ in files}  # the emptied folder b/ is gone
-    assert git(repo, "cat-file", "blob", after[str(p("a/edited.yaml"))]) == "new value\n"
+    assert git(repo, "cat-file", "blob", after[p("a/edited.yaml")]) == "new value\n"
     assert git(repo, "rev-parse", "refs/heads/main^").strip() == first
 
 
@@ -115,7 +116,7 @@ def test_paths_outside_the_folder_or_misread_by_fast_import_are_refused(
 ) -> None:
     importer = FastImport(git_dir=repo)
     with pytest.raises(GitError):
-        importer.sync_folder(root=ROOT, files=[(PurePosixPath(path), b"x")], tracked={})
+        importer.sync_folder(root=ROOT, files=[(path, b"x")], tracked={})
     importer.abandon()
 
 
@@ -133,7 +134,7 @@ def test_a_file_at_or_through_a_committed_symlink_is_refused(repo: Path, tmp_pat
         importer = FastImport(git_dir=repo)
         with pytest.raises(GitError):
             importer.sync_folder(
-                root=ROOT, files=[(p(path), b"x")], tracked=tree(repo), links={str(p("ns"))}
+                root=ROOT, files=[(p(path), b"x")], tracked=tree(repo), links={p("ns")}
             )
         importer.abandon()
     assert git(repo, "rev-parse", "refs/heads/main").strip() == first

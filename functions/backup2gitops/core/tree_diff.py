@@ -16,7 +16,6 @@ import difflib
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import TypeVar
 
 from backup2gitops.core.units import GENERATOR_FOLDER
@@ -54,21 +53,18 @@ class DiffRecorder:
     changes: list[FileChange] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
 
-    def record(
-        self, files: Iterable[tuple[PurePosixPath, Content]]
-    ) -> Iterator[tuple[PurePosixPath, Content]]:
+    def record(self, files: Iterable[tuple[str, Content]]) -> Iterator[tuple[str, Content]]:
         """``files`` passed on; a file given as None is the committed one, unchanged (a
         member the generator's cache knows)."""
         for path, content in files:
-            text = path.as_posix()
-            self._seen.add(text)
-            known = self.tracked.get(text)
-            if content is None or _bookkeeping(text):
+            self._seen.add(path)
+            known = self.tracked.get(path)
+            if content is None or _bookkeeping(path):
                 pass
             elif known is None:
-                self.changes.append(FileChange(text, None, content))
+                self.changes.append(FileChange(path, None, content))
             elif known != blob_id(content):
-                self.changes.append(FileChange(text, self.read(text), content))
+                self.changes.append(FileChange(path, self.read(path), content))
             yield path, content
 
     def finish(self, *, keep: Collection[str] = ()) -> list[FileChange]:

@@ -349,7 +349,7 @@ class GenerationJob:
         committed: Mapping[str, str],
         shared: ownership.SharedFolder | None = None,
         written: Callable[[str, Mapping[str, Any], str], None] | None = None,
-    ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+    ) -> Iterator[tuple[str, bytes | None]]:
         """The backup's files, read once from the archive into ``reading`` (only the members
         that changed are decoded: ``generation.reading``), then the count check, then the
         member cache."""

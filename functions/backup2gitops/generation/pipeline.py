@@ -326,8 +326,8 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
 
 
 def guarded_tree(
-    files: Iterable[tuple[PurePosixPath, _Content]], *, report: ReadReport, claims: Claims
-) -> Iterator[tuple[PurePosixPath, _Content]]:
+    files: Iterable[tuple[str, _Content]], *, report: ReadReport, claims: Claims
+) -> Iterator[tuple[str, _Content]]:
     """``files``, then the item count check: the change set has the new files but nothing has
     been removed yet when an empty or gutted archive is refused."""
     yield from files

@@ -151,16 +151,16 @@ class MemberPass:
     cache: MemberCache | None = None
 
     @property
-    def cache_path(self) -> PurePosixPath:
-        return PurePosixPath(cache.cache_path(cluster_root(self.reading.plan.cluster).as_posix()))
+    def cache_path(self) -> str:
+        return cache.cache_path(cluster_root(self.reading.plan.cluster).as_posix())
 
     def files(
         self, stream: BinaryIO, *, finish: Callable[[], None]
-    ) -> Iterator[tuple[PurePosixPath, bytes | None]]:
+    ) -> Iterator[tuple[str, bytes | None]]:
         """Each object's file (None: the committed one stays); ``finish`` is called once the
         stream has been read to its end (the integrity check), before the first file."""
         old = MemberCache.parse(
-            self.previous(self.cache_path) if self.previous and self.reuse else None
+            self.previous(PurePosixPath(self.cache_path)) if self.previous and self.reuse else None
         )
         if old is not None and old.settings != self.settings:
             old = None  # other settings: nothing of it can be reused
@@ -193,10 +193,7 @@ class MemberPass:
                     new.members[key] = record
                     self.reading.kept += 1
                     if file is not None:
-                        path = PurePosixPath(file)
-                        if record.path is not None:  # the one string the tree's sets keep too
-                            record.path = path.as_posix()
-                        yield path, None
+                        yield file, None
                     continue
                 item = indexed.get(position) or self._decode(spool, member)
                 record, placed = self._place(item, member.digest, root, key)
@@ -246,7 +243,7 @@ class MemberPass:
 
     def _place(
         self, item: BackupItem, digest: bytes, root: str, key: str
-    ) -> tuple[MemberRecord, tuple[PurePosixPath, bytes] | None]:
+    ) -> tuple[MemberRecord, tuple[str, bytes] | None]:
         """The member's record, and its file (the path whose text the record holds)."""
         placed = place(
             item,
@@ -273,9 +270,8 @@ class MemberPass:
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
         content = kube_yaml.dump(placed.obj).encode()
         blob = self.blob(content)
-        path: str | None = placed.path.as_posix()  # pathlib keeps this string: shared
-        if path == cache.natural_path(root, key):
-            path = None  # the key says it
+        file = placed.path.as_posix()
+        path: str | None = None if file == cache.natural_path(root, key) else file
         record = MemberRecord(
             digest,
             api_version,
@@ -287,8 +283,8 @@ class MemberPass:
             unmanaged=placed.unmanaged is not None,
         )
         if self.written is not None:
-            self.written(placed.path.as_posix(), placed.obj, blob)
-        return record, (placed.path, content)
+            self.written(file, placed.obj, blob)
+        return record, (file, content)
 
     def _count(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from backup2gitops.core import kube_yaml
@@ -50,19 +49,17 @@ class Tip:
         return {path: self.files[path] for path in paths if path in self.files}
 
 
-def write(
-    comparison: TipComparison, objects: Mapping[str, dict[str, Any] | None]
-) -> list[PurePosixPath]:
+def write(comparison: TipComparison, objects: Mapping[str, dict[str, Any] | None]) -> list[str]:
     """The generator's stream: None keeps the committed file (a member the cache kept)."""
-    stream: list[tuple[PurePosixPath, bytes | None]] = []
+    stream: list[tuple[str, bytes | None]] = []
     for path, obj in objects.items():
         if obj is None:
-            stream.append((PurePosixPath(path), None))
+            stream.append((path, None))
             continue
         content = kube_yaml.dump(obj).encode()
         comparison.placed(path, obj, blob_id(content))
-        stream.append((PurePosixPath(path), content))
-    stream.append((PurePosixPath(f"{ROOT}/kustomization.yaml"), b"resources: []\n"))
+        stream.append((path, content))
+    stream.append((f"{ROOT}/kustomization.yaml", b"resources: []\n"))
     return [path for path, _ in comparison.seen(stream)]
 
 

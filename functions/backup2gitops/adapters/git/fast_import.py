@@ -115,7 +115,7 @@ class FastImport:
         self,
         *,
         root: PurePosixPath,
-        files: Iterable[tuple[PurePosixPath, bytes | None]],
+        files: Iterable[tuple[str, bytes | None]],
         tracked: Mapping[str, str],
         links: Collection[str] = (),
         change: ImportedChange | None = None,
@@ -134,23 +134,23 @@ class FastImport:
         prefix = f"{root.as_posix().rstrip('/')}/"
         seen: set[str] = set()
         change = change if change is not None else ImportedChange()
-        for relative, content in files:
-            path = relative.as_posix()
+        for path, content in files:
             if (
                 not path.startswith(prefix)
-                or ".." in path.split("/")
-                or relative.is_absolute()
-                or any(char in path for char in ('"', "\n", "\r", "\0"))
-                or path.endswith("/")
+                or {"", ".", ".."} & set(path.split("/"))
+                or '"' in path
+                or "\n" in path
+                or "\r" in path
+                or "\0" in path
             ):
-                raise unsafe_path(f"{relative} is outside {root} or cannot be a file name there")
+                raise unsafe_path(f"{path} is outside {root} or cannot be a file name there")
             if linked and _through_link(path, linked):
-                raise unsafe_path(f"{relative} is, or is inside, a symbolic link in the repository")
+                raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
             seen.add(path)
             known = tracked.get(path)
             if content is None:  # the committed file stays (the generator's member cache)
                 if known is None:
-                    raise unsafe_path(f"{relative} is to stay as committed, but there is none")
+                    raise unsafe_path(f"{path} is to stay as committed, but there is none")
                 continue
             if known is not None and known == blob_id(content):
                 continue

@@ -154,13 +154,12 @@ class MemoryChangeSet:
         return self._written
 
     def sync(
-        self, files: Iterable[tuple[PurePosixPath, bytes | None]], *, keep: Collection[str] = ()
+        self, files: Iterable[tuple[str, bytes | None]], *, keep: Collection[str] = ()
     ) -> None:
         prefix = f"{self._root}/"
         seen: set[str] = set()
-        for relative, content in files:
-            path = str(relative)
-            if not path.startswith(prefix) or ".." in path.split("/"):
+        for path, content in files:
+            if not path.startswith(prefix) or {"", ".", ".."} & set(path.split("/")):
                 raise GitError("unsafe_path", f"{path} is outside {self._root}", retryable=False)
             seen.add(path)
             known = self._before.get(path)

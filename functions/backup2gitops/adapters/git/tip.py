@@ -169,7 +169,7 @@ class GitChangeSet:
         return self._change.written
 
     def sync(
-        self, files: Iterable[tuple[PurePosixPath, bytes | None]], *, keep: Collection[str] = ()
+        self, files: Iterable[tuple[str, bytes | None]], *, keep: Collection[str] = ()
     ) -> None:
         self._importer.sync_folder(
             root=self._root,

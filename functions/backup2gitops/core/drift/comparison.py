@@ -104,12 +104,11 @@ class TipComparison:
         if blob != self.tracked.get(path) and watched(path):
             self.after[path] = obj
 
-    def seen(
-        self, files: Iterable[tuple[PurePosixPath, _Content]]
-    ) -> Iterator[tuple[PurePosixPath, _Content]]:
+    def seen(self, files: Iterable[tuple[str, _Content]]) -> Iterator[tuple[str, _Content]]:
         """``files`` passed on (None: the committed file stays), each path noted as written."""
+        unseen = self._unseen
         for path, content in files:
-            self._unseen.discard(path.as_posix())
+            unseen.discard(path)
             yield path, content
 
     def finish(
