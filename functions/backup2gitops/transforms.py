@@ -30,8 +30,11 @@ def load_transforms(names: Sequence[str] | None = None) -> list[Transform]:
     """The transforms named in ``names``, in that order; all installed ones (sorted) when None.
 
     Raise UnknownTransform for a name with no entry point, and TypeError when an entry point
-    does not load a callable.
+    does not load a callable. None named: none loaded, and no package's metadata read (a scan
+    of every installed distribution, on every backup).
     """
+    if names is not None and not names:
+        return []
     available = installed()
     selected = sorted(available) if names is None else list(names)
     missing = [name for name in selected if name not in available]

@@ -65,6 +65,25 @@ def version() -> str:
         return "unknown"
 
 
+class _Version(argparse.Action):
+    """argparse's ``version`` action, reading the version only when asked (the package's
+    metadata costs ~15 ms to import and search, on every run otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the version")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        parser._print_message(f"{parser.prog} {version()}\n", sys.stdout)
+        parser.exit()
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser, with a usage error on one line (kubectl's habit) instead of the usage
     block followed by the error; ``--help`` still prints the usage. Every verb's parser is one
@@ -108,9 +127,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="Kubernetes backups in MinIO/S3 -> a clean, reviewable GitOps repository.",
         epilog=EPILOG,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
+    parser.add_argument("--version", action=_Version, help="print the version")
     parser.add_argument(
         "--debug", action="store_true", help="on an error, print the traceback (any verb)"
     )

@@ -2,16 +2,16 @@
 (``core.member_cache.MemberCache.settings``). Another value voids the whole member cache.
 
 It covers the cleaning policy, the transforms (their names and the source of their modules),
-the layout, the sops recipients, the cluster, the project's version and the source of the code
-that turns an object into a file (``core`` and ``generation``: a changed rule, even in a
-development build of the same version, is a changed setting).
+the layout, the sops recipients, the cluster, and the source of the code that turns an object
+into a file (``core`` and ``generation``: a changed rule, even in a development build of the
+same version, is a changed setting); the project's version stands for that source only where
+the package ships none (reading the version costs a scan of the installed distributions).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import inspect
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +33,7 @@ def settings_digest(
 ) -> str:
     return member_cache.settings_digest(
         [
-            _version(),
-            code_digest(),
+            code_digest() or f"version {_version()}",
             cluster,
             policy.model_dump_json(),
             repr(layout or units.Layout()),
@@ -58,6 +57,8 @@ def code_digest() -> str:
 
 @functools.cache
 def _version() -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("backup2gitops")
     except importlib.metadata.PackageNotFoundError:
