@@ -2,7 +2,7 @@
 
     python benchmarks/bench_flow_metrics.py [--commits 1000 10000] [--records 1000 10000]
 
-- ``history``: ``history.backup_commit_history`` on a bare remote of N generator commits
+- ``history``: ``remote_reads.backup_commit_history`` on a bare remote of N generator commits
   (every third one empty, each with its three trailers; made by ``git fast-import``): the first
   call of an instance (fetch of the whole branch into a new cache) and the next (nothing new);
 - ``records``: listing N delivery records in a directory bucket (``FileStore``) and parsing
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git import remote_reads
 from backup2gitops.adapters.storage import FileStore
 from backup2gitops.core import delivery_records
 from backup2gitops.core.flow_metrics import flow_counts
@@ -76,7 +76,7 @@ def main() -> None:
                 fresh: bool, n: int = n, remote: Path = remote, counter: Any = counter
             ) -> Any:
                 cache = root / f"cache-{n}-{next(counter) if fresh else 'warm'}.git"
-                return history.backup_commit_history(
+                return remote_reads.backup_commit_history(
                     str(remote), branch="main", timeout_s=600, cache_dir=cache
                 )
 

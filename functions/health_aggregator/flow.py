@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git import remote_reads
 from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.core import bucket_layout, delivery_records
 from backup2gitops.core.flow_metrics import FlowCounts, flow_counts
@@ -44,11 +44,11 @@ def collect(
     config = ctx.config
     url, token = remote_access(config.git, ctx.environ)
     base = Path(config.git.cache_dir) if config.git.cache_dir else None
-    commits = history.backup_commit_history(
+    commits = remote_reads.backup_commit_history(
         url,
         branch=config.git.branch,
         timeout_s=max(HISTORY_TIMEOUT_S, config.health.check_timeout_s),
-        cache_dir=history.cache_dir_for(config.git.url, base, kind="history"),
+        cache_dir=remote_reads.cache_dir_for(config.git.url, base, kind="history"),
         secret=token,
     )
     completed = native_completed(info.key for info in ctx.store.list("backups/"))

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from backup2gitops.adapters import probes
-from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git import remote_reads
 from backup2gitops.adapters.git.credentials import remote_access
 from backup2gitops.adapters.storage import StorageError
 from backup2gitops.core import alerts, health
@@ -42,7 +42,9 @@ def _checks(ctx: FunctionContext) -> list[Check]:
         return f"{ctx.store.url} reachable" + ("" if first else " (no backups yet)")
 
     def git() -> str:
-        head = history.ls_remote(url, branch=config.git.branch, timeout_s=timeout, secret=token)
+        head = remote_reads.ls_remote(
+            url, branch=config.git.branch, timeout_s=timeout, secret=token
+        )
         return f"{config.git.branch} at {head[:12]}"
 
     checks = [Check("storage", storage, critical=True), Check("git", git, critical=True)]
@@ -97,12 +99,12 @@ def _kubernetes_checks(ctx: FunctionContext) -> list[Check]:
 def _tasks(ctx: FunctionContext) -> list[Task]:
     config = ctx.config
     url, token = remote_access(config.git, ctx.environ)
-    cache = history.cache_dir_for(
+    cache = remote_reads.cache_dir_for(
         config.git.url, Path(config.git.cache_dir) if config.git.cache_dir else None
     )
 
     def commits() -> dict[str, CommitMark]:
-        return history.newest_backup_commits(
+        return remote_reads.newest_backup_commits(
             url,
             branch=config.git.branch,
             depth=config.health.git_log_depth,

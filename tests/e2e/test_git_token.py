@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitError, history
+from backup2gitops.adapters.git import GitError, remote_reads
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.e2e.git_http import git_http_server
 from tests.functional.test_gitops_generator import one_configmap_archive
@@ -37,7 +37,7 @@ def test_push_and_ls_remote_authenticate_with_a_header_only(tmp_path: Path) -> N
             policy=CleaningPolicy(),
         )
         assert not outcome.commit.noop
-        head = history.ls_remote(url, branch="main", timeout_s=10, secret=TOKEN)
+        head = remote_reads.ls_remote(url, branch="main", timeout_s=10, secret=TOKEN)
         assert head == outcome.commit.commit
         assert any(auth.startswith("Basic ") for auth in seen)
 

@@ -8,23 +8,25 @@ what a warm instance may reuse between requests and lose at any time (health-agg
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backup2gitops.adapters.storage import ObjectStore, open_store
 from backup2gitops.config import load_config
-from backup2gitops.core.events import Event, now
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the event catalog loads with the first event, not with the CLI's context
     from backup2gitops.config import Config
+    from backup2gitops.core.events import Event
 
-Publisher = Callable[[Event], None]
+Publisher = Callable[["Event"], None]
+_utc_now: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 
 
 class FunctionContext:
@@ -35,7 +37,7 @@ class FunctionContext:
         store: ObjectStore | None = None,
         publish: Publisher | None = None,
         environ: Mapping[str, str] | None = None,
-        clock: Callable[[], datetime] = now,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.config = config
         self.environ: Mapping[str, str] = environ if environ is not None else os.environ

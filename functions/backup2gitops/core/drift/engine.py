@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from backup2gitops.core.drift.catalogue import role_key
 from backup2gitops.core.drift.changes import BINDINGS, Facts, ObjectChange, RoleKey
 from backup2gitops.core.drift.policy import DriftPolicy
 from backup2gitops.core.drift.table import RULES
-from backup2gitops.core.events import DriftFinding
+
+if TYPE_CHECKING:
+    from backup2gitops.core.events import DriftFinding
 
 
 def referenced_roles(changes: Iterable[ObjectChange]) -> set[RoleKey]:
@@ -26,6 +29,9 @@ def findings(
     changes: Sequence[ObjectChange], *, facts: Facts, policy: DriftPolicy
 ) -> list[DriftFinding]:
     """Every enabled rule over every change, less what the allow-list accepts, in a stable order."""
+    # the event catalog loads with the first finding, not with the configuration that names rules
+    from backup2gitops.core.events import DriftFinding
+
     enabled = [rule for rule in RULES if rule.id in set(policy.rules)]
     found: list[DriftFinding] = []
     for change in changes:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backup2gitops.core.drift.table import RULE_IDS, RuleId
 from backup2gitops.core.durations import Duration
-from backup2gitops.core.events import DriftFinding
+
+if TYPE_CHECKING:  # the event catalog is not loaded with the configuration
+    from backup2gitops.core.events import DriftFinding
 
 
 class DriftAllow(BaseModel):

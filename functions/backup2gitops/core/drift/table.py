@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from backup2gitops.core.drift.catalogue import (
     cluster_admin_binding,
@@ -35,7 +35,9 @@ from backup2gitops.core.drift.changes import (
     Facts,
     ObjectChange,
 )
-from backup2gitops.core.events import DriftSeverity
+
+if TYPE_CHECKING:  # the event catalog is not loaded with the configuration
+    from backup2gitops.core.events import DriftSeverity
 
 CIS = "CIS Kubernetes Benchmark v1.8"
 RBAC_DOCS = "https://kubernetes.io/docs/reference/access-authn-authz/rbac/"
