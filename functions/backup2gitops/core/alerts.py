@@ -15,10 +15,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from backup2gitops.core import bucket_layout
-from backup2gitops.core.events import Event
+
+if TYPE_CHECKING:
+    from backup2gitops.core.events import Event
 
 AlertStatus = Literal["firing", "resolved"]
 Severity = Literal["critical", "warning", "info"]

@@ -17,10 +17,12 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from backup2gitops.core.alerts import Alert
 from backup2gitops.core.errors import Backup2GitopsError
+
+if TYPE_CHECKING:  # the configuration checks routes without the event catalog
+    from backup2gitops.core.alerts import Alert
 
 
 class RoutingError(Backup2GitopsError, ValueError):
