@@ -122,7 +122,7 @@ class GitRemote(changes.ChangesInGitDir):
         """The clone, up to date with the remote, held exclusively."""
         lock = self.workdir.parent / f"{self.workdir.name}.lock"
         with exclusive(lock, wait_s=self.lock_wait_s, what=f"the clone of {self.display_url}"):
-            self._sync()
+            tip = self._sync()
             yield GitTip(
                 git_dir=self.git_dir,
                 branch=self.branch,
@@ -130,24 +130,31 @@ class GitRemote(changes.ChangesInGitDir):
                 author=self.author,
                 push=self._push,
                 remote_ref=self._remote_ref,
+                commit=tip,
             )
 
-    def _sync(self) -> None:
+    def _sync(self) -> str | None:
+        """Fetch, and point the local branch at the remote's tip: that commit (None: the remote
+        has no branch yet)."""
         self._usable_clone()
         built_on = self._tracked_commit()
         self._git("fetch", "--prune", "origin")
-        if built_on is not None and not self._remote_holds(built_on):
+        fetched = self._tracked_commit()
+        if built_on is not None and built_on != fetched and not self._remote_holds(built_on):
             # The remote was deleted and made again, or its history rewritten: this clone
             # describes a repository that no longer exists. Start again from the remote.
             self._fresh_clone()
             self._git("fetch", "--prune", "origin")
+            fetched = self._tracked_commit()
         try:
-            self._reset_to_remote()
+            self._reset_to_remote(fetched)
         except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
             self.recoveries.append(f"rebuilt the work clone: {exc.message}")
             self._fresh_clone()
             self._git("fetch", "--prune", "origin")
-            self._reset_to_remote()
+            fetched = self._tracked_commit()
+            self._reset_to_remote(fetched)
+        return fetched
 
     def _fresh_clone(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -178,10 +185,10 @@ class GitRemote(changes.ChangesInGitDir):
             self.recoveries.append(f"unusable clone ({exc.message}): rebuilt")
             self._fresh_clone()
 
-    def _reset_to_remote(self) -> None:
-        """Point the local branch (and HEAD) at the remote's tip; nothing is checked out."""
+    def _reset_to_remote(self, tip: str | None) -> None:
+        """Point the local branch (and HEAD) at ``tip``, the remote's (None: it has no branch
+        yet); nothing is checked out."""
         local = f"refs/heads/{self.branch}"
-        tip = self._tracked_commit()
         if tip is not None:
             self._git("update-ref", "--no-deref", local, tip)
         else:  # an empty remote: the branch starts with our first commit

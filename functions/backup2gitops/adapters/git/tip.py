@@ -31,14 +31,16 @@ class GitTip:
         author: Identity,
         push: Push,
         remote_ref: RemoteRef | None = None,
+        commit: str | None = None,
     ) -> None:
+        """``commit``: the branch's commit when the caller has just set it (None: read it)."""
         self.git_dir = git_dir
         self.branch = branch
         self.runner = runner
         self.author = author
         self._push = push
         self._remote_ref = remote_ref
-        self._commit = self.rev(f"refs/heads/{branch}")
+        self._commit = commit if commit is not None else self.rev(f"refs/heads/{branch}")
         self._listed: tuple[str, PurePosixPath, Folder] | None = None
         """The last folder listed (a commit's trees never change): the job reads the folder,
         then opens a change set on it; one listing of 50,000 files, not two."""
