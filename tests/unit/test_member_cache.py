@@ -7,24 +7,26 @@ from typing import Any
 import pytest
 
 from backup2gitops.core import member_cache as mc
+from backup2gitops.core import member_records as records
 from backup2gitops.core.cleaning import BackupIndex
-from backup2gitops.core.member_cache import MemberCache, MemberRecord
+from backup2gitops.core.member_cache import MemberCache
+from backup2gitops.core.member_records import MemberRecord
 
 B1 = "b1" * 20  # a blob id: 40 hex digits
 WRITTEN = MemberRecord(
-    mc.raw_digest(b"d1"),
+    records.raw_digest(b"d1"),
     "apps/v1",
     "Deployment",
     path="clusters/c/namespaces/team/deployments.apps/web.yaml",
     blob=B1,
     out_kind="Deployment",
 )
-EXCLUDED = MemberRecord(mc.raw_digest(b"d2"), "v1", "Event", excluded="builtin:events")
+EXCLUDED = MemberRecord(records.raw_digest(b"d2"), "v1", "Event", excluded="builtin:events")
 
 
 def reusable(record: MemberRecord | None, **overrides: Any) -> bool:
     arguments: dict[str, Any] = {
-        "digest": record.digest if record else mc.raw_digest(b"d"),
+        "digest": record.digest if record else records.raw_digest(b"d"),
         "namespace": "team",
         "name": "web",
         "changed": frozenset(),
@@ -39,7 +41,7 @@ def test_same_bytes_same_file_is_kept() -> None:
 
 def test_new_or_changed_members_are_decoded() -> None:
     assert not reusable(None)
-    assert not reusable(WRITTEN, digest=mc.raw_digest(b"other"))
+    assert not reusable(WRITTEN, digest=records.raw_digest(b"other"))
 
 
 def test_a_file_edited_or_removed_in_the_tree_is_written_again() -> None:
@@ -131,7 +133,10 @@ def test_schema_defaults_are_fingerprinted_deterministically() -> None:
 
 
 def test_dump_and_parse_round_trip_deterministically() -> None:
-    a, b = mc.member_key("events", "team", "e1"), mc.member_key("deployments.apps", "team", "web")
+    a, b = (
+        records.member_key("events", "team", "e1"),
+        records.member_key("deployments.apps", "team", "web"),
+    )
     cache = MemberCache(settings="s", index={"k": "v"}, members={b: WRITTEN, a: EXCLUDED})
     data = cache.dump()
     assert MemberCache.parse(data) == cache
@@ -146,7 +151,7 @@ def test_awkward_text_round_trips() -> None:
     anyone's) come back as they were, one line per record."""
     odd = "we\\ird\t\tname\n\r\udcff"
     record = MemberRecord(
-        mc.raw_digest(b"x"),
+        records.raw_digest(b"x"),
         "v1",
         "Con\tfigMap",
         path=f"clusters/c/namespaces/n/configmaps/{odd}.yaml",
@@ -155,9 +160,11 @@ def test_awkward_text_round_trips() -> None:
         credentials=(f"ConfigMap n/{odd}: data.password", "\\"),
         unmanaged=True,
     )
-    refused = MemberRecord(mc.raw_digest(b"y"), excluded=f"refused: {odd}", refused=True)
-    key = mc.member_key("configmaps", "n", odd)
-    cache = MemberCache(settings="s", members={key: record, mc.member_key("a", None, odd): refused})
+    refused = MemberRecord(records.raw_digest(b"y"), excluded=f"refused: {odd}", refused=True)
+    key = records.member_key("configmaps", "n", odd)
+    cache = MemberCache(
+        settings="s", members={key: record, records.member_key("a", None, odd): refused}
+    )
     data = cache.dump()
     assert data.count(b"\n") == 3
     assert MemberCache.parse(data) == cache
@@ -169,8 +176,8 @@ def test_records_share_what_they_have_in_common() -> None:
     data = MemberCache(
         settings="s",
         members={
-            mc.member_key("configmaps", "n", f"c{i}"): MemberRecord(
-                mc.raw_digest(b"%d" % i),
+            records.member_key("configmaps", "n", f"c{i}"): MemberRecord(
+                records.raw_digest(b"%d" % i),
                 "v1",
                 "ConfigMap",
                 path=f"clusters/c/namespaces/n/configmaps/c{i}.yaml",
@@ -184,7 +191,7 @@ def test_records_share_what_they_have_in_common() -> None:
     assert parsed is not None
     shapes = {id(record.shape) for record in parsed.members.values()}
     assert len(shapes) == 1
-    assert all(len(record.digest) == mc.DIGEST_SIZE for record in parsed.members.values())
+    assert all(len(record.digest) == records.DIGEST_SIZE for record in parsed.members.values())
 
 
 def test_a_cache_of_format_2_is_no_cache() -> None:
@@ -237,10 +244,10 @@ def test_settings_digest_depends_on_every_part_and_their_order() -> None:
 
 
 def test_a_file_at_its_keys_natural_path_is_not_written_out() -> None:
-    key = mc.member_key("deployments.apps", "team", "web")
-    natural = MemberRecord(mc.raw_digest(b"d1"), "apps/v1", "Deployment", blob=B1)
+    key = records.member_key("deployments.apps", "team", "web")
+    natural = MemberRecord(records.raw_digest(b"d1"), "apps/v1", "Deployment", blob=B1)
     assert natural.file("clusters/c", key) == WRITTEN.path
-    assert mc.natural_path("clusters/c", mc.member_key("namespaces", None, "team")) == (
+    assert records.natural_path("clusters/c", records.member_key("namespaces", None, "team")) == (
         "clusters/c/cluster-scoped/namespaces/team.yaml"
     )
     data = MemberCache(settings="s", members={key: natural}).dump()

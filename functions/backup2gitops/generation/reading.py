@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
+from backup2gitops.core import member_records as records
 from backup2gitops.core.archive import (
     MAX_REFUSALS_LISTED,
     ArchiveLimits,
@@ -42,7 +43,8 @@ from backup2gitops.core.archive import (
     iter_members,
 )
 from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
-from backup2gitops.core.member_cache import MemberCache, MemberRecord
+from backup2gitops.core.member_cache import MemberCache
+from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.repo_layout import cluster_root
 from backup2gitops.generation.pipeline import (
     Encrypt,
@@ -73,7 +75,7 @@ class _Spooled(NamedTuple):
     before its bytes (``offset``: the name's first byte)."""
 
     key: str
-    """``member_cache.member_key``: also the new cache's key (one string, not two)."""
+    """``member_records.member_key``: also the new cache's key (one string, not two)."""
     digest: bytes
     offset: int
     name_size: int
@@ -107,7 +109,7 @@ class _SpoolIndex:
         return len(self.keys)
 
     def add(self, member: _Spooled) -> None:
-        if len(member.digest) != cache.DIGEST_SIZE:
+        if len(member.digest) != records.DIGEST_SIZE:
             raise ValueError("a member digest of another size")
         self.keys.append(member.key)
         self._digests += member.digest
@@ -117,10 +119,10 @@ class _SpoolIndex:
         self._copies.append(_COPIES.index(member.copy))
 
     def member(self, position: int) -> _Spooled:
-        at = position * cache.DIGEST_SIZE
+        at = position * records.DIGEST_SIZE
         return _Spooled(
             self.keys[position],
-            bytes(self._digests[at : at + cache.DIGEST_SIZE]),
+            bytes(self._digests[at : at + records.DIGEST_SIZE]),
             self._offsets[position],
             self._name_sizes[position],
             self._sizes[position],
@@ -223,8 +225,8 @@ class MemberPass:
             else:
                 spool.write(data)
                 size = len(data)
-            key = cache.member_key(entry.group_resource, entry.namespace, entry.name)
-            digest = cache.raw_digest(data)
+            key = records.member_key(entry.group_resource, entry.namespace, entry.name)
+            digest = records.raw_digest(data)
             members.add(_Spooled(key, digest, offset, len(name), size, entry.copy))
             offset += len(name) + size
         return members, indexed
@@ -271,7 +273,7 @@ class MemberPass:
         content = kube_yaml.dump(placed.obj).encode()
         blob = self.blob(content)
         file = placed.path.as_posix()
-        path: str | None = None if file == cache.natural_path(root, key) else file
+        path: str | None = None if file == records.natural_path(root, key) else file
         record = MemberRecord(
             digest,
             api_version,

@@ -1,0 +1,239 @@
+"""One archive member's record in the member cache (``core.member_cache``): what it became,
+held compactly, and its line in the cache file.
+
+Pure: no I/O; only the standard library.
+
+A member is keyed by its object's folder, namespace and name (``member_key``); its record holds
+the digest of its raw bytes (``raw_digest``), the file it produced and that file's blob id, or
+why it was excluded, and what the commit message counts of it. One tab-separated line per
+record (``MemberRecord.line`` / ``of_line``): diffable, read back one line at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Final
+
+DIGEST_SIZE: Final = 16
+_BLOB_SIZE: Final = 20  # a SHA-1 object id
+_FIELDS: Final = 12
+_REFUSED, _UNMANAGED = "r", "u"
+
+
+def member_key(group_resource: str, namespace: str | None, name: str) -> str:
+    """One member's key: the object's folder, namespace and name (NUL cannot be in any)."""
+    return f"{group_resource}\0{namespace or ''}\0{name}"
+
+
+def natural_path(cluster_root: str, key: str) -> str:
+    """The file a member's key names when no segment needed escaping (``repo_layout``'s
+    common case). A record whose file is this one holds no path (``MemberRecord.file``): at
+    50,000 members, 5 MB less in memory and 3 MB less in the file."""
+    group_resource, namespace, name = key.split("\0")
+    if namespace:
+        return f"{cluster_root}/namespaces/{namespace}/{group_resource}/{name}.yaml"
+    return f"{cluster_root}/cluster-scoped/{group_resource}/{name}.yaml"
+
+
+_NATURAL: Final = "="
+"""The path field of a line whose file is ``natural_path`` (no path starts with ``=``)."""
+
+
+def raw_digest(data: bytes) -> bytes:
+    """The digest of a member's raw bytes (16 bytes: a bytes object, not its hex text, is what
+    the spool and the records hold for every member)."""
+    return hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What many members share (interned: one object for every ``v1`` ``ConfigMap`` written
+    in clear and changed by hand): what they are, and what they became."""
+
+    api_version: str
+    kind: str
+    excluded: str | None
+    out_kind: str
+    credentials: tuple[str, ...]
+    refused: bool
+    unmanaged: bool
+
+
+_SHAPES: dict[Shape, Shape] = {}
+
+
+def _shape(shape: Shape) -> Shape:
+    if len(_SHAPES) > 4096:  # shapes with credentials are one per object: do not hoard them
+        _SHAPES.clear()
+    return _SHAPES.setdefault(shape, shape)
+
+
+class MemberRecord:
+    """What one member became: ``excluded`` (a reason), or ``blob`` and its file (``file``:
+    ``path``, or when None the key's ``natural_path``).
+
+    Compact, since a backup has one per member: the digest and the blob id as bytes (not hex
+    text), and everything else in one interned ``Shape``. ``unmanaged`` is a flag: the name
+    the commit message lists (``Kind namespace/name``) is the object's kind and key
+    (``unmanaged_name``)."""
+
+    __slots__ = ("blob_id", "digest", "path", "shape")
+
+    def __init__(
+        self,
+        digest: bytes,
+        api_version: str = "",
+        kind: str = "",
+        excluded: str | None = None,
+        path: str | None = None,
+        blob: str | None = None,
+        out_kind: str = "?",
+        credentials: tuple[str, ...] = (),
+        refused: bool = False,
+        unmanaged: bool = False,
+    ) -> None:
+        self.digest = digest
+        self.path = path
+        self.blob_id = None if blob is None else bytes.fromhex(blob)
+        self.shape = _shape(
+            Shape(api_version, kind, excluded, out_kind, credentials, refused, unmanaged)
+        )
+
+    @property
+    def api_version(self) -> str:
+        """The object's ``apiVersion`` and ``kind`` as backed up (its dependencies' keys)."""
+        return self.shape.api_version
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def excluded(self) -> str | None:
+        return self.shape.excluded
+
+    @property
+    def blob(self) -> str | None:
+        return None if self.blob_id is None else self.blob_id.hex()
+
+    @property
+    def out_kind(self) -> str:
+        """The written object's kind (the commit message counts by it)."""
+        return self.shape.out_kind
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        return self.shape.credentials
+
+    @property
+    def refused(self) -> bool:
+        """Excluded by the archive's reader (too deep, a path that lies), not by cleaning."""
+        return self.shape.refused
+
+    @property
+    def unmanaged(self) -> bool:
+        """No GitOps tool manages the object (changed by hand)."""
+        return self.shape.unmanaged
+
+    def file(self, cluster_root: str, key: str) -> str | None:
+        """The file the member became (None: excluded)."""
+        if self.blob_id is None:
+            return None
+        return self.path if self.path is not None else natural_path(cluster_root, key)
+
+    def unmanaged_name(self, namespace: str | None, name: str) -> str | None:
+        """``Kind namespace/name`` when the object is unmanaged, as ``pipeline.place`` says it."""
+        if not self.shape.unmanaged:
+            return None
+        return (
+            f"{self.shape.out_kind} {namespace}/{name}" if namespace else f"{self.out_kind} {name}"
+        )
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.digest, self.shape, self.path, self.blob_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MemberRecord) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MemberRecord{self._fields()!r}"
+
+    def line(self, key: str) -> str:
+        """The record as one line of the file: tab-separated, key first."""
+        shape = self.shape
+        flags = (_REFUSED if shape.refused else "") + (_UNMANAGED if shape.unmanaged else "")
+        fields = [
+            *key.split("\0"),
+            self.digest.hex(),
+            shape.api_version,
+            shape.kind,
+            shape.out_kind,
+            flags,
+            shape.excluded or "",
+            self.path or ("" if self.blob_id is None else _NATURAL),
+            "" if self.blob_id is None else self.blob_id.hex(),
+            json.dumps(shape.credentials, ensure_ascii=False) if shape.credentials else "",
+        ]
+        text = "".join(fields)
+        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+            fields = [_escape(value) for value in fields]
+        return "\t".join(fields)
+
+    @classmethod
+    def of_line(cls, line: str) -> tuple[str, MemberRecord]:
+        """The key and record of one line; ValueError when it is not one ``line`` wrote."""
+        fields = line.split("\t")
+        if len(fields) != _FIELDS:
+            raise ValueError("a record has another number of fields")
+        if "\\" in line:
+            fields = [_unescape(value) for value in fields]
+        group, namespace, name, digest, api_version, kind, out_kind = fields[:7]
+        flags, excluded, path, blob, credentials = fields[7:]
+        if flags not in _FLAGS:
+            raise ValueError("unknown flags")
+        if (excluded == "") == (path == "" or blob == ""):
+            raise ValueError("a record is neither excluded nor written")
+        raw = bytes.fromhex(digest)
+        if len(raw) != DIGEST_SIZE or (blob and len(blob) != 2 * _BLOB_SIZE):
+            raise ValueError("a digest or blob id of another size")
+        listed = tuple(json.loads(credentials)) if credentials else ()
+        if not all(isinstance(c, str) for c in listed):
+            raise ValueError("credentials are not strings")
+        record = cls(
+            raw,
+            api_version,
+            kind,
+            excluded or None,
+            None if path in ("", _NATURAL) else path,
+            blob or None,
+            out_kind,
+            listed,
+            _REFUSED in flags,
+            _UNMANAGED in flags,
+        )
+        return f"{group}\0{namespace}\0{name}", record
+
+
+_FLAGS: Final = frozenset({"", _REFUSED, _UNMANAGED, _REFUSED + _UNMANAGED})
+_ESCAPES: Final = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_ESCAPED: Final = re.compile(r"[\\\t\n\r]")
+_ESCAPE_SEQUENCE: Final = re.compile(r"\\(.?)", re.DOTALL)
+
+
+def _escape(value: str) -> str:
+    return _ESCAPED.sub(lambda match: _ESCAPES[match.group()], value)
+
+
+def _unescape(value: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) not in _UNESCAPES:
+            raise ValueError("an unknown escape")
+        return _UNESCAPES[match.group(1)]
+
+    return _ESCAPE_SEQUENCE.sub(one, value)
