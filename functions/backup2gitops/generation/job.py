@@ -9,7 +9,8 @@ configuration and the environment).
 ``GenerationJob.run`` owns the publish loop, top to bottom: open the tip (``Repository.open``),
 read its facts (the backup commits and their trailers), ask the core's guards
 (``core.safeguards``: already there, older than the tip, too many deletions, too few items),
-stream the files into a change set, commit, push; a push that lost a race to another generator
+stream the files into a change set, commit (one attempt's commit on the tip:
+``generation.attempt``), push; a push that lost a race to another generator
 opens the tip again and asks again (the order check included), with a jittered backoff, for up
 to ``git.race_window_s``. The adapter reads and writes; the core decides; the job decides what
 to do next.
@@ -28,21 +29,21 @@ same pipeline kept in memory, for tests and benchmarks.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from backup2gitops.adapters.git import ChangeSet, GitError, Repository, Tip, blob_id
-from backup2gitops.core import drift, ownership, safeguards, sops_files, trailers, tree_diff, units
-from backup2gitops.core.archive import ArchiveLimits, ReadReport
+from backup2gitops.adapters.git import GitError, Repository, Tip, blob_id
+from backup2gitops.core import drift, ownership, safeguards, units
+from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
 from backup2gitops.core.repo_plan import iter_files
-from backup2gitops.core.safeguards import BackupMark, DeletionGuard
+from backup2gitops.core.safeguards import BackupMark
+from backup2gitops.generation.attempt import Made, commit_on
 from backup2gitops.generation.pipeline import (
     BackupRefused,
     Claims,
@@ -52,7 +53,6 @@ from backup2gitops.generation.pipeline import (
     Plan,
     Previous,
     Transform,
-    commit_message,
     guarded_tree,
 )
 from backup2gitops.generation.reading import MemberPass, Reading
@@ -161,7 +161,7 @@ class GenerationJob:
         started = self.clock()
         deadline = started + self.race_window_s
         failed_pushes = 0
-        redo: _Made | None = None
+        redo: Made | None = None
         reading: Reading | None = None
         attempt = 0
         while True:
@@ -173,10 +173,10 @@ class GenerationJob:
                 if done is not None:
                     if self.plan_noop and reading is None:
                         reading = Reading(Plan(cluster=self.cluster))
-                        for _ in self._files(reading, None, {}):
+                        for _ in self.files(reading, None, {}):
                             pass
                     return self._outcome(done, reading, started)
-                made, reading = self._commit(tip, redo, reading)
+                made, reading = commit_on(self, tip, redo, reading)
                 if made.noop or self.dry_run:
                     return self._outcome(made.result, reading, started)
                 try:
@@ -209,132 +209,6 @@ class GenerationJob:
                 raise BackupRefused("out_of_order", reason)
         return None
 
-    def _commit(
-        self, tip: Tip, redo: _Made | None, reading: Reading | None
-    ) -> tuple[_Made, Reading | None]:
-        """The commit on ``tip`` (not pushed): the re-applied folder of a lost race when the
-        cluster's folder did not move, else the archive streamed again through the guards."""
-        folder = tip.folder(self.root)
-        if (
-            redo is not None
-            and tip.commit is not None
-            and folder.tree == redo.base
-            and self.encrypt is None  # .sops.yaml is shared: with it, the files are read again
-        ):
-            parent = tip.commit
-            commit = tip.reapply(self.root, tree=redo.tree, message=redo.message)
-            result = dataclasses.replace(redo.result, commit=commit)
-            compared = (  # the folder's trees are the same on both sides: so are its changes
-                dataclasses.replace(redo.compared, commit=commit, previous=parent or "")
-                if redo.compared is not None
-                else None
-            )
-            return _Made(result, redo.base, redo.tree, redo.message, compared), reading
-        reading = Reading(Plan(cluster=self.cluster))
-        comparison = (
-            drift.TipComparison(root=self.root.as_posix(), tracked=folder.files)
-            if self.compare and not self.dry_run and folder.tree is not None and tip.commit
-            else None  # a cluster's first commit is its baseline: nothing to compare with
-        )
-        with tip.change(self.root) as change:
-            shared = ownership.SharedFolder(
-                root=self.root.as_posix(),
-                tracked=folder.files,
-                read=lambda path: change.committed(PurePosixPath(path)),
-                read_many=change.committed_files,
-            )
-            files = self._files(
-                reading,
-                change.committed,
-                folder.files,
-                shared=shared,
-                written=comparison.placed if comparison is not None else None,
-            )
-            if comparison is not None:
-                files = comparison.seen(files)
-            recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
-            if self.dry_run and self.diff:
-                files = recorder.record(files)
-            change.sync(files, keep=shared.foreign)
-            _report_shared(reading.plan, shared)
-            if self.encrypt is not None:  # fixed names, never from a backup
-                for path, update in self._shared().items():
-                    current = tip.file(path)
-                    content = update(current)
-                    if content != current:
-                        change.put(path, content)
-            result = CommitResult("", change.added, change.changed, change.removed, noop=False)
-            before = sum(
-                1
-                for path in folder.files
-                if not units.is_generated(path) and path not in shared.foreign
-            )
-            self._check_deletions(before, result, reading.report)
-            if not change.written and not self.record_unchanged:
-                return _Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
-            message = self._message(reading.plan, result)
-            if self.dry_run:
-                changes = recorder.finish(keep=shared.foreign) if self.diff else []
-                would = dataclasses.replace(
-                    result, commit=tip.commit or "", dry_run=True, changes=tuple(changes)
-                )
-                return _Made(would, message=message), reading
-            compared = self._compared(comparison, change, keep=shared.foreign)
-            parent = tip.commit or ""
-            commit = change.commit(message)
-        made_tree = tip.tree(self.root, commit)  # its id alone: no listing of every file
-        if compared is not None:
-            compared = dataclasses.replace(compared, commit=commit, previous=parent)
-        return _Made(
-            dataclasses.replace(result, commit=commit), folder.tree, made_tree, message, compared
-        ), reading
-
-    def _compared(
-        self,
-        comparison: drift.TipComparison | None,
-        change: ChangeSet,
-        *,
-        keep: Collection[str],
-    ) -> drift.Comparison | None:
-        """The commit about to be made, against the tip (ids filled in once it is made): the
-        changed and removed objects' committed files read from the tip in one batch."""
-        if comparison is None:
-            return None
-        changes, roles = comparison.finish(
-            read=change.committed_files, keep=keep, cluster=self.cluster
-        )
-        return drift.Comparison(commit="", previous="", changes=changes, roles=roles)
-
-    def _message(self, plan: Plan, result: CommitResult) -> str:
-        try:
-            return trailers.with_trailers(
-                commit_message(plan=plan, backup_id=self.backup_id, result=result),
-                trailers.backup_message_trailers(
-                    backup_id=self.backup_id,
-                    cluster=self.cluster,
-                    created_at=self.claims.created_at,
-                ),
-            )
-        except trailers.UnsafeTrailer as exc:
-            raise BackupRefused("unsafe_trailer", str(exc)) from exc
-
-    def _check_deletions(self, before: int, result: CommitResult, report: ReadReport) -> None:
-        """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
-        claims = self.claims
-        rule = DeletionGuard(max_share=claims.max_deletion_share)
-        confirmed = claims.complete and claims.items is not None and report.items >= claims.items
-        refusal = rule.refusal(before=before, removed=result.removed, confirmed_complete=confirmed)
-        if refusal:
-            raise BackupRefused("mass_deletion", refusal)
-
-    def _shared(self) -> dict[PurePosixPath, Callable[[bytes | None], bytes]]:
-        assert self.encrypt is not None
-        return {
-            sops_files.SOPS_CONFIG: functools.partial(
-                sops_files.sops_config, cluster=self.cluster, recipients=self.encrypt.recipient_list
-            )
-        }
-
     def _checked(self, raw: BinaryIO) -> CheckedReader | None:
         if self.archive_size is None:
             return None
@@ -342,7 +216,7 @@ class GenerationJob:
             raw, what="the archive", size=self.archive_size, sha256=self.archive_sha256
         )
 
-    def _files(
+    def files(
         self,
         reading: Reading,
         previous: Previous | None,
@@ -405,28 +279,6 @@ class GenerationJob:
         return Outcome(
             plan=plan, commit=result, duration_s=self.clock() - started, compared=compared
         )
-
-
-def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
-    """What the backup kept of the files it does not own, for the commit message and reply."""
-    plan.kept_foreign = len(shared.foreign)
-    plan.missing_entries = list(shared.missing)
-    plan.missing_entries_total = shared.missing_total
-
-
-@dataclass(frozen=True)
-class _Made:
-    """A commit made on the tip (or the no-op it became), and what re-applies it."""
-
-    result: CommitResult
-    base: str | None = None
-    tree: str | None = None
-    message: str = ""
-    compared: drift.Comparison | None = None
-
-    @property
-    def noop(self) -> bool:
-        return self.result.noop
 
 
 def _nothing() -> None:

@@ -1,0 +1,185 @@
+"""One attempt of the publish loop (``generation.job``): the commit one backup makes on the
+tip, not pushed.
+
+    the tip's folder --(a lost race, and the folder did not move)--> the same tree, re-applied
+       \\--> else: the backup's files (``GenerationJob.files``) --(drift's comparison, the dry
+           run's diff)--> ``ChangeSet.sync`` (+ ``.sops.yaml``) --(the deletion guard)--> the
+           message and its trailers --> the commit (or the no-op, or the dry run's answer)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from backup2gitops.adapters.git import ChangeSet, Tip
+from backup2gitops.core import drift, ownership, sops_files, trailers, tree_diff, units
+from backup2gitops.core.archive import ReadReport
+from backup2gitops.core.safeguards import DeletionGuard
+from backup2gitops.generation.pipeline import (
+    BackupRefused,
+    Claims,
+    CommitResult,
+    Plan,
+    commit_message,
+)
+from backup2gitops.generation.reading import Reading
+
+if TYPE_CHECKING:
+    from backup2gitops.generation.job import GenerationJob
+
+
+def commit_on(
+    job: GenerationJob, tip: Tip, redo: Made | None, reading: Reading | None
+) -> tuple[Made, Reading | None]:
+    """The commit on ``tip`` (not pushed): the re-applied folder of a lost race when the
+    cluster's folder did not move, else the archive streamed again through the guards."""
+    folder = tip.folder(job.root)
+    if (
+        redo is not None
+        and tip.commit is not None
+        and folder.tree == redo.base
+        and job.encrypt is None  # .sops.yaml is shared: with it, the files are read again
+    ):
+        parent = tip.commit
+        commit = tip.reapply(job.root, tree=redo.tree, message=redo.message)
+        result = dataclasses.replace(redo.result, commit=commit)
+        compared = (  # the folder's trees are the same on both sides: so are its changes
+            dataclasses.replace(redo.compared, commit=commit, previous=parent or "")
+            if redo.compared is not None
+            else None
+        )
+        return Made(result, redo.base, redo.tree, redo.message, compared), reading
+    reading = Reading(Plan(cluster=job.cluster))
+    comparison = (
+        drift.TipComparison(root=job.root.as_posix(), tracked=folder.files)
+        if job.compare and not job.dry_run and folder.tree is not None and tip.commit
+        else None  # a cluster's first commit is its baseline: nothing to compare with
+    )
+    with tip.change(job.root) as change:
+        shared = ownership.SharedFolder(
+            root=job.root.as_posix(),
+            tracked=folder.files,
+            read=lambda path: change.committed(PurePosixPath(path)),
+            read_many=change.committed_files,
+        )
+        files = job.files(
+            reading,
+            change.committed,
+            folder.files,
+            shared=shared,
+            written=comparison.placed if comparison is not None else None,
+        )
+        if comparison is not None:
+            files = comparison.seen(files)
+        recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
+        if job.dry_run and job.diff:
+            files = recorder.record(files)
+        change.sync(files, keep=shared.foreign)
+        _report_shared(reading.plan, shared)
+        if job.encrypt is not None:  # fixed names, never from a backup
+            for path, update in _shared_updates(job).items():
+                current = tip.file(path)
+                content = update(current)
+                if content != current:
+                    change.put(path, content)
+        result = CommitResult("", change.added, change.changed, change.removed, noop=False)
+        before = sum(
+            1
+            for path in folder.files
+            if not units.is_generated(path) and path not in shared.foreign
+        )
+        _check_deletions(job.claims, before, result, reading.report)
+        if not change.written and not job.record_unchanged:
+            return Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
+        message = _message(job, reading.plan, result)
+        if job.dry_run:
+            changes = recorder.finish(keep=shared.foreign) if job.diff else []
+            would = dataclasses.replace(
+                result, commit=tip.commit or "", dry_run=True, changes=tuple(changes)
+            )
+            return Made(would, message=message), reading
+        compared = _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
+        parent = tip.commit or ""
+        commit = change.commit(message)
+    made_tree = tip.tree(job.root, commit)  # its id alone: no listing of every file
+    if compared is not None:
+        compared = dataclasses.replace(compared, commit=commit, previous=parent)
+    return Made(
+        dataclasses.replace(result, commit=commit), folder.tree, made_tree, message, compared
+    ), reading
+
+
+def _compared(
+    comparison: drift.TipComparison | None,
+    change: ChangeSet,
+    *,
+    keep: Collection[str],
+    cluster: str,
+) -> drift.Comparison | None:
+    """The commit about to be made, against the tip (ids filled in once it is made): the
+    changed and removed objects' committed files read from the tip in one batch."""
+    if comparison is None:
+        return None
+    changes, roles = comparison.finish(read=change.committed_files, keep=keep, cluster=cluster)
+    return drift.Comparison(commit="", previous="", changes=changes, roles=roles)
+
+
+def _message(job: GenerationJob, plan: Plan, result: CommitResult) -> str:
+    """The commit message: the figures, then the trailers the guards read back."""
+    try:
+        return trailers.with_trailers(
+            commit_message(plan=plan, backup_id=job.backup_id, result=result),
+            trailers.backup_message_trailers(
+                backup_id=job.backup_id,
+                cluster=job.cluster,
+                created_at=job.claims.created_at,
+            ),
+        )
+    except trailers.UnsafeTrailer as exc:
+        raise BackupRefused("unsafe_trailer", str(exc)) from exc
+
+
+def _check_deletions(claims: Claims, before: int, result: CommitResult, report: ReadReport) -> None:
+    """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
+    rule = DeletionGuard(max_share=claims.max_deletion_share)
+    confirmed = claims.complete and claims.items is not None and report.items >= claims.items
+    refusal = rule.refusal(before=before, removed=result.removed, confirmed_complete=confirmed)
+    if refusal:
+        raise BackupRefused("mass_deletion", refusal)
+
+
+def _shared_updates(job: GenerationJob) -> dict[PurePosixPath, Callable[[bytes | None], bytes]]:
+    """The repository-wide files the cluster has a part in (``.sops.yaml``): path -> update."""
+    assert job.encrypt is not None
+    return {
+        sops_files.SOPS_CONFIG: functools.partial(
+            sops_files.sops_config, cluster=job.cluster, recipients=job.encrypt.recipient_list
+        )
+    }
+
+
+def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
+    """What the backup kept of the files it does not own, for the commit message and reply."""
+    plan.kept_foreign = len(shared.foreign)
+    plan.missing_entries = list(shared.missing)
+    plan.missing_entries_total = shared.missing_total
+
+
+@dataclass(frozen=True)
+class Made:
+    """A commit made on the tip (or the no-op it became), and what re-applies it."""
+
+    result: CommitResult
+    base: str | None = None
+    tree: str | None = None
+    message: str = ""
+    compared: drift.Comparison | None = None
+
+    @property
+    def noop(self) -> bool:
+        return self.result.noop
