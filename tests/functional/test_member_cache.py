@@ -232,6 +232,16 @@ def test_an_unchanged_backup_decodes_nothing_and_writes_nothing(tmp_path: Path) 
     assert changed_files(daily) == set()  # the trailer commit alone
 
 
+def test_a_member_gone_and_nothing_decoded_rewrites_the_cache(tmp_path: Path) -> None:
+    """Every member kept is not an unchanged cache: a gone member's record must go too (the
+    folder, cache included, equals a full run's)."""
+    first = [configmap(f"c{i}") for i in range(5)]
+    outcome, daily = daily_equals_fresh(tmp_path, first, first[1:])
+    assert outcome.plan.decoded == 0
+    gone = f"{ROOT}/namespaces/team/configmaps/c0.yaml"
+    assert changed_files(daily) == {gone, f"{ROOT}/namespaces/team/kustomization.yaml", CACHE}
+
+
 def test_a_kept_member_counts_as_changed_by_hand_as_a_full_run_counts_it(tmp_path: Path) -> None:
     flux = configmap("synced")
     flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}

@@ -253,6 +253,10 @@ class GenerationJob:
                 claims=self.claims,
             )
         if self.member_cache and members.cache is not None:
+            if members.cache_unchanged:  # the committed file is this cache: it stays
+                members.cache = None
+                yield members.cache_path, None
+                return
             content, members.cache = members.cache.dump(drain=True), None  # records go first
             yield members.cache_path, content
 

@@ -151,6 +151,9 @@ class MemberPass:
     written: Callable[[str, Mapping[str, Any], str], None] | None = None
     """Told each object serialised: its path, the object, its blob id (drift's comparison)."""
     cache: MemberCache | None = None
+    cache_unchanged: bool = False
+    """``cache`` holds the committed cache's records, every one kept and none gone, under the
+    same settings and facts: its file is the committed one (no need to write it again)."""
 
     @property
     def cache_path(self) -> str:
@@ -205,6 +208,12 @@ class MemberPass:
                 if placed is not None:
                     yield placed
         self.cache = new
+        self.cache_unchanged = (
+            old is not None
+            and self.reading.decoded == 0
+            and not old.members  # every record was popped: no member is gone
+            and old.index == facts
+        )
 
     def _spool(
         self, stream: BinaryIO, spool: BinaryIO
