@@ -77,6 +77,7 @@ LAZY_LIBRARIES = (
 )
 LAZY_MODULES = (
     "backup2gitops.config.model",  # pydantic builds the configuration's models at a load
+    "backup2gitops.config.storage",
     "backup2gitops.config.backups",
     "backup2gitops.config.git",
     "backup2gitops.config.generator",
@@ -107,7 +108,7 @@ def test_a_function_module_builds_no_configuration_model_logger_or_pipeline(modu
 def test_loading_a_configuration_builds_its_models() -> None:
     """The other side: what the handler's import left out comes with ``load_config`` (the
     probe can see it), so a broken configuration still fails at cold start, in full."""
-    sections = ("backups", "git", "generator", "monitoring", "receivers")
+    sections = ("storage", "backups", "git", "generator", "monitoring", "receivers")
     models = (
         "backup2gitops.config.model",
         *(f"backup2gitops.config.{s}" for s in sections),

@@ -1,9 +1,9 @@
 """Configuration: one YAML file, ``${VAR}`` expansion, environment overrides, defaults, validation.
 
 - ``model``: the root ``Config`` (the whole file, the rules across its sections) and ``http``;
-- the sections, one strict model per part of the file: ``backups`` (storage, clusters, backups,
-  archive limits, backup-complete, cluster-backup), ``git``, ``generator`` (cleaning,
-  transforms, sops, units), ``monitoring`` (health, alerts);
+- the sections, one strict model per part of the file: ``storage`` (storage, clusters, archive
+  limits), ``backups`` (backup-complete, cluster-backup, backups), ``git``, ``generator``
+  (cleaning, transforms, sops, units), ``monitoring`` (health, alerts);
 - ``loader``: reading the file, ``${VAR}`` expansion, ``BACKUP2GITOPS__...`` overrides, errors
   that name their field (``ConfigError``);
 - ``receivers``: ``alerts.receivers[]``, one model per receiver type;
@@ -37,12 +37,9 @@ from backup2gitops.config.loader import (  # no model: the loader imports it to 
 
 if TYPE_CHECKING:
     from backup2gitops.config.backups import (
-        ArchiveLimitsConfig,
         BackupCompleteConfig,
         BackupsConfig,
         ClusterBackupConfig,
-        ClusterSource,
-        StorageConfig,
     )
     from backup2gitops.config.generator import (
         ArgoCdConfig,
@@ -59,15 +56,13 @@ if TYPE_CHECKING:
         RouteConfig,
     )
     from backup2gitops.config.receivers import ReceiverConfig
+    from backup2gitops.config.storage import ArchiveLimitsConfig, ClusterSource, StorageConfig
     from backup2gitops.config.types import SecretRef
 
 _MODULE_OF = {
-    "ArchiveLimitsConfig": "backups",
     "BackupCompleteConfig": "backups",
     "BackupsConfig": "backups",
     "ClusterBackupConfig": "backups",
-    "ClusterSource": "backups",
-    "StorageConfig": "backups",
     "ArgoCdConfig": "generator",
     "FluxConfig": "generator",
     "GeneratorConfig": "generator",
@@ -79,6 +74,9 @@ _MODULE_OF = {
     "IdempotencyConfig": "monitoring",
     "RouteConfig": "monitoring",
     "ReceiverConfig": "receivers",
+    "ArchiveLimitsConfig": "storage",
+    "ClusterSource": "storage",
+    "StorageConfig": "storage",
     "SecretRef": "types",
 }
 """Where a lazily loaded name lives; any other (``Config``, ``HttpConfig``) is ``model``'s."""

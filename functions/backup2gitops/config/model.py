@@ -2,8 +2,9 @@
 across them (the Flux / Argo CD entry points need a URL they can clone), and ``http``, the
 request limits every function's edge shares.
 
-The sections are where each part of the file is described: ``config.backups`` (storage,
-clusters, backups, archive limits, backup-complete, cluster-backup), ``config.git``,
+The sections are where each part of the file is described: ``config.storage`` (storage,
+clusters, archive limits), ``config.backups`` (backup-complete, cluster-backup, backups),
+``config.git``,
 ``config.generator`` (cleaning, transforms, sops, units), ``config.monitoring`` (health,
 alerts); ``drift`` is ``core.drift.DriftPolicy`` itself. Unknown keys anywhere are errors,
 enumerations are strict, transforms and receiver types must be installed, and cross-field
@@ -17,17 +18,11 @@ import re
 
 from pydantic import Field, model_validator
 
-from backup2gitops.config.backups import (
-    ArchiveLimitsConfig,
-    BackupCompleteConfig,
-    BackupsConfig,
-    ClusterBackupConfig,
-    ClusterSource,
-    StorageConfig,
-)
+from backup2gitops.config.backups import BackupCompleteConfig, BackupsConfig, ClusterBackupConfig
 from backup2gitops.config.generator import GeneratorConfig
 from backup2gitops.config.git import GitConfig
 from backup2gitops.config.monitoring import AlertsConfig, HealthConfig
+from backup2gitops.config.storage import ArchiveLimitsConfig, ClusterSource, StorageConfig
 from backup2gitops.config.types import FieldProblem, Strict
 from backup2gitops.core import units
 from backup2gitops.core.drift import DriftPolicy
