@@ -77,6 +77,11 @@ LAZY_LIBRARIES = (
 )
 LAZY_MODULES = (
     "backup2gitops.config.model",  # pydantic builds the configuration's models at a load
+    "backup2gitops.config.storage",
+    "backup2gitops.config.backups",
+    "backup2gitops.config.git",
+    "backup2gitops.config.generator",
+    "backup2gitops.config.monitoring",
     "backup2gitops.config.receivers",
     "backup2gitops.generation",
     "backup2gitops.adapters.git",
@@ -103,7 +108,12 @@ def test_a_function_module_builds_no_configuration_model_logger_or_pipeline(modu
 def test_loading_a_configuration_builds_its_models() -> None:
     """The other side: what the handler's import left out comes with ``load_config`` (the
     probe can see it), so a broken configuration still fails at cold start, in full."""
-    models = ("backup2gitops.config.model", "backup2gitops.config.receivers", "yaml")
+    sections = ("storage", "backups", "git", "generator", "monitoring", "receivers")
+    models = (
+        "backup2gitops.config.model",
+        *(f"backup2gitops.config.{s}" for s in sections),
+        "yaml",
+    )
     assert set(loaded("backup2gitops.config", models)) == set()
     env_free = "import backup2gitops.config as c; c.load_config(); import "
     done = subprocess.run(

@@ -19,7 +19,7 @@ from backup2gitops.config import Config, GitConfig, SecretRef
 from backup2gitops.core import events
 from backup2gitops.runtime import context as runtime_context
 from backup2gitops.runtime.context import FunctionContext
-from backup2gitops.runtime.edge_worker import parse_head
+from backup2gitops.runtime.edge_reading import parse_head
 from backup2gitops.runtime.http import FunctionSpec, check_token, handle_request
 from backup2gitops.runtime.server import create_function_app
 from backup_complete.handler import SPEC as BACKUP_COMPLETE

@@ -1,6 +1,6 @@
 """The reader's own tar header parsing, held to tarfile's reading of the same bytes.
 
-``core.archive.reader`` parses the headers itself (tarfile costs four times as much per member).
+``core.archive.tar_headers`` parses the headers itself (tarfile costs four times as much per member).
 Each header form a writer may produce -- ustar with its name prefix, GNU long names, pax paths
 and sizes, base-256 numbers, signed checksums, directories, several gzip members -- is written
 here by tarfile (or patched from its blocks, for what tarfile never writes) and must read as

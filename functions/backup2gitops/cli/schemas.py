@@ -13,7 +13,8 @@ from pathlib import Path
 def schema_documents() -> dict[str, str]:
     """File name -> JSON text, for every event type, the envelope and the configuration."""
     from backup2gitops.cli.config_reference import config_schema
-    from backup2gitops.core.events import CATALOG, envelope_schema
+    from backup2gitops.core.cloudevent import envelope_schema
+    from backup2gitops.core.events import CATALOG
     from backup2gitops.core.status import StatusReport
 
     status = StatusReport.model_json_schema(mode="serialization")

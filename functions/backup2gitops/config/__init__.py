@@ -1,6 +1,9 @@
 """Configuration: one YAML file, ``${VAR}`` expansion, environment overrides, defaults, validation.
 
-- ``model``: the sections (``Config`` and one strict model per part of the file);
+- ``model``: the root ``Config`` (the whole file, the rules across its sections) and ``http``;
+- the sections, one strict model per part of the file: ``storage`` (storage, clusters, archive
+  limits), ``backups`` (backup-complete, cluster-backup, backups), ``git``, ``generator``
+  (cleaning, transforms, sops, units), ``monitoring`` (health, alerts);
 - ``loader``: reading the file, ``${VAR}`` expansion, ``BACKUP2GITOPS__...`` overrides, errors
   that name their field (``ConfigError``);
 - ``receivers``: ``alerts.receivers[]``, one model per receiver type;
@@ -33,31 +36,50 @@ from backup2gitops.config.loader import (  # no model: the loader imports it to 
 )
 
 if TYPE_CHECKING:
-    from backup2gitops.config.model import (
-        AlertsConfig,
-        ArchiveLimitsConfig,
-        ArgoCdConfig,
+    from backup2gitops.config.backups import (
         BackupCompleteConfig,
         BackupsConfig,
         ClusterBackupConfig,
-        ClusterSource,
-        Config,
+    )
+    from backup2gitops.config.generator import (
+        ArgoCdConfig,
         FluxConfig,
         GeneratorConfig,
-        GitConfig,
-        HealthConfig,
-        HttpConfig,
-        IdempotencyConfig,
-        ReviewConfig,
-        RouteConfig,
-        StorageConfig,
         UnitsConfig,
     )
+    from backup2gitops.config.git import GitConfig, ReviewConfig
+    from backup2gitops.config.model import Config, HttpConfig
+    from backup2gitops.config.monitoring import (
+        AlertsConfig,
+        HealthConfig,
+        IdempotencyConfig,
+        RouteConfig,
+    )
     from backup2gitops.config.receivers import ReceiverConfig
+    from backup2gitops.config.storage import ArchiveLimitsConfig, ClusterSource, StorageConfig
     from backup2gitops.config.types import SecretRef
 
-_MODULE_OF = {"ReceiverConfig": "receivers", "SecretRef": "types"}
-"""Where a lazily loaded name lives; any other is a section of ``model``."""
+_MODULE_OF = {
+    "BackupCompleteConfig": "backups",
+    "BackupsConfig": "backups",
+    "ClusterBackupConfig": "backups",
+    "ArgoCdConfig": "generator",
+    "FluxConfig": "generator",
+    "GeneratorConfig": "generator",
+    "UnitsConfig": "generator",
+    "GitConfig": "git",
+    "ReviewConfig": "git",
+    "AlertsConfig": "monitoring",
+    "HealthConfig": "monitoring",
+    "IdempotencyConfig": "monitoring",
+    "RouteConfig": "monitoring",
+    "ReceiverConfig": "receivers",
+    "ArchiveLimitsConfig": "storage",
+    "ClusterSource": "storage",
+    "StorageConfig": "storage",
+    "SecretRef": "types",
+}
+"""Where a lazily loaded name lives; any other (``Config``, ``HttpConfig``) is ``model``'s."""
 
 
 def __getattr__(name: str) -> Any:

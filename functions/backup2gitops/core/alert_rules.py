@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from backup2gitops.core import events
+from backup2gitops.core import cloudevent, events
 from backup2gitops.core.alert_input import Alerting, read
 from backup2gitops.core.alerts import Alert, Severity, fingerprint
 from backup2gitops.core.events import (
@@ -74,7 +74,7 @@ def _attributes(event: Event) -> dict[str, str]:
         attrs["subject"] = event.subject
     if event.cluster:
         attrs["cluster"] = event.cluster
-    attrs.update({k: events.canonical_string(v) for k, v in event.extensions.items()})
+    attrs.update({k: cloudevent.canonical_string(v) for k, v in event.extensions.items()})
     return attrs
 
 

@@ -1,4 +1,4 @@
-"""HTTP bodies <-> ``core.events.Event`` by the CloudEvents HTTP protocol binding, and the SDK.
+"""HTTP bodies <-> ``core.cloudevent.Event`` by the CloudEvents HTTP protocol binding, and the SDK.
 
 The receiver side follows the spec's ``cloudevents/bindings/http-protocol-binding.md`` (1.0.x)
 and ``cloudevents/formats/json-format.md`` rule by rule (tests/functional/test_http_binding.py
@@ -32,8 +32,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from backup2gitops.core.cloudevent import Event, ExtensionValue, canonical_string
 from backup2gitops.core.errors import InvalidInput
-from backup2gitops.core.events import Event, ExtensionValue, canonical_string
 
 if TYPE_CHECKING:  # the SDK is loaded with the first Lambda reply (``to_sdk``), not at import
     from cloudevents.http import CloudEvent

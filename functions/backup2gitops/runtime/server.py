@@ -21,7 +21,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backup2gitops.runtime.edge_worker import EdgeSettings, EdgeWorker, Head
+from backup2gitops.runtime.edge_reading import Head
+from backup2gitops.runtime.edge_worker import EdgeSettings, EdgeWorker
 from backup2gitops.runtime.failures import Failure
 from backup2gitops.runtime.http import MethodNotAllowed, refusal_from_headers, registered_target
 

@@ -5,7 +5,9 @@ in; where the bytes come from (object store, file, memory) is the caller's busin
 
 - ``format``: the layout (member names, ``metadata/version``), limits, the error, the records
   (``BackupItem``, ``Entry``, ``Member``, ``ReadReport``);
-- ``reader``: ``iter_members``, each item's member once, checked and undecoded, in one pass;
+- ``reader``: ``iter_members``, each item's member once, checked and undecoded, in one pass,
+  over ``gzip_stream`` (the inflated, metered tar stream) and ``tar_headers`` (each member's
+  header, parsed as tarfile reads it);
 - ``items``: ``item_of`` / ``iter_items``, a member decoded, its depth bounded, its path checked;
 - ``writer``: ``ArchiveWriter``, a deterministic tarball.
 """
