@@ -158,6 +158,8 @@ class GeneratorConfig(Strict):
     @field_validator("transforms")
     @classmethod
     def _installed(cls, names: list[str]) -> list[str]:
+        if not names:  # nothing to check: no scan of every distribution's entry points
+            return names
         installed = installed_transforms.installed()
         for index, name in enumerate(names):
             if name not in installed:
