@@ -49,9 +49,7 @@ class Ownership:
         entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
         if not isinstance(entries, list):
             return None
-        controllers: FieldsTree = {}
-        people: FieldsTree = {}
-        names: list[str] = []
+        read: list[tuple[str, bool, Mapping[str, Any]]] = []
         for entry in entries:
             if not isinstance(entry, Mapping) or entry.get("subresource") == "status":
                 continue
@@ -59,7 +57,14 @@ class Ownership:
             if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
                 continue
             manager = str(entry.get("manager") or "")
-            if managers.is_controller(manager):
+            read.append((manager, managers.is_controller(manager), fields))
+        if not any(controller for _, controller, _ in read):
+            return None  # most objects: nothing to merge
+        controllers: FieldsTree = {}
+        people: FieldsTree = {}
+        names: list[str] = []
+        for manager, controller, fields in read:
+            if controller:
                 _merge_into(controllers, fields)
                 names.append(manager)
             else:
