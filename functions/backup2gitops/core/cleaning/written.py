@@ -18,11 +18,11 @@ the rules made it).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
 from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.fresh import copied
 
 _MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
 
@@ -77,7 +77,7 @@ def _agreeing(written: Any, original: Any) -> Any:
                     result[key] = agreed
         return result if result or not written else _MISSING
     if _same(written, original):
-        return copy.deepcopy(written)
+        return copied(written)
     return _MISSING
 
 
