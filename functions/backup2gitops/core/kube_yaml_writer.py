@@ -66,17 +66,14 @@ def write(obj: dict[str, Any], *, top_order: Sequence[str], metadata_order: Sequ
 
 
 def _keys(mapping: dict[Any, Any], first: tuple[str, ...]) -> list[str]:
-    """The keys in their order: ``first`` (those present), then the rest sorted."""
-    if not first:
-        for key in mapping:
-            if type(key) is not str:
-                raise Unsupported(f"a {type(key).__name__} key")
-        return sorted(mapping)
-    rest = [key for key in mapping if key not in first]
-    for key in rest:
-        if type(key) is not str:
-            raise Unsupported(f"a {type(key).__name__} key")
-    rest.sort()
+    """The keys in their order: ``first`` (those present), then the rest sorted. A key that is
+    not a ``str`` is refused by ``_mapping`` (or here, when keys of two types do not sort)."""
+    try:
+        if not first:
+            return sorted(mapping)
+        rest = sorted(key for key in mapping if key not in first)
+    except TypeError:
+        raise Unsupported("keys of different types") from None
     return [key for key in first if key in mapping] + rest
 
 
@@ -93,6 +90,8 @@ def _mapping(
     inner = pad + "  "
     line_pad = first_pad
     for key in keys:
+        if type(key) is not str:
+            raise Unsupported(f"a {type(key).__name__} key")
         head = line_pad + (_HEADS.get(key) or _head(key))
         line_pad = pad
         value = mapping[key]

@@ -48,10 +48,10 @@ def applied_projection(
 
 
 def _project(value: Any, fields: Mapping[str, Any]) -> Any:
-    children = {key: sub for key, sub in fields.items() if key != "."}
-    if not children:
+    if not fields or (len(fields) == 1 and "." in fields):
         return value  # a leaf, or a node owned as a whole
-    if isinstance(value, Mapping):
+    children = {key: sub for key, sub in fields.items() if key != "."}
+    if isinstance(value, _MAPPING):
         result: dict[str, Any] = {}
         for key, sub in children.items():
             name = key[2:]
@@ -69,6 +69,7 @@ def _project(value: Any, fields: Mapping[str, Any]) -> Any:
 
 
 _MISSING = object()
+_MAPPING = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
 
 
 def _list_item(items: list[Any], key: str) -> Any:

@@ -78,7 +78,9 @@ class CleaningPolicy(BaseModel):
         return None if self.label_selector is None else parse_selector(self.label_selector)
 
     def namespace_allowed(self, namespace: str) -> bool:
-        included = any(fnmatchcase(namespace, glob) for glob in self.include_namespaces)
+        included = "*" in self.include_namespaces or any(  # "*": the default, every namespace
+            fnmatchcase(namespace, glob) for glob in self.include_namespaces
+        )
         return included and not any(
             fnmatchcase(namespace, glob) for glob in self.exclude_namespaces
         )
