@@ -17,6 +17,7 @@ from backup2gitops.core.cleaning.backup_index import BackupIndex
 from backup2gitops.core.cleaning.gitops_owners import gitops_reason
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.prune import MAPPING
 from backup2gitops.core.cleaning.secret import looks_like_secret_kind
 from backup2gitops.core.cleaning.settings import settings_of
 from backup2gitops.core.cleaning.system_objects import system_reason
@@ -187,7 +188,7 @@ def invalid_reason(obj: Mapping[str, Any]) -> str | None:
         if not isinstance(value, str) or not value.strip():
             return f"invalid: no {field}"
     metadata = obj.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    name = metadata.get("name") if isinstance(metadata, MAPPING) else None
     if not isinstance(name, str) or not name.strip():
         return "invalid: no metadata.name"
     return None
@@ -195,10 +196,10 @@ def invalid_reason(obj: Mapping[str, Any]) -> str | None:
 
 def _controller(obj: Mapping[str, Any]) -> str | None:
     metadata = obj.get("metadata")
-    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    owners = metadata.get("ownerReferences") if isinstance(metadata, MAPPING) else None
     if not isinstance(owners, list):
         return None
     for owner in owners:
-        if isinstance(owner, Mapping) and owner.get("controller") is True:
+        if isinstance(owner, MAPPING) and owner.get("controller") is True:
             return str(owner.get("kind"))
     return None

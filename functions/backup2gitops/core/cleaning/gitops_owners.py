@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from backup2gitops.core.cleaning.objectref import ObjectRef
-from backup2gitops.core.cleaning.prune import as_dict, drop_if_empty
+from backup2gitops.core.cleaning.prune import MAPPING, as_dict, drop_if_empty
 
 GitopsOwned = Literal["keep", "strip-marks", "exclude"]
 
@@ -126,9 +126,9 @@ def gitops_managed(obj: Mapping[str, Any]) -> bool:
     if has_marks(obj):
         return True
     metadata = obj.get("metadata")
-    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    entries = metadata.get("managedFields") if isinstance(metadata, MAPPING) else None
     if not isinstance(entries, list):
         return False
     return any(
-        isinstance(entry, Mapping) and entry.get("manager") in GITOPS_MANAGERS for entry in entries
+        isinstance(entry, MAPPING) and entry.get("manager") in GITOPS_MANAGERS for entry in entries
     )

@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
-_MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
+MAPPING: Final = (dict, Mapping)
+"""``isinstance(value, MAPPING)``: a dict is answered at once, the ABC's check (90 ns) only
+for other types."""
+_MAPPING: Final = MAPPING
 
 
 def drop_defaults(target: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> None:
