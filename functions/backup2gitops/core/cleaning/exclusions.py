@@ -75,6 +75,10 @@ CONTROLLER_ENDPOINT_MARKS: Final[Mapping[tuple[str, str], tuple[str, frozenset[s
 }
 
 
+_PUBLISHED_KINDS: Final = frozenset({("", "Service"), *CONTROLLER_ENDPOINT_MARKS})
+"""The kinds of what the API server publishes as ``default/kubernetes``."""
+
+
 def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
     """The built-in exclusion that applies to ``obj``, or None."""
     key = (ref.group, ref.kind)
@@ -99,7 +103,7 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
-    if key in {("", "Service"), *CONTROLLER_ENDPOINT_MARKS} and (ref.namespace, ref.name) == (
+    if key in _PUBLISHED_KINDS and (ref.namespace, ref.name) == (
         "default",
         "kubernetes",
     ):
