@@ -68,6 +68,9 @@ def _restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> 
 
 def _agreeing(written: Any, original: Any) -> Any:
     """The part of ``written`` the object still holds as written (``_MISSING``: none)."""
+    kind = type(written)
+    if kind is str or kind is int or kind is bool or kind is float or written is None:
+        return written if _same(written, original) else _MISSING  # a scalar is its own copy
     if isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         result = {}
         for key, sub in written.items():
