@@ -186,7 +186,7 @@ def segment_file_name(value: str, *, suffix: str = "") -> str:
     plain = value + suffix
     if (
         value.isascii()
-        and not any("A" <= char <= "Z" for char in value)
+        and value.lower() == value  # no upper-case letter (ASCII: lower() changes A-Z only)
         and TAG not in value
         and len(plain) <= MAX_FILE_NAME_BYTES
         and plain.lower() not in KUSTOMIZE_FILE_NAMES
