@@ -161,7 +161,7 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
     selector = policy.selector()
     if selector is not None and not selector.matches(ref.labels):
         return "policy: labels do not match the label selector"
-    if policy.name_excluded(ref.qualified_name):
+    if policy.exclude_names and policy.name_excluded(ref.qualified_name):
         # the glob, not the name: one reason per rule
         glob = next(g for g in policy.exclude_names if fnmatchcase(ref.qualified_name, g))
         return f"policy: name matches exclude_names {glob!r}"
