@@ -61,19 +61,20 @@ def write(obj: dict[str, Any], *, top_order: Sequence[str], metadata_order: Sequ
     if type(obj) is not dict or not obj:
         raise Unsupported("the document is not a non-empty dict")
     out: list[str] = []
-    _mapping(obj, _keys(obj, tuple(top_order)), tuple(metadata_order), "", "", out)
+    try:
+        _mapping(obj, _keys(obj, tuple(top_order)), tuple(metadata_order), "", "", out)
+    except TypeError:  # keys of different types do not sort
+        raise Unsupported("keys of different types") from None
     return "".join(out)
 
 
 def _keys(mapping: dict[Any, Any], first: tuple[str, ...]) -> list[str]:
     """The keys in their order: ``first`` (those present), then the rest sorted. A key that is
-    not a ``str`` is refused by ``_mapping`` (or here, when keys of two types do not sort)."""
-    try:
-        if not first:
-            return sorted(mapping)
-        rest = sorted(key for key in mapping if key not in first)
-    except TypeError:
-        raise Unsupported("keys of different types") from None
+    not a ``str`` is refused by ``_mapping``; keys of two types do not sort (a TypeError,
+    which ``write`` turns into ``Unsupported``)."""
+    if not first:
+        return sorted(mapping)
+    rest = sorted(key for key in mapping if key not in first)
     return [key for key in first if key in mapping] + rest
 
 
@@ -107,7 +108,7 @@ def _mapping(
                 if key == "metadata":
                     _mapping(value, _keys(value, metadata_order), metadata_order, inner, inner, out)
                 else:
-                    _mapping(value, _keys(value, ()), metadata_order, inner, inner, out)
+                    _mapping(value, sorted(value), metadata_order, inner, inner, out)
             else:
                 out.append(head + " {}\n")
         elif kind is list or kind is tuple:
@@ -144,7 +145,7 @@ def _sequence(
                 out.append(f"{dash}{_single(item)}\n")
         elif kind is dict:
             if item:
-                _mapping(item, _keys(item, ()), metadata_order, inner, dash, out)
+                _mapping(item, sorted(item), metadata_order, inner, dash, out)
             else:
                 out.append(dash + "{}\n")
         elif kind is list or kind is tuple:

@@ -29,7 +29,9 @@ def is_secret(obj: Mapping[str, Any]) -> bool:
     The API server compares kinds case-sensitively, so ``kind: secret`` is no Secret to it --
     but its values are someone's secrets all the same, and a mistyped kind must never be the way
     they reach git in clear; ``kubectl apply`` creates every item of a List."""
-    return looks_like_secret_kind(obj.get("kind")) or any(
+    if looks_like_secret_kind(obj.get("kind")):
+        return True
+    return isinstance(obj.get("items"), list) and any(  # no items: nothing listed
         looks_like_secret_kind(item.get("kind")) for item in _listed(obj)
     )
 
