@@ -17,6 +17,7 @@ import pytest
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core.cleaning import fresh, gitops_owners, secret
+from backup2gitops.core.cleaning import written as written_module
 from backup2gitops.core.cleaning.gitops_owners import gitops_owner
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.sample import iter_sample_items
@@ -131,3 +132,74 @@ def test_secret_look_alikes_still_read_as_secrets() -> None:
     for kind in ("Secret", "secret", " Secret", "SECRET", "Se\u200bcret", "\uff33ecret"):
         assert secret.looks_like_secret_kind(kind)
     assert secret._NOT_SECRET_KINDS  # the table is not empty
+
+
+_GONE = object()
+
+
+def recursive_restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> None:
+    """``written._restore`` as it was before ``_restore_into`` (one call per key)."""
+    if original is _GONE:
+        return
+    if key not in cleaned:
+        agreed = written_module._agreeing(written, original)
+        if agreed is not written_module._MISSING:
+            cleaned[key] = agreed
+        return
+    value = cleaned[key]
+    if value == written:
+        return
+    if isinstance(value, dict) and isinstance(written, dict) and isinstance(original, dict):
+        for sub, sub_written in written.items():
+            recursive_restore(value, sub, sub_written, original.get(sub, _GONE))
+    elif (
+        isinstance(value, list)
+        and isinstance(written, list)
+        and isinstance(original, list)
+        and len(value) == len(written) == len(original)
+    ):
+        for item, item_written, item_original in zip(value, written, original, strict=True):
+            if isinstance(item, dict) and isinstance(item_written, dict):
+                for sub, sub_written in item_written.items():
+                    if isinstance(item_original, dict):
+                        recursive_restore(item, sub, sub_written, item_original.get(sub, _GONE))
+
+
+def random_tree(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.35:
+        return rng.choice([None, True, False, 0, 1, 30, "x", "TCP", "", 1.5])
+    if roll < 0.55:
+        return [random_tree(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice("abcdef"): random_tree(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def mutated(rng: random.Random, value: Any, drop: float, change: float) -> Any:
+    """``value`` with keys dropped and values changed at random (a cleaning, or a later edit)."""
+    if isinstance(value, dict):
+        result = {}
+        for key, sub in value.items():
+            if rng.random() < drop:
+                continue
+            result[key] = (
+                random_tree(rng, 3) if rng.random() < change else mutated(rng, sub, drop, change)
+            )
+        return result
+    if isinstance(value, list):
+        if rng.random() < drop:
+            return value[: rng.randint(0, len(value))]
+        return [mutated(rng, item, drop, change) for item in value]
+    return value
+
+
+def test_restore_into_is_the_recursive_restore() -> None:
+    rng = random.Random(8)  # noqa: S311 - a seeded corpus, replayable
+    for _ in range(3000):
+        original = {"spec": random_tree(rng, 0), "data": random_tree(rng, 1)}
+        written = mutated(rng, original, drop=0.2, change=0.1)
+        cleaned = fresh.fresh_copy(mutated(rng, original, drop=0.3, change=0.05))
+        expected = fresh.fresh_copy(cleaned)
+        for key, sub_written in written.items():
+            recursive_restore(expected, key, sub_written, original.get(key, _GONE))
+        written_module._restore_into(cleaned, written, original)
+        assert repr(cleaned) == repr(expected), (original, written)
