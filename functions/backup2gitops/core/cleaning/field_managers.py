@@ -104,7 +104,9 @@ class FieldManagers(BaseModel):
         # the private attribute read from pydantic's own dict: ``self._verdicts`` goes through
         # ``BaseModel.__getattr__`` (1.3 us; this is asked for every object's every manager)
         private = self.__pydantic_private__
-        verdicts: dict[str, bool] = private["_verdicts"] if private else self._verdicts
+        verdicts: dict[str, bool] | None = private.get("_verdicts") if private else None
+        if verdicts is None:  # not set up as pydantic does it: the attribute's own way
+            verdicts = self._verdicts
         verdict = verdicts.get(manager)
         if verdict is None:
             verdict = verdicts[manager] = self._classify(manager)
