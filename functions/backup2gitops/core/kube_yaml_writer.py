@@ -61,30 +61,40 @@ def write(obj: dict[str, Any], *, top_order: Sequence[str], metadata_order: Sequ
     if type(obj) is not dict or not obj:
         raise Unsupported("the document is not a non-empty dict")
     out: list[str] = []
-    _mapping(obj, tuple(top_order), tuple(metadata_order), "", None, out)
+    try:
+        _mapping(obj, _keys(obj, tuple(top_order)), tuple(metadata_order), "", "", out)
+    except TypeError:  # keys of different types do not sort
+        raise Unsupported("keys of different types") from None
     return "".join(out)
 
 
 def _keys(mapping: dict[Any, Any], first: tuple[str, ...]) -> list[str]:
-    rest = [key for key in mapping if key not in first]
-    for key in rest:
-        if type(key) is not str:
-            raise Unsupported(f"a {type(key).__name__} key")
-    rest.sort()
-    return [key for key in first if key in mapping] + rest if first else rest
+    """The keys in their order: ``first`` (those present), then the rest sorted. A key that is
+    not a ``str`` is refused by ``_mapping``; keys of two types do not sort (a TypeError,
+    which ``write`` turns into ``Unsupported``)."""
+    if not first:
+        return sorted(mapping)
+    rest = sorted(key for key in mapping if key not in first)
+    return [key for key in first if key in mapping] + rest
 
 
 def _mapping(
     mapping: dict[str, Any],
-    first: tuple[str, ...],
+    keys: list[str],
     metadata_order: tuple[str, ...],
     pad: str,
-    first_pad: str | None,
+    first_pad: str,
     out: list[str],
 ) -> None:
+    """``mapping``'s ``keys`` at ``pad``; the first line starts with ``first_pad`` instead (a
+    sequence item's ``- ``). One branch per JSON type, the commonest first."""
     inner = pad + "  "
-    for index, key in enumerate(_keys(mapping, first)):
-        head = f"{first_pad if index == 0 and first_pad is not None else pad}{_key(key)}:"
+    line_pad = first_pad
+    for key in keys:
+        if type(key) is not str:
+            raise Unsupported(f"a {type(key).__name__} key")
+        head = line_pad + (_HEADS.get(key) or _head(key))
+        line_pad = pad
         value = mapping[key]
         kind = type(value)
         if kind is str:
@@ -95,16 +105,22 @@ def _mapping(
         elif kind is dict:
             if value:
                 out.append(head + "\n")
-                order = metadata_order if key == "metadata" else ()
-                _mapping(value, order, metadata_order, inner, None, out)
+                if key == "metadata":
+                    _mapping(value, _keys(value, metadata_order), metadata_order, inner, inner, out)
+                else:
+                    _mapping(value, sorted(value), metadata_order, inner, inner, out)
             else:
                 out.append(head + " {}\n")
         elif kind is list or kind is tuple:
             if value:
                 out.append(head + "\n")
-                _sequence(value, metadata_order, pad, None, out)  # not indented, as PyYAML
+                _sequence(value, metadata_order, pad, pad, out)  # not indented, as PyYAML
             else:
                 out.append(head + " []\n")
+        elif value is None:
+            out.append(head + " null\n")
+        elif kind is int:
+            out.append(f"{head} {value}\n")
         else:
             out.append(f"{head} {_other(value)}\n")
 
@@ -113,12 +129,14 @@ def _sequence(
     items: Sequence[Any],
     metadata_order: tuple[str, ...],
     pad: str,
-    first_pad: str | None,
+    first_pad: str,
     out: list[str],
 ) -> None:
     inner = pad + "  "
-    for index, item in enumerate(items):
-        dash = f"{first_pad if index == 0 and first_pad is not None else pad}- "
+    line_pad = first_pad
+    for item in items:
+        dash = line_pad + "- "
+        line_pad = pad
         kind = type(item)
         if kind is str:
             if "\n" in item:
@@ -127,7 +145,7 @@ def _sequence(
                 out.append(f"{dash}{_single(item)}\n")
         elif kind is dict:
             if item:
-                _mapping(item, (), metadata_order, inner, dash, out)
+                _mapping(item, sorted(item), metadata_order, inner, dash, out)
             else:
                 out.append(dash + "{}\n")
         elif kind is list or kind is tuple:
@@ -139,7 +157,18 @@ def _sequence(
             out.append(f"{dash}{_other(item)}\n")
 
 
-@lru_cache(maxsize=1 << 14)  # keys repeat across objects: check each one once
+_HEADS: dict[str, str] = {}
+"""``key:`` for each key written so far (a few hundred distinct ones in a backup)."""
+_MOST_HEADS: Final = 1 << 12  # bounded as ``_single``'s cache: each held entry is memory
+
+
+def _head(key: str) -> str:
+    head = _key(key) + ":"
+    if len(_HEADS) < _MOST_HEADS:
+        _HEADS[key] = head
+    return head
+
+
 def _key(key: str) -> str:
     if not key or len(key) > _LONGEST_KEY or not (key.isascii() and key.isprintable()):
         raise Unsupported("a key PyYAML may not write as a simple key")

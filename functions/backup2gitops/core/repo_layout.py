@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Final
 
@@ -185,7 +186,7 @@ def segment_file_name(value: str, *, suffix: str = "") -> str:
     plain = value + suffix
     if (
         value.isascii()
-        and not any("A" <= char <= "Z" for char in value)
+        and value.lower() == value  # no upper-case letter (ASCII: lower() changes A-Z only)
         and TAG not in value
         and len(plain) <= MAX_FILE_NAME_BYTES
         and plain.lower() not in KUSTOMIZE_FILE_NAMES
@@ -201,16 +202,27 @@ def segment_file_name(value: str, *, suffix: str = "") -> str:
 def object_path(
     *, cluster: str, group_resource: str, namespace: str | None, name: str
 ) -> PurePosixPath:
-    """The repository path of one object; raise UnsafeName for any unsafe segment."""
-    root = f"clusters/{check_cluster(cluster)}"
-    resource = segment_file_name(check_segment(group_resource, what="group-resource"))
+    """The repository path of one object; raise UnsafeName for any unsafe segment (checked in
+    this order: cluster, group-resource, name, namespace)."""
+    root, resource = _resource_segments(cluster, group_resource)
     checked = check_segment(name, what="name")
     file_name = (
         ESCAPED_KUSTOMIZATION
         if checked == "kustomization"  # kept from before tags, so existing paths stay
         else segment_file_name(checked, suffix=".yaml")
     )
+    return _folder(root, resource, namespace) / file_name
+
+
+@lru_cache(maxsize=1024)  # a backup has a few of each: checked and named once, not per object
+def _resource_segments(cluster: str, group_resource: str) -> tuple[str, str]:
+    root = f"clusters/{check_cluster(cluster)}"
+    return root, segment_file_name(check_segment(group_resource, what="group-resource"))
+
+
+@lru_cache(maxsize=4096)
+def _folder(root: str, resource: str, namespace: str | None) -> PurePosixPath:
     if namespace is None:
-        return PurePosixPath(f"{root}/cluster-scoped/{resource}/{file_name}")
+        return PurePosixPath(f"{root}/cluster-scoped/{resource}")
     folder = segment_file_name(check_segment(namespace, what="namespace"))
-    return PurePosixPath(f"{root}/namespaces/{folder}/{resource}/{file_name}")
+    return PurePosixPath(f"{root}/namespaces/{folder}/{resource}")

@@ -19,7 +19,6 @@ from backup2gitops.core.cleaning import (
     INDEXED_RESOURCES,
     BackupIndex,
     CleaningPolicy,
-    Prepared,
     prepare,
 )
 from backup2gitops.core.cleaning.gitops_owners import gitops_managed
@@ -165,15 +164,13 @@ def place(
     path (``previous``), which the encrypter returns as it is when the plaintext did not change.
     ``index`` is the backup's index (its StatefulSets' claim templates, its CRDs' defaults, its
     HPAs' targets)."""
-    by_hand = not item.refused and not gitops_managed(item.obj)  # before cleaning
-    prepared = (  # refused by the reader (too deep, a path that lies): its own reason
-        Prepared(excluded=item.refused)
-        if item.refused
-        else prepare(item.obj, policy=policy, transforms=transforms, index=index)
-    )
-    if prepared.object is None:
-        return Placement(item.namespace, excluded=prepared.excluded or "excluded")
+    if item.refused:  # refused by the reader (too deep, a path that lies): its own reason
+        return Placement(item.namespace, excluded=item.refused)
+    prepared = prepare(item.obj, policy=policy, transforms=transforms, index=index)
     obj = prepared.object
+    if obj is None:
+        return Placement(item.namespace, excluded=prepared.excluded or "excluded")
+    by_hand = not gitops_managed(item.obj)  # as backed up: prepare never changes item.obj
     path = object_path(
         cluster=cluster,
         group_resource=item.group_resource,
@@ -181,15 +178,19 @@ def place(
         name=item.name,
     )
     where = f"{item.namespace}/{item.name}" if item.namespace else item.name
-    credentials = tuple(  # the plaintext, before sops
-        f"{obj.get('kind', '?')} {where}: {place}"
-        for place in sorted(drift.credentials_in_clear(obj))
+    found = drift.credentials_in_clear(obj)  # the plaintext, before sops
+    credentials = (
+        tuple(f"{obj.get('kind', '?')} {where}: {place}" for place in sorted(found))
+        if found
+        else ()
     )
     if prepared.encrypt:
         if encrypt is None:  # never write a Secret in clear because no encrypter was wired
             raise ValueError("the secret policy asks for encryption but no encrypter is set")
         obj = encrypt(obj, previous=committed_document(previous, path))
-    kind = str(obj.get("kind", "?"))
+    kind = obj.get("kind", "?")
+    if type(kind) is not str:
+        kind = str(kind)
     unmanaged = f"{kind} {where}" if by_hand else None
     return Placement(
         item.namespace, path=path, obj=obj, kind=kind, credentials=credentials, unmanaged=unmanaged

@@ -20,6 +20,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from backup2gitops.core.cleaning.prune import MAPPING
+
 
 def applied_projection(
     obj: Mapping[str, Any], *, is_controller: Callable[[str], bool] | None = None
@@ -29,17 +31,17 @@ def applied_projection(
     ``is_controller`` leaves out the appliers that are controllers (cert-manager's cainjector
     applies a caBundle: no person wrote it)."""
     metadata = obj.get("metadata")
-    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    entries = metadata.get("managedFields") if isinstance(metadata, MAPPING) else None
     if not isinstance(entries, list):
         return None
     projection: dict[str, Any] | None = None
     for entry in entries:
-        if not isinstance(entry, Mapping) or entry.get("operation") != "Apply":
+        if not isinstance(entry, MAPPING) or entry.get("operation") != "Apply":
             continue
         if is_controller is not None and is_controller(str(entry.get("manager") or "")):
             continue
         fields = entry.get("fieldsV1")
-        if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
+        if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, MAPPING):
             continue
         projected = _project(obj, fields)
         if isinstance(projected, dict):
@@ -48,21 +50,21 @@ def applied_projection(
 
 
 def _project(value: Any, fields: Mapping[str, Any]) -> Any:
-    children = {key: sub for key, sub in fields.items() if key != "."}
-    if not children:
+    if not fields or (len(fields) == 1 and "." in fields):
         return value  # a leaf, or a node owned as a whole
-    if isinstance(value, Mapping):
+    children = {key: sub for key, sub in fields.items() if key != "."}
+    if isinstance(value, MAPPING):
         result: dict[str, Any] = {}
         for key, sub in children.items():
             name = key[2:]
-            if key.startswith("f:") and name in value and isinstance(sub, Mapping):
+            if key.startswith("f:") and name in value and isinstance(sub, MAPPING):
                 result[name] = _project(value[name], sub)
         return result
     if isinstance(value, list):
         items: list[Any] = []
         for key, sub in children.items():
             item = _list_item(value, key)
-            if item is not _MISSING and isinstance(sub, Mapping):
+            if item is not _MISSING and isinstance(sub, MAPPING):
                 items.append(_project(item, sub))
         return items
     return value
@@ -83,7 +85,7 @@ def _list_item(items: list[Any], key: str) -> Any:
         return wanted if wanted in items else _MISSING
     if kind == "k" and isinstance(wanted, dict):
         for item in items:
-            if isinstance(item, Mapping) and all(item.get(k) == v for k, v in wanted.items()):
+            if isinstance(item, MAPPING) and all(item.get(k) == v for k, v in wanted.items()):
                 return item
     return _MISSING
 

@@ -15,6 +15,7 @@ from backup2gitops.core.cleaning.applied_fields import applied_projection
 from backup2gitops.core.cleaning.backup_index import EMPTY_INDEX, BackupIndex
 from backup2gitops.core.cleaning.field_ownership import Ownership
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.prune import MAPPING
 from backup2gitops.core.cleaning.settings import CleaningSettings, settings_of
 
 
@@ -63,10 +64,10 @@ class RuleContext:
 def last_applied(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The parsed last-applied-configuration annotation, or None if absent or not a JSON object."""
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, MAPPING):
         return None
     annotations = metadata.get("annotations")
-    if not isinstance(annotations, Mapping):
+    if not isinstance(annotations, MAPPING):
         return None
     raw = annotations.get(defaults.LAST_APPLIED)
     if not isinstance(raw, str):

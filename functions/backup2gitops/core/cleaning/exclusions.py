@@ -17,6 +17,7 @@ from backup2gitops.core.cleaning.backup_index import BackupIndex
 from backup2gitops.core.cleaning.gitops_owners import gitops_reason
 from backup2gitops.core.cleaning.objectref import ObjectRef
 from backup2gitops.core.cleaning.policy import CleaningPolicy
+from backup2gitops.core.cleaning.prune import MAPPING
 from backup2gitops.core.cleaning.secret import looks_like_secret_kind
 from backup2gitops.core.cleaning.settings import settings_of
 from backup2gitops.core.cleaning.system_objects import system_reason
@@ -74,6 +75,10 @@ CONTROLLER_ENDPOINT_MARKS: Final[Mapping[tuple[str, str], tuple[str, frozenset[s
 }
 
 
+_PUBLISHED_KINDS: Final = frozenset({("", "Service"), *CONTROLLER_ENDPOINT_MARKS})
+"""The kinds of what the API server publishes as ``default/kubernetes``."""
+
+
 def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
     """The built-in exclusion that applies to ``obj``, or None."""
     key = (ref.group, ref.kind)
@@ -98,7 +103,7 @@ def builtin_reason(obj: Mapping[str, Any], ref: ObjectRef) -> str | None:
         return "builtin: Helm v2's release record (Tiller's state)"
     if key == ("", "ConfigMap") and ref.name == ROOT_CA_CONFIGMAP:
         return "builtin: kube-root-ca.crt is published into every namespace"
-    if key in {("", "Service"), *CONTROLLER_ENDPOINT_MARKS} and (ref.namespace, ref.name) == (
+    if key in _PUBLISHED_KINDS and (ref.namespace, ref.name) == (
         "default",
         "kubernetes",
     ):
@@ -156,7 +161,7 @@ def policy_reason(ref: ObjectRef, *, policy: CleaningPolicy) -> str | None:
     selector = policy.selector()
     if selector is not None and not selector.matches(ref.labels):
         return "policy: labels do not match the label selector"
-    if policy.name_excluded(ref.qualified_name):
+    if policy.exclude_names and policy.name_excluded(ref.qualified_name):
         # the glob, not the name: one reason per rule
         glob = next(g for g in policy.exclude_names if fnmatchcase(ref.qualified_name, g))
         return f"policy: name matches exclude_names {glob!r}"
@@ -187,7 +192,7 @@ def invalid_reason(obj: Mapping[str, Any]) -> str | None:
         if not isinstance(value, str) or not value.strip():
             return f"invalid: no {field}"
     metadata = obj.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    name = metadata.get("name") if isinstance(metadata, MAPPING) else None
     if not isinstance(name, str) or not name.strip():
         return "invalid: no metadata.name"
     return None
@@ -195,10 +200,10 @@ def invalid_reason(obj: Mapping[str, Any]) -> str | None:
 
 def _controller(obj: Mapping[str, Any]) -> str | None:
     metadata = obj.get("metadata")
-    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    owners = metadata.get("ownerReferences") if isinstance(metadata, MAPPING) else None
     if not isinstance(owners, list):
         return None
     for owner in owners:
-        if isinstance(owner, Mapping) and owner.get("controller") is True:
+        if isinstance(owner, MAPPING) and owner.get("controller") is True:
             return str(owner.get("kind"))
     return None

@@ -101,9 +101,15 @@ class FieldManagers(BaseModel):
 
     def is_controller(self, manager: str) -> bool:
         """True when ``manager`` is a controller's identity (unknown managers are people's)."""
-        verdict = self._verdicts.get(manager)
+        # the private attribute read from pydantic's own dict: ``self._verdicts`` goes through
+        # ``BaseModel.__getattr__`` (1.3 us; this is asked for every object's every manager)
+        private = self.__pydantic_private__
+        verdicts: dict[str, bool] | None = private.get("_verdicts") if private else None
+        if verdicts is None:  # not set up as pydantic does it: the attribute's own way
+            verdicts = self._verdicts
+        verdict = verdicts.get(manager)
         if verdict is None:
-            verdict = self._verdicts[manager] = self._classify(manager)
+            verdict = verdicts[manager] = self._classify(manager)
         return verdict
 
     def _classify(self, manager: str) -> bool:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from backup2gitops.core.cleaning.field_managers import DEFAULT_FIELD_MANAGERS, FieldManagers
+from backup2gitops.core.cleaning.prune import MAPPING
 
 FieldsTree = dict[str, Any]
 _MISSING: Final = object()
@@ -46,20 +47,25 @@ class Ownership:
     ) -> Ownership | None:
         """None when ``obj`` has no managedFields, or no manager that is not a controller."""
         metadata = obj.get("metadata")
-        entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+        entries = metadata.get("managedFields") if isinstance(metadata, MAPPING) else None
         if not isinstance(entries, list):
             return None
+        read: list[tuple[str, bool, Mapping[str, Any]]] = []
+        for entry in entries:
+            if not isinstance(entry, MAPPING) or entry.get("subresource") == "status":
+                continue
+            fields = entry.get("fieldsV1")
+            if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, MAPPING):
+                continue
+            manager = str(entry.get("manager") or "")
+            read.append((manager, managers.is_controller(manager), fields))
+        if not any(controller for _, controller, _ in read):
+            return None  # most objects: nothing to merge
         controllers: FieldsTree = {}
         people: FieldsTree = {}
         names: list[str] = []
-        for entry in entries:
-            if not isinstance(entry, Mapping) or entry.get("subresource") == "status":
-                continue
-            fields = entry.get("fieldsV1")
-            if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
-                continue
-            manager = str(entry.get("manager") or "")
-            if managers.is_controller(manager):
+        for manager, controller, fields in read:
+            if controller:
                 _merge_into(controllers, fields)
                 names.append(manager)
             else:
@@ -71,7 +77,7 @@ class Ownership:
 
 def has_managed_fields(obj: Mapping[str, Any]) -> bool:
     metadata = obj.get("metadata")
-    return isinstance(metadata, Mapping) and isinstance(metadata.get("managedFields"), list)
+    return isinstance(metadata, MAPPING) and isinstance(metadata.get("managedFields"), list)
 
 
 def fields_of(
@@ -79,12 +85,12 @@ def fields_of(
 ) -> FieldsTree:
     """The merged field tree of the managers named in ``wanted`` (exact names)."""
     metadata = obj.get("metadata")
-    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    entries = metadata.get("managedFields") if isinstance(metadata, MAPPING) else None
     tree: FieldsTree = {}
     for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, Mapping) and entry.get("manager") in wanted:
+        if isinstance(entry, MAPPING) and entry.get("manager") in wanted:
             fields = entry.get("fieldsV1")
-            if isinstance(fields, Mapping):
+            if isinstance(fields, MAPPING):
                 _merge_into(tree, fields)
     return tree
 
@@ -96,19 +102,19 @@ def drop_owned(
     hold and ``written`` (the last-applied counterpart, or ``_MISSING``) does not hold as is."""
     if isinstance(value, dict):
         for key, sub in owned.items():
-            if not key.startswith("f:") or not isinstance(sub, Mapping):
+            if not key.startswith("f:") or not isinstance(sub, MAPPING):
                 continue
             name = key[2:]
             if name not in value:
                 continue
             kept_sub = kept.get(key) if kept is not None else None
-            written_sub = written.get(name, _MISSING) if isinstance(written, Mapping) else _MISSING
+            written_sub = written.get(name, _MISSING) if isinstance(written, MAPPING) else _MISSING
             if _drop_child(value[name], sub, kept_sub, written_sub):
                 del value[name]
     elif isinstance(value, list):
         removed: list[int] = []
         for key, sub in owned.items():
-            if key == "." or not isinstance(sub, Mapping):
+            if key == "." or not isinstance(sub, MAPPING):
                 continue
             position = _position(value, key)
             if position is None:
@@ -123,7 +129,7 @@ def drop_owned(
 
 def _drop_child(value: Any, owned: Mapping[str, Any], kept: Any, written: Any) -> bool:
     """Whether ``value`` goes as a whole; otherwise what goes below it is removed in place."""
-    if isinstance(kept, Mapping) and not _children(kept):
+    if isinstance(kept, MAPPING) and not _children(kept):
         return False  # someone else owns it whole (a leaf, an atomic value, a list item's key)
     if written is not _MISSING and written == value:
         return False  # a person wrote exactly this
@@ -131,7 +137,7 @@ def _drop_child(value: Any, owned: Mapping[str, Any], kept: Any, written: Any) -
     if kept is None and not children:
         return True  # a leaf only controllers own
     if children and isinstance(value, (dict, list)):
-        drop_owned(value, owned, kept=kept if isinstance(kept, Mapping) else None, written=written)
+        drop_owned(value, owned, kept=kept if isinstance(kept, MAPPING) else None, written=written)
         return kept is None and "." in owned and value in ({}, [])
     return False
 
@@ -155,7 +161,7 @@ def _position(items: list[Any], key: str) -> int | None:
         if (
             kind == "k"
             and isinstance(wanted, dict)
-            and isinstance(item, Mapping)
+            and isinstance(item, MAPPING)
             and all(item.get(k) == v for k, v in wanted.items())
         ):
             return index
@@ -173,7 +179,7 @@ def _written_item(written: Any, key: str, item: Any) -> Any:
 
 def _merge_into(tree: FieldsTree, fields: Mapping[str, Any]) -> None:
     for key, sub in fields.items():
-        if not isinstance(sub, Mapping):
+        if not isinstance(sub, MAPPING):
             continue
         node = tree.setdefault(key, {})
         _merge_into(node, sub)

@@ -4,9 +4,13 @@ Pure: no I/O; only the standard library.
 
 Objects come from ``json.loads``: dicts, lists, str, int, float, bool and None. Copying that
 shape with two comprehensions costs a fraction of ``copy.deepcopy`` (no memo dictionary, no
-``__reduce_ex__`` dispatch), which was 60 % of cleaning (issue 17's profile). Anything else a
-caller passes in (a tuple, a custom mapping) is deep-copied as before, so the contract of
-``neat`` holds for every input: the object given is never modified.
+``__reduce_ex__`` dispatch), which was 60 % of cleaning (issue 17's profile). Each top-level
+subtree now goes through ``marshal``'s C round trip instead (format 2, which has no
+back-references: two equal subtrees never become one shared object), a fifth less CPU than the
+comprehensions (issue 21); what marshal refuses (a subclass, another type) takes the
+comprehensions, and anything else a caller passes in (a tuple, a custom mapping) is deep-copied
+as before, so the contract of ``neat`` holds for every input: the object given is never
+modified (tests/unit/cleaning/test_cleaning_fast_paths.py holds the two copies equal).
 
 Two subtrees are not copied at all because ``metadata.clean_common`` drops them from every
 object, known kind or not: the top-level ``status`` and ``metadata.managedFields`` (often the
@@ -17,21 +21,42 @@ that needs them belongs to the exclusions, which read the object as it was backe
 from __future__ import annotations
 
 import copy
+import marshal
 from collections.abc import Mapping
 from typing import Any, Final
 
 NOT_COPIED: Final[tuple[str, str]] = ("status", "managedFields")
+_dumps: Final = marshal.dumps
+_loads: Final = marshal.loads
 
 
 def fresh_copy(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A new object equal to ``obj`` without ``status`` and ``metadata.managedFields``."""
-    result = {key: _copy(value) for key, value in obj.items() if key != "status"}
+    result = {key: _tree(value) for key, value in obj.items() if key != "status"}
     metadata = obj.get("metadata")
     if type(metadata) is dict:
         result["metadata"] = {
-            key: _copy(value) for key, value in metadata.items() if key != "managedFields"
+            key: _tree(value) for key, value in metadata.items() if key != "managedFields"
         }
     return result
+
+
+def _tree(value: Any) -> Any:
+    """A copy of one subtree: marshal's C round trip for JSON's types (a fifth less CPU than
+    the comprehensions), ``_copy`` for anything marshal refuses (a subclass, another type).
+    Format 2 has no back-references, so two equal subtrees never become one shared object."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    try:
+        return _loads(_dumps(value, 2))
+    except ValueError:  # unmarshallable (or nested beyond marshal's depth): copied as before
+        return _copy(value)
+
+
+def copied(value: Any) -> Any:
+    """A deep copy of ``value`` (``copy.deepcopy``'s result, built faster for JSON's types)."""
+    return _copy(value)
 
 
 def _copy(value: Any) -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from backup2gitops.core.cleaning.objectref import ObjectRef
-from backup2gitops.core.cleaning.prune import as_dict, drop_if_empty
+from backup2gitops.core.cleaning.prune import MAPPING, as_dict, drop_if_empty
 
 GitopsOwned = Literal["keep", "strip-marks", "exclude"]
 
@@ -95,7 +95,20 @@ def strip_marks(obj: dict[str, Any]) -> None:
 
 
 def has_marks(obj: Mapping[str, Any]) -> bool:
+    metadata = obj.get("metadata")
+    if type(metadata) is dict:  # as JSON decodes it: no mark key, no owner (nothing to build)
+        labels, annotations = metadata.get("labels"), metadata.get("annotations")
+        if (labels is None or (type(labels) is dict and not _OWNER_LABELS & labels.keys())) and (
+            annotations is None
+            or (type(annotations) is dict and not _OWNER_ANNOTATIONS & annotations.keys())
+        ):
+            return False
     return gitops_owner(ObjectRef.of(obj)) is not None
+
+
+#: a mark ``gitops_owner`` names an owner by; without one of these keys it finds none
+_OWNER_LABELS: Final = frozenset({FLUX_KUSTOMIZATION[0], FLUX_HELMRELEASE[0]})
+_OWNER_ANNOTATIONS: Final = frozenset({ARGOCD_TRACKING, HELM_RELEASE[0]})
 
 
 GITOPS_MANAGERS: Final = frozenset(
@@ -113,9 +126,9 @@ def gitops_managed(obj: Mapping[str, Any]) -> bool:
     if has_marks(obj):
         return True
     metadata = obj.get("metadata")
-    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    entries = metadata.get("managedFields") if isinstance(metadata, MAPPING) else None
     if not isinstance(entries, list):
         return False
     return any(
-        isinstance(entry, Mapping) and entry.get("manager") in GITOPS_MANAGERS for entry in entries
+        isinstance(entry, MAPPING) and entry.get("manager") in GITOPS_MANAGERS for entry in entries
     )

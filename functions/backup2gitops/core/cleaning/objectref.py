@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 
@@ -22,18 +23,24 @@ class ObjectRef:
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
-        group, version = split_api_version(str(obj.get("apiVersion") or ""))
+        api_version = obj.get("apiVersion")
+        group, version = split_api_version(
+            api_version if type(api_version) is str else str(api_version or "")
+        )
+        kind = obj.get("kind")
         metadata = obj.get("metadata")
-        meta: Mapping[str, Any] = metadata if isinstance(metadata, Mapping) else {}
+        meta: Mapping[str, Any] = (
+            metadata if type(metadata) is dict or isinstance(metadata, Mapping) else _EMPTY
+        )
         namespace = meta.get("namespace")
         return cls(
-            group=group,
-            version=version,
-            kind=str(obj.get("kind") or ""),
-            namespace=str(namespace) if namespace else None,
-            name=str(meta.get("name") or meta.get("generateName") or ""),
-            labels=_strings(meta.get("labels")),
-            annotations=_strings(meta.get("annotations")),
+            group,
+            version,
+            kind if type(kind) is str else str(kind or ""),
+            str(namespace) if namespace else None,
+            str(meta.get("name") or meta.get("generateName") or ""),
+            _strings(meta.get("labels")),
+            _strings(meta.get("annotations")),
         )
 
     @property
@@ -53,6 +60,9 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 
 
 def _strings(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return {}
     return {str(key): str(item) for key, item in value.items()}
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})

@@ -7,13 +7,14 @@ default inside an env var's atomic ``fieldRef`` (``apiVersion: v1``) stays (see 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+PORT_DEFAULTS: Final = {"protocol": defaults.PORT_PROTOCOL}
 
 
 def clean_pod_spec(spec: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
@@ -38,7 +39,7 @@ def clean_container(container: dict[str, Any]) -> None:
     if isinstance(image, str) and container.get("imagePullPolicy") == default_pull_policy(image):
         del container["imagePullPolicy"]
     for port in dicts(container.get("ports")):
-        drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+        drop_defaults(port, PORT_DEFAULTS)
     for key in PROBES:
         probe = as_dict(container.get(key))
         if probe is None:

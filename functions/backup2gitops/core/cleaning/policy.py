@@ -78,9 +78,12 @@ class CleaningPolicy(BaseModel):
         return None if self.label_selector is None else parse_selector(self.label_selector)
 
     def namespace_allowed(self, namespace: str) -> bool:
-        included = any(fnmatchcase(namespace, glob) for glob in self.include_namespaces)
-        return included and not any(
-            fnmatchcase(namespace, glob) for glob in self.exclude_namespaces
+        included = "*" in self.include_namespaces or any(  # "*": the default, every namespace
+            fnmatchcase(namespace, glob) for glob in self.include_namespaces
+        )
+        return included and not (
+            self.exclude_namespaces
+            and any(fnmatchcase(namespace, glob) for glob in self.exclude_namespaces)
         )
 
     def kind_allowed(self, *, kind: str, group: str) -> bool:
@@ -88,10 +91,14 @@ class CleaningPolicy(BaseModel):
             _kind_matches(e, kind, group) for e in self.include_kinds
         ):
             return False
-        return not any(_kind_matches(entry, kind, group) for entry in self.exclude_kinds)
+        return not self.exclude_kinds or not any(
+            _kind_matches(entry, kind, group) for entry in self.exclude_kinds
+        )
 
     def name_excluded(self, qualified_name: str) -> bool:
-        return any(fnmatchcase(qualified_name, glob) for glob in self.exclude_names)
+        return bool(self.exclude_names) and any(
+            fnmatchcase(qualified_name, glob) for glob in self.exclude_names
+        )
 
 
 def _kind_matches(entry: str, kind: str, group: str) -> bool:

@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
-_MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
+MAPPING: Final = (dict, Mapping)
+"""``isinstance(value, MAPPING)``: a dict is answered at once, the ABC's check (90 ns) only
+for other types."""
+_MAPPING: Final = MAPPING
+_EMPTY_VALUES: Final[tuple[dict[str, Any], list[Any], None]] = (
+    {},
+    [],
+    None,
+)  # compared with, never handed out
 
 
 def drop_defaults(target: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> None:
@@ -57,7 +65,7 @@ def written_part(written: Any, *keys: str) -> Any:
 def drop_if_empty(target: MutableMapping[str, Any], keys: Iterable[str]) -> None:
     """Remove each of ``keys`` whose value is an empty dict or list (or null)."""
     for key in keys:
-        if key in target and target[key] in ({}, [], None):
+        if key in target and target[key] in _EMPTY_VALUES:
             del target[key]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Operator = Literal["=", "!=", "in", "notin", "exists", "!"]
@@ -51,6 +52,7 @@ class LabelSelector:
         return all(requirement.matches(labels) for requirement in self.requirements)
 
 
+@lru_cache(maxsize=64)  # asked for every object (``CleaningPolicy.selector``); immutable result
 def parse_selector(text: str) -> LabelSelector:
     """Parse a kubectl label selector; raise ValueError naming the bad requirement."""
     return LabelSelector(tuple(_parse_requirement(part) for part in _split(text)))

@@ -13,13 +13,20 @@ SetDefaults_Service (pkg/apis/core/v1/defaults.go) and the service REST storage
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.podspec import PORT_DEFAULTS
 from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_defaults
 
 HEADLESS = "None"
+_EXTERNAL_TRAFFIC_DEFAULT: Final = {
+    "externalTrafficPolicy": defaults.SERVICE_EXTERNAL_TRAFFIC_POLICY
+}
+_SESSION_AFFINITY_DEFAULT: Final = {
+    "sessionAffinityConfig": defaults.SERVICE_SESSION_AFFINITY_CONFIG
+}
 
 
 def clean_service(obj: dict[str, Any], ctx: RuleContext) -> None:
@@ -40,7 +47,7 @@ def clean_service(obj: dict[str, Any], ctx: RuleContext) -> None:
     for port in dicts(spec.get("ports")):
         if not ctx.policy.keep_node_ports and not _node_port_written(port, written_ports):
             port.pop("nodePort", None)
-        drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+        drop_defaults(port, PORT_DEFAULTS)
         if "targetPort" in port and port.get("targetPort") == port.get("port"):
             del port["targetPort"]
     drop_defaults(spec, defaults.SERVICE_SPEC)
@@ -50,10 +57,10 @@ def clean_service(obj: dict[str, Any], ctx: RuleContext) -> None:
     ):
         del spec["ipFamilyPolicy"]
         spec.pop("ipFamilies", None)
-    drop_defaults(spec, {"externalTrafficPolicy": defaults.SERVICE_EXTERNAL_TRAFFIC_POLICY})
+    drop_defaults(spec, _EXTERNAL_TRAFFIC_DEFAULT)
     if service_type == "LoadBalancer":
         drop_defaults(spec, {"allocateLoadBalancerNodePorts": True})
-    drop_defaults(spec, {"sessionAffinityConfig": defaults.SERVICE_SESSION_AFFINITY_CONFIG})
+    drop_defaults(spec, _SESSION_AFFINITY_DEFAULT)
 
 
 def _written_spec(last_applied: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -75,10 +82,10 @@ def clean_endpoints(obj: dict[str, Any], ctx: RuleContext) -> None:
     """Endpoints a person wrote (a selector-less Service's backends): SetDefaults_EndpointPort."""
     for subset in dicts(obj.get("subsets")):
         for port in dicts(subset.get("ports")):
-            drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+            drop_defaults(port, PORT_DEFAULTS)
 
 
 def clean_endpoint_slice(obj: dict[str, Any], ctx: RuleContext) -> None:
     """EndpointSlices a person wrote: SetDefaults_EndpointPort (discovery/v1) sets TCP."""
     for port in dicts(obj.get("ports")):
-        drop_defaults(port, {"protocol": defaults.PORT_PROTOCOL})
+        drop_defaults(port, PORT_DEFAULTS)

@@ -8,7 +8,7 @@ the admission-plugin additions never appear there and are not touched.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from backup2gitops.core.cleaning import defaults
 from backup2gitops.core.cleaning.context import RuleContext
@@ -19,6 +19,8 @@ from backup2gitops.core.cleaning.prune import as_dict, dicts, drop_unwritten, wr
 #: set on the pod template by ``kubectl rollout restart`` (staging/src/k8s.io/kubectl/pkg/
 #: polymorphichelpers/objectrestarter.go): a restart, not a change of desired state
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+_DEPLOYMENT_DEFAULTS: Final = {**defaults.REPLICAS, **defaults.DEPLOYMENT_SPEC}
+_STATEFULSET_DEFAULTS: Final = {**defaults.REPLICAS, **defaults.STATEFULSET_SPEC}
 
 
 def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bool) -> None:
@@ -33,7 +35,7 @@ def clean_pod_template(template: dict[str, Any], *, restart_policy_defaulted: bo
 
 
 def clean_deployment(obj: dict[str, Any], ctx: RuleContext) -> None:
-    _clean_apps(obj, {**defaults.REPLICAS, **defaults.DEPLOYMENT_SPEC}, ctx)
+    _clean_apps(obj, _DEPLOYMENT_DEFAULTS, ctx)
 
 
 def clean_daemonset(obj: dict[str, Any], ctx: RuleContext) -> None:
@@ -55,7 +57,7 @@ def clean_statefulset(obj: dict[str, Any], ctx: RuleContext) -> None:
     conflict on ``.spec.volumeClaimTemplates`` against whoever created the StatefulSet —
     measured on kube-apiserver v1.34.4, with the person's own original manifest too.
     """
-    spec = _clean_apps(obj, {**defaults.REPLICAS, **defaults.STATEFULSET_SPEC}, ctx)
+    spec = _clean_apps(obj, _STATEFULSET_DEFAULTS, ctx)
     for claim in dicts(spec.get("volumeClaimTemplates") if spec else None):
         clean_template_metadata(claim)
 

@@ -18,11 +18,11 @@ the rules made it).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
 from backup2gitops.core.cleaning.context import RuleContext
+from backup2gitops.core.cleaning.fresh import copied
 
 _MAPPING: Final = (dict, Mapping)  # a dict first: isinstance answers it without the ABC's check
 
@@ -34,40 +34,55 @@ def restore_written(obj: dict[str, Any], ctx: RuleContext) -> None:
     record = ctx.last_applied
     if not isinstance(record, _MAPPING) or ctx.source is None:
         return
-    for key, written in record.items():
-        if key not in NOT_RESTORED:
-            _restore(obj, key, written, ctx.source.get(key, _MISSING))
+    _restore_into(obj, record, ctx.source, skipped=NOT_RESTORED)
 
 
-def _restore(cleaned: dict[str, Any], key: str, written: Any, original: Any) -> None:
-    if original is _MISSING:
-        return
-    if key not in cleaned:
-        agreed = _agreeing(written, original)
-        if agreed is not _MISSING:
-            cleaned[key] = agreed
-        return
-    value = cleaned[key]
-    if value == written:
-        return  # nothing the cleaning removed below (compared in C: most objects stop here)
-    if isinstance(value, dict) and isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
-        for sub, sub_written in written.items():
-            _restore(value, sub, sub_written, original.get(sub, _MISSING))
-    elif (
-        isinstance(value, list)
-        and isinstance(written, list)
-        and isinstance(original, list)
-        and len(value) == len(written) == len(original)
-    ):
-        for item, item_written, item_original in zip(value, written, original, strict=True):
-            if isinstance(item, dict) and isinstance(item_written, _MAPPING):
-                for sub, sub_written in item_written.items():
-                    if isinstance(item_original, _MAPPING):
-                        _restore(item, sub, sub_written, item_original.get(sub, _MISSING))
+def _restore_into(
+    cleaned: dict[str, Any],
+    written: Mapping[str, Any],
+    original: Mapping[str, Any],
+    skipped: frozenset[str] = frozenset(),
+) -> None:
+    """Put back into ``cleaned`` what ``written`` holds, the object (``original``) still holds
+    as written, and the cleaning removed; one loop per mapping, a call only where they differ."""
+    for key, sub_written in written.items():
+        if key in skipped:
+            continue
+        sub_original = original.get(key, _MISSING)
+        if sub_original is _MISSING:
+            continue
+        value = cleaned.get(key, _MISSING)
+        if value is _MISSING:
+            agreed = _agreeing(sub_written, sub_original)
+            if agreed is not _MISSING:
+                cleaned[key] = agreed
+        elif value == sub_written:
+            continue  # nothing the cleaning removed below (compared in C: most keys stop here)
+        elif isinstance(value, dict):
+            if isinstance(sub_written, _MAPPING) and isinstance(sub_original, _MAPPING):
+                _restore_into(value, sub_written, sub_original)
+        elif (
+            isinstance(value, list)
+            and isinstance(sub_written, list)
+            and isinstance(sub_original, list)
+            and len(value) == len(sub_written) == len(sub_original)
+        ):
+            for item, item_written, item_original in zip(
+                value, sub_written, sub_original, strict=True
+            ):
+                if (
+                    isinstance(item, dict)
+                    and isinstance(item_written, _MAPPING)
+                    and isinstance(item_original, _MAPPING)
+                ):
+                    _restore_into(item, item_written, item_original)
 
 
 def _agreeing(written: Any, original: Any) -> Any:
     """The part of ``written`` the object still holds as written (``_MISSING``: none)."""
+    kind = type(written)
+    if kind is str or kind is int or kind is bool or kind is float or written is None:
+        return written if _same(written, original) else _MISSING  # a scalar is its own copy
     if isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         result = {}
         for key, sub in written.items():
@@ -77,7 +92,7 @@ def _agreeing(written: Any, original: Any) -> Any:
                     result[key] = agreed
         return result if result or not written else _MISSING
     if _same(written, original):
-        return copy.deepcopy(written)
+        return copied(written)
     return _MISSING
 
 
