@@ -82,12 +82,6 @@ class _Spooled(NamedTuple):
     size: int
     copy: Copy
 
-    @property
-    def where(self) -> tuple[str | None, str]:
-        """The member's namespace (None: cluster-scoped) and name."""
-        _, namespace, name = self.key.split("\0")
-        return namespace or None, name
-
 
 _COPIES: tuple[Copy, ...] = ("unversioned", "preferred", "other")
 
@@ -108,15 +102,22 @@ class _SpoolIndex:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def add(self, member: _Spooled) -> None:
-        if len(member.digest) != records.DIGEST_SIZE:
+    def add(
+        self, key: str, digest: bytes, offset: int, name_size: int, size: int, copy: Copy
+    ) -> None:
+        """One member read (the fields of ``_Spooled``, not one made per member)."""
+        if len(digest) != records.DIGEST_SIZE:
             raise ValueError("a member digest of another size")
-        self.keys.append(member.key)
-        self._digests += member.digest
-        self._offsets.append(member.offset)
-        self._name_sizes.append(member.name_size)
-        self._sizes.append(member.size)
-        self._copies.append(_COPIES.index(member.copy))
+        self.keys.append(key)
+        self._digests += digest
+        self._offsets.append(offset)
+        self._name_sizes.append(name_size)
+        self._sizes.append(size)
+        self._copies.append(_COPIES.index(copy))
+
+    def digest(self, position: int) -> bytes:
+        at = position * records.DIGEST_SIZE
+        return bytes(self._digests[at : at + records.DIGEST_SIZE])
 
     def member(self, position: int) -> _Spooled:
         at = position * records.DIGEST_SIZE
@@ -179,29 +180,29 @@ class MemberPass:
             new = MemberCache(settings=self.settings, index=facts)
             self.reading.plan.decoded = 0
             root = cluster_root(self.reading.plan.cluster).as_posix()
-            for position in range(len(members)):  # the old records consumed: memory falls
-                member = members.member(position)
-                key = member.key
+            for position, key in enumerate(members.keys):  # old records consumed: memory falls
+                digest = members.digest(position)
                 record = old.members.pop(key, None) if old is not None else None
                 file = record.file(root, key) if record is not None else None
-                namespace, name = member.where
+                _, space, name = key.split("\0")
+                namespace = space or None
                 if record is not None and cache.reusable(
                     record,
-                    digest=member.digest,
+                    digest=digest,
                     namespace=namespace,
                     name=name,
                     changed=changed,
                     committed=self.committed,
                     path=file,
                 ):
-                    self._count(record, member, spool, namespace, name)
+                    self._count(record, namespace, name, spool, members.member, position)
                     new.members[key] = record
                     self.reading.kept += 1
                     if file is not None:
                         yield file, None
                     continue
-                item = indexed.get(position) or self._decode(spool, member)
-                record, placed = self._place(item, member.digest, root, key)
+                item = indexed.get(position) or self._decode(spool, members.member(position))
+                record, placed = self._place(item, digest, root, key)
                 new.members[key] = record
                 self.reading.decoded += 1
                 self.reading.plan.decoded = self.reading.decoded
@@ -236,7 +237,7 @@ class MemberPass:
                 size = len(data)
             key = records.member_key(entry.group_resource, entry.namespace, entry.name)
             digest = records.raw_digest(data)
-            members.add(_Spooled(key, digest, offset, len(name), size, entry.copy))
+            members.add(key, digest, offset, len(name), size, entry.copy)
             offset += len(name) + size
         return members, indexed
 
@@ -300,10 +301,11 @@ class MemberPass:
     def _count(
         self,
         record: MemberRecord,
-        member: _Spooled,
-        spool: BinaryIO,
         namespace: str | None,
         name: str,
+        spool: BinaryIO,
+        member: Callable[[int], _Spooled],
+        position: int,
     ) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""
         account(
@@ -318,7 +320,7 @@ class MemberPass:
             report = self.reading.report
             report.refused_total += 1
             if len(report.refused) < MAX_REFUSALS_LISTED:
-                member_name = self._name(spool, member)
+                member_name = self._name(spool, member(position))
                 report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
 
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
