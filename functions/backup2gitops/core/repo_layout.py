@@ -147,6 +147,14 @@ def _guess_plural(kind: str) -> str:
 _SAFE_SEGMENT: Final = re.compile(r"[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*")
 
 
+def has_odd_segment(path: str) -> bool:
+    """True when ``path`` has an empty, ``.`` or ``..`` segment (a leading, doubled or trailing
+    slash included): not a plain relative path of the repository. Asked of every file a backup
+    makes, so three scans of a short list, not a set built per path."""
+    parts = path.split("/")
+    return "" in parts or "." in parts or ".." in parts
+
+
 def check_segment(value: str, *, what: str) -> str:
     """``value`` if it is safe as one path segment, else raise UnsafeName."""
     if (

@@ -18,7 +18,7 @@ from typing import Any
 from backup2gitops.core import entry_points, kube_yaml, units
 from backup2gitops.core.errors import Backup2GitopsError
 from backup2gitops.core.ownership import SharedFolder
-from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root
+from backup2gitops.core.repo_layout import KUSTOMIZATION, cluster_root, has_odd_segment
 
 
 class PathCollision(Backup2GitopsError, ValueError):
@@ -120,8 +120,7 @@ def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[str, byt
 def _check_inside(path: str, prefix: str) -> None:
     """ValueError unless ``path`` is a relative ``.yaml`` file in a subfolder of ``prefix``
     (the cluster's folder, with its slash)."""
-    parts = path.split("/")
-    if not path.endswith(".yaml") or parts[-1] == ".yaml" or {"", ".", ".."} & set(parts):
+    if not path.endswith(".yaml") or path.endswith("/.yaml") or has_odd_segment(path):
         raise ValueError(f"{path} is not a relative .yaml path")
     if not path.startswith(prefix) or "/" not in path[len(prefix) :]:
         raise ValueError(f"{path} is not inside a subfolder of {prefix.rstrip('/')}")

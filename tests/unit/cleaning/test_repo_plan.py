@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from backup2gitops.core import kube_yaml, units
-from backup2gitops.core.repo_layout import group_resource_for, object_path
+from backup2gitops.core.repo_layout import group_resource_for, has_odd_segment, object_path
 from backup2gitops.core.repo_plan import PathCollision, plan_tree
 
 CASES = Path(__file__).parent / "cases"
@@ -147,3 +147,22 @@ def test_kustomize_builds_the_planned_tree(tmp_path: Path) -> None:
     assert {(o["kind"], o["metadata"]["name"]) for o in built} == {
         (o["kind"], o["metadata"]["name"]) for _, o in objects
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "odd"),
+    [
+        ("clusters/prod/namespaces/a/configmaps/x.yaml", False),
+        ("clusters/prod/..x/.hidden.yaml", False),  # dots inside a segment are a name
+        ("/clusters/prod/x.yaml", True),
+        ("clusters//prod/x.yaml", True),
+        ("clusters/prod/./x.yaml", True),
+        ("clusters/prod/../other/x.yaml", True),
+        ("clusters/prod/", True),
+        ("", True),
+    ],
+)
+def test_has_odd_segment(path: str, odd: bool) -> None:
+    """The one check the file stream's three readers (the plan, fast-import, the in-memory
+    repository) make of every path: an empty, ``.`` or ``..`` segment."""
+    assert has_odd_segment(path) is odd

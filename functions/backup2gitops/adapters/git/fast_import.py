@@ -32,6 +32,7 @@ from typing import IO
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.core import units
+from backup2gitops.core.repo_layout import has_odd_segment
 
 KUSTOMIZATION = "kustomization.yaml"
 
@@ -137,7 +138,7 @@ class FastImport:
         for path, content in files:
             if (
                 not path.startswith(prefix)
-                or {"", ".", ".."} & set(path.split("/"))
+                or has_odd_segment(path)
                 or '"' in path
                 or "\n" in path
                 or "\r" in path

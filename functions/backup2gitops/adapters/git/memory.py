@@ -18,6 +18,7 @@ from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import blob_id, cleaned_message
 from backup2gitops.adapters.git.repository import BackupCommit, Folder
 from backup2gitops.core import trailers, units
+from backup2gitops.core.repo_layout import has_odd_segment
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class MemoryChangeSet:
         prefix = f"{self._root}/"
         seen: set[str] = set()
         for path, content in files:
-            if not path.startswith(prefix) or {"", ".", ".."} & set(path.split("/")):
+            if not path.startswith(prefix) or has_odd_segment(path):
                 raise GitError("unsafe_path", f"{path} is outside {self._root}", retryable=False)
             seen.add(path)
             known = self._before.get(path)
