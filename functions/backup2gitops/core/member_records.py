@@ -71,6 +71,18 @@ def _shape(shape: Shape) -> Shape:
     return _SHAPES.setdefault(shape, shape)
 
 
+_LINE_SHAPES: dict[tuple[str, ...], Shape] = {}
+"""A cache line's shape fields, as text -> the interned ``Shape`` they read as."""
+
+
+def _line_shape(text: tuple[str, ...], shape: Shape) -> Shape:
+    if len(_LINE_SHAPES) > 4096:  # bounded as ``_SHAPES`` is
+        _LINE_SHAPES.clear()
+    interned = _shape(shape)
+    _LINE_SHAPES[text] = interned
+    return interned
+
+
 class MemberRecord:
     """What one member became: ``excluded`` (a reason), or ``blob`` and its file (``file``:
     ``path``, or when None the key's ``natural_path``).
@@ -201,21 +213,29 @@ class MemberRecord:
         raw = bytes.fromhex(digest)
         if len(raw) != DIGEST_SIZE or (blob and len(blob) != 2 * _BLOB_SIZE):
             raise ValueError("a digest or blob id of another size")
-        listed = tuple(json.loads(credentials)) if credentials else ()
-        if not all(isinstance(c, str) for c in listed):
-            raise ValueError("credentials are not strings")
-        record = cls(
-            raw,
-            api_version,
-            kind,
-            excluded or None,
-            None if path in ("", _NATURAL) else path,
-            blob or None,
-            out_kind,
-            listed,
-            _REFUSED in flags,
-            _UNMANAGED in flags,
-        )
+        # the shape from its fields' text: the lines of one kind share it, read once
+        shape = _LINE_SHAPES.get((api_version, kind, excluded, out_kind, credentials, flags))
+        if shape is None:
+            listed = tuple(json.loads(credentials)) if credentials else ()
+            if not all(isinstance(c, str) for c in listed):
+                raise ValueError("credentials are not strings")
+            shape = _line_shape(
+                (api_version, kind, excluded, out_kind, credentials, flags),
+                Shape(
+                    api_version,
+                    kind,
+                    excluded or None,
+                    out_kind,
+                    listed,
+                    _REFUSED in flags,
+                    _UNMANAGED in flags,
+                ),
+            )
+        record = cls.__new__(cls)
+        record.digest = raw
+        record.path = None if path in ("", _NATURAL) else path
+        record.blob_id = bytes.fromhex(blob) if blob else None
+        record.shape = shape
         return f"{group}\0{namespace}\0{name}", record
 
 
