@@ -120,10 +120,9 @@ class _SpoolIndex:
         return bytes(self._digests[at : at + records.DIGEST_SIZE])
 
     def member(self, position: int) -> _Spooled:
-        at = position * records.DIGEST_SIZE
         return _Spooled(
             self.keys[position],
-            bytes(self._digests[at : at + records.DIGEST_SIZE]),
+            self.digest(position),
             self._offsets[position],
             self._name_sizes[position],
             self._sizes[position],
@@ -195,7 +194,7 @@ class MemberPass:
                     committed=self.committed,
                     path=file,
                 ):
-                    self._count(record, namespace, name, spool, members.member, position)
+                    self._count(record, namespace, name, spool, members, position)
                     new.members[key] = record
                     self.reading.kept += 1
                     if file is not None:
@@ -304,7 +303,7 @@ class MemberPass:
         namespace: str | None,
         name: str,
         spool: BinaryIO,
-        member: Callable[[int], _Spooled],
+        members: _SpoolIndex,
         position: int,
     ) -> None:
         """A kept member's figures, as ``_place`` counted them when it was decoded."""
@@ -320,7 +319,7 @@ class MemberPass:
             report = self.reading.report
             report.refused_total += 1
             if len(report.refused) < MAX_REFUSALS_LISTED:
-                member_name = self._name(spool, member(position))
+                member_name = self._name(spool, members.member(position))
                 report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
 
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)

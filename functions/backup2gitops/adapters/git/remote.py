@@ -138,23 +138,25 @@ class GitRemote(changes.ChangesInGitDir):
         has no branch yet)."""
         self._usable_clone()
         built_on = self._tracked_commit()
-        self._git("fetch", "--prune", "origin")
-        fetched = self._tracked_commit()
+        fetched = self._fetch()
         if built_on is not None and built_on != fetched and not self._remote_holds(built_on):
             # The remote was deleted and made again, or its history rewritten: this clone
             # describes a repository that no longer exists. Start again from the remote.
             self._fresh_clone()
-            self._git("fetch", "--prune", "origin")
-            fetched = self._tracked_commit()
+            fetched = self._fetch()
         try:
             self._reset_to_remote(fetched)
         except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
             self.recoveries.append(f"rebuilt the work clone: {exc.message}")
             self._fresh_clone()
-            self._git("fetch", "--prune", "origin")
-            fetched = self._tracked_commit()
+            fetched = self._fetch()
             self._reset_to_remote(fetched)
         return fetched
+
+    def _fetch(self) -> str | None:
+        """Fetch from the remote; the branch's commit there (None: it has no branch yet)."""
+        self._git("fetch", "--prune", "origin")
+        return self._tracked_commit()
 
     def _fresh_clone(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
