@@ -23,6 +23,13 @@ serialised again only when ``reusable`` says no:
 
 A cache that is missing, unreadable or of another format is no cache: every member is decoded
 (``parse`` returns None, never raises).
+
+The header also says what the backup was as a whole (``WholeBackup``): a digest of its members
+(names, raw digests, in the archive's order), a digest of the cluster's folder as the commit
+left it (``FolderDigest``: every file's path and blob id, the cache itself left out) and the
+commit's figures. A backup with the same members, under the same settings, on a folder that is
+still that folder, is that commit's folder again: the generator skips the per-member pass and
+takes the figures from the header (``generation.unchanged``).
 """
 
 from __future__ import annotations
@@ -53,12 +60,64 @@ def cache_path(cluster_root: str) -> str:
     return f"{cluster_root}/{GENERATOR_FOLDER}/{CACHE_FILE}"
 
 
+@dataclass(frozen=True)
+class WholeBackup:
+    """The backup a cache was written for, as a whole (see the module docstring)."""
+
+    members: str
+    """The digest of its members' names and raw digests, in the archive's order."""
+    folder: str
+    """``FolderDigest`` of the cluster's folder the commit made, the cache file left out."""
+    figures: dict[str, Any]
+    """The commit's figures, as JSON (``generation.unchanged.figures_of``)."""
+
+    @classmethod
+    def of_json(cls, value: Any) -> WholeBackup | None:
+        """The header's ``whole``; None when absent or malformed (the per-member pass runs)."""
+        if not isinstance(value, dict):
+            return None
+        members, folder, figures = value.get("members"), value.get("folder"), value.get("figures")
+        if not (isinstance(members, str) and isinstance(folder, str) and isinstance(figures, dict)):
+            return None
+        return cls(members=members, folder=folder, figures=figures)
+
+
+class FolderDigest:
+    """A digest of a folder's files (path and blob id), whatever order they are told in: each
+    file's own 16-byte digest, the digests sorted, then hashed once (16 bytes a file held)."""
+
+    _SIZE: Final = 16
+
+    def __init__(self) -> None:
+        self._files = bytearray()
+
+    def add(self, path: str, blob: str) -> None:
+        text = f"{path}\0{blob}".encode(errors="surrogateescape")
+        self._files += hashlib.blake2b(text, digest_size=self._SIZE).digest()
+
+    def hexdigest(self) -> str:
+        files, size = self._files, self._SIZE
+        ordered = sorted(files[at : at + size] for at in range(0, len(files), size))
+        return hashlib.sha256(b"".join(ordered)).hexdigest()
+
+    @classmethod
+    def of(cls, files: Mapping[str, str], *, leave_out: str) -> str:
+        """The digest of ``files`` (path -> blob id), ``leave_out`` not counted."""
+        digest = cls()
+        for path, blob in files.items():
+            if path != leave_out:
+                digest.add(path, blob)
+        return digest.hexdigest()
+
+
 @dataclass
 class MemberCache:
     settings: str
     index: dict[str, str] = field(default_factory=dict)
     """Fingerprints of the backup's cross-object facts (``index_fingerprints``)."""
     members: dict[str, MemberRecord] = field(default_factory=dict)
+    whole: WholeBackup | None = None
+    """What the backup was as a whole; None in a cache written before it was known."""
 
     def dump(self, *, drain: bool = False) -> bytes:
         """Deterministic bytes: the same cache is the same blob (an unchanged backup writes
@@ -66,11 +125,18 @@ class MemberCache:
         member, sorted by key: diffable, and read back one line at a time. Written into one
         buffer, line by line (no list of lines beside it); ``drain`` empties ``members`` as
         it goes, so the records' memory falls while the buffer's grows."""
-        header = {
+        header: dict[str, Any] = {
             "format": FORMAT,
             "settings": self.settings,
             "index": dict(sorted(self.index.items())),
         }
+        if self.whole is not None:
+            whole = self.whole
+            header["whole"] = {
+                "members": whole.members,
+                "folder": whole.folder,
+                "figures": whole.figures,
+            }
         out = io.BytesIO()
         out.write(_line(header).encode())
         out.write(b"\n")
@@ -105,7 +171,8 @@ class MemberCache:
             )
         except (ValueError, KeyError, TypeError):
             return None
-        return cls(settings=settings, index=index, members=members)
+        whole = WholeBackup.of_json(header.get("whole"))
+        return cls(settings=settings, index=index, members=members, whole=whole)
 
 
 def _line(value: Any) -> str:

@@ -2,9 +2,12 @@
 tip, not pushed.
 
     the tip's folder --(a lost race, and the folder did not move)--> the same tree, re-applied
-       \\--> else: the backup's files (``GenerationJob.files``) --(drift's comparison, the dry
-           run's diff)--> ``ChangeSet.sync`` (+ ``.sops.yaml``) --(the deletion guard)--> the
-           message and its trailers --> the commit (or the no-op, or the dry run's answer)
+       \\--> else: the archive read (``GenerationJob.read``) --(the committed backup again:
+           ``generation.unchanged``)--> the folder as it is, the figures from the cache
+           \\--> else: the backup's files (``GenerationJob.files``) --(drift's comparison, the
+               dry run's diff)--> ``ChangeSet.sync`` --(the deletion guard)
+       --> (+ ``.sops.yaml``) the message and its trailers --> the commit (or the no-op, or the
+           dry run's answer)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from backup2gitops.adapters.git import ChangeSet, Tip
+from backup2gitops.adapters.git import ChangeSet, Folder, Tip
 from backup2gitops.core import drift, ownership, sops_files, trailers, tree_diff, units
 from backup2gitops.core.archive import ReadReport
 from backup2gitops.core.safeguards import DeletionGuard
@@ -25,9 +28,10 @@ from backup2gitops.generation.pipeline import (
     Claims,
     CommitResult,
     Plan,
+    check_count,
     commit_message,
 )
-from backup2gitops.generation.reading import Reading
+from backup2gitops.generation.reading import MemberPass, Reading
 
 if TYPE_CHECKING:
     from backup2gitops.generation.job import GenerationJob
@@ -60,27 +64,21 @@ def commit_on(
         if job.compare and not job.dry_run and folder.tree is not None and tip.commit
         else None  # a cluster's first commit is its baseline: nothing to compare with
     )
-    with tip.change(job.root) as change:
-        shared = ownership.SharedFolder(
-            root=job.root.as_posix(),
-            tracked=folder.files,
-            read=lambda path: change.committed(PurePosixPath(path)),
-            read_many=change.committed_files,
-        )
-        files = job.files(
-            reading,
-            change.committed,
-            folder.files,
-            shared=shared,
-            written=comparison.placed if comparison is not None else None,
-        )
-        if comparison is not None:
-            files = comparison.seen(files)
-        recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
-        if job.dry_run and job.diff:
-            files = recorder.record(files)
-        change.sync(files, keep=shared.foreign)
-        _report_shared(reading.plan, shared)
+    written = comparison.placed if comparison is not None else None
+    with (
+        tip.change(job.root) as change,
+        job.read(reading, change.committed, folder.files, written) as members,
+    ):
+        if members.unchanged(links=folder.links):  # the committed folder is this backup's
+            check_count(reading.report, job.claims)
+            changes: list[tree_diff.FileChange] = []
+            compared = (
+                drift.Comparison(commit="", previous="", changes=[], roles={})
+                if comparison is not None
+                else None
+            )
+        else:
+            changes, compared = _stream(job, change, folder, members, comparison)
         if job.encrypt is not None:  # fixed names, never from a backup
             for path, update in _shared_updates(job).items():
                 current = tip.file(path)
@@ -88,22 +86,14 @@ def commit_on(
                 if content != current:
                     change.put(path, content)
         result = CommitResult("", change.added, change.changed, change.removed, noop=False)
-        before = sum(
-            1
-            for path in folder.files
-            if not units.is_generated(path) and path not in shared.foreign
-        )
-        _check_deletions(job.claims, before, result, reading.report)
         if not change.written and not job.record_unchanged:
             return Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
         message = _message(job, reading.plan, result)
         if job.dry_run:
-            changes = recorder.finish(keep=shared.foreign) if job.diff else []
             would = dataclasses.replace(
                 result, commit=tip.commit or "", dry_run=True, changes=tuple(changes)
             )
             return Made(would, message=message), reading
-        compared = _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
         parent = tip.commit or ""
         commit = change.commit(message)
     made_tree = tip.tree(job.root, commit)  # its id alone: no listing of every file
@@ -112,6 +102,36 @@ def commit_on(
     return Made(
         dataclasses.replace(result, commit=commit), folder.tree, made_tree, message, compared
     ), reading
+
+
+def _stream(
+    job: GenerationJob,
+    change: ChangeSet,
+    folder: Folder,
+    members: MemberPass,
+    comparison: drift.TipComparison | None,
+) -> tuple[list[tree_diff.FileChange], drift.Comparison | None]:
+    """Stream the backup's files into ``change`` (the foreign files kept), guard the
+    deletions; the dry run's diff, and the commit compared with the tip."""
+    shared = ownership.SharedFolder(
+        root=job.root.as_posix(),
+        tracked=folder.files,
+        read=lambda path: change.committed(PurePosixPath(path)),
+        read_many=change.committed_files,
+    )
+    files = job.files(members, shared=shared)
+    if comparison is not None:
+        files = comparison.seen(files)
+    recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
+    if job.dry_run and job.diff:
+        files = recorder.record(files)
+    change.sync(files, keep=shared.foreign)
+    before = sum(
+        1 for path in folder.files if not units.is_generated(path) and path not in shared.foreign
+    )
+    _check_deletions(job.claims, before, change.removed, members.reading.report)
+    changes = recorder.finish(keep=shared.foreign) if job.dry_run and job.diff else []
+    return changes, _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
 
 
 def _compared(
@@ -144,11 +164,11 @@ def _message(job: GenerationJob, plan: Plan, result: CommitResult) -> str:
         raise BackupRefused("unsafe_trailer", str(exc)) from exc
 
 
-def _check_deletions(claims: Claims, before: int, result: CommitResult, report: ReadReport) -> None:
+def _check_deletions(claims: Claims, before: int, removed: int, report: ReadReport) -> None:
     """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
     rule = DeletionGuard(max_share=claims.max_deletion_share)
     confirmed = claims.complete and claims.items is not None and report.items >= claims.items
-    refusal = rule.refusal(before=before, removed=result.removed, confirmed_complete=confirmed)
+    refusal = rule.refusal(before=before, removed=removed, confirmed_complete=confirmed)
     if refusal:
         raise BackupRefused("mass_deletion", refusal)
 
@@ -161,13 +181,6 @@ def _shared_updates(job: GenerationJob) -> dict[PurePosixPath, Callable[[bytes |
             sops_files.sops_config, cluster=job.cluster, recipients=job.encrypt.recipient_list
         )
     }
-
-
-def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
-    """What the backup kept of the files it does not own, for the commit message and reply."""
-    plan.kept_foreign = len(shared.foreign)
-    plan.missing_entries = list(shared.missing)
-    plan.missing_entries_total = shared.missing_total
 
 
 @dataclass(frozen=True)

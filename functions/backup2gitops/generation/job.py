@@ -21,6 +21,8 @@ about the others are decoded on the way into a ``BackupIndex``, and then only th
 bytes, settings or cross-object facts changed since the tip's commit are decoded, cleaned and
 serialised; the others keep the file committed for them (the member cache,
 ``core.member_cache``, committed beside the files at ``clusters/<cluster>/.backup2gitops/``).
+A backup that is the committed one again (same members, settings and facts, on the folder the
+commit left) makes no file at all: its figures are the commit's (``generation.unchanged``).
 The figures and the guards count every member either way. Memory holds one member, a small
 record per member and the set of paths, whatever the backup's size. ``plan_backup`` is the
 same pipeline kept in memory, for tests and benchmarks.
@@ -28,6 +30,7 @@ same pipeline kept in memory, for tests and benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
@@ -41,6 +44,7 @@ from backup2gitops.core import drift, ownership, safeguards, units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
+from backup2gitops.core.member_cache import FolderDigest, WholeBackup
 from backup2gitops.core.repo_plan import iter_files
 from backup2gitops.core.safeguards import BackupMark
 from backup2gitops.generation.attempt import Made, commit_on
@@ -57,6 +61,7 @@ from backup2gitops.generation.pipeline import (
 )
 from backup2gitops.generation.reading import MemberPass, Reading
 from backup2gitops.generation.settings import settings_digest
+from backup2gitops.generation.unchanged import Figures, report_shared
 
 if TYPE_CHECKING:
     from backup2gitops.config import Config
@@ -173,8 +178,9 @@ class GenerationJob:
                 if done is not None:
                     if self.plan_noop and reading is None:
                         reading = Reading(Plan(cluster=self.cluster))
-                        for _ in self.files(reading, None, {}):
-                            pass
+                        with self.read(reading, None, {}) as members:
+                            for _ in self.files(members):
+                                pass
                     return self._outcome(done, reading, started)
                 made, reading = commit_on(self, tip, redo, reading)
                 if made.noop or self.dry_run:
@@ -216,17 +222,16 @@ class GenerationJob:
             raw, what="the archive", size=self.archive_size, sha256=self.archive_sha256
         )
 
-    def files(
+    @contextlib.contextmanager
+    def read(
         self,
         reading: Reading,
         previous: Previous | None,
         committed: Mapping[str, str],
-        shared: ownership.SharedFolder | None = None,
         written: Callable[[str, Mapping[str, Any], str], None] | None = None,
-    ) -> Iterator[tuple[str, bytes | None]]:
-        """The backup's files, read once from the archive into ``reading`` (only the members
-        that changed are decoded: ``generation.reading``), then the count check, then the
-        member cache."""
+    ) -> Iterator[MemberPass]:
+        """The backup's members, its archive read once into ``reading`` (``MemberPass.read``:
+        spooled, hashed, checked against its size and digest); the spool is dropped after."""
         members = MemberPass(
             reading=reading,
             policy=self.policy,
@@ -241,24 +246,48 @@ class GenerationJob:
             progress=self.progress,
             written=written,
         )
-        with self.archive() as raw:
-            stream = self._checked(raw)
-            files = members.files(
-                cast("BinaryIO", stream or raw),
-                finish=stream.finish if stream is not None else _nothing,
-            )
-            yield from guarded_tree(
-                iter_files(cluster=self.cluster, files=files, layout=self.layout, shared=shared),
-                report=reading.report,
-                claims=self.claims,
-            )
-        if self.member_cache and members.cache is not None:
-            if members.cache_unchanged:  # the committed file is this cache: it stays
-                members.cache = None
-                yield members.cache_path, None
-                return
-            content, members.cache = members.cache.dump(drain=True), None  # records go first
-            yield members.cache_path, content
+        try:
+            with self.archive() as raw:
+                stream = self._checked(raw)
+                members.read(
+                    cast("BinaryIO", stream or raw),
+                    finish=stream.finish if stream is not None else _nothing,
+                )
+            yield members
+        finally:
+            members.close()
+
+    def files(
+        self, members: MemberPass, shared: ownership.SharedFolder | None = None
+    ) -> Iterator[tuple[str, bytes | None]]:
+        """The backup's files (only the members that changed decoded: ``generation.reading``),
+        then the count check, then the member cache, which says what the folder now is."""
+        reading = members.reading
+        folder = FolderDigest() if self.member_cache else None
+        files = iter_files(
+            cluster=self.cluster, files=members.files(), layout=self.layout, shared=shared
+        )
+        for path, content in guarded_tree(files, report=reading.report, claims=self.claims):
+            if folder is not None:
+                folder.add(path, members.blob_of(path, content))
+            yield path, content
+        if shared is not None:
+            report_shared(reading.plan, shared)
+        if folder is None or members.cache is None:
+            return
+        for path in shared.foreign if shared is not None else ():
+            folder.add(path, members.committed[path])
+        members.cache.whole = WholeBackup(
+            members=members.sequence,
+            folder=folder.hexdigest(),
+            figures=Figures.of(reading.plan, reading.report).to_json(),
+        )
+        if members.cache_unchanged and members.cache.whole == members.committed_whole:
+            members.cache = None  # the committed file is this cache: it stays
+            yield members.cache_path, None
+            return
+        content, members.cache = members.cache.dump(drain=True), None  # records go first
+        yield members.cache_path, content
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []

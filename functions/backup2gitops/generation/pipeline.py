@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from backup2gitops.core import drift, errors, kube_yaml, trailers, units
 from backup2gitops.core.archive import BackupItem, ReadReport
@@ -26,9 +26,6 @@ from backup2gitops.core.repo_layout import object_path
 from backup2gitops.core.repo_plan import plan_tree
 from backup2gitops.core.safeguards import count_refusal
 from backup2gitops.core.tree_diff import FileChange
-
-if TYPE_CHECKING:
-    pass
 
 _Content = TypeVar("_Content", bytes, bytes | None)
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -78,6 +75,9 @@ class Plan:
     decoded: int | None = None
     """Members decoded, cleaned and serialised by this read (the generator's member cache kept
     the others as committed); None when every item was (``plan_backup``)."""
+    unchanged: bool = False
+    """The backup was the committed one again: its folder stands as it is and its figures are
+    the commit's, read from the member cache (``generation.unchanged``), no member one by one."""
 
 
 MAX_LISTED_CREDENTIALS = 50
@@ -332,6 +332,11 @@ def guarded_tree(
     """``files``, then the item count check: the change set has the new files but nothing has
     been removed yet when an empty or gutted archive is refused."""
     yield from files
+    check_count(report, claims)
+
+
+def check_count(report: ReadReport, claims: Claims) -> None:
+    """Refuse an archive holding fewer items than its producer claims (or none at all)."""
     refusal = count_refusal(read=report.items, claimed=claims.items)
     if refusal:
         code = "archive_empty" if report.items == 0 else "archive_incomplete"

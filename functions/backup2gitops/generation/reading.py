@@ -1,16 +1,19 @@
 """One read of a backup's archive, decoding only what changed since the last commit.
 
-    archive stream --(core.archive.iter_members: checked, hashed, spooled)--> members
-      --(BackupIndex of the StatefulSets, CRDs and HPAs, decoded as they pass)
-      --(core.member_cache.reusable?)--> kept: the committed file stays (no decoding)
-                                      \\-> else: decode, clean, place, serialise
+    archive stream --(core.archive.iter_members: checked, hashed, spooled: generation.spool)
+      --> members --(BackupIndex of the StatefulSets, CRDs and HPAs, decoded as they pass)
+      --(the committed backup again? generation.unchanged)--> the folder as it is, no pass
+      --(else, per member: core.member_cache.reusable?)--> kept: the committed file stays
+                                                       \\-> else: decode, clean, place, serialise
 
 The archive is read once, start to end: each member's raw bytes are hashed and appended to a
 spool file (a temporary file, as large as the members' decompressed bytes, which
 ``ArchiveLimits.max_total_bytes`` bounds), and only the members cleaning needs to know about
 the others (``INDEXED_RESOURCES``) are decoded on the way. When the stream has ended, is
-complete and matched its size and digest, the index is whole: then each member, in the
-archive's order, is either kept (same bytes, same settings, none of its cross-object facts
+complete and matched its size and digest, the index is whole. A backup whose members (names,
+bytes, order), settings and facts are the committed cache's, on the folder that commit left,
+is that commit's backup again: no member is looked at one by one (``MemberPass.unchanged``).
+Otherwise each member, in the archive's order, is either kept (same bytes, same settings, none of its cross-object facts
 changed, its file still the committed blob: ``core.member_cache``) or read back from the spool
 and decoded, cleaned and serialised. The figures (``Plan``: objects, exclusions by reason,
 kinds, credentials in clear) count every member either way, from the cache's record for a kept
@@ -21,12 +24,10 @@ Memory holds one member, one small record per member, and the index.
 
 from __future__ import annotations
 
-import array
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
@@ -35,15 +36,10 @@ from backup2gitops.core.archive import (
     MAX_REFUSALS_LISTED,
     ArchiveLimits,
     BackupItem,
-    Copy,
-    Entry,
-    Member,
     ReadReport,
-    item_of,
-    iter_members,
 )
-from backup2gitops.core.cleaning import INDEXED_RESOURCES, BackupIndex, CleaningPolicy
-from backup2gitops.core.member_cache import MemberCache
+from backup2gitops.core.cleaning import BackupIndex, CleaningPolicy
+from backup2gitops.core.member_cache import FolderDigest, MemberCache, WholeBackup
 from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.repo_layout import cluster_root
 from backup2gitops.generation.pipeline import (
@@ -54,6 +50,8 @@ from backup2gitops.generation.pipeline import (
     account,
     place,
 )
+from backup2gitops.generation.spool import Spool
+from backup2gitops.generation.unchanged import Figures
 
 Blob = Callable[[bytes], str]
 """The blob id a repository gives some content (``adapters.git.blob_id``)."""
@@ -70,70 +68,13 @@ class Reading:
     kept: int = 0
 
 
-class _Spooled(NamedTuple):
-    """One member read, as ``_SpoolIndex.member`` gives it back. Its tar name is spooled
-    before its bytes (``offset``: the name's first byte)."""
-
-    key: str
-    """``member_records.member_key``: also the new cache's key (one string, not two)."""
-    digest: bytes
-    offset: int
-    name_size: int
-    size: int
-    copy: Copy
-
-
-_COPIES: tuple[Copy, ...] = ("unversioned", "preferred", "other")
-
-
-class _SpoolIndex:
-    """Every member read, until the stream has ended: its key (a string the new cache keeps
-    too) and, in flat arrays, its digest, offsets and copy: ~45 bytes a member beside the key,
-    where a tuple of objects each took ~200."""
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-        self._digests = bytearray()
-        self._offsets = array.array("q")
-        self._name_sizes = array.array("q")
-        self._sizes = array.array("q")
-        self._copies = bytearray()
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def add(
-        self, key: str, digest: bytes, offset: int, name_size: int, size: int, copy: Copy
-    ) -> None:
-        """One member read (the fields of ``_Spooled``, not one made per member)."""
-        if len(digest) != records.DIGEST_SIZE:
-            raise ValueError("a member digest of another size")
-        self.keys.append(key)
-        self._digests += digest
-        self._offsets.append(offset)
-        self._name_sizes.append(name_size)
-        self._sizes.append(size)
-        self._copies.append(_COPIES.index(copy))
-
-    def digest(self, position: int) -> bytes:
-        at = position * records.DIGEST_SIZE
-        return bytes(self._digests[at : at + records.DIGEST_SIZE])
-
-    def member(self, position: int) -> _Spooled:
-        return _Spooled(
-            self.keys[position],
-            self.digest(position),
-            self._offsets[position],
-            self._name_sizes[position],
-            self._sizes[position],
-            _COPIES[self._copies[position]],
-        )
-
-
 @dataclass
 class MemberPass:
-    """The archive's files for one commit (``files``), then ``cache``: the records of this
-    backup, to commit beside it at ``cache_path``."""
+    """One backup's members, in two steps: ``read`` reads the archive once (spooled, hashed,
+    the index built); then either ``unchanged`` finds it is the committed backup again (its
+    figures from the cache's header: ``generation.unchanged``), or ``files`` gives its files
+    for one commit, and ``cache`` the records to commit beside them at ``cache_path``.
+    ``close`` drops the spool."""
 
     reading: Reading
     policy: CleaningPolicy
@@ -154,59 +95,95 @@ class MemberPass:
     cache_unchanged: bool = False
     """``cache`` holds the committed cache's records, every one kept and none gone, under the
     same settings and facts: its file is the committed one (no need to write it again)."""
+    sequence: str = ""
+    """The digest of the members read (``WholeBackup.members``), once ``read``."""
+    committed_whole: WholeBackup | None = None
+    """What the committed cache says its backup was as a whole (None: no cache, or it says
+    nothing)."""
 
     @property
     def cache_path(self) -> str:
         return cache.cache_path(cluster_root(self.reading.plan.cluster).as_posix())
 
-    def files(
-        self, stream: BinaryIO, *, finish: Callable[[], None]
-    ) -> Iterator[tuple[str, bytes | None]]:
-        """Each object's file (None: the committed one stays); ``finish`` is called once the
-        stream has been read to its end (the integrity check), before the first file."""
+    def read(self, stream: BinaryIO, *, finish: Callable[[], None]) -> None:
+        """Read the archive to its end (``finish``: the integrity check), spooling and hashing
+        every member and decoding the ones the index needs."""
         old = MemberCache.parse(
             self.previous(PurePosixPath(self.cache_path)) if self.previous and self.reuse else None
         )
         if old is not None and old.settings != self.settings:
             old = None  # other settings: nothing of it can be reused
-        with tempfile.TemporaryFile(prefix="b2g-members-") as spool:
-            members, indexed = self._spool(stream, spool)
-            finish()
-            index = BackupIndex.of(item.obj for item in indexed.values() if not item.refused)
-            self._index = index
-            facts = cache.index_fingerprints(index)
-            changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
-            new = MemberCache(settings=self.settings, index=facts)
-            self.reading.plan.decoded = 0
-            root = cluster_root(self.reading.plan.cluster).as_posix()
-            for position, key in enumerate(members.keys):  # old records consumed: memory falls
-                digest = members.digest(position)
-                record = old.members.pop(key, None) if old is not None else None
-                file = record.file(root, key) if record is not None else None
-                _, space, name = key.split("\0")
-                namespace = space or None
-                if record is not None and cache.reusable(
-                    record,
-                    digest=digest,
-                    namespace=namespace,
-                    name=name,
-                    changed=changed,
-                    committed=self.committed,
-                    path=file,
-                ):
-                    self._count(record, namespace, name, spool, members, position)
-                    new.members[key] = record
-                    self.reading.kept += 1
-                    if file is not None:
-                        yield file, None
-                    continue
-                item = indexed.get(position) or self._decode(spool, members.member(position))
-                record, placed = self._place(item, digest, root, key)
+        self._old = old
+        self.committed_whole = old.whole if old is not None else None
+        self._spool = spool = Spool()
+        spool.fill(stream, report=self.reading.report, limits=self.limits, progress=self.progress)
+        finish()
+        self._index = BackupIndex.of(
+            item.obj for item in spool.indexed.values() if not item.refused
+        )
+        self._facts = cache.index_fingerprints(self._index)
+        self.sequence = spool.index.sequence()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    def unchanged(self, *, links: Collection[str] = ()) -> bool:
+        """Whether this backup is the committed one again: the same members in the same order,
+        settings and facts, on the folder the commit left (``links``: the folder's symbolic
+        links; any means no). Then ``reading`` has the commit's figures and no file is made."""
+        old, whole = self._old, self.committed_whole
+        if old is None or whole is None or links:
+            return False
+        if whole.members != self.sequence or old.index != self._facts:
+            return False
+        if whole.folder != FolderDigest.of(self.committed, leave_out=self.cache_path):
+            return False
+        figures = Figures.of_json(whole.figures)
+        if figures is None:
+            return False
+        figures.apply(self.reading.plan, self.reading.report)
+        self.reading.kept, self.reading.plan.decoded = len(self._spooled().index), 0
+        self.reading.plan.unchanged = True
+        return True
+
+    def files(self) -> Iterator[tuple[str, bytes | None]]:
+        """Each object's file (None: the committed one stays), in the archive's order."""
+        old, spool, facts = self._old, self._spooled(), self._facts
+        members, indexed = spool.index, spool.indexed
+        changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
+        new = MemberCache(settings=self.settings, index=facts)
+        self.reading.plan.decoded = 0
+        root = cluster_root(self.reading.plan.cluster).as_posix()
+        for position, key in enumerate(members.keys):  # old records consumed: memory falls
+            digest = members.digest(position)
+            record = old.members.pop(key, None) if old is not None else None
+            file = record.file(root, key) if record is not None else None
+            _, space, name = key.split("\0")
+            namespace = space or None
+            if record is not None and cache.reusable(
+                record,
+                digest=digest,
+                namespace=namespace,
+                name=name,
+                changed=changed,
+                committed=self.committed,
+                path=file,
+            ):
+                # an indexed member's refusal was counted as it was read (``item_of``)
+                self._count(record, namespace, name, None if position in indexed else position)
                 new.members[key] = record
-                self.reading.decoded += 1
-                self.reading.plan.decoded = self.reading.decoded
-                if placed is not None:
-                    yield placed
+                self.reading.kept += 1
+                if file is not None:
+                    yield file, None
+                continue
+            item = spool.item(position, self.reading.report)
+            record, placed = self._place(item, digest, root, key)
+            new.members[key] = record
+            self.reading.decoded += 1
+            self.reading.plan.decoded = self.reading.decoded
+            if placed is not None:
+                yield placed
         self.cache = new
         self.cache_unchanged = (
             old is not None
@@ -215,42 +192,14 @@ class MemberPass:
             and old.index == facts
         )
 
-    def _spool(
-        self, stream: BinaryIO, spool: BinaryIO
-    ) -> tuple[_SpoolIndex, dict[int, BackupItem]]:
-        report = self.reading.report
-        members = _SpoolIndex()
-        indexed: dict[int, BackupItem] = {}
-        offset = 0
-        for count, member in enumerate(iter_members(stream, report=report, limits=self.limits)):
-            if self.progress is not None:
-                self.progress(count + 1)
-            data, entry = member.data, member.entry
-            name = member.name.encode(errors="surrogateescape")
-            spool.write(name)
-            if entry.group_resource in INDEXED_RESOURCES:
-                indexed[count] = item_of(member, report)
-                size = 0  # decoded already: only its name is spooled
-            else:
-                spool.write(data)
-                size = len(data)
-            key = records.member_key(entry.group_resource, entry.namespace, entry.name)
-            digest = records.raw_digest(data)
-            members.add(key, digest, offset, len(name), size, entry.copy)
-            offset += len(name) + size
-        return members, indexed
-
-    @staticmethod
-    def _name(spool: BinaryIO, member: _Spooled) -> str:
-        spool.seek(member.offset)
-        return spool.read(member.name_size).decode(errors="surrogateescape")
-
-    def _decode(self, spool: BinaryIO, member: _Spooled) -> BackupItem:
-        name = self._name(spool, member)
-        data = spool.read(member.size)
-        group_resource, namespace, item_name = member.key.split("\0")
-        entry = Entry(group_resource, namespace or None, item_name, member.copy)
-        return item_of(Member(entry, name, data), self.reading.report)
+    def blob_of(self, path: str, content: bytes | None) -> str:
+        """The blob id of a file of the stream: the committed one's (None), the one ``files``
+        just made for ``path``, or worked out."""
+        if content is None:
+            return self.committed[path]
+        if self._last[0] == path:
+            return self._last[1]
+        return self.blob(content)
 
     def _place(
         self, item: BackupItem, digest: bytes, root: str, key: str
@@ -295,18 +244,14 @@ class MemberPass:
         )
         if self.written is not None:
             self.written(file, placed.obj, blob)
+        self._last = (file, blob)
         return record, (file, content)
 
     def _count(
-        self,
-        record: MemberRecord,
-        namespace: str | None,
-        name: str,
-        spool: BinaryIO,
-        members: _SpoolIndex,
-        position: int,
+        self, record: MemberRecord, namespace: str | None, name: str, position: int | None
     ) -> None:
-        """A kept member's figures, as ``_place`` counted them when it was decoded."""
+        """A kept member's figures, as ``_place`` counted them when it was decoded; its
+        refusal too, read from the spool at ``position`` (None: the read counted it)."""
         account(
             self.reading.plan,
             namespace=namespace,
@@ -315,11 +260,21 @@ class MemberPass:
             credentials=record.credentials,
             unmanaged=record.unmanaged_name(namespace, name),
         )
-        if record.refused:
+        if record.refused and position is not None:
             report = self.reading.report
             report.refused_total += 1
             if len(report.refused) < MAX_REFUSALS_LISTED:
-                member_name = self._name(spool, members.member(position))
+                member_name = self._spooled().name(position)
                 report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
 
+    def _spooled(self) -> Spool:
+        if self._spool is None:
+            raise RuntimeError("the archive is not read yet (MemberPass.read)")
+        return self._spool
+
+    _spool: Spool | None = field(default=None, init=False)
+    _old: MemberCache | None = field(default=None, init=False)
+    _facts: dict[str, str] = field(default_factory=dict, init=False)
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
+    _last: tuple[str, str] = field(default=("", ""), init=False)
+    """The last file ``_place`` made: its path and blob id (``blob_of``)."""

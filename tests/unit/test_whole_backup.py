@@ -1,0 +1,100 @@
+"""The member cache's header says what its backup was as a whole (``core.member_cache``):
+``FolderDigest`` of the folder, ``WholeBackup`` and the figures (``generation.unchanged``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backup2gitops.core.archive import ReadReport
+from backup2gitops.core.member_cache import FolderDigest, MemberCache, WholeBackup
+from backup2gitops.generation.pipeline import Plan
+from backup2gitops.generation.unchanged import Figures
+
+FILES = {f"clusters/c/namespaces/n/configmaps/c{i}.yaml": f"{i:040x}" for i in range(50)}
+
+
+def test_a_folder_digest_is_the_same_in_any_order() -> None:
+    listed = list(FILES)
+    paths = listed[1::2][::-1] + listed[::2]
+    digest = FolderDigest()
+    for path in paths:
+        digest.add(path, FILES[path])
+    assert digest.hexdigest() == FolderDigest.of(FILES, leave_out="")
+
+
+def test_a_folder_digest_sees_a_path_a_blob_a_file_more_or_less_and_leaves_one_out() -> None:
+    base = FolderDigest.of(FILES, leave_out="")
+    first = next(iter(FILES))
+    moved = {**FILES, first.replace("c0", "c00"): FILES[first]}
+    del moved[first]
+    assert FolderDigest.of(moved, leave_out="") != base
+    assert FolderDigest.of({**FILES, first: "f" * 40}, leave_out="") != base
+    assert FolderDigest.of({**FILES, "clusters/c/x.yaml": "0" * 40}, leave_out="") != base
+    assert (
+        FolderDigest.of({**FILES, "clusters/c/x.yaml": "0" * 40}, leave_out="clusters/c/x.yaml")
+        == base
+    )
+    # the path and the blob id are not one text: moving a character across them is seen
+    assert FolderDigest.of({"a": "bc"}, leave_out="") != FolderDigest.of({"ab": "c"}, leave_out="")
+
+
+def plan() -> tuple[Plan, ReadReport]:
+    made = Plan(cluster="c", objects=3, excluded=2, excluded_by_reason={"b": 1, "a": 1})
+    made.kinds.update({("ConfigMap", "team"): 2, ("Namespace", "(cluster)"): 1})
+    made.credentials, made.credentials_total = ["ConfigMap team/x: data.password"], 4
+    made.unmanaged, made.unmanaged_names = 2, ["ConfigMap team/x"]
+    made.kept_foreign, made.missing_entries, made.missing_entries_total = 1, ["k: y.yaml"], 3
+    report = ReadReport(items=5, refused=["'resources/x': path_mismatch"], refused_total=1)
+    return made, report
+
+
+def test_figures_go_through_the_header_and_back() -> None:
+    made, report = plan()
+    header = MemberCache(
+        settings="s", whole=WholeBackup("m", "f", Figures.of(made, report).to_json())
+    )
+    parsed = MemberCache.parse(header.dump())
+    assert parsed is not None and parsed.whole is not None
+    assert (parsed.whole.members, parsed.whole.folder) == ("m", "f")
+    figures = Figures.of_json(parsed.whole.figures)
+    assert figures is not None
+    again, read = Plan(cluster="c"), ReadReport(items=5)
+    figures.apply(again, read)
+    for name in (
+        "objects",
+        "excluded",
+        "excluded_by_reason",
+        "kinds",
+        "credentials",
+        "credentials_total",
+        "unmanaged",
+        "unmanaged_names",
+        "kept_foreign",
+        "missing_entries",
+        "missing_entries_total",
+    ):
+        assert getattr(again, name) == getattr(made, name), name
+    assert (read.refused, read.refused_total, read.items) == (report.refused, 1, 5)
+
+
+def test_a_header_without_a_whole_backup_is_still_a_cache() -> None:
+    parsed = MemberCache.parse(b'{"format":3,"settings":"s","index":{}}\n')
+    assert parsed is not None and parsed.whole is None
+
+
+def test_figures_of_another_shape_are_none() -> None:
+    made, report = plan()
+    good = Figures.of(made, report).to_json()
+    bad: list[dict[str, Any]] = [
+        {**good, "objects": "3"},
+        {**good, "objects": True},
+        {**good, "kinds": [["ConfigMap", "team", 2, 1]]},
+        {**good, "kinds": None},
+        {**good, "excluded_by_reason": {"a": -1}},
+        {**good, "credentials": "x"},
+        {k: v for k, v in good.items() if k != "refused_total"},
+    ]
+    assert Figures.of_json(good) is not None
+    assert [Figures.of_json(one) for one in bad] == [None] * len(bad)
+    assert WholeBackup.of_json({"members": "m", "folder": "f", "figures": []}) is None
+    assert WholeBackup.of_json("x") is None
