@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backup2gitops.adapters.storage import StorageError
+from backup2gitops.adapters.storage import StorageError, put_unless_changed
 from backup2gitops.core import events, health
 from backup2gitops.core.events import Event, HealthReported
 from backup2gitops.core.health import CommitMark
@@ -105,12 +105,10 @@ def record_transition(
             logger.warning("previous health state unreadable; treating as unknown")
     if not health.has_changed(previous, report):
         return None
-    body = report.model_dump_json().encode()
     try:
-        if info is None:
-            ctx.store.put_bytes(key, body, if_none_match=True)
-        else:
-            ctx.store.put_bytes(key, body, if_match=info.etag)
+        put_unless_changed(
+            ctx.store, key, report.model_dump_json().encode(), etag=info.etag if info else None
+        )
     except StorageError as exc:  # PreconditionFailed included: another run announced it
         logger.info("health state not written; not announcing", extra={"reason": str(exc)})
         return None

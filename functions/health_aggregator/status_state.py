@@ -22,7 +22,13 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from backup2gitops.adapters.storage import NotFound, ObjectStore, PreconditionFailed, StorageError
+from backup2gitops.adapters.storage import (
+    NotFound,
+    ObjectStore,
+    PreconditionFailed,
+    StorageError,
+    put_unless_changed,
+)
 from backup2gitops.core import events, status
 from backup2gitops.core.alerts import Alert
 from backup2gitops.core.errors import Conflict
@@ -97,12 +103,8 @@ def remember_drift(
     )
     if updated is None:
         return False
-    body = updated.model_dump_json().encode()
     try:
-        if etag is None:
-            ctx.store.put_bytes(key, body, if_none_match=True)
-        else:
-            ctx.store.put_bytes(key, body, if_match=etag)
+        put_unless_changed(ctx.store, key, updated.model_dump_json().encode(), etag=etag)
     except PreconditionFailed as exc:
         raise Conflict(
             "drift_notes_busy", f"the drift notes of {drifted.cluster} changed meanwhile"

@@ -15,6 +15,7 @@ from backup2gitops.adapters.storage import (
     ObjectStore,
     PreconditionFailed,
     StorageError,
+    put_unless_changed,
 )
 from tests.e2e.stores import minio_and_store_fixtures
 
@@ -76,6 +77,16 @@ def test_conditional_puts_are_enforced(store: ObjectStore) -> None:
     with pytest.raises(PreconditionFailed):
         store.put_bytes("state/s.json", b"3", if_match=first.etag)  # stale etag
     assert store.read_bytes("state/s.json") == b"2" and second.etag != first.etag
+
+
+def test_put_unless_changed_writes_only_over_the_version_read(store: ObjectStore) -> None:
+    first = put_unless_changed(store, "state/n.json", b"1", etag=None)  # none read: create it
+    with pytest.raises(PreconditionFailed):  # someone created it since "none" was read
+        put_unless_changed(store, "state/n.json", b"2", etag=None)
+    second = put_unless_changed(store, "state/n.json", b"2", etag=first.etag)
+    with pytest.raises(PreconditionFailed):  # written since the first version was read
+        put_unless_changed(store, "state/n.json", b"3", etag=first.etag)
+    assert store.read_bytes("state/n.json") == b"2" and second.etag != first.etag
 
 
 @pytest.mark.parametrize("key", ["../escape", "/abs", "a/../../b", "a/./b", ""])

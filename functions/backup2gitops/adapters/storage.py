@@ -111,6 +111,16 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+def put_unless_changed(
+    store: ObjectStore, key: str, data: bytes, *, etag: str | None
+) -> ObjectInfo:
+    """Write ``data`` at ``key`` over the version read (``etag``), or as a new object when none
+    was (None): ``PreconditionFailed`` when someone wrote or created it since."""
+    if etag is None:
+        return store.put_bytes(key, data, if_none_match=True)
+    return store.put_bytes(key, data, if_match=etag)
+
+
 class FileStore:
     """A directory as a bucket: ``file:///srv/backups`` is bucket ``backups``."""
 

@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-
-from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.adapters.receivers.base import WebReceiver, post_json, reveal
 from backup2gitops.config.receivers import AlertmanagerReceiverConfig
 from backup2gitops.core.alerts import Alert
 
@@ -46,7 +44,7 @@ def _absolute(url: str) -> str:
     return url if "://" in url else f"urn:backup2gitops:{url.strip('/').replace('/', ':')}"
 
 
-class AlertmanagerReceiver:
+class AlertmanagerReceiver(WebReceiver):
     repeat_firing = True
 
     def __init__(
@@ -60,14 +58,10 @@ class AlertmanagerReceiver:
         timeout_s: float = 10.0,
         health_url: str | None = None,
     ) -> None:
-        self.name = name
-        self.url = url.rstrip("/")
-        self.health_url = health_url
+        super().__init__(name=name, url=url.rstrip("/"), timeout_s=timeout_s, health_url=health_url)
         self.bearer_token = bearer_token
         self.firing_ttl_s = firing_ttl_s
         self.generator_url = generator_url
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
 
     @classmethod
     def from_config(

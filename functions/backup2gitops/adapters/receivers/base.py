@@ -198,21 +198,29 @@ def headline(alert: Alert) -> str:
     return f"[{state}] {alert.alertname} {where}: {alert.summary}"
 
 
-class MessageWebhookReceiver:
+class WebReceiver:
+    """A receiver that posts each alert to ``url`` (``post_json``): one HTTP session for all its
+    sends, ``timeout_s`` for each; ``health_url`` is what the health check probes (None: none)."""
+
+    repeat_firing = False
+
+    def __init__(
+        self, *, name: str, url: str, timeout_s: float = 10.0, health_url: str | None = None
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.health_url = health_url
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+
+class MessageWebhookReceiver(WebReceiver):
     """Posts one JSON message per alert to a webhook URL that is itself a credential.
 
     Subclasses name the ``service`` and build the message (``to_message``); Slack and Teams.
     """
 
-    repeat_firing = False
     service: ClassVar[str]
-
-    def __init__(self, *, name: str, url: str, timeout_s: float = 10.0) -> None:
-        self.name = name
-        self.url = url
-        self.health_url: str | None = None
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
 
     @staticmethod
     def to_message(alert: Alert) -> dict[str, Any]:

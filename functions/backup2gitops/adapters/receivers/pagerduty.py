@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
-from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.adapters.receivers.base import WebReceiver, post_json, reveal
 from backup2gitops.config.receivers import PAGERDUTY_EVENTS_URL as EVENTS_URL
 from backup2gitops.config.receivers import PagerDutyReceiverConfig
 from backup2gitops.core.alerts import Alert
@@ -40,9 +38,7 @@ def to_event(alert: Alert, *, routing_key: str, source: str) -> dict[str, Any]:
     return body
 
 
-class PagerDutyReceiver:
-    repeat_firing = False
-
+class PagerDutyReceiver(WebReceiver):
     def __init__(
         self,
         *,
@@ -52,13 +48,9 @@ class PagerDutyReceiver:
         source: str = "backup2gitops",
         timeout_s: float = 10.0,
     ) -> None:
-        self.name = name
+        super().__init__(name=name, url=url, timeout_s=timeout_s)
         self.routing_key = routing_key
-        self.url = url
         self.source = source
-        self.health_url: str | None = None
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
 
     @classmethod
     def from_config(

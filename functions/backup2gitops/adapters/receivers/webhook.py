@@ -20,9 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
-from backup2gitops.adapters.receivers.base import post_json, reveal
+from backup2gitops.adapters.receivers.base import WebReceiver, post_json, reveal
 from backup2gitops.config.receivers import WebhookReceiverConfig
 from backup2gitops.core.alerts import Alert
 
@@ -63,9 +61,7 @@ def to_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-class WebhookReceiver:
-    repeat_firing = False
-
+class WebhookReceiver(WebReceiver):
     def __init__(
         self,
         *,
@@ -75,12 +71,8 @@ class WebhookReceiver:
         timeout_s: float = 10.0,
         health_url: str | None = None,
     ) -> None:
-        self.name = name
-        self.url = url
+        super().__init__(name=name, url=url, timeout_s=timeout_s, health_url=health_url)
         self.secret = secret
-        self.health_url = health_url
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
 
     @classmethod
     def from_config(
