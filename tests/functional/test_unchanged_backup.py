@@ -238,3 +238,21 @@ def test_a_header_that_says_nothing_usable_means_the_pass(tmp_path: Path, change
     run(fresh, rich(), backup_id="b2")
     assert folder_tree(bare) == folder_tree(fresh)  # the cache written whole again
     assert run(bare, rich(), backup_id="b3").plan.unchanged
+
+
+def test_records_that_do_not_read_under_a_good_header_mean_every_member_decoded(
+    tmp_path: Path,
+) -> None:
+    """The header alone is read first (what an unchanged backup needs); a backup that goes
+    through the pass reads the records, and records that do not read are no cache."""
+    bare = init_bare(tmp_path / "r.git")
+    items = rich()
+    run(bare, items, backup_id="b1")
+    header = git(bare, "show", f"main:{CACHE}").partition("\n")[0]
+    commit_by_hand(bare, tmp_path / "hand", CACHE, f"{header}\nnot a record\n".encode())
+    changed = [*items[:-2], configmap("c3", "edited"), items[-1]]
+    outcome = run(bare, changed, backup_id="b2")
+    assert not outcome.plan.unchanged and outcome.plan.decoded == len(items)
+    fresh = init_bare(tmp_path / "fresh.git")
+    run(fresh, changed, backup_id="b2")
+    assert folder_tree(bare) == folder_tree(fresh)

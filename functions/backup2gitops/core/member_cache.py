@@ -148,9 +148,10 @@ class MemberCache:
         return out.getvalue()
 
     @classmethod
-    def parse(cls, data: bytes | None) -> MemberCache | None:
+    def parse(cls, data: bytes | None, *, records: bool = True) -> MemberCache | None:
         """The cache in ``data``; None when there is none, it is of another format, or it
-        cannot be trusted whole. Never raises."""
+        cannot be trusted whole. Never raises. ``records=False`` reads the header alone (no
+        member records: what an unchanged backup needs of it)."""
         if not data:
             return None
         try:
@@ -166,7 +167,7 @@ class MemberCache:
             of_line = MemberRecord.of_line
             members = dict(
                 of_line(line.decode(errors="surrogateescape").rstrip("\n"))
-                for line in stream
+                for line in (stream if records else ())
                 if line != b"\n"
             )
         except (ValueError, KeyError, TypeError):

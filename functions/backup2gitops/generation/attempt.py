@@ -69,7 +69,8 @@ def commit_on(
         tip.change(job.root) as change,
         job.read(reading, change.committed, folder.files, written) as members,
     ):
-        if members.unchanged(links=folder.links):  # the committed folder is this backup's
+        unchanged = members.unchanged(links=folder.links)
+        if unchanged:  # the committed folder is this backup's: nothing to stream
             check_count(reading.report, job.claims)
             changes: list[tree_diff.FileChange] = []
             compared = (
@@ -96,7 +97,8 @@ def commit_on(
             return Made(would, message=message), reading
         parent = tip.commit or ""
         commit = change.commit(message)
-    made_tree = tip.tree(job.root, commit)  # its id alone: no listing of every file
+    # the folder's tree id alone (no listing of every file); an unchanged one is the tip's
+    made_tree = folder.tree if unchanged else tip.tree(job.root, commit)
     if compared is not None:
         compared = dataclasses.replace(compared, commit=commit, previous=parent)
     return Made(

@@ -108,12 +108,13 @@ class MemberPass:
     def read(self, stream: BinaryIO, *, finish: Callable[[], None]) -> None:
         """Read the archive to its end (``finish``: the integrity check), spooling and hashing
         every member and decoding the ones the index needs."""
-        old = MemberCache.parse(
+        data = (
             self.previous(PurePosixPath(self.cache_path)) if self.previous and self.reuse else None
         )
+        old = MemberCache.parse(data, records=False)  # its records are read if they are needed
         if old is not None and old.settings != self.settings:
             old = None  # other settings: nothing of it can be reused
-        self._old = old
+        self._old, self._old_data = old, data if old is not None else None
         self.committed_whole = old.whole if old is not None else None
         self._spool = spool = Spool()
         spool.fill(stream, report=self.reading.report, limits=self.limits, progress=self.progress)
@@ -149,7 +150,8 @@ class MemberPass:
 
     def files(self) -> Iterator[tuple[str, bytes | None]]:
         """Each object's file (None: the committed one stays), in the archive's order."""
-        old, spool, facts = self._old, self._spooled(), self._facts
+        old, spool, facts = MemberCache.parse(self._old_data), self._spooled(), self._facts
+        self._old_data = None
         members, indexed = spool.index, spool.indexed
         changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
         new = MemberCache(settings=self.settings, index=facts)
@@ -274,6 +276,9 @@ class MemberPass:
 
     _spool: Spool | None = field(default=None, init=False)
     _old: MemberCache | None = field(default=None, init=False)
+    """The committed cache's header (its settings are these)."""
+    _old_data: bytes | None = field(default=None, init=False)
+    """The committed cache's bytes, until ``files`` reads its records."""
     _facts: dict[str, str] = field(default_factory=dict, init=False)
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
     _last: tuple[str, str] = field(default=("", ""), init=False)
