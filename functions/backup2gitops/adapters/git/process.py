@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -70,7 +71,7 @@ class GitRunner:
     ) -> Done:
         """``git args``; ``GitError`` (classified) when it fails and ``check``, always when it
         outlives ``timeout_s``."""
-        process = subprocess.Popen(
+        process = _Child(
             self._argv(args, git_dir),
             cwd=cwd,
             env=self._environ(),
@@ -99,7 +100,7 @@ class GitRunner:
     def start(self, *args: str, git_dir: Path, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         """A long-running ``git args`` fed on its standard input (``git fast-import``); end it
         with ``finish``."""
-        return subprocess.Popen(
+        return _Child(
             self._argv(args, git_dir),
             env=self._environ(),
             stdin=subprocess.PIPE,
@@ -134,6 +135,33 @@ class GitRunner:
             return error
         cause = redact(git_cause(stderr), self.secret) or f"git {what} failed"
         return GitError(error.code, f"{error.message}: {cause}", retryable=error.retryable)
+
+
+class _Child(subprocess.Popen[bytes]):
+    """A git process whose end, awaited with a deadline, is seen the moment it comes: on a
+    pidfd (Linux), where ``Popen.wait(timeout)`` polls with sleeps growing to 50 ms (~70 ms
+    of an unchanged backup's 14 git commands went to those sleeps)."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        if timeout is not None and self.returncode is None:
+            _until_exit(self, timeout)
+        return super().wait(timeout)
+
+
+def _until_exit(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Return when ``process`` has ended (not reaped yet); ``TimeoutExpired`` at ``timeout``.
+    Without pidfds, nothing: ``Popen.wait`` then waits its own way."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        return
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(max(0.0, timeout) * 1000):
+            raise subprocess.TimeoutExpired(process.args, timeout)
+    finally:
+        os.close(pidfd)
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
