@@ -18,6 +18,7 @@ from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.generation import reading
+from tests.functional.generate_cli import generate_report
 from tests.functional.test_member_cache import (
     CACHE,
     ROOT,
@@ -256,3 +257,16 @@ def test_records_that_do_not_read_under_a_good_header_mean_every_member_decoded(
     fresh = init_bare(tmp_path / "fresh.git")
     run(fresh, changed, backup_id="b2")
     assert folder_tree(bare) == folder_tree(fresh)
+
+
+def test_the_cli_says_how_much_of_a_backup_it_decoded(tmp_path: Path) -> None:
+    """``generate``'s report: every member decoded the first time, none the second, and the
+    second was the committed backup again."""
+    backup = tmp_path / "backup.tar.gz"
+    backup.write_bytes(tarball(rich()))
+    bare = init_bare(tmp_path / "r.git")
+    first = generate_report(tmp_path, backup, bare, "--backup-id", "b1")
+    again = generate_report(tmp_path, backup, bare, "--backup-id", "b2")
+    assert (first["decoded"], first["unchanged"]) == (len(rich()), False)
+    assert (again["decoded"], again["unchanged"]) == (0, True)
+    assert again["objects"] == first["objects"] and not again["noop"]

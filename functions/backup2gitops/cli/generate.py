@@ -328,6 +328,8 @@ def run(args: argparse.Namespace) -> int:
         "unmanaged_names": plan.unmanaged_names,
         "kept_foreign": plan.kept_foreign,
         "missing_entries": plan.missing_entries,
+        "decoded": plan.decoded,
+        "unchanged": plan.unchanged,
     }
     if outcome.commit.dry_run:
         report["dry_run"] = True
