@@ -75,6 +75,9 @@ def test_figures_go_through_the_header_and_back() -> None:
     ):
         assert getattr(again, name) == getattr(made, name), name
     assert (read.refused, read.refused_total, read.items) == (report.refused, 1, 5)
+    # in the order a full run counted them: the reply and the event list them so
+    assert list(again.excluded_by_reason) == ["b", "a"]
+    assert list(again.kinds) == list(made.kinds)
 
 
 def test_a_header_without_a_whole_backup_is_still_a_cache() -> None:

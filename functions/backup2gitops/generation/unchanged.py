@@ -48,8 +48,8 @@ class Figures:
         return cls(
             objects=plan.objects,
             excluded=plan.excluded,
-            excluded_by_reason=dict(sorted(plan.excluded_by_reason.items())),
-            kinds=sorted((kind, namespace, n) for (kind, namespace), n in plan.kinds.items()),
+            excluded_by_reason=dict(plan.excluded_by_reason),  # in the order counted
+            kinds=[(kind, namespace, n) for (kind, namespace), n in plan.kinds.items()],
             credentials=list(plan.credentials),
             credentials_total=plan.credentials_total,
             unmanaged=plan.unmanaged,
