@@ -96,6 +96,17 @@ class Inflated:
         self._buffer, self._at = b"", 0
         return b"".join(parts)
 
+    def take_padded(self, size: int, padding: int) -> bytes | None:
+        """The next ``size`` bytes, then ``padding`` bytes passed; None where the stream ends
+        first (``take`` and ``skip`` in one call: a tar member's data)."""
+        at = self._at
+        end = at + size
+        if end + padding <= len(self._buffer):
+            self._at = end + padding
+            return self._buffer[at:end]
+        data = self.take(size)
+        return data if len(data) == size and self.skip(padding) else None
+
     def skip(self, size: int) -> bool:
         """Pass ``size`` bytes; False where the stream ends first."""
         at = self._at + size
