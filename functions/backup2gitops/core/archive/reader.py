@@ -259,4 +259,4 @@ def _digest(key: tuple[str, str, str]) -> bytes:
     """An object key as 16 bytes: the emitted set costs ~100 bytes an object, not ~300."""
     group_resource, namespace, name = key
     text = f"{group_resource}\0{namespace}\0{name}"
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return hashlib.blake2b(text.encode(errors="surrogateescape"), digest_size=16).digest()
