@@ -15,10 +15,13 @@ from typing import BinaryIO
 
 from backup2gitops.core.archive.format import ArchiveError, ArchiveLimits
 
-_READ = 64 * 1024
-"""Compressed bytes read at a time."""
-_INFLATE = 64 * 1024
-"""The most one zlib call produces: a decompression bomb comes out a slice at a time, metered."""
+_READ = 16 * 1024
+"""Compressed bytes read at a time. zlib copies the input it has not used yet after each call
+(``unconsumed_tail``): a JSON backup inflates ~30x, so a 64 KiB read was copied ~15 times over."""
+_INFLATE = 32 * 1024
+"""The most one zlib call produces: a decompression bomb comes out a slice at a time, metered.
+32 KiB is the first block of CPython's zlib output buffer: a slice of it is that block, where
+a larger slice is two blocks joined (a copy of every inflated byte)."""
 
 
 class Inflated:
