@@ -32,8 +32,10 @@ ends early -- even at a member boundary -- or that carries data after a corrupt 
 ``ArchiveError("truncated")``.
 
 The layers under it: ``gzip_stream`` inflates and meters the bytes, ``tar_headers`` parses each
-member's header (without ``tarfile``, four times the cost per member); this module walks the
-members, guards each one and keeps what the backup holds.
+member's header (without ``tarfile``, four times the cost per member; a plain one at C's speed,
+``tar_headers._plain``); this module walks the members, guards each one and keeps what the
+backup holds. A member's name is checked and classified once per folder (``_place``): the
+members of one resource and namespace share all but their last segment.
 """
 
 from __future__ import annotations
