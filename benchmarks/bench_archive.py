@@ -4,6 +4,11 @@ Not a test. Run: ``python benchmarks/bench_archive.py [--objects N] [--velero]``
 Objects are generated lazily and the archive goes to a temporary file, so the memory figures show
 what the writer and reader hold, not the backup. Each phase runs twice: once timed, once under
 tracemalloc (which slows Python down several times) for its peak.
+
+Then the generator's read of an archive before it knows what changed (``--hash-sizes``, each
+archive of ``corpus.objects`` written by ``corpus.write_archive``, as ``run.py``'s): every member
+read by ``iter_members``, its key made and its raw bytes digested (``member_records``), the
+least CPU time of ``--runs``. ``--hash-only`` prints that alone.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from corpus import objects, write_archive
+
+from backup2gitops.core import member_records
 from backup2gitops.core.archive import (
     ArchiveWriter,
     BackupItem,
@@ -69,11 +78,49 @@ def read_members(path: Path) -> int:
         return sum(1 for _ in iter_members(stream))
 
 
+def read_hashed(path: Path) -> int:
+    """What the generator reads of every member before it knows what changed: the member, its
+    key and the digest of its raw bytes."""
+    with path.open("rb") as stream:
+        count = 0
+        for member in iter_members(stream):
+            entry = member.entry
+            member_records.member_key(entry.group_resource, entry.namespace, entry.name)
+            member_records.raw_digest(member.data)
+            count += 1
+        return count
+
+
+def hashed(sizes: list[int], runs: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            path = Path(folder) / f"{size}.tar.gz"
+            with path.open("wb") as stream:
+                write_archive(stream, objects(size))
+            times = []
+            for _ in range(runs):
+                cpu = time.process_time()
+                count = read_hashed(path)
+                times.append(time.process_time() - cpu)
+            best = min(times)
+            print(
+                f"read + key + digest, {count:,} members ({path.stat().st_size / 2**20:.2f} MiB): "
+                f"CPU {best:.4f} s (min of {runs}; median {sorted(times)[runs // 2]:.4f})  "
+                f"{best / count * 1e6:.2f} us a member"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--velero", action="store_true", help="also write -preferredversion copies")
+    parser.add_argument("--hash-sizes", type=int, nargs="*", default=[10_000, 50_000])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--hash-only", action="store_true", help="only the read + key + digest")
     args = parser.parse_args()
+    if args.hash_only:
+        hashed(args.hash_sizes, args.runs)
+        return
     print(
         f"objects: {args.objects}  velero duplicates: {args.velero}  "
         f"python {sys.version.split()[0]}"
@@ -113,6 +160,7 @@ def main() -> None:
             "(iter_members: headers, gzip, checks; no JSON)"
         )
     print(f"ru_maxrss (whole process, peak): {_rss_mib():.1f} MiB")
+    hashed(args.hash_sizes, args.runs)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,16 @@ for (_group, _kind), _resource in repo_layout.WELL_KNOWN.items():
     _RESOURCES_OF_GROUP[_group] = _RESOURCES_OF_GROUP.get(_group, frozenset()) | {_resource}
 
 
+def _is_utf8(text: str) -> bool:
+    """Whether a name read from the archive was UTF-8 (a tar name of other bytes reads with
+    them escaped as lone surrogates, which no file name of the repository can hold)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
     """Why the member's path is not to be trusted for ``obj``, or None.
 
@@ -132,6 +142,8 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
         ):
             if value is not None:
                 repo_layout.check_segment(value, what=what)
+                if not value.isascii() and not _is_utf8(value):
+                    return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
     except repo_layout.UnsafeName as exc:
         return f"unsafe_name: {exc}"
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
