@@ -222,7 +222,7 @@ def parse_config(
     import yaml
     from pydantic import ValidationError
 
-    from backup2gitops.config.model import Config
+    from backup2gitops.config.model import validate_config
     from backup2gitops.core.yaml_errors import describe_parse_error
 
     env = environ if environ is not None else os.environ
@@ -237,7 +237,7 @@ def parse_config(
         raise ConfigError("the configuration must be a YAML mapping")
     expanded = _expand_tree(raw, env, ())
     try:
-        return Config.model_validate(_apply_overrides(expanded, env))
+        return validate_config(_apply_overrides(expanded, env))
     except ValidationError as exc:
         raise ConfigError(describe_error(exc, _overrides(env))) from exc
 
