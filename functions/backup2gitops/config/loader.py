@@ -223,12 +223,13 @@ def parse_config(
     from pydantic import ValidationError
 
     from backup2gitops.config.model import validate_config
-    from backup2gitops.core.yaml_errors import describe_parse_error
 
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
+        from backup2gitops.core.yaml_errors import describe_parse_error
+
         hint = ""
         if "${" in text:
             hint = ' (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")'
