@@ -91,13 +91,12 @@ def resolve_source(
     """(open the tarball, cluster if known, backup id, what the producer claims: the native
     manifest's or ``velero-backup.json``'s counts and time, which the guards check -- as
     backup-complete reads them)."""
-    from backup2gitops.adapters.storage import open_store
-    from backup2gitops.config import load_config
-    from backup2gitops.core.backup_manifest import parse_manifest
-    from backup2gitops.core.velero_backup import velero_claims
     from backup2gitops.generation import Claims
 
-    if source.startswith("s3://"):
+    if source.startswith("s3://"):  # each kind of source imports only what reads it
+        from backup2gitops.adapters.storage import open_store
+        from backup2gitops.config import load_config
+
         bucket_and_key = source[5:]
         bucket, _, key = bucket_and_key.partition("/")
         config = load_config(args.config)
@@ -109,6 +108,8 @@ def resolve_source(
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
+            from backup2gitops.core.backup_manifest import parse_manifest
+
             manifest = parse_manifest(manifest_path.read_bytes())
             archive = path / manifest.archive.key
             claims = Claims(
@@ -123,6 +124,8 @@ def resolve_source(
         velero_json = path / "velero-backup.json"
         if not velero_json.is_file():
             return (lambda: archive.open("rb")), None, backup_id, Claims()
+        from backup2gitops.core.velero_backup import velero_claims
+
         velero = velero_claims(velero_json.read_bytes())  # ValueError: not a finished backup
         velero_archive = path / f"{velero.name}.tar.gz" if velero.name else archive
         if velero_archive.is_file():

@@ -15,7 +15,9 @@ The loader's names come with the package (it imports no model until it parses); 
 are loaded when first used (PEP 562 ``__getattr__``, as pydantic and Powertools do for theirs):
 a function's module imports ``ConfigError`` or ``load_config`` without building the models,
 which pydantic builds with their core modules (cleaning, drift, archive, units) when a
-configuration is first loaded, or a model first named.
+configuration is first loaded, or a model first named. Each section's validator is built when
+first used: a file is validated section by section (``model.validate_config``, the errors
+``Config`` gives), so a file that sets ``git`` alone builds ``git``'s models only.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class BackupsConfig(Strict):
 
 
 class BackupCompleteConfig(Strict):
-    webhook_token: SecretRef = SecretRef(env="BACKUP2GITOPS_WEBHOOK_TOKEN")
+    webhook_token: SecretRef = SecretRef.model_construct(env="BACKUP2GITOPS_WEBHOOK_TOKEN")
     allow_unauthenticated: bool = Field(
         default=False,
         description="accept webhooks without a token when none is configured (demo only); "

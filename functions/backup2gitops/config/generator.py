@@ -104,8 +104,8 @@ class UnitsConfig(Strict):
         "https:// or ssh, never with credentials",
     )
     branch: str | None = Field(default=None, description="their branch (default: git.branch)")
-    flux: FluxConfig = FluxConfig()
-    argocd: ArgoCdConfig = ArgoCdConfig()
+    flux: FluxConfig = FluxConfig.model_construct()
+    argocd: ArgoCdConfig = ArgoCdConfig.model_construct()
 
 
 _AGE_RECIPIENT = r"^age1[0-9a-z]{20,}$"

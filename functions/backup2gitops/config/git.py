@@ -18,7 +18,7 @@ class ReviewConfig(Strict):
     mode: Literal["none", "github", "gitlab"] = "none"
     api_url: PlainUrl | None = None
     project: str | None = Field(default=None, description="owner/repo (GitHub) or project id/path")
-    token: SecretRef = SecretRef(env="BACKUP2GITOPS_REVIEW_TOKEN")
+    token: SecretRef = SecretRef.model_construct(env="BACKUP2GITOPS_REVIEW_TOKEN")
 
     @model_validator(mode="after")
     def _project_for_mode(self) -> ReviewConfig:
@@ -36,7 +36,7 @@ class GitConfig(Strict):
     branch: str = "main"
     author_name: str = "backup2gitops"
     author_email: str = "backup2gitops@localhost"
-    token: SecretRef = SecretRef(env="BACKUP2GITOPS_GIT_TOKEN")
+    token: SecretRef = SecretRef.model_construct(env="BACKUP2GITOPS_GIT_TOKEN")
     token_user: str = Field(default="x-access-token", description="HTTPS user for the token")
     push_attempts: int = Field(default=5, ge=1, le=50)
     cache_dir: Path | None = Field(default=None, description="where working clones live")
@@ -55,4 +55,4 @@ class GitConfig(Strict):
         le=3600,
         description="how long pushes that lost a race to another cluster's are retried",
     )
-    review: ReviewConfig = ReviewConfig()
+    review: ReviewConfig = ReviewConfig.model_construct()

@@ -222,13 +222,14 @@ def parse_config(
     import yaml
     from pydantic import ValidationError
 
-    from backup2gitops.config.model import Config
-    from backup2gitops.core.yaml_errors import describe_parse_error
+    from backup2gitops.config.model import validate_config
 
     env = environ if environ is not None else os.environ
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
+        from backup2gitops.core.yaml_errors import describe_parse_error
+
         hint = ""
         if "${" in text:
             hint = ' (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")'
@@ -237,7 +238,7 @@ def parse_config(
         raise ConfigError("the configuration must be a YAML mapping")
     expanded = _expand_tree(raw, env, ())
     try:
-        return Config.model_validate(_apply_overrides(expanded, env))
+        return validate_config(_apply_overrides(expanded, env))
     except ValidationError as exc:
         raise ConfigError(describe_error(exc, _overrides(env))) from exc
 

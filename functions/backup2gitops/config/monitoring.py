@@ -31,7 +31,7 @@ class HealthConfig(Strict):
         default="https://kubernetes.default.svc",
         description="the API server (in-cluster default); its CA and token come from the pod",
     )
-    kubernetes_token: SecretRef = SecretRef(
+    kubernetes_token: SecretRef = SecretRef.model_construct(
         file=Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     )
     kubernetes_ca: Path | None = Field(
@@ -70,7 +70,7 @@ class HealthConfig(Strict):
 class RouteConfig(BaseModel):
     """A node of the routing tree (Alertmanager's semantics, see ``core.routing``)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     receivers: list[str] = Field(default_factory=list)
     match: dict[str, str | list[str]] = Field(
         default_factory=dict,
@@ -110,18 +110,20 @@ class IdempotencyConfig(Strict):
 
 class AlertsConfig(Strict):
     receivers: list[ReceiverConfig] = Field(
-        default_factory=lambda: list[ReceiverConfig]([ConsoleReceiverConfig(name="console")]),
+        default_factory=lambda: list[ReceiverConfig](
+            [ConsoleReceiverConfig.model_construct(name="console")]
+        ),
         description="where alerts go; 'type' picks the receiver and its settings",
     )
     routes: list[RouteConfig] = Field(
-        default_factory=lambda: [RouteConfig(receivers=["console"])],
+        default_factory=lambda: [RouteConfig.model_construct(receivers=["console"])],
         description="the routing tree's top level; an alert no route matches is only logged",
     )
     types: list[str] = Field(default_factory=list, description="extra event types to consume")
     open_prefix: str = Field(
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
-    idempotency: IdempotencyConfig = IdempotencyConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig.model_construct()
     deliveries_prefix: str = Field(
         default="state/deliveries/",
         description="one empty object per delivery (receiver, outcome, alert): what "

@@ -27,8 +27,8 @@ class StorageConfig(Strict):
     region: str | None = None
     verify_tls: bool = True
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    access_key: SecretRef = SecretRef(env="AWS_ACCESS_KEY_ID")
-    secret_key: SecretRef = SecretRef(env="AWS_SECRET_ACCESS_KEY")
+    access_key: SecretRef = SecretRef.model_construct(env="AWS_ACCESS_KEY_ID")
+    secret_key: SecretRef = SecretRef.model_construct(env="AWS_SECRET_ACCESS_KEY")
     health_url: PlainUrl | None = Field(
         default=None, description="MinIO only: base URL whose /minio/health/cluster is checked"
     )

@@ -35,9 +35,14 @@ __all__ = [
 
 
 class Strict(BaseModel):
-    """A configuration section: an unknown key is an error (a typo must not pass silently)."""
+    """A configuration section: an unknown key is an error (a typo must not pass silently).
 
-    model_config = ConfigDict(extra="forbid")
+    Its validator is built when first used (``defer_build``), not when its module is imported:
+    ``config.model.validate_config`` builds the sections a file holds, and the defaults are made
+    with ``model_construct`` (the values validation would make: tests/unit/test_config.py).
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class FieldProblem(Backup2GitopsError, ValueError):

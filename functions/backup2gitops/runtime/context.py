@@ -18,10 +18,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backup2gitops.adapters.storage import ObjectStore, open_store
 from backup2gitops.config import load_config
 
 if TYPE_CHECKING:  # the event catalog loads with the first event, not with the CLI's context
+    from backup2gitops.adapters.storage import ObjectStore  # with the first store asked for
     from backup2gitops.config import Config
     from backup2gitops.core.events import Event
 
@@ -48,6 +48,8 @@ class FunctionContext:
 
     @cached_property
     def store(self) -> ObjectStore:
+        from backup2gitops.adapters.storage import open_store
+
         return self._store if self._store is not None else open_store(self.config.storage)
 
     def store_for(self, bucket: str) -> ObjectStore | None:
@@ -59,6 +61,8 @@ class FunctionContext:
             return None
         stores: dict[str, ObjectStore] = self.warm.setdefault("velero_stores", {})
         if bucket not in stores:
+            from backup2gitops.adapters.storage import open_store
+
             settings = self.config.storage.model_copy(update={"url": f"s3://{bucket}"})
             stores[bucket] = open_store(settings)
         return stores[bucket]
