@@ -276,7 +276,7 @@ class GenerationJob:
         if folder is None or members.cache is None:
             return
         for path in shared.foreign if shared is not None else ():
-            folder.add(path, members.committed[path])
+            folder.add(path, members.committed.get(path, ""))
         members.cache.whole = WholeBackup(
             members=members.sequence,
             folder=folder.hexdigest(),

@@ -197,8 +197,8 @@ class MemberPass:
     def blob_of(self, path: str, content: bytes | None) -> str:
         """The blob id of a file of the stream: the committed one's (None), the one ``files``
         just made for ``path``, or worked out."""
-        if content is None:
-            return self.committed[path]
+        if content is None:  # committed: else the change set refuses it (unsafe_path)
+            return self.committed.get(path, "")
         if self._last[0] == path:
             return self._last[1]
         return self.blob(content)
