@@ -39,6 +39,7 @@ pytestmark = pytest.mark.e2e
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TOKEN = "tracing-e2e-token"
 DRIFTED = f"process {events.GITOPS_DRIFTED}"
+HEALTH_STATE = "state/health.json"  # health.state_key's default
 
 
 def wait(condition: Callable[[], Any], *, what: str, timeout: float = 120) -> Any:
@@ -52,6 +53,17 @@ def traces(query: str, service: str, operation: str | None = None) -> list[dict[
     answer = requests.get(query + "/api/traces", params=params, timeout=10)
     answer.raise_for_status()
     return list(answer.json()["data"] or [])
+
+
+def baseline_health(store: FileStore) -> Callable[[], bool]:
+    """Whether health-aggregator has recorded a report that knows the baseline b1."""
+
+    def recorded() -> bool:
+        return store.stat(HEALTH_STATE) is not None and b"backup b1" in store.read_bytes(
+            HEALTH_STATE
+        )
+
+    return recorded
 
 
 def trace(query: str, trace_id: str) -> dict[str, Any]:
@@ -106,6 +118,10 @@ def test_one_trace_from_the_minio_webhook_to_the_commit_and_the_alert(
 
             post(backup(store, "b1", BASE, T0))
             wait(lambda: commits(remote) == 1, what="the baseline commit")
+            # b2 lands once the baseline's health run has recorded its report: a run that
+            # sees b2 landed and not yet committed (months past the lag: the watchdog) says
+            # unhealthy, and b2's own run then announces a change in b2's trace (a 7th span)
+            wait(baseline_health(store), what="the baseline's health report")
             post(backup(store, "b2", [*BASE, ADMIN], T0 + timedelta(hours=1)))
             wait(lambda: commits(remote) == 2, what="the drift commit")
             wait(
