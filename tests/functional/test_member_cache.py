@@ -166,7 +166,10 @@ def run(
     backup_id: str,
     policy: CleaningPolicy | None = None,
     member_cache: bool = True,
+    **options: Any,
 ) -> generation.Outcome:
+    """``items`` as one backup committed to ``bare``; ``options``: other ``GenerationJob``
+    fields (``dry_run``, ``compare``, ``record_unchanged``...)."""
     data = tarball(items)
     return generation.generate(
         archive=lambda: io.BytesIO(data),
@@ -182,6 +185,7 @@ def run(
         policy=policy or CleaningPolicy(),
         claims=generation.Claims(items=len(items), complete=True),
         member_cache=member_cache,
+        **options,
     )
 
 

@@ -6,7 +6,6 @@ settings, a cache that says nothing or lies in its shape) sends it through the p
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 from backup2gitops import generation
-from backup2gitops.adapters.git import GitRemote
 from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.generation import reading
@@ -29,6 +27,7 @@ from tests.functional.test_member_cache import (
     git,
     init_bare,
     item,
+    run,
     statefulset,
     tarball,
 )
@@ -72,27 +71,6 @@ def rich() -> list[BackupItem]:
         *(configmap(f"c{i}") for i in range(4)),
         deployment(),
     ]
-
-
-def run(
-    bare: Path, items: list[BackupItem], *, backup_id: str, **options: Any
-) -> generation.Outcome:
-    data = tarball(items)
-    return generation.generate(
-        archive=lambda: io.BytesIO(data),
-        remote=GitRemote(
-            url=str(bare),
-            branch="main",
-            cache_dir=bare.parent / f"{bare.name}-clones",
-            author_name="t",
-            author_email="t@example.com",
-        ),
-        cluster="prod",
-        backup_id=backup_id,
-        policy=options.pop("policy", None) or CleaningPolicy(),
-        claims=generation.Claims(items=len(items), complete=True),
-        **options,
-    )
 
 
 def message(bare: Path) -> str:
