@@ -146,8 +146,7 @@ class Spool:
         if done is not None:
             return done
         member = self.index.member(position)
-        self.file.seek(member.offset)
-        name = self.file.read(member.name_size).decode(errors="surrogateescape")
+        name = self.name(position)  # the file is then at the member's bytes
         data = self.file.read(member.size)
         group_resource, namespace, item_name = member.key.split("\0")
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
