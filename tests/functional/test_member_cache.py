@@ -139,6 +139,21 @@ def widget() -> BackupItem:
     return item("widgets.example.com", obj)
 
 
+def counted() -> list[BackupItem]:
+    """What a commit message counts besides the objects: credentials in clear (a ConfigMap),
+    an object managed by Flux (the others are changed by hand), an excluded Event, and a file
+    name the layout escapes (its path is kept in the record)."""
+    secret = configmap("creds")
+    secret.obj["data"] = {"password": "hunter2hunter2", "token": "abcdefghijklmnopqrstuvwxyz012345"}
+    flux = configmap("synced")
+    flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}
+    event = item(
+        "events",
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "team"}},
+    )
+    return [secret, flux, event, configmap("kustomization")]
+
+
 def tarball(items: list[BackupItem]) -> bytes:
     out = io.BytesIO()
     with ArchiveWriter(out) as writer:
@@ -338,16 +353,7 @@ def test_a_corrupt_cache_means_a_full_run(tmp_path: Path, content: bytes) -> Non
 def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
     """FORMAT 3's compact records (a shared shape, an unmanaged flag, credentials kept) count
     every kept member as a full run counts it: credentials in clear, by hand, exclusions."""
-    secret = configmap("creds", "hunter2hunter2")
-    secret.obj["data"] = {"password": "hunter2hunter2", "token": "abcdefghijklmnopqrstuvwxyz012345"}
-    flux = configmap("synced")
-    flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}
-    event = item(
-        "events",
-        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "team"}},
-    )
-    escaped = configmap("kustomization")  # a file name the layout escapes: its path is kept
-    items = [secret, flux, event, escaped, *(configmap(f"c{i}") for i in range(3)), deployment()]
+    items = [*counted(), *(configmap(f"c{i}") for i in range(3)), deployment()]
     outcome, daily = daily_equals_fresh(tmp_path, items, items)
     assert outcome.plan.decoded == 0
     assert outcome.plan.credentials_total == 2

@@ -22,11 +22,11 @@ from tests.functional.test_member_cache import (
     ROOT,
     commit_by_hand,
     configmap,
+    counted,
     deployment,
     folder_tree,
     git,
     init_bare,
-    item,
     run,
     statefulset,
     tarball,
@@ -48,24 +48,13 @@ FIGURES = (
 
 
 def rich() -> list[BackupItem]:
-    """Credentials in clear, an object managed by Flux, an excluded Event, a name the layout
-    escapes, an object whose path lies (refused as it is read), a StatefulSet, a Deployment."""
-    secret = configmap("creds")
-    secret.obj["data"] = {"password": "hunter2hunter2", "token": "abcdefghijklmnopqrstuvwxyz012345"}
-    flux = configmap("synced")
-    flux.obj["metadata"]["labels"] = {"kustomize.toolkit.fluxcd.io/name": "apps"}
-    event = item(
-        "events",
-        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "team"}},
-    )
+    """What the commit message counts (``counted``), an object whose path lies (refused as it
+    is read), a StatefulSet, a Deployment."""
     liar = statefulset(["data"])
     liar.obj["metadata"]["name"] = "not-its-path"
     liar = BackupItem(liar.group_resource, liar.namespace, "pg-2", liar.obj)
     return [
-        secret,
-        flux,
-        event,
-        configmap("kustomization"),
+        *counted(),
         liar,
         statefulset(["data"]),
         *(configmap(f"c{i}") for i in range(4)),
