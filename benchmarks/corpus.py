@@ -123,11 +123,21 @@ def configmap(i: int, *, changed: bool = False) -> dict[str, Any]:
     }
 
 
-def objects(count: int, *, changed_every: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``count`` objects, a third of each kind; every ``changed_every``-th one edited."""
+def objects(
+    count: int, *, changed_every: int = 0, spread: bool = False
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``count`` objects, a third of each kind, in 50 namespaces (``team-{i % 50}``); one in
+    ``changed_every`` edited: every ``changed_every``-th one (with 100, all in ``team-0``: a
+    day's changes in the namespace being deployed to), or with ``spread`` one in each run of
+    ``changed_every``, at a position that moves by one each run (with 100, in every namespace)."""
     makers = (deployment, service, configmap)
     for i in range(count):
-        changed = changed_every > 0 and i % changed_every == 0
+        if spread:
+            changed = (
+                changed_every > 0 and i % changed_every == (i // changed_every) % changed_every
+            )
+        else:
+            changed = changed_every > 0 and i % changed_every == 0
         yield KINDS[i % 3], makers[i % 3](i, changed=changed)
 
 

@@ -12,7 +12,11 @@ with its peak RSS (``os.wait4``: the child and the largest of its own children, 
   cache, unpacked by ``tar``) + ``git init``,
   ``git add -A``, ``git commit``, ``git push`` to a new bare repository: what git itself needs;
 - ``fast_import``: the same files as one ``git fast-import`` stream into a new repository, pushed;
-- ``daily``: the next backup with 1 % of the objects edited, onto the fresh remote's commit;
+- ``daily``: the next backup with 1 % of the objects edited, onto the fresh remote's commit
+  (``corpus.objects``: they are all in one namespace of 50, as a day's deployments are);
+- ``daily_spread``: the same with the edits spread over every namespace (a fresh export and
+  then that backup, on a remote of its own): not a target; what a day that touches every
+  namespace costs, since the member cache keeps one file per namespace;
 - ``unchanged``: one more backup with the same content (the empty trailer commit);
 - ``redelivery``: that backup delivered again (a no-op; the CLI still plans it for its report);
 - ``redelivery_fn``: the same, as gitops-generator runs it (``generation.generate`` without
@@ -123,9 +127,9 @@ def environment(tmp: Path) -> dict[str, str]:
     return env | GIT_ENV | {"PYTHONPATH": str(ROOT / "functions"), "HOME": str(tmp)}
 
 
-def write_backup(path: Path, count: int, *, changed_every: int = 0) -> None:
+def write_backup(path: Path, count: int, *, changed_every: int = 0, spread: bool = False) -> None:
     with path.open("wb") as stream:
-        write_archive(stream, objects(count, changed_every=changed_every))
+        write_archive(stream, objects(count, changed_every=changed_every, spread=spread))
 
 
 def generate(
@@ -159,6 +163,8 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
     base, daily = tmp / f"base-{count}.tar.gz", tmp / f"daily-{count}.tar.gz"
     write_backup(base, count)
     write_backup(daily, count, changed_every=100)
+    spread = tmp / f"spread-{count}.tar.gz"
+    write_backup(spread, count, changed_every=100, spread=True)
     samples: dict[str, list[Run]] = {}
     for r in range(repeat):
         work = tmp / f"{count}-{r}"
@@ -203,6 +209,12 @@ def one_size(count: int, *, repeat: int, tmp: Path, env: dict[str, str]) -> dict
             "< fast-import.stream && git --git-dir fi.git push -q fi-remote.git main"
         )
         samples.setdefault("fast_import", []).append(child(["sh", "-c", script], env=env, cwd=work))
+
+        # the daily case again with the changes in every namespace, on a remote of its own
+        spread_remote, spread_cache = work / "spread.git", work / "spread-cache"
+        git("init", "-q", "--bare", "--initial-branch=main", str(spread_remote), env=env)
+        generate(base, remote=spread_remote, cache=spread_cache, backup_id="s1", env=env)
+        record("daily_spread", spread, "s2", remote=spread_remote, cache=spread_cache)
     figures: dict[str, Any] = {"objects": count, "archive_mb": round(base.stat().st_size / 1e6, 2)}
     for case, runs in samples.items():
         seconds = statistics.median(run.seconds for run in runs)
@@ -300,7 +312,7 @@ def print_table(result: dict[str, Any]) -> None:
     for figures in result["sizes"]:
         n = figures["objects"]
         cases = ("fresh", "floor", "fast_import", "daily", "unchanged", "redelivery")
-        for case in (*cases, "redelivery_fn"):
+        for case in (*cases, "redelivery_fn", "daily_spread"):
             f = figures[case]
             note = ""
             if case == "fresh":
@@ -422,6 +434,15 @@ def print_targets(result: dict[str, Any]) -> None:
         print(
             f"{what:<48} {limit:>7.2f}{unit} {wall:>7.2f}{unit} {_verdict(wall, limit):<16} "
             f"{cpu_text:>8} {_verdict(cpu, limit)}"
+        )
+    print()
+    for figures in result["sizes"]:  # not a target: the daily case's changes in every namespace
+        spread, fresh = figures["daily_spread"], figures["fresh"]
+        print(
+            f"{figures['objects']:,} daily, spread over every namespace (not a target): "
+            f"{spread['seconds']:.2f} s (CPU {spread['cpu_s']:.2f} s), "
+            f"{spread['seconds'] / max(fresh['seconds'], 1e-3):.2f}x fresh "
+            f"(CPU {spread['cpu_s'] / max(fresh['cpu_s'], 1e-3):.2f}x)"
         )
 
 

@@ -21,6 +21,9 @@ from backup2gitops.core.cleaning import CleaningPolicy
 
 ROOT = "clusters/prod"
 CACHE = f"{ROOT}/.backup2gitops/members.cache"
+"""The header; each namespace's records are in a file of their own (``SHARD``)."""
+SHARDS = f"{ROOT}/.backup2gitops/members"
+TEAM = f"{SHARDS}/team.cache"
 
 
 def item(group_resource: str, obj: dict[str, Any]) -> BackupItem:
@@ -240,7 +243,52 @@ def test_one_changed_member_rewrites_exactly_its_file(tmp_path: Path) -> None:
     outcome, daily = daily_equals_fresh(tmp_path, first, second)
     assert outcome.plan.decoded == 1
     assert (outcome.commit.added, outcome.commit.changed, outcome.commit.removed) == (0, 1, 0)
-    assert changed_files(daily) == {f"{ROOT}/namespaces/team/configmaps/c7.yaml", CACHE}
+    assert changed_files(daily) == {f"{ROOT}/namespaces/team/configmaps/c7.yaml", CACHE, TEAM}
+
+
+def other(name: str, namespace: str, value: str = "v") -> BackupItem:
+    changed = configmap(name, value)
+    changed.obj["metadata"]["namespace"] = namespace
+    return item("configmaps", changed.obj)
+
+
+def test_a_changed_namespace_rewrites_its_shard_and_no_other(tmp_path: Path) -> None:
+    """The records are in one file per namespace: a backup that changed one namespace writes
+    the header and that namespace's file; the others' blobs stay (no record read twice)."""
+    first = [other(f"c{i}", f"ns-{i % 3}") for i in range(9)]
+    first.append(
+        item("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-0"}})
+    )
+    second = [*first]
+    second[4] = other("c4", "ns-1", "edited")
+    outcome, daily = daily_equals_fresh(tmp_path, first, second)
+    assert outcome.plan.decoded == 1
+    shards = git(daily, "ls-tree", "--name-only", "main", f"{SHARDS}/").split()
+    assert shards == [f"{SHARDS}/{name}.cache" for name in ("_cluster", "ns-0", "ns-1", "ns-2")]
+    assert changed_files(daily) == {
+        f"{ROOT}/namespaces/ns-1/configmaps/c4.yaml",
+        CACHE,
+        f"{SHARDS}/ns-1.cache",
+    }
+
+
+def test_a_corrupt_shard_decodes_its_namespace_again(tmp_path: Path) -> None:
+    """A shard that does not parse, or holds another namespace's records (moved by hand),
+    adds no record: that namespace's members are decoded again, the others kept, and the
+    folder is a full run's."""
+    items = [other(f"c{i}", f"ns-{i % 2}") for i in range(6)]
+    daily = init_bare(tmp_path / "daily.git")
+    run(daily, items, backup_id="b1")
+    ns1 = git(daily, "show", f"main:{SHARDS}/ns-1.cache").encode()
+    commit_by_hand(daily, tmp_path / "hand", f"{SHARDS}/ns-0.cache", b"garbage\n" + ns1)
+    outcome = run(daily, items, backup_id="b2")
+    assert outcome.plan.decoded == 3  # ns-0's three, whose records are gone
+    fresh = init_bare(tmp_path / "fresh.git")
+    run(fresh, items, backup_id="b2")
+    assert folder_tree(daily) == folder_tree(fresh)
+    commit_by_hand(daily, tmp_path / "hand2", f"{SHARDS}/ns-0.cache", ns1)
+    assert run(daily, items, backup_id="b3").plan.decoded == 3
+    assert folder_tree(daily) == folder_tree(fresh)
 
 
 def test_an_unchanged_backup_decodes_nothing_and_writes_nothing(tmp_path: Path) -> None:
@@ -258,7 +306,8 @@ def test_a_member_gone_and_nothing_decoded_rewrites_the_cache(tmp_path: Path) ->
     outcome, daily = daily_equals_fresh(tmp_path, first, first[1:])
     assert outcome.plan.decoded == 0
     gone = f"{ROOT}/namespaces/team/configmaps/c0.yaml"
-    assert changed_files(daily) == {gone, f"{ROOT}/namespaces/team/kustomization.yaml", CACHE}
+    kustomization = f"{ROOT}/namespaces/team/kustomization.yaml"
+    assert changed_files(daily) == {gone, kustomization, CACHE, TEAM}
 
 
 def test_a_kept_member_counts_as_changed_by_hand_as_a_full_run_counts_it(tmp_path: Path) -> None:
@@ -351,17 +400,18 @@ def test_a_corrupt_cache_means_a_full_run(tmp_path: Path, content: bytes) -> Non
 
 
 def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
-    """FORMAT 3's compact records (a shared shape, an unmanaged flag, credentials kept) count
-    every kept member as a full run counts it: credentials in clear, by hand, exclusions."""
+    """FORMAT 3's compact records, one file per namespace in FORMAT 4 (a shared shape, an
+    unmanaged flag, credentials kept) count every kept member as a full run counts it:
+    credentials in clear, by hand, exclusions."""
     items = [*counted(), *(configmap(f"c{i}") for i in range(3)), deployment()]
     outcome, daily = daily_equals_fresh(tmp_path, items, items)
     assert outcome.plan.decoded == 0
     assert outcome.plan.credentials_total == 2
     assert outcome.plan.excluded == 1
     assert outcome.plan.unmanaged == 6
-    cache = git(daily, "show", f"main:{CACHE}")
-    header, *lines = cache.splitlines()
-    assert '"format":3' in header
+    header, *rest = git(daily, "show", f"main:{CACHE}").splitlines()
+    assert '"format":4' in header and rest == []
+    lines = git(daily, "show", f"main:{TEAM}").splitlines()
     assert len(lines) == len(items)
     assert all(line.count("\t") == 11 for line in lines)
     paths = [line.split("\t")[9] for line in lines]
@@ -377,7 +427,7 @@ def test_without_the_cache_every_member_is_decoded_and_none_is_written(tmp_path:
     run(bare, items, backup_id="b1", member_cache=False)
     outcome = run(bare, copy.deepcopy(items), backup_id="b2", member_cache=False)
     assert outcome.plan.decoded == 1
-    assert CACHE not in git(bare, "ls-tree", "-r", "--name-only", "main")
+    assert ".backup2gitops" not in git(bare, "ls-tree", "-r", "--name-only", "main")
 
 
 def commit_by_hand(bare: Path, work: Path, path: str, content: bytes) -> None:

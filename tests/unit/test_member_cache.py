@@ -24,6 +24,18 @@ WRITTEN = MemberRecord(
 EXCLUDED = MemberRecord(records.raw_digest(b"d2"), "v1", "Event", excluded="builtin:events")
 
 
+def written(cache: MemberCache) -> tuple[bytes, dict[str, bytes]]:
+    """The cache's files as the generator writes them: the header, and each shard's file."""
+    return cache.dump(), {shard: cache.dump_shard(keys) for shard, keys in cache.shards().items()}
+
+
+def read_back(header: bytes, shards: dict[str, bytes]) -> MemberCache | None:
+    parsed = MemberCache.parse(header)
+    for shard, data in shards.items() if parsed is not None else ():
+        assert parsed is not None and parsed.read_shard(shard, data) is not None
+    return parsed
+
+
 def reusable(record: MemberRecord | None, **overrides: Any) -> bool:
     arguments: dict[str, Any] = {
         "digest": record.digest if record else records.raw_digest(b"d"),
@@ -138,12 +150,60 @@ def test_dump_and_parse_round_trip_deterministically() -> None:
         records.member_key("deployments.apps", "team", "web"),
     )
     cache = MemberCache(settings="s", index={"k": "v"}, members={b: WRITTEN, a: EXCLUDED})
-    data = cache.dump()
-    assert MemberCache.parse(data) == cache
+    header, shards = written(cache)
+    assert list(shards) == ["team"] and shards["team"].count(b"\n") == 2
+    assert b"\n" not in header.rstrip(b"\n")  # the header is one line: no record in it
+    assert read_back(header, shards) == cache
     again = MemberCache(settings="s", index={"k": "v"}, members={a: EXCLUDED, b: WRITTEN})
-    assert again.dump() == data
-    assert again.dump(drain=True) == data
+    assert written(again) == (header, shards)
+    assert again.dump_shard(again.shards()["team"], drain=True) == shards["team"]
     assert again.members == {}  # drained as it was written
+
+
+def test_each_namespace_has_a_shard_file_of_its_own() -> None:
+    """Cluster-scoped members go to ``_cluster``; a namespace that is not a DNS label (a
+    name from the archive) to a digest of it, never a path of its own."""
+    odd = "../../x"
+    keys = [
+        records.member_key("configmaps", "team", "c"),
+        records.member_key("configmaps", "team-2", "c"),
+        records.member_key("namespaces", None, "team"),
+        records.member_key("configmaps", odd, "c"),
+    ]
+    cache = MemberCache(settings="s", members=dict.fromkeys(keys, EXCLUDED))
+    shards = cache.shards()
+    hashed = mc.shard_of(odd)
+    assert sorted(shards) == sorted(["team", "team-2", "_cluster", hashed])
+    assert hashed.startswith("_") and len(hashed) == 17 and "/" not in hashed
+    assert mc.shard_of("Team") != "Team" and mc.shard_of("a" * 64) != "a" * 64
+    assert mc.shard_path("clusters/c", "team") == "clusters/c/.backup2gitops/members/team.cache"
+    files = [mc.shard_path("clusters/c", shard) for shard in shards]
+    files += [
+        "clusters/c/.backup2gitops/members.cache",
+        "clusters/c/.backup2gitops/members/x/y.cache",
+    ]
+    assert mc.shards_in(files, "clusters/c") == {
+        shard: mc.shard_path("clusters/c", shard) for shard in shards
+    }
+
+
+def test_a_shard_holding_another_namespaces_record_adds_none() -> None:
+    """A shard file that says more than its namespace (moved or edited by hand) cannot be
+    trusted: none of its records is read, so its members are decoded again."""
+    cache = MemberCache(
+        settings="s",
+        members={
+            records.member_key("configmaps", "team", "a"): EXCLUDED,
+            records.member_key("configmaps", "other", "b"): EXCLUDED,
+        },
+    )
+    header, shards = written(cache)
+    parsed = MemberCache.parse(header)
+    assert parsed is not None
+    assert parsed.read_shard("team", shards["team"] + shards["other"]) is None
+    assert parsed.read_shard("other", shards["team"]) is None
+    assert parsed.members == {}
+    assert parsed.read_shard("team", shards["team"]) == 1
 
 
 def test_awkward_text_round_trips() -> None:
@@ -165,9 +225,9 @@ def test_awkward_text_round_trips() -> None:
     cache = MemberCache(
         settings="s", members={key: record, records.member_key("a", None, odd): refused}
     )
-    data = cache.dump()
-    assert data.count(b"\n") == 3
-    assert MemberCache.parse(data) == cache
+    header, shards = written(cache)
+    assert [data.count(b"\n") for data in shards.values()] == [1, 1]
+    assert read_back(header, shards) == cache
     assert record.unmanaged_name("n", odd) == f"ConfigMap n/{odd}"
     assert refused.unmanaged_name(None, odd) is None
 
@@ -186,16 +246,17 @@ def test_records_share_what_they_have_in_common() -> None:
             )
             for i in range(3)
         },
-    ).dump()
-    parsed = MemberCache.parse(data)
+    )
+    parsed = read_back(*written(data))
     assert parsed is not None
     shapes = {id(record.shape) for record in parsed.members.values()}
     assert len(shapes) == 1
     assert all(len(record.digest) == records.DIGEST_SIZE for record in parsed.members.values())
 
 
-def test_a_cache_of_format_2_is_no_cache() -> None:
-    """What the generator committed before FORMAT 3 (JSON rows): a full run, never an error."""
+def test_a_cache_of_format_2_or_3_is_no_cache() -> None:
+    """What the generator committed before FORMAT 4 (every record in the header's file, as
+    JSON rows or tab-separated lines): a full run, never an error."""
     old = (
         b'{"format":2,"settings":"s","index":{}}\n'
         b'["configmaps\\u0000n\\u0000c","4512a525a2a851f8ebb8cadf22c30b3b","v1","ConfigMap",'
@@ -203,6 +264,10 @@ def test_a_cache_of_format_2_is_no_cache() -> None:
         b'"fe818c0904651f79807188cc8e6d3b372111847a","ConfigMap",[],false,"ConfigMap n/c"]\n'
     )
     assert MemberCache.parse(old) is None
+    three = b'{"format":3,"settings":"s","index":{}}\n'
+    assert MemberCache.parse(three) is None
+    record = records.member_key("configmaps", "n", "c")
+    assert MemberCache.parse(three + EXCLUDED.line(record).encode() + b"\n") is None
 
 
 @pytest.mark.parametrize(
@@ -213,28 +278,35 @@ def test_a_cache_of_format_2_is_no_cache() -> None:
         b"not json",
         b"[]",
         b'{"format": 999, "settings": "s", "index": {}}\n',
-        b'{"format": 3, "settings": "s"}\n',
-        b'{"format": 3, "settings": "s", "index": {"k": 1}}\n',
-        b'{"format": 3, "settings": "s", "index": {}}\nk\n',
-        b'{"format": 3, "settings": "s", "index": {}}\n' + b"\t" * 11 + b"\n",
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\t\t\t\n",  # neither
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\tx\treason\t\t\t\n",  # flags
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 8 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # short
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\tp\tb1\t\n",  # blob
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\tr\\q\t\t\t\n",  # escape
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t[1]\n",
-        b'{"format": 3, "settings": "s", "index": {}}\n'
-        b"c\tn\tk\t" + b"zz" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # hex
+        b'{"format": 4, "settings": "s"}\n',
+        b'{"format": 4, "settings": "s", "index": {"k": 1}}\n',
+        b'{"format": 4, "settings": "s", "index": {}}\nk\n',
     ],
 )
 def test_a_missing_or_corrupt_cache_is_no_cache(data: bytes | None) -> None:
     assert MemberCache.parse(data) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"k\n",
+        b"\t" * 11 + b"\n",
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\t\t\t\n",  # neither
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\tx\treason\t\t\t\n",  # flags
+        b"c\tn\tk\t" + b"ab" * 8 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # short
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\t\tp\tb1\t\n",  # blob
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\tr\\q\t\t\t\n",  # escape
+        b"c\tn\tk\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t[1]\n",
+        b"c\tn\tk\t" + b"zz" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n",  # hex
+    ],
+)
+def test_a_corrupt_shard_adds_no_record(data: bytes) -> None:
+    cache = MemberCache(settings="s")
+    good = b"c\tn\tj\t" + b"ab" * 16 + b"\tv1\tConfigMap\t?\t\treason\t\t\t\n"
+    assert cache.read_shard("n", good + data) is None
+    assert cache.members == {}
+    assert cache.read_shard("n", good) == 1
 
 
 def test_settings_digest_depends_on_every_part_and_their_order() -> None:
@@ -250,10 +322,10 @@ def test_a_file_at_its_keys_natural_path_is_not_written_out() -> None:
     assert records.natural_path("clusters/c", records.member_key("namespaces", None, "team")) == (
         "clusters/c/cluster-scoped/namespaces/team.yaml"
     )
-    data = MemberCache(settings="s", members={key: natural}).dump()
-    assert b"\t=\t" in data
-    assert WRITTEN.path is not None and WRITTEN.path.encode() not in data
-    parsed = MemberCache.parse(data)
+    header, shards = written(MemberCache(settings="s", members={key: natural}))
+    assert b"\t=\t" in shards["team"]
+    assert WRITTEN.path is not None and WRITTEN.path.encode() not in shards["team"]
+    parsed = read_back(header, shards)
     assert parsed is not None and parsed.members[key] == natural
     assert EXCLUDED.file("clusters/c", key) is None
     arguments: dict[str, Any] = {

@@ -81,7 +81,7 @@ def test_figures_go_through_the_header_and_back() -> None:
 
 
 def test_a_header_without_a_whole_backup_is_still_a_cache() -> None:
-    parsed = MemberCache.parse(b'{"format":3,"settings":"s","index":{}}\n')
+    parsed = MemberCache.parse(b'{"format":4,"settings":"s","index":{}}\n')
     assert parsed is not None and parsed.whole is None
 
 

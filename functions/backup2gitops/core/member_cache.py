@@ -2,11 +2,14 @@
 
 Pure: no I/O; only the standard library.
 
-Beside each backup commit the generator keeps, in the cluster's folder (``CACHE_PATH``), one
-record per archive member: the digest of its raw bytes, what it became (the file and its blob
-id, or why it was excluded), and what the commit message counts of it (kind, credentials in
-clear). The next backup hashes every member as it streams; a member is decoded, cleaned and
-serialised again only when ``reusable`` says no:
+Beside each backup commit the generator keeps, in the cluster's folder
+(``.backup2gitops/``), one record per archive member: the digest of its raw bytes, what it
+became (the file and its blob id, or why it was excluded), and what the commit message counts
+of it (kind, credentials in clear). The records are in one file per namespace
+(``members/<namespace>.cache``, ``shard_of``), so a backup that changed a few namespaces
+rewrites their files, not every record; the header (``members.cache``: the settings, the
+facts, the whole backup) is one small file. The next backup hashes every member as it
+streams; a member is decoded, cleaned and serialised again only when ``reusable`` says no:
 
 - its bytes changed (or it is new);
 - the settings changed: ``MemberCache.settings`` is a digest of everything else that shapes the
@@ -22,11 +25,14 @@ serialised again only when ``reusable`` says no:
   hand, or another commit since): the tree, not the cache, is the truth.
 
 A cache that is missing, unreadable or of another format is no cache: every member is decoded
-(``parse`` returns None, never raises).
+(``parse`` returns None, never raises). A shard file that does not parse, or holds a record of
+another namespace, adds no record (``read_shard``): its members are decoded and it is written
+again.
 
 The header also says what the backup was as a whole (``WholeBackup``): a digest of its members
 (names, raw digests, in the archive's order), a digest of the cluster's folder as the commit
-left it (``FolderDigest``: every file's path and blob id, the cache itself left out) and the
+left it (``FolderDigest``: every file's path and blob id, the shard files included, the header
+left out) and the
 commit's figures. A backup with the same members, under the same settings, on a folder that is
 still that folder, is that commit's folder again: the generator skips the per-member pass and
 takes the figures from the header (``generation.unchanged``).
@@ -37,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -47,17 +54,50 @@ from backup2gitops.core.cleaning.schema_defaults import DefaultsNode
 from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.units import GENERATOR_FOLDER
 
-FORMAT: Final = 3
+FORMAT: Final = 4
 """2: each record says whether a person changed the object by hand; 3: one tab-separated line
-per record, held compactly once read (``MemberRecord``). A cache of another format is no cache."""
+per record, held compactly once read (``MemberRecord``); 4: the header alone in ``CACHE_FILE``,
+the records in one file per namespace (``shard_of``). A cache of another format is no cache."""
 CACHE_FILE: Final = "members.cache"
 """Not ``.yaml``/``.json``: no GitOps tool reads it as a manifest (Argo CD's directory source
 reads ``*.json``)."""
+SHARD_FOLDER: Final = "members"
+_CLUSTER_SHARD: Final = "_cluster"
+_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def cache_path(cluster_root: str) -> str:
-    """``clusters/<cluster>/.backup2gitops/members.cache``."""
+    """``clusters/<cluster>/.backup2gitops/members.cache``: the header."""
     return f"{cluster_root}/{GENERATOR_FOLDER}/{CACHE_FILE}"
+
+
+def shard_path(cluster_root: str, shard: str) -> str:
+    """``clusters/<cluster>/.backup2gitops/members/<shard>.cache``: one namespace's records."""
+    return f"{cluster_root}/{GENERATOR_FOLDER}/{SHARD_FOLDER}/{shard}.cache"
+
+
+def shard_of(namespace: str) -> str:
+    """The file a namespace's records are in: the namespace's own name when it is one a
+    Kubernetes namespace can have (a DNS label), ``_cluster`` for the cluster-scoped members,
+    else ``_`` and a digest of the name (which comes from the archive: never a path of its
+    own). No label starts with ``_``: the three never meet."""
+    if not namespace:
+        return _CLUSTER_SHARD
+    if _LABEL.fullmatch(namespace):
+        return namespace
+    return (
+        "_" + hashlib.blake2b(namespace.encode(errors="surrogateescape"), digest_size=8).hexdigest()
+    )
+
+
+def shards_in(files: Iterable[str], cluster_root: str) -> dict[str, str]:
+    """The shard files among a folder's ``files``: shard name -> path."""
+    prefix, suffix = f"{cluster_root}/{GENERATOR_FOLDER}/{SHARD_FOLDER}/", ".cache"
+    return {
+        path[len(prefix) : -len(suffix)]: path
+        for path in files
+        if path.startswith(prefix) and path.endswith(suffix) and "/" not in path[len(prefix) :]
+    }
 
 
 @dataclass(frozen=True)
@@ -119,12 +159,9 @@ class MemberCache:
     whole: WholeBackup | None = None
     """What the backup was as a whole; None in a cache written before it was known."""
 
-    def dump(self, *, drain: bool = False) -> bytes:
-        """Deterministic bytes: the same cache is the same blob (an unchanged backup writes
-        none). A header line (JSON: format, settings, index), then one tab-separated line per
-        member, sorted by key: diffable, and read back one line at a time. Written into one
-        buffer, line by line (no list of lines beside it); ``drain`` empties ``members`` as
-        it goes, so the records' memory falls while the buffer's grows."""
+    def dump(self) -> bytes:
+        """The header file: one line of JSON (format, settings, index, whole). Deterministic:
+        the same cache is the same blob."""
         header: dict[str, Any] = {
             "format": FORMAT,
             "settings": self.settings,
@@ -137,26 +174,35 @@ class MemberCache:
                 "folder": whole.folder,
                 "figures": whole.figures,
             }
+        return _line(header).encode() + b"\n"
+
+    def shards(self) -> dict[str, list[str]]:
+        """The records' keys by the shard they are written to (``shard_of``), each sorted."""
+        found: dict[str, list[str]] = {}
+        for key in sorted(self.members):
+            found.setdefault(shard_of(key.split("\0", 2)[1]), []).append(key)
+        return found
+
+    def dump_shard(self, keys: Iterable[str], *, drain: bool = False) -> bytes:
+        """The shard file of ``keys`` (sorted): one tab-separated line per record, diffable,
+        read back one line at a time. ``drain`` empties ``members`` of them as it goes."""
         out = io.BytesIO()
-        out.write(_line(header).encode())
-        out.write(b"\n")
         members = self.members
         take = members.pop if drain else members.__getitem__
-        for key in sorted(members):
+        for key in keys:
             out.write(take(key).line(key).encode(errors="surrogateescape"))
             out.write(b"\n")
         return out.getvalue()
 
     @classmethod
-    def parse(cls, data: bytes | None, *, records: bool = True) -> MemberCache | None:
-        """The cache in ``data``; None when there is none, it is of another format, or it
-        cannot be trusted whole. Never raises. ``records=False`` reads the header alone (no
-        member records: what an unchanged backup needs of it)."""
+    def parse(cls, data: bytes | None) -> MemberCache | None:
+        """The cache whose header is ``data``, with no records yet (``read_shard`` adds
+        them); None when there is none, it is of another format, or it cannot be trusted.
+        Never raises."""
         if not data:
             return None
         try:
-            stream = io.BytesIO(data)  # shares ``data``'s buffer: no copy of the file
-            header = json.loads(stream.readline())
+            header = json.loads(data)
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 return None
             settings, index = header["settings"], header["index"]
@@ -164,16 +210,29 @@ class MemberCache:
                 return None
             if not all(isinstance(v, str) for v in index.values()):
                 return None
-            of_line = MemberRecord.of_line
-            members = dict(
+        except (ValueError, KeyError, TypeError):
+            return None
+        whole = WholeBackup.of_json(header.get("whole"))
+        return cls(settings=settings, index=index, whole=whole)
+
+    def read_shard(self, shard: str, data: bytes) -> int | None:
+        """Add the records of the shard file ``shard`` (its name) holding ``data``; how many.
+        None, and nothing added, when a line does not parse or holds a record of another
+        shard: that file cannot be trusted, its members are decoded again. Never raises."""
+        of_line = MemberRecord.of_line
+        try:
+            found = dict(
                 of_line(line.decode(errors="surrogateescape").rstrip("\n"))
-                for line in (stream if records else ())
+                for line in io.BytesIO(data)  # shares ``data``'s buffer: no copy of the file
                 if line != b"\n"
             )
         except (ValueError, KeyError, TypeError):
             return None
-        whole = WholeBackup.of_json(header.get("whole"))
-        return cls(settings=settings, index=index, members=members, whole=whole)
+        namespaces = {key.split("\0", 2)[1] for key in found}
+        if any(shard_of(namespace) != shard for namespace in namespaces):
+            return None
+        self.members.update(found)
+        return len(found)
 
 
 def _line(value: Any) -> str:

@@ -67,7 +67,9 @@ def commit_on(
     written = comparison.placed if comparison is not None else None
     with (
         tip.change(job.root) as change,
-        job.read(reading, change.committed, folder.files, written) as members,
+        job.read(
+            reading, change.committed, folder.files, written, change.committed_files
+        ) as members,
     ):
         unchanged = members.unchanged(links=folder.links)
         if unchanged:  # the committed folder is this backup's: nothing to stream

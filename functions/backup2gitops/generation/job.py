@@ -34,7 +34,7 @@ import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -44,7 +44,7 @@ from backup2gitops.core import drift, ownership, safeguards, units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
-from backup2gitops.core.member_cache import FolderDigest, WholeBackup
+from backup2gitops.core.member_cache import FolderDigest
 from backup2gitops.core.repo_plan import iter_files
 from backup2gitops.core.safeguards import BackupMark
 from backup2gitops.generation.attempt import Made, commit_on
@@ -229,9 +229,11 @@ class GenerationJob:
         previous: Previous | None,
         committed: Mapping[str, str],
         written: Callable[[str, Mapping[str, Any], str], None] | None = None,
+        committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None,
     ) -> Iterator[MemberPass]:
         """The backup's members, its archive read once into ``reading`` (``MemberPass.read``:
-        spooled, hashed, checked against its size and digest); the spool is dropped after."""
+        spooled, hashed, checked against its size and digest); the spool is dropped after.
+        ``previous`` and ``committed_files`` read the tip's files (one, several at once)."""
         members = MemberPass(
             reading=reading,
             policy=self.policy,
@@ -241,6 +243,7 @@ class GenerationJob:
             encrypt=self.encrypt,
             previous=previous,
             committed=committed,
+            committed_files=committed_files,
             reuse=self.member_cache,
             limits=self.limits,
             progress=self.progress,
@@ -277,17 +280,8 @@ class GenerationJob:
             return
         for path in shared.foreign if shared is not None else ():
             folder.add(path, members.committed.get(path, ""))
-        members.cache.whole = WholeBackup(
-            members=members.sequence,
-            folder=folder.hexdigest(),
-            figures=Figures.of(reading.plan, reading.report).to_json(),
-        )
-        if members.cache_unchanged and members.cache.whole == members.committed_whole:
-            members.cache = None  # the committed file is this cache: it stays
-            yield members.cache_path, None
-            return
-        content, members.cache = members.cache.dump(drain=True), None  # records go first
-        yield members.cache_path, content
+        figures = Figures.of(reading.plan, reading.report).to_json()
+        yield from members.cache_files(folder, figures)
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []

@@ -85,6 +85,8 @@ class MemberPass:
     previous: Previous | None = None
     committed: Mapping[str, str] = field(default_factory=dict)
     """The tip's files in the cluster's folder: path -> blob id."""
+    committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None
+    """Reads several of the tip's files at once (the cache's shards; absent ones left out)."""
     limits: ArchiveLimits | None = None
     progress: Callable[[int], None] | None = None
     reuse: bool = True
@@ -92,9 +94,6 @@ class MemberPass:
     written: Callable[[str, Mapping[str, Any], str], None] | None = None
     """Told each object serialised: its path, the object, its blob id (drift's comparison)."""
     cache: MemberCache | None = None
-    cache_unchanged: bool = False
-    """``cache`` holds the committed cache's records, every one kept and none gone, under the
-    same settings and facts: its file is the committed one (no need to write it again)."""
     sequence: str = ""
     """The digest of the members read (``WholeBackup.members``), once ``read``."""
     committed_whole: WholeBackup | None = None
@@ -111,10 +110,10 @@ class MemberPass:
         data = (
             self.previous(PurePosixPath(self.cache_path)) if self.previous and self.reuse else None
         )
-        old = MemberCache.parse(data, records=False)  # its records are read if they are needed
+        old = MemberCache.parse(data)  # the header: its records are read if they are needed
         if old is not None and old.settings != self.settings:
             old = None  # other settings: nothing of it can be reused
-        self._old, self._old_data = old, data if old is not None else None
+        self._old = old
         self.committed_whole = old.whole if old is not None else None
         self._spool = spool = Spool()
         spool.fill(stream, report=self.reading.report, limits=self.limits, progress=self.progress)
@@ -150,13 +149,14 @@ class MemberPass:
 
     def files(self) -> Iterator[tuple[str, bytes | None]]:
         """Each object's file (None: the committed one stays), in the archive's order."""
-        old, spool, facts = MemberCache.parse(self._old_data), self._spooled(), self._facts
-        self._old_data = None
+        old, spool, facts = self._old, self._spooled(), self._facts
+        root = cluster_root(self.reading.plan.cluster).as_posix()
+        kept_shards = self._read_shards(old, root) if old is not None else set()
+        self._kept_shards = kept_shards
         members, indexed = spool.index, spool.indexed
         changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
         new = MemberCache(settings=self.settings, index=facts)
         self.reading.plan.decoded = 0
-        root = cluster_root(self.reading.plan.cluster).as_posix()
         for position, key in enumerate(members.keys):  # old records consumed: memory falls
             digest = members.digest(position)
             record = old.members.pop(key, None) if old is not None else None
@@ -179,6 +179,7 @@ class MemberPass:
                 if file is not None:
                     yield file, None
                 continue
+            kept_shards.discard(cache.shard_of(space))  # its file is written again
             item = spool.item(position, self.reading.report)
             record, placed = self._place(item, digest, root, key)
             new.members[key] = record
@@ -186,13 +187,45 @@ class MemberPass:
             self.reading.plan.decoded = self.reading.decoded
             if placed is not None:
                 yield placed
+        for key in old.members if old is not None else ():  # gone: its file is written again
+            kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
         self.cache = new
-        self.cache_unchanged = (
-            old is not None
-            and self.reading.decoded == 0
-            and not old.members  # every record was popped: no member is gone
-            and old.index == facts
-        )
+
+    def cache_files(
+        self, folder: FolderDigest, figures: dict[str, Any]
+    ) -> Iterator[tuple[str, bytes | None]]:
+        """The cache's files, once ``files`` is done: one file per namespace (None: the
+        committed file, each of whose records was kept and none gone, stays: not written, nor
+        hashed, again), each added to ``folder``; then the header, saying the backup was the
+        folder so made, with these ``figures``."""
+        new, self.cache = self.cache, None
+        if new is None:
+            raise RuntimeError("no member pass made a cache (MemberPass.files)")
+        root = cluster_root(self.reading.plan.cluster).as_posix()
+        for shard, keys in new.shards().items():
+            path = cache.shard_path(root, shard)
+            if shard in self._kept_shards:
+                folder.add(path, self.committed[path])
+                yield path, None
+            else:  # records go as they are written
+                content = new.dump_shard(keys, drain=True)
+                folder.add(path, self.blob(content))
+                yield path, content
+        new.whole = WholeBackup(members=self.sequence, folder=folder.hexdigest(), figures=figures)
+        yield self.cache_path, new.dump()
+
+    def _read_shards(self, old: MemberCache, root: str) -> set[str]:
+        """Read the committed cache's shard files into ``old``; the shards read whole (the
+        ones whose files may stay, if every record in them is kept)."""
+        paths = cache.shards_in(self.committed, root)
+        if not paths or self.committed_files is None:
+            return set()
+        data = self.committed_files(list(paths.values()))
+        return {
+            shard
+            for shard, path in paths.items()
+            if path in data and old.read_shard(shard, data[path]) is not None
+        }
 
     def blob_of(self, path: str, content: bytes | None) -> str:
         """The blob id of a file of the stream: the committed one's (None), the one ``files``
@@ -276,9 +309,10 @@ class MemberPass:
 
     _spool: Spool | None = field(default=None, init=False)
     _old: MemberCache | None = field(default=None, init=False)
-    """The committed cache's header (its settings are these)."""
-    _old_data: bytes | None = field(default=None, init=False)
-    """The committed cache's bytes, until ``files`` reads its records."""
+    """The committed cache (its settings are these): its header, then its records once
+    ``files`` reads them."""
+    _kept_shards: set[str] = field(default_factory=set, init=False)
+    """The committed shard files read whole, none of whose members changed or went."""
     _facts: dict[str, str] = field(default_factory=dict, init=False)
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
     _last: tuple[str, str] = field(default=("", ""), init=False)
