@@ -179,8 +179,13 @@ class MemberCache:
     def shards(self) -> dict[str, list[str]]:
         """The records' keys by the shard they are written to (``shard_of``), each sorted."""
         found: dict[str, list[str]] = {}
+        named: dict[str, list[str]] = {}  # namespace -> its shard's keys (one shard_of each)
         for key in sorted(self.members):
-            found.setdefault(shard_of(key.split("\0", 2)[1]), []).append(key)
+            namespace = key.split("\0", 2)[1]
+            keys = named.get(namespace)
+            if keys is None:
+                keys = named[namespace] = found.setdefault(shard_of(namespace), [])
+            keys.append(key)
         return found
 
     def dump_shard(self, keys: Iterable[str], *, drain: bool = False) -> bytes:

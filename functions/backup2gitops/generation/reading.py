@@ -179,7 +179,8 @@ class MemberPass:
                 if file is not None:
                     yield file, None
                 continue
-            kept_shards.discard(cache.shard_of(space))  # its file is written again
+            if kept_shards:  # its shard's file is written again
+                kept_shards.discard(cache.shard_of(space))
             item = spool.item(position, self.reading.report)
             record, placed = self._place(item, digest, root, key)
             new.members[key] = record
@@ -187,7 +188,7 @@ class MemberPass:
             self.reading.plan.decoded = self.reading.decoded
             if placed is not None:
                 yield placed
-        for key in old.members if old is not None else ():  # gone: its file is written again
+        for key in old.members if old is not None and kept_shards else ():  # gone: written again
             kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
         self.cache = new
 
