@@ -21,7 +21,7 @@ class BackupsConfig(Strict):
     """What happens to native backups once written (``core.retention_plan``)."""
 
     keep: KeepPolicy = Field(
-        default_factory=KeepPolicy,
+        default_factory=KeepPolicy.model_construct,
         description="retention per cluster, applied by cluster-backup after each successful "
         "backup: count (newest N) and/or max_age; the newest complete backup always stays, "
         "Velero's backups are never touched; unset: keep everything",

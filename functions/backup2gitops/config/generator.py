@@ -115,7 +115,7 @@ a plug-in's (``age1yubikey1...``); lower-case bech32, so never a comma (sops joi
 
 class GeneratorConfig(Strict):
     cleaning: CleaningSettings = Field(
-        default_factory=CleaningSettings,
+        default_factory=CleaningSettings.model_construct,
         description="which objects go to git and how Secrets are treated (core.cleaning)",
     )
     transforms: list[str] = Field(
@@ -151,7 +151,7 @@ class GeneratorConfig(Strict):
         "(gitops.failed mass_deletion) unless the backup is confirmed complete by both counts",
     )
     units: UnitsConfig = Field(
-        default_factory=UnitsConfig,
+        default_factory=UnitsConfig.model_construct,
         description="reconcilable units of each cluster's folder and Flux / Argo CD entry points",
     )
 

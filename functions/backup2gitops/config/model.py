@@ -61,7 +61,7 @@ class Config(Strict):
     health: HealthConfig = HealthConfig.model_construct()
     alerts: AlertsConfig = AlertsConfig.model_construct()
     drift: DriftPolicy = Field(
-        default_factory=DriftPolicy,
+        default_factory=DriftPolicy.model_construct,
         description="sensitive changes between commits (gitops.drifted) and their alerts",
     )
 

@@ -90,7 +90,7 @@ class LayoutError(Backup2GitopsError, ValueError):
 class BackupKey(BaseModel):
     """What a key is, when it belongs to a backup."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     format: Format
     role: Role
@@ -274,7 +274,7 @@ def parse_key(key: str, *, velero_prefixes: Sequence[str] = ("",)) -> BackupKey 
 class BackupKeys(BaseModel):
     """The marker and the archive of one backup, as a ``backup.completed`` names them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     marker: str
     archive: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
@@ -25,9 +26,15 @@ _GO_UNITS = {
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _GO_DURATION = re.compile(rf"^(?:{_GO_PART.pattern})+$")
 _DAYS = re.compile(r"^(\d+)d$")
-_ISO = TypeAdapter(timedelta)
 
 FORMS = "Go-style (26h, 90m, 1h30m) or ISO 8601 (PT26H, P1D)"
+
+
+@cache
+def _iso() -> TypeAdapter[timedelta]:
+    """pydantic's own ``timedelta`` reading (ISO 8601, numbers), built when first asked for:
+    not at import, which would make it the process's first pydantic schema."""
+    return TypeAdapter(timedelta)
 
 
 def go_duration(text: str) -> timedelta | None:
@@ -54,7 +61,7 @@ def parse_duration_value(value: Any) -> Any:
             f"{text!r}: a Go duration has no days: write {hours}h (or ISO P{days.group(1)}D)"
         )
     try:
-        return _ISO.validate_python(text)
+        return _iso().validate_python(text)
     except ValidationError:
         raise ValueError(f"not a duration: {text!r} (want {FORMS})") from None
 

@@ -35,7 +35,7 @@ __all__ = ["Doomed", "KeepPolicy", "StoredBackup", "plan"]
 class KeepPolicy(BaseModel):
     """How many complete backups of a cluster to keep, and for how long."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     count: int | None = Field(
         default=None, ge=1, description="keep at most this many complete backups (newest first)"

@@ -54,7 +54,7 @@ __all__ = [
 Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
 """A user transform: returns the (possibly edited) object, or None to exclude it."""
 
-_DEFAULT_POLICY = CleaningPolicy()
+_DEFAULT_POLICY = CleaningPolicy.model_construct()  # not validated: built when first used
 
 
 def exclusion_reason(

@@ -83,7 +83,7 @@ class FieldManagers(BaseModel):
     controller under ``people`` keeps what it writes. Entries are names or globs (``my-op-*``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     controllers: list[str] = Field(
         default=[],
@@ -122,7 +122,7 @@ class FieldManagers(BaseModel):
         return manager in CONTROLLERS
 
 
-DEFAULT_FIELD_MANAGERS: Final = FieldManagers()
+DEFAULT_FIELD_MANAGERS: Final = FieldManagers.model_construct()  # not validated: built when used
 
 
 def _matches(manager: str, patterns: Mapping[str, str] | list[str]) -> bool:

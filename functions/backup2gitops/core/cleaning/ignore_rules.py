@@ -101,7 +101,7 @@ JsonPointer = Annotated[str, AfterValidator(_checked_pointer)]
 class IgnoreRule(BaseModel):
     """One ``ignoreDifferences`` entry (Argo CD's field names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     group: str = Field(default="", description='API group ("" core, "apps"; globs)')
     kind: str = Field(description="Kind (globs: * for every kind)")

@@ -47,7 +47,7 @@ class CleaningPolicy(BaseModel):
       claims are in git, and applying the claim provisions a new volume).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     secrets: Literal["exclude", "redact", "sops", "plaintext"] = Field(
         default="exclude",

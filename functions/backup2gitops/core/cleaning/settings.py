@@ -32,7 +32,7 @@ class CleaningSettings(CleaningPolicy):
     """
 
     field_managers: FieldManagers = Field(
-        default_factory=FieldManagers,
+        default_factory=FieldManagers.model_construct,
         description="field managers (metadata.managedFields) to count as controllers or as "
         "people, besides the built-in table (core/cleaning/field_managers.py); a field only "
         "controllers own is left out",
@@ -51,7 +51,8 @@ class CleaningSettings(CleaningPolicy):
     )
 
 
-DEFAULT_SETTINGS: Final = CleaningSettings()
+DEFAULT_SETTINGS: Final = CleaningSettings.model_construct()
+"""The defaults, made without validation (the model is built when first used: ``defer_build``)."""
 
 
 def settings_of(policy: CleaningPolicy) -> CleaningSettings:

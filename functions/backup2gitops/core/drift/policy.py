@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the event catalog is not loaded with the configuration
 class DriftAllow(BaseModel):
     """A known, accepted change: findings it matches are not raised. Globs; ``*`` = any."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     rule: str = Field(default="*", description="a rule id or a glob over them")
     kind: str = "*"
@@ -38,7 +38,7 @@ class DriftAllow(BaseModel):
 class DriftPolicy(BaseModel):
     """Which sensitive changes gitops-generator reports, and how long their alerts last."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enabled: bool = Field(default=True, description="compare each commit with its parent")
     rules: list[RuleId] = Field(
