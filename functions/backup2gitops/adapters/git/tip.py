@@ -94,21 +94,30 @@ class GitTip:
         return None if commit is None else self.rev(f"{commit}:{root}")
 
     def _list(self, root: PurePosixPath, commit: str) -> Folder:
-        tree = self.rev(f"{commit}:{root}")
-        if tree is None:
-            return Folder(tree=None)
+        """The folder's files, and its own tree id from the same ``ls-tree`` (``-t``: the trees
+        on the way are listed too, the folder's among them): one git command, not two."""
+        folder = str(root)
+        # the whole tree is not an entry of itself: its id is asked for
+        tree = self.rev(f"{commit}^{{tree}}") if folder in ("", ".") else None
         out = self.runner.text(
-            "ls-tree", "-r", "-z", "--full-tree", commit, "--", str(root), git_dir=self.git_dir
+            *("ls-tree", "-r", "-t", "-z", "--full-tree", commit, "--", folder),
+            git_dir=self.git_dir,
         )
         files: dict[str, str] = {}
         links: set[str] = set()
         for entry in out.split("\0"):
             if entry:
                 meta, _, path = entry.partition("\t")
-                mode, _, object_id = meta.split(" ")
+                mode, kind, object_id = meta.split(" ")
+                if path == folder:
+                    tree = object_id  # a file at the folder's name: listed as the old did
+                if kind == "tree":
+                    continue
                 files[path] = object_id
                 if mode == "120000":
                     links.add(path)
+        if tree is None:
+            return Folder(tree=None)
         return Folder(tree=tree, files=files, links=frozenset(links))
 
     @contextlib.contextmanager
