@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path, PurePosixPath
+
+import pytest
 
 from backup2gitops.adapters.git.fast_import import Identity
 from backup2gitops.adapters.git.process import GitRunner
@@ -72,3 +75,89 @@ def test_the_whole_tree_is_a_folder_too(tmp_path: Path) -> None:
         "clusters/prod/b.yaml",
         "clusters/prod/link.yaml",
     }
+
+
+def started(trace: Path) -> list[str]:
+    """The names of the git commands a GIT_TRACE2_EVENT file saw started at the top."""
+    names = []
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "start" and "/" not in event["sid"]:
+            argv = iter(event["argv"][1:])
+            for arg in argv:
+                if arg in ("-c", "--git-dir"):
+                    next(argv)  # its value
+                else:
+                    names.append(arg)
+                    break
+    return names
+
+
+def test_a_commit_says_its_id_and_its_folders_tree_on_the_import_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = repository(tmp_path / "w")
+    tip = tip_of(work)
+    root = PurePosixPath("clusters/prod")
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+
+    with tip.change(root) as change:
+        assert change.committed(root / "b.yaml") == b"b: 1\n"
+        assert change.committed_files(["clusters/prod/apps/a.yaml", "clusters/prod/no.yaml"]) == {
+            "clusters/prod/apps/a.yaml": b"a: 1\n"
+        }
+        change.sync([("clusters/prod/b.yaml", b"b: 2\n"), ("clusters/prod/c.yaml", b"c\n")])
+        made = change.commit("two")
+    tree = tip.tree(root, made)
+
+    assert started(trace) == ["ls-tree", "fast-import"]  # no cat-file, no rev-parse
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    assert made == git_in(work, "rev-parse", "main").strip()
+    assert tree == git_in(work, "rev-parse", "main:clusters/prod").strip()
+    assert git_in(work, "show", "main:clusters/prod/c.yaml") == "c\n"
+    assert git_in(work, "log", "--format=%s", "main") == "two\none\n"
+
+
+def test_a_folder_removed_by_its_commit_has_no_tree(tmp_path: Path) -> None:
+    work = repository(tmp_path / "w")
+    tip = tip_of(work)
+    root = PurePosixPath("clusters/prod")
+
+    with tip.change(root) as change:
+        change.sync([])
+        made = change.commit("gone")
+
+    assert tip.tree(root, made) is None
+    assert made == git_in(work, "rev-parse", "main").strip()
+    assert git_in(work, "ls-tree", "--name-only", "main", "clusters/") == "clusters/prodless.yaml\n"
+
+
+def test_a_reapplied_folder_says_its_commit_and_tree(tmp_path: Path) -> None:
+    work = repository(tmp_path / "w")
+    tip = tip_of(work)
+    root, whole = PurePosixPath("clusters/prod"), PurePosixPath(".")
+    apps = git_in(work, "rev-parse", "main:clusters/prod/apps").strip()
+
+    made = tip.reapply(root, tree=apps, message="again")
+
+    assert made == git_in(work, "rev-parse", "main").strip()
+    assert tip.tree(root, made) == apps
+    assert tip.tree(whole, made) == git_in(work, "rev-parse", "main^{tree}").strip()
+
+
+def test_a_submodule_in_the_folder_is_never_read_as_a_file(tmp_path: Path) -> None:
+    work = repository(tmp_path / "w")
+    commit = git_in(work, "rev-parse", "HEAD").strip()
+    git_in(work, "update-index", "--add", "--cacheinfo", f"160000,{commit},clusters/prod/sub")
+    git_in(work, "-c", "user.name=t", "-c", "user.email=t@e.org", "commit", "-qm", "sub")
+    tip = tip_of(work)
+    root = PurePosixPath("clusters/prod")
+
+    with tip.change(root) as change:
+        got = change.committed_files(["clusters/prod/sub", "clusters/prod/b.yaml"])
+        assert got == {"clusters/prod/b.yaml": b"b: 1\n"}  # fast-import still running
+        change.sync([("clusters/prod/b.yaml", b"b: 1\n")], keep=["clusters/prod/sub"])
+        made = change.commit("kept")
+
+    assert made == git_in(work, "rev-parse", "main").strip()
