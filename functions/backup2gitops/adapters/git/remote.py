@@ -229,11 +229,13 @@ class GitRemote(changes.ChangesInGitDir):
         self._git("push", "--porcelain", "origin", f"refs/heads/{self.branch}:refs/heads/{target}")
 
     def _remote_ref(self, branch: str) -> str | None:
-        """The remote's ``branch`` fetched (review mode); None when the remote has none."""
-        if not self._git("ls-remote", "--heads", "origin", branch).strip():
-            return None
-        self._git("fetch", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        return f"refs/remotes/origin/{branch}"
+        """The remote's ``branch`` (review mode) as ``open``'s fetch brought it (every branch,
+        pruned); None when the remote has none. No second trip to the remote."""
+        ref = f"refs/remotes/origin/{branch}"
+        done = self.runner.run(
+            "rev-parse", "--verify", "--quiet", ref, git_dir=self.git_dir, check=False
+        )
+        return ref if done.returncode == 0 else None
 
 
 def _url_stamp(url: str) -> str:
