@@ -90,7 +90,7 @@ def traced_commands(trace: Path) -> list[str]:
     return commands
 
 
-def test_opening_a_sound_clone_runs_three_git_commands(
+def test_opening_a_sound_clone_and_reading_its_history_runs_three_git_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bare, cache = bare_repository(tmp_path / "gitops.git"), tmp_path / "cache"
@@ -101,10 +101,12 @@ def test_opening_a_sound_clone_runs_three_git_commands(
 
     with remote.open() as tip:
         assert tip.commit == pushed
+        assert [c.commit for c in tip.backups()] == [pushed]
 
     # the commit last synced to, the fetch (which makes the local branch the remote's), the
-    # commit fetched: no `remote set-url` for an unchanged URL, no update-ref, no symbolic-ref
-    assert traced_commands(trace) == ["rev-parse", "fetch", "rev-parse"]
+    # branch's log (its tip, and the history read next): no `remote set-url` for an unchanged
+    # URL, no update-ref, no symbolic-ref, no rev-parse of the tip, no second log
+    assert traced_commands(trace) == ["rev-parse", "fetch", "log"]
     assert remote.recoveries == []
 
 

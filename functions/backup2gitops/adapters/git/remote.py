@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backup2gitops.adapters.git import changes
+from backup2gitops.adapters.git import changes, history
 from backup2gitops.adapters.git.credentials import credential_env, display_url, split_credentials
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import Identity
@@ -125,7 +125,7 @@ class GitRemote(changes.ChangesInGitDir):
         """The clone, up to date with the remote, held exclusively."""
         lock = self.workdir.parent / f"{self.workdir.name}.lock"
         with exclusive(lock, wait_s=self.lock_wait_s, what=f"the clone of {self.display_url}"):
-            tip = self._sync()
+            logged = self._sync()
             yield GitTip(
                 git_dir=self.git_dir,
                 branch=self.branch,
@@ -133,29 +133,33 @@ class GitRemote(changes.ChangesInGitDir):
                 author=self.author,
                 push=self._push,
                 remote_ref=self._remote_ref,
-                commit=tip,
+                commit=logged[0].commit if logged else None,
+                logged=logged,
             )
 
-    def _sync(self) -> str | None:
-        """Fetch, the local branch made the remote's by the fetch itself: that commit (None:
-        the remote has no branch yet). Three git processes when the clone is sound: the
-        commit it was last synced to, the fetch, the commit fetched."""
+    def _sync(self) -> list[history.LoggedCommit]:
+        """Fetch, the local branch made the remote's by the fetch itself: its history, newest
+        first (empty: the remote has no branch yet). Three git processes when the clone is
+        sound: the commit it was last synced to, the fetch, the branch's log (the tip, and
+        the history the generator reads next)."""
         built_on = self._usable_clone()
-        fetched = self._fetch()
+        logged = self._fetch()
+        fetched = logged[0].commit if logged else None
         if built_on is not None and built_on != fetched and not self._remote_holds(built_on):
             # The remote was deleted and made again, or its history rewritten: this clone
             # describes a repository that no longer exists. Start again from the remote.
             self._fresh_clone()
-            fetched = self._fetch()
-        return fetched
+            logged = self._fetch()
+        return logged
 
-    def _fetch(self) -> str | None:
+    def _fetch(self) -> list[history.LoggedCommit]:
         """Fetch from the remote, its branches both as the remote-tracking refs (what this
         clone was last synced to) and as the local branches (forced, pruned: the local branch
         is the remote's, or absent with it; a bare clone has no branch checked out); the
-        branch's commit there (None: it has no branch yet)."""
+        branch's log (empty: it has no branch yet)."""
         self._git("fetch", "--prune", "origin", *FETCHED)
-        return self._tracked_commit()
+        ref = f"refs/heads/{self.branch}"
+        return history.read_log(self.runner, git_dir=self.git_dir, ref=ref, missing_ok=True)
 
     def _fresh_clone(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)

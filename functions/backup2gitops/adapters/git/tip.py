@@ -32,8 +32,11 @@ class GitTip:
         push: Push,
         remote_ref: RemoteRef | None = None,
         commit: str | None = None,
+        logged: list[history.LoggedCommit] | None = None,
     ) -> None:
-        """``commit``: the branch's commit when the caller has just set it (None: read it)."""
+        """``commit``: the branch's commit when the caller has just set it (None: read it);
+        ``logged``: the branch's log the caller has just read (its history, until the branch
+        moves here)."""
         self.git_dir = git_dir
         self.branch = branch
         self.runner = runner
@@ -41,6 +44,7 @@ class GitTip:
         self._push = push
         self._remote_ref = remote_ref
         self._commit = commit if commit is not None else self.rev(f"refs/heads/{branch}")
+        self._logged = logged
         self._listed: tuple[str, PurePosixPath, Folder] | None = None
         """The last folder listed (a commit's trees never change): the job reads the folder,
         then opens a change set on it; one listing of 50,000 files, not two."""
@@ -62,6 +66,8 @@ class GitTip:
 
     def backups(self, branch: str | None = None) -> list[BackupCommit]:
         if branch is None:
+            if self._logged is not None:
+                return history.backup_commits(self._logged)
             ref = f"refs/heads/{self.branch}" if self._commit else None
         else:
             ref = self._remote_ref(branch) if self._remote_ref is not None else None
@@ -158,8 +164,10 @@ class GitTip:
         return self._made(made, root)
 
     def _made(self, made: Committed, root: PurePosixPath) -> str:
-        """The commit fast-import made, its folder's tree kept for ``tree``."""
+        """The commit fast-import made, its folder's tree kept for ``tree``; the branch moved,
+        so the history read at the start is no longer its."""
         self._made_trees[made.commit, root] = made.tree
+        self._logged = None
         return made.commit
 
     def push(self, branch: str) -> None:
