@@ -158,6 +158,15 @@ class GitRemote(changes.ChangesInGitDir):
         is the remote's, or absent with it; a bare clone has no branch checked out); the
         branch's log (empty: it has no branch yet)."""
         self._git("fetch", "--prune", "origin", *FETCHED)
+        try:
+            return self._log()
+        except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
+            self.recoveries.append(f"rebuilt the work clone: {exc.message}")
+            self._fresh_clone()
+            self._git("fetch", "--prune", "origin", *FETCHED)
+            return self._log()
+
+    def _log(self) -> list[history.LoggedCommit]:
         ref = f"refs/heads/{self.branch}"
         return history.read_log(self.runner, git_dir=self.git_dir, ref=ref, missing_ok=True)
 
@@ -193,13 +202,15 @@ class GitRemote(changes.ChangesInGitDir):
             self.recoveries.append(f"stale git locks {', '.join(stale[:5])}: clone rebuilt")
             self._fresh_clone()
             return None
+        stamp = _url_stamp(self.url)
         try:
-            stamp = _url_stamp(self.url)
-            with contextlib.suppress(OSError):
-                if self._set_url.read_text() == stamp:
-                    return self._tracked_commit()
-            self._git("remote", "set-url", "origin", self.url)
-            self._set_url.write_text(stamp)
+            known: str | None = self._set_url.read_text()
+        except OSError:
+            known = None
+        try:
+            if known != stamp:
+                self._git("remote", "set-url", "origin", self.url)
+                self._set_url.write_text(stamp)
             return self._tracked_commit()
         except GitError as exc:  # half-made or damaged
             self.recoveries.append(f"unusable clone ({exc.message}): rebuilt")
