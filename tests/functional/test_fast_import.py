@@ -5,6 +5,8 @@ Real git: the commit is read back with ``git ls-tree`` / ``git cat-file``.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -17,6 +19,7 @@ from backup2gitops.adapters.git.fast_import import (
     blob_id,
     cleaned_message,
 )
+from backup2gitops.adapters.git.process import GitRunner
 from tests.git_repos import bare_repository
 from tests.git_repos import git_dir_output as git
 
@@ -175,3 +178,34 @@ def test_a_repository_of_the_old_layout_moves_to_units_without_object_changes(
     assert (change.added, change.changed, change.removed) == (0, 0, 0)
     assert change.written == 6  # 2 kustomizations rewritten, 2 removed, 2 entry points
     assert sorted(tree(repo)) == sorted(str(path) for path, _ in files)
+
+
+def test_an_answer_that_never_comes_is_a_retryable_failure_at_the_deadline(repo: Path) -> None:
+    content = b"kept\n"
+    commit(repo, [(p("a.yaml"), content)], parent=None)
+    # stopped at once: alive and silent for ever, so no machine is slow or fast enough for the
+    # one-second deadline to decide anything but "no answer"
+    importer = FastImport(git_dir=repo, runner=GitRunner(timeout_s=1.0))
+    process = importer._process
+    os.kill(process.pid, signal.SIGSTOP)
+
+    with pytest.raises(GitError) as raised:
+        importer.cat_blob(blob_id(content))
+
+    assert raised.value.code == "git_unavailable" and raised.value.retryable
+    assert process.returncode is not None  # its group killed and reaped, not left stopped
+    importer.abandon()  # ending it again is harmless
+
+
+def test_a_missing_blob_is_none_and_the_import_goes_on(repo: Path) -> None:
+    first = commit(repo, [(p("a.yaml"), b"a\n")], parent=None)
+    importer = FastImport(git_dir=repo)
+
+    assert importer.cat_blob(blob_id(b"never stored\n")) is None
+    change = importer.sync_folder(root=ROOT, files=[(p("b.yaml"), b"b\n")], tracked=tree(repo))
+    made = importer.commit(
+        ref="refs/heads/main", parent=first, change=change, message="m", author=WHO, folder=ROOT
+    )
+
+    assert made.commit == git(repo, "rev-parse", "refs/heads/main").strip()
+    assert made.tree == git(repo, "rev-parse", "refs/heads/main:clusters/prod").strip()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from backup2gitops import generation
 from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.fixtures.tarballs import backup_tarball, object_item
-from tests.git_repos import git_remote
+from tests.git_repos import bare_repository, git_dir_output, git_remote
 
 
 def archive(value: str) -> bytes:
@@ -72,3 +75,64 @@ def test_a_remote_recreated_with_other_history_is_followed(tmp_path: Path) -> No
 
     assert not again.commit.noop
     assert [line.split(" (")[0] for line in log(bare)] == ["prod: backup b1", "start"]
+
+
+def traced_commands(trace: Path) -> list[str]:
+    """The git commands a GIT_TRACE2_EVENT file saw started by the generator itself (not
+    the children git started), by name."""
+    commands = []
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "start" and "/" not in event["sid"]:
+            argv = [a for a in event["argv"][1:] if not a.startswith("http.")]
+            named = [a for a in argv if a not in ("-c", "--git-dir") and not a.startswith("/")]
+            commands.append(named[0])
+    return commands
+
+
+def test_opening_a_sound_clone_and_reading_its_history_runs_three_git_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare, cache = bare_repository(tmp_path / "gitops.git"), tmp_path / "cache"
+    generate(bare, cache, backup_id="b1", value="1")
+    remote, trace = git_remote(bare, cache), tmp_path / "trace.json"
+    pushed = git_dir_output(bare, "rev-parse", "main").strip()
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+
+    with remote.open() as tip:
+        assert tip.commit == pushed
+        assert [c.commit for c in tip.backups()] == [pushed]
+
+    # the commit last synced to, the fetch (which makes the local branch the remote's), the
+    # branch's log (its tip, and the history read next): no `remote set-url` for an unchanged
+    # URL, no update-ref, no symbolic-ref, no rev-parse of the tip, no second log
+    assert traced_commands(trace) == ["rev-parse", "fetch", "log"]
+    assert remote.recoveries == []
+
+
+def test_a_clone_whose_origin_was_changed_behind_its_back_is_set_again(tmp_path: Path) -> None:
+    bare, cache = bare_repository(tmp_path / "gitops.git"), tmp_path / "cache"
+    generate(bare, cache, backup_id="b1", value="1")
+    remote = git_remote(bare, cache)
+    git_dir_output(remote.git_dir, "remote", "set-url", "origin", str(tmp_path / "elsewhere"))
+    (remote.workdir / "origin-url.sha256").unlink()  # what set it is gone with it
+
+    again = generate(bare, cache, backup_id="b2", value="2")
+
+    assert again.commit.changed == 1
+    assert git_dir_output(remote.git_dir, "remote", "get-url", "origin").strip() == str(bare)
+    assert [line.split(" (")[0] for line in log(bare)] == ["prod: backup b2", "prod: backup b1"]
+
+
+def test_a_clone_git_cannot_read_is_rebuilt(tmp_path: Path) -> None:
+    bare, cache = bare_repository(tmp_path / "gitops.git"), tmp_path / "cache"
+    generate(bare, cache, backup_id="b1", value="1")
+    remote = git_remote(bare, cache)
+    (remote.git_dir / "HEAD").unlink()  # no longer a repository, for git
+
+    with remote.open() as tip:
+        assert tip.commit == git_dir_output(bare, "rev-parse", "main").strip()
+
+    assert [r.split(" (")[0] for r in remote.recoveries] == ["unusable clone"]
+    again = generate(bare, cache, backup_id="b2", value="2")
+    assert again.commit.changed == 1

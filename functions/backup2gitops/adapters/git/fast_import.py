@@ -13,6 +13,11 @@ The caller sees the counts before the commit command is written (``ImportedChang
 guards can still refuse: ``abandon`` ends the stream without a commit (the blobs already sent
 stay in the object store unreferenced, for ``git gc`` to prune; nothing points at them).
 
+fast-import also answers on its own stream (its standard output, read under the runner's
+deadline): ``cat-blob`` reads a committed file while the change is made, and after the commit
+``get-mark`` / ``ls`` say the commit's id and the folder's tree: no ``cat-file`` and no
+``rev-parse`` beside it.
+
 Paths are checked as strings (relative, no ``..``, strictly under the folder, no character
 fast-import would read as syntax). There is no file system under the folder, so nothing is
 ever written outside it; a file at or through a symbolic link committed in the folder is still
@@ -23,14 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import select
 import tempfile
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from backup2gitops.adapters.git.errors import GitError
-from backup2gitops.adapters.git.process import GitRunner
+from backup2gitops.adapters.git.process import GitRunner, kill_group
 from backup2gitops.core import units
 from backup2gitops.core.repo_layout import has_odd_segment
 
@@ -77,6 +85,15 @@ class Identity:
     email: str
 
 
+@dataclass(frozen=True)
+class Committed:
+    """What fast-import answered after the commit: its id, and the folder's tree in it (None:
+    the folder is absent, or was not asked for)."""
+
+    commit: str
+    tree: str | None
+
+
 class FastImport:
     """One ``git fast-import`` process into ``git_dir``: blobs first, then at most one commit.
     Its end is bounded by ``runner``'s deadline like every git command."""
@@ -89,8 +106,9 @@ class FastImport:
             git_dir=git_dir,
             stderr=self._errors,
         )
-        assert self._process.stdin is not None
+        assert self._process.stdin is not None and self._process.stdout is not None
         self._stdin: IO[bytes] = self._process.stdin
+        self._answers = _Answers(self._process.stdout)
         self._marks = 0
         self._outcome: str | None = None
 
@@ -100,6 +118,32 @@ class FastImport:
                 self._stdin.write(chunk)
         except (OSError, ValueError) as exc:  # ValueError: already closed
             raise import_failed(f"git fast-import stopped: {self._finish()}") from exc
+
+    def _answer(self, size: int | None = None) -> bytes:
+        """fast-import's next answer: a line (without its LF), or ``size`` bytes and the LF
+        after them; within the runner's deadline, like every wait on git."""
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.flush()
+        deadline = time.monotonic() + self._runner.timeout_s
+        try:
+            return (
+                self._answers.line(deadline) if size is None else self._answers.data(size, deadline)
+            )
+        except TimeoutError:
+            kill_group(self._process)
+            self._finish()
+            raise self._runner.expired("fast-import") from None
+        except EOFError:
+            raise import_failed(f"git fast-import stopped: {self._finish()}") from None
+
+    def cat_blob(self, blob: str) -> bytes | None:
+        """The blob ``blob`` of the repository (None: it has none), read by the running
+        fast-import (``cat-blob``). Never a commit or a tree: fast-import would stop."""
+        self._write(b"cat-blob %s\n" % blob.encode())
+        header = self._answer().split(b" ")
+        if len(header) != 3 or header[1] != b"blob":  # "<id> missing"
+            return None
+        return self._answer(int(header[2]))
 
     def blob(self, content: bytes) -> int:
         """Send ``content`` as a blob; its mark."""
@@ -175,16 +219,41 @@ class FastImport:
         change: ImportedChange,
         message: str,
         author: Identity,
-    ) -> None:
-        """Write the commit on ``ref`` (``parent`` first, or a root commit) and end the stream."""
+        folder: PurePosixPath | None = None,
+    ) -> Committed:
+        """Write the commit on ``ref`` (``parent`` first, or a root commit) and end the stream;
+        its id and ``folder``'s tree in it, as fast-import answers them."""
         body = cleaned_message(message).encode()
         who = b"%s <%s> now\n" % (author.name.encode(), author.email.encode())
-        header = b"commit %s\nauthor %scommitter %sdata %d\n" % (ref.encode(), who, who, len(body))
+        self._marks += 1
+        mark = self._marks
+        header = b"commit %s\nmark :%d\nauthor %scommitter %sdata %d\n" % (
+            ref.encode(),
+            mark,
+            who,
+            who,
+            len(body),
+        )
         self._write(header, body, b"\n")
         if parent is not None:
             self._write(b"from %s\n" % parent.encode())
-        self._write(*change.operations, b"\ndone\n")
+        self._write(*change.operations, b"\nget-mark :%d\n" % mark)
+        made = self._answer().decode()
+        tree = self._tree(mark, folder) if folder is not None else None
+        self._write(b"done\n")
         self._close()
+        return Committed(made, tree)
+
+    def _tree(self, mark: int, folder: PurePosixPath) -> str | None:
+        """``folder``'s tree in the commit ``mark`` (``ls``: "<mode> tree <id>\\t<path>", or
+        "missing <path>")."""
+        path = folder.as_posix().rstrip("/")
+        path = "" if path == "." else path  # "": the whole tree
+        if path.startswith('"') or "\n" in path:
+            raise unsafe_path(f"{path} cannot be a folder name in a fast-import stream")
+        self._write(b"ls :%d %s\n" % (mark, path.encode()))
+        meta = self._answer().partition(b"\t")[0].split(b" ")
+        return meta[2].decode() if len(meta) == 3 else None
 
     def commit_folder(
         self,
@@ -195,14 +264,16 @@ class FastImport:
         tree: str | None,
         message: str,
         author: Identity,
-    ) -> None:
+    ) -> Committed:
         """A commit on ``parent`` whose ``root`` is the tree ``tree`` (absent: None), and
         everything else ``parent``'s: a lost push race re-applied in one command."""
         change = ImportedChange()
         folder = root.as_posix().rstrip("/").encode()
         operation = b"M 040000 %s %s\n" % (tree.encode(), folder) if tree else b"D %s\n" % folder
         change.operations.append(operation)
-        self.commit(ref=ref, parent=parent, change=change, message=message, author=author)
+        return self.commit(
+            ref=ref, parent=parent, change=change, message=message, author=author, folder=root
+        )
 
     def abandon(self) -> None:
         """End the stream with no commit (the guards refused, or reading failed)."""
@@ -228,9 +299,47 @@ class FastImport:
                 self._errors.seek(0)
                 text = self._errors.read().decode(errors="replace").strip()
             self._errors.close()
+            with contextlib.suppress(OSError):
+                self._answers.close()
             first = text.splitlines()[0][:300] if text else f"exit {code}"
             self._outcome = "" if code == 0 else first
         return self._outcome
+
+
+class _Answers:
+    """fast-import's standard output, read as its answers come: a line, or so many bytes."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._fd = stream.fileno()
+        self._buffer = bytearray()
+
+    def _more(self, deadline: float) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            raise TimeoutError
+        chunk = os.read(self._fd, 1 << 16)
+        if not chunk:
+            raise EOFError
+        self._buffer += chunk
+
+    def line(self, deadline: float) -> bytes:
+        while (end := self._buffer.find(b"\n")) < 0:
+            self._more(deadline)
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def data(self, size: int, deadline: float) -> bytes:
+        while len(self._buffer) < size + 1:
+            self._more(deadline)
+        data = bytes(self._buffer[:size])
+        del self._buffer[: size + 1]
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def _through_link(path: str, links: set[str]) -> bool:

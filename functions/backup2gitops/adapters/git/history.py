@@ -29,10 +29,17 @@ class LoggedCommit:
 
 
 def read_log(
-    runner: GitRunner, *, git_dir: Path, ref: str, max_count: int | None = None
+    runner: GitRunner,
+    *,
+    git_dir: Path,
+    ref: str,
+    max_count: int | None = None,
+    missing_ok: bool = False,
 ) -> list[LoggedCommit]:
-    """The commits of ``ref``, newest first, with their trailers parsed."""
+    """The commits of ``ref``, newest first, with their trailers parsed (``missing_ok``: none
+    when ``ref`` does not exist, rather than a failure)."""
     limit = [f"-n{max_count}"] if max_count is not None else []
+    limit += ["--ignore-missing"] if missing_ok else []
     out = runner.text("log", *limit, _FORMAT, ref, "--", git_dir=git_dir)
     logged: list[LoggedCommit] = []
     for record in out.split(_RECORD):

@@ -98,13 +98,13 @@ class GitRunner:
         return self.run(*args, git_dir=git_dir, cwd=cwd).stdout.decode()
 
     def start(self, *args: str, git_dir: Path, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        """A long-running ``git args`` fed on its standard input (``git fast-import``); end it
-        with ``finish``."""
+        """A long-running ``git args`` fed on its standard input, answering on its standard
+        output (``git fast-import``); end it with ``finish``."""
         return _Child(
             self._argv(args, git_dir),
             env=self._environ(),
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=stderr,
             bufsize=1 << 16,
             start_new_session=True,

@@ -4,7 +4,7 @@
 - Every git command is bounded (``process.GitRunner``); waiting for the clone's lock is too.
 - The clone is bare (``<workdir>/.git``): commits are built by ``git fast-import`` from blobs
   (``tip.GitTip``), nothing is ever checked out.
-- At each ``open`` the clone is fetched and its branch reset to the remote's; when the remote
+- At each ``open`` the clone is fetched, its branch forced to the remote's; when the remote
   no longer holds the commit the clone was last synced to (deleted and made again, rewritten),
   or a crashed run left git lock files behind, the clone is thrown away and made again.
 - Pushes are never forced: a remote that moved answers ``push_raced``, and the generator
@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backup2gitops.adapters.git import changes
+from backup2gitops.adapters.git import changes, history
 from backup2gitops.adapters.git.credentials import credential_env, display_url, split_credentials
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import Identity
@@ -31,6 +31,9 @@ from backup2gitops.adapters.git.tip import GitTip
 
 if TYPE_CHECKING:
     from backup2gitops.config import GitConfig
+
+FETCHED = ("+refs/heads/*:refs/remotes/origin/*", "+refs/heads/*:refs/heads/*")
+"""What ``open`` fetches: every branch as remote-tracking and as local (see ``_fetch``)."""
 
 
 @contextlib.contextmanager
@@ -122,7 +125,7 @@ class GitRemote(changes.ChangesInGitDir):
         """The clone, up to date with the remote, held exclusively."""
         lock = self.workdir.parent / f"{self.workdir.name}.lock"
         with exclusive(lock, wait_s=self.lock_wait_s, what=f"the clone of {self.display_url}"):
-            tip = self._sync()
+            logged = self._sync()
             yield GitTip(
                 git_dir=self.git_dir,
                 branch=self.branch,
@@ -130,83 +133,100 @@ class GitRemote(changes.ChangesInGitDir):
                 author=self.author,
                 push=self._push,
                 remote_ref=self._remote_ref,
-                commit=tip,
+                commit=logged[0].commit if logged else None,
+                logged=logged,
             )
 
-    def _sync(self) -> str | None:
-        """Fetch, and point the local branch at the remote's tip: that commit (None: the remote
-        has no branch yet)."""
-        self._usable_clone()
-        built_on = self._tracked_commit()
-        fetched = self._fetch()
+    def _sync(self) -> list[history.LoggedCommit]:
+        """Fetch, the local branch made the remote's by the fetch itself: its history, newest
+        first (empty: the remote has no branch yet). Three git processes when the clone is
+        sound: the commit it was last synced to, the fetch, the branch's log (the tip, and
+        the history the generator reads next)."""
+        built_on = self._usable_clone()
+        logged = self._fetch()
+        fetched = logged[0].commit if logged else None
         if built_on is not None and built_on != fetched and not self._remote_holds(built_on):
             # The remote was deleted and made again, or its history rewritten: this clone
             # describes a repository that no longer exists. Start again from the remote.
             self._fresh_clone()
-            fetched = self._fetch()
+            logged = self._fetch()
+        return logged
+
+    def _fetch(self) -> list[history.LoggedCommit]:
+        """Fetch from the remote, its branches both as the remote-tracking refs (what this
+        clone was last synced to) and as the local branches (forced, pruned: the local branch
+        is the remote's, or absent with it; a bare clone has no branch checked out); the
+        branch's log (empty: it has no branch yet)."""
+        self._git("fetch", "--prune", "origin", *FETCHED)
         try:
-            self._reset_to_remote(fetched)
+            return self._log()
         except GitError as exc:  # local trouble (the fetch worked): rebuild once, from scratch
             self.recoveries.append(f"rebuilt the work clone: {exc.message}")
             self._fresh_clone()
-            fetched = self._fetch()
-            self._reset_to_remote(fetched)
-        return fetched
+            self._git("fetch", "--prune", "origin", *FETCHED)
+            return self._log()
 
-    def _fetch(self) -> str | None:
-        """Fetch from the remote; the branch's commit there (None: it has no branch yet)."""
-        self._git("fetch", "--prune", "origin")
-        return self._tracked_commit()
+    def _log(self) -> list[history.LoggedCommit]:
+        ref = f"refs/heads/{self.branch}"
+        return history.read_log(self.runner, git_dir=self.git_dir, ref=ref, missing_ok=True)
 
     def _fresh_clone(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
-        self.runner.run(
+        self.runner.run(  # HEAD names the branch from here on: nothing else moves it
             "init", "--bare", "-q", f"--initial-branch={self.branch}", str(self.git_dir)
         )
         self._git("remote", "add", "origin", self.url)
+        self._set_url.write_text(_url_stamp(self.url))
 
-    def _usable_clone(self) -> None:
-        """The clone, or a fresh one when what is there was left half-done by a crash.
+    @property
+    def _set_url(self) -> Path:
+        """Beside the clone (not in it: not git's), a digest of the URL ``origin`` was set to:
+        an unchanged URL costs no ``remote set-url`` at each open."""
+        return self.workdir / "origin-url.sha256"
+
+    def _usable_clone(self) -> str | None:
+        """The clone, or a fresh one when what is there was left half-done by a crash; the
+        remote branch's commit the clone was last synced to (None: a fresh clone, or none).
 
         Only the holder of the lock (``open``) touches the clone, so under it any git lock
         file (``index.lock``, ``HEAD.lock``, ``refs/**.lock``...) is stale: a generator was
-        killed mid-operation. Its state cannot be trusted; the clone is rebuilt.
+        killed mid-operation. Its state cannot be trusted; the clone is rebuilt. A clone git
+        cannot read (its first command fails) is rebuilt too.
         """
         if not self.git_dir.is_dir():
             self._fresh_clone()
-            return
+            return None
         stale = sorted(str(p.relative_to(self.git_dir)) for p in self.git_dir.rglob("*.lock"))
         if stale:
             self.recoveries.append(f"stale git locks {', '.join(stale[:5])}: clone rebuilt")
             self._fresh_clone()
-            return
+            return None
+        stamp = _url_stamp(self.url)
         try:
-            self._git("remote", "set-url", "origin", self.url)
+            known: str | None = self._set_url.read_text()
+        except OSError:
+            known = None
+        try:
+            if known != stamp:
+                self._git("remote", "set-url", "origin", self.url)
+                self._set_url.write_text(stamp)
+            return self._tracked_commit()
         except GitError as exc:  # half-made or damaged
             self.recoveries.append(f"unusable clone ({exc.message}): rebuilt")
             self._fresh_clone()
+            return None
 
-    def _reset_to_remote(self, tip: str | None) -> None:
-        """Point the local branch (and HEAD) at ``tip``, the remote's (None: it has no branch
-        yet); nothing is checked out."""
-        local = f"refs/heads/{self.branch}"
-        if tip is not None:
-            self._git("update-ref", "--no-deref", local, tip)
-        else:  # an empty remote: the branch starts with our first commit
-            with contextlib.suppress(GitError):
-                self._git("update-ref", "-d", local)
-        self._git("symbolic-ref", "HEAD", local)
-
-    def _rev(self, spec: str) -> str | None:
+    def _tracked_commit(self) -> str | None:
+        """The remote branch's commit this clone was last synced to, if it has one;
+        ``GitError`` when git cannot read the clone (not a missing ref: exit 1)."""
+        spec = f"refs/remotes/origin/{self.branch}"
         done = self.runner.run(
             "rev-parse", "--verify", "--quiet", spec, git_dir=self.git_dir, check=False
         )
+        if done.returncode not in (0, 1):
+            raise self.runner.failed("rev-parse", done.stderr)
         return done.stdout.decode().strip() or None if done.returncode == 0 else None
-
-    def _tracked_commit(self) -> str | None:
-        """The remote branch's commit this clone was last synced to, if it has one."""
-        return self._rev(f"refs/remotes/origin/{self.branch}")
 
     def _remote_holds(self, commit: str) -> bool:
         """True when the fetched remote branch still contains ``commit`` (it only moved on)."""
@@ -224,11 +244,17 @@ class GitRemote(changes.ChangesInGitDir):
         self._git("push", "--porcelain", "origin", f"refs/heads/{self.branch}:refs/heads/{target}")
 
     def _remote_ref(self, branch: str) -> str | None:
-        """The remote's ``branch`` fetched (review mode); None when the remote has none."""
-        if not self._git("ls-remote", "--heads", "origin", branch).strip():
-            return None
-        self._git("fetch", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        return f"refs/remotes/origin/{branch}"
+        """The remote's ``branch`` (review mode) as ``open``'s fetch brought it (every branch,
+        pruned); None when the remote has none. No second trip to the remote."""
+        ref = f"refs/remotes/origin/{branch}"
+        done = self.runner.run(
+            "rev-parse", "--verify", "--quiet", ref, git_dir=self.git_dir, check=False
+        )
+        return ref if done.returncode == 0 else None
+
+
+def _url_stamp(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
 
 
 def ensure_bare_remote(path: Path, *, branch: str = "main") -> Path:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.adapters.git import history
-from backup2gitops.adapters.git.fast_import import FastImport, Identity, ImportedChange
+from backup2gitops.adapters.git.fast_import import Committed, FastImport, Identity, ImportedChange
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.repository import BackupCommit, Folder
 
@@ -32,8 +32,11 @@ class GitTip:
         push: Push,
         remote_ref: RemoteRef | None = None,
         commit: str | None = None,
+        logged: list[history.LoggedCommit] | None = None,
     ) -> None:
-        """``commit``: the branch's commit when the caller has just set it (None: read it)."""
+        """``commit``: the branch's commit when the caller has just set it (None: read it);
+        ``logged``: the branch's log the caller has just read (its history, until the branch
+        moves here)."""
         self.git_dir = git_dir
         self.branch = branch
         self.runner = runner
@@ -41,9 +44,14 @@ class GitTip:
         self._push = push
         self._remote_ref = remote_ref
         self._commit = commit if commit is not None else self.rev(f"refs/heads/{branch}")
+        self._logged = logged
         self._listed: tuple[str, PurePosixPath, Folder] | None = None
         """The last folder listed (a commit's trees never change): the job reads the folder,
         then opens a change set on it; one listing of 50,000 files, not two."""
+        self._not_blobs: frozenset[str] = frozenset()
+        """The last folder's entries that are no file (submodules): never read as blobs."""
+        self._made_trees: dict[tuple[str, PurePosixPath], str | None] = {}
+        """Folders' trees in the commits made here, as fast-import answered them."""
 
     @property
     def commit(self) -> str | None:
@@ -58,6 +66,8 @@ class GitTip:
 
     def backups(self, branch: str | None = None) -> list[BackupCommit]:
         if branch is None:
+            if self._logged is not None:
+                return history.backup_commits(self._logged)
             ref = f"refs/heads/{self.branch}" if self._commit else None
         else:
             ref = self._remote_ref(branch) if self._remote_ref is not None else None
@@ -91,24 +101,41 @@ class GitTip:
 
     def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
         commit = commit or self._commit
-        return None if commit is None else self.rev(f"{commit}:{root}")
+        if commit is None:
+            return None
+        if (commit, root) in self._made_trees:
+            return self._made_trees[commit, root]
+        return self.rev(f"{commit}^{{tree}}" if str(root) in ("", ".") else f"{commit}:{root}")
 
     def _list(self, root: PurePosixPath, commit: str) -> Folder:
-        tree = self.rev(f"{commit}:{root}")
-        if tree is None:
-            return Folder(tree=None)
+        """The folder's files, and its own tree id from the same ``ls-tree`` (``-t``: the trees
+        on the way are listed too, the folder's among them): one git command, not two."""
+        folder = str(root)
+        # the whole tree is not an entry of itself: its id is asked for
+        tree = self.rev(f"{commit}^{{tree}}") if folder in ("", ".") else None
         out = self.runner.text(
-            "ls-tree", "-r", "-z", "--full-tree", commit, "--", str(root), git_dir=self.git_dir
+            *("ls-tree", "-r", "-t", "-z", "--full-tree", commit, "--", folder),
+            git_dir=self.git_dir,
         )
         files: dict[str, str] = {}
         links: set[str] = set()
+        not_blobs: set[str] = set()
         for entry in out.split("\0"):
             if entry:
                 meta, _, path = entry.partition("\t")
-                mode, _, object_id = meta.split(" ")
+                mode, kind, object_id = meta.split(" ")
+                if path == folder:
+                    tree = object_id  # a file at the folder's name: listed as the old did
+                if kind == "tree":
+                    continue
                 files[path] = object_id
                 if mode == "120000":
                     links.add(path)
+                elif kind != "blob":
+                    not_blobs.add(path)
+        self._not_blobs = frozenset(not_blobs)
+        if tree is None:
+            return Folder(tree=None)
         return Folder(tree=tree, files=files, links=frozenset(links))
 
     @contextlib.contextmanager
@@ -124,7 +151,7 @@ class GitTip:
             raise ValueError("nothing to re-apply a folder on: the branch has no commit")
         importer = FastImport(git_dir=self.git_dir, runner=self.runner)
         try:
-            importer.commit_folder(
+            made = importer.commit_folder(
                 ref=f"refs/heads/{self.branch}",
                 parent=self._commit,
                 root=root,
@@ -134,12 +161,14 @@ class GitTip:
             )
         finally:
             importer.abandon()
-        return self._made()
+        return self._made(made, root)
 
-    def _made(self) -> str:
-        made = self.rev(f"refs/heads/{self.branch}")
-        assert made is not None
-        return made
+    def _made(self, made: Committed, root: PurePosixPath) -> str:
+        """The commit fast-import made, its folder's tree kept for ``tree``; the branch moved,
+        so the history read at the start is no longer its."""
+        self._made_trees[made.commit, root] = made.tree
+        self._logged = None
+        return made.commit
 
     def push(self, branch: str) -> None:
         self._push(branch)
@@ -186,41 +215,27 @@ class GitChangeSet:
         self._importer.put(self._change, str(path), content)
 
     def committed(self, path: PurePosixPath) -> bytes | None:
-        blob = self._folder.files.get(str(path))
-        return None if blob is None else self._tip.blob(blob)
+        return self.committed_files([str(path)]).get(str(path))
 
     def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
-        """The committed files at ``paths`` (absent ones left out), read by one
-        ``git cat-file --batch``: a backup that deletes a thousand objects asks once."""
-        ids = {path: self._folder.files[path] for path in paths if path in self._folder.files}
-        if not ids:
-            return {}
-        wanted = sorted(set(ids.values()))
-        out = self._tip.runner.run(
-            "cat-file",
-            "--batch",
-            git_dir=self._tip.git_dir,
-            stdin="".join(f"{blob}\n" for blob in wanted).encode(),
-        ).stdout
+        """The committed files at ``paths`` (absent ones left out), read by the change set's
+        own ``git fast-import`` (``cat-blob``): no git process of their own."""
+        files, not_blobs = self._folder.files, self._tip._not_blobs
+        ids = {path: files[path] for path in paths if path in files and path not in not_blobs}
         blobs: dict[str, bytes] = {}
-        at = 0
-        for blob in wanted:
-            end = out.index(b"\n", at)
-            header = out[at:end].split(b" ")
-            at = end + 1
-            if len(header) != 3 or header[1] != b"blob":  # missing, or not a blob
-                continue
-            size = int(header[2])
-            blobs[blob] = out[at : at + size]
-            at += size + 1
+        for blob in sorted(set(ids.values())):
+            content = self._importer.cat_blob(blob)
+            if content is not None:
+                blobs[blob] = content
         return {path: blobs[blob] for path, blob in ids.items() if blob in blobs}
 
     def commit(self, message: str) -> str:
-        self._importer.commit(
+        made = self._importer.commit(
             ref=f"refs/heads/{self._tip.branch}",
             parent=self._tip.commit,
             change=self._change,
             message=message,
             author=self._tip.author,
+            folder=self._root,
         )
-        return self._tip._made()
+        return self._tip._made(made, self._root)
