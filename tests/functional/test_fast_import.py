@@ -14,6 +14,7 @@ import pytest
 
 from backup2gitops.adapters.git import GitError
 from backup2gitops.adapters.git.fast_import import (
+    ASKED_AT_ONCE,
     FastImport,
     Identity,
     blob_id,
@@ -190,7 +191,7 @@ def test_an_answer_that_never_comes_is_a_retryable_failure_at_the_deadline(repo:
     os.kill(process.pid, signal.SIGSTOP)
 
     with pytest.raises(GitError) as raised:
-        importer.cat_blob(blob_id(content))
+        importer.cat_blobs([blob_id(content)])
 
     assert raised.value.code == "git_unavailable" and raised.value.retryable
     assert process.returncode is not None  # its group killed and reaped, not left stopped
@@ -201,7 +202,7 @@ def test_a_missing_blob_is_none_and_the_import_goes_on(repo: Path) -> None:
     first = commit(repo, [(p("a.yaml"), b"a\n")], parent=None)
     importer = FastImport(git_dir=repo)
 
-    assert importer.cat_blob(blob_id(b"never stored\n")) is None
+    assert importer.cat_blobs([blob_id(b"never stored\n")]) == {}
     change = importer.sync_folder(root=ROOT, files=[(p("b.yaml"), b"b\n")], tracked=tree(repo))
     made = importer.commit(
         ref="refs/heads/main", parent=first, change=change, message="m", author=WHO, folder=ROOT
@@ -209,3 +210,18 @@ def test_a_missing_blob_is_none_and_the_import_goes_on(repo: Path) -> None:
 
     assert made.commit == git(repo, "rev-parse", "refs/heads/main").strip()
     assert made.tree == git(repo, "rev-parse", "refs/heads/main:clusters/prod").strip()
+
+
+def test_many_blobs_are_read_in_rounds_larger_answers_than_a_pipe_holds(repo: Path) -> None:
+    """More blobs than one round asks (``ASKED_AT_ONCE``), each answer larger than a pipe's
+    buffer in all, some missing: every one comes back whole, in one call."""
+    files = [(p(f"c{i}.yaml"), b"%d\n" % i + b"x" * 700) for i in range(ASKED_AT_ONCE * 2 + 7)]
+    commit(repo, files, parent=None)
+    importer = FastImport(git_dir=repo)
+    wanted = [blob_id(content) for _, content in files]
+    missing = [blob_id(b"never stored %d\n" % i) for i in range(3)]
+
+    got = importer.cat_blobs([*wanted[:300], *missing, *wanted[300:]])
+
+    assert got == {blob_id(content): content for _, content in files}
+    importer.abandon()

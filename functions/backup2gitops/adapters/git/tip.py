@@ -222,11 +222,7 @@ class GitChangeSet:
         own ``git fast-import`` (``cat-blob``): no git process of their own."""
         files, not_blobs = self._folder.files, self._tip._not_blobs
         ids = {path: files[path] for path in paths if path in files and path not in not_blobs}
-        blobs: dict[str, bytes] = {}
-        for blob in sorted(set(ids.values())):
-            content = self._importer.cat_blob(blob)
-            if content is not None:
-                blobs[blob] = content
+        blobs = self._importer.cat_blobs(sorted(set(ids.values())))
         return {path: blobs[blob] for path, blob in ids.items() if blob in blobs}
 
     def commit(self, message: str) -> str:
