@@ -9,7 +9,7 @@ import array
 import hashlib
 import tempfile
 from collections.abc import Callable
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 
 from backup2gitops.core import member_records as records
 from backup2gitops.core.archive import (
@@ -39,6 +39,10 @@ class Spooled(NamedTuple):
 
 
 COPIES: tuple[Copy, ...] = ("unversioned", "preferred", "other")
+_COPY_CODES: dict[Copy, int] = {copy: code for code, copy in enumerate(COPIES)}
+SPOOL_BUFFER = 1 << 16
+"""The spool file's buffer: 64 KiB, a write call to the system every ~80 members of 750 bytes
+where the default 8 KiB made one every ~10 (a tenth of a 10,000-member read's own cost)."""
 
 
 class SpoolIndex:
@@ -67,9 +71,8 @@ class SpoolIndex:
         self._offsets.append(offset)
         self._name_sizes.append(len(name))
         self._sizes.append(size)
-        self._copies.append(COPIES.index(copy))
-        self._names.update(b"%d:" % len(name))
-        self._names.update(name)
+        self._copies.append(_COPY_CODES[copy])
+        self._names.update(b"%d:%s" % (len(name), name))
 
     def sequence(self) -> str:
         """A digest of every member read, in order: its name, key, raw digest and copy
@@ -102,7 +105,10 @@ class Spool:
     indexed ones decoded instead: ``indexed``, by position), the rest in ``index``."""
 
     def __init__(self) -> None:
-        self.file: BinaryIO = tempfile.TemporaryFile(prefix="b2g-members-")  # noqa: SIM115
+        self.file = cast(
+            "BinaryIO",
+            tempfile.TemporaryFile(prefix="b2g-members-", buffering=SPOOL_BUFFER),  # noqa: SIM115
+        )
         self.index = SpoolIndex()
         self.indexed: dict[int, BackupItem] = {}
 
