@@ -406,3 +406,26 @@ def test_a_kustomization_written_at_once_is_what_the_yaml_writer_writes() -> Non
         assert units.kustomization_yaml(listed) == expected, listed
         assert units.kustomization_yaml(iter(listed)) == expected, listed
     assert all(units._PLAIN_ENTRIES.fullmatch(entry) for entry in PLAIN_ENTRIES)
+
+
+def test_a_file_is_generated_as_its_folder_and_name_say() -> None:
+    """What ``FastImport.sync_folder`` asks once per folder (``in_generated_folder``), with the
+    file's name, says what ``is_generated`` says of each path."""
+    folders = [
+        "clusters/c",
+        "clusters/c/namespaces/shop/configmaps",
+        "clusters/c/cluster-scoped",
+        f"clusters/c/{units.GENERATOR_FOLDER}",
+        *(f"clusters/c/{folder}" for folder in sorted(units.ENTRY_POINT_FOLDERS)),
+        *(f"clusters/c/{folder}/deeper" for folder in sorted(units.ENTRY_POINT_FOLDERS)),
+        "other/c/flux-system",
+        "clusters",
+        "",
+    ]
+    names = ["a.yaml", units.KUSTOMIZATION, "members.cache", "kustomization.yml", ""]
+    for folder in folders:
+        for first in names:
+            for name in names:
+                by_folder = units.in_generated_folder(f"{folder}/{first}")
+                path = f"{folder}/{name}"
+                assert (name == units.KUSTOMIZATION or by_folder) == units.is_generated(path), path

@@ -224,6 +224,13 @@ def is_generated(path: str) -> bool:
     point), as opposed to an object of the cluster: those are left out of the object counts."""
     if path == KUSTOMIZATION or path.endswith(f"/{KUSTOMIZATION}"):
         return True
+    return in_generated_folder(path)
+
+
+def in_generated_folder(path: str) -> bool:
+    """Whether ``path`` is in a folder of entry points (``GENERATED_FOLDERS``): what
+    ``is_generated`` says of every file of its folder but a kustomization (a stream of files
+    asks once per folder)."""
     parts = path.split("/")
     return len(parts) > 3 and parts[0] == "clusters" and parts[2] in GENERATED_FOLDERS
 

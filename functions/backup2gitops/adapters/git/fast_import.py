@@ -133,17 +133,20 @@ class FastImport:
         """
         linked = {link.rstrip("/") for link in links}
         prefix = f"{root.as_posix().rstrip('/')}/"
-        checked: set[str] = set()  # the folders of the paths checked whole (``_plain_name``)
+        # the folders of the paths checked whole (``_plain_name``) -> whether their files are
+        # generated ones, a kustomization apart (``units.in_generated_folder``)
+        checked: dict[str, bool] = {}
         left = dict(tracked)  # the tracked files the stream has not named yet
         change = change if change is not None else ImportedChange()
         for path, content in files:
             folder, _, name = path.rpartition("/")
-            if folder in checked and _plain_name(name):
+            generated = checked.get(folder)
+            if generated is not None and _plain_name(name):
                 if linked and path in linked:
                     raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
             else:
                 _check_path(path, prefix, root, linked)
-                checked.add(folder)
+                generated = checked[folder] = units.in_generated_folder(path)
             known = left.pop(path, None)
             if known is None:
                 known = tracked.get(path)  # the path was given before
@@ -154,7 +157,7 @@ class FastImport:
             if known is not None and known == blob_id(content):
                 continue
             self.put(change, path, content)
-            if not units.is_generated(path):
+            if not generated and name != KUSTOMIZATION:  # units.is_generated(path)
                 if known is None:
                     change.added += 1
                 else:
