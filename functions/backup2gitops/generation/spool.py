@@ -142,7 +142,10 @@ class Spool:
 
     def name(self, position: int) -> str:
         """The tar name of the member at ``position``."""
-        member = self.index.member(position)
+        return self._name(self.index.member(position))
+
+    def _name(self, member: Spooled) -> str:
+        """``member``'s tar name; the file is then at its bytes."""
         self.file.seek(member.offset)
         return self.file.read(member.name_size).decode(errors="surrogateescape")
 
@@ -152,7 +155,7 @@ class Spool:
         if done is not None:
             return done
         member = self.index.member(position)
-        name = self.name(position)  # the file is then at the member's bytes
+        name = self._name(member)  # the file is then at the member's bytes
         data = self.file.read(member.size)
         group_resource, namespace, item_name = member.key.split("\0")
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
