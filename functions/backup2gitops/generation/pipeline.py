@@ -212,10 +212,11 @@ def account(
         plan.excluded += 1
         plan.excluded_by_reason[excluded] = plan.excluded_by_reason.get(excluded, 0) + 1
         return
-    for line in credentials:
-        plan.credentials_total += 1
-        if len(plan.credentials) < MAX_LISTED_CREDENTIALS:
-            plan.credentials.append(line)
+    if credentials:  # most objects have none: no loop to start
+        plan.credentials_total += len(credentials)
+        room = MAX_LISTED_CREDENTIALS - len(plan.credentials)
+        if room > 0:
+            plan.credentials += credentials[:room]
     plan.objects += 1
     plan.kinds[(kind, namespace or "(cluster)")] += 1
     if unmanaged is not None:
