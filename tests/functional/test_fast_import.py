@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.git import GitError
+from backup2gitops.adapters.git import GitError, fast_import
 from backup2gitops.adapters.git.fast_import import (
     ASKED_AT_ONCE,
     FastImport,
@@ -225,3 +225,80 @@ def test_many_blobs_are_read_in_rounds_larger_answers_than_a_pipe_holds(repo: Pa
 
     assert got == {blob_id(content): content for _, content in files}
     importer.abandon()
+
+
+# sync_folder checks a folder's first path whole and the next ones by their name alone
+# (``_plain_name``); both must refuse what the whole check refuses of each path on its own.
+SYNC_FOLDERS = [
+    "clusters/prod/a",
+    "clusters/prod/a/b",
+    "clusters/prod",
+    "clusters/prod/",
+    "clusters",
+    "",
+    "clusters/prod/../other",
+    "clusters/prod/./a",
+    "clusters/prod//a",
+    "/clusters/prod/a",
+    "clusters/production/a",
+    "clusters/prod/ln",
+    "clusters/prod/ln/under",
+    "clusters/prod/a\nb",
+    'clusters/prod/"a"',
+    "clusters/prod/a\tb",
+]
+SYNC_NAMES = [
+    "x.yaml",
+    "kustomization.yaml",
+    ".hidden",
+    "...",
+    "..x",
+    "",
+    ".",
+    "..",
+    "ln",
+    "a\nb.yaml",
+    "a\rb.yaml",
+    "a\0b.yaml",
+    'q".yaml',
+    "a\tb.yaml",
+    "a b.yaml",
+    "é.yaml",
+    "a\u2028b.yaml",
+]
+
+
+def test_a_path_is_refused_after_a_good_one_of_its_folder_as_on_its_own(repo: Path) -> None:
+    """Every folder and name above, alone and after a path its folder passed with, with a
+    symbolic link committed at ``clusters/prod/ln`` and at ``clusters/prod/a/ln``: each path
+    passes or is refused (``unsafe_path``, the same message) as the whole check decides."""
+    links = {"clusters/prod/ln", "clusters/prod/a/ln"}
+    importer = FastImport(git_dir=repo)
+
+    def refusal(paths: list[str]) -> str | None:
+        tracked = dict.fromkeys(paths, "0" * 40)  # every file stays as committed: none is sent
+        try:
+            importer.sync_folder(
+                root=ROOT, files=[(path, None) for path in paths], tracked=tracked, links=links
+            )
+        except GitError as exc:
+            assert exc.code == "unsafe_path"
+            return exc.message
+        return None
+
+    try:
+        for folder in SYNC_FOLDERS:
+            warm = f"{folder}/warm.yaml"
+            warmed = refusal([warm]) is None
+            for name in SYNC_NAMES:
+                path = f"{folder}/{name}"
+                alone = refusal([path])
+                if warmed:
+                    assert refusal([warm, path]) == alone, path
+                if fast_import._plain_name(name) and warmed:
+                    assert alone is None or "symbolic link" in alone, path  # the fast pass is
+                    # never wider than the whole check
+        assert refusal(["clusters/prod/a/warm.yaml", "clusters/prod/a/ln"]) is not None
+        assert refusal(["clusters/prod/a/warm.yaml", "clusters/prod/a/.."]) is not None
+    finally:
+        importer.abandon()

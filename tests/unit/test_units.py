@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from backup2gitops.config import ConfigError, parse_config
-from backup2gitops.core import entry_points, units
+from backup2gitops.core import entry_points, kube_yaml, units
 from backup2gitops.core.repo_plan import plan_tree
 
 SOURCE = units.Source(url="https://git.example.com/c.git", branch="main")
@@ -329,3 +329,103 @@ def test_cutting_rewrites_kustomizations_only() -> None:
     objects = {p for p in whole if p.name != "kustomization.yaml"}
     assert objects == {p for p in cut if p.name != "kustomization.yaml"}
     assert all(whole[p] == cut[p] for p in objects)
+
+
+PLAIN_ENTRIES = [
+    "a.yaml",
+    "config-1100.yaml",
+    "_kustomization.yaml",
+    "app%0123456789abcdef.yaml",
+    "deployments.apps/app-0.yaml",
+    "namespaces/team-0",
+    "cluster-scoped/nodes",
+    "1.yaml",
+    "2001-12-14.yaml",
+    "namespaces/1.5",
+    "namespaces/yes",
+]
+ODD_ENTRIES = [
+    "",
+    "cluster-scoped",
+    "configmaps",
+    "yes",
+    "no",
+    "on",
+    "null",
+    "~",
+    "1",
+    "1.5",
+    "0x1f",
+    "2001-12-14",
+    ".inf",
+    "<<",
+    "=",
+    "- a.yaml",
+    "-a.yaml",
+    "a: b.yaml",
+    "a:",
+    "#a.yaml",
+    "a #b.yaml",
+    "%a.yaml",
+    "@a.yaml",
+    "'a'.yaml",
+    '"a".yaml',
+    "a b.yaml",
+    " a.yaml",
+    "a.yaml ",
+    "A.yaml",
+    "é.yaml",
+    "a\nb.yaml",
+    "a.yaml\nb.yaml",
+    "a\tb.yaml",
+    "...yaml",
+    ".hidden.yaml",
+    "a/.yaml",
+    "a//b.yaml",
+    "/a.yaml",
+    "a/",
+    "a.yaml/",
+    "[a].yaml",
+    "{a}.yaml",
+    "a,b.yaml",
+    "?a.yaml",
+    "!a.yaml",
+    "*a.yaml",
+    "&a.yaml",
+]
+
+
+def test_a_kustomization_written_at_once_is_what_the_yaml_writer_writes() -> None:
+    """Every entry above alone, first and last among plain ones, and the plain ones together:
+    ``kustomization_yaml`` writes the bytes ``kube_yaml.dump`` writes of the kustomization."""
+    lists: list[list[str]] = [[], PLAIN_ENTRIES, PLAIN_ENTRIES[::-1]]
+    for entry in PLAIN_ENTRIES + ODD_ENTRIES:
+        lists += [[entry], [entry, *PLAIN_ENTRIES], [*PLAIN_ENTRIES, entry]]
+    for listed in lists:
+        expected = kube_yaml.dump(units.kustomization(listed))
+        assert units.kustomization_yaml(listed) == expected, listed
+        assert units.kustomization_yaml(iter(listed)) == expected, listed
+    assert all(units._PLAIN_ENTRIES.fullmatch(entry) for entry in PLAIN_ENTRIES)
+
+
+def test_a_file_is_generated_as_its_folder_and_name_say() -> None:
+    """What ``FastImport.sync_folder`` asks once per folder (``in_generated_folder``), with the
+    file's name, says what ``is_generated`` says of each path."""
+    folders = [
+        "clusters/c",
+        "clusters/c/namespaces/shop/configmaps",
+        "clusters/c/cluster-scoped",
+        f"clusters/c/{units.GENERATOR_FOLDER}",
+        *(f"clusters/c/{folder}" for folder in sorted(units.ENTRY_POINT_FOLDERS)),
+        *(f"clusters/c/{folder}/deeper" for folder in sorted(units.ENTRY_POINT_FOLDERS)),
+        "other/c/flux-system",
+        "clusters",
+        "",
+    ]
+    names = ["a.yaml", units.KUSTOMIZATION, "members.cache", "kustomization.yml", ""]
+    for folder in folders:
+        for first in names:
+            for name in names:
+                by_folder = units.in_generated_folder(f"{folder}/{first}")
+                path = f"{folder}/{name}"
+                assert (name == units.KUSTOMIZATION or by_folder) == units.is_generated(path), path

@@ -212,6 +212,14 @@ def object_path(
 ) -> PurePosixPath:
     """The repository path of one object; raise UnsafeName for any unsafe segment (checked in
     this order: cluster, group-resource, name, namespace)."""
+    return PurePosixPath(
+        object_file(cluster=cluster, group_resource=group_resource, namespace=namespace, name=name)
+    )
+
+
+def object_file(*, cluster: str, group_resource: str, namespace: str | None, name: str) -> str:
+    """``object_path`` as a POSIX string, as the stream of files keys it (``core.repo_plan``):
+    a backup's object costs no ``PurePosixPath`` (a fifth of its placing, without its cleaning)."""
     root, resource = _resource_segments(cluster, group_resource)
     checked = check_segment(name, what="name")
     file_name = (
@@ -219,7 +227,7 @@ def object_path(
         if checked == "kustomization"  # kept from before tags, so existing paths stay
         else segment_file_name(checked, suffix=".yaml")
     )
-    return _folder(root, resource, namespace) / file_name
+    return f"{_folder(root, resource, namespace)}/{file_name}"
 
 
 @lru_cache(maxsize=1024)  # a backup has a few of each: checked and named once, not per object
@@ -229,8 +237,8 @@ def _resource_segments(cluster: str, group_resource: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _folder(root: str, resource: str, namespace: str | None) -> PurePosixPath:
+def _folder(root: str, resource: str, namespace: str | None) -> str:
     if namespace is None:
-        return PurePosixPath(f"{root}/cluster-scoped/{resource}")
+        return f"{root}/cluster-scoped/{resource}"
     folder = segment_file_name(check_segment(namespace, what="namespace"))
-    return PurePosixPath(f"{root}/namespaces/{folder}/{resource}")
+    return f"{root}/namespaces/{folder}/{resource}"

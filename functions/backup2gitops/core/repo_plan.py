@@ -79,16 +79,20 @@ def iter_files(
     seen: set[str] = set()
     members: dict[str, list[str]] = {}  # unit key -> its files, relative to the unit
     prefix = f"{root}/"
+    # a folder a path was checked in -> (the folder relative to its unit, with its slash; the
+    # unit's files): a further file of the folder has only its name to check (``_in_folder``)
+    checked: dict[str, tuple[str, list[str]]] = {}
     for path, content in files:
-        _check_inside(path, prefix)
+        folder, _, name = path.rpartition("/")
+        known = checked.get(folder)
+        if known is None or not name.endswith(".yaml") or name == ".yaml":
+            known = checked[folder] = _in_folder(path, prefix, layout.by, members)
+        if name == KUSTOMIZATION:
+            raise PathCollision(f"an object maps to {path}")
         if path in seen:
             raise PathCollision(f"two objects map to {path}")
         seen.add(path)
-        relative = path[len(prefix) :]
-        key = units.unit_key(relative, by=layout.by)
-        if relative.rpartition("/")[2] == KUSTOMIZATION:
-            raise PathCollision(f"an object maps to {path}")
-        members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
+        known[1].append(known[0] + name)
         yield path, content
     plan = units.plan_units(cluster, members, layout=layout)
     folders = [(f"{root}/{key}" if key else root, listed) for key, listed in plan.parents.items()]
@@ -113,8 +117,27 @@ def iter_files(
 
 
 def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[str, bytes]:
-    content = kube_yaml.dump(units.kustomization(resources))
+    content = units.kustomization_yaml(resources)
     return f"{folder}/{KUSTOMIZATION}", content.encode()
+
+
+def _in_folder(
+    path: str, prefix: str, by: units.UnitsBy, members: dict[str, list[str]]
+) -> tuple[str, list[str]]:
+    """Check ``path`` whole (``_check_inside``, ``units.unit_key``): its folder's entry in
+    ``iter_files``, the folder relative to its unit (with its slash) and the unit's files.
+
+    Once a path passed, another path of its folder differs only by its name, which has no
+    slash: it passes too when that name ends in ``.yaml`` and is not ``.yaml`` alone (then it
+    cannot be an empty, ``.`` or ``..`` segment), and it has the same unit. A path whose name
+    does not is checked whole here again, and refused with the message of its own check.
+    """
+    _check_inside(path, prefix)
+    relative = path[len(prefix) :]
+    key = units.unit_key(relative, by=by)
+    name = relative.rpartition("/")[2]
+    inside = relative[len(key) + 1 if key else 0 : len(relative) - len(name)]
+    return inside, members.setdefault(key, [])
 
 
 def _check_inside(path: str, prefix: str) -> None:

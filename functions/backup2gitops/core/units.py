@@ -30,9 +30,12 @@ are written, and where the repository is, is part of the ``Layout`` here.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from backup2gitops.core import kube_yaml
 
 UnitsBy = Literal["namespace", "cluster"]
 ArgoMode = Literal["applicationset", "applications"]
@@ -221,6 +224,13 @@ def is_generated(path: str) -> bool:
     point), as opposed to an object of the cluster: those are left out of the object counts."""
     if path == KUSTOMIZATION or path.endswith(f"/{KUSTOMIZATION}"):
         return True
+    return in_generated_folder(path)
+
+
+def in_generated_folder(path: str) -> bool:
+    """Whether ``path`` is in a folder of entry points (``GENERATED_FOLDERS``): what
+    ``is_generated`` says of every file of its folder but a kustomization (a stream of files
+    asks once per folder)."""
     parts = path.split("/")
     return len(parts) > 3 and parts[0] == "clusters" and parts[2] in GENERATED_FOLDERS
 
@@ -231,6 +241,30 @@ def kustomization(resources: Iterable[str]) -> dict[str, Any]:
         "kind": "Kustomization",
         "resources": list(resources),
     }
+
+
+_SEGMENT = r"[a-z0-9_][a-z0-9._%-]*"
+_PLAIN_ENTRY = rf"(?:{_SEGMENT}/)*{_SEGMENT}(?<=\.yaml)|(?:{_SEGMENT}/)+{_SEGMENT}"
+_PLAIN_ENTRIES: Final = re.compile(rf"(?:{_PLAIN_ENTRY})(?:\n(?:{_PLAIN_ENTRY}))*")
+"""Entries (one a line) that YAML writes plain, as they are: lower-case ASCII segments that
+begin with a letter, a digit or ``_`` (no indicator, space, colon or quote), each entry a
+``.yaml`` file or holding a slash (no implicit type -- bool, int, float, null, timestamp --
+reads either)."""
+_KUSTOMIZATION_HEAD: Final = (
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- "
+)
+
+
+def kustomization_yaml(resources: Iterable[str]) -> str:
+    """``kube_yaml.dump(kustomization(resources))``: written at once, without a scalar's
+    analysis per entry, when one expression finds every entry plain (``_PLAIN_ENTRIES``: the
+    files and folders the generator names; an entry with a line break is not); else by
+    ``kube_yaml`` (tests/unit/test_units.py holds the two to each other)."""
+    listed = list(resources)
+    text = "\n".join(listed)
+    if listed and text.count("\n") == len(listed) - 1 and _PLAIN_ENTRIES.fullmatch(text):
+        return _KUSTOMIZATION_HEAD + "\n- ".join(listed) + "\n"
+    return kube_yaml.dump(kustomization(listed))
 
 
 def ordered(units: Iterable[Unit]) -> list[Unit]:

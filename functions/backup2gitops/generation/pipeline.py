@@ -22,7 +22,7 @@ from backup2gitops.core.cleaning import (
     prepare,
 )
 from backup2gitops.core.cleaning.gitops_owners import gitops_managed
-from backup2gitops.core.repo_layout import object_path
+from backup2gitops.core.repo_layout import object_file
 from backup2gitops.core.repo_plan import plan_tree
 from backup2gitops.core.safeguards import count_refusal
 from backup2gitops.core.tree_diff import FileChange
@@ -136,12 +136,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Placement:
-    """What one item became: ``excluded`` (a reason), or ``obj`` at ``path`` (cleaned,
+    """What one item became: ``excluded`` (a reason), or ``obj`` at ``file`` (cleaned,
     transformed, encrypted: ready to serialise), with what the commit message counts of it."""
 
     namespace: str | None
     excluded: str | None = None
-    path: PurePosixPath | None = None
+    file: str | None = None
+    """The object's repository path, a POSIX string (``repo_layout.object_file``)."""
     obj: Mapping[str, Any] | None = None
     kind: str = "?"
     credentials: tuple[str, ...] = ()
@@ -171,7 +172,7 @@ def place(
     if obj is None:
         return Placement(item.namespace, excluded=prepared.excluded or "excluded")
     by_hand = not gitops_managed(item.obj)  # as backed up: prepare never changes item.obj
-    path = object_path(
+    file = object_file(
         cluster=cluster,
         group_resource=item.group_resource,
         namespace=item.namespace,
@@ -187,13 +188,13 @@ def place(
     if prepared.encrypt:
         if encrypt is None:  # never write a Secret in clear because no encrypter was wired
             raise ValueError("the secret policy asks for encryption but no encrypter is set")
-        obj = encrypt(obj, previous=committed_document(previous, path))
+        obj = encrypt(obj, previous=committed_document(previous, PurePosixPath(file)))
     kind = obj.get("kind", "?")
     if type(kind) is not str:
         kind = str(kind)
     unmanaged = f"{kind} {where}" if by_hand else None
     return Placement(
-        item.namespace, path=path, obj=obj, kind=kind, credentials=credentials, unmanaged=unmanaged
+        item.namespace, file=file, obj=obj, kind=kind, credentials=credentials, unmanaged=unmanaged
     )
 
 
@@ -211,10 +212,11 @@ def account(
         plan.excluded += 1
         plan.excluded_by_reason[excluded] = plan.excluded_by_reason.get(excluded, 0) + 1
         return
-    for line in credentials:
-        plan.credentials_total += 1
-        if len(plan.credentials) < MAX_LISTED_CREDENTIALS:
-            plan.credentials.append(line)
+    if credentials:  # most objects have none: no loop to start
+        plan.credentials_total += len(credentials)
+        room = MAX_LISTED_CREDENTIALS - len(plan.credentials)
+        if room > 0:
+            plan.credentials += credentials[:room]
     plan.objects += 1
     plan.kinds[(kind, namespace or "(cluster)")] += 1
     if unmanaged is not None:
@@ -256,8 +258,8 @@ def placed_objects(
             credentials=placed.credentials,
             unmanaged=placed.unmanaged,
         )
-        if placed.path is not None and placed.obj is not None:
-            yield placed.path, placed.obj
+        if placed.file is not None and placed.obj is not None:
+            yield PurePosixPath(placed.file), placed.obj
 
 
 def plan_backup(

@@ -260,13 +260,13 @@ class MemberPass:
         )
         api_version = str(item.obj.get("apiVersion") or "")
         kind = str(item.obj.get("kind") or "")
-        if placed.path is None or placed.obj is None:
+        if placed.file is None or placed.obj is None:
             excluded = placed.excluded or "excluded"
             refused = item.refused is not None
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
         content = kube_yaml.dump(placed.obj).encode()
         blob = self.blob(content)
-        file = placed.path.as_posix()
+        file = placed.file
         path: str | None = None if file == records.natural_path(root, key) else file
         record = MemberRecord(
             digest,

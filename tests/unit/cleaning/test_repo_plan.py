@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backup2gitops.core import kube_yaml, units
+from backup2gitops.core import kube_yaml, repo_plan, units
 from backup2gitops.core.repo_layout import group_resource_for, has_odd_segment, object_path
 from backup2gitops.core.repo_plan import PathCollision, plan_tree
 
@@ -166,3 +166,128 @@ def test_has_odd_segment(path: str, odd: bool) -> None:
     """The one check the file stream's three readers (the plan, fast-import, the in-memory
     repository) make of every path: an empty, ``.`` or ``..`` segment."""
     assert has_odd_segment(path) is odd
+
+
+# Paths as hostile as a backup can make them: iter_files checks a folder's first path whole
+# and the next ones by their name alone; both must say what the whole checks say of each path.
+FOLDERS = [
+    "clusters/c/namespaces/shop/configmaps",
+    "clusters/c/namespaces/shop/deployments.apps/deeper",
+    "clusters/c/cluster-scoped/nodes",
+    "clusters/c/namespaces/shop",
+    "clusters/c/cluster-scoped",
+    "clusters/c/flux/x",
+    "clusters/c",
+    "clusters",
+    "",
+    "clusters/c/namespaces/../configmaps",
+    "clusters/c/./cluster-scoped/nodes",
+    "clusters/c//cluster-scoped/nodes",
+    "clusters/c/namespaces/shop/configmaps/",
+    "/clusters/c/namespaces/shop/configmaps",
+    "clusters/other/namespaces/shop/configmaps",
+    "clusters/cc/namespaces/shop/configmaps",
+    "clusters/c/namespaces/shop/config\nmaps",
+    'clusters/c/namespaces/"shop"/configmaps',
+]
+NAMES = [
+    "a.yaml",
+    "%A1b2.yaml",
+    "_kustomization.yaml",
+    "kustomization.yaml",
+    ".yaml",
+    "..yaml",
+    "...yaml",
+    ".hidden.yaml",
+    "a.yml",
+    "a.yaml.json",
+    "yaml",
+    "",
+    ".",
+    "..",
+    "a\nb.yaml",
+    'q".yaml',
+    "a b.yaml",
+    "a\rb.yaml",
+    "a\0.yaml",
+]
+
+
+def whole_check(path: str, by: units.UnitsBy = "namespace") -> str | None:
+    """What the checks every path had say of ``path`` alone (None: it passes)."""
+    try:
+        repo_plan._check_inside(path, "clusters/c/")
+        units.unit_key(path[len("clusters/c/") :], by=by)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+    if path.rpartition("/")[2] == units.KUSTOMIZATION:
+        return f"PathCollision: an object maps to {path}"
+    return None
+
+
+def streamed(paths: list[str], by: units.UnitsBy = "namespace") -> tuple[list[str], str | None]:
+    """The paths ``iter_files`` let through, and how it refused the next one (None: none)."""
+    passed: list[str] = []
+    files = [(path, None) for path in paths]
+    try:
+        for path, content in repo_plan.iter_files(
+            cluster="c", files=files, layout=units.Layout(by=by)
+        ):
+            if content is None:  # a file of the stream (the kustomizations have bytes)
+                passed.append(path)
+    except ValueError as exc:
+        return passed, f"{type(exc).__name__}: {exc}"
+    return passed, None
+
+
+@pytest.mark.parametrize("by", ["namespace", "cluster"])
+def test_a_path_is_refused_after_a_good_one_of_its_folder_as_on_its_own(by: units.UnitsBy) -> None:
+    """The check by name holds to the whole checks on every folder and name above, whether
+    the path comes first or after one its folder passed with."""
+    for folder in FOLDERS:
+        warm = f"{folder}/warm.yaml"
+        warmed = whole_check(warm, by) is None
+        for name in NAMES:
+            path = f"{folder}/{name}"
+            verdict = whole_check(path, by)
+            assert streamed([path], by) == ([path] if verdict is None else [], verdict), path
+            if warmed:
+                after = streamed([warm, path], by)
+                assert after == ([warm, path] if verdict is None else [warm], verdict), path
+
+
+@pytest.mark.parametrize("by", ["namespace", "cluster"])
+def test_files_are_listed_in_their_units_as_each_path_alone_places_them(
+    by: units.UnitsBy,
+) -> None:
+    """Folders interleaved (as an archive may order its members): each unit's kustomization
+    lists its files as ``units.unit_key`` of each whole path places them."""
+    paths = [
+        f"clusters/c/{folder}/{name}"
+        for name in ("b.yaml", "a.yaml", "_kustomization.yaml", "%A1b2.yaml")
+        for folder in (
+            "namespaces/shop/configmaps",
+            "cluster-scoped/nodes",
+            "namespaces/web/deployments.apps",
+            "namespaces/shop/secrets",
+            "namespaces/shop/deployments.apps/deeper",
+        )
+    ]
+    members: dict[str, list[str]] = {}
+    for path in paths:
+        relative = path[len("clusters/c/") :]
+        key = units.unit_key(relative, by=by)
+        members.setdefault(key, []).append(relative[len(key) + 1 :] if key else relative)
+    layout = units.Layout(by=by)
+    plan = units.plan_units("c", members, layout=layout)
+    folders = [
+        (f"clusters/c/{key}" if key else "clusters/c", listed)
+        for key, listed in plan.parents.items()
+    ]
+    folders += [(unit.folder, unit.files) for unit in plan.units]
+    expected = [(path, None) for path in paths] + [
+        (f"{folder}/{units.KUSTOMIZATION}", kube_yaml.dump(units.kustomization(listed)).encode())
+        for folder, listed in folders
+    ]
+    made = list(repo_plan.iter_files(cluster="c", files=[(p, None) for p in paths], layout=layout))
+    assert made[: len(expected)] == expected

@@ -189,22 +189,23 @@ class FastImport:
         """
         linked = {link.rstrip("/") for link in links}
         prefix = f"{root.as_posix().rstrip('/')}/"
-        seen: set[str] = set()
+        # the folders of the paths checked whole (``_plain_name``) -> whether their files are
+        # generated ones, a kustomization apart (``units.in_generated_folder``)
+        checked: dict[str, bool] = {}
+        left = dict(tracked)  # the tracked files the stream has not named yet
         change = change if change is not None else ImportedChange()
         for path, content in files:
-            if (
-                not path.startswith(prefix)
-                or has_odd_segment(path)
-                or '"' in path
-                or "\n" in path
-                or "\r" in path
-                or "\0" in path
-            ):
-                raise unsafe_path(f"{path} is outside {root} or cannot be a file name there")
-            if linked and _through_link(path, linked):
-                raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
-            seen.add(path)
-            known = tracked.get(path)
+            folder, _, name = path.rpartition("/")
+            generated = checked.get(folder)
+            if generated is not None and _plain_name(name):
+                if linked and path in linked:
+                    raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
+            else:
+                _check_path(path, prefix, root, linked)
+                generated = checked[folder] = units.in_generated_folder(path)
+            known = left.pop(path, None)
+            if known is None:
+                known = tracked.get(path)  # the path was given before
             if content is None:  # the committed file stays (the generator's member cache)
                 if known is None:
                     raise unsafe_path(f"{path} is to stay as committed, but there is none")
@@ -212,12 +213,12 @@ class FastImport:
             if known is not None and known == blob_id(content):
                 continue
             self.put(change, path, content)
-            if not units.is_generated(path):
+            if not generated and name != KUSTOMIZATION:  # units.is_generated(path)
                 if known is None:
                     change.added += 1
                 else:
                     change.changed += 1
-        removed = set(tracked) - seen - set(keep)
+        removed = set(left).difference(keep)
         gone = [b"D %s\n" % path.encode() for path in sorted(removed)]
         change.operations[:0] = gone  # first: a file that was a folder's name goes before it
         change.removed = sum(1 for p in removed if not units.is_generated(p))
@@ -352,6 +353,33 @@ class _Answers:
 
     def close(self) -> None:
         self._stream.close()
+
+
+def _check_path(path: str, prefix: str, root: PurePosixPath, linked: set[str]) -> None:
+    """``unsafe_path`` unless ``path`` is strictly under the folder (``prefix``: with its
+    slash), a plain relative path with no character fast-import would read as syntax, and not
+    at or through a symbolic link of ``linked``."""
+    if (
+        not path.startswith(prefix)
+        or has_odd_segment(path)
+        or '"' in path
+        or "\n" in path
+        or "\r" in path
+        or "\0" in path
+    ):
+        raise unsafe_path(f"{path} is outside {root} or cannot be a file name there")
+    if linked and _through_link(path, linked):
+        raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
+
+
+def _plain_name(name: str) -> bool:
+    """Whether a file name passes ``_check_path`` in any folder a path passed in: not empty,
+    ``.`` or ``..`` (all dots is left to the whole check), printable (no line break, no NUL)
+    and without a quote. A path of a checked folder with another name is checked whole: this
+    decides only when the whole check need not run. The folder's path passed every check and
+    the name has no slash, so the path is the folder's (inside the root, no odd segment, no
+    odd character) but for its name; a link at the path itself is asked for apart."""
+    return bool(name.strip(".")) and name.isprintable() and '"' not in name
 
 
 def _through_link(path: str, links: set[str]) -> bool:

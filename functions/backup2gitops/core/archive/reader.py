@@ -203,7 +203,9 @@ def iter_members(
                     f"more than {limits.max_entries} entries (archive_limits.max_entries)",
                 )
             name, entry = _place(header.name, folders)
-            if not _check_member(header, name, max_member_bytes):
+            if (  # a regular member within the limit passes _check_member: not called for it
+                header.type not in REGULAR or header.sparse or header.size > max_member_bytes
+            ) and not _check_member(header, name, max_member_bytes):
                 continue
             if entry is None and name == VERSION_MEMBER:
                 report.format_version = check_format_version(_data(tar, header))
@@ -225,12 +227,11 @@ def iter_members(
                 _skip(tar, header)
                 continue
             group_resource, namespace, item_name, copy = entry
-            key = (group_resource, namespace or "", item_name)
-            digest = _digest(key)
+            digest = _key_digest(group_resource, namespace or "", item_name)
             if copy == "other":
                 report.other_versions_skipped += 1
                 if digest not in emitted:
-                    other_only.add(key)
+                    other_only.add((group_resource, namespace or "", item_name))
                 _skip(tar, header)
                 continue
             if digest in emitted:
@@ -240,7 +241,7 @@ def iter_members(
             data = _data(tar, header)
             emitted.add(digest)
             if other_only:
-                other_only.discard(key)
+                other_only.discard((group_resource, namespace or "", item_name))
             report.items += 1
             yield Member(entry, name, data)
         _drain_trailer(tar)
@@ -259,6 +260,10 @@ def iter_members(
 
 def _digest(key: tuple[str, str, str]) -> bytes:
     """An object key as 16 bytes: the emitted set costs ~100 bytes an object, not ~300."""
-    group_resource, namespace, name = key
+    return _key_digest(*key)
+
+
+def _key_digest(group_resource: str, namespace: str, name: str) -> bytes:
+    """``_digest`` of the key's three parts (no tuple made for a member read)."""
     text = f"{group_resource}\0{namespace}\0{name}"
     return hashlib.blake2b(text.encode(errors="surrogateescape"), digest_size=16).digest()
