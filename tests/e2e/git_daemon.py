@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -38,6 +40,7 @@ def git_daemon(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its group: the connections it serves (``--serve``) end with it
     )
     try:
         deadline = time.monotonic() + 120
@@ -49,5 +52,8 @@ def git_daemon(
             time.sleep(0.05)
         yield f"git://127.0.0.1:{port}/"
     finally:
-        process.terminate()
+        # a connection whose client was killed mid-command keeps its own ``git-daemon --serve``
+        # child waiting: the whole group goes, not the listener alone
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
