@@ -52,8 +52,9 @@ def git_daemon(
             time.sleep(0.05)
         yield f"git://127.0.0.1:{port}/"
     finally:
-        # a connection whose client was killed mid-command keeps its own ``git-daemon --serve``
-        # child waiting: the whole group goes, not the listener alone
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+        process.terminate()
         process.wait(timeout=10)
+        # a connection whose client was killed mid-command keeps its own ``git-daemon --serve``
+        # child waiting, and it outlives SIGTERM: what is left of the group is killed
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
