@@ -6,14 +6,12 @@ interpreter, not a timing: speed is ``benchmarks/run.py``'s."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+from tests.fresh_python import fresh_env, run_python
+
 HEAVY = ("kubernetes", "git", "boto3")
 MODULES = [
     "backup_complete.handler",
@@ -23,29 +21,14 @@ MODULES = [
     "cluster_backup.handler",
     "main",
 ]
-DEADLINE_S = 300
-"""For one fresh interpreter's import: generous, never a measure (a busy CI box is slow)."""
 PROBE = (
     "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
     "print(json.dumps(sorted(m for m in sys.argv[2:] if m in sys.modules)))"
 )
 
 
-def _probe_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
-    return env
-
-
 def loaded(module: str, names: tuple[str, ...] = HEAVY) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, module, *names],
-        env=_probe_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=DEADLINE_S,
-    )
+    done = run_python(PROBE, module, *names)
     found: list[str] = json.loads(done.stdout)
     return found
 
@@ -116,18 +99,10 @@ def test_loading_a_configuration_builds_its_models() -> None:
     )
     assert set(loaded("backup2gitops.config", models)) == set()
     env_free = "import backup2gitops.config as c; c.load_config(); import "
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            env_free + "sys; print(sorted(m for m in sys.argv[1:] if m in sys.modules))",
-            *models,
-        ],
-        env={**_probe_env(), "BACKUP2GITOPS_CONFIG": ""},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=DEADLINE_S,
+    done = run_python(
+        env_free + "sys; print(sorted(m for m in sys.argv[1:] if m in sys.modules))",
+        *models,
+        env=fresh_env({"BACKUP2GITOPS_CONFIG": ""}),
     )
     assert done.stdout.strip() == repr(sorted(models))
 
@@ -137,14 +112,7 @@ def test_a_logger_imports_powertools_at_its_first_line() -> None:
     first_line = named + "log.warning('first'); "
     report = "import sys; print('aws_lambda_powertools' in sys.modules)"
     for code, expected in ((named + report, "False"), (first_line + report, "True")):
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            env=_probe_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=DEADLINE_S,
-        )
+        done = run_python(code)
         assert done.stdout.strip() == expected, code
         if expected == "True":
             lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
@@ -174,15 +142,8 @@ def test_a_broken_configuration_still_fails_the_first_lambda_invocation(tmp_path
         "except ConfigError as exc:\n"
         "    print(exc)\n"
     )
-    env = {**_probe_env(), "BACKUP2GITOPS_CONFIG": str(config)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=DEADLINE_S,
-    )
+    env = fresh_env({"BACKUP2GITOPS_CONFIG": str(config)})
+    done = run_python(code, env=env)
     assert "generator.cleaning.secrets: must be one of" in done.stdout
     (line,) = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert line["level"] == "CRITICAL"

@@ -4,9 +4,6 @@ validation. Held here to ``Config.model_validate``, the whole model, on valid an
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ from backup2gitops.cli import main
 from backup2gitops.config import Config, ConfigError, describe_error, parse_config
 from backup2gitops.config.loader import _expand_tree
 from backup2gitops.config.model import validate_config
+from tests.fresh_python import fresh_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"BACKUP2GITOPS_BUCKET": "backups", "BACKUP2GITOPS_GIT_URL": "https://h/gitops.git"}
@@ -91,11 +89,7 @@ def test_only_the_sections_a_file_holds_are_built() -> None:
         "print(built(model.Config), built(monitoring.AlertsConfig),"
         " built(receivers.SlackReceiverConfig), built(generator.GeneratorConfig))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
-    env["PYTHONPATH"] = str(ROOT / "functions")
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    out = run_python(code, env=fresh_env(configured=False)).stdout
     assert out.split() == ["False", "False", "False", "False"]
 
 

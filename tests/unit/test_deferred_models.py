@@ -4,18 +4,10 @@ cost). A broken definition still fails: the tests that validate each model build
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from backup2gitops.core.cleaning import _DEFAULT_POLICY, CleaningPolicy
 from backup2gitops.core.cleaning.field_managers import DEFAULT_FIELD_MANAGERS, FieldManagers
 from backup2gitops.core.cleaning.settings import DEFAULT_SETTINGS, CleaningSettings
-
-ROOT = Path(__file__).resolve().parents[2]
-DEADLINE_S = 300
-"""For one fresh interpreter's imports: generous, never a measure."""
+from tests.fresh_python import fresh_env, run_python
 
 
 def test_the_defaults_made_without_validation_are_what_validation_makes() -> None:
@@ -44,14 +36,5 @@ def test_importing_what_generate_imports_builds_no_core_model() -> None:
         " settings.CleaningSettings, drift.DriftAllow, drift.DriftPolicy]\n"
         "print([m.__name__ for m in models if m.__pydantic_complete__])\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP2GITOPS")}
-    env["PYTHONPATH"] = str(ROOT / "functions")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=DEADLINE_S,
-    )
+    done = run_python(code, env=fresh_env(configured=False))
     assert done.stdout.strip() == "[]"
