@@ -31,20 +31,7 @@ from tests.functional.test_member_cache import (
     statefulset,
     tarball,
 )
-
-FIGURES = (
-    "objects",
-    "excluded",
-    "excluded_by_reason",
-    "kinds",
-    "credentials",
-    "credentials_total",
-    "unmanaged",
-    "unmanaged_names",
-    "kept_foreign",
-    "missing_entries",
-    "missing_entries_total",
-)
+from tests.unit.test_whole_backup import PLAN_FIGURES
 
 
 def rich() -> list[BackupItem]:
@@ -67,7 +54,7 @@ def message(bare: Path) -> str:
 
 
 def figures(outcome: generation.Outcome) -> dict[str, Any]:
-    return {name: getattr(outcome.plan, name) for name in FIGURES}
+    return {name: getattr(outcome.plan, name) for name in PLAN_FIGURES}
 
 
 def test_the_same_backup_again_is_the_committed_folder_with_its_figures(

@@ -11,6 +11,21 @@ from backup2gitops.generation.pipeline import Plan
 from backup2gitops.generation.unchanged import Figures
 
 FILES = {f"clusters/c/namespaces/n/configmaps/c{i}.yaml": f"{i:040x}" for i in range(50)}
+PLAN_FIGURES = (
+    "objects",
+    "excluded",
+    "excluded_by_reason",
+    "kinds",
+    "credentials",
+    "credentials_total",
+    "unmanaged",
+    "unmanaged_names",
+    "kept_foreign",
+    "missing_entries",
+    "missing_entries_total",
+)
+"""What a commit's message, reply and guards count of a backup in its ``Plan``: each one the
+header carries (``Figures``) and an unchanged backup's run gives as a full run does."""
 
 
 def test_a_folder_digest_is_the_same_in_any_order() -> None:
@@ -60,19 +75,7 @@ def test_figures_go_through_the_header_and_back() -> None:
     assert figures is not None
     again, read = Plan(cluster="c"), ReadReport(items=5)
     figures.apply(again, read)
-    for name in (
-        "objects",
-        "excluded",
-        "excluded_by_reason",
-        "kinds",
-        "credentials",
-        "credentials_total",
-        "unmanaged",
-        "unmanaged_names",
-        "kept_foreign",
-        "missing_entries",
-        "missing_entries_total",
-    ):
+    for name in PLAN_FIGURES:
         assert getattr(again, name) == getattr(made, name), name
     assert (read.refused, read.refused_total, read.items) == (report.refused, 1, 5)
     # in the order a full run counted them: the reply and the event list them so
