@@ -382,6 +382,17 @@ def _distinct(copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [unique[key] for key in sorted(unique)]
 
 
+def one_event(run: Run, path: str) -> list[Received]:
+    """The requests at ``path``: one event (one ``Ce-Id``), delivered at least once. Knative's
+    dispatchers deliver at least once: on a busy machine a dead letter has come twice (a hop of
+    the loop retried after a failed leg forks it, and both copies end at the TTL, with the same
+    ids, since each reply's id is the request's and ``r``). ``differences`` treats identical
+    extra copies alike; the local broker's counts are held to ``EXPECTED`` exactly."""
+    copies = [r for r in run.received if r.path == path]
+    assert len({r.headers.get("Ce-Id") for r in copies}) == 1 <= len(copies), (path, copies)
+    return copies
+
+
 def differences(real: Run, local: Run, real_base: str, local_base: str) -> list[str]:
     found = []
     for name in dict(POSTS):
@@ -486,13 +497,16 @@ def test_the_local_broker_delivers_what_knatives_broker_delivers(
 
     # what Knative itself did, measured (the local broker is then held to it)
     assert len({r.headers["Ce-Id"] for r in real.received if r.path == "/loop/loop"}) == 255
-    (looped,) = [r for r in real.received if r.path == "/dls/loop"]
     proxied = project_on_knative.knative.proxy.failures
-    assert looped.headers.get("Ce-Knativeerrorcode") == "400", (looped.headers, proxied)
-    assert looped.headers.get("Ce-Knativeerrordest") == INGRESS_ADDRESS, (looped.headers, proxied)
-    (timed_out,) = [r for r in real.received if r.path == "/dls/timeout"]
-    assert not [h for h in timed_out.headers if h.lower().startswith("ce-knativeerror")]
-    assert "Prefer" not in timed_out.headers and "Ce-Knativebrokerttl" in timed_out.headers
+    for looped in one_event(real, "/dls/loop"):
+        assert looped.headers.get("Ce-Knativeerrorcode") == "400", (looped.headers, proxied)
+        assert looped.headers.get("Ce-Knativeerrordest") == INGRESS_ADDRESS, (
+            looped.headers,
+            proxied,
+        )
+    for timed_out in one_event(real, "/dls/timeout"):
+        assert not [h for h in timed_out.headers if h.lower().startswith("ce-knativeerror")]
+        assert "Prefer" not in timed_out.headers and "Ce-Knativebrokerttl" in timed_out.headers
     first = next(r for r in real.received if r.path == "/ok/fanout-exact")
     assert first.headers["Prefer"] == "reply" and first.headers["Kn-Namespace"] == NAMESPACE
     assert not [r for r in real.received if r.path == "/ok/fanout-miss"]
