@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ from backup2gitops import generation
 from backup2gitops.adapters.git import ensure_bare_remote
 from backup2gitops.core.cleaning import CleaningPolicy
 from tests.fixtures.tarballs import backup_tarball, object_item
+from tests.functional.git_trace import traced_commands
 from tests.git_repos import bare_repository, git_dir_output, git_remote
 
 
@@ -75,19 +75,6 @@ def test_a_remote_recreated_with_other_history_is_followed(tmp_path: Path) -> No
 
     assert not again.commit.noop
     assert [line.split(" (")[0] for line in log(bare)] == ["prod: backup b1", "start"]
-
-
-def traced_commands(trace: Path) -> list[str]:
-    """The git commands a GIT_TRACE2_EVENT file saw started by the generator itself (not
-    the children git started), by name."""
-    commands = []
-    for line in trace.read_text().splitlines():
-        event = json.loads(line)
-        if event["event"] == "start" and "/" not in event["sid"]:
-            argv = [a for a in event["argv"][1:] if not a.startswith("http.")]
-            named = [a for a in argv if a not in ("-c", "--git-dir") and not a.startswith("/")]
-            commands.append(named[0])
-    return commands
 
 
 def test_opening_a_sound_clone_and_reading_its_history_runs_three_git_commands(

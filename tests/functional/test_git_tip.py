@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path, PurePosixPath
 
@@ -12,6 +11,7 @@ import pytest
 from backup2gitops.adapters.git.fast_import import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.tip import GitTip
+from tests.functional.git_trace import traced_commands
 from tests.git_repos import git_in
 
 
@@ -77,22 +77,6 @@ def test_the_whole_tree_is_a_folder_too(tmp_path: Path) -> None:
     }
 
 
-def started(trace: Path) -> list[str]:
-    """The names of the git commands a GIT_TRACE2_EVENT file saw started at the top."""
-    names = []
-    for line in trace.read_text().splitlines():
-        event = json.loads(line)
-        if event["event"] == "start" and "/" not in event["sid"]:
-            argv = iter(event["argv"][1:])
-            for arg in argv:
-                if arg in ("-c", "--git-dir"):
-                    next(argv)  # its value
-                else:
-                    names.append(arg)
-                    break
-    return names
-
-
 def test_a_commit_says_its_id_and_its_folders_tree_on_the_import_stream(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,7 +95,7 @@ def test_a_commit_says_its_id_and_its_folders_tree_on_the_import_stream(
         made = change.commit("two")
     tree = tip.tree(root, made)
 
-    assert sorted(started(trace)) == ["fast-import", "ls-tree"]  # no cat-file, no rev-parse
+    assert sorted(traced_commands(trace)) == ["fast-import", "ls-tree"]  # no cat-file, no rev-parse
     monkeypatch.delenv("GIT_TRACE2_EVENT")
     assert made == git_in(work, "rev-parse", "main").strip()
     assert tree == git_in(work, "rev-parse", "main:clusters/prod").strip()

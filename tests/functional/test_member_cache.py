@@ -410,7 +410,7 @@ def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
     assert outcome.plan.excluded == 1
     assert outcome.plan.unmanaged == 6
     header, *rest = git(daily, "show", f"main:{CACHE}").splitlines()
-    assert '"format":4' in header and rest == []
+    assert '"format":5' in header and rest == []
     lines = git(daily, "show", f"main:{TEAM}").splitlines()
     assert len(lines) == len(items)
     assert all(line.count("\t") == 11 for line in lines)

@@ -17,6 +17,7 @@ from backup2gitops.core.archive import BackupItem
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.generation import reading
 from tests.functional.generate_cli import generate_report
+from tests.functional.git_trace import traced_argv
 from tests.functional.test_member_cache import (
     CACHE,
     ROOT,
@@ -224,3 +225,29 @@ def test_the_cli_says_how_much_of_a_backup_it_decoded(tmp_path: Path) -> None:
     assert (first["decoded"], first["unchanged"]) == (len(rich()), False)
     assert (again["decoded"], again["unchanged"]) == (0, True)
     assert again["objects"] == first["objects"] and not again["noop"]
+
+
+def test_the_same_backup_again_lists_no_file_of_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is checked by its tree ids (``Tip.unsealed``: one ``ls-tree`` of the folder
+    and of ``.backup2gitops/``), not by a listing of every file below it; the header is read
+    by the change set's own fast-import. Six git commands in all, whatever the folder holds."""
+    bare = init_bare(tmp_path / "remote.git")
+    run(bare, rich(), backup_id="b1")
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    again = run(bare, rich(), backup_id="b2")
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    assert again.plan.unchanged
+    commands = traced_argv(trace)
+    assert [argv[0] for argv in commands] == [
+        "rev-parse",
+        "fetch",
+        "log",
+        "fast-import",
+        "ls-tree",
+        "push",
+    ]
+    (listing,) = (argv for argv in commands if argv[0] == "ls-tree")
+    assert "-r" not in listing and listing[-2:] == [f"{ROOT}/", f"{ROOT}/.backup2gitops/"]

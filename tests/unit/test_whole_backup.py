@@ -1,16 +1,16 @@
 """The member cache's header says what its backup was as a whole (``core.member_cache``):
-``FolderDigest`` of the folder, ``WholeBackup`` and the figures (``generation.unchanged``)."""
+``WholeBackup`` and the figures (``generation.unchanged``). The folder's id it carries is git's
+(``adapters.git.trees``: tests/functional/test_git_trees.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from backup2gitops.core.archive import ReadReport
-from backup2gitops.core.member_cache import FolderDigest, MemberCache, WholeBackup
+from backup2gitops.core.member_cache import MemberCache, WholeBackup
 from backup2gitops.generation.pipeline import Plan
 from backup2gitops.generation.unchanged import Figures
 
-FILES = {f"clusters/c/namespaces/n/configmaps/c{i}.yaml": f"{i:040x}" for i in range(50)}
 PLAN_FIGURES = (
     "objects",
     "excluded",
@@ -26,31 +26,6 @@ PLAN_FIGURES = (
 )
 """What a commit's message, reply and guards count of a backup in its ``Plan``: each one the
 header carries (``Figures``) and an unchanged backup's run gives as a full run does."""
-
-
-def test_a_folder_digest_is_the_same_in_any_order() -> None:
-    listed = list(FILES)
-    paths = listed[1::2][::-1] + listed[::2]
-    digest = FolderDigest()
-    for path in paths:
-        digest.add(path, FILES[path])
-    assert digest.hexdigest() == FolderDigest.of(FILES, leave_out="")
-
-
-def test_a_folder_digest_sees_a_path_a_blob_a_file_more_or_less_and_leaves_one_out() -> None:
-    base = FolderDigest.of(FILES, leave_out="")
-    first = next(iter(FILES))
-    moved = {**FILES, first.replace("c0", "c00"): FILES[first]}
-    del moved[first]
-    assert FolderDigest.of(moved, leave_out="") != base
-    assert FolderDigest.of({**FILES, first: "f" * 40}, leave_out="") != base
-    assert FolderDigest.of({**FILES, "clusters/c/x.yaml": "0" * 40}, leave_out="") != base
-    assert (
-        FolderDigest.of({**FILES, "clusters/c/x.yaml": "0" * 40}, leave_out="clusters/c/x.yaml")
-        == base
-    )
-    # the path and the blob id are not one text: moving a character across them is seen
-    assert FolderDigest.of({"a": "bc"}, leave_out="") != FolderDigest.of({"ab": "c"}, leave_out="")
 
 
 def plan() -> tuple[Plan, ReadReport]:
@@ -84,7 +59,7 @@ def test_figures_go_through_the_header_and_back() -> None:
 
 
 def test_a_header_without_a_whole_backup_is_still_a_cache() -> None:
-    parsed = MemberCache.parse(b'{"format":4,"settings":"s","index":{}}\n')
+    parsed = MemberCache.parse(b'{"format":5,"settings":"s","index":{}}\n')
     assert parsed is not None and parsed.whole is None
 
 

@@ -30,9 +30,9 @@ another namespace, adds no record (``read_shard``): its members are decoded and 
 again.
 
 The header also says what the backup was as a whole (``WholeBackup``): a digest of its members
-(names, raw digests, in the archive's order), a digest of the cluster's folder as the commit
-left it (``FolderDigest``: every file's path and blob id, the shard files included, the header
-left out) and the
+(names, raw digests, in the archive's order), the id of the cluster's folder as the commit
+left it (git's tree id of the folder without the header, every file, link and shard below it
+included: the header is written last, made from that id, ``adapters.git.Seal``) and the
 commit's figures. A backup with the same members, under the same settings, on a folder that is
 still that folder, is that commit's folder again: the generator skips the per-member pass and
 takes the figures from the header (``generation.unchanged``).
@@ -54,10 +54,12 @@ from backup2gitops.core.cleaning.schema_defaults import DefaultsNode
 from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.units import GENERATOR_FOLDER
 
-FORMAT: Final = 4
+FORMAT: Final = 5
 """2: each record says whether a person changed the object by hand; 3: one tab-separated line
 per record, held compactly once read (``MemberRecord``); 4: the header alone in ``CACHE_FILE``,
-the records in one file per namespace (``shard_of``). A cache of another format is no cache."""
+the records in one file per namespace (``shard_of``); 5: ``WholeBackup.folder`` is the folder's
+tree id without the header (``Seal``), not a digest of every file's. A cache of another format
+is no cache."""
 CACHE_FILE: Final = "members.cache"
 """Not ``.yaml``/``.json``: no GitOps tool reads it as a manifest (Argo CD's directory source
 reads ``*.json``)."""
@@ -107,7 +109,7 @@ class WholeBackup:
     members: str
     """The digest of its members' names and raw digests, in the archive's order."""
     folder: str
-    """``FolderDigest`` of the cluster's folder the commit made, the cache file left out."""
+    """The id of the cluster's folder the commit made, without the header (``Tip.unsealed``)."""
     figures: dict[str, Any]
     """The commit's figures, as JSON (``generation.unchanged.figures_of``)."""
 
@@ -120,34 +122,6 @@ class WholeBackup:
         if not (isinstance(members, str) and isinstance(folder, str) and isinstance(figures, dict)):
             return None
         return cls(members=members, folder=folder, figures=figures)
-
-
-class FolderDigest:
-    """A digest of a folder's files (path and blob id), whatever order they are told in: each
-    file's own 16-byte digest, the digests sorted, then hashed once (16 bytes a file held)."""
-
-    _SIZE: Final = 16
-
-    def __init__(self) -> None:
-        self._files = bytearray()
-
-    def add(self, path: str, blob: str) -> None:
-        text = f"{path}\0{blob}".encode(errors="surrogateescape")
-        self._files += hashlib.blake2b(text, digest_size=self._SIZE).digest()
-
-    def hexdigest(self) -> str:
-        files, size = self._files, self._SIZE
-        ordered = sorted(files[at : at + size] for at in range(0, len(files), size))
-        return hashlib.sha256(b"".join(ordered)).hexdigest()
-
-    @classmethod
-    def of(cls, files: Mapping[str, str], *, leave_out: str) -> str:
-        """The digest of ``files`` (path -> blob id), ``leave_out`` not counted."""
-        digest = cls()
-        for path, blob in files.items():
-            if path != leave_out:
-                digest.add(path, blob)
-        return digest.hexdigest()
 
 
 @dataclass

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Collection
+import itertools
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from backup2gitops.adapters.git import ChangeSet, Folder, Tip
+from backup2gitops.adapters.git import ChangeSet, Folder, Seal, Tip
 from backup2gitops.core import drift, ownership, sops_files, trailers, tree_diff, units
 from backup2gitops.core.archive import ReadReport
 from backup2gitops.core.safeguards import DeletionGuard
@@ -68,10 +69,16 @@ def commit_on(
     with (
         tip.change(job.root) as change,
         job.read(
-            reading, change.committed, folder.files, written, change.committed_files
+            reading,
+            change.committed,
+            folder,
+            written,
+            change.committed_files,
+            unsealed=lambda path: tip.unsealed(job.root, path),
         ) as members,
     ):
-        unchanged = members.unchanged(links=folder.links)
+        unchanged = members.unchanged()
+        seal = None
         if unchanged:  # the committed folder is this backup's: nothing to stream
             check_count(reading.report, job.claims)
             changes: list[tree_diff.FileChange] = []
@@ -82,6 +89,7 @@ def commit_on(
             )
         else:
             changes, compared = _stream(job, change, folder, members, comparison)
+            seal = job.seal(members)
         if job.encrypt is not None:  # fixed names, never from a backup
             for path, update in _shared_updates(job).items():
                 current = tip.file(path)
@@ -89,7 +97,7 @@ def commit_on(
                 if content != current:
                     change.put(path, content)
         result = CommitResult("", change.added, change.changed, change.removed, noop=False)
-        if not change.written and not job.record_unchanged:
+        if not change.written and not job.record_unchanged and not _reseals(seal, tip, job):
             return Made(CommitResult(tip.commit or "", 0, 0, 0, noop=True)), reading
         message = _message(job, reading.plan, result)
         if job.dry_run:
@@ -98,7 +106,7 @@ def commit_on(
             )
             return Made(would, message=message), reading
         parent = tip.commit or ""
-        commit = change.commit(message)
+        commit = change.commit(message, seal=seal)
     # the folder's tree id alone (no listing of every file); an unchanged one is the tip's
     made_tree = folder.tree if unchanged else tip.tree(job.root, commit)
     if compared is not None:
@@ -129,13 +137,41 @@ def _stream(
     recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
     if job.dry_run and job.diff:
         files = recorder.record(files)
-    change.sync(files, keep=shared.foreign)
+    sealed = frozenset({members.cache_path} if job.member_cache else ())
+    change.sync(files, keep=_Kept(shared.foreign, sealed))
     before = sum(
         1 for path in folder.files if not units.is_generated(path) and path not in shared.foreign
     )
     _check_deletions(job.claims, before, change.removed, members.reading.report)
     changes = recorder.finish(keep=shared.foreign) if job.dry_run and job.diff else []
     return changes, _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
+
+
+@dataclass(frozen=True)
+class _Kept(Collection[str]):
+    """What the sync keeps of the tracked files: the foreign ones, as the stream finds them
+    (read once it has ended), and the member cache's header, which the commit writes again,
+    last (``Seal``)."""
+
+    foreign: Collection[str]
+    sealed: frozenset[str]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.sealed or path in self.foreign
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain(self.foreign, self.sealed)
+
+    def __len__(self) -> int:
+        return len(self.foreign) + len(self.sealed)
+
+
+def _reseals(seal: Seal | None, tip: Tip, job: GenerationJob) -> bool:
+    """Whether ``seal`` would write another header than the tip's, when no other file
+    changed: the folder without it is then the tip's, so is its id."""
+    if seal is None:
+        return False
+    return seal.make(tip.unsealed(job.root, seal.path)) != tip.file(PurePosixPath(seal.path))
 
 
 def _compared(

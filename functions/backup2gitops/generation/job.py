@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from backup2gitops.adapters.git import GitError, Repository, Tip, blob_id
+from backup2gitops.adapters.git import Folder, GitError, Repository, Seal, Tip, blob_id
 from backup2gitops.core import drift, ownership, safeguards, units
 from backup2gitops.core.archive import ArchiveLimits
 from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
-from backup2gitops.core.member_cache import FolderDigest
 from backup2gitops.core.repo_plan import iter_files
 from backup2gitops.core.safeguards import BackupMark
 from backup2gitops.generation.attempt import Made, commit_on
@@ -178,7 +177,7 @@ class GenerationJob:
                 if done is not None:
                     if self.plan_noop and reading is None:
                         reading = Reading(Plan(cluster=self.cluster))
-                        with self.read(reading, None, {}) as members:
+                        with self.read(reading, None, Folder(tree=None)) as members:
                             for _ in self.files(members):
                                 pass
                     return self._outcome(done, reading, started)
@@ -227,13 +226,15 @@ class GenerationJob:
         self,
         reading: Reading,
         previous: Previous | None,
-        committed: Mapping[str, str],
+        folder: Folder,
         written: Callable[[str, Mapping[str, Any], str], None] | None = None,
         committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None,
+        unsealed: Callable[[str], str] | None = None,
     ) -> Iterator[MemberPass]:
         """The backup's members, its archive read once into ``reading`` (``MemberPass.read``:
         spooled, hashed, checked against its size and digest); the spool is dropped after.
-        ``previous`` and ``committed_files`` read the tip's files (one, several at once)."""
+        ``previous`` and ``committed_files`` read the tip's files (one, several at once);
+        ``unsealed`` its folder's id without a file (``Tip.unsealed``)."""
         members = MemberPass(
             reading=reading,
             policy=self.policy,
@@ -242,12 +243,13 @@ class GenerationJob:
             transforms=self.transforms,
             encrypt=self.encrypt,
             previous=previous,
-            committed=committed,
+            folder=folder,
             committed_files=committed_files,
             reuse=self.member_cache,
             limits=self.limits,
             progress=self.progress,
             written=written,
+            unsealed=unsealed,
         )
         try:
             with self.archive() as raw:
@@ -264,24 +266,24 @@ class GenerationJob:
         self, members: MemberPass, shared: ownership.SharedFolder | None = None
     ) -> Iterator[tuple[str, bytes | None]]:
         """The backup's files (only the members that changed decoded: ``generation.reading``),
-        then the count check, then the member cache, which says what the folder now is."""
+        then the count check, then the member cache's records (its header is the commit's
+        ``seal``, written last: it says what the folder now is)."""
         reading = members.reading
-        folder = FolderDigest() if self.member_cache else None
         files = iter_files(
             cluster=self.cluster, files=members.files(), layout=self.layout, shared=shared
         )
-        for path, content in guarded_tree(files, report=reading.report, claims=self.claims):
-            if folder is not None:
-                folder.add(path, members.blob_of(path, content))
-            yield path, content
+        yield from guarded_tree(files, report=reading.report, claims=self.claims)
         if shared is not None:
             report_shared(reading.plan, shared)
-        if folder is None or members.cache is None:
-            return
-        for path in shared.foreign if shared is not None else ():
-            folder.add(path, members.committed.get(path, ""))
-        figures = Figures.of(reading.plan, reading.report).to_json()
-        yield from members.cache_files(folder, figures)
+        if self.member_cache and members.cache is not None:
+            yield from members.cache_files()
+
+    def seal(self, members: MemberPass) -> Seal | None:
+        """The member cache's header, once ``files`` is done (None: no cache kept)."""
+        if not self.member_cache or members.cache is None:
+            return None
+        reading = members.reading
+        return members.seal(Figures.of(reading.plan, reading.report).to_json())
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
+from backup2gitops.adapters.git import Folder, Seal
 from backup2gitops.core import kube_yaml
 from backup2gitops.core import member_cache as cache
 from backup2gitops.core import member_records as records
@@ -39,7 +40,7 @@ from backup2gitops.core.archive import (
     ReadReport,
 )
 from backup2gitops.core.cleaning import BackupIndex, CleaningPolicy
-from backup2gitops.core.member_cache import FolderDigest, MemberCache, WholeBackup
+from backup2gitops.core.member_cache import MemberCache, WholeBackup
 from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.repo_layout import cluster_root
 from backup2gitops.generation.pipeline import (
@@ -83,8 +84,8 @@ class MemberPass:
     transforms: Sequence[Transform] = ()
     encrypt: Encrypt | None = None
     previous: Previous | None = None
-    committed: Mapping[str, str] = field(default_factory=dict)
-    """The tip's files in the cluster's folder: path -> blob id."""
+    folder: Folder = field(default_factory=lambda: Folder(tree=None))
+    """The tip's cluster folder: its files are listed only if the per-member pass runs."""
     committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None
     """Reads several of the tip's files at once (the cache's shards; absent ones left out)."""
     limits: ArchiveLimits | None = None
@@ -93,12 +94,21 @@ class MemberPass:
     """Read the committed cache (False: decode every member; ``cache`` is still made)."""
     written: Callable[[str, Mapping[str, Any], str], None] | None = None
     """Told each object serialised: its path, the object, its blob id (drift's comparison)."""
+    unsealed: Callable[[str], str] | None = None
+    """The tip's id of the cluster's folder without the file at the path given
+    (``Tip.unsealed``): what the committed header was sealed with, if the folder is as that
+    commit left it."""
     cache: MemberCache | None = None
     sequence: str = ""
     """The digest of the members read (``WholeBackup.members``), once ``read``."""
     committed_whole: WholeBackup | None = None
     """What the committed cache says its backup was as a whole (None: no cache, or it says
     nothing)."""
+
+    @property
+    def committed(self) -> Mapping[str, str]:
+        """The tip's files in the cluster's folder: path -> blob id."""
+        return self.folder.files
 
     @property
     def cache_path(self) -> str:
@@ -128,16 +138,17 @@ class MemberPass:
         if self._spool is not None:
             self._spool.close()
 
-    def unchanged(self, *, links: Collection[str] = ()) -> bool:
+    def unchanged(self) -> bool:
         """Whether this backup is the committed one again: the same members in the same order,
-        settings and facts, on the folder the commit left (``links``: the folder's symbolic
-        links; any means no). Then ``reading`` has the commit's figures and no file is made."""
+        settings and facts, on the folder the commit left (the folder's id without the header
+        is the one the header was sealed with: ``Seal``). Then ``reading`` has the commit's
+        figures and no file is made."""
         old, whole = self._old, self.committed_whole
-        if old is None or whole is None or links:
+        if old is None or whole is None or self.unsealed is None:
             return False
         if whole.members != self.sequence or old.index != self._facts:
             return False
-        if whole.folder != FolderDigest.of(self.committed, leave_out=self.cache_path):
+        if not whole.folder or whole.folder != self.unsealed(self.cache_path):
             return False
         figures = Figures.of_json(whole.figures)
         if figures is None:
@@ -192,28 +203,34 @@ class MemberPass:
             kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
         self.cache = new
 
-    def cache_files(
-        self, folder: FolderDigest, figures: dict[str, Any]
-    ) -> Iterator[tuple[str, bytes | None]]:
-        """The cache's files, once ``files`` is done: one file per namespace (None: the
-        committed file, each of whose records was kept and none gone, stays: not written, nor
-        hashed, again), each added to ``folder``; then the header, saying the backup was the
-        folder so made, with these ``figures``."""
-        new, self.cache = self.cache, None
+    def cache_files(self) -> Iterator[tuple[str, bytes | None]]:
+        """The cache's record files, once ``files`` is done: one file per namespace (None: the
+        committed file, each of whose records was kept and none gone, stays: not written
+        again). The header is the commit's ``seal``."""
+        new = self.cache
         if new is None:
             raise RuntimeError("no member pass made a cache (MemberPass.files)")
         root = cluster_root(self.reading.plan.cluster).as_posix()
         for shard, keys in new.shards().items():
             path = cache.shard_path(root, shard)
             if shard in self._kept_shards:
-                folder.add(path, self.committed[path])
                 yield path, None
             else:  # records go as they are written
-                content = new.dump_shard(keys, drain=True)
-                folder.add(path, self.blob(content))
-                yield path, content
-        new.whole = WholeBackup(members=self.sequence, folder=folder.hexdigest(), figures=figures)
-        yield self.cache_path, new.dump()
+                yield path, new.dump_shard(keys, drain=True)
+
+    def seal(self, figures: dict[str, Any]) -> Seal:
+        """The header, written last (``Seal``): the settings and facts, and the backup as a
+        whole: its members, the folder's id the commit made (without the header), these
+        ``figures``."""
+        new, self.cache = self.cache, None
+        if new is None:
+            raise RuntimeError("no member pass made a cache (MemberPass.files)")
+
+        def header(folder: str) -> bytes:
+            new.whole = WholeBackup(members=self.sequence, folder=folder, figures=figures)
+            return new.dump()
+
+        return Seal(self.cache_path, header)
 
     def _read_shards(self, old: MemberCache, root: str) -> set[str]:
         """Read the committed cache's shard files into ``old``; the shards read whole (the
@@ -227,15 +244,6 @@ class MemberPass:
             for shard, path in paths.items()
             if path in data and old.read_shard(shard, data[path]) is not None
         }
-
-    def blob_of(self, path: str, content: bytes | None) -> str:
-        """The blob id of a file of the stream: the committed one's (None), the one ``files``
-        just made for ``path``, or worked out."""
-        if content is None:  # committed: else the change set refuses it (unsafe_path)
-            return self.committed.get(path, "")
-        if self._last[0] == path:
-            return self._last[1]
-        return self.blob(content)
 
     def _place(
         self, item: BackupItem, digest: bytes, root: str, key: str
@@ -280,7 +288,6 @@ class MemberPass:
         )
         if self.written is not None:
             self.written(file, placed.obj, blob)
-        self._last = (file, blob)
         return record, (file, content)
 
     def _count(
@@ -316,5 +323,3 @@ class MemberPass:
     """The committed shard files read whole, none of whose members changed or went."""
     _facts: dict[str, str] = field(default_factory=dict, init=False)
     _index: BackupIndex = field(default_factory=BackupIndex, init=False)
-    _last: tuple[str, str] = field(default=("", ""), init=False)
-    """The last file ``_place`` made: its path and blob id (``blob_of``)."""

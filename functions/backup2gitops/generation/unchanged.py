@@ -2,8 +2,9 @@
 its figures are the commit's, read from the member cache's header (``core.member_cache``).
 
     the archive, read and hashed (``generation.reading``) --(same members, in the same order,
-      same settings, same cross-object facts; the folder still the one the commit left,
-      ``FolderDigest``)--> no per-member pass: the figures from ``WholeBackup.figures``
+      same settings, same cross-object facts; the folder still the one the commit left: its
+      tree id without the header, ``Tip.unsealed``)--> no per-member pass: the figures from
+      ``WholeBackup.figures``
 
 Every member of such a backup would be kept by the per-member pass (same bytes, no changed
 fact, its file committed as written), and the files the pass would make of the rest (the

@@ -15,7 +15,14 @@ from backup2gitops.adapters.git.credentials import display_url
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import blob_id
 from backup2gitops.adapters.git.remote import GitRemote, ensure_bare_remote
-from backup2gitops.adapters.git.repository import BackupCommit, ChangeSet, Folder, Repository, Tip
+from backup2gitops.adapters.git.repository import (
+    BackupCommit,
+    ChangeSet,
+    Folder,
+    Repository,
+    Seal,
+    Tip,
+)
 from backup2gitops.adapters.git.worktree import LocalWorkTree
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "GitRemote",
     "LocalWorkTree",
     "Repository",
+    "Seal",
     "Tip",
     "blob_id",
     "display_url",

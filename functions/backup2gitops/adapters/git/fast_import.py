@@ -39,6 +39,7 @@ from typing import IO
 
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.process import GitRunner, kill_group
+from backup2gitops.adapters.git.repository import Seal
 from backup2gitops.core import units
 from backup2gitops.core.repo_layout import has_odd_segment
 
@@ -157,6 +158,23 @@ class FastImport:
                     found[blob] = self._answer(int(header[2]))
         return found
 
+    def blob_ids(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
+        """The blob ids of the files at ``paths`` in ``commit`` (a path that is no file there
+        left out), as the running fast-import names them (``ls``): ``ASKED_AT_ONCE`` asked,
+        then their answers read."""
+        wanted, found = list(paths), {}
+        for path in wanted:
+            if '"' in path or "\\" in path or "\n" in path:
+                raise unsafe_path(f"{path} cannot be named in a fast-import stream")
+        for start in range(0, len(wanted), ASKED_AT_ONCE):
+            asked = wanted[start : start + ASKED_AT_ONCE]
+            self._write(*(b'ls %s "%s"\n' % (commit.encode(), path.encode()) for path in asked))
+            for path in asked:
+                meta = self._answer().partition(b"\t")[0].split(b" ")
+                if len(meta) == 3 and meta[1] == b"blob":  # else "missing <path>", a tree...
+                    found[path] = meta[2].decode()
+        return found
+
     def blob(self, content: bytes) -> int:
         """Send ``content`` as a blob; its mark."""
         self._marks += 1
@@ -233,9 +251,12 @@ class FastImport:
         message: str,
         author: Identity,
         folder: PurePosixPath | None = None,
+        seal: Seal | None = None,
     ) -> Committed:
         """Write the commit on ``ref`` (``parent`` first, or a root commit) and end the stream;
-        its id and ``folder``'s tree in it, as fast-import answers them."""
+        its id and ``folder``'s tree in it, as fast-import answers them. ``seal`` (a file in
+        ``folder``) is written last, made from ``folder``'s tree id without it, which
+        fast-import answers in the middle of the commit (``D`` it, ``ls`` the folder)."""
         body = cleaned_message(message).encode()
         who = b"%s <%s> now\n" % (author.name.encode(), author.email.encode())
         self._marks += 1
@@ -250,21 +271,32 @@ class FastImport:
         self._write(header, body, b"\n")
         if parent is not None:
             self._write(b"from %s\n" % parent.encode())
-        self._write(*change.operations, b"\nget-mark :%d\n" % mark)
+        self._write(*change.operations)
+        if seal is not None:
+            if folder is None:
+                raise ValueError("a seal is made from its folder's id: name the folder")
+            self._seal(seal, folder)
+        self._write(b"\nget-mark :%d\n" % mark)
         made = self._answer().decode()
         tree = self._tree(mark, folder) if folder is not None else None
         self._write(b"done\n")
         self._close()
         return Committed(made, tree)
 
+    def _seal(self, seal: Seal, folder: PurePosixPath) -> None:
+        """``seal`` made from the active commit's ``folder`` without it ("" when that is
+        empty), then written: what ``trees.unsealed_id`` works out from the commit later."""
+        path = seal.path.encode()
+        # quoted: unquoted, the active commit's form would be read as a dataref
+        self._write(b"D %s\n" % path, b'ls "%s"\n' % _ls_path(folder))
+        meta = self._answer().partition(b"\t")[0].split(b" ")
+        content = seal.make(meta[2].decode() if len(meta) == 3 else "")
+        self._write(b"M 100644 inline %s\ndata %d\n" % (path, len(content)), content, b"\n")
+
     def _tree(self, mark: int, folder: PurePosixPath) -> str | None:
         """``folder``'s tree in the commit ``mark`` (``ls``: "<mode> tree <id>\\t<path>", or
         "missing <path>")."""
-        path = folder.as_posix().rstrip("/")
-        path = "" if path == "." else path  # "": the whole tree
-        if path.startswith('"') or "\n" in path:
-            raise unsafe_path(f"{path} cannot be a folder name in a fast-import stream")
-        self._write(b"ls :%d %s\n" % (mark, path.encode()))
+        self._write(b"ls :%d %s\n" % (mark, _ls_path(folder)))
         meta = self._answer().partition(b"\t")[0].split(b" ")
         return meta[2].decode() if len(meta) == 3 else None
 
@@ -353,6 +385,15 @@ class _Answers:
 
     def close(self) -> None:
         self._stream.close()
+
+
+def _ls_path(folder: PurePosixPath) -> bytes:
+    """``folder`` as ``ls`` names it ("": the whole tree)."""
+    path = folder.as_posix().rstrip("/")
+    path = "" if path == "." else path
+    if '"' in path or "\\" in path or "\n" in path:
+        raise unsafe_path(f"{path} cannot be a folder name in a fast-import stream")
+    return path.encode()
 
 
 def _check_path(path: str, prefix: str, root: PurePosixPath, linked: set[str]) -> None:

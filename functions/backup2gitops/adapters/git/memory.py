@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from backup2gitops.adapters.git.errors import GitError
 from backup2gitops.adapters.git.fast_import import blob_id, cleaned_message
-from backup2gitops.adapters.git.repository import BackupCommit, Folder
+from backup2gitops.adapters.git.repository import BackupCommit, Folder, Seal
 from backup2gitops.core import trailers, units
 from backup2gitops.core.repo_layout import has_odd_segment
 
@@ -115,6 +115,9 @@ class MemoryTip:
     def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
         return self.folder(root, commit).tree
 
+    def unsealed(self, root: PurePosixPath, seal: str) -> str:
+        return _unsealed(self._files(self._base), root, seal)
+
     @contextlib.contextmanager
     def change(self, root: PurePosixPath) -> Iterator[MemoryChangeSet]:
         yield MemoryChangeSet(self, root)
@@ -195,5 +198,15 @@ class MemoryChangeSet:
     def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
         return {path: self._before[path] for path in paths if path in self._before}
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, *, seal: Seal | None = None) -> str:
+        if seal is not None:
+            self._files[seal.path] = seal.make(_unsealed(self._files, self._root, seal.path))
         return self._tip.made(self._files, message)
+
+
+def _unsealed(files: dict[str, bytes], root: PurePosixPath, seal: str) -> str:
+    """This repository's id of the folder ``root`` of ``files`` without ``seal`` (its own kind
+    of id, as its trees are: the generator only compares them)."""
+    prefix = f"{root}/"
+    inside = {p: c for p, c in files.items() if p.startswith(prefix) and p != seal}
+    return _tree_id(inside) if inside else ""

@@ -10,25 +10,78 @@ guard and publish-loop tests) implement it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
 from backup2gitops.core.trailers import BackupCommit
 
-__all__ = ["BackupCommit", "ChangeSet", "Folder", "Repository", "Tip"]
+__all__ = ["BackupCommit", "ChangeSet", "Folder", "Repository", "Seal", "Tip"]
+
+
+Listing = Callable[[], tuple[dict[str, str], frozenset[str]]]
+"""Lists a folder's files (path -> blob id) and which of them are symbolic links."""
+
+
+class Folder:
+    """A folder of the tip: its tree id (None: absent), path -> blob id of every file in it,
+    and which of those are symbolic links. Given ``listing`` and ``tree_of`` instead, it asks
+    for them when first needed: a backup that is the committed one again never lists its
+    files (its folder is checked by tree ids: ``Tip.unsealed``), so 50,000 files cost it no
+    listing."""
+
+    __slots__ = ("_files", "_links", "_listing", "_tree", "_tree_of")
+
+    def __init__(
+        self,
+        tree: str | None = None,
+        files: dict[str, str] | None = None,
+        links: frozenset[str] = frozenset(),
+        *,
+        listing: Listing | None = None,
+        tree_of: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._tree, self._tree_of = tree, tree_of
+        self._files = files if files is not None or listing is not None else {}
+        self._links = links
+        self._listing = listing
+
+    @property
+    def tree(self) -> str | None:
+        if self._tree_of is not None:
+            self._tree, self._tree_of = self._tree_of(), None
+        return self._tree
+
+    @property
+    def files(self) -> dict[str, str]:
+        if self._files is None:
+            assert self._listing is not None
+            self._files, self._links = self._listing()
+        return self._files
+
+    @property
+    def links(self) -> frozenset[str]:
+        _ = self.files
+        return self._links
+
+    @property
+    def listed(self) -> bool:
+        """Whether its files are known (listed, or given)."""
+        return self._files is not None
 
 
 @dataclass(frozen=True)
-class Folder:
-    """A folder of the tip: its tree id (None: absent), path -> blob id of every file in it,
-    and which of those are symbolic links."""
+class Seal:
+    """A file written last into the folder, its content made (``make``) from the folder's id
+    without it: the generator's member cache header, which says what the folder is. The tip
+    gives the same id back (``Tip.unsealed``); while the two agree, the folder is exactly what
+    the commit that wrote the seal left, the seal apart: every file, link and folder below it,
+    as git's own tree ids say, without listing them."""
 
-    tree: str | None
-    files: dict[str, str] = field(default_factory=dict)
-    links: frozenset[str] = frozenset()
+    path: str
+    make: Callable[[str], bytes]
 
 
 class ChangeSet(Protocol):
@@ -70,8 +123,9 @@ class ChangeSet(Protocol):
         """The files at ``paths`` in the folder on the tip, in one read (absent: left out)."""
         ...
 
-    def commit(self, message: str) -> str:
-        """Make the commit (locally, on the branch); its id. Nothing is pushed."""
+    def commit(self, message: str, *, seal: Seal | None = None) -> str:
+        """Make the commit (locally, on the branch); its id. Nothing is pushed. ``seal``: the
+        file written last, made from the folder's id without it (``Seal``)."""
         ...
 
 
@@ -99,6 +153,12 @@ class Tip(Protocol):
     def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
         """The tree id of the folder ``root`` on the tip (or on ``commit``), without listing
         its files (None: absent)."""
+        ...
+
+    def unsealed(self, root: PurePosixPath, seal: str) -> str:
+        """The id of the folder ``root`` on the tip without the file ``seal`` ("" when that
+        leaves nothing, or there is no folder): what a ``Seal`` at that path was made from, if
+        nothing in the folder changed since. Cheap: not every file is listed."""
         ...
 
     def change(self, root: PurePosixPath) -> AbstractContextManager[ChangeSet]:

@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from backup2gitops.adapters.git import history
+from backup2gitops.adapters.git import history, trees
 from backup2gitops.adapters.git.fast_import import Committed, FastImport, Identity, ImportedChange
 from backup2gitops.adapters.git.process import GitRunner
-from backup2gitops.adapters.git.repository import BackupCommit, Folder
+from backup2gitops.adapters.git.repository import BackupCommit, Folder, Seal
 
 Push = Callable[[str], None]
 RemoteRef = Callable[[str], str | None]
@@ -52,6 +52,9 @@ class GitTip:
         """The last folder's entries that are no file (submodules): never read as blobs."""
         self._made_trees: dict[tuple[str, PurePosixPath], str | None] = {}
         """Folders' trees in the commits made here, as fast-import answered them."""
+        self._read_trees: dict[tuple[str, PurePosixPath], str | None] = {}
+        """Folders' trees read on the way (a listing, ``unsealed``'s entries): no
+        ``rev-parse`` for them."""
 
     @property
     def commit(self) -> str | None:
@@ -90,14 +93,18 @@ class GitTip:
         return self.blob(meta[2])
 
     def folder(self, root: PurePosixPath, commit: str | None = None) -> Folder:
+        """The folder's tree id (one ``rev-parse``); its files are listed when first asked
+        (``_list``)."""
         commit = commit or self._commit
         if commit is None:
             return Folder(tree=None)
         if self._listed is not None and self._listed[:2] == (commit, root):
             return self._listed[2]
-        listed = self._list(root, commit)
-        self._listed = (commit, root, listed)
-        return listed
+        folder = Folder(
+            listing=lambda: self._list(root, commit), tree_of=lambda: self.tree(root, commit)
+        )
+        self._listed = (commit, root, folder)
+        return folder
 
     def tree(self, root: PurePosixPath, commit: str | None = None) -> str | None:
         commit = commit or self._commit
@@ -105,14 +112,16 @@ class GitTip:
             return None
         if (commit, root) in self._made_trees:
             return self._made_trees[commit, root]
+        if (commit, root) in self._read_trees:
+            return self._read_trees[commit, root]
         return self.rev(f"{commit}^{{tree}}" if str(root) in ("", ".") else f"{commit}:{root}")
 
-    def _list(self, root: PurePosixPath, commit: str) -> Folder:
-        """The folder's files, and its own tree id from the same ``ls-tree`` (``-t``: the trees
-        on the way are listed too, the folder's among them): one git command, not two."""
+    def _list(self, root: PurePosixPath, commit: str) -> tuple[dict[str, str], frozenset[str]]:
+        """The folder's files (path -> blob id) and which are symbolic links: one ``ls-tree``
+        of every file below it, which names the folder's own tree too (``-t``: the trees on
+        the way are listed). Entries that are no file (submodules) are kept apart, never read
+        as blobs (``_not_blobs``)."""
         folder = str(root)
-        # the whole tree is not an entry of itself: its id is asked for
-        tree = self.rev(f"{commit}^{{tree}}") if folder in ("", ".") else None
         out = self.runner.text(
             *("ls-tree", "-r", "-t", "-z", "--full-tree", commit, "--", folder),
             git_dir=self.git_dir,
@@ -120,12 +129,13 @@ class GitTip:
         files: dict[str, str] = {}
         links: set[str] = set()
         not_blobs: set[str] = set()
+        tree: str | None = None
         for entry in out.split("\0"):
             if entry:
                 meta, _, path = entry.partition("\t")
                 mode, kind, object_id = meta.split(" ")
                 if path == folder:
-                    tree = object_id  # a file at the folder's name: listed as the old did
+                    tree = object_id  # a file at the folder's name counts as the old did
                 if kind == "tree":
                     continue
                 files[path] = object_id
@@ -134,9 +144,23 @@ class GitTip:
                 elif kind != "blob":
                     not_blobs.add(path)
         self._not_blobs = frozenset(not_blobs)
-        if tree is None:
-            return Folder(tree=None)
-        return Folder(tree=tree, files=files, links=frozenset(links))
+        if folder not in ("", "."):  # the whole tree is no entry of itself: asked for apart
+            self._read_trees[commit, root] = tree
+        return files, frozenset(links)
+
+    def unsealed(self, root: PurePosixPath, seal: str) -> str:
+        """One ``ls-tree`` of the folder and of the folders on the way to ``seal``: a few
+        dozen entries, whatever the files below (``trees.unsealed_id``)."""
+        if self._commit is None:
+            return ""
+        folder = root.as_posix()
+        levels = [f"{level}/" for level in trees.listed_levels(folder, seal)]
+        listing = self.runner.run(
+            *("ls-tree", "-z", "--full-tree", self._commit, "--", *levels), git_dir=self.git_dir
+        ).stdout
+        unsealed, whole = trees.unsealed_id(listing, folder, seal)
+        self._read_trees[self._commit, root] = whole or None
+        return unsealed
 
     @contextlib.contextmanager
     def change(self, root: PurePosixPath) -> Iterator[GitChangeSet]:
@@ -219,13 +243,20 @@ class GitChangeSet:
 
     def committed_files(self, paths: Collection[str]) -> dict[str, bytes]:
         """The committed files at ``paths`` (absent ones left out), read by the change set's
-        own ``git fast-import`` (``cat-blob``): no git process of their own."""
-        files, not_blobs = self._folder.files, self._tip._not_blobs
-        ids = {path: files[path] for path in paths if path in files and path not in not_blobs}
+        own ``git fast-import`` (``cat-blob``): no git process of their own. Before the folder
+        is listed (the member cache's header, read first), fast-import names their blobs too
+        (``ls``): an unchanged backup lists no file."""
+        commit = self._tip.commit
+        if not self._folder.listed and commit is not None:
+            ids = self._importer.blob_ids(commit, paths)
+        else:
+            files = self._folder.files
+            not_blobs = self._tip._not_blobs  # known once listed
+            ids = {p: files[p] for p in paths if p in files and p not in not_blobs}
         blobs = self._importer.cat_blobs(sorted(set(ids.values())))
         return {path: blobs[blob] for path, blob in ids.items() if blob in blobs}
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, *, seal: Seal | None = None) -> str:
         made = self._importer.commit(
             ref=f"refs/heads/{self._tip.branch}",
             parent=self._tip.commit,
@@ -233,5 +264,6 @@ class GitChangeSet:
             message=message,
             author=self._tip.author,
             folder=self._root,
+            seal=seal,
         )
         return self._tip._made(made, self._root)
