@@ -23,15 +23,22 @@ table it names with itself; ``comparison`` and ``engine`` with the first of thei
 from typing import TYPE_CHECKING
 
 from backup2gitops.core.drift.catalogue import credentials_in_clear, granted, pod_spec, role_key
-from backup2gitops.core.drift.changes import WATCHED_RESOURCES, Facts, Obj, ObjectChange, RoleKey
+from backup2gitops.core.drift.changes import (
+    WATCHED_RESOURCES,
+    Comparison,
+    Facts,
+    Obj,
+    ObjectChange,
+    RoleKey,
+)
 from backup2gitops.core.drift.policy import DriftAllow, DriftPolicy
 from backup2gitops.core.drift.table import RULE_IDS, RULES, Check, Rule, RuleId
 from backup2gitops.core.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from backup2gitops.core.drift.comparison import (
-        Comparison,
         TipComparison,
+        committed_object,
         namespace_of,
         role_path,
         watched,
@@ -41,8 +48,8 @@ else:  # with the tip's files (PyYAML): imported when first asked for (``core.la
     __getattr__ = lazy_exports(
         __name__,
         {
-            "Comparison": "comparison",
             "TipComparison": "comparison",
+            "committed_object": "comparison",
             "namespace_of": "comparison",
             "role_path": "comparison",
             "watched": "comparison",
@@ -66,6 +73,7 @@ __all__ = [
     "Rule",
     "RuleId",
     "TipComparison",
+    "committed_object",
     "credentials_in_clear",
     "findings",
     "granted",
