@@ -7,7 +7,7 @@ from typing import Any
 
 from backup2gitops.core.archive import ReadReport
 from backup2gitops.core.member_cache import FolderDigest, MemberCache, WholeBackup
-from backup2gitops.generation.pipeline import Plan
+from backup2gitops.generation.plan import Plan
 from backup2gitops.generation.unchanged import Figures
 
 FILES = {f"clusters/c/namespaces/n/configmaps/c{i}.yaml": f"{i:040x}" for i in range(50)}
