@@ -23,6 +23,8 @@ DECODING = {
     # the decode branch itself: the files of the members the cache cannot keep, streamed
     "backup2gitops.generation.decoding": "where the decode branch starts (attempt.commit_on)",
     "backup2gitops.generation.pipeline": "place: one item cleaned and placed",
+    # a member decoded from its JSON (the index's StatefulSets, CRDs and HPAs too: none here)
+    "backup2gitops.core.archive.items": "item_of",
     # cleaning: only a decoded member is cleaned (the policy, settings and index are the
     # configuration's and the member cache's, and stay)
     "backup2gitops.core.cleaning.preparation": "exclusions, neat, the secret policy, transforms",
@@ -47,6 +49,8 @@ DECODING = {
     "backup2gitops.core.drift.engine": "the roles a binding refers to",
 }
 NOT_ASKED_FOR = {
+    # a backup read is written by no one here
+    "backup2gitops.core.archive.writer": "ArchiveWriter",
     # sops: no Secret is encrypted without ``cleaning.secrets: sops``
     "backup2gitops.adapters.sops": "the encrypter",
     "backup2gitops.core.sops_files": ".sops.yaml and the Secrets' digests",
