@@ -4,8 +4,9 @@ cost). A broken definition still fails: the tests that validate each model build
 
 from __future__ import annotations
 
-from backup2gitops.core.cleaning import _DEFAULT_POLICY, CleaningPolicy
+from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.cleaning.field_managers import DEFAULT_FIELD_MANAGERS, FieldManagers
+from backup2gitops.core.cleaning.preparation import _DEFAULT_POLICY
 from backup2gitops.core.cleaning.settings import DEFAULT_SETTINGS, CleaningSettings
 from tests.fresh_python import fresh_env, run_python
 

@@ -1,8 +1,8 @@
-"""``pipeline.account``: one item's figures in a ``Plan`` (what the commit message counts)."""
+"""``plan.account``: one item's figures in a ``Plan`` (what the commit message counts)."""
 
 from __future__ import annotations
 
-from backup2gitops.generation.pipeline import MAX_LISTED_CREDENTIALS, Plan, account
+from backup2gitops.generation.plan import MAX_LISTED_CREDENTIALS, Plan, account
 
 
 def test_credentials_are_all_counted_and_the_first_ones_listed_in_order() -> None:

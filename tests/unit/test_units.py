@@ -397,15 +397,15 @@ ODD_ENTRIES = [
 
 def test_a_kustomization_written_at_once_is_what_the_yaml_writer_writes() -> None:
     """Every entry above alone, first and last among plain ones, and the plain ones together:
-    ``kustomization_yaml`` writes the bytes ``kube_yaml.dump`` writes of the kustomization."""
+    ``kube_yaml.kustomization_yaml`` writes the bytes ``kube_yaml.dump`` writes of the kustomization."""
     lists: list[list[str]] = [[], PLAIN_ENTRIES, PLAIN_ENTRIES[::-1]]
     for entry in PLAIN_ENTRIES + ODD_ENTRIES:
         lists += [[entry], [entry, *PLAIN_ENTRIES], [*PLAIN_ENTRIES, entry]]
     for listed in lists:
         expected = kube_yaml.dump(units.kustomization(listed))
-        assert units.kustomization_yaml(listed) == expected, listed
-        assert units.kustomization_yaml(iter(listed)) == expected, listed
-    assert all(units._PLAIN_ENTRIES.fullmatch(entry) for entry in PLAIN_ENTRIES)
+        assert kube_yaml.kustomization_yaml(listed) == expected, listed
+        assert kube_yaml.kustomization_yaml(iter(listed)) == expected, listed
+    assert all(kube_yaml._PLAIN_ENTRIES.fullmatch(entry) for entry in PLAIN_ENTRIES)
 
 
 def test_a_file_is_generated_as_its_folder_and_name_say() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from backup2gitops.core.archive import ReadReport
 from backup2gitops.core.member_cache import MemberCache, WholeBackup
-from backup2gitops.generation.pipeline import Plan
+from backup2gitops.generation.plan import Plan
 from backup2gitops.generation.unchanged import Figures
 
 PLAN_FIGURES = (

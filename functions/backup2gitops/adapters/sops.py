@@ -24,16 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from backup2gitops.core import errors, kube_yaml, sops_files
+from backup2gitops.adapters.sops_error import SopsError
+from backup2gitops.core import kube_yaml, sops_files
 
 if TYPE_CHECKING:
     from backup2gitops.config import GeneratorConfig
-
-
-class SopsError(errors.Backup2GitopsError):
-    """sops is missing, misconfigured, or failed; never retryable by waiting."""
-
-    code = "sops_failed"
 
 
 class SopsEncrypter:
@@ -118,7 +113,7 @@ def encrypter_for(
     generator: GeneratorConfig, *, environ: Mapping[str, str] | None = None
 ) -> SopsEncrypter | None:
     """The encrypter the configuration asks for (None unless ``cleaning.secrets`` is sops)."""
-    if generator.cleaning.secrets != "sops":
+    if not generator.encrypts:
         return None
     ref = generator.sops_digest_key
     key = ref.reveal(environ) if ref is not None else None

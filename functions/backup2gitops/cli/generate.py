@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from backup2gitops import generation
     from backup2gitops.adapters.git import GitError, GitRemote, LocalWorkTree
-    from backup2gitops.adapters.sops import SopsError
+    from backup2gitops.adapters.sops_error import SopsError
     from backup2gitops.config import ConfigError, load_config
     from backup2gitops.core.archive import ArchiveError
     from backup2gitops.runtime.context import FunctionContext

@@ -184,6 +184,11 @@ class GeneratorConfig(Strict):
                 raise FieldProblem(index, message="not an age public key (age1...)")
         return recipients
 
+    @property
+    def encrypts(self) -> bool:
+        """Whether Secrets are encrypted with sops (``cleaning.secrets: sops``)."""
+        return self.cleaning.secrets == "sops"
+
     @field_validator("cleaning", mode="before")
     @classmethod
     def _settings(cls, value: object) -> object:
@@ -191,12 +196,12 @@ class GeneratorConfig(Strict):
 
     @model_validator(mode="after")
     def _sops_has_recipients(self) -> GeneratorConfig:
-        if self.cleaning.secrets == "sops" and not self.sops_age_recipients:
+        if self.encrypts and not self.sops_age_recipients:
             raise FieldProblem(
                 "sops_age_recipients",
                 message="required when cleaning.secrets is sops (age public keys, age1...)",
             )
-        if self.cleaning.secrets == "sops" and self.sops_digest_key is None:
+        if self.encrypts and self.sops_digest_key is None:
             # Refused rather than falling back to re-encrypting: without it every backup
             # rewrites every Secret's ciphertext, which buries real changes in review.
             raise FieldProblem(

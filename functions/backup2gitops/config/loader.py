@@ -115,11 +115,12 @@ def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
 
 
 def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides = sorted((key, value) for key, value in environ.items() if key.startswith(ENV_PREFIX))
+    if not overrides:
+        return raw  # nothing for YAML to read
     import yaml
 
-    for key, value in sorted(environ.items()):
-        if not key.startswith(ENV_PREFIX):
-            continue
+    for key, value in overrides:
         path = [part.lower() for part in key[len(ENV_PREFIX) :].split("__") if part]
         node = raw
         for part in path[:-1]:
@@ -220,9 +221,6 @@ def parse_config(
     """The configuration ``text`` holds, checked whole (the models are built here, the first
     time: ``backup2gitops.config``); ConfigError naming the field otherwise."""
     import yaml
-    from pydantic import ValidationError
-
-    from backup2gitops.config.model import validate_config
 
     env = environ if environ is not None else os.environ
     try:
@@ -236,6 +234,16 @@ def parse_config(
         raise ConfigError(describe_parse_error(exc, source=source) + hint) from exc
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a YAML mapping")
+    return _checked(raw, env)
+
+
+def _checked(raw: dict[str, Any], env: Mapping[str, str]) -> Config:
+    """The configuration ``raw`` (parsed) holds, its variables expanded and the overrides
+    applied, checked whole; ConfigError naming the field otherwise."""
+    from pydantic import ValidationError
+
+    from backup2gitops.config.model import validate_config
+
     expanded = _expand_tree(raw, env, ())
     try:
         return validate_config(_apply_overrides(expanded, env))
@@ -265,7 +273,7 @@ def load_config(
     env = environ if environ is not None else os.environ
     chosen = path or env.get(CONFIG_ENV) or default
     if not chosen:
-        return parse_config("{}", env)
+        return _checked({}, env)  # the embedded defaults: no text to parse
     try:
         text = config_file(chosen).read_text()
     except OSError as exc:

@@ -9,17 +9,20 @@ strings as literal block scalars (``|``);
 no line folding; unicode kept. ``load_all``: YAML or JSON; a single object, a ``kind: List``
 (flattened into its items) or several YAML documents. Timestamps stay strings: an unquoted
 ``2024-01-01T00:00:00Z`` is not turned into a datetime, so a round trip never changes a value.
+``kustomization_yaml``: a unit's kustomization (``units.kustomization``), the bytes ``dump``
+writes, at once when every entry is plain.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import yaml
 
-from backup2gitops.core import kube_yaml_writer
+from backup2gitops.core import kube_yaml_writer, units
 
 TOP_LEVEL_ORDER: Final[tuple[str, ...]] = (
     "apiVersion",
@@ -181,3 +184,27 @@ def _order(value: Any, first: tuple[str, ...]) -> Any:
     if isinstance(value, list | tuple):
         return [_order(item, ()) for item in value]
     return value
+
+
+_SEGMENT = r"[a-z0-9_][a-z0-9._%-]*"
+_PLAIN_ENTRY = rf"(?:{_SEGMENT}/)*{_SEGMENT}(?<=\.yaml)|(?:{_SEGMENT}/)+{_SEGMENT}"
+_PLAIN_ENTRIES: Final = re.compile(rf"(?:{_PLAIN_ENTRY})(?:\n(?:{_PLAIN_ENTRY}))*")
+"""Entries (one a line) that YAML writes plain, as they are: lower-case ASCII segments that
+begin with a letter, a digit or ``_`` (no indicator, space, colon or quote), each entry a
+``.yaml`` file or holding a slash (no implicit type -- bool, int, float, null, timestamp --
+reads either)."""
+_KUSTOMIZATION_HEAD: Final = (
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- "
+)
+
+
+def kustomization_yaml(resources: Iterable[str]) -> str:
+    """``dump(units.kustomization(resources))``: written at once, without a scalar's
+    analysis per entry, when one expression finds every entry plain (``_PLAIN_ENTRIES``: the
+    files and folders the generator names; an entry with a line break is not); else by
+    ``dump`` (tests/unit/test_units.py holds the two to each other)."""
+    listed = list(resources)
+    text = "\n".join(listed)
+    if listed and text.count("\n") == len(listed) - 1 and _PLAIN_ENTRIES.fullmatch(text):
+        return _KUSTOMIZATION_HEAD + "\n- ".join(listed) + "\n"
+    return dump(units.kustomization(listed))

@@ -308,7 +308,7 @@ class SharedFolder:
         path = f"{folder}/{KUSTOMIZATION}"
         self._present.add(path)
         listed = list(generated)
-        plain = units.kustomization_yaml(listed).encode()
+        plain = kube_yaml.kustomization_yaml(listed).encode()
         if self.tracked.get(path) in (None, blob_id(plain)):
             return plain
         return kube_yaml.dump(self.kustomization(folder, listed)).encode()

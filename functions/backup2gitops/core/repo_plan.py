@@ -117,7 +117,7 @@ def iter_files(
 
 
 def _kustomization_file(folder: str, resources: Iterable[str]) -> tuple[str, bytes]:
-    content = units.kustomization_yaml(resources)
+    content = kube_yaml.kustomization_yaml(resources)
     return f"{folder}/{KUSTOMIZATION}", content.encode()
 
 

@@ -30,12 +30,9 @@ are written, and where the repository is, is part of the ``Layout`` here.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
-
-from backup2gitops.core import kube_yaml
 
 UnitsBy = Literal["namespace", "cluster"]
 ArgoMode = Literal["applicationset", "applications"]
@@ -241,30 +238,6 @@ def kustomization(resources: Iterable[str]) -> dict[str, Any]:
         "kind": "Kustomization",
         "resources": list(resources),
     }
-
-
-_SEGMENT = r"[a-z0-9_][a-z0-9._%-]*"
-_PLAIN_ENTRY = rf"(?:{_SEGMENT}/)*{_SEGMENT}(?<=\.yaml)|(?:{_SEGMENT}/)+{_SEGMENT}"
-_PLAIN_ENTRIES: Final = re.compile(rf"(?:{_PLAIN_ENTRY})(?:\n(?:{_PLAIN_ENTRY}))*")
-"""Entries (one a line) that YAML writes plain, as they are: lower-case ASCII segments that
-begin with a letter, a digit or ``_`` (no indicator, space, colon or quote), each entry a
-``.yaml`` file or holding a slash (no implicit type -- bool, int, float, null, timestamp --
-reads either)."""
-_KUSTOMIZATION_HEAD: Final = (
-    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- "
-)
-
-
-def kustomization_yaml(resources: Iterable[str]) -> str:
-    """``kube_yaml.dump(kustomization(resources))``: written at once, without a scalar's
-    analysis per entry, when one expression finds every entry plain (``_PLAIN_ENTRIES``: the
-    files and folders the generator names; an entry with a line break is not); else by
-    ``kube_yaml`` (tests/unit/test_units.py holds the two to each other)."""
-    listed = list(resources)
-    text = "\n".join(listed)
-    if listed and text.count("\n") == len(listed) - 1 and _PLAIN_ENTRIES.fullmatch(text):
-        return _KUSTOMIZATION_HEAD + "\n- ".join(listed) + "\n"
-    return kube_yaml.dump(kustomization(listed))
 
 
 def ordered(units: Iterable[Unit]) -> list[Unit]:

@@ -4,8 +4,8 @@ tip, not pushed.
     the tip's folder --(a lost race, and the folder did not move)--> the same tree, re-applied
        \\--> else: the archive read (``GenerationJob.read``) --(the committed backup again:
            ``generation.unchanged``)--> the folder as it is, the figures from the cache
-           \\--> else: the backup's files (``GenerationJob.files``) --(drift's comparison, the
-               dry run's diff)--> ``ChangeSet.sync`` --(the deletion guard)
+           \\--> else: the decode branch (``generation.decoding``): the backup's files --(drift's
+               comparison, the dry run's diff)--> ``ChangeSet.sync`` --(the deletion guard)
        --> (+ ``.sops.yaml``) the message and its trailers --> the commit (or the no-op, or the
            dry run's answer)
 """
@@ -14,27 +14,25 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from backup2gitops.adapters.git import ChangeSet, Folder, Seal, Tip
-from backup2gitops.core import drift, ownership, sops_files, trailers, tree_diff, units
-from backup2gitops.core.archive import ReadReport
-from backup2gitops.core.safeguards import DeletionGuard
-from backup2gitops.generation.pipeline import (
+from backup2gitops.adapters.git import Seal, Tip
+from backup2gitops.core import trailers
+from backup2gitops.core.drift import Comparison
+from backup2gitops.generation.plan import (
     BackupRefused,
-    Claims,
     CommitResult,
     Plan,
     check_count,
     commit_message,
 )
-from backup2gitops.generation.reading import MemberPass, Reading
+from backup2gitops.generation.reading import Reading
 
 if TYPE_CHECKING:
+    from backup2gitops.core.tree_diff import FileChange
     from backup2gitops.generation.job import GenerationJob
 
 
@@ -60,36 +58,32 @@ def commit_on(
         )
         return Made(result, redo.base, redo.tree, redo.message, compared), reading
     reading = Reading(Plan(cluster=job.cluster))
-    comparison = (
-        drift.TipComparison(root=job.root.as_posix(), tracked=folder.files)
-        if job.compare and not job.dry_run and folder.tree is not None and tip.commit
-        else None  # a cluster's first commit is its baseline: nothing to compare with
-    )
-    written = comparison.placed if comparison is not None else None
+    # a cluster's first commit is its baseline: nothing to compare with
+    compare = job.compare and not job.dry_run and folder.tree is not None and bool(tip.commit)
     with (
         tip.change(job.root) as change,
         job.read(
             reading,
             change.committed,
             folder,
-            written,
             change.committed_files,
             unsealed=lambda path: tip.unsealed(job.root, path),
         ) as members,
     ):
         unchanged = members.unchanged()
-        seal = None
+        seal: Seal | None = None
         if unchanged:  # the committed folder is this backup's: nothing to stream
             check_count(reading.report, job.claims)
-            changes: list[tree_diff.FileChange] = []
-            compared = (
-                drift.Comparison(commit="", previous="", changes=[], roles={})
-                if comparison is not None
-                else None
-            )
+            changes: list[FileChange] = []
+            compared = Comparison(commit="", previous="", changes=[], roles={}) if compare else None
         else:
-            changes, compared = _stream(job, change, folder, members, comparison)
-            seal = job.seal(members)
+            # The decode branch, and what it needs (cleaning's rules, PyYAML, the folder's plan,
+            # drift's comparison), imported here, where it starts: an unchanged backup never
+            # imports them (tests/functional/test_unchanged_imports.py).
+            from backup2gitops.generation import decoding
+
+            changes, compared = decoding.stream(job, change, folder, members, compare=compare)
+            seal = decoding.seal(job, members)
         if job.encrypt is not None:  # fixed names, never from a backup
             for path, update in _shared_updates(job).items():
                 current = tip.file(path)
@@ -116,77 +110,12 @@ def commit_on(
     ), reading
 
 
-def _stream(
-    job: GenerationJob,
-    change: ChangeSet,
-    folder: Folder,
-    members: MemberPass,
-    comparison: drift.TipComparison | None,
-) -> tuple[list[tree_diff.FileChange], drift.Comparison | None]:
-    """Stream the backup's files into ``change`` (the foreign files kept), guard the
-    deletions; the dry run's diff, and the commit compared with the tip."""
-    shared = ownership.SharedFolder(
-        root=job.root.as_posix(),
-        tracked=folder.files,
-        read=lambda path: change.committed(PurePosixPath(path)),
-        read_many=change.committed_files,
-    )
-    files = job.files(members, shared=shared)
-    if comparison is not None:
-        files = comparison.seen(files)
-    recorder = tree_diff.DiffRecorder(tracked=folder.files, read=shared.read)
-    if job.dry_run and job.diff:
-        files = recorder.record(files)
-    sealed = frozenset({members.cache_path} if job.member_cache else ())
-    change.sync(files, keep=_Kept(shared.foreign, sealed))
-    before = sum(
-        1 for path in folder.files if not units.is_generated(path) and path not in shared.foreign
-    )
-    _check_deletions(job.claims, before, change.removed, members.reading.report)
-    changes = recorder.finish(keep=shared.foreign) if job.dry_run and job.diff else []
-    return changes, _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
-
-
-@dataclass(frozen=True)
-class _Kept(Collection[str]):
-    """What the sync keeps of the tracked files: the foreign ones, as the stream finds them
-    (read once it has ended), and the member cache's header, which the commit writes again,
-    last (``Seal``)."""
-
-    foreign: Collection[str]
-    sealed: frozenset[str]
-
-    def __contains__(self, path: object) -> bool:
-        return path in self.sealed or path in self.foreign
-
-    def __iter__(self) -> Iterator[str]:
-        return itertools.chain(self.foreign, self.sealed)
-
-    def __len__(self) -> int:
-        return len(self.foreign) + len(self.sealed)
-
-
 def _reseals(seal: Seal | None, tip: Tip, job: GenerationJob) -> bool:
     """Whether ``seal`` would write another header than the tip's, when no other file
     changed: the folder without it is then the tip's, so is its id."""
     if seal is None:
         return False
     return seal.make(tip.unsealed(job.root, seal.path)) != tip.file(PurePosixPath(seal.path))
-
-
-def _compared(
-    comparison: drift.TipComparison | None,
-    change: ChangeSet,
-    *,
-    keep: Collection[str],
-    cluster: str,
-) -> drift.Comparison | None:
-    """The commit about to be made, against the tip (ids filled in once it is made): the
-    changed and removed objects' committed files read from the tip in one batch."""
-    if comparison is None:
-        return None
-    changes, roles = comparison.finish(read=change.committed_files, keep=keep, cluster=cluster)
-    return drift.Comparison(commit="", previous="", changes=changes, roles=roles)
 
 
 def _message(job: GenerationJob, plan: Plan, result: CommitResult) -> str:
@@ -204,18 +133,13 @@ def _message(job: GenerationJob, plan: Plan, result: CommitResult) -> str:
         raise BackupRefused("unsafe_trailer", str(exc)) from exc
 
 
-def _check_deletions(claims: Claims, before: int, removed: int, report: ReadReport) -> None:
-    """Refuse a commit removing more than the allowed share, unless both counts confirm it."""
-    rule = DeletionGuard(max_share=claims.max_deletion_share)
-    confirmed = claims.complete and claims.items is not None and report.items >= claims.items
-    refusal = rule.refusal(before=before, removed=removed, confirmed_complete=confirmed)
-    if refusal:
-        raise BackupRefused("mass_deletion", refusal)
-
-
 def _shared_updates(job: GenerationJob) -> dict[PurePosixPath, Callable[[bytes | None], bytes]]:
     """The repository-wide files the cluster has a part in (``.sops.yaml``): path -> update."""
     assert job.encrypt is not None
+    # imported here: only a cluster whose Secrets are encrypted has a part in .sops.yaml (and
+    # needs PyYAML to write it); its encrypter (``adapters.sops``) imported them already
+    from backup2gitops.core import sops_files
+
     return {
         sops_files.SOPS_CONFIG: functools.partial(
             sops_files.sops_config, cluster=job.cluster, recipients=job.encrypt.recipient_list
@@ -231,7 +155,7 @@ class Made:
     base: str | None = None
     tree: str | None = None
     message: str = ""
-    compared: drift.Comparison | None = None
+    compared: Comparison | None = None
 
     @property
     def noop(self) -> bool:

@@ -39,15 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from backup2gitops.adapters.git import Folder, GitError, Repository, Seal, Tip, blob_id
-from backup2gitops.core import drift, ownership, safeguards, units
+from backup2gitops.adapters.git import Folder, GitError, Repository, Tip, blob_id
+from backup2gitops.core import safeguards, units
 from backup2gitops.core.archive import ArchiveLimits
-from backup2gitops.core.cleaning import CleaningPolicy
 from backup2gitops.core.integrity import CheckedReader
-from backup2gitops.core.repo_plan import iter_files
 from backup2gitops.core.safeguards import BackupMark
 from backup2gitops.generation.attempt import Made, commit_on
-from backup2gitops.generation.pipeline import (
+from backup2gitops.generation.plan import (
     BackupRefused,
     Claims,
     CommitResult,
@@ -56,14 +54,14 @@ from backup2gitops.generation.pipeline import (
     Plan,
     Previous,
     Transform,
-    guarded_tree,
 )
 from backup2gitops.generation.reading import MemberPass, Reading
 from backup2gitops.generation.settings import settings_digest
-from backup2gitops.generation.unchanged import Figures, report_shared
 
 if TYPE_CHECKING:
     from backup2gitops.config import Config
+    from backup2gitops.core.cleaning import CleaningPolicy
+    from backup2gitops.core.drift import Comparison
 
 
 def backoff(attempt: int) -> float:
@@ -135,10 +133,14 @@ class GenerationJob:
         """The job ``config`` asks for: cleaning, transforms, encryption, limits, units, the
         deletion share, push attempts and race window. ``options``: the other fields
         (``archive_size``, ``push_branch``, ``plan_noop``, ``progress``...)."""
-        from backup2gitops.adapters.sops import encrypter_for
         from backup2gitops.transforms import load_transforms
 
         generator = config.generator
+        encrypt = None
+        if generator.encrypts:  # sops (and PyYAML) only for a cluster that encrypts
+            from backup2gitops.adapters.sops import encrypter_for
+
+            encrypt = encrypter_for(generator, environ=environ)
         return cls(
             archive=archive,
             remote=remote,
@@ -146,7 +148,7 @@ class GenerationJob:
             backup_id=backup_id,
             policy=generator.cleaning,
             transforms=load_transforms(generator.transforms),
-            encrypt=encrypter_for(generator, environ=environ),
+            encrypt=encrypt,
             record_unchanged=generator.record_unchanged,
             claims=dataclasses.replace(claims, max_deletion_share=generator.max_deletion_share),
             limits=config.archive_limits.limits(),
@@ -176,10 +178,11 @@ class GenerationJob:
                 done = self._already_there(tip)
                 if done is not None:
                     if self.plan_noop and reading is None:
-                        reading = Reading(Plan(cluster=self.cluster))
-                        with self.read(reading, None, Folder(tree=None)) as members:
-                            for _ in self.files(members):
-                                pass
+                        # the figures of every member, decoded: the decode branch and what it
+                        # needs (cleaning's rules, PyYAML...) are imported where it starts
+                        from backup2gitops.generation import decoding
+
+                        reading = decoding.figures(self)
                     return self._outcome(done, reading, started)
                 made, reading = commit_on(self, tip, redo, reading)
                 if made.noop or self.dry_run:
@@ -226,15 +229,15 @@ class GenerationJob:
         self,
         reading: Reading,
         previous: Previous | None,
-        folder: Folder,
-        written: Callable[[str, Mapping[str, Any], str], None] | None = None,
+        folder: Folder | None,
         committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None,
         unsealed: Callable[[str], str] | None = None,
     ) -> Iterator[MemberPass]:
         """The backup's members, its archive read once into ``reading`` (``MemberPass.read``:
         spooled, hashed, checked against its size and digest); the spool is dropped after.
         ``previous`` and ``committed_files`` read the tip's files (one, several at once);
-        ``unsealed`` its folder's id without a file (``Tip.unsealed``)."""
+        ``folder`` is the tip's cluster folder, ``unsealed`` its id without a file
+        (``Tip.unsealed``)."""
         members = MemberPass(
             reading=reading,
             policy=self.policy,
@@ -245,11 +248,10 @@ class GenerationJob:
             previous=previous,
             folder=folder,
             committed_files=committed_files,
+            unsealed=unsealed,
             reuse=self.member_cache,
             limits=self.limits,
             progress=self.progress,
-            written=written,
-            unsealed=unsealed,
         )
         try:
             with self.archive() as raw:
@@ -261,29 +263,6 @@ class GenerationJob:
             yield members
         finally:
             members.close()
-
-    def files(
-        self, members: MemberPass, shared: ownership.SharedFolder | None = None
-    ) -> Iterator[tuple[str, bytes | None]]:
-        """The backup's files (only the members that changed decoded: ``generation.reading``),
-        then the count check, then the member cache's records (its header is the commit's
-        ``seal``, written last: it says what the folder now is)."""
-        reading = members.reading
-        files = iter_files(
-            cluster=self.cluster, files=members.files(), layout=self.layout, shared=shared
-        )
-        yield from guarded_tree(files, report=reading.report, claims=self.claims)
-        if shared is not None:
-            report_shared(reading.plan, shared)
-        if self.member_cache and members.cache is not None:
-            yield from members.cache_files()
-
-    def seal(self, members: MemberPass) -> Seal | None:
-        """The member cache's header, once ``files`` is done (None: no cache kept)."""
-        if not self.member_cache or members.cache is None:
-            return None
-        reading = members.reading
-        return members.seal(Figures.of(reading.plan, reading.report).to_json())
 
     def _settings(self) -> str:
         recipients = self.encrypt.recipient_list if self.encrypt is not None else []
@@ -302,7 +281,7 @@ class GenerationJob:
         result: CommitResult,
         reading: Reading | None,
         started: float,
-        compared: drift.Comparison | None = None,
+        compared: Comparison | None = None,
     ) -> Outcome:
         plan = reading.plan if reading is not None else Plan(cluster=self.cluster)
         return Outcome(

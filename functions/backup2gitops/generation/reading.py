@@ -27,35 +27,31 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from backup2gitops.adapters.git import Folder, Seal
-from backup2gitops.core import kube_yaml
+from backup2gitops.adapters.git.repository import Seal
 from backup2gitops.core import member_cache as cache
 from backup2gitops.core import member_records as records
-from backup2gitops.core.archive import (
-    MAX_REFUSALS_LISTED,
-    ArchiveLimits,
-    BackupItem,
-    ReadReport,
-)
-from backup2gitops.core.cleaning import BackupIndex, CleaningPolicy
+from backup2gitops.core.archive import MAX_REFUSALS_LISTED, ArchiveLimits, ReadReport
+from backup2gitops.core.cleaning import BackupIndex
 from backup2gitops.core.member_cache import MemberCache, WholeBackup
 from backup2gitops.core.member_records import MemberRecord
 from backup2gitops.core.repo_layout import cluster_root
-from backup2gitops.generation.pipeline import (
-    Encrypt,
-    Plan,
-    Previous,
-    Transform,
-    account,
-    place,
-)
+from backup2gitops.generation.plan import Encrypt, Plan, Previous, Transform, account
 from backup2gitops.generation.spool import Spool
 from backup2gitops.generation.unchanged import Figures
 
+if TYPE_CHECKING:
+    from backup2gitops.adapters.git import Folder
+    from backup2gitops.core.archive import BackupItem
+    from backup2gitops.core.cleaning import CleaningPolicy
+    from backup2gitops.generation.pipeline import Placement
+
 Blob = Callable[[bytes], str]
 """The blob id a repository gives some content (``adapters.git.blob_id``)."""
+Decode = Callable[["BackupItem"], tuple["Placement", bytes | None]]
+"""One member decoded, cleaned and placed, and its object serialised (None: none to write):
+``generation.decoding``'s, given to ``MemberPass.files``."""
 
 
 @dataclass
@@ -84,8 +80,9 @@ class MemberPass:
     transforms: Sequence[Transform] = ()
     encrypt: Encrypt | None = None
     previous: Previous | None = None
-    folder: Folder = field(default_factory=lambda: Folder(tree=None))
-    """The tip's cluster folder: its files are listed only if the per-member pass runs."""
+    folder: Folder | None = None
+    """The tip's cluster folder (None: none): its files are listed only if the per-member pass
+    runs."""
     committed_files: Callable[[Collection[str]], Mapping[str, bytes]] | None = None
     """Reads several of the tip's files at once (the cache's shards; absent ones left out)."""
     limits: ArchiveLimits | None = None
@@ -108,7 +105,7 @@ class MemberPass:
     @property
     def committed(self) -> Mapping[str, str]:
         """The tip's files in the cluster's folder: path -> blob id."""
-        return self.folder.files
+        return self.folder.files if self.folder is not None else {}
 
     @property
     def cache_path(self) -> str:
@@ -128,10 +125,8 @@ class MemberPass:
         self._spool = spool = Spool()
         spool.fill(stream, report=self.reading.report, limits=self.limits, progress=self.progress)
         finish()
-        self._index = BackupIndex.of(
-            item.obj for item in spool.indexed.values() if not item.refused
-        )
-        self._facts = cache.index_fingerprints(self._index)
+        self.index = BackupIndex.of(item.obj for item in spool.indexed.values() if not item.refused)
+        self._facts = cache.index_fingerprints(self.index)
         self.sequence = spool.index.sequence()
 
     def close(self) -> None:
@@ -158,8 +153,9 @@ class MemberPass:
         self.reading.plan.unchanged = True
         return True
 
-    def files(self) -> Iterator[tuple[str, bytes | None]]:
-        """Each object's file (None: the committed one stays), in the archive's order."""
+    def files(self, decode: Decode) -> Iterator[tuple[str, bytes | None]]:
+        """Each object's file (None: the committed one stays), in the archive's order; the
+        members the cache cannot keep given to ``decode``."""
         old, spool, facts = self._old, self._spooled(), self._facts
         root = cluster_root(self.reading.plan.cluster).as_posix()
         kept_shards = self._read_shards(old, root) if old is not None else set()
@@ -193,7 +189,7 @@ class MemberPass:
             if kept_shards:  # its shard's file is written again
                 kept_shards.discard(cache.shard_of(space))
             item = spool.item(position, self.reading.report)
-            record, placed = self._place(item, digest, root, key)
+            record, placed = self._place(item, digest, root, key, decode)
             new.members[key] = record
             self.reading.decoded += 1
             self.reading.plan.decoded = self.reading.decoded
@@ -246,18 +242,10 @@ class MemberPass:
         }
 
     def _place(
-        self, item: BackupItem, digest: bytes, root: str, key: str
+        self, item: BackupItem, digest: bytes, root: str, key: str, decode: Decode
     ) -> tuple[MemberRecord, tuple[str, bytes] | None]:
         """The member's record, and its file (the path whose text the record holds)."""
-        placed = place(
-            item,
-            cluster=self.reading.plan.cluster,
-            policy=self.policy,
-            transforms=self.transforms,
-            encrypt=self.encrypt,
-            previous=self.previous,
-            index=self._index,
-        )
+        placed, content = decode(item)
         account(
             self.reading.plan,
             namespace=placed.namespace,
@@ -268,11 +256,10 @@ class MemberPass:
         )
         api_version = str(item.obj.get("apiVersion") or "")
         kind = str(item.obj.get("kind") or "")
-        if placed.file is None or placed.obj is None:
+        if placed.file is None or placed.obj is None or content is None:
             excluded = placed.excluded or "excluded"
             refused = item.refused is not None
             return MemberRecord(digest, api_version, kind, excluded, refused=refused), None
-        content = kube_yaml.dump(placed.obj).encode()
         blob = self.blob(content)
         file = placed.file
         path: str | None = None if file == records.natural_path(root, key) else file
@@ -322,4 +309,5 @@ class MemberPass:
     _kept_shards: set[str] = field(default_factory=set, init=False)
     """The committed shard files read whole, none of whose members changed or went."""
     _facts: dict[str, str] = field(default_factory=dict, init=False)
-    _index: BackupIndex = field(default_factory=BackupIndex, init=False)
+    index: BackupIndex = field(default_factory=BackupIndex, init=False)
+    """The backup's index (its StatefulSets, CRDs and HPAs: ``BackupIndex``), once ``read``."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from backup2gitops.core import member_cache, units
 from backup2gitops.core.cleaning import CleaningPolicy
-from backup2gitops.generation.pipeline import Transform
+from backup2gitops.generation.plan import Transform
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,7 @@
 """The spool of one archive read (``generation.reading``): every member's bytes in a
 temporary file, in the order read, and its key, raw digest, offsets and copy in flat arrays;
-the members cleaning indexes (``INDEXED_RESOURCES``) decoded as they pass.
+the members cleaning indexes (``INDEXED_RESOURCES``) decoded as they pass (``archive.item_of``,
+imported with the first member decoded).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple, cast
 
+from backup2gitops.core import archive
 from backup2gitops.core import member_records as records
 from backup2gitops.core.archive import (
     ArchiveLimits,
@@ -19,7 +21,6 @@ from backup2gitops.core.archive import (
     Entry,
     Member,
     ReadReport,
-    item_of,
     iter_members,
 )
 from backup2gitops.core.cleaning import INDEXED_RESOURCES
@@ -135,7 +136,7 @@ class Spool:
             name = member.name.encode(errors="surrogateescape")
             spool.write(name)
             if entry.group_resource in INDEXED_RESOURCES:
-                indexed[count] = item_of(member, report)
+                indexed[count] = archive.item_of(member, report)
                 size = 0  # decoded already: only its name is spooled
             else:
                 spool.write(data)
@@ -164,7 +165,7 @@ class Spool:
         data = self.file.read(member.size)
         group_resource, namespace, item_name = member.key.split("\0")
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
-        return item_of(Member(entry, name, data), report)
+        return archive.item_of(Member(entry, name, data), report)
 
     def close(self) -> None:
         self.file.close()

@@ -20,9 +20,8 @@ import collections
 from dataclasses import dataclass
 from typing import Any
 
-from backup2gitops.core import ownership
 from backup2gitops.core.archive import ReadReport
-from backup2gitops.generation.pipeline import Plan
+from backup2gitops.generation.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -135,10 +134,3 @@ def _texts(value: Any) -> list[str]:
     if not isinstance(value, list):
         raise ValueError("not a list")
     return [_text(one) for one in value]
-
-
-def report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
-    """What the backup kept of the files it does not own, for the commit message and reply."""
-    plan.kept_foreign = len(shared.foreign)
-    plan.missing_entries = list(shared.missing)
-    plan.missing_entries_total = shared.missing_total

@@ -8,7 +8,8 @@ from git. Only the files the commit touched are read (``git diff --name-status``
 parent), and of those only the ones a rule looks at (``core.drift.watched``), one blob each,
 plus the roles ``core.drift.referenced_roles`` asks for: the cost follows the size of the
 change, not of the cluster. Commits are immutable, so this reads the clone without its lock;
-it never fetches (the generator published the commit from that clone).
+it never fetches (the generator published the commit from that clone). Drift's comparison (and
+PyYAML with it) is imported when one is first read (``core.drift``'s names asked for as called).
 """
 
 from __future__ import annotations
@@ -16,22 +17,13 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.adapters.git.process import GitRunner
-from backup2gitops.core import kube_yaml, trailers
-from backup2gitops.core.drift import (
-    Comparison,
-    Obj,
-    ObjectChange,
-    RoleKey,
-    namespace_of,
-    referenced_roles,
-    role_path,
-    watched,
-)
+from backup2gitops.core import drift, trailers
+from backup2gitops.core.drift import Comparison, Obj, ObjectChange, RoleKey
 
 
 def _load(runner: GitRunner, git_dir: Path, commit: str, path: str) -> Obj | None:
     done = runner.run("cat-file", "blob", f"{commit}:{path}", git_dir=git_dir, check=False)
-    return kube_yaml.load_mapping(done.stdout) if done.returncode == 0 else None
+    return drift.committed_object(done.stdout) if done.returncode == 0 else None
 
 
 def commit_comparison(
@@ -77,18 +69,20 @@ def commit_comparison(
     fields = out.split("\x00")
     changes: list[ObjectChange] = []
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
-        if not watched(path):
+        if not drift.watched(path):
             continue  # no rule looks at this kind: not read at all
         before = None if status == "A" else _load(runner, git_dir, parent, path)
         after = None if status == "D" else _load(runner, git_dir, this, path)
         if before is None and after is None:
             continue
         changes.append(
-            ObjectChange(before=before, after=after, namespace_hint=namespace_of(path, str(root)))
+            ObjectChange(
+                before=before, after=after, namespace_hint=drift.namespace_of(path, str(root))
+            )
         )
     roles: dict[RoleKey, Obj] = {}
-    for key in referenced_roles(changes):
-        at = role_path(key, cluster=cluster)
+    for key in drift.referenced_roles(changes):
+        at = drift.role_path(key, cluster=cluster)
         role = None if at is None else _load(runner, git_dir, this, at)
         if role is not None:
             roles[key] = role

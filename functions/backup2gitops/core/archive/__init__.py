@@ -10,7 +10,12 @@ in; where the bytes come from (object store, file, memory) is the caller's busin
   header, parsed as tarfile reads it);
 - ``items``: ``item_of`` / ``iter_items``, a member decoded, its depth bounded, its path checked;
 - ``writer``: ``ArchiveWriter``, a deterministic tarball.
+
+``items`` and ``writer`` are imported with the first of their names asked for: a read that
+decodes no member (an unchanged backup's) needs neither.
 """
+
+from typing import TYPE_CHECKING
 
 from backup2gitops.core.archive.format import (
     DEFAULT_MAX_MEMBER_BYTES,
@@ -31,9 +36,23 @@ from backup2gitops.core.archive.format import (
     check_format_version,
     item_path,
 )
-from backup2gitops.core.archive.items import item_of, iter_items, json_depth, path_refusal
 from backup2gitops.core.archive.reader import iter_members
-from backup2gitops.core.archive.writer import ArchiveWriter
+from backup2gitops.core.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from backup2gitops.core.archive.items import item_of, iter_items, json_depth, path_refusal
+    from backup2gitops.core.archive.writer import ArchiveWriter
+else:  # what a reader of members (the member cache's) may not use (``core.lazy_exports``)
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "item_of": "items",
+            "iter_items": "items",
+            "json_depth": "items",
+            "path_refusal": "items",
+            "ArchiveWriter": "writer",
+        },
+    )
 
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",

@@ -15,21 +15,48 @@ earlier folder to compare with) is the baseline, not a finding per object.
 Laid out like ``core.cleaning``: ``changes`` (what is compared), ``comparison`` (one commit
 against its parent, from the plan), ``catalogue`` (the checks),
 ``table`` (``RULES``: rule, severity, reason, kinds, check), ``policy`` (the ``drift:`` settings),
-``engine`` (``findings``).
+``engine`` (``findings``). The package imports ``policy`` (the configuration's) and the
+table it names with itself; ``comparison`` and ``engine`` with the first of their names asked for
+(``core.lazy_exports``).
 """
 
+from typing import TYPE_CHECKING
+
 from backup2gitops.core.drift.catalogue import credentials_in_clear, granted, pod_spec, role_key
-from backup2gitops.core.drift.changes import WATCHED_RESOURCES, Facts, Obj, ObjectChange, RoleKey
-from backup2gitops.core.drift.comparison import (
+from backup2gitops.core.drift.changes import (
+    WATCHED_RESOURCES,
     Comparison,
-    TipComparison,
-    namespace_of,
-    role_path,
-    watched,
+    Facts,
+    Obj,
+    ObjectChange,
+    RoleKey,
 )
-from backup2gitops.core.drift.engine import findings, referenced_roles
 from backup2gitops.core.drift.policy import DriftAllow, DriftPolicy
 from backup2gitops.core.drift.table import RULE_IDS, RULES, Check, Rule, RuleId
+from backup2gitops.core.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from backup2gitops.core.drift.comparison import (
+        TipComparison,
+        committed_object,
+        namespace_of,
+        role_path,
+        watched,
+    )
+    from backup2gitops.core.drift.engine import findings, referenced_roles
+else:  # with the tip's files (PyYAML): imported when first asked for (``core.lazy_exports``)
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "TipComparison": "comparison",
+            "committed_object": "comparison",
+            "namespace_of": "comparison",
+            "role_path": "comparison",
+            "watched": "comparison",
+            "findings": "engine",
+            "referenced_roles": "engine",
+        },
+    )
 
 __all__ = [
     "RULES",
@@ -46,6 +73,7 @@ __all__ = [
     "Rule",
     "RuleId",
     "TipComparison",
+    "committed_object",
     "credentials_in_clear",
     "findings",
     "granted",

@@ -7,7 +7,7 @@ inspects them, ``table`` says which check applies to which kind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +94,14 @@ class Facts:
     """What the rules may look at besides the change: the roles bindings refer to (new tree)."""
 
     roles: Mapping[RoleKey, Obj]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One commit compared with its parent in a cluster's folder."""
+
+    commit: str
+    previous: str
+    changes: Sequence[ObjectChange]
+    roles: Mapping[RoleKey, Obj]
+    """The roles ``referenced_roles(changes)`` names, as the commit has them (absent: left out)."""

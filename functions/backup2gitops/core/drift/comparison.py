@@ -1,6 +1,6 @@
 """What drift compares: a commit's changed objects, from the plan that made it or read back.
 
-Pure: no I/O (the tip's files come through a callable). ``Comparison`` is one commit compared
+Pure: no I/O (the tip's files come through a callable). ``Comparison`` (``changes``) is one commit compared
 with its parent in the cluster's folder: the objects it added, changed or removed in the
 folders a rule looks at (``WATCHED_RESOURCES``), and the roles its added or changed bindings
 refer to, as the new tree has them.
@@ -17,19 +17,24 @@ kept was not decoded and did not change: it gives no change, as in ``git diff``.
 ``adapters.git.changes`` builds the same ``Comparison`` from git (``git diff`` against the
 parent, both sides parsed), for the one case without a plan: a redelivered backup whose commit
 is already on the branch. Both use ``watched``, ``namespace_of`` and ``role_path``, and parse
-committed files with ``kube_yaml.load_mapping``: the findings are the same either way
+committed files with ``committed_object``: the findings are the same either way
 (``tests/functional/test_drift_from_plan.py`` checks it on real git).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TypeVar
 
 from backup2gitops.core import kube_yaml, units
-from backup2gitops.core.drift.changes import WATCHED_RESOURCES, Obj, ObjectChange, RoleKey
+from backup2gitops.core.drift.changes import (
+    WATCHED_RESOURCES,
+    Obj,
+    ObjectChange,
+    RoleKey,
+)
 from backup2gitops.core.drift.engine import referenced_roles
 from backup2gitops.core.repo_layout import UnsafeName, object_path
 
@@ -39,15 +44,9 @@ ReadMany = Callable[[Collection[str]], Mapping[str, bytes]]
 """The tip's files at some paths, in one read (absent ones left out)."""
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One commit compared with its parent in a cluster's folder."""
-
-    commit: str
-    previous: str
-    changes: Sequence[ObjectChange]
-    roles: Mapping[RoleKey, Obj]
-    """The roles ``referenced_roles(changes)`` names, as the commit has them (absent: left out)."""
+def committed_object(data: bytes | None) -> Obj | None:
+    """A committed file's object, as both comparisons parse it (None: none, or no mapping)."""
+    return kube_yaml.load_mapping(data)
 
 
 def watched(path: str) -> bool:
@@ -131,7 +130,7 @@ class TipComparison:
         files = read(sorted(changed | removed | from_tip)) if changed or removed or from_tip else {}
 
         def committed(path: str) -> Obj | None:
-            return kube_yaml.load_mapping(files.get(path))
+            return committed_object(files.get(path))
 
         changes: list[ObjectChange] = []
         for path in sorted([*self.after, *removed]):
