@@ -90,39 +90,43 @@ def _mapping(
     sequence item's ``- ``). One branch per JSON type, the commonest first."""
     inner = pad + "  "
     line_pad = first_pad
+    append = out.append
     for key in keys:
         if type(key) is not str:
             raise Unsupported(f"a {type(key).__name__} key")
-        head = line_pad + (_HEADS.get(key) or _head(key))
+        try:
+            head = line_pad + _HEADS[key]
+        except KeyError:
+            head = line_pad + _head(key)
         line_pad = pad
         value = mapping[key]
         kind = type(value)
         if kind is str:
             if "\n" in value:
-                out.append(f"{head} {_literal(value, inner)}")
+                append(f"{head} {_literal(value, inner)}")
             else:
-                out.append(f"{head} {_single(value)}\n")
+                append(head + _line(value))
         elif kind is dict:
             if value:
-                out.append(head + "\n")
+                append(head + "\n")
                 if key == "metadata":
                     _mapping(value, _keys(value, metadata_order), metadata_order, inner, inner, out)
                 else:
                     _mapping(value, sorted(value), metadata_order, inner, inner, out)
             else:
-                out.append(head + " {}\n")
+                append(head + " {}\n")
         elif kind is list or kind is tuple:
             if value:
-                out.append(head + "\n")
+                append(head + "\n")
                 _sequence(value, metadata_order, pad, pad, out)  # not indented, as PyYAML
             else:
-                out.append(head + " []\n")
+                append(head + " []\n")
         elif value is None:
-            out.append(head + " null\n")
+            append(head + " null\n")
         elif kind is int:
-            out.append(f"{head} {value}\n")
+            append(f"{head} {value}\n")
         else:
-            out.append(f"{head} {_other(value)}\n")
+            append(f"{head} {_other(value)}\n")
 
 
 def _sequence(
@@ -175,14 +179,24 @@ def _key(key: str) -> str:
     return _single(key)
 
 
-@lru_cache(maxsize=1 << 12)  # repeated values; 65,536 held every kustomization entry
-def _single(value: str) -> str:
+@lru_cache(maxsize=1 << 12)
+def _line(value: str) -> str:
+    """The rest of a ``key:`` line whose value is the single-line string ``value``: a space,
+    the scalar (``_scalar``), the line break; cached apart from ``_single``, bounded as it."""
+    return f" {_scalar(value)}\n"
+
+
+def _scalar(value: str) -> str:
     """A single-line string as PyYAML writes it in block context (not as a key when empty)."""
     if value.isascii() and value.isprintable():
         if value and not _NOT_PLAIN.search(value) and _resolves_to(value) == _STR:
             return value
         return "'" + value.replace("'", "''") + "'"
     return _by_pyyaml(value)
+
+
+_single: Final = lru_cache(maxsize=1 << 12)(_scalar)
+"""``_scalar``, cached: keys and sequence items (65,536 held every kustomization entry)."""
 
 
 def _literal(value: str, indent: str) -> str:
