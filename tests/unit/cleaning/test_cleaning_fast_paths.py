@@ -81,6 +81,15 @@ def test_fresh_copy_is_the_comprehension_copy_sharing_no_container() -> None:
         assert not any(id(c) in source_ids for c in containers(copied))
 
 
+def test_one_round_trip_copies_as_the_subtrees_one_by_one() -> None:
+    objects = golden_objects() + [
+        {"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "v": value}, "spec": value}
+        for value in AWKWARD_VALUES
+    ]
+    for obj in objects:
+        assert repr(fresh.fresh_copy(obj)) == repr(fresh._by_subtree(obj))
+
+
 def test_fresh_copy_never_makes_two_equal_subtrees_one() -> None:
     shared = [1, 2]
     copied = fresh.fresh_copy({"kind": "X", "spec": {"a": shared, "b": shared}})
@@ -203,3 +212,4 @@ def test_restore_into_is_the_recursive_restore() -> None:
             recursive_restore(expected, key, sub_written, original.get(key, _GONE))
         written_module._restore_into(cleaned, written, original)
         assert repr(cleaned) == repr(expected), (original, written)
+
