@@ -27,21 +27,33 @@ from backup2gitops.core.archive.reader import iter_members
 
 def _decode(data: bytes, name: str) -> dict[str, Any] | str:
     """The object, or why this one object is refused (nested too deeply to be handled)."""
+    utf8 = _plain_utf8(data)
     try:
-        obj = json.loads(data)
+        obj = json.loads(data.decode("utf-8", "surrogatepass") if utf8 else data)
     except RecursionError:  # the parser recurses per level: ~1000 of them stop it
         return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ArchiveError("invalid_json", f"{name[:200]}: {exc}") from None
     if not isinstance(obj, dict):
         raise ArchiveError("invalid_json", f"{name[:200]}: not a JSON object")
+    if not utf8:  # json.loads reads UTF-16 and UTF-32 too
+        encoding = json.detect_encoding(data)
+        if not encoding.startswith("utf-8"):
+            data = data.decode(encoding).encode()
     # fewer opening brackets than the limit (nearly every object): it cannot be deeper
-    encoding = json.detect_encoding(data)  # json.loads reads UTF-16 and UTF-32 too
-    if not encoding.startswith("utf-8"):
-        data = data.decode(encoding).encode()
     if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     return cast("dict[str, Any]", obj)
+
+
+_OPEN_BRACE = ord("{")
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """Whether ``json.detect_encoding`` says UTF-8 without a BOM, as it does for an object
+    whose first byte is ``{`` and second is not NUL: then ``json.loads`` would decode the bytes
+    as UTF-8 (``surrogatepass``) and the decoding is done here, without asking it again."""
+    return len(data) > 1 and data[0] == _OPEN_BRACE and data[1] != 0
 
 
 _AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
