@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 
 import pytest
 
+from backup2gitops.core import repo_layout
 from backup2gitops.core.archive import ArchiveError, Entry, items, iter_members, reader
 from backup2gitops.core.archive.format import classify
 from backup2gitops.core.archive.reader import _safe_name
@@ -346,3 +347,38 @@ def test_a_member_decodes_as_json_loads_of_its_bytes_decodes_it(data: bytes) -> 
         assert repr(got) == repr(expected)
     if items._plain_utf8(data):
         assert json.detect_encoding(data) == "utf-8"
+
+
+ITEM_SEGMENTS = ["configmaps", "apps", "", ".", "..", "a..b", ".hidden", "a/b", "a\\b", "a\0b", "a\tb",
+            "x" * 300, "\udcff", "caf\u00e9", None]  # fmt: skip
+
+
+def segments_refusal_one_by_one(entry: Entry) -> str | None:
+    """``path_refusal``'s check of the three segments as it reads them one at a time."""
+    for value, what in (
+        (entry.group_resource, "group-resource"),
+        (entry.namespace, "namespace"),
+        (entry.name, "name"),
+    ):
+        if value is not None:
+            try:
+                repo_layout.check_segment(value, what=what)
+            except repo_layout.UnsafeName as exc:
+                return f"unsafe_name: {exc}"
+            if not value.isascii() and not items._is_utf8(value):
+                return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
+    return None
+
+
+def test_a_members_segments_are_refused_as_when_checked_one_by_one() -> None:
+    entries = [
+        Entry(group_resource, namespace, name, None)
+        for group_resource in ITEM_SEGMENTS
+        if group_resource is not None
+        for namespace in ITEM_SEGMENTS
+        for name in ITEM_SEGMENTS
+        if name is not None
+    ]
+    for _ in range(2):  # the folder's answer, then the same answer again
+        for entry in entries:
+            assert items.path_refusal(entry, {}) == segments_refusal_one_by_one(entry), entry

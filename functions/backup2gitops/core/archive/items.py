@@ -9,6 +9,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Container, Iterator
+from functools import lru_cache
 from typing import Any, BinaryIO, cast
 
 from backup2gitops.core import repo_layout
@@ -146,18 +147,11 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
     A kind this table does not know may have any plural (a CRD's ``spec.names.plural``).
     Names that cannot be a path segment (``repo_layout.check_segment``) are refused here too.
     """
-    try:
-        for value, what in (
-            (entry.group_resource, "group-resource"),
-            (entry.namespace, "namespace"),
-            (entry.name, "name"),
-        ):
-            if value is not None:
-                repo_layout.check_segment(value, what=what)
-                if not value.isascii() and not _is_utf8(value):
-                    return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
-    except repo_layout.UnsafeName as exc:
-        return f"unsafe_name: {exc}"
+    refused = _folder_refusal(entry.group_resource, entry.namespace) or _segment_refusal(
+        entry.name, "name"
+    )
+    if refused is not None:
+        return refused
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return None  # no object at all: the cleaning says so ("invalid: no kind")
@@ -165,18 +159,22 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
         return f"path_mismatch: a {kind[:60]!r} is a list of objects, which nothing stores"
     group = api_version.rpartition("/")[0]
     resource, _, path_group = entry.group_resource.partition(".")
-    described = f"{kind[:60]!r} of {api_version[:60]!r}"
     if path_group != group:
         return (
-            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, "
+            f"the object is a {_described(kind, api_version)}"
         )
     known = repo_layout.WELL_KNOWN.get((group, kind))
     if known != resource and (known is not None or resource in _RESOURCES_OF_GROUP.get(group, ())):
         return (
-            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, "
+            f"the object is a {_described(kind, api_version)}"
         )
     if entry.namespace is not None and (group, kind) in _CLUSTER_SCOPED_KINDS:
-        return f"path_mismatch: filed in namespace {entry.namespace[:63]!r}, a {described} has none"
+        return (
+            f"path_mismatch: filed in namespace {entry.namespace[:63]!r}, "
+            f"a {_described(kind, api_version)} has none"
+        )
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
         namespace, name = metadata.get("namespace"), metadata.get("name")
@@ -186,6 +184,30 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
             return (
                 f"path_mismatch: filed as {entry.name[:80]!r}, the object's name is {name[:80]!r}"
             )
+    return None
+
+
+def _described(kind: str, api_version: str) -> str:
+    return f"{kind[:60]!r} of {api_version[:60]!r}"
+
+
+@lru_cache(maxsize=4096)  # a backup has a few of each: checked once, not per member
+def _folder_refusal(group_resource: str, namespace: str | None) -> str | None:
+    """Why the member's group-resource, then its namespace, cannot be a path segment, or None."""
+    return _segment_refusal(group_resource, "group-resource") or _segment_refusal(
+        namespace, "namespace"
+    )
+
+
+def _segment_refusal(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        repo_layout.check_segment(value, what=what)
+    except repo_layout.UnsafeName as exc:
+        return f"unsafe_name: {exc}"
+    if not value.isascii() and not _is_utf8(value):
+        return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
     return None
 
 
