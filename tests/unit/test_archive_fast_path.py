@@ -5,8 +5,9 @@ it accepts, ``_block`` (tarfile's reading, ``test_archive_headers.py``) must rea
 header, and the forms real writers produce must take it. ``reader._place`` reads a member's
 name once per folder; it must give the safe name and entry (or the refusal) that
 ``_safe_name`` and ``classify`` give it one name at a time. ``items._decode`` decodes the
-UTF-8 bytes of an object itself when ``json.detect_encoding`` would say UTF-8 (``_plain_utf8``);
-it must decode, or refuse, every member as ``json.loads`` of the bytes does.
+UTF-8 bytes of an object itself when ``json.detect_encoding`` would say UTF-8 (``_plain_utf8``)
+and has the JSON scanner read it (``_loads_object``); it must decode, or refuse, every member as
+``json.loads`` of the bytes does.
 """
 
 from __future__ import annotations
@@ -308,6 +309,11 @@ JSON_MEMBERS = [
     b"{\x00",
     b"{\x00\x00",
     b'{"a": 1} x',
+    b'{"a": 1} \n',
+    b'{"a": }',
+    b'{"a": 1',
+    b'{"a": "\\x"}',
+    b'{"a": [1, {"b": -1e400}], "a": 2}',
     b"[1]",
     b'"x"',
     b" {}",

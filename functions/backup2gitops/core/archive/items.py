@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from functools import lru_cache
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Final, cast
 
 from backup2gitops.core import repo_layout
 from backup2gitops.core.archive.format import (
@@ -30,7 +30,7 @@ def _decode(data: bytes, name: str) -> dict[str, Any] | str:
     """The object, or why this one object is refused (nested too deeply to be handled)."""
     utf8 = _plain_utf8(data)
     try:
-        obj = json.loads(data.decode("utf-8", "surrogatepass") if utf8 else data)
+        obj = _loads_object(data.decode("utf-8", "surrogatepass")) if utf8 else json.loads(data)
     except RecursionError:  # the parser recurses per level: ~1000 of them stop it
         return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -48,6 +48,18 @@ def _decode(data: bytes, name: str) -> dict[str, Any] | str:
 
 
 _OPEN_BRACE = ord("{")
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(json.JSONDecoder())["scan_once"]
+"""The scanner ``json.loads`` reads a document's one value with (a default decoder's: C's)."""
+
+
+def _loads_object(text: str) -> Any:
+    """``json.loads(text)`` of a text that starts with ``{``: the scanner reads the object; a text
+    it does not read whole (trailing space, extra data, an error) is left to ``json.loads``."""
+    try:
+        obj, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):  # json.loads raises its own error for it
+        return json.loads(text)
+    return obj if end == len(text) else json.loads(text)
 
 
 def _plain_utf8(data: bytes) -> bool:
