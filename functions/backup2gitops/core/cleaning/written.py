@@ -91,6 +91,8 @@ def _agreeing(written: Any, original: Any) -> Any:
     kind = type(written)
     if kind is str or kind is int or kind is bool or kind is float or written is None:
         return written if _same(written, original) else _MISSING  # a scalar is its own copy
+    if kind is list:  # no mapping: asked before ``Mapping``'s check, in Python
+        return copied(written) if _same(written, original) else _MISSING
     if isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         result = {}
         for key, sub in written.items():
