@@ -94,17 +94,14 @@ def _mapping(
     for key, value in items:
         if type(key) is not str:
             raise Unsupported(f"a {type(key).__name__} key")
-        try:
-            head = line_pad + _HEADS[key]
-        except KeyError:
-            head = line_pad + _head(key)
+        head = line_pad + (_HEADS.get(key) or _head(key))
         line_pad = pad
         kind = type(value)
         if kind is str:
             if "\n" in value:
                 append(f"{head} {_literal(value, inner)}")
             else:
-                append(head + _line(value))
+                append(f"{head} {_single(value)}\n")
         elif kind is dict:
             if value:
                 append(head + "\n")
@@ -178,24 +175,14 @@ def _key(key: str) -> str:
     return _single(key)
 
 
-@lru_cache(maxsize=1 << 12)
-def _line(value: str) -> str:
-    """The rest of a ``key:`` line whose value is the single-line string ``value``: a space,
-    the scalar (``_scalar``), the line break; cached apart from ``_single``, bounded as it."""
-    return f" {_scalar(value)}\n"
-
-
-def _scalar(value: str) -> str:
+@lru_cache(maxsize=1 << 12)  # repeated values; 65,536 held every kustomization entry
+def _single(value: str) -> str:
     """A single-line string as PyYAML writes it in block context (not as a key when empty)."""
     if value.isascii() and value.isprintable():
         if value and not _NOT_PLAIN.search(value) and _resolves_to(value) == _STR:
             return value
         return "'" + value.replace("'", "''") + "'"
     return _by_pyyaml(value)
-
-
-_single: Final = lru_cache(maxsize=1 << 12)(_scalar)
-"""``_scalar``, cached: keys and sequence items (65,536 held every kustomization entry)."""
 
 
 def _literal(value: str, indent: str) -> str:
