@@ -62,40 +62,41 @@ def write(obj: dict[str, Any], *, top_order: Sequence[str], metadata_order: Sequ
         raise Unsupported("the document is not a non-empty dict")
     out: list[str] = []
     try:
-        _mapping(_items(obj, tuple(top_order)), tuple(metadata_order), "", "", out)
+        _mapping(obj, _keys(obj, tuple(top_order)), tuple(metadata_order), "", "", out)
     except TypeError:  # keys of different types do not sort
         raise Unsupported("keys of different types") from None
     return "".join(out)
 
 
-def _items(mapping: dict[Any, Any], first: tuple[str, ...]) -> list[tuple[Any, Any]]:
-    """The keys and values in their order: ``first`` (those present), then the rest by key (two
-    keys are never equal: a value is never compared). A key that is not a ``str`` is refused by
-    ``_mapping``; keys of two types do not sort (a TypeError, which ``write`` turns into
-    ``Unsupported``)."""
+def _keys(mapping: dict[Any, Any], first: tuple[str, ...]) -> list[str]:
+    """The keys in their order: ``first`` (those present), then the rest sorted. A key that is
+    not a ``str`` is refused by ``_mapping``; keys of two types do not sort (a TypeError,
+    which ``write`` turns into ``Unsupported``)."""
     if not first:
-        return sorted(mapping.items())
-    rest = sorted(item for item in mapping.items() if item[0] not in first)
-    return [(key, mapping[key]) for key in first if key in mapping] + rest
+        return sorted(mapping)
+    rest = sorted(key for key in mapping if key not in first)
+    return [key for key in first if key in mapping] + rest
 
 
 def _mapping(
-    items: list[tuple[Any, Any]],
+    mapping: dict[str, Any],
+    keys: list[str],
     metadata_order: tuple[str, ...],
     pad: str,
     first_pad: str,
     out: list[str],
 ) -> None:
-    """A mapping's ``items`` at ``pad``; the first line starts with ``first_pad`` instead (a
+    """``mapping``'s ``keys`` at ``pad``; the first line starts with ``first_pad`` instead (a
     sequence item's ``- ``). One branch per JSON type, the commonest first."""
     inner = pad + "  "
     line_pad = first_pad
     append = out.append
-    for key, value in items:
+    for key in keys:
         if type(key) is not str:
             raise Unsupported(f"a {type(key).__name__} key")
         head = line_pad + (_HEADS.get(key) or _head(key))
         line_pad = pad
+        value = mapping[key]
         kind = type(value)
         if kind is str:
             if "\n" in value:
@@ -106,9 +107,9 @@ def _mapping(
             if value:
                 append(head + "\n")
                 if key == "metadata":
-                    _mapping(_items(value, metadata_order), metadata_order, inner, inner, out)
+                    _mapping(value, _keys(value, metadata_order), metadata_order, inner, inner, out)
                 else:
-                    _mapping(sorted(value.items()), metadata_order, inner, inner, out)
+                    _mapping(value, sorted(value), metadata_order, inner, inner, out)
             else:
                 append(head + " {}\n")
         elif kind is list or kind is tuple:
@@ -145,7 +146,7 @@ def _sequence(
                 out.append(f"{dash}{_single(item)}\n")
         elif kind is dict:
             if item:
-                _mapping(sorted(item.items()), metadata_order, inner, dash, out)
+                _mapping(item, sorted(item), metadata_order, inner, dash, out)
             else:
                 out.append(dash + "{}\n")
         elif kind is list or kind is tuple:
