@@ -4,20 +4,25 @@
 it accepts, ``_block`` (tarfile's reading, ``test_archive_headers.py``) must read the same
 header, and the forms real writers produce must take it. ``reader._place`` reads a member's
 name once per folder; it must give the safe name and entry (or the refusal) that
-``_safe_name`` and ``classify`` give it one name at a time.
+``_safe_name`` and ``classify`` give it one name at a time. ``items._decode`` decodes the
+UTF-8 bytes of an object itself when ``json.detect_encoding`` would say UTF-8 (``_plain_utf8``)
+and has the JSON scanner read it (``_loads_object``); it must decode, or refuse, every member as
+``json.loads`` of the bytes does.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import random
 import tarfile
 from typing import Any, BinaryIO, cast
 
 import pytest
 
-from backup2gitops.core.archive import ArchiveError, Entry, iter_members, reader
+from backup2gitops.core import repo_layout
+from backup2gitops.core.archive import ArchiveError, Entry, items, iter_members, reader
 from backup2gitops.core.archive.format import classify
 from backup2gitops.core.archive.reader import _safe_name
 from backup2gitops.core.archive.tar_headers import BLOCK, _block, _plain
@@ -286,3 +291,100 @@ def test_a_stream_cut_anywhere_before_its_end_marker_is_truncated(format: str) -
         assert caught.value.reason in {"truncated", "unsupported_version"}, cut
         assert got == whole[: len(got)], cut
     assert read_members(io.BytesIO(gzip.compress(raw[: end + 2 * BLOCK]))) == whole  # type: ignore[arg-type]
+
+
+JSON_MEMBERS = [
+    b'{"a": "x"}',
+    b'{"a": "\xc3\xbc", "b": [1, 2.5, null, true]}',
+    b'{"a": "\\ud800"}',  # an escaped lone surrogate
+    b'{"a": "\xed\xa0\x80"}',  # a lone surrogate's bytes: json.loads passes them
+    b'{"a": "\xff"}',  # not UTF-8
+    b"\xef\xbb\xbf{}",  # a UTF-8 BOM
+    '{"a": "\u00fc"}'.encode("utf-16"),
+    '{"a": "x"}'.encode("utf-16-le"),
+    '{"a": "x"}'.encode("utf-16-be"),
+    '{"a": "x"}'.encode("utf-32-le"),
+    b"{",
+    b"{}",
+    b"{\x00",
+    b"{\x00\x00",
+    b'{"a": 1} x',
+    b'{"a": 1} \n',
+    b'{"a": }',
+    b'{"a": 1',
+    b'{"a": "\\x"}',
+    b'{"a": [1, {"b": -1e400}], "a": 2}',
+    b"[1]",
+    b'"x"',
+    b" {}",
+    b"",
+    b'{"a": NaN}',
+    b"{" * 3000 + b"}" * 3000,
+]
+
+
+def loads_outcome(data: bytes) -> object:
+    """What ``json.loads`` of the bytes gives: the object, or the error's type and text."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return "too deep"
+    except ValueError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def decode_outcome(data: bytes) -> object:
+    try:
+        decoded = items._decode(data, "m")
+    except ArchiveError as exc:
+        return ("ArchiveError", str(exc))
+    return decoded
+
+
+@pytest.mark.parametrize("data", JSON_MEMBERS)
+def test_a_member_decodes_as_json_loads_of_its_bytes_decodes_it(data: bytes) -> None:
+    expected = loads_outcome(data)
+    got = decode_outcome(data)
+    if isinstance(expected, tuple):
+        assert got == ("ArchiveError", f"invalid_json: m: {expected[1]}")
+    elif expected == "too deep" or not isinstance(expected, dict):
+        assert isinstance(got, str) or got[0] == "ArchiveError"  # type: ignore[index]
+    else:
+        assert repr(got) == repr(expected)
+    if items._plain_utf8(data):
+        assert json.detect_encoding(data) == "utf-8"
+
+
+ITEM_SEGMENTS = ["configmaps", "apps", "", ".", "..", "a..b", ".hidden", "a/b", "a\\b", "a\0b", "a\tb",
+            "x" * 300, "\udcff", "caf\u00e9", None]  # fmt: skip
+
+
+def segments_refusal_one_by_one(entry: Entry) -> str | None:
+    """``path_refusal``'s check of the three segments as it reads them one at a time."""
+    for value, what in (
+        (entry.group_resource, "group-resource"),
+        (entry.namespace, "namespace"),
+        (entry.name, "name"),
+    ):
+        if value is not None:
+            try:
+                repo_layout.check_segment(value, what=what)
+            except repo_layout.UnsafeName as exc:
+                return f"unsafe_name: {exc}"
+            if not value.isascii() and not items._is_utf8(value):
+                return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
+    return None
+
+
+def test_a_members_segments_are_refused_as_when_checked_one_by_one() -> None:
+    entries = [
+        Entry(group_resource, namespace, name, None)
+        for group_resource in ITEM_SEGMENTS
+        if group_resource is not None
+        for namespace in ITEM_SEGMENTS
+        for name in ITEM_SEGMENTS
+        if name is not None
+    ]
+    for _ in range(2):  # the folder's answer, then the same answer again
+        for entry in entries:
+            assert items.path_refusal(entry, {}) == segments_refusal_one_by_one(entry), entry

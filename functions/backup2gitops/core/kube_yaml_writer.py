@@ -90,6 +90,7 @@ def _mapping(
     sequence item's ``- ``). One branch per JSON type, the commonest first."""
     inner = pad + "  "
     line_pad = first_pad
+    append = out.append
     for key in keys:
         if type(key) is not str:
             raise Unsupported(f"a {type(key).__name__} key")
@@ -99,30 +100,30 @@ def _mapping(
         kind = type(value)
         if kind is str:
             if "\n" in value:
-                out.append(f"{head} {_literal(value, inner)}")
+                append(f"{head} {_literal(value, inner)}")
             else:
-                out.append(f"{head} {_single(value)}\n")
+                append(f"{head} {_single(value)}\n")
         elif kind is dict:
             if value:
-                out.append(head + "\n")
+                append(head + "\n")
                 if key == "metadata":
                     _mapping(value, _keys(value, metadata_order), metadata_order, inner, inner, out)
                 else:
                     _mapping(value, sorted(value), metadata_order, inner, inner, out)
             else:
-                out.append(head + " {}\n")
+                append(head + " {}\n")
         elif kind is list or kind is tuple:
             if value:
-                out.append(head + "\n")
+                append(head + "\n")
                 _sequence(value, metadata_order, pad, pad, out)  # not indented, as PyYAML
             else:
-                out.append(head + " []\n")
+                append(head + " []\n")
         elif value is None:
-            out.append(head + " null\n")
+            append(head + " null\n")
         elif kind is int:
-            out.append(f"{head} {value}\n")
+            append(f"{head} {value}\n")
         else:
-            out.append(f"{head} {_other(value)}\n")
+            append(f"{head} {_other(value)}\n")
 
 
 def _sequence(

@@ -161,8 +161,10 @@ class Spool:
         if done is not None:
             return done
         member = self.index.member(position)
-        name = self._name(member)  # the file is then at the member's bytes
-        data = self.file.read(member.size)
+        self.file.seek(member.offset)
+        spooled = self.file.read(member.name_size + member.size)  # its name, then its bytes
+        name = spooled[: member.name_size].decode(errors="surrogateescape")
+        data = spooled[member.name_size :]
         group_resource, namespace, item_name = member.key.split("\0")
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
         return archive.item_of(Member(entry, name, data), report)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Container, Iterator
-from typing import Any, BinaryIO, cast
+from collections.abc import Callable, Container, Iterator
+from functools import lru_cache
+from typing import Any, BinaryIO, Final, cast
 
 from backup2gitops.core import repo_layout
 from backup2gitops.core.archive.format import (
@@ -27,21 +28,45 @@ from backup2gitops.core.archive.reader import iter_members
 
 def _decode(data: bytes, name: str) -> dict[str, Any] | str:
     """The object, or why this one object is refused (nested too deeply to be handled)."""
+    utf8 = _plain_utf8(data)
     try:
-        obj = json.loads(data)
+        obj = _loads_object(data.decode("utf-8", "surrogatepass")) if utf8 else json.loads(data)
     except RecursionError:  # the parser recurses per level: ~1000 of them stop it
         return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ArchiveError("invalid_json", f"{name[:200]}: {exc}") from None
     if not isinstance(obj, dict):
         raise ArchiveError("invalid_json", f"{name[:200]}: not a JSON object")
+    if not utf8:  # json.loads reads UTF-16 and UTF-32 too
+        encoding = json.detect_encoding(data)
+        if not encoding.startswith("utf-8"):
+            data = data.decode(encoding).encode()
     # fewer opening brackets than the limit (nearly every object): it cannot be deeper
-    encoding = json.detect_encoding(data)  # json.loads reads UTF-16 and UTF-32 too
-    if not encoding.startswith("utf-8"):
-        data = data.decode(encoding).encode()
     if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         return f"too_deep: nested more than {MAX_JSON_DEPTH} levels"
     return cast("dict[str, Any]", obj)
+
+
+_OPEN_BRACE = ord("{")
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(json.JSONDecoder())["scan_once"]
+"""The scanner ``json.loads`` reads a document's one value with (a default decoder's: C's)."""
+
+
+def _loads_object(text: str) -> Any:
+    """``json.loads(text)`` of a text that starts with ``{``: the scanner reads the object; a text
+    it does not read whole (trailing space, extra data, an error) is left to ``json.loads``."""
+    try:
+        obj, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):  # json.loads raises its own error for it
+        return json.loads(text)
+    return obj if end == len(text) else json.loads(text)
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """Whether ``json.detect_encoding`` says UTF-8 without a BOM, as it does for an object
+    whose first byte is ``{`` and second is not NUL: then ``json.loads`` would decode the bytes
+    as UTF-8 (``surrogatepass``) and the decoding is done here, without asking it again."""
+    return len(data) > 1 and data[0] == _OPEN_BRACE and data[1] != 0
 
 
 _AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
@@ -134,18 +159,11 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
     A kind this table does not know may have any plural (a CRD's ``spec.names.plural``).
     Names that cannot be a path segment (``repo_layout.check_segment``) are refused here too.
     """
-    try:
-        for value, what in (
-            (entry.group_resource, "group-resource"),
-            (entry.namespace, "namespace"),
-            (entry.name, "name"),
-        ):
-            if value is not None:
-                repo_layout.check_segment(value, what=what)
-                if not value.isascii() and not _is_utf8(value):
-                    return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
-    except repo_layout.UnsafeName as exc:
-        return f"unsafe_name: {exc}"
+    refused = _folder_refusal(entry.group_resource, entry.namespace) or _segment_refusal(
+        entry.name, "name"
+    )
+    if refused is not None:
+        return refused
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return None  # no object at all: the cleaning says so ("invalid: no kind")
@@ -153,18 +171,22 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
         return f"path_mismatch: a {kind[:60]!r} is a list of objects, which nothing stores"
     group = api_version.rpartition("/")[0]
     resource, _, path_group = entry.group_resource.partition(".")
-    described = f"{kind[:60]!r} of {api_version[:60]!r}"
     if path_group != group:
         return (
-            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, "
+            f"the object is a {_described(kind, api_version)}"
         )
     known = repo_layout.WELL_KNOWN.get((group, kind))
     if known != resource and (known is not None or resource in _RESOURCES_OF_GROUP.get(group, ())):
         return (
-            f"path_mismatch: filed under {entry.group_resource[:80]!r}, the object is a {described}"
+            f"path_mismatch: filed under {entry.group_resource[:80]!r}, "
+            f"the object is a {_described(kind, api_version)}"
         )
     if entry.namespace is not None and (group, kind) in _CLUSTER_SCOPED_KINDS:
-        return f"path_mismatch: filed in namespace {entry.namespace[:63]!r}, a {described} has none"
+        return (
+            f"path_mismatch: filed in namespace {entry.namespace[:63]!r}, "
+            f"a {_described(kind, api_version)} has none"
+        )
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
         namespace, name = metadata.get("namespace"), metadata.get("name")
@@ -174,6 +196,30 @@ def path_refusal(entry: Entry, obj: dict[str, Any]) -> str | None:
             return (
                 f"path_mismatch: filed as {entry.name[:80]!r}, the object's name is {name[:80]!r}"
             )
+    return None
+
+
+def _described(kind: str, api_version: str) -> str:
+    return f"{kind[:60]!r} of {api_version[:60]!r}"
+
+
+@lru_cache(maxsize=4096)  # a backup has a few of each: checked once, not per member
+def _folder_refusal(group_resource: str, namespace: str | None) -> str | None:
+    """Why the member's group-resource, then its namespace, cannot be a path segment, or None."""
+    return _segment_refusal(group_resource, "group-resource") or _segment_refusal(
+        namespace, "namespace"
+    )
+
+
+def _segment_refusal(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        repo_layout.check_segment(value, what=what)
+    except repo_layout.UnsafeName as exc:
+        return f"unsafe_name: {exc}"
+    if not value.isascii() and not _is_utf8(value):
+        return f"unsafe_name: the {what} {value[:80]!r} is not UTF-8"
     return None
 
 

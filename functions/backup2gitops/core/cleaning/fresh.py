@@ -2,15 +2,15 @@
 
 Pure: no I/O; only the standard library.
 
-Objects come from ``json.loads``: dicts, lists, str, int, float, bool and None. Copying that
-shape with two comprehensions costs a fraction of ``copy.deepcopy`` (no memo dictionary, no
-``__reduce_ex__`` dispatch), which was 60 % of cleaning (issue 17's profile). Each top-level
-subtree now goes through ``marshal``'s C round trip instead (format 2, which has no
-back-references: two equal subtrees never become one shared object), a fifth less CPU than the
-comprehensions (issue 21); what marshal refuses (a subclass, another type) takes the
-comprehensions, and anything else a caller passes in (a tuple, a custom mapping) is deep-copied
-as before, so the contract of ``neat`` holds for every input: the object given is never
-modified (tests/unit/cleaning/test_cleaning_fast_paths.py holds the two copies equal).
+Objects come from ``json.loads``: dicts, lists, str, int, float, bool and None. The object,
+less the two subtrees below, goes through one ``marshal`` C round trip (format 2, which has no
+back-references: two equal subtrees never become one shared object), a fifth less CPU than two
+comprehensions and a fraction of ``copy.deepcopy`` (no memo dictionary, no ``__reduce_ex__``
+dispatch). When marshal refuses a part of it (a subclass, another type), each top-level subtree
+goes through the round trip alone, the comprehensions copy what marshal still refuses, and
+anything else a caller passes in (a custom mapping) is deep-copied, so the contract of ``neat``
+holds for every input: the object given is never modified
+(tests/unit/cleaning/test_cleaning_fast_paths.py holds the copies equal).
 
 Two subtrees are not copied at all because ``metadata.clean_common`` drops them from every
 object, known kind or not: the top-level ``status`` and ``metadata.managedFields`` (often the
@@ -31,7 +31,24 @@ _loads: Final = marshal.loads
 
 
 def fresh_copy(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A new object equal to ``obj`` without ``status`` and ``metadata.managedFields``."""
+    """A new object equal to ``obj`` without ``status`` and ``metadata.managedFields``: the
+    object without them, shallow, through one marshal round trip; subtree by subtree
+    (``_tree``) when marshal refuses a part of it."""
+    shallow = {key: value for key, value in obj.items() if key != "status"}
+    metadata = obj.get("metadata")
+    if type(metadata) is dict:
+        shallow["metadata"] = {
+            key: value for key, value in metadata.items() if key != "managedFields"
+        }
+    try:
+        copy_: dict[str, Any] = _loads(_dumps(shallow, 2))
+    except ValueError:  # a type marshal refuses somewhere (or nested beyond its depth)
+        return _by_subtree(obj)
+    return copy_
+
+
+def _by_subtree(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``fresh_copy`` one top-level subtree at a time (``_tree``)."""
     result = {key: _tree(value) for key, value in obj.items() if key != "status"}
     metadata = obj.get("metadata")
     if type(metadata) is dict:

@@ -56,7 +56,11 @@ DEFAULT_SETTINGS: Final = CleaningSettings.model_construct()
 
 
 def settings_of(policy: CleaningPolicy) -> CleaningSettings:
-    """``policy`` itself when it carries the settings, else the defaults."""
+    """``policy`` itself when it carries the settings, else the defaults. (The class asked
+    first: ``isinstance`` of a pydantic model goes through ``ABCMeta``'s Python check, and this
+    is asked twice per object.)"""
+    if type(policy) is CleaningSettings:
+        return policy
     return policy if isinstance(policy, CleaningSettings) else DEFAULT_SETTINGS
 
 

@@ -44,15 +44,23 @@ def _restore_into(
     skipped: frozenset[str] = frozenset(),
 ) -> None:
     """Put back into ``cleaned`` what ``written`` holds, the object (``original``) still holds
-    as written, and the cleaning removed; one loop per mapping, a call only where they differ."""
+    as written, and the cleaning removed; one loop per mapping, a call only where they differ.
+    ``written`` may be ``original`` itself (the Apply-owned fields of a node owned whole,
+    ``applied_fields``): then each key's original is its written value, not looked up."""
+    same = written is original
     for key, sub_written in written.items():
         if key in skipped:
             continue
-        sub_original = original.get(key, _MISSING)
+        sub_original = sub_written if same else original.get(key, _MISSING)
         if sub_original is _MISSING:
             continue
         value = cleaned.get(key, _MISSING)
         if value is _MISSING:
+            if same:
+                kind = type(sub_written)
+                if kind is str or kind is int or kind is bool or sub_written is None:
+                    cleaned[key] = sub_written  # equal to itself: ``_agreeing``'s answer
+                    continue
             agreed = _agreeing(sub_written, sub_original)
             if agreed is not _MISSING:
                 cleaned[key] = agreed
@@ -83,6 +91,8 @@ def _agreeing(written: Any, original: Any) -> Any:
     kind = type(written)
     if kind is str or kind is int or kind is bool or kind is float or written is None:
         return written if _same(written, original) else _MISSING  # a scalar is its own copy
+    if kind is list:  # no mapping: asked before ``Mapping``'s check, in Python
+        return copied(written) if _same(written, original) else _MISSING
     if isinstance(written, _MAPPING) and isinstance(original, _MAPPING):
         result = {}
         for key, sub in written.items():

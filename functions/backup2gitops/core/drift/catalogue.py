@@ -283,9 +283,10 @@ def _credential_in(name: str, value: object) -> str | None:
     """What credential the literal ``value`` (under ``name``) looks like; never the value."""
     if not isinstance(value, str) or not value.strip():
         return None
-    for what, pattern in CREDENTIAL_PATTERNS:
-        if pattern.search(value):
-            return what
+    if _may_match_a_pattern(value):
+        for what, pattern in CREDENTIAL_PATTERNS:
+            if pattern.search(value):
+                return what
     if (
         CREDENTIAL_NAME.search(name)
         and not NOT_A_CREDENTIAL_NAME.search(name)
@@ -293,6 +294,24 @@ def _credential_in(name: str, value: object) -> str | None:
     ):
         return "a credential-like literal"
     return None
+
+
+def _may_match_a_pattern(value: str) -> bool:
+    """False only when no pattern of ``CREDENTIAL_PATTERNS`` can match ``value``: each needs a
+    literal part, and the case-insensitive ones' is in the lower case of an ASCII text (for
+    other text, Unicode's case rules decide: the patterns are asked)."""
+    if "-----BEGIN " in value or "AKIA" in value or "ASIA" in value or "gh" in value:
+        return True
+    if "xox" in value or "://" in value or not value.isascii():
+        return True
+    folded = value.lower()
+    return (
+        "passw" in folded
+        or "secret" in folded
+        or "token" in folded
+        or "api" in folded
+        or "access" in folded
+    )
 
 
 def credentials_in_clear(obj: Obj | None) -> set[str]:
