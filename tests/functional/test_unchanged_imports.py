@@ -91,9 +91,9 @@ def generate(
     it imported."""
     out = tmp_path / f"{backup_id}.json"
     args = (str(out), "generate", str(archive), "--repo", str(remote), "--cluster", "prod")
-    ran = run_python(
-        RUN_CLI, *args, "--backup-id", backup_id, "-o", "json", env=clean_env(tmp_path)
-    )
+    # an override, as a deployment sets some: a plain value is read without PyYAML
+    env = clean_env(tmp_path, BACKUP2GITOPS__GIT__CACHE_DIR=str(tmp_path / "git-cache"))
+    ran = run_python(RUN_CLI, *args, "--backup-id", backup_id, "-o", "json", env=env)
     done = json.loads(out.read_text())
     assert done["status"] == 0
     report: dict[str, Any] = json.loads(ran.stdout)

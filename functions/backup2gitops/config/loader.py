@@ -114,12 +114,30 @@ def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
     return found
 
 
-def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    overrides = sorted((key, value) for key, value in environ.items() if key.startswith(ENV_PREFIX))
-    if not overrides:
-        return raw  # nothing for YAML to read
+_PLAIN_WORD = re.compile(r"[A-Za-z/][A-Za-z0-9_./-]*")
+"""A value YAML reads as itself, a string: it starts with a letter or a slash (no number, date
+or ``.inf``), holds no character YAML gives a meaning to; ``_YAML_WORDS`` apart."""
+_YAML_WORDS = frozenset(
+    variant
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for variant in (word, word.capitalize(), word.upper())
+)
+"""The plain words YAML 1.1 (PyYAML's) reads as a boolean or a null."""
+
+
+def override_value(value: str) -> Any:
+    """An override's value as YAML reads it (``30`` a number, ``true`` a boolean, ``[a, b]`` a
+    list...). A path or a name is itself, without importing YAML for it (the common case: a
+    cache directory, a bucket; tests/unit/test_config_overrides.py holds it to YAML)."""
+    if _PLAIN_WORD.fullmatch(value) and value not in _YAML_WORDS:
+        return value
     import yaml
 
+    return yaml.safe_load(value)
+
+
+def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides = sorted((key, value) for key, value in environ.items() if key.startswith(ENV_PREFIX))
     for key, value in overrides:
         path = [part.lower() for part in key[len(ENV_PREFIX) :].split("__") if part]
         node = raw
@@ -128,7 +146,7 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[st
             if not isinstance(child, dict):
                 raise ConfigError(f"{key}: {'.'.join(path)} does not name a section")
             node = child
-        node[path[-1]] = yaml.safe_load(value)
+        node[path[-1]] = override_value(value)
     return raw
 
 
