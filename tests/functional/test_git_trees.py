@@ -95,6 +95,16 @@ seal was made from, so the next backup is read in full (a miss costs time, never
 "unchanged"). The generator's shard files replace such a file before the seal anyway."""
 
 
+def read_back(repo: Path, commit: str) -> str:
+    """``commit``'s folder id without the seal, from one ``ls-tree`` of the levels
+    ``GitTip.unsealed`` lists; the folder's own id beside it is held to ``git rev-parse``."""
+    levels = [f"{level}/" for level in listed_levels(ROOT, SEAL)]
+    listing = git(repo, "ls-tree", "-z", "--full-tree", commit, "--", *levels)
+    unsealed, whole = unsealed_id(listing, ROOT, SEAL)
+    assert whole == git(repo, "rev-parse", f"{commit}:{ROOT}").decode().strip()
+    return unsealed
+
+
 @pytest.mark.parametrize("case", FOLDERS)
 def test_unsealed_id_is_fast_import_s_answer(repo: Path, case: str) -> None:
     files = FOLDERS[case]
@@ -109,19 +119,7 @@ def test_unsealed_id_is_fast_import_s_answer(repo: Path, case: str) -> None:
         message="files",
         author=Identity("t", "t@example.com"),
     )
-    listing = git(
-        repo,
-        "ls-tree",
-        "-z",
-        "--full-tree",
-        first.commit,
-        "--",
-        ROOT + "/",
-        ROOT + "/.backup2gitops/",
-    )
-    expected, whole = unsealed_id(listing, ROOT, SEAL)
-    # and with it, the folder's own id
-    assert whole == git(repo, "rev-parse", f"{first.commit}:{ROOT}").decode().strip()
+    expected = read_back(repo, first.commit)
 
     told: list[str] = []
 
@@ -145,18 +143,6 @@ def test_unsealed_id_is_fast_import_s_answer(repo: Path, case: str) -> None:
         == b"sealed with " + expected.encode()
     )
     # the sealed commit's folder, without the seal, is the one it was made from
-    listing = git(
-        repo,
-        "ls-tree",
-        "-z",
-        "--full-tree",
-        second.commit,
-        "--",
-        ROOT + "/",
-        ROOT + "/.backup2gitops/",
-    )
-    again, whole = unsealed_id(listing, ROOT, SEAL)
-    assert whole == git(repo, "rev-parse", f"{second.commit}:{ROOT}").decode().strip()
-    assert (again == expected) is (case not in ROUND_TRIP_MISSES)
+    assert (read_back(repo, second.commit) == expected) is (case not in ROUND_TRIP_MISSES)
     if expected:  # and it is a tree git has: the folder with the seal deleted
         assert git(repo, "cat-file", "-t", expected).strip() == b"tree"
