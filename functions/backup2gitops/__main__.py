@@ -2,6 +2,6 @@
 
 import sys
 
-from backup2gitops.cli import main
+from backup2gitops.cli import console
 
-sys.exit(main())
+sys.exit(console())
