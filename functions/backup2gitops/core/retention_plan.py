@@ -22,8 +22,8 @@ Rules, for one cluster, applied by cluster-backup after a successful backup:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -56,8 +56,7 @@ class KeepPolicy(BaseModel):
         return self.count is not None or self.max_age is not None
 
 
-@dataclass(frozen=True)
-class StoredBackup:
+class StoredBackup(NamedTuple):
     """One folder ``backups/<cluster>/<backup-id>/`` as the listing and its marker show it."""
 
     backup_id: str
@@ -69,8 +68,7 @@ class StoredBackup:
     """The newest ``last_modified`` of the folder's objects."""
 
 
-@dataclass(frozen=True)
-class Doomed:
+class Doomed(NamedTuple):
     backup_id: str
     reason: str
 
