@@ -5,8 +5,6 @@ backups it writes are kept (``backups``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 

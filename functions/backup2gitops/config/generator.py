@@ -5,8 +5,6 @@ Argo CD entry points (``generator.units``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Literal
 
@@ -195,7 +193,7 @@ class GeneratorConfig(Strict):
         return as_settings(value)  # a plain CleaningPolicy gets the settings' defaults
 
     @model_validator(mode="after")
-    def _sops_has_recipients(self) -> GeneratorConfig:
+    def _sops_has_recipients(self) -> "GeneratorConfig":
         if self.encrypts and not self.sops_age_recipients:
             raise FieldProblem(
                 "sops_age_recipients",

@@ -12,8 +12,6 @@ rules (sops needs recipients and a digest key, review mode needs its project) ho
 the file, ``${VAR}`` expansion and overrides are ``backup2gitops.config.loader``'s.
 """
 
-from __future__ import annotations
-
 import re
 from functools import cache
 from typing import Any
@@ -83,7 +81,7 @@ class Config(Strict):
         return [c.velero_prefix for c in self.clusters if c.velero_prefix is not None]
 
     @model_validator(mode="after")
-    def _across_sections(self) -> Config:
+    def _across_sections(self) -> "Config":
         self._entry_points_have_a_source()
         return self
 

@@ -4,8 +4,6 @@
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -80,10 +78,10 @@ class RouteConfig(BaseModel):
         default_factory=list, description="Alertmanager style: 'severity=~critical|warning'"
     )
     continue_: bool = Field(default=False, alias="continue")
-    routes: list[RouteConfig] = Field(default_factory=list)
+    routes: list["RouteConfig"] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _valid_matchers(self) -> RouteConfig:
+    def _valid_matchers(self) -> "RouteConfig":
         from backup2gitops.core import routing
 
         try:
@@ -102,7 +100,7 @@ class IdempotencyConfig(Strict):
     expires_after: Duration = timedelta(days=1)
 
     @model_validator(mode="after")
-    def _table_for_dynamodb(self) -> IdempotencyConfig:
+    def _table_for_dynamodb(self) -> "IdempotencyConfig":
         if self.backend == "dynamodb" and not self.table:
             raise FieldProblem("table", message="required when backend is dynamodb")
         return self
@@ -146,7 +144,7 @@ class AlertsConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _routes_name_receivers(self) -> AlertsConfig:
+    def _routes_name_receivers(self) -> "AlertsConfig":
         known = {receiver.name for receiver in self.receivers}
         if len(known) != len(self.receivers):
             raise ValueError("receivers: names must be unique")

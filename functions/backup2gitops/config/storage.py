@@ -5,8 +5,6 @@ what reading one archive may cost (``archive_limits``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, field_validator

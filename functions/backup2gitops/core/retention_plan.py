@@ -19,8 +19,6 @@ Rules, for one cluster, applied by cluster-backup after a successful backup:
 - Nothing is deleted when neither limit is set: retention is opt-in.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import NamedTuple

@@ -1,7 +1,5 @@
 """``drift:`` in the configuration: which rules apply, the accepted changes, how long a notice lasts."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -26,7 +24,7 @@ class DriftAllow(BaseModel):
     name: str = "*"
     reason: str = Field(min_length=1, description="why this is accepted (kept in the config)")
 
-    def matches(self, finding: DriftFinding) -> bool:
+    def matches(self, finding: "DriftFinding") -> bool:
         return (
             fnmatchcase(finding.rule, self.rule)
             and fnmatchcase(finding.kind, self.kind)
