@@ -12,6 +12,7 @@ from pydantic import Field
 
 from backup2gitops.config.types import SecretRef, Strict
 from backup2gitops.core.cleaning.policy import Entries, SelectorText
+from backup2gitops.core.model_defaults import empty_list
 from backup2gitops.core.retention_plan import KeepPolicy
 
 
@@ -51,12 +52,12 @@ class ClusterBackupConfig(Strict):
     include_namespaces: list[str] = Field(
         default_factory=lambda: ["*"], description="globs over namespaces (and Namespace names)"
     )
-    exclude_namespaces: list[str] = Field(default_factory=list)
+    exclude_namespaces: list[str] = Field(default_factory=empty_list)
     include_resources: Entries = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="resource or resource.group (deployments, deployments.apps); empty: all",
     )
-    exclude_resources: Entries = Field(default_factory=list)
+    exclude_resources: Entries = Field(default_factory=empty_list)
     label_selector: SelectorText | None = Field(
         default=None, description="kubectl syntax, e.g. app=web,tier!=cache"
     )

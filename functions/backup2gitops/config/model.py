@@ -26,6 +26,7 @@ from backup2gitops.config.storage import ArchiveLimitsConfig, ClusterSource, Sto
 from backup2gitops.config.types import FieldProblem, Strict
 from backup2gitops.core import units
 from backup2gitops.core.drift import DriftPolicy
+from backup2gitops.core.model_defaults import empty_list
 from backup2gitops.core.retention_plan import KeepPolicy
 
 
@@ -50,7 +51,7 @@ class Config(Strict):
     http: HttpConfig = HttpConfig.model_construct()
     storage: StorageConfig = StorageConfig.model_construct()
     archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig.model_construct()
-    clusters: list[ClusterSource] = Field(default_factory=list)
+    clusters: list[ClusterSource] = Field(default_factory=empty_list)
     backups: BackupsConfig = BackupsConfig.model_construct()
     git: GitConfig = GitConfig.model_construct()
     generator: GeneratorConfig = GeneratorConfig.model_construct()

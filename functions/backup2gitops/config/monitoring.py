@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backup2gitops.config.receivers import ConsoleReceiverConfig, ReceiverConfig
 from backup2gitops.config.types import Duration, FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.core.model_defaults import empty_list
 
 
 class HealthConfig(Strict):
@@ -69,16 +70,16 @@ class RouteConfig(BaseModel):
     """A node of the routing tree (Alertmanager's semantics, see ``core.routing``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
-    receivers: list[str] = Field(default_factory=list)
+    receivers: list[str] = Field(default_factory=empty_list)
     match: dict[str, str | list[str]] = Field(
         default_factory=dict,
         description="label -> value: exact, glob (* ? [..]), '=~regex', '!=value', '!~regex'",
     )
     matchers: list[str] = Field(
-        default_factory=list, description="Alertmanager style: 'severity=~critical|warning'"
+        default_factory=empty_list, description="Alertmanager style: 'severity=~critical|warning'"
     )
     continue_: bool = Field(default=False, alias="continue")
-    routes: list["RouteConfig"] = Field(default_factory=list)
+    routes: list["RouteConfig"] = Field(default_factory=empty_list)
 
     @model_validator(mode="after")
     def _valid_matchers(self) -> "RouteConfig":
@@ -117,7 +118,7 @@ class AlertsConfig(Strict):
         default_factory=lambda: [RouteConfig.model_construct(receivers=["console"])],
         description="the routing tree's top level; an alert no route matches is only logged",
     )
-    types: list[str] = Field(default_factory=list, description="extra event types to consume")
+    types: list[str] = Field(default_factory=empty_list, description="extra event types to consume")
     open_prefix: str = Field(
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )

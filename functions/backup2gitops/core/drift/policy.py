@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backup2gitops.core.drift.table import RULE_IDS, RuleId
 from backup2gitops.core.durations import Duration
+from backup2gitops.core.model_defaults import empty_list
 
 if TYPE_CHECKING:  # the event catalog is not loaded with the configuration
     from backup2gitops.core.events import DriftFinding
@@ -43,7 +44,7 @@ class DriftPolicy(BaseModel):
         default_factory=lambda: list[RuleId](RULE_IDS),  # type: ignore[arg-type]
         description="the rules to apply (core.drift.RULES); default: all",
     )
-    allow: list[DriftAllow] = Field(default_factory=list, description="accepted changes")
+    allow: list[DriftAllow] = Field(default_factory=empty_list, description="accepted changes")
     notice_for: Duration = Field(
         default=timedelta(hours=24),
         description="alert-router: a drift alert's endsAt is this far after it starts, so "
