@@ -35,7 +35,7 @@ class Done(NamedTuple):
     stderr: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a runner is itself: never compared
 class GitRunner:
     """Runs git for one remote: its credential environment, its deadlines, its safe name."""
 
