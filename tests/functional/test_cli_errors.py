@@ -281,6 +281,27 @@ def test_help_has_no_markup_and_names_the_exit_codes(verb: str, tmp_path: Path) 
     assert "exit status: 0 success, 1 failure, 2 usage" in result.stdout
 
 
+def _verb_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: argparse.ArgumentParser = subparsers.choices[verb]
+    return found
+
+
+@pytest.mark.parametrize("verb", sorted(COMMANDS))
+def test_a_verb_s_parser_built_alone_is_the_one_built_with_all(verb: str) -> None:
+    """``VERB ...`` builds VERB's parser only; its help and usage are the ones the whole
+    parser has, and ``--help VERB`` (the top level's help) still lists every verb."""
+    alone = build_parser([verb, "--help"])
+    whole = build_parser()
+    assert _verb_parser(alone, verb).format_help() == _verb_parser(whole, verb).format_help()
+    assert _verb_parser(alone, verb).format_usage() == _verb_parser(whole, verb).format_usage()
+    verbs = next(a for a in alone._actions if a.dest == "verb")
+    assert list(verbs.choices or ()) == [verb]  # the other verbs' parsers are not built
+    for argv in (["--help", verb], ["--version", verb], ["--debug", "--help", verb]):
+        assert build_parser(argv).format_help() == whole.format_help()
+    assert build_parser(["--debug", verb]).format_usage() == alone.format_usage()
+
+
 def test_the_top_level_help_lines_are_the_verbs_own() -> None:
     subparsers = next(a for a in build_parser()._actions if a.dest == "verb")
     helps = {c.dest: c.help for c in subparsers._choices_actions}  # type: ignore[attr-defined]

@@ -47,6 +47,9 @@ DECODING = {
     # commit changes no object, its comparison is empty
     "backup2gitops.core.drift.comparison": "a commit's objects against the tip's",
     "backup2gitops.core.drift.engine": "the roles a binding refers to",
+    # the files that differ from the tip: recorded as the decode branch streams them (and a
+    # dry run's diff); ``generate``'s commit imports none
+    "backup2gitops.core.tree_diff": "FileChange, DiffRecorder, the unified diff",
 }
 NOT_ASKED_FOR = {
     # a backup read is written by no one here

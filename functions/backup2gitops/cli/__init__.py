@@ -6,8 +6,8 @@ The CLI is the composition root: it is the one place that may import every funct
 argparse, not click: the verbs are argparse already, tests build parsers from each verb's
 ``register``, and the standard library keeps ``--help`` free of a dependency's import cost.
 Only the verb being run is imported (``backup2gitops --help`` loads no verb module: the names
-and one-line helps below stand in for the others), and verb modules import their heavy
-dependencies inside ``run``.
+and one-line helps below stand in for the others; a verb's run builds its own parser alone), and
+verb modules import their heavy dependencies inside ``run``.
 
 Exit codes, for every verb: 0 success, 1 the work failed (storage, git, a function's error),
 2 usage (bad arguments or an invalid configuration). Errors are one line on stderr, usage
@@ -121,8 +121,16 @@ def _selected(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _alone(argv: Sequence[str], verb: str | None) -> bool:
+    """Whether ``verb``'s parser is the only one ``argv`` can reach: it names the verb with
+    nothing but ``--debug`` before it (a ``--help`` or ``--version`` there is the top level's,
+    which lists every verb)."""
+    return verb is not None and all(word == "--debug" for word in argv[: list(argv).index(verb)])
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``argv``, only the verb it names is imported (all of them without)."""
+    """The parser; with ``argv``, only the verb it names is imported (all of them without), and
+    when nothing but ``--debug`` comes before that verb, the others are not even named."""
     parser = Parser(
         prog="backup2gitops",
         description="Kubernetes backups in MinIO/S3 -> a clean, reviewable GitOps repository.",
@@ -133,11 +141,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--debug", action="store_true", help="on an error, print the traceback (any verb)"
     )
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    wanted = set(COMMANDS) if argv is None else {_selected(argv)}
+    selected = None if argv is None else _selected(argv)
+    wanted = set(COMMANDS) if argv is None else {selected}
+    alone = argv is not None and _alone(argv, selected)
     for verb, (module, help_text) in COMMANDS.items():
         if verb in wanted:
             importlib.import_module(f"backup2gitops.cli.{module}").register(subparsers)
-        else:
+        elif not alone:
             subparsers.add_parser(verb, help=help_text)
     for verb, sub in subparsers.choices.items():
         sub.epilog = sub.epilog or EPILOG

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from backup2gitops.cli import progress
 from backup2gitops.cli.output import add_output_option, emit
-from backup2gitops.core.tree_diff import FileChange, unified
 
 if TYPE_CHECKING:
     from backup2gitops.adapters.storage import ObjectStore
+    from backup2gitops.core.tree_diff import FileChange
     from backup2gitops.generation import Claims
 
 
@@ -308,7 +308,9 @@ def run(args: argparse.Namespace) -> int:
     if failure is not None:
         print(f"generate: {failure}", file=sys.stderr)
         return 1
-    if args.diff:
+    if args.diff:  # the diff's module, only for a diff: a commit's run does not import it
+        from backup2gitops.core.tree_diff import unified
+
         sys.stdout.write(unified(outcome.commit.changes))
         return 0
     plan = outcome.plan

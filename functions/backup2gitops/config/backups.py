@@ -5,8 +5,6 @@ backups it writes are kept (``backups``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from pydantic import Field
 
 from backup2gitops.config.types import SecretRef, Strict
 from backup2gitops.core.cleaning.policy import Entries, SelectorText
+from backup2gitops.core.model_defaults import empty_list
 from backup2gitops.core.retention_plan import KeepPolicy
 
 
@@ -53,12 +52,12 @@ class ClusterBackupConfig(Strict):
     include_namespaces: list[str] = Field(
         default_factory=lambda: ["*"], description="globs over namespaces (and Namespace names)"
     )
-    exclude_namespaces: list[str] = Field(default_factory=list)
+    exclude_namespaces: list[str] = Field(default_factory=empty_list)
     include_resources: Entries = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="resource or resource.group (deployments, deployments.apps); empty: all",
     )
-    exclude_resources: Entries = Field(default_factory=list)
+    exclude_resources: Entries = Field(default_factory=empty_list)
     label_selector: SelectorText | None = Field(
         default=None, description="kubectl syntax, e.g. app=web,tier!=cache"
     )

@@ -5,8 +5,6 @@ Argo CD entry points (``generator.units``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Literal
 
@@ -16,6 +14,7 @@ from backup2gitops import transforms as installed_transforms
 from backup2gitops.config.types import FieldProblem, PlainUrl, SecretRef, Strict
 from backup2gitops.core import units
 from backup2gitops.core.cleaning.settings import CleaningSettings, as_settings
+from backup2gitops.core.model_defaults import empty_list
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -119,10 +118,11 @@ class GeneratorConfig(Strict):
         description="which objects go to git and how Secrets are treated (core.cleaning)",
     )
     transforms: list[str] = Field(
-        default_factory=list, description="entry points of group backup2gitops.transforms to run"
+        default_factory=empty_list,
+        description="entry points of group backup2gitops.transforms to run",
     )
     sops_age_recipients: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="age public keys (age1...) Secrets are encrypted for; cleaning.secrets: sops",
     )
     sops_digest_key: SecretRef | None = Field(
@@ -195,7 +195,7 @@ class GeneratorConfig(Strict):
         return as_settings(value)  # a plain CleaningPolicy gets the settings' defaults
 
     @model_validator(mode="after")
-    def _sops_has_recipients(self) -> GeneratorConfig:
+    def _sops_has_recipients(self) -> "GeneratorConfig":
         if self.encrypts and not self.sops_age_recipients:
             raise FieldProblem(
                 "sops_age_recipients",

@@ -4,8 +4,6 @@ deadlines, and the review mode that opens a pull or merge request instead of pus
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +19,7 @@ class ReviewConfig(Strict):
     token: SecretRef = SecretRef.model_construct(env="BACKUP2GITOPS_REVIEW_TOKEN")
 
     @model_validator(mode="after")
-    def _project_for_mode(self) -> ReviewConfig:
+    def _project_for_mode(self) -> "ReviewConfig":
         if self.mode != "none" and not self.project:
             what = "owner/repo" if self.mode == "github" else "the project id or path"
             raise FieldProblem("project", message=f"required when mode is {self.mode} ({what})")

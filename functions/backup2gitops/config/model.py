@@ -12,8 +12,6 @@ rules (sops needs recipients and a digest key, review mode needs its project) ho
 the file, ``${VAR}`` expansion and overrides are ``backup2gitops.config.loader``'s.
 """
 
-from __future__ import annotations
-
 import re
 from functools import cache
 from typing import Any
@@ -28,6 +26,7 @@ from backup2gitops.config.storage import ArchiveLimitsConfig, ClusterSource, Sto
 from backup2gitops.config.types import FieldProblem, Strict
 from backup2gitops.core import units
 from backup2gitops.core.drift import DriftPolicy
+from backup2gitops.core.model_defaults import empty_list
 from backup2gitops.core.retention_plan import KeepPolicy
 
 
@@ -52,7 +51,7 @@ class Config(Strict):
     http: HttpConfig = HttpConfig.model_construct()
     storage: StorageConfig = StorageConfig.model_construct()
     archive_limits: ArchiveLimitsConfig = ArchiveLimitsConfig.model_construct()
-    clusters: list[ClusterSource] = Field(default_factory=list)
+    clusters: list[ClusterSource] = Field(default_factory=empty_list)
     backups: BackupsConfig = BackupsConfig.model_construct()
     git: GitConfig = GitConfig.model_construct()
     generator: GeneratorConfig = GeneratorConfig.model_construct()
@@ -83,7 +82,7 @@ class Config(Strict):
         return [c.velero_prefix for c in self.clusters if c.velero_prefix is not None]
 
     @model_validator(mode="after")
-    def _across_sections(self) -> Config:
+    def _across_sections(self) -> "Config":
         self._entry_points_have_a_source()
         return self
 

@@ -4,8 +4,6 @@
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -14,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backup2gitops.config.receivers import ConsoleReceiverConfig, ReceiverConfig
 from backup2gitops.config.types import Duration, FieldProblem, PlainUrl, SecretRef, Strict
+from backup2gitops.core.model_defaults import empty_list
 
 
 class HealthConfig(Strict):
@@ -71,19 +70,19 @@ class RouteConfig(BaseModel):
     """A node of the routing tree (Alertmanager's semantics, see ``core.routing``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
-    receivers: list[str] = Field(default_factory=list)
+    receivers: list[str] = Field(default_factory=empty_list)
     match: dict[str, str | list[str]] = Field(
         default_factory=dict,
         description="label -> value: exact, glob (* ? [..]), '=~regex', '!=value', '!~regex'",
     )
     matchers: list[str] = Field(
-        default_factory=list, description="Alertmanager style: 'severity=~critical|warning'"
+        default_factory=empty_list, description="Alertmanager style: 'severity=~critical|warning'"
     )
     continue_: bool = Field(default=False, alias="continue")
-    routes: list[RouteConfig] = Field(default_factory=list)
+    routes: list["RouteConfig"] = Field(default_factory=empty_list)
 
     @model_validator(mode="after")
-    def _valid_matchers(self) -> RouteConfig:
+    def _valid_matchers(self) -> "RouteConfig":
         from backup2gitops.core import routing
 
         try:
@@ -102,7 +101,7 @@ class IdempotencyConfig(Strict):
     expires_after: Duration = timedelta(days=1)
 
     @model_validator(mode="after")
-    def _table_for_dynamodb(self) -> IdempotencyConfig:
+    def _table_for_dynamodb(self) -> "IdempotencyConfig":
         if self.backend == "dynamodb" and not self.table:
             raise FieldProblem("table", message="required when backend is dynamodb")
         return self
@@ -119,7 +118,7 @@ class AlertsConfig(Strict):
         default_factory=lambda: [RouteConfig.model_construct(receivers=["console"])],
         description="the routing tree's top level; an alert no route matches is only logged",
     )
-    types: list[str] = Field(default_factory=list, description="extra event types to consume")
+    types: list[str] = Field(default_factory=empty_list, description="extra event types to consume")
     open_prefix: str = Field(
         default="state/alerts/", description="firing alerts, so a recovery resolves exactly them"
     )
@@ -146,7 +145,7 @@ class AlertsConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _routes_name_receivers(self) -> AlertsConfig:
+    def _routes_name_receivers(self) -> "AlertsConfig":
         known = {receiver.name for receiver in self.receivers}
         if len(known) != len(self.receivers):
             raise ValueError("receivers: names must be unique")

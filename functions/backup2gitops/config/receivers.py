@@ -10,8 +10,6 @@ fails when the configuration is loaded instead.
 Not pure: resolving a plug-in type reads installed package metadata and imports the plug-in.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Annotated, Any, Literal
@@ -125,7 +123,7 @@ class PluginReceiverConfig(ReceiverBase):
         return self._settings
 
     @model_validator(mode="after")
-    def _resolved(self) -> PluginReceiverConfig:
+    def _resolved(self) -> "PluginReceiverConfig":
         installed = installed_receiver_types()
         entry = installed.get(self.type)
         if entry is None:

@@ -5,14 +5,13 @@ what reading one archive may cost (``archive_limits``).
 One strict section per part of the file; the root ``Config`` is ``config.model``'s.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from backup2gitops.config.types import Duration, PlainUrl, SecretRef, Strict
 from backup2gitops.core.archive import ArchiveLimits
+from backup2gitops.core.model_defaults import empty_list
 from backup2gitops.core.retention_plan import KeepPolicy
 
 
@@ -33,7 +32,7 @@ class StorageConfig(Strict):
         default=None, description="MinIO only: base URL whose /minio/health/cluster is checked"
     )
     velero_buckets: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="other buckets (Velero's) whose backups are read, never written: same "
         "endpoint and credentials; clusters[].velero_prefix maps them to clusters",
     )

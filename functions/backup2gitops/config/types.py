@@ -1,9 +1,13 @@
 """Building blocks of the configuration model: strict sections, secret references, clean URLs.
 
 Used by ``backup2gitops.config`` and ``backup2gitops.config.receivers``; no I/O at import.
-"""
 
-from __future__ import annotations
+The modules that define pydantic models on every run's path (the configuration's sections, and
+the core's models they hold: cleaning, drift, retention, bucket keys) write their annotations as
+objects, without ``from __future__ import annotations``: pydantic would otherwise compile and
+evaluate each field's annotation text as it makes the class (a model naming itself quotes
+its name). tests/unit/test_model_annotations.py holds them to it.
+"""
 
 import os
 from collections.abc import Mapping
@@ -76,7 +80,7 @@ class SecretRef(Strict):
         return data
 
     @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
+    def _one_source(self) -> "SecretRef":
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of 'env' or 'file'")
         return self

@@ -24,8 +24,6 @@ the root would sit inside Velero's ``backups/`` folder (Velero would log them as
 so give native backups a prefix or another bucket.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime

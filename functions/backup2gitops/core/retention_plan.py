@@ -19,11 +19,9 @@ Rules, for one cluster, applied by cluster-backup after a successful backup:
 - Nothing is deleted when neither limit is set: retention is opt-in.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -56,8 +54,7 @@ class KeepPolicy(BaseModel):
         return self.count is not None or self.max_age is not None
 
 
-@dataclass(frozen=True)
-class StoredBackup:
+class StoredBackup(NamedTuple):
     """One folder ``backups/<cluster>/<backup-id>/`` as the listing and its marker show it."""
 
     backup_id: str
@@ -69,8 +66,7 @@ class StoredBackup:
     """The newest ``last_modified`` of the folder's objects."""
 
 
-@dataclass(frozen=True)
-class Doomed:
+class Doomed(NamedTuple):
     backup_id: str
     reason: str
 

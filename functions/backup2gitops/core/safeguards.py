@@ -13,14 +13,13 @@ the order total: every generator process reaches the same verdict on the same pa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from backup2gitops.core.trailers import BackupCommit, format_created_at
 
 
-@dataclass(frozen=True)
-class BackupMark:
+class BackupMark(NamedTuple):
     """A backup's place in time: what a commit's trailers say about the backup it reflects."""
 
     backup_id: str
@@ -83,8 +82,7 @@ def superseded_by(candidate: BackupMark, current: BackupMark | None) -> str | No
     return None
 
 
-@dataclass(frozen=True)
-class DeletionGuard:
+class DeletionGuard(NamedTuple):
     """A commit may remove at most ``max_share`` of a cluster's objects, unless the backup is
     confirmed complete (the producer's count and the archive's count both known and agreeing)."""
 

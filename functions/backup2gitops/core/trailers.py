@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from backup2gitops.core.errors import Backup2GitopsError
 
@@ -100,8 +100,7 @@ def parse_block(block: str) -> dict[str, list[str]]:
     return found
 
 
-@dataclass(frozen=True)
-class BackupTrailers:
+class BackupTrailers(NamedTuple):
     """What a commit's trailers say about the backup it reflects (``Backup-Id`` and ``Cluster``
     present exactly once each; ``created_at`` None on commits made before the trailer existed)."""
 
@@ -110,8 +109,7 @@ class BackupTrailers:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class BackupCommit:
+class BackupCommit(NamedTuple):
     """A commit of the branch that stands for one backup (its trailers, parsed)."""
 
     commit: str

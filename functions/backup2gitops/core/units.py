@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 UnitsBy = Literal["namespace", "cluster"]
 ArgoMode = Literal["applicationset", "applications"]
@@ -52,16 +52,14 @@ DEFAULT_SPLIT_OVER: Final[int] = 500
 about 1 s on 500: past this a unit is cut by resource."""
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """The repository Flux and Argo CD read: a URL without credentials, and a branch."""
 
     url: str
     branch: str
 
 
-@dataclass(frozen=True)
-class FluxSettings:
+class FluxSettings(NamedTuple):
     namespace: str = "flux-system"
     interval: str = "10m"
     prune: bool = True
@@ -74,8 +72,7 @@ class FluxSettings:
     """Set when Secrets are sops-encrypted: the Secret holding the age private key."""
 
 
-@dataclass(frozen=True)
-class ArgoSettings:
+class ArgoSettings(NamedTuple):
     mode: ArgoMode = "applicationset"
     namespace: str = "argocd"
     project: str = "default"
@@ -161,8 +158,7 @@ def unit_key(relative: str, *, by: UnitsBy) -> str:
     )
 
 
-@dataclass(frozen=True)
-class UnitPlan:
+class UnitPlan(NamedTuple):
     """The units of a cluster's folder and the kustomizations that tie them together."""
 
     units: list[Unit]

@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from backup2gitops.adapters.git import Seal, Tip
 from backup2gitops.core import trailers
@@ -147,8 +146,7 @@ def _shared_updates(job: GenerationJob) -> dict[PurePosixPath, Callable[[bytes |
     }
 
 
-@dataclass(frozen=True)
-class Made:
+class Made(NamedTuple):
     """A commit made on the tip (or the no-op it became), and what re-applies it."""
 
     result: CommitResult

@@ -70,7 +70,7 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(5.0, 0.05 * 2 ** min(attempt, 10)))  # noqa: S311
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: never compared
 class GenerationJob:
     """One backup to turn into one commit on ``remote``, and how (see the module docstring).
 

@@ -17,15 +17,13 @@ the folder to a full run's.
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from backup2gitops.core.archive import ReadReport
 from backup2gitops.generation.plan import Plan
 
 
-@dataclass(frozen=True)
-class Figures:
+class Figures(NamedTuple):
     """What a commit's message, reply and guards count of a backup, beyond what reading the
     archive counts again (``ReadReport.items``, the duplicates, the warnings)."""
 

@@ -52,13 +52,14 @@ def unscreened(name: str, value: object) -> str | None:
     """``_credential_in`` asking every pattern (no screen)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    for what, pattern in catalogue.CREDENTIAL_PATTERNS:
+    patterns = catalogue.credential_patterns()
+    for what, pattern in patterns.content:
         if pattern.search(value):
             return what
     if (
-        catalogue.CREDENTIAL_NAME.search(name)
-        and not catalogue.NOT_A_CREDENTIAL_NAME.search(name)
-        and not catalogue.NOT_A_CREDENTIAL_VALUE.fullmatch(value.strip())
+        patterns.name.search(name)
+        and not patterns.not_name.search(name)
+        and not patterns.not_value.fullmatch(value.strip())
     ):
         return "a credential-like literal"
     return None
@@ -71,7 +72,9 @@ def test_the_screened_scan_finds_what_every_pattern_finds() -> None:
             expected = unscreened(name, value)
             assert catalogue._credential_in(name, value) == expected, (name, value)
             found.add(expected)
-    assert {what for what, _ in catalogue.CREDENTIAL_PATTERNS} <= found  # each one matched
+    assert {
+        what for what, _ in catalogue.credential_patterns().content
+    } <= found  # each one matched
 
 
 def test_the_screened_scan_finds_what_every_pattern_finds_on_random_text() -> None:

@@ -6,9 +6,9 @@ a substring. The health-aggregator's reads of a remote without a clone are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.repository import BackupCommit
@@ -18,8 +18,7 @@ _FIELD, _RECORD = "\x1f", "\x1e"
 _FORMAT = f"--format=%H{_FIELD}%T{_FIELD}%P{_FIELD}%ct{_FIELD}%(trailers:only,unfold){_RECORD}"
 
 
-@dataclass(frozen=True)
-class LoggedCommit:
+class LoggedCommit(NamedTuple):
     commit: str
     tree: str
     parents: tuple[str, ...]

@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from backup2gitops.adapters.git.credentials import redact
 from backup2gitops.adapters.git.errors import GitError, classify, git_cause
@@ -29,14 +29,13 @@ LOW_SPEED_BYTES_S = 1000
 SSH_COMMAND = "ssh -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     returncode: int
     stdout: bytes
     stderr: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a runner is itself: never compared
 class GitRunner:
     """Runs git for one remote: its credential environment, its deadlines, its safe name."""
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from backup2gitops.core.trailers import BackupCommit
 
@@ -72,8 +71,7 @@ class Folder:
         return self._files is not None
 
 
-@dataclass(frozen=True)
-class Seal:
+class Seal(NamedTuple):
     """A file written last into the folder, its content made (``make``) from the folder's id
     without it: the generator's member cache header, which says what the folder is. The tip
     gives the same id back (``Tip.unsealed``); while the two agree, the folder is exactly what

@@ -69,8 +69,7 @@ class ArchiveError(Backup2GitopsError):
         self.reason: ArchiveErrorCode = reason
 
 
-@dataclass(frozen=True)
-class ArchiveLimits:
+class ArchiveLimits(NamedTuple):
     """What one archive may cost to read, enforced while streaming (before the cost is paid).
 
     ``max_entries`` counts every tar member (Velero writes two per object: the plain and the
@@ -87,8 +86,7 @@ class ArchiveLimits:
     ratio_floor_bytes: int = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class BackupItem:
+class BackupItem(NamedTuple):
     """One object of a backup, as the API server returned it."""
 
     group_resource: str

@@ -5,7 +5,6 @@ PURE: no I/O. ``iter_items`` is the reader's ``iter_members`` plus ``item_of`` f
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Container, Iterator
@@ -260,6 +259,6 @@ def iter_items(
     report = report if report is not None else ReadReport()
     limits = limits or ArchiveLimits()
     if max_member_bytes is not None:
-        limits = dataclasses.replace(limits, max_member_bytes=max_member_bytes)
+        limits = limits._replace(max_member_bytes=max_member_bytes)
     for member in iter_members(stream, report=report, limits=limits, only=only):
         yield item_of(member, report)

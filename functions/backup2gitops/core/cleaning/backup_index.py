@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from backup2gitops.core.cleaning.objectref import ObjectRef, split_api_version
 from backup2gitops.core.cleaning.schema_defaults import DefaultsNode, crd_defaults
@@ -37,8 +37,7 @@ INDEXED_RESOURCES: Final = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ClaimTemplate:
+class ClaimTemplate(NamedTuple):
     """One ``volumeClaimTemplates`` entry of one StatefulSet, as the controller uses it."""
 
     statefulset: str

@@ -17,8 +17,6 @@ The tables name the source of each manager; ``FieldManagers`` (configuration:
 ``generator.cleaning.field_managers``) adds to them or overrides them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Final

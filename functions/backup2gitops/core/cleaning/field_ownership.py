@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from backup2gitops.core.cleaning.field_managers import DEFAULT_FIELD_MANAGERS, FieldManagers
 from backup2gitops.core.cleaning.prune import MAPPING
@@ -33,8 +32,7 @@ FieldsTree = dict[str, Any]
 _MISSING: Final = object()
 
 
-@dataclass(frozen=True)
-class Ownership:
+class Ownership(NamedTuple):
     """The merged field trees of an object's controllers and of everyone else."""
 
     controllers: FieldsTree

@@ -18,8 +18,6 @@ Unlike Argo CD, which only stops comparing them, the fields are not written to g
 value that churns (a timestamp an operator stamps, an injected sidecar) makes no commit.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping

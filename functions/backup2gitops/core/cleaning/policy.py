@@ -3,8 +3,6 @@
 Pure: no I/O; only the standard library and pydantic.
 """
 
-from __future__ import annotations
-
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 

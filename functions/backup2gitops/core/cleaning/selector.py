@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Operator = Literal["=", "!=", "in", "notin", "exists", "!"]
 
@@ -24,8 +23,7 @@ _EXISTS = re.compile(rf"^(?P<not>!)?\s*(?P<key>{_KEY})$")
 _VALUE_ONLY = re.compile(rf"^{_VALUE}$")
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     key: str
     operator: Operator
     values: frozenset[str] = frozenset()
@@ -44,8 +42,7 @@ class Requirement:
         return False  # pragma: no cover - exhaustive match above
 
 
-@dataclass(frozen=True)
-class LabelSelector:
+class LabelSelector(NamedTuple):
     requirements: tuple[Requirement, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:

@@ -8,8 +8,6 @@ Pure: no I/O; only the standard library and pydantic.
 cluster-backup filters, ``neat``'s options) gets their defaults (``settings_of``).
 """
 
-from __future__ import annotations
-
 from typing import Final
 
 from pydantic import Field

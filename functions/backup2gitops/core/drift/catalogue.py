@@ -4,9 +4,10 @@ namespaces, pod security, workloads, credentials in clear). Pure; each yields on
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from backup2gitops.core.drift.changes import (
     ESCALATION_VERBS,
@@ -251,53 +252,78 @@ def hostpath_workload(change: ObjectChange, facts: Facts) -> Iterator[str]:
 
 # --- credentials outside Secrets ----------------------------------------------------------
 
-CREDENTIAL_NAME = re.compile(
-    r"passw(or)?d|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential",
-    re.IGNORECASE,
-)
-"""Names whose literal value is a credential (``DB_PASSWORD``, ``API_TOKEN``, ``client_secret``)."""
-NOT_A_CREDENTIAL_NAME = re.compile(
-    r"(_|-|\b)(file|path|name|ref|key_?id|ttl|expir\w*|length|enabled|type|kind)$", re.IGNORECASE
-)
-"""...unless the name says the value is where or what the credential is, not the credential."""
-NOT_A_CREDENTIAL_VALUE = re.compile(r"true|false|yes|no|on|off|null|none|-?[0-9.]+", re.IGNORECASE)
-CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
-    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a password in a URL", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)),
-    (
-        "a credential-like setting",
-        re.compile(
-            r"^\s*[\w.-]*(passw(or)?d|secret|token|api[_-]?key|access[_-]?key)[\w.-]*\s*[:=]"
-            r"\s*[\"']?[^\s\"'$]{6,}",
-            re.IGNORECASE | re.MULTILINE,
+
+class CredentialPatterns(NamedTuple):
+    """The credential scan's patterns, compiled when it first runs (``credential_patterns``): a
+    run that decodes no object (an unchanged backup's) scans nothing."""
+
+    name: re.Pattern[str]
+    """Names whose literal value is a credential (``DB_PASSWORD``, ``API_TOKEN``,
+    ``client_secret``)..."""
+    not_name: re.Pattern[str]
+    """...unless the name says the value is where or what the credential is, not the
+    credential."""
+    not_value: re.Pattern[str]
+    """Values that are no credential whatever their name (a boolean, a number)."""
+    content: tuple[tuple[str, re.Pattern[str]], ...]
+    """What a value holds that is a credential whatever its name (secret scanners' usual
+    patterns), each with what it is."""
+
+
+@functools.cache
+def credential_patterns() -> CredentialPatterns:
+    return CredentialPatterns(
+        name=re.compile(
+            r"passw(or)?d|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
+            r"|credential",
+            re.IGNORECASE,
         ),
-    ),
-)
-"""What a value holds that is a credential whatever its name (secret scanners' usual patterns)."""
+        not_name=re.compile(
+            r"(_|-|\b)(file|path|name|ref|key_?id|ttl|expir\w*|length|enabled|type|kind)$",
+            re.IGNORECASE,
+        ),
+        not_value=re.compile(r"true|false|yes|no|on|off|null|none|-?[0-9.]+", re.IGNORECASE),
+        content=(
+            ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
+            ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
+            ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+            ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+            (
+                "a password in a URL",
+                re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE),
+            ),
+            (
+                "a credential-like setting",
+                re.compile(
+                    r"^\s*[\w.-]*(passw(or)?d|secret|token|api[_-]?key|access[_-]?key)[\w.-]*\s*[:=]"
+                    r"\s*[\"']?[^\s\"'$]{6,}",
+                    re.IGNORECASE | re.MULTILINE,
+                ),
+            ),
+        ),
+    )
 
 
 def _credential_in(name: str, value: object) -> str | None:
     """What credential the literal ``value`` (under ``name``) looks like; never the value."""
     if not isinstance(value, str) or not value.strip():
         return None
+    patterns = credential_patterns()
     if _may_match_a_pattern(value):
-        for what, pattern in CREDENTIAL_PATTERNS:
+        for what, pattern in patterns.content:
             if pattern.search(value):
                 return what
     if (
-        CREDENTIAL_NAME.search(name)
-        and not NOT_A_CREDENTIAL_NAME.search(name)
-        and not NOT_A_CREDENTIAL_VALUE.fullmatch(value.strip())
+        patterns.name.search(name)
+        and not patterns.not_name.search(name)
+        and not patterns.not_value.fullmatch(value.strip())
     ):
         return "a credential-like literal"
     return None
 
 
 def _may_match_a_pattern(value: str) -> bool:
-    """False only when no pattern of ``CREDENTIAL_PATTERNS`` can match ``value``: each needs a
+    """False only when no pattern of ``CredentialPatterns.content`` can match ``value``: each needs a
     literal part, and the case-insensitive ones' is in the lower case of an ASCII text (for
     other text, Unicode's case rules decide: the patterns are asked)."""
     if "-----BEGIN " in value or "AKIA" in value or "ASIA" in value or "gh" in value:

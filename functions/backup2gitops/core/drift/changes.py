@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Obj = Mapping[str, Any]
 RoleKey = tuple[str, str | None, str]
@@ -60,8 +60,7 @@ files in these are compared, so a commit touching a thousand Services costs noth
 ConfigMaps are read for ``credential-in-clear``: a changed ConfigMap costs one blob read."""
 
 
-@dataclass(frozen=True)
-class ObjectChange:
+class ObjectChange(NamedTuple):
     """One object a commit added (``before`` None), removed (``after`` None) or changed."""
 
     before: Obj | None
@@ -89,8 +88,7 @@ class ObjectChange:
         return str(found) if found else self.namespace_hint
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """What the rules may look at besides the change: the roles bindings refer to (new tree)."""
 
     roles: Mapping[RoleKey, Obj]

@@ -1,7 +1,5 @@
 """``drift:`` in the configuration: which rules apply, the accepted changes, how long a notice lasts."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -10,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backup2gitops.core.drift.table import RULE_IDS, RuleId
 from backup2gitops.core.durations import Duration
+from backup2gitops.core.model_defaults import empty_list
 
 if TYPE_CHECKING:  # the event catalog is not loaded with the configuration
     from backup2gitops.core.events import DriftFinding
@@ -26,7 +25,7 @@ class DriftAllow(BaseModel):
     name: str = "*"
     reason: str = Field(min_length=1, description="why this is accepted (kept in the config)")
 
-    def matches(self, finding: DriftFinding) -> bool:
+    def matches(self, finding: "DriftFinding") -> bool:
         return (
             fnmatchcase(finding.rule, self.rule)
             and fnmatchcase(finding.kind, self.kind)
@@ -45,7 +44,7 @@ class DriftPolicy(BaseModel):
         default_factory=lambda: list[RuleId](RULE_IDS),  # type: ignore[arg-type]
         description="the rules to apply (core.drift.RULES); default: all",
     )
-    allow: list[DriftAllow] = Field(default_factory=list, description="accepted changes")
+    allow: list[DriftAllow] = Field(default_factory=empty_list, description="accepted changes")
     notice_for: Duration = Field(
         default=timedelta(hours=24),
         description="alert-router: a drift alert's endsAt is this far after it starts, so "

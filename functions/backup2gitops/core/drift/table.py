@@ -7,8 +7,7 @@ stable per rule and object.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from backup2gitops.core.drift.catalogue import (
     cluster_admin_binding,
@@ -58,8 +57,7 @@ Check = Callable[[ObjectChange, Facts], Iterable[str]]
 """Yields one summary per finding for the change (usually none or one)."""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     severity: DriftSeverity
     why: str
