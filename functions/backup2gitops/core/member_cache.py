@@ -164,7 +164,8 @@ class MemberCache:
 
     def dump_shard(self, keys: Iterable[str], *, drain: bool = False) -> bytes:
         """The shard file of ``keys`` (sorted): one tab-separated line per record, diffable,
-        read back one line at a time. ``drain`` empties ``members`` of them as it goes."""
+        read back whole (``MemberRecord.of_lines``). ``drain`` empties ``members`` of them as
+        it goes."""
         out = io.BytesIO()
         members = self.members
         take = members.pop if drain else members.__getitem__
@@ -198,16 +199,10 @@ class MemberCache:
         """Add the records of the shard file ``shard`` (its name) holding ``data``; how many.
         None, and nothing added, when a line does not parse or holds a record of another
         shard: that file cannot be trusted, its members are decoded again. Never raises."""
-        of_line = MemberRecord.of_line
         try:
-            found = dict(
-                of_line(line.decode(errors="surrogateescape").rstrip("\n"))
-                for line in io.BytesIO(data)  # shares ``data``'s buffer: no copy of the file
-                if line != b"\n"
-            )
+            found, namespaces = MemberRecord.of_lines(data.decode(errors="surrogateescape"))
         except (ValueError, KeyError, TypeError):
             return None
-        namespaces = {key.split("\0", 2)[1] for key in found}
         if any(shard_of(namespace) != shard for namespace in namespaces):
             return None
         self.members.update(found)

@@ -6,7 +6,7 @@ Pure: no I/O; only the standard library.
 A member is keyed by its object's folder, namespace and name (``member_key``); its record holds
 the digest of its raw bytes (``raw_digest``), the file it produced and that file's blob id, or
 why it was excluded, and what the commit message counts of it. One tab-separated line per
-record (``MemberRecord.line`` / ``of_line``): diffable, read back one line at a time.
+record (``MemberRecord.line``; ``of_lines`` reads a whole file of them back): diffable.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -199,44 +200,63 @@ class MemberRecord:
     @classmethod
     def of_line(cls, line: str) -> tuple[str, MemberRecord]:
         """The key and record of one line; ValueError when it is not one ``line`` wrote."""
-        fields = line.split("\t")
-        if len(fields) != _FIELDS:
+        ((key, record),) = cls.of_lines(line)[0].items()
+        return key, record
+
+    @classmethod
+    def of_lines(cls, text: str) -> tuple[dict[str, MemberRecord], set[str]]:
+        """The records of the lines of ``text`` (a shard file's; blank lines skipped) by key,
+        and the namespaces of their keys; ValueError when a line is not one ``line`` wrote.
+        Read a field at a time over every line (each field a slice of one list of all of
+        them): no call and no list per line, the digests and blob ids unhexed at once."""
+        lines = [line for line in text.split("\n") if line]
+        if not lines:
+            return {}, set()
+        if any(line.count("\t") != _FIELDS - 1 for line in lines):
             raise ValueError("a record has another number of fields")
-        if "\\" in line:
+        fields = "\t".join(lines).split("\t")
+        if "\\" in text:
             fields = [_unescape(value) for value in fields]
-        group, namespace, name, digest, api_version, kind, out_kind = fields[:7]
-        flags, excluded, path, blob, credentials = fields[7:]
-        if flags not in _FLAGS:
+        groups, namespaces, names, digests, api_versions, kinds, out_kinds = (
+            fields[column::_FIELDS] for column in range(7)
+        )
+        flags, excluded, paths, blobs, credentials = (
+            fields[column::_FIELDS] for column in range(7, _FIELDS)
+        )
+        if not _FLAGS.issuperset(flags):
             raise ValueError("unknown flags")
-        if (excluded == "") == (path == "" or blob == ""):
+        if any(
+            (e == "") == (p == "" or b == "")
+            for e, p, b in zip(excluded, paths, blobs, strict=True)
+        ):
             raise ValueError("a record is neither excluded nor written")
-        raw = bytes.fromhex(digest)
-        if len(raw) != DIGEST_SIZE or (blob and len(blob) != 2 * _BLOB_SIZE):
-            raise ValueError("a digest or blob id of another size")
+        raw = _unhexed(digests, DIGEST_SIZE)
+        blob_ids = iter(_unhexed([blob for blob in blobs if blob], _BLOB_SIZE))
         # the shape from its fields' text: the lines of one kind share it, read once
-        shape = _LINE_SHAPES.get((api_version, kind, excluded, out_kind, credentials, flags))
-        if shape is None:
-            listed = tuple(json.loads(credentials)) if credentials else ()
-            if not all(isinstance(c, str) for c in listed):
-                raise ValueError("credentials are not strings")
-            shape = _line_shape(
-                (api_version, kind, excluded, out_kind, credentials, flags),
-                Shape(
-                    api_version,
-                    kind,
-                    excluded or None,
-                    out_kind,
-                    listed,
-                    _REFUSED in flags,
-                    _UNMANAGED in flags,
-                ),
+        shape_of = _LINE_SHAPES.get
+        shapes = [
+            shape_of(fields) or _text_shape(fields)
+            for fields in zip(
+                api_versions, kinds, excluded, out_kinds, credentials, flags, strict=True
             )
-        record = cls.__new__(cls)
-        record.digest = raw
-        record.path = None if path in ("", _NATURAL) else path
-        record.blob_id = bytes.fromhex(blob) if blob else None
-        record.shape = shape
-        return f"{group}\0{namespace}\0{name}", record
+        ]
+        new = cls.__new__
+        found: dict[str, MemberRecord] = {}
+        for key, digest, shape, path, blob in zip(
+            map("\0".join, zip(groups, namespaces, names, strict=True)),
+            raw,
+            shapes,
+            paths,
+            blobs,
+            strict=True,
+        ):
+            record = new(cls)
+            record.digest = digest
+            record.path = None if path == "" or path == _NATURAL else path
+            record.blob_id = next(blob_ids) if blob else None
+            record.shape = shape
+            found[key] = record
+        return found, set(namespaces)
 
 
 _FLAGS: Final = frozenset({"", _REFUSED, _UNMANAGED, _REFUSED + _UNMANAGED})
@@ -244,6 +264,34 @@ _ESCAPES: Final = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _UNESCAPES: Final = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 _ESCAPED: Final = re.compile(r"[\\\t\n\r]")
 _ESCAPE_SEQUENCE: Final = re.compile(r"\\(.?)", re.DOTALL)
+
+
+def _unhexed(texts: Sequence[str], size: int) -> list[bytes]:
+    """Each of ``texts`` as the ``size`` bytes its hex digits say; ValueError otherwise."""
+    if set(map(len, texts)) - {2 * size}:
+        raise ValueError("a digest or blob id of another size")
+    raw = bytes.fromhex("".join(texts))
+    if len(raw) != size * len(texts):  # whitespace between the digits: fewer bytes
+        raise ValueError("a digest or blob id of another size")
+    return [raw[at : at + size] for at in range(0, len(raw), size)]
+
+
+def _text_shape(text: tuple[str, str, str, str, str, str]) -> Shape:
+    """The shape a line's shape fields (``of_lines``) read as, interned under their text."""
+    api_version, kind, excluded, out_kind, credentials, flags = text
+    listed = tuple(json.loads(credentials)) if credentials else ()
+    if not all(isinstance(c, str) for c in listed):
+        raise ValueError("credentials are not strings")
+    shape = Shape(
+        api_version,
+        kind,
+        excluded or None,
+        out_kind,
+        listed,
+        _REFUSED in flags,
+        _UNMANAGED in flags,
+    )
+    return _line_shape(text, shape)
 
 
 def _escape(value: str) -> str:
