@@ -62,6 +62,11 @@ class Shape:
     refused: bool
     unmanaged: bool
 
+    def listed_name(self, namespace: str | None, name: str) -> str:
+        """``Kind namespace/name``: how the commit message lists the object when it is
+        unmanaged, as ``pipeline.place`` says it."""
+        return f"{self.out_kind} {namespace}/{name}" if namespace else f"{self.out_kind} {name}"
+
 
 _SHAPES: dict[Shape, Shape] = {}
 
@@ -159,11 +164,7 @@ class MemberRecord:
 
     def unmanaged_name(self, namespace: str | None, name: str) -> str | None:
         """``Kind namespace/name`` when the object is unmanaged, as ``pipeline.place`` says it."""
-        if not self.shape.unmanaged:
-            return None
-        return (
-            f"{self.shape.out_kind} {namespace}/{name}" if namespace else f"{self.out_kind} {name}"
-        )
+        return self.shape.listed_name(namespace, name) if self.shape.unmanaged else None
 
     def _fields(self) -> tuple[object, ...]:
         return (self.digest, self.shape, self.path, self.blob_id)
