@@ -281,7 +281,7 @@ def reusable(
         )
         if any(fact in changed for fact in facts):
             return False
-    if record.excluded is not None:
+    if record.shape.excluded is not None:
         return True
     path = record.path if record.path is not None else path
     return path is not None and committed.get(path) == record.blob

@@ -33,7 +33,11 @@ def natural_path(cluster_root: str, key: str) -> str:
     """The file a member's key names when no segment needed escaping (``repo_layout``'s
     common case). A record whose file is this one holds no path (``MemberRecord.file``): at
     50,000 members, 5 MB less in memory and 3 MB less in the file."""
-    group_resource, namespace, name = key.split("\0")
+    return natural_file(cluster_root, *key.split("\0"))
+
+
+def natural_file(cluster_root: str, group_resource: str, namespace: str, name: str) -> str:
+    """``natural_path`` of a key's three parts (``namespace``: "" when cluster-scoped)."""
     if namespace:
         return f"{cluster_root}/namespaces/{namespace}/{group_resource}/{name}.yaml"
     return f"{cluster_root}/cluster-scoped/{group_resource}/{name}.yaml"
@@ -158,9 +162,17 @@ class MemberRecord:
 
     def file(self, cluster_root: str, key: str) -> str | None:
         """The file the member became (None: excluded)."""
+        return self.file_of(cluster_root, *key.split("\0"))
+
+    def file_of(
+        self, cluster_root: str, group_resource: str, namespace: str, name: str
+    ) -> str | None:
+        """``file`` of the key's three parts (a pass that split the key already)."""
         if self.blob_id is None:
             return None
-        return self.path if self.path is not None else natural_path(cluster_root, key)
+        if self.path is not None:
+            return self.path
+        return natural_file(cluster_root, group_resource, namespace, name)
 
     def unmanaged_name(self, namespace: str | None, name: str) -> str | None:
         """``Kind namespace/name`` when the object is unmanaged, as ``pipeline.place`` says it."""

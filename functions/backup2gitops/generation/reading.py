@@ -179,12 +179,13 @@ class MemberPass:
         new = MemberCache(settings=self.settings, index=facts)
         made = new.members
         counted: list[tuple[Shape, str]] = []  # each member's shape and namespace, in order
+        decoded = 0
         self.reading.plan.decoded = 0
         for position, key in enumerate(members.keys):
             digest = members.digest(position)
             record = previous.pop(key, None)  # old records consumed: memory falls
-            file = record.file(root, key) if record is not None else None
-            _, space, name = key.split("\0")
+            group, space, name = key.split("\0")
+            file = record.file_of(root, group, space, name) if record is not None else None
             if record is not None and cache.reusable(
                 record,
                 digest=digest,
@@ -199,7 +200,6 @@ class MemberPass:
                     self._refused(position, shape.excluded)
                 made[key] = record
                 counted.append((shape, space))
-                self.reading.kept += 1
                 if file is not None:
                     yield file, None
                 continue
@@ -209,12 +209,14 @@ class MemberPass:
             record, placed = self._place(item, digest, root, key, decode)
             made[key] = record
             counted.append((record.shape, space))
+            decoded += 1
             self.reading.decoded += 1
             self.reading.plan.decoded = self.reading.decoded
             if placed is not None:
                 yield placed
         for key in previous if kept_shards else ():  # gone: their shard is written again
             kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
+        self.reading.kept += len(counted) - decoded
         self._count(counted, members.keys)
         self.cache = new
 
@@ -294,7 +296,13 @@ class MemberPass:
         placement the record was made of: the members alike (one shape, one namespace)
         counted at once, the credentials and the names changed by hand listed in order."""
         plan = self.reading.plan
-        alike = collections.Counter(counted)  # in the order first met, as each one counts
+        # in the order first met, as each one counts; by the shapes' ids (they are interned):
+        # a shape's own hash is its seven fields'
+        shapes = {id(shape): shape for shape, _ in counted}
+        by_id = collections.Counter((id(shape), space) for shape, space in counted)
+        alike: collections.Counter[tuple[Shape, str]] = collections.Counter()
+        for (shape_id, space), count in by_id.items():  # equal shapes as one (as they hash)
+            alike[(shapes[shape_id], space)] += count
         groups: collections.Counter[tuple[str | None, str | None, str]] = collections.Counter()
         for (shape, space), count in alike.items():
             groups[(space or None, shape.excluded, shape.out_kind)] += count
