@@ -178,7 +178,8 @@ class MemberPass:
         previous = old.members if old is not None else {}
         new = MemberCache(settings=self.settings, index=facts)
         made = new.members
-        counted: list[tuple[Shape, str]] = []  # each member's shape and namespace, in order
+        shapes: list[Shape] = []  # each member's record's shape, in the archive's order
+        spaces: list[str] = []  # and its namespace ("": cluster-scoped)
         decoded = 0
         self.reading.plan.decoded = 0
         for position, key in enumerate(members.keys):
@@ -199,7 +200,8 @@ class MemberPass:
                 if shape.refused and position not in indexed:  # else the read counted it
                     self._refused(position, shape.excluded)
                 made[key] = record
-                counted.append((shape, space))
+                shapes.append(shape)
+                spaces.append(space)
                 if file is not None:
                     yield file, None
                 continue
@@ -208,7 +210,8 @@ class MemberPass:
             item = spool.item(position, self.reading.report)
             record, placed = self._place(item, digest, root, key, decode)
             made[key] = record
-            counted.append((record.shape, space))
+            shapes.append(record.shape)
+            spaces.append(space)
             decoded += 1
             self.reading.decoded += 1
             self.reading.plan.decoded = self.reading.decoded
@@ -216,8 +219,8 @@ class MemberPass:
                 yield placed
         for key in previous if kept_shards else ():  # gone: their shard is written again
             kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
-        self.reading.kept += len(counted) - decoded
-        self._count(counted, members.keys)
+        self.reading.kept += len(shapes) - decoded
+        self._count(shapes, spaces, members.keys)
         self.cache = new
 
     def cache_files(self) -> Iterator[tuple[str, bytes | None]]:
@@ -290,19 +293,20 @@ class MemberPass:
             self.written(file, placed.obj, blob)
         return record, (file, content)
 
-    def _count(self, counted: Sequence[tuple[Shape, str]], keys: Sequence[str]) -> None:
+    def _count(self, shapes: Sequence[Shape], spaces: Sequence[str], keys: Sequence[str]) -> None:
         """Every member's figures, in the archive's order, from its record's shape and its
-        namespace (``counted``; ``keys``: the members' keys), as ``account`` counts the
-        placement the record was made of: the members alike (one shape, one namespace)
-        counted at once, the credentials and the names changed by hand listed in order."""
+        namespace (``keys``: the members' keys), as ``account`` counts the placement the record
+        was made of: the members alike (one shape, one namespace) counted at once, the
+        credentials and the names changed by hand listed in order."""
         plan = self.reading.plan
-        # in the order first met, as each one counts; by the shapes' ids (they are interned):
-        # a shape's own hash is its seven fields'
-        shapes = {id(shape): shape for shape, _ in counted}
-        by_id = collections.Counter((id(shape), space) for shape, space in counted)
+        # in the order first met, as each one counts; by the shapes' ids (they are interned:
+        # a shape's own hash is its seven fields', in Python), equal shapes then made one
+        by_id = dict(zip(map(id, shapes), shapes, strict=True))
         alike: collections.Counter[tuple[Shape, str]] = collections.Counter()
-        for (shape_id, space), count in by_id.items():  # equal shapes as one (as they hash)
-            alike[(shapes[shape_id], space)] += count
+        for (shape_id, space), count in collections.Counter(
+            zip(map(id, shapes), spaces, strict=True)
+        ).items():
+            alike[(by_id[shape_id], space)] += count
         groups: collections.Counter[tuple[str | None, str | None, str]] = collections.Counter()
         for (shape, space), count in alike.items():
             groups[(space or None, shape.excluded, shape.out_kind)] += count
@@ -310,8 +314,7 @@ class MemberPass:
         written = [(shape, count) for (shape, _), count in alike.items() if shape.excluded is None]
         if any(shape.credentials for shape, _ in written):
             list_credentials(
-                plan,
-                (shape.credentials for shape, _ in counted if shape.excluded is None),
+                plan, (shape.credentials for shape in shapes if shape.excluded is None)
             )
         unmanaged = sum(count for shape, count in written if shape.unmanaged)
         if unmanaged:
@@ -320,7 +323,7 @@ class MemberPass:
                 unmanaged,
                 (
                     shape.listed_name(space or None, key.rpartition("\0")[2])
-                    for (shape, space), key in zip(counted, keys, strict=True)
+                    for shape, space, key in zip(shapes, spaces, keys, strict=True)
                     if shape.unmanaged and shape.excluded is None
                 ),
             )
