@@ -21,7 +21,8 @@ kept one, the one just made for a decoded one) once the pass is over, the member
 counted at once (``MemberPass._count``), so the commit message and the guards see the same
 numbers as a full run.
 
-Memory holds one member, one small record per member, and the index.
+Memory holds one member, one small record per member (and its shape and namespace, to count), and
+the index.
 """
 
 from __future__ import annotations
