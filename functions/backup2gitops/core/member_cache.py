@@ -151,25 +151,27 @@ class MemberCache:
         return _line(header).encode() + b"\n"
 
     def shards(self) -> dict[str, list[str]]:
-        """The records' keys by the shard they are written to (``shard_of``), each sorted."""
+        """The records' keys by the shard they are written to (``shard_of``), the shards by
+        name; each shard's keys as they come (``dump_shard`` sorts the ones it writes: a
+        shard file that stays is never sorted)."""
         found: dict[str, list[str]] = {}
         named: dict[str, list[str]] = {}  # namespace -> its shard's keys (one shard_of each)
-        for key in sorted(self.members):
+        for key in self.members:
             namespace = key.split("\0", 2)[1]
             keys = named.get(namespace)
             if keys is None:
                 keys = named[namespace] = found.setdefault(shard_of(namespace), [])
             keys.append(key)
-        return found
+        return dict(sorted(found.items()))
 
     def dump_shard(self, keys: Iterable[str], *, drain: bool = False) -> bytes:
-        """The shard file of ``keys`` (sorted): one tab-separated line per record, diffable,
+        """The shard file of ``keys``, sorted: one tab-separated line per record, diffable,
         read back whole (``MemberRecord.of_lines``). ``drain`` empties ``members`` of them as
         it goes."""
         out = io.BytesIO()
         members = self.members
         take = members.pop if drain else members.__getitem__
-        for key in keys:
+        for key in sorted(keys):
             out.write(take(key).line(key).encode(errors="surrogateescape"))
             out.write(b"\n")
         return out.getvalue()
