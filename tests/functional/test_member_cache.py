@@ -421,6 +421,46 @@ def test_kept_records_give_a_full_runs_figures(tmp_path: Path) -> None:
     ]
 
 
+def test_figures_counted_from_the_records_are_each_placements(tmp_path: Path) -> None:
+    """The member pass counts every member from its record at the end, the members alike at
+    once (``MemberPass._count``): the figures, their order included (kinds, exclusions, the
+    credentials and names listed), are what ``account`` makes of each placement in turn
+    (``plan_backup``), for a fresh run (every record just made) and a daily one (kept)."""
+
+    def other(one: BackupItem, namespace: str | None) -> BackupItem:
+        moved = copy.deepcopy(one)
+        if namespace is None:
+            moved.obj["metadata"].pop("namespace")
+        else:
+            moved.obj["metadata"]["namespace"] = namespace
+        return item(moved.group_resource, moved.obj)
+
+    team = [*counted(), *(configmap(f"c{i}") for i in range(12)), deployment()]
+    items = [
+        one
+        for index, base in enumerate(team)
+        for one in (base, other(base, "zeta"), other(base, f"a{index % 3}"))
+    ]
+    items.append(
+        item("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
+    )
+    full = generation.plan_backup(items, cluster="prod", policy=CleaningPolicy())
+    figures = ("objects", "excluded", "credentials", "credentials_total", "unmanaged")
+    fresh = run(init_bare(tmp_path / "fresh.git"), items, backup_id="b1")
+    daily = init_bare(tmp_path / "daily.git")
+    run(daily, items[::-1], backup_id="b0")
+    kept = run(daily, items, backup_id="b1")
+    assert kept.plan.decoded == 0
+    for outcome in (fresh, kept):
+        for figure in (*figures, "unmanaged_names"):
+            assert getattr(outcome.plan, figure) == getattr(full, figure), figure
+        assert list(outcome.plan.kinds.items()) == list(full.kinds.items())
+        assert list(outcome.plan.excluded_by_reason.items()) == list(
+            full.excluded_by_reason.items()
+        )
+    assert full.unmanaged > 10 and full.credentials_total > 2 and full.excluded > 2
+
+
 def test_without_the_cache_every_member_is_decoded_and_none_is_written(tmp_path: Path) -> None:
     items = [configmap("c0")]
     bare = init_bare(tmp_path / "plain.git")

@@ -309,6 +309,38 @@ def test_a_corrupt_shard_adds_no_record(data: bytes) -> None:
     assert cache.read_shard("n", good) == 1
 
 
+def test_a_shard_read_whole_is_its_lines_read_one_by_one() -> None:
+    """``MemberRecord.of_lines`` (every line's fields at once) holds to ``of_line`` per line:
+    the same keys and records, escapes, exclusions, natural paths and credentials included."""
+    odd = "we\\ird\tname"
+    members = {
+        records.member_key("deployments.apps", "team", "web"): WRITTEN,
+        records.member_key("events", "team", "e1"): EXCLUDED,
+        records.member_key("configmaps", "team", odd): MemberRecord(
+            records.raw_digest(b"x"),
+            "v1",
+            "ConfigMap",
+            blob=B1,
+            out_kind="ConfigMap",
+            credentials=(f"ConfigMap team/{odd}: data.password",),
+            unmanaged=True,
+        ),
+        records.member_key("configmaps", "team", "plain"): MemberRecord(
+            records.raw_digest(b"y"), "v1", "ConfigMap", blob=B1, out_kind="ConfigMap"
+        ),
+    }
+    _, shards = written(MemberCache(settings="s", members=members))
+    text = shards["team"].decode()
+    one_by_one = dict(MemberRecord.of_line(line) for line in text.splitlines())
+    assert MemberRecord.of_lines(text) == (one_by_one, {"team"})
+    assert one_by_one == members
+    assert MemberRecord.of_lines("\n" + text.replace("\n", "\n\n")) == (members, {"team"})
+    assert MemberRecord.of_lines("") == ({}, set())
+    spaced = text.replace(WRITTEN.digest.hex(), WRITTEN.digest.hex()[:30] + " 0", 1)
+    with pytest.raises(ValueError):
+        MemberRecord.of_lines(spaced)  # a digest's hex with a space in it is of another size
+
+
 def test_settings_digest_depends_on_every_part_and_their_order() -> None:
     assert mc.settings_digest(["a", "b"]) != mc.settings_digest(["b", "a"])
     assert mc.settings_digest(["ab"]) != mc.settings_digest(["a", "b"])

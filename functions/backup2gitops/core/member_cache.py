@@ -151,24 +151,27 @@ class MemberCache:
         return _line(header).encode() + b"\n"
 
     def shards(self) -> dict[str, list[str]]:
-        """The records' keys by the shard they are written to (``shard_of``), each sorted."""
+        """The records' keys by the shard they are written to (``shard_of``), the shards by
+        name; each shard's keys as they come (``dump_shard`` sorts the ones it writes: a
+        shard file that stays is never sorted)."""
         found: dict[str, list[str]] = {}
         named: dict[str, list[str]] = {}  # namespace -> its shard's keys (one shard_of each)
-        for key in sorted(self.members):
+        for key in self.members:
             namespace = key.split("\0", 2)[1]
             keys = named.get(namespace)
             if keys is None:
                 keys = named[namespace] = found.setdefault(shard_of(namespace), [])
             keys.append(key)
-        return found
+        return dict(sorted(found.items()))
 
     def dump_shard(self, keys: Iterable[str], *, drain: bool = False) -> bytes:
-        """The shard file of ``keys`` (sorted): one tab-separated line per record, diffable,
-        read back one line at a time. ``drain`` empties ``members`` of them as it goes."""
+        """The shard file of ``keys``, sorted: one tab-separated line per record, diffable,
+        read back whole (``MemberRecord.of_lines``). ``drain`` empties ``members`` of them as
+        it goes."""
         out = io.BytesIO()
         members = self.members
         take = members.pop if drain else members.__getitem__
-        for key in keys:
+        for key in sorted(keys):
             out.write(take(key).line(key).encode(errors="surrogateescape"))
             out.write(b"\n")
         return out.getvalue()
@@ -198,16 +201,10 @@ class MemberCache:
         """Add the records of the shard file ``shard`` (its name) holding ``data``; how many.
         None, and nothing added, when a line does not parse or holds a record of another
         shard: that file cannot be trusted, its members are decoded again. Never raises."""
-        of_line = MemberRecord.of_line
         try:
-            found = dict(
-                of_line(line.decode(errors="surrogateescape").rstrip("\n"))
-                for line in io.BytesIO(data)  # shares ``data``'s buffer: no copy of the file
-                if line != b"\n"
-            )
+            found, namespaces = MemberRecord.of_lines(data.decode(errors="surrogateescape"))
         except (ValueError, KeyError, TypeError):
             return None
-        namespaces = {key.split("\0", 2)[1] for key in found}
         if any(shard_of(namespace) != shard for namespace in namespaces):
             return None
         self.members.update(found)
@@ -286,7 +283,7 @@ def reusable(
         )
         if any(fact in changed for fact in facts):
             return False
-    if record.excluded is not None:
+    if record.shape.excluded is not None:
         return True
     path = record.path if record.path is not None else path
     return path is not None and committed.get(path) == record.blob

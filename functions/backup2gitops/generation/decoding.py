@@ -120,9 +120,7 @@ def stream(
         made = recorder.record(made)
     sealed = frozenset({members.cache_path} if job.member_cache else ())
     change.sync(made, keep=_Kept(shared.foreign, sealed))
-    before = sum(
-        1 for path in folder.files if not units.is_generated(path) and path not in shared.foreign
-    )
+    before = objects_in(folder.files, job.root.as_posix(), shared.foreign)
     _check_deletions(job.claims, before, change.removed, members.reading.report)
     changes = recorder.finish(keep=shared.foreign) if job.dry_run and job.diff else []
     return changes, _compared(comparison, change, keep=shared.foreign, cluster=job.cluster)
@@ -167,6 +165,23 @@ def _report_shared(plan: Plan, shared: ownership.SharedFolder) -> None:
     plan.kept_foreign = len(shared.foreign)
     plan.missing_entries = list(shared.missing)
     plan.missing_entries_total = shared.missing_total
+
+
+def objects_in(files: Collection[str], root: str, foreign: Collection[str]) -> int:
+    """How many of the cluster's folder's ``files`` (below ``root``, ``clusters/<cluster>``)
+    are objects (``units.is_generated`` says no) the generator owns (not in ``foreign``): the
+    generated ones are the kustomizations and the files of ``units.GENERATED_FOLDERS``, known
+    by their name's end and their folder's start (``str.endswith``, ``str.startswith``), not
+    by a split of each path."""
+    if not root.startswith("clusters/") or root.count("/") != 1:  # not a cluster's folder
+        return sum(1 for path in files if not units.is_generated(path) and path not in foreign)
+    kustomization = f"/{units.KUSTOMIZATION}"
+    folders = tuple(f"{root}/{folder}/" for folder in sorted(units.GENERATED_FOLDERS))
+    return sum(
+        1
+        for path in files
+        if not path.endswith(kustomization) and not path.startswith(folders) and path not in foreign
+    )
 
 
 def _check_deletions(claims: Claims, before: int, removed: int, report: ReadReport) -> None:

@@ -135,21 +135,48 @@ def account(
     unmanaged: str | None = None,
 ) -> None:
     """Count one item in ``plan``'s figures (a placed one, or one the member cache kept)."""
-    if excluded is not None:
-        plan.excluded += 1
-        plan.excluded_by_reason[excluded] = plan.excluded_by_reason.get(excluded, 0) + 1
-        return
-    if credentials:  # most objects have none: no loop to start
+    account_alike(plan, {(namespace, excluded, kind): 1})
+    if excluded is None:
+        if credentials:  # most objects have none: no loop to start
+            list_credentials(plan, (credentials,))
+        if unmanaged is not None:
+            list_unmanaged(plan, 1, (unmanaged,))
+
+
+def account_alike(plan: Plan, alike: Mapping[tuple[str | None, str | None, str], int]) -> None:
+    """Count items in ``plan``'s objects, kinds and exclusions: how many of each namespace,
+    exclusion (None: written) and kind, in the order first met (the order ``kinds`` and
+    ``excluded_by_reason`` keep). Their credentials and whether they are changed by hand are
+    each item's own (``list_credentials``, ``list_unmanaged``)."""
+    kinds, by_reason = plan.kinds, plan.excluded_by_reason
+    for (namespace, excluded, kind), count in alike.items():
+        if excluded is not None:
+            plan.excluded += count
+            by_reason[excluded] = by_reason.get(excluded, 0) + count
+        else:
+            plan.objects += count
+            kinds[(kind, namespace or "(cluster)")] += count
+
+
+def list_credentials(plan: Plan, found: Iterable[Sequence[str]]) -> None:
+    """Count the credentials in clear of written items (``found``: each item's, in order),
+    listing the first ``MAX_LISTED_CREDENTIALS``."""
+    for credentials in found:
         plan.credentials_total += len(credentials)
         room = MAX_LISTED_CREDENTIALS - len(plan.credentials)
         if room > 0:
             plan.credentials += credentials[:room]
-    plan.objects += 1
-    plan.kinds[(kind, namespace or "(cluster)")] += 1
-    if unmanaged is not None:
-        plan.unmanaged += 1
-        if len(plan.unmanaged_names) < MAX_LISTED_UNMANAGED:
-            plan.unmanaged_names.append(unmanaged)
+
+
+def list_unmanaged(plan: Plan, count: int, names: Iterable[str]) -> None:
+    """Count ``count`` written items no GitOps tool manages, listing the first
+    ``MAX_LISTED_UNMANAGED`` of ``names`` (theirs, in order: read only as far as listed)."""
+    plan.unmanaged += count
+    listed = plan.unmanaged_names
+    for name in names:
+        if len(listed) >= MAX_LISTED_UNMANAGED:
+            break
+        listed.append(name)
 
 
 def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:

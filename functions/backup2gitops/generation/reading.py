@@ -16,14 +16,18 @@ is that commit's backup again: no member is looked at one by one (``MemberPass.u
 Otherwise each member, in the archive's order, is either kept (same bytes, same settings, none of its cross-object facts
 changed, its file still the committed blob: ``core.member_cache``) or read back from the spool
 and decoded, cleaned and serialised. The figures (``Plan``: objects, exclusions by reason,
-kinds, credentials in clear) count every member either way, from the cache's record for a kept
-one, so the commit message and the guards see the same numbers as a full run.
+kinds, credentials in clear) count every member either way, from its record (the cache's for a
+kept one, the one just made for a decoded one) once the pass is over, the members alike
+counted at once (``MemberPass._count``), so the commit message and the guards see the same
+numbers as a full run.
 
-Memory holds one member, one small record per member, and the index.
+Memory holds one member, one small record per member (and its shape and namespace, to count), and
+the index.
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -35,9 +39,17 @@ from backup2gitops.core import member_records as records
 from backup2gitops.core.archive import MAX_REFUSALS_LISTED, ArchiveLimits, ReadReport
 from backup2gitops.core.cleaning import BackupIndex
 from backup2gitops.core.member_cache import MemberCache, WholeBackup
-from backup2gitops.core.member_records import MemberRecord
+from backup2gitops.core.member_records import MemberRecord, Shape
 from backup2gitops.core.repo_layout import cluster_root
-from backup2gitops.generation.plan import Encrypt, Plan, Previous, Transform, account
+from backup2gitops.generation.plan import (
+    Encrypt,
+    Plan,
+    Previous,
+    Transform,
+    account_alike,
+    list_credentials,
+    list_unmanaged,
+)
 from backup2gitops.generation.spool import Spool
 from backup2gitops.generation.unchanged import Figures
 
@@ -155,34 +167,42 @@ class MemberPass:
 
     def files(self, decode: Decode) -> Iterator[tuple[str, bytes | None]]:
         """Each object's file (None: the committed one stays), in the archive's order; the
-        members the cache cannot keep given to ``decode``."""
+        members the cache cannot keep given to ``decode``. The figures are counted once every
+        member has its record (``_count``)."""
         old, spool, facts = self._old, self._spooled(), self._facts
         root = cluster_root(self.reading.plan.cluster).as_posix()
         kept_shards = self._read_shards(old, root) if old is not None else set()
         self._kept_shards = kept_shards
         members, indexed = spool.index, spool.indexed
         changed = cache.changed_facts(old.index, facts) if old is not None else frozenset()
+        committed = self.committed
+        previous = old.members if old is not None else {}
         new = MemberCache(settings=self.settings, index=facts)
+        made = new.members
+        shapes: list[Shape] = []  # each member's record's shape, in the archive's order
+        spaces: list[str] = []  # and its namespace ("": cluster-scoped)
+        decoded = 0
         self.reading.plan.decoded = 0
-        for position, key in enumerate(members.keys):  # old records consumed: memory falls
+        for position, key in enumerate(members.keys):
             digest = members.digest(position)
-            record = old.members.pop(key, None) if old is not None else None
-            file = record.file(root, key) if record is not None else None
-            _, space, name = key.split("\0")
-            namespace = space or None
+            record = previous.pop(key, None)  # old records consumed: memory falls
+            group, space, name = key.split("\0")
+            file = record.file_of(root, group, space, name) if record is not None else None
             if record is not None and cache.reusable(
                 record,
                 digest=digest,
-                namespace=namespace,
+                namespace=space or None,
                 name=name,
                 changed=changed,
-                committed=self.committed,
+                committed=committed,
                 path=file,
             ):
-                # an indexed member's refusal was counted as it was read (``item_of``)
-                self._count(record, namespace, name, None if position in indexed else position)
-                new.members[key] = record
-                self.reading.kept += 1
+                shape = record.shape
+                if shape.refused and position not in indexed:  # else the read counted it
+                    self._refused(position, shape.excluded)
+                made[key] = record
+                shapes.append(shape)
+                spaces.append(space)
                 if file is not None:
                     yield file, None
                 continue
@@ -190,13 +210,18 @@ class MemberPass:
                 kept_shards.discard(cache.shard_of(space))
             item = spool.item(position, self.reading.report)
             record, placed = self._place(item, digest, root, key, decode)
-            new.members[key] = record
+            made[key] = record
+            shapes.append(record.shape)
+            spaces.append(space)
+            decoded += 1
             self.reading.decoded += 1
             self.reading.plan.decoded = self.reading.decoded
             if placed is not None:
                 yield placed
-        for key in old.members if old is not None and kept_shards else ():  # gone: written again
+        for key in previous if kept_shards else ():  # gone: their shard is written again
             kept_shards.discard(cache.shard_of(key.split("\0", 2)[1]))
+        self.reading.kept += len(shapes) - decoded
+        self._count(shapes, spaces, members.keys)
         self.cache = new
 
     def cache_files(self) -> Iterator[tuple[str, bytes | None]]:
@@ -246,14 +271,6 @@ class MemberPass:
     ) -> tuple[MemberRecord, tuple[str, bytes] | None]:
         """The member's record, and its file (the path whose text the record holds)."""
         placed, content = decode(item)
-        account(
-            self.reading.plan,
-            namespace=placed.namespace,
-            excluded=placed.excluded,
-            kind=placed.kind,
-            credentials=placed.credentials,
-            unmanaged=placed.unmanaged,
-        )
         api_version = str(item.obj.get("apiVersion") or "")
         kind = str(item.obj.get("kind") or "")
         if placed.file is None or placed.obj is None or content is None:
@@ -277,25 +294,48 @@ class MemberPass:
             self.written(file, placed.obj, blob)
         return record, (file, content)
 
-    def _count(
-        self, record: MemberRecord, namespace: str | None, name: str, position: int | None
-    ) -> None:
-        """A kept member's figures, as ``_place`` counted them when it was decoded; its
-        refusal too, read from the spool at ``position`` (None: the read counted it)."""
-        account(
-            self.reading.plan,
-            namespace=namespace,
-            excluded=record.excluded,
-            kind=record.out_kind,
-            credentials=record.credentials,
-            unmanaged=record.unmanaged_name(namespace, name),
-        )
-        if record.refused and position is not None:
-            report = self.reading.report
-            report.refused_total += 1
-            if len(report.refused) < MAX_REFUSALS_LISTED:
-                member_name = self._spooled().name(position)
-                report.refused.append(f"{member_name[:200]!r}: {record.excluded}")
+    def _count(self, shapes: Sequence[Shape], spaces: Sequence[str], keys: Sequence[str]) -> None:
+        """Every member's figures, in the archive's order, from its record's shape and its
+        namespace (``keys``: the members' keys), as ``account`` counts the placement the record
+        was made of: the members alike (one shape, one namespace) counted at once, the
+        credentials and the names changed by hand listed in order."""
+        plan = self.reading.plan
+        # in the order first met, as each one counts; by the shapes' ids (they are interned:
+        # a shape's own hash is its seven fields', in Python), equal shapes then made one
+        by_id = dict(zip(map(id, shapes), shapes, strict=True))
+        alike: collections.Counter[tuple[Shape, str]] = collections.Counter()
+        for (shape_id, space), count in collections.Counter(
+            zip(map(id, shapes), spaces, strict=True)
+        ).items():
+            alike[(by_id[shape_id], space)] += count
+        groups: collections.Counter[tuple[str | None, str | None, str]] = collections.Counter()
+        for (shape, space), count in alike.items():
+            groups[(space or None, shape.excluded, shape.out_kind)] += count
+        account_alike(plan, groups)
+        written = [(shape, count) for (shape, _), count in alike.items() if shape.excluded is None]
+        if any(shape.credentials for shape, _ in written):
+            list_credentials(
+                plan, (shape.credentials for shape in shapes if shape.excluded is None)
+            )
+        unmanaged = sum(count for shape, count in written if shape.unmanaged)
+        if unmanaged:
+            list_unmanaged(
+                plan,
+                unmanaged,
+                (
+                    shape.listed_name(space or None, key.rpartition("\0")[2])
+                    for shape, space, key in zip(shapes, spaces, keys, strict=True)
+                    if shape.unmanaged and shape.excluded is None
+                ),
+            )
+
+    def _refused(self, position: int, reason: str | None) -> None:
+        """A kept member the archive's reader refused, counted as the reader counts one."""
+        report = self.reading.report
+        report.refused_total += 1
+        if len(report.refused) < MAX_REFUSALS_LISTED:
+            member_name = self._spooled().name(position)
+            report.refused.append(f"{member_name[:200]!r}: {reason}")
 
     def _spooled(self) -> Spool:
         if self._spool is None:
