@@ -12,14 +12,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.git import GitError, fast_import
-from backup2gitops.adapters.git.fast_import import (
-    ASKED_AT_ONCE,
-    FastImport,
-    Identity,
-    blob_id,
-    cleaned_message,
-)
+from backup2gitops.adapters.git import GitError, folder_sync
+from backup2gitops.adapters.git.fast_import import ASKED_AT_ONCE, FastImport
+from backup2gitops.adapters.git.objects import Identity, blob_id, cleaned_message
 from backup2gitops.adapters.git.process import GitRunner
 from tests.git_repos import bare_repository
 from tests.git_repos import git_dir_output as git
@@ -295,7 +290,7 @@ def test_a_path_is_refused_after_a_good_one_of_its_folder_as_on_its_own(repo: Pa
                 alone = refusal([path])
                 if warmed:
                     assert refusal([warm, path]) == alone, path
-                if fast_import._plain_name(name) and warmed:
+                if folder_sync._plain_name(name) and warmed:
                     assert alone is None or "symbolic link" in alone, path  # the fast pass is
                     # never wider than the whole check
         assert refusal(["clusters/prod/a/warm.yaml", "clusters/prod/a/ln"]) is not None
