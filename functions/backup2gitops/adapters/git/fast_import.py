@@ -1,9 +1,9 @@
 """One ``git fast-import`` process: a commit made on a branch without a work tree.
 
-The folder's new and changed files are streamed into it as blobs as they are made
-(``sync_folder``, ``folder_sync``: an unchanged file costs one hash and nothing else); when the
-stream ends, one ``commit`` command names the tree change against the tip (``from``, then
-``M`` / ``D``). git writes one pack and the commit; no file is written to disk and no index is
+The folder's new and changed files are streamed into it as blobs as they are made (``put``,
+which ``folder_sync.sync_folder`` is given: an unchanged file costs one hash and nothing else);
+when the stream ends, one ``commit`` command names the tree change against the tip (``from``,
+then ``M`` / ``D``). git writes one pack and the commit; no file is written to disk and no index is
 built, so a first commit of 10,000 objects costs what ``git fast-import`` of those files costs
 (issue 17: the work tree and ``git add`` were the floor itself). fast-import drops folders left
 empty by ``D``.
@@ -25,13 +25,13 @@ import os
 import select
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from backup2gitops.adapters.git.errors import GitError, unsafe_path
-from backup2gitops.adapters.git.folder_sync import ImportedChange, sync_folder
+from backup2gitops.adapters.git.folder_sync import ImportedChange
 from backup2gitops.adapters.git.objects import Identity, cleaned_message
 from backup2gitops.adapters.git.process import GitRunner, kill_group
 from backup2gitops.adapters.git.repository import Seal
@@ -141,22 +141,6 @@ class FastImport:
         """Send ``content`` as a blob and add it to ``change`` as the regular file ``path``."""
         mark = self.blob(content)
         change.operations.append(b"M 100644 :%d %s\n" % (mark, path.encode()))
-
-    def sync_folder(
-        self,
-        *,
-        root: PurePosixPath,
-        files: Iterable[tuple[str, bytes | None]],
-        tracked: Mapping[str, str],
-        links: Collection[str] = (),
-        change: ImportedChange | None = None,
-        keep: Collection[str] = (),
-    ) -> ImportedChange:
-        """``folder_sync.sync_folder`` with this stream's blobs: what makes ``root`` hold
-        exactly ``files``."""
-        return sync_folder(
-            self.put, root=root, files=files, tracked=tracked, links=links, change=change, keep=keep
-        )
 
     def commit(
         self,
