@@ -12,14 +12,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.git import GitError, fast_import
-from backup2gitops.adapters.git.fast_import import (
-    ASKED_AT_ONCE,
-    FastImport,
-    Identity,
-    blob_id,
-    cleaned_message,
-)
+from backup2gitops.adapters.git import GitError, folder_sync
+from backup2gitops.adapters.git.fast_import import ASKED_AT_ONCE, FastImport
+from backup2gitops.adapters.git.folder_sync import sync_folder
+from backup2gitops.adapters.git.objects import Identity, blob_id, cleaned_message
 from backup2gitops.adapters.git.process import GitRunner
 from tests.git_repos import bare_repository
 from tests.git_repos import git_dir_output as git
@@ -42,7 +38,7 @@ def tree(repo: Path, ref: str = "refs/heads/main") -> dict[str, str]:
 def commit(repo: Path, files: list[tuple[str, bytes]], *, parent: str | None) -> str:
     importer = FastImport(git_dir=repo)
     tracked = {k: v for k, v in tree(repo).items() if k.startswith("clusters/")} if parent else {}
-    change = importer.sync_folder(root=ROOT, files=files, tracked=tracked)
+    change = sync_folder(importer.put, root=ROOT, files=files, tracked=tracked)
     importer.commit(ref="refs/heads/main", parent=parent, change=change, message="m", author=WHO)
     return git(repo, "rev-parse", "refs/heads/main").strip()
 
@@ -75,7 +71,7 @@ def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -
         (p("n/added.yaml"), b"added\n"),
         (p("kustomization.yaml"), b"k\n"),
     ]
-    change = importer.sync_folder(root=ROOT, files=files, tracked=tree(repo))
+    change = sync_folder(importer.put, root=ROOT, files=files, tracked=tree(repo))
 
     assert (change.added, change.changed, change.removed) == (1, 1, 1)
     assert change.written == 4  # edited, added, the kustomization, and the removal
@@ -90,7 +86,9 @@ def test_only_new_and_changed_files_are_sent_and_gone_ones_removed(repo: Path) -
 def test_nothing_changed_sends_nothing_and_an_empty_commit_keeps_the_tree(repo: Path) -> None:
     first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
     importer = FastImport(git_dir=repo)
-    change = importer.sync_folder(root=ROOT, files=[(p("a/x.yaml"), b"x\n")], tracked=tree(repo))
+    change = sync_folder(
+        importer.put, root=ROOT, files=[(p("a/x.yaml"), b"x\n")], tracked=tree(repo)
+    )
     assert change.written == 0
     importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
     assert git(repo, "rev-parse", "main^{tree}") == git(repo, "rev-parse", f"{first}^{{tree}}")
@@ -99,7 +97,7 @@ def test_nothing_changed_sends_nothing_and_an_empty_commit_keeps_the_tree(repo: 
 def test_abandoned_stream_makes_no_commit(repo: Path) -> None:
     first = commit(repo, [(p("a/x.yaml"), b"x\n")], parent=None)
     importer = FastImport(git_dir=repo)
-    importer.sync_folder(root=ROOT, files=[(p("a/y.yaml"), b"y\n")], tracked=tree(repo))
+    sync_folder(importer.put, root=ROOT, files=[(p("a/y.yaml"), b"y\n")], tracked=tree(repo))
     importer.abandon()
     assert git(repo, "rev-parse", "refs/heads/main").strip() == first
     assert git(repo, "for-each-ref").count("\n") == 1
@@ -120,7 +118,7 @@ def test_paths_outside_the_folder_or_misread_by_fast_import_are_refused(
 ) -> None:
     importer = FastImport(git_dir=repo)
     with pytest.raises(GitError):
-        importer.sync_folder(root=ROOT, files=[(path, b"x")], tracked={})
+        sync_folder(importer.put, root=ROOT, files=[(path, b"x")], tracked={})
     importer.abandon()
 
 
@@ -137,8 +135,12 @@ def test_a_file_at_or_through_a_committed_symlink_is_refused(repo: Path, tmp_pat
     for path in ("ns/x.yaml", "ns", "ns/deeper/x.yaml"):
         importer = FastImport(git_dir=repo)
         with pytest.raises(GitError):
-            importer.sync_folder(
-                root=ROOT, files=[(p(path), b"x")], tracked=tree(repo), links={p("ns")}
+            sync_folder(
+                importer.put,
+                root=ROOT,
+                files=[(p(path), b"x")],
+                tracked=tree(repo),
+                links={p("ns")},
             )
         importer.abandon()
     assert git(repo, "rev-parse", "refs/heads/main").strip() == first
@@ -173,7 +175,7 @@ def test_a_repository_of_the_old_layout_moves_to_units_without_object_changes(
         (p("flux/kustomization.yaml"), b"resources: [prod.ns.shop.yaml]\n"),
     ]
     importer = FastImport(git_dir=repo)
-    change = importer.sync_folder(root=ROOT, files=files, tracked=tree(repo))
+    change = sync_folder(importer.put, root=ROOT, files=files, tracked=tree(repo))
     importer.commit(ref="refs/heads/main", parent=first, change=change, message="m", author=WHO)
 
     assert (change.added, change.changed, change.removed) == (0, 0, 0)
@@ -203,7 +205,7 @@ def test_a_missing_blob_is_none_and_the_import_goes_on(repo: Path) -> None:
     importer = FastImport(git_dir=repo)
 
     assert importer.cat_blobs([blob_id(b"never stored\n")]) == {}
-    change = importer.sync_folder(root=ROOT, files=[(p("b.yaml"), b"b\n")], tracked=tree(repo))
+    change = sync_folder(importer.put, root=ROOT, files=[(p("b.yaml"), b"b\n")], tracked=tree(repo))
     made = importer.commit(
         ref="refs/heads/main", parent=first, change=change, message="m", author=WHO, folder=ROOT
     )
@@ -278,8 +280,12 @@ def test_a_path_is_refused_after_a_good_one_of_its_folder_as_on_its_own(repo: Pa
     def refusal(paths: list[str]) -> str | None:
         tracked = dict.fromkeys(paths, "0" * 40)  # every file stays as committed: none is sent
         try:
-            importer.sync_folder(
-                root=ROOT, files=[(path, None) for path in paths], tracked=tracked, links=links
+            sync_folder(
+                importer.put,
+                root=ROOT,
+                files=[(path, None) for path in paths],
+                tracked=tracked,
+                links=links,
             )
         except GitError as exc:
             assert exc.code == "unsafe_path"
@@ -295,7 +301,7 @@ def test_a_path_is_refused_after_a_good_one_of_its_folder_as_on_its_own(repo: Pa
                 alone = refusal([path])
                 if warmed:
                     assert refusal([warm, path]) == alone, path
-                if fast_import._plain_name(name) and warmed:
+                if folder_sync._plain_name(name) and warmed:
                     assert alone is None or "symbolic link" in alone, path  # the fast pass is
                     # never wider than the whole check
         assert refusal(["clusters/prod/a/warm.yaml", "clusters/prod/a/ln"]) is not None

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.git.fast_import import Identity
+from backup2gitops.adapters.git.objects import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.tip import GitTip
 from tests.functional.git_trace import traced_commands

@@ -10,7 +10,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from backup2gitops.adapters.git.fast_import import FastImport, Identity, ImportedChange
+from backup2gitops.adapters.git.fast_import import FastImport
+from backup2gitops.adapters.git.folder_sync import ImportedChange
+from backup2gitops.adapters.git.objects import Identity
 from backup2gitops.adapters.git.repository import Seal
 from backup2gitops.adapters.git.trees import Entry, listed_levels, tree_id, unsealed_id
 

@@ -20,6 +20,11 @@ class GitError(errors.Backup2GitopsError):
         super().__init__(message, code=code, permanent=not retryable)
 
 
+def unsafe_path(message: str) -> GitError:
+    """A path that would land outside the folder, or that fast-import would misread."""
+    return GitError("unsafe_path", message, retryable=False)
+
+
 _HTTP_403 = re.compile(r"returned error: 403\b|\b403 forbidden\b")
 _RACED = (
     "fetch first",

@@ -1,89 +1,45 @@
-"""Making one folder of a branch hold exactly a stream of files, without a work tree.
+"""One ``git fast-import`` process: a commit made on a branch without a work tree.
 
-Each incoming file's blob id is computed here as git computes it (``sha1("blob <size>\\0" +
-content)``) and compared with the blob the tip's tree holds at that path (``git ls-tree``):
-an unchanged file costs one hash and nothing else. A new or changed file is streamed, as it is
-made, into one ``git fast-import`` process as a blob; when the stream ends, one ``commit``
-command names the tree change against the tip (``from``, then ``M`` / ``D``). git writes one
-pack and the commit; no file is written to disk and no index is built, so a first commit of
-10,000 objects costs what ``git fast-import`` of those files costs (issue 17: the work tree and
-``git add`` were the floor itself). fast-import drops folders left empty by ``D``.
+The folder's new and changed files are streamed into it as blobs as they are made (``put``,
+which ``folder_sync.sync_folder`` is given: an unchanged file costs one hash and nothing else);
+when the stream ends, one ``commit`` command names the tree change against the tip (``from``,
+then ``M`` / ``D``). git writes one pack and the commit; no file is written to disk and no index is
+built, so a first commit of 10,000 objects costs what ``git fast-import`` of those files costs
+(issue 17: the work tree and ``git add`` were the floor itself). fast-import drops folders left
+empty by ``D``.
 
 The caller sees the counts before the commit command is written (``ImportedChange``), so the
 guards can still refuse: ``abandon`` ends the stream without a commit (the blobs already sent
 stay in the object store unreferenced, for ``git gc`` to prune; nothing points at them).
 
 fast-import also answers on its own stream (its standard output, read under the runner's
-deadline): ``cat-blob`` reads a committed file while the change is made, and after the commit
-``get-mark`` / ``ls`` say the commit's id and the folder's tree: no ``cat-file`` and no
-``rev-parse`` beside it.
-
-Paths are checked as strings (relative, no ``..``, strictly under the folder, no character
-fast-import would read as syntax). There is no file system under the folder, so nothing is
-ever written outside it; a file at or through a symbolic link committed in the folder is still
-refused (a checkout would follow it).
+deadline): ``cat-blob`` reads a committed file while the change is made, ``ls`` names a
+committed file's blob, and after the commit ``get-mark`` / ``ls`` say the commit's id and the
+folder's tree: no ``cat-file`` and no ``rev-parse`` beside it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import select
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from backup2gitops.adapters.git.errors import GitError
+from backup2gitops.adapters.git.errors import GitError, unsafe_path
+from backup2gitops.adapters.git.folder_sync import ImportedChange
+from backup2gitops.adapters.git.objects import Identity, cleaned_message
 from backup2gitops.adapters.git.process import GitRunner, kill_group
 from backup2gitops.adapters.git.repository import Seal
-from backup2gitops.core import units
-from backup2gitops.core.repo_layout import has_odd_segment
-
-KUSTOMIZATION = "kustomization.yaml"
-
-
-def unsafe_path(message: str) -> GitError:
-    """A path that would land outside the folder, or that fast-import would misread."""
-    return GitError("unsafe_path", message, retryable=False)
 
 
 def import_failed(message: str) -> GitError:
     """``git fast-import`` failed in the clone (local trouble: disk, a broken clone)."""
     return GitError("git_unavailable", message, retryable=True)
-
-
-def blob_id(content: bytes) -> str:
-    """The id git gives ``content`` as a blob (SHA-1 object format)."""
-    digest = hashlib.sha1(b"blob %d\0" % len(content), usedforsecurity=False)
-    digest.update(content)
-    return digest.hexdigest()
-
-
-@dataclass
-class ImportedChange:
-    """What the stream changed; counts leave out the generated files (``units.is_generated``:
-    kustomizations, entry points)."""
-
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    operations: list[bytes] = field(default_factory=list)
-    """fast-import file commands (``M 100644 :<mark> <path>`` / ``D <path>``), in order."""
-
-    @property
-    def written(self) -> int:
-        """Files added, changed or removed, kustomizations included."""
-        return len(self.operations)
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    email: str
 
 
 ASKED_AT_ONCE = 256
@@ -185,62 +141,6 @@ class FastImport:
         """Send ``content`` as a blob and add it to ``change`` as the regular file ``path``."""
         mark = self.blob(content)
         change.operations.append(b"M 100644 :%d %s\n" % (mark, path.encode()))
-
-    def sync_folder(
-        self,
-        *,
-        root: PurePosixPath,
-        files: Iterable[tuple[str, bytes | None]],
-        tracked: Mapping[str, str],
-        links: Collection[str] = (),
-        change: ImportedChange | None = None,
-        keep: Collection[str] = (),
-    ) -> ImportedChange:
-        """Send what makes ``root`` hold exactly ``files``, given the tip's ``tracked`` blob ids
-        (a file given as None keeps its tracked blob), and the tracked files in ``keep`` as they
-        are (read once ``files`` is exhausted: the files the generator does not own,
-        ``core.ownership``).
-
-                ``links``: the tracked paths that are symbolic links. A file at or under one is refused
-        (``unsafe_path``): someone committed a link into the generated folder, and replacing it
-                silently would hide that (a work tree would have followed it).
-        """
-        linked = {link.rstrip("/") for link in links}
-        prefix = f"{root.as_posix().rstrip('/')}/"
-        # the folders of the paths checked whole (``_plain_name``) -> whether their files are
-        # generated ones, a kustomization apart (``units.in_generated_folder``)
-        checked: dict[str, bool] = {}
-        left = dict(tracked)  # the tracked files the stream has not named yet
-        change = change if change is not None else ImportedChange()
-        for path, content in files:
-            folder, _, name = path.rpartition("/")
-            generated = checked.get(folder)
-            if generated is not None and _plain_name(name):
-                if linked and path in linked:
-                    raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
-            else:
-                _check_path(path, prefix, root, linked)
-                generated = checked[folder] = units.in_generated_folder(path)
-            known = left.pop(path, None)
-            if known is None:
-                known = tracked.get(path)  # the path was given before
-            if content is None:  # the committed file stays (the generator's member cache)
-                if known is None:
-                    raise unsafe_path(f"{path} is to stay as committed, but there is none")
-                continue
-            if known is not None and known == blob_id(content):
-                continue
-            self.put(change, path, content)
-            if not generated and name != KUSTOMIZATION:  # units.is_generated(path)
-                if known is None:
-                    change.added += 1
-                else:
-                    change.changed += 1
-        removed = set(left).difference(keep)
-        gone = [b"D %s\n" % path.encode() for path in sorted(removed)]
-        change.operations[:0] = gone  # first: a file that was a folder's name goes before it
-        change.removed = sum(1 for p in removed if not units.is_generated(p))
-        return change
 
     def commit(
         self,
@@ -394,51 +294,3 @@ def _ls_path(folder: PurePosixPath) -> bytes:
     if '"' in path or "\\" in path or "\n" in path:
         raise unsafe_path(f"{path} cannot be a folder name in a fast-import stream")
     return path.encode()
-
-
-def _check_path(path: str, prefix: str, root: PurePosixPath, linked: set[str]) -> None:
-    """``unsafe_path`` unless ``path`` is strictly under the folder (``prefix``: with its
-    slash), a plain relative path with no character fast-import would read as syntax, and not
-    at or through a symbolic link of ``linked``."""
-    if (
-        not path.startswith(prefix)
-        or has_odd_segment(path)
-        or '"' in path
-        or "\n" in path
-        or "\r" in path
-        or "\0" in path
-    ):
-        raise unsafe_path(f"{path} is outside {root} or cannot be a file name there")
-    if linked and _through_link(path, linked):
-        raise unsafe_path(f"{path} is, or is inside, a symbolic link in the repository")
-
-
-def _plain_name(name: str) -> bool:
-    """Whether a file name passes ``_check_path`` in any folder a path passed in: not empty,
-    ``.`` or ``..`` (all dots is left to the whole check), printable (no line break, no NUL)
-    and without a quote. A path of a checked folder with another name is checked whole: this
-    decides only when the whole check need not run. The folder's path passed every check and
-    the name has no slash, so the path is the folder's (inside the root, no odd segment, no
-    odd character) but for its name; a link at the path itself is asked for apart."""
-    return bool(name.strip(".")) and name.isprintable() and '"' not in name
-
-
-def _through_link(path: str, links: set[str]) -> bool:
-    while path:
-        if path in links:
-            return True
-        path = path.rpartition("/")[0]
-    return False
-
-
-def cleaned_message(message: str) -> str:
-    """The message as ``git commit --cleanup=whitespace`` stores it: trailing whitespace off
-    every line, runs of blank lines made one, none at either end, one final newline."""
-    lines = [line.rstrip() for line in message.splitlines()]
-    kept: list[str] = []
-    for line in lines:
-        if line or (kept and kept[-1]):
-            kept.append(line)
-    while kept and not kept[-1]:
-        kept.pop()
-    return "\n".join(kept) + "\n"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from backup2gitops.adapters.git.errors import GitError
-from backup2gitops.adapters.git.fast_import import blob_id, cleaned_message
+from backup2gitops.adapters.git.objects import blob_id, cleaned_message
 from backup2gitops.adapters.git.repository import BackupCommit, Folder, Seal
 from backup2gitops.core import trailers, units
 from backup2gitops.core.repo_layout import has_odd_segment

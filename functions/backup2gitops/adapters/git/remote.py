@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from backup2gitops.adapters.git import changes, history
 from backup2gitops.adapters.git.credentials import credential_env, display_url, split_credentials
 from backup2gitops.adapters.git.errors import GitError
-from backup2gitops.adapters.git.fast_import import Identity
+from backup2gitops.adapters.git.objects import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.tip import GitTip
 

@@ -12,7 +12,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from backup2gitops.adapters.git import history, trees
-from backup2gitops.adapters.git.fast_import import Committed, FastImport, Identity, ImportedChange
+from backup2gitops.adapters.git.fast_import import Committed, FastImport
+from backup2gitops.adapters.git.folder_sync import ImportedChange, sync_folder
+from backup2gitops.adapters.git.objects import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.repository import BackupCommit, Folder, Seal
 
@@ -226,7 +228,8 @@ class GitChangeSet:
     def sync(
         self, files: Iterable[tuple[str, bytes | None]], *, keep: Collection[str] = ()
     ) -> None:
-        self._importer.sync_folder(
+        sync_folder(
+            self._importer.put,
             root=self._root,
             files=files,
             tracked=self._folder.files,

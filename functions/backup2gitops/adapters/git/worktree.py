@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backup2gitops.adapters.git import changes
 from backup2gitops.adapters.git.errors import GitError
-from backup2gitops.adapters.git.fast_import import Identity
+from backup2gitops.adapters.git.objects import Identity
 from backup2gitops.adapters.git.process import GitRunner
 from backup2gitops.adapters.git.remote import exclusive
 from backup2gitops.adapters.git.tip import GitTip
