@@ -31,7 +31,8 @@ class Spooled(NamedTuple):
     before its bytes (``offset``: the name's first byte)."""
 
     key: str
-    """``member_records.member_key``: also the new cache's key (one string, not two)."""
+    """``member_records.member_key``, made once by the reader (``Member.key``): also the new
+    cache's key and the reader's set of the objects read (one string for all three)."""
     digest: bytes
     offset: int
     name_size: int
@@ -141,7 +142,7 @@ class Spool:
             else:
                 spool.write(data)
                 size = len(data)
-            key = records.member_key(entry.group_resource, entry.namespace, entry.name)
+            key = member.key
             digest = records.raw_digest(data)
             members.add(key, digest, offset, name, size, entry.copy)
             offset += len(name) + size
@@ -167,7 +168,7 @@ class Spool:
         data = spooled[member.name_size :]
         group_resource, namespace, item_name = member.key.split("\0")
         entry = Entry(group_resource, namespace or None, item_name, member.copy)
-        return archive.item_of(Member(entry, name, data), report)
+        return archive.item_of(Member(entry, name, data, member.key), report)
 
     def close(self) -> None:
         self.file.close()

@@ -183,6 +183,9 @@ class Member(NamedTuple):
     entry: Entry
     name: str
     data: bytes
+    key: str
+    """Its object's key (``member_records.member_key``): one object, one key, whichever copy
+    of it was read."""
 
 
 def classify(name: str) -> Entry | None:

@@ -40,7 +40,6 @@ members of one resource and namespace share all but their last segment.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Container, Iterator
 from typing import BinaryIO
@@ -67,6 +66,7 @@ from backup2gitops.core.archive.tar_headers import (
     next_header,
     padded,
 )
+from backup2gitops.core.member_records import member_key
 
 _UNSAFE_SEGMENTS = frozenset({"", ".", ".."})
 
@@ -188,7 +188,7 @@ def iter_members(
     report = report if report is not None else ReadReport()
     limits = limits or ArchiveLimits()
     max_member_bytes = limits.max_member_bytes
-    emitted: set[bytes] = set()
+    emitted: set[str] = set()  # keys (``member_key``): the generator's spool keeps them too
     other_only: set[tuple[str, str, str]] = set()
     tar = Inflated(stream, limits)
     pax_globals: dict[str, str] = {}
@@ -227,43 +227,32 @@ def iter_members(
                 _skip(tar, header)
                 continue
             group_resource, namespace, item_name, copy = entry
-            digest = _key_digest(group_resource, namespace or "", item_name)
+            key = member_key(group_resource, namespace, item_name)
             if copy == "other":
                 report.other_versions_skipped += 1
-                if digest not in emitted:
+                if key not in emitted:
                     other_only.add((group_resource, namespace or "", item_name))
                 _skip(tar, header)
                 continue
-            if digest in emitted:
+            if key in emitted:
                 report.duplicates_skipped += 1
                 _skip(tar, header)
                 continue
             data = _data(tar, header)
-            emitted.add(digest)
+            emitted.add(key)
             if other_only:
                 other_only.discard((group_resource, namespace or "", item_name))
             report.items += 1
-            yield Member(entry, name, data)
+            yield Member(entry, name, data, key)
         _drain_trailer(tar)
     except (zlib.error, OSError) as exc:
         raise ArchiveError("truncated", f"unreadable tarball: {exc}") from None
     if report.format_version is None:
         raise ArchiveError("unsupported_version", "metadata/version missing")
     for group_resource, namespace, name in sorted(
-        k for k in other_only if _digest(k) not in emitted
+        k for k in other_only if member_key(*k) not in emitted
     ):
         where = f"{namespace}/{name}" if namespace else name
         report.warnings.append(
             f"{group_resource} {where} is only in non-preferred API versions; skipped"
         )
-
-
-def _digest(key: tuple[str, str, str]) -> bytes:
-    """An object key as 16 bytes: the emitted set costs ~100 bytes an object, not ~300."""
-    return _key_digest(*key)
-
-
-def _key_digest(group_resource: str, namespace: str, name: str) -> bytes:
-    """``_digest`` of the key's three parts (no tuple made for a member read)."""
-    text = f"{group_resource}\0{namespace}\0{name}"
-    return hashlib.blake2b(text.encode(errors="surrogateescape"), digest_size=16).digest()
