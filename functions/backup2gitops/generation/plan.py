@@ -192,9 +192,7 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
             lines.append(f"  {clean(kind)} in {clean(namespace)}: {count}")
     if plan.unmanaged:
         lines += ["", f"Not managed by any GitOps tool ({plan.unmanaged}; changed by hand):"]
-        lines += [f"  {clean(name)}" for name in plan.unmanaged_names]
-        if plan.unmanaged > len(plan.unmanaged_names):
-            lines.append(f"  ... and {plan.unmanaged - len(plan.unmanaged_names)} more")
+        lines += _listed(plan.unmanaged_names, plan.unmanaged)
     if plan.kept_foreign:
         lines += ["", f"Kept, not written by backup2gitops: {plan.kept_foreign} files"]
     if plan.missing_entries_total:
@@ -206,10 +204,16 @@ def commit_message(*, plan: Plan, backup_id: str, result: CommitResult) -> str:
             lines.append(f"  {clean(reason)}: {count}")
     if plan.credentials_total:
         lines += ["", f"Credentials in clear ({plan.credentials_total}; put them in Secrets):"]
-        lines += [f"  {clean(place)}" for place in plan.credentials]
-        if plan.credentials_total > len(plan.credentials):
-            lines.append(f"  ... and {plan.credentials_total - len(plan.credentials)} more")
+        lines += _listed(plan.credentials, plan.credentials_total)
     return "\n".join(lines)
+
+
+def _listed(names: Sequence[str], total: int) -> list[str]:
+    """The message's lines for the first ``names`` of ``total``, and how many more there are."""
+    lines = [f"  {trailers.clean_line(name)}" for name in names]
+    if total > len(names):
+        lines.append(f"  ... and {total - len(names)} more")
+    return lines
 
 
 def guarded_tree(
